@@ -1,0 +1,177 @@
+"""The command line of ../shared/docs/CONTRACT.md, in one place.
+
+Every sub-command lives in ``mmrl_desktop.commands.<name>`` and is imported only when it runs, so
+``mmrl-desktop`` (the GUI) starts without importing torch. Bad user input exits 2 with one line on
+stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+
+PROCESS_START = time.perf_counter()
+
+PROG = "mmrl-desktop"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line and exits 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{PROG}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _feedback_points(text: str) -> list[int]:
+    try:
+        points = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--feedback takes comma-separated whole numbers, not {text!r}"
+        ) from None
+    if not points or any(p <= 0 for p in points):
+        raise argparse.ArgumentTypeError("--feedback needs at least one positive number")
+    return sorted(set(points))
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability, not {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a probability between 0 and 1, not {value}")
+    return value
+
+
+def _holdout(text: str) -> float:
+    value = _probability(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError("--holdout must be strictly between 0 and 1")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, not {value}")
+    return value
+
+
+DEVICES = ["auto", "cpu", "cuda", "mps"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Teach a multimodal model with thumbs, offline.")
+    parser.add_argument(
+        "--project", help="project folder to open ('demo' = the built-in demo project)"
+    )
+    parser.add_argument(
+        "--quit-after-paint",
+        action="store_true",
+        help="print 'first-paint-ms N' once the main window is painted, then quit",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("import", help="import a folder of classes or a manifest into a project")
+    p.add_argument("source", help="folder of classes (SOURCE/<label>/<files>) or items.csv/.jsonl")
+    p.add_argument("--project", required=True, help="project folder (created when missing)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    p = sub.add_parser("bench", help="learning-from-thumbs benchmark with a simulated expert")
+    p.add_argument("--data", required=True, help="'digits' or a SOURCE folder/manifest")
+    p.add_argument("--algorithm", default="default", help="learning algorithm (default: default)")
+    p.add_argument("--feedback", type=_feedback_points, default=[100, 300, 1000])
+    p.add_argument("--corrections", type=_probability, default=0.0)
+    p.add_argument("--noise", type=_probability, default=0.0)
+    p.add_argument("--holdout", type=_holdout, default=0.3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("train", help="train headless from a project's feedback (torchrun-ready)")
+    p.add_argument("--project", required=True)
+    p.add_argument("--steps", type=_positive_int, default=200)
+    p.add_argument("--device", choices=DEVICES, default="auto")
+
+    p = sub.add_parser("predict", help="label new files with the project's current model")
+    p.add_argument("source")
+    p.add_argument("--project", required=True)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("export", help="export the model or the feedback")
+    p.add_argument("--project", required=True)
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=["torchscript", "onnx", "feedback-csv", "feedback-jsonl", "tensorboard"],
+    )
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("simulate", help="a simulated expert answers items of a labelled project")
+    p.add_argument("--project", required=True)
+    p.add_argument("--clicks", type=_positive_int, default=100)
+    p.add_argument("--corrections", type=_probability, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=DEVICES, default="auto")
+
+    p = sub.add_parser("evaluate", help="held-out metrics: current vs starting model")
+    p.add_argument("--project", required=True)
+    p.add_argument("--checkpoint", help="a weights file to evaluate instead of the current model")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("snapshot", help="render the main window offscreen to PNG files")
+    p.add_argument("--project", required=True)
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("bench-gui", help="click latency through the real main window")
+    p.add_argument("--project", required=True)
+    p.add_argument("--clicks", type=_positive_int, default=500)
+    p.add_argument("--json", action="store_true")
+
+    sub.add_parser("self-test", help="headless health check (used by the packaged app)")
+    return parser
+
+
+COMMAND_MODULES = {
+    "import": "import_cmd",
+    "bench": "bench",
+    "train": "train",
+    "predict": "predict",
+    "export": "export",
+    "simulate": "simulate",
+    "evaluate": "evaluate",
+    "snapshot": "snapshot",
+    "bench-gui": "bench_gui",
+    "self-test": "self_test",
+    None: "gui",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mmrl_desktop.core.errors import UserError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from mmrl_desktop import __version__
+
+        print(__version__)
+        return 0
+    args.process_start = PROCESS_START
+    module = importlib.import_module(f"mmrl_desktop.commands.{COMMAND_MODULES[args.command]}")
+    try:
+        return int(module.run(args) or 0)
+    except UserError as err:
+        sys.stderr.write(f"{PROG}: error: {err}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130

@@ -1,0 +1,1 @@
+"""Learning algorithms: one self-contained module each, registered in the plain dict ALGORITHMS."""

@@ -19,7 +19,7 @@ def test_create_open_round_trip(tmp_path):
     q = Project.open(tmp_path / "p")
     assert q.name == "Chest" and q.tasks == p.tasks
     assert q.model == {"image_encoder": "small-cnn"} and q.algorithm == {"lr": 0.001}
-    assert "schema_version = %d" % PROJECT_SCHEMA_VERSION in q.toml_path.read_text()
+    assert f"schema_version = {PROJECT_SCHEMA_VERSION}" in q.toml_path.read_text()
 
 
 def test_labels_are_added_to_tasks(tmp_path):

@@ -30,12 +30,13 @@ class ItemStatus(str, Enum):
     SKIPPED = "skipped"
 
 
+# Glyphs present in common UI fonts (DejaVu, Segoe UI, SF): colour emoji fonts are often missing.
 STATUS_SYMBOL = {
     ItemStatus.NEW: "•",
-    ItemStatus.UP: "👍",
-    ItemStatus.DOWN: "👎",
+    ItemStatus.UP: "✓",
+    ItemStatus.DOWN: "✗",
     ItemStatus.CORRECTED: "✎",
-    ItemStatus.SKIPPED: "⏭",
+    ItemStatus.SKIPPED: "»",
 }
 
 

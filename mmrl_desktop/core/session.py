@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import getpass
 import random
+from collections import Counter
 from dataclasses import dataclass
 from enum import Enum
 
@@ -76,6 +77,7 @@ class LabelingSession:
         self.status: dict[str, ItemStatus] = {it.item_id: ItemStatus.NEW for it in self.items}
         self.undo_stack: list[Action] = []
         self._load_statuses()
+        self.counts: Counter[ItemStatus] = Counter(self.status.values())
         self.predictions: dict[str, dict[str, Prediction]] = {}
         self._fallback: dict[str, dict[str, Prediction]] = {}
         self.current: int = self._first_new(0)
@@ -124,7 +126,12 @@ class LabelingSession:
         return self.items[self.current] if 0 <= self.current < len(self.items) else None
 
     def answered_count(self) -> int:
-        return sum(1 for s in self.status.values() if s != ItemStatus.NEW)
+        return len(self.items) - self.counts[ItemStatus.NEW]
+
+    def _set_status(self, item_id: str, status: ItemStatus) -> None:
+        self.counts[self.status[item_id]] -= 1
+        self.counts[status] += 1
+        self.status[item_id] = status
 
     def progress(self) -> tuple[int, int]:
         return self.answered_count(), len(self.items)
@@ -146,7 +153,7 @@ class LabelingSession:
         self.current = self._index[item_id]
 
     def all_done(self) -> bool:
-        return all(s != ItemStatus.NEW for s in self.status.values())
+        return self.counts[ItemStatus.NEW] == 0
 
     # ----------------------------------------------------------- predictions
     def update_predictions(self, preds: dict[str, dict[str, Prediction]]) -> None:
@@ -236,7 +243,7 @@ class LabelingSession:
 
     def _done(self, item: Item, ids: tuple[int, ...], status: ItemStatus) -> Action:
         action = Action(item.item_id, ids, status, self.status[item.item_id])
-        self.status[item.item_id] = status
+        self._set_status(item.item_id, status)
         self.undo_stack.append(action)
         self.predictions.pop(item.item_id, None)
         self.current = self._first_new(self.current + 1)
@@ -250,7 +257,7 @@ class LabelingSession:
         action = self.undo_stack.pop()
         for eid in action.event_ids:
             self.store.retract(eid, annotator=self.annotator)
-        self.status[action.item_id] = ItemStatus.NEW
+        self._set_status(action.item_id, ItemStatus.NEW)
         self._fallback.pop(action.item_id, None)
         self.current = self._index[action.item_id]
         return action

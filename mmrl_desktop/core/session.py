@@ -80,6 +80,7 @@ class LabelingSession:
         self.counts: Counter[ItemStatus] = Counter(self.status.values())
         self.predictions: dict[str, dict[str, Prediction]] = {}
         self._fallback: dict[str, dict[str, Prediction]] = {}
+        self._pinned: dict[str, dict[str, Prediction]] = {}
         self.current: int = self._first_new(0)
 
     # ----------------------------------------------------------- statuses from the log
@@ -166,7 +167,23 @@ class LabelingSession:
                 if old is None or p.model_version >= old.model_version:
                     mine[task] = p
 
+    def show(self, item_id: str) -> dict[str, Prediction]:
+        """Pin what is shown for ``item_id`` now: the answer is logged against exactly this
+        (a newer model version arriving while the expert looks does not change it)."""
+        self._pinned.pop(item_id, None)
+        shown = {t.name: self.prediction(item_id, t.name) for t in self.tasks}
+        self._pinned[item_id] = shown
+        return shown
+
+    def is_pinned_guess(self, item_id: str) -> bool:
+        """True when the pinned prediction is the warm-up random guess (no model yet)."""
+        pinned = self._pinned.get(item_id)
+        return bool(pinned) and item_id in self._fallback and not self.has_model_prediction(item_id)
+
     def prediction(self, item_id: str, task: str) -> Prediction:
+        pinned = self._pinned.get(item_id, {}).get(task)
+        if pinned is not None:
+            return pinned
         p = self.predictions.get(item_id, {}).get(task)
         if p is not None:
             return p
@@ -246,6 +263,7 @@ class LabelingSession:
         self._set_status(item.item_id, status)
         self.undo_stack.append(action)
         self.predictions.pop(item.item_id, None)
+        self._pinned.pop(item.item_id, None)
         self.current = self._first_new(self.current + 1)
         return action
 
@@ -259,6 +277,7 @@ class LabelingSession:
             self.store.retract(eid, annotator=self.annotator)
         self._set_status(action.item_id, ItemStatus.NEW)
         self._fallback.pop(action.item_id, None)
+        self._pinned.pop(action.item_id, None)
         self.current = self._index[action.item_id]
         return action
 

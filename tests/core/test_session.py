@@ -104,3 +104,13 @@ def test_multi_task_click_writes_one_event_per_task(tmp_path):
     s2 = _session(p)
     action = s2.undo()
     assert len(action.event_ids) == 2 and s2.store.active_feedback() == []
+
+
+def test_shown_prediction_is_pinned_until_answered(project):
+    s = _session(project)
+    s.update_predictions({"i0": {"label": Prediction("i0", "label", 1, "dog", 0.5, {})}})
+    assert s.show("i0")["label"].shown_label == "dog"
+    s.update_predictions({"i0": {"label": Prediction("i0", "label", 2, "owl", 0.7, {})}})
+    s.answer(+1)
+    ev = s.store.active_feedback()[-1]
+    assert (ev.shown_label, ev.model_version) == ("dog", 1)  # what the expert saw

@@ -1,0 +1,124 @@
+"""Menus, toolbar and keyboard shortcuts as QActions. Built here so main_window only wires them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtWidgets import QMainWindow
+
+from mmrl_desktop.paths import resources_dir
+
+
+@dataclass
+class Actions:
+    new_project: QAction
+    open_project: QAction
+    import_data: QAction
+    export: QAction
+    quit: QAction
+    undo: QAction
+    settings: QAction
+    train_start: QAction
+    train_pause: QAction
+    train_stop: QAction
+    evaluate: QAction
+    checkpoints: QAction
+    shortcuts_help: QAction
+    about: QAction
+    thumb_up: QAction
+    thumb_down: QAction
+    skip: QAction
+    play: QAction
+    correct: list[QAction]
+
+
+def _action(window: QMainWindow, text: str, keys=(), tip: str = "", icon: str = "") -> QAction:
+    a = QAction(text, window)
+    if keys:
+        a.setShortcuts([QKeySequence(k) for k in keys])
+        a.setShortcutContext(Qt.WindowShortcut)
+    if tip:
+        a.setToolTip(tip)
+        a.setStatusTip(tip)
+    if icon:
+        a.setIcon(QIcon(str(resources_dir() / "icons" / icon)))
+    window.addAction(a)  # shortcuts work even when the action is in no menu
+    return a
+
+
+def build_actions(window: QMainWindow) -> Actions:
+    A = _action  # noqa: N806
+    acts = Actions(
+        new_project=A(
+            window, "&New project…", ["Ctrl+N"], "Create a project from a folder or manifest"
+        ),
+        open_project=A(window, "&Open project…", ["Ctrl+O"], "Open a project folder"),
+        import_data=A(
+            window, "&Import data…", ["Ctrl+I"], "Add a folder or manifest to this project"
+        ),
+        export=A(window, "&Export…", ["Ctrl+E"], "Export the model or the feedback"),
+        quit=A(window, "&Quit", ["Ctrl+Q"]),
+        undo=A(window, "&Undo last answer", ["Ctrl+Z"], "Withdraw the last answer (Ctrl+Z)"),
+        settings=A(window, "&Settings…", ["Ctrl+,"], "Annotator, algorithm and hyper-parameters"),
+        train_start=A(window, "&Start / resume training", [], "Start or resume the trainer"),
+        train_pause=A(window, "&Pause training", [], "Pause the trainer"),
+        train_stop=A(window, "S&top training", [], "Stop the trainer"),
+        evaluate=A(window, "&Evaluate…", ["Ctrl+T"], "Held-out metrics: current vs starting model"),
+        checkpoints=A(window, "&Checkpoints…", [], "List checkpoints, roll back"),
+        shortcuts_help=A(window, "&Keyboard shortcuts", ["F1"]),
+        about=A(window, "&About mmrl-desktop"),
+        thumb_up=A(window, "👍 Right", ["A", "Right"], "The shown label is right (A or →)"),
+        thumb_down=A(window, "👎 Wrong", ["X", "Left"], "The shown label is wrong (X or ←)"),
+        skip=A(window, "Skip", ["Space"], "Skip this item (Space)"),
+        play=A(window, "Play / pause sound", ["P"], "Play or pause the item's sound (P)"),
+        correct=[A(window, f"Correct to label {k}", [str(k)]) for k in range(1, 10)],
+    )
+    bar = window.menuBar()
+    m = bar.addMenu("&File")
+    for a in (acts.new_project, acts.open_project, acts.import_data, acts.export):
+        m.addAction(a)
+    window.recent_menu = m.addMenu("Open &recent")
+    m.addSeparator()
+    m.addAction(acts.quit)
+    m = bar.addMenu("&Edit")
+    m.addAction(acts.undo)
+    m.addAction(acts.skip)
+    m.addSeparator()
+    m.addAction(acts.settings)
+    m = bar.addMenu("&Train")
+    for a in (acts.train_start, acts.train_pause, acts.train_stop):
+        m.addAction(a)
+    m = bar.addMenu("E&valuate")
+    m.addAction(acts.evaluate)
+    m.addAction(acts.checkpoints)
+    window.view_menu = bar.addMenu("&View")
+    m = bar.addMenu("&Help")
+    m.addAction(acts.shortcuts_help)
+    m.addAction(acts.about)
+    tb = window.addToolBar("Main")
+    tb.setObjectName("mainToolBar")
+    tb.setMovable(False)
+    for a in (acts.open_project, acts.import_data):
+        tb.addAction(a)
+    tb.addSeparator()
+    for a in (acts.train_start, acts.train_pause, acts.train_stop):
+        tb.addAction(a)
+    tb.addSeparator()
+    tb.addAction(acts.evaluate)
+    tb.addAction(acts.export)
+    return acts
+
+
+SHORTCUTS_TEXT = """<h3>Keyboard shortcuts</h3>
+<table cellpadding="4">
+<tr><td><b>A</b> or <b>→</b></td><td>👍 the shown label is right</td></tr>
+<tr><td><b>X</b> or <b>←</b></td><td>👎 the shown label is wrong</td></tr>
+<tr><td><b>1</b>–<b>9</b></td><td>correct: the right label is number N</td></tr>
+<tr><td><b>Space</b></td><td>skip this item</td></tr>
+<tr><td><b>Ctrl+Z</b></td><td>undo the last answer (also after a restart)</td></tr>
+<tr><td><b>P</b></td><td>play / pause the sound</td></tr>
+<tr><td>right-drag on an image</td><td>window / level (DICOM)</td></tr>
+<tr><td>wheel, left-drag</td><td>zoom, pan</td></tr>
+</table>"""

@@ -1,0 +1,67 @@
+"""QApplication set-up: name, icon, style sheet. Heavy imports (pyqtgraph, torch) come after the
+first paint — see ``main_window.MainWindow.finish_startup``."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from mmrl_desktop import __version__
+from mmrl_desktop.paths import resources_dir
+
+STYLE_SHEET = """
+QMainWindow, QWidget { font-size: 10.5pt; }
+#feedbackPanel { background: #1f2430; }
+#feedbackPanel QLabel { color: #e2e8f0; }
+#itemTitle { font-size: 12pt; font-weight: 600; color: #f7fafc; }
+#taskRow { background: #2a3040; border-radius: 8px; }
+#taskTitle { color: #a0aec0; font-size: 9pt; letter-spacing: 1px; }
+#shownLabel { color: #ffffff; }
+#top3, #predSource, #keyHint { color: #a0aec0; }
+#feedbackMessage { color: #fbd38d; }
+QPushButton#thumbUp { background: #2f855a; color: white; border-radius: 8px; }
+QPushButton#thumbUp:hover { background: #38a169; }
+QPushButton#thumbDown { background: #c53030; color: white; border-radius: 8px; }
+QPushButton#thumbDown:hover { background: #e53e3e; }
+QPushButton#thumbUp:disabled, QPushButton#thumbDown:disabled { background: #4a5568; color: #a0aec0; }
+QProgressBar { border: 1px solid #4a5568; border-radius: 4px; text-align: center; min-height: 18px; }
+QProgressBar::chunk { background: #3182ce; border-radius: 3px; }
+"""
+
+
+def has_display() -> bool:
+    """False on a Linux machine with no X11/Wayland display and no Qt platform chosen."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def make_app(argv: list[str] | None = None, *, offscreen: bool = False) -> QApplication:
+    """The process's QApplication (created once; tests reuse pytest-qt's).
+
+    ``offscreen``: render without a screen (snapshot, bench-gui). Otherwise a Linux machine with
+    no display raises UserError with a sentence instead of Qt's abort."""
+    app = QApplication.instance()
+    if app is None:
+        if offscreen:
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        elif not has_display():
+            from mmrl_desktop.core.errors import UserError
+
+            raise UserError(
+                "no display was found (DISPLAY is not set). Run it on a desktop, under Xvfb "
+                "(xvfb-run mmrl-desktop), or set QT_QPA_PLATFORM=offscreen for a headless check."
+            )
+        QCoreApplication.setAttribute(Qt.AA_ShareOpenGLContexts, True)
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("mmrl-desktop")
+    app.setApplicationDisplayName("mmrl-desktop")
+    app.setOrganizationName("mmrl-desktop")
+    app.setApplicationVersion(__version__)
+    app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "mmrl-desktop.svg")))
+    app.setStyleSheet(STYLE_SHEET)
+    return app

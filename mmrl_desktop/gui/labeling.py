@@ -1,0 +1,163 @@
+"""LabelingController: turns clicks into session calls and keeps the widgets in step.
+
+It owns the Qt-free ``LabelingSession`` (GUI thread, own store connection) and the
+``Prefetcher``; it talks to the trainer only through ``TrainerController``. Per click it does the
+minimum: one committed transaction, swap in the prefetched arrays of the next item, tell the
+trainer. Everything heavier happens on other threads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from PySide6.QtCore import QObject, Signal
+
+from mmrl_desktop.core.prefetch import Prefetcher
+from mmrl_desktop.core.project import Project
+from mmrl_desktop.core.session import Action, ItemStatus, LabelingSession
+
+PREFETCH_AHEAD = 4
+QUEUE_AHEAD = 32
+MOVING_AVERAGE = 20
+
+
+class LabelingController(QObject):
+    sig_item_shown = Signal(str)  # item id, after the viewer and panel have new content
+    sig_answered = Signal(object)  # Action
+    sig_counts = Signal(int, int)  # answered, total
+    sig_message = Signal(str)
+
+    def __init__(
+        self,
+        project: Project,
+        annotator: str | None,
+        queue,
+        viewer,
+        feedback,
+        charts,
+        trainer,
+        parent=None,
+    ):
+        super().__init__(parent)
+        self.project = project
+        self.queue = queue
+        self.viewer = viewer
+        self.feedback = feedback
+        self.charts = charts
+        self.trainer = trainer
+        self.session = LabelingSession(project, project.open_store(), annotator)
+        self.prefetcher = Prefetcher()
+        self._rewards: deque[int] = deque(maxlen=MOVING_AVERAGE)
+        self._ups = 0
+        self._answers = 0
+        self.click_times: dict[int, float] = {}  # event id → perf_counter at the click
+        queue.set_session(self.session)
+        trainer.sig_predictions.connect(self.on_predictions)
+
+    # ------------------------------------------------------------ showing
+    def show_current(self) -> None:
+        s = self.session
+        item = s.current_item()
+        if item is None:
+            self.feedback.show_item("The queue is empty: import items first.", {}, False)
+            self.feedback.set_enabled(False)
+            return
+        view = self.prefetcher.get(item)
+        self.viewer.show_item(view.image, view.audio, view.text)
+        shown = s.show(item.item_id)
+        done, total = s.progress()
+        status = s.status[item.item_id]
+        title = f"{item.item_id}   ·   {done + (status == ItemStatus.NEW)} of {total}"
+        self.feedback.show_item(title, shown, s.has_model_prediction(item.item_id))
+        if s.all_done():
+            self.feedback.show_message("Every item has an answer. Evaluate, or import more.")
+        else:
+            self.feedback.show_message(" ".join(view.errors))
+        self.queue.select(item.item_id)
+        upcoming = s.upcoming_ids(QUEUE_AHEAD)
+        self.prefetcher.prefetch(s.items[s._index[i]] for i in upcoming[1 : PREFETCH_AHEAD + 1])
+        self.trainer.set_queue(upcoming)
+        self.sig_item_shown.emit(item.item_id)
+
+    # ------------------------------------------------------------ clicks
+    def thumb_up(self) -> None:
+        self._do(lambda: self.session.answer(+1))
+
+    def thumb_down(self) -> None:
+        self._do(lambda: self.session.answer(-1))
+
+    def correct(self, task: str, label: str) -> None:
+        self._do(lambda: self.session.answer(-1, corrected={task: label}))
+
+    def correct_index(self, index: int) -> None:
+        task = self.session.tasks[0] if self.session.tasks else None
+        if task is None or index >= len(task.labels):
+            self.sig_message.emit(f"There is no label number {index + 1}.")
+            return
+        self.correct(task.name, task.labels[index])
+
+    def skip(self) -> None:
+        self._do(self.session.skip, answered=False)
+
+    def undo(self) -> None:
+        action = self.session.undo()
+        if action is None:
+            self.feedback.show_message("Nothing to undo.")
+            return
+        self.queue.item_changed(action.item_id)
+        self.feedback.show_message(f"Undone: the answer on {action.item_id} was withdrawn.")
+        self.trainer.feedback_arrived()
+        self.show_current()
+        self.sig_counts.emit(*self.session.progress())
+
+    def activate(self, item_id: str) -> None:
+        self.session.go_to(item_id)
+        self.show_current()
+
+    def _do(self, fn, answered: bool = True) -> None:
+        if (
+            self.session.current_item() is None
+            or self.session.all_done()
+            and (self.session.status[self.session.current_item().item_id] != ItemStatus.NEW)
+        ):
+            self.feedback.show_message("Every item has an answer.")
+            return
+        t0 = time.perf_counter()
+        try:
+            action: Action = fn()
+        except (ValueError, IndexError, RuntimeError) as err:
+            self.feedback.show_message(str(err))
+            return
+        for eid in action.event_ids:
+            self.click_times[eid] = t0
+        self.queue.item_changed(action.item_id)
+        self.show_current()
+        self.trainer.feedback_arrived()
+        if answered:
+            self._record_reward(action)
+        self.sig_answered.emit(action)
+        self.sig_counts.emit(*self.session.progress())
+
+    def _record_reward(self, action: Action) -> None:
+        up = 1 if action.status == ItemStatus.UP else 0
+        self._rewards.append(up)
+        self._answers += 1
+        self._ups += up
+        n = self._answers
+        self.charts.add_point("reward/thumbs_up_ma", n, sum(self._rewards) / len(self._rewards))
+        self.charts.add_point("reward/thumbs_up_cum", n, self._ups / n)
+
+    # ------------------------------------------------------------ from the trainer
+    def on_predictions(self, preds) -> None:
+        s = self.session
+        s.update_predictions(preds)
+        item = s.current_item()
+        if item is not None and item.item_id in preds and s.is_pinned_guess(item.item_id):
+            # the warm-up guess is replaced by the model's own choice, visibly
+            shown = s.show(item.item_id)
+            self.feedback.show_item(self.feedback.item_title.text(), shown, True)
+
+    def close(self) -> None:
+        self.prefetcher.close()
+        self.session.store.close()

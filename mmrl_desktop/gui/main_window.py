@@ -1,0 +1,159 @@
+"""The main window: assembles the widgets and wires their signals. No logic lives here.
+
+Start-up is in two phases so the window paints within a second: ``__init__`` builds the light
+widgets (queue, feedback panel, status bar, menus); ``finish_startup`` — run by a zero-timer after
+the first paint — builds the pyqtgraph viewers and charts, opens the session and starts the trainer
+thread (which imports torch on its own thread).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QStackedWidget
+
+from mmrl_desktop.core.project import Project
+from mmrl_desktop.gui.actions import SHORTCUTS_TEXT, build_actions
+from mmrl_desktop.gui.feedback_panel import FeedbackPanel
+from mmrl_desktop.gui.queue_panel import QueuePanel
+from mmrl_desktop.gui.status import StatusBar
+from mmrl_desktop.gui.trainer_worker import TrainerController
+
+
+class MainWindow(QMainWindow):
+    sig_first_paint = Signal()  # the window has painted once (phase 1 done)
+    sig_ready = Signal()  # viewers, charts, session and trainer are up
+
+    def __init__(
+        self,
+        project: Project,
+        annotator: str | None = None,
+        device: str = "auto",
+        start_trainer: bool = True,
+        trainer_factory=None,
+    ):
+        super().__init__()
+        self.project = project
+        self.annotator = annotator
+        self.start_trainer = start_trainer
+        self.setWindowTitle(f"{project.name} — mmrl-desktop")
+        self.resize(1280, 800)
+        self.actions_ = build_actions(self)
+        self.queue = QueuePanel()
+        self.feedback = FeedbackPanel([(t.name, t.labels) for t in project.tasks])
+        self.feedback.set_enabled(False)
+        self.feedback.show_message("Loading…")
+        self.center = QStackedWidget()
+        self.placeholder = QLabel("Loading the viewer…")
+        self.placeholder.setAlignment(Qt.AlignCenter)
+        self.center.addWidget(self.placeholder)
+        self.setCentralWidget(self.center)
+        self._dock("Items", self.queue, Qt.LeftDockWidgetArea, "queueDock")
+        self._dock("Prediction", self.feedback, Qt.RightDockWidgetArea, "feedbackDock")
+        self.status = StatusBar(self)
+        self.setStatusBar(self.status)
+        self.trainer = TrainerController(str(project.root), device, trainer_factory, parent=self)
+        self.viewer = None
+        self.charts = None
+        self.labeling = None
+        self._started = False
+
+    def _dock(self, title: str, widget, area, name: str) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        if hasattr(self, "view_menu"):
+            self.view_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._started:
+            self._started = True
+            self.feedback.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        """Phase 2 starts after the first paint has finished (not merely been queued)."""
+        if obj is self.feedback and event.type() == QEvent.Paint:
+            self.feedback.removeEventFilter(self)
+            obj.event(event)  # paint now, then report
+            self.sig_first_paint.emit()
+            QTimer.singleShot(0, self.finish_startup)
+            return True
+        return super().eventFilter(obj, event)
+
+    # ------------------------------------------------------------------ phase 2
+    def finish_startup(self) -> None:
+        from mmrl_desktop.gui.charts import ChartsPanel
+        from mmrl_desktop.gui.labeling import LabelingController
+        from mmrl_desktop.gui.viewers.multi_view import MultiView
+
+        self.viewer = MultiView()
+        self.center.addWidget(self.viewer)
+        self.center.setCurrentWidget(self.viewer)
+        self.charts = ChartsPanel()
+        charts_dock = self._dock("Training", self.charts, Qt.BottomDockWidgetArea, "chartsDock")
+        self.resizeDocks([charts_dock], [230], Qt.Vertical)
+        self.labeling = LabelingController(
+            self.project,
+            self.annotator,
+            self.queue,
+            self.viewer,
+            self.feedback,
+            self.charts,
+            self.trainer,
+            parent=self,
+        )
+        self._wire()
+        self.labeling.show_current()
+        self.status.set_counts(*self.labeling.session.progress())
+        if self.start_trainer:
+            self.trainer.start()
+        self.sig_ready.emit()
+
+    def _wire(self) -> None:
+        a, lab, fb = self.actions_, self.labeling, self.feedback
+        a.thumb_up.triggered.connect(lab.thumb_up)
+        a.thumb_down.triggered.connect(lab.thumb_down)
+        a.skip.triggered.connect(lab.skip)
+        a.undo.triggered.connect(lab.undo)
+        for k, act in enumerate(a.correct):
+            act.triggered.connect(lambda _=False, k=k: lab.correct_index(k))
+        a.play.triggered.connect(self.viewer.toggle_play)
+        fb.thumbUp.connect(lab.thumb_up)
+        fb.thumbDown.connect(lab.thumb_down)
+        fb.skipRequested.connect(lab.skip)
+        fb.undoRequested.connect(lab.undo)
+        fb.correctRequested.connect(lab.correct)
+        self.queue.itemActivated.connect(lab.activate)
+        lab.sig_counts.connect(self.status.set_counts)
+        lab.sig_message.connect(fb.show_message)
+        a.train_start.triggered.connect(self.trainer.start)
+        a.train_pause.triggered.connect(self.trainer.pause)
+        a.train_stop.triggered.connect(self.trainer.stop)
+        self.trainer.sig_state.connect(self.status.set_trainer_state)
+        self.trainer.sig_info.connect(self.status.set_info)
+        self.trainer.sig_error.connect(self.status.show_error)
+        self.trainer.sig_event.connect(self.status.on_event)
+        self.trainer.sig_event.connect(self._chart_event)
+        a.shortcuts_help.triggered.connect(
+            lambda: QMessageBox.information(self, "Keyboard shortcuts", SHORTCUTS_TEXT)
+        )
+        a.quit.triggered.connect(self.close)
+
+    def _chart_event(self, ev) -> None:
+        for key, value in ev.metrics.items():
+            self.charts.add_point(key, ev.step, value)
+
+    # ------------------------------------------------------------------ shutdown
+    def shutdown(self) -> None:
+        """Stop the trainer (bounded wait) and close the session's store."""
+        self.trainer.stop()
+        if self.labeling is not None:
+            self.labeling.close()
+            self.labeling = None
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.shutdown()
+        super().closeEvent(event)

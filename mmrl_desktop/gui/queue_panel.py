@@ -1,0 +1,117 @@
+"""The item queue: every pool item with its status (new, 👍, 👎, corrected, skipped) and progress.
+
+A ``QAbstractListModel`` over the session's items, so 50,000 items cost one row object each in
+Python and nothing in Qt until they scroll into view.
+
+Signals
+    itemActivated(item_id: str) — the user picked an item in the list.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QLabel, QListView, QProgressBar, QVBoxLayout, QWidget
+
+from mmrl_desktop.core.session import STATUS_SYMBOL, ItemStatus, LabelingSession
+
+STATUS_COLOUR = {
+    ItemStatus.NEW: None,
+    ItemStatus.UP: QColor("#48bb78"),
+    ItemStatus.DOWN: QColor("#f56565"),
+    ItemStatus.CORRECTED: QColor("#ed8936"),
+    ItemStatus.SKIPPED: QColor("#a0aec0"),
+}
+
+
+class QueueModel(QAbstractListModel):
+    def __init__(self, session: LabelingSession | None = None, parent=None):
+        super().__init__(parent)
+        self.session = session
+
+    def set_session(self, session: LabelingSession) -> None:
+        self.beginResetModel()
+        self.session = session
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() or self.session is None else len(self.session.items)
+
+    def data(self, index: QModelIndex, role: int = Qt.DisplayRole):
+        if not index.isValid() or self.session is None:
+            return None
+        item = self.session.items[index.row()]
+        status = self.session.status[item.item_id]
+        if role == Qt.DisplayRole:
+            mods = "+".join(m.value for m in item.modalities)
+            return f"{STATUS_SYMBOL[status]}  {item.item_id}   ({mods})"
+        if role == Qt.ForegroundRole:
+            colour = STATUS_COLOUR[status]
+            return QBrush(colour) if colour is not None else None
+        if role == Qt.ToolTipRole:
+            return f"{item.item_id}: {status.value}"
+        if role == Qt.UserRole:
+            return item.item_id
+        return None
+
+    def item_changed(self, item_id: str) -> None:
+        row = self.session._index.get(item_id) if self.session else None
+        if row is not None:
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx, [Qt.DisplayRole, Qt.ForegroundRole])
+
+
+class QueuePanel(QWidget):
+    itemActivated = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m answered")
+        self.summary = QLabel("")
+        self.summary.setObjectName("queueSummary")
+        self.model = QueueModel()
+        self.view = QListView()
+        self.view.setModel(self.model)
+        self.view.setUniformItemSizes(True)  # O(1) layout for long lists
+        self.view.setFocusPolicy(Qt.NoFocus)
+        self.view.clicked.connect(lambda idx: self.itemActivated.emit(idx.data(Qt.UserRole)))
+        lay.addWidget(self.progress)
+        lay.addWidget(self.summary)
+        lay.addWidget(self.view, 1)
+        self.setMinimumWidth(220)
+
+    def set_session(self, session: LabelingSession) -> None:
+        self.model.set_session(session)
+        self.update_progress()
+
+    def item_changed(self, item_id: str) -> None:
+        self.model.item_changed(item_id)
+        self.update_progress()
+
+    def update_progress(self) -> None:
+        s = self.model.session
+        if s is None:
+            return
+        done, total = s.progress()
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        counts = s.counts
+        self.summary.setText(
+            f"{STATUS_SYMBOL[ItemStatus.UP]} {counts[ItemStatus.UP]}   "
+            f"{STATUS_SYMBOL[ItemStatus.DOWN]} {counts[ItemStatus.DOWN]}   "
+            f"{STATUS_SYMBOL[ItemStatus.CORRECTED]} {counts[ItemStatus.CORRECTED]}   "
+            f"{STATUS_SYMBOL[ItemStatus.SKIPPED]} {counts[ItemStatus.SKIPPED]}"
+        )
+
+    def select(self, item_id: str | None) -> None:
+        s = self.model.session
+        if s is None or item_id is None:
+            return
+        row = s._index.get(item_id)
+        if row is not None:
+            idx = self.model.index(row)
+            self.view.setCurrentIndex(idx)
+            self.view.scrollTo(idx)

@@ -112,11 +112,16 @@ class LabelingSession:
         self.undo_stack = stack
 
     def _first_new(self, start: int) -> int:
+        """The first unanswered item from ``start`` on (wrapping). When every item has an answer,
+        the queue goes on in order (review: a second answer on an item is a new event)."""
         n = len(self.items)
-        for k in list(range(start, n)) + list(range(0, start)):
-            if self.status[self.items[k].item_id] == ItemStatus.NEW:
-                return k
-        return min(start, n - 1) if n else -1
+        if n == 0:
+            return -1
+        if self.counts[ItemStatus.NEW] if hasattr(self, "counts") else True:
+            for k in list(range(start, n)) + list(range(0, start)):
+                if self.status[self.items[k].item_id] == ItemStatus.NEW:
+                    return k
+        return start % n
 
     # ----------------------------------------------------------- queue
     @property

@@ -116,12 +116,8 @@ class LabelingController(QObject):
         self.show_current()
 
     def _do(self, fn, answered: bool = True) -> None:
-        if (
-            self.session.current_item() is None
-            or self.session.all_done()
-            and (self.session.status[self.session.current_item().item_id] != ItemStatus.NEW)
-        ):
-            self.feedback.show_message("Every item has an answer.")
+        if self.session.current_item() is None:
+            self.feedback.show_message("The queue is empty: import items first.")
             return
         t0 = time.perf_counter()
         try:

@@ -114,3 +114,16 @@ def test_shown_prediction_is_pinned_until_answered(project):
     s.answer(+1)
     ev = s.store.active_feedback()[-1]
     assert (ev.shown_label, ev.model_version) == ("dog", 1)  # what the expert saw
+
+
+def test_when_all_answered_the_queue_goes_on_in_review(project):
+    s = _session(project)
+    for _ in range(5):
+        s.answer(+1)
+    assert s.all_done()
+    seen = []
+    for _ in range(3):
+        seen.append(s.current_item().item_id)
+        s.answer(-1)
+    assert len(set(seen)) == 3  # cycles, does not stick on one item
+    assert len(s.store.active_feedback()) == 8

@@ -1,0 +1,24 @@
+"""``mmrl-desktop bench-gui --project DIR [--clicks N] [--json]``."""
+
+from __future__ import annotations
+
+import json
+
+
+def run(args) -> int:
+    from mmrl_desktop.core.demo import resolve_project
+    from mmrl_desktop.gui.bench_gui import run_bench_gui
+
+    project = resolve_project(args.project)
+    result = run_bench_gui(project.root, clicks=args.clicks)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        p, m = result["click_to_paint_ms"], result["click_to_model_s"]
+        print(f"clicks: {result['clicks']}  device: {result['device']}")
+        print(
+            f"click → paint  p50 {p['p50']} ms  p95 {p['p95']} ms  p99 {p['p99']} ms  max {p['max']} ms"
+        )
+        print(f"click → model  p50 {m['p50']} s  p95 {m['p95']} s")
+        print(f"trainer: {result['trainer_updates_per_s']} updates/s")
+    return 0

@@ -1,0 +1,160 @@
+"""Simulated clicks through the real main window while the trainer runs.
+
+click → paint: from the moment the click handler starts to the end of the next paint of the
+feedback panel's shown label *and* of the viewer (both must show the new item).
+click → model: from a click to the first trainer event whose model has trained on that click's
+event (the trainer reports the last event id it has consumed with each model version).
+
+The project is copied to a temporary folder first: a benchmark never writes into the user's
+project. The simulated expert answers 👍 when the shown label is the item's label, otherwise gives
+the right label (a correction); unlabelled items get 👎.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject
+
+from mmrl_desktop.core.project import Project
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, int(round(q / 100.0 * (len(values) - 1)))))
+    return values[k]
+
+
+class _PaintWatch(QObject):
+    """Times the end of the window's next repaint.
+
+    Qt batches every widget's repaint into one ``UpdateRequest`` to the top-level window, which
+    paints all dirty widgets (viewer, panel, list) and flushes the backing store; its end is the
+    moment the new item is fully on screen."""
+
+    def __init__(self, window):
+        super().__init__()
+        self.window = window
+        self.painted_at: float | None = None
+        window.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        if obj is self.window and event.type() == QEvent.UpdateRequest:
+            obj.removeEventFilter(self)
+            try:
+                obj.event(event)  # paint now, then time it
+            finally:
+                obj.installEventFilter(self)
+            self.painted_at = time.perf_counter()
+            return True
+        return False
+
+    def reset(self) -> None:
+        self.painted_at = None
+
+    def done(self) -> bool:
+        return self.painted_at is not None
+
+
+def run_bench_gui(
+    project_dir: str | Path, clicks: int = 500, device: str = "auto", warmup_s: float = 60.0
+) -> dict:
+    from mmrl_desktop.gui.app import make_app
+    from mmrl_desktop.gui.main_window import MainWindow
+
+    app = make_app(offscreen=True)
+    tmp = Path(tempfile.mkdtemp(prefix="mmrl-bench-gui-"))
+    try:
+        work = tmp / "project"
+        shutil.copytree(project_dir, work, ignore=shutil.ignore_patterns("*.partial"))
+        project = Project.open(work)
+        window = MainWindow(project, annotator="bench-gui", device=device)
+        window.resize(1280, 800)
+        window.show()
+        _wait(app, lambda: window.labeling is not None, 30.0)
+        lab = window.labeling
+        trainer = window.trainer
+        versions: list[tuple[float, int]] = []  # (time, last event id consumed)
+        infos: dict = {}
+        trainer.sig_event.connect(
+            lambda ev: versions.append(
+                (time.perf_counter(), int(ev.metrics.get("data/last_event_id", -1)))
+            )
+        )
+        trainer.sig_info.connect(infos.update)
+        # wait until the trainer has loaded (torch import, model build) before timing clicks
+        _wait(app, lambda: trainer.state in ("idle", "running", "error"), warmup_s)
+        watch = _PaintWatch(window)
+        paint_ms: list[float] = []
+        click_at: dict[int, float] = {}
+        ups_seen: list[float] = []
+        trainer.sig_event.connect(
+            lambda ev: (
+                ups_seen.append(ev.metrics["perf/updates_per_s"])
+                if "perf/updates_per_s" in ev.metrics
+                else None
+            )
+        )
+        for _ in range(clicks):
+            item = lab.session.current_item()
+            task = lab.session.tasks[0].name
+            truth = item.labels.get(task) if item.labels else None
+            watch.reset()
+            t0 = time.perf_counter()
+            shown = lab.session.prediction(item.item_id, task).shown_label
+            if truth is None:
+                lab.thumb_down()
+            elif shown == truth:
+                lab.thumb_up()
+            else:
+                lab.correct(task, truth)
+            _wait(app, watch.done, 2.0)
+            paint_ms.append(((watch.painted_at or time.perf_counter()) - t0) * 1e3)
+            last = lab.session.undo_stack[-1]
+            for eid in last.event_ids:
+                click_at[eid] = t0
+            # an expert needs a moment per item; let the event loop breathe like a real one
+            _wait(app, lambda: False, 0.02)
+        _wait(app, lambda: bool(versions) and versions[-1][1] >= max(click_at), 20.0)
+        to_model = []
+        for eid, t0 in click_at.items():
+            t_model = next((t for t, last in versions if last >= eid and t >= t0), None)
+            if t_model is not None:
+                to_model.append(t_model - t0)
+        window.close()
+        app.processEvents()
+        return {
+            "clicks": clicks,
+            "click_to_paint_ms": {
+                "p50": round(_percentile(paint_ms, 50), 2),
+                "p95": round(_percentile(paint_ms, 95), 2),
+                "p99": round(_percentile(paint_ms, 99), 2),
+                "max": round(max(paint_ms), 2),
+            },
+            "click_to_model_s": {
+                "p50": round(_percentile(to_model, 50), 3),
+                "p95": round(_percentile(to_model, 95), 3),
+            },
+            "trainer_updates_per_s": round(statistics.median(ups_seen), 1) if ups_seen else 0.0,
+            "device": infos.get("device", device),
+            "model_versions_seen": len(versions),
+        }
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _wait(app, condition, timeout_s: float) -> bool:
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        app.processEvents(QEventLoop.AllEvents, 5)
+        QCoreApplication.sendPostedEvents()
+        if condition():
+            return True
+        time.sleep(0.0005)
+    return condition()

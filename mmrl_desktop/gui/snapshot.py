@@ -1,0 +1,108 @@
+"""Render the main window offscreen to PNG files (``mmrl-desktop snapshot``).
+
+One PNG per modality present (image, DICOM, audio, text, multimodal), the charts after simulated
+clicks, and the evaluation view. Works on a temporary copy of the project, so the user's answers
+are never touched.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from mmrl_desktop.core.items import Item
+from mmrl_desktop.core.project import Project
+
+
+def _kind(item: Item) -> str:
+    mods = item.modalities
+    if len(mods) > 1:
+        return "multimodal"
+    if item.image:
+        return "dicom" if _is_dicom(item.image) else "image"
+    if item.audio:
+        return "audio"
+    return "text"
+
+
+def _is_dicom(path: str) -> bool:
+    if path.lower().endswith(".dcm"):
+        return True
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(128)
+            return fh.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def take_snapshots(
+    project_dir: str | Path,
+    out_dir: str | Path,
+    clicks: int = 60,
+    size: tuple[int, int] = (1280, 800),
+) -> list[Path]:
+    from mmrl_desktop.gui.app import make_app
+    from mmrl_desktop.gui.bench_gui import _wait
+    from mmrl_desktop.gui.main_window import MainWindow
+
+    app = make_app(offscreen=True)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    tmp = Path(tempfile.mkdtemp(prefix="mmrl-snapshot-"))
+    try:
+        work = tmp / "project"
+        shutil.copytree(project_dir, work)
+        window = MainWindow(Project.open(work), annotator="snapshot")
+        window.resize(*size)
+        window.show()
+        _wait(app, lambda: window.labeling is not None, 30.0)
+        lab = window.labeling
+        _wait(app, lambda: window.trainer.state in ("idle", "running", "error"), 120.0)
+        # the charts after simulated clicks (a simulated expert: right label when known)
+        task = lab.session.tasks[0].name if lab.session.tasks else None
+        for _ in range(clicks if task else 0):
+            item = lab.session.current_item()
+            truth = item.labels.get(task)
+            shown = lab.session.prediction(item.item_id, task).shown_label
+            if truth is None:
+                lab.skip()
+            elif truth == shown:
+                lab.thumb_up()
+            else:
+                lab.correct(task, truth)
+            _wait(app, lambda: False, 0.15)
+        _wait(app, lambda: False, 1.5)
+        # one item of each kind
+        seen: dict[str, str] = {}
+        for it in lab.session.items:
+            seen.setdefault(_kind(it), it.item_id)
+        for kind in ("image", "dicom", "audio", "text", "multimodal"):
+            if kind in seen:
+                lab.activate(seen[kind])
+                _wait(app, lambda: False, 0.4)
+                path = out / f"{kind}.png"
+                window.grab().save(str(path))
+                written.append(path)
+        path = out / "charts.png"
+        window.charts.grab().save(str(path))
+        written.append(path)
+        path = out / "main_window.png"
+        lab.activate(seen.get("image") or next(iter(seen.values())))
+        _wait(app, lambda: False, 0.3)
+        window.grab().save(str(path))
+        written.append(path)
+        evaluation = getattr(window, "evaluation_snapshot", None)
+        if evaluation is not None:
+            path = out / "evaluation.png"
+            evaluation(path)
+            written.append(path)
+        window.close()
+        app.processEvents()
+        time.sleep(0.05)
+        return written
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,246 @@
+"""The learning engine's settings: ``TrainConfig`` (algorithm + loop) and ``ModelConfig`` (policy).
+
+Plain dataclasses with a help sentence on every field (CleanRL / TRL style). They live in
+project.toml's ``[algorithm]`` and ``[model]`` tables and in every checkpoint's metadata.
+``from_dict`` validates: an unknown key or a bad value raises ``UserError`` with one sentence.
+Torch-free, so the GUI can read and show them before torch is imported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from mmrl_desktop.core.errors import UserError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _help(text: str, **extra) -> dict:
+    return {"help": text, **extra}
+
+
+def _coerce(cls_name: str, f: dataclasses.Field, value: Any) -> Any:
+    """Convert a TOML/JSON value to the field's declared type, or raise UserError."""
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if kind == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise ValueError
+            return value
+        if kind == "str":
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+        if kind.startswith("dict"):
+            if not isinstance(value, dict):
+                raise ValueError
+            return dict(value)
+    except (TypeError, ValueError):
+        raise UserError(
+            f"{cls_name}.{f.name} must be a {kind.split('[')[0]}, not {value!r}."
+        ) from None
+    return value
+
+
+def _from_dict(cls, data: dict | None):
+    data = dict(data or {})
+    names = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise UserError(
+            f"unknown {cls.__name__} setting(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(names))}."
+        )
+    kwargs = {k: _coerce(cls.__name__, names[k], v) for k, v in data.items()}
+    obj = cls(**kwargs)
+    obj.validate()
+    return obj
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise UserError(message)
+
+
+def help_table(cls) -> list[tuple[str, Any, str]]:
+    """(name, default, help) for every field: for ``--help`` texts and the settings dialog."""
+    out = []
+    for f in fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        out.append((f.name, default, f.metadata.get("help", "")))
+    return out
+
+
+@dataclass
+class TrainConfig:
+    """How feedback becomes parameter updates (project.toml ``[algorithm]``)."""
+
+    algorithm: str = field(
+        default="default",
+        metadata=_help("learning algorithm: default, egreedy-q, reinforce or supervised"),
+    )
+    lr: float = field(default=2e-3, metadata=_help("Adam learning rate"))
+    weight_decay: float = field(default=1e-4, metadata=_help("AdamW weight decay"))
+    batch_size: int = field(default=32, metadata=_help("replay minibatch size per update"))
+    epsilon: float = field(
+        default=0.1,
+        metadata=_help("exploration: probability of showing a uniformly random label (ε-greedy)"),
+    )
+    kl_beta: float = field(
+        default=0.01, metadata=_help("weight of the KL pull toward the frozen starting policy")
+    )
+    updates_per_event: int = field(
+        default=8, metadata=_help("training updates the trainer runs for each new answer")
+    )
+    gamma: float = field(
+        default=0.0,
+        metadata=_help("discount; fixed at 0: each answer is one-step feedback (a bandit)"),
+    )
+    grad_clip: float = field(default=5.0, metadata=_help("clip the gradient norm at this value"))
+    seed: int = field(default=0, metadata=_help("random seed (CPU runs are deterministic)"))
+    device: str = field(default="auto", metadata=_help("auto, cpu, cuda or mps"))
+    checkpoint_every: int = field(
+        default=500, metadata=_help("save a checkpoint every this many updates (0 = only on stop)")
+    )
+    keep_checkpoints: int = field(default=5, metadata=_help("keep the newest N checkpoints"))
+    eval_every: int = field(
+        default=200,
+        metadata=_help("held-out evaluation every this many updates (0 = never)"),
+    )
+    eval_items: int = field(
+        default=512, metadata=_help("at most this many held-out items per evaluation")
+    )
+    cache_mb: int = field(
+        default=512, metadata=_help("memory for featurized items (least recently used are dropped)")
+    )
+    options: dict[str, Any] = field(
+        default_factory=dict,
+        metadata=_help("algorithm-specific knobs, checked against the algorithm's Options"),
+    )
+
+    def validate(self) -> None:
+        _check(self.lr > 0, f"lr must be positive, not {self.lr}.")
+        _check(self.weight_decay >= 0, "weight_decay must be zero or positive.")
+        _check(self.batch_size >= 1, "batch_size must be at least 1.")
+        _check(0.0 <= self.epsilon <= 1.0, f"epsilon must be between 0 and 1, not {self.epsilon}.")
+        _check(self.kl_beta >= 0, "kl_beta must be zero or positive.")
+        _check(self.updates_per_event >= 0, "updates_per_event must be zero or positive.")
+        _check(
+            self.gamma == 0.0,
+            f"gamma must be 0: each answer is one-step feedback with no next state (got {self.gamma}).",
+        )
+        _check(self.grad_clip > 0, "grad_clip must be positive.")
+        _check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}.")
+        _check(self.checkpoint_every >= 0, "checkpoint_every must be zero or positive.")
+        _check(self.keep_checkpoints >= 1, "keep_checkpoints must be at least 1.")
+        _check(self.eval_every >= 0, "eval_every must be zero or positive.")
+        _check(self.eval_items >= 1, "eval_items must be at least 1.")
+        _check(self.cache_mb >= 1, "cache_mb must be at least 1.")
+        from mmrl_desktop.core.algorithms import ALGORITHM_NAMES
+
+        _check(
+            self.algorithm in ALGORITHM_NAMES,
+            f"unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHM_NAMES)}.",
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> TrainConfig:
+        return _from_dict(cls, data)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes) -> TrainConfig:
+        return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+
+IMAGE_ENCODERS = ("small-cnn", "resnet18", "resnet34", "mobilenet_v3_small", "efficientnet_b0")
+
+
+@dataclass
+class ModelConfig:
+    """The policy network (project.toml ``[model]``). Zeros mean "adapt to the data"."""
+
+    image_encoder: str = field(
+        default="small-cnn",
+        metadata=_help(f"image encoder: {', '.join(IMAGE_ENCODERS)} (torchvision, no download)"),
+    )
+    weights_path: str = field(
+        default="",
+        metadata=_help(
+            "optional local weights for a torchvision encoder (.safetensors or a torch file "
+            "loaded with weights_only=True); relative to the project folder"
+        ),
+    )
+    image_size: int = field(
+        default=0, metadata=_help("side in pixels images are resized to; 0 = median size, ≤ 64")
+    )
+    image_channels: int = field(default=0, metadata=_help("1 (grey) or 3 (RGB); 0 = from data"))
+    audio_sample_rate: int = field(default=16000, metadata=_help("audio is resampled to this"))
+    audio_seconds: float = field(default=2.0, metadata=_help("audio is cut/padded to this length"))
+    n_mels: int = field(default=64, metadata=_help("mel bands of the audio spectrogram"))
+    text_buckets: int = field(
+        default=8192, metadata=_help("hash buckets for text word and character n-grams")
+    )
+    text_max_tokens: int = field(default=256, metadata=_help("n-gram ids kept per text"))
+    embed_dim: int = field(default=128, metadata=_help("width of every modality's embedding"))
+    dropout: float = field(default=0.0, metadata=_help("dropout before the task heads"))
+    modalities: str = field(
+        default="",
+        metadata=_help("comma-separated modalities the model reads; empty = those in the data"),
+    )
+
+    def validate(self) -> None:
+        _check(
+            self.image_encoder in IMAGE_ENCODERS,
+            f"unknown image_encoder {self.image_encoder!r}; choose one of "
+            f"{', '.join(IMAGE_ENCODERS)}.",
+        )
+        _check(
+            self.image_size == 0 or 4 <= self.image_size <= 1024,
+            "image_size must be 0 (auto) or between 4 and 1024.",
+        )
+        _check(self.image_channels in (0, 1, 3), "image_channels must be 0 (auto), 1 or 3.")
+        _check(
+            4000 <= self.audio_sample_rate <= 96000,
+            "audio_sample_rate must be between 4000 and 96000.",
+        )
+        _check(0.1 <= self.audio_seconds <= 60, "audio_seconds must be between 0.1 and 60.")
+        _check(8 <= self.n_mels <= 256, "n_mels must be between 8 and 256.")
+        _check(self.text_buckets >= 16, "text_buckets must be at least 16.")
+        _check(self.text_max_tokens >= 1, "text_max_tokens must be at least 1.")
+        _check(self.embed_dim >= 4, "embed_dim must be at least 4.")
+        _check(0.0 <= self.dropout < 1.0, "dropout must be in [0, 1).")
+        bad = [m for m in self.modality_list() if m not in ("image", "audio", "text")]
+        _check(not bad, f"unknown modality {', '.join(bad)}; use image, audio, text.")
+
+    def modality_list(self) -> list[str]:
+        return [m.strip() for m in self.modalities.split(",") if m.strip()]
+
+    @property
+    def resolved(self) -> bool:
+        """True when nothing is left to adapt to the data."""
+        mods = self.modality_list()
+        return bool(mods) and (
+            "image" not in mods or (self.image_size > 0 and self.image_channels > 0)
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> ModelConfig:
+        return _from_dict(cls, data)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes) -> ModelConfig:
+        return ModelConfig.from_dict({**self.to_dict(), **changes})

@@ -1,0 +1,36 @@
+"""Fusion of per-modality embeddings that works when an item lacks some modalities.
+
+Each present modality's embedding gets a learned modality embedding added; the fused vector is the
+masked mean over the modalities the item has, followed by a small MLP. An item with no modality at
+all (should not happen) fuses to the MLP of zeros.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class MaskedMeanFusion(nn.Module):
+    def __init__(self, modalities: list[str], dim: int, dropout: float = 0.0):
+        super().__init__()
+        self.modalities = list(modalities)
+        self.modality_embedding = nn.ParameterDict(
+            {m: nn.Parameter(torch.zeros(dim)) for m in self.modalities}
+        )
+        self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Dropout(dropout))
+
+    def forward(
+        self, parts: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        total = None
+        count = None
+        for m in self.modalities:
+            if m not in parts:
+                continue
+            w = masks[m].to(parts[m].dtype)[:, None]
+            z = (parts[m] + self.modality_embedding[m]) * w
+            total = z if total is None else total + z
+            count = w if count is None else count + w
+        assert total is not None and count is not None, "no modality in the batch"
+        return self.mlp(total / count.clamp_min(1.0))

@@ -136,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clicks", type=_positive_int, default=500)
     p.add_argument("--json", action="store_true")
 
-    sub.add_parser("self-test", help="headless health check (used by the packaged app)")
+    p = sub.add_parser("self-test", help="headless health check (used by the packaged app)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     return parser
 
 

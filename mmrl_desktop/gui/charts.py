@@ -1,0 +1,275 @@
+"""Live training charts: thumbs-up rate, loss, KL to the starting model, held-out accuracy, speed.
+
+Public API
+----------
+``ChartsPanel(parent=None, capacity=10_000)`` — a ``QWidget``.
+
+- ``add_point(key: str, step: float, value: float)``: append one point of a metric. Cheap (two
+  numpy stores); the curves are redrawn at most ``REDRAW_HZ`` times a second by a single-shot
+  ``QTimer`` that only runs when something changed. Non-finite values are dropped.
+- ``clear()``: forget every point (e.g. a new training run).
+- ``flush()``: redraw now (tests, snapshots).
+- ``series(key) -> RingBuffer | None``; ``keys() -> list[str]``.
+
+Keys (namespaced like the trainer's metrics): ``reward/thumbs_up_ma``, ``reward/thumbs_up_cum``,
+``loss/total``, ``kl/ref``, ``eval/accuracy``, ``perf/updates_per_s`` have fixed places and colours.
+Other keys under ``reward/``, ``loss/``, ``kl/`` and ``eval/`` get a new curve in that plot (up to
+``MAX_SERIES`` per plot); anything else (e.g. other ``perf/`` numbers on a different scale) is ignored.
+
+Each series is one ``PlotDataItem`` fed from a preallocated ``RingBuffer``; plots clip to the view and
+downsample (peak mode), as in pyqtgraph's ``examples/scrollingPlots.py``. The plot titles double as
+legends and show the latest value of every curve. Plots sit in one row when the panel is wide
+(a bottom dock) and in two rows when it is taller.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from mmrl_desktop.gui import theme
+
+REDRAW_HZ = 20
+MAX_SERIES = 5
+
+# plot id → (title, x label, y range or None for auto)
+PLOTS: dict[str, tuple[str, str, tuple[float, float] | None]] = {
+    "reward": ("Thumbs-up", "answers", (0.0, 1.0)),
+    "loss": ("Training loss", "training step", None),
+    "kl": ("KL to starting model", "training step", None),
+    "eval": ("Held-out accuracy", "training step", (0.0, 1.0)),
+    "perf": ("Updates / s", "training step", None),
+}
+# known key → (plot id, legend name, colour)
+SERIES: dict[str, tuple[str, str, str]] = {
+    "reward/thumbs_up_ma": ("reward", "recent", theme.SERIES[0]),
+    "reward/thumbs_up_cum": ("reward", "all", theme.SERIES[1]),
+    "loss/total": ("loss", "", theme.SERIES[2]),
+    "kl/ref": ("kl", "", theme.SERIES[4]),
+    "eval/accuracy": ("eval", "", theme.SERIES[0]),
+    "perf/updates_per_s": ("perf", "", theme.SERIES[3]),
+}
+OPEN_PREFIXES = {"reward/": "reward", "loss/": "loss", "kl/": "kl", "eval/": "eval"}
+
+
+class RingBuffer:
+    """The last ``capacity`` (x, y) points, contiguous, amortised O(1) append, no reallocation.
+
+    Storage is twice the capacity: points are written one after another and, when the end is
+    reached, the newest ``capacity`` points are moved to the front once.
+    """
+
+    def __init__(self, capacity: int):
+        self.capacity = int(capacity)
+        self._x = np.zeros(2 * self.capacity, dtype=np.float64)
+        self._y = np.zeros(2 * self.capacity, dtype=np.float64)
+        self._n = 0
+
+    def append(self, x: float, y: float) -> None:
+        cap = self.capacity
+        if self._n == 2 * cap:
+            self._x[:cap] = self._x[cap:]
+            self._y[:cap] = self._y[cap:]
+            self._n = cap
+        self._x[self._n] = x
+        self._y[self._n] = y
+        self._n += 1
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        """Views (oldest first) of the stored points; valid until the next ``append``."""
+        start = max(0, self._n - self.capacity)
+        return self._x[start : self._n], self._y[start : self._n]
+
+    def last(self) -> tuple[float, float] | None:
+        return (float(self._x[self._n - 1]), float(self._y[self._n - 1])) if self._n else None
+
+    def clear(self) -> None:
+        self._n = 0
+
+    def __len__(self) -> int:
+        return min(self._n, self.capacity)
+
+
+class ChartsPanel(QWidget):
+    def __init__(self, parent: QWidget | None = None, capacity: int = 10_000):
+        super().__init__(parent)
+        self.setObjectName("chartsPanel")
+        self.capacity = capacity
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground(theme.PANEL_BG)
+        self.graphics.ci.setSpacing(6)
+        self.graphics.ci.setContentsMargins(4, 4, 4, 4)
+        self.setMinimumHeight(150)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.graphics)
+
+        self.plots: dict[str, pg.PlotItem] = {}
+        for pid, (_title, x_label, y_range) in PLOTS.items():
+            plot = pg.PlotItem()
+            theme.style_plot(plot, x_label=x_label)
+            plot.setClipToView(True)
+            plot.setDownsampling(auto=True, mode="peak")
+            plot.setMenuEnabled(False)
+            plot.hideButtons()
+            plot.getAxis("left").setWidth(44)
+            plot.getAxis("bottom").enableAutoSIPrefix(False)
+            plot.getAxis("left").enableAutoSIPrefix(False)
+            if y_range is not None:
+                plot.setYRange(*y_range, padding=0.04)
+                plot.setMouseEnabled(x=True, y=False)
+            plot.setMinimumWidth(150)
+            plot.setPreferredWidth(260)  # equal preferred widths → equal columns
+            if y_range is None:
+                plot.enableAutoRange(axis="y", enable=False)  # flush() keeps 0 in view
+            self.plots[pid] = plot
+        self._buffers: dict[str, RingBuffer] = {}
+        self._curves: dict[str, pg.PlotDataItem] = {}
+        self._members: dict[str, list[str]] = {pid: [] for pid in PLOTS}
+        self._names: dict[str, tuple[str, str]] = {}  # key → (legend name, colour)
+        self._dirty: set[str] = set()
+        self._columns = 0
+        for key in SERIES:
+            self._series_for(key)
+        self._arrange(len(PLOTS))
+        self._update_titles(PLOTS)
+
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(int(1000 / REDRAW_HZ))
+        self.timer.timeout.connect(self.flush)
+
+    # ------------------------------------------------------------------ public API
+    def add_point(self, key: str, step: float, value: float) -> None:
+        try:
+            step, value = float(step), float(value)
+        except (TypeError, ValueError):
+            return
+        if not (math.isfinite(step) and math.isfinite(value)):
+            return
+        buf = self._buffers.get(key)
+        if buf is None:
+            buf = self._series_for(key)
+        if buf is None:
+            return
+        buf.append(step, value)
+        self._dirty.add(key)
+        if not self.timer.isActive():
+            self.timer.start()
+
+    def clear(self) -> None:
+        for key, buf in self._buffers.items():
+            buf.clear()
+            self._curves[key].setData([], [])
+        self._dirty.clear()
+        self.timer.stop()
+        self._update_titles(PLOTS)
+
+    def flush(self) -> None:
+        """Redraw the curves that changed since the last redraw."""
+        if not self._dirty:
+            return
+        plots = set()
+        for key in self._dirty:
+            x, y = self._buffers[key].data()
+            self._curves[key].setData(x.copy(), y.copy())
+            plots.add(SERIES[key][0] if key in SERIES else self._plot_of(key))
+        self._dirty.clear()
+        for pid in plots:
+            if PLOTS[pid][2] is None:
+                self._fit_y_from_zero(pid)
+        self._update_titles(plots)
+
+    def series(self, key: str) -> RingBuffer | None:
+        return self._buffers.get(key)
+
+    def keys(self) -> list[str]:
+        return list(self._buffers)
+
+    # ------------------------------------------------------------------ internals
+    def _plot_of(self, key: str) -> str | None:
+        if key in SERIES:
+            return SERIES[key][0]
+        for prefix, pid in OPEN_PREFIXES.items():
+            if key.startswith(prefix):
+                return pid
+        return None
+
+    def _series_for(self, key: str) -> RingBuffer | None:
+        pid = self._plot_of(key)
+        if pid is None or len(self._members[pid]) >= MAX_SERIES:
+            return None
+        if key in SERIES:
+            _, name, colour = SERIES[key]
+        else:
+            name = key.split("/", 1)[1].replace("_", " ")
+            used = {self._names[k][1] for k in self._members[pid]}
+            colour = next((c for c in theme.SERIES if c not in used), theme.SERIES[-1])
+            if len(self._members[pid]) == 1 and not self._names[self._members[pid][0]][0]:
+                first = self._members[pid][0]  # a second curve: the first needs a name too
+                self._names[first] = (
+                    first.split("/", 1)[1].replace("_", " "),
+                    self._names[first][1],
+                )
+        curve = self.plots[pid].plot(pen=pg.mkPen(colour, width=2))
+        curve.setClipToView(True)
+        self._buffers[key] = RingBuffer(self.capacity)
+        self._curves[key] = curve
+        self._names[key] = (name, colour)
+        self._members[pid].append(key)
+        return self._buffers[key]
+
+    def _fit_y_from_zero(self, pid: str) -> None:
+        """Loss, KL and speed read best against zero: y from min(0, low) to the highest value."""
+        lo, hi = 0.0, 0.0
+        for key in self._members[pid]:
+            _, y = self._buffers[key].data()
+            if len(y):
+                lo, hi = min(lo, float(y.min())), max(hi, float(y.max()))
+        if hi > lo:
+            self.plots[pid].setYRange(lo, hi, padding=0.08)
+
+    def _update_titles(self, plots) -> None:
+        for pid in plots:
+            title = PLOTS[pid][0]
+            parts = []
+            for key in self._members[pid]:
+                name, colour = self._names[key]
+                last = self._buffers[key].last()
+                value = "–" if last is None else _fmt(last[1])
+                label = f"{name} {value}" if name else value
+                parts.append(f"<span style='color:{colour}'>{label}</span>")
+            html = f"<span style='color:{theme.TEXT}'>{title}</span>&nbsp;&nbsp;" + " · ".join(
+                parts
+            )
+            self.plots[pid].setTitle(html, size="9.5pt")
+
+    def _arrange(self, columns: int) -> None:
+        if columns == self._columns:
+            return
+        ci = self.graphics.ci
+        for plot in self.plots.values():
+            if plot.scene() is not None:
+                ci.removeItem(plot)
+        for i, plot in enumerate(self.plots.values()):
+            ci.addItem(plot, row=i // columns, col=i % columns)
+        for c in range(len(PLOTS)):
+            ci.layout.setColumnStretchFactor(c, 1 if c < columns else 0)
+            ci.layout.setColumnPreferredWidth(c, 260 if c < columns else 0)
+        self._columns = columns
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        w, h = event.size().width(), event.size().height()
+        self._arrange(len(PLOTS) if w >= 2.6 * h or h < 330 else 3)
+
+
+def _fmt(v: float) -> str:
+    a = abs(v)
+    if a == 0 or 0.01 <= a < 1000:
+        return f"{v:.2f}" if a < 10 else f"{v:.4g}"
+    return f"{v:.2e}"

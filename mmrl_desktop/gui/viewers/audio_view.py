@@ -1,0 +1,488 @@
+"""Audio viewer: waveform, spectrogram, and playback with a cursor that follows it.
+
+Public API
+----------
+``AudioView(parent=None, output=None, output_factory=make_audio_output)`` — a ``QWidget``.
+
+- ``set_audio(samples: np.ndarray | None, rate: int = 0)``: show a mono float sound (None clears).
+  Stops any playback. The waveform is a min/max envelope of at most ``MAX_WAVE_POINTS`` points,
+  the spectrogram a numpy STFT (log magnitude, 80 dB range) of at most ``MAX_FRAMES`` frames; the
+  last few spectrograms are cached, so going back to an item costs nothing.
+- ``toggle_play()``, ``play()``, ``pause()``, ``stop()``, ``seek(seconds)``, ``position() -> float``,
+  ``is_playing() -> bool``; ``playback_available() -> bool``; ``playback_message() -> str``.
+- Signals: ``playbackStateChanged(bool playing)``, ``seeked(float seconds)``.
+- Keys: ``P`` toggles play (when the window defines its own ``P`` action, that one wins and should
+  call ``toggle_play``); clicking the plots or dragging the cursor line seeks.
+
+Playback goes through an output object, never through sounddevice directly:
+``AudioOutput`` (the real one: a ``sounddevice.OutputStream`` whose callback copies the next block
+and advances a frame counter, so the position is exact) or ``NullAudioOutput`` (no sound; carries
+the sentence that explains why). ``make_audio_output()`` picks one: PortAudio missing (importing
+sounddevice raises ``OSError``), sounddevice not installed, or no default output device → null.
+The stream callback runs on PortAudio's thread and touches only plain Python numbers and numpy;
+the widget polls ``position()`` from a ~30 Hz ``QTimer`` on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from mmrl_desktop.gui import theme
+from mmrl_desktop.gui.viewers._widgets import ElidedLabel
+
+MAX_WAVE_POINTS = 4000
+MAX_FRAMES = 800
+DB_RANGE = 80.0
+CURSOR_HZ = 30
+SPECTRO_CACHE = 6
+NO_DEVICE = "Playback is off: no audio output device was found."
+NO_PORTAUDIO = "Playback is off: the PortAudio library is not installed (libportaudio2)."
+NO_SOUNDDEVICE = "Playback is off: the sounddevice package is not installed."
+
+
+# ---------------------------------------------------------------------- outputs
+class NullAudioOutput:
+    """A silent output: same methods as ``AudioOutput``; ``reason`` says why there is no sound."""
+
+    available = False
+
+    def __init__(self, reason: str = NO_DEVICE):
+        self.reason = reason
+        self._rate = 0
+        self._n = 0
+        self._pos = 0.0
+
+    def load(self, samples: np.ndarray | None, rate: int) -> None:
+        self._n = 0 if samples is None else len(samples)
+        self._rate = rate
+        self._pos = 0.0
+
+    def play(self) -> None:
+        raise RuntimeError(self.reason)
+
+    def pause(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        self._pos = 0.0
+
+    def seek(self, seconds: float) -> None:
+        duration = self._n / self._rate if self._rate else 0.0
+        self._pos = min(max(0.0, seconds), duration)
+
+    def position(self) -> float:
+        return self._pos
+
+    def is_playing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+class AudioOutput:
+    """Real playback through ``sounddevice`` (passed in, so tests can hand it a fake module)."""
+
+    available = True
+    reason = ""
+
+    def __init__(self, sd):
+        self._sd = sd
+        self._lock = threading.Lock()
+        self._samples = np.zeros(0, np.float32)
+        self._rate = 0
+        self._pos = 0  # frames; advanced by the stream callback
+        self._stream = None
+        self._playing = False
+
+    def load(self, samples: np.ndarray | None, rate: int) -> None:
+        self._close_stream()
+        with self._lock:
+            self._samples = (
+                np.zeros(0, np.float32)
+                if samples is None
+                else np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
+            )
+            self._rate = int(rate)
+            self._pos = 0
+
+    def play(self) -> None:
+        """Start (or resume) from the current position; raises if the device refuses."""
+        if self._rate <= 0 or len(self._samples) == 0:
+            return
+        self._close_stream()
+        with self._lock:
+            if self._pos >= len(self._samples):
+                self._pos = 0
+        stream = self._sd.OutputStream(
+            samplerate=self._rate,
+            channels=1,
+            dtype="float32",
+            callback=self._callback,
+            finished_callback=self._finished,
+        )
+        self._stream = stream
+        self._playing = True
+        try:
+            stream.start()
+        except Exception:
+            self._playing = False
+            self._close_stream()
+            raise
+
+    def pause(self) -> None:
+        self._close_stream()
+
+    def stop(self) -> None:
+        self._close_stream()
+        with self._lock:
+            self._pos = 0
+
+    def seek(self, seconds: float) -> None:
+        with self._lock:
+            frame = int(round(seconds * self._rate)) if self._rate else 0
+            self._pos = min(max(0, frame), len(self._samples))
+
+    def position(self) -> float:
+        return self._pos / self._rate if self._rate else 0.0
+
+    def is_playing(self) -> bool:
+        return self._playing
+
+    def close(self) -> None:
+        self._close_stream()
+
+    # PortAudio's thread: no Qt here.
+    def _callback(self, outdata, frames, time_info, status) -> None:
+        with self._lock:
+            start = self._pos
+            chunk = self._samples[start : start + frames]
+            n = len(chunk)
+            outdata[:n, 0] = chunk
+            if n < frames:
+                outdata[n:] = 0
+            self._pos = start + n
+        if n < frames:
+            raise self._sd.CallbackStop
+
+    def _finished(self) -> None:
+        self._playing = False
+
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        self._playing = False
+        if stream is not None:
+            try:
+                stream.stop()
+                stream.close()
+            except Exception:  # a vanished device must not take the viewer down
+                pass
+
+
+def _import_sounddevice():
+    import sounddevice
+
+    return sounddevice
+
+
+def make_audio_output() -> AudioOutput | NullAudioOutput:
+    """The real output when PortAudio and a default output device exist, else a null one."""
+    try:
+        sd = _import_sounddevice()
+    except OSError:
+        return NullAudioOutput(NO_PORTAUDIO)
+    except ImportError:
+        return NullAudioOutput(NO_SOUNDDEVICE)
+    try:
+        device = sd.query_devices(kind="output")
+    except Exception:
+        return NullAudioOutput(NO_DEVICE)
+    if not device or int(device.get("max_output_channels", 1)) < 1:
+        return NullAudioOutput(NO_DEVICE)
+    return AudioOutput(sd)
+
+
+# ---------------------------------------------------------------------- analysis (pure numpy)
+def envelope(samples: np.ndarray, rate: int, max_points: int = MAX_WAVE_POINTS):
+    """(t, y) for drawing: the samples themselves if short, else alternating min/max per bin."""
+    n = len(samples)
+    if n <= max_points:
+        return np.arange(n, dtype=np.float64) / rate, samples
+    bins = max_points // 2
+    per = -(-n // bins)  # ceil
+    pad = bins * per - n
+    x = np.pad(samples, (0, pad), mode="edge") if pad else samples
+    x = x.reshape(bins, per)
+    y = np.empty(2 * bins, dtype=np.float32)
+    y[0::2] = x.min(axis=1)
+    y[1::2] = x.max(axis=1)
+    t = np.repeat((np.arange(bins) * per + per / 2) / rate, 2)
+    return t, y
+
+
+def spectrogram(samples: np.ndarray, rate: int, max_frames: int = MAX_FRAMES):
+    """Log-magnitude STFT in dB, shape (frequency bins, frames), lowest frequency first."""
+    nfft = 256 if rate <= 8000 else 512 if rate <= 24000 else 1024
+    x = np.asarray(samples, dtype=np.float32)
+    if len(x) < nfft:
+        x = np.pad(x, (0, nfft - len(x)))
+    hop = max(nfft // 4, -(-(len(x) - nfft) // max_frames))
+    frames = np.lib.stride_tricks.sliding_window_view(x, nfft)[::hop]
+    mag = np.abs(np.fft.rfft(frames * np.hanning(nfft).astype(np.float32), axis=1))
+    db = 20.0 * np.log10(mag + 1e-10)
+    top = float(db.max())
+    np.clip(db, top - DB_RANGE, top, out=db)
+    return np.ascontiguousarray(db.T, dtype=np.float32), top
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(max(0.0, seconds), 60.0)
+    return f"{int(m)}:{s:04.1f}"
+
+
+# ---------------------------------------------------------------------- widget
+class AudioView(QWidget):
+    playbackStateChanged = Signal(bool)
+    seeked = Signal(float)
+
+    def __init__(
+        self, parent: QWidget | None = None, output=None, output_factory=make_audio_output
+    ):
+        super().__init__(parent)
+        self.setObjectName("audioView")
+        self.setStyleSheet(theme.VIEWER_STYLE)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self._output = output
+        self._output_factory = output_factory
+        self._samples: np.ndarray | None = None
+        self._rate = 0
+        self._duration = 0.0
+        self._spectro_cache: OrderedDict[int, tuple] = OrderedDict()
+
+        bar = QWidget(objectName="viewerToolbar")
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(8, 4, 8, 4)
+        self.play_button = QPushButton("▶  Play")
+        self.play_button.setToolTip("Play or pause (P)")
+        self.play_button.setFocusPolicy(Qt.NoFocus)
+        self.play_button.setMinimumWidth(92)
+        self.play_button.clicked.connect(self.toggle_play)
+        self.time_label = QLabel("0:00.0 / 0:00.0")
+        self.time_label.setFont(theme.mono_font(10))
+        self.info_label = ElidedLabel("")
+        self.message_label = QLabel("", objectName="playbackMessage")
+        self.message_label.setWordWrap(True)
+        self.message_label.hide()
+        row.addWidget(self.play_button)
+        row.addWidget(self.time_label)
+        row.addSpacing(12)
+        row.addWidget(self.info_label, 1)
+
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setBackground(theme.VIEWER_BG)
+        self.plots.ci.setSpacing(4)
+        self.wave_plot = self.plots.addPlot(row=0, col=0)
+        self.spec_plot = self.plots.addPlot(row=1, col=0)
+        self.plots.ci.layout.setRowStretchFactor(0, 2)
+        self.plots.ci.layout.setRowStretchFactor(1, 3)
+        theme.style_plot(self.wave_plot, y_label="Amplitude")
+        theme.style_plot(self.spec_plot, x_label="Time (s)", y_label="Frequency (kHz)")
+        for p in (self.wave_plot, self.spec_plot):
+            p.getAxis("left").setWidth(58)
+            p.setMouseEnabled(x=True, y=False)
+            p.setMenuEnabled(False)
+            p.hideButtons()
+        self.wave_plot.getAxis("bottom").setStyle(showValues=False)
+        self.wave_plot.getAxis("left").enableAutoSIPrefix(False)
+        self.spec_plot.showGrid(x=False, y=False)
+        self.spec_plot.setXLink(self.wave_plot)
+        self.wave_curve = self.wave_plot.plot(pen=pg.mkPen(theme.ACCENT, width=1))
+        self.spec_image = pg.ImageItem(axisOrder="row-major")
+        self.spec_image.setColorMap(pg.colormap.get("inferno"))
+        self.spec_plot.addItem(self.spec_image)
+        cursor_pen = pg.mkPen(theme.CURSOR, width=2)
+        self.cursor = pg.InfiniteLine(
+            0.0, angle=90, movable=True, pen=cursor_pen, hoverPen=pg.mkPen("#ffffff", width=3)
+        )
+        self.cursor.setZValue(10)
+        self.spec_cursor = pg.InfiniteLine(0.0, angle=90, movable=False, pen=cursor_pen)
+        self.spec_cursor.setZValue(10)
+        self.wave_plot.addItem(self.cursor)
+        self.spec_plot.addItem(self.spec_cursor)
+        self.cursor.sigPositionChangeFinished.connect(lambda line: self.seek(line.value()))
+        self.plots.scene().sigMouseClicked.connect(self._on_click)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(int(1000 / CURSOR_HZ))
+        self.timer.timeout.connect(self._tick)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(bar)
+        layout.addWidget(self.message_label)
+        layout.addWidget(self.plots, 1)
+        self._update_controls()
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def output(self):
+        if self._output is None:
+            self._output = self._output_factory()
+        return self._output
+
+    def playback_available(self) -> bool:
+        return bool(self.output.available)
+
+    def playback_message(self) -> str:
+        return self.message_label.text() if self.message_label.isVisibleTo(self) else ""
+
+    def set_audio(self, samples: np.ndarray | None, rate: int = 0) -> None:
+        self.stop()
+        if samples is None or rate <= 0 or len(samples) == 0:
+            self._samples, self._rate, self._duration = None, 0, 0.0
+            self.wave_curve.setData([], [])
+            self.spec_image.clear()
+            if self._output is not None:
+                self._output.load(None, 0)
+            self.info_label.setText("")
+            self._set_cursor(0.0)
+            self._update_controls()
+            return
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        self._samples, self._rate = samples, int(rate)
+        self._duration = len(samples) / rate
+        t, y = envelope(samples, rate)
+        self.wave_curve.setData(t, y)
+        peak = float(max(np.max(np.abs(y)), 1e-3)) * 1.05
+        self.wave_plot.setYRange(-peak, peak, padding=0)
+        db, top = self._spectrogram(samples, rate)
+        self.spec_image.setImage(db, autoLevels=False, levels=(top - DB_RANGE, top))
+        self.spec_image.setRect(QRectF(0.0, 0.0, self._duration, rate / 2000.0))
+        self.spec_plot.setYRange(0, rate / 2000.0, padding=0)
+        self.wave_plot.setLimits(xMin=0, xMax=self._duration)
+        self.spec_plot.setLimits(xMin=0, xMax=self._duration, yMin=0, yMax=rate / 2000.0)
+        self.wave_plot.setXRange(0, self._duration, padding=0)
+        self.cursor.setBounds((0, self._duration))
+        self.output.load(samples, rate)
+        self.info_label.setText(f"{rate / 1000:g} kHz · mono · {self._duration:.2f} s")
+        self._set_cursor(0.0)
+        self._update_controls()
+
+    def toggle_play(self) -> None:
+        if self.is_playing():
+            self.pause()
+        else:
+            self.play()
+
+    def play(self) -> None:
+        if self._samples is None or not self.output.available:
+            return
+        try:
+            self.output.play()
+        except Exception as err:  # device unplugged or busy: say so, keep showing the sound
+            self._output = NullAudioOutput(f"Playback failed: {err}".strip())
+            self._output.load(self._samples, self._rate)
+            self._update_controls()
+            return
+        self.timer.start()
+        self._update_controls()
+        self.playbackStateChanged.emit(True)
+
+    def pause(self) -> None:
+        was = self.is_playing()
+        if self._output is not None:
+            self._output.pause()
+        self.timer.stop()
+        self._update_controls()
+        if was:
+            self.playbackStateChanged.emit(False)
+
+    def stop(self) -> None:
+        was = self.is_playing()
+        if self._output is not None:
+            self._output.stop()
+        self.timer.stop()
+        self._set_cursor(0.0)
+        self._update_controls()
+        if was:
+            self.playbackStateChanged.emit(False)
+
+    def seek(self, seconds: float) -> None:
+        if self._samples is None:
+            return
+        seconds = min(max(0.0, float(seconds)), self._duration)
+        self.output.seek(seconds)
+        self._set_cursor(seconds)
+        self.seeked.emit(seconds)
+
+    def position(self) -> float:
+        return self._output.position() if self._output is not None else 0.0
+
+    def is_playing(self) -> bool:
+        return self._output is not None and self._output.is_playing()
+
+    # ------------------------------------------------------------------ internals
+    def _spectrogram(self, samples: np.ndarray, rate: int):
+        key = id(samples)
+        hit = self._spectro_cache.get(key)
+        if hit is not None and hit[0] is samples and hit[1] == rate:
+            self._spectro_cache.move_to_end(key)
+            return hit[2], hit[3]
+        db, top = spectrogram(samples, rate)
+        self._spectro_cache[key] = (samples, rate, db, top)  # holds samples: ids stay unique
+        while len(self._spectro_cache) > SPECTRO_CACHE:
+            self._spectro_cache.popitem(last=False)
+        return db, top
+
+    def _tick(self) -> None:
+        self._set_cursor(self.position())
+        if not self.is_playing():
+            self.timer.stop()
+            self._update_controls()
+            self.playbackStateChanged.emit(False)
+
+    def _set_cursor(self, seconds: float) -> None:
+        self.cursor.blockSignals(True)
+        self.cursor.setValue(seconds)
+        self.cursor.blockSignals(False)
+        self.spec_cursor.setValue(seconds)
+        self.time_label.setText(f"{_clock(seconds)} / {_clock(self._duration)}")
+
+    def _on_click(self, ev) -> None:
+        if self._samples is None or ev.button() != Qt.LeftButton:
+            return
+        for plot in (self.wave_plot, self.spec_plot):
+            if plot.vb.sceneBoundingRect().contains(ev.scenePos()):
+                self.seek(plot.vb.mapSceneToView(ev.scenePos()).x())
+                ev.accept()
+                return
+
+    def _update_controls(self) -> None:
+        has_sound = self._samples is not None
+        out = self._output
+        available = out is None or out.available  # unknown until a sound needs it
+        self.play_button.setEnabled(has_sound and available)
+        self.play_button.setText("❚❚  Pause" if self.is_playing() else "▶  Play")
+        if has_sound and not available:
+            self.message_label.setText(out.reason)
+            self.message_label.setToolTip(out.reason)
+            self.message_label.show()
+        else:
+            self.message_label.hide()
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if event.key() == Qt.Key_P and not event.modifiers():
+            self.toggle_play()
+        else:
+            super().keyPressEvent(event)
+
+    def hideEvent(self, event) -> None:  # noqa: N802
+        self.pause()  # no sound from a viewer nobody can see
+        super().hideEvent(event)

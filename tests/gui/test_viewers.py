@@ -1,0 +1,455 @@
+"""Viewer widgets: image (window/level, presets, zoom, readout), audio (real and null outputs,
+cursor following playback), text, and the multi-modality container."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QAction, QKeySequence, QMouseEvent
+from PySide6.QtWidgets import QApplication, QMainWindow
+
+from mmrl_desktop.core.loaders import ImageData, apply_window
+from mmrl_desktop.gui.viewers import audio_view
+from mmrl_desktop.gui.viewers.audio_view import (
+    NO_DEVICE,
+    NO_PORTAUDIO,
+    NO_SOUNDDEVICE,
+    AudioOutput,
+    AudioView,
+    NullAudioOutput,
+    envelope,
+    make_audio_output,
+    spectrogram,
+)
+from mmrl_desktop.gui.viewers.image_view import ImageView
+from mmrl_desktop.gui.viewers.multi_view import MultiView
+from mmrl_desktop.gui.viewers.text_view import TextView
+
+PRESETS = {
+    "file": (40.0, 400.0),
+    "lung": (-600.0, 1500.0),
+    "bone": (400.0, 1800.0),
+    "soft tissue": (40.0, 400.0),
+    "brain": (40.0, 80.0),
+}
+
+
+def ct_image(h: int = 64, w: int = 80) -> ImageData:
+    """A synthetic CT slice in HU: a ramp from −1000 to +1000 across the columns."""
+    ramp = np.linspace(-1000, 1000, w, dtype=np.float32).round()
+    pixels = np.repeat(ramp[None, :], h, axis=0)
+    pixels[10, 20] = 123.0
+    c, w_ = PRESETS["file"]
+    info = {"modality": "CT", "body_part": "CHEST", "photometric": "MONOCHROME2"}
+    return ImageData(pixels, apply_window(pixels, c, w_), (c, w_), dict(PRESETS), info)
+
+
+def rgb_image() -> ImageData:
+    px = np.zeros((20, 30, 3), np.float32)
+    px[..., 0] = 200
+    px[5, 6] = (1, 2, 3)
+    return ImageData(px, px.astype(np.uint8))
+
+
+# ---------------------------------------------------------------------- mouse helpers
+def _send(widget, kind, pos, button, buttons):
+    ev = QMouseEvent(
+        kind, QPointF(pos), QPointF(widget.mapToGlobal(pos)), button, buttons, Qt.NoModifier
+    )
+    QApplication.sendEvent(widget, ev)
+
+
+def drag(qtbot, view, start: QPoint, end: QPoint, button=Qt.RightButton, steps: int = 6):
+    vp = view.graphics.viewport()
+    _send(vp, QEvent.MouseButtonPress, start, button, button)
+    for i in range(1, steps + 1):
+        qtbot.wait(15)  # pyqtgraph drops mouse moves closer than 10 ms
+        p = start + (end - start) * (i / steps)
+        _send(vp, QEvent.MouseMove, p, Qt.NoButton, button)
+    _send(vp, QEvent.MouseButtonRelease, end, button, Qt.NoButton)
+
+
+def viewport_pos(view: ImageView, x: float, y: float) -> QPoint:
+    scene = view.view_box.mapViewToScene(QPointF(x, y))
+    return view.graphics.mapFromScene(scene)
+
+
+@pytest.fixture
+def image_view(qtbot):
+    v = ImageView()
+    qtbot.addWidget(v)
+    v.resize(640, 480)
+    v.show()
+    qtbot.waitExposed(v)
+    v.set_image(ct_image())
+    return v
+
+
+# ---------------------------------------------------------------------- image
+def test_set_image_uses_display_as_is(image_view):
+    d = image_view.image()
+    assert np.shares_memory(image_view.image_item.image, d.display)  # no copy per show
+    assert tuple(image_view.image_item.getLevels()) == (0, 255)
+    assert image_view.window() == PRESETS["file"]
+    assert image_view.preset_combo.currentText() == "file"
+    assert image_view.tags_label.isVisible() and "CHEST" in image_view.tags_label.text()
+
+
+def test_right_drag_changes_window(qtbot, image_view):
+    c0, w0 = image_view.window()
+    centre = QPoint(320, 260)
+    with qtbot.waitSignal(image_view.windowChanged, timeout=2000):
+        drag(qtbot, image_view, centre, centre + QPoint(120, 0))
+    c1, w1 = image_view.window()
+    assert w1 > w0 and c1 == pytest.approx(c0)  # horizontal: width only
+    drag(qtbot, image_view, centre, centre + QPoint(0, 80))
+    c2, w2 = image_view.window()
+    assert c2 > c1 and w2 == pytest.approx(w1)  # vertical (down): centre up
+    assert image_view.preset_combo.currentText() == "custom"
+    expected = apply_window(image_view.image().pixels, c2, w2)
+    np.testing.assert_array_equal(image_view.image_item.image, expected)
+
+
+def test_left_drag_pans_and_does_not_change_window(qtbot, image_view):
+    win = image_view.window()
+    image_view.zoom(3.0)
+    before = image_view.view_box.viewRange()[0]
+    drag(qtbot, image_view, QPoint(320, 260), QPoint(200, 260), button=Qt.LeftButton)
+    after = image_view.view_box.viewRange()[0]
+    assert after[0] > before[0]  # dragged left → the view moved right over the image
+    assert image_view.window() == win
+
+
+def test_presets_apply(qtbot, image_view):
+    with qtbot.waitSignal(image_view.presetApplied) as sig:
+        image_view.apply_preset("lung")
+    assert sig.args == ["lung"]
+    assert image_view.window() == PRESETS["lung"]
+    assert image_view.preset_combo.currentText() == "lung"
+    expected = apply_window(image_view.image().pixels, *PRESETS["lung"])
+    np.testing.assert_array_equal(image_view.image_item.image, expected)
+    # through the combo box, as a user would
+    i = image_view.preset_combo.findText("bone")
+    image_view.preset_combo.activated.emit(i)
+    assert image_view.window() == PRESETS["bone"]
+    image_view.apply_preset("no such preset")
+    assert image_view.window() == PRESETS["bone"]
+    assert "brain" in image_view.preset_names()
+
+
+def test_reset_restores_file_window_and_display(image_view):
+    image_view.set_window(100, 50)
+    image_view.zoom(4)
+    image_view.reset()
+    assert image_view.window() == PRESETS["file"]
+    assert np.shares_memory(image_view.image_item.image, image_view.image().display)
+
+
+def test_zoom_changes_view_range(qtbot, image_view):
+    width0 = np.diff(image_view.view_box.viewRange()[0])[0]
+    image_view.zoom_in()
+    width1 = np.diff(image_view.view_box.viewRange()[0])[0]
+    assert width1 < width0 * 0.9
+    qtbot.keyClick(image_view, Qt.Key_Minus)
+    qtbot.keyClick(image_view, Qt.Key_Minus)
+    width2 = np.diff(image_view.view_box.viewRange()[0])[0]
+    assert width2 > width1
+    image_view.fit()
+    (x0, x1), (y0, y1) = image_view.view_box.viewRange()
+    assert x0 <= 0.5 and x1 >= 79.5 and y0 <= 0.5 and y1 >= 63.5  # the whole image is visible
+
+
+def test_pixel_readout_shows_value_under_cursor(qtbot, image_view):
+    pos = viewport_pos(image_view, 20.5, 10.5)
+    with qtbot.waitSignal(image_view.pixelHovered) as sig:
+        _send(image_view.graphics.viewport(), QEvent.MouseMove, pos, Qt.NoButton, Qt.NoButton)
+    assert sig.args == [20, 10]
+    text = image_view.readout_label.text()
+    assert image_view.readout_label.isVisible()
+    assert "x   20" in text and "y   10" in text and "123 HU" in text
+    assert image_view.pixel_at(-1, 0) is None
+
+
+@pytest.mark.parametrize("integral", [True, False])
+def test_window_render_matches_core_apply_window(image_view, integral):
+    d = ct_image()
+    if not integral:
+        d.pixels = d.pixels + np.float32(0.25)
+    image_view.set_image(d)
+    image_view.set_window(-200, 700)
+    assert (image_view._index is not None) == integral  # LUT path for integer-valued pixels
+    np.testing.assert_array_equal(image_view.image_item.image, apply_window(d.pixels, -200, 700))
+
+
+def test_rgb_image_and_clear(image_view):
+    image_view.set_image(rgb_image())
+    assert not image_view.preset_combo.isVisible()
+    assert "RGB 1 2 3" in image_view.pixel_at(6, 5)
+    image_view.set_window(100, 100)
+    assert image_view.image_item.image.shape == (20, 30, 3)
+    image_view.set_image(None)
+    assert image_view.image() is None and not image_view.fit_button.isEnabled()
+
+
+# ---------------------------------------------------------------------- audio outputs
+class FakeStream:
+    instances: list[FakeStream] = []
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+        self.calls: list[str] = []
+        FakeStream.instances.append(self)
+
+    def start(self):
+        self.calls.append("start")
+
+    def stop(self):
+        self.calls.append("stop")
+
+    def close(self):
+        self.calls.append("close")
+
+    def block(self, frames: int) -> np.ndarray:
+        """What PortAudio's thread does: ask the callback for the next block."""
+        out = np.full((frames, 1), np.nan, np.float32)
+        self.kwargs["callback"](out, frames, None, None)
+        return out
+
+
+@pytest.fixture
+def fake_sd(monkeypatch):
+    """The real sounddevice module (when PortAudio loads) with its device functions replaced by
+    recording fakes; a stand-in module where PortAudio is missing."""
+    FakeStream.instances = []
+    try:
+        import sounddevice as sd
+    except OSError:
+        sd = types.SimpleNamespace(CallbackStop=type("CallbackStop", (Exception,), {}))
+    queried = []
+
+    def query_devices(device=None, kind=None):
+        queried.append(kind)
+        return {"name": "fake speakers", "max_output_channels": 2}
+
+    monkeypatch.setattr(sd, "query_devices", query_devices, raising=False)
+    monkeypatch.setattr(sd, "OutputStream", FakeStream, raising=False)
+    monkeypatch.setattr(audio_view, "_import_sounddevice", lambda: sd)
+    sd.queried = queried
+    return sd
+
+
+def test_make_audio_output_real_with_device(fake_sd):
+    out = make_audio_output()
+    assert type(out) is AudioOutput and out.available
+    assert fake_sd.queried == ["output"]
+
+
+@pytest.mark.parametrize(
+    "error, reason",
+    [
+        (OSError("PortAudio library not found"), NO_PORTAUDIO),
+        (ImportError("No module named sounddevice"), NO_SOUNDDEVICE),
+    ],
+)
+def test_make_audio_output_null_when_import_fails(monkeypatch, error, reason):
+    def fail():
+        raise error
+
+    monkeypatch.setattr(audio_view, "_import_sounddevice", fail)
+    out = make_audio_output()
+    assert isinstance(out, NullAudioOutput) and not out.available and out.reason == reason
+
+
+def test_make_audio_output_null_without_output_device(monkeypatch, fake_sd):
+    def no_device(device=None, kind=None):
+        raise RuntimeError("Error querying device -1")
+
+    monkeypatch.setattr(fake_sd, "query_devices", no_device)
+    out = make_audio_output()
+    assert isinstance(out, NullAudioOutput) and out.reason == NO_DEVICE
+
+
+def test_make_audio_output_in_this_environment_never_raises():
+    out = make_audio_output()  # real PortAudio here: with or without a sound card
+    assert out.available or out.reason.startswith("Playback is off")
+
+
+def tone(seconds=1.0, rate=8000, hz=440.0):
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.5 * np.sin(2 * np.pi * hz * t)).astype(np.float32), rate
+
+
+@pytest.fixture
+def audio(qtbot, fake_sd):
+    v = AudioView(output_factory=make_audio_output)
+    qtbot.addWidget(v)
+    v.resize(800, 500)
+    v.show()
+    qtbot.waitExposed(v)
+    v.set_audio(*tone())
+    return v
+
+
+def test_audio_plays_and_cursor_follows(qtbot, audio, fake_sd):
+    samples, _ = tone()
+    with qtbot.waitSignal(audio.playbackStateChanged) as sig:
+        qtbot.keyClick(audio, Qt.Key_P)
+    assert sig.args == [True] and audio.is_playing()
+    (stream,) = FakeStream.instances
+    assert stream.kwargs["samplerate"] == 8000 and stream.kwargs["channels"] == 1
+    assert stream.calls == ["start"]
+    block = stream.block(2000)
+    np.testing.assert_array_equal(block[:, 0], samples[:2000])
+    stream.block(2000)
+    qtbot.waitUntil(lambda: audio.cursor.value() == pytest.approx(0.5), timeout=1000)
+    assert audio.spec_cursor.value() == pytest.approx(0.5)
+    assert "0:00.5" in audio.time_label.text()
+    assert audio.play_button.text().endswith("Pause")
+    # the end of the sound: the callback stops the stream, PortAudio calls finished_callback
+    with pytest.raises(fake_sd.CallbackStop):
+        stream.block(6000)
+    stream.kwargs["finished_callback"]()
+    with qtbot.waitSignal(audio.playbackStateChanged, timeout=1000) as sig:
+        pass
+    assert sig.args == [False] and audio.play_button.text().endswith("Play")
+    assert audio.cursor.value() == pytest.approx(1.0)
+
+
+def test_audio_pause_resume_and_seek(qtbot, audio):
+    audio.play()
+    FakeStream.instances[0].block(1000)
+    audio.toggle_play()  # pause keeps the position
+    assert not audio.is_playing()
+    assert FakeStream.instances[0].calls == ["start", "stop", "close"]
+    assert audio.position() == pytest.approx(1000 / 8000)
+    with qtbot.waitSignal(audio.seeked) as sig:
+        audio.seek(0.75)
+    assert sig.args == [0.75] and audio.cursor.value() == pytest.approx(0.75)
+    audio.toggle_play()  # resumes from the seek position on a new stream
+    block = FakeStream.instances[1].block(100)
+    np.testing.assert_array_equal(block[:, 0], tone()[0][6000:6100])
+    audio.set_audio(*tone(0.5))  # a new item stops playback
+    assert not audio.is_playing() and audio.position() == 0.0
+
+
+def test_audio_play_failure_turns_playback_off(qtbot, audio, monkeypatch):
+    def refuse(self):
+        raise RuntimeError("device unavailable")
+
+    monkeypatch.setattr(FakeStream, "start", refuse)
+    audio.play()
+    assert not audio.is_playing()
+    assert "device unavailable" in audio.playback_message()
+    assert not audio.play_button.isEnabled()
+
+
+def test_audio_null_output_shows_sound_and_reason(qtbot):
+    v = AudioView(output=NullAudioOutput(NO_DEVICE))
+    qtbot.addWidget(v)
+    v.show()
+    v.set_audio(*tone())
+    assert v.message_label.isVisible() and v.playback_message() == NO_DEVICE
+    assert not v.play_button.isEnabled()
+    v.toggle_play()  # no exception, nothing plays
+    assert not v.is_playing()
+    x, y = v.wave_curve.getData()
+    assert len(x) == len(y) > 0 and v.spec_image.image is not None
+    v.seek(0.25)
+    assert v.cursor.value() == pytest.approx(0.25)
+    v.set_audio(None)
+    assert not v.message_label.isVisible()
+
+
+def test_envelope_keeps_extremes_of_long_sounds():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 0.1, 10 * 16000).astype(np.float32)
+    x[12345], x[99999] = 0.99, -0.98
+    t, y = envelope(x, 16000)
+    assert len(y) <= audio_view.MAX_WAVE_POINTS and len(t) == len(y)
+    assert y.max() == pytest.approx(0.99) and y.min() == pytest.approx(-0.98)
+    assert np.all(np.diff(t) >= 0) and t[-1] <= 10.0
+    short = np.zeros(100, np.float32)
+    assert len(envelope(short, 16000)[1]) == 100
+
+
+def test_spectrogram_peak_at_the_tone():
+    samples, rate = tone(2.0, 16000, 1000.0)
+    db, top = spectrogram(samples, rate)
+    bins, frames = db.shape
+    assert bins == 512 // 2 + 1 and frames <= audio_view.MAX_FRAMES
+    peak_hz = np.argmax(db.mean(axis=1)) * (rate / 2) / (bins - 1)
+    assert abs(peak_hz - 1000) < 50
+    assert db.min() >= top - audio_view.DB_RANGE
+    long_db, _ = spectrogram(np.zeros(16000 * 120, np.float32), 16000)
+    assert long_db.shape[1] <= audio_view.MAX_FRAMES + 1
+
+
+# ---------------------------------------------------------------------- text
+def test_text_view_readable_and_selectable(qtbot):
+    v = TextView()
+    qtbot.addWidget(v)
+    v.show()
+    text = "Findings: a 9 mm nodule in the right upper lobe. " * 40
+    v.set_text(text)
+    assert v.isReadOnly() and v.text() == text
+    assert v.textInteractionFlags() & Qt.TextSelectableByMouse
+    assert v.lineWrapMode() == v.LineWrapMode.WidgetWidth
+    assert v.point_size() >= 12
+    v.selectAll()
+    assert v.textCursor().selectedText() == text
+    qtbot.keyClick(v, Qt.Key_Plus, Qt.ControlModifier)
+    assert v.point_size() == 14
+    v.set_text(None)
+    assert v.toPlainText() == ""
+
+
+def test_window_shortcuts_still_fire_when_the_text_has_focus(qtbot):
+    """Arrow keys are 👍/👎 in the main window: the read-only text must not swallow them."""
+    win = QMainWindow()
+    qtbot.addWidget(win)
+    hits = []
+    act = QAction("right", win)
+    act.setShortcuts([QKeySequence("Right"), QKeySequence("A")])
+    act.setShortcutContext(Qt.WindowShortcut)
+    act.triggered.connect(lambda: hits.append(1))
+    win.addAction(act)
+    tv = TextView()
+    tv.set_text("some words")
+    win.setCentralWidget(tv)
+    win.show()
+    win.activateWindow()
+    qtbot.waitActive(win)
+    tv.setFocus()
+    qtbot.waitUntil(tv.hasFocus)
+    qtbot.keyClick(tv, Qt.Key_Right)
+    qtbot.keyClick(tv, Qt.Key_A)
+    assert hits == [1, 1]
+
+
+# ---------------------------------------------------------------------- multi
+def test_multi_view_shows_modalities_and_reuses_viewers(qtbot, fake_sd):
+    m = MultiView()
+    qtbot.addWidget(m)
+    m.resize(1000, 700)
+    m.show()
+    views = (m.image_view, m.audio_view, m.text_view)
+    with qtbot.waitSignal(m.itemShown) as sig:
+        m.show_item(ct_image(), tone(), "a report")
+    assert sig.args == [("image", "audio", "text")]
+    assert all(v.isVisible() for v in views)
+    m.show_item(ct_image(), None, None)
+    assert m.image_view.isVisible() and not m.audio_view.isVisible()
+    assert not m.text_view.isVisible() and m.modalities() == ("image",)
+    m.show_item(None, tone(), None)
+    assert m.audio_view.isVisible() and not m.image_view.isVisible()
+    m.toggle_play()
+    assert m.audio_view.is_playing()
+    m.show_item(None, None, "only text")  # switching item stops the sound
+    assert not m.audio_view.is_playing() and m.text_view.toPlainText() == "only text"
+    m.toggle_play()  # no sound: nothing happens
+    m.show_item(None, None, None)
+    assert m.placeholder.isVisible() and m.modalities() == ()
+    assert (m.image_view, m.audio_view, m.text_view) == views

@@ -1,0 +1,113 @@
+"""Live charts: ring buffer, key routing, throttled redraw."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmrl_desktop.gui.charts import MAX_SERIES, ChartsPanel, RingBuffer
+
+
+def test_ring_buffer_wraps_and_keeps_the_newest_in_order():
+    buf = RingBuffer(5)
+    storage = buf._x
+    for i in range(3):
+        buf.append(i, 10 * i)
+    x, y = buf.data()
+    assert list(x) == [0, 1, 2] and list(y) == [0, 10, 20]
+    for i in range(3, 23):
+        buf.append(i, 10 * i)
+        x, y = buf.data()
+        assert list(x) == list(range(max(0, i - 4), i + 1))  # always the last 5, oldest first
+        assert list(y) == [10 * v for v in x]
+    assert len(buf) == 5 and buf.last() == (22.0, 220.0)
+    assert buf._x is storage  # preallocated: never reallocated
+    buf.clear()
+    assert len(buf) == 0 and buf.last() is None and len(buf.data()[0]) == 0
+
+
+@pytest.fixture
+def charts(qtbot):
+    c = ChartsPanel(capacity=100)
+    qtbot.addWidget(c)
+    c.resize(1280, 230)
+    c.show()
+    return c
+
+
+def test_redraw_timer_draws_only_after_changes(qtbot, charts):
+    curve = charts._curves["loss/total"]
+    assert not charts.timer.isActive()  # nothing to draw: no timer running
+    for step in range(10):
+        charts.add_point("loss/total", step, 1.0 / (step + 1))
+    assert charts.timer.isActive()
+    assert curve.getData()[0] is None or len(curve.getData()[0]) == 0  # not drawn per point
+    qtbot.waitUntil(lambda: not charts.timer.isActive(), timeout=1000)
+    x, y = curve.getData()
+    assert list(x) == list(range(10)) and y[-1] == pytest.approx(0.1)
+    assert "0.10" in charts.plots["loss"].titleLabel.text  # the title shows the latest value
+    charts.flush()  # nothing dirty: a no-op
+    assert not charts.timer.isActive()
+
+
+def test_ring_buffer_wraps_in_the_panel(qtbot, charts):
+    for step in range(250):
+        charts.add_point("reward/thumbs_up_cum", step, step / 250)
+    charts.flush()
+    x, _ = charts._curves["reward/thumbs_up_cum"].getData()
+    assert len(x) == 100 and x[0] == 150 and x[-1] == 249
+
+
+def test_keys_are_routed_to_their_plots(charts):
+    for key in (
+        "reward/thumbs_up_ma",
+        "reward/thumbs_up_cum",
+        "loss/total",
+        "kl/ref",
+        "eval/accuracy",
+        "perf/updates_per_s",
+    ):
+        charts.add_point(key, 1, 0.5)
+    charts.add_point("loss/policy", 1, 0.3)  # open prefix: a new curve in the loss plot
+    charts.add_point("perf/device_ms", 1, 3.0)  # other perf numbers: ignored
+    charts.add_point("something/else", 1, 3.0)  # unknown: ignored
+    charts.add_point("kl/ref", 2, float("nan"))  # non-finite: dropped
+    charts.add_point("kl/ref", "x", 1.0)  # not a number: dropped
+    charts.flush()
+    keys = charts.keys()
+    assert "loss/policy" in keys
+    assert "perf/device_ms" not in keys and "something/else" not in keys
+    assert len(charts.series("kl/ref")) == 1
+    title = charts.plots["loss"].titleLabel.text
+    assert "total" in title and "policy" in title  # the first curve got a name once a second came
+    for i in range(10):
+        charts.add_point(f"eval/metric_{i}", 1, 0.1)
+    assert len(charts._members["eval"]) == MAX_SERIES
+
+
+def test_clear_empties_every_curve(qtbot, charts):
+    charts.add_point("loss/total", 1, 2.0)
+    charts.add_point("eval/accuracy", 1, 0.7)
+    charts.flush()
+    charts.clear()
+    assert len(charts.series("loss/total")) == 0 and not charts.timer.isActive()
+    x, _ = charts._curves["loss/total"].getData()
+    assert x is None or len(x) == 0
+
+
+def test_layout_switches_to_two_rows_when_tall(qtbot, charts):
+    assert charts._columns == 5
+    charts.resize(800, 500)
+    qtbot.waitUntil(lambda: charts._columns == 3, timeout=1000)
+    charts.resize(1280, 230)
+    qtbot.waitUntil(lambda: charts._columns == 5, timeout=1000)
+
+
+def test_add_point_is_cheap(charts):
+    import time
+
+    t0 = time.perf_counter()
+    for i in range(5000):
+        charts.add_point("loss/total", i, np.sin(i))
+    per_point = (time.perf_counter() - t0) / 5000
+    assert per_point < 50e-6  # a store into numpy, no drawing

@@ -6,11 +6,11 @@
 - ``_no_dangling_qthreads`` (napari's ``_dangling_qthreads`` idea): every ``QThread`` started
   during a test is recorded through a patched ``QThread.start``; a thread still running at the
   end of the test — after a short grace period — fails that test.
-- ``guard_none_refcount()``: PySide6 6.12.0 on CPython 3.11 drops one reference to ``None`` on
-  every call of a void method (``QTimer.start``, ``QWidget.resize``, ``QLabel.setText`` …). After a
-  few thousand calls ``None``'s count reaches zero and the interpreter aborts with "Fatal Python
-  error: none_dealloc" (mid-run or at exit). CPython 3.12 made ``None`` immortal, and PySide6 6.11
-  does not leak. When a probe measures the leak, ``None`` is given a count that cannot run out.
+- ``guard_singleton_refcounts()``: PySide6 6.12.0 on CPython 3.11 drops one reference to ``None``
+  on every call of a void method (``QTimer.start``, ``QWidget.resize``, ``QLabel.setText`` …) and
+  one to ``True`` on every ``Signal.emit``. After a few thousand calls the count reaches zero and the
+  interpreter aborts with "Fatal Python error: none_dealloc" / "bool_dealloc" (mid-run or at exit). CPython 3.12 made ``None`` immortal, and PySide6 6.11
+  does not leak. When a probe measures the leak, None/True/False get counts that cannot run out.
   The application needs the same guard (or a PySide6 pin) until a fixed PySide6 is required.
 """
 
@@ -25,27 +25,36 @@ import sys  # noqa: E402
 import weakref  # noqa: E402
 
 import pytest  # noqa: E402
-from PySide6.QtCore import QSettings, QStandardPaths, QThread, QTimer  # noqa: E402
+from PySide6.QtCore import QObject, QSettings, QStandardPaths, QThread, QTimer, Signal  # noqa: E402
 
 
-def none_leak_per_call(calls: int = 200) -> float:
-    """References to None lost per void Qt call (0 on a healthy PySide6/CPython pair)."""
-    timer = QTimer()
-    before = sys.getrefcount(None)
+class _Probe(QObject):
+    fired = Signal()
+
+
+def singleton_leaks(calls: int = 200) -> dict[str, float]:
+    """References lost per call: to None by a void Qt method, to True by ``Signal.emit``."""
+    timer, probe = QTimer(), _Probe()
+    n0, t0 = sys.getrefcount(None), sys.getrefcount(True)
     for _ in range(calls):
         timer.stop()
-    return (before - sys.getrefcount(None)) / calls
+        probe.fired.emit()
+    return {
+        "None": (n0 - sys.getrefcount(None)) / calls,
+        "True": (t0 - sys.getrefcount(True)) / calls,
+    }
 
 
-def guard_none_refcount() -> bool:
-    """Give None 2**40 extra references when PySide6 leaks them (CPython < 3.12 only)."""
-    if sys.version_info >= (3, 12) or none_leak_per_call() < 0.5:
+def guard_singleton_refcounts() -> bool:
+    """Give None, True and False 2**40 extra references when PySide6 leaks them (CPython < 3.12)."""
+    if sys.version_info >= (3, 12) or max(singleton_leaks().values()) < 0.5:
         return False
-    ctypes.c_ssize_t.from_address(id(None)).value += 1 << 40  # ob_refcnt is the first field
+    for obj in (None, True, False):
+        ctypes.c_ssize_t.from_address(id(obj)).value += 1 << 40  # ob_refcnt is the first field
     return True
 
 
-NONE_GUARDED = guard_none_refcount()
+NONE_GUARDED = guard_singleton_refcounts()
 QStandardPaths.setTestModeEnabled(True)
 
 DANGLING_GRACE_MS = 200
@@ -90,7 +99,7 @@ def _no_dangling_qthreads(monkeypatch, request):
 def pytest_report_header(config):
     if NONE_GUARDED:
         return (
-            "WARNING: this PySide6 drops references to None on void calls (PySide6 6.12 + "
-            "CPython 3.11); tests/gui/conftest.py guards None's count. The app needs a pin or guard."
+            "WARNING: this PySide6 drops references to None/True (PySide6 6.12 + CPython 3.11); "
+            "tests/gui/conftest.py guards their counts. The app needs a pin or the same guard."
         )
     return None

@@ -109,6 +109,13 @@ class TrainConfig:
     grad_clip: float = field(default=5.0, metadata=_help("clip the gradient norm at this value"))
     seed: int = field(default=0, metadata=_help("random seed (CPU runs are deterministic)"))
     device: str = field(default="auto", metadata=_help("auto, cpu, cuda or mps"))
+    cpu_threads: int = field(
+        default=1,
+        metadata=_help(
+            "torch CPU threads (process-wide; 0 = torch's default). One thread is fastest for the "
+            "small default model and leaves a core to the GUI"
+        ),
+    )
     checkpoint_every: int = field(
         default=500, metadata=_help("save a checkpoint every this many updates (0 = only on stop)")
     )
@@ -140,6 +147,7 @@ class TrainConfig:
             f"gamma must be 0: each answer is one-step feedback with no next state (got {self.gamma}).",
         )
         _check(self.grad_clip > 0, "grad_clip must be positive.")
+        _check(self.cpu_threads >= 0, "cpu_threads must be zero or positive.")
         _check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}.")
         _check(self.checkpoint_every >= 0, "checkpoint_every must be zero or positive.")
         _check(self.keep_checkpoints >= 1, "keep_checkpoints must be at least 1.")

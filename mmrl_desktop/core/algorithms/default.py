@@ -45,6 +45,7 @@ class DefaultAlgorithm(Algorithm):
         self.post_a = {t: torch.eye(d).repeat(k, 1, 1) * lam for t, k in self.num_labels.items()}
         self.post_b = {t: torch.zeros(k, d) for t, k in self.num_labels.items()}
         self.fitted = False
+        self._post_cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     # ---------------------------------------------------------------- acting
     @torch.no_grad()
@@ -63,8 +64,7 @@ class DefaultAlgorithm(Algorithm):
         x = self._features(inputs)  # [B, d]
         out = {}
         for t, p in probs.items():
-            cov = torch.linalg.inv(self.post_a[t])  # [K, d, d]
-            mean = (cov @ self.post_b[t][:, :, None]).squeeze(-1)  # [K, d]
+            cov, mean = self._posterior(t)
             mu = x @ mean.T  # [B, K]
             var = torch.einsum("bd,kde,be->bk", x, cov, x).clamp_min(0)
             noise = torch.randn(
@@ -73,6 +73,13 @@ class DefaultAlgorithm(Algorithm):
             scores = mu + self.options.thompson_scale * var.sqrt() * noise  # [M, B, K]
             out[t] = _from_draws(scores.argmax(-1), p)
         return out
+
+    def _posterior(self, task: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(covariance [K, d, d], mean [K, d]) of the ridge posterior, cached until a refit."""
+        if task not in self._post_cache:
+            cov = torch.linalg.inv(self.post_a[task])
+            self._post_cache[task] = (cov, (cov @ self.post_b[task][:, :, None]).squeeze(-1))
+        return self._post_cache[task]
 
     @torch.no_grad()
     def refresh(self, buffer) -> dict[str, float]:
@@ -94,6 +101,7 @@ class DefaultAlgorithm(Algorithm):
                     ones = torch.ones(int(rows.sum()))
                     _accumulate(post_a[t], post_b[t], x[rows], fb.corrected[rows], ones)
         self.post_a, self.post_b, self.fitted = post_a, post_b, True
+        self._post_cache = {}
         return {}
 
     # ---------------------------------------------------------------- learning
@@ -114,12 +122,12 @@ class DefaultAlgorithm(Algorithm):
             ce = -logp.gather(1, fb.corrected.clamp_min(0)[:, None]).squeeze(1) * corr
             n = (fb.answered.float() + corr).sum().clamp_min(1.0)
             loss = (thumbs.sum() + self.options.correction_weight * ce.sum()) / n
-            metrics[f"loss/{t}"] = float(loss)
+            metrics[f"loss/{t}"] = float(loss.detach())
             if t in kl:
                 loss = loss + self.config.kl_beta * kl[t]
-                metrics[f"kl/{t}"] = float(kl[t])
+                metrics[f"kl/{t}"] = float(kl[t].detach())
             total = total + loss
-        metrics["loss/total"] = float(total)
+        metrics["loss/total"] = float(total.detach())
         metrics.update(self.optimizer_step(total))
         return metrics
 
@@ -136,6 +144,7 @@ class DefaultAlgorithm(Algorithm):
             self.post_a = {t: v.float() for t, v in state["post_a"].items()}
             self.post_b = {t: v.float() for t, v in state["post_b"].items()}
             self.fitted = bool(state.get("fitted", False))
+            self._post_cache = {}
 
 
 def _accumulate(a: torch.Tensor, b: torch.Tensor, x, labels, rewards) -> None:

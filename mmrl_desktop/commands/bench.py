@@ -1,0 +1,45 @@
+"""``mmrl-desktop bench``: learning from thumbs with a simulated expert (CONTRACT.md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def run(args) -> int:
+    from mmrl_desktop.core.bench import run_bench
+    from mmrl_desktop.core.config import TrainConfig
+
+    TrainConfig.from_dict({"algorithm": args.algorithm})  # unknown algorithm → one-line error
+
+    def progress(row: dict) -> None:
+        if not args.json:
+            print(
+                f"{row['feedback']:>8}  {row['accuracy']:>8.3f}  {row['macro_f1']:>8.3f}  "
+                f"{row['thumbs_up_rate']:>8.3f}",
+                flush=True,
+            )
+
+    if not args.json:
+        print(f"bench {args.data}  algorithm={args.algorithm}  seed={args.seed}", flush=True)
+        print(f"{'feedback':>8}  {'accuracy':>8}  {'macro_f1':>8}  {'thumbs_up':>8}", flush=True)
+    result = run_bench(
+        args.data,
+        algorithm=args.algorithm,
+        feedback=args.feedback,
+        corrections=args.corrections,
+        noise=args.noise,
+        holdout=args.holdout,
+        seed=args.seed,
+        device=args.device,
+        progress=progress,
+    )
+    if args.json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        print(
+            f"classes {result['classes']}, stream {result['stream_items']}, test "
+            f"{result['test_items']}, device {result['device']}, "
+            f"{result['updates_per_event']} updates/answer, {result['seconds']:.1f} s"
+        )
+    return 0

@@ -1,0 +1,155 @@
+"""Checkpoints: safetensors weights + JSON metadata, written atomically, newest N kept.
+
+A checkpoint ``ckpt-<step>`` is two files in ``<project>/checkpoints/``:
+  ``ckpt-00001200.safetensors``  every tensor of the algorithm's state (policy, reference policy,
+                                 optimiser moments, algorithm extras), keys are paths like
+                                 ``policy/heads.heads.label.weight`` or ``optimizer/state/3/exp_avg``
+  ``ckpt-00001200.json``         metadata: TrainConfig, ModelConfig, step, model_version,
+                                 answers_seen, last_event_id, label lists, and the non-tensor
+                                 skeleton of the state (numbers, strings, tensor placeholders)
+Each file is written temp → fsync → replace (``project.atomic_write_bytes``), weights first; the
+JSON appears last, so a checkpoint without its JSON is incomplete and ignored. Loading never runs
+pickled code (safetensors + JSON only). ``latest`` falls back to an older checkpoint when the newest
+cannot be read (a kill during a write).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.project import atomic_write_bytes
+
+FORMAT_VERSION = 1
+_TENSOR = "__tensor__"
+
+
+def flatten_state(obj: Any, prefix: str = "") -> tuple[dict[str, torch.Tensor], Any]:
+    """Split a nested dict/list state into {path: tensor} and a JSON-able skeleton."""
+    tensors: dict[str, torch.Tensor] = {}
+
+    def walk(o: Any, path: str) -> Any:
+        if isinstance(o, torch.Tensor):
+            tensors[path] = o.detach().cpu().contiguous()
+            return {_TENSOR: path}
+        if isinstance(o, dict):
+            return {"__dict__": [[_key(k), walk(v, f"{path}/{k}")] for k, v in o.items()]}
+        if isinstance(o, (list, tuple)):
+            return [walk(v, f"{path}/{i}") for i, v in enumerate(o)]
+        if o is None or isinstance(o, (bool, int, float, str)):
+            return o
+        raise TypeError(f"cannot store {type(o).__name__} in a checkpoint")
+
+    skeleton = walk(obj, prefix)
+    return tensors, skeleton
+
+
+def _key(k: Any) -> Any:
+    if isinstance(k, (str, int)) and not isinstance(k, bool):
+        return k
+    raise TypeError(f"checkpoint dict keys must be str or int, not {type(k).__name__}")
+
+
+def unflatten_state(tensors: dict[str, torch.Tensor], skeleton: Any) -> Any:
+    if isinstance(skeleton, dict):
+        if _TENSOR in skeleton:
+            return tensors[skeleton[_TENSOR]]
+        return {k: unflatten_state(tensors, v) for k, v in skeleton["__dict__"]}
+    if isinstance(skeleton, list):
+        return [unflatten_state(tensors, v) for v in skeleton]
+    return skeleton
+
+
+@dataclass
+class Checkpoint:
+    path: Path  # the .safetensors file
+    meta: dict
+    state: dict
+
+
+def save_checkpoint(
+    folder: str | Path, state: dict, meta: dict, step: int, keep: int | None = None
+) -> Path:
+    """Write ``state`` (algorithm.state_dict()) and ``meta``; return the weights path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors, skeleton = flatten_state(state)
+    stem = f"ckpt-{int(step):08d}"
+    weights = folder / f"{stem}.safetensors"
+    atomic_write_bytes(weights, st_save(tensors, metadata={"format": str(FORMAT_VERSION)}))
+    full_meta = {
+        "format": FORMAT_VERSION,
+        "step": int(step),
+        "created_at": time.time(),
+        **meta,
+        "skeleton": skeleton,
+    }
+    atomic_write_bytes(folder / f"{stem}.json", json.dumps(full_meta).encode("utf-8"))
+    if keep:
+        prune(folder, keep)
+    return weights
+
+
+def list_checkpoints(folder: str | Path) -> list[Path]:
+    """Complete checkpoints (weights + JSON), oldest first."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    out = []
+    for js in sorted(folder.glob("ckpt-*.json")):
+        w = js.with_suffix(".safetensors")
+        if w.is_file():
+            out.append(w)
+    return out
+
+
+def prune(folder: str | Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` checkpoints; return the removed weight paths."""
+    paths = list_checkpoints(folder)
+    removed = paths[:-keep] if keep > 0 else []
+    for w in removed:
+        for p in (w.with_suffix(".json"), w):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+    return removed
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read one checkpoint (its .safetensors or .json path). Bad files → UserError."""
+    path = Path(path)
+    weights = path.with_suffix(".safetensors")
+    meta_path = path.with_suffix(".json")
+    try:
+        tensors = st_load(weights.read_bytes())
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"checkpoint {weights.name} is missing its weights or metadata.") from None
+    except Exception as err:
+        raise UserError(f"checkpoint {weights.name} cannot be read ({err}).") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+        raise UserError(f"checkpoint {weights.name} has an unknown format.")
+    try:
+        state = unflatten_state(tensors, meta.pop("skeleton"))
+    except (KeyError, TypeError, ValueError):
+        raise UserError(f"checkpoint {weights.name} is inconsistent.") from None
+    return Checkpoint(weights, meta, state)
+
+
+def latest_checkpoint(folder: str | Path) -> Checkpoint | None:
+    """The newest readable checkpoint, or None."""
+    for w in reversed(list_checkpoints(folder)):
+        try:
+            return load_checkpoint(w)
+        except UserError:
+            continue
+    return None

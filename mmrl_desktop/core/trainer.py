@@ -1,0 +1,459 @@
+"""Trainer: the Qt-free learning loop the GUI thread, ``train``, ``simulate`` and ``bench`` all drive.
+
+    trainer = Trainer(project, device="auto")   # cheap; everything is built on first use, in the
+    while not stop:                             # thread that calls it (own FeedbackStore, torch)
+        result = trainer.step()                 # StepResult(step, model_version, did_update, metrics)
+    preds = trainer.predict_items(ids)          # {item_id: {task: Prediction}}
+    trainer.close()                             # final checkpoint, store closed
+
+Each ``step()`` reads new events from the store (answers join the replay buffer, retractions leave
+it, skips are ignored), lets the algorithm ``refresh`` after new feedback, then runs at most one
+update on a minibatch replayed from the whole feedback log — ``updates_per_event`` updates per new
+answer. ``model_version`` goes up after the first update that used new feedback and again when its
+update budget is spent; the queued items' predictions are then refreshed in the store. NaN/inf in a
+loss or a parameter rolls back to the last good in-memory snapshot (``train/nan_rollbacks``).
+Checkpoints every ``checkpoint_every`` updates, newest ``keep_checkpoints`` kept; a restart resumes
+from the newest readable one. Deterministic on the CPU for a given seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from mmrl_desktop.core.checkpoints import latest_checkpoint, prune, save_checkpoint
+from mmrl_desktop.core.config import ModelConfig, TrainConfig
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.items import Item
+from mmrl_desktop.core.model.featurize import Featurizer, resolve_model_config
+from mmrl_desktop.core.model.policy import build_policy
+from mmrl_desktop.core.project import Project
+from mmrl_desktop.core.replay import ReplayBuffer, Row
+from mmrl_desktop.core.store import FeedbackStore, Prediction
+
+SNAPSHOT_EVERY = 25
+METRICS_FLUSH_S = 1.0
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: int
+    model_version: int
+    did_update: bool
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def choose_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for, but no CUDA GPU is available.")
+    if name == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise UserError("--device mps was asked for, but Apple's MPS is not available.")
+    return torch.device(name)
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> float:
+    """Macro-averaged F1 over the classes present in y_true or y_pred."""
+    scores = []
+    for c in range(k):
+        tp = int(((y_pred == c) & (y_true == c)).sum())
+        fp = int(((y_pred == c) & (y_true != c)).sum())
+        fn = int(((y_pred != c) & (y_true == c)).sum())
+        if tp + fp + fn:
+            scores.append(2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(scores)) if scores else 0.0
+
+
+class Trainer:
+    def __init__(
+        self,
+        project: Project,
+        device: str | None = None,
+        config: TrainConfig | None = None,
+        model_config: ModelConfig | None = None,
+        *,
+        run_id: str | None = None,
+        resume: bool = True,
+        store_factory: Callable[[], FeedbackStore] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        report: Callable[[dict[str, float]], None] | None = None,
+        queue_size: int = 32,
+        write_metrics: bool = True,
+        checkpoints: bool = True,
+    ):
+        self.project = project
+        cfg = config or TrainConfig.from_dict(project.algorithm)
+        if device is not None:
+            cfg = cfg.replace(device=device)
+        self.config = cfg
+        self._model_config_arg = model_config
+        self.run_id = run_id or time.strftime("run-%Y%m%d-%H%M%S")
+        self.resume = resume
+        self._store_factory = store_factory or project.open_store
+        self.should_stop = should_stop or (lambda: False)
+        self.report = report
+        self.queue_size = queue_size
+        self.write_metrics = write_metrics
+        self.checkpoints_enabled = checkpoints
+        self._built = False
+        self.queue: list[str] | None = None  # None: the first unanswered pool items
+
+    # ---------------------------------------------------------------- building (lazy)
+    def _ensure_built(self) -> None:
+        if self._built:
+            return
+        self.store = self._store_factory()
+        tasks = [t for t in self.project.tasks if t.kind == "single"]
+        if not tasks:
+            raise UserError("the project has no single-label task to learn; import data first.")
+        self.labels = {t.name: list(t.labels) for t in tasks}
+        self.label_index = {
+            t: {lab: i for i, lab in enumerate(ls)} for t, ls in self.labels.items()
+        }
+        self.device = choose_device(self.config.device)
+        if self.config.cpu_threads and torch.get_num_threads() != self.config.cpu_threads:
+            torch.set_num_threads(self.config.cpu_threads)
+        ckpt = latest_checkpoint(self.project.checkpoints_dir) if self.resume else None
+        if ckpt is not None and (
+            ckpt.meta.get("labels") != self.labels
+            or ckpt.meta.get("train_config", {}).get("algorithm") != self.config.algorithm
+        ):
+            ckpt = None  # labels or algorithm changed since: start from a fresh model
+        items = self.store.items()
+        if self._model_config_arg is not None:
+            mcfg = self._model_config_arg
+        elif ckpt is not None:
+            mcfg = ModelConfig.from_dict(ckpt.meta["model_config"])
+        else:
+            mcfg = ModelConfig.from_dict(self.project.model)
+        self.model_config = resolve_model_config(mcfg, items)
+        self.holdout_ids = [it.item_id for it in items if it.split == "holdout" and it.labels][
+            : self.config.eval_items
+        ]
+        self.pool_ids = [it.item_id for it in items if it.split == "pool"]
+        del items
+        from mmrl_desktop.core.algorithms import ALGORITHMS
+
+        torch.manual_seed(self.config.seed)
+        policy = build_policy(
+            self.model_config, {t: len(v) for t, v in self.labels.items()}, self.project.root
+        )
+        algo_cls = ALGORITHMS[self.config.algorithm]
+        self.algorithm = algo_cls(
+            policy, {t: len(v) for t, v in self.labels.items()}, self.config, self.device
+        )
+        self.featurizer = Featurizer(self.model_config, self.config.cache_mb)
+        self.buffer = ReplayBuffer(list(self.labels), self.featurizer, self.store.item)
+        self.sample_gen = torch.Generator().manual_seed(self.config.seed + 1)
+        self.act_gen = torch.Generator().manual_seed(self.config.seed + 2)
+        self.updates = 0
+        self.model_version = 0
+        self.last_event_id = 0
+        self.trained_event_id = 0
+        self.pending_updates = 0
+        self.nan_rollbacks = 0
+        if ckpt is not None:
+            self.algorithm.load_state_dict(ckpt.state)
+            self.updates = int(ckpt.meta.get("step", 0))
+            self.model_version = int(ckpt.meta.get("model_version", 0))
+            self.trained_event_id = int(ckpt.meta.get("last_event_id", 0))
+        self._ingest(self.store.events_since(0), count_new_after=self.trained_event_id)
+        self._needs_refresh = len(self.buffer) > 0
+        self._version_pending = False
+        self._snapshot = copy.deepcopy(self.algorithm.state_dict())
+        self._update_s = 0.0  # EMA of one update's duration
+        self._acc: dict[str, list[float]] = {}
+        self._last_flush = time.monotonic()
+        self._built = True
+
+    # ---------------------------------------------------------------- feedback intake
+    def _row(self, ev) -> Row | None:
+        idx = self.label_index.get(ev.task)
+        if idx is None:
+            return None
+        shown = idx.get(ev.shown_label, -1) if ev.shown_label is not None else -1
+        corrected = idx.get(ev.corrected_label, -1) if ev.corrected_label else -1
+        if shown < 0 and corrected < 0:
+            return None
+        return Row(
+            ev.event_id,
+            ev.item_id,
+            ev.task,
+            shown,
+            int(ev.reward or 0),
+            float(ev.propensity or 1.0),
+            corrected,
+        )
+
+    def _ingest(self, events, count_new_after: int | None = None) -> int:
+        """Add answers, drop retracted ones; returns the number of new answers."""
+        new = 0
+        after = self.last_event_id if count_new_after is None else count_new_after
+        for ev in events:
+            self.last_event_id = max(self.last_event_id, ev.event_id)
+            if ev.kind == "feedback":
+                row = self._row(ev)
+                if row is not None:
+                    self.buffer.add(row)
+                    new += ev.event_id > after
+            elif ev.kind == "retraction" and ev.retracts is not None:
+                self.buffer.remove(ev.retracts)
+                self._needs_refresh = True
+        if new:
+            self.pending_updates += new * self.config.updates_per_event
+            self._needs_refresh = True
+            self._version_pending = True
+        return new
+
+    def poll(self) -> int:
+        """Read events that arrived since the last poll. Returns new answers."""
+        self._ensure_built()
+        return self._ingest(self.store.events_since(self.last_event_id))
+
+    def add_budget(self, updates: int) -> None:
+        """Ask for ``updates`` more updates on the current buffer (headless ``train --steps``)."""
+        self._ensure_built()
+        self.pending_updates += int(updates)
+
+    # ---------------------------------------------------------------- the loop
+    def step(self) -> StepResult:
+        self._ensure_built()
+        metrics: dict[str, float] = {}
+        self.poll()
+        did = False
+        if self._needs_refresh and len(self.buffer):
+            metrics.update(self.algorithm.refresh(self.buffer))
+            self._needs_refresh = False
+            if self.config.updates_per_event == 0 and self._version_pending:
+                self._bump_version(metrics)
+        if self.pending_updates > 0 and len(self.buffer):
+            metrics.update(self._update())
+            did = True
+            if self._version_pending or self.pending_updates == 0:
+                self._bump_version(metrics)
+            self._periodic(metrics)
+        elif self.pending_updates > 0:
+            self.pending_updates = 0
+        if did or metrics:
+            metrics["data/answers"] = float(len(self.buffer))
+            metrics["data/last_event_id"] = float(self.trained_event_id)
+            metrics["reward/thumbs_up_rate"] = self.buffer.thumbs_up_rate()
+            if self._update_s > 0:
+                metrics["perf/updates_per_s"] = 1.0 / self._update_s
+            self._log(metrics)
+            if self.report is not None:
+                self.report(metrics)
+        return StepResult(self.updates, self.model_version, did, metrics)
+
+    def _update(self) -> dict[str, float]:
+        t0 = time.perf_counter()
+        batch = self.buffer.sample(self.config.batch_size, self.sample_gen)
+        out = self.algorithm.update(batch)
+        if not self._finite(out):
+            self.algorithm.load_state_dict(copy.deepcopy(self._snapshot))
+            self.nan_rollbacks += 1
+            self.pending_updates = max(0, self.pending_updates - 1)
+            return {"train/nan_rollbacks": float(self.nan_rollbacks)}
+        self.updates += 1
+        self.pending_updates -= 1
+        if self.updates % SNAPSHOT_EVERY == 0:
+            self._snapshot = copy.deepcopy(self.algorithm.state_dict())
+        dt = time.perf_counter() - t0
+        self._update_s = dt if self._update_s == 0 else 0.9 * self._update_s + 0.1 * dt
+        return out
+
+    def _finite(self, metrics: dict[str, float]) -> bool:
+        if not all(math.isfinite(v) for v in metrics.values()):
+            return False
+        params = [p.detach() for p in self.algorithm.policy.parameters()]
+        return bool(torch.stack([torch.isfinite(p).all() for p in params]).all())
+
+    def _bump_version(self, metrics: dict[str, float]) -> None:
+        self.model_version += 1
+        self.trained_event_id = self.last_event_id
+        self._version_pending = False
+        metrics["data/model_version"] = float(self.model_version)
+        if self.queue_size > 0:
+            self._refresh_queue_predictions()
+
+    def _periodic(self, metrics: dict[str, float]) -> None:
+        c = self.config
+        if c.eval_every and self.holdout_ids and self.updates % c.eval_every == 0:
+            metrics.update(self.evaluate_ids(self.holdout_ids))
+        if (
+            self.checkpoints_enabled
+            and c.checkpoint_every
+            and self.updates % c.checkpoint_every == 0
+        ):
+            self.save_checkpoint()
+
+    # ---------------------------------------------------------------- metrics
+    def _log(self, metrics: dict[str, float]) -> None:
+        if not self.write_metrics:
+            return
+        for k, v in metrics.items():
+            self._acc.setdefault(k, []).append(v)
+        if time.monotonic() - self._last_flush >= METRICS_FLUSH_S:
+            self.flush_metrics()
+
+    def flush_metrics(self) -> None:
+        if self._acc:
+            rows = {
+                k: (v[-1] if k.startswith("data/") else float(np.mean(v)))
+                for k, v in self._acc.items()
+            }
+            self.store.add_metrics(self.run_id, self.updates, rows)
+            self._acc = {}
+        self._last_flush = time.monotonic()
+
+    # ---------------------------------------------------------------- predictions / evaluation
+    def _items(self, ids: list[str]) -> list[Item]:
+        return [self.store.item(i) for i in ids]
+
+    def predict_items(self, item_ids: list[str]) -> dict[str, dict[str, Prediction]]:
+        """The label to show (with exploration) + greedy probabilities for each item."""
+        self._ensure_built()
+        out: dict[str, dict[str, Prediction]] = {}
+        for start in range(0, len(item_ids), 256):
+            ids = item_ids[start : start + 256]
+            inputs = self.featurizer.batch(self._items(ids))
+            actions = self.algorithm.act(inputs, self.act_gen)
+            for row, iid in enumerate(ids):
+                per = {}
+                for t, a in actions.items():
+                    labels = self.labels[t]
+                    probs = a.probs[row].tolist()
+                    per[t] = Prediction(
+                        iid,
+                        t,
+                        self.model_version,
+                        labels[int(a.labels[row])],
+                        float(min(1.0, max(1e-6, float(a.propensity[row])))),
+                        {lab: float(p) for lab, p in zip(labels, probs, strict=True)},
+                    )
+                out[iid] = per
+        return out
+
+    def set_queue(self, item_ids: list[str] | None) -> None:
+        """Items whose predictions are refreshed after each model version (None: automatic)."""
+        self.queue = None if item_ids is None else list(item_ids)
+
+    def _refresh_queue_predictions(self) -> None:
+        ids = self.queue
+        if ids is None:
+            answered = self.store.answered_item_ids()
+            ids = [i for i in self.pool_ids if i not in answered][: self.queue_size]
+        if ids:
+            preds = self.predict_items(ids)
+            self.store.put_predictions([p for per in preds.values() for p in per.values()])
+
+    def greedy_labels(self, items: list[Item]) -> dict[str, np.ndarray]:
+        """Greedy label index per task for ``items``."""
+        self._ensure_built()
+        out: dict[str, list[np.ndarray]] = {t: [] for t in self.labels}
+        for start in range(0, len(items), 256):
+            probs = self.algorithm.greedy(self.featurizer.batch(items[start : start + 256]))
+            for t, p in probs.items():
+                out[t].append(p.argmax(-1).numpy())
+        return {t: np.concatenate(v) if v else np.zeros(0, int) for t, v in out.items()}
+
+    def evaluate_items(self, items: list[Item]) -> dict[str, float]:
+        """Held-out accuracy and macro-F1 per task (``eval/…``) over labelled ``items``."""
+        preds = self.greedy_labels(items)
+        metrics: dict[str, float] = {}
+        for t, labels in self.labels.items():
+            idx = self.label_index[t]
+            rows = [i for i, it in enumerate(items) if it.labels.get(t) in idx]
+            if not rows:
+                continue
+            y = np.array([idx[items[i].labels[t]] for i in rows])
+            p = preds[t][rows]
+            metrics[f"eval/accuracy_{t}"] = float((p == y).mean())
+            metrics[f"eval/macro_f1_{t}"] = macro_f1(y, p, len(labels))
+        return metrics
+
+    def evaluate_ids(self, item_ids: list[str]) -> dict[str, float]:
+        return self.evaluate_items(self._items(item_ids))
+
+    # ---------------------------------------------------------------- checkpoints
+    def save_checkpoint(self, note: str = "") -> str:
+        self._ensure_built()
+        meta = {
+            "train_config": self.config.to_dict(),
+            "model_config": self.model_config.to_dict(),
+            "model_version": self.model_version,
+            "answers_seen": len(self.buffer),
+            "last_event_id": self.trained_event_id,
+            "labels": self.labels,
+            "note": note,
+        }
+        folder = self.project.checkpoints_dir
+        path = save_checkpoint(folder, self.algorithm.state_dict(), meta, self.updates)
+        self.store.add_checkpoint(
+            str(path.relative_to(self.project.root)),
+            self.updates,
+            self.model_version,
+            len(self.buffer),
+            note=note,
+        )
+        removed = {
+            str(p.relative_to(self.project.root))
+            for p in prune(folder, self.config.keep_checkpoints)
+        }
+        for rec in self.store.checkpoints():
+            if rec.path in removed:
+                self.store.remove_checkpoint(rec.ckpt_id)
+        return str(path)
+
+    # ---------------------------------------------------------------- info / running / closing
+    def info(self) -> dict:
+        self._ensure_built()
+        return {
+            "device": str(self.device),
+            "model_version": self.model_version,
+            "algorithm": self.config.algorithm,
+            "answers": len(self.buffer),
+            "updates": self.updates,
+            "modalities": self.model_config.modality_list(),
+            "parameters": sum(p.numel() for p in self.algorithm.policy.parameters()),
+        }
+
+    def train_pending(self) -> dict[str, float]:
+        """Run steps until the update budget is spent (bench, simulate, headless train)."""
+        last: dict[str, float] = {}
+        while True:
+            r = self.step()
+            last.update(r.metrics)
+            if self.should_stop() or not r.did_update or self.pending_updates <= 0:
+                return last
+
+    def run(self, idle_sleep_s: float = 0.05) -> None:
+        """Train until ``should_stop()``: the loop of a plain (non-Qt) thread."""
+        while not self.should_stop():
+            if not self.step().did_update:
+                time.sleep(idle_sleep_s)
+
+    def close(self, checkpoint: bool = True) -> None:
+        if not self._built:
+            return
+        try:
+            if checkpoint and self.checkpoints_enabled and self.updates > 0:
+                self.save_checkpoint("on close")
+            self.flush_metrics()
+        finally:
+            self.store.close()
+            self._built = False

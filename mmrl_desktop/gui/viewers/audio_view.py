@@ -298,8 +298,9 @@ class AudioView(QWidget):
             p.setMouseEnabled(x=True, y=False)
             p.setMenuEnabled(False)
             p.hideButtons()
+            for axis in ("left", "bottom"):
+                p.getAxis(axis).enableAutoSIPrefix(False)  # seconds stay seconds
         self.wave_plot.getAxis("bottom").setStyle(showValues=False)
-        self.wave_plot.getAxis("left").enableAutoSIPrefix(False)
         self.spec_plot.showGrid(x=False, y=False)
         self.spec_plot.setXLink(self.wave_plot)
         self.wave_curve = self.wave_plot.plot(pen=pg.mkPen(theme.ACCENT, width=1))

@@ -10,7 +10,8 @@ Public API
 
 ``QPlainTextEdit`` rather than ``QTextBrowser``: it lays out lazily block by block, so a long
 document shows at once, and plain text never runs HTML from an item's file. Text wraps at word
-boundaries on a light "paper" background with generous margins and line spacing.
+boundaries on a light "paper" background; on a wide view the text is a centred column of at most
+``MAX_LINE_CHARS`` characters, as long lines are hard to follow.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import QFrame, QPlainTextEdit, QWidget
 from mmrl_desktop.gui import theme
 
 MIN_PT, MAX_PT = 8.0, 32.0
+MAX_LINE_CHARS = 92  # longer lines are hard to read: wider views centre a column of this width
 
 
 class TextView(QPlainTextEdit):
@@ -36,12 +38,20 @@ class TextView(QPlainTextEdit):
         self.setLineWrapMode(QPlainTextEdit.WidgetWidth)
         self.setWordWrapMode(QTextOption.WrapAtWordBoundaryOrAnywhere)
         self.setFrameShape(QFrame.NoFrame)
-        self.setViewportMargins(18, 14, 18, 14)
         self.document().setDocumentMargin(6)
         self.setPlaceholderText("No text for this item.")
         self.setFocusPolicy(Qt.StrongFocus)
         self._text = ""
         self.set_point_size(point_size)
+
+    def _update_margins(self) -> None:
+        column = self.fontMetrics().averageCharWidth() * MAX_LINE_CHARS
+        side = max(18, (self.width() - column) // 2)
+        self.setViewportMargins(side, 14, side, 14)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        self._update_margins()
+        super().resizeEvent(event)
 
     def set_text(self, text: str | None) -> None:
         text = text or ""
@@ -62,6 +72,7 @@ class TextView(QPlainTextEdit):
         font = QFont(self.font())
         font.setPointSizeF(pt)
         self.setFont(font)
+        self._update_margins()
         self.fontSizeChanged.emit(pt)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802

@@ -1,0 +1,146 @@
+"""Light checks of the packaging files (the real bundle is built and run by .ci/run)."""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "packaging" / "mmrl-desktop.spec"
+DESKTOP = ROOT / "resources" / "mmrl-desktop.desktop"
+ISS = ROOT / "packaging" / "windows" / "mmrl-desktop.iss"
+
+
+def _spec_strings() -> set[str]:
+    tree = ast.parse(SPEC.read_text(encoding="utf-8"), filename=str(SPEC))
+    return {
+        n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    }
+
+
+def test_spec_parses_and_builds_onedir_from_main():
+    text = SPEC.read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    calls = {
+        n.func.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    }
+    assert {"Analysis", "PYZ", "EXE", "COLLECT", "BUNDLE"} <= calls
+    assert "exclude_binaries=True" in text  # onedir, not onefile
+    strings = _spec_strings()
+    assert "__main__.py" in strings and "mmrl_desktop" in strings
+
+
+def test_spec_excludes_unused_qt_and_heavy_packages():
+    strings = _spec_strings()
+    qt = {"QtWebEngineCore", "QtQml", "QtQuick", "Qt3DCore", "QtPdf", "QtCharts", "QtMultimedia"}
+    qt |= {"QtDataVisualization", "QtBluetooth", "QtNfc", "QtPositioning", "QtSensors"}
+    qt |= {"QtSerialPort", "QtTest", "QtDesigner"}
+    assert qt <= strings
+    assert {"tensorboard", "onnx", "onnxruntime", "triton", "matplotlib", "tkinter"} <= strings
+    # the Qt modules the app does use are never excluded
+    for used in ("QtCore", "QtGui", "QtWidgets", "QtSvg"):
+        assert used not in strings
+
+
+def test_spec_collects_what_is_found_at_run_time():
+    strings = _spec_strings()
+    # pylibjpeg discovers its codecs through entry points: the plugins' metadata must be copied
+    assert {"pylibjpeg-openjpeg", "pylibjpeg-rle", "openjpeg", "rle"} <= strings
+    assert "digits.csv.gz" in " ".join(strings)  # bench --data digits
+    text = SPEC.read_text(encoding="utf-8")
+    assert 'collect_submodules("mmrl_desktop")' in text  # cli.py imports commands by name
+    # resources/ must land where paths.resources_dir() looks inside a bundle
+    assert '(os.path.join(ROOT, "resources"), os.path.join("mmrl_desktop", "resources"))' in text
+
+
+def test_resources_dir_in_a_bundle(monkeypatch, tmp_path):
+    from mmrl_desktop import paths
+
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    assert paths.resources_dir() == tmp_path / "mmrl_desktop" / "resources"
+
+
+def test_build_script_is_executable_and_uses_the_spec():
+    script = ROOT / "packaging" / "build.sh"
+    assert os.access(script, os.X_OK)
+    text = script.read_text(encoding="utf-8")
+    assert "mmrl-desktop.spec" in text and "nice -n 19" in text
+    assert '--distpath "$here/dist"' in text and '--workpath "$here/build"' in text
+    for folder in ("/packaging/build/", "/packaging/dist/"):
+        assert folder in (ROOT / ".gitignore").read_text(encoding="utf-8")
+
+
+def _desktop_entry() -> configparser.SectionProxy:
+    parser = configparser.ConfigParser(interpolation=None, delimiters=("=",))
+    parser.optionxform = str  # keys are case-sensitive
+    parser.read(DESKTOP, encoding="utf-8")
+    return parser["Desktop Entry"]
+
+
+def test_desktop_entry_has_the_required_keys():
+    entry = _desktop_entry()
+    assert entry["Type"] == "Application"
+    assert entry["Name"] and entry["Comment"]
+    assert entry["Exec"].split()[0] == "mmrl-desktop"
+    assert entry["Terminal"] == "false"
+    assert entry["Icon"] == "mmrl-desktop"
+    assert (ROOT / "resources" / "icons" / "mmrl-desktop-256.png").is_file()
+    cats = entry["Categories"]
+    assert cats.endswith(";") and {"Science", "MedicalSoftware"} <= set(cats.split(";"))
+    for key in entry:
+        assert re.fullmatch(r"[A-Za-z0-9-]+(\[[A-Za-z_@.]+\])?", key), key
+
+
+@pytest.mark.skipif(not shutil.which("desktop-file-validate"), reason="desktop-file-utils absent")
+def test_desktop_entry_validates():
+    out = subprocess.run(["desktop-file-validate", str(DESKTOP)], capture_output=True, text=True)
+    errors = [line for line in out.stdout.splitlines() if ": error:" in line]
+    assert out.returncode == 0 and not errors, out.stdout
+
+
+def test_inno_setup_script_packages_the_onedir_folder():
+    text = ISS.read_text(encoding="utf-8")
+    for section in ("[Setup]", "[Files]", "[Icons]", "[Run]"):
+        assert section in text
+    assert r'#define BundleDir "..\dist\mmrl-desktop"' in text
+    assert "{autoprograms}" in text  # Start-menu shortcut
+    assert "UninstallDisplayIcon" in text
+    assert (ISS.parent / "mmrl-desktop.ico").is_file()
+
+
+def test_ci_builds_and_runs_the_bundle_after_the_tests():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    tests_at = ci.index("python -m pytest")
+    bundle_at = ci.index("packaging/build.sh")
+    assert tests_at < ci.index("lint-imports") < bundle_at
+    assert "bundle=packaging/dist/mmrl-desktop/mmrl-desktop" in ci
+    assert '"$bundle" self-test' in ci[bundle_at:]
+    assert '"$bundle" --project demo --quit-after-paint' in ci[bundle_at:]
+
+
+@pytest.mark.slow
+def test_self_test_command_json():
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run(
+        [sys.executable, "-m", "mmrl_desktop", "self-test", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    report = json.loads(out.stdout)
+    names = [c["name"] for c in report["checks"]]
+    assert {"torch", "model", "project", "loaders", "audio", "qt"} <= set(names)
+    assert report["healthy"] is (out.returncode == 0), out.stdout
+    assert out.returncode == 0, out.stdout + out.stderr

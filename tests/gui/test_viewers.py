@@ -453,3 +453,13 @@ def test_multi_view_shows_modalities_and_reuses_viewers(qtbot, fake_sd):
     m.show_item(None, None, None)
     assert m.placeholder.isVisible() and m.modalities() == ()
     assert (m.image_view, m.audio_view, m.text_view) == views
+
+
+def test_window_on_pixels_with_nan_does_not_crash(image_view):
+    d = ct_image()
+    d.pixels[0, :5] = np.nan
+    image_view.set_image(d)
+    image_view.set_window(0, 500)
+    image_view.set_window(float("nan"), 500)  # ignored
+    assert image_view.window() == (0.0, 500.0)
+    assert image_view.image_item.image.dtype == np.uint8

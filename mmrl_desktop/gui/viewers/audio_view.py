@@ -5,7 +5,8 @@ Public API
 ``AudioView(parent=None, output=None, output_factory=make_audio_output)`` — a ``QWidget``.
 
 - ``set_audio(samples: np.ndarray | None, rate: int = 0)``: show a mono float sound (None clears).
-  Stops any playback. The waveform is a min/max envelope of at most ``MAX_WAVE_POINTS`` points,
+  Stops any playback. The output is chosen once, just after construction (PortAudio's start-up
+  can take a while on some machines, so it is never paid on a click). The waveform is a min/max envelope of at most ``MAX_WAVE_POINTS`` points,
   the spectrogram a numpy STFT (log magnitude, 80 dB range) of at most ``MAX_FRAMES`` frames; the
   last few spectrograms are cached, so going back to an item costs nothing.
 - ``toggle_play()``, ``play()``, ``pause()``, ``stop()``, ``seek(seconds)``, ``position() -> float``,
@@ -330,6 +331,8 @@ class AudioView(QWidget):
         layout.addWidget(self.message_label)
         layout.addWidget(self.plots, 1)
         self._update_controls()
+        if self._output is None:  # probe PortAudio once the event loop runs, not on a click
+            QTimer.singleShot(0, self._warm_output)
 
     # ------------------------------------------------------------------ public API
     @property
@@ -337,6 +340,9 @@ class AudioView(QWidget):
         if self._output is None:
             self._output = self._output_factory()
         return self._output
+
+    def _warm_output(self) -> None:
+        _ = self.output
 
     def playback_available(self) -> bool:
         return bool(self.output.available)

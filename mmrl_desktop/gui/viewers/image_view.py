@@ -220,6 +220,8 @@ class ImageView(QWidget):
         """Window/level the image in file units; re-renders ``pixels`` to uint8."""
         if self._data is None:
             return
+        if not (np.isfinite(centre) and np.isfinite(width)):
+            return
         width = max(float(width), 1.0)
         centre = float(centre)
         self._window = (centre, width)
@@ -289,7 +291,8 @@ class ImageView(QWidget):
         if self._prepared or self._data is None:
             return
         p = self._data.pixels
-        pmin, pmax = float(np.min(p)), float(np.max(p))
+        finite = p[np.isfinite(p)] if p.dtype.kind == "f" else p
+        pmin, pmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 255.0)
         self._pmin, self._prange = pmin, max(pmax - pmin, 1.0)
         rng = pmax - pmin
         integral = np.issubdtype(p.dtype, np.integer) or (

@@ -4,8 +4,9 @@ Public API
 ----------
 - Colour constants: ``VIEWER_BG`` (near-black, like a radiology reading station), ``PANEL_BG``,
   ``TEXT``, ``TEXT_DIM``, ``ACCENT``, ``CURSOR``, ``SERIES`` (a colour-blind-safe cycle).
-- ``VIEWER_STYLE``: a style sheet for the viewer widgets (object-name selectors only, so it never
-  fights the application's own sheet in ``gui/app.py``).
+- ``VIEWER_STYLE``: a style sheet for the viewer widgets (object-name selectors only). Font sizes
+  live here, not in ``setFont``: an application sheet's ``QWidget { font-size }`` would override
+  ``setFont``, while a widget's own sheet wins over the application's.
 - ``style_plot(plot_item, title=None, x_label=None, y_label=None)``: dark background friendly
   axes, readable tick fonts and labels for a pyqtgraph ``PlotItem``.
 - ``mono_font(point_size)``: a fixed-pitch font for numeric readouts.
@@ -46,6 +47,9 @@ VIEWER_STYLE = f"""
     selection-background-color: #2b6cb0; }}
 #overlayTags, #overlayReadout {{ color: {TEXT}; background: rgba(0, 0, 0, 150);
     border-radius: 4px; padding: 4px 7px; }}
+#overlayTags {{ font-size: 9pt; }}
+#overlayReadout {{ font-size: 9.5pt; }}
+#timeLabel {{ font-size: 10pt; }}
 #playbackMessage {{ color: {WARNING}; background: {PANEL_BG}; padding: 0px 10px 5px 10px; }}
 #viewerPlaceholder {{ color: {TEXT_DIM}; background: {VIEWER_BG}; font-size: 12pt; }}
 #textView {{ background: #fbfaf7; color: #1a202c; border: none;

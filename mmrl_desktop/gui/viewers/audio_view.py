@@ -274,7 +274,7 @@ class AudioView(QWidget):
         self.play_button.setFocusPolicy(Qt.NoFocus)
         self.play_button.setMinimumWidth(92)
         self.play_button.clicked.connect(self.toggle_play)
-        self.time_label = QLabel("0:00.0 / 0:00.0")
+        self.time_label = QLabel("0:00.0 / 0:00.0", objectName="timeLabel")
         self.time_label.setFont(theme.mono_font(10))
         self.info_label = ElidedLabel("")
         self.message_label = QLabel("", objectName="playbackMessage")

@@ -17,7 +17,7 @@ boundaries on a light "paper" background; on a wide view the text is a centred c
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QTextCursor, QTextOption
+from PySide6.QtGui import QTextCursor, QTextOption
 from PySide6.QtWidgets import QFrame, QPlainTextEdit, QWidget
 
 from mmrl_desktop.gui import theme
@@ -32,7 +32,7 @@ class TextView(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None, point_size: float = 13.0):
         super().__init__(parent)
         self.setObjectName("textView")
-        self.setStyleSheet(theme.VIEWER_STYLE)
+        self._pt = point_size
         self.setReadOnly(True)
         self.setTextInteractionFlags(Qt.TextSelectableByMouse | Qt.TextSelectableByKeyboard)
         self.setLineWrapMode(QPlainTextEdit.WidgetWidth)
@@ -65,15 +65,16 @@ class TextView(QPlainTextEdit):
         return self._text
 
     def point_size(self) -> float:
-        return self.font().pointSizeF()
+        return self._pt
 
     def set_point_size(self, pt: float) -> None:
-        pt = min(max(float(pt), MIN_PT), MAX_PT)
-        font = QFont(self.font())
-        font.setPointSizeF(pt)
-        self.setFont(font)
+        # In the widget's own style sheet: it wins over an application sheet's ``QWidget
+        # { font-size }``, which would otherwise override ``setFont``.
+        self._pt = min(max(float(pt), MIN_PT), MAX_PT)
+        self.setStyleSheet(theme.VIEWER_STYLE + f"#textView {{ font-size: {self._pt:g}pt; }}")
+        self.ensurePolished()
         self._update_margins()
-        self.fontSizeChanged.emit(pt)
+        self.fontSizeChanged.emit(self._pt)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802
         if event.modifiers() & Qt.ControlModifier and event.key() in (Qt.Key_Plus, Qt.Key_Equal):

@@ -86,7 +86,8 @@ class TrainerWorker(QObject):
         from mmrl_desktop.core.project import Project
         from mmrl_desktop.core.trainer import Trainer
 
-        return Trainer(Project.open(self.project_root), device=self.device)
+        # queue_size=0: this worker predicts the GUI's queue itself after each model version
+        return Trainer(Project.open(self.project_root), device=self.device, queue_size=0)
 
     @Slot()
     def run(self) -> None:

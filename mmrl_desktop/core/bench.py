@@ -22,7 +22,7 @@ import numpy as np
 
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.items import Item, modality_of_suffix
-from mmrl_desktop.core.project import DEFAULT_TASK, Project, Task
+from mmrl_desktop.core.project import DEFAULT_TASK, Project
 from mmrl_desktop.core.simulate import SimulatedExpert
 from mmrl_desktop.core.trainer import Trainer, choose_device, macro_f1
 
@@ -42,18 +42,8 @@ def write_digits(folder: Path) -> Path:
 
 
 def discover_items(source: Path) -> list[Item]:
-    """Labelled items of a SOURCE (folder of classes, or items.csv / items.jsonl).
-
-    Uses the project importer when it is available; this minimal adapter covers the layouts of
-    CONTRACT.md for the bench (labelled items only, unreadable rows skipped)."""
-    try:
-        from mmrl_desktop.core.importer import discover  # type: ignore[attr-defined]
-    except ImportError:
-        discover = None
-    if discover is not None:
-        found = discover(source)
-        items = getattr(found, "items", found)
-        return [it for it in items if it.labels]
+    """Labelled items of a SOURCE (folder of classes, or items.csv / items.jsonl): a minimal
+    adapter for when ``mmrl_desktop.core.importer`` is not installed (see ``_import``)."""
     if source.is_file():
         return _manifest_items(source)
     if not source.is_dir():
@@ -104,6 +94,26 @@ def _manifest_items(path: Path) -> list[Item]:
     return items
 
 
+def _import(source: Path, project: Project) -> Project:
+    """Import SOURCE into ``project`` with the app's importer (the same code path as
+    ``mmrl-desktop import``), or the minimal adapter above when the importer is absent."""
+    try:
+        from mmrl_desktop.core.importer import import_source
+    except ImportError:
+        import_source = None
+    if import_source is not None:
+        import_source(source, project, task=DEFAULT_TASK)
+        return Project.open(project.root)
+    if not source.exists():
+        raise UserError(f"{source} does not exist.")
+    items = discover_items(source)
+    project.set_tasks_from_labels(sorted({it.labels[DEFAULT_TASK] for it in items}))
+    project.save()
+    with project.open_store() as store:
+        store.add_items(items)
+    return project
+
+
 def stratified_split(labels: list[str], holdout: float, seed: int) -> tuple[list[int], list[int]]:
     """(stream indices, test indices): one stratified split by ``seed`` (scikit-learn's)."""
     from sklearn.model_selection import train_test_split
@@ -133,38 +143,35 @@ def run_bench(
     points = sorted(set(int(p) for p in feedback))
     tmp = Path(tempfile.mkdtemp(prefix="mmrl-bench-"))
     try:
-        if data == "digits":
-            items = discover_items(write_digits(tmp / "digits"))
-        else:
-            items = discover_items(Path(data).expanduser())
+        source = write_digits(tmp / "digits") if data == "digits" else Path(data).expanduser()
+        dev = choose_device(device)
+        settings = {"algorithm": algorithm, "seed": seed, "device": str(dev.type)}
+        settings.update(algorithm_settings or {})
+        project = Project.create(
+            tmp / "project", name="bench", algorithm=settings, model=dict(model_settings or {})
+        )
+        project = _import(source, project)
+        writer = project.open_store()  # the expert's connection, as the GUI's
+        items = [it for it in writer.items() if it.labels.get(DEFAULT_TASK)]
         classes = sorted({it.labels[DEFAULT_TASK] for it in items})
         if len(items) < 4 or len(classes) < 2:
             raise UserError(f"{data}: the bench needs labelled items of at least two classes.")
         stream_idx, test_idx = stratified_split(
             [it.labels[DEFAULT_TASK] for it in items], holdout, seed
         )
-        dev = choose_device(device)
-        settings = {"algorithm": algorithm, "seed": seed, "device": str(dev.type)}
-        settings.update(algorithm_settings or {})
-        project = Project.create(
-            tmp / "project",
-            name="bench",
-            tasks=[Task(DEFAULT_TASK, classes)],
-            algorithm=settings,
-            model=dict(model_settings or {}),
-        )
         test_ids = {items[i].item_id for i in test_idx}
+        writer.set_split(sorted(test_ids), "holdout")
+        writer.set_split(sorted(it.item_id for it in items if it.item_id not in test_ids), "pool")
         split = [
             dataclasses.replace(it, split="holdout" if it.item_id in test_ids else "pool")
             for it in items
         ]
-        writer = project.open_store()  # the expert's connection, as the GUI's
-        writer.add_items(split)
         trainer = Trainer(project, queue_size=0, checkpoints=False, resume=False)
         info = trainer.info()
         stream = [split[i] for i in stream_idx]
         test = [split[i] for i in test_idx]
-        y_test = np.array([classes.index(it.labels[DEFAULT_TASK]) for it in test])
+        label_ids = {lab: i for i, lab in enumerate(trainer.labels[DEFAULT_TASK])}
+        y_test = np.array([label_ids[it.labels[DEFAULT_TASK]] for it in test])
         expert = SimulatedExpert(corrections, noise, seed, always_correct=algorithm == "supervised")
         curve, ups = [], 0
         for t in range(1, points[-1] + 1):
@@ -188,7 +195,7 @@ def run_bench(
                 row = {
                     "feedback": t,
                     "accuracy": round(float((y_pred == y_test).mean()), 4),
-                    "macro_f1": round(macro_f1(y_test, y_pred, len(classes)), 4),
+                    "macro_f1": round(macro_f1(y_test, y_pred, len(label_ids)), 4),
                     "thumbs_up_rate": round(ups / t, 4),
                 }
                 curve.append(row)

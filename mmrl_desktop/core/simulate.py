@@ -13,6 +13,7 @@ reward = the expert's thumb (±1).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -123,3 +124,127 @@ class ThumbsEnv(gym.Env):
             "corrected": ans.corrected,
         }
         return self._observe(self._current), float(ans.reward), True, False, info
+
+
+def run_simulation(
+    project,
+    clicks: int,
+    corrections: float = 0.0,
+    seed: int = 0,
+    device: str = "auto",
+    on_ack=None,
+    noise: float = 0.0,
+    wait_for_model_s: float = 0.0,
+) -> dict:
+    """A simulated expert answers ``clicks`` items through a ``LabelingSession`` (the GUI's
+    Qt-free answer path, its own store connection) while a ``Trainer`` runs on its own thread
+    with its own connection, as in the GUI. ``on_ack(event_id)`` is called after each event is
+    committed. Returns a summary."""
+    import queue
+    import threading
+
+    from mmrl_desktop.core.session import LabelingSession
+    from mmrl_desktop.core.trainer import Trainer
+
+    preds_q: queue.Queue = queue.Queue()
+    lock = threading.Lock()
+    shared = {"queue": [], "stop": False, "error": None, "info": {}, "version": 0}
+    wake = threading.Event()
+
+    def trainer_thread() -> None:
+        trainer = None
+        try:
+            trainer = Trainer(project, device=device, queue_size=0)
+            shared["info"] = trainer.info()
+            last_version, last_queue = -1, None
+            while True:
+                with lock:
+                    if shared["stop"]:
+                        break
+                    ids = list(shared["queue"])
+                r = trainer.step()
+                if ids and (r.model_version != last_version or ids != last_queue):
+                    preds_q.put(trainer.predict_items(ids))
+                    last_version, last_queue = r.model_version, ids
+                    shared["version"] = r.model_version
+                if not r.did_update:
+                    wake.wait(0.02)
+                    wake.clear()
+        except Exception as err:  # reported by the caller
+            shared["error"] = err
+        finally:
+            if trainer is not None:
+                trainer.close()
+
+    store = project.open_store()
+    session = LabelingSession(project, store, annotator="simulated-expert", seed=seed)
+    expert = SimulatedExpert(corrections, noise, seed)
+    thread = threading.Thread(target=trainer_thread, name="trainer", daemon=True)
+    thread.start()
+    answered = ups = 0
+    try:
+        for _ in range(clicks):
+            if shared["error"] is not None:
+                raise shared["error"]
+            with lock:
+                shared["queue"] = session.upcoming_ids()
+            wake.set()
+            deadline = time.monotonic() + wait_for_model_s
+            item = session.current_item()
+            if item is None:
+                break
+            while wait_for_model_s and not session.has_model_prediction(item.item_id):
+                if time.monotonic() > deadline:
+                    break
+                _drain(preds_q, session, timeout=0.05)
+            _drain(preds_q, session)
+            shown = session.show(item.item_id)
+            corrected: dict[str, str] = {}
+            thumbs = []
+            for task, pred in shown.items():
+                truth = item.labels.get(task)
+                if truth is None:
+                    continue
+                ans = expert.answer(pred.shown_label, truth)
+                thumbs.append(ans.reward)
+                if ans.corrected:
+                    corrected[task] = ans.corrected
+            if not thumbs:
+                action = session.skip()
+            else:
+                action = session.answer(1 if min(thumbs) > 0 else -1, corrected or None)
+                ups += min(thumbs) > 0
+                answered += 1
+            wake.set()
+            for eid in action.event_ids:
+                if on_ack is not None:
+                    on_ack(eid)
+    finally:
+        with lock:
+            shared["stop"] = True
+        wake.set()
+        thread.join(timeout=60)
+        store.close()
+    if shared["error"] is not None:
+        raise shared["error"]
+    return {
+        "clicks": answered,
+        "thumbs_up_rate": ups / answered if answered else 0.0,
+        "model_version": shared["version"],
+        "device": shared["info"].get("device", device),
+    }
+
+
+def _drain(q, session, timeout: float = 0.0) -> None:
+    import queue
+
+    try:
+        preds = q.get(timeout=timeout) if timeout else q.get_nowait()
+    except queue.Empty:
+        return
+    session.update_predictions(preds)
+    while True:
+        try:
+            session.update_predictions(q.get_nowait())
+        except queue.Empty:
+            return

@@ -166,11 +166,13 @@ class Trainer:
         self.trained_event_id = 0
         self.pending_updates = 0
         self.nan_rollbacks = 0
+        self._last_ckpt_step = -1
         if ckpt is not None:
             self.algorithm.load_state_dict(ckpt.state)
             self.updates = int(ckpt.meta.get("step", 0))
             self.model_version = int(ckpt.meta.get("model_version", 0))
             self.trained_event_id = int(ckpt.meta.get("last_event_id", 0))
+            self._last_ckpt_step = self.updates
         self._ingest(self.store.events_since(0), count_new_after=self.trained_event_id)
         self._needs_refresh = len(self.buffer) > 0
         self._version_pending = False
@@ -402,6 +404,10 @@ class Trainer:
             "note": note,
         }
         folder = self.project.checkpoints_dir
+        rel = str((folder / f"ckpt-{self.updates:08d}.safetensors").relative_to(self.project.root))
+        for rec in self.store.checkpoints():
+            if rec.path == rel:  # the same step saved again: one index row
+                self.store.remove_checkpoint(rec.ckpt_id)
         path = save_checkpoint(folder, self.algorithm.state_dict(), meta, self.updates)
         self.store.add_checkpoint(
             str(path.relative_to(self.project.root)),
@@ -417,6 +423,7 @@ class Trainer:
         for rec in self.store.checkpoints():
             if rec.path in removed:
                 self.store.remove_checkpoint(rec.ckpt_id)
+        self._last_ckpt_step = self.updates
         return str(path)
 
     # ---------------------------------------------------------------- info / running / closing
@@ -451,7 +458,12 @@ class Trainer:
         if not self._built:
             return
         try:
-            if checkpoint and self.checkpoints_enabled and self.updates > 0:
+            if (
+                checkpoint
+                and self.checkpoints_enabled
+                and self.updates > 0
+                and self.updates != self._last_ckpt_step
+            ):
                 self.save_checkpoint("on close")
             self.flush_metrics()
         finally:

@@ -60,7 +60,7 @@ class EGreedyQ(Algorithm):
             loss = err.sum() / n
             metrics[f"loss/{t}"] = float(loss.detach())
             metrics[f"reward/q_shown_{t}"] = (
-                float(q_shown[fb.answered].mean()) if fb.answered.any() else 0.0
+                float(q_shown.detach()[fb.answered].mean()) if fb.answered.any() else 0.0
             )
             total = total + loss
         metrics["loss/total"] = float(total.detach())

@@ -1,0 +1,126 @@
+"""Policy, encoders, fusion and featurizer on tiny inputs."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from mmrl_desktop.core.config import ModelConfig
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.items import Item
+from mmrl_desktop.core.model.encoders import load_weights_file
+from mmrl_desktop.core.model.featurize import Featurizer, hash_text, resolve_model_config
+from mmrl_desktop.core.model.policy import build_policy
+from tests.core.enginefixtures import TINY_MODEL, make_pngs, make_texts, make_wavs
+
+
+def _cfg(**kw) -> ModelConfig:
+    return ModelConfig.from_dict({**TINY_MODEL, "image_channels": 1, **kw})
+
+
+def test_policy_all_modalities_and_missing_ones():
+    cfg = _cfg(modalities="image,audio,text")
+    policy = build_policy(cfg, {"label": 3, "finding": 2})
+    b = 4
+    n = int(cfg.audio_sample_rate * cfg.audio_seconds)
+    inputs = {
+        "image": torch.rand(b, 1, 8, 8),
+        "image_mask": torch.tensor([True, False, True, False]),
+        "audio": torch.randn(b, n),
+        "audio_mask": torch.tensor([False, True, True, False]),
+        "text": torch.randint(0, 256, (b, 5)),
+        "text_mask": torch.tensor([False, False, True, True]),
+    }
+    z = policy.embed(inputs)
+    assert z.shape == (b, 16)
+    out = policy(inputs)
+    assert out["label"].shape == (b, 3) and out["finding"].shape == (b, 2)
+    assert torch.isfinite(out["label"]).all()
+    # a row's output does not depend on the content of its missing modality
+    inputs2 = dict(inputs, image=inputs["image"].clone())
+    inputs2["image"][1] = 1.0
+    assert torch.allclose(policy(inputs2)["label"][1], out["label"][1])
+
+
+def test_featurizer_reads_files_and_collates(tmp_path):
+    make_pngs(tmp_path / "png", 2)
+    make_wavs(tmp_path / "wav", 1)
+    make_texts(tmp_path / "txt", 1)
+    items = [
+        Item("i", image=str(tmp_path / "png/dark/img0.png")),
+        Item("a", audio=str(tmp_path / "wav/low/snd0.wav")),
+        Item("t", text=str(tmp_path / "txt/pos/t0.txt")),
+        Item("m", image=str(tmp_path / "png/light/img1.png"), text_inline="hello there"),
+    ]
+    cfg = resolve_model_config(ModelConfig.from_dict(TINY_MODEL | {"image_size": 0}), items)
+    assert cfg.modality_list() == ["image", "audio", "text"]
+    assert cfg.image_size == 12 and cfg.image_channels == 1  # median side of 10×12 images
+    fz = Featurizer(cfg)
+    batch = fz.batch(items)
+    assert batch["image"].shape == (4, 1, 12, 12)
+    assert batch["image_mask"].tolist() == [True, False, False, True]
+    assert batch["audio_mask"].tolist() == [False, True, False, False]
+    assert batch["text_mask"].tolist() == [False, False, True, True]
+    assert float(batch["image"].min()) >= 0.0 and float(batch["image"].max()) <= 1.0
+    policy = build_policy(cfg, {"label": 2})
+    assert policy(batch)["label"].shape == (4, 2)
+
+
+def test_unreadable_file_turns_the_modality_off(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    fz = Featurizer(_cfg(modalities="image"))
+    batch = fz.batch([Item("x", image=str(bad))])
+    assert batch["image_mask"].tolist() == [False]
+    assert fz.errors == 1
+
+
+def test_cache_is_bounded(tmp_path):
+    make_pngs(tmp_path, 6)
+    fz = Featurizer(_cfg(modalities="image", image_size=64), cache_mb=1)
+    fz.cache_bytes = 3 * (64 * 64 + 200)  # room for three images
+    for i, f in enumerate(sorted(tmp_path.rglob("*.png"))):
+        fz.features(Item(str(i), image=str(f)))
+    assert len(fz) == 3 and fz.cached_bytes <= fz.cache_bytes
+
+
+def test_text_hashing_is_stable():
+    a = hash_text("The quick brown fox", 1024, 64)
+    assert np.array_equal(a, hash_text("the QUICK brown fox", 1024, 64))
+    assert a.min() >= 1 and a.max() < 1024
+
+
+def test_torchvision_backbone_with_local_weights(tmp_path):
+    import torchvision
+    from safetensors.torch import save_file
+
+    net = torchvision.models.resnet18(weights=None)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, tmp_path / "w.safetensors")
+    cfg = _cfg(modalities="image", image_encoder="resnet18", weights_path="w.safetensors")
+    policy = build_policy(cfg, {"label": 2}, root=tmp_path)
+    got = policy.encoders["image"].net.conv1.weight
+    assert torch.equal(got, net.conv1.weight)
+    assert policy({"image": torch.rand(2, 1, 8, 8)})["label"].shape == (2, 2)
+
+
+def test_malicious_pickle_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (exec, ("open({!r}, 'w').write('pwned')".format(str(tmp_path / "pwned")),))
+
+    path = tmp_path / "evil.pt"
+    path.write_bytes(pickle.dumps({"w": Evil()}))
+    with pytest.raises(UserError):
+        load_weights_file(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_model_config_validation():
+    with pytest.raises(UserError, match="image_encoder"):
+        ModelConfig.from_dict({"image_encoder": "vit_h_14_xl"})
+    with pytest.raises(UserError, match="embed_dim must be a int"):
+        ModelConfig.from_dict({"embed_dim": "big"})
+    assert ModelConfig.from_dict(ModelConfig().to_dict()) == ModelConfig()

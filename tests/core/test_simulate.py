@@ -1,0 +1,67 @@
+"""Simulated expert, Gymnasium env, and `simulate` through the session + trainer thread."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from mmrl_desktop.cli import main
+from mmrl_desktop.core.config import ModelConfig
+from mmrl_desktop.core.model.featurize import Featurizer
+from mmrl_desktop.core.simulate import SimulatedExpert, ThumbsEnv
+from tests.core.enginefixtures import digits_project
+
+
+def test_expert_rules():
+    e = SimulatedExpert(seed=0)
+    assert e.answer("a", "a").reward == 1 and e.answer("b", "a").reward == -1
+    assert e.answer("b", "a").corrected is None
+    assert SimulatedExpert(corrections=1.0).answer("b", "a").corrected == "a"
+    assert SimulatedExpert(noise=1.0).answer("a", "a").reward == -1
+    assert SimulatedExpert(always_correct=True).answer("a", "a").corrected == "a"
+    flips = [SimulatedExpert(noise=0.3, seed=s).answer("a", "a").reward for s in range(400)]
+    assert 0.2 < np.mean(np.array(flips) < 0) < 0.4
+
+
+def test_gym_env(tmp_path):
+    project = digits_project(tmp_path)
+    with project.open_store() as store:
+        items = store.items()
+    cfg = ModelConfig.from_dict({"modalities": "image", "image_size": 8, "image_channels": 1})
+    env = ThumbsEnv(items, [str(i) for i in range(10)], Featurizer(cfg))
+    assert isinstance(env, gym.Env)
+    obs, info = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    truth = int(info["item_id"].split("/")[0])
+    _, r, terminated, truncated, info = env.step(truth)
+    assert r == 1.0 and terminated and not truncated
+    _, r, *_ = env.step((truth + 1) % 10)
+    assert r == -1.0
+
+
+def test_simulate_prints_acks(tmp_path, capsys):
+    project = digits_project(tmp_path)
+    assert (
+        main(
+            [
+                "simulate",
+                "--project",
+                str(project.root),
+                "--clicks",
+                "12",
+                "--corrections",
+                "0.5",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    acks = [line for line in capsys.readouterr().out.splitlines() if line.startswith("ack ")]
+    assert len(acks) == 12
+    ids = [int(a.split()[1]) for a in acks]
+    with project.open_store() as store:
+        live = {e.event_id for e in store.active_feedback()}
+    assert set(ids) <= live
+    assert main(["train", "--project", str(project.root), "--steps", "3", "--device", "cpu"]) == 0
+    assert "trained 3 updates" in capsys.readouterr().out

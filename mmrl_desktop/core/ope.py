@@ -1,0 +1,176 @@
+"""Off-policy estimates of a candidate policy's thumbs-up rate from logged feedback.
+
+What is estimated: the **thumbs-up rate** ``V(pi) = E_x sum_a pi(a|x) P(thumbs up | x, a)``, a
+number in [0, 1], that a candidate policy ``pi`` would get if it chose the shown labels. A logged
+reward ``r`` of +1 (thumbs up) counts as 1 and −1 (thumbs down) as 0: ``u = (r + 1) / 2``. (On the
+±1 scale the mean reward is ``2 V − 1``.)
+
+Inputs, one row per logged answer (``N`` rows, ``K`` labels of the task):
+- ``actions``: index of the label that was shown, ``[N]``;
+- ``propensities``: probability with which the logging policy showed it, ``[N]`` in (0, 1];
+- ``rewards``: +1 / −1, ``[N]``;
+- ``target_probs``: the candidate's action probabilities ``pi(a|x_i)``, ``[N, K]`` (one-hot for a
+  greedy candidate);
+- ``q_hat`` (doubly robust only): a reward model's thumbs-up probability for every label,
+  ``[N, K]`` in [0, 1] — e.g. the candidate's own class probabilities (a label is thumbed up when it
+  is the right one) or a fitted regression.
+
+Estimators (each returns an :class:`Estimate` with a confidence interval):
+- IPS: mean of ``w_i u_i`` with ``w_i = pi(a_i|x_i) / p_i``; unbiased when propensities are right.
+- SNIPS: ``sum w_i u_i / sum w_i``; slightly biased, much lower variance; CI by the delta method.
+- DR: mean of ``sum_a pi(a|x_i) q_hat(x_i, a) + w_i (u_i − q_hat(x_i, a_i))``; unbiased if either
+  the propensities or ``q_hat`` are right, and low-variance when ``q_hat`` is good.
+
+The normal-approximation CI is ``estimate ± z * stderr`` over the per-sample terms; optionally a
+percentile bootstrap with a fixed seed (``bootstrap=B``). Interval ends are clipped to [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Estimate:
+    method: str  # 'ips' | 'snips' | 'dr'
+    value: float  # estimated thumbs-up rate in [0, 1] (not clipped; IPS can leave [0, 1])
+    stderr: float
+    ci_low: float
+    ci_high: float
+    n: int
+    ci_method: str = "normal"  # or 'bootstrap'
+    effective_n: float = 0.0  # Kish effective sample size of the importance weights
+
+    def to_dict(self) -> dict:
+        return {
+            k: (None if isinstance(v, float) and v != v else v) for k, v in asdict(self).items()
+        }
+
+
+def rewards_to_rate(rewards) -> np.ndarray:
+    """+1 → 1.0 (thumbs up), −1 → 0.0 (thumbs down)."""
+    r = np.asarray(rewards, dtype=np.float64).reshape(-1)
+    if not np.all((r == 1) | (r == -1)):
+        raise ValueError("rewards must be +1 or -1")
+    return (r + 1.0) / 2.0
+
+
+def _inputs(actions, propensities, rewards, target_probs):
+    a = np.asarray(actions, dtype=np.int64).reshape(-1)
+    p = np.asarray(propensities, dtype=np.float64).reshape(-1)
+    u = rewards_to_rate(rewards)
+    pi = np.asarray(target_probs, dtype=np.float64)
+    n = a.shape[0]
+    if p.shape[0] != n or u.shape[0] != n or pi.ndim != 2 or pi.shape[0] != n:
+        raise ValueError("actions, propensities, rewards and target_probs must have N rows")
+    if n and (a.min() < 0 or a.max() >= pi.shape[1]):
+        raise ValueError("an action index is outside 0..K-1")
+    if np.any(~(p > 0)) or np.any(p > 1):
+        raise ValueError("propensities must be in (0, 1]")
+    w = pi[np.arange(n), a] / p
+    return a, p, u, pi, w
+
+
+def _z(alpha: float) -> float:
+    return NormalDist().inv_cdf(1 - alpha / 2)
+
+
+def _ess(w: np.ndarray) -> float:
+    s2 = float((w**2).sum())
+    return float(w.sum() ** 2 / s2) if s2 > 0 else 0.0
+
+
+def _from_terms(method, terms, alpha, bootstrap, seed, w) -> Estimate:
+    n = terms.shape[0]
+    if n == 0:
+        nan = float("nan")
+        return Estimate(method, nan, nan, nan, nan, 0)
+    value = float(terms.mean())
+    se = float(terms.std(ddof=1) / np.sqrt(n)) if n > 1 else float("inf")
+    if bootstrap:
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, n, size=(bootstrap, n))
+        means = terms[idx].mean(axis=1)
+        lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+        ci_method = "bootstrap"
+    else:
+        lo, hi = value - _z(alpha) * se, value + _z(alpha) * se
+        ci_method = "normal"
+    return Estimate(
+        method, value, se, float(max(lo, 0.0)), float(min(hi, 1.0)), n, ci_method, _ess(w)
+    )
+
+
+def ips(
+    actions, propensities, rewards, target_probs, *, alpha=0.05, bootstrap=0, seed=0
+) -> Estimate:
+    """Inverse propensity scoring."""
+    _, _, u, _, w = _inputs(actions, propensities, rewards, target_probs)
+    return _from_terms("ips", w * u, alpha, bootstrap, seed, w)
+
+
+def snips(
+    actions, propensities, rewards, target_probs, *, alpha=0.05, bootstrap=0, seed=0
+) -> Estimate:
+    """Self-normalised IPS; the CI uses the delta-method terms ``w_i (u_i − V) / mean(w)``."""
+    _, _, u, _, w = _inputs(actions, propensities, rewards, target_probs)
+    n = w.shape[0]
+    if n == 0 or w.sum() <= 0:
+        nan = float("nan")
+        return Estimate("snips", nan, nan, nan, nan, n, effective_n=_ess(w))
+    value = float((w * u).sum() / w.sum())
+    influence = w * (u - value) / w.mean()
+    se = float(influence.std(ddof=1) / np.sqrt(n)) if n > 1 else float("inf")
+    if bootstrap:
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, n, size=(bootstrap, n))
+        ws, us = w[idx], u[idx]
+        den = ws.sum(axis=1)
+        vals = np.where(den > 0, (ws * us).sum(axis=1) / np.where(den > 0, den, 1), value)
+        lo, hi = np.quantile(vals, [alpha / 2, 1 - alpha / 2])
+        ci_method = "bootstrap"
+    else:
+        lo, hi = value - _z(alpha) * se, value + _z(alpha) * se
+        ci_method = "normal"
+    return Estimate(
+        "snips", value, se, float(max(lo, 0.0)), float(min(hi, 1.0)), n, ci_method, _ess(w)
+    )
+
+
+def doubly_robust(
+    actions, propensities, rewards, target_probs, q_hat, *, alpha=0.05, bootstrap=0, seed=0
+) -> Estimate:
+    """Doubly robust: the reward model's value plus an importance-weighted correction."""
+    a, _, u, pi, w = _inputs(actions, propensities, rewards, target_probs)
+    q = np.asarray(q_hat, dtype=np.float64)
+    if q.shape != pi.shape:
+        raise ValueError(f"q_hat must have the shape of target_probs {pi.shape}, got {q.shape}")
+    n = a.shape[0]
+    terms = (pi * q).sum(axis=1) + w * (u - q[np.arange(n), a])
+    return _from_terms("dr", terms, alpha, bootstrap, seed, w)
+
+
+def estimate_all(
+    actions,
+    propensities,
+    rewards,
+    target_probs,
+    q_hat=None,
+    *,
+    alpha=0.05,
+    bootstrap=0,
+    seed=0,
+) -> dict[str, dict]:
+    """IPS, SNIPS and (when ``q_hat`` is given) DR, as JSON-ready dicts keyed by method."""
+    kw = {"alpha": alpha, "bootstrap": bootstrap, "seed": seed}
+    out = {
+        "ips": ips(actions, propensities, rewards, target_probs, **kw).to_dict(),
+        "snips": snips(actions, propensities, rewards, target_probs, **kw).to_dict(),
+    }
+    if q_hat is not None:
+        out["dr"] = doubly_robust(actions, propensities, rewards, target_probs, q_hat, **kw)
+        out["dr"] = out["dr"].to_dict()
+    return out

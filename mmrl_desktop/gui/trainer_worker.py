@@ -19,7 +19,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,8 @@ class TrainerController(QObject):
         thread.setObjectName(f"trainer-{self.run_id}")
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
-        worker.finished.connect(thread.quit)
+        # direct: quit() is thread-safe, and the GUI thread may be blocked in wait() right now
+        worker.finished.connect(thread.quit, Qt.DirectConnection)
         worker.sig_event.connect(self._on_event)
         worker.sig_predictions.connect(self._on_predictions)
         worker.sig_state.connect(self._on_state)

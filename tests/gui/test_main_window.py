@@ -1,0 +1,136 @@
+"""The real main window, offscreen, with the real trainer thread: answer, correct, skip, undo,
+shortcuts, multimodal items, trainer start/pause/stop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from mmrl_desktop.core.items import Item
+from mmrl_desktop.core.project import Project, Task
+from mmrl_desktop.core.session import ItemStatus
+from mmrl_desktop.gui.main_window import MainWindow
+
+LABELS = ["a", "b", "c"]
+
+
+@pytest.fixture
+def project(tmp_path):
+    rng = np.random.default_rng(0)
+    p = Project.create(tmp_path / "proj", tasks=[Task("label", LABELS)])
+    items = []
+    for k in range(9):
+        lab = LABELS[k % 3]
+        img = (rng.random((16, 16)) * 80 + 60 * (k % 3)).astype(np.uint8)
+        path = tmp_path / f"img{k}.png"
+        Image.fromarray(img).save(path)
+        items.append(Item(f"img{k}", image=str(path), labels={"label": lab}))
+    wav = tmp_path / "case.wav"
+    t = np.arange(8000) / 8000.0
+    sf.write(wav, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 8000)
+    items.append(
+        Item(
+            "case",
+            image=str(tmp_path / "img0.png"),
+            audio=str(wav),
+            text_inline="a multimodal case",
+            labels={"label": "a"},
+        )
+    )
+    items.append(Item("note", text_inline="just some text", labels={"label": "b"}))
+    with p.open_store() as s:
+        s.add_items(items)
+    return p
+
+
+@pytest.fixture
+def window(qtbot, project):
+    w = MainWindow(project, annotator="tester", device="cpu")
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.sig_ready, timeout=30000):
+        w.show()
+    w.activateWindow()
+    qtbot.waitExposed(w)
+    yield w
+    w.shutdown()
+
+
+def _events(window):
+    return window.labeling.session.store.active_feedback()
+
+
+def test_keys_answer_correct_skip_undo(qtbot, window):
+    lab = window.labeling
+    first = lab.session.current_item().item_id
+    qtbot.keyClick(window, Qt.Key_A)
+    assert lab.session.status[first] == ItemStatus.UP
+    second = lab.session.current_item().item_id
+    assert second != first
+    qtbot.keyClick(window, Qt.Key_Left)  # 👎
+    assert lab.session.status[second] == ItemStatus.DOWN
+    third = lab.session.current_item().item_id
+    qtbot.keyClick(window, Qt.Key_2)  # correct to label 2 ("b")
+    assert lab.session.status[third] in (ItemStatus.CORRECTED, ItemStatus.UP)
+    fourth = lab.session.current_item().item_id
+    qtbot.keyClick(window, Qt.Key_Space)
+    assert lab.session.status[fourth] == ItemStatus.SKIPPED
+    evs = _events(window)
+    assert [e.item_id for e in evs] == [first, second, third]
+    assert all(e.annotator == "tester" for e in evs)
+    qtbot.keyClick(window, Qt.Key_Z, Qt.ControlModifier)  # undo the skip
+    assert lab.session.status[fourth] == ItemStatus.NEW
+    assert lab.session.current_item().item_id == fourth
+    qtbot.keyClick(window, Qt.Key_Z, Qt.ControlModifier)  # undo a submitted answer
+    assert lab.session.status[third] == ItemStatus.NEW
+    assert [e.item_id for e in _events(window)] == [first, second]
+    assert window.queue.progress.value() == 2
+
+
+def test_buttons_and_correction_picker(qtbot, window):
+    lab = window.labeling
+    item = lab.session.current_item().item_id
+    qtbot.mouseClick(window.feedback.up_button, Qt.LeftButton)
+    assert lab.session.status[item] == ItemStatus.UP
+    item = lab.session.current_item().item_id
+    row = window.feedback.rows["label"]
+    row.picker.activated.emit(3)  # "c"
+    ev = _events(window)[-1]
+    assert ev.item_id == item
+    assert ev.corrected_label == "c" or (ev.reward == 1 and ev.shown_label == "c")
+
+
+def test_multimodal_item_shows_every_viewer(qtbot, window):
+    window.labeling.activate("case")
+    assert set(window.viewer.modalities()) == {"image", "audio", "text"}
+    window.labeling.activate("note")
+    assert window.viewer.modalities() == ("text",)
+
+
+def test_trainer_learns_and_predictions_arrive(qtbot, window):
+    lab = window.labeling
+    qtbot.waitUntil(lambda: window.trainer.state in ("idle", "running"), timeout=60000)
+    for _ in range(4):
+        qtbot.keyClick(window, Qt.Key_A)
+    versions = []
+    window.trainer.sig_event.connect(lambda ev: versions.append(ev.model_version))
+    qtbot.waitUntil(lambda: bool(versions) and max(versions) >= 1, timeout=30000)
+    current = lab.session.current_item().item_id
+    qtbot.waitUntil(lambda: lab.session.has_model_prediction(current), timeout=30000)
+    assert "model v" in window.feedback.rows["label"].source.text()
+
+
+def test_trainer_pause_resume_stop(qtbot, window):
+    tr = window.trainer
+    qtbot.waitUntil(lambda: tr.state in ("idle", "running"), timeout=60000)
+    tr.pause()
+    qtbot.waitUntil(lambda: tr.state == "paused", timeout=5000)
+    tr.resume()
+    qtbot.waitUntil(lambda: tr.state in ("idle", "running"), timeout=5000)
+    assert tr.stop()
+    assert tr.state == "stopped" and not tr.is_running()
+    tr.start()  # a new run, new run id
+    assert tr.run_id == 2
+    qtbot.waitUntil(lambda: tr.state in ("idle", "running"), timeout=60000)

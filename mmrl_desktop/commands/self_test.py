@@ -41,6 +41,7 @@ def check_qt() -> str:
     """PySide6 imports, a QApplication starts on the offscreen platform, a widget renders and the
     SVG app icon loads (the SVG image plugin is easy to lose in a bundle)."""
     import PySide6
+    from PySide6.QtCore import qVersion
     from PySide6.QtGui import QIcon, QImageReader
     from PySide6.QtWidgets import QApplication, QLabel
 
@@ -59,7 +60,8 @@ def check_qt() -> str:
     if icon.pixmap(64, 64).isNull():
         raise RuntimeError("the SVG app icon could not be rendered")
     label.deleteLater()
-    return f"PySide6 {PySide6.__version__} (platform {platform}, widgets and SVG icons render)"
+    version = getattr(PySide6, "__version__", "?")
+    return f"PySide6 {version}, Qt {qVersion()} (platform {platform}, widgets and SVG icons render)"
 
 
 def run(args) -> int:

@@ -6,12 +6,10 @@
 - ``_no_dangling_qthreads`` (napari's ``_dangling_qthreads`` idea): every ``QThread`` started
   during a test is recorded through a patched ``QThread.start``; a thread still running at the
   end of the test — after a short grace period — fails that test.
-- ``guard_singleton_refcounts()``: PySide6 6.12.0 on CPython 3.11 drops one reference to ``None``
-  on every call of a void method (``QTimer.start``, ``QWidget.resize``, ``QLabel.setText`` …) and
-  one to ``True`` on every ``Signal.emit``. After a few thousand calls the count reaches zero and the
-  interpreter aborts with "Fatal Python error: none_dealloc" / "bool_dealloc" (mid-run or at exit). CPython 3.12 made ``None`` immortal, and PySide6 6.11
-  does not leak. When a probe measures the leak, None/True/False get counts that cannot run out.
-  The application needs the same guard (or a PySide6 pin) until a fixed PySide6 is required.
+- a probe of PySide6 6.12.0's reference leak on CPython < 3.12 (one reference to ``None`` lost per
+  void Qt call, one to ``True`` per ``Signal.emit``; the interpreter aborts after a few thousand):
+  the app pins ``pyside6<6.12`` (ADR 0003); should a leaking build be installed anyway, the
+  session stops at once with that sentence instead of crashing mid-run.
 """
 
 from __future__ import annotations
@@ -20,10 +18,10 @@ import os
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
-import ctypes  # noqa: E402
 import sys  # noqa: E402
 import weakref  # noqa: E402
 
+import PySide6  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import QObject, QSettings, QStandardPaths, QThread, QTimer, Signal  # noqa: E402
 
@@ -45,16 +43,16 @@ def singleton_leaks(calls: int = 200) -> dict[str, float]:
     }
 
 
-def guard_singleton_refcounts() -> bool:
-    """Give None, True and False 2**40 extra references when PySide6 leaks them (CPython < 3.12)."""
-    if sys.version_info >= (3, 12) or max(singleton_leaks().values()) < 0.5:
-        return False
-    for obj in (None, True, False):
-        ctypes.c_ssize_t.from_address(id(obj)).value += 1 << 40  # ob_refcnt is the first field
-    return True
-
-
-NONE_GUARDED = guard_singleton_refcounts()
+LEAKS = singleton_leaks()
+if sys.version_info < (3, 12) and max(LEAKS.values()) >= 0.5:
+    # The app would abort after a few thousand Qt calls; say so instead of crashing mid-run.
+    pytest.exit(
+        f"this PySide6 ({PySide6.__version__}) leaks references to None/True on CPython "
+        f"{sys.version_info.major}.{sys.version_info.minor} ({LEAKS}); the app pins "
+        "pyside6<6.12 for that reason (docs/adr/0003-pyside6-pin.md). Reinstall with "
+        "`pip install -e .[test]`.",
+        returncode=3,
+    )
 QStandardPaths.setTestModeEnabled(True)
 
 DANGLING_GRACE_MS = 200
@@ -94,12 +92,3 @@ def _no_dangling_qthreads(monkeypatch, request):
             thread.quit()
             thread.wait(2000)
         pytest.fail(f"{len(running)} QThread(s) still running at the end of the test: {names}")
-
-
-def pytest_report_header(config):
-    if NONE_GUARDED:
-        return (
-            "WARNING: this PySide6 drops references to None/True (PySide6 6.12 + CPython 3.11); "
-            "tests/gui/conftest.py guards their counts. The app needs a pin or the same guard."
-        )
-    return None

@@ -1,0 +1,25 @@
+"""``mmrl-desktop evaluate --project DIR [--checkpoint FILE] [--json]``: held-out metrics and
+off-policy thumbs-up estimates of the current model (or FILE) beside the starting model.
+
+FILE is read with ``core.safe_load``: a pickle that carries code is refused (exit 2), never run.
+"""
+
+from __future__ import annotations
+
+import json
+
+
+def run(args) -> int:
+    from mmrl_desktop.core.demo import resolve_project
+    from mmrl_desktop.core.evaluate import evaluate_project, format_report
+    from mmrl_desktop.core.safe_load import load_weights
+
+    if args.checkpoint:  # before opening anything: a bad file is refused at once
+        load_weights(args.checkpoint)
+    project = resolve_project(args.project)
+    result = evaluate_project(project, checkpoint=args.checkpoint)
+    if args.json:
+        print(json.dumps(result, allow_nan=False))
+    else:
+        print(format_report(result))
+    return 0

@@ -1,0 +1,328 @@
+"""Evaluation: held-out metrics and off-policy thumbs-up estimates, model against model.
+
+    result = evaluate_project(project)                       # current vs reference (starting)
+    result = evaluate_project(project, checkpoint="w.pt")    # a weights file instead of current
+    print(format_report(result))                             # or json.dumps(result)
+
+Models ("candidates"), all scored on the same data:
+- ``current``: the project's newest readable checkpoint (the model the GUI would show), or the
+  starting model when there is none yet;
+- ``reference``: the frozen starting policy kept in every checkpoint (for before/after);
+- ``checkpoint``: a user's weights file (``--checkpoint``), read through ``safe_load`` so that a
+  pickle carrying code is refused unrun. A project checkpoint (``ckpt-*.safetensors``, with its
+  ``.json`` beside it) or a plain policy state dict both work; the weights must fit the project's
+  tasks and labels.
+
+Per task, for each candidate:
+- ``holdout``: ``metrics.classification_report`` on the labelled items with ``split == "holdout"``
+  (greedy label = argmax of the algorithm's greedy probabilities);
+- ``ope``: IPS, SNIPS and doubly-robust estimates (``core.ope``) of the thumbs-up rate the
+  candidate's *greedy* choice would get, from the live (non-retracted) logged answers with their
+  propensities; ``q_hat`` for DR is the candidate's own class probabilities (a label is thumbed up
+  when it is right). The logged answers are also what the current model was trained on, so its
+  OPE numbers are in-sample (optimistic); the hold-out metrics are the unbiased comparison.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mmrl_desktop.core import metrics, ope
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.items import Item
+from mmrl_desktop.core.project import Project
+
+BATCH = 256
+
+
+@dataclass
+class Candidate:
+    name: str
+    source: str
+    algorithm: object  # an Algorithm whose greedy() gives [B, K] probabilities per task
+    featurizer: object
+    info: dict
+
+
+def open_trainer(project: Project, device: str = "cpu"):
+    """A read-only Trainer on the project's newest checkpoint (no metrics, no checkpoints)."""
+    from mmrl_desktop.core.trainer import Trainer
+
+    trainer = Trainer(project, device=device, queue_size=0, write_metrics=False, checkpoints=False)
+    trainer.info()  # builds: loads the newest checkpoint whose labels/algorithm still fit
+    return trainer
+
+
+def current_source(trainer) -> str:
+    if trainer.updates <= 0:
+        return "starting model (no checkpoint yet)"
+    path = trainer.project.checkpoints_dir / f"ckpt-{trainer.updates:08d}.safetensors"
+    return str(path.relative_to(trainer.project.root)) if path.exists() else "checkpoint"
+
+
+def _with_policy(algorithm, policy):
+    clone = copy.copy(algorithm)  # greedy() only reads policy, device and options
+    clone.policy = policy
+    return clone
+
+
+def policy_state_from(weights: dict) -> dict:
+    """The policy's tensors from a weights file: a project checkpoint's ``/policy/…`` keys, a
+    ``policy.``-prefixed dict, or a bare state dict."""
+    for prefix in ("/policy/", "policy/", "policy."):
+        sub = {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
+        if sub:
+            return sub
+    return dict(weights)
+
+
+def load_candidate_file(path: str | Path, trainer, name: str = "checkpoint") -> Candidate:
+    """A weights file as a candidate; never runs code from it (``safe_load``)."""
+    import json
+
+    from mmrl_desktop.core.config import ModelConfig
+    from mmrl_desktop.core.model.featurize import Featurizer
+    from mmrl_desktop.core.model.policy import build_policy
+    from mmrl_desktop.core.safe_load import load_weights
+
+    path = Path(path)
+    state = policy_state_from(load_weights(path))
+    policy = copy.deepcopy(trainer.algorithm.policy)
+    featurizer = trainer.featurizer
+    info: dict = {}
+    meta_path = path.with_suffix(".json")
+    if path.suffix == ".safetensors" and meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = {}
+        if isinstance(meta, dict) and "model_config" in meta:
+            if meta.get("labels") and meta["labels"] != trainer.labels:
+                raise UserError(f"{path} was trained for other tasks or labels than this project.")
+            cfg = ModelConfig.from_dict(meta["model_config"])
+            if cfg.to_dict() != trainer.model_config.to_dict():
+                num = {t: len(v) for t, v in trainer.labels.items()}
+                policy = build_policy(cfg, num, trainer.project.root).to(trainer.device)
+                featurizer = Featurizer(cfg, trainer.config.cache_mb)
+            info = {k: meta.get(k) for k in ("step", "model_version", "answers_seen") if k in meta}
+    try:
+        policy.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()
+        detail = first[1].strip() if len(first) > 1 else first[0]
+        raise UserError(f"{path} does not fit this project's model ({detail[:160]}).") from None
+    policy.eval()
+    return Candidate(name, str(path), _with_policy(trainer.algorithm, policy), featurizer, info)
+
+
+def candidates_for(trainer, checkpoint: str | Path | None = None) -> list[Candidate]:
+    out = []
+    if checkpoint is not None:
+        out.append(load_candidate_file(checkpoint, trainer))
+    else:
+        out.append(
+            Candidate(
+                "current",
+                current_source(trainer),
+                trainer.algorithm,
+                trainer.featurizer,
+                {"step": trainer.updates, "model_version": trainer.model_version},
+            )
+        )
+    ref = _with_policy(trainer.algorithm, trainer.algorithm.reference)
+    out.append(Candidate("reference", "starting model", ref, trainer.featurizer, {"step": 0}))
+    return out
+
+
+def greedy_probs(cand: Candidate, items: list[Item]) -> dict[str, np.ndarray]:
+    """Greedy class probabilities per task, ``[N, K]`` float64."""
+    parts: dict[str, list[np.ndarray]] = {}
+    for start in range(0, len(items), BATCH):
+        inputs = cand.featurizer.batch(items[start : start + BATCH])
+        for t, p in cand.algorithm.greedy(inputs).items():
+            parts.setdefault(t, []).append(p.double().numpy())
+    return {t: np.concatenate(v) for t, v in parts.items()}
+
+
+def _logged(store, labels: dict[str, list[str]]) -> dict[str, dict]:
+    """Live answers per task: item ids, shown label index, propensity, reward."""
+    out = {t: {"items": [], "actions": [], "prop": [], "reward": []} for t in labels}
+    index = {t: {lab: i for i, lab in enumerate(ls)} for t, ls in labels.items()}
+    for ev in store.active_feedback():
+        idx = index.get(ev.task)
+        if idx is None or ev.shown_label not in idx or not ev.propensity or ev.reward is None:
+            continue
+        d = out[ev.task]
+        d["items"].append(ev.item_id)
+        d["actions"].append(idx[ev.shown_label])
+        d["prop"].append(float(ev.propensity))
+        d["reward"].append(int(ev.reward))
+    return out
+
+
+def evaluate_project(
+    project: Project,
+    checkpoint: str | Path | None = None,
+    *,
+    device: str = "cpu",
+    bootstrap: int = 0,
+    seed: int = 0,
+    n_bins: int = metrics.DEFAULT_BINS,
+) -> dict:
+    """Side-by-side hold-out metrics and OPE estimates (JSON-ready dict)."""
+    if checkpoint is not None:  # refuse a bad file before building anything
+        from mmrl_desktop.core.safe_load import load_weights
+
+        load_weights(checkpoint)
+    t0 = time.perf_counter()
+    trainer = open_trainer(project, device)
+    try:
+        cands = candidates_for(trainer, checkpoint)
+        store = trainer.store
+        holdout = [it for it in store.items(split="holdout") if it.labels]
+        logged = _logged(store, trainer.labels)
+        if not holdout and not any(d["items"] for d in logged.values()):
+            raise UserError(
+                f"{project.root} has nothing to evaluate on: no labelled hold-out items and no "
+                "feedback yet."
+            )
+        log_items: dict[str, Item] = {}
+        for d in logged.values():
+            for iid in d["items"]:
+                if iid not in log_items:
+                    try:
+                        log_items[iid] = store.item(iid)
+                    except KeyError:
+                        pass
+        log_list = list(log_items.values())
+        log_pos = {it.item_id: i for i, it in enumerate(log_list)}
+        hold_probs = {c.name: greedy_probs(c, holdout) for c in cands} if holdout else {}
+        log_probs = {c.name: greedy_probs(c, log_list) for c in cands} if log_list else {}
+
+        tasks: dict[str, dict] = {}
+        for t, labels in trainer.labels.items():
+            idx = {lab: i for i, lab in enumerate(labels)}
+            rows = [i for i, it in enumerate(holdout) if it.labels.get(t) in idx]
+            y = np.array([idx[holdout[i].labels[t]] for i in rows], dtype=np.int64)
+            entry: dict = {"labels": labels, "holdout_items": len(rows), "holdout": {}, "ope": {}}
+            for c in cands:
+                probs = hold_probs[c.name][t][rows] if rows else np.zeros((0, len(labels)))
+                entry["holdout"][c.name] = metrics.classification_report(y, probs, labels, n_bins)
+            d = logged[t]
+            keep = [k for k, iid in enumerate(d["items"]) if iid in log_pos]
+            entry["feedback_events"] = len(keep)
+            a = np.array([d["actions"][k] for k in keep], dtype=np.int64)
+            p = np.array([d["prop"][k] for k in keep], dtype=np.float64)
+            r = np.array([d["reward"][k] for k in keep], dtype=np.int64)
+            entry["logged_thumbs_up_rate"] = float((r == 1).mean()) if len(r) else None
+            for c in cands:
+                if not keep:
+                    continue
+                probs = log_probs[c.name][t][[log_pos[d["items"][k]] for k in keep]]
+                greedy = np.eye(len(labels))[probs.argmax(axis=1)]
+                entry["ope"][c.name] = ope.estimate_all(
+                    a, p, r, greedy, probs, bootstrap=bootstrap, seed=seed
+                )
+            tasks[t] = entry
+        return {
+            "project": str(project.root),
+            "algorithm": trainer.config.algorithm,
+            "device": str(trainer.device),
+            "models": [{"name": c.name, "source": c.source, **c.info} for c in cands],
+            "tasks": tasks,
+            "ope_note": (
+                "thumbs-up rate of each model's greedy label, estimated from the logged answers "
+                "(reward +1 → 1, −1 → 0); in-sample for the current model"
+            ),
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+    finally:
+        trainer.close(checkpoint=False)
+
+
+# -------------------------------------------------------------------- text report
+def _f(x, pct: bool = False) -> str:
+    if x is None:
+        return "—"
+    return f"{100 * x:.1f}%" if pct else f"{x:.3f}"
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for n, r in enumerate(rows):
+        out.append(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return out
+
+
+def format_report(result: dict) -> str:
+    names = [m["name"] for m in result["models"]]
+    lines = [f"Project {result['project']} — algorithm {result['algorithm']}"]
+    for m in result["models"]:
+        extra = f", step {m['step']}" if m.get("step") else ""
+        lines.append(f"  {m['name']}: {m['source']}{extra}")
+    for t, e in result["tasks"].items():
+        lines += [
+            "",
+            f"Task {t!r}: {e['holdout_items']} held-out items, "
+            f"{e['feedback_events']} logged answers",
+        ]
+        rows = [["metric", *names]]
+        hold = e["holdout"]
+        if e["holdout_items"]:
+            rows.append(["accuracy", *[_f(hold[n]["accuracy"], True) for n in names]])
+            rows.append(["macro-F1", *[_f(hold[n]["macro_f1"]) for n in names]])
+            rows.append(["ECE (calibration)", *[_f(hold[n]["ece"]) for n in names]])
+        for method, label in (
+            ("ips", "thumbs-up IPS"),
+            ("snips", "thumbs-up SNIPS"),
+            ("dr", "thumbs-up DR"),
+        ):
+            if all(n in e["ope"] for n in names):
+                cells = []
+                for n in names:
+                    est = e["ope"][n][method]
+                    cells.append(
+                        f"{_f(est['value'], True)} [{_f(est['ci_low'], True)}, "
+                        f"{_f(est['ci_high'], True)}]"
+                    )
+                rows.append([label, *cells])
+        if e.get("logged_thumbs_up_rate") is not None:
+            lines.append(f"  logged thumbs-up rate: {_f(e['logged_thumbs_up_rate'], True)}")
+        if len(rows) > 1:
+            lines += ["  " + s for s in _table(rows)]
+        if e["holdout_items"]:
+            per = [["label", *[f"{n} P/R" for n in names], "support"]]
+            for lab in e["labels"]:
+                cells = [
+                    f"{_f(hold[n]['per_class'][lab]['precision'])}/"
+                    f"{_f(hold[n]['per_class'][lab]['recall'])}"
+                    for n in names
+                ]
+                per.append([lab, *cells, str(hold[names[0]]["per_class"][lab]["support"])])
+            lines += [""] + ["  " + s for s in _table(per)]
+            cm = hold[names[0]]["confusion_matrix"]
+            lines += ["", f"  confusion matrix of {names[0]} (rows: true, columns: predicted)"]
+            lines += [
+                "  " + s
+                for s in _table(
+                    [["", *e["labels"]]]
+                    + [
+                        [lab, *[str(v) for v in row]]
+                        for lab, row in zip(e["labels"], cm, strict=True)
+                    ]
+                )
+            ]
+    return "\n".join(lines)

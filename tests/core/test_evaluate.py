@@ -1,0 +1,154 @@
+"""evaluate: side-by-side hold-out metrics and OPE, weights files, the CLI (malicious pickle)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mmrl_desktop.cli import main
+from mmrl_desktop.core import metrics
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.evaluate import evaluate_project, format_report, open_trainer
+from mmrl_desktop.core.project import Project
+from mmrl_desktop.core.trainer import Trainer
+from tests.core.enginefixtures import answer, digits_project
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_trained(root: Path) -> Project:
+    """A digits project with 40 answers, trained, with one checkpoint."""
+    project = digits_project(root, n=60)
+    answer(project, 40)
+    trainer = Trainer(project, device="cpu", queue_size=0, write_metrics=True)
+    trainer.add_budget(20)
+    trainer.train_pending()
+    trainer.save_checkpoint("test")
+    trainer.close(checkpoint=False)
+    return project
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Project:
+    return make_trained(tmp_path_factory.mktemp("evaluate"))
+
+
+def test_current_and_reference_side_by_side(trained):
+    res = evaluate_project(trained)
+    assert [m["name"] for m in res["models"]] == ["current", "reference"]
+    assert res["models"][0]["source"].startswith("checkpoints/ckpt-")
+    task = res["tasks"]["label"]
+    assert task["holdout_items"] == 9 and task["feedback_events"] == 40
+    json.dumps(res, allow_nan=False)
+
+    # the current model's numbers are the trainer's greedy predictions scored by metrics.py
+    trainer = open_trainer(trained)
+    try:
+        with trained.open_store() as store:
+            hold = [it for it in store.items("holdout") if it.labels]
+        probs = trainer.algorithm.greedy(trainer.featurizer.batch(hold))["label"].double().numpy()
+        y = np.array([int(it.labels["label"]) for it in hold])
+        expected = metrics.classification_report(y, probs, [str(i) for i in range(10)])
+        ev = trainer.evaluate_items(hold)
+    finally:
+        trainer.close(checkpoint=False)
+    assert task["holdout"]["current"] == expected
+    assert task["holdout"]["current"]["accuracy"] == pytest.approx(ev["eval/accuracy_label"])
+    assert task["holdout"]["current"]["macro_f1"] == pytest.approx(ev["eval/macro_f1_label"])
+    assert task["holdout"]["current"] != task["holdout"]["reference"]  # training changed it
+
+    for name in ("current", "reference"):
+        est = task["ope"][name]
+        assert set(est) == {"ips", "snips", "dr"}
+        for e in est.values():
+            assert e["n"] == 40 and 0.0 <= e["ci_low"] <= e["ci_high"] <= 1.0
+    with trained.open_store() as store:
+        rate = np.mean([e.reward == 1 for e in store.active_feedback()])
+    assert task["logged_thumbs_up_rate"] == pytest.approx(rate)
+
+    text = format_report(res)
+    assert "accuracy" in text and "thumbs-up DR" in text and "confusion matrix" in text
+
+
+def test_weights_files_as_candidates(trained, tmp_path):
+    ckpt = sorted(trained.checkpoints_dir.glob("ckpt-*.safetensors"))[-1]
+    cur = evaluate_project(trained)["tasks"]["label"]["holdout"]["current"]
+    via_file = evaluate_project(trained, checkpoint=ckpt)
+    assert via_file["models"][0]["name"] == "checkpoint"
+    assert via_file["tasks"]["label"]["holdout"]["checkpoint"] == cur
+
+    # a plain policy state dict saved with torch.save (read with weights_only=True)
+    trainer = open_trainer(trained)
+    try:
+        sd = trainer.algorithm.reference.state_dict()
+    finally:
+        trainer.close(checkpoint=False)
+    torch.save(sd, tmp_path / "ref.pt")
+    res = evaluate_project(trained, checkpoint=tmp_path / "ref.pt")["tasks"]["label"]["holdout"]
+    assert res["checkpoint"] == res["reference"]
+
+    torch.save({"fc.weight": torch.zeros(2, 2)}, tmp_path / "other.pt")
+    with pytest.raises(UserError, match="does not fit this project's model"):
+        evaluate_project(trained, checkpoint=tmp_path / "other.pt")
+
+
+def test_nothing_to_evaluate(tmp_path):
+    project = digits_project(tmp_path)
+    with project.open_store() as store:
+        store.set_split([it.item_id for it in store.items()], "pool")
+    with pytest.raises(UserError, match="nothing to evaluate"):
+        evaluate_project(project)
+
+
+def test_cli_json_and_table(trained, capsys):
+    assert main(["evaluate", "--project", str(trained.root), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["tasks"]["label"]["holdout"]["current"]["n"] == 9
+    assert main(["evaluate", "--project", str(trained.root)]) == 0
+    assert "macro-F1" in capsys.readouterr().out
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_cli_refuses_malicious_checkpoint_in_a_subprocess(trained, tmp_path):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pt"
+    torch.save(
+        {"/policy/heads.heads.label.weight": torch.zeros(10, 16), "x": _Payload(marker)}, evil
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mmrl_desktop",
+            "evaluate",
+            "--project",
+            str(trained.root),
+            "--checkpoint",
+            str(evil),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == (
+        f"mmrl-desktop: error: {evil} is not a safe weights file: it contains Python code "
+        "(pickle) that mmrl-desktop will not run."
+    )
+    assert "Traceback" not in proc.stderr and not marker.exists()

@@ -32,18 +32,21 @@ MODALITIES = ("image", "audio", "text")
 def _load_image_display(path: str) -> np.ndarray:
     try:
         from mmrl_desktop.core.loaders import load_image
-    except ImportError:  # loaders not landed yet: Pillow directly
+
+        return load_image(path).display
+    except ImportError:  # the loaders package is not complete: Pillow directly
         from PIL import Image
 
         with Image.open(path) as im:
             im = im.convert("RGB") if im.mode not in ("L", "I;16", "I", "F") else im.convert("L")
             return np.asarray(im, dtype=np.uint8)
-    return load_image(path).display
 
 
 def _load_audio(path: str, sample_rate: int) -> np.ndarray:
     try:
         from mmrl_desktop.core.loaders import load_audio
+
+        return np.asarray(load_audio(path, sample_rate), dtype=np.float32)
     except ImportError:
         import soundfile as sf
 
@@ -54,17 +57,17 @@ def _load_audio(path: str, sample_rate: int) -> np.ndarray:
 
             wave = AF.resample(torch.from_numpy(wave), sr, sample_rate).numpy()
         return wave.astype(np.float32)
-    return np.asarray(load_audio(path, sample_rate), dtype=np.float32)
 
 
 def _load_text(item: Item) -> str:
     try:
         from mmrl_desktop.core.loaders import load_text
+
+        return load_text(path=item.text, inline=item.text_inline)
     except ImportError:
         if item.text_inline is not None:
             return item.text_inline
         return Path(item.text or "").read_text(encoding="utf-8", errors="replace")
-    return load_text(path=item.text, inline=item.text_inline)
 
 
 # ------------------------------------------------------------------ text hashing

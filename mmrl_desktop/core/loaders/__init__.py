@@ -6,6 +6,7 @@ featurizer consume.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,3 +41,54 @@ def apply_window(pixels: np.ndarray, centre: float, width: float) -> np.ndarray:
     lo = centre - 0.5 - (width - 1) / 2
     out = (pixels.astype(np.float32) - lo) / max(width - 1, 1.0)
     return (np.clip(out, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+class UnreadableFile(ValueError):
+    """A file that cannot be read as what its name says. ``str(err)`` is one sentence for a user,
+    e.g. "image is truncated" or "DICOM file has no pixel data"."""
+
+
+DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
+
+
+def has_dicom_preamble(path: str | os.PathLike) -> bool:
+    """True when the file carries the DICOM Part 10 marker ``DICM`` after its 128-byte preamble."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def is_dicom_path(path: str | os.PathLike) -> bool:
+    """DICOM by suffix (``.dcm``) or, for a file without a suffix, by the ``DICM`` preamble."""
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    if suffix in DICOM_SUFFIXES:
+        return True
+    return suffix == "" and has_dicom_preamble(path)
+
+
+def load_image(path: str | os.PathLike, frame: int = 0) -> ImageData:
+    """Decode an image or DICOM file (picked by suffix, or by the DICM preamble) to ``ImageData``."""
+    if is_dicom_path(path):
+        from mmrl_desktop.core.loaders.dicom import load_dicom
+
+        return load_dicom(path, frame=frame)
+    from mmrl_desktop.core.loaders.image import load_pillow_image
+
+    return load_pillow_image(path)
+
+
+def load_audio(path: str | os.PathLike, sample_rate: int | None = 16000) -> np.ndarray:
+    """float32 mono samples, resampled to ``sample_rate`` (None: the file's own rate)."""
+    from mmrl_desktop.core.loaders.audio import load_audio as _load
+
+    return _load(path, sample_rate)
+
+
+def load_text(path: str | os.PathLike | None = None, inline: str | None = None) -> str:
+    """The text of a UTF-8 ``.txt`` file (BOM stripped), or ``inline`` when given."""
+    from mmrl_desktop.core.loaders.text import load_text as _load
+
+    return _load(path, inline)

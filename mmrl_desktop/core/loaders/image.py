@@ -1,0 +1,223 @@
+"""Ordinary images with Pillow: PNG, JPEG, BMP, TIFF (8/16-bit, grey/RGB/palette, alpha, EXIF).
+
+``check_image`` validates a file at import time without decoding its pixels (header, chunk CRCs,
+end markers, declared sizes, decompression-bomb guard); ``load_pillow_image`` decodes it for display
+and for the model.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from mmrl_desktop.core.loaders import ImageData, UnreadableFile, apply_window
+
+# Pillow's own decompression-bomb threshold (it warns above it and refuses above twice it).
+DEFAULT_MAX_PIXELS = 89_478_485
+
+
+def max_pixels() -> int:
+    return int(Image.MAX_IMAGE_PIXELS or DEFAULT_MAX_PIXELS)
+
+
+def _bomb_reason(width: int, height: int) -> str:
+    return (
+        f"image is too large ({width}×{height} = {width * height / 1e6:.0f} megapixels; the limit "
+        f"is {max_pixels() / 1e6:.0f} megapixels, a guard against decompression bombs)"
+    )
+
+
+def _open(path: str | os.PathLike) -> Image.Image:
+    """``Image.open`` with every failure turned into an ``UnreadableFile`` sentence."""
+    try:
+        size = os.path.getsize(path)
+    except OSError as err:
+        raise UnreadableFile(f"file cannot be read ({err.strerror or err})") from None
+    if size == 0:
+        raise UnreadableFile("file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except Image.DecompressionBombError:
+        with open(path, "rb") as fh:  # read the declared size only, for the sentence
+            w, h = _png_declared_size(fh.read(24)) or (0, 0)
+        if w and h:
+            raise UnreadableFile(_bomb_reason(w, h)) from None
+        raise UnreadableFile(
+            f"image is too large (over {max_pixels() / 1e6:.0f} megapixels, a guard against "
+            "decompression bombs)"
+        ) from None
+    except UnidentifiedImageError:
+        raise UnreadableFile(
+            "not an image file, or an image format that is not supported"
+        ) from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise UnreadableFile(f"image header is broken ({err})") from None
+    w, h = im.size
+    if w * h > max_pixels():
+        im.close()
+        raise UnreadableFile(_bomb_reason(w, h))
+    if w == 0 or h == 0:
+        im.close()
+        raise UnreadableFile("image has no pixels (zero width or height)")
+    return im
+
+
+def _png_declared_size(head: bytes) -> tuple[int, int] | None:
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return None
+
+
+def check_image(path: str | os.PathLike) -> dict:
+    """Validate an image file for import without decoding its pixels.
+
+    Returns cheap display info (format, size, mode). Raises ``UnreadableFile`` with a sentence.
+    """
+    im = _open(path)
+    try:
+        fmt = im.format or ""
+        info = {"format": fmt, "width": im.size[0], "height": im.size[1], "mode": im.mode}
+        file_size = os.path.getsize(path)
+        if fmt == "JPEG":
+            _check_jpeg_end(path, file_size)
+        elif fmt == "TIFF":
+            _check_tiff_strips(im, file_size)
+        else:
+            _check_raw_tiles(im, file_size)
+        try:
+            im.verify()  # PNG: walks every chunk and checks its CRC (no zlib decoding)
+        except Exception as err:  # Pillow raises many types for broken files
+            raise UnreadableFile(_broken_reason(err)) from None
+    finally:
+        im.close()
+    return info
+
+
+def _broken_reason(err: Exception) -> str:
+    text = str(err).lower()
+    if "truncated" in text or isinstance(err, EOFError):
+        return "image is truncated"
+    if "crc" in text:
+        return "image data is corrupted (checksum mismatch)"
+    return f"image data is broken ({err})"
+
+
+def _check_jpeg_end(path, file_size: int) -> None:
+    """A complete JPEG ends with the EOI marker FF D9 (some writers add a little padding)."""
+    with open(path, "rb") as fh:
+        fh.seek(max(0, file_size - 4096))
+        tail = fh.read()
+    if b"\xff\xd9" not in tail:
+        raise UnreadableFile("image is truncated")
+
+
+def _check_raw_tiles(im: Image.Image, file_size: int) -> None:
+    """Uncompressed formats (BMP, …): the declared rows must fit in the file."""
+    for tile in getattr(im, "tile", None) or []:
+        try:
+            name, extents, offset, args = tile[0], tile[1], tile[2], tile[3]
+        except (IndexError, TypeError):
+            continue
+        if name != "raw" or not isinstance(args, tuple) or len(args) < 2:
+            continue
+        stride = args[1]
+        if isinstance(stride, int) and stride > 0:
+            rows = extents[3] - extents[1]
+            if offset + stride * rows > file_size:
+                raise UnreadableFile("image is truncated")
+
+
+def _check_tiff_strips(im: Image.Image, file_size: int) -> None:
+    """TIFF: every strip or tile (offset + byte count) must lie inside the file."""
+    tags = getattr(im, "tag_v2", None)
+    if tags is None:
+        return
+    for off_tag, count_tag in ((273, 279), (324, 325)):  # strips, tiles
+        offsets, counts = tags.get(off_tag), tags.get(count_tag)
+        if offsets is None or counts is None:
+            continue
+        offsets = offsets if isinstance(offsets, tuple) else (offsets,)
+        counts = counts if isinstance(counts, tuple) else (counts,)
+        for o, c in zip(offsets, counts, strict=False):
+            if int(o) + int(c) > file_size:
+                raise UnreadableFile("image is truncated")
+
+
+# ------------------------------------------------------------------ decoding
+def load_pillow_image(path: str | os.PathLike) -> ImageData:
+    """Decode an ordinary image: EXIF orientation applied, palette converted, alpha flattened.
+
+    ``pixels`` keep the file's units (0..255, or 0..65535 for 16-bit); 16-bit and float images are
+    windowed by their min/max into ``display``.
+    """
+    im = _open(path)
+    try:
+        fmt = im.format or ""
+        try:
+            im.load()
+        except Exception as err:
+            raise UnreadableFile(_broken_reason(err)) from None
+        try:
+            im = ImageOps.exif_transpose(im)
+        except Exception:  # a broken EXIF block only loses the orientation
+            pass
+        info = {"format": fmt, "mode": im.mode}
+        pixels, eight_bit = _to_array(im)
+    finally:
+        im.close()
+    if eight_bit:
+        display = np.clip(pixels, 0, 255).astype(np.uint8)
+        return ImageData(pixels=pixels, display=display, info=info)
+    window = min_max_window(pixels)
+    display = apply_window(pixels, *window)
+    info["bits"] = 16 if float(np.nanmax(pixels, initial=0.0)) <= 65535 else 32
+    return ImageData(
+        pixels=pixels, display=display, window=window, presets={"full range": window}, info=info
+    )
+
+
+def min_max_window(pixels: np.ndarray) -> tuple[float, float]:
+    """(centre, width) that maps the array's min..max onto 0..255 with ``apply_window``."""
+    finite = pixels[np.isfinite(pixels)]
+    if finite.size == 0:
+        return 0.5, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    return (lo + hi) / 2.0 + 0.5, hi - lo + 1.0
+
+
+def _to_array(im: Image.Image) -> tuple[np.ndarray, bool]:
+    """(float32 H×W or H×W×3 array, whether it is 8-bit)."""
+    mode = im.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        return np.asarray(im).astype(np.float32), False
+    if mode == "P":
+        im = im.convert("RGBA") if "transparency" in im.info else im.convert("RGB")
+        mode = im.mode
+    if mode in ("1", "L"):
+        return np.asarray(im.convert("L"), dtype=np.float32), True
+    if mode in ("LA", "La", "PA", "RGBA", "RGBa"):
+        return _flatten_alpha(im), True
+    if mode != "RGB":
+        im = im.convert("RGB")  # CMYK, YCbCr, LAB, HSV, …
+    arr = np.asarray(im, dtype=np.float32)
+    return arr, True
+
+
+def _flatten_alpha(im: Image.Image) -> np.ndarray:
+    """Composite over black or white, whichever contrasts with the visible content (dark ink on a
+    transparent page goes on white, a light logo on black)."""
+    grey = im.mode in ("LA", "La")
+    rgba = im.convert("LA" if grey else "RGBA")
+    arr = np.asarray(rgba, dtype=np.float32)
+    colour, alpha = arr[..., :-1], arr[..., -1:] / 255.0
+    weight = float(alpha.sum())
+    mean = float((colour * alpha).sum() / (weight * colour.shape[-1])) if weight > 0 else 0.0
+    background = 255.0 if mean < 128.0 else 0.0
+    out = colour * alpha + background * (1.0 - alpha)
+    out = np.round(out)
+    return out[..., 0] if grey else out

@@ -1,0 +1,206 @@
+"""Run long, Qt-free work off the GUI thread: progress, cooperative cancel, a sentence on failure.
+
+    task = BackgroundTask(lambda state: import_source(src, project, progress=state.progress,
+                                                      should_stop=state.should_stop), "import")
+    task.progress.connect(bar_update)        # (done, total), at most ~20 per second
+    task.finished.connect(show_report)       # the function's return value
+    task.failed.connect(show_sentence)       # one sentence, never a traceback
+    task.start()
+    ...
+    task.cancel()                            # sets the flag the function polls
+    task.shutdown()                          # cancel + bounded wait (dialog closed, app quitting)
+
+The function gets a :class:`TaskState` (plain Python: ``progress(done, total)``,
+``should_stop()``), so it can be unit-tested without Qt (Orange3's ``TaskState`` idea). It runs
+in a worker ``QObject`` (no parent) moved to its own ``QThread``; widgets are touched only by the
+slots connected to this object's signals, which run on the GUI thread. Anything the function
+opens — an sqlite connection above all — it opens itself, in that thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from mmrl_desktop.core.errors import UserError
+
+PROGRESS_INTERVAL_S = 0.05
+_LIVE: set[BackgroundTask] = set()  # running tasks stay referenced until their thread ends
+
+
+class Cancelled(Exception):  # noqa: N818 — raised by TaskState.check() to unwind cooperatively
+    """The user cancelled; the task stops where it is."""
+
+
+class TaskState:
+    """What the work function sees: report progress, ask whether to stop. Thread-safe."""
+
+    def __init__(self, report: Callable[[int, int], None] | None = None):
+        self._stop = threading.Event()
+        self._report = report
+        self._last = 0.0
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+    def should_stop(self) -> bool:
+        return self._stop.is_set()
+
+    def check(self) -> None:
+        """Raise :class:`Cancelled` when a stop was asked for."""
+        if self._stop.is_set():
+            raise Cancelled
+
+    def progress(self, done: int, total: int) -> None:
+        """Report progress; throttled, but the last step (done == total) always goes through."""
+        now = time.monotonic()
+        if self._report is not None and (done >= total or now - self._last >= PROGRESS_INTERVAL_S):
+            self._last = now
+            self._report(int(done), int(total))
+
+
+class _Worker(QObject):
+    progress = Signal(int, int)
+    finished = Signal(object)
+    failed = Signal(str)
+    done = Signal()
+
+    def __init__(self, fn: Callable[[TaskState], Any]):
+        super().__init__()  # no parent: it is moved to a thread
+        self.fn = fn
+        self.state = TaskState(self.progress.emit)
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = self.fn(self.state)
+        except Cancelled:
+            self.finished.emit(None)
+        except UserError as err:
+            self.failed.emit(_sentence(str(err)))
+        except MemoryError:
+            self.failed.emit("There was not enough memory to finish.")
+        except OSError as err:
+            name = f" ({err.filename})" if getattr(err, "filename", None) else ""
+            self.failed.emit(
+                _sentence(f"a file could not be read or written{name}: {err.strerror}")
+            )
+        except Exception as err:  # a bug: log it for us, a sentence for the user
+            traceback.print_exc()
+            self.failed.emit(_sentence(f"something went wrong: {type(err).__name__}: {err}"))
+        else:
+            self.finished.emit(result)
+        finally:
+            self.done.emit()
+
+
+def _sentence(text: str) -> str:
+    text = text.strip() or "Something went wrong."
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+class BackgroundTask(QObject):
+    """One run of ``fn(state)`` on its own QThread. Signals arrive on the GUI thread."""
+
+    progress = Signal(int, int)
+    finished = Signal(object)  # the return value (None when cancelled before a result)
+    failed = Signal(str)  # a sentence
+    ended = Signal()  # after finished/failed, once the thread has stopped
+
+    def __init__(self, fn: Callable[[TaskState], Any], name: str = "task", parent=None):
+        super().__init__(parent)
+        self.name = name
+        self._worker = _Worker(fn)
+        self._thread: QThread | None = None
+        self.result: Any = None
+        self.error: str | None = None
+
+    @property
+    def state(self) -> TaskState:
+        return self._worker.state
+
+    @property
+    def cancelled(self) -> bool:
+        return self._worker.state.should_stop()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("a BackgroundTask runs once")
+        thread = QThread()
+        thread.setObjectName(f"background-{self.name}")
+        self._worker.moveToThread(thread)
+        thread.started.connect(self._worker.run)
+        # direct: quit() is thread-safe and the GUI thread may be blocked in wait()
+        self._worker.done.connect(thread.quit, Qt.DirectConnection)
+        self._worker.progress.connect(self.progress)
+        self._worker.finished.connect(self._on_finished)
+        self._worker.failed.connect(self._on_failed)
+        thread.finished.connect(self._on_thread_finished)
+        self._thread = thread
+        _LIVE.add(self)
+        thread.start()
+
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.isRunning()
+
+    def cancel(self) -> None:
+        self._worker.state.cancel()
+
+    def wait(self, timeout_ms: int = 5000) -> bool:
+        """Block until the thread has ended (bounded). True when it has."""
+        if self._thread is None:
+            return True
+        return self._thread.wait(timeout_ms)
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel and wait (bounded): for a dialog that closes or an app that quits."""
+        self.cancel()
+        return self.wait(timeout_ms)
+
+    # ------------------------------------------------ GUI thread
+    def _on_finished(self, result) -> None:
+        self.result = result
+        self.finished.emit(result)
+
+    def _on_failed(self, text: str) -> None:
+        self.error = text
+        self.failed.emit(text)
+
+    def _on_thread_finished(self) -> None:
+        _LIVE.discard(self)
+        self.ended.emit()
+
+
+def run_in_background(
+    fn: Callable[[TaskState], Any],
+    name: str = "task",
+    *,
+    on_progress=None,
+    on_finished=None,
+    on_failed=None,
+    parent=None,
+) -> BackgroundTask:
+    """Create, connect and start a :class:`BackgroundTask`."""
+    task = BackgroundTask(fn, name, parent)
+    if on_progress is not None:
+        task.progress.connect(on_progress)
+    if on_finished is not None:
+        task.finished.connect(on_finished)
+    if on_failed is not None:
+        task.failed.connect(on_failed)
+    task.start()
+    return task
+
+
+def shutdown_all(timeout_ms: int = 5000) -> bool:
+    """Cancel every running task and wait for each (bounded). True when all have ended."""
+    ok = True
+    for task in list(_LIVE):
+        ok = task.shutdown(timeout_ms) and ok
+    return ok

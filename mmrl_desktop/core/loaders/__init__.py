@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mmrl_desktop.core.items import AUDIO_SUFFIXES, IMAGE_SUFFIXES, TEXT_SUFFIXES
+
 
 @dataclass
 class ImageData:
@@ -92,3 +94,39 @@ def load_text(path: str | os.PathLike | None = None, inline: str | None = None) 
     from mmrl_desktop.core.loaders.text import load_text as _load
 
     return _load(path, inline)
+
+
+def check_file(path: str, kind: str) -> dict:
+    """Validate one file as ``kind`` (image, dicom, audio, text) without decoding pixels.
+    Returns display info for ``Item.info`` (DICOM only keeps it); raises ``UnreadableFile``."""
+    if kind == "dicom":
+        from mmrl_desktop.core.loaders.dicom import check_dicom
+
+        return check_dicom(path)
+    if kind == "image":
+        from mmrl_desktop.core.loaders.image import check_image
+
+        return check_image(path)
+    if kind == "audio":
+        from mmrl_desktop.core.loaders.audio import check_audio
+
+        return check_audio(path)
+    from mmrl_desktop.core.loaders.text import check_text
+
+    return check_text(path)
+
+
+def kind_of(name: str, path: str) -> str | None:
+    """image/dicom/audio/text for a recognised file name (extension-less: DICM preamble)."""
+    suffix = os.path.splitext(name)[1].lower()
+    if suffix == ".dcm":
+        return "dicom"
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in AUDIO_SUFFIXES:
+        return "audio"
+    if suffix in TEXT_SUFFIXES:
+        return "text"
+    if suffix == "" and has_dicom_preamble(path):
+        return "dicom"
+    return None

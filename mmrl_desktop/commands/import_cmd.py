@@ -1,0 +1,89 @@
+"""``mmrl-desktop import SOURCE --project DIR [--json]`` (../shared/docs/CONTRACT.md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from mmrl_desktop.core.errors import UserError
+
+MAX_LISTED = 20
+
+
+def run(args) -> int:
+    from mmrl_desktop.core.demo import DEMO_NAME, is_demo
+    from mmrl_desktop.core.importer import scan_source, write_items
+    from mmrl_desktop.core.project import PROJECT_FILE, Project
+
+    target = Path(args.project).expanduser()
+    if args.project == DEMO_NAME or is_demo(target):
+        raise UserError(
+            "the built-in demo project is protected and cannot be imported into; "
+            "give a folder of your own, e.g. --project my-project."
+        )
+    if target.exists() and not target.is_dir():
+        raise UserError(f"{target} exists and is not a folder, so it cannot hold a project.")
+    source = Path(args.source).expanduser()
+    if source.exists() and target.exists() and source.resolve() == target.resolve():
+        raise UserError("the project folder cannot be the SOURCE folder; choose another --project.")
+    if (target / PROJECT_FILE).exists():
+        Project.open(target)  # an unreadable project fails here, before any scanning
+
+    scan = scan_source(source)
+    if not scan.items:
+        if args.json:
+            print(json.dumps(_empty_json(target, scan), ensure_ascii=False))
+        else:
+            _print_skipped(scan.skipped)
+        sys.stdout.flush()
+        n = len(scan.skipped)
+        sys.stderr.write(
+            f"mmrl-desktop: error: nothing in {source} could be imported"
+            + (
+                f" ({n} file{'s' if n != 1 else ''} skipped, see above)."
+                if n
+                else " (it is empty)."
+            )
+            + "\n"
+        )
+        return 2
+
+    project = Project.open_or_create(target)
+    result = write_items(scan, project)
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+        return 0
+    classes = ", ".join(result.classes) if result.classes else "none"
+    again = result.items - result.imported
+    print(
+        f"Imported {result.imported} new item{'s' if result.imported != 1 else ''} into "
+        f"{result.project} ({result.items} found"
+        + (f", {again} already there" if again else "")
+        + (f", {result.unlabelled} unlabelled" if result.unlabelled else "")
+        + f"; classes: {classes})."
+    )
+    for w in result.warnings:
+        print(f"Note: {w}")
+    _print_skipped(result.skipped)
+    return 0
+
+
+def _empty_json(target: Path, scan) -> dict:
+    return {
+        "project": str(target.resolve()),
+        "items": 0,
+        "imported": 0,
+        "classes": [],
+        "skipped": [{"path": s.path, "reason": s.reason} for s in scan.skipped],
+    }
+
+
+def _print_skipped(skipped) -> None:
+    if not skipped:
+        return
+    print(f"Skipped {len(skipped)} file{'s' if len(skipped) != 1 else ''}:")
+    for s in skipped[:MAX_LISTED]:
+        print(f"  {s.path}: {s.reason}")
+    if len(skipped) > MAX_LISTED:
+        print(f"  … and {len(skipped) - MAX_LISTED} more (--json lists them all)")

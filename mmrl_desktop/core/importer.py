@@ -1,0 +1,488 @@
+"""Import a SOURCE (folder of classes, or an items.csv / items.jsonl manifest) into a project.
+
+Two steps: ``scan_source`` discovers and validates every file (headers only, no pixel decoding)
+and lists each rejected file with a sentence; ``write_items`` adds the good items to the project's
+store in one transaction and teaches the project its labels. ``import_source`` does both.
+
+Rules (../shared/docs/CONTRACT.md): files in one class folder that share a stem form one item with
+id ``<label>/<stem>``; manifest ids are the ``id`` column; re-importing adds nothing twice; hidden
+files, stray files at the root, symlinks that loop or leave SOURCE, absolute and ``..`` manifest
+paths, missing files and duplicate ids are skipped with a reason, never a crash.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PureWindowsPath
+
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.items import Item
+from mmrl_desktop.core.loaders import UnreadableFile, check_file, has_dicom_preamble, kind_of
+from mmrl_desktop.core.project import DEFAULT_TASK, PROJECT_FILE, Project
+
+MANIFEST_NAMES = ("items.csv", "items.jsonl")
+MEDIA = ("image", "audio", "text")
+
+
+class ImportCancelled(UserError):
+    """The user cancelled an import; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str  # relative to SOURCE (for a manifest: to the manifest's folder), '/' separated
+    reason: str
+
+
+@dataclass
+class Scan:
+    """What a SOURCE holds: valid items with their label (None = unlabelled; written under the
+    project's task by ``write_items``) and the files that were refused."""
+
+    source: str
+    layout: str  # "folder" | "manifest"
+    items: list[tuple[Item, str | None]] = field(default_factory=list)  # (item, label)
+    skipped: list[Skipped] = field(default_factory=list)
+    files_seen: int = 0
+
+    def skip(self, path: str, reason: str) -> None:
+        self.skipped.append(Skipped(path, reason))
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted({lab for _, lab in self.items if lab}, key=natural_key)
+
+
+@dataclass
+class ImportResult:
+    project: str
+    items: int  # valid items found in SOURCE (now all in the project)
+    imported: int  # of those, how many were new
+    classes: list[str]
+    skipped: list[Skipped]
+    unlabelled: int = 0
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    files_seen: int = 0
+
+    def to_json(self) -> dict:
+        """Exactly the contract's object."""
+        return {
+            "project": self.project,
+            "items": self.items,
+            "imported": self.imported,
+            "classes": list(self.classes),
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+        }
+
+
+def natural_key(text: str) -> list:
+    """'2' before '10'; case-insensitive otherwise."""
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", text)]
+
+
+# ------------------------------------------------------------------ per-file checks
+def _slot(kind: str) -> str:
+    return "image" if kind == "dicom" else kind
+
+
+class _Checker:
+    """Runs ``check_file`` once per path, with progress and cancellation."""
+
+    def __init__(self, progress: Callable[[int, int], bool | None] | None, total: int):
+        self.progress, self.total, self.done = progress, total, 0
+        self.cache: dict[tuple[str, str], dict | str] = {}
+
+    def __call__(self, path: str, kind: str) -> dict | str:
+        """Info dict when the file is good, else the reason (a sentence)."""
+        key = (path, kind)
+        if key not in self.cache:
+            try:
+                self.cache[key] = check_file(path, kind)
+            except UnreadableFile as err:
+                self.cache[key] = str(err)
+            except MemoryError:
+                self.cache[key] = "file is too large to check"
+            except Exception as err:  # a library failing on odd input must not stop an import
+                self.cache[key] = f"file cannot be read ({type(err).__name__}: {err})"[:200]
+            self.done += 1
+            if self.progress is not None and self.progress(self.done, self.total) is False:
+                raise ImportCancelled("the import was cancelled; nothing was imported.")
+        return self.cache[key]
+
+
+# ------------------------------------------------------------------ symlinks
+def _inside(root: str, path: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _follow_link(path: str, root: str) -> tuple[str | None, str | None]:
+    """(real path, None) for a link that stays inside ``root``; (None, reason) otherwise."""
+    try:
+        os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return None, "symbolic link loops (it leads back to itself)"
+        return None, "symbolic link points to a file that does not exist"
+    real = os.path.realpath(path)
+    if not _inside(root, real):
+        return None, "symbolic link points outside SOURCE"
+    return real, None
+
+
+# ------------------------------------------------------------------ folder of classes
+def scan_folder(root: str, progress=None) -> Scan:
+    scan = Scan(source=root, layout="folder")
+    real_root = os.path.realpath(root)
+    classes: list[tuple[str, str]] = []  # (label, real folder)
+    for entry in _entries(real_root, "", scan):
+        name = entry.name
+        if name.startswith("."):
+            scan.skip(name, "hidden file or folder (name starts with '.') is skipped")
+            continue
+        path = entry.path
+        if entry.is_symlink():
+            path, reason = _follow_link(entry.path, real_root)
+            if reason:
+                scan.skip(name, reason)
+                continue
+        if os.path.isdir(path):
+            if os.path.exists(os.path.join(path, PROJECT_FILE)):
+                scan.skip(name, "this folder is an mmrl-desktop project, not a class")
+            else:
+                classes.append((name, path))
+        elif os.path.isfile(path):
+            scan.skip(name, "file at the top of SOURCE is not in a class folder (SOURCE/<label>/)")
+        else:
+            scan.skip(name, "not a regular file or folder")
+    groups: list[tuple[str, str, dict[str, tuple[str, str, str]]]] = []  # (label, stem, slots)
+    for label, folder in classes:
+        by_stem: dict[str, dict[str, tuple[str, str, str]]] = {}
+        for entry in _entries(folder, label, scan):
+            rel = f"{label}/{entry.name}"
+            if entry.name.startswith("."):
+                scan.skip(rel, "hidden file (name starts with '.') is skipped")
+                continue
+            path = os.path.join(folder, entry.name)
+            if entry.is_symlink():
+                path, reason = _follow_link(entry.path, real_root)
+                if reason:
+                    scan.skip(rel, reason)
+                    continue
+                is_dir = os.path.isdir(path)
+            else:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            if is_dir:
+                scan.skip(
+                    rel, "folders inside a class folder are not imported (SOURCE/<label>/<files>)"
+                )
+                continue
+            kind = kind_of(entry.name, path)
+            if kind is None:
+                suffix = os.path.splitext(entry.name)[1] or "no extension"
+                scan.skip(rel, f"not a recognised image, audio or text file ({suffix})")
+                continue
+            stem = os.path.splitext(entry.name)[0]
+            slots = by_stem.setdefault(stem, {})
+            slot = _slot(kind)
+            if slot in slots:
+                first = slots[slot][2]
+                scan.skip(
+                    rel,
+                    f"another {slot} file with the same name ({first}) is used for item {label}/{stem}",
+                )
+                continue
+            slots[slot] = (path, kind, entry.name)
+        groups.extend(
+            (label, stem, slots)
+            for stem, slots in sorted(by_stem.items(), key=lambda kv: natural_key(kv[0]))
+        )
+    scan.files_seen = sum(len(s) for _, _, s in groups)
+    check = _Checker(progress, scan.files_seen)
+    for label, stem, slots in groups:
+        files: dict[str, str] = {}
+        info: dict = {}
+        for slot, (path, kind, name) in slots.items():
+            result = check(path, kind)
+            if isinstance(result, str):
+                scan.skip(f"{label}/{name}", result)
+                continue
+            files[slot] = path
+            if kind == "dicom":
+                info = result
+        if files:
+            scan.items.append((Item(f"{label}/{stem}", info=info, **files), label))
+    return scan
+
+
+def _entries(folder: str, rel: str, scan: Scan) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as it:
+            return sorted(it, key=lambda e: natural_key(e.name))
+    except OSError as err:
+        scan.skip(rel or ".", f"folder cannot be read ({err.strerror or err})")
+        return []
+
+
+# ------------------------------------------------------------------ manifests
+def read_manifest(path: str) -> list[tuple[int, dict | str]]:
+    """(line number, row dict or the reason the row is unreadable) for items.csv / items.jsonl."""
+    name = os.path.basename(path)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            if path.lower().endswith(".jsonl"):
+                return [(n, _json_row(line)) for n, line in enumerate(fh, 1) if line.strip()]
+            reader = csv.DictReader(fh)
+            header = [str(h or "").strip().lower() for h in (reader.fieldnames or [])]
+            _check_header(name, header)
+            reader.fieldnames = header
+            rows = []
+            for row in reader:
+                rows.append((reader.line_num, {k: v for k, v in row.items() if k}))
+            return rows
+    except UnicodeDecodeError:
+        raise UserError(f"{name} is not UTF-8 text; save the manifest as UTF-8.") from None
+    except csv.Error as err:
+        raise UserError(f"{name} is not a readable CSV file ({err}).") from None
+    except OSError as err:
+        raise UserError(f"{name} cannot be read ({err.strerror or err}).") from None
+
+
+def _check_header(name: str, header: list[str]) -> None:
+    if "id" not in header:
+        raise UserError(
+            f"{name} has no 'id' column; the columns are id, image, audio, text, label."
+        )
+    if not any(m in header for m in MEDIA):
+        raise UserError(f"{name} has no image, audio or text column.")
+
+
+def _json_row(line: str) -> dict | str:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError:
+        return "line is not valid JSON"
+    if not isinstance(row, dict):
+        return "line is not a JSON object with id, image, audio, text, label"
+    return {str(k).strip().lower(): v for k, v in row.items()}
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _manifest_path(cell: str, base: str) -> tuple[str | None, str | None]:
+    """(real path, None) for a manifest cell that names a file inside ``base``; else the reason."""
+    if os.path.isabs(cell) or PureWindowsPath(cell).is_absolute() or cell.startswith(("/", "\\")):
+        return (
+            None,
+            "absolute paths are not allowed in a manifest (write them relative to its folder)",
+        )
+    norm = os.path.normpath(cell.replace("\\", "/"))
+    if norm == ".." or norm.startswith(".." + os.sep) or PureWindowsPath(cell).drive:
+        return None, "path leaves the manifest's folder ('..' is not allowed)"
+    full = os.path.join(base, norm)
+    real = os.path.realpath(full)
+    if not _inside(base, real):
+        if os.path.islink(full) or os.path.lexists(full):
+            return None, "path leads outside the manifest's folder through a symbolic link"
+        return None, "path leaves the manifest's folder"
+    if not os.path.exists(real):
+        try:
+            os.stat(full)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                return None, "symbolic link loops (it leads back to itself)"
+        return None, "file not found"
+    if os.path.isdir(real):
+        return None, "is a folder, not a file"
+    return real, None
+
+
+def _is_text_path(text: str) -> bool:
+    return "\n" not in text and len(text) < 1024 and text.lower().endswith(".txt")
+
+
+def scan_manifest(manifest: str, progress=None) -> Scan:
+    scan = Scan(source=manifest, layout="manifest")
+    name = os.path.basename(manifest)
+    base = os.path.realpath(os.path.dirname(os.path.abspath(manifest)))
+    seen: dict[str, int] = {}
+    rows: list[tuple[str, str | None, str | None, dict[str, tuple[str, str, str]]]] = []
+    for line, row in read_manifest(manifest):
+        where = f"{name}:{line}"
+        if isinstance(row, str):
+            scan.skip(where, row)
+            continue
+        item_id = _cell(row.get("id"))
+        if not item_id:
+            scan.skip(where, "row has no id")
+            continue
+        if item_id in seen:
+            scan.skip(where, f"duplicate id {item_id!r}: the row on line {seen[item_id]} was kept")
+            continue
+        seen[item_id] = line
+        label = _cell(row.get("label")) or None
+        files: dict[str, tuple[str, str, str]] = {}
+        inline = None
+        empty = True
+        for slot in MEDIA:
+            value = _cell(row.get(slot))
+            if not value:
+                continue
+            empty = False
+            if slot == "text" and not _is_text_path(value):
+                inline = str(row.get(slot))
+                continue
+            real, reason = _manifest_path(value, base)
+            if reason:
+                scan.skip(value.replace("\\", "/"), reason)
+                continue
+            kind = slot
+            if slot == "image" and (value.lower().endswith(".dcm") or has_dicom_preamble(real)):
+                kind = "dicom"
+            files[slot] = (real, kind, value.replace("\\", "/"))
+        if empty:
+            scan.skip(where, "row has no image, audio or text")
+            continue
+        rows.append((item_id, label, inline, files))
+    scan.files_seen = sum(len(f) for *_, f in rows)
+    check = _Checker(progress, scan.files_seen)
+    for item_id, label, inline, slots in rows:
+        files: dict[str, str] = {}
+        info: dict = {}
+        for slot, (path, kind, rel) in slots.items():
+            result = check(path, kind)
+            if isinstance(result, str):
+                scan.skip(rel, result)
+                continue
+            files[slot] = path
+            if kind == "dicom":
+                info = result
+        if files or inline is not None:
+            scan.items.append((Item(item_id, text_inline=inline, info=info, **files), label))
+    return scan
+
+
+# ------------------------------------------------------------------ entry points
+def find_manifest(folder: str) -> str | None:
+    for name in MANIFEST_NAMES:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def scan_source(
+    source: str | os.PathLike, progress: Callable[[int, int], bool | None] | None = None
+) -> Scan:
+    """Discover and validate a SOURCE. ``progress(done, total)`` may return False to cancel."""
+    path = os.path.abspath(os.path.expanduser(os.fspath(source)))
+    if not os.path.exists(path):
+        raise UserError(f"{source} does not exist.")
+    if os.path.isfile(path):
+        if not path.lower().endswith((".csv", ".jsonl")):
+            raise UserError(
+                f"{source} is a file; give a folder of classes or an items.csv / items.jsonl manifest."
+            )
+        return scan_manifest(path, progress)
+    if not os.path.isdir(path):
+        raise UserError(f"{source} is neither a folder nor a manifest file.")
+    manifest = find_manifest(path)
+    if manifest is not None:
+        scan = scan_manifest(manifest, progress)
+        others = [n for n in MANIFEST_NAMES if n != os.path.basename(manifest)]
+        for other in others:
+            if os.path.isfile(os.path.join(path, other)):
+                scan.skip(other, f"a second manifest; {os.path.basename(manifest)} was used")
+        return scan
+    return scan_folder(path, progress)
+
+
+def write_items(scan: Scan, project: Project, task: str = DEFAULT_TASK) -> ImportResult:
+    """Add the scanned items to ``project`` (one transaction) and teach it the labels."""
+    if project.read_only:
+        raise UserError(
+            "the built-in demo project is protected; import into a project of your own."
+        )
+    items = [
+        Item(
+            it.item_id,
+            it.image,
+            it.audio,
+            it.text,
+            it.text_inline,
+            labels={task: label} if label else {},
+            split="pool",
+            info=it.info,
+        )
+        for it, label in scan.items
+    ]
+    classes = scan.classes
+    with project.open_store() as store:
+        added = store.add_items(items) if items else 0
+        store.audit(
+            "import",
+            source=scan.source,
+            items=len(items),
+            imported=added,
+            skipped=len(scan.skipped),
+        )
+    warnings: list[str] = []
+    if classes:
+        project.set_tasks_from_labels(classes, task)
+        t = project.task(task)
+        if len(t.labels) < 2:  # a project with a one-label task would not open again
+            project.tasks.remove(t)
+            warnings.append(
+                f"only one label ({t.labels[0]!r}) so far: the task {task!r} is created once "
+                "a second label is imported."
+            )
+    if not project.source:
+        project.source = scan.source
+    project.save()
+    return ImportResult(
+        project=str(project.root.resolve()),
+        items=len(items),
+        imported=added,
+        classes=classes,
+        skipped=list(scan.skipped),
+        unlabelled=sum(1 for _, label in scan.items if not label),
+        warnings=warnings,
+        files_seen=scan.files_seen,
+    )
+
+
+def import_source(
+    source: str | os.PathLike,
+    project: Project,
+    task: str = DEFAULT_TASK,
+    progress: Callable[[int, int], bool | None] | None = None,
+) -> ImportResult:
+    """Scan ``source`` and add its valid items to ``project``. Raises ``UserError`` for a SOURCE
+    that does not exist or a manifest that cannot be read; bad files are listed, not raised."""
+    start = time.perf_counter()
+    if project.read_only:
+        raise UserError(
+            "the built-in demo project is protected; import into a project of your own."
+        )
+    scan = scan_source(source, progress)
+    result = write_items(scan, project, task)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def is_inside(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
+    """True when ``path`` (resolved) lies in ``folder`` (resolved)."""
+    return _inside(os.path.realpath(folder), os.path.realpath(path))

@@ -28,4 +28,24 @@ def run(args) -> int:
             f"skips, {summary['retractions']} retractions) to {summary['path']}\n"
         )
         return 0
-    raise UserError(f"export --format {fmt} is not available in this version yet.")
+    if fmt in ("torchscript", "onnx"):
+        from mmrl_desktop.core.export import export_model
+
+        info = export_model(project, fmt, args.out)
+        sys.stderr.write(
+            f"wrote {info['path']} (model v{info['model_version']}, step {info['step']}) and "
+            f"{info['sidecar']}; re-loaded with {info['check']['reloaded_with']}: max abs "
+            f"difference {info['check']['max_abs_diff']:.2e} on {info['check']['samples']} "
+            "samples\n"
+        )
+        return 0
+    if fmt == "tensorboard":
+        from mmrl_desktop.core.export import export_tensorboard
+
+        info = export_tensorboard(project, args.out)
+        sys.stderr.write(
+            f"wrote {info['scalars']} scalars of {info['runs']} run(s) to {info['path']} "
+            f"(view: tensorboard --logdir {info['path']})\n"
+        )
+        return 0
+    raise UserError(f"unknown export format {fmt!r}.")

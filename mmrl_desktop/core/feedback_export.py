@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -116,8 +117,9 @@ def export_feedback(store: FeedbackStore, out: str | Path, fmt: str) -> dict:
     kind = FORMATS.get(fmt)
     if kind is None:
         raise UserError(f"unknown feedback format {fmt!r}; use feedback-csv or feedback-jsonl.")
-    out = Path(out).expanduser()
-    if out.is_dir():
+    raw = str(out)
+    out = Path(raw).expanduser()
+    if out.is_dir() or raw.endswith(("/", os.sep)):
         out = out / f"feedback.{kind}"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ absolute difference exceeds ``TOLERANCE`` the export is refused and nothing is l
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -127,8 +128,6 @@ def onnx_ready(policy: nn.Module, sample: dict[str, torch.Tensor]) -> nn.Module:
     """A copy of ``policy`` that the ONNX exporter can trace: the audio front end without complex
     tensors, and adaptive average pools (whose input size ONNX may not know) as fixed pools of the
     sizes they see on ``sample``."""
-    import copy
-
     clone = copy.deepcopy(policy).eval()
     if "audio" in clone.encoders:
         clone.encoders["audio"].mel = OnnxMelSpectrogram(policy.encoders["audio"].mel)
@@ -404,7 +403,8 @@ def export_model(project: Project, fmt: str, out: str | Path, *, device: str = "
         tasks = list(trainer.labels)
         mods = list(policy.modalities)
         batches = sample_batches(trainer)
-        exported = onnx_ready(policy, batches[0]) if fmt == "onnx" else policy
+        exported = onnx_ready(policy, batches[0]) if fmt == "onnx" else copy.deepcopy(policy)
+        exported.requires_grad_(False)  # consumers get plain outputs
         module = ExportModule(exported, tasks, _temperature(trainer.algorithm)).eval()
         live = [trainer.algorithm.greedy(b) for b in batches]
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

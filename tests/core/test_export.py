@@ -1,0 +1,179 @@
+"""Model export (TorchScript, ONNX) checked against the live model; TensorBoard event logs."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from mmrl_desktop.cli import main
+from mmrl_desktop.core import export as export_mod
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.evaluate import open_trainer
+from mmrl_desktop.core.export import as_positional, export_model, export_tensorboard
+from mmrl_desktop.core.items import Item
+from mmrl_desktop.core.project import Project, Task
+from tests.core.enginefixtures import TINY_MODEL, make_pngs, make_wavs
+from tests.core.test_evaluate import make_trained
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Project:
+    return make_trained(tmp_path_factory.mktemp("export"))
+
+
+@pytest.fixture(scope="module")
+def multimodal(tmp_path_factory) -> Project:
+    """Image + audio + text with some modalities missing, two tasks, egreedy-q (temperature)."""
+    root = tmp_path_factory.mktemp("mm")
+    make_pngs(root / "img", 4)
+    make_wavs(root / "snd", 4)
+    items = []
+    for c, (lab, img, snd) in enumerate([("a", "dark", "low"), ("b", "light", "high")]):
+        for i in range(4):
+            items.append(
+                Item(
+                    f"{lab}{i}",
+                    image=str(root / "img" / img / f"img{i}.png") if i % 3 != 1 else None,
+                    audio=str(root / "snd" / snd / f"snd{i}.wav") if i % 3 != 2 else None,
+                    text_inline=("calm quiet " * (i + 1)) if c == 0 else "loud bright",
+                    labels={"finding": lab},
+                )
+            )
+    project = Project.create(
+        root / "proj",
+        tasks=[Task("finding", ["a", "b"]), Task("second task", ["x", "y", "z"])],
+        model=TINY_MODEL,
+        algorithm={"algorithm": "egreedy-q"},
+    )
+    with project.open_store() as store:
+        store.add_items(items)
+    return project
+
+
+def _live_and_inputs(project, n_items):
+    trainer = open_trainer(project)
+    try:
+        items = trainer.store.items()[:n_items]
+        inputs = trainer.featurizer.batch(items)
+        live = trainer.algorithm.greedy(inputs)
+        mods = list(trainer.algorithm.policy.modalities)
+        tasks = list(trainer.labels)
+    finally:
+        trainer.close(checkpoint=False)
+    return inputs, live, mods, tasks
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_export_matches_live_model(trained, tmp_path, fmt):
+    info = export_model(trained, fmt, tmp_path / "out" / f"model.{fmt}")
+    path = tmp_path / "out" / f"model.{fmt}"
+    assert info["path"] == str(path) and path.is_file()
+    assert info["check"]["max_abs_diff"] <= 1e-4
+    assert info["check"]["reloaded_with"] == (
+        "torch.jit.load" if fmt == "torchscript" else "onnxruntime"
+    )
+    side = json.loads((tmp_path / "out" / f"model.{fmt}.json").read_text())
+    assert [i["name"] for i in side["inputs"]] == ["image", "image_mask"]
+    assert (
+        side["inputs"][0]["shape"] == ["batch", 1, 8, 8]
+        and "255" in side["inputs"][0]["preprocessing"]
+    )
+    assert side["outputs"][0]["name"] == "probs_label"
+    assert side["outputs"][0]["labels"] == [str(i) for i in range(10)]
+    assert side["step"] > 0 and side["check"]["tolerance"] == 1e-4
+    assert not list(path.parent.glob(".*.tmp"))
+
+    # independently: reload and compare on a batch size the export never saw
+    inputs, live, mods, tasks = _live_and_inputs(trained, 13)
+    args = as_positional(inputs, mods)
+    if fmt == "torchscript":
+        got = torch.jit.load(str(path))(*args)[0].numpy()
+    else:
+        import onnxruntime as ort
+
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        feed = dict(zip(export_mod.input_names(mods), [a.numpy() for a in args], strict=True))
+        got = sess.run(["probs_label"], feed)[0]
+    assert got.shape == (13, 10)
+    assert np.abs(got - live["label"].numpy()).max() <= 1e-4
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_multimodal_export_with_missing_modalities(multimodal, tmp_path, fmt):
+    info = export_model(multimodal, fmt, tmp_path)  # a folder → model.pt / model.onnx
+    assert info["check"]["max_abs_diff"] <= 1e-4
+    assert [i["name"] for i in info["inputs"]] == [
+        "image",
+        "image_mask",
+        "audio",
+        "audio_mask",
+        "text",
+        "text_mask",
+    ]
+    assert [o["name"] for o in info["outputs"]] == ["probs_finding", "probs_second_task"]
+    inputs, live, mods, tasks = _live_and_inputs(multimodal, 8)
+    assert not bool(inputs["image_mask"].all()) and not bool(inputs["audio_mask"].all())
+    args = as_positional(inputs, mods)
+    if fmt == "onnx":
+        import onnxruntime as ort
+
+        sess = ort.InferenceSession(info["path"], providers=["CPUExecutionProvider"])
+        feed = dict(zip(export_mod.input_names(mods), [a.numpy() for a in args], strict=True))
+        outs = sess.run(export_mod.output_names(tasks), feed)
+    else:
+        outs = [o.numpy() for o in torch.jit.load(info["path"])(*args)]
+    for t, o in zip(tasks, outs, strict=True):
+        assert np.abs(o - live[t].numpy()).max() <= 1e-4
+
+
+def test_export_refused_when_the_check_fails(trained, tmp_path, monkeypatch):
+    monkeypatch.setattr(export_mod, "TOLERANCE", -1.0)
+    with pytest.raises(UserError, match="differs from the live model"):
+        export_model(trained, "onnx", tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_tensorboard_event_log(trained, tmp_path, monkeypatch):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    info = export_tensorboard(trained, tmp_path / "tb")
+    assert info["runs"] >= 1 and "loss/total" in info["keys"]
+    with trained.open_store() as store:
+        rows = store.metrics("loss/total")
+    run = next((tmp_path / "tb").iterdir())
+    acc = EventAccumulator(str(run))
+    acc.Reload()
+    got = [(e.step, e.value) for e in acc.Scalars("loss/total")]
+    assert got == [(r[1], pytest.approx(r[3], rel=1e-6)) for r in rows]
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    with pytest.raises(UserError, match="optional tensorboard package"):
+        export_tensorboard(trained, tmp_path / "tb2")
+
+
+def test_cli_export_model(trained, tmp_path, capsys):
+    out = tmp_path / "cli.onnx"
+    assert (
+        main(["export", "--project", str(trained.root), "--format", "onnx", "--out", str(out)]) == 0
+    )
+    assert out.is_file() and "max abs difference" in capsys.readouterr().err
+    empty = Project.create(tmp_path / "empty", tasks=[Task("label", ["a", "b"])])
+    assert (
+        main(
+            [
+                "export",
+                "--project",
+                str(empty.root),
+                "--format",
+                "tensorboard",
+                "--out",
+                str(tmp_path / "tb"),
+            ]
+        )
+        == 2
+    )
+    assert "no training metrics" in capsys.readouterr().err

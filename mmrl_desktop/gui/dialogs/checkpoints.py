@@ -1,0 +1,186 @@
+"""Checkpoints: the list (time, step, model version, answers seen, metrics then) and roll back.
+
+Rolling back stops the trainer (its closing checkpoint is written first), promotes the chosen
+checkpoint with ``core.rollback.promote_checkpoint`` — a copy becomes the newest checkpoint, the
+store records ``audit("rollback", ...)`` — and starts the trainer again, which resumes from it.
+Nothing is deleted; the answers given since stay in the log.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
+
+from mmrl_desktop.core.errors import UserError
+
+COLUMNS = ["Saved", "Step", "Model", "Answers seen", "Held-out accuracy", "👍 rate", "Note"]
+
+
+def checkpoint_rows(project) -> list[dict]:
+    """The store's checkpoint index, newest first, with the metrics logged up to each one."""
+    with project.open_store() as store:
+        records = store.checkpoints()
+        acc = [r for r in store.metrics() if r[2].startswith("eval/accuracy")]
+        ups = store.metrics("reward/thumbs_up_rate")
+    rows = []
+    for rec in reversed(records):
+
+        def last(rows_, rec=rec):
+            vals = [r[3] for r in rows_ if r[4] <= rec.created_at + 1.0]
+            return vals[-1] if vals else None
+
+        rows.append(
+            {
+                "path": rec.path,
+                "created_at": rec.created_at,
+                "step": rec.step,
+                "model_version": rec.model_version,
+                "answers_seen": rec.answers_seen,
+                "accuracy": rec.metrics.get("accuracy", last(acc)),
+                "thumbs_up_rate": rec.metrics.get("thumbs_up_rate", last(ups)),
+                "note": rec.note,
+                "on_disk": (project.root / rec.path).is_file(),
+            }
+        )
+    return rows
+
+
+def _pct(x) -> str:
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+class CheckpointsDialog(QDialog):
+    sig_rollback = Signal(str)  # the checkpoint's path relative to the project
+
+    def __init__(self, project, parent=None):
+        super().__init__(parent)
+        self.project = project
+        self.setWindowTitle(f"Checkpoints — {project.name}")
+        self.resize(900, 420)
+        intro = QLabel(
+            "The trainer saves a checkpoint every few hundred updates and when it stops. Rolling "
+            "back makes a copy of the chosen one the newest: training continues from it, the "
+            "later checkpoints stay on disk, and your answers stay in the log."
+        )
+        intro.setWordWrap(True)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._selection)
+        self.empty = QLabel("No checkpoint yet: the trainer writes the first one when it stops.")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        self.rollback_button = self.buttons.addButton(
+            "Roll back to this checkpoint", QDialogButtonBox.ActionRole
+        )
+        self.rollback_button.setEnabled(False)
+        self.rollback_button.clicked.connect(self._rollback)
+        self.buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(intro)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(self.empty)
+        lay.addWidget(self.buttons)
+        self.rows: list[dict] = []
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.rows = checkpoint_rows(self.project)
+        self.table.setRowCount(len(self.rows))
+        for r, row in enumerate(self.rows):
+            saved = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["created_at"]))
+            cells = [
+                saved,
+                str(row["step"]),
+                f"v{row['model_version']}",
+                str(row["answers_seen"]),
+                _pct(row["accuracy"]),
+                _pct(row["thumbs_up_rate"]),
+                row["note"] + ("" if row["on_disk"] else " (pruned from disk)"),
+            ]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if 1 <= c <= 5:
+                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                if not row["on_disk"]:
+                    item.setFlags(item.flags() & ~Qt.ItemIsEnabled)
+                item.setToolTip(row["path"])
+                self.table.setItem(r, c, item)
+        self.empty.setVisible(not self.rows)
+        self._selection()
+
+    def selected(self) -> dict | None:
+        r = self.table.currentRow()
+        sel = self.table.selectionModel().selectedRows()
+        if not sel or not 0 <= r < len(self.rows):
+            return None
+        return self.rows[r]
+
+    def _selection(self) -> None:
+        row = self.selected()
+        self.rollback_button.setEnabled(bool(row and row["on_disk"]))
+
+    def _rollback(self) -> None:
+        row = self.selected()
+        if row is None:
+            return
+        answer = QMessageBox.question(
+            self,
+            "Roll back",
+            f"Continue training from the checkpoint of step {row['step']} (model "
+            f"v{row['model_version']}, {row['answers_seen']} answers seen)?",
+        )
+        if answer == QMessageBox.Yes:
+            self.sig_rollback.emit(row["path"])
+            self.refresh()
+
+
+def rollback(window, path: str) -> bool:
+    """Stop the trainer, promote ``path``, restart the trainer. A sentence on failure."""
+    from mmrl_desktop.core.rollback import promote_checkpoint
+
+    trainer = window.trainer
+    was_running = trainer.is_running()
+    if not trainer.stop():
+        QMessageBox.warning(
+            window, "Roll back", "The trainer did not stop in time; nothing was rolled back."
+        )
+        return False
+    try:
+        with window.project.open_store() as store:
+            dest = promote_checkpoint(window.project, path, store)
+    except UserError as err:
+        text = str(err)
+        QMessageBox.warning(window, "Roll back", text[:1].upper() + text[1:])
+        return False
+    finally:
+        if was_running:
+            trainer.start()
+    window.statusBar().showMessage(
+        f"Rolled back: training continues from {Path(path).stem} (now {dest.stem}).", 15000
+    )
+    return True
+
+
+def open_checkpoints(window) -> CheckpointsDialog:
+    dlg = CheckpointsDialog(window.project, window)
+    dlg.sig_rollback.connect(lambda path: rollback(window, path))
+    dlg.open()
+    return dlg

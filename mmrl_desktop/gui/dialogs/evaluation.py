@@ -1,0 +1,401 @@
+"""Evaluation view: the current model beside the starting model (and a chosen checkpoint).
+
+``core.evaluate.evaluate_project`` runs on a background thread with its own project and store;
+the view shows its JSON-ready result (the shape ``mmrl-desktop evaluate --json`` prints):
+accuracy, macro-F1, ECE and the off-policy thumbs-up estimates (IPS, SNIPS, DR with their
+confidence intervals) side by side; per-class precision/recall; a confusion-matrix heat map; and
+a reliability diagram (pyqtgraph). A chosen checkpoint is evaluated in a second pass and merged in
+as a third column.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
+
+from mmrl_desktop.gui.background import BackgroundTask
+
+MODEL_COLOURS = {"current": "#3182ce", "reference": "#a0aec0"}
+OTHER_COLOUR = "#dd6b20"
+NAMES = {"current": "Current model", "reference": "Starting model"}
+
+
+def evaluation_job(project_root: str, checkpoint: str | None):
+    """Current vs starting model; with ``checkpoint``, a second pass adds it as a third model."""
+
+    def run(state) -> dict:
+        from mmrl_desktop.core.evaluate import evaluate_project
+        from mmrl_desktop.core.project import Project
+
+        project = Project.open(project_root)
+        result = evaluate_project(project)
+        state.progress(1, 2 if checkpoint else 1)
+        if checkpoint and not state.should_stop():
+            merge_checkpoint(result, evaluate_project(project, checkpoint=checkpoint))
+            state.progress(2, 2)
+        return result
+
+    return run
+
+
+def merge_checkpoint(result: dict, other: dict) -> dict:
+    """Add ``other``'s "checkpoint" model (named after its file) to ``result``."""
+    model = next(m for m in other["models"] if m["name"] == "checkpoint")
+    name = Path(model["source"]).stem
+    result["models"].append({**model, "name": name})
+    for t, entry in result["tasks"].items():
+        o = other["tasks"].get(t, {})
+        if "checkpoint" in o.get("holdout", {}):
+            entry["holdout"][name] = o["holdout"]["checkpoint"]
+        if "checkpoint" in o.get("ope", {}):
+            entry["ope"][name] = o["ope"]["checkpoint"]
+    return result
+
+
+def _pct(x) -> str:
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def _num(x) -> str:
+    return "—" if x is None else f"{x:.3f}"
+
+
+def _item(text: str, align=Qt.AlignRight | Qt.AlignVCenter, tip: str = "") -> QTableWidgetItem:
+    it = QTableWidgetItem(text)
+    it.setTextAlignment(align)
+    if tip:
+        it.setToolTip(tip)
+    return it
+
+
+def _table(rows: int, cols: int) -> QTableWidget:
+    t = QTableWidget(rows, cols)
+    t.setEditTriggers(QAbstractItemView.NoEditTriggers)
+    t.setSelectionMode(QAbstractItemView.NoSelection)
+    t.setFocusPolicy(Qt.NoFocus)
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+    t.verticalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+    return t
+
+
+class EvaluationDialog(QDialog):
+    def __init__(self, project, parent=None):
+        super().__init__(parent)
+        self.project = project
+        self.task: BackgroundTask | None = None
+        self.result: dict | None = None
+        self.setWindowTitle(f"Evaluation — {project.name}")
+        self.resize(1180, 760)
+        # controls
+        self.checkpoint = QComboBox()
+        self.checkpoint.addItem("(none)", None)
+        for p in sorted(project.checkpoints_dir.glob("ckpt-*.safetensors"), reverse=True):
+            self.checkpoint.addItem(p.stem, str(p))
+        self.checkpoint.addItem("Other weights file…", "other")
+        self.checkpoint.activated.connect(self._checkpoint_chosen)
+        self.run_button = QPushButton("Evaluate")
+        self.run_button.clicked.connect(self.start)
+        self.task_box = QComboBox()
+        self.task_box.currentTextChanged.connect(lambda _t: self.show_result())
+        self.cm_model = QComboBox()
+        self.cm_model.currentIndexChanged.connect(lambda _i: self._show_confusion())
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 0)
+        self.bar.setMaximumWidth(160)
+        self.bar.hide()
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Task"))
+        top.addWidget(self.task_box)
+        top.addSpacing(16)
+        top.addWidget(QLabel("Also evaluate checkpoint"))
+        top.addWidget(self.checkpoint)
+        top.addWidget(self.run_button)
+        top.addWidget(self.bar)
+        top.addStretch(1)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        # panes
+        self.summary = _table(0, 0)
+        self.per_class = _table(0, 0)
+        self.confusion = _table(0, 0)
+        self.confusion.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.confusion.verticalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.plot = pg.PlotWidget()
+        self.plot.setBackground("w")
+        self.plot.setLabel("bottom", "confidence")
+        self.plot.setLabel("left", "accuracy")
+        self.plot.setXRange(0, 1, padding=0.02)
+        self.plot.setYRange(0, 1, padding=0.02)
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.setMouseEnabled(False, False)
+        self.legend = self.plot.addLegend(offset=(10, 10))
+        grid = QGridLayout()
+        grid.addWidget(self._group("Side by side", self.summary), 0, 0)
+        cm_box = self._group("Confusion matrix (rows: true label, columns: predicted)", None)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Model"))
+        row.addWidget(self.cm_model)
+        row.addStretch(1)
+        cm_box.layout().addLayout(row)
+        cm_box.layout().addWidget(self.confusion, 1)
+        grid.addWidget(cm_box, 0, 1)
+        grid.addWidget(self._group("Per class: precision / recall", self.per_class), 1, 0)
+        grid.addWidget(self._group("Calibration: reliability diagram", self.plot), 1, 1)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+        grid.setRowStretch(0, 1)
+        grid.setRowStretch(1, 1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.message)
+        lay.addLayout(grid, 1)
+
+    @staticmethod
+    def _group(title: str, widget) -> QGroupBox:
+        box = QGroupBox(title)
+        lay = QVBoxLayout(box)
+        if widget is not None:
+            lay.addWidget(widget)
+        return box
+
+    def _checkpoint_chosen(self, index: int) -> None:
+        if self.checkpoint.itemData(index) != "other":
+            return
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Weights file", str(self.project.root), "Weights (*.safetensors *.pt *.pth)"
+        )
+        if path:
+            self.checkpoint.insertItem(index, Path(path).name, path)
+            self.checkpoint.setCurrentIndex(index)
+        else:
+            self.checkpoint.setCurrentIndex(0)
+
+    # ------------------------------------------------------------ running
+    def start(self) -> None:
+        if self.task is not None and self.task.is_running():
+            return
+        data = self.checkpoint.currentData()
+        checkpoint = data if data not in (None, "other") else None
+        self.run_button.setEnabled(False)
+        self.bar.show()
+        self.message.setStyleSheet("")
+        self.message.setText("Evaluating on the held-out items and the logged answers…")
+        self.task = BackgroundTask(evaluation_job(str(self.project.root), checkpoint), "evaluate")
+        self.task.finished.connect(self._finished)
+        self.task.failed.connect(self._failed)
+        self.task.start()
+
+    def _finished(self, result) -> None:
+        self.run_button.setEnabled(True)
+        self.bar.hide()
+        if result is None:
+            self.message.setText("Cancelled.")
+            return
+        self.set_result(result)
+
+    def _failed(self, text: str) -> None:
+        self.run_button.setEnabled(True)
+        self.bar.hide()
+        self.message.setStyleSheet("color: #c53030;")
+        self.message.setText(f"The evaluation could not run: {text[:1].lower() + text[1:]}")
+
+    def done(self, result: int) -> None:
+        if self.task is not None:
+            self.task.shutdown(30000)
+        super().done(result)
+
+    # ------------------------------------------------------------ showing
+    def set_result(self, result: dict) -> None:
+        self.result = result
+        self.task_box.blockSignals(True)
+        self.task_box.clear()
+        self.task_box.addItems(list(result["tasks"]))
+        self.task_box.blockSignals(False)
+        self.task_box.setEnabled(len(result["tasks"]) > 1)
+        self.cm_model.blockSignals(True)
+        self.cm_model.clear()
+        for m in result["models"]:
+            self.cm_model.addItem(NAMES.get(m["name"], m["name"]), m["name"])
+        self.cm_model.blockSignals(False)
+        models = ", ".join(
+            f"{NAMES.get(m['name'], m['name'])}: {m['source']}" for m in result["models"]
+        )
+        self.message.setText(f"{models}. ({result.get('seconds', 0):.1f} s)")
+        self.show_result()
+
+    def _entry(self) -> dict | None:
+        if not self.result or not self.result["tasks"]:
+            return None
+        task = self.task_box.currentText() or next(iter(self.result["tasks"]))
+        return self.result["tasks"].get(task)
+
+    def _names(self) -> list[str]:
+        return [m["name"] for m in self.result["models"]]
+
+    def show_result(self) -> None:
+        e = self._entry()
+        if e is None:
+            return
+        self._show_summary(e)
+        self._show_per_class(e)
+        self._show_confusion()
+        self._show_reliability(e)
+
+    def _show_summary(self, e: dict) -> None:
+        names = self._names()
+        hold = e["holdout"]
+        rows: list[tuple[str, list[str], str]] = []
+        if e["holdout_items"]:
+            rows.append(("Accuracy", [_pct(hold[n]["accuracy"]) for n in names], ""))
+            rows.append(("Macro-F1", [_num(hold[n]["macro_f1"]) for n in names], ""))
+            rows.append(
+                (
+                    "ECE",
+                    [_num(hold[n]["ece"]) for n in names],
+                    "expected calibration error: 0 "
+                    "means the shown confidence matches how often the model is right",
+                )
+            )
+        for method, label in (
+            ("ips", "👍 rate, IPS"),
+            ("snips", "👍 rate, SNIPS"),
+            ("dr", "👍 rate, DR"),
+        ):
+            if all(method in e["ope"].get(n, {}) for n in names):
+                cells = []
+                for n in names:
+                    est = e["ope"][n][method]
+                    cells.append(
+                        f"{_pct(est['value'])}  [{_pct(est['ci_low'])} – {_pct(est['ci_high'])}]"
+                    )
+                rows.append((label, cells, self.result.get("ope_note", "")))
+        rows.append(("Held-out items", [str(e["holdout_items"])] * len(names), ""))
+        rows.append(("Logged answers", [str(e["feedback_events"])] * len(names), ""))
+        t = self.summary
+        t.clear()
+        t.setRowCount(len(rows))
+        t.setColumnCount(len(names))
+        t.setHorizontalHeaderLabels([NAMES.get(n, n) for n in names])
+        t.setVerticalHeaderLabels([r[0] for r in rows])
+        for r, (_, cells, tip) in enumerate(rows):
+            for c, text in enumerate(cells):
+                t.setItem(r, c, _item(text, tip=tip))
+
+    def _show_per_class(self, e: dict) -> None:
+        names = self._names()
+        t = self.per_class
+        t.clear()
+        t.setRowCount(len(e["labels"]))
+        t.setColumnCount(len(names) + 1)
+        t.setHorizontalHeaderLabels([f"{NAMES.get(n, n)} P / R" for n in names] + ["Support"])
+        t.setVerticalHeaderLabels(e["labels"])
+        if not e["holdout_items"]:
+            return
+        for r, lab in enumerate(e["labels"]):
+            for c, n in enumerate(names):
+                pc = e["holdout"][n]["per_class"][lab]
+                t.setItem(r, c, _item(f"{_num(pc['precision'])} / {_num(pc['recall'])}"))
+            support = e["holdout"][names[0]]["per_class"][lab]["support"]
+            t.setItem(r, len(names), _item(str(support)))
+
+    def _show_confusion(self) -> None:
+        e = self._entry()
+        name = self.cm_model.currentData()
+        if e is None or name is None or not e["holdout_items"]:
+            self.confusion.clear()
+            self.confusion.setRowCount(0)
+            self.confusion.setColumnCount(0)
+            return
+        cm = e["holdout"][name]["confusion_matrix"]
+        labels = e["labels"]
+        t = self.confusion
+        t.clear()
+        t.setRowCount(len(labels))
+        t.setColumnCount(len(labels))
+        t.setHorizontalHeaderLabels(labels)
+        t.setVerticalHeaderLabels(labels)
+        for r, row in enumerate(cm):
+            total = max(1, sum(row))
+            for c, v in enumerate(row):
+                frac = v / total
+                it = _item(str(v), Qt.AlignCenter, f"{_pct(frac)} of true {labels[r]}")
+                good = r == c
+                base = QColor(47, 133, 90) if good else QColor(197, 48, 48)
+                colour = QColor(255, 255, 255)
+                colour.setRed(int(255 + (base.red() - 255) * frac))
+                colour.setGreen(int(255 + (base.green() - 255) * frac))
+                colour.setBlue(int(255 + (base.blue() - 255) * frac))
+                it.setBackground(QBrush(colour))
+                it.setForeground(QBrush(QColor("white" if frac > 0.55 else "#1a202c")))
+                t.setItem(r, c, it)
+
+    def _show_reliability(self, e: dict) -> None:
+        self.plot.clear()
+        self.legend.clear()
+        self.plot.plot([0, 1], [0, 1], pen=pg.mkPen("#718096", width=1, style=Qt.DashLine))
+        if not e["holdout_items"]:
+            return
+        for k, n in enumerate(self._names()):
+            bins = [b for b in e["holdout"][n]["reliability"] if b["count"]]
+            colour = MODEL_COLOURS.get(n, OTHER_COLOUR if k >= 2 else "#2f855a")
+            ece = e["holdout"][n]["ece"]
+            self.plot.plot(
+                [b["confidence"] for b in bins],
+                [b["accuracy"] for b in bins],
+                pen=pg.mkPen(colour, width=2),
+                symbol="o",
+                symbolSize=7,
+                symbolBrush=colour,
+                symbolPen=None,
+                name=f"{NAMES.get(n, n)} (ECE {_num(ece)})",
+            )
+
+
+def open_evaluation(window) -> EvaluationDialog:
+    dlg = EvaluationDialog(window.project, window)
+    dlg.show()
+    dlg.start()
+    return dlg
+
+
+def evaluation_snapshot(window, path, size=(1180, 760), timeout_s: float = 180.0) -> Path:
+    """Run the evaluation, wait for it (events keep flowing) and save the view as a PNG."""
+    import time
+
+    from PySide6.QtWidgets import QApplication
+
+    dlg = EvaluationDialog(window.project, window)
+    dlg.resize(*size)
+    dlg.show()
+    dlg.start()
+    app = QApplication.instance()
+    deadline = time.monotonic() + timeout_s
+    while dlg.task.is_running() and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
+    dlg.task.wait(1000)
+    for _ in range(5):
+        app.processEvents()
+    path = Path(path)
+    dlg.grab().save(str(path))
+    dlg.close()
+    return path

@@ -1,0 +1,204 @@
+"""Export: the model (TorchScript, ONNX), the feedback log (CSV, JSONL) or the training metrics
+(TensorBoard), to a chosen path, in the background; the result is one sentence.
+
+The work runs on a :class:`~mmrl_desktop.gui.background.BackgroundTask` with its own project
+object and store (``core.export``, ``core.feedback_export``). A model export reads the newest
+checkpoint, so the main window restarts a running trainer first (its closing checkpoint then holds
+the current model).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from mmrl_desktop.gui.background import BackgroundTask
+
+# shown name → (format key, default file name, file filter; "" = a folder)
+FORMATS: dict[str, tuple[str, str, str]] = {
+    "TorchScript model (.pt)": ("torchscript", "model.pt", "TorchScript (*.pt)"),
+    "ONNX model (.onnx)": ("onnx", "model.onnx", "ONNX (*.onnx)"),
+    "Feedback log, CSV (.csv)": ("feedback-csv", "feedback.csv", "CSV (*.csv)"),
+    "Feedback log, JSONL (.jsonl)": ("feedback-jsonl", "feedback.jsonl", "JSON lines (*.jsonl)"),
+    "Training metrics for TensorBoard (folder)": ("tensorboard", "tensorboard", ""),
+}
+MODEL_FORMATS = ("torchscript", "onnx")
+DESCRIPTION = {
+    "torchscript": "The current model as a TorchScript program taking plain tensors, with a JSON "
+    "description of its inputs and labels beside it; checked against the live model.",
+    "onnx": "The current model as ONNX (opset 17) with a JSON description of its inputs and "
+    "labels; checked with onnxruntime against the live model.",
+    "feedback-csv": "Every answer, skip and undo with annotator, time, shown label and its "
+    "propensity — the full audit trail. No file paths or patient identifiers.",
+    "feedback-jsonl": "The same audit trail as CSV, one JSON object per line.",
+    "tensorboard": "The training metrics (thumbs-up rate, loss, KL, held-out accuracy) as "
+    "TensorBoard event logs, one folder per training run.",
+}
+
+
+def export_job(project_root: str, fmt: str, out: str):
+    """The Qt-free work; returns the sentence to show."""
+
+    def run(state) -> str:
+        from mmrl_desktop.core.project import Project
+
+        project = Project.open(project_root)
+        if fmt.startswith("feedback"):
+            from mmrl_desktop.core.feedback_export import export_feedback
+
+            with project.open_store() as store:
+                s = export_feedback(store, out, fmt)
+            return (
+                f"Wrote {s['rows']} events ({s['feedback']} answers, {s['skips']} skips, "
+                f"{s['retractions']} undos) to {s['path']}."
+            )
+        from mmrl_desktop.core import export
+
+        if fmt == "tensorboard":
+            s = export.export_tensorboard(project, out)
+            return (
+                f"Wrote {s['scalars']} values of {len(s['keys'])} metrics from {s['runs']} "
+                f"training run{'s' if s['runs'] != 1 else ''} to {s['path']}. View them with "
+                f"tensorboard --logdir {s['path']}"
+            )
+        info = export.export_model(project, fmt, out)
+        diff = info.get("check", {}).get("max_abs_diff")
+        check = (
+            f" Re-loaded and checked: largest difference {diff:.1e}." if diff is not None else ""
+        )
+        return (
+            f"Wrote model v{info.get('model_version', '?')} (step {info.get('step', '?')}) to "
+            f"{info['path']}, described in {Path(info['sidecar']).name}.{check}"
+        )
+
+    return run
+
+
+class ExportDialog(QDialog):
+    def __init__(self, project, parent=None, before_model_export=None):
+        super().__init__(parent)
+        self.project = project
+        self.before_model_export = before_model_export
+        self.task: BackgroundTask | None = None
+        self.setWindowTitle(f"Export — {project.name}")
+        self.resize(720, 300)
+        self.format = QComboBox()
+        self.format.addItems(list(FORMATS))
+        self.path = QLineEdit()
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(browse)
+        self.description = QLabel()
+        self.description.setWordWrap(True)
+        self.description.setStyleSheet("color: #718096;")
+        form = QFormLayout()
+        form.addRow("What", self.format)
+        form.addRow("", self.description)
+        form.addRow("Where", row)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 0)
+        self.bar.hide()
+        self.result = QLabel("")
+        self.result.setWordWrap(True)
+        self.result.setObjectName("exportResult")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.AcceptRole)
+        self.export_button.clicked.connect(self.start)
+        self.buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.bar)
+        lay.addWidget(self.result, 1)
+        lay.addWidget(self.buttons)
+        self.format.currentTextChanged.connect(self._format_changed)
+        self._format_changed(self.format.currentText())
+
+    def fmt(self) -> str:
+        return FORMATS[self.format.currentText()][0]
+
+    def _format_changed(self, text: str) -> None:
+        key, default, _ = FORMATS[text]
+        self.description.setText(DESCRIPTION[key])
+        current = self.path.text().strip()
+        defaults = {str(self.project.exports_dir / d) for _, d, _ in FORMATS.values()}
+        if not current or current in defaults:
+            self.path.setText(str(self.project.exports_dir / default))
+
+    def _browse(self) -> None:
+        _, default, filt = FORMATS[self.format.currentText()]
+        if not filt:
+            path = QFileDialog.getExistingDirectory(self, "Export to folder", self.path.text())
+        else:
+            path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path.text(), filt)
+        if path:
+            self.path.setText(path)
+
+    def is_running(self) -> bool:
+        return self.task is not None and self.task.is_running()
+
+    def start(self) -> None:
+        out = self.path.text().strip()
+        if not out:
+            QMessageBox.warning(self, "Export", "Choose where to write the export.")
+            return
+        fmt = self.fmt()
+        if fmt in MODEL_FORMATS and self.before_model_export is not None:
+            self.before_model_export()
+        self.export_button.setEnabled(False)
+        self.format.setEnabled(False)
+        self.bar.show()
+        self.result.setStyleSheet("")
+        self.result.setText("Exporting…")
+        self.task = BackgroundTask(export_job(str(self.project.root), fmt, out), "export")
+        self.task.finished.connect(self._finished)
+        self.task.failed.connect(self._failed)
+        self.task.start()
+
+    def _end(self) -> None:
+        self.bar.hide()
+        self.export_button.setEnabled(True)
+        self.format.setEnabled(True)
+
+    def _finished(self, sentence) -> None:
+        self._end()
+        self.result.setText(sentence or "The export was cancelled.")
+
+    def _failed(self, text: str) -> None:
+        self._end()
+        self.result.setStyleSheet("color: #c53030;")
+        self.result.setText(f"Nothing was exported: {text[:1].lower() + text[1:]}")
+
+    def done(self, result: int) -> None:
+        if self.task is not None:
+            self.task.shutdown(30000)
+        super().done(result)
+
+
+def refresh_model(window) -> None:
+    """A model export reads the newest checkpoint: restart a running trainer so that its
+    closing checkpoint holds the current model."""
+    if window.trainer.is_running():
+        window.trainer.stop()
+        window.trainer.start()
+
+
+def open_export(window) -> ExportDialog:
+    dlg = ExportDialog(window.project, window, before_model_export=lambda: refresh_model(window))
+    dlg.open()
+    return dlg

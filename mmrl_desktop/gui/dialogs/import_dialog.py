@@ -1,0 +1,331 @@
+"""Import data into a project in the background: progress bar, cancel, then the report.
+
+``ImportPanel`` is the shared widget (the new-project wizard's last page uses it too): it runs
+``core.importer.import_source`` on a :class:`~mmrl_desktop.gui.background.BackgroundTask` with a
+project object and store opened in that thread, and shows the report — how many items were
+imported and a table of the skipped files with their reasons. Never a traceback.
+
+``ImportDialog`` (File → Import data…) asks for a folder or a manifest, runs the panel on the
+current project and, when items were added, asks the main window to reopen the project so the
+queue, the task's labels and the trainer all see them.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mmrl_desktop.gui.background import BackgroundTask, TaskState
+
+MANIFEST_FILTER = "Manifests (*.csv *.jsonl)"
+
+
+def summarize(report) -> dict:
+    """The importer's report (an object or the ``import --json`` dict) as a plain dict:
+    ``imported``, ``items``, ``classes``, ``skipped`` = [(path, reason), ...]."""
+
+    def get(name, default=None):
+        if isinstance(report, dict):
+            return report.get(name, default)
+        return getattr(report, name, default)
+
+    skipped = []
+    for s in get("skipped", None) or []:
+        if isinstance(s, dict):
+            skipped.append((str(s.get("path", "")), str(s.get("reason", ""))))
+        elif isinstance(s, (tuple, list)) and len(s) >= 2:
+            skipped.append((str(s[0]), str(s[1])))
+        else:
+            skipped.append((str(getattr(s, "path", s)), str(getattr(s, "reason", ""))))
+    imported = get("imported", 0)
+    if not isinstance(imported, int):
+        imported = len(imported)
+    items = get("items", imported)
+    if not isinstance(items, int):
+        items = len(items)
+    return {
+        "imported": int(imported),
+        "items": int(items),
+        "classes": [str(c) for c in (get("classes", None) or [])],
+        "skipped": skipped,
+    }
+
+
+def import_job(project_root: str, source: str, task: str | None):
+    """The Qt-free work: open the project in the worker thread and import ``source``."""
+
+    def run(state: TaskState) -> dict:
+        from mmrl_desktop.core.importer import import_source
+        from mmrl_desktop.core.project import Project
+
+        project = Project.open(project_root)
+        params = inspect.signature(import_source).parameters
+        kwargs = {}
+        if task:
+            kwargs["task"] = task
+        if "progress" in params:
+            kwargs["progress"] = state.progress
+        if "should_stop" in params:
+            kwargs["should_stop"] = state.should_stop
+        out = summarize(import_source(source, project, **kwargs))
+        out["cancelled"] = state.should_stop()
+        return out
+
+    return run
+
+
+def report_sentence(summary: dict) -> str:
+    n, skipped = summary["imported"], len(summary["skipped"])
+    text = f"{n} item{'s' if n != 1 else ''} imported"
+    if summary.get("classes"):
+        text += (
+            f" ({', '.join(summary['classes'][:12])}{'…' if len(summary['classes']) > 12 else ''})"
+        )
+    text += "."
+    if skipped:
+        text += f" {skipped} file{'s were' if skipped != 1 else ' was'} skipped — see below."
+    if summary.get("cancelled"):
+        text = "Cancelled: " + text[0].lower() + text[1:]
+    if n == 0 and not summary.get("cancelled"):
+        text += " Nothing could be imported from this source."
+    return text
+
+
+class ImportPanel(QWidget):
+    """Progress + cancel while importing, then the report."""
+
+    sig_done = Signal(object)  # the summary dict, or None after a failure
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.task: BackgroundTask | None = None
+        self.summary: dict | None = None
+        self.status = QLabel("Waiting to start…")
+        self.status.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 0)
+        self.cancel_button = QPushButton("Cancel import")
+        self.cancel_button.clicked.connect(self.cancel)
+        row = QHBoxLayout()
+        row.addWidget(self.bar, 1)
+        row.addWidget(self.cancel_button)
+        self.table = QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(["Skipped file", "Reason"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.Stretch)
+        self.table.setColumnWidth(0, 260)
+        self.table.hide()
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.status)
+        lay.addLayout(row)
+        lay.addWidget(self.table, 1)
+
+    def is_running(self) -> bool:
+        return self.task is not None and self.task.is_running()
+
+    def start(self, project_root: str | Path, source: str | Path, task: str | None = None) -> None:
+        self.run(import_job(str(project_root), str(source), task), f"Importing {source} …")
+
+    def run(self, job, text: str) -> None:
+        """Run ``job(state)`` (returning a summary dict) in the background."""
+        self.summary = None
+        self.table.hide()
+        self.table.setRowCount(0)
+        self.bar.setRange(0, 0)
+        self.bar.show()
+        self.cancel_button.show()
+        self.cancel_button.setEnabled(True)
+        self.status.setText(text)
+        self.task = BackgroundTask(job, "import")
+        self.task.progress.connect(self._on_progress)
+        self.task.finished.connect(self._on_finished)
+        self.task.failed.connect(self._on_failed)
+        self.task.start()
+
+    def cancel(self) -> None:
+        if self.is_running():
+            self.task.cancel()
+            self.cancel_button.setEnabled(False)
+            self.status.setText("Cancelling… the items read so far are kept.")
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        if self.task is not None:
+            self.task.shutdown(timeout_ms)
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if total > 0:
+            self.bar.setRange(0, total)
+            self.bar.setValue(done)
+            self.bar.setFormat(f"{done} / {total} files")
+
+    def _end(self) -> None:
+        self.cancel_button.hide()
+        if self.bar.maximum() == 0:
+            self.bar.setRange(0, 1)
+            self.bar.setValue(1)
+
+    def _on_finished(self, summary) -> None:
+        self._end()
+        if summary is None:  # cancelled before the importer returned
+            summary = {"imported": 0, "items": 0, "classes": [], "skipped": [], "cancelled": True}
+        self.summary = summary
+        self.status.setText(report_sentence(summary))
+        self.bar.setValue(self.bar.maximum())
+        if summary["skipped"]:
+            self.table.setRowCount(len(summary["skipped"]))
+            for r, (path, reason) in enumerate(summary["skipped"]):
+                for c, text in enumerate((path, reason)):
+                    cell = QTableWidgetItem(text)
+                    cell.setToolTip(text)
+                    self.table.setItem(r, c, cell)
+            self.table.show()
+        self.sig_done.emit(summary)
+
+    def _on_failed(self, text: str) -> None:
+        self._end()
+        self.summary = None
+        self.status.setText(f"The import stopped: {text}")
+        self.sig_done.emit(None)
+
+
+def source_row(parent: QWidget, line: QLineEdit) -> QHBoxLayout:
+    """A path field with "Folder…" and "Manifest…" pickers."""
+    folder = QPushButton("Folder…")
+    folder.setToolTip("A folder with one sub-folder per label: <folder>/<label>/<files>")
+    manifest = QPushButton("Manifest…")
+    manifest.setToolTip("items.csv or items.jsonl with columns id, image, audio, text, label")
+
+    def pick_folder() -> None:
+        path = QFileDialog.getExistingDirectory(parent, "Folder of classes", line.text())
+        if path:
+            line.setText(path)
+
+    def pick_manifest() -> None:
+        path, _ = QFileDialog.getOpenFileName(parent, "Manifest", line.text(), MANIFEST_FILTER)
+        if path:
+            line.setText(path)
+
+    folder.clicked.connect(pick_folder)
+    manifest.clicked.connect(pick_manifest)
+    row = QHBoxLayout()
+    row.addWidget(line, 1)
+    row.addWidget(folder)
+    row.addWidget(manifest)
+    return row
+
+
+def check_source(text: str) -> str | None:
+    """None when ``text`` names something importable, else a sentence saying why not."""
+    if not text.strip():
+        return "Choose a folder of classes or a CSV/JSONL manifest to import."
+    path = Path(text.strip()).expanduser()
+    if not path.exists():
+        return f"There is nothing at {path}."
+    if path.is_file() and path.suffix.lower() not in (".csv", ".jsonl"):
+        return f"{path.name} is not a manifest: choose a .csv or .jsonl file, or a folder."
+    return None
+
+
+class ImportDialog(QDialog):
+    """File → Import data…: add a folder or manifest to the current project."""
+
+    sig_imported = Signal(str)  # project root, when at least one item was added
+
+    def __init__(self, project, parent=None):
+        super().__init__(parent)
+        self.project = project
+        self.setWindowTitle(f"Import data into {project.name}")
+        self.resize(760, 460)
+        self.source = QLineEdit()
+        self.source.setPlaceholderText("a folder of classes, or items.csv / items.jsonl")
+        intro = QLabel(
+            "Add the items of a folder (<i>folder/label/files</i>) or of a manifest to this "
+            "project. Items already in the project are kept as they are."
+        )
+        intro.setWordWrap(True)
+        self.panel = ImportPanel()
+        self.panel.hide()
+        self.panel.sig_done.connect(self._on_done)
+        self.buttons = QDialogButtonBox()
+        self.import_button = self.buttons.addButton("Import", QDialogButtonBox.AcceptRole)
+        self.close_button = self.buttons.addButton(QDialogButtonBox.Close)
+        self.import_button.clicked.connect(self.start)
+        self.close_button.clicked.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(intro)
+        lay.addLayout(source_row(self, self.source))
+        lay.addWidget(self.panel, 1)
+        lay.addWidget(self.buttons)
+
+    def start(self) -> None:
+        problem = check_source(self.source.text())
+        if problem:
+            QMessageBox.warning(self, "Import data", problem)
+            return
+        task = self.project.tasks[0].name if self.project.tasks else None
+        self.import_button.setEnabled(False)
+        self.source.setEnabled(False)
+        self.panel.show()
+        self.panel.start(self.project.root, self.source.text().strip(), task)
+
+    def _on_done(self, summary) -> None:
+        self.import_button.setEnabled(True)
+        self.source.setEnabled(True)
+        if summary and summary["imported"] > 0:
+            self.sig_imported.emit(str(self.project.root))
+
+    def reject(self) -> None:
+        if self.panel.is_running():
+            self.panel.cancel()
+            self.panel.shutdown(10000)
+        super().reject()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.panel.shutdown(10000)
+        super().closeEvent(event)
+
+
+def open_import(window) -> ImportDialog:
+    """Show the import dialog for ``window``'s project; reopen the project once it is closed
+    after items were added (the queue, labels and trainer then see them)."""
+    from mmrl_desktop.core.demo import is_demo
+
+    if is_demo(window.project.root):
+        QMessageBox.information(
+            window,
+            "Import data",
+            "The built-in demo project does not take new data. Create a project of your own "
+            "with File → New project….",
+        )
+        return None
+    dlg = ImportDialog(window.project, window)
+    dlg.setAttribute(Qt.WA_DeleteOnClose, False)
+    added = []
+    dlg.sig_imported.connect(added.append)
+    dlg.finished.connect(lambda _r: added and window.open_project(added[-1]))
+    dlg.open()
+    return dlg

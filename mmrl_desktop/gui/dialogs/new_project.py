@@ -1,0 +1,444 @@
+"""New-project wizard: source → project folder and name → tasks and labels → model → import.
+
+The last page creates the project (``Project.create``), copies a chosen weights file into it
+(so the folder stays self-contained) and imports the source in the background with a progress bar
+and a cancel button; it ends with the import report. ``sig_project_created(path)`` then tells the
+main window to open the new project.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWizard,
+    QWizardPage,
+)
+
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.project import DEFAULT_TASK, PROJECT_FILE, Project, Task
+from mmrl_desktop.gui.dialogs.import_dialog import ImportPanel, check_source, source_row
+from mmrl_desktop.paths import user_data_dir
+
+WEIGHTS_SUFFIXES = (".safetensors", ".pt")
+# label → (project.toml [model] keys, needs a weights file)
+MODEL_PRESETS: dict[str, tuple[dict, bool]] = {
+    "Small CNN (fast, default)": ({"image_encoder": "small-cnn"}, False),
+    "ResNet-18 (from a local weights file…)": ({"image_encoder": "resnet18"}, True),
+    "ResNet-34 (from a local weights file…)": ({"image_encoder": "resnet34"}, True),
+    "MobileNet V3 small (from a local weights file…)": (
+        {"image_encoder": "mobilenet_v3_small"},
+        True,
+    ),
+    "EfficientNet-B0 (from a local weights file…)": ({"image_encoder": "efficientnet_b0"}, True),
+}
+
+
+# ---------------------------------------------------------------- Qt-free helpers
+def guess_labels(source: str | Path, limit: int = 10000) -> list[str]:
+    """Labels a source suggests: the class folder names, or the manifest's ``label`` values."""
+    path = Path(source).expanduser()
+    try:
+        if path.is_dir():
+            for name in ("items.csv", "items.jsonl"):
+                if (path / name).is_file() and not _class_dirs(path):
+                    return guess_labels(path / name, limit)
+            return _class_dirs(path)
+        labels: list[str] = []
+        if path.suffix.lower() == ".csv":
+            with path.open(newline="", encoding="utf-8-sig") as fh:
+                for k, row in enumerate(csv.DictReader(fh)):
+                    if k >= limit:
+                        break
+                    labels.append((row.get("label") or "").strip())
+        elif path.suffix.lower() == ".jsonl":
+            with path.open(encoding="utf-8") as fh:
+                for k, line in enumerate(fh):
+                    if k >= limit:
+                        break
+                    try:
+                        obj = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(obj, dict) and obj.get("label") is not None:
+                        labels.append(str(obj["label"]).strip())
+        return sorted({lab for lab in labels if lab})
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+
+
+def _class_dirs(path: Path) -> list[str]:
+    return sorted(
+        p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+    )
+
+
+def slug(name: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9_\-]+", "-", name.strip()).strip("-")
+    return s or "project"
+
+
+def parse_tasks(rows: list[tuple[str, str]]) -> list[Task]:
+    """(task name, comma-separated labels) rows → validated tasks (UserError with a sentence)."""
+    tasks = []
+    for name, labels in rows:
+        name = name.strip()
+        labs = [x.strip() for x in labels.split(",") if x.strip()]
+        if not name and not labs:
+            continue
+        task = Task(name, labs)
+        task.validate()
+        tasks.append(task)
+    if not tasks:
+        raise UserError("add at least one task with two labels or more.")
+    if len({t.name for t in tasks}) != len(tasks):
+        raise UserError("two tasks have the same name.")
+    return tasks
+
+
+def create_job(root: str, name: str, tasks: list[Task], model: dict, weights: str, source: str):
+    """The background work of the last page: create, copy weights, import."""
+    from mmrl_desktop.gui.dialogs.import_dialog import import_job
+
+    def run(state):
+        model_table = dict(model)
+        project = Project.create(root, name=name, tasks=tasks, model=model_table, source=source)
+        if weights:
+            dest = project.root / "weights" / Path(weights).name
+            dest.parent.mkdir(exist_ok=True)
+            shutil.copyfile(weights, dest)
+            project.model["weights_path"] = str(dest.relative_to(project.root))
+            project.save()
+        return import_job(str(project.root), source, tasks[0].name)(state)
+
+    return run
+
+
+# ---------------------------------------------------------------- pages
+class SourcePage(QWizardPage):
+    def __init__(self):
+        super().__init__()
+        self.setTitle("Where are your cases?")
+        self.setSubTitle(
+            "A folder with one sub-folder per label (folder/label/files), or a manifest "
+            "(items.csv / items.jsonl with columns id, image, audio, text, label)."
+        )
+        self.source = QLineEdit()
+        self.source.setPlaceholderText("choose a folder or a manifest")
+        self.source.textChanged.connect(self.completeChanged)
+        self.hint = QLabel("")
+        self.hint.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.addLayout(source_row(self, self.source))
+        lay.addWidget(self.hint)
+        lay.addStretch(1)
+        self.registerField("source*", self.source)
+
+    def isComplete(self) -> bool:  # noqa: N802
+        problem = check_source(self.source.text())
+        self.hint.setText(problem or "")
+        return problem is None
+
+
+class ProjectPage(QWizardPage):
+    def __init__(self):
+        super().__init__()
+        self.setTitle("Name the project")
+        self.setSubTitle("The project folder will hold the answers, the model and its checkpoints.")
+        self.name = QLineEdit()
+        self.location = QLineEdit(str(user_data_dir() / "projects"))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        self.folder = QLabel()
+        self.folder.setWordWrap(True)
+        loc = QHBoxLayout()
+        loc.addWidget(self.location, 1)
+        loc.addWidget(browse)
+        form = QFormLayout(self)
+        form.addRow("Project name", self.name)
+        form.addRow("Create it in", loc)
+        form.addRow("Project folder", self.folder)
+        for w in (self.name, self.location):
+            w.textChanged.connect(self._update)
+        self.registerField("name*", self.name)
+
+    def initializePage(self) -> None:  # noqa: N802
+        if not self.name.text():
+            src = Path(self.field("source")).expanduser()
+            self.name.setText(src.stem if src.is_file() else src.name)
+
+    def _browse(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Create the project in", self.location.text())
+        if path:
+            self.location.setText(path)
+
+    def project_dir(self) -> Path:
+        return Path(self.location.text().strip()).expanduser() / slug(self.name.text())
+
+    def _update(self) -> None:
+        self.folder.setText(str(self.project_dir()))
+        self.completeChanged.emit()
+
+    def validatePage(self) -> bool:  # noqa: N802
+        root = self.project_dir()
+        if (root / PROJECT_FILE).exists():
+            QMessageBox.warning(self, "New project", f"{root} already holds a project.")
+            return False
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            QMessageBox.warning(
+                self, "New project", f"{root} exists and is not empty; choose another name."
+            )
+            return False
+        return True
+
+
+class TasksPage(QWizardPage):
+    def __init__(self):
+        super().__init__()
+        self.setTitle("Tasks and labels")
+        self.setSubTitle(
+            "A task is a question asked of every item. Labels are separated by commas; each "
+            "task needs at least two. Imported labels go to the first task."
+        )
+        self.table = QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(["Task", "Labels (comma-separated)"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
+        self.table.setColumnWidth(0, 160)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        add = QPushButton("Add task")
+        remove = QPushButton("Remove task")
+        add.clicked.connect(lambda: self.add_row("", ""))
+        remove.clicked.connect(self._remove)
+        buttons = QHBoxLayout()
+        buttons.addWidget(add)
+        buttons.addWidget(remove)
+        buttons.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.table, 1)
+        lay.addLayout(buttons)
+        self._source = None
+
+    def add_row(self, task: str, labels: str) -> None:
+        r = self.table.rowCount()
+        self.table.insertRow(r)
+        self.table.setItem(r, 0, QTableWidgetItem(task))
+        self.table.setItem(r, 1, QTableWidgetItem(labels))
+
+    def _remove(self) -> None:
+        if self.table.rowCount() > 1:
+            self.table.removeRow(max(0, self.table.currentRow()))
+
+    def initializePage(self) -> None:  # noqa: N802
+        source = self.field("source")
+        if source == self._source:
+            return  # keep the user's edits when they come back
+        self._source = source
+        self.table.setRowCount(0)
+        self.add_row(DEFAULT_TASK, ", ".join(guess_labels(source)))
+
+    def rows(self) -> list[tuple[str, str]]:
+        out = []
+        for r in range(self.table.rowCount()):
+            cells = [self.table.item(r, c) for c in (0, 1)]
+            out.append(tuple(c.text() if c is not None else "" for c in cells))
+        return out
+
+    def tasks(self) -> list[Task]:
+        return parse_tasks(self.rows())
+
+    def validatePage(self) -> bool:  # noqa: N802
+        try:
+            self.tasks()
+        except UserError as err:
+            QMessageBox.warning(self, "Tasks and labels", _sentence(str(err)))
+            return False
+        return True
+
+
+class ModelPage(QWizardPage):
+    def __init__(self):
+        super().__init__()
+        self.setTitle("Model")
+        self.setSubTitle(
+            "Nothing is downloaded. The small CNN trains from scratch in seconds; a larger "
+            "image encoder needs a weights file you have on this computer."
+        )
+        self.preset = QComboBox()
+        self.preset.addItems(list(MODEL_PRESETS))
+        self.weights = QLineEdit()
+        self.weights.setPlaceholderText("a .safetensors or .pt file")
+        self.browse = QPushButton("Choose…")
+        self.browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.weights, 1)
+        row.addWidget(self.browse)
+        self.note = QLabel(
+            "Audio and text get their own small encoders whatever you choose here; the model "
+            "reads every modality found in your data."
+        )
+        self.note.setWordWrap(True)
+        form = QFormLayout(self)
+        form.addRow("Image encoder", self.preset)
+        form.addRow("Weights file", row)
+        form.addRow("", self.note)
+        self.preset.currentTextChanged.connect(self._update)
+        self.weights.textChanged.connect(self.completeChanged)
+        self._update()
+
+    def needs_weights(self) -> bool:
+        return MODEL_PRESETS[self.preset.currentText()][1]
+
+    def _update(self) -> None:
+        need = self.needs_weights()
+        self.weights.setEnabled(need)
+        self.browse.setEnabled(need)
+        self.completeChanged.emit()
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Weights file", "", "Weights (*.safetensors *.pt)"
+        )
+        if path:
+            self.weights.setText(path)
+
+    def model_table(self) -> dict:
+        return dict(MODEL_PRESETS[self.preset.currentText()][0])
+
+    def weights_file(self) -> str:
+        return self.weights.text().strip() if self.needs_weights() else ""
+
+    def isComplete(self) -> bool:  # noqa: N802
+        return not self.needs_weights() or bool(self.weights.text().strip())
+
+    def validatePage(self) -> bool:  # noqa: N802
+        path = self.weights_file()
+        if not path:
+            return True
+        p = Path(path).expanduser()
+        problem = None
+        if p.suffix.lower() not in WEIGHTS_SUFFIXES:
+            problem = f"{p.name} is not a weights file: choose a .safetensors or .pt file."
+        elif not p.is_file():
+            problem = f"There is no file at {p}."
+        if problem:
+            QMessageBox.warning(self, "Model", problem)
+            return False
+        return True
+
+
+class ImportPage(QWizardPage):
+    def __init__(self):
+        super().__init__()
+        self.setTitle("Creating the project")
+        self.setSubTitle("Your files are read in the background; unreadable ones are listed.")
+        self.panel = ImportPanel()
+        self.panel.sig_done.connect(self._done)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.panel)
+        self.summary: dict | None = None
+        self._finished = False
+
+    def initializePage(self) -> None:  # noqa: N802
+        wiz: NewProjectWizard = self.wizard()
+        self._finished = False
+        self.setCommitPage(True)  # no way back once the folder exists
+        job = create_job(
+            str(wiz.project_dir()),
+            wiz.project_page.name.text().strip(),
+            wiz.tasks_page.tasks(),
+            wiz.model_page.model_table(),
+            wiz.model_page.weights_file(),
+            str(Path(self.field("source")).expanduser()),
+        )
+        self.panel.run(job, "Creating the project and importing…")
+
+    def _done(self, summary) -> None:
+        self.summary = summary
+        self._finished = True
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:  # noqa: N802
+        return self._finished
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return (text[:1].upper() + text[1:]) if text else text
+
+
+class NewProjectWizard(QWizard):
+    sig_project_created = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("New project")
+        self.setWizardStyle(QWizard.ClassicStyle)
+        self.setOption(QWizard.NoBackButtonOnLastPage, True)
+        self.resize(780, 520)
+        self.source_page = SourcePage()
+        self.project_page = ProjectPage()
+        self.tasks_page = TasksPage()
+        self.model_page = ModelPage()
+        self.import_page = ImportPage()
+        for page in (
+            self.source_page,
+            self.project_page,
+            self.tasks_page,
+            self.model_page,
+            self.import_page,
+        ):
+            self.addPage(page)
+        self.setButtonText(QWizard.FinishButton, "Open the project")
+
+    def project_dir(self) -> Path:
+        return self.project_page.project_dir()
+
+    def accept(self) -> None:
+        summary = self.import_page.summary
+        super().accept()
+        if summary is not None and (summary["imported"] > 0 or summary["items"] > 0):
+            self.sig_project_created.emit(str(self.project_dir()))
+        elif (self.project_dir() / PROJECT_FILE).exists():
+            QMessageBox.information(
+                self.parentWidget(),
+                "New project",
+                f"The project was created at {self.project_dir()} but holds no items yet. "
+                "Open it and use File → Import data… to add some.",
+            )
+
+    def reject(self) -> None:
+        panel = self.import_page.panel
+        if panel.is_running():
+            panel.cancel()
+            panel.shutdown(10000)
+        super().reject()
+
+    def done(self, result: int) -> None:
+        self.import_page.panel.shutdown(10000)
+        super().done(result)
+
+
+def open_new_project(window) -> NewProjectWizard:
+    wiz = NewProjectWizard(window)
+    wiz.sig_project_created.connect(window.open_project)
+    wiz.open()
+    return wiz

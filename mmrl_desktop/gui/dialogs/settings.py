@@ -1,0 +1,233 @@
+"""Settings: the annotator's name (user settings) and the project's algorithm and hyper-parameters.
+
+The hyper-parameter fields are built from ``TrainConfig``'s dataclass fields: each field's
+``metadata["help"]`` is its tooltip and the grey line under it. Values are validated through
+``TrainConfig.from_dict`` — a bad value is reported as a sentence and nothing is saved. On OK the
+``[algorithm]`` table of project.toml is written (``Project.save``), the annotator is stored in the
+user's settings and given to the running labeling session, and a running trainer is restarted so
+it picks the new settings up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mmrl_desktop.core.algorithms import ALGORITHM_NAMES
+from mmrl_desktop.core.config import DEVICES, TrainConfig
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.session import default_annotator
+from mmrl_desktop.core.user_settings import UserSettings
+
+TITLES = {
+    "algorithm": "Algorithm",
+    "lr": "Learning rate",
+    "batch_size": "Batch size",
+    "epsilon": "Exploration ε",
+    "kl_beta": "KL β",
+    "updates_per_event": "Updates per answer",
+    "gamma": "Discount γ",
+    "weight_decay": "Weight decay",
+    "grad_clip": "Gradient clip",
+    "seed": "Random seed",
+    "device": "Device",
+    "cpu_threads": "CPU threads",
+    "checkpoint_every": "Checkpoint every",
+    "keep_checkpoints": "Checkpoints kept",
+    "eval_every": "Evaluate every",
+    "eval_items": "Held-out items",
+    "cache_mb": "Feature cache (MB)",
+}
+LEARNING = ("algorithm", "lr", "batch_size", "epsilon", "kl_beta", "updates_per_event", "gamma")
+ADVANCED = tuple(k for k in TITLES if k not in LEARNING)
+FIXED = {"gamma"}  # shown, not editable: one-step feedback
+ALGORITHM_SUMMARY = {
+    "default": "Thumbs likelihood on a replayed softmax policy, Thompson choice of the shown "
+    "label. Recommended.",
+    "egreedy-q": "The source article's method: a reward (Q) head per label, ε-greedy choice.",
+    "reinforce": "KL-regularised policy gradient from thumbs with a running-mean baseline.",
+    "supervised": "Learns from corrected labels only: the upper bound when every answer "
+    "carries the right label.",
+}
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+class SettingsDialog(QDialog):
+    """Edit the annotator and the project's TrainConfig. ``result_config`` after OK."""
+
+    def __init__(self, project, user_settings: UserSettings, parent=None):
+        super().__init__(parent)
+        self.project = project
+        self.user_settings = user_settings
+        self.setWindowTitle("Settings")
+        self.resize(640, 600)
+        try:
+            current = TrainConfig.from_dict(project.algorithm)
+        except UserError as err:  # a hand-edited project.toml: start from the defaults
+            current = TrainConfig()
+            self._load_problem = str(err)
+        else:
+            self._load_problem = ""
+        self.current = current
+        self.result_config: TrainConfig | None = None
+        self.editors: dict[str, QWidget] = {}
+        help_of = {f.name: f.metadata.get("help", "") for f in fields(TrainConfig)}
+
+        tabs = QTabWidget()
+        general = QWidget()
+        form = QFormLayout(general)
+        self.annotator = QLineEdit(user_settings.annotator)
+        self.annotator.setPlaceholderText(default_annotator())
+        self.annotator.setMaxLength(100)
+        form.addRow("Annotator", self.annotator)
+        form.addRow(
+            "",
+            self._describe(
+                "Your name in the feedback log and in exports. Empty: "
+                f"the computer's user name ({default_annotator()})."
+            ),
+        )
+        tabs.addTab(general, "General")
+        for title, names in (("Learning", LEARNING), ("Advanced", ADVANCED)):
+            page = QWidget()
+            form = QFormLayout(page)
+            form.setFieldGrowthPolicy(QFormLayout.ExpandingFieldsGrow)
+            for name in names:
+                editor = self._editor(name, getattr(current, name))
+                editor.setToolTip(help_of[name])
+                self.editors[name] = editor
+                form.addRow(TITLES[name], editor)
+                text = help_of[name]
+                if name == "algorithm":
+                    self.algo_note = self._describe(ALGORITHM_SUMMARY.get(current.algorithm, ""))
+                    editor.currentTextChanged.connect(self._algorithm_changed)
+                    form.addRow("", self.algo_note)
+                    continue
+                form.addRow("", self._describe(text[:1].upper() + text[1:] + "."))
+            tabs.addTab(page, title)
+        self.tabs = tabs
+        self.problem = QLabel(self._load_problem)
+        self.problem.setObjectName("settingsProblem")
+        self.problem.setStyleSheet("color: #c53030;")
+        self.problem.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.buttons = buttons
+        lay = QVBoxLayout(self)
+        lay.addWidget(tabs, 1)
+        lay.addWidget(self.problem)
+        lay.addWidget(buttons)
+
+    @staticmethod
+    def _describe(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setWordWrap(True)
+        label.setStyleSheet("color: #718096; font-size: 9pt;")
+        return label
+
+    def _editor(self, name: str, value) -> QWidget:
+        if name in ("algorithm", "device"):
+            box = QComboBox()
+            box.addItems(list(ALGORITHM_NAMES if name == "algorithm" else DEVICES))
+            box.setCurrentText(str(value))
+            return box
+        line = QLineEdit(_format(value))
+        if name in FIXED:
+            line.setReadOnly(True)
+            line.setEnabled(False)
+        return line
+
+    def _algorithm_changed(self, name: str) -> None:
+        text = ALGORITHM_SUMMARY.get(name, "")
+        if name != self.current.algorithm:
+            text += " Changing the algorithm starts from a fresh model; its checkpoints are kept."
+        self.algo_note.setText(text)
+
+    # ------------------------------------------------------------ values
+    def values(self) -> dict:
+        """The edited fields as a dict for ``TrainConfig.from_dict`` (UserError on bad text)."""
+        kinds = {
+            f.name: f.type if isinstance(f.type, str) else f.type.__name__
+            for f in fields(TrainConfig)
+        }
+        out = {}
+        for name, editor in self.editors.items():
+            if isinstance(editor, QComboBox):
+                out[name] = editor.currentText()
+                continue
+            text = editor.text().strip()
+            try:
+                out[name] = int(text) if kinds[name] == "int" else float(text)
+            except ValueError:
+                kind = "a whole number" if kinds[name] == "int" else "a number"
+                raise UserError(f"{TITLES[name]} must be {kind}, not {text!r}.") from None
+        out["options"] = dict(self.current.options)
+        return out
+
+    def validated(self) -> TrainConfig:
+        return TrainConfig.from_dict(self.values())
+
+    def accept(self) -> None:
+        try:
+            cfg = self.validated()
+        except UserError as err:
+            text = str(err)
+            text = text[:1].upper() + text[1:]
+            self.problem.setText(text)
+            QMessageBox.warning(self, "Settings", text)
+            return
+        self.result_config = cfg
+        self.save()
+        super().accept()
+
+    def save(self) -> None:
+        """Write the [algorithm] table (only what differs from the defaults) and the annotator."""
+        cfg = self.result_config
+        defaults = TrainConfig().to_dict()
+        table = {k: v for k, v in cfg.to_dict().items() if v != defaults[k]}
+        self.project.algorithm = table
+        self.project.save()
+        self.user_settings.annotator = self.annotator.text().strip()
+        try:
+            self.user_settings.save()
+        except OSError:
+            pass  # a read-only config folder keeps the name for this session only
+
+
+def apply_to_window(window, dialog: SettingsDialog) -> None:
+    """After OK: the running session uses the new annotator; a running trainer restarts."""
+    name = dialog.user_settings.annotator or None
+    window.annotator = name
+    if window.labeling is not None:
+        window.labeling.session.annotator = name or default_annotator()
+    trainer = window.trainer
+    if trainer.is_running():
+        trainer.stop()
+        trainer.start()
+
+
+def open_settings(window) -> SettingsDialog:
+    dlg = SettingsDialog(window.project, UserSettings.load(), window)
+    dlg.accepted.connect(lambda: apply_to_window(window, dlg))
+    dlg.setWindowModality(Qt.WindowModal)
+    dlg.open()
+    return dlg

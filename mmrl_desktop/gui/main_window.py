@@ -141,6 +141,42 @@ class MainWindow(QMainWindow):
             lambda: QMessageBox.information(self, "Keyboard shortcuts", SHORTCUTS_TEXT)
         )
         a.quit.triggered.connect(self.close)
+        self._wire_dialogs()
+
+    # ------------------------------------------------------------------ dialogs
+    def _wire_dialogs(self) -> None:
+        """Menu actions → dialogs. The dialogs' logic lives in ``gui/dialogs/``."""
+        from mmrl_desktop.gui.dialogs import (
+            checkpoints,
+            evaluation,
+            export_dialog,
+            import_dialog,
+            new_project,
+            open_project,
+            settings,
+        )
+
+        a = self.actions_
+        a.new_project.triggered.connect(lambda: new_project.open_new_project(self))
+        a.open_project.triggered.connect(lambda: open_project.choose_project(self))
+        a.import_data.triggered.connect(lambda: import_dialog.open_import(self))
+        a.export.triggered.connect(lambda: export_dialog.open_export(self))
+        a.settings.triggered.connect(lambda: settings.open_settings(self))
+        a.evaluate.triggered.connect(lambda: evaluation.open_evaluation(self))
+        a.checkpoints.triggered.connect(lambda: checkpoints.open_checkpoints(self))
+        open_project.wire_recent_menu(self)
+
+    def open_project(self, path):
+        """Replace this window by one on the project at ``path`` (None if it cannot open)."""
+        from mmrl_desktop.gui.dialogs.open_project import reopen
+
+        return reopen(self, path)
+
+    def evaluation_snapshot(self, path):
+        """Render the evaluation view to a PNG (``mmrl-desktop snapshot``)."""
+        from mmrl_desktop.gui.dialogs.evaluation import evaluation_snapshot
+
+        return evaluation_snapshot(self, path)
 
     def _chart_event(self, ev) -> None:
         for key, value in ev.metrics.items():

@@ -20,8 +20,11 @@ QMainWindow, QWidget { font-size: 10.5pt; }
 #itemTitle { font-size: 12pt; font-weight: 600; color: #f7fafc; }
 #taskRow { background: #2a3040; border-radius: 8px; }
 #taskTitle { color: #a0aec0; font-size: 9pt; letter-spacing: 1px; }
-#shownLabel { color: #ffffff; }
-#top3, #predSource, #keyHint { color: #a0aec0; }
+#shownLabel { color: #ffffff; font-size: 28pt; font-weight: 700; }
+#exploreNote { color: #90cdf4; font-size: 9.5pt; }
+QPushButton#thumbUp, QPushButton#thumbDown { font-size: 15pt; font-weight: 700; }
+#top3 { color: #cbd5e0; font-size: 11pt; }
+#predSource, #keyHint { color: #a0aec0; font-size: 9.5pt; }
 #feedbackMessage { color: #fbd38d; }
 QPushButton#thumbUp { background: #2f855a; color: white; border-radius: 8px; }
 QPushButton#thumbUp:hover { background: #38a169; }

@@ -50,7 +50,8 @@ SERIES: dict[str, tuple[str, str, str]] = {
     "reward/thumbs_up_cum": ("reward", "all", theme.SERIES[1]),
     "loss/total": ("loss", "", theme.SERIES[2]),
     "kl/ref": ("kl", "", theme.SERIES[4]),
-    "eval/accuracy": ("eval", "", theme.SERIES[0]),
+    "eval/accuracy": ("eval", "accuracy", theme.SERIES[0]),
+    "eval/macro_f1": ("eval", "macro-F1", theme.SERIES[1]),
     "perf/updates_per_s": ("perf", "", theme.SERIES[3]),
 }
 OPEN_PREFIXES = {"reward/": "reward", "loss/": "loss", "kl/": "kl", "eval/": "eval"}
@@ -160,6 +161,27 @@ class ChartsPanel(QWidget):
         self._dirty.add(key)
         if not self.timer.isActive():
             self.timer.start()
+
+    def add_metrics(self, step: float, metrics: dict[str, float], tasks: list[str]) -> None:
+        """Add a trainer event's metrics, folding per-task keys into the fixed curves when the
+        project has one task (``loss/<task>`` duplicates ``loss/total``; ``kl/<task>`` is the KL
+        to the starting model; ``eval/accuracy_<task>`` the held-out accuracy). The trainer's
+        cumulative ``reward/thumbs_up_rate`` is left out: the GUI plots the thumbs-up rates per
+        answer itself."""
+        single = tasks[0] if len(tasks) == 1 else None
+        for key, value in metrics.items():
+            if key == "reward/thumbs_up_rate":
+                continue
+            if single is not None:
+                if key == f"loss/{single}" and "loss/total" in metrics:
+                    continue
+                if key == f"kl/{single}":
+                    key = "kl/ref"
+                elif key == f"eval/accuracy_{single}":
+                    key = "eval/accuracy"
+                elif key == f"eval/macro_f1_{single}":
+                    key = "eval/macro_f1"
+            self.add_point(key, step, value)
 
     def clear(self) -> None:
         for key, buf in self._buffers.items():

@@ -12,7 +12,7 @@ Signals
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QIcon
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -44,10 +44,6 @@ class _TaskRow(QFrame):
         title.setObjectName("taskTitle")
         self.shown = QLabel("…")
         self.shown.setObjectName("shownLabel")
-        f = QFont(self.shown.font())
-        f.setPointSize(26)
-        f.setBold(True)
-        self.shown.setFont(f)
         self.shown.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.confidence = QProgressBar()
         self.confidence.setRange(0, 1000)
@@ -58,6 +54,9 @@ class _TaskRow(QFrame):
         self.top3.setWordWrap(True)
         self.source = QLabel("")
         self.source.setObjectName("predSource")
+        self.explore = QLabel("")
+        self.explore.setObjectName("exploreNote")
+        self.explore.setWordWrap(True)
         self.picker = QComboBox()
         self.picker.addItem("Correct to…")
         for k, lab in enumerate(labels):
@@ -69,8 +68,9 @@ class _TaskRow(QFrame):
         grid.addWidget(self.shown, 1, 0, 1, 2)
         grid.addWidget(self.confidence, 2, 0, 1, 2)
         grid.addWidget(self.top3, 3, 0, 1, 2)
-        grid.addWidget(self.picker, 4, 0)
-        grid.addWidget(self.source, 4, 1, Qt.AlignRight)
+        grid.addWidget(self.explore, 4, 0, 1, 2)
+        grid.addWidget(self.picker, 5, 0)
+        grid.addWidget(self.source, 5, 1, Qt.AlignRight)
 
     def _picked(self, index: int) -> None:
         if index <= 0:
@@ -80,6 +80,7 @@ class _TaskRow(QFrame):
         self.correctRequested.emit(self.task, label)
 
     def show_prediction(self, pred: Prediction | None, from_model: bool) -> None:
+        self.explore.setText("")
         if pred is None:
             self.shown.setText("—")
             self.confidence.setValue(0)
@@ -94,9 +95,13 @@ class _TaskRow(QFrame):
         self.top3.setText(
             "   ".join(f"{lab}  {p:.0%}" for lab, p in pred.top(3)) if from_model else ""
         )
-        self.source.setText(
-            f"model v{pred.model_version}" if from_model else "model warming up — random guess"
-        )
+        self.source.setText(f"model v{pred.model_version}" if from_model else "no model yet")
+        top = pred.top(1)
+        if from_model and top and top[0][0] != pred.shown_label:
+            # exploration: say so, so the expert does not wonder why it is not the top guess
+            self.explore.setText(f"Exploring — the model's top guess is {top[0][0]}.")
+        elif not from_model:
+            self.explore.setText("No model prediction for this item yet: a random first guess.")
 
 
 class FeedbackPanel(QWidget):
@@ -109,6 +114,7 @@ class FeedbackPanel(QWidget):
     def __init__(self, tasks: list[tuple[str, list[str]]], parent=None):
         super().__init__(parent)
         self.setObjectName("feedbackPanel")
+        self.setAttribute(Qt.WA_StyledBackground, True)  # the dark panel background
         self.setMinimumWidth(300)
         self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Expanding)
         lay = QVBoxLayout(self)
@@ -164,10 +170,6 @@ class FeedbackPanel(QWidget):
         b.setToolTip(tip)
         b.setMinimumHeight(64)
         b.setIconSize(b.iconSize() * 2)
-        f = QFont(b.font())
-        f.setPointSize(15)
-        f.setBold(True)
-        b.setFont(f)
         b.setFocusPolicy(Qt.NoFocus)  # keys go to the window's shortcuts
         return b
 

@@ -77,7 +77,8 @@ class LabelingController(QObject):
         self.queue.select(item.item_id)
         upcoming = s.upcoming_ids(QUEUE_AHEAD)
         self.prefetcher.prefetch(s.items[s._index[i]] for i in upcoming[1 : PREFETCH_AHEAD + 1])
-        self.trainer.set_queue(upcoming)
+        # the shown item first (also when revisiting an answered one), then what comes next
+        self.trainer.set_queue([item.item_id] + [i for i in upcoming if i != item.item_id])
         self.sig_item_shown.emit(item.item_id)
 
     # ------------------------------------------------------------ clicks

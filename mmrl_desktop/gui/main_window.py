@@ -179,8 +179,7 @@ class MainWindow(QMainWindow):
         return evaluation_snapshot(self, path)
 
     def _chart_event(self, ev) -> None:
-        for key, value in ev.metrics.items():
-            self.charts.add_point(key, ev.step, value)
+        self.charts.add_metrics(ev.step, ev.metrics, [t.name for t in self.project.tasks])
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self) -> None:

@@ -118,6 +118,11 @@ class _Checker:
         return self.cache[key]
 
 
+def _unique(slot_maps) -> int:
+    """How many distinct (path, kind) checks the slots need (the progress total)."""
+    return len({(path, kind) for slots in slot_maps for path, kind, _ in slots.values()})
+
+
 # ------------------------------------------------------------------ symlinks
 def _inside(root: str, path: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
@@ -134,6 +139,8 @@ def _follow_link(path: str, root: str) -> tuple[str | None, str | None]:
     real = os.path.realpath(path)
     if not _inside(root, real):
         return None, "symbolic link points outside SOURCE"
+    if os.path.isdir(real) and _inside(real, os.path.realpath(os.path.dirname(path))):
+        return None, "symbolic link loops (it leads back to a folder that contains it)"
     return real, None
 
 
@@ -205,7 +212,7 @@ def scan_folder(root: str, progress=None) -> Scan:
             for stem, slots in sorted(by_stem.items(), key=lambda kv: natural_key(kv[0]))
         )
     scan.files_seen = sum(len(s) for _, _, s in groups)
-    check = _Checker(progress, scan.files_seen)
+    check = _Checker(progress, _unique(s for _, _, s in groups))
     for label, stem, slots in groups:
         files: dict[str, str] = {}
         info: dict = {}
@@ -358,7 +365,7 @@ def scan_manifest(manifest: str, progress=None) -> Scan:
             continue
         rows.append((item_id, label, inline, files))
     scan.files_seen = sum(len(f) for *_, f in rows)
-    check = _Checker(progress, scan.files_seen)
+    check = _Checker(progress, _unique(f for *_, f in rows))
     for item_id, label, inline, slots in rows:
         files: dict[str, str] = {}
         info: dict = {}

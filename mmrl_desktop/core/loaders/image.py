@@ -55,7 +55,9 @@ def _open(path: str | os.PathLike) -> Image.Image:
         raise UnreadableFile(
             "not an image file, or an image format that is not supported"
         ) from None
-    except (OSError, SyntaxError, ValueError) as err:
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        if "truncated" in str(err).lower() or isinstance(err, EOFError):
+            raise UnreadableFile("image is truncated") from None
         raise UnreadableFile(f"image header is broken ({err})") from None
     w, h = im.size
     if w * h > max_pixels():

@@ -1,0 +1,229 @@
+"""Import: folder of classes and manifests, the bad-input corpus, re-import, the CLI contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.importer import ImportCancelled, import_source, scan_source
+from mmrl_desktop.core.project import DEFAULT_TASK, Project
+from tests.core.badcorpus import (
+    UNICODE_STEM,
+    build_folder_corpus,
+    build_manifest_corpus,
+    png_bytes,
+    wav_bytes,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+PATIENT_KEYS = {"PatientName", "PatientID", "PatientBirthDate", "patient_name", "patient_id"}
+
+
+def _check_corpus(corpus, result, project: Project) -> None:
+    skipped = {s.path: s.reason for s in result.skipped}
+    for rel, fragment in corpus.bad.items():
+        assert rel in skipped, f"{rel} was not reported (skipped: {sorted(skipped)})"
+        assert fragment.lower() in skipped[rel].lower(), (rel, skipped[rel])
+    assert set(skipped) == set(corpus.bad), set(skipped) ^ set(corpus.bad)
+    for s in result.skipped:
+        assert s.reason and "Traceback" not in s.reason and len(s.reason) < 250
+        assert not os.path.isabs(s.path) or s.path == "/etc/hostname"
+    with project.open_store() as store:
+        items = {it.item_id: it for it in store.items()}
+    assert set(items) == corpus.good_ids
+    assert result.items == len(corpus.good_ids)
+    for item_id, label in corpus.labels.items():
+        it = items[item_id]
+        assert it.labels == ({DEFAULT_TASK: label} if label else {})
+        assert it.split == "pool"
+        for p in (it.image, it.audio, it.text):
+            if p:
+                assert os.path.isabs(p) and os.path.isfile(p), p
+                assert Path(p).resolve() == Path(p)
+
+
+def test_folder_corpus_every_bad_file_reported_every_good_file_imported(tmp_path):
+    corpus = build_folder_corpus(tmp_path)
+    project = Project.create(tmp_path / "proj")
+    result = import_source(corpus.root, project)
+    _check_corpus(corpus, result, project)
+    assert result.classes == ["abnormal", "normal"]
+    with project.open_store() as store:
+        case1 = store.item("normal/case1")
+        assert {m.value for m in case1.modalities} == {"image", "audio", "text"}
+        mixed = store.item("abnormal/mixed")  # its broken WAV is reported, the PNG kept
+        assert mixed.image and mixed.audio is None
+        ct = store.item("normal/ct")
+        assert ct.info["modality"] == "CT" and ct.info["frames"] == 1
+        assert ct.info["window_presets"]["lung"] == [-600.0, 1500.0]
+        assert not PATIENT_KEYS & set(ct.info)
+        assert "CompressedSamples" not in json.dumps(ct.info)  # CT_small's patient name
+        mr = store.item("normal/mr_no_extension")
+        assert mr.info["modality"] == "MR" and mr.info["window_presets"]["file"] == [600, 1600]
+        assert "lung" not in mr.info["window_presets"]
+        uni = store.item(f"normal/{UNICODE_STEM}")
+        assert uni.image.endswith(f"{UNICODE_STEM}.png") and uni.text
+    reopened = Project.open(project.root)
+    assert reopened.task(DEFAULT_TASK).labels == ["abnormal", "normal"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_manifest_corpus(tmp_path, fmt):
+    corpus = build_manifest_corpus(tmp_path, fmt)
+    project = Project.create(tmp_path / "proj")
+    result = import_source(corpus.root, project)
+    _check_corpus(corpus, result, project)
+    assert result.classes == ["cat", "dog"]
+    assert result.unlabelled == 1
+    with project.open_store() as store:
+        m1 = store.item("m1")
+        assert m1.image.endswith("a.png") and m1.text_inline == "a cat sitting on a mat"
+        assert store.item("m2").text.endswith("b.txt")
+        m7 = store.item("m7")  # truncated image reported, inline text kept
+        assert m7.image is None and m7.text_inline.startswith("the picture")
+        m12 = store.item("m12")
+        assert m12.image.endswith("a.png") and m12.audio is None and m12.text is None
+        assert store.item("m10").info["modality"] == "CT"
+
+
+def test_manifest_file_as_source_and_header_errors(tmp_path):
+    corpus = build_manifest_corpus(tmp_path)
+    scan = scan_source(corpus.root / "items.csv")
+    assert {it.item_id for it, _ in scan.items} == corpus.good_ids
+    bad = tmp_path / "bad" / "items.csv"
+    bad.parent.mkdir()
+    bad.write_text("name,image\nx,a.png\n")
+    with pytest.raises(UserError, match="no 'id' column"):
+        scan_source(bad)
+    bad.write_bytes(b"id,image\n\xff\xfe,a.png\n")
+    with pytest.raises(UserError, match="not UTF-8"):
+        scan_source(bad)
+    with pytest.raises(UserError, match="does not exist"):
+        scan_source(tmp_path / "nowhere")
+
+
+def test_reimport_adds_nothing_twice_and_new_files_are_added(tmp_path):
+    src = tmp_path / "src"
+    for label in ("a", "b"):
+        (src / label).mkdir(parents=True)
+        (src / label / "x.png").write_bytes(png_bytes())
+    project = Project.create(tmp_path / "proj")
+    first = import_source(src, project)
+    assert (first.items, first.imported) == (2, 2)
+    second = import_source(src, Project.open(project.root))
+    assert (second.items, second.imported) == (2, 0)
+    (src / "c").mkdir()
+    (src / "c" / "y.wav").write_bytes(wav_bytes())
+    third = import_source(src, Project.open(project.root))
+    assert (third.items, third.imported) == (3, 1)
+    reopened = Project.open(project.root)
+    assert reopened.task(DEFAULT_TASK).labels == ["a", "b", "c"]
+    with reopened.open_store() as store:
+        assert store.item_count() == 3
+
+
+def test_single_class_keeps_the_project_openable(tmp_path):
+    src = tmp_path / "src" / "only"
+    src.mkdir(parents=True)
+    (src / "x.png").write_bytes(png_bytes())
+    project = Project.create(tmp_path / "proj")
+    result = import_source(src.parent, project)
+    assert result.items == 1 and result.warnings
+    Project.open(project.root)  # a one-label task would make this raise
+
+
+def test_import_decodes_no_pixels(tmp_path, monkeypatch):
+    """Indexing reads headers only: Pillow's decoder and pydicom's pixel_array are never used."""
+    import pydicom
+    from PIL import ImageFile
+
+    def boom(*a, **k):
+        raise AssertionError("pixels decoded during import")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", boom)
+    monkeypatch.setattr(pydicom.Dataset, "pixel_array", property(boom))
+    corpus = build_folder_corpus(tmp_path)
+    result = import_source(corpus.root, Project.create(tmp_path / "proj"))
+    assert result.items == len(corpus.good_ids)
+
+
+def test_progress_and_cancel(tmp_path):
+    corpus = build_folder_corpus(tmp_path)
+    seen = []
+    project = Project.create(tmp_path / "proj")
+    with pytest.raises(ImportCancelled):
+        import_source(corpus.root, project, progress=lambda done, total: seen.append(done) or False)
+    assert seen == [1]
+    with project.open_store() as store:
+        assert store.item_count() == 0
+    import_source(corpus.root, project, progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1][0] == seen[-1][1]
+
+
+def test_demo_project_is_refused(tmp_path):
+    from mmrl_desktop.commands import import_cmd
+
+    src = tmp_path / "src" / "a"
+    src.mkdir(parents=True)
+    (src / "x.png").write_bytes(png_bytes())
+    with pytest.raises(UserError, match="demo project is protected"):
+        import_cmd.run(SimpleNamespace(source=str(src.parent), project="demo", json=True))
+    project = Project.create(tmp_path / "p")
+    project.read_only = True
+    with pytest.raises(UserError, match="protected"):
+        import_source(src.parent, project)
+
+
+def test_human_summary(tmp_path, capsys):
+    from mmrl_desktop.commands import import_cmd
+
+    corpus = build_folder_corpus(tmp_path)
+    rc = import_cmd.run(
+        SimpleNamespace(source=str(corpus.root), project=str(tmp_path / "p"), json=False)
+    )
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert f"Imported {len(corpus.good_ids)} new items" in out
+    assert "normal/bad_truncated.png: image is truncated" in out
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run(
+        [sys.executable, "-m", "mmrl_desktop", "import", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(REPO),
+        env=env,
+    )
+
+
+def test_cli_json_contract_and_exit_codes(tmp_path):
+    corpus = build_folder_corpus(tmp_path)
+    proj = tmp_path / "proj"
+    done = _cli(str(corpus.root), "--project", str(proj), "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert list(data) == ["project", "items", "imported", "classes", "skipped"]
+    assert data["items"] == data["imported"] == len(corpus.good_ids)
+    assert data["classes"] == ["abnormal", "normal"]
+    assert {s["path"] for s in data["skipped"]} == set(corpus.bad)
+    assert all(set(s) == {"path", "reason"} for s in data["skipped"])
+    assert Path(data["project"]) == proj.resolve()
+
+    nothing = tmp_path / "nothing" / "cls"
+    nothing.mkdir(parents=True)
+    (nothing / "broken.png").write_bytes(b"not a png")
+    done = _cli(str(nothing.parent), "--project", str(tmp_path / "p2"), "--json")
+    assert done.returncode == 2
+    assert json.loads(done.stdout)["skipped"][0]["reason"].startswith("not an image")
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert not (tmp_path / "p2").exists()  # no empty project left behind

@@ -105,7 +105,7 @@ def pixelless_dicom(path: Path) -> None:
     ds.save_as(path, enforce_file_format=True)
 
 
-def testdata(name: str) -> Path:
+def dicom_testfile(name: str) -> Path:
     from pydicom.data import get_testdata_file
 
     path = get_testdata_file(name, download=False)
@@ -148,9 +148,9 @@ def build_folder_corpus(base: Path) -> Corpus:
     _write(normal / f"{UNICODE_STEM}.png", png_bytes(mode="RGB"))
     _write(normal / f"{UNICODE_STEM}.txt", "ça va, 名前 😀".encode())
     good(f"normal/{UNICODE_STEM}", "normal")
-    _write(normal / "ct.dcm", testdata("CT_small.dcm").read_bytes())
+    _write(normal / "ct.dcm", dicom_testfile("CT_small.dcm").read_bytes())
     good("normal/ct", "normal")
-    _write(normal / "mr_no_extension", testdata("MR_small.dcm").read_bytes())
+    _write(normal / "mr_no_extension", dicom_testfile("MR_small.dcm").read_bytes())
     good("normal/mr_no_extension", "normal")
     _write(abnormal / "case3.jpg", jpeg_bytes())
     _write(abnormal / "case3.txt", b"\xef\xbb\xbfwith a BOM\n")
@@ -188,7 +188,7 @@ def build_folder_corpus(base: Path) -> Corpus:
         c.bad[rel] = reason
     pixelless_dicom(normal / "nopixels.dcm")
     c.bad["normal/nopixels.dcm"] = "no pixel data"
-    trunc_dcm = testdata("MR_small.dcm").read_bytes()
+    trunc_dcm = dicom_testfile("MR_small.dcm").read_bytes()
     _write(normal / "cut.dcm", trunc_dcm[:-500])
     c.bad["normal/cut.dcm"] = "truncated"
     (normal / "nested").mkdir()
@@ -247,7 +247,7 @@ def build_manifest_corpus(base: Path, fmt: str = "csv") -> Corpus:
     _write(root / "sounds" / "b.wav", wav_bytes())
     _write(root / "notes" / "b.txt", b"barking\n")
     _write(root / "notes" / "latin1.txt", "naïve".encode("latin-1"))
-    _write(root / "scans" / "ct.dcm", testdata("CT_small.dcm").read_bytes())
+    _write(root / "scans" / "ct.dcm", dicom_testfile("CT_small.dcm").read_bytes())
     _write(base / "outside.png", png_bytes())
     linked = _symlink(root / "images" / "link_out.png", base / "outside.png")
     name = f"items.{fmt}"

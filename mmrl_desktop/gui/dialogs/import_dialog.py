@@ -12,7 +12,6 @@ queue, the task's labels and the trainer all see them.
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -67,45 +66,54 @@ def summarize(report) -> dict:
         "items": int(items),
         "classes": [str(c) for c in (get("classes", None) or [])],
         "skipped": skipped,
+        "unlabelled": int(get("unlabelled", 0) or 0),
+        "warnings": [str(w) for w in (get("warnings", None) or [])],
     }
 
 
-def import_job(project_root: str, source: str, task: str | None):
+def import_job(project_root: str, source: str, task: str):
     """The Qt-free work: open the project in the worker thread and import ``source``."""
 
     def run(state: TaskState) -> dict:
-        from mmrl_desktop.core.importer import import_source
+        from mmrl_desktop.core.importer import ImportCancelled, import_source
         from mmrl_desktop.core.project import Project
 
+        def progress(done: int, total: int) -> bool:
+            state.progress(done, total)
+            return not state.should_stop()  # False asks the importer to stop
+
         project = Project.open(project_root)
-        params = inspect.signature(import_source).parameters
-        kwargs = {}
-        if task:
-            kwargs["task"] = task
-        if "progress" in params:
-            kwargs["progress"] = state.progress
-        if "should_stop" in params:
-            kwargs["should_stop"] = state.should_stop
-        out = summarize(import_source(source, project, **kwargs))
-        out["cancelled"] = state.should_stop()
+        try:
+            out = summarize(import_source(source, project, task=task, progress=progress))
+        except ImportCancelled:
+            out = summarize({"imported": 0, "items": 0})
+            out["cancelled"] = True
+            return out
+        out["cancelled"] = False
         return out
 
     return run
 
 
 def report_sentence(summary: dict) -> str:
-    n, skipped = summary["imported"], len(summary["skipped"])
-    text = f"{n} item{'s' if n != 1 else ''} imported"
-    if summary.get("classes"):
-        text += (
-            f" ({', '.join(summary['classes'][:12])}{'…' if len(summary['classes']) > 12 else ''})"
-        )
+    if summary.get("cancelled") and not summary["imported"]:
+        return "The import was cancelled; nothing was imported."
+    n, found, skipped = summary["imported"], summary["items"], len(summary["skipped"])
+    text = f"{n} new item{'s' if n != 1 else ''} imported"
+    if found > n:
+        text += f" ({found - n} of the {found} found were already in the project)"
+    classes = summary.get("classes") or []
+    if classes:
+        more = "…" if len(classes) > 12 else ""
+        text += f"; labels: {', '.join(classes[:12])}{more}"
     text += "."
+    if summary.get("unlabelled"):
+        text += f" {summary['unlabelled']} item(s) have no label."
     if skipped:
         text += f" {skipped} file{'s were' if skipped != 1 else ' was'} skipped — see below."
-    if summary.get("cancelled"):
-        text = "Cancelled: " + text[0].lower() + text[1:]
-    if n == 0 and not summary.get("cancelled"):
+    for w in summary.get("warnings", []):
+        text += " " + w[:1].upper() + w[1:]
+    if found == 0:
         text += " Nothing could be imported from this source."
     return text
 
@@ -147,7 +155,7 @@ class ImportPanel(QWidget):
     def is_running(self) -> bool:
         return self.task is not None and self.task.is_running()
 
-    def start(self, project_root: str | Path, source: str | Path, task: str | None = None) -> None:
+    def start(self, project_root: str | Path, source: str | Path, task: str) -> None:
         self.run(import_job(str(project_root), str(source), task), f"Importing {source} …")
 
     def run(self, job, text: str) -> None:
@@ -191,7 +199,7 @@ class ImportPanel(QWidget):
     def _on_finished(self, summary) -> None:
         self._end()
         if summary is None:  # cancelled before the importer returned
-            summary = {"imported": 0, "items": 0, "classes": [], "skipped": [], "cancelled": True}
+            summary = {**summarize({}), "cancelled": True}
         self.summary = summary
         self.status.setText(report_sentence(summary))
         self.bar.setValue(self.bar.maximum())
@@ -286,7 +294,9 @@ class ImportDialog(QDialog):
         if problem:
             QMessageBox.warning(self, "Import data", problem)
             return
-        task = self.project.tasks[0].name if self.project.tasks else None
+        from mmrl_desktop.core.project import DEFAULT_TASK
+
+        task = self.project.tasks[0].name if self.project.tasks else DEFAULT_TASK
         self.import_button.setEnabled(False)
         self.source.setEnabled(False)
         self.panel.show()

@@ -64,6 +64,15 @@ ALGORITHM_SUMMARY = {
 }
 
 
+def humane(text: str) -> str:
+    """A config error as a sentence that names the field as the dialog does."""
+    for name in sorted(TITLES, key=len, reverse=True):
+        for prefix in (f"TrainConfig.{name} ", f"{name} "):
+            if text.startswith(prefix):
+                text = TITLES[name] + " " + text[len(prefix) :]
+    return text[:1].upper() + text[1:]
+
+
 def _format(value) -> str:
     if isinstance(value, float):
         return f"{value:g}"
@@ -190,8 +199,7 @@ class SettingsDialog(QDialog):
         try:
             cfg = self.validated()
         except UserError as err:
-            text = str(err)
-            text = text[:1].upper() + text[1:]
+            text = humane(str(err))
             self.problem.setText(text)
             QMessageBox.warning(self, "Settings", text)
             return

@@ -297,7 +297,9 @@ def sidecar(fmt: str, trainer, file_name: str, check: dict) -> dict:
                 "dtype": "float32",
                 "shape": ["batch", cfg.image_channels, cfg.image_size, cfg.image_size],
                 "preprocessing": (
-                    f"decode, convert to {'RGB' if cfg.image_channels == 3 else 'grey (ITU-R 601 luma)'}, "
+                    "decode (DICOM: modality LUT, then the file's window to 8 bit, as "
+                    "mmrl_desktop.core.loaders.load_image(path).display), "
+                    f"convert to {'RGB' if cfg.image_channels == 3 else 'grey (ITU-R 601 luma)'}, "
                     f"resize bilinear to {cfg.image_size}x{cfg.image_size}, channels first, "
                     "divide uint8 pixels by 255 (range [0, 1]); no mean/std normalisation"
                 ),
@@ -390,14 +392,15 @@ def _target(out: str | Path, fmt: str) -> Path:
     return out
 
 
-def export_model(project: Project, fmt: str, out: str | Path, *, device: str = "cpu") -> dict:
-    """Export the current model as ``torchscript`` or ``onnx``; returns the sidecar dict."""
+def export_model(project: Project, fmt: str, out: str | Path) -> dict:
+    """Export the current model as ``torchscript`` or ``onnx``; returns the sidecar dict.
+    Runs on the CPU (the exported program is device-neutral; the check compares on the CPU)."""
     from mmrl_desktop.core.evaluate import open_trainer
 
     if fmt not in SUFFIX:
         raise UserError(f"unknown model format {fmt!r}; use torchscript or onnx.")
     target = _target(out, fmt)
-    trainer = open_trainer(project, device)
+    trainer = open_trainer(project, "cpu")
     try:
         policy = trainer.algorithm.policy.eval()
         tasks = list(trainer.labels)

@@ -177,7 +177,7 @@ def load_pillow_image(path: str | os.PathLike) -> ImageData:
         return ImageData(pixels=pixels, display=display, info=info)
     window = min_max_window(pixels)
     display = apply_window(pixels, *window)
-    info["bits"] = 16 if float(np.nanmax(pixels, initial=0.0)) <= 65535 else 32
+    info["bits"] = 16 if info["mode"].startswith("I;16") else 32
     return ImageData(
         pixels=pixels, display=display, window=window, presets={"full range": window}, info=info
     )

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from mmrl_desktop.core.errors import UserError
 
-COLUMNS = ["Saved", "Step", "Model", "Answers seen", "Held-out accuracy", "👍 rate", "Note"]
+COLUMNS = ["Saved", "Step", "Model", "Answers seen", "Held-out accuracy", "Thumbs-up rate", "Note"]
 
 
 def checkpoint_rows(project) -> list[dict]:

@@ -37,6 +37,7 @@ from mmrl_desktop.gui.background import BackgroundTask
 MODEL_COLOURS = {"current": "#3182ce", "reference": "#a0aec0"}
 OTHER_COLOUR = "#dd6b20"
 NAMES = {"current": "Current model", "reference": "Starting model"}
+SHORT = {"current": "Current", "reference": "Starting"}
 
 
 def evaluation_job(project_root: str, checkpoint: str | None):
@@ -71,6 +72,37 @@ def merge_checkpoint(result: dict, other: dict) -> dict:
     return result
 
 
+OPE_ROWS = (
+    ("ips", "Thumbs-up rate, IPS"),
+    ("snips", "Thumbs-up rate, SNIPS"),
+    ("dr", "Thumbs-up rate, DR"),
+)
+
+
+def describe_models(result: dict) -> str:
+    """One line naming what was compared."""
+    parts = []
+    for m in result["models"]:
+        if m["name"] == "reference":
+            continue
+        step = f" (step {m['step']})" if m.get("step") else ""
+        stem = Path(m["source"]).stem
+        if m["name"] == "current":
+            parts.append(f"Current model: {stem}{step}")
+        else:
+            parts.append(f"checkpoint {stem}{step}")
+    parts.append("the starting model")
+    secs = result.get("seconds", 0.0)
+    return f"{'; '.join(parts)}. 95 % confidence intervals in parentheses. ({secs:.1f} s)"
+
+
+def _ci(est: dict) -> str:
+    lo, hi = est.get("ci_low"), est.get("ci_high")
+    if lo is None or hi is None:
+        return "—"
+    return f"{100 * lo:.1f}–{100 * hi:.1f}"
+
+
 def _pct(x) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
 
@@ -98,9 +130,10 @@ def _table(rows: int, cols: int) -> QTableWidget:
 
 
 class EvaluationDialog(QDialog):
-    def __init__(self, project, parent=None):
+    def __init__(self, project, parent=None, before_run=None):
         super().__init__(parent)
         self.project = project
+        self.before_run = before_run  # e.g. checkpoint the running trainer's current model
         self.task: BackgroundTask | None = None
         self.result: dict | None = None
         self.setWindowTitle(f"Evaluation — {project.name}")
@@ -117,6 +150,7 @@ class EvaluationDialog(QDialog):
         self.task_box = QComboBox()
         self.task_box.currentTextChanged.connect(lambda _t: self.show_result())
         self.cm_model = QComboBox()
+        self.cm_model.setSizeAdjustPolicy(QComboBox.AdjustToContents)
         self.cm_model.currentIndexChanged.connect(lambda _i: self._show_confusion())
         self.bar = QProgressBar()
         self.bar.setRange(0, 0)
@@ -158,7 +192,9 @@ class EvaluationDialog(QDialog):
         cm_box.layout().addLayout(row)
         cm_box.layout().addWidget(self.confusion, 1)
         grid.addWidget(cm_box, 0, 1)
-        grid.addWidget(self._group("Per class: precision / recall", self.per_class), 1, 0)
+        grid.addWidget(
+            self._group("Per class: precision / recall (held out)", self.per_class), 1, 0
+        )
         grid.addWidget(self._group("Calibration: reliability diagram", self.plot), 1, 1)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
@@ -195,6 +231,8 @@ class EvaluationDialog(QDialog):
             return
         data = self.checkpoint.currentData()
         checkpoint = data if data not in (None, "other") else None
+        if self.before_run is not None:
+            self.before_run()
         self.run_button.setEnabled(False)
         self.bar.show()
         self.message.setStyleSheet("")
@@ -236,10 +274,7 @@ class EvaluationDialog(QDialog):
         for m in result["models"]:
             self.cm_model.addItem(NAMES.get(m["name"], m["name"]), m["name"])
         self.cm_model.blockSignals(False)
-        models = ", ".join(
-            f"{NAMES.get(m['name'], m['name'])}: {m['source']}" for m in result["models"]
-        )
-        self.message.setText(f"{models}. ({result.get('seconds', 0):.1f} s)")
+        self.message.setText(describe_models(result))
         self.show_result()
 
     def _entry(self) -> dict | None:
@@ -275,18 +310,12 @@ class EvaluationDialog(QDialog):
                     "means the shown confidence matches how often the model is right",
                 )
             )
-        for method, label in (
-            ("ips", "👍 rate, IPS"),
-            ("snips", "👍 rate, SNIPS"),
-            ("dr", "👍 rate, DR"),
-        ):
+        for method, label in OPE_ROWS:
             if all(method in e["ope"].get(n, {}) for n in names):
                 cells = []
                 for n in names:
                     est = e["ope"][n][method]
-                    cells.append(
-                        f"{_pct(est['value'])}  [{_pct(est['ci_low'])} – {_pct(est['ci_high'])}]"
-                    )
+                    cells.append(f"{_pct(est['value'])}  ({_ci(est)})")
                 rows.append((label, cells, self.result.get("ope_note", "")))
         rows.append(("Held-out items", [str(e["holdout_items"])] * len(names), ""))
         rows.append(("Logged answers", [str(e["feedback_events"])] * len(names), ""))
@@ -306,7 +335,7 @@ class EvaluationDialog(QDialog):
         t.clear()
         t.setRowCount(len(e["labels"]))
         t.setColumnCount(len(names) + 1)
-        t.setHorizontalHeaderLabels([f"{NAMES.get(n, n)} P / R" for n in names] + ["Support"])
+        t.setHorizontalHeaderLabels([SHORT.get(n, n) for n in names] + ["Support"])
         t.setVerticalHeaderLabels(e["labels"])
         if not e["holdout_items"]:
             return
@@ -370,8 +399,14 @@ class EvaluationDialog(QDialog):
             )
 
 
+def _refresh(window):
+    from mmrl_desktop.gui.dialogs.export_dialog import refresh_model
+
+    return lambda: refresh_model(window)
+
+
 def open_evaluation(window) -> EvaluationDialog:
-    dlg = EvaluationDialog(window.project, window)
+    dlg = EvaluationDialog(window.project, window, before_run=_refresh(window))
     dlg.show()
     dlg.start()
     return dlg
@@ -383,7 +418,7 @@ def evaluation_snapshot(window, path, size=(1180, 760), timeout_s: float = 180.0
 
     from PySide6.QtWidgets import QApplication
 
-    dlg = EvaluationDialog(window.project, window)
+    dlg = EvaluationDialog(window.project, window, before_run=_refresh(window))
     dlg.resize(*size)
     dlg.show()
     dlg.start()

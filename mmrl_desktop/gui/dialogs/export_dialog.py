@@ -191,8 +191,8 @@ class ExportDialog(QDialog):
 
 
 def refresh_model(window) -> None:
-    """A model export reads the newest checkpoint: restart a running trainer so that its
-    closing checkpoint holds the current model."""
+    """Model export and evaluation read the newest checkpoint: restart a running trainer so
+    that its closing checkpoint holds the current model."""
     if window.trainer.is_running():
         window.trainer.stop()
         window.trainer.start()

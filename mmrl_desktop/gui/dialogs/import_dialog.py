@@ -141,7 +141,7 @@ class ImportPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setWordWrap(False)
+        self.table.setWordWrap(True)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.Interactive)
         header.setSectionResizeMode(1, QHeaderView.Stretch)
@@ -210,6 +210,7 @@ class ImportPanel(QWidget):
                     cell = QTableWidgetItem(text)
                     cell.setToolTip(text)
                     self.table.setItem(r, c, cell)
+            self.table.resizeRowsToContents()
             self.table.show()
         self.sig_done.emit(summary)
 
@@ -266,6 +267,7 @@ class ImportDialog(QDialog):
     def __init__(self, project, parent=None):
         super().__init__(parent)
         self.project = project
+        self._known: set[str] = set()
         self.setWindowTitle(f"Import data into {project.name}")
         self.resize(760, 460)
         self.source = QLineEdit()
@@ -299,13 +301,22 @@ class ImportDialog(QDialog):
         task = self.project.tasks[0].name if self.project.tasks else DEFAULT_TASK
         self.import_button.setEnabled(False)
         self.source.setEnabled(False)
+        self._known = set(self.project.tasks[0].labels) if self.project.tasks else set()
         self.panel.show()
         self.panel.start(self.project.root, self.source.text().strip(), task)
 
     def _on_done(self, summary) -> None:
         self.import_button.setEnabled(True)
         self.source.setEnabled(True)
-        if summary and summary["imported"] > 0:
+        if not summary:
+            return
+        new = [c for c in summary["classes"] if c not in self._known]
+        if new and self._known:
+            self.panel.status.setText(
+                self.panel.status.text() + f" New label{'s' if len(new) > 1 else ''} "
+                f"{', '.join(new)}: the model starts afresh with the larger label set."
+            )
+        if summary["imported"] > 0 or new:
             self.sig_imported.emit(str(self.project.root))
 
     def reject(self) -> None:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
+    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -150,6 +151,7 @@ class SettingsDialog(QDialog):
     def _describe(text: str) -> QLabel:
         label = QLabel(text)
         label.setWordWrap(True)
+        label.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
         label.setStyleSheet("color: #718096; font-size: 9pt;")
         return label
 

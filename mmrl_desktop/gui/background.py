@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from mmrl_desktop.core.errors import UserError
 
@@ -144,6 +144,7 @@ class BackgroundTask(QObject):
         thread.finished.connect(self._on_thread_finished)
         self._thread = thread
         _LIVE.add(self)
+        _hook_quit()
         thread.start()
 
     def is_running(self) -> bool:
@@ -196,6 +197,19 @@ def run_in_background(
         task.failed.connect(on_failed)
     task.start()
     return task
+
+
+_hooked = False
+
+
+def _hook_quit() -> None:
+    """Once per process: the application's quit cancels and waits for every running task, so
+    no QThread is destroyed while it runs."""
+    global _hooked
+    app = QCoreApplication.instance()
+    if not _hooked and app is not None:
+        app.aboutToQuit.connect(shutdown_all)
+        _hooked = True
 
 
 def shutdown_all(timeout_ms: int = 5000) -> bool:

@@ -302,7 +302,7 @@ def test_evaluation_view_with_checkpoint(qtbot, trained_copy):
     assert [m["name"] for m in dlg.result["models"]][:2] == ["current", "reference"]
     assert dlg.summary.columnCount() == 3
     labels = [dlg.summary.verticalHeaderItem(r).text() for r in range(dlg.summary.rowCount())]
-    assert labels[:3] == ["Accuracy", "Macro-F1", "ECE"] and "👍 rate, DR" in labels
+    assert labels[:3] == ["Accuracy", "Macro-F1", "ECE"] and "Thumbs-up rate, DR" in labels
     assert dlg.confusion.rowCount() == 10 and dlg.per_class.rowCount() == 10
     assert len(dlg.plot.listDataItems()) >= 3  # diagonal + one curve per model
 
@@ -321,3 +321,8 @@ def test_open_project_replaces_window_and_is_remembered(qtbot, window, tmp_path,
     new.recent_menu.aboutToShow.emit()
     assert any(str(other.root) in a.text() for a in new.recent_menu.actions())
     new.shutdown()
+
+
+def test_evaluation_snapshot_writes_png(qtbot, window, tmp_path):
+    path = window.evaluation_snapshot(tmp_path / "evaluation.png")
+    assert path.is_file() and path.stat().st_size > 10_000

@@ -54,7 +54,17 @@ def open_trainer(project: Project, device: str = "cpu"):
     from mmrl_desktop.core.trainer import Trainer
 
     trainer = Trainer(project, device=device, queue_size=0, write_metrics=False, checkpoints=False)
-    trainer.info()  # builds: loads the newest checkpoint whose labels/algorithm still fit
+    try:
+        trainer.info()  # builds: loads the newest checkpoint whose labels/algorithm still fit
+    except (RuntimeError, KeyError, ValueError) as err:  # e.g. a checkpoint of an older model
+        store = getattr(trainer, "store", None)
+        if store is not None:
+            store.close()
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        raise UserError(
+            f"the model of {project.root} cannot be loaded: its newest checkpoint does not fit "
+            f"this version's model ({first})."
+        ) from None
     return trainer
 
 
@@ -299,6 +309,9 @@ def format_report(result: dict) -> str:
                         f"{_f(est['ci_high'], True)}]"
                     )
                 rows.append([label, *cells])
+        if all(n in e["ope"] for n in names) and e["ope"]:
+            ess = [f"{e['ope'][n]['ips']['effective_n']:.1f}" for n in names]
+            rows.append(["OPE effective n", *ess])
         if e.get("logged_thumbs_up_rate") is not None:
             lines.append(f"  logged thumbs-up rate: {_f(e['logged_thumbs_up_rate'], True)}")
         if len(rows) > 1:

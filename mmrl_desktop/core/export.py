@@ -144,8 +144,10 @@ def onnx_ready(policy: nn.Module, sample: dict[str, torch.Tensor]) -> nn.Module:
                 seen[name] = tuple(args[0].shape[-2:])
 
             hooks.append(mod.register_forward_hook(hook))
-    with torch.no_grad():
-        clone(sample)
+    with torch.no_grad():  # every encoder on every row (the live model skips absent modalities)
+        for m, enc in clone.encoders.items():
+            if m in sample:
+                enc(sample[m])
     for h in hooks:
         h.remove()
     for name, (h, w) in seen.items():
@@ -188,17 +190,22 @@ def as_positional(inputs: dict[str, torch.Tensor], modalities: list[str]) -> tup
 
 
 def sample_batches(trainer, sizes=(8, 3)) -> list[dict[str, torch.Tensor]]:
-    """Inputs to check an export with: the project's own items, else synthetic ones."""
-    with_items = trainer.store.items()
-    batches = []
-    start = 0
+    """Inputs to check an export with: the project's own items (mixing items with different
+    modalities, so every encoder sees real data), plus a synthetic batch with every modality."""
+    groups: dict[tuple, list] = {}
+    for it in trainer.store.items():
+        groups.setdefault(it.modalities, []).append(it)
+    mixed, lists, i = [], list(groups.values()), 0
+    while len(mixed) < sum(sizes) and any(i < len(g) for g in lists):
+        mixed += [g[i] for g in lists if i < len(g)]
+        i += 1
+    batches, start = [], 0
     for n in sizes:
-        chosen = with_items[start : start + n]
+        chosen = mixed[start : start + n]
         start += n
-        if len(chosen) == n:
+        if chosen:
             batches.append(trainer.featurizer.batch(chosen))
-        else:
-            batches.append(_synthetic(trainer.model_config, n, seed=n))
+    batches.append(_synthetic(trainer.model_config, 5, seed=len(batches)))
     return batches
 
 
@@ -415,13 +422,19 @@ def export_model(project: Project, fmt: str, out: str | Path) -> dict:
         tmp = Path(tmp_name)
         try:
             example = as_positional(batches[0], mods)
-            with torch.no_grad():
-                if fmt == "torchscript":
-                    _write_torchscript(module, example, tmp)
-                    diff = _check_torchscript(tmp, batches, mods, tasks, live)
-                else:
-                    _write_onnx(module, example, tmp, mods, tasks)
-                    diff = _check_onnx(tmp, batches, mods, tasks, live)
+            try:
+                with torch.no_grad():
+                    if fmt == "torchscript":
+                        _write_torchscript(module, example, tmp)
+                        diff = _check_torchscript(tmp, batches, mods, tasks, live)
+                    else:
+                        _write_onnx(module, example, tmp, mods, tasks)
+                        diff = _check_onnx(tmp, batches, mods, tasks, live)
+            except UserError:
+                raise
+            except Exception as err:  # an exporter limitation: one sentence, not a traceback
+                first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+                raise UserError(f"this model cannot be exported to {fmt} ({first}).") from None
             check = {
                 "max_abs_diff": diff,
                 "tolerance": TOLERANCE,

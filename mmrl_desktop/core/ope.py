@@ -22,7 +22,8 @@ Estimators (each returns an :class:`Estimate` with a confidence interval):
   the propensities or ``q_hat`` are right, and low-variance when ``q_hat`` is good.
 
 The normal-approximation CI is ``estimate ± z * stderr`` over the per-sample terms; optionally a
-percentile bootstrap with a fixed seed (``bootstrap=B``). Interval ends are clipped to [0, 1].
+percentile bootstrap with a fixed seed (``bootstrap=B``). The estimate and the interval ends are
+clipped to [0, 1] (a rate cannot leave it); ``raw_value`` keeps the unclipped estimate.
 """
 
 from __future__ import annotations
@@ -36,13 +37,14 @@ import numpy as np
 @dataclass(frozen=True)
 class Estimate:
     method: str  # 'ips' | 'snips' | 'dr'
-    value: float  # estimated thumbs-up rate in [0, 1] (not clipped; IPS can leave [0, 1])
+    value: float  # estimated thumbs-up rate, clipped to [0, 1]
     stderr: float
     ci_low: float
     ci_high: float
     n: int
     ci_method: str = "normal"  # or 'bootstrap'
     effective_n: float = 0.0  # Kish effective sample size of the importance weights
+    raw_value: float = float("nan")  # before clipping (IPS and DR can leave [0, 1])
 
     def to_dict(self) -> dict:
         return {
@@ -83,6 +85,15 @@ def _ess(w: np.ndarray) -> float:
     return float(w.sum() ** 2 / s2) if s2 > 0 else 0.0
 
 
+def _clip(x: float) -> float:
+    return float(min(max(x, 0.0), 1.0))
+
+
+def _make(method, value, se, lo, hi, n, ci_method, ess) -> Estimate:
+    """The estimate and its interval clipped to [0, 1] (a rate cannot leave it)."""
+    return Estimate(method, _clip(value), se, _clip(lo), _clip(hi), n, ci_method, ess, float(value))
+
+
 def _from_terms(method, terms, alpha, bootstrap, seed, w) -> Estimate:
     n = terms.shape[0]
     if n == 0:
@@ -99,9 +110,7 @@ def _from_terms(method, terms, alpha, bootstrap, seed, w) -> Estimate:
     else:
         lo, hi = value - _z(alpha) * se, value + _z(alpha) * se
         ci_method = "normal"
-    return Estimate(
-        method, value, se, float(max(lo, 0.0)), float(min(hi, 1.0)), n, ci_method, _ess(w)
-    )
+    return _make(method, value, se, lo, hi, n, ci_method, _ess(w))
 
 
 def ips(
@@ -135,9 +144,7 @@ def snips(
     else:
         lo, hi = value - _z(alpha) * se, value + _z(alpha) * se
         ci_method = "normal"
-    return Estimate(
-        "snips", value, se, float(max(lo, 0.0)), float(min(hi, 1.0)), n, ci_method, _ess(w)
-    )
+    return _make("snips", value, se, lo, hi, n, ci_method, _ess(w))
 
 
 def doubly_robust(

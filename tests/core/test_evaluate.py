@@ -152,3 +152,19 @@ def test_cli_refuses_malicious_checkpoint_in_a_subprocess(trained, tmp_path):
         "(pickle) that mmrl-desktop will not run."
     )
     assert "Traceback" not in proc.stderr and not marker.exists()
+
+
+def test_a_checkpoint_that_does_not_fit_is_a_sentence(tmp_path):
+    from mmrl_desktop.core.checkpoints import save_checkpoint
+    from mmrl_desktop.core.config import TrainConfig
+
+    project = digits_project(tmp_path)
+    meta = {
+        "train_config": TrainConfig.from_dict(project.algorithm).to_dict(),
+        "model_config": {"embed_dim": 16, "image_size": 8, "image_channels": 1},
+        "labels": {"label": [str(i) for i in range(10)]},
+        "model_version": 1,
+    }
+    save_checkpoint(project.checkpoints_dir, {"policy": {"old.weight": torch.zeros(2)}}, meta, 5)
+    with pytest.raises(UserError, match="does not fit this version's model"):
+        open_trainer(project)

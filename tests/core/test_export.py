@@ -177,3 +177,17 @@ def test_cli_export_model(trained, tmp_path, capsys):
         == 2
     )
     assert "no training metrics" in capsys.readouterr().err
+
+
+def test_onnx_ready_sees_every_encoder_even_without_such_items(multimodal):
+    trainer = open_trainer(multimodal)
+    try:
+        batch = trainer.featurizer.batch(trainer.store.items()[:4])
+        batch["audio_mask"][:] = False  # no item of the sample has audio
+        ready = export_mod.onnx_ready(trainer.algorithm.policy, batch)
+    finally:
+        trainer.close(checkpoint=False)
+    pools = [m for m in ready.modules() if isinstance(m, torch.nn.AdaptiveAvgPool2d)]
+    assert pools == []  # all replaced by fixed pools: ONNX needs no input size
+    assert isinstance(ready.encoders["audio"].mel, export_mod.OnnxMelSpectrogram)
+    assert isinstance(ready.encoders["text"].bag, export_mod.OnnxMeanBag)

@@ -78,6 +78,12 @@ def test_bootstrap_is_seeded_and_close_to_normal():
     assert s.ci_low < s.value < s.ci_high
 
 
+def test_estimates_are_clipped_to_a_rate():
+    est = ope.ips([0, 1], [0.1, 0.9], [1, -1], [[1.0, 0.0], [1.0, 0.0]])
+    assert est.raw_value == pytest.approx(5.0) and est.value == 1.0
+    assert 0.0 <= est.ci_low <= est.value <= est.ci_high <= 1.0
+
+
 def test_reward_mapping_and_bad_input():
     assert ope.rewards_to_rate([1, -1, 1]).tolist() == [1.0, 0.0, 1.0]
     with pytest.raises(ValueError):

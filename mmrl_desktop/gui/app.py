@@ -14,7 +14,6 @@ from mmrl_desktop import __version__
 from mmrl_desktop.paths import resources_dir
 
 STYLE_SHEET = """
-QMainWindow, QWidget { font-size: 10.5pt; }
 #feedbackPanel { background: #1f2430; }
 #feedbackPanel QLabel { color: #e2e8f0; }
 #itemTitle { font-size: 12pt; font-weight: 600; color: #f7fafc; }
@@ -66,5 +65,11 @@ def make_app(argv: list[str] | None = None, *, offscreen: bool = False) -> QAppl
     app.setOrganizationName("mmrl-desktop")
     app.setApplicationVersion(__version__)
     app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "mmrl-desktop.svg")))
+    font = app.font()
+    font.setPointSizeF(10.5)
+    app.setFont(font)
     app.setStyleSheet(STYLE_SHEET)
+    # The trainer thread runs Python between torch calls; a shorter GIL switch interval (default
+    # 5 ms) bounds how long the GUI thread can wait for the lock while painting (ADR 0004).
+    sys.setswitchinterval(0.001)
     return app

@@ -25,6 +25,7 @@ legends and show the latest value of every curve. Plots sit in one row when the 
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from mmrl_desktop.gui import theme
 
 REDRAW_HZ = 20
+TITLE_HZ = 2
 MAX_SERIES = 5
 
 # plot id → (title, x label, y range or None for auto)
@@ -139,6 +141,9 @@ class ChartsPanel(QWidget):
         self._arrange(len(PLOTS))
         self._update_titles(PLOTS)
 
+        self._hold_until = 0.0
+        self._title_plots: set[str] = set()
+        self._titles_at = 0.0
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(int(1000 / REDRAW_HZ))
@@ -183,6 +188,11 @@ class ChartsPanel(QWidget):
                     key = "eval/macro_f1"
             self.add_point(key, step, value)
 
+    def hold(self, seconds: float) -> None:
+        """Postpone redraws by ``seconds``: the expert just clicked and the next item must paint
+        within one frame; the curves catch up a moment later."""
+        self._hold_until = max(self._hold_until, time.monotonic() + seconds)
+
     def clear(self) -> None:
         for key, buf in self._buffers.items():
             buf.clear()
@@ -192,8 +202,17 @@ class ChartsPanel(QWidget):
         self._update_titles(PLOTS)
 
     def flush(self) -> None:
-        """Redraw the curves that changed since the last redraw."""
+        """Redraw the curves that changed since the last redraw (not while held)."""
+        wait = self._hold_until - time.monotonic()
+        if wait > 0:
+            self.timer.start(int(wait * 1000) + 1)
+            return
+        self.timer.setInterval(int(1000 / REDRAW_HZ))
         if not self._dirty:
+            if self._title_plots:
+                self._update_titles(self._title_plots)
+                self._title_plots = set()
+                self._titles_at = time.monotonic()
             return
         plots = set()
         for key in self._dirty:
@@ -204,7 +223,15 @@ class ChartsPanel(QWidget):
         for pid in plots:
             if PLOTS[pid][2] is None:
                 self._fit_y_from_zero(pid)
-        self._update_titles(plots)
+        # a title change re-lays out the plot: at most TITLE_HZ, never on every redraw
+        self._title_plots |= plots
+        now = time.monotonic()
+        if now - self._titles_at >= 1.0 / TITLE_HZ:
+            self._update_titles(self._title_plots)
+            self._title_plots = set()
+            self._titles_at = now
+        elif not self.timer.isActive():
+            self.timer.start()
 
     def series(self, key: str) -> RingBuffer | None:
         return self._buffers.get(key)

@@ -20,6 +20,8 @@ from mmrl_desktop.core.session import Action, ItemStatus, LabelingSession
 PREFETCH_AHEAD = 4
 QUEUE_AHEAD = 32
 MOVING_AVERAGE = 20
+CLICK_HOLD_S = 0.05  # the trainer waits this long after a click so the paint is not slowed
+CHART_HOLD_S = 0.3  # and the charts redraw only once the expert pauses
 
 
 class LabelingController(QObject):
@@ -121,6 +123,8 @@ class LabelingController(QObject):
             self.feedback.show_message("The queue is empty: import items first.")
             return
         t0 = time.perf_counter()
+        self.trainer.hold(CLICK_HOLD_S)
+        self.charts.hold(CHART_HOLD_S)
         try:
             action: Action = fn()
         except (ValueError, IndexError, RuntimeError) as err:

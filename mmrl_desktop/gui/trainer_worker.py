@@ -52,6 +52,7 @@ class TrainerWorker(QObject):
         self._paused = False
         self._queue: list[str] = []
         self._queue_dirty = True
+        self._hold_until = 0.0
 
     # ------------------------------------------------ called from the GUI thread (thread-safe)
     def request_stop(self) -> None:
@@ -79,6 +80,13 @@ class TrainerWorker(QObject):
     def feedback_arrived(self) -> None:
         self._wake.set()
 
+    def hold(self, seconds: float) -> None:
+        """Do not start a training step for ``seconds``: the GUI is answering a click and
+        painting the next item. Python threads share one interpreter lock, so a step running now
+        would slow that paint; holding keeps clicks at one frame (BENCHMARKS.md §2)."""
+        with self._lock:
+            self._hold_until = max(self._hold_until, time.monotonic() + seconds)
+
     # ------------------------------------------------ the loop (worker thread)
     def _build(self):
         if self._factory is not None:
@@ -104,10 +112,16 @@ class TrainerWorker(QObject):
             while True:
                 with self._lock:
                     stop, paused = self._stop, self._paused
+                    held = self._hold_until - time.monotonic()
                     queue, dirty = self._queue, self._queue_dirty
                     self._queue_dirty = False
                 if stop:
                     break
+                if held > 0:
+                    time.sleep(min(held, 0.1))  # sleeping releases the interpreter lock
+                    with self._lock:
+                        self._queue_dirty |= dirty
+                    continue
                 if paused:
                     if state != "paused":
                         state = "paused"
@@ -227,6 +241,10 @@ class TrainerController(QObject):
     def feedback_arrived(self) -> None:
         if self.worker is not None:
             self.worker.feedback_arrived()
+
+    def hold(self, seconds: float) -> None:
+        if self.worker is not None:
+            self.worker.hold(seconds)
 
     # --------------------------------------------- drop signals of older runs
     def _on_event(self, ev: TrainEvent) -> None:

@@ -19,6 +19,7 @@ from the newest readable one. Deterministic on the CPU for a given seed.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -168,7 +169,29 @@ class Trainer:
         self.nan_rollbacks = 0
         self._last_ckpt_step = -1
         if ckpt is not None:
-            self.algorithm.load_state_dict(ckpt.state)
+            try:
+                self.algorithm.load_state_dict(ckpt.state)
+            except (RuntimeError, KeyError, ValueError) as err:
+                # written by a model of another shape (e.g. an older version of the app): keep
+                # the counters monotonic, start from fresh weights, and leave a trace
+                self.algorithm = algo_cls(
+                    build_policy(
+                        self.model_config,
+                        {t: len(v) for t, v in self.labels.items()},
+                        self.project.root,
+                    ),
+                    {t: len(v) for t, v in self.labels.items()},
+                    self.config,
+                    self.device,
+                )
+                self.store.audit(
+                    "checkpoint_incompatible",
+                    path=str(ckpt.path),
+                    reason=str(err).splitlines()[0][:300],
+                )
+                # every answer is trained on again by the fresh model
+                ckpt = dataclasses.replace(ckpt, meta={**ckpt.meta, "last_event_id": 0})
+        if ckpt is not None:
             self.updates = int(ckpt.meta.get("step", 0))
             self.model_version = int(ckpt.meta.get("model_version", 0))
             self.trained_event_id = int(ckpt.meta.get("last_event_id", 0))

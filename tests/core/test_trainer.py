@@ -128,3 +128,29 @@ def test_checkpoint_resume_and_keep_last(tmp_path):
     assert torch.allclose(again.algorithm.greedy(x)["label"], probs)
     assert not again.step().did_update  # nothing new since the checkpoint
     again.close(checkpoint=False)
+
+
+def test_checkpoint_of_another_model_shape_starts_fresh(tmp_path):
+    """A checkpoint written by a differently shaped model (an older app) is not a crash."""
+    import json
+
+    from mmrl_desktop.core.checkpoints import latest_checkpoint
+    from mmrl_desktop.core.trainer import Trainer
+    from tests.core.enginefixtures import answer, digits_project
+
+    project = digits_project(tmp_path, n=30)
+    answer(project, 10)
+    t = Trainer(project, device="cpu")
+    t.train_pending()
+    t.close()
+    ck = latest_checkpoint(project.checkpoints_dir)
+    meta_path = ck.path.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    meta["model_config"]["embed_dim"] = meta["model_config"]["embed_dim"] * 2
+    meta_path.write_text(json.dumps(meta))
+    t2 = Trainer(project, device="cpu")
+    t2.step()
+    assert t2.model_version >= ck.meta["model_version"]  # versions never go backwards
+    with project.open_store() as store:
+        assert any(a == "checkpoint_incompatible" for _, a, _ in store.audit_log())
+    t2.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -144,9 +145,21 @@ def run_bench_gui(
             "trainer_updates_per_s": round(statistics.median(ups_seen), 1) if ups_seen else 0.0,
             "device": infos.get("device", device),
             "model_versions_seen": len(versions),
+            "peak_rss_mb": _peak_rss_mb(),
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _peak_rss_mb() -> float | None:
+    """Peak resident memory of this process so far (MB), where the platform reports it."""
+    try:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return round(peak / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0), 1)
+    except (ImportError, OSError):
+        return None
 
 
 def _wait(app, condition, timeout_s: float) -> bool:

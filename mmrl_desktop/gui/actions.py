@@ -122,3 +122,8 @@ SHORTCUTS_TEXT = """<h3>Keyboard shortcuts</h3>
 <tr><td>right-drag on an image</td><td>window / level (DICOM)</td></tr>
 <tr><td>wheel, left-drag</td><td>zoom, pan</td></tr>
 </table>"""
+
+ABOUT_TEXT = """<h3>mmrl-desktop {}</h3>
+<p>Teach a multimodal model with thumbs: look at a case, see the model's guess, answer 👍 or 👎.
+The model learns between your clicks, on this machine only — nothing is ever sent anywhere.</p>
+<p>Your answers are saved the moment you give them (SQLite, append-only; undo is a retraction).</p>"""

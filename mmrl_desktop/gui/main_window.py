@@ -11,8 +11,9 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QStackedWidget
 
+from mmrl_desktop import __version__
 from mmrl_desktop.core.project import Project
-from mmrl_desktop.gui.actions import SHORTCUTS_TEXT, build_actions
+from mmrl_desktop.gui.actions import ABOUT_TEXT, SHORTCUTS_TEXT, build_actions
 from mmrl_desktop.gui.feedback_panel import FeedbackPanel
 from mmrl_desktop.gui.queue_panel import QueuePanel
 from mmrl_desktop.gui.status import StatusBar
@@ -141,6 +142,9 @@ class MainWindow(QMainWindow):
             lambda: QMessageBox.information(self, "Keyboard shortcuts", SHORTCUTS_TEXT)
         )
         a.quit.triggered.connect(self.close)
+        a.about.triggered.connect(
+            lambda: QMessageBox.about(self, "About mmrl-desktop", ABOUT_TEXT.format(__version__))
+        )
         self._wire_dialogs()
 
     # ------------------------------------------------------------------ dialogs

@@ -463,3 +463,23 @@ def test_window_on_pixels_with_nan_does_not_crash(image_view):
     image_view.set_window(float("nan"), 500)  # ignored
     assert image_view.window() == (0.0, 500.0)
     assert image_view.image_item.image.dtype == np.uint8
+
+
+def test_monochrome1_stays_inverted_after_window_change(qtbot):
+    import numpy as np
+
+    from mmrl_desktop.core.loaders import ImageData, apply_window
+    from mmrl_desktop.gui.viewers.image_view import ImageView
+
+    pixels = np.arange(64, dtype=np.float32).reshape(8, 8) * 10
+    shown = 255 - apply_window(pixels, 300, 600)
+    data = ImageData(
+        pixels, shown, window=(300, 600), info={"photometric": "MONOCHROME1", "inverted": True}
+    )
+    view = ImageView()
+    qtbot.addWidget(view)
+    view.set_image(data)
+    view.set_window(300, 600)
+    out = view._render(300, 600)
+    assert out[0, 0] > out[-1, -1]  # low values stay bright
+    assert np.array_equal(out, shown)

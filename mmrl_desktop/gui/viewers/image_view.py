@@ -312,11 +312,21 @@ class ImageView(QWidget):
 
     def _render(self, centre: float, width: float) -> np.ndarray:
         self._prepare()
+        invert = self._inverted()
         if self._index is not None:
             levels = np.arange(self._pmin, self._pmin + self._prange + 1, dtype=np.float32)
             lut = apply_window(levels, centre, width)
+            if invert:
+                lut = 255 - lut
             return np.take(lut, self._index)
-        return apply_window(self._data.pixels, centre, width)
+        out = apply_window(self._data.pixels, centre, width)
+        return 255 - out if invert else out
+
+    def _inverted(self) -> bool:
+        """MONOCHROME1: low values are white. The loader inverted ``display``; re-windowed
+        pixels must be inverted the same way."""
+        info = self._data.info if self._data is not None else {}
+        return bool(info.get("inverted")) or str(info.get("photometric", "")) == "MONOCHROME1"
 
     def _on_window_drag(self, dx: float, dy: float, start: bool, finish: bool) -> None:
         if self._data is None:

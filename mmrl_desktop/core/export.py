@@ -388,15 +388,9 @@ def sidecar(fmt: str, trainer, file_name: str, check: dict) -> dict:
 
 
 def _target(out: str | Path, fmt: str) -> Path:
-    raw = str(out)
-    out = Path(raw).expanduser()
-    if out.is_dir() or raw.endswith(("/", os.sep)):
-        out = out / f"model{SUFFIX[fmt]}"
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"cannot create the folder {out.parent}: {err.strerror or err}.") from None
-    return out
+    from mmrl_desktop.core.feedback_export import output_path
+
+    return output_path(out, f"model{SUFFIX[fmt]}")
 
 
 def export_model(project: Project, fmt: str, out: str | Path) -> dict:

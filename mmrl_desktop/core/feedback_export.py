@@ -117,14 +117,7 @@ def export_feedback(store: FeedbackStore, out: str | Path, fmt: str) -> dict:
     kind = FORMATS.get(fmt)
     if kind is None:
         raise UserError(f"unknown feedback format {fmt!r}; use feedback-csv or feedback-jsonl.")
-    raw = str(out)
-    out = Path(raw).expanduser()
-    if out.is_dir() or raw.endswith(("/", os.sep)):
-        out = out / f"feedback.{kind}"
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"cannot create the folder {out.parent}: {err.strerror or err}.") from None
+    out = output_path(out, f"feedback.{kind}")
     rows = feedback_rows(store)
     payload = to_jsonl(rows) if kind == "jsonl" else to_csv(rows)
     try:
@@ -145,3 +138,17 @@ def export_feedback(store: FeedbackStore, out: str | Path, fmt: str) -> dict:
     except Exception:  # a read-only database still gets its export
         pass
     return summary
+
+
+def output_path(out: str | Path, default_name: str) -> Path:
+    """Where an export goes: ``out`` itself, or ``out/default_name`` when ``out`` is a folder
+    (or ends with a separator); the parent folder is created. Shared by every export."""
+    raw = str(out)
+    path = Path(raw).expanduser()
+    if path.is_dir() or raw.endswith(("/", os.sep)):
+        path = path / default_name
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create the folder {path.parent}: {err.strerror or err}.") from None
+    return path

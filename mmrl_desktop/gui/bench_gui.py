@@ -32,6 +32,22 @@ def _percentile(values: list[float], q: float) -> float:
     return values[k]
 
 
+def simulated_answer(lab, unlabelled: str = "down") -> None:
+    """One click of a simulated expert on the current item: 👍 when the shown label is the
+    item's label, otherwise the right label (a correction); an unlabelled item gets 👎 (or a skip
+    with ``unlabelled="skip"``)."""
+    item = lab.session.current_item()
+    task = lab.session.tasks[0].name
+    truth = item.labels.get(task)
+    shown = lab.session.prediction(item.item_id, task).shown_label
+    if truth is None:
+        lab.skip() if unlabelled == "skip" else lab.thumb_down()
+    elif shown == truth:
+        lab.thumb_up()
+    else:
+        lab.correct(task, truth)
+
+
 class _PaintWatch(QObject):
     """Times the end of the window's next repaint.
 
@@ -103,18 +119,9 @@ def run_bench_gui(
             )
         )
         for _ in range(clicks):
-            item = lab.session.current_item()
-            task = lab.session.tasks[0].name
-            truth = item.labels.get(task) if item.labels else None
             watch.reset()
             t0 = time.perf_counter()
-            shown = lab.session.prediction(item.item_id, task).shown_label
-            if truth is None:
-                lab.thumb_down()
-            elif shown == truth:
-                lab.thumb_up()
-            else:
-                lab.correct(task, truth)
+            simulated_answer(lab)
             _wait(app, watch.done, 2.0)
             paint_ms.append(((watch.painted_at or time.perf_counter()) - t0) * 1e3)
             last = lab.session.undo_stack[-1]

@@ -45,7 +45,7 @@ def take_snapshots(
     size: tuple[int, int] = (1280, 800),
 ) -> list[Path]:
     from mmrl_desktop.gui.app import make_app
-    from mmrl_desktop.gui.bench_gui import _wait
+    from mmrl_desktop.gui.bench_gui import _wait, simulated_answer
     from mmrl_desktop.gui.main_window import MainWindow
 
     app = make_app(offscreen=True)
@@ -63,17 +63,8 @@ def take_snapshots(
         lab = window.labeling
         _wait(app, lambda: window.trainer.state in ("idle", "running", "error"), 120.0)
         # the charts after simulated clicks (a simulated expert: right label when known)
-        task = lab.session.tasks[0].name if lab.session.tasks else None
-        for _ in range(clicks if task else 0):
-            item = lab.session.current_item()
-            truth = item.labels.get(task)
-            shown = lab.session.prediction(item.item_id, task).shown_label
-            if truth is None:
-                lab.skip()
-            elif truth == shown:
-                lab.thumb_up()
-            else:
-                lab.correct(task, truth)
+        for _ in range(clicks if lab.session.tasks else 0):
+            simulated_answer(lab, unlabelled="skip")
             _wait(app, lambda: False, 0.15)
         _wait(app, lambda: False, 1.5)
         # one item of each kind

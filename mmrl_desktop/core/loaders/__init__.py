@@ -50,6 +50,17 @@ class UnreadableFile(ValueError):
     e.g. "image is truncated" or "DICOM file has no pixel data"."""
 
 
+def file_size_or_raise(path: str | os.PathLike) -> int:
+    """The file's size; an unreadable or empty file is an ``UnreadableFile`` sentence."""
+    try:
+        size = os.path.getsize(path)
+    except OSError as err:
+        raise UnreadableFile(f"file cannot be read ({err.strerror or err})") from None
+    if size == 0:
+        raise UnreadableFile("file is empty")
+    return size
+
+
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
 
 

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from mmrl_desktop.core.loaders import UnreadableFile
+from mmrl_desktop.core.loaders import UnreadableFile, file_size_or_raise
 
 
 def _soundfile():
@@ -18,19 +18,9 @@ def _soundfile():
     return sf
 
 
-def _size_or_raise(path: str | os.PathLike) -> int:
-    try:
-        size = os.path.getsize(path)
-    except OSError as err:
-        raise UnreadableFile(f"file cannot be read ({err.strerror or err})") from None
-    if size == 0:
-        raise UnreadableFile("file is empty")
-    return size
-
-
 def check_audio(path: str | os.PathLike) -> dict:
     """Validate an audio file for import by reading its header only (``sf.info``)."""
-    _size_or_raise(path)
+    file_size_or_raise(path)
     sf = _soundfile()
     try:
         meta = sf.info(os.fspath(path))
@@ -51,7 +41,7 @@ def check_audio(path: str | os.PathLike) -> dict:
 
 def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """(float32 mono samples, sample rate) at the file's own rate."""
-    _size_or_raise(path)
+    file_size_or_raise(path)
     sf = _soundfile()
     try:
         data, rate = sf.read(os.fspath(path), dtype="float32", always_2d=True)

@@ -13,7 +13,12 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from mmrl_desktop.core.loaders import ImageData, UnreadableFile, apply_window
+from mmrl_desktop.core.loaders import (
+    ImageData,
+    UnreadableFile,
+    apply_window,
+    file_size_or_raise,
+)
 
 # Pillow's own decompression-bomb threshold (it warns above it and refuses above twice it).
 DEFAULT_MAX_PIXELS = 89_478_485
@@ -32,12 +37,7 @@ def _bomb_reason(width: int, height: int) -> str:
 
 def _open(path: str | os.PathLike) -> Image.Image:
     """``Image.open`` with every failure turned into an ``UnreadableFile`` sentence."""
-    try:
-        size = os.path.getsize(path)
-    except OSError as err:
-        raise UnreadableFile(f"file cannot be read ({err.strerror or err})") from None
-    if size == 0:
-        raise UnreadableFile("file is empty")
+    file_size_or_raise(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -196,6 +196,9 @@ class Trainer:
             self.model_version = int(ckpt.meta.get("model_version", 0))
             self.trained_event_id = int(ckpt.meta.get("last_event_id", 0))
             self._last_ckpt_step = self.updates
+        attach_pool = getattr(self.algorithm, "attach_pool", None)
+        if attach_pool is not None:  # unanswered pool items (never held-out ones), e.g. default
+            attach_pool(self.pool_ids, lambda ids: self.featurizer.batch(self._items(ids)))
         self._ingest(self.store.events_since(0), count_new_after=self.trained_event_id)
         self._needs_refresh = len(self.buffer) > 0
         self._version_pending = False

@@ -1,36 +1,82 @@
-"""default — thumbs likelihood on a replayed softmax policy, Thompson choice of the shown label.
+"""default — thumbs on a replayed policy + a graph posterior over the project's whole item pool.
 
-Training (``update``): for the shown label a with p = π(a | x),
-    👍  −log p            👎  −log(1 − p)          correction c: −log π(c | x)
-plus ``kl_beta`` · KL(π ‖ π_ref) toward the starting model.
-Acting (``act``): a Bayesian-linear (ridge) reward model per label on the policy's embedding,
-refitted on all logged feedback after each new answer (``refresh``); the shown label is the argmax
-of one Thompson draw, its propensity the Monte-Carlo frequency of that label among draws.
-Evaluation (``greedy``): the softmax head.
+The expert answers one item at a time; most answers early on are 👎 ("not this label"), which say
+little on their own. What makes learning fast is that the app holds every item of the project,
+answered or not (never the held-out ones): neighbouring items tend to share a label, so every
+answer also informs the items around it.
+
+After each answer (``refresh``, closed form, milliseconds):
+1. the pool items (``attach_pool``, capped at ``pool_size``) are placed in a view space: the
+   policy's embedding, mixed with the raw image pixels (``input_view``) — a random encoder's
+   embedding is a worse neighbourhood than the pixels until it has learned; re-embedded every
+   ``embed_every`` answers (every answer during the first ``embed_warmup``);
+2. a symmetric kNN graph (``graph_k``) over that view;
+3. per task, each pool item's answers give a log-likelihood over labels (👍 a: a, 👎 a: not a,
+   correction c: c; each trusted with probability 1 − ``answer_noise``), and a mean-field posterior
+   on the graph (a Potts model): q_i ∝ lik_i · exp(β Σ_j W_ij q_j), ``graph_beta`` = β;
+4. from q: the acting distribution softmax(κ · standardised log q_i) (``act_kappa``), and soft
+   pseudo-labels for the pool (``pseudo_kappa``), weighted by how much evidence q_i holds.
+
+Acting (``act``): the shown label is sampled from the item's acting distribution (posterior
+sampling of the item's label; an item outside the pool uses the vote of its pool neighbours); the
+propensity is that distribution's probability of the shown label, exact, in (0, 1].
+
+Training (``update``, one optimiser step): the replayed minibatch's thumbs likelihood —
+👍 −log p(a), 👎 −log(1 − p(a)), correction −log p(c) — plus ``pseudo_weight`` × the cross-entropy
+to the pseudo-labels of an equal-sized minibatch of pool items, plus ``kl_beta`` × KL(π ‖ π_ref)
+toward the starting policy on those pool items (reference log-probs cached: no extra forward).
+Evaluation (``greedy``): the softmax head, so the exported network carries what was learned.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from mmrl_desktop.core.algorithms.base import Action, Algorithm, ReplayBatch, _to, sample_labels
+from mmrl_desktop.core.algorithms.base import Action, Algorithm, ReplayBatch, _to
 from mmrl_desktop.core.errors import UserError
 
 
 @dataclass
 class DefaultOptions:
-    thompson_scale: float = 0.5  # spread of the posterior draws (0 = greedy on the ridge means)
-    prior_precision: float = 1.0  # ridge λ of the Bayesian-linear reward model
-    draws: int = 64  # Monte-Carlo draws to estimate the shown label's propensity
+    graph_k: int = 5  # neighbours per item in the pool graph
+    graph_beta: float = 3.0  # coupling of the graph posterior (mean-field Potts model)
+    graph_iters: int = 10  # mean-field sweeps per refresh (warm-started)
+    optimism: float = 1.0  # acting bonus (in posterior std units) of c / sqrt(1 + confirmed(c))
+    act_kappa: float = 5.0  # acting: softmax(κ · standardised log-posterior); larger = greedier
+    answer_noise: float = 0.05  # probability that a thumb is wrong, in the graph posterior
+    pseudo_weight: float = 1.0  # weight of the pool pseudo-label cross-entropy
+    pseudo_kappa: float = 10.0  # sharpness of the pseudo-labels
+    pseudo_quantile: float = 0.5  # items with evidence above this quantile get full weight
+    input_views: str = "0.99,0.5,0"  # candidate shares of the raw image view in the graph ...
+    view_min_labels: int = 30  # ... the first until this many known labels, then the one whose
+    # neighbourhoods best predict the known labels (leave-one-out 1-NN among labelled items)
+    pool_size: int = 4096  # at most this many pool items (a seeded sample) are kept
+    embed_every: int = 5  # re-embed the pool and rebuild the graph every N answers ...
+    embed_warmup: int = 50  # ... once past the first N answers (every answer before)
     correction_weight: float = 1.0  # weight of a correction's cross-entropy
     down_weight: float = 1.0  # weight of a 👎's −log(1 − p)
 
     def validate(self) -> None:
-        if self.thompson_scale < 0 or self.prior_precision <= 0 or self.draws < 1:
-            raise UserError("default: thompson_scale ≥ 0, prior_precision > 0 and draws ≥ 1.")
+        if self.graph_k < 1 or self.graph_iters < 1 or self.pool_size < 2:
+            raise UserError("default: graph_k ≥ 1, graph_iters ≥ 1 and pool_size ≥ 2.")
+        try:
+            views = [float(v) for v in self.input_views.split(",")]
+        except ValueError:
+            views = []
+        if not views or not all(0.0 <= v < 1.0 for v in views):
+            raise UserError("default: input_views is a comma-separated list of shares in [0, 1).")
+        if not 0.0 < self.answer_noise < 0.5:
+            raise UserError("default: answer_noise in (0, 0.5).")
+        if min(self.graph_beta, self.act_kappa, self.pseudo_kappa, self.pseudo_weight) < 0:
+            raise UserError("default: graph_beta, act_kappa, pseudo_* must be ≥ 0.")
+        if not 0.0 < self.pseudo_quantile <= 1.0 or self.embed_every < 1:
+            raise UserError("default: pseudo_quantile in (0, 1] and embed_every ≥ 1.")
 
 
 class DefaultAlgorithm(Algorithm):
@@ -39,90 +85,268 @@ class DefaultAlgorithm(Algorithm):
 
     def __init__(self, policy, num_labels, config, device="cpu"):
         super().__init__(policy, num_labels, config, device)
-        d = policy.embed_dim + 1
-        lam = self.options.prior_precision
-        # per task: posterior precision A [K, d, d] and b [K, d] of reward ≈ θ_aᵀ[z, 1]
-        self.post_a = {t: torch.eye(d).repeat(k, 1, 1) * lam for t, k in self.num_labels.items()}
-        self.post_b = {t: torch.zeros(k, d) for t, k in self.num_labels.items()}
+        self.pool_gen = torch.Generator().manual_seed(config.seed + 11)
+        self.pool_ids: list[str] = []
+        self.pool_index: dict[str, int] = {}
+        self.pool_inputs: dict[str, torch.Tensor] | None = None
+        self.hash_index: dict[bytes, int] = {}
+        self.ref_logp: dict[str, torch.Tensor] = {}
+        self._load = None
+        self.view: np.ndarray | None = None  # unit-norm view of the pool [n, D']
+        self.graph = None  # row-normalised kNN graph (scipy sparse)
+        self.q: dict[str, np.ndarray] = {}  # graph posterior per task [n, K]
+        self.acting: dict[str, np.ndarray] = {}  # acting distribution per task [n, K]
+        self.targets: dict[str, torch.Tensor] = {}  # pseudo-labels [n, K]
+        self.target_weight: dict[str, torch.Tensor] = {}  # [n]
+        self.bonus: dict[str, np.ndarray] = {}  # optimism per label [K]
+        self.refreshes = 0
+        self._embedded_at = 0
+        self.share = 0.0
         self.fitted = False
-        self._post_cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    # ---------------------------------------------------------------- acting
+    # ---------------------------------------------------------------- the pool
+    def attach_pool(self, item_ids, load) -> None:
+        """Items the trainer may learn from without an answer (never held-out ones).
+        ``load(ids)`` returns their collated inputs."""
+        ids = list(dict.fromkeys(item_ids))
+        if len(ids) > self.options.pool_size:
+            rng = np.random.default_rng(self.config.seed)
+            keep = sorted(rng.choice(len(ids), self.options.pool_size, replace=False))
+            ids = [ids[i] for i in keep]
+        self._load = load
+        self.pool_ids, self.pool_index, self.pool_inputs = [], {}, None
+        self._add_to_pool(ids)
+
+    def _add_to_pool(self, ids) -> None:
+        new = [i for i in dict.fromkeys(ids) if i not in self.pool_index]
+        if not new or self._load is None:
+            return
+        parts = [_compact(self._load(new[s : s + 512])) for s in range(0, len(new), 512)]
+        add = {k: _cat([p[k] for p in parts]) for k in parts[0]}
+        if self.pool_inputs is None:
+            self.pool_inputs = add
+        else:
+            self.pool_inputs = {k: _cat([self.pool_inputs[k], add[k]]) for k in add}
+        for h, i in zip(_hashes(parts), new, strict=True):
+            self.pool_index[i] = len(self.pool_ids)
+            self.hash_index.setdefault(h, len(self.pool_ids))
+            self.pool_ids.append(i)
+        self.view = None
+        self.ref_logp = self._pool_logp(self.reference)
+
+    def _pool_batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        assert self.pool_inputs is not None
+        return _expand({k: v[idx] for k, v in self.pool_inputs.items()})
+
+    def _chunks(self):
+        n = len(self.pool_ids)
+        for s in range(0, n, 512):
+            yield self._pool_batch(torch.arange(s, min(n, s + 512)))
+
     @torch.no_grad()
-    def _features(self, inputs) -> torch.Tensor:
+    def _pool_logp(self, net) -> dict[str, torch.Tensor]:
+        out: dict[str, list[torch.Tensor]] = {t: [] for t in self.num_labels}
+        for inp in self._chunks():
+            for t, v in net(_to(inp, self.device)).items():
+                out[t].append(F.log_softmax(v.float(), -1).cpu())
+        return {t: torch.cat(v) for t, v in out.items() if v}
+
+    @torch.no_grad()
+    def _embed(self, inputs) -> torch.Tensor:
         was = self.policy.training
         self.policy.eval()
         z = self.policy.embed(_to(inputs, self.device)).float().cpu()
         self.policy.train(was)
-        return torch.cat([z, torch.ones(len(z), 1)], dim=1)
+        return z
 
+    def _parts(self, z: torch.Tensor, inputs) -> tuple[np.ndarray, np.ndarray | None]:
+        """Unit-norm embedding and (for images) unit-norm raw pixels, ≤ 16×16 per channel."""
+        z = F.normalize(z.double(), dim=1).numpy()
+        if "image" not in inputs:
+            return z, None
+        img = inputs["image"].double()
+        if img.shape[-1] > 16:
+            img = F.adaptive_avg_pool2d(img, 16)
+        x = F.normalize(img.flatten(1), dim=1)
+        if "image_mask" in inputs:
+            x = x * inputs["image_mask"].double()[:, None]
+        return z, x.numpy()
+
+    def _view(self, z: np.ndarray, x: np.ndarray | None, share: float) -> np.ndarray:
+        if x is None or share <= 0:
+            return z
+        return np.concatenate([(1 - share) ** 0.5 * z, share**0.5 * x], 1)
+
+    def _choose_share(self, z: np.ndarray, x: np.ndarray | None, buffer) -> float:
+        """The candidate view share whose nearest labelled neighbour best predicts known labels."""
+        shares = [float(v) for v in self.options.input_views.split(",")]
+        if x is None:
+            return 0.0
+        known: dict[int, int] = {}
+        task = next(iter(self.num_labels))
+        for r in buffer.rows:
+            i = self.pool_index.get(r.item_id)
+            if r.task == task and i is not None:
+                if r.corrected >= 0:
+                    known[i] = r.corrected
+                elif r.reward > 0 and r.shown >= 0:
+                    known[i] = r.shown
+        if len(known) < self.options.view_min_labels:
+            return shares[0]
+        idx = np.fromiter(known, int)
+        y = np.fromiter(known.values(), int)
+        best, arg = -1.0, shares[0]
+        for share in shares:
+            v = self._view(z[idx], x[idx], share)
+            sims = v @ v.T
+            np.fill_diagonal(sims, -np.inf)
+            acc = float((y[sims.argmax(1)] == y).mean())
+            if acc > best + 1e-9:
+                best, arg = acc, share
+        return arg
+
+    # ---------------------------------------------------------------- refresh
+    @torch.no_grad()
+    def refresh(self, buffer) -> dict[str, float]:
+        """Graph posterior over the pool given every logged answer (see the module docstring)."""
+        if len(buffer) == 0:
+            return {}
+        if self._load is None:  # no pool attached: the answered items are the pool
+            self._load = lambda ids: buffer.featurizer.batch([buffer._item(i) for i in ids])
+        self._add_to_pool([r.item_id for r in buffer.rows])
+        o = self.options
+        n = len(self.pool_ids)
+        every = 1 if self.refreshes < o.embed_warmup else o.embed_every
+        if self.view is None or self.refreshes - self._embedded_at >= every:
+            parts = [self._parts(self._embed(inp), inp) for inp in self._chunks()]
+            z = np.concatenate([p[0] for p in parts])
+            x = None if parts[0][1] is None else np.concatenate([p[1] for p in parts])
+            self.share = self._choose_share(z, x, buffer)
+            self.view = self._view(z, x, self.share)
+            self.graph = _knn_graph(self.view, min(o.graph_k, n - 1)) if n > 1 else None
+            self._embedded_at = self.refreshes
+        self.refreshes += 1
+        metrics: dict[str, float] = {"policy/graph_input_share": self.share}
+        for t, k in self.num_labels.items():
+            loglik = self._loglik(buffer, t, n, k)
+            q = self.q.get(t)
+            if q is None or q.shape != (n, k):
+                q = _softmax(loglik)
+            if self.graph is not None:
+                for _ in range(o.graph_iters):
+                    q = _softmax(loglik + o.graph_beta * (self.graph @ q))
+            self.q[t] = q
+            lq = np.log(q + 1e-12)
+            sd = lq.std(1, keepdims=True)
+            z = (lq - lq.mean(1, keepdims=True)) / (sd + 1e-12)
+            confirmed = np.zeros(k)
+            for r in buffer.rows:
+                if r.task == t and (r.corrected >= 0 or (r.reward > 0 and r.shown >= 0)):
+                    confirmed[r.corrected if r.corrected >= 0 else r.shown] += 1
+            self.bonus[t] = o.optimism / np.sqrt(1.0 + confirmed)
+            self.acting[t] = _softmax(o.act_kappa * (z + self.bonus[t]))
+            self.targets[t] = torch.from_numpy(_softmax(o.pseudo_kappa * z).astype(np.float32))
+            ref = float(np.quantile(sd[:, 0], o.pseudo_quantile)) + 1e-12
+            weight = np.minimum(1.0, sd[:, 0] / ref).astype(np.float32)
+            self.target_weight[t] = torch.from_numpy(weight)
+            metrics[f"policy/pool_confidence_{t}"] = float(self.acting[t].max(1).mean())
+        self.fitted = True
+        return metrics
+
+    def _loglik(self, buffer, task: str, n: int, k: int) -> np.ndarray:
+        e = self.options.answer_noise
+        lo, hi = np.log(e), np.log(1 - e)
+        out = np.zeros((n, k))
+        for r in buffer.rows:
+            if r.task != task:
+                continue
+            i = self.pool_index.get(r.item_id)
+            if i is None:
+                continue
+            if r.corrected >= 0:
+                v = np.full(k, lo)
+                v[r.corrected] = hi
+                out[i] += v
+            elif r.shown >= 0 and r.reward != 0:
+                up = r.reward > 0
+                v = np.full(k, lo if up else hi)
+                v[r.shown] = hi if up else lo
+                out[i] += v
+        return out
+
+    # ---------------------------------------------------------------- acting
     @torch.no_grad()
     def act(self, inputs, generator=None) -> dict[str, Action]:
         probs = self.greedy(inputs)
-        if not self.fitted:
-            return {t: _from_draws(sample_labels(p, generator)[None], p) for t, p in probs.items()}
-        x = self._features(inputs)  # [B, d]
+        if not self.fitted or self.view is None:
+            out = {}
+            for t, p in probs.items():
+                lab = torch.multinomial(p, 1, generator=generator).squeeze(1)
+                out[t] = Action(lab, p.gather(1, lab[:, None]).squeeze(1).clamp(1e-6, 1.0), p)
+            return out
+        rows = np.array([self.hash_index.get(h, -1) for h in _hashes([_compact(inputs)])])
+        known = rows >= 0
+        nb = None
+        if not known.all():  # not a pool item: the vote of its pool neighbours
+            sims = self._view(*self._parts(self._embed(inputs), inputs), self.share) @ self.view.T
+            kk = min(self.options.graph_k, sims.shape[1])
+            nb = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
         out = {}
         for t, p in probs.items():
-            cov, mean = self._posterior(t)
-            mu = x @ mean.T  # [B, K]
-            var = torch.einsum("bd,kde,be->bk", x, cov, x).clamp_min(0)
-            noise = torch.randn(
-                (self.options.draws, *mu.shape), generator=generator, dtype=mu.dtype
-            )
-            scores = mu + self.options.thompson_scale * var.sqrt() * noise  # [M, B, K]
-            out[t] = _from_draws(scores.argmax(-1), p)
+            dist = np.zeros(tuple(p.shape))
+            if known.any():
+                dist[known] = self.acting[t][rows[known]]
+            if nb is not None:
+                lq = self.options.graph_beta * self.q[t][nb[~known]].mean(1)
+                z = (lq - lq.mean(1, keepdims=True)) / (lq.std(1, keepdims=True) + 1e-12)
+                dist[~known] = _softmax(self.options.act_kappa * (z + self.bonus[t]))
+            dist_t = torch.from_numpy(dist).float()
+            lab = torch.multinomial(dist_t, 1, generator=generator).squeeze(1)
+            prop = dist_t.gather(1, lab[:, None]).squeeze(1).clamp(1e-6, 1.0)
+            out[t] = Action(lab, prop, p)
         return out
-
-    def _posterior(self, task: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """(covariance [K, d, d], mean [K, d]) of the ridge posterior, cached until a refit."""
-        if task not in self._post_cache:
-            cov = torch.linalg.inv(self.post_a[task])
-            self._post_cache[task] = (cov, (cov @ self.post_b[task][:, :, None]).squeeze(-1))
-        return self._post_cache[task]
-
-    @torch.no_grad()
-    def refresh(self, buffer) -> dict[str, float]:
-        """Refit the ridge reward model on every logged answer (embedding of the current model)."""
-        if len(buffer) == 0:
-            return {}
-        lam = self.options.prior_precision
-        d = self.policy.embed_dim + 1
-        post_a = {t: torch.eye(d).repeat(k, 1, 1) * lam for t, k in self.num_labels.items()}
-        post_b = {t: torch.zeros(k, d) for t, k in self.num_labels.items()}
-        for batch in buffer.iter_batches(512):
-            x = self._features(batch.inputs)
-            for t, fb in batch.feedback.items():
-                rows = fb.answered
-                if rows.any():
-                    _accumulate(post_a[t], post_b[t], x[rows], fb.shown[rows], fb.reward[rows])
-                rows = fb.has_correction & (fb.corrected != fb.shown)
-                if rows.any():
-                    ones = torch.ones(int(rows.sum()))
-                    _accumulate(post_a[t], post_b[t], x[rows], fb.corrected[rows], ones)
-        self.post_a, self.post_b, self.fitted = post_a, post_b, True
-        self._post_cache = {}
-        return {}
 
     # ---------------------------------------------------------------- learning
     def update(self, batch: ReplayBatch) -> dict[str, float]:
         batch = batch.to(self.device)
-        logits = self.policy(batch.inputs)
-        kl = self.kl_to_reference(batch.inputs, logits) if self.config.kl_beta > 0 else {}
+        o = self.options
+        b = len(next(iter(batch.feedback.values())).shown)
+        use_pool = self.fitted and o.pseudo_weight > 0 and self.pool_inputs is not None
+        if use_pool:
+            idx = torch.randint(len(self.pool_ids), (b,), generator=self.pool_gen)
+            pool = _to(self._pool_batch(idx), self.device)
+            inputs = {k: _cat([batch.inputs[k], pool[k]]) for k in batch.inputs}
+        else:
+            inputs = batch.inputs
+        logits_all = self.policy(inputs)
+        kl: dict[str, torch.Tensor] = {}
+        if self.config.kl_beta > 0 and use_pool:
+            for t, v in logits_all.items():
+                lp = F.log_softmax(v[b:], -1)
+                kl[t] = (lp.exp() * (lp - self.ref_logp[t][idx].to(self.device))).sum(-1).mean()
+        elif self.config.kl_beta > 0:
+            kl = self.kl_to_reference(batch.inputs, logits_all)
         total = 0.0
         metrics: dict[str, float] = {}
         for t, fb in batch.feedback.items():
-            logp = F.log_softmax(logits[t], dim=-1)
+            logp = F.log_softmax(logits_all[t][:b], dim=-1)
             logp_a = logp.gather(1, fb.shown.clamp_min(0)[:, None]).squeeze(1)
             up = (fb.reward > 0).float()
             down = (fb.reward < 0).float()
             log1m = torch.log1p(-logp_a.exp().clamp(max=1 - 1e-6))
-            thumbs = -(up * logp_a + self.options.down_weight * down * log1m)
+            thumbs = -(up * logp_a + o.down_weight * down * log1m)
             corr = fb.has_correction.float()
             ce = -logp.gather(1, fb.corrected.clamp_min(0)[:, None]).squeeze(1) * corr
             n = (fb.answered.float() + corr).sum().clamp_min(1.0)
-            loss = (thumbs.sum() + self.options.correction_weight * ce.sum()) / n
+            loss = (thumbs.sum() + o.correction_weight * ce.sum()) / n
             metrics[f"loss/{t}"] = float(loss.detach())
+            if use_pool and t in self.targets:
+                lq = F.log_softmax(logits_all[t][b:], -1)
+                target = self.targets[t][idx].to(self.device)
+                weight = self.target_weight[t][idx].to(self.device)
+                pseudo = (weight * -(target * lq).sum(-1)).mean()
+                loss = loss + o.pseudo_weight * pseudo
+                metrics[f"loss/pseudo_{t}"] = float(pseudo.detach())
             if t in kl:
                 loss = loss + self.config.kl_beta * kl[t]
                 metrics[f"kl/{t}"] = float(kl[t].detach())
@@ -131,35 +355,63 @@ class DefaultAlgorithm(Algorithm):
         metrics.update(self.optimizer_step(total))
         return metrics
 
-    # ---------------------------------------------------------------- checkpoints
-    def extra_state(self):
-        return {
-            "post_a": dict(self.post_a),
-            "post_b": dict(self.post_b),
-            "fitted": self.fitted,
-        }
 
-    def load_extra_state(self, state) -> None:
-        if "post_a" in state:
-            self.post_a = {t: v.float() for t, v in state["post_a"].items()}
-            self.post_b = {t: v.float() for t, v in state["post_b"].items()}
-            self.fitted = bool(state.get("fitted", False))
-            self._post_cache = {}
+# -------------------------------------------------------------------- helpers
+def _compact(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Images as uint8 (the featurizer's own precision: x = uint8 / 255), the rest as is."""
+    out = dict(inputs)
+    if "image" in out:
+        out["image"] = (out["image"] * 255.0).round().clamp(0, 255).to(torch.uint8)
+    return out
 
 
-def _accumulate(a: torch.Tensor, b: torch.Tensor, x, labels, rewards) -> None:
-    """Add rows (x, reward) to the ridge statistics of their labels."""
-    for k in labels.unique().tolist():
-        sel = labels == k
-        xs = x[sel]
-        a[k] += xs.T @ xs
-        b[k] += xs.T @ rewards[sel].float()
+def _expand(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out = dict(inputs)
+    if "image" in out and out["image"].dtype == torch.uint8:
+        out["image"] = out["image"].float().div_(255.0)
+    return out
 
 
-def _from_draws(choices: torch.Tensor, probs: torch.Tensor) -> Action:
-    """choices [M, B] of label ids → shown = first draw, propensity = its frequency."""
-    shown = choices[0]
-    prop = (choices == shown[None]).float().mean(0).clamp(min=1.0 / max(len(choices), 2))
-    if len(choices) == 1:  # a single draw from ``probs``: its probability is exact
-        prop = probs.gather(1, shown[:, None]).squeeze(1).clamp(1e-6, 1.0)
-    return Action(shown.long(), prop, probs)
+def _hashes(parts: list[dict[str, torch.Tensor]]) -> list[bytes]:
+    """A content hash per item (to recognise a pool item in ``act``)."""
+    out = []
+    for inputs in parts:
+        keys = sorted(inputs)
+        for i in range(len(inputs[keys[0]])):
+            h = hashlib.blake2b(digest_size=16)
+            for k in keys:
+                v = inputs[k][i]
+                if k == "text":
+                    v = v[v != 0]
+                h.update(k.encode())
+                h.update(v.contiguous().numpy().tobytes())
+            out.append(h.digest())
+    return out
+
+
+def _cat(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """Concatenate along the batch, right-padding hashed text ids to a common width."""
+    if tensors[0].dim() == 2 and tensors[0].dtype == torch.long:
+        width = max(t.shape[1] for t in tensors)
+        tensors = [F.pad(t, (0, width - t.shape[1])) for t in tensors]
+    return torch.cat(tensors)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max(1, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(1, keepdims=True)
+
+
+def _knn_graph(view: np.ndarray, k: int):
+    """Symmetrised, row-normalised kNN graph (cosine similarity of unit-norm rows)."""
+    n = len(view)
+    v = torch.from_numpy(view.astype(np.float32))
+    sims = v @ v.T
+    sims.fill_diagonal_(-float("inf"))
+    idx = sims.topk(k, dim=1).indices.numpy()
+    rows = np.repeat(np.arange(n), k)
+    adj = sp.csr_matrix((np.ones(n * k), (rows, idx.ravel())), shape=(n, n))
+    adj = ((adj + adj.T) > 0).astype(np.float64)
+    deg = np.asarray(adj.sum(1)).ravel()
+    return sp.diags(1.0 / np.maximum(deg, 1.0)) @ adj

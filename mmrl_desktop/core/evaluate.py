@@ -56,6 +56,8 @@ def open_trainer(project: Project, device: str = "cpu"):
     trainer = Trainer(project, device=device, queue_size=0, write_metrics=False, checkpoints=False)
     try:
         trainer.info()  # builds: loads the newest checkpoint whose labels/algorithm still fit
+        if trainer.incompatible_checkpoint:  # the trainer fell back to fresh weights
+            raise RuntimeError(trainer.incompatible_checkpoint)
     except (RuntimeError, KeyError, ValueError) as err:  # e.g. a checkpoint of an older model
         store = getattr(trainer, "store", None)
         if store is not None:

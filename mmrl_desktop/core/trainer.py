@@ -128,6 +128,7 @@ class Trainer:
         self.device = choose_device(self.config.device)
         if self.config.cpu_threads and torch.get_num_threads() != self.config.cpu_threads:
             torch.set_num_threads(self.config.cpu_threads)
+        self.incompatible_checkpoint: str | None = None  # set when a checkpoint did not fit
         ckpt = latest_checkpoint(self.project.checkpoints_dir) if self.resume else None
         if ckpt is not None and (
             ckpt.meta.get("labels") != self.labels
@@ -184,6 +185,7 @@ class Trainer:
                     self.config,
                     self.device,
                 )
+                self.incompatible_checkpoint = f"{ckpt.path.name}: {str(err).splitlines()[0]}"
                 self.store.audit(
                     "checkpoint_incompatible",
                     path=str(ckpt.path),

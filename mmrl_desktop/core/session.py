@@ -13,6 +13,7 @@ logging policy for off-policy evaluation.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -51,6 +52,16 @@ class Action:
     previous_status: ItemStatus
 
 
+def queue_order(items: list[Item]) -> list[Item]:
+    """The order the expert sees items in: a fixed pseudo-random shuffle (by a hash of the item
+    id), not the import order. Folders of classes import class by class; shown in that order the
+    model would see a run of one label, learn "everything is A", and the expert would judge a
+    model that has never seen B. The order is the same on every start and on every machine."""
+    return sorted(
+        items, key=lambda it: hashlib.blake2b(it.item_id.encode(), digest_size=8).digest()
+    )
+
+
 def default_annotator() -> str:
     try:
         return getpass.getuser()
@@ -72,7 +83,7 @@ class LabelingSession:
         self.store = store
         self.annotator = annotator or default_annotator()
         self._rng = random.Random(seed)
-        self.items: list[Item] = store.items(split="pool")
+        self.items: list[Item] = queue_order(store.items(split="pool"))
         self._index = {it.item_id: k for k, it in enumerate(self.items)}
         self.status: dict[str, ItemStatus] = {it.item_id: ItemStatus.NEW for it in self.items}
         self.undo_stack: list[Action] = []

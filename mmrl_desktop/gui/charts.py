@@ -36,6 +36,7 @@ from mmrl_desktop.gui import theme
 
 REDRAW_HZ = 20
 TITLE_HZ = 2
+TITLE_ENTRIES = 2  # values named in a plot's title; more would run into the next plot
 MAX_SERIES = 5
 
 # plot id → (title, x label, y range or None for auto)
@@ -286,7 +287,7 @@ class ChartsPanel(QWidget):
         for pid in plots:
             title = PLOTS[pid][0]
             parts = []
-            for key in self._members[pid]:
+            for key in self._members[pid][:TITLE_ENTRIES]:  # the rest: colours on the plot
                 name, colour = self._names[key]
                 last = self._buffers[key].last()
                 value = "–" if last is None else _fmt(last[1])

@@ -17,51 +17,59 @@ def project(tmp_path):
     return p
 
 
+# The queue order is a fixed hash shuffle: here i2, i3, i4, i0, i1 (checked below).
+QUEUE = ["i2", "i3", "i4", "i0", "i1"]
+
+
 def _session(project, **kw):
     return LabelingSession(project, project.open_store(), annotator="dr_a", seed=0, **kw)
 
 
 def test_queue_excludes_holdout_and_advances(project):
     s = _session(project)
-    assert [it.item_id for it in s.items] == ["i0", "i1", "i2", "i3", "i4"]
-    assert s.current_item().item_id == "i0"
+    q = [it.item_id for it in s.items]
+    assert sorted(q) == ["i0", "i1", "i2", "i3", "i4"]
+    assert q != sorted(q)  # shuffled, not import order (classes would come in runs)
+    assert q == [it.item_id for it in _session(project).items]  # the same order every start
+    assert q == QUEUE
+    assert s.current_item().item_id == q[0]
     s.answer(+1)
-    assert s.current_item().item_id == "i1" and s.progress() == (1, 5)
-    assert s.upcoming_ids(3) == ["i1", "i2", "i3"]
+    assert s.current_item().item_id == q[1] and s.progress() == (1, 5)
+    assert s.upcoming_ids(3) == q[1:4]
 
 
 def test_answer_uses_newest_prediction_and_logs_it(project):
     s = _session(project)
-    s.update_predictions({"i0": {"label": Prediction("i0", "label", 3, "dog", 0.6, {"dog": 0.6})}})
-    s.update_predictions({"i0": {"label": Prediction("i0", "label", 2, "owl", 0.9, {"owl": 0.9})}})
-    assert s.prediction("i0", "label").shown_label == "dog"  # the older version did not win
+    s.update_predictions({"i2": {"label": Prediction("i2", "label", 3, "dog", 0.6, {"dog": 0.6})}})
+    s.update_predictions({"i2": {"label": Prediction("i2", "label", 2, "owl", 0.9, {"owl": 0.9})}})
+    assert s.prediction("i2", "label").shown_label == "dog"  # the older version did not win
     s.answer(-1)
     ev = s.store.active_feedback()[-1]
     assert (ev.shown_label, ev.propensity, ev.reward, ev.model_version) == ("dog", 0.6, -1, 3)
-    assert ev.annotator == "dr_a" and s.status["i0"] == ItemStatus.DOWN
+    assert ev.annotator == "dr_a" and s.status["i2"] == ItemStatus.DOWN
 
 
 def test_fallback_prediction_is_uniform_with_true_propensity(project):
     s = _session(project)
-    p = s.prediction("i0", "label")
+    p = s.prediction("i2", "label")
     assert p.propensity == pytest.approx(1 / 3) and p.shown_label in ("cat", "dog", "owl")
-    assert s.prediction("i0", "label") == p  # stable until answered
-    assert not s.has_model_prediction("i0")
+    assert s.prediction("i2", "label") == p  # stable until answered
+    assert not s.has_model_prediction("i2")
 
 
 def test_correction_and_skip(project):
     s = _session(project)
-    s.update_predictions({"i0": {"label": Prediction("i0", "label", 1, "dog", 0.5, {})}})
+    s.update_predictions({"i2": {"label": Prediction("i2", "label", 1, "dog", 0.5, {})}})
     s.correct(0)  # key 1 → "cat"
     ev = s.store.active_feedback()[-1]
     assert ev.reward == -1 and ev.corrected_label == "cat"
-    assert s.status["i0"] == ItemStatus.CORRECTED
-    s.update_predictions({"i1": {"label": Prediction("i1", "label", 1, "owl", 0.5, {})}})
+    assert s.status["i2"] == ItemStatus.CORRECTED
+    s.update_predictions({"i3": {"label": Prediction("i3", "label", 1, "owl", 0.5, {})}})
     s.correct(2)  # the shown label is right: a 👍, no correction
     ev = s.store.active_feedback()[-1]
     assert ev.reward == 1 and ev.corrected_label is None
     s.skip()
-    assert s.status["i2"] == ItemStatus.SKIPPED and s.current_item().item_id == "i3"
+    assert s.status["i4"] == ItemStatus.SKIPPED and s.current_item().item_id == "i0"
     with pytest.raises(IndexError):
         s.correct(7)
 
@@ -71,9 +79,9 @@ def test_undo_retracts_and_goes_back(project):
     s.answer(+1)
     s.answer(-1)
     undone = s.undo()
-    assert undone.item_id == "i1" and s.current_item().item_id == "i1"
-    assert s.status["i1"] == ItemStatus.NEW
-    assert [e.item_id for e in s.store.active_feedback()] == ["i0"]
+    assert undone.item_id == "i3" and s.current_item().item_id == "i3"
+    assert s.status["i3"] == ItemStatus.NEW
+    assert [e.item_id for e in s.store.active_feedback()] == ["i2"]
     s.undo()
     assert s.store.active_feedback() == [] and s.undo() is None
 
@@ -84,10 +92,10 @@ def test_restart_restores_statuses_and_undo(project):
     s.skip()
     s.store.close()
     s2 = _session(project)
-    assert s2.status["i0"] == ItemStatus.UP and s2.status["i1"] == ItemStatus.SKIPPED
-    assert s2.current_item().item_id == "i2"
-    assert s2.undo().item_id == "i1"  # undo survives a restart
-    assert s2.status["i1"] == ItemStatus.NEW
+    assert s2.status["i2"] == ItemStatus.UP and s2.status["i3"] == ItemStatus.SKIPPED
+    assert s2.current_item().item_id == "i4"
+    assert s2.undo().item_id == "i3"  # undo survives a restart
+    assert s2.status["i3"] == ItemStatus.NEW
 
 
 def test_multi_task_click_writes_one_event_per_task(tmp_path):
@@ -108,9 +116,9 @@ def test_multi_task_click_writes_one_event_per_task(tmp_path):
 
 def test_shown_prediction_is_pinned_until_answered(project):
     s = _session(project)
-    s.update_predictions({"i0": {"label": Prediction("i0", "label", 1, "dog", 0.5, {})}})
-    assert s.show("i0")["label"].shown_label == "dog"
-    s.update_predictions({"i0": {"label": Prediction("i0", "label", 2, "owl", 0.7, {})}})
+    s.update_predictions({"i2": {"label": Prediction("i2", "label", 1, "dog", 0.5, {})}})
+    assert s.show("i2")["label"].shown_label == "dog"
+    s.update_predictions({"i2": {"label": Prediction("i2", "label", 2, "owl", 0.7, {})}})
     s.answer(+1)
     ev = s.store.active_feedback()[-1]
     assert (ev.shown_label, ev.model_version) == ("dog", 1)  # what the expert saw

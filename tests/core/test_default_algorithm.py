@@ -1,0 +1,146 @@
+"""The default algorithm: pool graph posterior, posterior-sampled labels, pseudo-labels, learning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mmrl_desktop.core.algorithms import ALGORITHMS
+from mmrl_desktop.core.algorithms.base import Action
+from mmrl_desktop.core.config import ModelConfig, TrainConfig
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.model.policy import build_policy
+from mmrl_desktop.core.replay import ReplayBuffer, Row
+
+K = 4
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """As the trainer runs it (``cpu_threads`` = 1): small ops stay fast on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _data(n_per: int = 30, seed: int = 0):
+    """Four classes of 8×8 grey images: a bright bar in one of four places, plus noise."""
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for c in range(K):
+        for _ in range(n_per):
+            img = rng.uniform(0, 0.3, (8, 8))
+            if c < 2:
+                img[:, 2 + 4 * c : 4 + 4 * c] += 0.7
+            else:
+                img[2 + 4 * (c - 2) : 4 + 4 * (c - 2), :] += 0.7
+            xs.append(np.round(np.clip(img, 0, 1) * 255) / 255)
+            ys.append(c)
+    order = rng.permutation(len(ys))
+    return np.asarray(xs, np.float32)[order, None], np.asarray(ys)[order]
+
+
+class _Feat:
+    def __init__(self, x):
+        self.x = x
+
+    def batch(self, ids):
+        img = torch.from_numpy(self.x[[int(i) for i in ids]])
+        return {"image": img, "image_mask": torch.ones(len(ids), dtype=torch.bool)}
+
+
+def _algo(seed: int = 0, **options):
+    torch.manual_seed(seed)
+    cfg = ModelConfig.from_dict(
+        {"modalities": "image", "image_size": 8, "image_channels": 1, "embed_dim": 16}
+    )
+    policy = build_policy(cfg, {"label": K})
+    config = TrainConfig(seed=seed, options=options)
+    return ALGORITHMS["default"](policy, {"label": K}, config), config
+
+
+def _simulate(n_events: int, seed: int = 0, attach: bool = True, upe: int = 4):
+    x, y = _data(seed=seed)
+    pool, test = np.arange(90), np.arange(90, len(y))
+    algo, config = _algo(seed)
+    feat = _Feat(x)
+    buf = ReplayBuffer(["label"], feat, lambda i: i)
+    if attach:
+        algo.attach_pool([str(i) for i in pool], feat.batch)
+    gen = torch.Generator().manual_seed(seed + 1)
+    act_gen = torch.Generator().manual_seed(seed + 2)
+    props = []
+    for t in range(n_events):
+        i = int(pool[t % len(pool)])
+        a = algo.act(feat.batch([str(i)]), act_gen)["label"]
+        shown = int(a.labels[0])
+        props.append(float(a.propensity[0]))
+        buf.add(Row(t + 1, str(i), "label", shown, 1 if shown == y[i] else -1, props[-1], -1))
+        algo.refresh(buf)
+        for _ in range(upe):
+            algo.update(buf.sample(config.batch_size, gen))
+    pred = algo.greedy(feat.batch([str(i) for i in test]))["label"].argmax(1).numpy()
+    return algo, float((pred == y[test]).mean()), props
+
+
+def test_learns_from_thumbs_only_with_the_pool():
+    algo, acc, props = _simulate(40)
+    assert acc >= 0.8
+    assert all(0 < p <= 1 for p in props)
+    assert algo.fitted and len(algo.pool_ids) == 90
+    q = algo.q["label"]
+    assert q.shape == (90, K) and np.allclose(q.sum(1), 1)
+
+
+def test_deterministic_for_a_seed():
+    a1, acc1, p1 = _simulate(12, attach=True)
+    a2, acc2, p2 = _simulate(12, attach=True)
+    assert acc1 == acc2 and p1 == p2
+    for u, v in zip(a1.policy.parameters(), a2.policy.parameters(), strict=True):
+        assert torch.equal(u, v)
+
+
+def test_without_an_attached_pool_the_answered_items_are_the_pool():
+    algo, _, props = _simulate(10, attach=False)
+    assert len(algo.pool_ids) == 10
+    assert all(0 < p <= 1 for p in props)
+
+
+def test_act_uses_the_pool_posterior_and_neighbours_for_new_items():
+    x, y = _data()
+    algo, _ = _algo()
+    feat = _Feat(x)
+    algo.attach_pool([str(i) for i in range(60)], feat.batch)
+    buf = ReplayBuffer(["label"], feat, lambda i: i)
+    for t in range(20):  # the expert confirmed the true label of 20 items
+        buf.add(Row(t + 1, str(t), "label", int(y[t]), 1, 1.0, -1))
+    algo.refresh(buf)
+    gen = torch.Generator().manual_seed(0)
+    known = algo.act(feat.batch([str(i) for i in range(20)]), gen)["label"]
+    assert isinstance(known, Action)
+    # a confirmed item is shown its confirmed label almost surely
+    assert (known.labels.numpy() == y[:20]).mean() >= 0.9
+    new = algo.act(feat.batch([str(i) for i in range(100, 120)]), gen)["label"]
+    assert ((new.propensity > 0) & (new.propensity <= 1)).all()
+    assert (new.labels.numpy() == y[100:120]).mean() >= 0.6
+
+
+def test_thumbs_down_moves_the_posterior_away_from_the_shown_label():
+    x, _ = _data()
+    algo, _ = _algo()
+    feat = _Feat(x)
+    algo.attach_pool([str(i) for i in range(30)], feat.batch)
+    buf = ReplayBuffer(["label"], feat, lambda i: i)
+    buf.add(Row(1, "3", "label", 2, -1, 0.25, -1))
+    algo.refresh(buf)
+    q = algo.q["label"][algo.pool_index["3"]]
+    assert q[2] < 0.1 and q.argmax() != 2
+
+
+def test_options_are_checked():
+    with pytest.raises(UserError):
+        _algo(input_views="1.5")
+    with pytest.raises(UserError):
+        _algo(graph_k=0)

@@ -44,7 +44,9 @@ class Task:
 
     def validate(self) -> None:
         if not _TASK_NAME.match(self.name):
-            raise ProjectError(f"task name {self.name!r} must be 1–64 letters, digits, _ - or space.")
+            raise ProjectError(
+                f"task name {self.name!r} must be 1–64 letters, digits, _ - or space."
+            )
         if self.kind not in ("single", "multi"):
             raise ProjectError(f"task {self.name!r}: kind must be 'single' or 'multi'.")
         if len(self.labels) < 2:
@@ -121,7 +123,9 @@ class Project:
             project.checkpoints_dir.mkdir(exist_ok=True)
             project.exports_dir.mkdir(exist_ok=True)
         except OSError as err:
-            raise ProjectError(f"cannot create the project folder {root}: {err.strerror}.") from None
+            raise ProjectError(
+                f"cannot create the project folder {root}: {err.strerror}."
+            ) from None
         project.save()
         project.open_store().close()
         return project

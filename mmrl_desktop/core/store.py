@@ -144,7 +144,9 @@ class FeedbackStore:
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as err:
-            raise ProjectError(f"{self.path} is not a readable feedback database ({err}).") from None
+            raise ProjectError(
+                f"{self.path} is not a readable feedback database ({err})."
+            ) from None
 
     # ---------------------------------------------------------------- schema
     def _migrate(self) -> None:
@@ -320,8 +322,19 @@ class FeedbackStore:
                 "INSERT INTO events (kind, item_id, task, shown_label, propensity, reward, "
                 "corrected_label, annotator, timestamp, model_version, retracts) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (kind, item_id, task, shown, prop, reward, corr, annot, ts or time.time(), version,
-                 retracts),
+                (
+                    kind,
+                    item_id,
+                    task,
+                    shown,
+                    prop,
+                    reward,
+                    corr,
+                    annot,
+                    ts or time.time(),
+                    version,
+                    retracts,
+                ),
             )
             return int(cur.lastrowid)
 
@@ -403,8 +416,15 @@ class FeedbackStore:
             cur = c.execute(
                 "INSERT INTO checkpoints (path, step, model_version, answers_seen, created_at, "
                 "metrics, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (path, step, model_version, answers_seen, time.time(), json.dumps(metrics or {}),
-                 note),
+                (
+                    path,
+                    step,
+                    model_version,
+                    answers_seen,
+                    time.time(),
+                    json.dumps(metrics or {}),
+                    note,
+                ),
             )
             return int(cur.lastrowid)
 

@@ -63,7 +63,9 @@ def main() -> None:
             _speak(WORDS[d], voice, speed, HERE / "audio" / f"{name}.wav")
             rows.append({"id": name, "audio": f"audio/{name}.wav", "label": str(d)})
         for k, template in enumerate(TEXTS[:3]):  # text-only items
-            rows.append({"id": f"text{d}_{k}", "text": template.format(w=WORDS[d]), "label": str(d)})
+            rows.append(
+                {"id": f"text{d}_{k}", "text": template.format(w=WORDS[d]), "label": str(d)}
+            )
         for k in range(2):  # multimodal: image + audio + text file
             name = f"case{d}_{k}"
             _png(digits.images[idx[12 + k]], HERE / "images" / f"{name}.png")
@@ -94,8 +96,15 @@ def _demo_dicom(out: Path) -> None:
     from pydicom.data import get_testdata_file
 
     ds = pydicom.dcmread(get_testdata_file("CT_small.dcm", download=False))
-    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "OtherPatientIDs",
-                    "InstitutionName", "ReferringPhysicianName", "OperatorsName"):
+    for keyword in (
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "OtherPatientIDs",
+        "InstitutionName",
+        "ReferringPhysicianName",
+        "OperatorsName",
+    ):
         if keyword in ds:
             setattr(ds, keyword, "DEMO^ANONYMOUS" if keyword.endswith("Name") else "")
     with tempfile.TemporaryDirectory() as tmp:

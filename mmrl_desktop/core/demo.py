@@ -60,7 +60,12 @@ def create_demo(root: Path | None = None) -> Project:
         raise ProjectError(f"the demo data is missing from this installation ({source}).")
     tmp = root.with_name(root.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    project = Project.create(tmp, name="Demo: digits you can see, hear and read")
+    project = Project.create(
+        tmp,
+        name="Demo: digits you can see, hear and read",
+        # the held-out chart should move within the first minute of a demo
+        algorithm={"eval_every": 40},
+    )
     import_source(source, project, task=DEMO_TASK)
     assign_holdout(project, DEMO_HOLDOUT, seed=0)
     tmp.rename(root)  # a crash above leaves only the .partial folder

@@ -18,7 +18,7 @@ from mmrl_desktop.core.project import Project
 from mmrl_desktop.core.session import Action, ItemStatus, LabelingSession
 
 PREFETCH_AHEAD = 4
-QUEUE_AHEAD = 32
+QUEUE_AHEAD = 8  # items predicted after each model version: the next few are enough
 MOVING_AVERAGE = 20
 CLICK_HOLD_S = 0.05  # the trainer waits this long after a click so the paint is not slowed
 CHART_HOLD_S = 0.3  # and the charts redraw only once the expert pauses

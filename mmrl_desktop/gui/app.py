@@ -42,6 +42,34 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+# library → Debian/Ubuntu package
+XCB_LIBRARIES = {
+    "xcb-cursor": "libxcb-cursor0",
+    "xcb-icccm": "libxcb-icccm4",
+    "xcb-keysyms": "libxcb-keysyms1",
+    "xkbcommon-x11": "libxkbcommon-x11-0",
+}
+
+
+def _check_xcb_libraries() -> None:
+    """Qt's X11 plugin aborts the process when a system library is missing; say which instead."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM", "xcb") != "xcb":
+        return
+    if os.environ.get("WAYLAND_DISPLAY") or not os.environ.get("DISPLAY"):
+        return
+    import ctypes.util
+
+    missing = [lib for lib in XCB_LIBRARIES if ctypes.util.find_library(lib) is None]
+    if missing:
+        from mmrl_desktop.core.errors import UserError
+
+        names = " ".join(XCB_LIBRARIES[m] for m in missing)
+        raise UserError(
+            f"Qt's X11 support needs system libraries that are missing ({', '.join(missing)}); "
+            f"install them, e.g. `sudo apt install {names}`, and start again."
+        )
+
+
 def make_app(argv: list[str] | None = None, *, offscreen: bool = False) -> QApplication:
     """The process's QApplication (created once; tests reuse pytest-qt's).
 
@@ -58,6 +86,8 @@ def make_app(argv: list[str] | None = None, *, offscreen: bool = False) -> QAppl
                 "no display was found (DISPLAY is not set). Run it on a desktop, under Xvfb "
                 "(xvfb-run mmrl-desktop), or set QT_QPA_PLATFORM=offscreen for a headless check."
             )
+        else:
+            _check_xcb_libraries()
         QCoreApplication.setAttribute(Qt.AA_ShareOpenGLContexts, True)
         app = QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName("mmrl-desktop")

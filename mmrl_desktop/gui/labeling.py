@@ -152,9 +152,10 @@ class LabelingController(QObject):
     # ------------------------------------------------------------ from the trainer
     def on_predictions(self, preds) -> None:
         s = self.session
-        s.update_predictions(preds)
         item = s.current_item()
-        if item is not None and item.item_id in preds and s.is_pinned_guess(item.item_id):
+        was_guess = item is not None and s.is_pinned_guess(item.item_id)
+        s.update_predictions(preds)
+        if was_guess and item.item_id in preds:
             # the warm-up guess is replaced by the model's own choice, visibly
             shown = s.show(item.item_id)
             self.feedback.show_item(self.feedback.item_title.text(), shown, True)

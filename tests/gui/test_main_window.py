@@ -134,3 +134,11 @@ def test_trainer_pause_resume_stop(qtbot, window):
     tr.start()  # a new run, new run id
     assert tr.run_id == 2
     qtbot.waitUntil(lambda: tr.state in ("idle", "running"), timeout=60000)
+
+
+def test_first_item_gets_the_model_prediction_without_a_click(qtbot, window):
+    """The random warm-up guess is replaced as soon as the model has predicted the item."""
+    row = window.feedback.rows["label"]
+    qtbot.waitUntil(lambda: "model v" in row.source.text(), timeout=60000)
+    item = window.labeling.session.current_item().item_id
+    assert window.labeling.session.has_model_prediction(item)

@@ -294,16 +294,22 @@ class DefaultAlgorithm(Algorithm):
         out = {}
         for t, p in probs.items():
             dist = np.zeros(tuple(p.shape))
+            belief = p.numpy().astype(np.float64)  # what the expert is shown as confidence
             if known.any():
                 dist[known] = self.acting[t][rows[known]]
+                belief[known] = self.q[t][rows[known]]
             if nb is not None:
                 lq = self.options.graph_beta * self.q[t][nb[~known]].mean(1)
                 z = (lq - lq.mean(1, keepdims=True)) / (lq.std(1, keepdims=True) + 1e-12)
                 dist[~known] = _softmax(self.options.act_kappa * (z + self.bonus[t]))
+                belief[~known] = self.q[t][nb[~known]].mean(1)
             dist_t = torch.from_numpy(dist).float()
             lab = torch.multinomial(dist_t, 1, generator=generator).squeeze(1)
             prop = dist_t.gather(1, lab[:, None]).squeeze(1).clamp(1e-6, 1.0)
-            out[t] = Action(lab, prop, p)
+            # probs: the graph posterior that chose the label (not the network's softmax), so the
+            # confidence and top-3 the expert sees agree with the label shown
+            belief = belief / belief.sum(1, keepdims=True).clip(1e-12)
+            out[t] = Action(lab, prop, torch.from_numpy(belief).float())
         return out
 
     # ---------------------------------------------------------------- learning

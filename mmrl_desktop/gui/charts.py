@@ -36,7 +36,7 @@ from mmrl_desktop.gui import theme
 
 REDRAW_HZ = 20
 TITLE_HZ = 2
-TITLE_ENTRIES = 2  # values named in a plot's title; more would run into the next plot
+TITLE_ENTRIES = 1  # values named in a plot title; more run into the next plot at 1280 px
 MAX_SERIES = 5
 
 # plot id → (title, x label, y range or None for auto)

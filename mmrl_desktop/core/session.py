@@ -157,6 +157,8 @@ class LabelingSession:
         """The next ``n`` unanswered items in queue order, starting at the current one: the items
         the trainer should predict after each new model version."""
         out: list[str] = []
+        if not self.counts[ItemStatus.NEW]:  # review mode: nothing to scan for (per-click path)
+            return out
         total = len(self.items)
         for off in range(total):
             it = self.items[(self.current + off) % total]

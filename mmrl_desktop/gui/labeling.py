@@ -8,7 +8,6 @@ trainer. Everything heavier happens on other threads.
 
 from __future__ import annotations
 
-import time
 from collections import deque
 
 from PySide6.QtCore import QObject, Signal
@@ -53,7 +52,6 @@ class LabelingController(QObject):
         self._rewards: deque[int] = deque(maxlen=MOVING_AVERAGE)
         self._ups = 0
         self._answers = 0
-        self.click_times: dict[int, float] = {}  # event id → perf_counter at the click
         queue.set_session(self.session)
         trainer.sig_predictions.connect(self.on_predictions)
 
@@ -122,7 +120,6 @@ class LabelingController(QObject):
         if self.session.current_item() is None:
             self.feedback.show_message("The queue is empty: import items first.")
             return
-        t0 = time.perf_counter()
         self.trainer.hold(CLICK_HOLD_S)
         self.charts.hold(CHART_HOLD_S)
         try:
@@ -130,8 +127,6 @@ class LabelingController(QObject):
         except (ValueError, IndexError, RuntimeError) as err:
             self.feedback.show_message(str(err))
             return
-        for eid in action.event_ids:
-            self.click_times[eid] = t0
         self.queue.item_changed(action.item_id)
         self.show_current()
         self.trainer.feedback_arrived()

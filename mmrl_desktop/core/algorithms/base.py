@@ -28,6 +28,7 @@ from torch import nn
 
 from mmrl_desktop.core.config import TrainConfig
 from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.optim import AdamW
 
 if TYPE_CHECKING:  # pragma: no cover
     from mmrl_desktop.core.model.policy import Policy
@@ -140,8 +141,8 @@ class Algorithm:
         self.updates = 0
 
     # ---------------------------------------------------------------- building blocks
-    def make_optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(
+    def make_optimizer(self) -> AdamW:
+        return AdamW(
             self.policy.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay
         )
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QLabel, QListView, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QLabel,
+    QListView,
+    QProgressBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from mmrl_desktop.core.session import STATUS_SYMBOL, ItemStatus, LabelingSession
 
@@ -88,7 +95,13 @@ class QueuePanel(QWidget):
         self.update_progress()
 
     def item_changed(self, item_id: str) -> None:
-        self.model.item_changed(item_id)
+        s = self.model.session
+        row = s._index.get(item_id) if s is not None else None
+        if row is not None:
+            # repaint that row only: QListView answers any dataChanged by repainting its whole
+            # viewport (~5 ms of Python data() calls per click); the row's text is derived from
+            # the session's status on paint, so there is no cached value to invalidate
+            self.view.update(self.model.index(row))
         self.update_progress()
 
     def update_progress(self) -> None:
@@ -114,4 +127,8 @@ class QueuePanel(QWidget):
         if row is not None:
             idx = self.model.index(row)
             self.view.setCurrentIndex(idx)
-            self.view.scrollTo(idx)
+            if not self.view.viewport().rect().contains(self.view.visualRect(idx)):
+                # scroll a page at a time, keeping two answered rows above: scrolling a row
+                # per click would repaint the whole list on every click
+                top = self.model.index(max(0, row - 2))
+                self.view.scrollTo(top, QAbstractItemView.PositionAtTop)

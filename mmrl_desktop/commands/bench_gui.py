@@ -21,4 +21,8 @@ def run(args) -> int:
         )
         print(f"click → model  p50 {m['p50']} s  p95 {m['p95']} s")
         print(f"trainer: {result['trainer_updates_per_s']} updates/s")
+        print(
+            f"peak memory: {result['peak_rss_mb']} MB (window {result['peak_rss_gui_mb']} MB"
+            f" + trainer {result['peak_rss_trainer_mb']} MB)"
+        )
     return 0

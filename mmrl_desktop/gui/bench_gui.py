@@ -137,6 +137,7 @@ def run_bench_gui(
                 to_model.append(t_model - t0)
         window.close()
         app.processEvents()
+        gui_mb, trainer_mb = _peak_rss_mb(), trainer.trainer_peak_rss_mb
         return {
             "clicks": clicks,
             "click_to_paint_ms": {
@@ -152,7 +153,11 @@ def run_bench_gui(
             "trainer_updates_per_s": round(statistics.median(ups_seen), 1) if ups_seen else 0.0,
             "device": infos.get("device", device),
             "model_versions_seen": len(versions),
-            "peak_rss_mb": _peak_rss_mb(),
+            # the app's whole footprint: this process plus the trainer process (each one's own
+            # peak, so the sum is an upper bound of what both held at once)
+            "peak_rss_mb": round((gui_mb or 0.0) + (trainer_mb or 0.0), 1) if gui_mb else None,
+            "peak_rss_gui_mb": gui_mb,
+            "peak_rss_trainer_mb": trainer_mb,
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

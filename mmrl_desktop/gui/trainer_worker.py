@@ -1,25 +1,36 @@
-"""The trainer on its own QThread: a worker QObject (no parent) moved to a QThread, wrapping the
-Qt-free ``core.trainer.Trainer``.
+"""The trainer behind a QThread: a worker QObject (no parent) moved to a QThread, wrapping the
+Qt-free trainer loop (``core.trainer_loop``).
+
+By default the loop runs in a **process of its own** (ADR 0007): the worker thread spawns it,
+forwards the GUI's commands down a pipe and turns what comes back into signals. Python threads
+share one interpreter lock, so a trainer thread slowed every paint of the GUI thread; a process
+has its own. With ``trainer_factory`` (tests) or ``in_process=False`` the loop runs in the
+worker thread itself, as before.
 
 Threading rules (ARCHITECTURE.md, STYLE.md):
-- the worker builds the Trainer — and so imports torch and opens its own FeedbackStore — inside
-  its thread; no sqlite connection crosses threads;
-- the GUI talks to the worker through thread-safe methods guarded by a lock and an Event
-  (``pause``, ``resume``, ``request_stop``, ``set_queue``, ``feedback_arrived``): the worker's loop
-  is busy, so queued slots would wait; cancellation is cooperative, checked between steps;
+- the trainer is built — torch imported, its own FeedbackStore opened — in the trainer process
+  (or the worker thread); no sqlite connection crosses threads;
+- the GUI talks to the worker through thread-safe methods (``pause``, ``resume``,
+  ``request_stop``, ``set_queue``, ``feedback_arrived``, ``hold``): they set a ``LoopControl``
+  and, in process mode, send the same command down the pipe; cancellation is cooperative;
 - signals carry small immutable Python data tagged with a ``run_id``; the GUI drops events of an
   older run, so a restart never acts on stale signals;
-- shutdown is ``request_stop()`` + a bounded ``QThread.wait()`` (see ``TrainerController``).
+- shutdown is ``request_stop()`` + a bounded ``QThread.wait()`` (see ``TrainerController``); the
+  worker gives the process ``STOP_GRACE_S`` to checkpoint and exit, then terminates it.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
-import traceback
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from mmrl_desktop.core.trainer_loop import LoopControl, run_loop, serve
+
+STOP_GRACE_S = 8.0  # a stopping trainer process saves its checkpoint in this time, or is ended
 
 
 @dataclass(frozen=True)
@@ -38,54 +49,63 @@ class TrainerWorker(QObject):
     sig_error = Signal(int, str)  # run_id, a sentence
     finished = Signal(int)
 
-    EVENT_INTERVAL_S = 0.05  # at most ~20 metric events per second reach the GUI
-
-    def __init__(self, project_root: str, run_id: int, device: str = "auto", trainer_factory=None):
+    def __init__(
+        self,
+        project_root: str,
+        run_id: int,
+        device: str = "auto",
+        trainer_factory=None,
+        in_process: bool | None = None,
+    ):
         super().__init__()  # no parent: it is moved to a thread
         self.project_root = project_root
         self.run_id = run_id
         self.device = device
         self._factory = trainer_factory
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = False
-        self._paused = False
-        self._queue: list[str] = []
-        self._queue_dirty = True
-        self._hold_until = 0.0
+        self.in_process = trainer_factory is None if in_process is None else in_process
+        self.control = LoopControl()
+        self._conn = None
+        self._send_lock = threading.Lock()
+        self._state = ""
+        self.trainer_peak_rss_mb: float | None = None  # of the trainer process, when there is one
+        self.pid: int | None = None  # the trainer process
 
     # ------------------------------------------------ called from the GUI thread (thread-safe)
     def request_stop(self) -> None:
-        with self._lock:
-            self._stop = True
-        self._wake.set()
+        self.control.request_stop()
+        self._send("stop")
 
     def pause(self) -> None:
-        with self._lock:
-            self._paused = True
-        self._wake.set()
+        self.control.pause()
+        self._send("pause")
 
     def resume(self) -> None:
-        with self._lock:
-            self._paused = False
-        self._wake.set()
+        self.control.resume()
+        self._send("resume")
 
     def set_queue(self, item_ids: list[str]) -> None:
         """The items the GUI will show next; predicted after each new model version."""
-        with self._lock:
-            self._queue = list(item_ids)
-            self._queue_dirty = True
-        self._wake.set()
+        self.control.set_queue(item_ids)
+        self._send("queue", list(item_ids))
 
     def feedback_arrived(self) -> None:
-        self._wake.set()
+        self.control.wake()
+        self._send("wake")
 
     def hold(self, seconds: float) -> None:
         """Do not start a training step for ``seconds``: the GUI is answering a click and
-        painting the next item. Python threads share one interpreter lock, so a step running now
-        would slow that paint; holding keeps clicks at one frame (BENCHMARKS.md §2)."""
-        with self._lock:
-            self._hold_until = max(self._hold_until, time.monotonic() + seconds)
+        painting the next item (on two cores the trainer and the GUI still share the CPU)."""
+        self.control.hold(seconds)
+        self._send("hold", float(seconds))
+
+    def _send(self, *msg) -> None:
+        with self._send_lock:
+            if self._conn is None:
+                return
+            try:
+                self._conn.send(msg)
+            except (BrokenPipeError, EOFError, OSError):
+                self._conn = None  # the process is gone; the worker loop reports it
 
     # ------------------------------------------------ the loop (worker thread)
     def _build(self):
@@ -94,75 +114,95 @@ class TrainerWorker(QObject):
         from mmrl_desktop.core.project import Project
         from mmrl_desktop.core.trainer import Trainer
 
-        # queue_size=0: this worker predicts the GUI's queue itself after each model version
+        # queue_size=0: the loop predicts the GUI's queue itself after each model version
         return Trainer(Project.open(self.project_root), device=self.device, queue_size=0)
+
+    def _emit(self, kind: str, payload) -> None:
+        rid = self.run_id
+        if kind == "state":
+            self._state = payload
+            self.sig_state.emit(rid, payload)
+        elif kind == "event":
+            step, version, metrics = payload
+            self.sig_event.emit(TrainEvent(rid, step, version, metrics))
+        elif kind == "predictions":
+            self.sig_predictions.emit(rid, payload)
+        elif kind == "info":
+            self.sig_info.emit(rid, payload)
+        elif kind == "error":
+            self.sig_error.emit(rid, payload)
+        elif kind == "rss" and self.in_process and payload is not None:
+            self.trainer_peak_rss_mb = max(self.trainer_peak_rss_mb or 0.0, float(payload))
 
     @Slot()
     def run(self) -> None:
-        rid = self.run_id
-        self.sig_state.emit(rid, "loading")
-        trainer = None
         try:
-            trainer = self._build()
-            self.sig_info.emit(rid, trainer.info())
-            last_version = None
-            last_emit = 0.0
-            pending: dict[str, float] = {}
-            state = ""
-            while True:
-                with self._lock:
-                    stop, paused = self._stop, self._paused
-                    held = self._hold_until - time.monotonic()
-                    queue, dirty = self._queue, self._queue_dirty
-                    self._queue_dirty = False
-                if stop:
-                    break
-                if held > 0:
-                    time.sleep(min(held, 0.1))  # sleeping releases the interpreter lock
-                    with self._lock:
-                        self._queue_dirty |= dirty
-                    continue
-                if paused:
-                    if state != "paused":
-                        state = "paused"
-                        self.sig_state.emit(rid, state)
-                    self._wake.wait(0.2)
-                    self._wake.clear()
-                    continue
-                result = trainer.step()
-                if result.metrics:
-                    pending.update(result.metrics)
-                if queue and (dirty or result.model_version != last_version):
-                    preds = trainer.predict_items(queue)
-                    self.sig_predictions.emit(rid, preds)
-                    last_version = result.model_version
-                now = time.monotonic()
-                if pending and now - last_emit >= self.EVENT_INTERVAL_S:
-                    self.sig_event.emit(
-                        TrainEvent(rid, result.step, result.model_version, dict(pending))
-                    )
-                    pending.clear()
-                    last_emit = now
-                new_state = "running" if result.did_update else "idle"
-                if new_state != state:
-                    state = new_state
-                    self.sig_state.emit(rid, state)
-                if not result.did_update:
-                    self._wake.wait(0.1)
-                    self._wake.clear()
-        except Exception as err:  # never let the thread die silently
-            traceback.print_exc()
-            self.sig_error.emit(rid, f"Training stopped: {err}")
-            self.sig_state.emit(rid, "error")
+            if self.in_process:
+                self._run_process()
+            else:
+                run_loop(self._build, self.control, self._emit)
         finally:
-            if trainer is not None:
-                try:
-                    trainer.close()
-                except Exception:
-                    traceback.print_exc()
-            if state != "error":
-                self.sig_state.emit(rid, "stopped")
-            self.finished.emit(rid)
+            self.finished.emit(self.run_id)
+
+    def _run_process(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        conn, child = ctx.Pipe(duplex=True)
+        proc = ctx.Process(
+            target=serve,
+            args=(child, self.project_root, self.device),
+            name=f"mmrl-trainer-{self.run_id}",
+            daemon=True,
+        )
+        self._emit("state", "loading")
+        proc.start()
+        self.pid = proc.pid
+        child.close()
+        with self._send_lock:
+            self._conn = conn
+        stop, paused, _, queue, _ = self.control.take()  # commands given before the pipe existed
+        self._send("queue", list(queue))
+        if paused:
+            self._send("pause")
+        if stop:
+            self._send("stop")
+        clean = False
+        stop_asked: float | None = None
+        while True:
+            try:
+                if conn.poll(0.1):
+                    kind, payload = conn.recv()
+                    if kind == "exit":
+                        clean = True
+                        break
+                    self._emit(kind, payload)
+                    continue
+            except (EOFError, OSError):
+                break
+            if not proc.is_alive():
+                break
+            if self.control.stopping():
+                stop_asked = stop_asked or time.monotonic()
+                # still importing torch: nothing to save, do not wait for it
+                if self._state == "loading" or time.monotonic() - stop_asked > STOP_GRACE_S:
+                    proc.terminate()
+                    break
+        with self._send_lock:
+            self._conn = None
+        proc.join(2.0)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(2.0)
+        conn.close()
+        if not clean and not self.control.stopping():
+            self._emit(
+                "error",
+                "Training stopped: the trainer process ended unexpectedly "
+                f"(exit code {proc.exitcode}). Your answers are saved; start it again with "
+                "Train → Start.",
+            )
+            self._emit("state", "error")
+        elif self._state not in ("stopped", "error"):
+            self._emit("state", "stopped")
 
 
 class TrainerController(QObject):
@@ -174,16 +214,33 @@ class TrainerController(QObject):
     sig_info = Signal(object)
     sig_error = Signal(str)
 
-    def __init__(self, project_root: str, device: str = "auto", trainer_factory=None, parent=None):
+    def __init__(
+        self,
+        project_root: str,
+        device: str = "auto",
+        trainer_factory=None,
+        parent=None,
+        in_process: bool | None = None,
+    ):
         super().__init__(parent)
         self.project_root = project_root
         self.device = device
         self._factory = trainer_factory
+        self.in_process = in_process  # None: a process unless a trainer_factory is given
+        self._rss_before: float | None = None
         self.run_id = 0
         self.thread: QThread | None = None
         self.worker: TrainerWorker | None = None
         self.state = "stopped"
         self._queue: list[str] = []
+
+    @property
+    def trainer_peak_rss_mb(self) -> float | None:
+        """Peak resident memory of the trainer processes so far (None: the trainer ran in this
+        process, whose own peak already counts it)."""
+        now = self.worker.trainer_peak_rss_mb if self.worker is not None else None
+        values = [v for v in (now, self._rss_before) if v is not None]
+        return max(values) if values else None
 
     def is_running(self) -> bool:
         return self.thread is not None and self.thread.isRunning()
@@ -193,7 +250,9 @@ class TrainerController(QObject):
             self.resume()
             return
         self.run_id += 1
-        worker = TrainerWorker(self.project_root, self.run_id, self.device, self._factory)
+        worker = TrainerWorker(
+            self.project_root, self.run_id, self.device, self._factory, self.in_process
+        )
         thread = QThread()
         thread.setObjectName(f"trainer-{self.run_id}")
         worker.moveToThread(thread)
@@ -225,6 +284,7 @@ class TrainerController(QObject):
             self.worker.request_stop()
         ended = self.thread.wait(timeout_ms)
         if ended:
+            self._rss_before = self.trainer_peak_rss_mb
             self.thread.deleteLater()
             if self.worker is not None:
                 self.worker.deleteLater()

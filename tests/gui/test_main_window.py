@@ -1,7 +1,10 @@
-"""The real main window, offscreen, with the real trainer thread: answer, correct, skip, undo,
+"""The real main window, offscreen, with the real trainer (its own process, behind a thread): answer, correct, skip, undo,
 shortcuts, multimodal items, trainer start/pause/stop."""
 
 from __future__ import annotations
+
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -13,6 +16,7 @@ from mmrl_desktop.core.items import Item
 from mmrl_desktop.core.project import Project, Task
 from mmrl_desktop.core.session import ItemStatus
 from mmrl_desktop.gui.main_window import MainWindow
+from mmrl_desktop.gui.trainer_worker import TrainerController
 
 LABELS = ["a", "b", "c"]
 
@@ -142,3 +146,52 @@ def test_first_item_gets_the_model_prediction_without_a_click(qtbot, window):
     qtbot.waitUntil(lambda: "model v" in row.source.text(), timeout=60000)
     item = window.labeling.session.current_item().item_id
     assert window.labeling.session.has_model_prediction(item)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_trainer_runs_in_its_own_process_and_stop_ends_it(qtbot, window):
+    tr = window.trainer
+    qtbot.waitUntil(lambda: tr.state in ("idle", "running"), timeout=60000)
+    pid = tr.worker.pid
+    assert tr.worker.in_process and pid is not None and pid != os.getpid()
+    assert not _gone(pid)
+    assert tr.stop()
+    assert _gone(pid)  # ended and reaped: no zombie left behind
+
+
+def test_a_crashed_trainer_process_is_reported_and_can_be_restarted(qtbot, window):
+    tr = window.trainer
+    qtbot.waitUntil(lambda: tr.state in ("idle", "running"), timeout=60000)
+    errors = []
+    tr.sig_error.connect(errors.append)
+    os.kill(tr.worker.pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: tr.state == "error", timeout=10000)
+    assert errors and "ended unexpectedly" in errors[0] and "Traceback" not in errors[0]
+    assert tr.stop()
+    tr.start()
+    qtbot.waitUntil(lambda: tr.state in ("idle", "running"), timeout=60000)
+    qtbot.keyClick(window, Qt.Key_A)  # answers still reach the new trainer
+    versions = []
+    tr.sig_event.connect(lambda ev: versions.append(ev.model_version))
+    qtbot.waitUntil(lambda: bool(versions) and max(versions) >= 1, timeout=30000)
+
+
+def test_trainer_can_still_run_in_a_thread(qtbot, project):
+    tr = TrainerController(str(project.root), device="cpu", in_process=False)
+    states = []
+    tr.sig_state.connect(states.append)
+    tr.start()
+    try:
+        qtbot.waitUntil(lambda: tr.state in ("idle", "running"), timeout=60000)
+        assert not tr.worker.in_process and tr.worker.pid is None
+        assert tr.trainer_peak_rss_mb is None  # counted in this process's own peak
+    finally:
+        assert tr.stop()
+    assert states[0] == "loading" and states[-1] == "stopped"

@@ -1,0 +1,234 @@
+"""The trainer's background loop, Qt-free: in a thread of the app, or in a process of its own.
+
+``run_loop(build, control, emit)`` builds the ``Trainer`` (imports torch, opens its own store),
+then steps it until ``control`` says stop; it never raises. What it reports goes through
+``emit(kind, payload)``:
+
+    ("state", "loading"|"running"|"paused"|"idle"|"stopped"|"error")
+    ("info", trainer.info())
+    ("predictions", {item_id: {task: Prediction}})   after each new model version (for the queue)
+    ("event", (step, model_version, {metric: value})) at most every ``event_interval_s``
+    ("error", "Training stopped: …")                  one sentence, then state "error"
+    ("rss", peak resident MB of this process)         with each event
+
+``LoopControl`` is what the GUI side sets (thread-safe): stop, pause/resume, the queue to
+predict, a wake-up after new feedback, and ``hold(seconds)``: start no step for a moment while the
+GUI paints a click.
+
+``serve(conn, project_root, device)`` is the entry point of the trainer *process* (the app's
+default, ADR 0007): a reader thread turns the messages arriving on ``conn`` into ``LoopControl``
+calls — ``("stop",)``, ``("pause",)``, ``("resume",)``, ``("queue", ids)``, ``("wake",)``,
+``("hold", seconds)`` — and the loop's reports go back on ``conn``. A closed pipe (the app died)
+stops the loop, which saves a checkpoint on the way out as it always does.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+EVENT_INTERVAL_S = 0.05  # at most ~20 metric events per second reach the GUI
+
+Emit = Callable[[str, Any], None]
+
+
+class LoopControl:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.wake_event = threading.Event()
+        self._stop = False
+        self._paused = False
+        self._queue: list[str] = []
+        self._queue_dirty = True
+        self._hold_until = 0.0
+
+    def request_stop(self) -> None:
+        with self._lock:
+            self._stop = True
+        self.wake_event.set()
+
+    def stopping(self) -> bool:
+        with self._lock:
+            return self._stop
+
+    def pause(self) -> None:
+        with self._lock:
+            self._paused = True
+        self.wake_event.set()
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+        self.wake_event.set()
+
+    def set_queue(self, item_ids: list[str]) -> None:
+        with self._lock:
+            self._queue = list(item_ids)
+            self._queue_dirty = True
+        self.wake_event.set()
+
+    def wake(self) -> None:
+        self.wake_event.set()
+
+    def hold(self, seconds: float) -> None:
+        with self._lock:
+            self._hold_until = max(self._hold_until, time.monotonic() + float(seconds))
+
+    def take(self) -> tuple[bool, bool, float, list[str], bool]:
+        """(stop, paused, seconds still held, queue, queue changed since the last take)."""
+        with self._lock:
+            dirty, self._queue_dirty = self._queue_dirty, False
+            held = self._hold_until - time.monotonic()
+            return self._stop, self._paused, held, self._queue, dirty
+
+    def keep_dirty(self, dirty: bool) -> None:
+        with self._lock:
+            self._queue_dirty |= dirty
+
+    def wait(self, seconds: float) -> None:
+        self.wake_event.wait(seconds)
+        self.wake_event.clear()
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident memory of this process so far (MB), where the platform reports it."""
+    try:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return round(peak / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0), 1)
+    except (ImportError, OSError):
+        return None
+
+
+def run_loop(
+    build: Callable[[], Any],
+    control: LoopControl,
+    emit: Emit,
+    event_interval_s: float = EVENT_INTERVAL_S,
+) -> None:
+    emit("state", "loading")
+    trainer = None
+    state = ""
+    try:
+        trainer = build()
+        emit("info", trainer.info())
+        last_version = None
+        last_emit = 0.0
+        pending: dict[str, float] = {}
+        while True:
+            stop, paused, held, queue, dirty = control.take()
+            if stop:
+                break
+            if held > 0:
+                time.sleep(min(held, 0.1))
+                control.keep_dirty(dirty)
+                continue
+            if paused:
+                if state != "paused":
+                    state = "paused"
+                    emit("state", state)
+                control.keep_dirty(dirty)
+                control.wait(0.2)
+                continue
+            result = trainer.step()
+            if result.metrics:
+                pending.update(result.metrics)
+            if queue and (dirty or result.model_version != last_version):
+                emit("predictions", trainer.predict_items(queue))
+                last_version = result.model_version
+            now = time.monotonic()
+            if pending and now - last_emit >= event_interval_s:
+                emit("event", (result.step, result.model_version, dict(pending)))
+                emit("rss", peak_rss_mb())
+                pending.clear()
+                last_emit = now
+            new_state = "running" if result.did_update else "idle"
+            if new_state != state:
+                state = new_state
+                emit("state", state)
+            if not result.did_update:
+                control.wait(0.1)
+    except Exception as err:  # never let the loop die silently
+        traceback.print_exc()
+        state = "error"
+        emit("error", f"Training stopped: {err}")
+        emit("state", "error")
+    finally:
+        if trainer is not None:
+            try:
+                trainer.close()
+            except Exception:
+                traceback.print_exc()
+        if state != "error":
+            emit("state", "stopped")
+
+
+# ---------------------------------------------------------------- the trainer process
+TRAINER_NICE = 10
+
+
+def _lower_priority() -> None:
+    """The trainer gives way to the GUI when both want the CPU (the expert never waits)."""
+    try:
+        import os
+
+        os.nice(TRAINER_NICE)
+    except (AttributeError, OSError):  # Windows has no nice(); a refused raise changes nothing
+        pass
+
+
+def serve(conn, project_root: str, device: str = "auto") -> None:
+    """Entry point of the trainer process (``multiprocessing`` spawn)."""
+    _lower_priority()
+    control = LoopControl()
+    send_lock = threading.Lock()
+
+    def emit(kind: str, payload: Any) -> None:
+        with send_lock:
+            try:
+                conn.send((kind, payload))
+            except (BrokenPipeError, EOFError, OSError):
+                control.request_stop()  # the app is gone: stop (and checkpoint) on our own
+
+    def read() -> None:
+        actions = {
+            "stop": control.request_stop,
+            "pause": control.pause,
+            "resume": control.resume,
+            "queue": control.set_queue,
+            "wake": control.wake,
+            "hold": control.hold,
+        }
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                control.request_stop()
+                return
+            action = actions.get(msg[0])
+            if action is not None:
+                action(*msg[1:])
+            if msg[0] == "stop":
+                return
+
+    def build():
+        from mmrl_desktop.core.project import Project
+        from mmrl_desktop.core.trainer import Trainer
+
+        # queue_size=0: the loop predicts the GUI's queue itself after each model version
+        return Trainer(Project.open(project_root), device=device, queue_size=0)
+
+    threading.Thread(target=read, name="trainer-commands", daemon=True).start()
+    run_loop(build, control, emit)
+    emit("rss", peak_rss_mb())
+    with send_lock:
+        try:
+            conn.send(("exit", None))
+            conn.close()
+        except (BrokenPipeError, EOFError, OSError):
+            pass

@@ -1,0 +1,109 @@
+"""The trainer's background loop (Qt-free), with a stand-in trainer: what it reports and when."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from mmrl_desktop.core.trainer_loop import LoopControl, run_loop
+
+
+@dataclass
+class _Step:
+    step: int
+    model_version: int
+    did_update: bool
+    metrics: dict = field(default_factory=dict)
+
+
+class _Trainer:
+    """Updates on its first ``updates`` steps (a new model version each), then idles."""
+
+    def __init__(self, updates: int = 3, fail_at: int | None = None):
+        self.updates, self.fail_at = updates, fail_at
+        self.steps = 0
+        self.closed = False
+        self.predicted: list[list[str]] = []
+
+    def info(self):
+        return {"device": "cpu"}
+
+    def step(self):
+        self.steps += 1
+        if self.fail_at is not None and self.steps >= self.fail_at:
+            raise RuntimeError("the weights became NaN twice")
+        upd = self.steps <= self.updates
+        version = min(self.steps, self.updates)
+        return _Step(self.steps, version, upd, {"loss/total": 1.0 / self.steps} if upd else {})
+
+    def predict_items(self, ids):
+        self.predicted.append(list(ids))
+        return {i: {"label": "p"} for i in ids}
+
+    def close(self):
+        self.closed = True
+
+
+def _run(trainer, control, until, timeout=5.0):
+    reports: list[tuple[str, object]] = []
+    thread = threading.Thread(
+        target=run_loop,
+        args=(lambda: trainer, control, lambda k, p: reports.append((k, p))),
+        kwargs={"event_interval_s": 0.0},
+    )
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not until(reports) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    control.request_stop()
+    thread.join(timeout)
+    assert not thread.is_alive()
+    return reports
+
+
+def test_reports_state_info_events_and_queue_predictions_then_stops_cleanly():
+    trainer, control = _Trainer(updates=3), LoopControl()
+    control.set_queue(["a", "b"])
+    reports = _run(trainer, control, lambda r: ("state", "idle") in r)
+    kinds = [k for k, _ in reports]
+    assert reports[0] == ("state", "loading") and reports[1] == ("info", {"device": "cpu"})
+    assert ("state", "running") in reports and reports[-1] == ("state", "stopped")
+    events = [p for k, p in reports if k == "event"]
+    assert [e[1] for e in events] == [1, 2, 3]  # (step, model_version, metrics)
+    assert kinds.count("predictions") == 3  # once per new model version
+    assert trainer.predicted[0] == ["a", "b"] and trainer.closed
+
+
+def test_pause_holds_steps_and_resume_continues():
+    trainer, control = _Trainer(updates=100), LoopControl()
+    control.pause()
+    reports = _run(trainer, control, lambda r: ("state", "paused") in r)
+    assert trainer.steps == 0 and ("state", "paused") in reports
+
+
+def test_hold_delays_the_next_step():
+    trainer, control = _Trainer(updates=100), LoopControl()
+    control.hold(0.3)
+    t0 = time.monotonic()
+    _run(trainer, control, lambda r: any(k == "event" for k, _ in r))
+    assert time.monotonic() - t0 >= 0.25
+
+
+def test_an_error_is_one_sentence_and_the_trainer_is_closed():
+    trainer, control = _Trainer(fail_at=2), LoopControl()
+    reports = _run(trainer, control, lambda r: ("state", "error") in r)
+    errors = [p for k, p in reports if k == "error"]
+    assert errors == ["Training stopped: the weights became NaN twice"]
+    assert reports[-1] == ("state", "error") and trainer.closed
+
+
+@pytest.mark.parametrize("stop_first", [True, False])
+def test_stop_is_honoured_whenever_it_comes(stop_first):
+    trainer, control = _Trainer(updates=10**6), LoopControl()
+    if stop_first:
+        control.request_stop()
+    reports = _run(trainer, control, lambda r: len(r) > 20)
+    assert reports[-1] == ("state", "stopped") and trainer.closed

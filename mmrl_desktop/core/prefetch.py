@@ -17,6 +17,7 @@ import numpy as np
 
 from mmrl_desktop.core.items import Item
 from mmrl_desktop.core.loaders import ImageData
+from mmrl_desktop.core.sound_display import SoundDisplay, sound_display
 
 
 @dataclass
@@ -26,6 +27,7 @@ class ItemView:
     item_id: str
     image: ImageData | None = None
     audio: tuple[np.ndarray, int] | None = None
+    sound: SoundDisplay | None = None  # the audio's waveform envelope and spectrogram, ready
     text: str | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -46,6 +48,8 @@ def load_for_display(item: Item) -> ItemView:
 
             data, rate = sf.read(item.audio, dtype="float32", always_2d=True)
             view.audio = (np.ascontiguousarray(data.mean(axis=1)), int(rate))
+            if len(view.audio[0]):
+                view.sound = sound_display(*view.audio)
         except Exception as err:
             view.errors.append(f"The sound could not be shown: {_reason(err)}")
     if item.text or item.text_inline is not None:

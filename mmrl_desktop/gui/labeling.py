@@ -64,7 +64,7 @@ class LabelingController(QObject):
             self.feedback.set_enabled(False)
             return
         view = self.prefetcher.get(item)
-        self.viewer.show_item(view.image, view.audio, view.text)
+        self.viewer.show_item(view.image, view.audio, view.text, view.sound)
         shown = s.show(item.item_id)
         done, total = s.progress()
         status = s.status[item.item_id]

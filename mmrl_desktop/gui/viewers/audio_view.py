@@ -34,12 +34,18 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from mmrl_desktop.core.sound_display import (  # noqa: F401  (re-exported for callers)
+    DB_RANGE,
+    MAX_FRAMES,
+    MAX_WAVE_POINTS,
+    SoundDisplay,
+    envelope,
+    sound_display,
+    spectrogram,
+)
 from mmrl_desktop.gui import theme
 from mmrl_desktop.gui.viewers._widgets import ElidedLabel
 
-MAX_WAVE_POINTS = 4000
-MAX_FRAMES = 800
-DB_RANGE = 80.0
 CURSOR_HZ = 30
 SPECTRO_CACHE = 6
 NO_DEVICE = "Playback is off: no audio output device was found."
@@ -209,39 +215,6 @@ def make_audio_output() -> AudioOutput | NullAudioOutput:
     return AudioOutput(sd)
 
 
-# ---------------------------------------------------------------------- analysis (pure numpy)
-def envelope(samples: np.ndarray, rate: int, max_points: int = MAX_WAVE_POINTS):
-    """(t, y) for drawing: the samples themselves if short, else alternating min/max per bin."""
-    n = len(samples)
-    if n <= max_points:
-        return np.arange(n, dtype=np.float64) / rate, samples
-    bins = max_points // 2
-    per = -(-n // bins)  # ceil
-    pad = bins * per - n
-    x = np.pad(samples, (0, pad), mode="edge") if pad else samples
-    x = x.reshape(bins, per)
-    y = np.empty(2 * bins, dtype=np.float32)
-    y[0::2] = x.min(axis=1)
-    y[1::2] = x.max(axis=1)
-    t = np.repeat((np.arange(bins) * per + per / 2) / rate, 2)
-    return t, y
-
-
-def spectrogram(samples: np.ndarray, rate: int, max_frames: int = MAX_FRAMES):
-    """Log-magnitude STFT in dB, shape (frequency bins, frames), lowest frequency first."""
-    nfft = 256 if rate <= 8000 else 512 if rate <= 24000 else 1024
-    x = np.asarray(samples, dtype=np.float32)
-    if len(x) < nfft:
-        x = np.pad(x, (0, nfft - len(x)))
-    hop = max(nfft // 4, -(-(len(x) - nfft) // max_frames))
-    frames = np.lib.stride_tricks.sliding_window_view(x, nfft)[::hop]
-    mag = np.abs(np.fft.rfft(frames * np.hanning(nfft).astype(np.float32), axis=1))
-    db = 20.0 * np.log10(mag + 1e-10)
-    top = float(db.max())
-    np.clip(db, top - DB_RANGE, top, out=db)
-    return np.ascontiguousarray(db.T, dtype=np.float32), top
-
-
 def _clock(seconds: float) -> str:
     m, s = divmod(max(0.0, seconds), 60.0)
     return f"{int(m)}:{s:04.1f}"
@@ -350,7 +323,9 @@ class AudioView(QWidget):
     def playback_message(self) -> str:
         return self.message_label.text() if self.message_label.isVisibleTo(self) else ""
 
-    def set_audio(self, samples: np.ndarray | None, rate: int = 0) -> None:
+    def set_audio(
+        self, samples: np.ndarray | None, rate: int = 0, display: SoundDisplay | None = None
+    ) -> None:
         self.stop()
         if samples is None or rate <= 0 or len(samples) == 0:
             self._samples, self._rate, self._duration = None, 0, 0.0
@@ -365,12 +340,12 @@ class AudioView(QWidget):
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         self._samples, self._rate = samples, int(rate)
         self._duration = len(samples) / rate
-        t, y = envelope(samples, rate)
-        self.wave_curve.setData(t, y)
-        peak = float(max(np.max(np.abs(y)), 1e-3)) * 1.05
+        shown = display if display is not None else self._display(samples, rate)
+        self.wave_curve.setData(shown.t, shown.y)
+        peak = shown.peak * 1.05
         self.wave_plot.setYRange(-peak, peak, padding=0)
-        db, top = self._spectrogram(samples, rate)
-        self.spec_image.setImage(db, autoLevels=False, levels=(top - DB_RANGE, top))
+        top = shown.top
+        self.spec_image.setImage(shown.db, autoLevels=False, levels=(top - DB_RANGE, top))
         self.spec_image.setRect(QRectF(0.0, 0.0, self._duration, rate / 2000.0))
         self.spec_plot.setYRange(0, rate / 2000.0, padding=0)
         self.wave_plot.setLimits(xMin=0, xMax=self._duration)
@@ -436,17 +411,17 @@ class AudioView(QWidget):
         return self._output is not None and self._output.is_playing()
 
     # ------------------------------------------------------------------ internals
-    def _spectrogram(self, samples: np.ndarray, rate: int):
+    def _display(self, samples: np.ndarray, rate: int) -> SoundDisplay:
         key = id(samples)
         hit = self._spectro_cache.get(key)
         if hit is not None and hit[0] is samples and hit[1] == rate:
             self._spectro_cache.move_to_end(key)
-            return hit[2], hit[3]
-        db, top = spectrogram(samples, rate)
-        self._spectro_cache[key] = (samples, rate, db, top)  # holds samples: ids stay unique
+            return hit[2]
+        shown = sound_display(samples, rate)
+        self._spectro_cache[key] = (samples, rate, shown)  # holds samples: ids stay unique
         while len(self._spectro_cache) > SPECTRO_CACHE:
             self._spectro_cache.popitem(last=False)
-        return db, top
+        return shown
 
     def _tick(self) -> None:
         self._set_cursor(self.position())

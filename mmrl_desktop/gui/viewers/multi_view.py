@@ -4,8 +4,9 @@ Public API
 ----------
 ``MultiView(parent=None, audio_output=None)`` — a ``QWidget``.
 
-- ``show_item(image: ImageData | None, audio: tuple[np.ndarray, int] | None, text: str | None)``:
-  show one item. The three viewers are built once and reused; a viewer an item lacks is hidden
+- ``show_item(image: ImageData | None, audio: tuple[np.ndarray, int] | None, text: str | None,
+  sound: SoundDisplay | None = None)``: show one item (``sound``: the audio's plots, computed
+  ahead by the prefetcher; computed here when missing). The three viewers are built once and reused; a viewer an item lacks is hidden
   (and cleared, so no stale content can flash when it reappears). Stops any playback first.
 - ``toggle_play()``: play/pause the item's sound (no-op without one) — connect the window's ``P``.
 - ``stop()``: stop playback (call on shutdown).
@@ -25,6 +26,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QStackedLayout, QVBoxLayout, QWidget
 
 from mmrl_desktop.core.loaders import ImageData
+from mmrl_desktop.core.sound_display import SoundDisplay
 from mmrl_desktop.gui import theme
 from mmrl_desktop.gui.viewers.audio_view import AudioView
 from mmrl_desktop.gui.viewers.image_view import ImageView
@@ -69,6 +71,7 @@ class MultiView(QWidget):
         image: ImageData | None,
         audio: tuple[np.ndarray, int] | None,
         text: str | None,
+        sound: SoundDisplay | None = None,
     ) -> None:
         self.audio_view.stop()
         has_image = image is not None
@@ -78,7 +81,7 @@ class MultiView(QWidget):
         if has_image or self.image_view.image() is not None:
             self.image_view.set_image(image)
         if has_audio:
-            self.audio_view.set_audio(audio[0], audio[1])
+            self.audio_view.set_audio(audio[0], audio[1], sound)
         elif "audio" in self._shown:
             self.audio_view.set_audio(None)
         if has_text or "text" in self._shown:

@@ -54,6 +54,8 @@ class LabelingController(QObject):
         self._answers = 0
         queue.set_session(self.session)
         trainer.sig_predictions.connect(self.on_predictions)
+        # the viewer builds a page per modality combination of this project ahead, in idle time
+        viewer.prepare({tuple(m.value for m in it.modalities) for it in self.session.items})
 
     # ------------------------------------------------------------ showing
     def show_current(self) -> None:

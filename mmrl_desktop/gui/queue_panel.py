@@ -109,8 +109,13 @@ class QueuePanel(QWidget):
         if s is None:
             return
         done, total = s.progress()
-        self.progress.setRange(0, max(total, 1))
+        # QProgressBar.setValue repaints synchronously (a whole paint inside the click): with
+        # updates off it only records the value, and turning them on schedules one update
+        self.progress.setUpdatesEnabled(False)
+        if self.progress.maximum() != max(total, 1):
+            self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
+        self.progress.setUpdatesEnabled(True)
         counts = s.counts
         self.summary.setText(
             f"{STATUS_SYMBOL[ItemStatus.UP]} {counts[ItemStatus.UP]}   "

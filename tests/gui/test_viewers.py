@@ -430,19 +430,19 @@ def test_window_shortcuts_still_fire_when_the_text_has_focus(qtbot):
 
 
 # ---------------------------------------------------------------------- multi
-def test_multi_view_shows_modalities_and_reuses_viewers(qtbot, fake_sd):
+def test_multi_view_shows_modalities_on_pages_built_once(qtbot, fake_sd):
     m = MultiView()
     qtbot.addWidget(m)
     m.resize(1000, 700)
     m.show()
-    views = (m.image_view, m.audio_view, m.text_view)
     with qtbot.waitSignal(m.itemShown) as sig:
         m.show_item(ct_image(), tone(), "a report")
     assert sig.args == [("image", "audio", "text")]
-    assert all(v.isVisible() for v in views)
+    views = (m.image_view, m.audio_view, m.text_view)
+    assert all(v is not None and v.isVisible() for v in views)
     m.show_item(ct_image(), None, None)
-    assert m.image_view.isVisible() and not m.audio_view.isVisible()
-    assert not m.text_view.isVisible() and m.modalities() == ("image",)
+    assert m.image_view.isVisible() and m.modalities() == ("image",)
+    assert not any(v.isVisible() for v in views)  # the whole multimodal page is hidden
     m.show_item(None, tone(), None)
     assert m.audio_view.isVisible() and not m.image_view.isVisible()
     m.toggle_play()
@@ -452,7 +452,18 @@ def test_multi_view_shows_modalities_and_reuses_viewers(qtbot, fake_sd):
     m.toggle_play()  # no sound: nothing happens
     m.show_item(None, None, None)
     assert m.placeholder.isVisible() and m.modalities() == ()
+    m.show_item(ct_image(), tone(), "again")  # the same page and viewers, not new ones
     assert (m.image_view, m.audio_view, m.text_view) == views
+    assert m.text_view.toPlainText() == "again"
+
+
+def test_multi_view_prepares_pages_ahead_and_shares_one_audio_output(qtbot, fake_sd):
+    m = MultiView()
+    qtbot.addWidget(m)
+    m.prepare([("audio",), ("image", "audio"), ("text",), ()])
+    qtbot.waitUntil(lambda: len(m._pages) == 3, timeout=5000)
+    outputs = {id(p.audio_view.output) for p in m._pages.values() if p.audio_view is not None}
+    assert len(outputs) == 1
 
 
 def test_window_on_pixels_with_nan_does_not_crash(image_view):

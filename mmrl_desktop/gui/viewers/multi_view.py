@@ -6,23 +6,29 @@ Public API
 
 - ``show_item(image: ImageData | None, audio: tuple[np.ndarray, int] | None, text: str | None,
   sound: SoundDisplay | None = None)``: show one item (``sound``: the audio's plots, computed
-  ahead by the prefetcher; computed here when missing). The three viewers are built once and reused; a viewer an item lacks is hidden
-  (and cleared, so no stale content can flash when it reappears). Stops any playback first.
+  ahead by the prefetcher; computed here when missing). Stops any playback first.
 - ``toggle_play()``: play/pause the item's sound (no-op without one) — connect the window's ``P``.
 - ``stop()``: stop playback (call on shutdown).
+- ``prepare(combinations)``: build the pages of these modality tuples ahead, in idle time.
 - ``modalities() -> tuple[str, ...]``: what is shown now (``"image"``, ``"audio"``, ``"text"``).
 - Attributes ``image_view`` (``ImageView``), ``audio_view`` (``AudioView``), ``text_view``
-  (``TextView``) for wiring their signals.
+  (``TextView``): the viewers of the page shown now (of the last page that had one, otherwise).
 - Signal: ``itemShown(tuple modalities)`` after the viewers have new content.
 
-Layout: the image takes the left (it is the largest thing to read); sound above text in a column
-on the right. With one modality it fills the whole area. Splitter sizes the user drags are kept.
+Layout: one page per combination of modalities, built the first time an item needs it and kept
+(a ``QStackedLayout``). Moving between an image-only item and one with sound flips pages instead
+of hiding and showing viewers: nothing is re-laid out or resized, so the click paints once
+(hiding viewers resized every pyqtgraph view, ~5 ms per click, docs/benchmarks.md §2b). On a page
+the image takes the left (it is the largest thing to read); sound above text in a column on the
+right; a single modality fills the page. Splitter sizes the user drags are kept per page. The
+pages share one audio output. A page is always filled with the new item before it is shown, so a
+hidden page's old content never flashes.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QStackedLayout, QVBoxLayout, QWidget
 
 from mmrl_desktop.core.loaders import ImageData
@@ -33,38 +39,87 @@ from mmrl_desktop.gui.viewers.image_view import ImageView
 from mmrl_desktop.gui.viewers.text_view import TextView
 
 
+class _Page(QWidget):
+    """The viewers of one combination of modalities, laid out once."""
+
+    def __init__(self, modalities: tuple[str, ...], audio_output):
+        super().__init__()
+        self.modalities = modalities
+        self.image_view = ImageView() if "image" in modalities else None
+        self.audio_view = AudioView(output=audio_output) if "audio" in modalities else None
+        self.text_view = TextView() if "text" in modalities else None
+        column = [v for v in (self.audio_view, self.text_view) if v is not None]
+        right: QWidget | None = column[0] if len(column) == 1 else None
+        if len(column) == 2:
+            right = QSplitter(Qt.Vertical)
+            right.setChildrenCollapsible(False)
+            for v in column:
+                right.addWidget(v)
+            right.setStretchFactor(0, 3)
+            right.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        if self.image_view is not None and right is not None:
+            split = QSplitter(Qt.Horizontal)
+            split.setChildrenCollapsible(False)
+            split.addWidget(self.image_view)
+            split.addWidget(right)
+            split.setStretchFactor(0, 3)
+            split.setStretchFactor(1, 2)
+            layout.addWidget(split)
+        else:
+            layout.addWidget(self.image_view or right)
+
+    def show_item(self, image, audio, text, sound) -> None:
+        if self.image_view is not None:
+            self.image_view.set_image(image)
+        if self.audio_view is not None:
+            self.audio_view.set_audio(audio[0], audio[1], sound)
+        if self.text_view is not None:
+            self.text_view.set_text(text)
+
+
 class MultiView(QWidget):
     itemShown = Signal(tuple)
 
     def __init__(self, parent: QWidget | None = None, audio_output=None):
         super().__init__(parent)
         self.setObjectName("multiView")
-        self.image_view = ImageView()
-        self.audio_view = AudioView(output=audio_output)
-        self.text_view = TextView()
-        self.right = QSplitter(Qt.Vertical)
-        self.right.setChildrenCollapsible(False)
-        self.right.addWidget(self.audio_view)
-        self.right.addWidget(self.text_view)
-        self.right.setStretchFactor(0, 3)
-        self.right.setStretchFactor(1, 2)
-        self.splitter = QSplitter(Qt.Horizontal)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.addWidget(self.image_view)
-        self.splitter.addWidget(self.right)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self._audio_output = audio_output
+        self._pages: dict[tuple[str, ...], _Page] = {}
+        self._page: _Page | None = None
+        self.image_view: ImageView | None = None
+        self.audio_view: AudioView | None = None
+        self.text_view: TextView | None = None
         self.placeholder = QLabel("Nothing to show for this item.", objectName="viewerPlaceholder")
         self.placeholder.setAlignment(Qt.AlignCenter)
         self.placeholder.setStyleSheet(theme.VIEWER_STYLE)
         self._stack = QStackedLayout()
-        self._stack.addWidget(self.splitter)
         self._stack.addWidget(self.placeholder)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(self._stack)
         self._shown: tuple[str, ...] = ()
         self.show_item(None, None, None)
+
+    def prepare(self, combinations) -> None:
+        """Build the pages of these modality combinations ahead, one per event-loop turn, so
+        the first item of each kind does not pay for building its viewers (~60 ms)."""
+        todo = [tuple(c) for c in combinations if tuple(c) and tuple(c) not in self._pages]
+        if todo:
+            self._page_for(todo[0])
+            QTimer.singleShot(0, lambda: self.prepare(todo[1:]))
+
+    def _page_for(self, modalities: tuple[str, ...]) -> _Page:
+        page = self._pages.get(modalities)
+        if page is None:
+            if "audio" in modalities and self._audio_output is None:
+                first = next((p.audio_view for p in self._pages.values() if p.audio_view), None)
+                if first is not None:
+                    self._audio_output = first.output  # one output for every page
+            page = self._pages[modalities] = _Page(modalities, self._audio_output)
+            self._stack.addWidget(page)
+        return page
 
     def show_item(
         self,
@@ -73,27 +128,27 @@ class MultiView(QWidget):
         text: str | None,
         sound: SoundDisplay | None = None,
     ) -> None:
-        self.audio_view.stop()
-        has_image = image is not None
+        self.stop()
         has_audio = audio is not None and audio[0] is not None and len(audio[0]) > 0
-        has_text = text is not None
-        # clear what goes away first, fill what is shown, then flip visibility once
-        if has_image or self.image_view.image() is not None:
-            self.image_view.set_image(image)
-        if has_audio:
-            self.audio_view.set_audio(audio[0], audio[1], sound)
-        elif "audio" in self._shown:
-            self.audio_view.set_audio(None)
-        if has_text or "text" in self._shown:
-            self.text_view.set_text(text)
-        self.image_view.setVisible(has_image)
-        self.audio_view.setVisible(has_audio)
-        self.text_view.setVisible(has_text)
-        self.right.setVisible(has_audio or has_text)
         shown = tuple(
-            m for m, on in (("image", has_image), ("audio", has_audio), ("text", has_text)) if on
+            m
+            for m, on in (
+                ("image", image is not None),
+                ("audio", has_audio),
+                ("text", text is not None),
+            )
+            if on
         )
-        self._stack.setCurrentWidget(self.splitter if shown else self.placeholder)
+        page = self._page_for(shown) if shown else None
+        if page is not None:
+            page.show_item(image, audio, text, sound)
+        if page is not self._page:  # a hidden page keeps its last item until it is shown again
+            self._stack.setCurrentWidget(page if page is not None else self.placeholder)
+            self._page = page
+        if page is not None:
+            self.image_view = page.image_view or self.image_view
+            self.audio_view = page.audio_view or self.audio_view
+            self.text_view = page.text_view or self.text_view
         self._shown = shown
         self.itemShown.emit(shown)
 
@@ -101,8 +156,9 @@ class MultiView(QWidget):
         return self._shown
 
     def toggle_play(self) -> None:
-        if "audio" in self._shown:
-            self.audio_view.toggle_play()
+        if "audio" in self._shown and self._page is not None and self._page.audio_view is not None:
+            self._page.audio_view.toggle_play()
 
     def stop(self) -> None:
-        self.audio_view.stop()
+        if self._page is not None and self._page.audio_view is not None:
+            self._page.audio_view.stop()

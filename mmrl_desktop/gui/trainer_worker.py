@@ -303,7 +303,11 @@ class TrainerController(QObject):
             self.worker.feedback_arrived()
 
     def hold(self, seconds: float) -> None:
-        if self.worker is not None:
+        """Hold a trainer *thread* for a click's paint (it shares the interpreter lock). A
+        trainer process is not held: it has its own lock and a lower CPU priority, and holding
+        it only delayed the model (click → model p50 1.09 s held vs 0.13 s not, same paint
+        times: docs/benchmarks.md §2b)."""
+        if self.worker is not None and not self.worker.in_process:
             self.worker.hold(seconds)
 
     # --------------------------------------------- drop signals of older runs

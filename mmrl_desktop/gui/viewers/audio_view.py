@@ -274,7 +274,7 @@ class AudioView(QWidget):
             p.hideButtons()
             for axis in ("left", "bottom"):
                 p.getAxis(axis).enableAutoSIPrefix(False)  # seconds stay seconds
-        self.wave_plot.getAxis("bottom").setStyle(showValues=False)
+        self.wave_plot.hideAxis("bottom")  # the spectrogram below carries the time axis
         self.spec_plot.showGrid(x=False, y=False)
         self.spec_plot.setXLink(self.wave_plot)
         self.wave_curve = self.wave_plot.plot(pen=pg.mkPen(theme.ACCENT, width=1))

@@ -109,6 +109,7 @@ def run_bench_gui(
         _wait(app, lambda: trainer.state in ("idle", "running", "error"), warmup_s)
         watch = _PaintWatch(window)
         paint_ms: list[float] = []
+        by_kind: dict[str, list[float]] = {}  # "image+audio+text" → click → paint of such items
         click_at: dict[int, float] = {}
         ups_seen: list[float] = []
         trainer.sig_event.connect(
@@ -124,6 +125,8 @@ def run_bench_gui(
             simulated_answer(lab)
             _wait(app, watch.done, 2.0)
             paint_ms.append(((watch.painted_at or time.perf_counter()) - t0) * 1e3)
+            kind = "+".join(window.viewer.modalities()) or "nothing"
+            by_kind.setdefault(kind, []).append(paint_ms[-1])
             last = lab.session.undo_stack[-1]
             for eid in last.event_ids:
                 click_at[eid] = t0
@@ -145,6 +148,14 @@ def run_bench_gui(
                 "p95": round(_percentile(paint_ms, 95), 2),
                 "p99": round(_percentile(paint_ms, 99), 2),
                 "max": round(max(paint_ms), 2),
+            },
+            "click_to_paint_ms_by_kind": {
+                kind: {
+                    "clicks": len(v),
+                    "p50": round(_percentile(v, 50), 2),
+                    "p95": round(_percentile(v, 95), 2),
+                }
+                for kind, v in sorted(by_kind.items())
             },
             "click_to_model_s": {
                 "p50": round(_percentile(to_model, 50), 3),

@@ -18,7 +18,7 @@ def _seconds_since_process_start() -> float:
 
 
 def run(args) -> int:
-    from mmrl_desktop.gui.app import make_app
+    from mmrl_desktop.gui.app import make_app, release_window
 
     app = make_app()
     from PySide6.QtCore import QTimer
@@ -48,5 +48,6 @@ def run(args) -> int:
     window.show()
     code = app.exec()
     window.shutdown()
+    release_window(window)
     sys.stdout.flush()
     return int(code)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject
 
 from mmrl_desktop.core.project import Project
+from mmrl_desktop.core.trainer_loop import peak_rss_mb
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -82,7 +82,7 @@ class _PaintWatch(QObject):
 def run_bench_gui(
     project_dir: str | Path, clicks: int = 500, device: str = "auto", warmup_s: float = 60.0
 ) -> dict:
-    from mmrl_desktop.gui.app import make_app
+    from mmrl_desktop.gui.app import make_app, release_window
     from mmrl_desktop.gui.main_window import MainWindow
 
     app = make_app(offscreen=True)
@@ -138,9 +138,8 @@ def run_bench_gui(
             t_model = next((t for t, last in versions if last >= eid and t >= t0), None)
             if t_model is not None:
                 to_model.append(t_model - t0)
-        window.close()
-        app.processEvents()
-        gui_mb, trainer_mb = _peak_rss_mb(), trainer.trainer_peak_rss_mb
+        release_window(window)
+        gui_mb, trainer_mb = peak_rss_mb(), trainer.trainer_peak_rss_mb
         return {
             "clicks": clicks,
             "click_to_paint_ms": {
@@ -172,17 +171,6 @@ def run_bench_gui(
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _peak_rss_mb() -> float | None:
-    """Peak resident memory of this process so far (MB), where the platform reports it."""
-    try:
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return round(peak / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0), 1)
-    except (ImportError, OSError):
-        return None
 
 
 def _wait(app, condition, timeout_s: float) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 from mmrl_desktop.core.items import Item
@@ -44,7 +43,7 @@ def take_snapshots(
     clicks: int = 60,
     size: tuple[int, int] = (1280, 800),
 ) -> list[Path]:
-    from mmrl_desktop.gui.app import make_app
+    from mmrl_desktop.gui.app import make_app, release_window
     from mmrl_desktop.gui.bench_gui import _wait, simulated_answer
     from mmrl_desktop.gui.main_window import MainWindow
 
@@ -91,9 +90,7 @@ def take_snapshots(
             path = out / "evaluation.png"
             evaluation(path)
             written.append(path)
-        window.close()
-        app.processEvents()
-        time.sleep(0.05)
+        release_window(window)
         return written
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

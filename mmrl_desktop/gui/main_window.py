@@ -3,7 +3,7 @@
 Start-up is in two phases so the window paints within a second: ``__init__`` builds the light
 widgets (queue, feedback panel, status bar, menus); ``finish_startup`` — run by a zero-timer after
 the first paint — builds the pyqtgraph viewers and charts, opens the session and starts the trainer
-thread (which imports torch on its own thread).
+(its worker thread spawns the trainer process, which imports torch; this process never does).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Start-up is in two phases so the window paints within a second: ``__init__`` builds the light
 widgets (queue, feedback panel, status bar, menus); ``finish_startup`` — run by a zero-timer after
 the first paint — builds the pyqtgraph viewers and charts, opens the session and starts the trainer
-(its worker thread spawns the trainer process, which imports torch; this process never does).
+(its worker thread spawns the trainer process, which imports torch; the window process imports
+torch only for an evaluation or export it is asked for).
 """
 
 from __future__ import annotations

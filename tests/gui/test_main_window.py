@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -195,3 +197,41 @@ def test_trainer_can_still_run_in_a_thread(qtbot, project):
     finally:
         assert tr.stop()
     assert states[0] == "loading" and states[-1] == "stopped"
+
+
+def test_the_window_process_does_not_import_torch(project, tmp_path):
+    """The trainer process holds torch (~500 MB resident); the window answering clicks must not
+    (ADR 0007). A fresh interpreter: this test process has imported torch long ago."""
+    script = tmp_path / "window_only.py"
+    script.write_text(
+        "import sys\n"
+        "def main():\n"
+        "    from mmrl_desktop.core.project import Project\n"
+        "    from mmrl_desktop.gui.app import make_app, release_window\n"
+        "    from mmrl_desktop.gui.bench_gui import _wait, simulated_answer\n"
+        "    from mmrl_desktop.gui.main_window import MainWindow\n"
+        "    app = make_app(offscreen=True)\n"
+        "    w = MainWindow(Project.open(sys.argv[1]), annotator='t', device='cpu')\n"
+        "    w.show()\n"
+        "    _wait(app, lambda: w.labeling is not None, 30)\n"
+        "    _wait(app, lambda: w.trainer.state in ('idle', 'running', 'error'), 60)\n"
+        "    for _ in range(5):\n"
+        "        simulated_answer(w.labeling)\n"
+        "        _wait(app, lambda: False, 0.05)\n"
+        "    print(w.trainer.state, 'torch' in sys.modules)\n"
+        "    w.shutdown()\n"
+        "    release_window(w)\n"
+        "if __name__ == '__main__':\n"
+        "    main()\n",
+        encoding="utf-8",
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run(
+        [sys.executable, str(script), str(project.root)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-2:] in (["idle", "False"], ["running", "False"]), out.stdout

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from mmrl_desktop.core.store import Prediction
+from mmrl_desktop.gui.widgets import set_bar_value
 from mmrl_desktop.paths import resources_dir
 
 
@@ -83,14 +84,14 @@ class _TaskRow(QFrame):
         self.explore.setText("")
         if pred is None:
             self.shown.setText("—")
-            self.confidence.setValue(0)
+            set_bar_value(self.confidence, 0)
             self.confidence.setFormat("confidence —")
             self.top3.setText("")
             self.source.setText("")
             return
         self.shown.setText(pred.shown_label)
         conf = float(pred.probs.get(pred.shown_label, pred.propensity))
-        self.confidence.setValue(int(round(conf * 1000)))
+        set_bar_value(self.confidence, int(round(conf * 1000)))
         self.confidence.setFormat(f"confidence {conf:.0%}")
         self.top3.setText(
             "   ".join(f"{lab}  {p:.0%}" for lab, p in pred.top(3)) if from_model else ""

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from mmrl_desktop.core.session import STATUS_SYMBOL, ItemStatus, LabelingSession
+from mmrl_desktop.gui.widgets import set_bar_value
 
 STATUS_COLOUR = {
     ItemStatus.NEW: None,
@@ -109,13 +110,7 @@ class QueuePanel(QWidget):
         if s is None:
             return
         done, total = s.progress()
-        # QProgressBar.setValue repaints synchronously (a whole paint inside the click): with
-        # updates off it only records the value, and turning them on schedules one update
-        self.progress.setUpdatesEnabled(False)
-        if self.progress.maximum() != max(total, 1):
-            self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        self.progress.setUpdatesEnabled(True)
+        set_bar_value(self.progress, done, max(total, 1))
         counts = s.counts
         self.summary.setText(
             f"{STATUS_SYMBOL[ItemStatus.UP]} {counts[ItemStatus.UP]}   "

@@ -77,7 +77,7 @@ def style_plot(
         # grid costs ~10 ms per repaint of an audio item's plots (alpha-blended raster lines)
         axis.setTickPen(GRID_LINE)
         # two tick levels, not three: a third of the ticks and labels to lay out per repaint
-        axis.setStyle(tickAlpha=255, maxTickLevel=1)
+        axis.setStyle(tickAlpha=255, maxTickLevel=1, autoExpandTextSpace=False)
         axis.setTextPen(TEXT_DIM)
         axis.setTickFont(tick_font)
     label_style = {"color": TEXT_DIM, "font-size": "9pt"}

@@ -139,6 +139,15 @@ def test_thumbs_down_moves_the_posterior_away_from_the_shown_label():
     assert q[2] < 0.1 and q.argmax() != 2
 
 
+def test_the_graph_view_of_images_does_not_follow_the_answers():
+    """By default the graph's view of images is the raw pixels: an embedding fit to the answers
+    (mis-clicks included) and to the graph's own pseudo-labels would confirm their mistakes."""
+    algo, _, _ = _simulate(40)
+    assert algo.share == 0.99
+    wide, _ = _algo(input_views="0.99,0.5,0")  # the label-chosen mix is still an option
+    assert wide.options.input_views == "0.99,0.5,0"
+
+
 def test_options_are_checked():
     with pytest.raises(UserError):
         _algo(input_views="1.5")

@@ -7,9 +7,11 @@ answer also informs the items around it.
 
 After each answer (``refresh``, closed form, milliseconds):
 1. the pool items (``attach_pool``, capped at ``pool_size``) are placed in a view space: the
-   policy's embedding, mixed with the raw image pixels (``input_view``) — a random encoder's
-   embedding is a worse neighbourhood than the pixels until it has learned; re-embedded every
-   ``embed_every`` answers (every answer during the first ``embed_warmup``);
+   policy's embedding, mixed with the raw image pixels (``input_views``; by default images are
+   placed by their pixels (share .99), a view answers barely move: the embedding is fit to them,
+   mis-clicks included, and to the graph's own pseudo-labels, so a graph on it confirms their
+   mistakes — and leave-one-out among answered items, which the network has fit, prefers it);
+   re-embedded every ``embed_every`` answers (every answer during the first ``embed_warmup``);
 2. a symmetric kNN graph (``graph_k``) over that view;
 3. per task, each pool item's answers give a log-likelihood over labels (👍 a: a, 👎 a: not a,
    correction c: c; each trusted with probability 1 − ``answer_noise``), and a mean-field posterior
@@ -53,7 +55,7 @@ class DefaultOptions:
     pseudo_weight: float = 1.0  # weight of the pool pseudo-label cross-entropy
     pseudo_kappa: float = 10.0  # sharpness of the pseudo-labels
     pseudo_quantile: float = 0.5  # items with evidence above this quantile get full weight
-    input_views: str = "0.99,0.5,0"  # candidate shares of the raw image view in the graph ...
+    input_views: str = "0.99"  # candidate shares of the raw image view in the graph (images) ...
     view_min_labels: int = 30  # ... the first until this many known labels, then the one whose
     # neighbourhoods best predict the known labels (leave-one-out 1-NN among labelled items)
     pool_size: int = 4096  # at most this many pool items (a seeded sample) are kept

@@ -17,8 +17,8 @@ Public API
 
 Layout: one page per combination of modalities, built the first time an item needs it and kept
 (a ``QStackedLayout``). Moving between an image-only item and one with sound flips pages instead
-of hiding and showing viewers: nothing is re-laid out or resized, so the click paints once
-(hiding viewers resized every pyqtgraph view, ~5 ms per click, docs/benchmarks.md §2b). On a page
+of hiding and showing viewers: nothing is re-laid out or resized on the click (hiding and showing
+viewers resized every pyqtgraph view whenever the kind of item changed). On a page
 the image takes the left (it is the largest thing to read); sound above text in a column on the
 right; a single modality fills the page. Splitter sizes the user drags are kept per page. The
 pages share one audio output. A page is always filled with the new item before it is shown, so a

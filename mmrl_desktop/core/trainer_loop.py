@@ -24,6 +24,7 @@ stops the loop, which saves a checkpoint on the way out as it always does.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -172,11 +173,18 @@ def run_loop(
 TRAINER_NICE = 10
 
 
+def build_trainer(project_root: str, device: str = "auto"):
+    """The app's trainer for a project (imports torch). ``queue_size=0``: the loop predicts the
+    GUI's queue itself after each model version."""
+    from mmrl_desktop.core.project import Project
+    from mmrl_desktop.core.trainer import Trainer
+
+    return Trainer(Project.open(project_root), device=device, queue_size=0)
+
+
 def _lower_priority() -> None:
     """The trainer gives way to the GUI when both want the CPU (the expert never waits)."""
     try:
-        import os
-
         os.nice(TRAINER_NICE)
     except (AttributeError, OSError):  # Windows has no nice(); a refused raise changes nothing
         pass
@@ -216,15 +224,8 @@ def serve(conn, project_root: str, device: str = "auto") -> None:
             if msg[0] == "stop":
                 return
 
-    def build():
-        from mmrl_desktop.core.project import Project
-        from mmrl_desktop.core.trainer import Trainer
-
-        # queue_size=0: the loop predicts the GUI's queue itself after each model version
-        return Trainer(Project.open(project_root), device=device, queue_size=0)
-
     threading.Thread(target=read, name="trainer-commands", daemon=True).start()
-    run_loop(build, control, emit)
+    run_loop(lambda: build_trainer(project_root, device), control, emit)
     emit("rss", peak_rss_mb())
     with send_lock:
         try:

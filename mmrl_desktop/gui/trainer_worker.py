@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from mmrl_desktop.core.trainer_loop import LoopControl, run_loop, serve
+from mmrl_desktop.core.trainer_loop import LoopControl, build_trainer, run_loop, serve
 
 STOP_GRACE_S = 8.0  # a stopping trainer process saves its checkpoint in this time, or is ended
 
@@ -111,11 +111,7 @@ class TrainerWorker(QObject):
     def _build(self):
         if self._factory is not None:
             return self._factory()
-        from mmrl_desktop.core.project import Project
-        from mmrl_desktop.core.trainer import Trainer
-
-        # queue_size=0: the loop predicts the GUI's queue itself after each model version
-        return Trainer(Project.open(self.project_root), device=self.device, queue_size=0)
+        return build_trainer(self.project_root, self.device)
 
     def _emit(self, kind: str, payload) -> None:
         rid = self.run_id

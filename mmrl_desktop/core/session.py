@@ -155,11 +155,12 @@ class LabelingSession:
 
     def upcoming_ids(self, n: int = 32) -> list[str]:
         """The next ``n`` unanswered items in queue order, starting at the current one: the items
-        the trainer should predict after each new model version."""
+        the trainer should predict after each new model version (and the GUI decodes ahead).
+        When every item has an answer (review), the next ``n`` items in queue order."""
         out: list[str] = []
-        if not self.counts[ItemStatus.NEW]:  # review mode: nothing to scan for (per-click path)
-            return out
         total = len(self.items)
+        if not self.counts[ItemStatus.NEW]:  # review: the queue goes on in order
+            return [self.items[(self.current + k) % total].item_id for k in range(min(n, total))]
         for off in range(total):
             it = self.items[(self.current + off) % total]
             if self.status[it.item_id] == ItemStatus.NEW:

@@ -38,6 +38,18 @@ def test_queue_excludes_holdout_and_advances(project):
     assert s.upcoming_ids(3) == q[1:4]
 
 
+def test_review_mode_still_lists_the_items_ahead(project):
+    """Once every item has an answer the queue goes on in order, and the items ahead are still
+    named (so they get the newest model's predictions and are decoded before they are shown)."""
+    s = _session(project)
+    for _ in range(5):
+        s.answer(+1)
+    assert s.all_done() and s.current_item().item_id == QUEUE[0]
+    assert s.upcoming_ids(3) == QUEUE[:3]
+    s.answer(-1)  # a second answer in review is a new event; the queue moves on
+    assert s.upcoming_ids(8) == QUEUE[1:] + QUEUE[:1]
+
+
 def test_answer_uses_newest_prediction_and_logs_it(project):
     s = _session(project)
     s.update_predictions({"i2": {"label": Prediction("i2", "label", 3, "dog", 0.6, {"dog": 0.6})}})

@@ -72,9 +72,13 @@ class Prefetcher:
         self,
         loader: Callable[[Item], ItemView] = load_for_display,
         capacity: int = 16,
+        on_ready: Callable[[str], None] | None = None,
     ):
+        """``on_ready(item_id)`` is called on the worker thread when an item has been decoded
+        (not when it failed or was cancelled): a GUI turns it into a queued signal."""
         self._loader = loader
         self._capacity = capacity
+        self._on_ready = on_ready
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
         self._lock = threading.Lock()
         self._futures: OrderedDict[str, Future] = OrderedDict()
@@ -85,10 +89,16 @@ class Prefetcher:
                 if item.item_id in self._futures:
                     self._futures.move_to_end(item.item_id)
                     continue
-                self._futures[item.item_id] = self._pool.submit(self._loader, item)
+                fut = self._futures[item.item_id] = self._pool.submit(self._loader, item)
+                if self._on_ready is not None:
+                    fut.add_done_callback(lambda f, i=item.item_id: self._ready(f, i))
             while len(self._futures) > self._capacity:
                 _, fut = self._futures.popitem(last=False)
                 fut.cancel()
+
+    def _ready(self, fut: Future, item_id: str) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            self._on_ready(item_id)
 
     def ready(self, item_id: str) -> bool:
         with self._lock:

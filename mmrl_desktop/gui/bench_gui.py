@@ -52,8 +52,8 @@ class _PaintWatch(QObject):
     """Times the end of the window's next repaint.
 
     Qt batches every widget's repaint into one ``UpdateRequest`` to the top-level window, which
-    paints all dirty widgets (viewer, panel, list) and flushes the backing store; its end is the
-    moment the new item is fully on screen."""
+    paints all dirty widgets (viewer, panel, list) and flushes the backing store; the end of the
+    first one after the click is the moment the new item is on screen."""
 
     def __init__(self, window):
         super().__init__()
@@ -62,7 +62,9 @@ class _PaintWatch(QObject):
         window.installEventFilter(self)
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802
-        if obj is self.window and event.type() == QEvent.UpdateRequest:
+        # only the first repaint after the click: later ones (a relayout, the look-ahead work
+        # that runs once the item is on screen) must not overwrite its time
+        if self.painted_at is None and obj is self.window and event.type() == QEvent.UpdateRequest:
             obj.removeEventFilter(self)
             try:
                 obj.event(event)  # paint now, then time it

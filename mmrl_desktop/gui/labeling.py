@@ -2,15 +2,17 @@
 
 It owns the Qt-free ``LabelingSession`` (GUI thread, own store connection) and the
 ``Prefetcher``; it talks to the trainer only through ``TrainerController``. Per click it does the
-minimum: one committed transaction, swap in the prefetched arrays of the next item, tell the
-trainer. Everything heavier happens on other threads.
+minimum: one committed transaction, then the next item — usually a flip to the viewer page it was
+preloaded on. The rest waits until that item is on screen (``after_paint``): waking the trainer
+and telling it the queue, decoding the items ahead on the prefetch thread, and preloading the
+next item on a hidden viewer page. Everything heavier happens on other threads.
 """
 
 from __future__ import annotations
 
 from collections import deque
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from mmrl_desktop.core.prefetch import Prefetcher
 from mmrl_desktop.core.project import Project
@@ -28,6 +30,7 @@ class LabelingController(QObject):
     sig_answered = Signal(object)  # Action
     sig_counts = Signal(int, int)  # answered, total
     sig_message = Signal(str)
+    _sig_decoded = Signal(str)  # from the prefetch thread (queued): an item is ready to show
 
     def __init__(
         self,
@@ -39,8 +42,12 @@ class LabelingController(QObject):
         charts,
         trainer,
         parent=None,
+        after_paint=None,
     ):
+        """``after_paint(fn)``: run ``fn`` once the window has painted what a click changed
+        (the main window's ``AfterPaint``); by default at the next event-loop turn."""
         super().__init__(parent)
+        self._after_paint = after_paint or (lambda fn: QTimer.singleShot(0, fn))
         self.project = project
         self.queue = queue
         self.viewer = viewer
@@ -48,7 +55,10 @@ class LabelingController(QObject):
         self.charts = charts
         self.trainer = trainer
         self.session = LabelingSession(project, project.open_store(), annotator)
-        self.prefetcher = Prefetcher()
+        self.prefetcher = Prefetcher(on_ready=self._sig_decoded.emit)
+        self._sig_decoded.connect(self._on_decoded)
+        self._next_id: str | None = None  # the item expected after the shown one
+        self._settled = True  # the shown item is on screen (look-ahead work may run)
         self._rewards: deque[int] = deque(maxlen=MOVING_AVERAGE)
         self._ups = 0
         self._answers = 0
@@ -66,7 +76,7 @@ class LabelingController(QObject):
             self.feedback.set_enabled(False)
             return
         view = self.prefetcher.get(item)
-        self.viewer.show_item(view.image, view.audio, view.text, view.sound)
+        self.viewer.show_item(view.image, view.audio, view.text, view.sound, key=item.item_id)
         shown = s.show(item.item_id)
         done, total = s.progress()
         status = s.status[item.item_id]
@@ -77,11 +87,35 @@ class LabelingController(QObject):
         else:
             self.feedback.show_message(" ".join(view.errors))
         self.queue.select(item.item_id)
-        upcoming = s.upcoming_ids(QUEUE_AHEAD)
-        self.prefetcher.prefetch(s.items[s._index[i]] for i in upcoming[1 : PREFETCH_AHEAD + 1])
-        # the shown item first (also when revisiting an answered one), then what comes next
-        self.trainer.set_queue([item.item_id] + [i for i in upcoming if i != item.item_id])
+        self._settled = False
+        self._after_paint(self._look_ahead)
         self.sig_item_shown.emit(item.item_id)
+
+    def _look_ahead(self) -> None:
+        """Once the shown item is on screen: the trainer learns what is queued, the prefetch
+        thread decodes the next items, and the next one is preloaded on a hidden page."""
+        self._settled = True
+        s = self.session
+        item = s.current_item()
+        if item is None:
+            return
+        ahead = [i for i in s.upcoming_ids(QUEUE_AHEAD) if i != item.item_id]
+        # the shown item first (also when revisiting an answered one), then what comes next
+        self.trainer.set_queue([item.item_id] + ahead)
+        self.prefetcher.prefetch(s.items[s._index[i]] for i in ahead[:PREFETCH_AHEAD])
+        self._next_id = ahead[0] if ahead else None
+        self._preload()
+
+    def _on_decoded(self, item_id: str) -> None:
+        if self._settled and item_id == self._next_id:
+            self._preload()
+
+    def _preload(self) -> None:
+        nid = self._next_id
+        if nid is None or not self.prefetcher.ready(nid) or self.viewer.preloaded(nid):
+            return
+        view = self.prefetcher.get(self.session.items[self.session._index[nid]])
+        self.viewer.preload(nid, view.image, view.audio, view.text, view.sound)
 
     # ------------------------------------------------------------ clicks
     def thumb_up(self) -> None:
@@ -110,8 +144,8 @@ class LabelingController(QObject):
             return
         self.queue.item_changed(action.item_id)
         self.feedback.show_message(f"Undone: the answer on {action.item_id} was withdrawn.")
-        self.trainer.feedback_arrived()
         self.show_current()
+        self._after_paint(self.trainer.feedback_arrived)
         self.sig_counts.emit(*self.session.progress())
 
     def activate(self, item_id: str) -> None:
@@ -131,7 +165,7 @@ class LabelingController(QObject):
             return
         self.queue.item_changed(action.item_id)
         self.show_current()
-        self.trainer.feedback_arrived()
+        self._after_paint(self.trainer.feedback_arrived)  # the trainer starts on it after the paint
         if answered:
             self._record_reward(action)
         self.sig_answered.emit(action)

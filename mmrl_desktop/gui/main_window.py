@@ -19,6 +19,7 @@ from mmrl_desktop.gui.feedback_panel import FeedbackPanel
 from mmrl_desktop.gui.queue_panel import QueuePanel
 from mmrl_desktop.gui.status import StatusBar
 from mmrl_desktop.gui.trainer_worker import TrainerController
+from mmrl_desktop.gui.widgets import AfterPaint
 
 
 class MainWindow(QMainWindow):
@@ -54,6 +55,7 @@ class MainWindow(QMainWindow):
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
         self.trainer = TrainerController(str(project.root), device, trainer_factory, parent=self)
+        self.after_paint = AfterPaint(self)  # look-ahead work waits for the click's paint
         self.viewer = None
         self.charts = None
         self.labeling = None
@@ -74,6 +76,12 @@ class MainWindow(QMainWindow):
         if not self._started:
             self._started = True
             self.feedback.installEventFilter(self)
+
+    def event(self, event) -> bool:
+        handled = super().event(event)
+        if event.type() == QEvent.UpdateRequest:  # the window has just painted
+            self.after_paint.painted()
+        return handled
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802
         """Phase 2 starts after the first paint has finished (not merely been queued)."""
@@ -106,6 +114,7 @@ class MainWindow(QMainWindow):
             self.charts,
             self.trainer,
             parent=self,
+            after_paint=self.after_paint.call,
         )
         self._wire()
         self.labeling.show_current()

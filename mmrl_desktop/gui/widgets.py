@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QProgressBar
 
 
@@ -18,3 +21,38 @@ def set_bar_value(bar: QProgressBar, value: int, maximum: int | None = None) -> 
         bar.setRange(0, maximum)
     bar.setValue(value)
     bar.setUpdatesEnabled(True)
+
+
+class AfterPaint(QObject):
+    """Work that should wait until the window has painted what a click changed.
+
+    Qt paints a window when its ``UpdateRequest`` event arrives, and that event is posted with
+    low priority: zero-timers and queued signals started during a click run *before* it, so
+    anything scheduled that way delays the new item on screen. ``call(fn)`` queues ``fn`` (once,
+    however often it is queued); the window calls ``painted()`` after handling an
+    ``UpdateRequest``, which runs the queue at the next event-loop turn. A window that does not
+    paint (minimised, nothing changed) runs it after ``fallback_ms``."""
+
+    def __init__(self, parent: QObject, fallback_ms: int = 100):
+        super().__init__(parent)
+        self._todo: list[Callable[[], None]] = []
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(fallback_ms)
+        self._timer.timeout.connect(self.run)
+
+    def call(self, fn: Callable[[], None]) -> None:
+        if fn not in self._todo:
+            self._todo.append(fn)
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def painted(self) -> None:
+        if self._todo:
+            QTimer.singleShot(0, self.run)
+
+    def run(self) -> None:
+        self._timer.stop()
+        todo, self._todo = self._todo, []
+        for fn in todo:
+            fn()

@@ -34,3 +34,26 @@ def test_loader_errors_become_sentences(tmp_path):
     view = load_for_display(Item("x", audio=str(bad), text_inline="hello"))
     assert view.text == "hello" and view.audio is None
     assert view.errors and view.errors[0].startswith("The sound could not be shown")
+
+
+def test_on_ready_reports_decoded_items_only():
+    """The GUI preloads the next item when it is decoded: ``on_ready`` names each item that was
+    decoded, and never one whose decode failed."""
+    ready: list[str] = []
+    done = threading.Event()
+
+    def loader(item):
+        if item.item_id == "bad":
+            raise OSError("unreadable")
+        return ItemView(item.item_id, text=item.text_inline)
+
+    def on_ready(item_id):
+        ready.append(item_id)
+        if item_id == "i1":
+            done.set()
+
+    p = Prefetcher(loader, on_ready=on_ready)
+    p.prefetch([Item("i0", text_inline="a"), Item("bad"), Item("i1", text_inline="b")])
+    assert done.wait(5)
+    p.close()
+    assert ready == ["i0", "i1"]

@@ -115,6 +115,41 @@ def test_multimodal_item_shows_every_viewer(qtbot, window):
     assert window.viewer.modalities() == ("text",)
 
 
+def test_next_item_is_preloaded_after_the_paint_and_shown_by_a_flip(qtbot, window):
+    """Once an item is on screen the next one is decoded and filled into a hidden viewer page;
+    the click then shows that page, with the next item's content, without refilling it."""
+    lab, viewer = window.labeling, window.viewer
+    nxt = lab.session.upcoming_ids(2)[1]
+    qtbot.waitUntil(lambda: viewer.preloaded(nxt), timeout=5000)
+    page = next(p for ps in viewer._pages.values() for p in ps if p.key == nxt)
+    assert not page.isVisible()
+    qtbot.keyClick(window, Qt.Key_A)
+    assert lab.session.current_item().item_id == nxt
+    assert viewer._page is page and page.isVisible()
+    item = lab.session.current_item()
+    assert viewer.modalities() == tuple(m.value for m in item.modalities)
+    # and the trainer is told the new queue once that paint is done
+    qtbot.waitUntil(lambda: window.trainer._queue[:1] == [nxt], timeout=5000)
+
+
+def test_after_paint_runs_once_the_window_has_painted(qtbot, window):
+    from mmrl_desktop.gui.widgets import AfterPaint
+
+    ran = []
+    window.after_paint = AfterPaint(window, fallback_ms=60_000)  # only a paint can run it
+    window.after_paint.call(lambda: ran.append(1))
+    window.update()
+    qtbot.waitUntil(lambda: ran == [1], timeout=5000)
+    window.hide()
+    window.after_paint = AfterPaint(window, fallback_ms=50)
+    fn = lambda: ran.append(2)  # noqa: E731
+    window.after_paint.call(fn)
+    window.after_paint.call(fn)  # queued once
+    qtbot.waitUntil(lambda: ran == [1, 2], timeout=2000)  # no paint: the fallback runs it
+    qtbot.wait(100)
+    assert ran == [1, 2]
+
+
 def test_trainer_learns_and_predictions_arrive(qtbot, window):
     lab = window.labeling
     qtbot.waitUntil(lambda: window.trainer.state in ("idle", "running"), timeout=60000)

@@ -461,9 +461,39 @@ def test_multi_view_prepares_pages_ahead_and_shares_one_audio_output(qtbot, fake
     m = MultiView()
     qtbot.addWidget(m)
     m.prepare([("audio",), ("image", "audio"), ("text",), ()])
-    qtbot.waitUntil(lambda: len(m._pages) == 3, timeout=5000)
-    outputs = {id(p.audio_view.output) for p in m._pages.values() if p.audio_view is not None}
+    # two pages per combination (the second one for preloading), built one per event-loop turn
+    qtbot.waitUntil(lambda: sorted(map(len, m._pages.values())) == [2, 2, 2], timeout=5000)
+    pages = [p for ps in m._pages.values() for p in ps]
+    outputs = {id(p.audio_view.output) for p in pages if p.audio_view is not None}
     assert len(outputs) == 1
+
+
+def test_multi_view_preloads_the_next_item_on_a_hidden_page(qtbot, fake_sd):
+    m = MultiView()
+    qtbot.addWidget(m)
+    m.resize(1000, 700)
+    m.show()
+    m.show_item(None, tone(1.0), None, key="a")
+    first = m.audio_view
+    m.toggle_play()
+    assert first.is_playing()
+    nxt = tone(0.5, hz=880.0)
+    m.preload("b", None, nxt, None)
+    hidden = next(p for p in m._pages[("audio",)] if p.key == "b")
+    assert m.preloaded("b") and not hidden.isVisible() and hidden.audio_view is not first
+    assert first.is_playing()  # filling the hidden page did not take the shared output
+    assert len(hidden.audio_view.wave_curve.getData()[1]) > 0
+    # painted once off screen: pyqtgraph's caches are filled before the page is shown
+    assert hidden.audio_view.spec_plot.getAxis("bottom").picture is not None
+    assert hidden.audio_view.spec_image.qimage is not None
+    m.show_item(None, nxt, None, key="b")  # a flip: the preloaded page, nothing refilled
+    assert m.audio_view is hidden.audio_view and hidden.isVisible() and not first.isVisible()
+    assert not first.is_playing() and not m.preloaded("b")
+    m.toggle_play()  # the flipped-to page plays its own sound
+    block = FakeStream.instances[-1].block(100)
+    np.testing.assert_array_equal(block[:, 0], nxt[0][:100])
+    m.show_item(None, tone(0.3), None, key="c")  # not preloaded: the shown page is refilled
+    assert m.audio_view is hidden.audio_view and m.audio_view.time_label.text().endswith("0:00.3")
 
 
 def test_window_on_pixels_with_nan_does_not_crash(image_view):

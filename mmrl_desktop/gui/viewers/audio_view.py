@@ -6,7 +6,8 @@ Public API
 
 - ``set_audio(samples: np.ndarray | None, rate: int = 0)``: show a mono float sound (None clears).
   Stops any playback. The output is chosen once, just after construction (PortAudio's start-up
-  can take a while on some machines, so it is never paid on a click). The waveform is a min/max envelope of at most ``MAX_WAVE_POINTS`` points,
+  can take a while on some machines, so it is never paid on a click); it may be shared with other
+  viewers, so the sound is loaded into it only when this viewer plays or seeks. The waveform is a min/max envelope of at most ``MAX_WAVE_POINTS`` points,
   the spectrogram a numpy STFT (log magnitude, 80 dB range) of at most ``MAX_FRAMES`` frames; the
   last few spectrograms are cached, so going back to an item costs nothing.
 - ``toggle_play()``, ``play()``, ``pause()``, ``stop()``, ``seek(seconds)``, ``position() -> float``,
@@ -61,11 +62,13 @@ class NullAudioOutput:
 
     def __init__(self, reason: str = NO_DEVICE):
         self.reason = reason
+        self.loaded: np.ndarray | None = None  # the samples last loaded (identity, not a copy)
         self._rate = 0
         self._n = 0
         self._pos = 0.0
 
     def load(self, samples: np.ndarray | None, rate: int) -> None:
+        self.loaded = samples
         self._n = 0 if samples is None else len(samples)
         self._rate = rate
         self._pos = 0.0
@@ -102,6 +105,7 @@ class AudioOutput:
     def __init__(self, sd):
         self._sd = sd
         self._lock = threading.Lock()
+        self.loaded: np.ndarray | None = None  # the samples last loaded (identity, not a copy)
         self._samples = np.zeros(0, np.float32)
         self._rate = 0
         self._pos = 0  # frames; advanced by the stream callback
@@ -110,6 +114,7 @@ class AudioOutput:
 
     def load(self, samples: np.ndarray | None, rate: int) -> None:
         self._close_stream()
+        self.loaded = samples
         with self._lock:
             self._samples = (
                 np.zeros(0, np.float32)
@@ -237,6 +242,7 @@ class AudioView(QWidget):
         self._samples: np.ndarray | None = None
         self._rate = 0
         self._duration = 0.0
+        self._cursor_s = 0.0
         self._spectro_cache: OrderedDict[int, tuple] = OrderedDict()
 
         bar = QWidget(objectName="viewerToolbar")
@@ -331,8 +337,6 @@ class AudioView(QWidget):
             self._samples, self._rate, self._duration = None, 0, 0.0
             self.wave_curve.setData([], [])
             self.spec_image.clear()
-            if self._output is not None:
-                self._output.load(None, 0)
             self.info_label.setText("")
             self._set_cursor(0.0)
             self._update_controls()
@@ -352,7 +356,6 @@ class AudioView(QWidget):
         self.spec_plot.setLimits(xMin=0, xMax=self._duration, yMin=0, yMax=rate / 2000.0)
         self.wave_plot.setXRange(0, self._duration, padding=0)
         self.cursor.setBounds((0, self._duration))
-        self.output.load(samples, rate)
         self.info_label.setText(f"{rate / 1000:g} kHz · mono · {self._duration:.2f} s")
         self._set_cursor(0.0)
         self._update_controls()
@@ -367,7 +370,7 @@ class AudioView(QWidget):
         if self._samples is None or not self.output.available:
             return
         try:
-            self.output.play()
+            self._claim_output().play()
         except Exception as err:  # device unplugged or busy: say so, keep showing the sound
             self._output = NullAudioOutput(f"Playback failed: {err}".strip())
             self._output.load(self._samples, self._rate)
@@ -379,7 +382,7 @@ class AudioView(QWidget):
 
     def pause(self) -> None:
         was = self.is_playing()
-        if self._output is not None:
+        if self._owns_output():
             self._output.pause()
         self.timer.stop()
         self._update_controls()
@@ -388,7 +391,7 @@ class AudioView(QWidget):
 
     def stop(self) -> None:
         was = self.is_playing()
-        if self._output is not None:
+        if self._owns_output():
             self._output.stop()
         self.timer.stop()
         self._set_cursor(0.0)
@@ -400,17 +403,30 @@ class AudioView(QWidget):
         if self._samples is None:
             return
         seconds = min(max(0.0, float(seconds)), self._duration)
-        self.output.seek(seconds)
+        self._claim_output().seek(seconds)
         self._set_cursor(seconds)
         self.seeked.emit(seconds)
 
     def position(self) -> float:
-        return self._output.position() if self._output is not None else 0.0
+        return self._output.position() if self._owns_output() else self._cursor_s
 
     def is_playing(self) -> bool:
-        return self._output is not None and self._output.is_playing()
+        return self._owns_output() and self._output.is_playing()
 
     # ------------------------------------------------------------------ internals
+    def _owns_output(self) -> bool:
+        """The output is shared by the audio viewers of every page, and a hidden page is filled
+        ahead with the next item: a viewer loads its sound into the output only when it is
+        played or sought, and leaves it alone while another viewer holds it."""
+        out = self._output
+        return out is not None and self._samples is not None and out.loaded is self._samples
+
+    def _claim_output(self):
+        out = self.output
+        if out.loaded is not self._samples:
+            out.load(self._samples, self._rate)
+        return out
+
     def _display(self, samples: np.ndarray, rate: int) -> SoundDisplay:
         key = id(samples)
         hit = self._spectro_cache.get(key)
@@ -431,6 +447,7 @@ class AudioView(QWidget):
             self.playbackStateChanged.emit(False)
 
     def _set_cursor(self, seconds: float) -> None:
+        self._cursor_s = seconds
         self.cursor.blockSignals(True)
         self.cursor.setValue(seconds)
         self.cursor.blockSignals(False)

@@ -85,6 +85,9 @@ class QueuePanel(QWidget):
         self.view.setModel(self.model)
         self.view.setUniformItemSizes(True)  # O(1) layout for long lists
         self.view.setFocusPolicy(Qt.NoFocus)
+        # select() pages the list itself; Qt's own auto-scroll moved it a row on every click once
+        # the current row reached the bottom (a scroll and a scroll-bar repaint per click)
+        self.view.setAutoScroll(False)
         self.view.clicked.connect(lambda idx: self.itemActivated.emit(idx.data(Qt.UserRole)))
         lay.addWidget(self.progress)
         lay.addWidget(self.summary)

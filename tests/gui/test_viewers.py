@@ -524,3 +524,40 @@ def test_monochrome1_stays_inverted_after_window_change(qtbot):
     out = view._render(300, 600)
     assert out[0, 0] > out[-1, -1]  # low values stay bright
     assert np.array_equal(out, shown)
+
+
+# ---------------------------------------------------------------------- queue
+def test_queue_keeps_the_current_item_visible_and_pages_instead_of_scrolling_per_click(
+    qtbot, tmp_path
+):
+    """Scrolling the list a row per click repaints it and its scroll bar on every answer; the
+    queue jumps a page when the current item would leave the view, and shows it in full."""
+    from mmrl_desktop.core.items import Item
+    from mmrl_desktop.core.project import Project, Task
+    from mmrl_desktop.core.session import LabelingSession
+    from mmrl_desktop.gui.queue_panel import QueuePanel
+
+    p = Project.create(tmp_path / "p", tasks=[Task("label", ["a", "b"])])
+    with p.open_store() as s:
+        s.add_items([Item(f"i{k:03d}", text_inline="x", labels={"label": "a"}) for k in range(200)])
+    session = LabelingSession(p, p.open_store(), annotator="t")
+    panel = QueuePanel()
+    qtbot.addWidget(panel)
+    panel.set_session(session)
+    panel.resize(260, 400)
+    panel.show()
+    qtbot.waitExposed(panel)
+    bar = panel.view.verticalScrollBar()
+    values = []
+    for _ in range(80):
+        item = session.current_item()
+        session.answer(+1)
+        panel.item_changed(item.item_id)
+        panel.select(session.current_item().item_id)
+        idx = panel.model.index(session._index[session.current_item().item_id])
+        assert panel.view.viewport().rect().contains(panel.view.visualRect(idx))
+        values.append(bar.value())
+    jumps = sum(1 for a, b in zip(values[:-1], values[1:], strict=True) if a != b)
+    rows_per_page = panel.view.viewport().height() // panel.view.sizeHintForRow(0)
+    assert 0 < jumps <= 80 // (rows_per_page - 3) + 1  # a page at a time, not a row per click
+    session.store.close()

@@ -32,35 +32,53 @@ STATUS_COLOUR = {
 }
 
 
+# Qt passes roles as plain ints: comparing them with the enum members costs a Python enum
+# comparison per call, and a full repaint of the list asks ~7 roles of every visible row
+_DISPLAY = Qt.ItemDataRole.DisplayRole.value
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole.value
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
+_USER = Qt.ItemDataRole.UserRole.value
+_BRUSH = {s: (QBrush(c) if c is not None else None) for s, c in STATUS_COLOUR.items()}
+
+
 class QueueModel(QAbstractListModel):
     def __init__(self, session: LabelingSession | None = None, parent=None):
         super().__init__(parent)
         self.session = session
+        self._text: list[str] = []  # per row, the display text after the status symbol
+        self._index_text()
 
     def set_session(self, session: LabelingSession) -> None:
         self.beginResetModel()
         self.session = session
+        self._index_text()
         self.endResetModel()
+
+    def _index_text(self) -> None:
+        items = self.session.items if self.session is not None else []
+        self._text = [
+            f"  {it.item_id}   ({'+'.join(m.value for m in it.modalities)})" for it in items
+        ]
 
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() or self.session is None else len(self.session.items)
 
-    def data(self, index: QModelIndex, role: int = Qt.DisplayRole):
-        if not index.isValid() or self.session is None:
+    def data(self, index: QModelIndex, role: int = _DISPLAY):
+        s = self.session
+        if s is None or role not in (_DISPLAY, _FOREGROUND, _TOOLTIP, _USER):
             return None
-        item = self.session.items[index.row()]
-        status = self.session.status[item.item_id]
-        if role == Qt.DisplayRole:
-            mods = "+".join(m.value for m in item.modalities)
-            return f"{STATUS_SYMBOL[status]}  {item.item_id}   ({mods})"
-        if role == Qt.ForegroundRole:
-            colour = STATUS_COLOUR[status]
-            return QBrush(colour) if colour is not None else None
-        if role == Qt.ToolTipRole:
-            return f"{item.item_id}: {status.value}"
-        if role == Qt.UserRole:
-            return item.item_id
-        return None
+        if len(self._text) != len(s.items):  # items were added to the session
+            self._index_text()
+        row = index.row()
+        item_id = s.items[row].item_id
+        if role == _USER:
+            return item_id
+        status = s.status[item_id]
+        if role == _DISPLAY:
+            return STATUS_SYMBOL[status] + self._text[row]
+        if role == _FOREGROUND:
+            return _BRUSH[status]
+        return f"{item_id}: {status.value}"
 
     def item_changed(self, item_id: str) -> None:
         row = self.session._index.get(item_id) if self.session else None

@@ -534,8 +534,8 @@ def test_queue_keeps_the_current_item_visible_and_pages_instead_of_scrolling_per
     queue jumps a page when the current item would leave the view, and shows it in full."""
     from mmrl_desktop.core.items import Item
     from mmrl_desktop.core.project import Project, Task
-    from mmrl_desktop.core.session import LabelingSession
-    from mmrl_desktop.gui.queue_panel import QueuePanel
+    from mmrl_desktop.core.session import STATUS_SYMBOL, ItemStatus, LabelingSession
+    from mmrl_desktop.gui.queue_panel import STATUS_COLOUR, QueuePanel
 
     p = Project.create(tmp_path / "p", tasks=[Task("label", ["a", "b"])])
     with p.open_store() as s:
@@ -560,4 +560,13 @@ def test_queue_keeps_the_current_item_visible_and_pages_instead_of_scrolling_per
     jumps = sum(1 for a, b in zip(values[:-1], values[1:], strict=True) if a != b)
     rows_per_page = panel.view.viewport().height() // panel.view.sizeHintForRow(0)
     assert 0 < jumps <= 80 // (rows_per_page - 3) + 1  # a page at a time, not a row per click
+    # what a row shows: status symbol, id and modalities; colour by status; id for activation
+    answered = panel.model.index(session._index[item.item_id])
+    fresh = panel.model.index(session._index[session.current_item().item_id])
+    assert answered.data() == f"{STATUS_SYMBOL[ItemStatus.UP]}  {item.item_id}   (text)"
+    assert answered.data(Qt.ForegroundRole).color() == STATUS_COLOUR[ItemStatus.UP]
+    assert fresh.data(Qt.ForegroundRole) is None
+    assert fresh.data().startswith(STATUS_SYMBOL[ItemStatus.NEW])
+    assert answered.data(Qt.UserRole) == item.item_id
+    assert answered.data(Qt.ToolTipRole) == f"{item.item_id}: up"
     session.store.close()

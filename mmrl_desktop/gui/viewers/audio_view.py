@@ -33,7 +33,14 @@ from collections import OrderedDict
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from mmrl_desktop.core.sound_display import (  # noqa: F401  (re-exported for callers)
     DB_RANGE,
@@ -294,6 +301,16 @@ class AudioView(QWidget):
         self.cursor.setZValue(10)
         self.spec_cursor = pg.InfiniteLine(0.0, angle=90, movable=False, pen=cursor_pen)
         self.spec_cursor.setZValue(10)
+        # drawn once per sound and range into pixmaps at screen resolution: a page preloaded
+        # off screen (MultiView) then paints by blitting them
+        for item in (
+            self.wave_curve,
+            self.spec_image,
+            self.wave_plot.getAxis("left"),
+            self.spec_plot.getAxis("left"),
+            self.spec_plot.getAxis("bottom"),
+        ):
+            item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.wave_plot.addItem(self.cursor)
         self.spec_plot.addItem(self.spec_cursor)
         self.cursor.sigPositionChangeFinished.connect(lambda line: self.seek(line.value()))

@@ -36,6 +36,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QGraphicsItem,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -154,6 +155,9 @@ class ImageView(QWidget):
         self.graphics.setCentralItem(self.view_box)
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.image_item.setAutoDownsample(True)
+        # drawn once per image and zoom into a pixmap at screen resolution (MultiView paints a
+        # preloaded page off screen, so the click's paint is a blit, not a scaled drawImage)
+        self.image_item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.view_box.addItem(self.image_item)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
 

@@ -1,7 +1,9 @@
 """Simulated clicks through the real main window while the trainer runs.
 
-click → paint: from the moment the click handler starts to the end of the next paint of the
-feedback panel's shown label *and* of the viewer (both must show the new item).
+click → paint: from the moment the click handler starts to the end of the window's first repaint
+after it, which paints the viewer, the feedback panel and the queue with the new item. Later
+repaints belong to the look-ahead work done once the item is on screen, or to a relayout when a
+label's new text needs another size (rare: a message line appearing in the panel).
 click → model: from a click to the first trainer event whose model has trained on that click's
 event (the trainer reports the last event id it has consumed with each model version).
 

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject
+from PySide6.QtWidgets import QWidget
 
 from mmrl_desktop.core.project import Project
 from mmrl_desktop.core.trainer_loop import peak_rss_mb
@@ -61,6 +62,7 @@ class _PaintWatch(QObject):
         super().__init__()
         self.window = window
         self.painted_at: float | None = None
+        self.geometry_at_paint: dict[int, tuple] | None = None
         window.installEventFilter(self)
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802
@@ -73,11 +75,26 @@ class _PaintWatch(QObject):
             finally:
                 obj.installEventFilter(self)
             self.painted_at = time.perf_counter()
+            self.geometry_at_paint = self.geometries()
             return True
         return False
 
+    def geometries(self) -> dict[int, tuple]:
+        """Where every visible widget is: compared later, to count the clicks whose first paint
+        was followed by a relayout."""
+        return {
+            id(w): w.geometry().getRect()
+            for w in self.window.findChildren(QWidget)
+            if w.isVisible()
+        }
+
+    def relaid_out(self) -> bool:
+        now = self.geometries()
+        return any(now.get(k, r) != r for k, r in (self.geometry_at_paint or {}).items())
+
     def reset(self) -> None:
         self.painted_at = None
+        self.geometry_at_paint = None
 
     def done(self) -> bool:
         return self.painted_at is not None
@@ -115,6 +132,7 @@ def run_bench_gui(
         paint_ms: list[float] = []
         by_kind: dict[str, list[float]] = {}  # "image+audio+text" → click → paint of such items
         click_at: dict[int, float] = {}
+        relaid = 0  # clicks after whose first paint a visible widget moved or resized
         ups_seen: list[float] = []
         trainer.sig_event.connect(
             lambda ev: (
@@ -136,6 +154,7 @@ def run_bench_gui(
                 click_at[eid] = t0
             # an expert needs a moment per item; let the event loop breathe like a real one
             _wait(app, lambda: False, 0.02)
+            relaid += watch.relaid_out()
         _wait(app, lambda: bool(versions) and versions[-1][1] >= max(click_at), 20.0)
         to_model = []
         for eid, t0 in click_at.items():
@@ -160,6 +179,8 @@ def run_bench_gui(
                 }
                 for kind, v in sorted(by_kind.items())
             },
+            # the first paint showed the item in its final layout in all the other clicks
+            "clicks_relaid_out_after_paint": relaid,
             "click_to_model_s": {
                 "p50": round(_percentile(to_model, 50), 3),
                 "p95": round(_percentile(to_model, 95), 3),

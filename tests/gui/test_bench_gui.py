@@ -41,6 +41,7 @@ def test_bench_gui_reports_latency_model_and_memory(qtbot, tmp_path):
     kinds = r["click_to_paint_ms_by_kind"]
     assert sum(k["clicks"] for k in kinds.values()) == 12
     assert set(kinds) <= {"image", "audio", "text", "nothing"}
+    assert 0 <= r["clicks_relaid_out_after_paint"] <= 12
     assert r["model_versions_seen"] > 0 and r["click_to_model_s"]["p50"] > 0
     # two processes: the window's and the trainer's; the sum is what is reported
     assert r["peak_rss_trainer_mb"] > 0 and r["peak_rss_gui_mb"] > 0

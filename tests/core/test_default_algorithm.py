@@ -153,3 +153,29 @@ def test_options_are_checked():
         _algo(input_views="1.5")
     with pytest.raises(UserError):
         _algo(graph_k=0)
+    with pytest.raises(UserError):
+        _algo(suspect_ratio=0.5)
+
+
+def test_a_thumb_its_neighbours_contradict_is_set_aside():
+    """A 👎 on an item's true label, among neighbours answered 👍 on that label, is a likely
+    mis-click: set aside, it leaves the item's posterior on the true label and adds no loss."""
+    x, y = _data()
+    feat = _Feat(x)
+    out = {}
+    for above in (3.0, 0.0):
+        algo, _ = _algo(0, suspect_ratio=above)
+        buf = ReplayBuffer(["label"], feat, lambda i: i)
+        algo.attach_pool([str(i) for i in range(90)], feat.batch)
+        for t in range(60):
+            buf.add(Row(t + 1, str(t), "label", int(y[t]), 1, 1.0, -1))
+        misclick = Row(61, "75", "label", int(y[75]), -1, 1.0, -1)
+        buf.add(misclick)
+        algo.refresh(buf)
+        loss = algo.update(buf.make_batch([misclick]))["loss/label"]
+        out[above] = (algo.suspect.get("label", set()), int(algo.q["label"][75].argmax()), loss)
+    suspect, label, loss = out[3.0]
+    assert suspect == {(75, int(y[75]), False)}  # only the mis-click: no 👍 is contradicted
+    assert label == y[75] and loss == 0.0
+    suspect, label, loss = out[0.0]
+    assert not suspect and label != y[75] and loss > 0.0

@@ -59,7 +59,7 @@ ALGORITHM_SUMMARY = {
     "default": "Thumbs likelihood on a replayed softmax policy, Thompson choice of the shown "
     "label. Recommended.",
     "egreedy-q": "The source article's method: a reward (Q) head per label, ε-greedy choice.",
-    "reinforce": "KL-regularised policy gradient from thumbs with a running-mean baseline.",
+    "reinforce": "Policy gradient from thumbs with a per-item baseline, pulled toward the starting model.",
     "supervised": "Learns from corrected labels only: the upper bound when every answer "
     "carries the right label.",
 }

@@ -47,7 +47,7 @@ class LabelingController(QObject):
         """``after_paint(fn)``: run ``fn`` once the window has painted what a click changed
         (the main window's ``AfterPaint``); by default at the next event-loop turn."""
         super().__init__(parent)
-        self._after_paint = after_paint or (lambda fn: QTimer.singleShot(0, fn))
+        self._after_paint = after_paint or (lambda fn: QTimer.singleShot(0, self, fn))
         self.project = project
         self.queue = queue
         self.viewer = viewer

@@ -89,7 +89,7 @@ class MainWindow(QMainWindow):
             self.feedback.removeEventFilter(self)
             obj.event(event)  # paint now, then report
             self.sig_first_paint.emit()
-            QTimer.singleShot(0, self.finish_startup)
+            QTimer.singleShot(0, self, self.finish_startup)
             return True
         return super().eventFilter(obj, event)
 

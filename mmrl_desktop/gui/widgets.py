@@ -49,7 +49,7 @@ class AfterPaint(QObject):
 
     def painted(self) -> None:
         if self._todo:
-            QTimer.singleShot(0, self.run)
+            QTimer.singleShot(0, self, self.run)
 
     def run(self) -> None:
         self._timer.stop()

@@ -570,3 +570,14 @@ def test_queue_keeps_the_current_item_visible_and_pages_instead_of_scrolling_per
     assert answered.data(Qt.UserRole) == item.item_id
     assert answered.data(Qt.ToolTipRole) == f"{item.item_id}: up"
     session.store.close()
+
+
+def test_pages_built_ahead_stop_when_the_viewer_is_gone(qtbot):
+    """`--quit-after-paint` closes the window while pages are still being built ahead: the
+    remaining steps must be dropped, not raise on a deleted layout (a traceback on stderr)."""
+    import shiboken6
+
+    m = MultiView()
+    m.prepare([("audio",), ("image",), ("text",), ("image", "audio", "text")])
+    shiboken6.delete(m)
+    qtbot.wait(200)  # pytest-qt fails the test if a Qt callback raised meanwhile

@@ -328,7 +328,7 @@ class AudioView(QWidget):
         layout.addWidget(self.plots, 1)
         self._update_controls()
         if self._output is None:  # probe PortAudio once the event loop runs, not on a click
-            QTimer.singleShot(0, self._warm_output)
+            QTimer.singleShot(0, self, self._warm_output)
 
     # ------------------------------------------------------------------ public API
     @property

@@ -129,7 +129,7 @@ class MultiView(QWidget):
         ]
         if todo:
             self._new_page(todo[0])
-            QTimer.singleShot(0, lambda: self.prepare(combos))
+            QTimer.singleShot(0, self, lambda: self.prepare(combos))  # dropped if self is gone
 
     def _page_for(self, modalities: tuple[str, ...]) -> _Page:
         """The page to fill in place: the one shown now if it has these modalities."""

@@ -70,6 +70,8 @@ class QueueModel(QAbstractListModel):
         if len(self._text) != len(s.items):  # items were added to the session
             self._index_text()
         row = index.row()
+        if row < 0:  # an invalid index (row −1 would silently name the last item)
+            return None
         item_id = s.items[row].item_id
         if role == _USER:
             return item_id

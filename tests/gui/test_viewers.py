@@ -532,6 +532,8 @@ def test_queue_keeps_the_current_item_visible_and_pages_instead_of_scrolling_per
 ):
     """Scrolling the list a row per click repaints it and its scroll bar on every answer; the
     queue jumps a page when the current item would leave the view, and shows it in full."""
+    from PySide6.QtCore import QModelIndex
+
     from mmrl_desktop.core.items import Item
     from mmrl_desktop.core.project import Project, Task
     from mmrl_desktop.core.session import STATUS_SYMBOL, ItemStatus, LabelingSession
@@ -569,6 +571,7 @@ def test_queue_keeps_the_current_item_visible_and_pages_instead_of_scrolling_per
     assert fresh.data().startswith(STATUS_SYMBOL[ItemStatus.NEW])
     assert answered.data(Qt.UserRole) == item.item_id
     assert answered.data(Qt.ToolTipRole) == f"{item.item_id}: up"
+    assert panel.model.data(QModelIndex(), Qt.UserRole) is None
     session.store.close()
 
 

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from mmrl_desktop.core.store import Prediction
-from mmrl_desktop.gui.widgets import set_bar_value
+from mmrl_desktop.gui.widgets import reserve_lines, reserve_width, set_bar_value
 from mmrl_desktop.paths import resources_dir
 
 
@@ -65,6 +65,11 @@ class _TaskRow(QFrame):
             self.picker.addItem(f"{key}{lab}", lab)
         self.picker.setToolTip("The right answer (keys 1–9)")
         self.picker.activated.connect(self._picked)
+        # every label that changes per item keeps its size, so nothing below it moves
+        reserve_lines(self.shown, 1)
+        reserve_lines(self.top3, 2)
+        reserve_lines(self.explore, 2)
+        reserve_width(self.source, "model v00000")
         grid.addWidget(title, 0, 0, 1, 2)
         grid.addWidget(self.shown, 1, 0, 1, 2)
         grid.addWidget(self.confidence, 2, 0, 1, 2)
@@ -125,6 +130,7 @@ class FeedbackPanel(QWidget):
         self.item_title.setObjectName("itemTitle")
         self.item_title.setWordWrap(True)
         self.item_title.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        reserve_lines(self.item_title, 2)
         lay.addWidget(self.item_title)
         self.rows: dict[str, _TaskRow] = {}
         for name, labels in tasks:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QStatusBar
 
+from mmrl_desktop.gui.widgets import reserve_width
+
+TRAINER_STATES = ("stopped", "loading", "running", "idle", "paused", "error")
+
 
 class StatusBar(QStatusBar):
     def __init__(self, parent=None):
@@ -16,8 +20,19 @@ class StatusBar(QStatusBar):
         for w in (self.device, self.version, self.answers, self.state, self.speed):
             w.setContentsMargins(8, 0, 8, 0)
             self.addPermanentWidget(w)
+        # numbers that change while the expert works keep their room: the labels to their left
+        # and right do not shift by a digit's width (nor re-lay out the bar) on a click
+        reserve_width(self.version, "model v00000")
+        for state in TRAINER_STATES:  # the widest of them
+            reserve_width(self.state, f"trainer: {state}")
+        reserve_width(self.speed, "000 updates/s")
+        self._answers_width = 0
 
     def set_counts(self, done: int, total: int) -> None:
+        if len(str(total)) != self._answers_width:  # room for every count up to the total
+            self._answers_width = len(str(total))
+            digits = "0" * self._answers_width
+            reserve_width(self.answers, f"{digits} / {digits} answered")
         self.answers.setText(f"{done} / {total} answered")
 
     def set_trainer_state(self, state: str) -> None:

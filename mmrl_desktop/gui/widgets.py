@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QProgressBar
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy
 
 
 def set_bar_value(bar: QProgressBar, value: int, maximum: int | None = None) -> None:
@@ -21,6 +21,37 @@ def set_bar_value(bar: QProgressBar, value: int, maximum: int | None = None) -> 
         bar.setRange(0, maximum)
     bar.setValue(value)
     bar.setUpdatesEnabled(True)
+
+
+def reserve_lines(label: QLabel, lines: int) -> QLabel:
+    """Give a label the height of ``lines`` lines of its font, whatever its text, and let its width
+    follow the layout.
+
+    A label whose text changes on every click would otherwise change size with it (an empty
+    exploration note is 0 px high, a filled one 16 px), and the panel would move the widgets
+    below it, the 👍/👎 buttons included, under the expert's mouse. Qt also applies such a
+    second-level relayout only after the click's first paint, so the panel was painted twice
+    and visibly jumped. Word-wrapped text wraps inside the reserved lines."""
+    label.ensurePolished()  # the application style sheet sets the font
+    margins = label.contentsMargins()
+    label.setFixedHeight(
+        lines * label.fontMetrics().lineSpacing() + margins.top() + margins.bottom() + 2
+    )
+    label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+    label.setMinimumWidth(0)
+    if lines > 1:  # the text starts at the top of its reserved lines
+        label.setAlignment(label.alignment() & Qt.AlignHorizontal_Mask | Qt.AlignTop)
+    return label
+
+
+def reserve_width(label: QLabel, widest: str) -> QLabel:
+    """Keep a label at least as wide as ``widest`` in its font, so a count that gains a digit or a
+    changing number does not re-lay out and shift its neighbours (the status bar)."""
+    label.ensurePolished()
+    margins = label.contentsMargins()
+    width = label.fontMetrics().horizontalAdvance(widest) + margins.left() + margins.right() + 2
+    label.setMinimumWidth(max(label.minimumWidth(), width))
+    return label
 
 
 class AfterPaint(QObject):

@@ -199,6 +199,9 @@ def test_trainer_runs_in_its_own_process_and_stop_ends_it(qtbot, window):
     pid = tr.worker.pid
     assert tr.worker.in_process and pid is not None and pid != os.getpid()
     assert not _gone(pid)
+    if hasattr(os, "sched_getscheduler"):  # Linux: it never preempts the window's thread
+        assert os.sched_getscheduler(pid) == os.SCHED_IDLE
+        assert os.sched_getscheduler(0) != os.SCHED_IDLE
     assert tr.stop()
     assert _gone(pid)  # ended and reaped: no zombie left behind
 

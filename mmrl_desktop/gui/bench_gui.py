@@ -80,12 +80,13 @@ class _PaintWatch(QObject):
         return False
 
     def geometries(self) -> dict[int, tuple]:
-        """Where every visible widget is: compared later, to count the clicks whose first paint
-        was followed by a relayout."""
+        """Where every widget the expert can see is: compared later, to count the clicks whose
+        first paint was followed by a relayout. Viewer pages covered by the one on top (being
+        filled with the next item) do not count."""
         return {
             id(w): w.geometry().getRect()
             for w in self.window.findChildren(QWidget)
-            if w.isVisible()
+            if w.isVisible() and not w.visibleRegion().isEmpty()
         }
 
     def relaid_out(self) -> bool:

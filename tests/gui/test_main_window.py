@@ -122,10 +122,10 @@ def test_next_item_is_preloaded_after_the_paint_and_shown_by_a_flip(qtbot, windo
     nxt = lab.session.upcoming_ids(2)[1]
     qtbot.waitUntil(lambda: viewer.preloaded(nxt), timeout=5000)
     page = next(p for ps in viewer._pages.values() for p in ps if p.key == nxt)
-    assert not page.isVisible()
+    assert page is not viewer.current_page() and page.visibleRegion().isEmpty()  # covered
     qtbot.keyClick(window, Qt.Key_A)
     assert lab.session.current_item().item_id == nxt
-    assert viewer._page is page and page.isVisible()
+    assert viewer.current_page() is page and not page.visibleRegion().isEmpty()
     item = lab.session.current_item()
     assert viewer.modalities() == tuple(m.value for m in item.modalities)
     # and the trainer is told the new queue once that paint is done

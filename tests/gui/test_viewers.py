@@ -7,7 +7,7 @@ import types
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt
 from PySide6.QtGui import QAction, QKeySequence, QMouseEvent
 from PySide6.QtWidgets import QApplication, QMainWindow
 
@@ -36,6 +36,11 @@ PRESETS = {
     "brain": (40.0, 80.0),
 }
 
+
+
+def on_screen(widget) -> bool:
+    """Shown and not covered: the viewer pages are stacked, the one on top covers the others."""
+    return widget.isVisible() and not widget.visibleRegion().isEmpty()
 
 def ct_image(h: int = 64, w: int = 80) -> ImageData:
     """A synthetic CT slice in HU: a ramp from −1000 to +1000 across the columns."""
@@ -439,22 +444,64 @@ def test_multi_view_shows_modalities_on_pages_built_once(qtbot, fake_sd):
         m.show_item(ct_image(), tone(), "a report")
     assert sig.args == [("image", "audio", "text")]
     views = (m.image_view, m.audio_view, m.text_view)
-    assert all(v is not None and v.isVisible() for v in views)
+    assert all(v is not None and on_screen(v) for v in views)
     m.show_item(ct_image(), None, None)
-    assert m.image_view.isVisible() and m.modalities() == ("image",)
-    assert not any(v.isVisible() for v in views)  # the whole multimodal page is hidden
+    assert on_screen(m.image_view) and m.modalities() == ("image",)
+    assert not any(on_screen(v) for v in views)  # the whole multimodal page is covered
     m.show_item(None, tone(), None)
-    assert m.audio_view.isVisible() and not m.image_view.isVisible()
+    assert on_screen(m.audio_view) and not on_screen(m.image_view)
     m.toggle_play()
     assert m.audio_view.is_playing()
     m.show_item(None, None, "only text")  # switching item stops the sound
     assert not m.audio_view.is_playing() and m.text_view.toPlainText() == "only text"
     m.toggle_play()  # no sound: nothing happens
     m.show_item(None, None, None)
-    assert m.placeholder.isVisible() and m.modalities() == ()
+    assert on_screen(m.placeholder) and m.modalities() == ()
+    assert m.current_page() is m.placeholder
     m.show_item(ct_image(), tone(), "again")  # the same page and viewers, not new ones
     assert (m.image_view, m.audio_view, m.text_view) == views
     assert m.text_view.toPlainText() == "again"
+
+
+class _Events(QObject):
+    """Which watched objects received events of these types."""
+
+    def __init__(self, *types):
+        super().__init__()
+        self.types = types
+        self.seen = set()
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        if event.type() in self.types:
+            self.seen.add((obj, event.type()))
+        return False
+
+
+def test_a_flip_raises_the_page_and_covered_pages_are_not_painted(qtbot, fake_sd):
+    m = MultiView()
+    qtbot.addWidget(m)
+    m.resize(900, 600)
+    m.show()
+    qtbot.waitExposed(m)
+    m.show_item(ct_image(), None, None, key="a")
+    m.preload("b", ct_image(), None, None)
+    covered = next(p for p in m._pages[("image",)] if p.key == "b")
+    shown = m.current_page()
+    assert covered.isVisible() and covered.visibleRegion().isEmpty()  # under the shown page
+    paints = _Events(QEvent.Paint)
+    top, under = shown.image_view.graphics.viewport(), covered.image_view.graphics.viewport()
+    for w in (top, under):
+        w.installEventFilter(paints)
+    m.update()
+    qtbot.waitUntil(lambda: (top, QEvent.Paint) in paints.seen, timeout=2000)
+    assert (under, QEvent.Paint) not in paints.seen
+    show_hide = _Events(QEvent.Show, QEvent.Hide)
+    for w in (shown, covered):
+        w.installEventFilter(show_hide)
+    m.show_item(ct_image(), None, None, key="b")  # the flip: a raise, no page shown or hidden
+    assert m.current_page() is covered and not covered.visibleRegion().isEmpty()
+    assert shown.isVisible() and shown.visibleRegion().isEmpty()
+    assert show_hide.seen == set()
 
 
 def test_multi_view_prepares_pages_ahead_and_shares_one_audio_output(qtbot, fake_sd):
@@ -480,14 +527,15 @@ def test_multi_view_preloads_the_next_item_on_a_hidden_page(qtbot, fake_sd):
     nxt = tone(0.5, hz=880.0)
     m.preload("b", None, nxt, None)
     hidden = next(p for p in m._pages[("audio",)] if p.key == "b")
-    assert m.preloaded("b") and not hidden.isVisible() and hidden.audio_view is not first
+    assert m.preloaded("b") and not on_screen(hidden) and hidden.audio_view is not first
     assert first.is_playing()  # filling the hidden page did not take the shared output
     assert len(hidden.audio_view.wave_curve.getData()[1]) > 0
     # painted once off screen: pyqtgraph's caches are filled before the page is shown
     assert hidden.audio_view.spec_plot.getAxis("bottom").picture is not None
     assert hidden.audio_view.spec_image.qimage is not None
     m.show_item(None, nxt, None, key="b")  # a flip: the preloaded page, nothing refilled
-    assert m.audio_view is hidden.audio_view and hidden.isVisible() and not first.isVisible()
+    assert m.audio_view is hidden.audio_view and on_screen(hidden) and not on_screen(first)
+    assert m.current_page() is hidden
     assert not first.is_playing() and not m.preloaded("b")
     m.toggle_play()  # the flipped-to page plays its own sound
     block = FakeStream.instances[-1].block(100)

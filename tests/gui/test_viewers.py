@@ -37,10 +37,10 @@ PRESETS = {
 }
 
 
-
 def on_screen(widget) -> bool:
     """Shown and not covered: the viewer pages are stacked, the one on top covers the others."""
     return widget.isVisible() and not widget.visibleRegion().isEmpty()
+
 
 def ct_image(h: int = 64, w: int = 80) -> ImageData:
     """A synthetic CT slice in HU: a ramp from −1000 to +1000 across the columns."""

@@ -58,6 +58,21 @@ QStandardPaths.setTestModeEnabled(True)
 DANGLING_GRACE_MS = 200
 
 
+@pytest.fixture
+def show_widget(qtbot):
+    """``show_widget(widget, width, height)``: own it, size it, show it, wait until it is exposed;
+    returns the widget."""
+
+    def show(widget, width: int, height: int):
+        qtbot.addWidget(widget)
+        widget.resize(width, height)
+        widget.show()
+        qtbot.waitExposed(widget)
+        return widget
+
+    return show
+
+
 @pytest.fixture(autouse=True)
 def _isolated_qsettings(tmp_path_factory):
     folder = str(tmp_path_factory.mktemp("qsettings"))

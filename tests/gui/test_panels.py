@@ -22,12 +22,8 @@ def _pred(shown: str, top: str, version: int = 3) -> Prediction:
     return Prediction("x", "digit", version, shown, 0.5, probs)
 
 
-def test_thumb_buttons_do_not_move_whatever_the_panel_says(qtbot):
-    panel = FeedbackPanel([("digit", LABELS)])
-    qtbot.addWidget(panel)
-    panel.resize(300, 700)
-    panel.show()
-    qtbot.waitExposed(panel)
+def test_thumb_buttons_do_not_move_whatever_the_panel_says(qtbot, show_widget):
+    panel = show_widget(FeedbackPanel([("digit", LABELS)]), 300, 700)
     cases = [
         ("a", {"digit": _pred("3", "3")}, True),  # the model's top guess: no note
         ("b", {"digit": _pred("5", "8")}, True),  # exploring: a note appears
@@ -44,12 +40,8 @@ def test_thumb_buttons_do_not_move_whatever_the_panel_says(qtbot):
     assert len(seen) == 1, seen
 
 
-def test_status_bar_labels_keep_their_place_as_counts_grow(qtbot):
-    bar = StatusBar()
-    qtbot.addWidget(bar)
-    bar.resize(1000, 24)
-    bar.show()
-    qtbot.waitExposed(bar)
+def test_status_bar_labels_keep_their_place_as_counts_grow(qtbot, show_widget):
+    bar = show_widget(StatusBar(), 1000, 24)
     bar.set_counts(0, 151)
     bar.set_info({"device": "cpu", "model_version": 0})
     _settle(qtbot)

@@ -83,12 +83,8 @@ def viewport_pos(view: ImageView, x: float, y: float) -> QPoint:
 
 
 @pytest.fixture
-def image_view(qtbot):
-    v = ImageView()
-    qtbot.addWidget(v)
-    v.resize(640, 480)
-    v.show()
-    qtbot.waitExposed(v)
+def image_view(show_widget):
+    v = show_widget(ImageView(), 640, 480)
     v.set_image(ct_image())
     return v
 
@@ -288,12 +284,8 @@ def tone(seconds=1.0, rate=8000, hz=440.0):
 
 
 @pytest.fixture
-def audio(qtbot, fake_sd):
-    v = AudioView(output_factory=make_audio_output)
-    qtbot.addWidget(v)
-    v.resize(800, 500)
-    v.show()
-    qtbot.waitExposed(v)
+def audio(show_widget, fake_sd):
+    v = show_widget(AudioView(output_factory=make_audio_output), 800, 500)
     v.set_audio(*tone())
     return v
 
@@ -477,12 +469,8 @@ class _Events(QObject):
         return False
 
 
-def test_a_flip_raises_the_page_and_covered_pages_are_not_painted(qtbot, fake_sd):
-    m = MultiView()
-    qtbot.addWidget(m)
-    m.resize(900, 600)
-    m.show()
-    qtbot.waitExposed(m)
+def test_a_flip_raises_the_page_and_covered_pages_are_not_painted(qtbot, show_widget, fake_sd):
+    m = show_widget(MultiView(), 900, 600)
     m.show_item(ct_image(), None, None, key="a")
     m.preload("b", ct_image(), None, None)
     covered = next(p for p in m._pages[("image",)] if p.key == "b")

@@ -182,25 +182,23 @@ def build_trainer(project_root: str, device: str = "auto"):
     return Trainer(Project.open(project_root), device=device, queue_size=0)
 
 
-def _lower_priority() -> str:
+def _lower_priority() -> None:
     """The trainer gives way to the GUI when both want the CPU (the expert never waits).
 
     On Linux the process runs under ``SCHED_IDLE``: it never preempts the GUI thread. At
     ``nice 10`` a trainer waking from its pipe still preempted the GUI thread now and then, for
     ~2.5 ms in the middle of a click (seen with ``perf sched`` in ~6 % of clicks). Elsewhere, and
-    where the kernel refuses, it is ``nice 10``. Threads started later inherit it. Returns what
-    was applied."""
+    where the kernel refuses, it is ``nice 10``. Threads started later inherit it."""
     if hasattr(os, "SCHED_IDLE"):
         try:
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-            return "idle"
+            return
         except OSError:
             pass
     try:
         os.nice(TRAINER_NICE)
-        return f"nice {TRAINER_NICE}"
     except (AttributeError, OSError):  # Windows has no nice(); a refused raise changes nothing
-        return "normal"
+        pass
 
 
 def serve(conn, project_root: str, device: str = "auto") -> None:

@@ -28,9 +28,9 @@ The click then flips pages, and the paint only replays those caches (an audio it
 and a flip raises one above the others: Qt paints only the top page and skips what it covers.
 Flipping by hiding one page and showing the other (``StackOne``) cost ~1 ms more per click: the
 show and hide events of every widget on both pages, a relayout, and the stacked widget's updates
-turned off and on across all its descendants (ADR 0008). A page under another one keeps its
-geometry, so a window resize lays out every page (~+13 ms per resize step with the demo's eight
-pages). Moving between an image-only item and one with sound flips pages instead
+turned off and on across all its descendants (ADR 0009). A page under another one keeps its
+geometry, so a window resize lays out every page (+6–8 ms per resize step with the demo's eight
+pages, ``benchmarks/click_parts.py``). Moving between an image-only item and one with sound flips pages instead
 of hiding and showing viewers: nothing is re-laid out or resized on the click (hiding and showing
 viewers resized every pyqtgraph view whenever the kind of item changed). On a page
 the image takes the left (it is the largest thing to read); sound above text in a column on the

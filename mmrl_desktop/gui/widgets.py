@@ -28,7 +28,7 @@ def reserve_lines(label: QLabel, lines: int) -> QLabel:
     follow the layout.
 
     A label whose text changes on every click would otherwise change size with it (an empty
-    exploration note is 0 px high, a filled one 16 px), and the panel would move the widgets
+    exploration note is 0 px high, a filled one 16–32 px), and the panel would move the widgets
     below it, the 👍/👎 buttons included, under the expert's mouse. Qt also applies such a
     second-level relayout only after the click's first paint, so the panel was painted twice
     and visibly jumped. Word-wrapped text wraps inside the reserved lines."""

@@ -476,6 +476,7 @@ def test_a_flip_raises_the_page_and_covered_pages_are_not_painted(qtbot, show_wi
     covered = next(p for p in m._pages[("image",)] if p.key == "b")
     shown = m.current_page()
     assert covered.isVisible() and covered.visibleRegion().isEmpty()  # under the shown page
+    assert covered.geometry() == shown.geometry()  # laid out at the size it will be shown at
     paints = _Events(QEvent.Paint)
     top, under = shown.image_view.graphics.viewport(), covered.image_view.graphics.viewport()
     for w in (top, under):

@@ -182,7 +182,7 @@ class MultiView(QWidget):
         )
 
     def preload(self, key: str, image, audio, text, sound: SoundDisplay | None = None) -> None:
-        """Fill a hidden page with the item ``key`` and paint it once off screen."""
+        """Fill a covered page with the item ``key`` and paint it once off screen."""
         shown = self._modalities(image, audio, text)
         if not shown:
             return
@@ -193,9 +193,8 @@ class MultiView(QWidget):
         if spare.key == key:
             return
         spare.show_item(image, audio, text, sound, key)
-        # lay it out at the size it will be shown at, then paint it into a throwaway pixmap
-        rect = self._stack.geometry()
-        spare.setGeometry(rect if not rect.isEmpty() else self.rect())
+        # the stacked layout gives every page the shown page's size: apply the relayout the new
+        # content asked for, then paint the page into a throwaway pixmap
         QCoreApplication.sendPostedEvents(None, QEvent.LayoutRequest)
         spare.warm()
 

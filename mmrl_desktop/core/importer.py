@@ -437,6 +437,11 @@ def write_items(scan: Scan, project: Project, task: str = DEFAULT_TASK) -> Impor
         for it, label in scan.items
     ]
     classes = scan.classes
+    if not project.source:
+        project.source = scan.source
+    # labels first, under the project lock: a crash before the items commit leaves a label with
+    # no items (harmless); the other order left items whose label the model could not show
+    warnings = project.add_labels(classes, task)
     with project.open_store() as store:
         added = store.add_items(items) if items else 0
         store.audit(
@@ -446,19 +451,6 @@ def write_items(scan: Scan, project: Project, task: str = DEFAULT_TASK) -> Impor
             imported=added,
             skipped=len(scan.skipped),
         )
-    warnings: list[str] = []
-    if classes:
-        project.set_tasks_from_labels(classes, task)
-        t = project.task(task)
-        if len(t.labels) < 2:  # a project with a one-label task would not open again
-            project.tasks.remove(t)
-            warnings.append(
-                f"only one label ({t.labels[0]!r}) so far: the task {task!r} is created once "
-                "a second label is imported."
-            )
-    if not project.source:
-        project.source = scan.source
-    project.save()
     return ImportResult(
         project=str(project.root.resolve()),
         items=len(items),

@@ -5,12 +5,23 @@
 back on the next save). Tasks, labels and the model/algorithm settings live there. The settings are
 kept as plain tables here and validated by the engine's config dataclasses, so this module needs no
 torch.
+
+Writers of ``project.toml`` hold the project lock (``project_lock.py``) and re-read the file under
+it: labels only ever grow, as a union in the order they were first written, so two concurrent
+imports keep each other's labels. An import writes its labels before its items; opening a project
+adds to ``project.toml`` any label that stored items use but the file lacks (an import killed
+between the two writes, or an older version), removes temp files a killed writer left, and refuses
+a damaged ``feedback.sqlite`` with one sentence.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import os
 import re
+import sqlite3
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -18,7 +29,8 @@ from pathlib import Path
 
 import tomli_w
 
-from mmrl_desktop.core.errors import ProjectError
+from mmrl_desktop.core.errors import ProjectError, fault_sentence
+from mmrl_desktop.core.project_lock import project_lock, read_only_error, remove_stale_temp_files
 from mmrl_desktop.core.store import FeedbackStore
 
 if sys.version_info >= (3, 11):
@@ -30,6 +42,8 @@ PROJECT_SCHEMA_VERSION = 1
 PROJECT_FILE = "project.toml"
 DB_FILE = "feedback.sqlite"
 DEFAULT_TASK = "label"
+
+log = logging.getLogger(__name__)
 
 _TASK_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\- ]{0,63}$")
 
@@ -136,31 +150,92 @@ class Project:
         path = root / PROJECT_FILE
         if not path.is_file():
             raise ProjectError(f"{root} is not an mmrl-desktop project (no {PROJECT_FILE}).")
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-            raise ProjectError(f"{path} cannot be read: {err}.") from None
-        data = migrate_project_data(data, path)
-        try:
-            tasks = [
-                Task(str(t["name"]), [str(x) for x in t["labels"]], str(t.get("kind", "single")))
-                for t in data.get("tasks", [])
-            ]
-        except (KeyError, TypeError):
-            raise ProjectError(f"{path}: every [[tasks]] entry needs a name and labels.") from None
-        for t in tasks:
-            t.validate()
+        data = _read_toml(path)
         project = cls(
             root=root,
             name=str(data.get("name", root.name)),
-            tasks=tasks,
+            tasks=_tasks_of(data, path),
             model=dict(data.get("model", {})),
             algorithm=dict(data.get("algorithm", {})),
             source=str(data.get("source", "")),
         )
+        project._check_writable()
         project.checkpoints_dir.mkdir(exist_ok=True)
         project.exports_dir.mkdir(exist_ok=True)
+        project._settle()
         return project
+
+    def _check_writable(self) -> None:
+        for path in (self.root, self.db_path):
+            if path.exists() and not os.access(path, os.W_OK):
+                raise read_only_error(self.root)
+
+    def _settle(self) -> None:
+        """After a crash or an older version: remove temp files, check the database, and add the
+        labels stored items use to project.toml (see the module docstring)."""
+        toml_temps = any(self.root.glob(f".{PROJECT_FILE}.*.tmp"))  # its writers hold the lock
+        with project_lock(self.root) if toml_temps else contextlib.nullcontext():
+            remove_stale_temp_files(
+                self.root, [self.checkpoints_dir, self.exports_dir], PROJECT_FILE
+            )
+        if not self.db_path.exists():
+            return
+        stored = self._stored_labels(check=True)
+        if self._lacks(stored):
+            with project_lock(self.root):
+                before = {t.name: list(t.labels) for t in self.tasks}
+                self._merge_from_disk()
+                self._merge_labels(self._stored_labels())
+                added = {
+                    t.name: [lab for lab in t.labels if lab not in before.get(t.name, [])]
+                    for t in self.tasks
+                }
+                added = {k: v for k, v in added.items() if v}
+                if added:
+                    self._write()
+                    log.warning(
+                        "%s: added labels that stored items use but project.toml lacked: %s",
+                        self.toml_path,
+                        "; ".join(f"{k}: {', '.join(v)}" for k, v in added.items()),
+                    )
+
+    def _lacks(self, stored: dict[str, list[str]]) -> bool:
+        """Whether ``_merge_labels(stored)`` would add a label."""
+        known = {t.name: t.labels for t in self.tasks}
+        return any(
+            (t in known and any(lab not in known[t] for lab in labs))
+            or (t not in known and len(labs) >= 2)
+            for t, labs in stored.items()
+        )
+
+    def _stored_labels(self, check: bool = False) -> dict[str, list[str]]:
+        """{task: labels} that stored items carry, in first-stored order (``check``: run SQLite's
+        quick_check first and refuse a damaged file with one sentence)."""
+        conn = None
+        try:
+            conn = sqlite3.connect(str(self.db_path), timeout=30.0)
+            if check:
+                problems = [r[0] for r in conn.execute("PRAGMA quick_check(1)")]
+                if problems != ["ok"]:
+                    raise damaged_error(self.db_path, problems[0] if problems else "no answer")
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'items'").fetchone():
+                return {}
+            rows = conn.execute("SELECT labels FROM items GROUP BY labels ORDER BY MIN(rowid)")
+            return _labels_in(r[0] for r in rows)
+        except sqlite3.OperationalError as err:  # a full disk, a lock: the file may be fine
+            text = fault_sentence(err, str(self.root))
+            raise ProjectError(text or f"{self.db_path} cannot be opened ({err}).") from None
+        except sqlite3.DatabaseError as err:
+            raise damaged_error(self.db_path, str(err)) from None
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def _merge_labels(self, labels: dict[str, list[str]]) -> None:
+        """Add ``labels`` to the tasks (a task is created once it would have two labels)."""
+        for task, labs in labels.items():
+            if task in {t.name for t in self.tasks} or len(labs) >= 2:
+                self.set_tasks_from_labels(labs, task)
 
     @classmethod
     def open_or_create(cls, root: str | Path) -> Project:
@@ -180,7 +255,48 @@ class Project:
         }
 
     def save(self) -> None:
-        """Write project.toml atomically (temp file, fsync, replace)."""
+        """Write project.toml atomically under the project lock, keeping the labels another
+        process added since this one read the file (labels only grow)."""
+        with project_lock(self.root):
+            self._merge_from_disk()
+            self._write()
+
+    def add_labels(self, labels: list[str], task: str = DEFAULT_TASK) -> list[str]:
+        """Teach ``task`` the ``labels`` (with those stored items already use) and write
+        project.toml, all under the lock. Returns warnings (a one-label task is not written)."""
+        with project_lock(self.root):
+            self._merge_from_disk()
+            stored = self._stored_labels().get(task, []) if self.db_path.exists() else []
+            known = task in {t.name for t in self.tasks}
+            self.set_tasks_from_labels([*stored, *labels], task)
+            t = self.task(task)
+            warnings: list[str] = []
+            if not known and len(t.labels) < 2:  # a project with a one-label task would not open
+                self.tasks.remove(t)
+                if t.labels:
+                    warnings.append(
+                        f"only one label ({t.labels[0]!r}) so far: the task {task!r} is created "
+                        "once a second label is imported."
+                    )
+            self._write()
+        return warnings
+
+    def _merge_from_disk(self) -> None:
+        """Union this project's tasks and labels with those in project.toml now (disk order
+        first: labels another process wrote keep their place)."""
+        try:
+            disk = _tasks_of(_read_toml(self.toml_path), self.toml_path)
+        except (ProjectError, OSError):
+            return  # no readable file yet: this one is the first
+        for d in disk:
+            try:
+                mine = self.task(d.name)
+            except KeyError:
+                self.tasks.append(d)
+                continue
+            mine.labels[:] = d.labels + [lab for lab in mine.labels if lab not in d.labels]
+
+    def _write(self) -> None:
         atomic_write_bytes(self.toml_path, tomli_w.dumps(self.to_dict()).encode("utf-8"))
 
     def set_tasks_from_labels(self, labels: list[str], task: str = DEFAULT_TASK) -> None:
@@ -195,10 +311,61 @@ class Project:
                 t.labels.append(lab)
 
 
+def _read_toml(path: Path) -> dict:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise ProjectError(f"{path} cannot be read: {err}.") from None
+    return migrate_project_data(data, path)
+
+
+def _tasks_of(data: dict, path: Path) -> list[Task]:
+    try:
+        tasks = [
+            Task(str(t["name"]), [str(x) for x in t["labels"]], str(t.get("kind", "single")))
+            for t in data.get("tasks", [])
+        ]
+    except (KeyError, TypeError, AttributeError):
+        raise ProjectError(f"{path}: every [[tasks]] entry needs a name and labels.") from None
+    for t in tasks:
+        t.validate()
+    return tasks
+
+
+def _labels_in(rows) -> dict[str, list[str]]:
+    """{task: labels in first-seen order} from items' ``labels`` JSON objects."""
+    out: dict[str, list[str]] = {}
+    for text in rows:
+        try:
+            labels = json.loads(text)
+        except (TypeError, ValueError):
+            continue
+        if not isinstance(labels, dict):
+            continue
+        for task, value in labels.items():
+            for lab in value if isinstance(value, list) else [value]:
+                if isinstance(lab, str) and lab and lab not in out.setdefault(str(task), []):
+                    out[str(task)].append(lab)
+    return out
+
+
+def damaged_error(db_path: Path, detail: str) -> ProjectError:
+    detail = " ".join(detail.replace("*** in database main ***", "").split())[:200]
+    return ProjectError(
+        f"{db_path} is damaged ({detail}); restore it from a backup, or move it away to keep "
+        "the project's settings and start its answers afresh."
+    )
+
+
 def migrate_project_data(data: dict, path: Path) -> dict:
     """Bring a parsed project.toml up to PROJECT_SCHEMA_VERSION."""
     version = data.get("schema_version", 0)
-    if not isinstance(version, int) or version > PROJECT_SCHEMA_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise ProjectError(
+            f"{path} has an invalid schema_version ({version!r}); it must be a whole number "
+            f"from 0 to {PROJECT_SCHEMA_VERSION}."
+        )
+    if version > PROJECT_SCHEMA_VERSION:
         raise ProjectError(
             f"{path} has schema_version {version!r}; this mmrl-desktop reads up to "
             f"{PROJECT_SCHEMA_VERSION}."
@@ -221,11 +388,13 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
         _fsync_dir(path.parent)
-    except BaseException:
+    except BaseException as err:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(err, OSError) and err.filename is None:
+            err.filename = str(path)  # "disk full while writing <path>", not just "disk full"
         raise
 
 

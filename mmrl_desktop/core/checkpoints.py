@@ -9,8 +9,10 @@ A checkpoint ``ckpt-<step>`` is two files in ``<project>/checkpoints/``:
                                  skeleton of the state (numbers, strings, tensor placeholders)
 Each file is written temp → fsync → replace (``project.atomic_write_bytes``), weights first; the
 JSON appears last, so a checkpoint without its JSON is incomplete and ignored. Loading never runs
-pickled code (safetensors + JSON only). ``latest`` falls back to an older checkpoint when the newest
-cannot be read (a kill during a write).
+pickled code (safetensors + JSON only). ``latest`` is the readable checkpoint with the highest
+metadata step; it falls back to an older one when the newest cannot be read (a kill during a
+write), and ``find_latest`` says which ones it skipped. Names, ordering and pruning are
+``ckpt_files`` (torch-free).
 """
 
 from __future__ import annotations
@@ -25,8 +27,23 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from mmrl_desktop.core import ckpt_files
+from mmrl_desktop.core.ckpt_files import checkpoint_path, checkpoint_stem, prune
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.project import atomic_write_bytes
+
+__all__ = [
+    "Checkpoint",
+    "Latest",
+    "checkpoint_path",
+    "checkpoint_stem",
+    "find_latest",
+    "latest_checkpoint",
+    "list_checkpoints",
+    "load_checkpoint",
+    "prune",
+    "save_checkpoint",
+]
 
 FORMAT_VERSION = 1
 _TENSOR = "__tensor__"
@@ -82,7 +99,7 @@ def save_checkpoint(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors, skeleton = flatten_state(state)
-    stem = f"ckpt-{int(step):08d}"
+    stem = checkpoint_stem(step)
     weights = folder / f"{stem}.safetensors"
     atomic_write_bytes(weights, st_save(tensors, metadata={"format": str(FORMAT_VERSION)}))
     full_meta = {
@@ -94,7 +111,7 @@ def save_checkpoint(
     }
     atomic_write_bytes(folder / f"{stem}.json", json.dumps(full_meta).encode("utf-8"))
     if keep:
-        prune(folder, keep)
+        prune(folder, keep, protect=weights)
     return weights
 
 
@@ -104,24 +121,11 @@ def list_checkpoints(folder: str | Path) -> list[Path]:
     if not folder.is_dir():
         return []
     out = []
-    for js in sorted(folder.glob("ckpt-*.json")):
+    for js in sorted(folder.glob(f"{ckpt_files.PREFIX}*.json")):
         w = js.with_suffix(".safetensors")
         if w.is_file():
             out.append(w)
     return out
-
-
-def prune(folder: str | Path, keep: int) -> list[Path]:
-    """Delete all but the newest ``keep`` checkpoints; return the removed weight paths."""
-    paths = list_checkpoints(folder)
-    removed = paths[:-keep] if keep > 0 else []
-    for w in removed:
-        for p in (w.with_suffix(".json"), w):
-            try:
-                p.unlink()
-            except OSError:
-                pass
-    return removed
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -145,11 +149,49 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(weights, meta, state)
 
 
+@dataclass
+class Latest:
+    """The newest checkpoint that could be read and fits, and what was skipped on the way."""
+
+    checkpoint: Checkpoint | None
+    unreadable: list[ckpt_files.Entry]
+    highest_step: int  # over every readable checkpoint: new ones are written above it
+    entries: list[ckpt_files.Entry]
+
+    def warning(self) -> str | None:
+        """One sentence when checkpoints were skipped because they could not be read."""
+        if not self.unreadable:
+            return None
+        using = (
+            f"using {self.checkpoint.path.stem}"
+            if self.checkpoint is not None
+            else "using the starting model"
+        )
+        n = len(self.unreadable)
+        return (
+            f"{n} checkpoint{'s' if n != 1 else ''} could not be read "
+            f"({ckpt_files.describe_unreadable(self.unreadable)}); {using}."
+        )
+
+
+def find_latest(folder: str | Path, accept=None) -> Latest:
+    """The newest readable checkpoint for which ``accept(entry)`` is true (default: any)."""
+    entries = ckpt_files.scan(folder)
+    unreadable = [e for e in entries if not e.readable]
+    for entry in ckpt_files.newest_first(entries):
+        if accept is not None and not accept(entry):
+            continue
+        try:
+            ckpt = load_checkpoint(entry.weights)
+        except UserError as err:
+            prefix = f"checkpoint {entry.weights.name} "
+            entry.problem = str(err).removeprefix(prefix).rstrip(".")
+            unreadable.append(entry)
+            continue
+        return Latest(ckpt, unreadable, ckpt_files.highest_step(entries), entries)
+    return Latest(None, unreadable, ckpt_files.highest_step(entries), entries)
+
+
 def latest_checkpoint(folder: str | Path) -> Checkpoint | None:
     """The newest readable checkpoint, or None."""
-    for w in reversed(list_checkpoints(folder)):
-        try:
-            return load_checkpoint(w)
-        except UserError:
-            continue
-    return None
+    return find_latest(folder).checkpoint

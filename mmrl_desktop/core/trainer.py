@@ -19,7 +19,6 @@ from the newest readable one. Deterministic on the CPU for a given seed.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from mmrl_desktop.core.checkpoints import latest_checkpoint, prune, save_checkpoint
+from mmrl_desktop.core.checkpoints import prune, save_checkpoint
 from mmrl_desktop.core.config import ModelConfig, TrainConfig
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.items import Item
@@ -36,6 +35,13 @@ from mmrl_desktop.core.model.featurize import Featurizer, resolve_model_config
 from mmrl_desktop.core.model.policy import build_policy
 from mmrl_desktop.core.project import Project
 from mmrl_desktop.core.replay import ReplayBuffer, Row
+from mmrl_desktop.core.resume import (
+    ResumePlan,
+    check_writable,
+    model_config_for,
+    plan_resume,
+    restore,
+)
 from mmrl_desktop.core.store import FeedbackStore, Prediction
 
 SNAPSHOT_EVERY = 25
@@ -129,19 +135,20 @@ class Trainer:
         if self.config.cpu_threads and torch.get_num_threads() != self.config.cpu_threads:
             torch.set_num_threads(self.config.cpu_threads)
         self.incompatible_checkpoint: str | None = None  # set when a checkpoint did not fit
-        ckpt = latest_checkpoint(self.project.checkpoints_dir) if self.resume else None
-        if ckpt is not None and (
-            ckpt.meta.get("labels") != self.labels
-            or ckpt.meta.get("train_config", {}).get("algorithm") != self.config.algorithm
-        ):
-            ckpt = None  # labels or algorithm changed since: start from a fresh model
+        if self.checkpoints_enabled:
+            check_writable(self.project.checkpoints_dir)  # before any work that would be lost
+        plan = ResumePlan()
+        if self.resume:
+            plan = plan_resume(self.project.checkpoints_dir, self.labels, self.config.algorithm)
+        self.checkpoint_warnings = list(plan.warnings)  # sentences: skipped checkpoints
+        self.save_error: str | None = None  # the sentence of the last failed save
+        ckpt = plan.checkpoint
         items = self.store.items()
+        mcfg, ignored = model_config_for(self.project.model, ckpt)
+        if ignored:
+            self.checkpoint_warnings.append(ignored)
         if self._model_config_arg is not None:
             mcfg = self._model_config_arg
-        elif ckpt is not None:
-            mcfg = ModelConfig.from_dict(ckpt.meta["model_config"])
-        else:
-            mcfg = ModelConfig.from_dict(self.project.model)
         self.model_config = resolve_model_config(mcfg, items)
         self.holdout_ids = [it.item_id for it in items if it.split == "holdout" and it.labels][
             : self.config.eval_items
@@ -155,47 +162,41 @@ class Trainer:
             self.model_config, {t: len(v) for t, v in self.labels.items()}, self.project.root
         )
         algo_cls = ALGORITHMS[self.config.algorithm]
-        self.algorithm = algo_cls(
-            policy, {t: len(v) for t, v in self.labels.items()}, self.config, self.device
-        )
+        num = {t: len(v) for t, v in self.labels.items()}
+
+        def fresh():
+            return algo_cls(
+                build_policy(self.model_config, num, self.project.root),
+                num,
+                self.config,
+                self.device,
+            )
+
+        self.algorithm = algo_cls(policy, num, self.config, self.device)
         self.featurizer = Featurizer(self.model_config, self.config.cache_mb)
         self.buffer = ReplayBuffer(list(self.labels), self.featurizer, self.store.item)
         self.sample_gen = torch.Generator().manual_seed(self.config.seed + 1)
         self.act_gen = torch.Generator().manual_seed(self.config.seed + 2)
-        self.updates = 0
-        self.model_version = 0
+        # steps and versions continue above every checkpoint on disk: new ones sort newest
+        self.updates = plan.highest_step
+        self.model_version = plan.highest_version
         self.last_event_id = 0
         self.trained_event_id = 0
         self.pending_updates = 0
         self.nan_rollbacks = 0
         self._last_ckpt_step = -1
+        self.resumed_from: str | None = None  # the checkpoint file loaded, if any
         if ckpt is not None:
-            try:
-                self.algorithm.load_state_dict(ckpt.state)
-            except (RuntimeError, KeyError, ValueError) as err:
-                # written by a model of another shape (e.g. an older version of the app): keep
-                # the counters monotonic, start from fresh weights, and leave a trace
-                self.algorithm = algo_cls(
-                    build_policy(
-                        self.model_config,
-                        {t: len(v) for t, v in self.labels.items()},
-                        self.project.root,
-                    ),
-                    {t: len(v) for t, v in self.labels.items()},
-                    self.config,
-                    self.device,
-                )
-                self.incompatible_checkpoint = f"{ckpt.path.name}: {str(err).splitlines()[0]}"
+            self.algorithm, ckpt, problem = restore(self.algorithm, ckpt, self.labels, fresh)
+            if problem:  # a model of another shape (e.g. an older app): fresh weights, a trace
+                self.incompatible_checkpoint = f"{ckpt.path.name}: {problem}"
                 self.store.audit(
-                    "checkpoint_incompatible",
-                    path=str(ckpt.path),
-                    reason=str(err).splitlines()[0][:300],
+                    "checkpoint_incompatible", path=str(ckpt.path), reason=problem[:300]
                 )
-                # every answer is trained on again by the fresh model
-                ckpt = dataclasses.replace(ckpt, meta={**ckpt.meta, "last_event_id": 0})
-        if ckpt is not None:
-            self.updates = int(ckpt.meta.get("step", 0))
-            self.model_version = int(ckpt.meta.get("model_version", 0))
+            else:
+                self.resumed_from = str(ckpt.path)
+            self.updates = max(self.updates, int(ckpt.meta.get("step", 0)))
+            self.model_version = max(self.model_version, int(ckpt.meta.get("model_version", 0)))
             self.trained_event_id = int(ckpt.meta.get("last_event_id", 0))
             self._last_ckpt_step = self.updates
         attach_pool = getattr(self.algorithm, "attach_pool", None)
@@ -324,12 +325,9 @@ class Trainer:
         c = self.config
         if c.eval_every and self.holdout_ids and self.updates % c.eval_every == 0:
             metrics.update(self.evaluate_ids(self.holdout_ids))
-        if (
-            self.checkpoints_enabled
-            and c.checkpoint_every
-            and self.updates % c.checkpoint_every == 0
-        ):
-            self.save_checkpoint()
+        due = c.checkpoint_every and self.updates % c.checkpoint_every == 0
+        if self.checkpoints_enabled and due and self.save_checkpoint(keep_going=True) is None:
+            metrics["train/checkpoint_failed"] = 1.0
 
     # ---------------------------------------------------------------- metrics
     def _log(self, metrics: dict[str, float]) -> None:
@@ -420,7 +418,11 @@ class Trainer:
         return self.evaluate_items(self._items(item_ids))
 
     # ---------------------------------------------------------------- checkpoints
-    def save_checkpoint(self, note: str = "") -> str:
+    def save_checkpoint(self, note: str = "", *, keep_going: bool = False) -> str | None:
+        """Write a checkpoint of the current step; return its path. A failed write (read-only
+        folder, disk full) is one sentence: a ``UserError``, or with ``keep_going`` (the loop's
+        periodic and closing saves) ``save_error`` and None — the model stays in memory and the
+        next save tries again."""
         self._ensure_built()
         meta = {
             "train_config": self.config.to_dict(),
@@ -432,22 +434,29 @@ class Trainer:
             "note": note,
         }
         folder = self.project.checkpoints_dir
-        rel = str((folder / f"ckpt-{self.updates:08d}.safetensors").relative_to(self.project.root))
+        try:
+            path = save_checkpoint(folder, self.algorithm.state_dict(), meta, self.updates)
+        except OSError as err:
+            then = (
+                "the model stays in memory and the next save tries again"
+                if keep_going
+                else "this run's training is lost — make the folder writable or free some space"
+            )
+            reason = err.strerror or str(err)
+            self.save_error = f"could not save a checkpoint in {folder} ({reason}); {then}."
+            if keep_going:
+                return None
+            raise UserError(self.save_error) from None
+        self.save_error = None
+        rel = str(path.relative_to(self.project.root))
         for rec in self.store.checkpoints():
             if rec.path == rel:  # the same step saved again: one index row
                 self.store.remove_checkpoint(rec.ckpt_id)
-        path = save_checkpoint(folder, self.algorithm.state_dict(), meta, self.updates)
         self.store.add_checkpoint(
-            str(path.relative_to(self.project.root)),
-            self.updates,
-            self.model_version,
-            len(self.buffer),
-            note=note,
+            rel, self.updates, self.model_version, len(self.buffer), note=note
         )
-        removed = {
-            str(p.relative_to(self.project.root))
-            for p in prune(folder, self.config.keep_checkpoints)
-        }
+        kept = self.config.keep_checkpoints
+        removed = {str(p.relative_to(self.project.root)) for p in prune(folder, kept, path)}
         for rec in self.store.checkpoints():
             if rec.path in removed:
                 self.store.remove_checkpoint(rec.ckpt_id)
@@ -492,7 +501,7 @@ class Trainer:
                 and self.updates > 0
                 and self.updates != self._last_ckpt_step
             ):
-                self.save_checkpoint("on close")
+                self.save_checkpoint("on close", keep_going=True)
             self.flush_metrics()
         finally:
             self.store.close()

@@ -7,9 +7,11 @@ FILE is read with ``core.safe_load``: a pickle that carries code is refused (exi
 from __future__ import annotations
 
 import json
+import sys
 
 
 def run(args) -> int:
+    from mmrl_desktop.commands.exclude import warn_unreadable
     from mmrl_desktop.core.demo import resolve_project
     from mmrl_desktop.core.evaluate import evaluate_project, format_report
     from mmrl_desktop.core.safe_load import load_weights
@@ -18,8 +20,11 @@ def run(args) -> int:
         load_weights(args.checkpoint)
     project = resolve_project(args.project)
     result = evaluate_project(project, checkpoint=args.checkpoint)
+    for text in result.get("checkpoint_warnings", []):  # also in --json: checkpoint_warnings
+        sys.stderr.write(f"warning: {text}\n")
     if args.json:
         print(json.dumps(result, allow_nan=False))
     else:
         print(format_report(result))
+    warn_unreadable(result.get("unreadable_items", []), args.project)
     return 0

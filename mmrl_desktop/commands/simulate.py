@@ -7,6 +7,7 @@ import sys
 
 
 def run(args) -> int:
+    from mmrl_desktop.commands.exclude import warn_unreadable
     from mmrl_desktop.core.demo import resolve_project
     from mmrl_desktop.core.simulate import run_simulation
 
@@ -23,4 +24,5 @@ def run(args) -> int:
         f"simulated {summary['clicks']} answers, thumbs-up rate "
         f"{summary['thumbs_up_rate']:.3f}, model v{summary['model_version']}\n"
     )
+    warn_unreadable(summary.get("unreadable_items", []), args.project)
     return 0

@@ -141,8 +141,8 @@ class HorizonStore:
     """A ``FeedbackStore`` that shows events up to ``horizon`` only; writes only on rank 0.
 
     Every rank must ingest the same answers and retractions at the same steps, so the log is
-    frozen at the id rank 0 saw at start. On other ranks metrics, predictions and audit rows are
-    dropped (rank 0 writes them)."""
+    frozen at the id rank 0 saw at start, and so are the excluded items. On other ranks metrics,
+    predictions and audit rows are dropped (rank 0 writes them)."""
 
     _WRITES = ("add_metrics", "put_predictions", "audit", "add_checkpoint", "remove_checkpoint")
 
@@ -150,6 +150,13 @@ class HorizonStore:
         self._store = store
         self.horizon = int(horizon)
         self.writable = writable
+        self._excluded = frozenset(store.excluded_ids())  # frozen too (core/exclusions.py)
+
+    def excluded_ids(self) -> set[str]:
+        return set(self._excluded)
+
+    def exclusions_mark(self) -> int:
+        return 0
 
     def events_since(self, after_id: int = 0, limit: int | None = None):
         events = self._store.events_since(after_id)

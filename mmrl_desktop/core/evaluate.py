@@ -71,10 +71,13 @@ def open_trainer(project: Project, device: str = "cpu"):
 
 
 def current_source(trainer) -> str:
-    if trainer.updates <= 0:
-        return "starting model (no checkpoint yet)"
-    path = trainer.project.checkpoints_dir / f"ckpt-{trainer.updates:08d}.safetensors"
-    return str(path.relative_to(trainer.project.root)) if path.exists() else "checkpoint"
+    resumed = getattr(trainer, "resumed_from", None)
+    if not resumed:
+        skipped = getattr(trainer, "checkpoint_warnings", None)
+        return "starting model (no usable checkpoint)" if skipped else (
+            "starting model (no checkpoint yet)"
+        )
+    return str(Path(resumed).relative_to(trainer.project.root))
 
 
 def _with_policy(algorithm, policy):
@@ -196,7 +199,8 @@ def evaluate_project(
     try:
         cands = candidates_for(trainer, checkpoint)
         store = trainer.store
-        holdout = [it for it in store.items(split="holdout") if it.labels]
+        fz = trainer.featurizer  # items whose files cannot be read are left out, and named
+        holdout = fz.readable([it for it in store.items(split="holdout") if it.labels])
         logged = _logged(store, trainer.labels)
         if not holdout and not any(d["items"] for d in logged.values()):
             raise UserError(
@@ -211,7 +215,7 @@ def evaluate_project(
                         log_items[iid] = store.item(iid)
                     except KeyError:
                         pass
-        log_list = list(log_items.values())
+        log_list = fz.readable(list(log_items.values()))
         log_pos = {it.item_id: i for i, it in enumerate(log_list)}
         hold_probs = {c.name: greedy_probs(c, holdout) for c in cands} if holdout else {}
         log_probs = {c.name: greedy_probs(c, log_list) for c in cands} if log_list else {}
@@ -251,6 +255,8 @@ def evaluate_project(
                 "thumbs-up rate of each model's greedy label, estimated from the logged answers "
                 "(reward +1 → 1, −1 → 0); in-sample for the current model"
             ),
+            "unreadable_items": fz.unreadable_report(),
+            "checkpoint_warnings": list(trainer.checkpoint_warnings),  # sentences, stderr too
             "seconds": round(time.perf_counter() - t0, 3),
         }
     finally:
@@ -340,4 +346,9 @@ def format_report(result: dict) -> str:
                     ]
                 )
             ]
+    bad = result.get("unreadable_items") or []
+    if bad:
+        lines += ["", f"{len(bad)} item(s) could not be read and were left out:"]
+        lines += [f"  {b['item_id']}: {b['reason']}" for b in bad[:20]]
+        lines += [f"  … and {len(bad) - 20} more"] if len(bad) > 20 else []
     return "\n".join(lines)

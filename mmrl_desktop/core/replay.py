@@ -1,6 +1,8 @@
 """ReplayBuffer: every live answer of the feedback log, sampled into ``ReplayBatch``es.
 
 One row per feedback event (an event answers one task of one item). Retractions remove their row.
+Rows of excluded items (``core/exclusions.py``) and of items whose every file turned out unreadable
+are held aside, not sampled; ``set_excluded`` moves rows between the two as that set changes.
 Rows hold ids and small numbers only; item features come from the ``Featurizer`` (bounded cache),
 so the buffer stays small for a 50k-item project.
 """
@@ -36,18 +38,42 @@ class ReplayBuffer:
         self.rows: list[Row] = []
         self._pos: dict[int, int] = {}
         self._items: dict[str, Item] = {}
+        self.excluded: frozenset[str] = frozenset()
+        self._held: dict[int, Row] = {}  # rows of excluded items, by event id
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def add(self, row: Row) -> None:
-        if row.event_id in self._pos or row.task not in self.tasks:
+        if row.event_id in self._pos or row.event_id in self._held or row.task not in self.tasks:
+            return
+        if row.item_id in self.excluded:
+            self._held[row.event_id] = row
             return
         self._pos[row.event_id] = len(self.rows)
         self.rows.append(row)
 
+    def set_excluded(self, item_ids: set[str] | frozenset[str]) -> bool:
+        """Hold aside the rows of ``item_ids``, bring back those of items no longer in it.
+        True when the sampled rows changed."""
+        new = frozenset(item_ids)
+        if new == self.excluded:
+            return False
+        self.excluded = new
+        leaving = [r for r in self.rows if r.item_id in new]
+        for r in leaving:
+            self.remove(r.event_id)
+            self._held[r.event_id] = r
+        back = [r for r in self._held.values() if r.item_id not in new]
+        for r in sorted(back, key=lambda r: r.event_id):
+            del self._held[r.event_id]
+            self.add(r)
+        return bool(leaving or back)
+
     def remove(self, event_id: int) -> bool:
         """Drop the row of ``event_id`` (a retracted answer). True when it was there."""
+        if self._held.pop(event_id, None) is not None:
+            return False
         pos = self._pos.pop(event_id, None)
         if pos is None:
             return False

@@ -12,6 +12,7 @@ logging policy for off-policy evaluation.
 
 from __future__ import annotations
 
+import bisect
 import getpass
 import hashlib
 import random
@@ -44,12 +45,18 @@ STATUS_SYMBOL = {
 
 @dataclass(frozen=True)
 class Action:
-    """What one click did: the events it appended (retracted together on undo)."""
+    """What one click did: the events it appended (retracted together on undo), or, when
+    ``excluded``, that it set the item aside (undo includes it again)."""
 
     item_id: str
     event_ids: tuple[int, ...]
     status: ItemStatus
     previous_status: ItemStatus
+    excluded: bool = False
+
+
+def _queue_key(item: Item) -> bytes:
+    return hashlib.blake2b(item.item_id.encode(), digest_size=8).digest()
 
 
 def queue_order(items: list[Item]) -> list[Item]:
@@ -57,9 +64,7 @@ def queue_order(items: list[Item]) -> list[Item]:
     id), not the import order. Folders of classes import class by class; shown in that order the
     model would see a run of one label, learn "everything is A", and the expert would judge a
     model that has never seen B. The order is the same on every start and on every machine."""
-    return sorted(
-        items, key=lambda it: hashlib.blake2b(it.item_id.encode(), digest_size=8).digest()
-    )
+    return sorted(items, key=_queue_key)
 
 
 def default_annotator() -> str:
@@ -286,12 +291,49 @@ class LabelingSession:
         self.current = self._first_new(self.current + 1)
         return action
 
+    def exclude(self, reason: str = "") -> Action:
+        """Set the current item aside (``core/exclusions.py``): one committed row, then it leaves
+        the queue and the next unanswered item is current. Undo includes it again."""
+        item = self.current_item()
+        if item is None:
+            raise RuntimeError("the queue is empty")
+        self.store.exclude_items([item.item_id], reason=reason, annotator=self.annotator)
+        status = self.status.pop(item.item_id)
+        self.counts[status] -= 1
+        action = Action(item.item_id, (), status, status, excluded=True)
+        self.undo_stack.append(action)
+        del self.items[self.current], self._index[item.item_id]
+        self._reindex(self.current)
+        for cache in (self.predictions, self._fallback, self._pinned):
+            cache.pop(item.item_id, None)
+        self.current = self._first_new(self.current)
+        return action
+
+    def _include_again(self, action: Action) -> None:
+        self.store.include_items([action.item_id], annotator=self.annotator)
+        item = self.store.item(action.item_id)
+        pos = bisect.bisect(self.items, _queue_key(item), key=_queue_key)
+        self.items.insert(pos, item)
+        self._reindex(pos)
+        self.status[item.item_id] = action.status
+        self.counts[action.status] += 1
+        self.current = pos
+
+    def _reindex(self, start: int) -> None:
+        """Positions from ``start`` on, after an item left or rejoined the queue."""
+        for k in range(start, len(self.items)):
+            self._index[self.items[k].item_id] = k
+
     def undo(self) -> Action | None:
         """Retract the last click's events (also an already-submitted answer) and go back to
-        that item. Returns the undone action, or None when there is nothing to undo."""
+        that item; or include again the item the last click excluded. Returns the undone
+        action, or None when there is nothing to undo."""
         if not self.undo_stack:
             return None
         action = self.undo_stack.pop()
+        if action.excluded:
+            self._include_again(action)
+            return action
         for eid in action.event_ids:
             self.store.retract(eid, annotator=self.annotator)
         self._set_status(action.item_id, ItemStatus.NEW)

@@ -148,7 +148,7 @@ def run_simulation(
 
     preds_q: queue.Queue = queue.Queue()
     lock = threading.Lock()
-    shared = {"queue": [], "stop": False, "error": None, "info": {}, "version": 0}
+    shared = {"queue": [], "stop": False, "error": None, "info": {}, "version": 0, "bad": []}
     wake = threading.Event()
 
     def trainer_thread() -> None:
@@ -174,6 +174,8 @@ def run_simulation(
             shared["error"] = err
         finally:
             if trainer is not None:
+                fz = getattr(trainer, "featurizer", None)  # None when it failed to build
+                shared["bad"] = fz.unreadable_report() if fz is not None else []
                 trainer.close()
 
     store = project.open_store()
@@ -232,6 +234,7 @@ def run_simulation(
         "thumbs_up_rate": ups / answered if answered else 0.0,
         "model_version": shared["version"],
         "device": shared["info"].get("device", device),
+        "unreadable_items": shared["bad"],  # left out of training, named (core/exclusions.py)
     }
 
 

@@ -7,6 +7,8 @@ Durability rules (see docs/adr/0002-feedback-store.md):
 - One connection per thread: a store object refuses use from another thread (sqlite3's
   ``check_same_thread``); every thread opens its own ``FeedbackStore`` on the same file.
 - The schema has a version (``PRAGMA user_version``) and forward migrations.
+- Items are never deleted: a bad one is excluded (and can be included again), see
+  ``core/exclusions.py``; ``items()`` leaves excluded items out.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from mmrl_desktop.core import exclusions
 from mmrl_desktop.core.errors import ProjectError
 from mmrl_desktop.core.items import Item
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -77,6 +80,7 @@ MIGRATIONS: dict[int, list[str]] = {
             action TEXT NOT NULL,
             detail TEXT NOT NULL DEFAULT '{}')""",
     ],
+    2: exclusions.MIGRATION,  # excluded items (core/exclusions.py)
 }
 
 
@@ -132,7 +136,7 @@ _EVENT_COLS = (
 )
 
 
-class FeedbackStore:
+class FeedbackStore(exclusions.ExclusionsMixin):
     """A connection to a project's ``feedback.sqlite``. Use from the thread that created it."""
 
     def __init__(self, path: str | Path, *, timeout: float = 30.0):
@@ -241,13 +245,19 @@ class FeedbackStore:
 
     _ITEM_COLS = "item_id, image, audio, text, text_inline, labels, split, info"
 
-    def items(self, split: str | None = None) -> list[Item]:
-        """All items in import order (optionally one split)."""
-        sql = f"SELECT {self._ITEM_COLS} FROM items"
-        args: tuple = ()
+    def items(self, split: str | None = None, *, with_excluded: bool = False) -> list[Item]:
+        """The items in import order (optionally one split), without the excluded ones unless
+        ``with_excluded`` (the one filter every use of the items goes through: queue, trainer,
+        simulate, evaluate — see ``core/exclusions.py``)."""
+        where, args = [], []
         if split is not None:
-            sql += " WHERE split = ?"
-            args = (split,)
+            where.append("split = ?")
+            args.append(split)
+        if not with_excluded:
+            where.append(f"item_id NOT IN ({exclusions.EXCLUDED_IDS_SQL})")
+        sql = f"SELECT {self._ITEM_COLS} FROM items"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         return [self._item(r) for r in self._conn.execute(sql + " ORDER BY rowid", args)]
 
     def item(self, item_id: str) -> Item:
@@ -346,13 +356,14 @@ class FeedbackStore:
         return [FeedbackEvent(*r) for r in self._conn.execute(sql, (after_id,))]
 
     def active_feedback(self) -> list[FeedbackEvent]:
-        """Answers (kind 'feedback') that have not been retracted, in order."""
+        """Answers (kind 'feedback') that have not been retracted, in order, on items that are
+        not excluded (an excluded item's answers stay in the log, unused)."""
         return [
             FeedbackEvent(*r)
             for r in self._conn.execute(
                 f"SELECT {_EVENT_COLS} FROM events e WHERE kind = 'feedback' AND NOT EXISTS "
                 "(SELECT 1 FROM events r WHERE r.kind = 'retraction' AND r.retracts = e.event_id) "
-                "ORDER BY event_id"
+                f"AND item_id NOT IN ({exclusions.EXCLUDED_IDS_SQL}) ORDER BY event_id"
             )
         ]
 

@@ -150,10 +150,7 @@ class Trainer:
         if self._model_config_arg is not None:
             mcfg = self._model_config_arg
         self.model_config = resolve_model_config(mcfg, items)
-        self.holdout_ids = [it.item_id for it in items if it.split == "holdout" and it.labels][
-            : self.config.eval_items
-        ]
-        self.pool_ids = [it.item_id for it in items if it.split == "pool"]
+        self._set_item_lists(items)
         del items
         from mmrl_desktop.core.algorithms import ALGORITHMS
 
@@ -175,6 +172,8 @@ class Trainer:
         self.algorithm = algo_cls(policy, num, self.config, self.device)
         self.featurizer = Featurizer(self.model_config, self.config.cache_mb)
         self.buffer = ReplayBuffer(list(self.labels), self.featurizer, self.store.item)
+        self._exclusions_seen = (-1, 0)  # (exclusions_mark, unreadable items) last applied
+        self._sync_exclusions()
         self.sample_gen = torch.Generator().manual_seed(self.config.seed + 1)
         self.act_gen = torch.Generator().manual_seed(self.config.seed + 2)
         # steps and versions continue above every checkpoint on disk: new ones sort newest
@@ -253,7 +252,26 @@ class Trainer:
     def poll(self) -> int:
         """Read events that arrived since the last poll. Returns new answers."""
         self._ensure_built()
+        self._sync_exclusions()
         return self._ingest(self.store.events_since(self.last_event_id))
+
+    def _set_item_lists(self, items: list[Item]) -> None:
+        self.holdout_ids = [it.item_id for it in items if it.split == "holdout" and it.labels][
+            : self.config.eval_items
+        ]
+        self.pool_ids = [it.item_id for it in items if it.split == "pool"]
+
+    def _sync_exclusions(self) -> None:
+        """Items excluded or included since the last look, and items found unreadable, leave
+        (or rejoin) the replay and the hold-out (``core/exclusions.py``)."""
+        mark, bad = self.store.exclusions_mark(), self.featurizer.unreadable
+        if (mark, len(bad)) == self._exclusions_seen:
+            return
+        if mark != self._exclusions_seen[0] and self._built:
+            self._set_item_lists(self.store.items())
+        self._exclusions_seen = (mark, len(bad))
+        if self.buffer.set_excluded(self.store.excluded_ids() | set(bad)):
+            self._needs_refresh = True
 
     def add_budget(self, updates: int) -> None:
         """Ask for ``updates`` more updates on the current buffer (headless ``train --steps``)."""
@@ -283,6 +301,8 @@ class Trainer:
             metrics["data/answers"] = float(len(self.buffer))
             metrics["data/last_event_id"] = float(self.trained_event_id)
             metrics["reward/thumbs_up_rate"] = self.buffer.thumbs_up_rate()
+            if self.featurizer.unreadable:
+                metrics["data/unreadable_items"] = float(len(self.featurizer.unreadable))
             if self._update_s > 0:
                 metrics["perf/updates_per_s"] = 1.0 / self._update_s
             self._log(metrics)
@@ -474,6 +494,7 @@ class Trainer:
             "updates": self.updates,
             "modalities": self.model_config.modality_list(),
             "parameters": sum(p.numel() for p in self.algorithm.policy.parameters()),
+            "checkpoint_warnings": list(self.checkpoint_warnings),  # sentences for the app
         }
 
     def train_pending(self) -> dict[str, float]:

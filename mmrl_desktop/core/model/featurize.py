@@ -8,7 +8,9 @@
 Features are stored compactly (images as uint8, audio as float16) and converted at collate time. The
 cache drops the least recently used items beyond ``cache_mb``, so a 50k-item project never holds
 more than that in memory. An unreadable file turns that modality off for the item (mask False)
-instead of stopping training; ``Featurizer.errors`` counts them.
+instead of stopping training; ``Featurizer.errors`` counts them, and an item none of whose files
+could be read is named in ``Featurizer.unreadable`` (item id → the reason, one sentence), so the
+trainer leaves it out of training and ``evaluate`` out of its figures, and both report it.
 """
 
 from __future__ import annotations
@@ -145,6 +147,14 @@ def resolve_model_config(config: ModelConfig, items: list[Item], sample: int = 6
     return config.replace(**changes) if changes else config
 
 
+def _reason(err: Exception) -> str:
+    """One line for a user: the loader's sentence, else the exception's first line."""
+    if isinstance(err, OSError) and err.strerror:  # without the path
+        return f"file cannot be read ({err.strerror})"
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return text[:200]
+
+
 class Featurizer:
     """Turns an Item into compact arrays; LRU cache bounded in bytes; collates batches."""
 
@@ -155,6 +165,7 @@ class Featurizer:
         self._cache: OrderedDict[str, dict[str, np.ndarray]] = OrderedDict()
         self._bytes = 0
         self.errors = 0
+        self.unreadable: dict[str, str] = {}  # items none of whose files could be read
         self.hits = 0
         self.misses = 0
 
@@ -162,12 +173,13 @@ class Featurizer:
     def _compute(self, item: Item) -> dict[str, np.ndarray]:
         cfg = self.config
         out: dict[str, np.ndarray] = {}
+        failed: list[str] = []
         if "image" in self.modalities and item.image:
             try:
                 disp = _load_image_display(item.image)
                 out["image"] = _to_chw(disp, cfg.image_channels, cfg.image_size)
-            except Exception:
-                self.errors += 1
+            except Exception as err:
+                failed.append(f"image: {_reason(err)}")
         if "audio" in self.modalities and item.audio:
             try:
                 wave = _load_audio(item.audio, cfg.audio_sample_rate)
@@ -175,13 +187,16 @@ class Featurizer:
                 fixed = np.zeros(n, np.float16)
                 fixed[: min(n, len(wave))] = wave[:n]
                 out["audio"] = fixed
-            except Exception:
-                self.errors += 1
+            except Exception as err:
+                failed.append(f"audio: {_reason(err)}")
         if "text" in self.modalities and (item.text or item.text_inline is not None):
             try:
                 out["text"] = hash_text(_load_text(item), cfg.text_buckets, cfg.text_max_tokens)
-            except Exception:
-                self.errors += 1
+            except Exception as err:
+                failed.append(f"text: {_reason(err)}")
+        self.errors += len(failed)
+        if failed and not out:
+            self.unreadable[item.item_id] = "; ".join(failed)
         return out
 
     def features(self, item: Item) -> dict[str, np.ndarray]:
@@ -200,6 +215,16 @@ class Featurizer:
                 _, old = self._cache.popitem(last=False)
                 self._bytes -= sum(a.nbytes for a in old.values()) + 200
         return feats
+
+    def readable(self, items: list[Item]) -> list[Item]:
+        """``items`` without those none of whose files can be read (now featurized, cached)."""
+        for it in items:
+            self.features(it)
+        return [it for it in items if it.item_id not in self.unreadable]
+
+    def unreadable_report(self) -> list[dict[str, str]]:
+        """``[{"item_id", "reason"}]`` of the items found unreadable so far, sorted by id."""
+        return [{"item_id": i, "reason": r} for i, r in sorted(self.unreadable.items())]
 
     @property
     def cached_bytes(self) -> int:

@@ -5,6 +5,9 @@
 - ``torchscript`` / ``onnx``: the current model, with a preprocessing sidecar, checked against the
   live model after re-loading (``mmrl_desktop.core.export``);
 - ``tensorboard``: an event log of the training metrics (needs the optional ``tensorboard``).
+
+``--pseudonymize``: item ids become pseudonyms (``mmrl_desktop.core.pseudonyms``); only the feedback
+log carries item ids, the model and TensorBoard exports carry none. No export carries a file path.
 """
 
 from __future__ import annotations
@@ -21,11 +24,17 @@ def run(args) -> int:
     if fmt in ("feedback-csv", "feedback-jsonl"):
         from mmrl_desktop.core.feedback_export import export_feedback
 
+        key = None
+        if getattr(args, "pseudonymize", False):
+            from mmrl_desktop.core.pseudonyms import project_key
+
+            key = project_key(project.root)
         with project.open_store() as store:
-            summary = export_feedback(store, args.out, fmt)
+            summary = export_feedback(store, args.out, fmt, pseudonym_key=key)
         sys.stderr.write(
             f"wrote {summary['rows']} events ({summary['feedback']} answers, {summary['skips']} "
-            f"skips, {summary['retractions']} retractions) to {summary['path']}\n"
+            f"skips, {summary['retractions']} retractions) to {summary['path']}"
+            f"{' with pseudonymous item ids' if key else ''}\n"
         )
         return 0
     if fmt in ("torchscript", "onnx"):

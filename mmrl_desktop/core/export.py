@@ -28,10 +28,9 @@ absolute difference exceeds ``TOLERANCE`` the export is refused and nothing is l
 from __future__ import annotations
 
 import copy
+import io
 import json
-import os
 import re
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -41,7 +40,14 @@ import torch
 from torch import nn
 
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.project import Project, atomic_write_bytes
+from mmrl_desktop.core.export_io import (
+    export_tensorboard,  # noqa: F401  (core.export is where callers find it)
+    onnx_without_doc_strings,
+    private_strings,
+    torchscript_bytes,
+    write_files,
+)
+from mmrl_desktop.core.project import Project
 
 TOLERANCE = 1e-4
 OPSET = 17
@@ -236,17 +242,19 @@ def _max_diff(live: dict[str, torch.Tensor], got, tasks: list[str]) -> float:
     )
 
 
-def _write_torchscript(module: ExportModule, example: tuple, path: Path) -> None:
+def _torchscript(module: ExportModule, example: tuple, forbidden: list[bytes]) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        traced = torch.jit.trace(module, example, check_trace=False, strict=False)
-        torch.jit.save(traced, str(path))
+        traced = torch.jit.trace(
+            module, example, check_trace=False, strict=False, _store_inputs=False
+        )
+        return torchscript_bytes(traced, forbidden)
 
 
-def _check_torchscript(path: Path, batches, modalities, tasks, live) -> float:
+def _check_torchscript(payload: bytes, batches, modalities, tasks, live) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        loaded = torch.jit.load(str(path), map_location="cpu")
+        loaded = torch.jit.load(io.BytesIO(payload), map_location="cpu")
     diffs = []
     with torch.no_grad():
         for b, ref in zip(batches, live, strict=True):
@@ -256,26 +264,28 @@ def _check_torchscript(path: Path, batches, modalities, tasks, live) -> float:
     return max(diffs)
 
 
-def _write_onnx(module: ExportModule, example: tuple, path: Path, modalities, tasks) -> None:
+def _onnx(module: ExportModule, example: tuple, modalities, tasks) -> bytes:
     ins, outs = input_names(modalities), output_names(tasks)
     axes: dict[str, dict[int, str]] = {n: {0: "batch"} for n in ins + outs}
     if "text" in modalities:
         axes["text"] = {0: "batch", 1: "tokens"}
+    buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             module,
             example,
-            str(path),
+            buf,
             input_names=ins,
             output_names=outs,
             dynamic_axes=axes,
             opset_version=OPSET,
             dynamo=False,
         )
+    return onnx_without_doc_strings(buf.getvalue())
 
 
-def _check_onnx(path: Path, batches, modalities, tasks, live) -> float:
+def _check_onnx(payload: bytes, batches, modalities, tasks, live) -> float:
     try:
         import onnxruntime as ort
     except ImportError:
@@ -284,7 +294,7 @@ def _check_onnx(path: Path, batches, modalities, tasks, live) -> float:
         ) from None
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
-    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(payload, opts, providers=["CPUExecutionProvider"])
     names = input_names(modalities)
     diffs = []
     for b, ref in zip(batches, live, strict=True):
@@ -393,6 +403,32 @@ def _target(out: str | Path, fmt: str) -> Path:
     return output_path(out, f"model{SUFFIX[fmt]}")
 
 
+def _export_checked(fmt, module, example, batches, mods, tasks, live, project) -> tuple:
+    """The exported program's bytes, re-loaded from those very bytes and compared with the live
+    model; nothing is written here."""
+    try:
+        with torch.no_grad():
+            if fmt == "torchscript":
+                payload = _torchscript(module, example, private_strings(project.root))
+                diff = _check_torchscript(payload, batches, mods, tasks, live)
+            else:
+                payload = _onnx(module, example, mods, tasks)
+                diff = _check_onnx(payload, batches, mods, tasks, live)
+    except UserError:
+        raise
+    except MemoryError:
+        raise UserError(f"there is not enough memory to export this model to {fmt}.") from None
+    except Exception as err:  # an exporter limitation: one sentence, not a traceback
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise UserError(f"this model cannot be exported to {fmt} ({first}).") from None
+    if not diff <= TOLERANCE:
+        raise UserError(
+            f"the {fmt} export differs from the live model by {diff:.2e} (more than "
+            f"{TOLERANCE:g}); nothing was written."
+        )
+    return payload, diff
+
+
 def export_model(project: Project, fmt: str, out: str | Path) -> dict:
     """Export the current model as ``torchscript`` or ``onnx``; returns the sidecar dict.
     Runs on the CPU (the exported program is device-neutral; the check compares on the CPU)."""
@@ -411,81 +447,20 @@ def export_model(project: Project, fmt: str, out: str | Path) -> dict:
         exported.requires_grad_(False)  # consumers get plain outputs
         module = ExportModule(exported, tasks, _temperature(trainer.algorithm)).eval()
         live = [trainer.algorithm.greedy(b) for b in batches]
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
-            example = as_positional(batches[0], mods)
-            try:
-                with torch.no_grad():
-                    if fmt == "torchscript":
-                        _write_torchscript(module, example, tmp)
-                        diff = _check_torchscript(tmp, batches, mods, tasks, live)
-                    else:
-                        _write_onnx(module, example, tmp, mods, tasks)
-                        diff = _check_onnx(tmp, batches, mods, tasks, live)
-            except UserError:
-                raise
-            except Exception as err:  # an exporter limitation: one sentence, not a traceback
-                first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-                raise UserError(f"this model cannot be exported to {fmt} ({first}).") from None
-            check = {
-                "max_abs_diff": diff,
-                "tolerance": TOLERANCE,
-                "samples": sum(len(next(iter(b.values()))) for b in batches),
-                "batch_sizes": [len(next(iter(b.values()))) for b in batches],
-                "reloaded_with": "torch.jit.load" if fmt == "torchscript" else "onnxruntime",
-            }
-            if not diff <= TOLERANCE:
-                raise UserError(
-                    f"the {fmt} export differs from the live model by {diff:.2e} (more than "
-                    f"{TOLERANCE:g}); nothing was written."
-                )
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        example = as_positional(batches[0], mods)
+        payload, diff = _export_checked(fmt, module, example, batches, mods, tasks, live, project)
+        check = {
+            "max_abs_diff": diff,
+            "tolerance": TOLERANCE,
+            "samples": sum(len(next(iter(b.values()))) for b in batches),
+            "batch_sizes": [len(next(iter(b.values()))) for b in batches],
+            "reloaded_with": "torch.jit.load" if fmt == "torchscript" else "onnxruntime",
+        }
         info = sidecar(fmt, trainer, target.name, check)
         side = target.with_name(target.name + ".json")
-        atomic_write_bytes(side, json.dumps(info, indent=2).encode("utf-8"))
+        write_files({target: payload, side: json.dumps(info, indent=2).encode("utf-8")})
         info["path"], info["sidecar"] = str(target), str(side)
         trainer.store.audit("export", what=fmt, path=str(target), max_abs_diff=diff)
         return info
     finally:
         trainer.close(checkpoint=False)
-
-
-def export_tensorboard(project: Project, out: str | Path) -> dict:
-    """Write the store's training metrics as TensorBoard event logs, one folder per run."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise UserError(
-            "TensorBoard export needs the optional tensorboard package: "
-            "pip install 'mmrl-desktop[tensorboard]'."
-        ) from None
-    out = Path(out).expanduser()
-    with project.open_store() as store:
-        rows = store.metrics()
-    if not rows:
-        raise UserError(f"{project.root} has no training metrics yet; train or answer items first.")
-    runs: dict[str, list] = {}
-    for run_id, step, key, value, ts in rows:
-        runs.setdefault(run_id, []).append((step, key, value, ts))
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        for run_id, items in runs.items():
-            safe = re.sub(r"[^\w.\-]", "_", run_id) or "run"
-            writer = SummaryWriter(log_dir=str(out / safe))
-            try:
-                for step, key, value, ts in items:
-                    writer.add_scalar(key, value, global_step=step, walltime=ts)
-            finally:
-                writer.close()
-    except OSError as err:
-        raise UserError(f"cannot write {out}: {err.strerror or err}.") from None
-    return {
-        "path": str(out),
-        "runs": len(runs),
-        "scalars": len(rows),
-        "keys": sorted({r[2] for r in rows}),
-    }

@@ -15,7 +15,16 @@ No patient identifiers: items appear by their import id only (``<label>/<stem>``
 classes, the manifest's ``id``); no file paths and no DICOM tags are written. In CSV an empty cell
 is a missing value and booleans are ``true``/``false``; in JSONL they are ``null`` and JSON booleans.
 
-Files are written atomically (temp file + ``os.replace``): a crash leaves the old file or the new.
+Spreadsheets run a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return as
+a formula (``=HYPERLINK(...)`` in a manifest id would be a live link): in CSV such a text cell is
+written with a leading ``'`` (the OWASP rule), so it shows as text; numbers are written as they are
+and JSONL always keeps the raw values.
+
+With ``pseudonym_key`` (``export --pseudonymize``) every ``item_id`` is replaced by its pseudonym
+(``mmrl_desktop.core.pseudonyms``), in both formats.
+
+Files are written atomically (temp file + ``os.replace``): a crash leaves the old file or the new,
+and a write that fails (disk full, read-only folder) leaves no temp file and raises one sentence.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.project import atomic_write_bytes
+from mmrl_desktop.core.export_io import write_files
 from mmrl_desktop.core.store import FeedbackEvent, FeedbackStore
 
 COLUMNS = (
@@ -57,8 +66,11 @@ def iso_utc(ts: float) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def feedback_rows(store: FeedbackStore) -> list[dict]:
-    """Every event as a dict with exactly the keys of ``COLUMNS`` (JSON types)."""
+def feedback_rows(store: FeedbackStore, pseudonym_key: bytes | None = None) -> list[dict]:
+    """Every event as a dict with exactly the keys of ``COLUMNS`` (JSON types); with
+    ``pseudonym_key`` the item ids are pseudonyms."""
+    from mmrl_desktop.core.pseudonyms import pseudonym
+
     events: list[FeedbackEvent] = list(store.all_events())
     retracted_by = {e.retracts: e.event_id for e in events if e.kind == "retraction"}
     rows = []
@@ -67,7 +79,9 @@ def feedback_rows(store: FeedbackStore) -> list[dict]:
             {
                 "event_id": e.event_id,
                 "kind": e.kind,
-                "item_id": e.item_id,
+                "item_id": e.item_id
+                if pseudonym_key is None
+                else pseudonym(pseudonym_key, e.item_id),
                 "task": e.task,
                 "shown_label": e.shown_label,
                 "propensity": e.propensity,
@@ -89,6 +103,9 @@ def to_jsonl(rows: list[dict]) -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value) -> str:
     if value is None:
         return ""
@@ -96,7 +113,10 @@ def _cell(value) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)  # shortest text that reads back as the same float
-    return str(value)
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text  # not a spreadsheet formula
 
 
 def to_csv(rows: list[dict]) -> bytes:
@@ -108,8 +128,11 @@ def to_csv(rows: list[dict]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def export_feedback(store: FeedbackStore, out: str | Path, fmt: str) -> dict:
-    """Write the feedback log to ``out`` (a file, or a folder → ``feedback.<ext>`` inside).
+def export_feedback(
+    store: FeedbackStore, out: str | Path, fmt: str, pseudonym_key: bytes | None = None
+) -> dict:
+    """Write the feedback log to ``out`` (a file, or a folder → ``feedback.<ext>`` inside); with
+    ``pseudonym_key`` the item ids are pseudonyms.
 
     Returns ``{"path": ..., "format": ..., "rows": N, "feedback": n, "skips": n,
     "retractions": n, "retracted": n}``.
@@ -118,12 +141,9 @@ def export_feedback(store: FeedbackStore, out: str | Path, fmt: str) -> dict:
     if kind is None:
         raise UserError(f"unknown feedback format {fmt!r}; use feedback-csv or feedback-jsonl.")
     out = output_path(out, f"feedback.{kind}")
-    rows = feedback_rows(store)
+    rows = feedback_rows(store, pseudonym_key)
     payload = to_jsonl(rows) if kind == "jsonl" else to_csv(rows)
-    try:
-        atomic_write_bytes(out, payload)
-    except OSError as err:
-        raise UserError(f"cannot write {out}: {err.strerror or err}.") from None
+    write_files({out: payload})
     summary = {
         "path": str(out),
         "format": f"feedback-{kind}",
@@ -132,6 +152,7 @@ def export_feedback(store: FeedbackStore, out: str | Path, fmt: str) -> dict:
         "skips": sum(r["kind"] == "skip" for r in rows),
         "retractions": sum(r["kind"] == "retraction" for r in rows),
         "retracted": sum(bool(r["retracted"]) for r in rows),
+        "pseudonymized": pseudonym_key is not None,
     }
     try:
         store.audit("export", what=summary["format"], path=str(out), rows=len(rows))

@@ -1,6 +1,9 @@
 """Export: the model (TorchScript, ONNX), the feedback log (CSV, JSONL) or the training metrics
 (TensorBoard), to a chosen path, in the background; the result is one sentence.
 
+"Pseudonymous item ids" replaces every item id (a file name, which may carry a patient's name) by
+a keyed pseudonym (``core.pseudonyms``); only the feedback log has item ids.
+
 The work runs on a :class:`~mmrl_desktop.gui.background.BackgroundTask` with its own project
 object and store (``core.export``, ``core.feedback_export``). A model export reads the newest
 checkpoint, so the main window restarts a running trainer first (its closing checkpoint then holds
@@ -12,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -48,9 +52,16 @@ DESCRIPTION = {
     "tensorboard": "The training metrics (thumbs-up rate, loss, KL, held-out accuracy) as "
     "TensorBoard event logs, one folder per training run.",
 }
+PSEUDONYM_TEXT = (
+    "Item ids are file names and can contain a patient's name. With this box ticked each id is "
+    "replaced by a code such as item-3f9a0c1d2b4e5f60, the same code for the same item in every "
+    "export of this project. The key stays in the project folder (pseudonym.key): do not send it "
+    "along. To map codes back, export once more without this box and match the event_id column."
+)
+PSEUDONYM_NA = "Models and training metrics contain no item ids; nothing to replace."
 
 
-def export_job(project_root: str, fmt: str, out: str):
+def export_job(project_root: str, fmt: str, out: str, pseudonymize: bool = False):
     """The Qt-free work; returns the sentence to show."""
 
     def run(state) -> str:
@@ -59,12 +70,15 @@ def export_job(project_root: str, fmt: str, out: str):
         project = Project.open(project_root)
         if fmt.startswith("feedback"):
             from mmrl_desktop.core.feedback_export import export_feedback
+            from mmrl_desktop.core.pseudonyms import project_key
 
+            key = project_key(project.root) if pseudonymize else None
             with project.open_store() as store:
-                s = export_feedback(store, out, fmt)
+                s = export_feedback(store, out, fmt, pseudonym_key=key)
             return (
                 f"Wrote {s['rows']} events ({s['feedback']} answers, {s['skips']} skips, "
-                f"{s['retractions']} undos) to {s['path']}."
+                f"{s['retractions']} undos) to {s['path']}"
+                f"{', with pseudonymous item ids' if key else ''}."
             )
         from mmrl_desktop.core import export
 
@@ -95,7 +109,7 @@ class ExportDialog(QDialog):
         self.before_model_export = before_model_export
         self.task: BackgroundTask | None = None
         self.setWindowTitle(f"Export — {project.name}")
-        self.resize(720, 300)
+        self.resize(720, 380)
         self.format = QComboBox()
         self.format.addItems(list(FORMATS))
         self.path = QLineEdit()
@@ -107,10 +121,16 @@ class ExportDialog(QDialog):
         self.description = QLabel()
         self.description.setWordWrap(True)
         self.description.setStyleSheet("color: #718096;")
+        self.pseudonymize = QCheckBox("Pseudonymous item ids")
+        self.pseudonym_note = QLabel(PSEUDONYM_TEXT)
+        self.pseudonym_note.setWordWrap(True)
+        self.pseudonym_note.setStyleSheet("color: #718096;")
         form = QFormLayout()
         form.addRow("What", self.format)
         form.addRow("", self.description)
         form.addRow("Where", row)
+        form.addRow("Privacy", self.pseudonymize)
+        form.addRow("", self.pseudonym_note)
         self.bar = QProgressBar()
         self.bar.setRange(0, 0)
         self.bar.hide()
@@ -135,6 +155,9 @@ class ExportDialog(QDialog):
     def _format_changed(self, text: str) -> None:
         key, default, _ = FORMATS[text]
         self.description.setText(DESCRIPTION[key])
+        has_ids = key.startswith("feedback")
+        self.pseudonymize.setEnabled(has_ids)
+        self.pseudonym_note.setText(PSEUDONYM_TEXT if has_ids else PSEUDONYM_NA)
         current = self.path.text().strip()
         defaults = {str(self.project.exports_dir / d) for _, d, _ in FORMATS.values()}
         if not current or current in defaults:
@@ -158,14 +181,17 @@ class ExportDialog(QDialog):
             QMessageBox.warning(self, "Export", "Choose where to write the export.")
             return
         fmt = self.fmt()
+        pseudo = fmt.startswith("feedback") and self.pseudonymize.isChecked()
         if fmt in MODEL_FORMATS and self.before_model_export is not None:
             self.before_model_export()
         self.export_button.setEnabled(False)
         self.format.setEnabled(False)
+        self.pseudonymize.setEnabled(False)
         self.bar.show()
         self.result.setStyleSheet("")
         self.result.setText("Exporting…")
-        self.task = BackgroundTask(export_job(str(self.project.root), fmt, out), "export")
+        job = export_job(str(self.project.root), fmt, out, pseudonymize=pseudo)
+        self.task = BackgroundTask(job, "export")
         self.task.finished.connect(self._finished)
         self.task.failed.connect(self._failed)
         self.task.start()
@@ -174,6 +200,7 @@ class ExportDialog(QDialog):
         self.bar.hide()
         self.export_button.setEnabled(True)
         self.format.setEnabled(True)
+        self.pseudonymize.setEnabled(self.fmt().startswith("feedback"))
 
     def _finished(self, sentence) -> None:
         self._end()

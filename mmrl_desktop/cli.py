@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["torchscript", "onnx", "feedback-csv", "feedback-jsonl", "tensorboard"],
     )
     p.add_argument("--out", required=True)
+    p.add_argument(
+        "--pseudonymize",
+        action="store_true",
+        help="item ids become pseudonyms (keyed by the project's pseudonym.key; no mapping file)",
+    )
 
     p = sub.add_parser("simulate", help="a simulated expert answers items of a labelled project")
     p.add_argument("--project", required=True)
@@ -126,18 +131,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", required=True)
     p.add_argument("--checkpoint", help="a weights file to evaluate instead of the current model")
     p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("exclude", help="set bad items aside (queue, training, evaluation)")
-    p.add_argument("item_ids", nargs="*", metavar="ITEM_ID")
-    p.add_argument("--project", required=True)
-    p.add_argument("--reason", default="", help="why, kept with the exclusion")
-    p.add_argument("--list", action="store_true", help="list the excluded items")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-
-    p = sub.add_parser("include", help="bring excluded items back")
-    p.add_argument("item_ids", nargs="+", metavar="ITEM_ID")
-    p.add_argument("--project", required=True)
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     p = sub.add_parser("snapshot", help="render the main window offscreen to PNG files")
     p.add_argument("--project", required=True)
@@ -161,8 +154,6 @@ COMMAND_MODULES = {
     "export": "export",
     "simulate": "simulate",
     "evaluate": "evaluate",
-    "exclude": "exclude",
-    "include": "exclude",
     "snapshot": "snapshot",
     "bench-gui": "bench_gui",
     "self-test": "self_test",
@@ -196,11 +187,3 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except Exception as err:  # a full disk, a read-only folder, a damaged database: one sentence
-        from mmrl_desktop.core.errors import fault_sentence
-
-        text = fault_sentence(err, getattr(args, "project", None))
-        if text is None:
-            raise
-        sys.stderr.write(f"{PROG}: error: {text}\n")
-        return 2

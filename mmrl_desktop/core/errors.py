@@ -73,7 +73,7 @@ def _other_sentence(err: BaseException, project: str | None) -> str | None:
                 f"free some space and run again ({_KEPT})."
             )
         return None  # "database is locked" and the like: not a fault of the disk
-    if isinstance(err, sqlite3.DatabaseError):
+    if type(err) is sqlite3.DatabaseError or "malformed" in low or "not a database" in low:
         return f"{db} is damaged ({msg}); restore it from a backup."
     if isinstance(err, RuntimeError) and ("file write failed" in low or "streamwriter" in low):
         return f"a file could not be written (the disk may be full): {msg.splitlines()[0][:200]}."

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from mmrl_desktop.core.errors import ProjectError
+from mmrl_desktop.core.errors import ProjectError, fault_sentence
 from mmrl_desktop.core.importer import import_source
 from mmrl_desktop.core.items import Item
 from mmrl_desktop.core.project import PROJECT_FILE, Project, Task, tomllib
@@ -353,3 +353,23 @@ def test_an_invalid_schema_version_is_one_sentence(tmp_path, value):
     toml.write_text(text, encoding="utf-8")
     with pytest.raises(ProjectError, match="invalid schema_version"):
         Project.open(tmp_path / "p")
+
+
+def test_fault_sentences_name_the_fault_and_leave_bugs_alone():
+    import errno
+    import sqlite3
+
+    full = OSError(errno.ENOSPC, "No space left on device", "/p/checkpoints/c.safetensors")
+    assert "disk is full while writing /p/checkpoints/c.safetensors" in fault_sentence(full)
+    try:
+        try:
+            raise sqlite3.OperationalError("database or disk is full")
+        except sqlite3.Error:
+            raise sqlite3.OperationalError("cannot rollback - no transaction is active")  # noqa: B904
+    except sqlite3.Error as chained:
+        assert "disk is full while writing /p/feedback.sqlite" in fault_sentence(chained, "/p")
+    damaged = sqlite3.DatabaseError("database disk image is malformed")
+    assert "is damaged" in fault_sentence(damaged, "/p")
+    assert fault_sentence(sqlite3.IntegrityError("UNIQUE constraint failed")) is None
+    assert fault_sentence(sqlite3.OperationalError("no such table: items")) is None
+    assert fault_sentence(ValueError("a bug")) is None

@@ -187,3 +187,11 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except Exception as err:  # a full disk, a read-only folder, a damaged database: one sentence
+        from mmrl_desktop.core.errors import fault_sentence
+
+        text = fault_sentence(err, getattr(args, "project", None))
+        if text is None:
+            raise
+        sys.stderr.write(f"{PROG}: error: {text}\n")
+        return 2

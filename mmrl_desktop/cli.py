@@ -132,6 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", help="a weights file to evaluate instead of the current model")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("exclude", help="set bad items aside (queue, training, evaluation)")
+    p.add_argument("item_ids", nargs="*", metavar="ITEM_ID")
+    p.add_argument("--project", required=True)
+    p.add_argument("--reason", default="", help="why, kept with the exclusion")
+    p.add_argument("--list", action="store_true", help="list the excluded items")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    p = sub.add_parser("include", help="bring excluded items back")
+    p.add_argument("item_ids", nargs="+", metavar="ITEM_ID")
+    p.add_argument("--project", required=True)
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
     p = sub.add_parser("snapshot", help="render the main window offscreen to PNG files")
     p.add_argument("--project", required=True)
     p.add_argument("--out", required=True)
@@ -154,6 +166,8 @@ COMMAND_MODULES = {
     "export": "export",
     "simulate": "simulate",
     "evaluate": "evaluate",
+    "exclude": "exclude",
+    "include": "exclude",
     "snapshot": "snapshot",
     "bench-gui": "bench_gui",
     "self-test": "self_test",

@@ -62,18 +62,24 @@ def project_lock(root: str | os.PathLike, timeout: float = LOCK_TIMEOUT_S) -> It
             raise read_only_error(root, err) from None
         raise
     try:
-        _acquire(fd, root, timeout)
+        locked = _acquire(fd, root, timeout)
         depth[key] = 1
         try:
             yield
         finally:
             depth[key] = 0
-            _release(fd)
+            if locked:
+                _release(fd)
     finally:
         os.close(fd)
 
 
-def _acquire(fd: int, root: Path, timeout: float) -> None:
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
+
+
+def _acquire(fd: int, root: Path, timeout: float) -> bool:
+    """Lock ``fd``; False where the file system has no locks (some network shares): then the
+    writers are not serialized, as before locks existed, rather than refused."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -86,8 +92,10 @@ def _acquire(fd: int, root: Path, timeout: float) -> None:
                 import fcntl
 
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
+            return True
         except OSError as err:
+            if err.errno in _NO_LOCKS:
+                return False
             if err.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK, errno.EDEADLK):
                 raise
         if time.monotonic() > deadline:

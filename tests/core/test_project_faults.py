@@ -107,6 +107,37 @@ def test_save_keeps_labels_another_process_wrote(tmp_path):
     assert Project.open(mine.root).algorithm == {"lr": 0.01}
 
 
+def _hold_lock(root: str, held, release) -> None:
+    from mmrl_desktop.core.project_lock import project_lock
+
+    with project_lock(root):
+        held.set()
+        release.wait(timeout=60)
+
+
+def test_the_project_lock_excludes_another_process_and_is_reentrant(tmp_path):
+    from mmrl_desktop.core.project_lock import project_lock
+
+    project = Project.create(tmp_path / "p", tasks=[Task("label", ["a", "b"])])
+    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    held, release = ctx.Event(), ctx.Event()
+    proc = ctx.Process(target=_hold_lock, args=(str(project.root), held, release))
+    proc.start()
+    try:
+        assert held.wait(timeout=60)
+        with (
+            pytest.raises(ProjectError, match="another mmrl-desktop"),
+            project_lock(project.root, timeout=0.3),
+        ):
+            pass
+    finally:
+        release.set()
+        proc.join(timeout=60)
+    # the same thread again: no self-deadlock (save() takes the lock inside)
+    with project_lock(project.root, timeout=5), project_lock(project.root, timeout=0.1):
+        project.save()
+
+
 # ---------------------------------------------------------------- 7: killed between two writes
 def _crashed_import(tmp_path: Path) -> Project:
     """The state an import killed between its item commit and its project.toml write left (the

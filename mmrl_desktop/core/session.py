@@ -309,14 +309,31 @@ class LabelingSession:
         self.current = self._first_new(self.current)
         return action
 
-    def _include_again(self, action: Action) -> None:
-        self.store.include_items([action.item_id], annotator=self.annotator)
-        item = self.store.item(action.item_id)
+    def include(self, item_ids: list[str]) -> list[str]:
+        """Include excluded items again (one committed transaction) and put them back in the
+        queue, with the status their live answers give. Returns the ids that were excluded."""
+        done = self.store.include_items(item_ids, annotator=self.annotator)
+        status = dict.fromkeys(done, ItemStatus.NEW)
+        if done:  # their answers, from the log (a rare action: one pass over it)
+            retracted = self.store.retracted_ids()
+            for ev in self.store.all_events():
+                live = ev.kind != "retraction" and ev.event_id not in retracted
+                if live and ev.item_id in status:
+                    status[ev.item_id] = _status_of(ev.kind, ev.reward, ev.corrected_label)
+        for item_id in done:
+            self._requeue(item_id, status[item_id])
+        return done
+
+    def _requeue(self, item_id: str, status: ItemStatus) -> None:
+        if item_id in self._index:  # still queued (excluded elsewhere while this session ran)
+            self.current = self._index[item_id]
+            return
+        item = self.store.item(item_id)
         pos = bisect.bisect(self.items, _queue_key(item), key=_queue_key)
         self.items.insert(pos, item)
         self._reindex(pos)
-        self.status[item.item_id] = action.status
-        self.counts[action.status] += 1
+        self.status[item_id] = status
+        self.counts[status] += 1
         self.current = pos
 
     def _reindex(self, start: int) -> None:
@@ -332,7 +349,8 @@ class LabelingSession:
             return None
         action = self.undo_stack.pop()
         if action.excluded:
-            self._include_again(action)
+            self.store.include_items([action.item_id], annotator=self.annotator)
+            self._requeue(action.item_id, action.status)
             return action
         for eid in action.event_ids:
             self.store.retract(eid, annotator=self.annotator)

@@ -19,6 +19,8 @@ class Actions:
     export: QAction
     quit: QAction
     undo: QAction
+    exclude: QAction
+    include: QAction
     settings: QAction
     train_start: QAction
     train_pause: QAction
@@ -61,6 +63,13 @@ def build_actions(window: QMainWindow) -> Actions:
         export=A(window, "&Export…", ["Ctrl+E"], "Export the model or the feedback"),
         quit=A(window, "&Quit", ["Ctrl+Q"]),
         undo=A(window, "&Undo last answer", ["Ctrl+Z"], "Withdraw the last answer (Ctrl+Z)"),
+        exclude=A(
+            window,
+            "E&xclude this item",
+            ["Ctrl+Delete", "Ctrl+Backspace"],
+            "Set this item aside: out of the queue, training and evaluation (Ctrl+Z undoes)",
+        ),
+        include=A(window, "&Include excluded items…", [], "Bring excluded items back"),
         settings=A(window, "&Settings…", ["Ctrl+,"], "Annotator, algorithm and hyper-parameters"),
         train_start=A(window, "&Start / resume training", [], "Start or resume the trainer"),
         train_pause=A(window, "&Pause training", [], "Pause the trainer"),
@@ -85,6 +94,9 @@ def build_actions(window: QMainWindow) -> Actions:
     m = bar.addMenu("&Edit")
     m.addAction(acts.undo)
     m.addAction(acts.skip)
+    m.addSeparator()
+    m.addAction(acts.exclude)
+    m.addAction(acts.include)
     m.addSeparator()
     m.addAction(acts.settings)
     m = bar.addMenu("&Train")
@@ -118,6 +130,8 @@ SHORTCUTS_TEXT = """<h3>Keyboard shortcuts</h3>
 <tr><td><b>1</b>–<b>9</b></td><td>correct: the right label is number N</td></tr>
 <tr><td><b>Space</b></td><td>skip this item</td></tr>
 <tr><td><b>Ctrl+Z</b></td><td>undo the last answer (also after a restart)</td></tr>
+<tr><td><b>Ctrl+Delete</b></td><td>exclude this item (a bad file: out of the queue, training
+and evaluation; Ctrl+Z or Edit ▸ Include excluded items brings it back)</td></tr>
 <tr><td><b>P</b></td><td>play / pause the sound</td></tr>
 <tr><td>right-drag on an image</td><td>window / level (DICOM)</td></tr>
 <tr><td>wheel, left-drag</td><td>zoom, pan</td></tr>

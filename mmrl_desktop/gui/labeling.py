@@ -142,9 +142,42 @@ class LabelingController(QObject):
         if action is None:
             self.feedback.show_message("Nothing to undo.")
             return
-        self.queue.item_changed(action.item_id)
-        self.feedback.show_message(f"Undone: the answer on {action.item_id} was withdrawn.")
+        if action.excluded:
+            self.queue.items_changed()
+            self.show_current()
+            self.feedback.show_message(f"Undone: {action.item_id} is back in the queue.")
+        else:
+            self.queue.item_changed(action.item_id)
+            self.feedback.show_message(f"Undone: the answer on {action.item_id} was withdrawn.")
+            self.show_current()
+        self._after_paint(self.trainer.feedback_arrived)
+        self.sig_counts.emit(*self.session.progress())
+
+    def exclude(self) -> None:
+        """Set the shown item aside (one committed row; the trainer sees it at its next step)
+        and show the next one. Ctrl+Z brings it back."""
+        if self.session.current_item() is None:
+            self.feedback.show_message("The queue is empty: import items first.")
+            return
+        self.trainer.hold(CLICK_HOLD_S)
+        action = self.session.exclude("excluded in the app")
+        self.queue.items_changed()
         self.show_current()
+        self.feedback.show_message(
+            f"Excluded {action.item_id}: out of the queue, training and evaluation; its answers "
+            "stay in the log. Ctrl+Z brings it back."
+        )
+        self._after_paint(self.trainer.feedback_arrived)
+        self.sig_counts.emit(*self.session.progress())
+
+    def include(self, item_ids: list[str]) -> None:
+        """Bring excluded items back into the queue (Edit ▸ Include excluded items…)."""
+        done = self.session.include(item_ids)
+        if not done:
+            return
+        self.queue.items_changed()
+        self.show_current()
+        self.feedback.show_message(f"{len(done)} item(s) are back in the queue.")
         self._after_paint(self.trainer.feedback_arrived)
         self.sig_counts.emit(*self.session.progress())
 

@@ -129,6 +129,7 @@ class MainWindow(QMainWindow):
         a.thumb_down.triggered.connect(lab.thumb_down)
         a.skip.triggered.connect(lab.skip)
         a.undo.triggered.connect(lab.undo)
+        a.exclude.triggered.connect(lab.exclude)
         for k, act in enumerate(a.correct):
             act.triggered.connect(lambda _=False, k=k: lab.correct_index(k))
         a.play.triggered.connect(self.viewer.toggle_play)
@@ -163,6 +164,7 @@ class MainWindow(QMainWindow):
         from mmrl_desktop.gui.dialogs import (
             checkpoints,
             evaluation,
+            excluded_items,
             export_dialog,
             import_dialog,
             new_project,
@@ -178,6 +180,7 @@ class MainWindow(QMainWindow):
         a.settings.triggered.connect(lambda: settings.open_settings(self))
         a.evaluate.triggered.connect(lambda: evaluation.open_evaluation(self))
         a.checkpoints.triggered.connect(lambda: checkpoints.open_checkpoints(self))
+        a.include.triggered.connect(lambda: excluded_items.open_excluded_items(self))
         open_project.wire_recent_menu(self)
 
     def open_project(self, path):

@@ -118,6 +118,11 @@ class QueuePanel(QWidget):
         self.model.set_session(session)
         self.update_progress()
 
+    def items_changed(self) -> None:
+        """An item left or rejoined the queue (excluded, included): the list is rebuilt."""
+        self.model.set_session(self.model.session)
+        self.update_progress()
+
     def item_changed(self, item_id: str) -> None:
         s = self.model.session
         row = s._index.get(item_id) if s is not None else None

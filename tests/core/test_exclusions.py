@@ -226,3 +226,24 @@ def test_cli_simulate_names_an_unreadable_item_and_goes_on(tmp_path, capsys):
     assert captured.out.count("ack ") == 12
     assert f"warning: left out {bad.item_id}: image:" in captured.err
     assert f"mmrl-desktop exclude --project {root} {bad.item_id}" in captured.err
+
+
+def test_session_include_puts_items_back_with_their_status(tmp_path):
+    project = Project.create(tmp_path / "p", tasks=[Task("label", ["a", "b"])])
+    with project.open_store() as store:
+        store.add_items([Item(f"i{k}", text_inline="x", labels={"label": "a"}) for k in range(5)])
+    store = project.open_store()
+    session = LabelingSession(project, store, annotator="ann", seed=0)
+    answered = session.current_item().item_id
+    session.answer(+1)
+    other = next(it.item_id for it in session.items if it.item_id != answered)
+    store.exclude_items([answered, other])
+    again = LabelingSession(project, store, annotator="ann", seed=0)
+    assert len(again.items) == 3
+    back = again.include([answered, "i0", "i1", "i2", "i3", "i4"])
+    assert len(back) == 2 and answered in back  # the others were not excluded
+    assert len(again.items) == 5 and again.status[answered] == ItemStatus.UP
+    assert again.progress() == (1, 5)
+    assert all(again._index[it.item_id] == k for k, it in enumerate(again.items))
+    assert [it.item_id for it in again.items] == [it.item_id for it in session.items]
+    store.close()

@@ -24,7 +24,14 @@ from pathlib import PureWindowsPath
 
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.loaders import UnreadableFile, check_file, has_dicom_preamble, kind_of
+from mmrl_desktop.core.loaders import (
+    SOURCE_ROOT,
+    UnreadableFile,
+    check_file,
+    has_dicom_preamble,
+    kind_of,
+    regular_file_reason,
+)
 from mmrl_desktop.core.project import DEFAULT_TASK, PROJECT_FILE, Project
 
 MANIFEST_NAMES = ("items.csv", "items.jsonl")
@@ -191,6 +198,10 @@ def scan_folder(root: str, progress=None) -> Scan:
                     rel, "folders inside a class folder are not imported (SOURCE/<label>/<files>)"
                 )
                 continue
+            not_regular = regular_file_reason(path)  # never open a FIFO, socket or device
+            if not_regular:
+                scan.skip(rel, not_regular)
+                continue
             kind = kind_of(entry.name, path)
             if kind is None:
                 suffix = os.path.splitext(entry.name)[1] or "no extension"
@@ -215,7 +226,7 @@ def scan_folder(root: str, progress=None) -> Scan:
     check = _Checker(progress, _unique(s for _, _, s in groups))
     for label, stem, slots in groups:
         files: dict[str, str] = {}
-        info: dict = {}
+        info: dict = {SOURCE_ROOT: real_root}
         for slot, (path, kind, name) in slots.items():
             result = check(path, kind)
             if isinstance(result, str):
@@ -223,7 +234,7 @@ def scan_folder(root: str, progress=None) -> Scan:
                 continue
             files[slot] = path
             if kind == "dicom":
-                info = result
+                info.update(result)
         if files:
             scan.items.append((Item(f"{label}/{stem}", info=info, **files), label))
     return scan
@@ -314,6 +325,9 @@ def _manifest_path(cell: str, base: str) -> tuple[str | None, str | None]:
         return None, "file not found"
     if os.path.isdir(real):
         return None, "is a folder, not a file"
+    not_regular = regular_file_reason(real)  # never open a FIFO, socket or device
+    if not_regular:
+        return None, not_regular
     return real, None
 
 
@@ -368,7 +382,7 @@ def scan_manifest(manifest: str, progress=None) -> Scan:
     check = _Checker(progress, _unique(f for *_, f in rows))
     for item_id, label, inline, slots in rows:
         files: dict[str, str] = {}
-        info: dict = {}
+        info: dict = {SOURCE_ROOT: base}
         for slot, (path, kind, rel) in slots.items():
             result = check(path, kind)
             if isinstance(result, str):
@@ -376,7 +390,7 @@ def scan_manifest(manifest: str, progress=None) -> Scan:
                 continue
             files[slot] = path
             if kind == "dicom":
-                info = result
+                info.update(result)
         if files or inline is not None:
             scan.items.append((Item(item_id, text_inline=inline, info=info, **files), label))
     return scan

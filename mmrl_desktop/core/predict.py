@@ -58,7 +58,7 @@ def _check(path: str, kind: str) -> str | None:
 def scan_files(source: str) -> tuple[list[tuple[Item, dict, str | None]], list[dict], str]:
     """(items with their relative files and given label, skipped, base folder) of a SOURCE."""
     from mmrl_desktop.core.importer import MANIFEST_NAMES, find_manifest, scan_manifest
-    from mmrl_desktop.core.loaders import kind_of
+    from mmrl_desktop.core.loaders import SOURCE_ROOT, kind_of
 
     path = os.path.abspath(os.path.expanduser(source))
     if not os.path.exists(path):
@@ -96,7 +96,8 @@ def scan_files(source: str) -> tuple[list[tuple[Item, dict, str | None]], list[d
         if reason:
             return [], [{"path": name, "reason": reason}], base
         slot = _SLOT[kind]
-        item = Item(os.path.splitext(name)[0], **{slot: path})
+        root = os.path.dirname(os.path.realpath(path))  # the file the user named, link or not
+        item = Item(os.path.splitext(name)[0], info={SOURCE_ROOT: root}, **{slot: path})
         return [(item, {slot: name}, None)], [], base
     if not os.path.isdir(path):
         raise UserError(f"{source} is neither a file nor a folder.")
@@ -104,6 +105,8 @@ def scan_files(source: str) -> tuple[list[tuple[Item, dict, str | None]], list[d
 
 
 def _scan_tree(root: str, kind_of, manifest_names) -> tuple[list, list[dict], str]:
+    from mmrl_desktop.core.loaders import SOURCE_ROOT, regular_file_reason
+
     real_root = os.path.realpath(root)
     skipped: list[dict] = []
     groups: dict[tuple[str, str], dict[str, str]] = {}
@@ -141,6 +144,10 @@ def _scan_tree(root: str, kind_of, manifest_names) -> tuple[list, list[dict], st
                     continue
             if name in manifest_names:
                 continue
+            not_regular = regular_file_reason(full)  # never open a FIFO, socket or device
+            if not_regular:
+                skipped.append({"path": rel, "reason": not_regular})
+                continue
             kind = kind_of(name, full)
             if kind is None:
                 suffix = os.path.splitext(name)[1] or "no extension"
@@ -169,7 +176,8 @@ def _scan_tree(root: str, kind_of, manifest_names) -> tuple[list, list[dict], st
         if not slots:
             continue
         item_id = stem if rel_folder == "." else f"{rel_folder}/{stem}"
-        items.append((Item(item_id, **slots), {s: _rel(p, root) for s, p in slots.items()}, None))
+        item = Item(item_id, info={SOURCE_ROOT: real_root}, **slots)
+        items.append((item, {s: _rel(p, root) for s, p in slots.items()}, None))
     return items, skipped, root
 
 

@@ -33,28 +33,30 @@ class ItemView:
 
 
 def load_for_display(item: Item) -> ItemView:
-    """Decode every modality of ``item`` for display (audio at its native rate, no torch)."""
+    """Decode every modality of ``item`` for display (audio at its native rate, no torch). Every
+    file goes through ``loaders.item_file`` (a regular file, still inside its source folder); a
+    sound is read up to ``audio.MAX_AUDIO_SAMPLES``."""
     from mmrl_desktop.core import loaders
+    from mmrl_desktop.core.loaders.audio import read_audio
 
     view = ItemView(item.item_id)
     if item.image:
         try:
-            view.image = loaders.load_image(item.image)
+            view.image = loaders.load_image(loaders.item_file(item, "image"))
         except Exception as err:  # a file changed or vanished since import
             view.errors.append(f"The image could not be shown: {_reason(err)}")
     if item.audio:
         try:
-            import soundfile as sf
-
-            data, rate = sf.read(item.audio, dtype="float32", always_2d=True)
-            view.audio = (np.ascontiguousarray(data.mean(axis=1)), int(rate))
+            view.audio = read_audio(loaders.item_file(item, "audio"))
             if len(view.audio[0]):
                 view.sound = sound_display(*view.audio)
         except Exception as err:
             view.errors.append(f"The sound could not be shown: {_reason(err)}")
-    if item.text or item.text_inline is not None:
+    if item.text_inline is not None:
+        view.text = item.text_inline
+    elif item.text:
         try:
-            view.text = loaders.load_text(path=item.text, inline=item.text_inline)
+            view.text = loaders.load_text(path=loaders.item_file(item, "text"))
         except Exception as err:
             view.errors.append(f"The text could not be shown: {_reason(err)}")
     return view

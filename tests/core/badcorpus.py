@@ -289,3 +289,61 @@ def build_manifest_corpus(base: Path, fmt: str = "csv") -> Corpus:
 
 def _csv_cell(value: str) -> str:
     return f'"{value}"' if "," in value or " " in value else value
+
+
+# ------------------------------------------------------------------ hostile files (issue 18)
+def huge_wav(path: Path, data_bytes: int = 0xFFFF0000, rate: int = 16000) -> Path:
+    """A WAV whose header is valid and whose data chunk holds ``data_bytes`` (4 GB by default) of
+    16-bit mono silence, written as a sparse file: it costs no disk, but a reader that decodes the
+    whole file needs twice its size in memory."""
+    data = bytearray(wav_bytes(0.01, rate))
+    assert data[36:40] == b"data"
+    data[4:8] = struct.pack("<I", data_bytes + 36)
+    data[40:44] = struct.pack("<I", data_bytes)
+    _write(path, bytes(data))
+    with open(path, "r+b") as fh:
+        fh.truncate(44 + data_bytes)
+    return path
+
+
+def huge_dicom(path: Path, rows: int = 20000, cols: int = 20000) -> Path:
+    """A valid DICOM file of ``rows``×``cols`` 16-bit pixels whose pixel data (800 MB for the
+    default 20000×20000) is a sparse run of zeros: complete as far as any header check goes."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "OT"
+    ds.Rows, ds.Columns = rows, cols
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 0
+    ds.PixelData = b"\x00" * 16  # the last element: its length is patched below
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    size = rows * cols * 2
+    with open(path, "r+b") as fh:
+        end = fh.seek(0, os.SEEK_END)
+        fh.seek(end - 16 - 4)
+        fh.write(struct.pack("<I", size))
+        fh.truncate(end - 16 + size)
+    return path
+
+
+def make_fifo(path: Path) -> bool:
+    """A named pipe at ``path`` (False where the platform has none). Opening it for reading
+    waits for a writer forever."""
+    if not hasattr(os, "mkfifo"):  # pragma: no cover - Windows
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path)
+    return True

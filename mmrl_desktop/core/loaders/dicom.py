@@ -13,7 +13,14 @@ import os
 
 import numpy as np
 
-from mmrl_desktop.core.loaders import ImageData, UnreadableFile, apply_window
+from mmrl_desktop.core.loaders import (
+    ImageData,
+    UnreadableFile,
+    apply_window,
+    check_pixels,
+    file_size_or_raise,
+    reduction,
+)
 from mmrl_desktop.core.loaders.image import min_max_window
 
 PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)  # PixelData, FloatPixelData, DoubleFloat…
@@ -35,11 +42,7 @@ def _read(path: str | os.PathLike, **kwargs):
     import pydicom
     from pydicom.errors import InvalidDicomError
 
-    try:
-        if os.path.getsize(path) == 0:
-            raise UnreadableFile("file is empty")
-    except OSError as err:
-        raise UnreadableFile(f"file cannot be read ({err.strerror or err})") from None
+    file_size_or_raise(path)  # a FIFO, device or folder is never opened
     try:
         return pydicom.dcmread(path, **kwargs)
     except InvalidDicomError:
@@ -83,6 +86,7 @@ def check_dicom(path: str | os.PathLike) -> dict:
         raise UnreadableFile("DICOM file has pixel data but no image size (Rows/Columns)") from None
     if rows <= 0 or cols <= 0:
         raise UnreadableFile("DICOM image size is zero")
+    check_pixels(cols, rows, _frames(ds))
     length = getattr(el, "length", None)
     tell = getattr(el, "value_tell", None)
     if length is not None and tell is not None and length != UNDEFINED_LENGTH:
@@ -204,15 +208,22 @@ def display_info(ds, header_only: bool = False) -> dict:
     return info
 
 
-def load_dicom(path: str | os.PathLike, frame: int = 0) -> ImageData:
-    """Decode one frame of a DICOM image for display and for the model."""
-    ds = _read(path)
+def load_dicom(path: str | os.PathLike, frame: int = 0, max_side: int | None = None) -> ImageData:
+    """Decode one frame of a DICOM image for display and for the model. The size guard is
+    checked on the header before the pixel data is read (it is deferred until then); with
+    ``max_side`` a large frame is reduced right after decoding, before any float copy."""
+    ds = _read(path, defer_size=1 << 20)
     if _pixel_element(ds) is None:
         raise UnreadableFile("DICOM file has no pixel data")
     n_frames = _frames(ds)
+    try:
+        rows, cols = int(ds.Rows), int(ds.Columns)
+    except (AttributeError, TypeError, ValueError):
+        raise UnreadableFile("DICOM file has pixel data but no image size (Rows/Columns)") from None
+    check_pixels(cols, rows, n_frames)
     if not 0 <= frame < n_frames:
         raise UnreadableFile(f"frame {frame} does not exist (the file has {n_frames})")
-    arr = _decode_frame(ds, frame, n_frames)
+    arr = _reduce(_decode_frame(ds, frame, n_frames), reduction(cols, rows, max_side))
     info = display_info(ds)
     modality = info.get("modality", "")
     photometric = info.get("photometric", "")
@@ -261,6 +272,21 @@ def _decode_frame(ds, frame: int, n_frames: int) -> np.ndarray:
     if n_frames > 1 and arr.ndim >= 3 and arr.shape[0] == n_frames:
         arr = arr[frame]  # a decoder that ignored the index
     return arr
+
+
+def _reduce(arr: np.ndarray, factor: int) -> np.ndarray:
+    """Block mean over ``factor``×``factor`` pixels, in the array's own dtype (stored values, so
+    the modality and colour LUTs still apply)."""
+    if factor <= 1 or arr.ndim < 2:
+        return arr
+    h, w = arr.shape[0] // factor, arr.shape[1] // factor
+    if h == 0 or w == 0:
+        return arr
+    blocks = arr[: h * factor, : w * factor].reshape(h, factor, w, factor, *arr.shape[2:])
+    mean = blocks.mean(axis=(1, 3), dtype=np.float64)
+    if np.issubdtype(arr.dtype, np.integer):
+        mean = np.rint(mean)
+    return mean.astype(arr.dtype)
 
 
 def _decode_reason(err: Exception) -> str:

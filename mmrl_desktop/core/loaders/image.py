@@ -14,42 +14,35 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mmrl_desktop.core.loaders import (
+    MAX_PIXELS,
     ImageData,
     UnreadableFile,
     apply_window,
+    check_pixels,
     file_size_or_raise,
+    open_regular,
+    reduction,
 )
-
-# Pillow's own decompression-bomb threshold (it warns above it and refuses above twice it).
-DEFAULT_MAX_PIXELS = 89_478_485
-
-
-def max_pixels() -> int:
-    return int(Image.MAX_IMAGE_PIXELS or DEFAULT_MAX_PIXELS)
-
-
-def _bomb_reason(width: int, height: int) -> str:
-    return (
-        f"image is too large ({width}×{height} = {width * height / 1e6:.0f} megapixels; the limit "
-        f"is {max_pixels() / 1e6:.0f} megapixels, a guard against decompression bombs)"
-    )
 
 
 def _open(path: str | os.PathLike) -> Image.Image:
-    """``Image.open`` with every failure turned into an ``UnreadableFile`` sentence."""
+    """``Image.open`` with every failure turned into an ``UnreadableFile`` sentence; the size
+    guard (``loaders.check_pixels``) is checked on the header, before any pixel is decoded.
+    Pillow's own decompression-bomb error, which fires only above twice its 89-megapixel
+    threshold, is reported with the same sentence."""
     file_size_or_raise(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(path)
     except Image.DecompressionBombError:
-        with open(path, "rb") as fh:  # read the declared size only, for the sentence
+        with open_regular(path) as fh:  # read the declared size only, for the sentence
             w, h = _png_declared_size(fh.read(24)) or (0, 0)
         if w and h:
-            raise UnreadableFile(_bomb_reason(w, h)) from None
+            check_pixels(w, h)
         raise UnreadableFile(
-            f"image is too large (over {max_pixels() / 1e6:.0f} megapixels, a guard against "
-            "decompression bombs)"
+            f"image is too large (over {MAX_PIXELS / 1e6:.0f} megapixels, a guard against "
+            "decompression bombs and running out of memory)"
         ) from None
     except UnidentifiedImageError:
         raise UnreadableFile(
@@ -60,9 +53,11 @@ def _open(path: str | os.PathLike) -> Image.Image:
             raise UnreadableFile("image is truncated") from None
         raise UnreadableFile(f"image header is broken ({err})") from None
     w, h = im.size
-    if w * h > max_pixels():
+    try:
+        check_pixels(w, h)
+    except UnreadableFile:
         im.close()
-        raise UnreadableFile(_bomb_reason(w, h))
+        raise
     if w == 0 or h == 0:
         im.close()
         raise UnreadableFile("image has no pixels (zero width or height)")
@@ -111,7 +106,7 @@ def _broken_reason(err: Exception) -> str:
 
 def _check_jpeg_end(path, file_size: int) -> None:
     """A complete JPEG ends with the EOI marker FF D9 (some writers add a little padding)."""
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         fh.seek(max(0, file_size - 4096))
         tail = fh.read()
     if b"\xff\xd9" not in tail:
@@ -151,17 +146,18 @@ def _check_tiff_strips(im: Image.Image, file_size: int) -> None:
 
 
 # ------------------------------------------------------------------ decoding
-def load_pillow_image(path: str | os.PathLike) -> ImageData:
+def load_pillow_image(path: str | os.PathLike, max_side: int | None = None) -> ImageData:
     """Decode an ordinary image: EXIF orientation applied, palette converted, alpha flattened.
 
     ``pixels`` keep the file's units (0..255, or 0..65535 for 16-bit); 16-bit and float images are
-    windowed by their min/max into ``display``.
+    windowed by their min/max into ``display``. With ``max_side`` a large image is reduced while
+    it is decoded (see ``loaders.load_image``).
     """
     im = _open(path)
     try:
         fmt = im.format or ""
         try:
-            im.load()
+            im = _decode(im, max_side)
         except Exception as err:
             raise UnreadableFile(_broken_reason(err)) from None
         try:
@@ -181,6 +177,26 @@ def load_pillow_image(path: str | os.PathLike) -> ImageData:
     return ImageData(
         pixels=pixels, display=display, window=window, presets={"full range": window}, info=info
     )
+
+
+def _decode(im: Image.Image, max_side: int | None) -> Image.Image:
+    """Load the pixels; reduced by an integer factor when ``max_side`` asks for it (JPEG: the
+    decoder itself scales by 1/2, 1/4 or 1/8, so the full image is never in memory)."""
+    factor = reduction(*im.size, max_side)
+    if factor > 1 and im.format == "JPEG":
+        im.draft(im.mode, (im.size[0] // factor, im.size[1] // factor))
+    im.load()
+    factor = reduction(*im.size, max_side)
+    if factor <= 1:
+        return im
+    size = (max(1, im.size[0] // factor), max(1, im.size[1] // factor))
+    try:
+        small = im.reduce(factor)  # box average
+    except ValueError:  # modes reduce() does not take ("1", "P", "I;16"): nearest pixel
+        small = im.resize(size, Image.NEAREST)
+    small.format = im.format
+    im.close()
+    return small
 
 
 def min_max_window(pixels: np.ndarray) -> tuple[float, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import os
 
-from mmrl_desktop.core.loaders import UnreadableFile
+from mmrl_desktop.core.loaders import UnreadableFile, open_regular
 
 MAX_TEXT_BYTES = 16 * 1024 * 1024  # larger .txt files are not notes about one case
 
@@ -25,17 +25,27 @@ def decode_text(data: bytes) -> str:
 
 
 def _read_bytes(path: str | os.PathLike) -> bytes:
+    """The file's bytes, never more than ``MAX_TEXT_BYTES`` read (even from a file that grows or
+    whose size was misreported): a larger file is refused."""
     try:
-        size = os.path.getsize(path)
-        if size > MAX_TEXT_BYTES:
-            raise UnreadableFile(
-                f"text file is too large ({size / 1e6:.0f} MB; the limit is "
-                f"{MAX_TEXT_BYTES / 1e6:.0f} MB)"
-            )
-        with open(path, "rb") as fh:
-            return fh.read()
+        with open_regular(path) as fh:
+            data = fh.read(MAX_TEXT_BYTES + 1)
     except OSError as err:
         raise UnreadableFile(f"file cannot be read ({err.strerror or err})") from None
+    if len(data) > MAX_TEXT_BYTES:
+        size = max(len(data), _size(path))
+        raise UnreadableFile(
+            f"text file is too large ({size / 1e6:.0f} MB; the limit is "
+            f"{MAX_TEXT_BYTES / 1e6:.0f} MB)"
+        )
+    return data
+
+
+def _size(path) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def check_text(path: str | os.PathLike) -> dict:

@@ -19,7 +19,6 @@ import hashlib
 import re
 import statistics
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,46 +29,29 @@ from mmrl_desktop.core.items import Item
 MODALITIES = ("image", "audio", "text")
 
 
-# ------------------------------------------------------------------ loaders (with fallbacks)
-def _load_image_display(path: str) -> np.ndarray:
-    try:
-        from mmrl_desktop.core.loaders import load_image
+# ------------------------------------------------------------------ loaders
+# Every read goes through ``loaders.item_file`` (a regular file, still inside the folder the item
+# was imported from) and reads only what the model uses: images reduced while decoding, the first
+# ``audio_seconds`` of a sound.
+def _load_image_display(item: Item) -> np.ndarray:
+    from mmrl_desktop.core.loaders import MODEL_MAX_SIDE, item_file, load_image
 
-        return load_image(path).display
-    except ImportError:  # the loaders package is not complete: Pillow directly
-        from PIL import Image
-
-        with Image.open(path) as im:
-            im = im.convert("RGB") if im.mode not in ("L", "I;16", "I", "F") else im.convert("L")
-            return np.asarray(im, dtype=np.uint8)
+    return load_image(item_file(item, "image"), max_side=MODEL_MAX_SIDE).display
 
 
-def _load_audio(path: str, sample_rate: int) -> np.ndarray:
-    try:
-        from mmrl_desktop.core.loaders import load_audio
+def _load_audio(item: Item, sample_rate: int, seconds: float) -> np.ndarray:
+    from mmrl_desktop.core.loaders import item_file, load_audio
 
-        return np.asarray(load_audio(path, sample_rate), dtype=np.float32)
-    except ImportError:
-        import soundfile as sf
-
-        data, sr = sf.read(path, dtype="float32", always_2d=True)
-        wave = data.mean(axis=1)
-        if sr != sample_rate:
-            import torchaudio.functional as AF
-
-            wave = AF.resample(torch.from_numpy(wave), sr, sample_rate).numpy()
-        return wave.astype(np.float32)
+    wave = load_audio(item_file(item, "audio"), sample_rate, max_seconds=seconds)
+    return np.asarray(wave, dtype=np.float32)
 
 
 def _load_text(item: Item) -> str:
-    try:
-        from mmrl_desktop.core.loaders import load_text
+    from mmrl_desktop.core.loaders import item_file, load_text
 
-        return load_text(path=item.text, inline=item.text_inline)
-    except ImportError:
-        if item.text_inline is not None:
-            return item.text_inline
-        return Path(item.text or "").read_text(encoding="utf-8", errors="replace")
+    if item.text_inline is not None:
+        return item.text_inline
+    return load_text(path=item_file(item, "text"))
 
 
 # ------------------------------------------------------------------ text hashing
@@ -83,7 +65,11 @@ def _bucket(token: str, buckets: int) -> int:
 
 def hash_text(text: str, buckets: int, max_tokens: int) -> np.ndarray:
     """Word unigrams + bigrams + character 3-grams of words, hashed to ids in [1, buckets)."""
-    words = [w.lower() for w in _WORD.findall(text)]
+    words = []
+    for match in _WORD.finditer(text):  # with max_tokens words only their unigrams are kept
+        words.append(match.group().lower())
+        if len(words) >= max_tokens:
+            break
     tokens = [f"w:{w}" for w in words]
     tokens += [f"b:{a} {b}" for a, b in zip(words, words[1:], strict=False)]
     for w in words:
@@ -132,7 +118,7 @@ def resolve_model_config(config: ModelConfig, items: list[Item], sample: int = 6
         sides, colour = [], False
         for it in with_image[::step][:sample]:
             try:
-                arr = _load_image_display(it.image)
+                arr = _load_image_display(it)
             except Exception:
                 continue
             sides.append(max(arr.shape[0], arr.shape[1]))
@@ -176,13 +162,13 @@ class Featurizer:
         failed: list[str] = []
         if "image" in self.modalities and item.image:
             try:
-                disp = _load_image_display(item.image)
+                disp = _load_image_display(item)
                 out["image"] = _to_chw(disp, cfg.image_channels, cfg.image_size)
             except Exception as err:
                 failed.append(f"image: {_reason(err)}")
         if "audio" in self.modalities and item.audio:
             try:
-                wave = _load_audio(item.audio, cfg.audio_sample_rate)
+                wave = _load_audio(item, cfg.audio_sample_rate, cfg.audio_seconds)
                 n = int(cfg.audio_sample_rate * cfg.audio_seconds)
                 fixed = np.zeros(n, np.float16)
                 fixed[: min(n, len(wave))] = wave[:n]

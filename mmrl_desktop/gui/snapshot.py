@@ -27,14 +27,9 @@ def _kind(item: Item) -> str:
 
 
 def _is_dicom(path: str) -> bool:
-    if path.lower().endswith(".dcm"):
-        return True
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(128)
-            return fh.read(4) == b"DICM"
-    except OSError:
-        return False
+    from mmrl_desktop.core.loaders import has_dicom_preamble  # never opens a FIFO or device
+
+    return path.lower().endswith(".dcm") or has_dicom_preamble(path)
 
 
 def take_snapshots(

@@ -1,9 +1,23 @@
 """``mmrl-desktop predict --project DIR SOURCE [--json]``: label new files (a file, a folder or a
-manifest) with the project's current model; see ``mmrl_desktop.core.predict`` for the JSON."""
+manifest) with the project's current model; see ``mmrl_desktop.core.predict`` for the JSON.
+
+The JSON names no folder of this machine: ``source`` is SOURCE as given when that is a relative
+path inside the working folder, else only its last component (``scan`` for ``/home/ann/scan``);
+``project`` is the project folder's name; every file path is relative to SOURCE (as before).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+
+
+def public_name(path: str | os.PathLike) -> str:
+    """``path`` as given when relative and not climbing out (``..``), else its last component."""
+    text = os.path.normpath(os.fspath(path))
+    if not os.path.isabs(text) and not text.startswith(".." + os.sep) and text != "..":
+        return text.replace(os.sep, "/")
+    return os.path.basename(os.path.normpath(os.path.abspath(text))) or "."
 
 
 def run(args) -> int:
@@ -14,7 +28,8 @@ def run(args) -> int:
     project = resolve_project(args.project)
     result = predict_source(project, args.source)
     if args.json:
-        print(json.dumps(result, allow_nan=False))
+        shown = {**result, "source": public_name(args.source), "project": project.root.name}
+        print(json.dumps(shown, allow_nan=False))
     else:
         print(format_predictions(result))
     if not result["items"]:

@@ -10,6 +10,14 @@ A pickle that names a function or class (``os.system``, ``builtins.open``, a cus
 is refused with a :class:`UserError`; nothing in it runs. Non-files, unknown bytes and files whose
 content is not a mapping of names to tensors are refused with one clear sentence each.
 
+No message ever passes on torch's own advice (``weights_only=False`` runs the file's code; its
+text also carries terminal colour codes): every refusal is one sentence of ours.
+
+A project's ``[model] weights_path`` goes through :func:`project_weights_path` first: a relative
+path inside the project folder (no ``..``, no absolute path, no symbolic link out of it) to a
+regular file named ``.safetensors``, ``.pt``, ``.pth`` or ``.bin``; anything else is refused before
+a byte is read.
+
 The result is a flat ``dict[str, torch.Tensor]`` on the CPU. A PyTorch file may wrap its state dict
 in ``{"state_dict": ...}``, ``{"model": ...}`` or ``{"model_state_dict": ...}``; the wrapper is
 removed.
@@ -18,8 +26,11 @@ removed.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import pickletools
+import re
+import stat
 import struct
 import warnings
 import zipfile
@@ -28,6 +39,8 @@ from pathlib import Path
 from mmrl_desktop.core.errors import UserError
 
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model")
+WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _PICKLE_PROTO = 0x80  # first byte of a protocol-2+ pickle
 
 
@@ -162,5 +175,39 @@ def load_weights(path: str | Path) -> dict:
 
 
 def _first_line(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else "unreadable"
+    """The first line of a library's message, without colour codes and never torch's advice."""
+    text = _ANSI.sub("", text).strip()
+    line = text.splitlines()[0].strip() if text else "unreadable"
+    if "weights_only" in line or "Weights only" in line:
+        return "it holds more than plain tensors"
     return line[:200].rstrip(".")
+
+
+def project_weights_path(root: str | Path, weights_path: str) -> Path:
+    """``[model] weights_path`` as a regular weights file inside the project folder ``root``,
+    else one sentence; nothing is opened."""
+    text = str(weights_path).strip()
+    rel = Path(text)
+    where = "copy the file into the project folder (e.g. weights/) and name it relative to it"
+    if rel.is_absolute() or rel.drive or text.startswith("~"):
+        raise UserError(f"weights_path {text!r} is not inside the project folder; {where}.")
+    if ".." in rel.parts:
+        raise UserError(f"weights_path {text!r} leaves the project folder (..); {where}.")
+    if rel.suffix.lower() not in WEIGHT_SUFFIXES:
+        raise UserError(
+            f"weights_path {text!r} is not a weights file (expected a name ending in "
+            f"{', '.join(WEIGHT_SUFFIXES)})."
+        )
+    base = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(base, rel))
+    if os.path.commonpath([base, real]) != base:
+        raise UserError(
+            f"weights_path {text!r} is a link to a file outside the project folder; {where}."
+        )
+    try:
+        mode = os.stat(real).st_mode
+    except OSError:
+        raise UserError(f"weights_path {text!r}: no such file in the project folder.") from None
+    if not stat.S_ISREG(mode):
+        raise UserError(f"weights_path {text!r} is not a regular file.")
+    return Path(real)

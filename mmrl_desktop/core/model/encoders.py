@@ -72,29 +72,10 @@ _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def load_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
-    """A state dict from a local file, read safely (no pickle code ever runs)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"weights file {path} does not exist.")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    """A state dict from a local file, read safely (no pickle code ever runs): ``safe_load``."""
+    from mmrl_desktop.core.safe_load import load_weights
 
-        try:
-            return load_file(str(path))
-        except Exception as err:
-            raise UserError(f"{path.name} is not a readable safetensors file ({err}).") from None
-    try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise UserError(
-            f"{path.name} cannot be loaded safely as weights (only plain tensors are accepted): "
-            f"{str(err).splitlines()[0]}"
-        ) from None
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise UserError(f"{path.name} does not hold a state dict of tensors.")
-    return {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    return load_weights(path)
 
 
 class TorchvisionEncoder(nn.Module):

@@ -47,8 +47,10 @@ class Policy(nn.Module):
                 encoders["image"] = SmallCNN(config.image_channels, config.image_size, dim)
             else:
                 weights = None
-                if config.weights_path:
-                    weights = Path(root) / config.weights_path
+                if config.weights_path:  # a regular weights file inside the project folder
+                    from mmrl_desktop.core.safe_load import project_weights_path
+
+                    weights = project_weights_path(root, config.weights_path)
                 encoders["image"] = TorchvisionEncoder(
                     config.image_encoder, config.image_channels, dim, weights
                 )

@@ -306,9 +306,12 @@ def huge_wav(path: Path, data_bytes: int = 0xFFFF0000, rate: int = 16000) -> Pat
     return path
 
 
-def huge_dicom(path: Path, rows: int = 20000, cols: int = 20000) -> Path:
+def huge_dicom(
+    path: Path, rows: int = 20000, cols: int = 20000, pixel_bytes: int | None = None
+) -> Path:
     """A valid DICOM file of ``rows``×``cols`` 16-bit pixels whose pixel data (800 MB for the
-    default 20000×20000) is a sparse run of zeros: complete as far as any header check goes."""
+    default 20000×20000) is a sparse run of zeros: complete as far as any header check goes.
+    ``pixel_bytes`` makes the pixel data element that long instead (longer than the image)."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
@@ -330,7 +333,7 @@ def huge_dicom(path: Path, rows: int = 20000, cols: int = 20000) -> Path:
     ds.PixelData = b"\x00" * 16  # the last element: its length is patched below
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
-    size = rows * cols * 2
+    size = rows * cols * 2 if pixel_bytes is None else pixel_bytes
     with open(path, "r+b") as fh:
         end = fh.seek(0, os.SEEK_END)
         fh.seek(end - 16 - 4)

@@ -123,6 +123,15 @@ def test_a_20000_square_dicom_is_refused_from_its_header(tmp_path):
     assert time.perf_counter() - t < 2.0  # the 800 MB of pixel data were never read
 
 
+def test_a_small_dicom_with_gigabytes_of_pixel_data_is_refused_before_reading_it(tmp_path):
+    path = huge_dicom(tmp_path / "padded.dcm", 8, 8, pixel_bytes=2_000_000_000)
+    t = time.perf_counter()
+    for reader in (check_dicom, load_image):
+        with pytest.raises(UnreadableFile, match=r"far larger than its image \(2000 MB for"):
+            reader(path)
+    assert time.perf_counter() - t < 2.0
+
+
 def test_a_png_claiming_81_megapixels_is_refused_under_pillows_own_threshold(tmp_path):
     path = tmp_path / "big.png"
     path.write_bytes(bomb_png(9000, 9000))  # Pillow's bomb guard starts at 89 megapixels

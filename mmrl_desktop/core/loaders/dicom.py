@@ -60,6 +60,27 @@ def _read(path: str | os.PathLike, **kwargs):
     raise UnreadableFile("not a DICOM file")
 
 
+def _read_guarded(path: str | os.PathLike, **kwargs):
+    """``_read`` after the size guards passed on the header alone (read up to the pixel data):
+    the one image size guard, and a file far larger than its pixels (a 4 GB pixel data element
+    behind an 8×8 header) is refused before pydicom reads it."""
+    head = _read(path, stop_before_pixels=True)
+    try:
+        rows, cols = int(head.Rows), int(head.Columns)
+    except (AttributeError, TypeError, ValueError):
+        rows = cols = 0  # the caller says what is missing
+    if rows > 0 and cols > 0:
+        check_pixels(cols, rows, _frames(head))
+        raw = _native_size(head, rows, cols, compressed_too=True)
+        size = os.path.getsize(path)
+        if raw and size > 2 * raw + (16 << 20):
+            raise UnreadableFile(
+                f"DICOM file is far larger than its image ({size / 1e6:.0f} MB for "
+                f"{raw / 1e6:.1f} MB of pixels)"
+            )
+    return _read(path, **kwargs)
+
+
 def _short(err: Exception) -> str:
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return text[:120]
@@ -76,7 +97,7 @@ def _pixel_element(ds):
 def check_dicom(path: str | os.PathLike) -> dict:
     """Validate a DICOM file for import: a readable header, pixel data present and complete.
     Pixel values are not decoded (large values are deferred). Returns display info for Item.info."""
-    ds = _read(path, defer_size=1024)
+    ds = _read_guarded(path, defer_size=1024)
     el = _pixel_element(ds)
     if el is None:
         raise UnreadableFile("DICOM file has no pixel data")
@@ -86,7 +107,6 @@ def check_dicom(path: str | os.PathLike) -> dict:
         raise UnreadableFile("DICOM file has pixel data but no image size (Rows/Columns)") from None
     if rows <= 0 or cols <= 0:
         raise UnreadableFile("DICOM image size is zero")
-    check_pixels(cols, rows, _frames(ds))
     length = getattr(el, "length", None)
     tell = getattr(el, "value_tell", None)
     if length is not None and tell is not None and length != UNDEFINED_LENGTH:
@@ -118,11 +138,12 @@ def _check_decoder(ds) -> None:
         )
 
 
-def _native_size(ds, rows: int, cols: int) -> int:
-    """Bytes of uncompressed pixel data the header promises (0 when unknown/compressed)."""
+def _native_size(ds, rows: int, cols: int, compressed_too: bool = False) -> int:
+    """Bytes of uncompressed pixel data the header promises (0 when unknown, or compressed unless
+    ``compressed_too``)."""
     meta = getattr(ds, "file_meta", None)
     tsyntax = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
-    if tsyntax is not None and getattr(tsyntax, "is_compressed", False):
+    if not compressed_too and tsyntax is not None and getattr(tsyntax, "is_compressed", False):
         return 0
     try:
         bits = int(ds.BitsAllocated)
@@ -212,7 +233,7 @@ def load_dicom(path: str | os.PathLike, frame: int = 0, max_side: int | None = N
     """Decode one frame of a DICOM image for display and for the model. The size guard is
     checked on the header before the pixel data is read (it is deferred until then); with
     ``max_side`` a large frame is reduced right after decoding, before any float copy."""
-    ds = _read(path, defer_size=1 << 20)
+    ds = _read_guarded(path, defer_size=1 << 20)
     if _pixel_element(ds) is None:
         raise UnreadableFile("DICOM file has no pixel data")
     n_frames = _frames(ds)
@@ -220,7 +241,6 @@ def load_dicom(path: str | os.PathLike, frame: int = 0, max_side: int | None = N
         rows, cols = int(ds.Rows), int(ds.Columns)
     except (AttributeError, TypeError, ValueError):
         raise UnreadableFile("DICOM file has pixel data but no image size (Rows/Columns)") from None
-    check_pixels(cols, rows, n_frames)
     if not 0 <= frame < n_frames:
         raise UnreadableFile(f"frame {frame} does not exist (the file has {n_frames})")
     arr = _reduce(_decode_frame(ds, frame, n_frames), reduction(cols, rows, max_side))

@@ -130,7 +130,6 @@ class ExportDialog(QDialog):
         form.addRow("", self.description)
         form.addRow("Where", row)
         form.addRow("Privacy", self.pseudonymize)
-        form.addRow("", self.pseudonym_note)
         self.bar = QProgressBar()
         self.bar.setRange(0, 0)
         self.bar.hide()
@@ -143,6 +142,7 @@ class ExportDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
+        lay.addWidget(self.pseudonym_note)  # outside the form: a wrapped label gets its height
         lay.addWidget(self.bar)
         lay.addWidget(self.result, 1)
         lay.addWidget(self.buttons)

@@ -64,6 +64,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected zero or a positive number, not {value}")
+    return value
+
+
 DEVICES = ["auto", "cpu", "cuda", "mps"]
 
 
@@ -100,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", required=True)
     p.add_argument("--steps", type=_positive_int, default=200)
     p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument(
+        "--max-catch-up",
+        type=_non_negative_int,
+        help="at most this many of the updates owed to answers since the last checkpoint "
+        "(default 1000; 0: none)",
+    )
 
     p = sub.add_parser("predict", help="label new files with the project's current model")
     p.add_argument("source")

@@ -127,6 +127,8 @@ def run_bench_gui(
             )
         )
         trainer.sig_info.connect(infos.update)
+        steps_seen: list[int] = []  # the trainer's update count, as its events report it
+        trainer.sig_event.connect(lambda ev: steps_seen.append(int(ev.step)))
         # wait until the trainer has loaded (torch import, model build) before timing clicks
         _wait(app, lambda: trainer.state in ("idle", "running", "error"), warmup_s)
         watch = _PaintWatch(window)
@@ -142,6 +144,8 @@ def run_bench_gui(
                 else None
             )
         )
+        clicks_from = time.perf_counter()
+        steps_from = steps_seen[-1] if steps_seen else int(infos.get("updates", 0))
         for _ in range(clicks):
             watch.reset()
             t0 = time.perf_counter()
@@ -156,6 +160,8 @@ def run_bench_gui(
             # an expert needs a moment per item; let the event loop breathe like a real one
             _wait(app, lambda: False, 0.02)
             relaid += watch.relaid_out()
+        clicks_s = time.perf_counter() - clicks_from
+        steps_done = (steps_seen[-1] if steps_seen else steps_from) - steps_from
         _wait(app, lambda: bool(versions) and versions[-1][1] >= max(click_at), 20.0)
         to_model = []
         for eid, t0 in click_at.items():
@@ -187,6 +193,9 @@ def run_bench_gui(
                 "p95": round(_percentile(to_model, 95), 3),
             },
             "trainer_updates_per_s": round(statistics.median(ups_seen), 1) if ups_seen else 0.0,
+            # updates done while the clicks ran, per second of it (the line above is the pace of
+            # one update while it runs; this one also counts the time the trainer did not run)
+            "trainer_throughput_updates_per_s": round(steps_done / clicks_s, 1),
             "device": infos.get("device", device),
             "model_versions_seen": len(versions),
             # the app's whole footprint: this process plus the trainer process (each one's own

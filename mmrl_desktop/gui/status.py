@@ -1,4 +1,5 @@
-"""The status bar: device, model version, answers given, trainer state, updates per second."""
+"""The status bar: device, model version, answers given, trainer state, updates per second, and a
+note on the left when other programs starve the trainer (``perf/starved``, core/trainer_loop.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from mmrl_desktop.gui.widgets import reserve_width
 TRAINER_STATES = ("stopped", "loading", "running", "idle", "paused", "error")
 
 
+def starved_text(metrics: dict[str, float]) -> str:
+    rate = metrics.get("perf/throughput_updates_per_s", 0.0)
+    return f"training: starved ({rate:.1f} updates/s, other programs are using the CPU)"
+
+
 class StatusBar(QStatusBar):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -17,6 +23,8 @@ class StatusBar(QStatusBar):
         self.answers = QLabel("0 / 0 answered")
         self.state = QLabel("trainer: stopped")
         self.speed = QLabel("")
+        self.starved = QLabel("")  # left of the bar, empty unless training is starved
+        self.addWidget(self.starved, 1)
         for w in (self.device, self.version, self.answers, self.state, self.speed):
             w.setContentsMargins(8, 0, 8, 0)
             self.addPermanentWidget(w)
@@ -49,6 +57,9 @@ class StatusBar(QStatusBar):
         ups = ev.metrics.get("perf/updates_per_s")
         if ups is not None:
             self.speed.setText(f"{ups:.0f} updates/s")
+        starved = ev.metrics.get("perf/starved")
+        if starved is not None:
+            self.starved.setText(starved_text(ev.metrics) if starved else "")
 
     def show_error(self, text: str) -> None:
         self.showMessage(text, 15000)

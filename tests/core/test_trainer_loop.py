@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import pytest
 
-from mmrl_desktop.core.trainer_loop import LoopControl, run_loop
+from mmrl_desktop.core.trainer_loop import LoopControl, StarvationMeter, run_loop
 
 
 @dataclass
@@ -107,3 +108,82 @@ def test_stop_is_honoured_whenever_it_comes(stop_first):
         control.request_stop()
     reports = _run(trainer, control, lambda r: len(r) > 20)
     assert reports[-1] == ("state", "stopped") and trainer.closed
+
+
+class _Clocks:
+    """Wall and CPU clocks the test moves by hand."""
+
+    def __init__(self):
+        self.wall = self.cpu = 0.0
+
+    def advance(self, wall: float, cpu: float) -> None:
+        self.wall += wall
+        self.cpu += cpu
+
+
+def _meter(clocks, needed=8.0):
+    return StarvationMeter(needed, 3.0, clock=lambda: clocks.wall, cpu_clock=lambda: clocks.cpu)
+
+
+def test_a_trainer_kept_off_the_cpu_while_answers_wait_is_starved():
+    clocks = _Clocks()
+    meter = _meter(clocks)
+    assert meter.sample(0, owed=True) == {}  # a window opens
+    clocks.advance(wall=3.5, cpu=0.1)  # 2 updates in 3.5 s, on the CPU 3 % of the time
+    out = meter.sample(2, owed=True)
+    assert out["perf/starved"] == 1.0 and out["perf/throughput_updates_per_s"] == 2 / 3.5
+    assert meter.sample(2, owed=False) == {"perf/starved": 0.0}  # caught up: said once
+    assert meter.sample(2, owed=False) == {}
+
+
+def test_a_slow_model_that_has_the_cpu_is_not_starved_nor_is_a_fast_one():
+    clocks = _Clocks()
+    meter = _meter(clocks)
+    meter.sample(0, owed=True)
+    clocks.advance(wall=3.0, cpu=2.9)  # 3 updates/s, but on the CPU all the time
+    assert meter.sample(9, owed=True)["perf/starved"] == 0.0
+    clocks.advance(wall=3.0, cpu=0.3)  # off the CPU, but 50 updates/s: keeping up
+    assert meter.sample(159, owed=True)["perf/starved"] == 0.0
+
+
+def test_a_pause_starts_a_new_window():
+    clocks = _Clocks()
+    meter = _meter(clocks)
+    meter.sample(0, owed=True)
+    clocks.advance(wall=60.0, cpu=0.0)  # paused for a minute: not starving
+    meter.reset()
+    assert meter.sample(0, owed=True) == {}
+    clocks.advance(wall=1.0, cpu=0.0)
+    assert meter.sample(0, owed=True) == {}  # the window is not over yet
+
+
+class _WaitingTrainer(_Trainer):
+    """Owes updates, but each step spends its time waiting (off the CPU), like a trainer
+    process that other programs keep from running."""
+
+    pending_updates = 10**6
+    config = SimpleNamespace(updates_per_event=8)
+
+    def step(self):
+        time.sleep(0.2)  # 5 updates/s, fewer than the 8 one answer needs
+        return super().step()
+
+
+def test_the_loop_reports_starvation_in_its_events():
+    trainer, control = _WaitingTrainer(updates=1), LoopControl()
+    reports: list = []
+    thread = threading.Thread(
+        target=run_loop,
+        args=(lambda: trainer, control, lambda k, p: reports.append((k, p))),
+        kwargs={"event_interval_s": 0.0, "starved_window_s": 0.5},
+    )
+    thread.start()
+    deadline = time.monotonic() + 5.0
+    starved = []
+    while not starved and time.monotonic() < deadline:
+        starved = [p[2] for k, p in list(reports) if k == "event" and "perf/starved" in p[2]]
+        time.sleep(0.02)
+    control.request_stop()
+    thread.join(5.0)
+    assert starved and starved[0]["perf/starved"] == 1.0
+    assert starved[0]["perf/throughput_updates_per_s"] < 8.0

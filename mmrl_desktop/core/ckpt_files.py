@@ -70,7 +70,10 @@ def weights_problem(path: Path) -> str | None:
             (n,) = struct.unpack("<Q", head)
             if n > _HEADER_MAX:
                 return "the weights file is not a safetensors file"
-            header = json.loads(fh.read(n).decode("utf-8"))
+            raw = fh.read(n)
+            if len(raw) < n:
+                return "the weights file is truncated"
+            header = json.loads(raw.decode("utf-8"))
         size = path.stat().st_size
     except (OSError, ValueError, UnicodeDecodeError) as err:
         if isinstance(err, OSError):

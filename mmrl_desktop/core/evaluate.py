@@ -73,10 +73,8 @@ def open_trainer(project: Project, device: str = "cpu"):
 def current_source(trainer) -> str:
     resumed = getattr(trainer, "resumed_from", None)
     if not resumed:
-        skipped = getattr(trainer, "checkpoint_warnings", None)
-        return "starting model (no usable checkpoint)" if skipped else (
-            "starting model (no checkpoint yet)"
-        )
+        why = "no usable checkpoint" if trainer.checkpoint_warnings else "no checkpoint yet"
+        return f"starting model ({why})"
     return str(Path(resumed).relative_to(trainer.project.root))
 
 

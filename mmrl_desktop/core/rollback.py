@@ -1,12 +1,14 @@
 """Roll back to a checkpoint by promoting it: a copy becomes the newest checkpoint.
 
 The trainer resumes from the newest readable checkpoint (``checkpoints.latest_checkpoint``: the
-highest ``ckpt-<step>``). Rolling back copies the chosen checkpoint's weights and metadata to
+highest metadata step). Rolling back copies the chosen checkpoint's weights and metadata to
 ``ckpt-<newest step + 1>`` with ``model_version`` = the highest version so far + 1 — the step axis
 and the model versions stay monotonic, so the charts never run backwards and the GUI never
 mistakes the rolled-back model's predictions for stale ones. Nothing is deleted: every later
 checkpoint stays on disk until the usual keep-N pruning. The store indexes the new checkpoint and
-records ``audit("rollback", ...)``.
+records ``audit("rollback", ...)``. A target the trainer could not resume from (unreadable, a
+pickle under a checkpoint's name, labels since renamed, another algorithm) is refused with one
+sentence before anything is written or audited (``check_target``).
 
 Stop the trainer first (its closing checkpoint would otherwise become the newest), promote, then
 start it again. Torch-free: files are copied as bytes.
@@ -17,29 +19,33 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mmrl_desktop.core import ckpt_files
+from mmrl_desktop.core.config import TrainConfig
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.project import Project, atomic_write_bytes
 from mmrl_desktop.core.store import FeedbackStore
 
 
-def _meta(weights: Path) -> dict:
-    try:
-        meta = json.loads(weights.with_suffix(".json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"checkpoint {weights.name} is missing its weights or metadata.") from None
-    except (OSError, ValueError) as err:
-        raise UserError(f"checkpoint {weights.name} cannot be read ({err}).") from None
-    if not isinstance(meta, dict) or "step" not in meta:
-        raise UserError(f"checkpoint {weights.name} has an unknown format.")
+def check_target(project: Project, src: Path) -> dict:
+    """The metadata of rollback target ``src``, or a ``UserError`` saying why the trainer could
+    not resume from it (unreadable, a pickle, other labels or another algorithm) — said before
+    anything is written or audited."""
+    entry = ckpt_files.read_entry(src)
+    if not entry.readable:
+        raise UserError(f"cannot roll back to {src.stem}: {entry.problem}.")
+    meta = entry.meta
+    labels = {t.name: list(t.labels) for t in project.tasks if t.kind == "single"}
+    if not ckpt_files.labels_cover(labels, entry.labels):
+        raise UserError(
+            f"cannot roll back to {src.stem}: it was trained for labels this project no longer has."
+        )
+    algorithm = TrainConfig.from_dict(project.algorithm).algorithm
+    if entry.algorithm != algorithm:
+        raise UserError(
+            f"cannot roll back to {src.stem}: it was trained with the algorithm "
+            f"{entry.algorithm!r} and the project now uses {algorithm!r}; switch back first."
+        )
     return meta
-
-
-def _complete(folder: Path) -> list[Path]:
-    return [
-        js.with_suffix(".safetensors")
-        for js in sorted(folder.glob("ckpt-*.json"))
-        if js.with_suffix(".safetensors").is_file()
-    ]
 
 
 def promote_checkpoint(project: Project, checkpoint: str | Path, store: FeedbackStore) -> Path:
@@ -51,15 +57,13 @@ def promote_checkpoint(project: Project, checkpoint: str | Path, store: Feedback
     src = src.with_suffix(".safetensors")
     if not src.is_file():
         raise UserError(f"checkpoint {src.name} is no longer on disk (older ones are pruned).")
-    meta = _meta(src)
+    meta = check_target(project, src)
     folder = project.checkpoints_dir
-    existing = _complete(folder)
-    metas = [_meta(p) for p in existing if p != src] + [meta]
-    new_step = max(int(m.get("step", 0)) for m in metas) + 1
-    new_version = max(int(m.get("model_version", 0)) for m in metas) + 1
-    stem = f"ckpt-{new_step:08d}"
-    dest = folder / f"{stem}.safetensors"
-    new_meta = dict(meta)
+    entries = [e for e in ckpt_files.scan(folder) if e.readable] + [ckpt_files.Entry(src, meta)]
+    new_step = max(e.step for e in entries) + 1
+    new_version = max(int(e.meta.get("model_version", 0)) for e in entries) + 1
+    dest = ckpt_files.checkpoint_path(folder, new_step)
+    new_meta = json.loads(src.with_suffix(".json").read_text(encoding="utf-8"))
     new_meta.update(
         step=new_step,
         model_version=new_version,
@@ -68,7 +72,7 @@ def promote_checkpoint(project: Project, checkpoint: str | Path, store: Feedback
     )
     try:
         atomic_write_bytes(dest, src.read_bytes())  # weights first; the JSON completes it
-        atomic_write_bytes(folder / f"{stem}.json", json.dumps(new_meta).encode("utf-8"))
+        atomic_write_bytes(dest.with_suffix(".json"), json.dumps(new_meta).encode("utf-8"))
     except OSError as err:
         raise UserError(
             f"cannot write the rolled-back checkpoint: {err.strerror or err}."

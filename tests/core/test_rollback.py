@@ -3,6 +3,9 @@ an index row and an audit row; later checkpoints stay on disk."""
 
 from __future__ import annotations
 
+import pickle
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -52,3 +55,46 @@ def test_missing_checkpoint_is_a_sentence(tmp_path):
     project = digits_project(tmp_path, n=10)
     with project.open_store() as store, pytest.raises(UserError, match="no longer on disk"):
         promote_checkpoint(project, "checkpoints/ckpt-00000001.safetensors", store)
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda p: p.write_bytes(p.read_bytes()[:200]), "truncated"),
+        (lambda p: p.write_bytes(pickle.dumps({"policy": [1, 2, 3]})), "not a safetensors"),
+        (lambda p: p.with_suffix(".json").write_text("{oops"), "not valid JSON"),
+    ],
+)
+def test_unreadable_target_is_refused_before_any_write_or_audit(tmp_path, damage, reason):
+    """Issue 18.9: a rollback to an unreadable (or pickle) checkpoint used to be audited as done
+    and then ignored by the trainer."""
+    project = digits_project(tmp_path, n=10)
+    answer(project, 2)
+    trainer = Trainer(project, device="cpu")
+    trainer.train_pending()
+    first = trainer.save_checkpoint("first")
+    answer(project, 2, seed=1)
+    trainer.train_pending()
+    trainer.close()
+    damage(Path(first))
+    before = sorted(p.name for p in project.checkpoints_dir.iterdir())
+    with project.open_store() as store:
+        audits = len(store.audit_log())
+        with pytest.raises(UserError, match=f"cannot roll back to ckpt-.*{reason}"):
+            promote_checkpoint(project, first, store)
+        assert len(store.audit_log()) == audits
+    assert sorted(p.name for p in project.checkpoints_dir.iterdir()) == before
+
+
+def test_unreadable_other_checkpoint_does_not_block_rollback(tmp_path):
+    project = digits_project(tmp_path, n=10)
+    answer(project, 2)
+    trainer = Trainer(project, device="cpu")
+    trainer.train_pending()
+    first = trainer.save_checkpoint("first")
+    trainer.close()
+    (project.checkpoints_dir / "ckpt-99999999.safetensors").write_bytes(b"garbage")
+    (project.checkpoints_dir / "ckpt-99999999.json").write_text("{oops")
+    with project.open_store() as store:
+        dest = promote_checkpoint(project, first, store)
+    assert latest_checkpoint(project.checkpoints_dir).path == dest

@@ -269,6 +269,23 @@ def test_checkpoints_rollback_and_trainer_resumes(qtbot, window, boxes):
     assert window.trainer.stop()
 
 
+def test_rollback_to_an_unreadable_checkpoint_is_refused(qtbot, window, boxes):
+    """Issue 18.9: refused with a sentence, the trainer left alone, nothing audited."""
+    project = window.project
+    dlg = CheckpointsDialog(project, window)
+    qtbot.addWidget(dlg)
+    early = dlg.rows[1]["path"]
+    (project.root / early).write_bytes(b"\x80\x04\x95 a pickle, not weights")
+    with project.open_store() as store:
+        audits = len(store.audit_log())
+    assert rollback(window, early) is False
+    assert boxes[-1][0] == "Roll back" and "Cannot roll back to ckpt-" in boxes[-1][1]
+    assert "not a safetensors file" in boxes[-1][1]
+    with project.open_store() as store:
+        assert len(store.audit_log()) == audits
+    assert len(list(project.checkpoints_dir.glob("*.json"))) == 2
+
+
 def test_export_writes_feedback_and_model(qtbot, trained_copy, tmp_path):
     dlg = ExportDialog(trained_copy)
     qtbot.addWidget(dlg)

@@ -154,8 +154,14 @@ class CheckpointsDialog(QDialog):
 
 def rollback(window, path: str) -> bool:
     """Stop the trainer, promote ``path``, restart the trainer. A sentence on failure."""
-    from mmrl_desktop.core.rollback import promote_checkpoint
+    from mmrl_desktop.core.rollback import check_target, promote_checkpoint
 
+    try:  # an unreadable target is refused before the trainer is even stopped
+        check_target(window.project, (window.project.root / path).with_suffix(".safetensors"))
+    except UserError as err:
+        text = str(err)
+        QMessageBox.warning(window, "Roll back", text[:1].upper() + text[1:])
+        return False
     trainer = window.trainer
     was_running = trainer.is_running()
     if not trainer.stop():

@@ -39,7 +39,8 @@ class Item:
     ``labels`` maps task name → label for labelled items (import fills the first task).
     ``split`` is ``"pool"`` (shown to the expert) or ``"holdout"`` (kept out of feedback, for
     evaluation). ``info`` holds display-only metadata such as a DICOM file's modality and window
-    presets — never patient identifiers.
+    presets — never patient identifiers — and ``source_root``, the real path of the folder the item
+    was imported from: ``loaders.item_file`` refuses to read a file that no longer lies inside it.
     """
 
     item_id: str

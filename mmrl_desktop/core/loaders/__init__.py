@@ -61,7 +61,7 @@ def _not_regular(mode: int) -> str:
     elif stat.S_ISDIR(mode):
         what = "a folder"
     else:
-        what = "not a plain file"
+        what = "an unknown kind of file"
     return f"not a regular file ({what}); only regular files are read"
 
 
@@ -142,7 +142,8 @@ def check_pixels(width: int, height: int, frames: int = 1) -> None:
 
 
 def reduction(width: int, height: int, max_side: int | None) -> int:
-    """The integer factor that brings the longer side to at most ``max_side`` × 2 (1: none)."""
+    """The integer factor that brings the longer side below 2 × ``max_side`` (1: no reduction,
+    so images under twice ``max_side`` are decoded exactly as they are)."""
     if not max_side:
         return 1
     return max(1, max(int(width), int(height)) // int(max_side))

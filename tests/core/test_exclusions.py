@@ -247,3 +247,18 @@ def test_session_include_puts_items_back_with_their_status(tmp_path):
     assert all(again._index[it.item_id] == k for k, it in enumerate(again.items))
     assert [it.item_id for it in again.items] == [it.item_id for it in session.items]
     store.close()
+
+
+def test_cli_train_names_an_unreadable_item_and_goes_on(tmp_path, capsys):
+    from mmrl_desktop.cli import main
+
+    project = png_project(tmp_path)
+    answer(project, 6)
+    with project.open_store() as store:
+        bad = store.items("pool")[1]  # answered
+    Path(bad.image).unlink()
+    root = str(project.root)
+    assert main(["train", "--project", root, "--steps", "5", "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("trained ")
+    assert f"warning: left out {bad.item_id}: image: file cannot be read" in captured.err

@@ -31,6 +31,7 @@ import copy
 import io
 import json
 import re
+import sqlite3
 import time
 import warnings
 from pathlib import Path
@@ -460,7 +461,10 @@ def export_model(project: Project, fmt: str, out: str | Path) -> dict:
         side = target.with_name(target.name + ".json")
         write_files({target: payload, side: json.dumps(info, indent=2).encode("utf-8")})
         info["path"], info["sidecar"] = str(target), str(side)
-        trainer.store.audit("export", what=fmt, path=str(target), max_abs_diff=diff)
+        try:
+            trainer.store.audit("export", what=fmt, path=str(target), max_abs_diff=diff)
+        except sqlite3.Error:  # a read-only database still gets its export (as the feedback log)
+            pass
         return info
     finally:
         trainer.close(checkpoint=False)

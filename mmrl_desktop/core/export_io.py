@@ -91,7 +91,7 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def private_strings(*extra: str | Path) -> list[bytes]:
-    """Folders of this machine that no export may contain (as UTF-8 bytes)."""
+    """Folders of this machine that no export may name a file in (``<folder>/``, UTF-8)."""
     import torch
 
     import mmrl_desktop
@@ -106,8 +106,9 @@ def private_strings(*extra: str | Path) -> list[bytes]:
     out: list[bytes] = []
     for f in folders:
         for s in {str(f), str(f.resolve())}:
-            if len(Path(s).parts) >= 2 and s.encode() not in out:
-                out.append(s.encode("utf-8"))
+            needle = (s.rstrip(os.sep) + os.sep).encode("utf-8")  # a path below that folder
+            if len(Path(s).parts) >= 2 and needle not in out:
+                out.append(needle)
     return out
 
 

@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import torch
 
 import mmrl_desktop
 from mmrl_desktop.cli import main
@@ -186,3 +187,28 @@ def test_pseudonymous_item_ids(tmp_path, capsys):
     # without the flag nothing changes
     assert main([*base[:-2], "--out", str(tmp_path / "c.jsonl"), "--format", "feedback-jsonl"]) == 0
     assert "DOE_JOHN_normal0" in (tmp_path / "c.jsonl").read_text()
+
+
+class _NamesAFolder(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.note = HOME_FILE  # a string attribute: saved in the archive's data.pkl
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if bool(x.sum() > 1e30):
+            raise RuntimeError(self.note)
+        return x * 2
+
+
+HOME_FILE = os.path.join(os.path.expanduser("~"), "secret", "notes.txt")
+
+
+def test_a_torchscript_program_that_names_a_folder_is_refused():
+    from mmrl_desktop.core.errors import UserError
+    from mmrl_desktop.core.export_io import private_strings, torchscript_bytes
+
+    scripted = torch.jit.script(_NamesAFolder())
+    with pytest.raises(UserError, match="names a folder of this computer"):
+        torchscript_bytes(scripted, private_strings())
+    clean = torchscript_bytes(torch.jit.trace(torch.nn.Linear(2, 2), torch.ones(1, 2)), [])
+    assert torch.jit.load(io.BytesIO(clean))(torch.ones(1, 2)).shape == (1, 2)

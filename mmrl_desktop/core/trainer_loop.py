@@ -9,6 +9,8 @@ then steps it until ``control`` says stop; it never raises. What it reports goes
     ("predictions", {item_id: {task: Prediction}})   after each new model version (for the queue)
     ("event", (step, model_version, {metric: value})) at most every ``event_interval_s``
     ("error", "Training stopped: …")                  one sentence, then state "error"
+    ("warning", "…")                                  one sentence; training goes on (a checkpoint
+                                                      skipped or not saved, an ignored setting)
     ("rss", peak resident MB of this process)         with each event
 
 While updates are owed to answers, the events also carry ``perf/throughput_updates_per_s`` (updates
@@ -174,7 +176,10 @@ def run_loop(
     state = ""
     try:
         trainer = build()
-        emit("info", trainer.info())
+        info = trainer.info()
+        emit("info", info)
+        for text in info.get("checkpoint_warnings", []):  # skipped checkpoints, ignored settings
+            emit("warning", text)
         last_version = None
         last_emit = 0.0
         pending: dict[str, float] = {}
@@ -197,6 +202,8 @@ def run_loop(
                 control.wait(0.2)
                 continue
             result = trainer.step()
+            if result.metrics.get("train/checkpoint_failed"):  # the model stays in memory
+                emit("warning", trainer.save_error)
             if result.metrics:
                 pending.update(result.metrics)
             pending.update(meter.sample(result.step, getattr(trainer, "pending_updates", 0) > 0))

@@ -125,7 +125,7 @@ class TrainerWorker(QObject):
             self.sig_predictions.emit(rid, payload)
         elif kind == "info":
             self.sig_info.emit(rid, payload)
-        elif kind == "error":
+        elif kind in ("error", "warning"):  # a warning: one sentence, training goes on
             self.sig_error.emit(rid, payload)
         elif kind == "rss" and self.in_process and payload is not None:
             self.trainer_peak_rss_mb = max(self.trainer_peak_rss_mb or 0.0, float(payload))

@@ -160,3 +160,32 @@ def test_model_setting_the_checkpoint_overrides_is_said(tmp_path):
     (text,) = info["checkpoint_warnings"]
     assert text.startswith("project.toml [model] embed_dim = 32 (the checkpoint's: 16) is ignored")
     t.close(checkpoint=False)
+
+
+def test_trainer_loop_warns_of_skipped_checkpoints_and_failed_saves(tmp_path):
+    """The app's trainer (thread or process) says both in one sentence each and keeps going."""
+    from mmrl_desktop.core.trainer_loop import LoopControl, run_loop
+
+    project = _trained(tmp_path)
+    (project.checkpoints_dir / "ckpt-99999999.safetensors").write_bytes(b"junk")
+    (project.checkpoints_dir / "ckpt-99999999.json").write_text("{")
+    answer(project, 2, seed=1)
+    control = LoopControl()
+    seen = []
+
+    def build():
+        t = Trainer(project, device="cpu", queue_size=0)
+        t.info()
+        _swap_for_a_file(project.checkpoints_dir)  # full disk / read-only from now on
+        return t
+
+    def emit(kind, payload):
+        seen.append((kind, payload))
+        if kind == "warning" and "could not save" in payload or payload == "idle":
+            control.request_stop()
+
+    run_loop(build, control, emit)
+    warnings = [p for k, p in seen if k == "warning"]
+    assert warnings[0].startswith("1 checkpoint could not be read (ckpt-99999999: its metadata")
+    assert warnings[1].startswith("could not save a checkpoint in ")
+    assert not [p for k, p in seen if k == "error"]

@@ -14,8 +14,9 @@ Its past answers stay in the event log (feedback exports and the audit trail sho
 are not used: ``active_feedback()`` leaves them out (``evaluate``'s off-policy estimates), and the
 trainer's replay buffer holds them aside (``ReplayBuffer.set_excluded``) — a running trainer sees
 the change at its next step through ``exclusions_mark()``. Included again, the item comes back to
-the queue and its answers are replayed again. (The default algorithm's unlabelled pool is read when
-the trainer starts; an item excluded while it runs leaves that pool at the next start.)
+the queue and its answers are replayed again. Importing the same id again does not include it (an
+import never replaces a stored item). (The default algorithm's unlabelled pool is read when the
+trainer starts; an item excluded while it runs leaves that pool at the next start.)
 """
 
 from __future__ import annotations

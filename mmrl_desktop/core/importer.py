@@ -12,9 +12,7 @@ paths, missing files and duplicate ids are skipped with a reason, never a crash.
 
 from __future__ import annotations
 
-import csv
 import errno
-import json
 import os
 import re
 import time
@@ -32,10 +30,11 @@ from mmrl_desktop.core.loaders import (
     kind_of,
     regular_file_reason,
 )
+from mmrl_desktop.core.manifest import MAX_MANIFEST_BYTES as MAX_MANIFEST_BYTES
+from mmrl_desktop.core.manifest import MEDIA, read_manifest
 from mmrl_desktop.core.project import DEFAULT_TASK, PROJECT_FILE, Project
 
 MANIFEST_NAMES = ("items.csv", "items.jsonl")
-MEDIA = ("image", "audio", "text")
 
 
 class ImportCancelled(UserError):
@@ -250,48 +249,6 @@ def _entries(folder: str, rel: str, scan: Scan) -> list[os.DirEntry]:
 
 
 # ------------------------------------------------------------------ manifests
-def read_manifest(path: str) -> list[tuple[int, dict | str]]:
-    """(line number, row dict or the reason the row is unreadable) for items.csv / items.jsonl."""
-    name = os.path.basename(path)
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            if path.lower().endswith(".jsonl"):
-                return [(n, _json_row(line)) for n, line in enumerate(fh, 1) if line.strip()]
-            reader = csv.DictReader(fh)
-            header = [str(h or "").strip().lower() for h in (reader.fieldnames or [])]
-            _check_header(name, header)
-            reader.fieldnames = header
-            rows = []
-            for row in reader:
-                rows.append((reader.line_num, {k: v for k, v in row.items() if k}))
-            return rows
-    except UnicodeDecodeError:
-        raise UserError(f"{name} is not UTF-8 text; save the manifest as UTF-8.") from None
-    except csv.Error as err:
-        raise UserError(f"{name} is not a readable CSV file ({err}).") from None
-    except OSError as err:
-        raise UserError(f"{name} cannot be read ({err.strerror or err}).") from None
-
-
-def _check_header(name: str, header: list[str]) -> None:
-    if "id" not in header:
-        raise UserError(
-            f"{name} has no 'id' column; the columns are id, image, audio, text, label."
-        )
-    if not any(m in header for m in MEDIA):
-        raise UserError(f"{name} has no image, audio or text column.")
-
-
-def _json_row(line: str) -> dict | str:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError:
-        return "line is not valid JSON"
-    if not isinstance(row, dict):
-        return "line is not a JSON object with id, image, audio, text, label"
-    return {str(k).strip().lower(): v for k, v in row.items()}
-
-
 def _cell(value) -> str:
     if value is None:
         return ""

@@ -205,6 +205,20 @@ def test_hashing_a_long_text_stops_at_max_tokens():
     assert len(hash_text(few, 4096, 256)) == expected_len
 
 
+def test_a_manifest_over_the_limit_is_refused_before_it_is_read(tmp_path):
+    from mmrl_desktop.core.errors import UserError
+    from mmrl_desktop.core.manifest import MAX_MANIFEST_BYTES
+
+    man = tmp_path / "items.csv"
+    man.write_text("id,image,label\n")
+    with open(man, "r+b") as fh:  # sparse: as large as a few million rows, costs no disk
+        fh.truncate(MAX_MANIFEST_BYTES + 1_000_000)
+    t = time.perf_counter()
+    with pytest.raises(UserError, match=r"items.csv is too large \(65 MB; the limit is 64 MB"):
+        scan_source(tmp_path)
+    assert time.perf_counter() - t < 1.0
+
+
 # ------------------------------------------------------------------ 4. FIFOs and other non-files
 @needs_fifo
 @pytest.mark.timeout(20)

@@ -98,7 +98,9 @@ def load_candidate_file(path: str | Path, trainer, name: str = "checkpoint") -> 
     """A weights file as a candidate; never runs code from it (``safe_load``)."""
     import json
 
+    from mmrl_desktop.core.ckpt_files import labels_cover
     from mmrl_desktop.core.config import ModelConfig
+    from mmrl_desktop.core.growth import grow_module, row_maps
     from mmrl_desktop.core.model.featurize import Featurizer
     from mmrl_desktop.core.model.policy import build_policy
     from mmrl_desktop.core.safe_load import load_weights
@@ -115,13 +117,16 @@ def load_candidate_file(path: str | Path, trainer, name: str = "checkpoint") -> 
         except (OSError, ValueError):
             meta = {}
         if isinstance(meta, dict) and "model_config" in meta:
-            if meta.get("labels") and meta["labels"] != trainer.labels:
+            old = meta.get("labels")
+            if old and not labels_cover(trainer.labels, old):
                 raise UserError(f"{path} was trained for other tasks or labels than this project.")
             cfg = ModelConfig.from_dict(meta["model_config"])
             if cfg.to_dict() != trainer.model_config.to_dict():
                 num = {t: len(v) for t, v in trainer.labels.items()}
                 policy = build_policy(cfg, num, trainer.project.root).to(trainer.device)
                 featurizer = Featurizer(cfg, trainer.config.cache_mb)
+            if old and old != trainer.labels:  # fewer labels then: the heads grow (growth.py)
+                state = grow_module(state, policy.state_dict(), row_maps(old, trainer.labels))
             info = {k: meta.get(k) for k in ("step", "model_version", "answers_seen") if k in meta}
     try:
         policy.load_state_dict(state, strict=True)

@@ -49,7 +49,8 @@ def _widen(old: torch.Tensor, shape, rows, fill: float = 0.0) -> torch.Tensor:
     return out
 
 
-def _grow_module(old: dict, fresh: dict, maps: dict) -> dict:
+def grow_module(old: dict, fresh: dict, maps: dict) -> dict:
+    """A policy state dict ``old`` grown to the shapes of ``fresh`` (``maps``: ``row_maps``)."""
     out = {}
     for key, template in fresh.items():
         head = _head(key)
@@ -102,9 +103,9 @@ def grow_state(
     """``old_state`` widened to ``new_labels`` (see the module docstring)."""
     maps = row_maps(old_labels, new_labels)
     out = dict(old_state)
-    out["policy"] = _grow_module(old_state["policy"], fresh_state["policy"], maps)
+    out["policy"] = grow_module(old_state["policy"], fresh_state["policy"], maps)
     if "reference" in old_state:
-        out["reference"] = _grow_module(old_state["reference"], fresh_state["reference"], maps)
+        out["reference"] = grow_module(old_state["reference"], fresh_state["reference"], maps)
     opt = old_state.get("optimizer")
     fresh = fresh_state["policy"]
     out["optimizer"] = (

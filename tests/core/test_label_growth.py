@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import torch
 from mmrl_desktop.core.algorithms import ALGORITHM_NAMES
 from mmrl_desktop.core.checkpoints import latest_checkpoint, list_checkpoints, prune
 from mmrl_desktop.core.config import ModelConfig, TrainConfig
+from mmrl_desktop.core.evaluate import load_candidate_file
 from mmrl_desktop.core.importer import import_source
 from mmrl_desktop.core.model.policy import build_policy
 from mmrl_desktop.core.project import Project
@@ -58,6 +60,10 @@ def test_added_class_keeps_training_and_the_old_rows(tmp_path):
     before = latest_checkpoint(project.checkpoints_dir)
     assert before.meta["step"] == 8 and before.meta["labels"] == {"label": ["dark", "light"]}
 
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    for f in (before.path, before.path.with_suffix(".json")):
+        shutil.copy(f, aside / f.name)
     project = _add_class(src, project)
     assert project.task("label").labels == ["dark", "light", "mid"]
     t = Trainer(project, device="cpu", queue_size=0)
@@ -84,6 +90,12 @@ def test_added_class_keeps_training_and_the_old_rows(tmp_path):
     # the next trainer (and evaluate) resume from it
     again = Trainer(project, device="cpu", queue_size=0, checkpoints=False)
     assert again.info()["updates"] == latest.meta["step"]
+    # evaluate --checkpoint on the checkpoint from before the class was added: it grows too
+    cand = load_candidate_file(aside / before.path.name, again)
+    w = cand.algorithm.policy.heads.heads["label"].weight
+    assert w.shape[0] == 3 and torch.equal(
+        w[:2], before.state["policy"]["heads.heads.label.weight"]
+    )
     again.close(checkpoint=False)
 
 

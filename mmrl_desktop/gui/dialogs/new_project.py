@@ -63,6 +63,8 @@ def guess_labels(source: str | Path, limit: int = 10000) -> list[str]:
                     return guess_labels(path / name, limit)
             return _class_dirs(path)
         labels: list[str] = []
+        if not path.is_file():  # a FIFO or device named *.csv would block the GUI thread
+            return []
         if path.suffix.lower() == ".csv":
             with path.open(newline="", encoding="utf-8-sig") as fh:
                 for k, row in enumerate(csv.DictReader(fh)):

@@ -36,13 +36,15 @@ ARCHIVE_ROOT = "model"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip entry times: the same model gives the same bytes
 
 
-def write_failed(err: BaseException, path: Path | str) -> UserError:
-    """The one sentence for an export that could not be written."""
+def write_failed(err: BaseException, path: Path | str, done: list[Path] | None = None) -> UserError:
+    """The one sentence for an export that could not be written (``done``: targets already
+    replaced, if any)."""
     reason = _REASONS.get(getattr(err, "errno", None))
     if reason is None:
         text = getattr(err, "strerror", None) or str(err).strip() or type(err).__name__
         reason = text.splitlines()[0][:160].rstrip(".")
-    return UserError(f"the export could not be written to {path}: {reason}; nothing was changed.")
+    changed = f"only {', '.join(p.name for p in done)} was replaced" if done else "nothing changed"
+    return UserError(f"the export could not be written to {path}: {reason}; {changed}.")
 
 
 def write_files(files: dict[Path, bytes]) -> None:
@@ -50,6 +52,7 @@ def write_files(files: dict[Path, bytes]) -> None:
 
     A failure before the first replace leaves every target as it was and no temp file behind."""
     temps: list[str] = []
+    done: list[Path] = []
     current = next(iter(files), Path("."))
     try:
         for path, payload in files.items():
@@ -63,8 +66,9 @@ def write_files(files: dict[Path, bytes]) -> None:
         for tmp, path in zip(temps, files, strict=True):
             current = path
             os.replace(tmp, path)
+            done.append(path)
     except (OSError, RuntimeError) as err:
-        raise write_failed(err, current) from None
+        raise write_failed(err, current, done) from None
     finally:
         for tmp in temps:
             try:

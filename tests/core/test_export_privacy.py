@@ -212,3 +212,16 @@ def test_a_torchscript_program_that_names_a_folder_is_refused():
         torchscript_bytes(scripted, private_strings())
     clean = torchscript_bytes(torch.jit.trace(torch.nn.Linear(2, 2), torch.ones(1, 2)), [])
     assert torch.jit.load(io.BytesIO(clean))(torch.ones(1, 2)).shape == (1, 2)
+
+
+def test_write_files_is_all_or_nothing(tmp_path):
+    from mmrl_desktop.core.errors import UserError
+    from mmrl_desktop.core.export_io import write_files
+
+    model = tmp_path / "model.pt"
+    model.write_bytes(b"old")
+    with pytest.raises(UserError, match=r"could not be written to .*nope.*nothing changed\.$"):
+        write_files({model: b"new", tmp_path / "nope" / "model.pt.json": b"{}"})
+    assert model.read_bytes() == b"old" and sorted(tmp_path.iterdir()) == [model]
+    write_files({model: b"new", tmp_path / "model.pt.json": b"{}"})
+    assert model.read_bytes() == b"new" and not list(tmp_path.glob(".*.tmp"))

@@ -12,7 +12,9 @@ an older one or from a fresh model. Steps continue above the highest step on dis
 checkpoints are always the newest.
 
 Also here: ``model_config_for`` (project.toml's ``[model]`` against the checkpoint's model: an
-invalid value is an error, a setting the checkpoint overrides is said) and ``check_writable``.
+invalid value is an error, a setting the checkpoint overrides is said), ``check_writable`` (before
+training starts), ``save_failed`` (a failed save's sentence) and ``index_checkpoint`` (the store's
+index and pruning after a save).
 """
 
 from __future__ import annotations
@@ -144,3 +146,29 @@ def check_writable(folder: str | Path) -> None:
             f"cannot write checkpoints to {folder} ({err.strerror or err}); training would be "
             "lost, so it does not start — make the folder writable or free some space."
         ) from None
+
+
+def save_failed(folder: Path, err: OSError, keep_going: bool) -> str:
+    """The sentence for a checkpoint that could not be written (read-only, disk full)."""
+    then = (
+        "the model stays in memory and the next save tries again"
+        if keep_going
+        else "this run's training is lost — make the folder writable or free some space"
+    )
+    return f"could not save a checkpoint in {folder} ({err.strerror or err}); {then}."
+
+
+def index_checkpoint(store, root: Path, path: Path, numbers: tuple, note: str, config) -> None:
+    """Index the checkpoint just written at ``path`` in the store (``numbers``: step, model
+    version, answers seen), prune the older ones of its line (``config.keep_checkpoints``) and
+    drop their index rows."""
+    rel = str(path.relative_to(root))
+    for rec in store.checkpoints():
+        if rec.path == rel:  # the same step saved again: one index row
+            store.remove_checkpoint(rec.ckpt_id)
+    store.add_checkpoint(rel, *numbers, note=note)
+    pruned = ckpt_files.prune(path.parent, config.keep_checkpoints, path)
+    removed = {str(p.relative_to(root)) for p in pruned}
+    for rec in store.checkpoints():
+        if rec.path in removed:
+            store.remove_checkpoint(rec.ckpt_id)

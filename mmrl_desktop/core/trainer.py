@@ -13,7 +13,9 @@ answer. ``model_version`` goes up after the first update that used new feedback 
 update budget is spent; the queued items' predictions are then refreshed in the store. NaN/inf in a
 loss or a parameter rolls back to the last good in-memory snapshot (``train/nan_rollbacks``).
 Checkpoints every ``checkpoint_every`` updates, newest ``keep_checkpoints`` kept; a restart resumes
-from the newest readable one. Deterministic on the CPU for a given seed.
+from the newest readable one that fits, with its heads grown when labels were added, and steps
+continue above every checkpoint on disk (``core/resume.py``). Deterministic on the CPU for a
+given seed.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from mmrl_desktop.core.checkpoints import prune, save_checkpoint
+from mmrl_desktop.core.checkpoints import save_checkpoint
 from mmrl_desktop.core.config import ModelConfig, TrainConfig
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.items import Item
@@ -38,9 +40,11 @@ from mmrl_desktop.core.replay import ReplayBuffer, Row
 from mmrl_desktop.core.resume import (
     ResumePlan,
     check_writable,
+    index_checkpoint,
     model_config_for,
     plan_resume,
     restore,
+    save_failed,
 )
 from mmrl_desktop.core.store import FeedbackStore, Prediction
 
@@ -457,29 +461,13 @@ class Trainer:
         try:
             path = save_checkpoint(folder, self.algorithm.state_dict(), meta, self.updates)
         except OSError as err:
-            then = (
-                "the model stays in memory and the next save tries again"
-                if keep_going
-                else "this run's training is lost — make the folder writable or free some space"
-            )
-            reason = err.strerror or str(err)
-            self.save_error = f"could not save a checkpoint in {folder} ({reason}); {then}."
+            self.save_error = save_failed(folder, err, keep_going)
             if keep_going:
                 return None
             raise UserError(self.save_error) from None
         self.save_error = None
-        rel = str(path.relative_to(self.project.root))
-        for rec in self.store.checkpoints():
-            if rec.path == rel:  # the same step saved again: one index row
-                self.store.remove_checkpoint(rec.ckpt_id)
-        self.store.add_checkpoint(
-            rel, self.updates, self.model_version, len(self.buffer), note=note
-        )
-        kept = self.config.keep_checkpoints
-        removed = {str(p.relative_to(self.project.root)) for p in prune(folder, kept, path)}
-        for rec in self.store.checkpoints():
-            if rec.path in removed:
-                self.store.remove_checkpoint(rec.ckpt_id)
+        numbers = (self.updates, self.model_version, len(self.buffer))
+        index_checkpoint(self.store, self.project.root, path, numbers, note, self.config)
         self._last_ckpt_step = self.updates
         return str(path)
 

@@ -238,7 +238,8 @@ def run_loop(
 
 
 # ---------------------------------------------------------------- the trainer process
-TRAINER_NICE = 19  # the lowest normal priority: a floor of CPU, never none (ADR 0009)
+LOADING_NICE = 10  # while torch is imported and the model built (a few CPU seconds)
+TRAINER_NICE = 19  # then: the lowest normal priority, a floor of CPU, never none (ADR 0009)
 
 
 def build_trainer(project_root: str, device: str = "auto"):
@@ -250,18 +251,21 @@ def build_trainer(project_root: str, device: str = "auto"):
     return Trainer(Project.open(project_root), device=device, queue_size=0)
 
 
-def _lower_priority() -> None:
+def _lower_priority(nice: int) -> None:
     """The trainer gives way to the GUI when both want the CPU, but is never starved to zero.
 
-    ``nice 19`` is the lowest normal priority: its CFS weight is 15 against 1024 at nice 0, so
-    beside a busy program it still gets ~1.5 % of a core instead of nothing (under ``SCHED_IDLE``
-    two busy programs stopped training altogether: ADR 0009, amended). On Linux it also runs as
-    ``SCHED_BATCH``, which never preempts a running thread when it wakes from its pipe (at nice
-    10 the trainer did, for ~2.5 ms in ~6 % of clicks); the GUI thread still preempts it.
-    Switching to and from ``SCHED_BATCH`` needs no privilege. Threads started later inherit it."""
+    The calling thread (and the threads it starts later) goes to ``nice`` — never back up, which
+    would need a privilege — and, on Linux, to ``SCHED_BATCH``: a batch thread that wakes from its
+    pipe never preempts the running GUI thread (at plain nice 10 the trainer did, for ~2.5 ms in
+    ~6 % of clicks), and the GUI thread still preempts it. ``nice 19`` has a CFS weight of 15
+    against 1024 at nice 0: beside a busy program it still gets ~1.5 % of a core. Under
+    ``SCHED_IDLE`` (weight 3) two busy programs stopped training altogether, and loading took
+    minutes, so loading runs at ``LOADING_NICE`` (weight 110, ~10 %). ADR 0009, amended."""
     try:
-        os.nice(TRAINER_NICE)  # capped at 19; Windows has no nice()
-    except (AttributeError, OSError):
+        current = os.nice(0)
+        if nice > current:
+            os.nice(nice - current)
+    except (AttributeError, OSError):  # Windows has no nice(); a refused change changes nothing
         pass
     if hasattr(os, "SCHED_BATCH"):
         try:
@@ -270,9 +274,17 @@ def _lower_priority() -> None:
             pass
 
 
+def _build_then_yield(project_root: str, device: str):
+    """Import torch and build the model at ``LOADING_NICE``, then train at ``TRAINER_NICE``."""
+    trainer = build_trainer(project_root, device)
+    trainer.info()  # builds it
+    _lower_priority(TRAINER_NICE)
+    return trainer
+
+
 def serve(conn, project_root: str, device: str = "auto") -> None:
     """Entry point of the trainer process (``multiprocessing`` spawn)."""
-    _lower_priority()
+    _lower_priority(LOADING_NICE)
     control = LoopControl()
     send_lock = threading.Lock()
 
@@ -305,7 +317,7 @@ def serve(conn, project_root: str, device: str = "auto") -> None:
                 return
 
     threading.Thread(target=read, name="trainer-commands", daemon=True).start()
-    run_loop(lambda: build_trainer(project_root, device), control, emit)
+    run_loop(lambda: _build_then_yield(project_root, device), control, emit)
     emit("rss", peak_rss_mb())
     with send_lock:
         try:

@@ -22,6 +22,7 @@ from mmrl_desktop.commands.train_progress import Progress
 from tests.core.enginefixtures import answer, digits_project
 
 
+@pytest.mark.slow
 def test_the_catch_up_of_owed_updates_is_bounded_and_reported(tmp_path, capsys):
     project = digits_project(tmp_path)  # updates_per_event = 2
     answer(project, 30)  # no checkpoint yet: 30 answers × 2 = 60 updates owed
@@ -37,9 +38,8 @@ def test_the_catch_up_of_owed_updates_is_bounded_and_reported(tmp_path, capsys):
 
 
 def test_a_negative_bound_is_refused_in_one_line(tmp_path, capsys):
-    project = digits_project(tmp_path)
     with pytest.raises(SystemExit) as exited:
-        main(["train", "--project", str(project.root), "--max-catch-up", "-1"])
+        main(["train", "--project", str(tmp_path), "--max-catch-up", "-1"])
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "--max-catch-up" in err and len(err.strip().splitlines()) == 1

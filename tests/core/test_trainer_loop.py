@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -187,3 +190,22 @@ def test_the_loop_reports_starvation_in_its_events():
     thread.join(5.0)
     assert starved and starved[0]["perf/starved"] == 1.0
     assert starved[0]["perf/throughput_updates_per_s"] < 8.0
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling classes")
+def test_the_trainer_process_gives_way_but_is_never_idle_class():
+    """Loading at nice 10, training at nice 19, both SCHED_BATCH: never SCHED_IDLE, which two
+    busy programs starve to nothing (ADR 0009, amended)."""
+    code = (
+        "import os\n"
+        "from mmrl_desktop.core.trainer_loop import _lower_priority as low\n"
+        "low(10); print(os.nice(0), os.sched_getscheduler(0))\n"
+        "low(19); print(os.nice(0), os.sched_getscheduler(0))\n"
+        "low(10); print(os.nice(0), os.sched_getscheduler(0))\n"  # never back up
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    batch = str(os.SCHED_BATCH)
+    loading = str(max(10, os.nice(0)))  # the child starts at this process's nice value
+    assert out == [loading, batch, "19", batch, "19", batch]

@@ -104,10 +104,26 @@ def read_meta(weights: Path) -> tuple[dict | None, str | None]:
         return None, f"its metadata cannot be read: {err.strerror or err}"
     except (ValueError, UnicodeDecodeError):
         return None, "its metadata is not valid JSON"
-    if not isinstance(meta, dict) or not isinstance(meta.get("step"), int):
+    if not _well_formed(meta):
         return None, "its metadata has an unknown format"
     meta.pop("skeleton", None)
     return meta, None
+
+
+def _well_formed(meta) -> bool:
+    """The fields ordering and fitting read have the types this app writes (a hand-made or
+    damaged JSON is unreadable, never a crash)."""
+    if not isinstance(meta, dict) or type(meta.get("step")) is not int:
+        return False
+    if not isinstance(meta.get("created_at", 0.0), (int, float)):
+        return False
+    if not all(isinstance(meta.get(k, {}), dict) for k in ("train_config", "model_config")):
+        return False
+    labels = meta.get("labels", {})
+    return labels is None or (
+        isinstance(labels, dict)
+        and all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in labels.values())
+    )
 
 
 def read_entry(weights: Path) -> Entry:
@@ -142,8 +158,8 @@ def highest_step(entries: list[Entry]) -> int:
 
 def labels_cover(new: dict | None, old: dict | None) -> bool:
     """True when every task and label of ``old`` is still in ``new`` (a grown label set)."""
-    if not new or not old:
-        return new == old or (not new and not old)
+    if not new or not old:  # a checkpoint without labels fits only a project without any
+        return not new and not old
     if not isinstance(old, dict) or not isinstance(new, dict):
         return False
     for task, labels in old.items():
@@ -153,7 +169,7 @@ def labels_cover(new: dict | None, old: dict | None) -> bool:
 
 
 def describe_unreadable(entries: list[Entry]) -> str:
-    """``ckpt-00000009 (the weights file is truncated), …`` for the message sentences."""
+    """``ckpt-00000009: the weights file is truncated; …`` for the message sentences."""
     bad = [f"{e.weights.stem}: {e.problem}" for e in entries if not e.readable]
     shown = "; ".join(bad[:3]) + ("; …" if len(bad) > 3 else "")
     return shown

@@ -112,7 +112,12 @@ def model_config_for(project_model: dict, ckpt: Checkpoint | None) -> tuple[Mode
         raise UserError(f"project.toml [model]: {err}") from None
     if ckpt is None:
         return asked, ""
-    used = ModelConfig.from_dict(ckpt.meta["model_config"])
+    try:
+        used = ModelConfig.from_dict(ckpt.meta.get("model_config") or {})
+    except UserError as err:
+        raise UserError(
+            f"checkpoint {ckpt.path.stem} holds invalid model settings: {err}"
+        ) from None
     differ = [
         f"{k} = {v!r} (the checkpoint's: {getattr(used, k)!r})"
         for k, v in project_model.items()

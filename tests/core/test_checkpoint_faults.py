@@ -189,3 +189,28 @@ def test_trainer_loop_warns_of_skipped_checkpoints_and_failed_saves(tmp_path):
     assert warnings[0].startswith("1 checkpoint could not be read (ckpt-99999999: its metadata")
     assert warnings[1].startswith("could not save a checkpoint in ")
     assert not [p for k, p in seen if k == "error"]
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        '{"step": 50, "created_at": "yesterday"}',
+        '{"step": 50, "labels": 3}',
+        '{"step": 50, "labels": {"label": [1, 2]}}',
+        '{"step": 50, "train_config": ["default"]}',
+        '{"step": "50"}',
+        "[50]",
+    ],
+)
+def test_hand_made_metadata_is_skipped_never_a_crash(tmp_path, meta):
+    project = _trained(tmp_path)
+    good = list_checkpoints(project.checkpoints_dir)[-1]
+    shutil.copy(good, project.checkpoints_dir / "ckpt-00000050.safetensors")
+    (project.checkpoints_dir / "ckpt-00000050.json").write_text(meta)
+    t = Trainer(project, device="cpu", queue_size=0)
+    t.info()
+    assert t.resumed_from == str(good) and t.updates == 4
+    assert "ckpt-00000050: its metadata has an unknown format" in t.checkpoint_warnings[0]
+    t.save_checkpoint()
+    t.close(checkpoint=False)
+    assert (project.checkpoints_dir / "ckpt-00000050.json").exists()  # never pruned

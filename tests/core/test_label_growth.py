@@ -221,3 +221,32 @@ def test_grow_state_every_algorithm(name):
     assert torch.equal(moments[[0, 2, 3, 4]], old_moments) and not moments[1].any()
     out = new.update(batch)
     assert all(math.isfinite(v) for v in out.values())
+
+
+def test_issue_scenario_through_the_command_line(tmp_path, capsys):
+    """import → train → import with a new class → train → evaluate uses what was just trained."""
+    from mmrl_desktop.cli import main
+
+    src, proj = make_pngs(tmp_path / "src", per_class=4), tmp_path / "proj"
+    assert main(["import", str(src), "--project", str(proj)]) == 0
+    project = Project.open(proj)
+    project.model.update(TINY_MODEL)
+    project.algorithm.update({**ALGO, "checkpoint_every": 2, "keep_checkpoints": 2})
+    project.save()
+    answer(project, 4)
+    train = ["train", "--project", str(proj), "--steps", "6", "--device", "cpu"]
+    assert main(train) == 0
+    first = latest_checkpoint(project.checkpoints_dir).meta["step"]
+    project = _add_class(src, Project.open(proj))
+    answer(project, 2, seed=1)
+    capsys.readouterr()
+    assert main(train) == 0
+    out = capsys.readouterr().out
+    path = Path(out.strip().rsplit("checkpoint ", 1)[-1])
+    assert path.exists() and latest_checkpoint(project.checkpoints_dir).path == path
+    assert main(["evaluate", "--project", str(proj), "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    current = result["models"][0]
+    assert current["source"] == str(path.relative_to(proj)) and current["step"] > first
+    assert result["checkpoint_warnings"] == [] and "warning" not in captured.err

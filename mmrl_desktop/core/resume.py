@@ -153,14 +153,17 @@ def check_writable(folder: str | Path) -> None:
         ) from None
 
 
-def save_failed(folder: Path, err: OSError, keep_going: bool) -> str:
-    """The sentence for a checkpoint that could not be written (read-only, disk full)."""
-    then = (
-        "the model stays in memory and the next save tries again"
-        if keep_going
-        else "this run's training is lost — make the folder writable or free some space"
+def save_failed(folder: Path, err: OSError, then: str) -> str:
+    """The sentence for a checkpoint that could not be written (read-only, disk full): ``then``
+    is "retry" (the model stays in memory), "close" or "lost"."""
+    then = {
+        "retry": "the model stays in memory and the next save tries again",
+        "close": "the updates since the last checkpoint are lost",
+    }.get(then, "this run's training is lost")
+    return (
+        f"could not save a checkpoint in {folder} ({err.strerror or err}); {then} — make the "
+        "folder writable or free some space."
     )
-    return f"could not save a checkpoint in {folder} ({err.strerror or err}); {then}."
 
 
 def index_checkpoint(store, root: Path, path: Path, numbers: tuple, note: str, config) -> None:

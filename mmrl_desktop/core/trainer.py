@@ -461,7 +461,8 @@ class Trainer:
         try:
             path = save_checkpoint(folder, self.algorithm.state_dict(), meta, self.updates)
         except OSError as err:
-            self.save_error = save_failed(folder, err, keep_going)
+            then = ("close" if note == "on close" else "retry") if keep_going else "lost"
+            self.save_error = save_failed(folder, err, then)
             if keep_going:
                 return None
             raise UserError(self.save_error) from None

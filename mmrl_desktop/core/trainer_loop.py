@@ -231,6 +231,8 @@ def run_loop(
         if trainer is not None:
             try:
                 trainer.close()
+                if getattr(trainer, "save_error", None):  # the closing checkpoint failed
+                    emit("warning", trainer.save_error)
             except Exception:
                 traceback.print_exc()
         if state != "error":

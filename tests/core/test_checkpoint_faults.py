@@ -188,6 +188,9 @@ def test_trainer_loop_warns_of_skipped_checkpoints_and_failed_saves(tmp_path):
     warnings = [p for k, p in seen if k == "warning"]
     assert warnings[0].startswith("1 checkpoint could not be read (ckpt-99999999: its metadata")
     assert warnings[1].startswith("could not save a checkpoint in ")
+    assert "stays in memory" in warnings[1]
+    assert "the updates since the last checkpoint are lost" in warnings[2]  # the closing save
+    assert len(warnings) == 3
     assert not [p for k, p in seen if k == "error"]
 
 

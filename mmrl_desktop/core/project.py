@@ -160,8 +160,13 @@ class Project:
             source=str(data.get("source", "")),
         )
         project._check_writable()
-        project.checkpoints_dir.mkdir(exist_ok=True)
-        project.exports_dir.mkdir(exist_ok=True)
+        for folder in (project.checkpoints_dir, project.exports_dir):
+            try:
+                folder.mkdir(exist_ok=True)
+            except OSError as err:  # e.g. a file where the folder should be
+                raise ProjectError(
+                    f"{folder} cannot be the project's {folder.name} folder ({err.strerror})."
+                ) from None
         project._settle()
         return project
 

@@ -217,3 +217,13 @@ def test_hand_made_metadata_is_skipped_never_a_crash(tmp_path, meta):
     t.save_checkpoint()
     t.close(checkpoint=False)
     assert (project.checkpoints_dir / "ckpt-00000050.json").exists()  # never pruned
+
+
+def test_checkpoints_path_that_is_a_file_is_one_sentence_exit_2(tmp_path, capsys):
+    from mmrl_desktop.cli import main
+
+    project = _trained(tmp_path)
+    _swap_for_a_file(project.checkpoints_dir)
+    assert main(["train", "--project", str(project.root), "--steps", "2", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot be the project's checkpoints folder (File exists)" in err[0]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 PREFIX = "ckpt-"
 _HEADER_MAX = 100_000_000  # safetensors' own limit on the JSON header
+_COUNTS = ("model_version", "last_event_id", "answers_seen")
 
 
 def checkpoint_stem(step: int) -> str:
@@ -114,6 +115,8 @@ def _well_formed(meta) -> bool:
     """The fields ordering and fitting read have the types this app writes (a hand-made or
     damaged JSON is unreadable, never a crash)."""
     if not isinstance(meta, dict) or type(meta.get("step")) is not int:
+        return False
+    if any(type(meta.get(k, 0)) is not int for k in _COUNTS):
         return False
     if not isinstance(meta.get("created_at", 0.0), (int, float)):
         return False

@@ -202,6 +202,7 @@ def test_trainer_loop_warns_of_skipped_checkpoints_and_failed_saves(tmp_path):
         '{"step": 50, "labels": {"label": [1, 2]}}',
         '{"step": 50, "train_config": ["default"]}',
         '{"step": "50"}',
+        '{"step": 50, "model_version": "v9"}',
         "[50]",
     ],
 )

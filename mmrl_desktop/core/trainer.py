@@ -187,7 +187,7 @@ class Trainer:
         self.trained_event_id = 0
         self.pending_updates = 0
         self.nan_rollbacks = 0
-        self._last_ckpt_step = -1
+        self._last_ckpt_step = self.updates  # never re-save a step on disk without an update
         self.resumed_from: str | None = None  # the checkpoint file loaded, if any
         if ckpt is not None:
             self.algorithm, ckpt, problem = restore(self.algorithm, ckpt, self.labels, fresh)

@@ -114,6 +114,14 @@ def test_other_algorithm_starts_fresh_keeps_old_checkpoints_and_says_so(tmp_path
     assert "fresh model" in t.checkpoint_warnings[0]
     assert "'supervised'" in t.checkpoint_warnings[0]
     assert t.updates == 8  # steps continue: the new checkpoints sort newest
+    t.close()  # nothing trained yet: the other algorithm's ckpt-00000008 is not overwritten
+    assert (
+        json.loads((project.checkpoints_dir / "ckpt-00000008.json").read_text())["train_config"][
+            "algorithm"
+        ]
+        == "default"
+    )
+    t = Trainer(Project.open(project.root), device="cpu", queue_size=0)
     t.add_budget(6)
     t.train_pending()  # three more saves with keep_checkpoints = 2
     path = t.save_checkpoint()

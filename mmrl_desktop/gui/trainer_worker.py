@@ -30,7 +30,12 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from mmrl_desktop.core.trainer_loop import LoopControl, build_trainer, run_loop, serve
 
-STOP_GRACE_S = 8.0  # a stopping trainer process saves its checkpoint in this time, or is ended
+# A stopping trainer process saves its checkpoint in STOP_GRACE_S, or is terminated, then killed,
+# JOIN_S each: 5 + 2 + 2 s stays inside TrainerController.stop()'s 10 s wait, so the QThread has
+# ended before the window is deleted. With 8 s it did not when the trainer got no CPU (a SIGSTOP
+# in the test; busy programs), and Qt aborted: "QThread: Destroyed while thread … still running".
+STOP_GRACE_S = 5.0
+JOIN_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -184,10 +189,10 @@ class TrainerWorker(QObject):
                     break
         with self._send_lock:
             self._conn = None
-        proc.join(2.0)
+        proc.join(JOIN_S)
         if proc.is_alive():
             proc.kill()
-            proc.join(2.0)
+            proc.join(JOIN_S)
         conn.close()
         if not clean and not self.control.stopping():
             self._emit(

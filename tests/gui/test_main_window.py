@@ -207,6 +207,18 @@ def test_trainer_runs_in_its_own_process_and_stop_ends_it(qtbot, window):
     assert _gone(pid)  # ended and reaped: no zombie left behind
 
 
+@pytest.mark.slow
+def test_a_trainer_that_gets_no_cpu_is_ended_within_the_stop_wait(qtbot, window):
+    """Stopped by SIGSTOP, as if busy programs left it no CPU: stop() still ends the process and
+    the thread inside its wait, so the window is never deleted under a running QThread."""
+    tr = window.trainer
+    qtbot.waitUntil(lambda: tr.state in ("idle", "running"), timeout=60000)
+    pid = tr.worker.pid
+    os.kill(pid, signal.SIGSTOP)
+    assert tr.stop()
+    assert _gone(pid)
+
+
 def test_a_crashed_trainer_process_is_reported_and_can_be_restarted(qtbot, window):
     tr = window.trainer
     qtbot.waitUntil(lambda: tr.state in ("idle", "running"), timeout=60000)

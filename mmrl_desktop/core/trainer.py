@@ -180,8 +180,9 @@ class Trainer:
         self._sync_exclusions()
         self.sample_gen = torch.Generator().manual_seed(self.config.seed + 1)
         self.act_gen = torch.Generator().manual_seed(self.config.seed + 2)
-        # steps and versions continue above every checkpoint on disk: new ones sort newest
-        self.updates = plan.highest_step
+        # steps and versions continue above every checkpoint on disk: new ones sort newest, and a
+        # model other than the newest checkpoint's never takes (overwrites) a step on disk
+        self.updates = plan.highest_step + 1 if plan.highest_step else 0
         self.model_version = plan.highest_version
         self.last_event_id = 0
         self.trained_event_id = 0
@@ -198,7 +199,9 @@ class Trainer:
                 )
             else:
                 self.resumed_from = str(ckpt.path)
-            self.updates = max(self.updates, int(ckpt.meta.get("step", 0)))
+            step = int(ckpt.meta.get("step", 0))
+            if step >= plan.highest_step and not problem:  # the newest on disk: its own step
+                self.updates = step
             self.model_version = max(self.model_version, int(ckpt.meta.get("model_version", 0)))
             self.trained_event_id = int(ckpt.meta.get("last_event_id", 0))
             self._last_ckpt_step = self.updates

@@ -284,6 +284,11 @@ def test_rollback_to_an_unreadable_checkpoint_is_refused(qtbot, window, boxes):
     with project.open_store() as store:
         assert len(store.audit_log()) == audits
     assert len(list(project.checkpoints_dir.glob("*.json"))) == 2
+    dlg.refresh()  # the list says so, and offers no rollback to it
+    assert dlg.rows[1]["problem"] == "the weights file is not a safetensors file"
+    assert "(cannot be read" in dlg.table.item(1, 6).text()
+    dlg.table.selectRow(1)
+    assert not dlg.rollback_button.isEnabled()
 
 
 def test_export_writes_feedback_and_model(qtbot, trained_copy, tmp_path):

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from mmrl_desktop.core.ckpt_files import read_entry
 from mmrl_desktop.core.errors import UserError
 
 COLUMNS = ["Saved", "Step", "Model", "Answers seen", "Held-out accuracy", "Thumbs-up rate", "Note"]
@@ -53,13 +54,31 @@ def checkpoint_rows(project) -> list[dict]:
                 "thumbs_up_rate": rec.metrics.get("thumbs_up_rate", last(ups)),
                 "note": rec.note,
                 "on_disk": (project.root / rec.path).is_file(),
+                "problem": _problem(project.root / rec.path),
             }
         )
     return rows
 
 
+def _problem(weights: Path) -> str | None:
+    """Why an on-disk checkpoint cannot be read (torch-free check), or None."""
+    if not weights.is_file():
+        return None
+    return read_entry(weights).problem
+
+
 def _pct(x) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def _usable(row: dict) -> bool:
+    return row["on_disk"] and not row.get("problem")
+
+
+def _state_note(row: dict) -> str:
+    if not row["on_disk"]:
+        return " (pruned from disk)"
+    return f" (cannot be read: {row['problem']})" if row.get("problem") else ""
 
 
 class CheckpointsDialog(QDialog):
@@ -113,13 +132,13 @@ class CheckpointsDialog(QDialog):
                 str(row["answers_seen"]),
                 _pct(row["accuracy"]),
                 _pct(row["thumbs_up_rate"]),
-                row["note"] + ("" if row["on_disk"] else " (pruned from disk)"),
+                row["note"] + _state_note(row),
             ]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if 1 <= c <= 5:
                     item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-                if not row["on_disk"]:
+                if not _usable(row):
                     item.setFlags(item.flags() & ~Qt.ItemIsEnabled)
                 item.setToolTip(row["path"])
                 self.table.setItem(r, c, item)
@@ -135,7 +154,7 @@ class CheckpointsDialog(QDialog):
 
     def _selection(self) -> None:
         row = self.selected()
-        self.rollback_button.setEnabled(bool(row and row["on_disk"]))
+        self.rollback_button.setEnabled(bool(row and _usable(row)))
 
     def _rollback(self) -> None:
         row = self.selected()

@@ -261,8 +261,8 @@ def _lower_priority(nice: int) -> None:
     pipe never preempts the running GUI thread (at plain nice 10 the trainer did, for ~2.5 ms in
     ~6 % of clicks), and the GUI thread still preempts it. ``nice 19`` has a CFS weight of 15
     against 1024 at nice 0: beside a busy program it still gets ~1.5 % of a core. Under
-    ``SCHED_IDLE`` (weight 3) two busy programs stopped training altogether, and loading took
-    minutes, so loading runs at ``LOADING_NICE`` (weight 110, ~10 %). ADR 0009, amended."""
+    ``SCHED_IDLE`` (weight 3) two busy programs stopped training altogether; at nice 19, loading
+    still took minutes, so it runs at ``LOADING_NICE`` (weight 110, ~10 %). ADR 0009, amended."""
     try:
         current = os.nice(0)
         if nice > current:

@@ -80,6 +80,7 @@ def _run_local(args, stop) -> int:
 
 def _run_distributed(args) -> int:
     import os
+    import sys
 
     from mmrl_desktop.core import distributed
     from mmrl_desktop.core.errors import UserError
@@ -91,6 +92,8 @@ def _run_distributed(args) -> int:
             return 2  # rank 0 prints the reason once
         raise
     if s is not None:
+        for text in s.warnings:  # rank 0: skipped checkpoints, ignored [model] settings
+            sys.stderr.write(f"warning: {text}\n")
         print(
             f"trained {s.steps} updates on {s.answers} answers ({s.device}); "
             f"world size {s.world_size} ({s.backend}); loss {s.loss:.4f}; {s.seconds:.1f} s; "

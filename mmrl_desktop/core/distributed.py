@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -330,6 +330,7 @@ class TrainSummary:
     seconds: float
     loss: float
     checkpoint: str  # empty on ranks other than 0
+    warnings: list[str] = field(default_factory=list)  # sentences: skipped checkpoints, …
 
 
 def train(project_arg: str, steps: int, device: str = "auto") -> TrainSummary | None:
@@ -396,6 +397,7 @@ def train(project_arg: str, steps: int, device: str = "auto") -> TrainSummary | 
             seconds=time.perf_counter() - t0,
             loss=float(metrics.get("loss/total", float("nan"))),
             checkpoint=path,
+            warnings=list(info.get("checkpoint_warnings", [])),
         )
     finally:
         try:

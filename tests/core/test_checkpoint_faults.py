@@ -228,3 +228,25 @@ def test_checkpoints_path_that_is_a_file_is_one_sentence_exit_2(tmp_path, capsys
     assert main(["train", "--project", str(project.root), "--steps", "2", "--device", "cpu"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot be the project's checkpoints folder (File exists)" in err[0]
+
+
+def test_distributed_train_names_skipped_checkpoints(tmp_path, monkeypatch, capsys):
+    """``train`` under torchrun (here one process, gloo): rank 0 says it on stderr too."""
+    import socket
+
+    from mmrl_desktop.commands import train as train_cmd
+
+    project = _trained(tmp_path)
+    (project.checkpoints_dir / "ckpt-99999999.safetensors").write_bytes(b"junk")
+    (project.checkpoints_dir / "ckpt-99999999.json").write_text("{")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1"}
+    for k, v in {**env, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}.items():
+        monkeypatch.setenv(k, v)
+    args = argparse.Namespace(project=str(project.root), steps=2, device="cpu", max_catch_up=0)
+    assert train_cmd.run(args) == 0
+    out, err = capsys.readouterr()
+    assert "warning: 1 checkpoint could not be read (ckpt-99999999: its metadata" in err
+    assert "world size 1" in out

@@ -128,7 +128,8 @@ def test_single_process_train(tmp_path, capsys):
     answer(project, 3)
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert out.startswith("trained 4 updates on 3 answers (cpu)")
+    # 4 asked for + 3 answers × 2 owed: the line says what was done (it used to say 4)
+    assert out.startswith("trained 10 updates on 3 answers (cpu); 6 of 6 updates owed")
     with project.open_store() as store:
         (rec,) = store.checkpoints()
     assert rec.step == 3 * 2 + 4 and out.strip().endswith(rec.path.split("/")[-1])

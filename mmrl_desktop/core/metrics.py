@@ -1,5 +1,6 @@
 """Classification metrics in plain numpy: accuracy, macro-F1, per-class precision/recall/F1,
-confusion matrix, expected calibration error and reliability-diagram data.
+confusion matrix, expected calibration error and reliability-diagram data, and the Wilson
+interval of a proportion.
 
 Inputs are true class indices ``y_true`` (shape ``[N]``) and predicted class probabilities
 ``probs`` (shape ``[N, K]``); the prediction is ``argmax(probs)``. Conventions follow
@@ -109,6 +110,34 @@ def reliability(y_true, probs, n_bins: int = DEFAULT_BINS) -> dict:
 
 def expected_calibration_error(y_true, probs, n_bins: int = DEFAULT_BINS) -> float:
     return reliability(y_true, probs, n_bins)["ece"]
+
+
+def wilson_interval(successes, n, z: float = 1.959963984540054):
+    """Wilson score interval of a proportion ``successes / n`` (95 % for the default ``z``).
+
+    Unlike the normal ("Wald") interval it stays inside [0, 1] and is not degenerate at 0 or n
+    successes, so it is honest for the small counts of the first answers. ``n == 0`` gives the
+    uninformative ``(0.0, 1.0)``. Same bounds as ``statsmodels``' ``proportion_confint(…,
+    method="wilson")`` and ``scipy.stats.binomtest(…).proportion_ci(method="wilson")``.
+
+    Scalars give a ``(low, high)`` pair of floats; arrays (e.g. a running count) give a pair of
+    arrays, element by element.
+    """
+    k = np.asarray(successes, dtype=np.float64)
+    m = np.asarray(n, dtype=np.float64)
+    if np.any(m < 0) or np.any(k < 0) or np.any(k > m):
+        raise ValueError(f"need 0 <= successes <= n, got {successes} of {n}")
+    safe = np.maximum(m, 1.0)
+    p = k / safe
+    z2 = z * z
+    denom = 1.0 + z2 / safe
+    centre = (p + z2 / (2 * safe)) / denom
+    half = z / denom * np.sqrt(p * (1.0 - p) / safe + z2 / (4.0 * safe * safe))
+    low = np.where(m > 0, np.maximum(0.0, centre - half), 0.0)
+    high = np.where(m > 0, np.minimum(1.0, centre + half), 1.0)
+    if low.ndim == 0:
+        return float(low), float(high)
+    return low, high
 
 
 def _nan_to_none(x: float) -> float | None:

@@ -1,0 +1,86 @@
+"""Prequential accuracy (issue 12.1): each live answer scores the label shown before training."""
+
+from __future__ import annotations
+
+import pytest
+
+from mmrl_desktop.core import prequential
+from mmrl_desktop.core.items import Item
+from mmrl_desktop.core.metrics import wilson_interval
+from mmrl_desktop.core.project import Project, Task
+from mmrl_desktop.core.store import FeedbackEvent
+
+
+def ev(eid, reward, *, prop=0.3, task="label", kind="feedback", corrected=None):
+    return FeedbackEvent(eid, kind, f"i{eid}", task, "a", prop, reward, corrected, "", 0.0, 1, None)
+
+
+def test_wilson_interval_matches_reference_values():
+    # reference: scipy.stats.binomtest(k, n).proportion_ci(method="wilson") (= statsmodels')
+    assert wilson_interval(14, 30) == pytest.approx((0.302324, 0.638577), abs=1e-6)
+    assert wilson_interval(3, 10) == pytest.approx((0.107791, 0.603222), abs=1e-6)
+    assert wilson_interval(0, 5) == pytest.approx((0.0, 0.434482), abs=1e-6)
+    assert wilson_interval(5, 5) == pytest.approx((0.565518, 1.0), abs=1e-6)
+    assert wilson_interval(47, 100) == pytest.approx((0.375108, 0.567111), abs=1e-6)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    lo, hi = wilson_interval([14, 0], [30, 0])  # element by element
+    assert list(lo) == pytest.approx([0.302324, 0.0], abs=1e-6) and list(hi)[1] == 1.0
+    with pytest.raises(ValueError):
+        wilson_interval(4, 3)
+
+
+def test_summary_of_a_hand_made_log():
+    # 7 thumbs-up, 3 plain thumbs-down, 2 thumbs-down with a correction: 7 right of 12
+    log = [ev(i, 1) for i in range(1, 8)]
+    log += [ev(8, -1), ev(9, -1), ev(10, -1)]
+    log += [ev(11, -1, corrected="b"), ev(12, -1, corrected="c")]
+    log += [ev(13, None, kind="skip")]  # a skip scores nothing
+    s = prequential.summary(log)
+    assert s["answers"] == 12 and s["right"] == 7
+    assert s["accuracy"] == pytest.approx(7 / 12)
+    assert s["ci95"] == pytest.approx([0.319511, 0.806740], abs=1e-6)  # scipy's Wilson bounds
+    assert "note" not in s and s["per_task"]["label"]["answers"] == 12
+
+
+def test_top_choice_uses_only_labels_the_log_proves_were_the_top():
+    log = [ev(1, 1, prop=0.9), ev(2, 1, prop=0.8), ev(3, -1, prop=0.6), ev(4, -1, prop=0.2)]
+    log += [ev(5, -1, prop=0.5)]  # one half: another label may have had as much
+    s = prequential.summary(log)
+    assert s["accuracy"] == pytest.approx(2 / 5)
+    top = s["top_choice"]
+    assert top["answers"] == 3 and top["accuracy"] == pytest.approx(2 / 3)
+    assert "propensity > 0.5" in top["rule"]
+
+
+def test_no_answers_gives_null_and_says_why():
+    s = prequential.summary([ev(1, None, kind="skip")])
+    assert s["answers"] == 0 and s["accuracy"] is None and s["ci95"] is None
+    assert s["note"].startswith("No answers yet")
+    assert "No answers yet" in "\n".join(prequential.format_lines(s))
+
+
+def test_curve_and_running_accuracy_agree():
+    rewards = [1, -1, -1, 1, 1, 1, -1, 1]
+    log = [ev(i + 1, r) for i, r in enumerate(rewards)]
+    c = prequential.curve(log)
+    run = prequential.RunningAccuracy()
+    for i, r in enumerate(rewards):
+        n, acc, lo, hi = run.add(r > 0)
+        assert n == c["n"][i] and acc == pytest.approx(c["accuracy"][i])
+        assert (lo, hi) == pytest.approx((c["low"][i], c["high"][i]))
+    assert c["accuracy"][-1] == pytest.approx(5 / 8) and list(c["event_id"]) == list(range(1, 9))
+    assert run.pop() is True and run.point()[:2] == (7, pytest.approx(4 / 7))
+
+
+def test_retracted_answers_are_left_out_from_the_store(tmp_path):
+    project = Project.create(tmp_path / "p", tasks=[Task("label", ["a", "b", "c"])])
+    with project.open_store() as store:
+        store.add_items([Item(f"i{k}", text_inline="x") for k in range(4)])
+        store.record_feedback("i0", "label", "a", 0.9, 1)
+        store.record_feedback("i1", "label", "b", 0.2, -1, corrected_label="c")
+        wrong = store.record_feedback("i2", "label", "a", 0.4, -1)
+        store.record_feedback("i3", "label", "c", 0.7, 1)
+        store.retract(wrong)  # undo: no longer an answer
+        s = prequential.summary(store.active_feedback())
+    assert s["answers"] == 3 and s["accuracy"] == pytest.approx(2 / 3)
+    assert s["top_choice"]["answers"] == 2 and s["top_choice"]["accuracy"] == 1.0

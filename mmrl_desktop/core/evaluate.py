@@ -21,6 +21,10 @@ Per task, for each candidate:
   propensities; ``q_hat`` for DR is the candidate's own class probabilities (a label is thumbed up
   when it is right). The logged answers are also what the current model was trained on, so its
   OPE numbers are in-sample (optimistic); the hold-out metrics are the unbiased comparison.
+
+Over the whole project, whatever the model: ``prequential`` (``core.prequential``), every live
+answer scored against the label shown to the expert before the model trained on it, with its
+Wilson interval — the measure a project without held-out items has from its first answer.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmrl_desktop.core import metrics, ope
+from mmrl_desktop.core import metrics, ope, prequential
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.items import Item
 from mmrl_desktop.core.project import Project
@@ -254,6 +258,8 @@ def evaluate_project(
             "device": str(trainer.device),
             "models": [{"name": c.name, "source": c.source, **c.info} for c in cands],
             "tasks": tasks,
+            # every live answer against the label shown before training (core/prequential.py)
+            "prequential": prequential.summary(store.active_feedback(), trainer.labels),
             "ope_note": (
                 "thumbs-up rate of each model's greedy label, estimated from the logged answers "
                 "(reward +1 → 1, −1 → 0); in-sample for the current model"
@@ -294,12 +300,16 @@ def format_report(result: dict) -> str:
     for m in result["models"]:
         extra = f", step {m['step']}" if m.get("step") else ""
         lines.append(f"  {m['name']}: {m['source']}{extra}")
+    if "prequential" in result:
+        lines += ["", *prequential.format_lines(result["prequential"])]
     for t, e in result["tasks"].items():
         lines += [
             "",
             f"Task {t!r}: {e['holdout_items']} held-out items, "
             f"{e['feedback_events']} logged answers",
         ]
+        if not e["holdout_items"]:
+            lines.append(f"  {prequential.NO_HOLDOUT}")
         rows = [["metric", *names]]
         hold = e["holdout"]
         if e["holdout_items"]:

@@ -84,3 +84,45 @@ def test_retracted_answers_are_left_out_from_the_store(tmp_path):
         s = prequential.summary(store.active_feedback())
     assert s["answers"] == 3 and s["accuracy"] == pytest.approx(2 / 3)
     assert s["top_choice"]["answers"] == 2 and s["top_choice"]["accuracy"] == 1.0
+
+
+def _no_holdout_project(root):
+    from tests.core.enginefixtures import digits_project
+
+    project = digits_project(root, n=40)
+    with project.open_store() as store:
+        store.set_split([it.item_id for it in store.items()], "pool")  # none kept aside
+    return project
+
+
+@pytest.mark.slow
+def test_evaluate_json_has_prequential_without_held_out_items(tmp_path, capsys):
+    import json
+
+    from mmrl_desktop.cli import main
+    from mmrl_desktop.core.evaluate import format_report
+    from tests.core.enginefixtures import answer
+
+    project = _no_holdout_project(tmp_path)
+    answer(project, 30)
+    with project.open_store() as store:
+        live = store.active_feedback()
+    right = sum(e.reward > 0 for e in live)
+    assert main(["evaluate", "--project", str(project.root), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    pq = out["prequential"]
+    assert pq["answers"] == 30 and pq["accuracy"] == pytest.approx(right / 30)
+    assert pq["ci95"] == pytest.approx(list(wilson_interval(right, 30)))
+    assert out["tasks"]["label"]["holdout_items"] == 0
+    text = format_report(out)  # what `evaluate` without --json prints
+    assert "Prequential accuracy: " in text and "over 30 answers" in text
+    assert prequential.NO_HOLDOUT in text  # the empty held-out figures say why
+
+
+def test_evaluate_without_answers_has_a_null_prequential_that_says_why(tmp_path):
+    from mmrl_desktop.core.evaluate import evaluate_project
+    from tests.core.enginefixtures import digits_project
+
+    res = evaluate_project(digits_project(tmp_path, n=40))  # held-out items, no answers yet
+    pq = res["prequential"]
+    assert pq["answers"] == 0 and pq["accuracy"] is None and pq["note"] == prequential.NO_ANSWERS

@@ -16,11 +16,15 @@ Models ("candidates"), all scored on the same data:
 Per task, for each candidate:
 - ``holdout``: ``metrics.classification_report`` on the labelled items with ``split == "holdout"``
   (greedy label = argmax of the algorithm's greedy probabilities);
+  with the class probabilities of ``core.calibration.class_probs`` (the model's temperature, the
+  same numbers the panel and ``predict`` show); ``calibration`` says what the ECE was computed on
+  and where the temperature came from;
 - ``ope``: IPS, SNIPS and doubly-robust estimates (``core.ope``) of the thumbs-up rate the
-  candidate's *greedy* choice would get, from the live (non-retracted) logged answers with their
-  propensities; ``q_hat`` for DR is the candidate's own class probabilities (a label is thumbed up
-  when it is right). The logged answers are also what the current model was trained on, so its
-  OPE numbers are in-sample (optimistic); the hold-out metrics are the unbiased comparison.
+  candidate's *greedy* choice would get, from the live (non-retracted) logged answers **the
+  candidate has not trained on** — those logged after its checkpoint's ``last_event_id`` (every
+  answer for the starting model; ADR 0010) — with their propensities; ``q_hat`` for DR is the
+  candidate's own class probabilities. Fewer than ``ope.MIN_ANSWERS`` such answers (or weights
+  leaving almost no effective sample): ``{"n", "reason"}`` — a sentence — instead of estimates.
 
 Over the whole project, whatever the model: ``prequential`` (``core.prequential``), every live
 answer scored against the label shown to the expert before the model trained on it, with its
@@ -37,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from mmrl_desktop.core import metrics, ope, prequential
+from mmrl_desktop.core.calibration import class_probs, describe, temperatures_from_meta
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.items import Item
 from mmrl_desktop.core.project import Project
@@ -51,6 +56,9 @@ class Candidate:
     algorithm: object  # an Algorithm whose greedy() gives [B, K] probabilities per task
     featurizer: object
     info: dict
+    trained_through: int | None = 0  # last event id it trained on (None: not known)
+    temperatures: dict | None = None  # per task (core/calibration.py); None: 1
+    fitted_on: dict | None = None  # prequential answers each temperature was fitted on
 
 
 def open_trainer(project: Project, device: str = "cpu"):
@@ -114,6 +122,9 @@ def load_candidate_file(path: str | Path, trainer, name: str = "checkpoint") -> 
     policy = copy.deepcopy(trainer.algorithm.policy)
     featurizer = trainer.featurizer
     info: dict = {}
+    trained_through: int | None = None  # a bare weights file: which answers it saw is not known
+    temps: dict = {}
+    fitted: dict = {}
     meta_path = path.with_suffix(".json")
     if path.suffix == ".safetensors" and meta_path.is_file():
         try:
@@ -132,6 +143,9 @@ def load_candidate_file(path: str | Path, trainer, name: str = "checkpoint") -> 
             if old and old != trainer.labels:  # fewer labels then: the heads grow (growth.py)
                 state = grow_module(state, policy.state_dict(), row_maps(old, trainer.labels))
             info = {k: meta.get(k) for k in ("step", "model_version", "answers_seen") if k in meta}
+            if "last_event_id" in meta:
+                trained_through = int(meta["last_event_id"])
+            temps, fitted = temperatures_from_meta(meta)
     try:
         policy.load_state_dict(state, strict=True)
     except RuntimeError as err:
@@ -139,7 +153,8 @@ def load_candidate_file(path: str | Path, trainer, name: str = "checkpoint") -> 
         detail = first[1].strip() if len(first) > 1 else first[0]
         raise UserError(f"{path} does not fit this project's model ({detail[:160]}).") from None
     policy.eval()
-    return Candidate(name, str(path), _with_policy(trainer.algorithm, policy), featurizer, info)
+    algo = _with_policy(trainer.algorithm, policy)
+    return Candidate(name, str(path), algo, featurizer, info, trained_through, temps, fitted)
 
 
 def candidates_for(trainer, checkpoint: str | Path | None = None) -> list[Candidate]:
@@ -154,6 +169,9 @@ def candidates_for(trainer, checkpoint: str | Path | None = None) -> list[Candid
                 trainer.algorithm,
                 trainer.featurizer,
                 {"step": trainer.updates, "model_version": trainer.model_version},
+                trainer.trained_event_id,
+                dict(trainer.calibrator.temperatures),
+                dict(trainer.calibrator.fitted_on),
             )
         )
     ref = _with_policy(trainer.algorithm, trainer.algorithm.reference)
@@ -162,18 +180,19 @@ def candidates_for(trainer, checkpoint: str | Path | None = None) -> list[Candid
 
 
 def greedy_probs(cand: Candidate, items: list[Item]) -> dict[str, np.ndarray]:
-    """Greedy class probabilities per task, ``[N, K]`` float64."""
+    """Class probabilities per task, ``[N, K]`` float64: ``calibration.class_probs``, the one
+    source the panel and ``predict`` use too."""
     parts: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(items), BATCH):
         inputs = cand.featurizer.batch(items[start : start + BATCH])
-        for t, p in cand.algorithm.greedy(inputs).items():
+        for t, p in class_probs(cand.algorithm, inputs, cand.temperatures).items():
             parts.setdefault(t, []).append(p.double().numpy())
     return {t: np.concatenate(v) for t, v in parts.items()}
 
 
 def _logged(store, labels: dict[str, list[str]]) -> dict[str, dict]:
     """Live answers per task: item ids, shown label index, propensity, reward."""
-    out = {t: {"items": [], "actions": [], "prop": [], "reward": []} for t in labels}
+    out = {t: {"items": [], "actions": [], "prop": [], "reward": [], "event": []} for t in labels}
     index = {t: {lab: i for i, lab in enumerate(ls)} for t, ls in labels.items()}
     for ev in store.active_feedback():
         idx = index.get(ev.task)
@@ -184,6 +203,7 @@ def _logged(store, labels: dict[str, list[str]]) -> dict[str, dict]:
         d["actions"].append(idx[ev.shown_label])
         d["prop"].append(float(ev.propensity))
         d["reward"].append(int(ev.reward))
+        d["event"].append(int(ev.event_id))
     return out
 
 
@@ -232,25 +252,28 @@ def evaluate_project(
             idx = {lab: i for i, lab in enumerate(labels)}
             rows = [i for i, it in enumerate(holdout) if it.labels.get(t) in idx]
             y = np.array([idx[holdout[i].labels[t]] for i in rows], dtype=np.int64)
-            entry: dict = {"labels": labels, "holdout_items": len(rows), "holdout": {}, "ope": {}}
+            entry: dict = {
+                "labels": labels,
+                "holdout_items": len(rows),
+                "holdout": {},
+                "ope": {},
+                "calibration": {},
+            }
             for c in cands:
                 probs = hold_probs[c.name][t][rows] if rows else np.zeros((0, len(labels)))
-                entry["holdout"][c.name] = metrics.classification_report(y, probs, labels, n_bins)
+                rep = metrics.classification_report(y, probs, labels, n_bins)
+                entry["holdout"][c.name] = rep
+                entry["calibration"][c.name] = calibration_entry(c, t, len(rows), rep.get("ece"))
             d = logged[t]
             keep = [k for k, iid in enumerate(d["items"]) if iid in log_pos]
             entry["feedback_events"] = len(keep)
-            a = np.array([d["actions"][k] for k in keep], dtype=np.int64)
-            p = np.array([d["prop"][k] for k in keep], dtype=np.float64)
             r = np.array([d["reward"][k] for k in keep], dtype=np.int64)
             entry["logged_thumbs_up_rate"] = float((r == 1).mean()) if len(r) else None
             for c in cands:
-                if not keep:
-                    continue
-                probs = log_probs[c.name][t][[log_pos[d["items"][k]] for k in keep]]
-                greedy = np.eye(len(labels))[probs.argmax(axis=1)]
-                entry["ope"][c.name] = ope.estimate_all(
-                    a, p, r, greedy, probs, bootstrap=bootstrap, seed=seed
-                )
+                if keep:
+                    rows_c = [log_pos[d["items"][k]] for k in keep]
+                    probs = log_probs[c.name][t][rows_c]
+                    entry["ope"][c.name] = ope_entry(c, d, keep, probs, bootstrap, seed)
             tasks[t] = entry
         return {
             "project": str(project.root),
@@ -262,7 +285,7 @@ def evaluate_project(
             "prequential": prequential.summary(store.active_feedback(), trainer.labels),
             "ope_note": (
                 "thumbs-up rate of each model's greedy label, estimated from the logged answers "
-                "(reward +1 → 1, −1 → 0); in-sample for the current model"
+                "it has not trained on (those after its checkpoint; reward +1 → 1, −1 → 0)"
             ),
             "unreadable_items": fz.unreadable_report(),
             "checkpoint_warnings": list(trainer.checkpoint_warnings),  # sentences, stderr too
@@ -270,6 +293,50 @@ def evaluate_project(
         }
     finally:
         trainer.close(checkpoint=False)
+
+
+def ope_entry(cand: Candidate, d: dict, keep: list[int], probs, bootstrap: int, seed: int) -> dict:
+    """OPE of ``cand`` on the logged answers (rows ``keep`` of ``d``, ``probs`` its class
+    probabilities for them) it has not trained on; a sentence instead when they are too few."""
+    after = cand.trained_through
+    if after is None:
+        return {
+            "n": 0,
+            "reason": "not known which answers this weights file was trained on (no checkpoint "
+            "metadata): no off-policy estimate",
+        }
+    sel = [j for j, k in enumerate(keep) if d["event"][k] > after]
+    where = "after this model's checkpoint" if after > 0 else "logged"
+    out: dict = {"n": len(sel), "after_event_id": after}
+    if not sel:
+        out["reason"] = f"not enough answers (n = 0 {where}; needs ≥ {ope.MIN_ANSWERS})"
+        return out
+    pick = [keep[j] for j in sel]
+    a = np.array([d["actions"][k] for k in pick], dtype=np.int64)
+    p = np.array([d["prop"][k] for k in pick], dtype=np.float64)
+    r = np.array([d["reward"][k] for k in pick], dtype=np.int64)
+    q = probs[sel]
+    greedy = np.eye(q.shape[1])[q.argmax(axis=1)]
+    est = ope.estimate_all(a, p, r, greedy, q, bootstrap=bootstrap, seed=seed)
+    out["logged_thumbs_up_rate"] = float((r == 1).mean())
+    why = ope.not_reportable(len(sel), est["ips"]["effective_n"])
+    if why is not None:
+        out["reason"] = why.replace(f"(n = {len(sel)};", f"(n = {len(sel)} {where};")
+        return out
+    out.update(est)
+    return out
+
+
+def calibration_entry(cand: Candidate, task: str, n_holdout: int, ece) -> dict:
+    """Where the ECE and the temperature of ``cand``'s probabilities came from, in one line."""
+    temp = float((cand.temperatures or {}).get(task, 1.0))
+    fitted = int((cand.fitted_on or {}).get(task, 0))
+    how = describe(temp, fitted)
+    if n_holdout and ece is not None:
+        note = f"ECE {ece:.2f} on {n_holdout} held-out items, {how}"
+    else:
+        note = f"ECE not computed: no labelled held-out items; {how}"
+    return {"temperature": temp, "fitted_on": fitted, "ece_items": n_holdout, "note": note}
 
 
 # -------------------------------------------------------------------- text report
@@ -316,23 +383,36 @@ def format_report(result: dict) -> str:
             rows.append(["accuracy", *[_f(hold[n]["accuracy"], True) for n in names]])
             rows.append(["macro-F1", *[_f(hold[n]["macro_f1"]) for n in names]])
             rows.append(["ECE (calibration)", *[_f(hold[n]["ece"]) for n in names]])
+        ope_all = e["ope"]
         for method, label in (
             ("ips", "thumbs-up IPS"),
             ("snips", "thumbs-up SNIPS"),
             ("dr", "thumbs-up DR"),
         ):
-            if all(n in e["ope"] for n in names):
+            if any(method in ope_all.get(n, {}) for n in names):
                 cells = []
                 for n in names:
-                    est = e["ope"][n][method]
+                    est = ope_all.get(n, {}).get(method)
                     cells.append(
-                        f"{_f(est['value'], True)} [{_f(est['ci_low'], True)}, "
+                        "—"
+                        if est is None
+                        else f"{_f(est['value'], True)} [{_f(est['ci_low'], True)}, "
                         f"{_f(est['ci_high'], True)}]"
                     )
                 rows.append([label, *cells])
-        if all(n in e["ope"] for n in names) and e["ope"]:
-            ess = [f"{e['ope'][n]['ips']['effective_n']:.1f}" for n in names]
+        if any("ips" in ope_all.get(n, {}) for n in names):
+            ess = [
+                f"{ope_all[n]['ips']['effective_n']:.1f}" if "ips" in ope_all.get(n, {}) else "—"
+                for n in names
+            ]
             rows.append(["OPE effective n", *ess])
+        for n in names:
+            if ope_all.get(n, {}).get("reason"):
+                lines.append(f"  off-policy, {n}: {ope_all[n]['reason']}")
+        for n in names:
+            note = e.get("calibration", {}).get(n, {}).get("note")
+            if note:
+                lines.append(f"  calibration, {n}: {note}")
         if e.get("logged_thumbs_up_rate") is not None:
             lines.append(f"  logged thumbs-up rate: {_f(e['logged_thumbs_up_rate'], True)}")
         if len(rows) > 1:

@@ -22,8 +22,15 @@ Estimators (each returns an :class:`Estimate` with a confidence interval):
   the propensities or ``q_hat`` are right, and low-variance when ``q_hat`` is good.
 
 The normal-approximation CI is ``estimate ± z * stderr`` over the per-sample terms; optionally a
-percentile bootstrap with a fixed seed (``bootstrap=B``). The estimate and the interval ends are
-clipped to [0, 1] (a rate cannot leave it); ``raw_value`` keeps the unclipped estimate.
+percentile bootstrap with a fixed seed (``bootstrap=B``). With few answers both can collapse (all
+thumbs up: stderr 0, "100.0 (100.0–100.0)"), so the interval is never narrower than the Wilson
+score interval of the estimate at the Kish effective sample size of the importance weights
+(``small_sample_floor``). The estimate and the interval ends are clipped to [0, 1] (a rate cannot
+leave it); ``raw_value`` keeps the unclipped estimate.
+
+``not_reportable(n, effective_n)`` says in one sentence why no number should be shown (fewer than
+``MIN_ANSWERS`` answers, or weights that leave almost no effective sample); callers show that
+sentence instead of a degenerate estimate.
 """
 
 from __future__ import annotations
@@ -32,6 +39,9 @@ from dataclasses import asdict, dataclass
 from statistics import NormalDist
 
 import numpy as np
+
+MIN_ANSWERS = 20  # fewer answers: no estimate, a sentence instead
+MIN_EFFECTIVE_N = 5.0  # importance weights leaving fewer effective answers: likewise
 
 
 @dataclass(frozen=True)
@@ -89,8 +99,40 @@ def _clip(x: float) -> float:
     return float(min(max(x, 0.0), 1.0))
 
 
-def _make(method, value, se, lo, hi, n, ci_method, ess) -> Estimate:
-    """The estimate and its interval clipped to [0, 1] (a rate cannot leave it)."""
+def wilson(rate: float, n: float, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson score interval of a rate observed on ``n`` (possibly fractional) samples."""
+    if not n > 0 or rate != rate:
+        return 0.0, 1.0
+    z = _z(alpha)
+    p = min(max(rate, 0.0), 1.0)
+    den = 1 + z * z / n
+    mid = (p + z * z / (2 * n)) / den
+    half = z * float(np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / den
+    return max(0.0, mid - half), min(1.0, mid + half)
+
+
+def small_sample_floor(value, lo, hi, ess, alpha=0.05) -> tuple[float, float]:
+    """``(lo, hi)`` widened to at least the Wilson interval of ``value`` at ``ess`` answers."""
+    wl, wh = wilson(_clip(value), ess, alpha)
+    return min(lo, wl), max(hi, wh)
+
+
+def not_reportable(n: int, effective_n: float) -> str | None:
+    """A sentence saying why an estimate from ``n`` answers should not be shown, or None."""
+    if n < MIN_ANSWERS:
+        return f"not enough answers (n = {n}; needs ≥ {MIN_ANSWERS})"
+    if effective_n < MIN_EFFECTIVE_N:
+        return (
+            f"the logged labels are rarely the ones this model would choose (effective "
+            f"n = {effective_n:.1f} of {n}; needs ≥ {MIN_EFFECTIVE_N:.0f})"
+        )
+    return None
+
+
+def _make(method, value, se, lo, hi, n, ci_method, ess, alpha=0.05) -> Estimate:
+    """The estimate and its interval (never narrower than Wilson at the effective n) clipped to
+    [0, 1] (a rate cannot leave it)."""
+    lo, hi = small_sample_floor(value, lo, hi, ess, alpha)
     return Estimate(method, _clip(value), se, _clip(lo), _clip(hi), n, ci_method, ess, float(value))
 
 
@@ -110,7 +152,7 @@ def _from_terms(method, terms, alpha, bootstrap, seed, w) -> Estimate:
     else:
         lo, hi = value - _z(alpha) * se, value + _z(alpha) * se
         ci_method = "normal"
-    return _make(method, value, se, lo, hi, n, ci_method, _ess(w))
+    return _make(method, value, se, lo, hi, n, ci_method, _ess(w), alpha)
 
 
 def ips(
@@ -144,7 +186,7 @@ def snips(
     else:
         lo, hi = value - _z(alpha) * se, value + _z(alpha) * se
         ci_method = "normal"
-    return _make("snips", value, se, lo, hi, n, ci_method, _ess(w))
+    return _make("snips", value, se, lo, hi, n, ci_method, _ess(w), alpha)
 
 
 def doubly_robust(

@@ -18,7 +18,8 @@ Nothing is written to the project. Result (``--json`` prints it as one object)::
      "skipped": [{"path": "broken.png", "reason": "image is truncated"}, ...]}
 
 One prediction per item and task; ``label`` is the greedy label (argmax of the model's class
-probabilities), ``confidence`` its probability, ``top`` the best three. Paths are relative to
+probabilities, ``calibration.class_probs``: the same numbers the panel shows), ``confidence`` its
+probability, ``top`` the best three. Paths are relative to
 SOURCE, '/'-separated. Hidden files, symlinks that leave SOURCE and unrecognised or unreadable
 files are listed in ``skipped`` with a reason.
 """
@@ -183,6 +184,7 @@ def _scan_tree(root: str, kind_of, manifest_names) -> tuple[list, list[dict], st
 
 def predict_source(project: Project, source: str | os.PathLike, *, device: str = "cpu") -> dict:
     """Predictions of the project's current model for the items in ``source``."""
+    from mmrl_desktop.core.calibration import class_probs
     from mmrl_desktop.core.evaluate import open_trainer
 
     t0 = time.perf_counter()
@@ -205,7 +207,8 @@ def predict_source(project: Project, source: str | os.PathLike, *, device: str =
         predictions = []
         for start in range(0, len(usable), BATCH):
             chunk = usable[start : start + BATCH]
-            probs = trainer.algorithm.greedy(trainer.featurizer.batch([c[0] for c in chunk]))
+            inputs = trainer.featurizer.batch([c[0] for c in chunk])
+            probs = class_probs(trainer.algorithm, inputs, trainer.calibrator.temperatures)
             for row, (it, files, given) in enumerate(chunk):
                 for task, labels in trainer.labels.items():
                     p = probs[task][row].tolist()

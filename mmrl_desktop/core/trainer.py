@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from mmrl_desktop.core.calibration import PrequentialCalibrator, class_probs, observe_events
 from mmrl_desktop.core.checkpoints import save_checkpoint
 from mmrl_desktop.core.config import ModelConfig, TrainConfig
 from mmrl_desktop.core.errors import UserError
@@ -190,6 +191,7 @@ class Trainer:
         self.nan_rollbacks = 0
         self._last_ckpt_step = self.updates  # never re-save a step on disk without an update
         self.resumed_from: str | None = None  # the checkpoint file loaded, if any
+        self.calibrator = PrequentialCalibrator()  # temperatures (core/calibration.py)
         if ckpt is not None:
             self.algorithm, ckpt, problem = restore(self.algorithm, ckpt, self.labels, fresh)
             if problem:  # a model of another shape (e.g. an older app): fresh weights, a trace
@@ -205,10 +207,15 @@ class Trainer:
             self.model_version = max(self.model_version, int(ckpt.meta.get("model_version", 0)))
             self.trained_event_id = int(ckpt.meta.get("last_event_id", 0))
             self._last_ckpt_step = self.updates
+            if not problem:
+                cal = ckpt.meta.get("calibration")
+                self.calibrator = PrequentialCalibrator.from_meta(cal, self.labels)
         attach_pool = getattr(self.algorithm, "attach_pool", None)
         if attach_pool is not None:  # unanswered pool items (never held-out ones), e.g. default
             attach_pool(self.pool_ids, lambda ids: self.featurizer.batch(self._items(ids)))
-        self._ingest(self.store.events_since(0), count_new_after=self.trained_event_id)
+        events = self.store.events_since(0)
+        self._observe_prequential([e for e in events if e.event_id > self.trained_event_id])
+        self._ingest(events, count_new_after=self.trained_event_id)
         self._needs_refresh = len(self.buffer) > 0
         self._version_pending = False
         self._snapshot = copy.deepcopy(self.algorithm.state_dict())
@@ -260,7 +267,15 @@ class Trainer:
         """Read events that arrived since the last poll. Returns new answers."""
         self._ensure_built()
         self._sync_exclusions()
-        return self._ingest(self.store.events_since(self.last_event_id))
+        events = self.store.events_since(self.last_event_id)
+        self._observe_prequential(events)
+        return self._ingest(events)
+
+    def _observe_prequential(self, events) -> None:
+        """Before training on new answers: the model's log-probabilities for their items, for the
+        temperature fit (``core/calibration.py``). Read-only trainers (evaluate, predict) skip it."""
+        if self.checkpoints_enabled:
+            observe_events(self, events)
 
     def _set_item_lists(self, items: list[Item]) -> None:
         self.holdout_ids = [it.item_id for it in items if it.split == "holdout" and it.labels][
@@ -345,6 +360,7 @@ class Trainer:
         self.trained_event_id = self.last_event_id
         self._version_pending = False
         metrics["data/model_version"] = float(self.model_version)
+        self.calibrator.fit()
         if self.queue_size > 0:
             self._refresh_queue_predictions()
 
@@ -387,11 +403,14 @@ class Trainer:
             ids = item_ids[start : start + 256]
             inputs = self.featurizer.batch(self._items(ids))
             actions = self.algorithm.act(inputs, self.act_gen)
+            # the confidence shown: the one source of probabilities (core/calibration.py), not
+            # the sampling distribution nor the propensity
+            shown = class_probs(self.algorithm, inputs, self.calibrator.temperatures)
             for row, iid in enumerate(ids):
                 per = {}
                 for t, a in actions.items():
                     labels = self.labels[t]
-                    probs = a.probs[row].tolist()
+                    probs = shown[t][row].tolist()
                     per[t] = Prediction(
                         iid,
                         t,
@@ -459,6 +478,7 @@ class Trainer:
             "last_event_id": self.trained_event_id,
             "labels": self.labels,
             "note": note,
+            "calibration": self.calibrator.to_meta(),
         }
         folder = self.project.checkpoints_dir
         try:

@@ -1,0 +1,191 @@
+"""Issue 12 points 2–3: off-policy figures only from answers the model has not trained on,
+small-sample intervals, a temperature fitted on prequential answers, and one source of
+probabilities (the panel's numbers travel through the trainer's predictions; see
+tests/gui/test_evaluation_dialog.py for the widget)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmrl_desktop.core import calibration, ope
+from mmrl_desktop.core.evaluate import (
+    candidates_for,
+    evaluate_project,
+    format_report,
+    greedy_probs,
+    open_trainer,
+)
+from mmrl_desktop.core.predict import predict_source
+from mmrl_desktop.core.project import DEFAULT_TASK, Project
+from mmrl_desktop.core.trainer import Trainer
+from tests.core.enginefixtures import digits_project
+
+
+def log_near(project: Project, name: str, n: int, seed: int) -> list[int]:
+    """``n`` answers whose shown label is model ``name``'s greedy label with probability 0.9
+    (else uniform): a logging policy close to that model, with exact propensities."""
+    rng = np.random.default_rng(seed)
+    trainer = open_trainer(project)
+    try:
+        cand = next(c for c in candidates_for(trainer) if c.name == name)
+        pool = trainer.store.items(split="pool")
+        best = greedy_probs(cand, pool)[DEFAULT_TASK].argmax(axis=1)
+    finally:
+        trainer.close(checkpoint=False)
+    labels = project.tasks[0].labels
+    k = len(labels)
+    ids = []
+    with project.open_store() as store:
+        for j in range(n):
+            i = int(rng.integers(len(pool)))
+            dist = np.full(k, 0.1 / k)
+            dist[best[i]] += 0.9
+            a = int(rng.choice(k, p=dist))
+            truth = pool[i].labels[DEFAULT_TASK]
+            reward = 1 if labels[a] == truth else -1
+            corr = truth if reward < 0 and j % 3 == 0 else None
+            ids.append(
+                store.record_feedback(
+                    pool[i].item_id, DEFAULT_TASK, labels[a], float(dist[a]), reward, corr
+                )
+            )
+    return ids
+
+
+def train_and_save(project: Project, budget: int = 20) -> Trainer:
+    trainer = Trainer(project, device="cpu", queue_size=0, write_metrics=False)
+    trainer.add_budget(budget)
+    trainer.train_pending()
+    trainer.save_checkpoint("test")
+    return trainer
+
+
+@pytest.fixture(scope="module")
+def trained_on_all(tmp_path_factory) -> Project:
+    """40 answers logged near the starting model, then a model trained on every one of them."""
+    project = digits_project(tmp_path_factory.mktemp("oos"), n=60)
+    log_near(project, "reference", 40, seed=1)
+    train_and_save(project).close(checkpoint=False)
+    return project
+
+
+def test_ope_of_a_model_trained_on_every_answer_is_a_sentence(trained_on_all):
+    res = evaluate_project(trained_on_all)
+    json.dumps(res, allow_nan=False)
+    task = res["tasks"][DEFAULT_TASK]
+    cur, ref = task["ope"]["current"], task["ope"]["reference"]
+    # the current model has seen all 40: no number, the reason in a sentence
+    assert "snips" not in cur and "ips" not in cur and "dr" not in cur
+    assert cur["n"] == 0 and cur["after_event_id"] == 40
+    assert cur["reason"] == "not enough answers (n = 0 after this model's checkpoint; needs ≥ 20)"
+    # the starting model trained on nothing: every answer is out of sample
+    assert ref["n"] == 40 and "reason" not in ref
+    for m in ("ips", "snips", "dr"):
+        assert ref[m]["n"] == 40 and ref[m]["ci_low"] < ref[m]["ci_high"]
+    assert "off-policy, current: not enough answers" in format_report(res)
+
+
+def test_ope_uses_only_answers_after_the_checkpoint(trained_on_all, tmp_path):
+    project = Project.open(shutil.copytree(trained_on_all.root, tmp_path / "p"))
+    new = log_near(project, "current", 25, seed=2)
+    assert min(new) > 40
+    task = evaluate_project(project)["tasks"][DEFAULT_TASK]
+    cur = task["ope"]["current"]
+    assert cur["n"] == 25 and cur["after_event_id"] == 40 and "reason" not in cur
+    assert task["feedback_events"] == 65 and task["ope"]["reference"]["n"] == 65
+    with project.open_store() as store:
+        after = [e for e in store.active_feedback() if e.event_id > 40]
+    rate = np.mean([e.reward == 1 for e in after])
+    assert cur["logged_thumbs_up_rate"] == pytest.approx(rate)
+    for m in ("ips", "snips", "dr"):
+        assert cur[m]["n"] == 25 and 0 <= cur[m]["ci_low"] < cur[m]["ci_high"] <= 1
+
+
+def test_a_degenerate_interval_is_widened_or_refused():
+    # 20 thumbs up with propensity 1 under a greedy target that agrees: the normal CI is 0 wide
+    a = np.zeros(20, dtype=int)
+    pi = np.tile([1.0, 0.0], (20, 1))
+    est = ope.snips(a, np.ones(20), np.ones(20), pi)
+    assert est.value == 1.0 and est.stderr == 0.0
+    lo, hi = ope.wilson(1.0, 20)
+    assert est.ci_low == pytest.approx(lo) and est.ci_low < 0.9 and est.ci_high == 1.0
+    assert ope.not_reportable(3, 3.0) == "not enough answers (n = 3; needs ≥ 20)"
+    assert "effective n = 2.0 of 40" in ope.not_reportable(40, 2.0)
+    assert ope.not_reportable(40, 30.0) is None
+
+
+@pytest.mark.parametrize("t_true", [0.5, 2.0])
+def test_temperature_fit_recovers_a_known_temperature(t_true):
+    rng = np.random.default_rng(0)
+    logits = rng.normal(scale=3.0, size=(4000, 5))
+    p = np.exp(logits / t_true)
+    p /= p.sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(5, p=row) for row in p])
+    assert calibration.fit_temperature(logits, y) == pytest.approx(t_true, rel=0.1)
+    # plain thumbs down ("not this label") carry information too
+    shown = rng.integers(0, 5, size=4000)
+    labels = np.where(shown == y, y, -1)
+    down = np.where(shown != y, shown, -1)
+    assert calibration.fit_temperature(logits, labels, down) == pytest.approx(t_true, rel=0.15)
+    # probabilities in, probabilities out: scaling log p by 1/T is scaling the logits
+    p1 = calibration.scale(p, 1 / t_true)
+    q = np.exp(logits)
+    assert np.allclose(p1, q / q.sum(axis=1, keepdims=True), atol=1e-6)
+
+
+def test_temperature_is_fitted_prequentially_and_travels_with_the_checkpoint(trained_on_all):
+    meta_path = sorted(trained_on_all.checkpoints_dir.glob("ckpt-*.json"))[-1]
+    meta = json.loads(meta_path.read_text())
+    cal = meta["calibration"]
+    assert cal["fitted_on"][DEFAULT_TASK] == 40  # every answer, scored before training on it
+    assert len(cal["records"][DEFAULT_TASK]) == 40
+    temp = cal["temperature"][DEFAULT_TASK]
+    assert temp != 1.0
+    trainer = open_trainer(trained_on_all)
+    try:
+        assert trainer.calibrator.temperatures[DEFAULT_TASK] == temp
+    finally:
+        trainer.close(checkpoint=False)
+    note = evaluate_project(trained_on_all)["tasks"][DEFAULT_TASK]["calibration"]["current"]
+    assert note["temperature"] == temp and note["fitted_on"] == 40
+    assert note["note"].startswith("ECE ") and "on 9 held-out items, temperature" in note["note"]
+    assert note["note"].endswith("fitted on 40 prequential answers")
+
+
+def test_panel_predict_and_evaluate_share_one_source(trained_on_all, tmp_path):
+    """The probabilities the trainer sends to the panel (``predict_items``), ``predict`` and
+    ``evaluate`` give the same number for the shown label; the propensity is kept apart."""
+    project = Project.open(shutil.copytree(trained_on_all.root, tmp_path / "p"))
+    trainer = Trainer(project, device="cpu", queue_size=0, write_metrics=False)
+    try:
+        trainer.add_budget(4)
+        trainer.train_pending()  # the default algorithm's graph posterior is fitted now
+        assert trainer.algorithm.fitted
+        trainer.save_checkpoint("one source")
+        items = trainer.store.items(split="pool")[:6]
+        preds = trainer.predict_items([it.item_id for it in items])
+    finally:
+        trainer.close(checkpoint=False)
+    reader = open_trainer(project)
+    try:
+        cur = candidates_for(reader)[0]
+        ev = greedy_probs(cur, items)[DEFAULT_TASK]
+    finally:
+        reader.close(checkpoint=False)
+    labels = project.tasks[0].labels
+    for row, it in enumerate(items):
+        pred = preds[it.item_id][DEFAULT_TASK]
+        shown = labels.index(pred.shown_label)
+        out = predict_source(project, Path(it.image))["predictions"][0]
+        by_predict = {lab: p for lab, p in out["top"]}
+        top = max(pred.probs, key=pred.probs.get)
+        assert out["label"] == top
+        assert pred.probs[top] == pytest.approx(by_predict[top], abs=1e-6)
+        assert pred.probs[top] == pytest.approx(ev[row, labels.index(top)], abs=1e-6)
+        assert pred.probs[pred.shown_label] == pytest.approx(ev[row, shown], abs=1e-6)
+        assert sum(pred.probs.values()) == pytest.approx(1.0, abs=1e-5)

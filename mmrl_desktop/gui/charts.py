@@ -1,4 +1,4 @@
-"""Live training charts: thumbs-up rate, loss, KL to the starting model, held-out accuracy, speed.
+"""Live charts: prequential accuracy, held-out accuracy, thumbs-up rate, loss, KL, speed.
 
 Public API
 ----------
@@ -7,9 +7,17 @@ Public API
 - ``add_point(key: str, step: float, value: float)``: append one point of a metric. Cheap (two
   numpy stores); the curves are redrawn at most ``REDRAW_HZ`` times a second by a single-shot
   ``QTimer`` that only runs when something changed. Non-finite values are dropped.
+- ``load_series(key, x, y)``: many points at once, put before the ones already there (the
+  history restored at open, ``gui/chart_history.py``); ``pop_point(key)`` drops the newest (undo).
+- ``set_note(plot_id, text | None)``: one sentence inside a plot that has no figure, saying why
+  (e.g. the held-out plot of a project that keeps no items aside).
 - ``clear()``: forget every point (e.g. a new training run).
 - ``flush()``: redraw now (tests, snapshots).
 - ``series(key) -> RingBuffer | None``; ``keys() -> list[str]``.
+
+The first plot is the prequential accuracy (``core/prequential.py``): ``preq/accuracy`` with its
+Wilson 95 % band between ``preq/low`` and ``preq/high`` (a ``FillBetweenItem``) — the measure
+every project has from its first answer, held-out items or not.
 
 Keys (namespaced like the trainer's metrics): ``reward/thumbs_up_ma``, ``reward/thumbs_up_cum``,
 ``loss/total``, ``kl/ref``, ``eval/accuracy``, ``perf/updates_per_s`` have fixed places and colours.
@@ -30,7 +38,8 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsTextItem, QVBoxLayout, QWidget
 
 from mmrl_desktop.gui import theme
 
@@ -41,14 +50,22 @@ MAX_SERIES = 5
 
 # plot id → (title, x label, y range or None for auto)
 PLOTS: dict[str, tuple[str, str, tuple[float, float] | None]] = {
+    "preq": ("Prequential accuracy", "answers", (0.0, 1.0)),
+    "eval": ("Held-out accuracy", "training step", (0.0, 1.0)),
     "reward": ("Thumbs-up", "answers", (0.0, 1.0)),
     "loss": ("Training loss", "training step", None),
     "kl": ("KL to starting model", "training step", None),
-    "eval": ("Held-out accuracy", "training step", (0.0, 1.0)),
     "perf": ("Updates / s", "training step", None),
 }
+BAND_KEYS = ("preq/low", "preq/high")  # the Wilson band of preq/accuracy: a fill, no line
+NO_ANSWERS_NOTE = (
+    "No answers yet: each answer will score the label shown before the model learned from it."
+)
 # known key → (plot id, legend name, colour)
 SERIES: dict[str, tuple[str, str, str]] = {
+    "preq/accuracy": ("preq", "", theme.SERIES[2]),
+    "preq/low": ("preq", "", theme.SERIES[2]),
+    "preq/high": ("preq", "", theme.SERIES[2]),
     "reward/thumbs_up_ma": ("reward", "recent", theme.SERIES[0]),
     "reward/thumbs_up_cum": ("reward", "all", theme.SERIES[1]),
     "loss/total": ("loss", "", theme.SERIES[2]),
@@ -82,6 +99,24 @@ class RingBuffer:
         self._x[self._n] = x
         self._y[self._n] = y
         self._n += 1
+
+    def extend(self, x, y) -> None:
+        """Append many points at once (vectorised); only the newest ``capacity`` are kept."""
+        x = np.asarray(x, dtype=np.float64)[-self.capacity :]
+        y = np.asarray(y, dtype=np.float64)[-self.capacity :]
+        if len(x) != len(y):
+            raise ValueError("x and y differ in length")
+        keep = min(len(self), self.capacity - len(x))
+        old_x, old_y = self.data()
+        old_x, old_y = old_x[len(old_x) - keep :].copy(), old_y[len(old_y) - keep :].copy()
+        self._x[:keep], self._y[:keep] = old_x, old_y
+        self._x[keep : keep + len(x)], self._y[keep : keep + len(y)] = x, y
+        self._n = keep + len(x)
+
+    def pop(self) -> None:
+        """Drop the newest point (undo of the latest answer)."""
+        if len(self):
+            self._n -= 1
 
     def data(self) -> tuple[np.ndarray, np.ndarray]:
         """Views (oldest first) of the stored points; valid until the next ``append``."""
@@ -139,6 +174,12 @@ class ChartsPanel(QWidget):
         self._columns = 0
         for key in SERIES:
             self._series_for(key)
+        band = pg.FillBetweenItem(
+            self._curves[BAND_KEYS[0]], self._curves[BAND_KEYS[1]], brush=_band_brush()
+        )
+        self.plots["preq"].addItem(band)
+        self._notes: dict[str, tuple[QGraphicsTextItem, bool]] = {}
+        self.set_note("preq", NO_ANSWERS_NOTE, until_data=True)
         self._arrange(len(PLOTS))
         self._update_titles(PLOTS)
 
@@ -169,25 +210,59 @@ class ChartsPanel(QWidget):
             self.timer.start()
 
     def add_metrics(self, step: float, metrics: dict[str, float], tasks: list[str]) -> None:
-        """Add a trainer event's metrics, folding per-task keys into the fixed curves when the
-        project has one task (``loss/<task>`` duplicates ``loss/total``; ``kl/<task>`` is the KL
-        to the starting model; ``eval/accuracy_<task>`` the held-out accuracy). The trainer's
-        cumulative ``reward/thumbs_up_rate`` is left out: the GUI plots the thumbs-up rates per
-        answer itself."""
-        single = tasks[0] if len(tasks) == 1 else None
-        for key, value in metrics.items():
-            if key == "reward/thumbs_up_rate":
-                continue
-            if single is not None:
-                if key == f"loss/{single}" and "loss/total" in metrics:
-                    continue
-                if key == f"kl/{single}":
-                    key = "kl/ref"
-                elif key == f"eval/accuracy_{single}":
-                    key = "eval/accuracy"
-                elif key == f"eval/macro_f1_{single}":
-                    key = "eval/macro_f1"
+        """Add a trainer event's metrics (``fold_metrics`` says which, under which keys)."""
+        for key, value in fold_metrics(metrics, tasks).items():
             self.add_point(key, step, value)
+
+    def load_series(self, key: str, x, y) -> None:
+        """Put many points (oldest first) before the ones already there: the history restored
+        when a project opens, while live points may have come first."""
+        buf = self._buffers.get(key)
+        if buf is None:
+            buf = self._series_for(key)
+        if buf is None or not len(x):
+            return
+        old_x, old_y = (a.copy() for a in buf.data())
+        buf.clear()
+        buf.extend(x, y)
+        buf.extend(old_x, old_y)
+        self._dirty.add(key)
+        if not self.timer.isActive():
+            self.timer.start()
+
+    def pop_point(self, key: str) -> None:
+        """Drop the newest point of ``key`` (the answer it stood for was undone)."""
+        buf = self._buffers.get(key)
+        if buf is not None and len(buf):
+            buf.pop()
+            self._dirty.add(key)
+            if not self.timer.isActive():
+                self.timer.start()
+
+    def set_note(self, pid: str, text: str | None, until_data: bool = False) -> None:
+        """Show one sentence inside plot ``pid`` saying why it has no figure (None: remove it).
+        ``until_data``: the sentence goes away once the plot has points."""
+        note = self._notes.pop(pid, None)
+        if note is not None:
+            note[0].setParentItem(None)
+            if note[0].scene() is not None:
+                note[0].scene().removeItem(note[0])
+        if not text:
+            return
+        vb = self.plots[pid].getViewBox()
+        item = QGraphicsTextItem(text)
+        item.setDefaultTextColor(QColor(theme.TEXT_DIM))
+        item.setParentItem(vb)  # in the view's pixels, not in data coordinates
+        item.setPos(4, 2)
+        item.setZValue(10)
+        item.setTextWidth(max(80.0, vb.width() - 8))
+        vb.sigResized.connect(lambda v: item.setTextWidth(max(80.0, v.width() - 8)))
+        self._notes[pid] = (item, until_data)
+
+    def note(self, pid: str) -> str | None:
+        """The sentence shown in plot ``pid``, if any."""
+        note = self._notes.get(pid)
+        return note[0].toPlainText() if note is not None and note[0].isVisible() else None
 
     def hold(self, seconds: float) -> None:
         """Postpone redraws by ``seconds``: the expert just clicked and the next item must paint
@@ -200,6 +275,9 @@ class ChartsPanel(QWidget):
             self._curves[key].setData([], [])
         self._dirty.clear()
         self.timer.stop()
+        for item, until_data in self._notes.values():
+            if until_data:
+                item.setVisible(True)
         self._update_titles(PLOTS)
 
     def flush(self) -> None:
@@ -224,6 +302,9 @@ class ChartsPanel(QWidget):
         for pid in plots:
             if PLOTS[pid][2] is None:
                 self._fit_y_from_zero(pid)
+            note = self._notes.get(pid)
+            if note is not None and note[1]:  # a "no data yet" sentence: data came
+                note[0].setVisible(not any(len(self._buffers[k]) for k in self._members[pid]))
         # a title change re-lays out the plot: at most TITLE_HZ, never on every redraw
         self._title_plots |= plots
         now = time.monotonic()
@@ -265,7 +346,8 @@ class ChartsPanel(QWidget):
                     first.split("/", 1)[1].replace("_", " "),
                     self._names[first][1],
                 )
-        curve = self.plots[pid].plot(pen=pg.mkPen(colour, width=2))
+        pen = None if key in BAND_KEYS else pg.mkPen(colour, width=2)  # the band: a fill only
+        curve = self.plots[pid].plot(pen=pen)
         curve.setClipToView(True)
         self._buffers[key] = RingBuffer(self.capacity)
         self._curves[key] = curve
@@ -292,11 +374,19 @@ class ChartsPanel(QWidget):
                 last = self._buffers[key].last()
                 value = "–" if last is None else _fmt(last[1])
                 label = f"{name} {value}" if name else value
+                if key == "preq/accuracy" and last is not None:
+                    label += self._band_text()
                 parts.append(f"<span style='color:{colour}'>{label}</span>")
             html = f"<span style='color:{theme.TEXT}'>{title}</span>&nbsp;&nbsp;" + " · ".join(
                 parts
             )
             self.plots[pid].setTitle(html, size="9.5pt")
+
+    def _band_text(self) -> str:
+        lo, hi = (self._buffers[k].last() for k in BAND_KEYS)
+        if lo is None or hi is None:
+            return ""
+        return f" ({_fmt(lo[1])}–{_fmt(hi[1])})"
 
     def _arrange(self, columns: int) -> None:
         if columns == self._columns:
@@ -316,6 +406,36 @@ class ChartsPanel(QWidget):
         super().resizeEvent(event)
         w, h = event.size().width(), event.size().height()
         self._arrange(len(PLOTS) if w >= 2.6 * h or h < 330 else 3)
+
+
+def fold_metrics(metrics: dict[str, float], tasks: list[str]) -> dict[str, float]:
+    """A trainer event's metrics under the charts' keys: per-task keys fold into the fixed curves
+    when the project has one task (``loss/<task>`` duplicates ``loss/total``; ``kl/<task>`` is
+    the KL to the starting model; ``eval/accuracy_<task>`` the held-out accuracy). The trainer's
+    cumulative ``reward/thumbs_up_rate`` is left out: the GUI plots the thumbs-up rates per
+    answer itself."""
+    single = tasks[0] if len(tasks) == 1 else None
+    out = {}
+    for key, value in metrics.items():
+        if key == "reward/thumbs_up_rate":
+            continue
+        if single is not None:
+            if key == f"loss/{single}" and "loss/total" in metrics:
+                continue
+            if key == f"kl/{single}":
+                key = "kl/ref"
+            elif key == f"eval/accuracy_{single}":
+                key = "eval/accuracy"
+            elif key == f"eval/macro_f1_{single}":
+                key = "eval/macro_f1"
+        out[key] = value
+    return out
+
+
+def _band_brush():
+    colour = QColor(theme.SERIES[2])
+    colour.setAlpha(60)
+    return pg.mkBrush(colour)
 
 
 def _fmt(v: float) -> str:

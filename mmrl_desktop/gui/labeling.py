@@ -10,17 +10,15 @@ next item on a hidden viewer page. Everything heavier happens on other threads.
 
 from __future__ import annotations
 
-from collections import deque
-
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from mmrl_desktop.core.prefetch import Prefetcher
 from mmrl_desktop.core.project import Project
 from mmrl_desktop.core.session import Action, ItemStatus, LabelingSession
+from mmrl_desktop.gui.chart_history import AnswerCharts, rewards_of
 
 PREFETCH_AHEAD = 4
 QUEUE_AHEAD = 8  # items predicted after each model version: the next few are enough
-MOVING_AVERAGE = 20
 CLICK_HOLD_S = 0.05  # the trainer waits this long after a click so the paint is not slowed
 CHART_HOLD_S = 0.3  # and the charts redraw only once the expert pauses
 
@@ -59,9 +57,11 @@ class LabelingController(QObject):
         self._sig_decoded.connect(self._on_decoded)
         self._next_id: str | None = None  # the item expected after the shown one
         self._settled = True  # the shown item is on screen (look-ahead work may run)
-        self._rewards: deque[int] = deque(maxlen=MOVING_AVERAGE)
-        self._ups = 0
-        self._answers = 0
+        # thumbs-up and prequential charts: restored from the log, then one point per answer
+        self.answer_charts = AnswerCharts(charts, rewards_of(self.session.store))
+        self.answer_charts.start_restore(
+            str(project.root), self.session, [t.name for t in project.tasks]
+        )
         queue.set_session(self.session)
         trainer.sig_predictions.connect(self.on_predictions)
         # the viewer builds a page per modality combination of this project ahead, in idle time
@@ -142,6 +142,7 @@ class LabelingController(QObject):
         if action is None:
             self.feedback.show_message("Nothing to undo.")
             return
+        self.answer_charts.unrecord(action)
         if action.excluded:
             self.queue.items_changed()
             self.show_current()
@@ -205,13 +206,8 @@ class LabelingController(QObject):
         self.sig_counts.emit(*self.session.progress())
 
     def _record_reward(self, action: Action) -> None:
-        up = 1 if action.status == ItemStatus.UP else 0
-        self._rewards.append(up)
-        self._answers += 1
-        self._ups += up
-        n = self._answers
-        self.charts.add_point("reward/thumbs_up_ma", n, sum(self._rewards) / len(self._rewards))
-        self.charts.add_point("reward/thumbs_up_cum", n, self._ups / n)
+        self.answer_charts.record(action)  # its points once the click has painted
+        self._after_paint(self.answer_charts.drain)
 
     # ------------------------------------------------------------ from the trainer
     def on_predictions(self, preds) -> None:
@@ -225,5 +221,6 @@ class LabelingController(QObject):
             self.feedback.show_item(self.feedback.item_title.text(), shown, True)
 
     def close(self) -> None:
+        self.answer_charts.close()
         self.prefetcher.close()
         self.session.store.close()

@@ -97,11 +97,11 @@ def test_clear_empties_every_curve(qtbot, charts):
 
 
 def test_layout_switches_to_two_rows_when_tall(qtbot, charts):
-    assert charts._columns == 5
+    assert charts._columns == 6
     charts.resize(800, 500)
     qtbot.waitUntil(lambda: charts._columns == 3, timeout=1000)
     charts.resize(1280, 230)
-    qtbot.waitUntil(lambda: charts._columns == 5, timeout=1000)
+    qtbot.waitUntil(lambda: charts._columns == 6, timeout=1000)
 
 
 def test_add_point_is_cheap(charts):

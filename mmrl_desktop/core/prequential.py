@@ -99,12 +99,11 @@ def summary(events: Iterable, tasks: Iterable[str] | None = None) -> dict:
     return out
 
 
-def curve(events: Iterable, tasks: Iterable[str] | None = None) -> dict[str, np.ndarray]:
-    """The running prequential accuracy after each answer: ``n`` (1, 2, …), ``accuracy``,
-    ``low`` and ``high`` (Wilson 95 %), and the answers' ``event_id`` — arrays of one length."""
-    rows = answers(events, tasks)
-    right = np.array([e.reward > 0 for e in rows], dtype=np.float64)
-    n = np.arange(1, len(rows) + 1, dtype=np.float64)
+def running(right) -> dict[str, np.ndarray]:
+    """The running accuracy of answers scored ``right`` (booleans, oldest first): ``n`` (1, 2,
+    …), ``accuracy``, ``low`` and ``high`` (Wilson 95 %) after each — arrays of one length."""
+    right = np.asarray(right, dtype=np.float64).reshape(-1)
+    n = np.arange(1, len(right) + 1, dtype=np.float64)
     k = np.cumsum(right)
     low, high = wilson_interval(k, n)
     return {
@@ -112,17 +111,24 @@ def curve(events: Iterable, tasks: Iterable[str] | None = None) -> dict[str, np.
         "accuracy": k / np.maximum(n, 1.0),
         "low": np.asarray(low, dtype=np.float64),
         "high": np.asarray(high, dtype=np.float64),
-        "event_id": np.array([e.event_id for e in rows], dtype=np.int64),
     }
+
+
+def curve(events: Iterable, tasks: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    """``running`` over the scorable answers among ``events``, with their ``event_id``."""
+    rows = answers(events, tasks)
+    out = running([e.reward > 0 for e in rows])
+    out["event_id"] = np.array([e.event_id for e in rows], dtype=np.int64)
+    return out
 
 
 class RunningAccuracy:
     """The running figure one answer at a time (the GUI's chart): O(1) per answer; ``pop``
     withdraws the latest answer (undo retracts the latest live answer first)."""
 
-    def __init__(self) -> None:
-        self._right: list[bool] = []
-        self.k = 0
+    def __init__(self, right: Iterable[bool] = ()) -> None:
+        self._right: list[bool] = [bool(r) for r in right]  # a restored history, oldest first
+        self.k = sum(self._right)
 
     def __len__(self) -> int:
         return len(self._right)

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from mmrl_desktop.gui.background import BackgroundTask
+from mmrl_desktop.gui.dialogs import evaluation_notes as why
 
 MODEL_COLOURS = {"current": "#3182ce", "reference": "#a0aec0"}
 OTHER_COLOUR = "#dd6b20"
@@ -317,6 +318,7 @@ class EvaluationDialog(QDialog):
                     est = e["ope"][n][method]
                     cells.append(f"{_pct(est['value'])}  ({_ci(est)})")
                 rows.append((label, cells, self.result.get("ope_note", "")))
+        rows.append(why.prequential_row(self.result, self.task_box.currentText(), len(names)))
         rows.append(("Held-out items", [str(e["holdout_items"])] * len(names), ""))
         rows.append(("Logged answers", [str(e["feedback_events"])] * len(names), ""))
         t = self.summary
@@ -337,7 +339,7 @@ class EvaluationDialog(QDialog):
         t.setColumnCount(len(names) + 1)
         t.setHorizontalHeaderLabels([SHORT.get(n, n) for n in names] + ["Support"])
         t.setVerticalHeaderLabels(e["labels"])
-        if not e["holdout_items"]:
+        if why.explain_table(t, e):  # no held-out items: one sentence why
             return
         for r, lab in enumerate(e["labels"]):
             for c, n in enumerate(names):
@@ -353,6 +355,8 @@ class EvaluationDialog(QDialog):
             self.confusion.clear()
             self.confusion.setRowCount(0)
             self.confusion.setColumnCount(0)
+            if e is not None:  # no held-out items: one sentence why
+                why.explain_table(self.confusion, e)
             return
         cm = e["holdout"][name]["confusion_matrix"]
         labels = e["labels"]
@@ -381,7 +385,7 @@ class EvaluationDialog(QDialog):
         self.plot.clear()
         self.legend.clear()
         self.plot.plot([0, 1], [0, 1], pen=pg.mkPen("#718096", width=1, style=Qt.DashLine))
-        if not e["holdout_items"]:
+        if why.explain_plot(self.plot, e):
             return
         for k, n in enumerate(self._names()):
             bins = [b for b in e["holdout"][n]["reliability"] if b["count"]]

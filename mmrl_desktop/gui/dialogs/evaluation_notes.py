@@ -1,0 +1,67 @@
+"""The Evaluation view's prequential row and its "why is this empty" sentences (issue 12.1).
+
+A project without held-out items has no confusion matrix, per-class table or reliability
+diagram: instead of empty panes, each says why in one sentence (``core.prequential.NO_HOLDOUT``),
+and the summary table carries the prequential accuracy, which every project has from its first
+answer (``core/prequential.py``).
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
+
+from mmrl_desktop.core import prequential
+
+LABEL = "Prequential accuracy"
+
+
+def holdout_reason(entry: dict) -> str | None:
+    """Why the held-out figures of a task are missing (None when they are there)."""
+    return None if entry.get("holdout_items") else prequential.NO_HOLDOUT
+
+
+def prequential_row(result: dict, task: str | None, columns: int) -> tuple[str, list[str], str]:
+    """(row label, cells, tooltip) for the summary table: the same figure in every column (it is
+    about the answers logged, whatever the model), the task's own when there are several."""
+    figures = result.get("prequential") or {}
+    if task is not None and len(result.get("tasks", {})) > 1:
+        figures = {**figures, **(figures.get("per_task", {}).get(task) or {})}
+    if not figures.get("answers"):
+        return LABEL, ["no answers yet"] * columns, figures.get("note", prequential.NO_ANSWERS)
+    lo, hi = figures["ci95"]
+    text = f"{100 * figures['accuracy']:.1f}%  ({100 * lo:.1f}–{100 * hi:.1f})"
+    tip = f"over {figures['answers']} answers: {figures.get('scored', prequential.SCORED)}"
+    return LABEL, [text] * columns, tip
+
+
+def explain_table(table: QTableWidget, entry: dict) -> bool:
+    """Put the reason a held-out table is empty in it, as one wrapped cell. True if it did."""
+    reason = holdout_reason(entry)
+    if reason is None:
+        return False
+    table.clear()
+    table.setRowCount(1)
+    table.setColumnCount(1)
+    table.setHorizontalHeaderLabels([""])
+    table.setVerticalHeaderLabels([""])
+    table.setWordWrap(True)
+    item = QTableWidgetItem(reason)
+    item.setTextAlignment(Qt.AlignCenter)
+    item.setToolTip(reason)
+    table.setItem(0, 0, item)
+    table.resizeRowsToContents()
+    return True
+
+
+def explain_plot(plot: pg.PlotWidget, entry: dict) -> bool:
+    """The same sentence in the middle of the reliability diagram. True if it was needed."""
+    reason = holdout_reason(entry)
+    if reason is None:
+        return False
+    text = pg.TextItem(reason, color="#4a5568", anchor=(0.5, 0.5))
+    text.setTextWidth(320)
+    text.setPos(0.5, 0.5)
+    plot.addItem(text, ignoreBounds=True)
+    return True

@@ -1,0 +1,40 @@
+"""Issue 12.1 in the Evaluation view: the prequential accuracy in the summary, and one sentence
+instead of an empty confusion matrix, per-class table and reliability diagram."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+import pytest
+
+from mmrl_desktop.core import prequential
+from mmrl_desktop.core.evaluate import evaluate_project
+from mmrl_desktop.gui.dialogs.evaluation import EvaluationDialog
+from tests.core.enginefixtures import answer, digits_project
+
+
+@pytest.mark.slow
+def test_a_project_without_held_out_items_says_why(qtbot, tmp_path):
+    project = digits_project(tmp_path, n=40)
+    with project.open_store() as store:
+        store.set_split([it.item_id for it in store.items()], "pool")  # none kept aside
+    answer(project, 20)
+    result = evaluate_project(project)
+    dlg = EvaluationDialog(project)
+    qtbot.addWidget(dlg)
+    dlg.resize(1180, 760)
+    dlg.show()
+    dlg.set_result(result)
+    for table in (dlg.confusion, dlg.per_class):
+        assert (table.rowCount(), table.columnCount()) == (1, 1)
+        assert table.item(0, 0).text() == prequential.NO_HOLDOUT
+    texts = [
+        i.textItem.toPlainText() for i in dlg.plot.getPlotItem().items if isinstance(i, pg.TextItem)
+    ]
+    assert texts == [prequential.NO_HOLDOUT]
+    rows = [dlg.summary.verticalHeaderItem(r).text() for r in range(dlg.summary.rowCount())]
+    row = rows.index("Prequential accuracy")
+    pq = result["prequential"]
+    lo, hi = pq["ci95"]
+    want = f"{100 * pq['accuracy']:.1f}%  ({100 * lo:.1f}–{100 * hi:.1f})"
+    assert dlg.summary.item(row, 0).text() == want == dlg.summary.item(row, 1).text()
+    assert "over 20 answers" in dlg.summary.item(row, 0).toolTip()

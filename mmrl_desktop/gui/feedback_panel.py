@@ -95,9 +95,11 @@ class _TaskRow(QFrame):
             self.source.setText("")
             return
         self.shown.setText(pred.shown_label)
-        conf = float(pred.probs.get(pred.shown_label, pred.propensity))
-        set_bar_value(self.confidence, int(round(conf * 1000)))
-        self.confidence.setFormat(f"confidence {conf:.0%}")
+        # the model's (calibrated) probability of the shown label, never the propensity (how
+        # likely the label was to be drawn): core/calibration.py
+        conf = pred.probs.get(pred.shown_label)
+        set_bar_value(self.confidence, 0 if conf is None else int(round(conf * 1000)))
+        self.confidence.setFormat("confidence —" if conf is None else f"confidence {conf:.0%}")
         self.top3.setText(
             "   ".join(f"{lab}  {p:.0%}" for lab, p in pred.top(3)) if from_model else ""
         )

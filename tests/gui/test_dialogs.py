@@ -324,7 +324,9 @@ def test_evaluation_view_with_checkpoint(qtbot, trained_copy):
     assert [m["name"] for m in dlg.result["models"]][:2] == ["current", "reference"]
     assert dlg.summary.columnCount() == 3
     labels = [dlg.summary.verticalHeaderItem(r).text() for r in range(dlg.summary.rowCount())]
-    assert labels[:3] == ["Accuracy", "Macro-F1", "ECE"] and "Thumbs-up rate, DR" in labels
+    assert labels[:3] == ["Accuracy", "Macro-F1", "ECE"]
+    # 12 answers: too few for an off-policy number; the row says so (test_evaluation_dialog.py)
+    assert "Thumbs-up rate, off-policy" in labels and "Answers not trained on" in labels
     assert dlg.confusion.rowCount() == 10 and dlg.per_class.rowCount() == 10
     assert len(dlg.plot.listDataItems()) >= 3  # diagonal + one curve per model
 

@@ -3,9 +3,11 @@
 ``core.evaluate.evaluate_project`` runs on a background thread with its own project and store;
 the view shows its JSON-ready result (the shape ``mmrl-desktop evaluate --json`` prints):
 accuracy, macro-F1, ECE and the off-policy thumbs-up estimates (IPS, SNIPS, DR with their
-confidence intervals) side by side; per-class precision/recall; a confusion-matrix heat map; and
-a reliability diagram (pyqtgraph). A chosen checkpoint is evaluated in a second pass and merged in
-as a third column.
+confidence intervals, from the answers each model has not trained on) side by side; per-class
+precision/recall; a confusion-matrix heat map; and a reliability diagram (pyqtgraph) whose legend
+names every line. Below the table, one sentence per figure that could not be given (too few
+answers after a model's checkpoint) and what each ECE was computed on. A chosen checkpoint is
+evaluated in a second pass and merged in as a third column. Close closes the dialog.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
+    QDialogButtonBox,
     QFileDialog,
     QGridLayout,
     QGroupBox,
@@ -70,6 +73,8 @@ def merge_checkpoint(result: dict, other: dict) -> dict:
             entry["holdout"][name] = o["holdout"]["checkpoint"]
         if "checkpoint" in o.get("ope", {}):
             entry["ope"][name] = o["ope"]["checkpoint"]
+        if "checkpoint" in o.get("calibration", {}):
+            entry.setdefault("calibration", {})[name] = o["calibration"]["checkpoint"]
     return result
 
 
@@ -78,6 +83,31 @@ OPE_ROWS = (
     ("snips", "Thumbs-up rate, SNIPS"),
     ("dr", "Thumbs-up rate, DR"),
 )
+DIAGONAL = "Perfectly calibrated"
+
+
+def ope_cell(est: dict | None, method: str) -> tuple[str, str]:
+    """(cell text, tooltip) of one model's off-policy estimate: the number with its interval, or
+    a short "too few" with the full sentence as tooltip."""
+    if not est:
+        return "—", "no logged answers"
+    if method in est:
+        return f"{_pct(est[method]['value'])}  ({_ci(est[method])})", ""
+    return f"n/a (n = {est.get('n', 0)})", est.get("reason", "")
+
+
+def notes_of(entry: dict, names: list[str]) -> list[str]:
+    """Sentences under the table: why an off-policy figure is missing, what each ECE is on."""
+    out = []
+    for n in names:
+        reason = entry.get("ope", {}).get(n, {}).get("reason")
+        if reason:
+            out.append(f"Off-policy, {NAMES.get(n, n)}: {reason}.")
+    for n in names:
+        note = entry.get("calibration", {}).get(n, {}).get("note")
+        if note:
+            out.append(f"Calibration, {NAMES.get(n, n)}: {note}.")
+    return out
 
 
 def describe_models(result: dict) -> str:
@@ -201,10 +231,17 @@ class EvaluationDialog(QDialog):
         grid.setColumnStretch(1, 1)
         grid.setRowStretch(0, 1)
         grid.setRowStretch(1, 1)
+        self.notes = QLabel("")
+        self.notes.setWordWrap(True)
+        self.notes.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        self.buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
         lay.addLayout(top)
         lay.addWidget(self.message)
         lay.addLayout(grid, 1)
+        lay.addWidget(self.notes)
+        lay.addWidget(self.buttons)
 
     @staticmethod
     def _group(title: str, widget) -> QGroupBox:
@@ -311,16 +348,24 @@ class EvaluationDialog(QDialog):
                     "means the shown confidence matches how often the model is right",
                 )
             )
-        for method, label in OPE_ROWS:
-            if all(method in e["ope"].get(n, {}) for n in names):
-                cells = []
-                for n in names:
-                    est = e["ope"][n][method]
-                    cells.append(f"{_pct(est['value'])}  ({_ci(est)})")
-                rows.append((label, cells, self.result.get("ope_note", "")))
+        note = self.result.get("ope_note", "")
+        ope_all = e.get("ope", {})
+        tips: dict[tuple[int, int], str] = {}
+        methods = [m for m in OPE_ROWS if any(m[0] in ope_all.get(n, {}) for n in names)]
+        for method, label in methods or [("ips", "Thumbs-up rate, off-policy")]:
+            cells = []
+            for c, n in enumerate(names):
+                text, tip = ope_cell(ope_all.get(n), method)
+                cells.append(text)
+                if tip:
+                    tips[(len(rows), c)] = tip
+            rows.append((label, cells, note))
         rows.append(why.prequential_row(self.result, self.task_box.currentText(), len(names)))
         rows.append(("Held-out items", [str(e["holdout_items"])] * len(names), ""))
         rows.append(("Logged answers", [str(e["feedback_events"])] * len(names), ""))
+        unseen = [str(ope_all.get(n, {}).get("n", "—")) for n in names]
+        rows.append(("Answers not trained on", unseen, "logged after the model's checkpoint"))
+        self.notes.setText("\n".join(notes_of(e, names)))
         t = self.summary
         t.clear()
         t.setRowCount(len(rows))
@@ -329,7 +374,7 @@ class EvaluationDialog(QDialog):
         t.setVerticalHeaderLabels([r[0] for r in rows])
         for r, (_, cells, tip) in enumerate(rows):
             for c, text in enumerate(cells):
-                t.setItem(r, c, _item(text, tip=tip))
+                t.setItem(r, c, _item(text, tip=tips.get((r, c), tip)))
 
     def _show_per_class(self, e: dict) -> None:
         names = self._names()
@@ -384,13 +429,16 @@ class EvaluationDialog(QDialog):
     def _show_reliability(self, e: dict) -> None:
         self.plot.clear()
         self.legend.clear()
-        self.plot.plot([0, 1], [0, 1], pen=pg.mkPen("#718096", width=1, style=Qt.DashLine))
+        diagonal = pg.mkPen("#718096", width=1, style=Qt.DashLine)
+        self.plot.plot([0, 1], [0, 1], pen=diagonal, name=DIAGONAL)  # every line is named
         if why.explain_plot(self.plot, e):
             return
         for k, n in enumerate(self._names()):
             bins = [b for b in e["holdout"][n]["reliability"] if b["count"]]
             colour = MODEL_COLOURS.get(n, OTHER_COLOUR if k >= 2 else "#2f855a")
             ece = e["holdout"][n]["ece"]
+            temp = e.get("calibration", {}).get(n, {}).get("temperature")
+            t_text = f", T {temp:.2f}" if temp not in (None, 1.0) else ""
             self.plot.plot(
                 [b["confidence"] for b in bins],
                 [b["accuracy"] for b in bins],
@@ -399,7 +447,7 @@ class EvaluationDialog(QDialog):
                 symbolSize=7,
                 symbolBrush=colour,
                 symbolPen=None,
-                name=f"{NAMES.get(n, n)} (ECE {_num(ece)})",
+                name=f"{NAMES.get(n, n)} (ECE {_num(ece)}{t_text})",
             )
 
 

@@ -22,7 +22,7 @@ Per task, for each candidate:
 - ``ope``: IPS, SNIPS and doubly-robust estimates (``core.ope``) of the thumbs-up rate the
   candidate's *greedy* choice would get, from the live (non-retracted) logged answers **the
   candidate has not trained on** — those logged after its checkpoint's ``last_event_id`` (every
-  answer for the starting model; ADR 0010) — with their propensities; ``q_hat`` for DR is the
+  answer for the starting model; ADR 0011) — with their propensities; ``q_hat`` for DR is the
   candidate's own class probabilities. Fewer than ``ope.MIN_ANSWERS`` such answers (or weights
   leaving almost no effective sample): ``{"n", "reason"}`` — a sentence — instead of estimates.
 

@@ -47,10 +47,27 @@ def test_spec_excludes_unused_qt_and_heavy_packages():
     qt |= {"QtDataVisualization", "QtBluetooth", "QtNfc", "QtPositioning", "QtSensors"}
     qt |= {"QtSerialPort", "QtTest", "QtDesigner"}
     assert qt <= strings
-    assert {"tensorboard", "onnx", "onnxruntime", "triton", "matplotlib", "tkinter"} <= strings
+    assert {"tensorboard", "triton", "matplotlib", "tkinter"} <= strings
     # the Qt modules the app does use are never excluded
     for used in ("QtCore", "QtGui", "QtWidgets", "QtSvg"):
         assert used not in strings
+
+
+def _spec_list(name: str) -> list[str]:
+    tree = ast.parse(SPEC.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == name:
+            return [n.value for n in ast.walk(node.value) if isinstance(n, ast.Constant)]
+    raise AssertionError(f"{name} not in the spec")
+
+
+def test_spec_bundles_what_every_offered_export_needs():
+    """The bundle writes every format the Export dialog offers (issue 12, point 10)."""
+    from mmrl_desktop.core.export_formats import NEEDS
+
+    needed = {m for modules in NEEDS.values() for m in modules}
+    assert needed and not needed & set(_spec_list("PY_EXCLUDES"))
+    assert needed <= _spec_strings()  # named as hidden imports: export_formats imports by name
 
 
 def test_spec_collects_what_is_found_at_run_time():

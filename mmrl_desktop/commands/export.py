@@ -1,10 +1,17 @@
-"""``mmrl-desktop export --project DIR --format FORMAT --out PATH``.
+"""``mmrl-desktop export --project DIR --format FORMAT --out PATH [--json]``.
 
 - ``feedback-csv`` / ``feedback-jsonl``: the feedback log with its audit trail
   (``mmrl_desktop.core.feedback_export``);
 - ``torchscript`` / ``onnx``: the current model, with a preprocessing sidecar, checked against the
   live model after re-loading (``mmrl_desktop.core.export``);
-- ``tensorboard``: an event log of the training metrics (needs the optional ``tensorboard``).
+- ``tensorboard``: an event log of the training metrics (a folder).
+
+``--out``: a path with a suffix is the file; a path without one, ending in ``/``, or an existing
+folder is a folder (created, parents too) that gets ``model.pt``, ``model.onnx``,
+``feedback.csv``/``.jsonl`` inside (``core.feedback_export.output_path``).
+
+The success line goes to stdout; with ``--json`` stdout is one JSON object (what was written,
+with its ``path`` and ``format``) and nothing else. Errors: one line on stderr, exit 2.
 
 ``--pseudonymize``: item ids become pseudonyms (``mmrl_desktop.core.pseudonyms``); only the feedback
 log carries item ids, the model and TensorBoard exports carry none. No export carries a file path.
@@ -12,7 +19,17 @@ log carries item ids, the model and TensorBoard exports carry none. No export ca
 
 from __future__ import annotations
 
+import json
 import sys
+
+
+def _done(args, line: str, info: dict) -> int:
+    if getattr(args, "json", False):
+        sys.stdout.write(json.dumps(info, allow_nan=False) + "\n")
+    else:
+        sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+    return 0
 
 
 def run(args) -> int:
@@ -31,30 +48,30 @@ def run(args) -> int:
             key = project_key(project.root)
         with project.open_store() as store:
             summary = export_feedback(store, args.out, fmt, pseudonym_key=key)
-        sys.stderr.write(
+        line = (
             f"wrote {summary['rows']} events ({summary['feedback']} answers, {summary['skips']} "
             f"skips, {summary['retractions']} retractions) to {summary['path']}"
-            f"{' with pseudonymous item ids' if key else ''}\n"
+            f"{' with pseudonymous item ids' if key else ''}"
         )
-        return 0
+        return _done(args, line, summary)
     if fmt in ("torchscript", "onnx"):
         from mmrl_desktop.core.export import export_model
 
         info = export_model(project, fmt, args.out)
-        sys.stderr.write(
+        line = (
             f"wrote {info['path']} (model v{info['model_version']}, step {info['step']}) and "
             f"{info['sidecar']}; re-loaded with {info['check']['reloaded_with']}: max abs "
             f"difference {info['check']['max_abs_diff']:.2e} on {info['check']['samples']} "
-            "samples\n"
+            "samples"
         )
-        return 0
+        return _done(args, line, info)
     if fmt == "tensorboard":
         from mmrl_desktop.core.export import export_tensorboard
 
         info = export_tensorboard(project, args.out)
-        sys.stderr.write(
+        line = (
             f"wrote {info['scalars']} scalars of {info['runs']} run(s) to {info['path']} "
-            f"(view: tensorboard --logdir {info['path']})\n"
+            f"(view: tensorboard --logdir {info['path']})"
         )
-        return 0
+        return _done(args, line, info)
     raise UserError(f"unknown export format {fmt!r}.")

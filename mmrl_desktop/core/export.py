@@ -23,6 +23,8 @@ sidecar written next to the export (``<file>.json``).
 Each export is re-loaded (``torch.jit.load`` / ``onnxruntime``) and compared with the live model on
 sample inputs (real items of the project when it has some, two batch sizes); if the largest
 absolute difference exceeds ``TOLERANCE`` the export is refused and nothing is left behind.
+ONNX needs ``onnx`` and ``onnxruntime`` (dependencies of the app; ``core.export_formats`` names
+what to install where they are missing, before any work).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import torch
 from torch import nn
 
 from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.export_formats import require
 from mmrl_desktop.core.export_io import (
     export_tensorboard,  # noqa: F401  (core.export is where callers find it)
     onnx_without_doc_strings,
@@ -287,12 +290,8 @@ def _onnx(module: ExportModule, example: tuple, modalities, tasks) -> bytes:
 
 
 def _check_onnx(payload: bytes, batches, modalities, tasks, live) -> float:
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise UserError(
-            "checking an ONNX export needs onnxruntime: pip install 'mmrl-desktop[export]'."
-        ) from None
+    import onnxruntime as ort  # export_formats.require("onnx") checked it is there
+
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     sess = ort.InferenceSession(payload, opts, providers=["CPUExecutionProvider"])
@@ -437,6 +436,7 @@ def export_model(project: Project, fmt: str, out: str | Path) -> dict:
 
     if fmt not in SUFFIX:
         raise UserError(f"unknown model format {fmt!r}; use torchscript or onnx.")
+    require(fmt)  # what to install, before any work and before any folder is made
     target = _target(out, fmt)
     trainer = open_trainer(project, "cpu")
     try:

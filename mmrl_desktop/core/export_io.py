@@ -18,6 +18,7 @@ import errno
 import io
 import os
 import re
+import struct
 import tempfile
 import zipfile
 from pathlib import Path
@@ -172,18 +173,24 @@ def onnx_without_doc_strings(payload: bytes) -> bytes:
 
 
 def tensorboard_events(items: list[tuple[int, str, float, float]]) -> bytes:
-    """(step, key, value, wall time) rows → the bytes of one TensorBoard event file."""
-    from tensorboard.compat.proto.event_pb2 import Event
-    from tensorboard.summary.writer.record_writer import RecordWriter
-    from torch.utils.tensorboard.summary import scalar
+    """(step, key, value, wall time) rows → the bytes of one TensorBoard event file (TFRecord
+    framing: length, its masked CRC-32C, the serialized ``Event``, its masked CRC-32C)."""
+    from tensorboardX.proto.event_pb2 import Event
+    from tensorboardX.record_writer import masked_crc32c
+    from tensorboardX.summary import scalar
 
     buf = io.BytesIO()
-    writer = RecordWriter(buf)
+
+    def record(data: bytes) -> None:
+        header = struct.pack("<Q", len(data))
+        buf.write(header + struct.pack("<I", masked_crc32c(header)))
+        buf.write(data + struct.pack("<I", masked_crc32c(data)))
+
     first = items[0][3] if items else 0.0
-    writer.write(Event(wall_time=first, file_version="brain.Event:2").SerializeToString())
+    record(Event(wall_time=first, file_version="brain.Event:2").SerializeToString())
     for step, key, value, ts in items:
         event = Event(wall_time=ts, step=int(step), summary=scalar(key, float(value)))
-        writer.write(event.SerializeToString())
+        record(event.SerializeToString())
     return buf.getvalue()
 
 
@@ -192,13 +199,9 @@ def export_tensorboard(project, out: str | Path) -> dict:
 
     Each run is one file ``<run>/events.out.tfevents.<first time>.mmrl-desktop`` (no host name, no
     path; exporting again replaces it), built in memory and written with :func:`write_files`."""
-    try:
-        from torch.utils.tensorboard import summary  # noqa: F401  (needs tensorboard)
-    except ImportError:
-        raise UserError(
-            "TensorBoard export needs the optional tensorboard package: "
-            "pip install 'mmrl-desktop[tensorboard]'."
-        ) from None
+    from mmrl_desktop.core.export_formats import require
+
+    require("tensorboard")  # tensorboardX: what to install, before any folder is made
     out = Path(out).expanduser()
     with project.open_store() as store:
         rows = store.metrics()
@@ -220,6 +223,7 @@ def export_tensorboard(project, out: str | Path) -> dict:
     write_files(files)
     return {
         "path": str(out),
+        "format": "tensorboard",
         "runs": len(runs),
         "scalars": len(rows),
         "keys": sorted({r[2] for r in rows}),

@@ -162,11 +162,18 @@ def export_feedback(
 
 
 def output_path(out: str | Path, default_name: str) -> Path:
-    """Where an export goes: ``out`` itself, or ``out/default_name`` when ``out`` is a folder
-    (or ends with a separator); the parent folder is created. Shared by every export."""
+    """Where an export goes. A folder gets ``default_name`` inside it: an existing folder, a path
+    ending with a separator, or a path without a suffix (``exports/today``); a path with a suffix
+    (``exports/mine.onnx``) is the file itself. The folder is created, parents too. Shared by
+    every export."""
     raw = str(out)
     path = Path(raw).expanduser()
-    if path.is_dir() or raw.endswith(("/", os.sep)):
+    if path.is_dir() or raw.endswith(("/", os.sep)) or not path.suffix:
+        if path.exists() and not path.is_dir():
+            raise UserError(
+                f"{path} is a file, not a folder; give a file name with a suffix "
+                f"(such as {default_name}) or a folder."
+            )
         path = path / default_name
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -162,7 +162,7 @@ def test_pseudonymous_item_ids(tmp_path, capsys):
         plain = feedback_rows(store)
     base = ["export", "--project", str(project.root), "--pseudonymize", "--out"]
     assert main([*base, str(tmp_path / "a.csv"), "--format", "feedback-csv"]) == 0
-    assert "pseudonymous item ids" in capsys.readouterr().err
+    assert "pseudonymous item ids" in capsys.readouterr().out
     assert main([*base, str(tmp_path / "a.jsonl"), "--format", "feedback-jsonl"]) == 0
     key_file = project.root / KEY_FILE
     assert key_file.is_file() and (key_file.stat().st_mode & 0o077) == 0

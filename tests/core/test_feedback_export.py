@@ -151,7 +151,7 @@ def test_cli_export_feedback(project, tmp_path, capsys):
         ["export", "--project", str(project.root), "--format", "feedback-jsonl", "--out", str(out)]
     )
     assert rc == 0 and len(out.read_text().splitlines()) == 5
-    assert "5 events" in capsys.readouterr().err
+    assert "5 events" in capsys.readouterr().out
     rc = main(
         [
             "export",

@@ -39,3 +39,60 @@ def test_pseudonymous_ids_box(qtbot, tmp_path):
     assert row["item_id"] == pseudonym(project_key(project.root), "DOE_JOHN_normal0")
     assert "DOE" not in out.read_text()
     assert dlg.pseudonymize.isEnabled()  # usable again after the export
+
+
+def _small_project(root) -> Project:
+    """Items, answers, training metrics and a (fresh) model: every format has something to write."""
+    from tests.core.enginefixtures import TINY_MODEL
+
+    project = Project.create(root, tasks=[Task("t", ["a", "b"])], model=TINY_MODEL)
+    with project.open_store() as store:
+        store.add_items([Item(f"i{i}", text_inline=f"word {i}") for i in range(4)])
+        for i in range(3):
+            store.record_feedback(f"i{i}", "t", "a", 0.5, 1, annotator="dr")
+        store.add_metrics("run1", 1, {"loss/total": 0.5})
+    return project
+
+
+def test_every_offered_format_is_writable(qtbot, tmp_path):
+    """The default install (the test environment) writes every format the dialog offers, to a
+    folder that does not exist yet (issue 12, points 10 and 11)."""
+    from mmrl_desktop.gui.dialogs.export_dialog import FORMATS
+
+    project = _small_project(tmp_path / "p")
+    dlg = ExportDialog(project)
+    qtbot.addWidget(dlg)
+    model = dlg.format.model()
+    offered = [row for row in range(dlg.format.count()) if model.item(row).isEnabled()]
+    assert len(offered) == len(FORMATS)  # nothing greyed out after a plain install
+    for row in offered:
+        dlg.format.setCurrentIndex(row)
+        key, name, _ = FORMATS[dlg.format.currentText()]
+        out = tmp_path / "new" / key  # no suffix: a folder, created
+        dlg.path.setText(str(out))
+        dlg.start()
+        qtbot.waitUntil(lambda: not dlg.is_running(), timeout=60000)
+        dlg.task.wait()
+        assert dlg.result.text().startswith("Wrote"), (key, dlg.result.text())
+        written = out if key == "tensorboard" else out / name  # TensorBoard: the folder itself
+        assert out.is_dir() and written.exists() and any(out.rglob("*.*")), key
+
+
+def test_a_format_the_install_cannot_write_is_greyed_out(qtbot, tmp_path, monkeypatch):
+    import sys
+
+    from mmrl_desktop.gui.dialogs.export_dialog import FORMATS
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` fails
+    project = Project.create(tmp_path / "p", tasks=[Task("t", ["a", "b"])])
+    dlg = ExportDialog(project)
+    qtbot.addWidget(dlg)
+    model = dlg.format.model()
+    for row, (key, _, _) in enumerate(FORMATS.values()):
+        item = model.item(row)
+        assert item.isEnabled() == (key != "onnx"), key
+    tip = model.item(list(FORMATS).index("ONNX model (.onnx)")).toolTip()
+    assert tip == (
+        "The ONNX export needs the onnxruntime package, which is not installed: "
+        'pip install "mmrl-desktop[export]".'
+    )

@@ -8,6 +8,9 @@ The work runs on a :class:`~mmrl_desktop.gui.background.BackgroundTask` with its
 object and store (``core.export``, ``core.feedback_export``). A model export reads the newest
 checkpoint, so the main window restarts a running trainer first (its closing checkpoint then holds
 the current model).
+
+A format this install cannot write (``core.export_formats``: a package it needs is missing) is greyed
+out, its tooltip the one sentence that says what to install.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from mmrl_desktop.core.export_formats import unavailable
 from mmrl_desktop.gui.background import BackgroundTask
 
 # shown name → (format key, default file name, file filter; "" = a folder)
@@ -112,6 +116,7 @@ class ExportDialog(QDialog):
         self.resize(720, 380)
         self.format = QComboBox()
         self.format.addItems(list(FORMATS))
+        self._grey_out_unwritable()
         self.path = QLineEdit()
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
@@ -149,6 +154,16 @@ class ExportDialog(QDialog):
         self.format.currentTextChanged.connect(self._format_changed)
         self._format_changed(self.format.currentText())
 
+    def _grey_out_unwritable(self) -> None:
+        """Formats whose packages are missing: not selectable, the tooltip says what to install."""
+        model = self.format.model()
+        for row, (key, _, _) in enumerate(FORMATS.values()):
+            reason = unavailable(key)
+            if reason:
+                item = model.item(row)
+                item.setEnabled(False)
+                item.setToolTip(reason[:1].upper() + reason[1:])
+
     def fmt(self) -> str:
         return FORMATS[self.format.currentText()][0]
 
@@ -181,6 +196,11 @@ class ExportDialog(QDialog):
             QMessageBox.warning(self, "Export", "Choose where to write the export.")
             return
         fmt = self.fmt()
+        reason = unavailable(fmt)
+        if reason:
+            self.result.setStyleSheet("color: #c53030;")
+            self.result.setText(f"Nothing was exported: {reason}")
+            return
         pseudo = fmt.startswith("feedback") and self.pseudonymize.isChecked()
         if fmt in MODEL_FORMATS and self.before_model_export is not None:
             self.before_model_export()

@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="item ids become pseudonyms (keyed by the project's pseudonym.key; no mapping file)",
     )
+    p.add_argument(
+        "--json", action="store_true", help="print what was written as one JSON object on stdout"
+    )
 
     p = sub.add_parser("simulate", help="a simulated expert answers items of a labelled project")
     p.add_argument("--project", required=True)

@@ -158,21 +158,20 @@ def format_lines(figures: dict) -> list[str]:
     if not figures.get("answers"):
         return [f"Prequential accuracy: — ({figures.get('note', NO_ANSWERS)})"]
 
-    def fig(d: dict) -> str:
+    def fig(d: dict, count: bool = True) -> str:
         lo, hi = d["ci95"]
-        return (
-            f"{100 * d['accuracy']:.1f}% (95% CI {100 * lo:.1f}–{100 * hi:.1f}%) "
-            f"over {d['answers']} answers"
-        )
+        over = f" over {d['answers']} answers" if count else ""
+        return f"{100 * d['accuracy']:.1f}% (95% CI {100 * lo:.1f}–{100 * hi:.1f}%){over}"
 
+    scored = figures.get("scored", SCORED)
     lines = [
         f"Prequential accuracy: {fig(figures)}",
-        f"  ({figures['scored']})",
+        f"  {scored[0].upper()}{scored[1:]}.",
     ]
     recent = figures.get("recent") or {}
     if recent.get("answers") and recent["answers"] < figures["answers"]:
-        lines.append(f"  last {recent['answers']} answers: {fig(recent)}")
+        lines.append(f"  Last {recent['answers']} answers: {fig(recent, count=False)}")
     top = figures.get("top_choice") or {}
     if top.get("answers"):
-        lines.append(f"  shown label surely the top choice (propensity > 0.5): {fig(top)}")
+        lines.append(f"  Shown label surely the top choice (propensity > 0.5): {fig(top)}")
     return lines

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import time
+from html import escape
 
 import numpy as np
 import pyqtgraph as pg
@@ -241,23 +242,32 @@ class ChartsPanel(QWidget):
 
     def set_note(self, pid: str, text: str | None, until_data: bool = False) -> None:
         """Show one sentence inside plot ``pid`` saying why it has no figure (None: remove it).
-        ``until_data``: the sentence goes away once the plot has points."""
-        note = self._notes.pop(pid, None)
-        if note is not None:
-            note[0].setParentItem(None)
-            if note[0].scene() is not None:
-                note[0].scene().removeItem(note[0])
-        if not text:
-            return
-        vb = self.plots[pid].getViewBox()
-        item = QGraphicsTextItem(text)
-        item.setDefaultTextColor(QColor(theme.TEXT_DIM))
-        item.setParentItem(vb)  # in the view's pixels, not in data coordinates
-        item.setPos(4, 2)
-        item.setZValue(10)
-        item.setTextWidth(max(80.0, vb.width() - 8))
-        vb.sigResized.connect(lambda v: item.setTextWidth(max(80.0, v.width() - 8)))
-        self._notes[pid] = (item, until_data)
+        ``until_data``: the sentence goes away once the plot has points; otherwise the plot's
+        title shows no value either."""
+        plot = self.plots[pid]
+        vb = plot.getViewBox()
+        old = self._notes.pop(pid, None)
+        if old is not None:
+            vb.geometryChanged.disconnect(old[2])
+            old[0].setParentItem(None)
+            if old[0].scene() is not None:
+                old[0].scene().removeItem(old[0])
+        if text:
+            item = QGraphicsTextItem()
+            item.setHtml(f"<div style='background-color:{theme.PLOT_BG}'>{escape(text)}</div>")
+            item.setDefaultTextColor(QColor(theme.TEXT_DIM))
+            item.setParentItem(plot)  # above the plot's grid lines, in pixels
+            item.setZValue(1000)
+
+            def place() -> None:
+                box = vb.geometry()
+                item.setPos(box.left() + 4, box.top() + 2)
+                item.setTextWidth(max(80.0, box.width() - 8))
+
+            place()
+            vb.geometryChanged.connect(place)
+            self._notes[pid] = (item, until_data, place)
+        self._update_titles([pid])
 
     def note(self, pid: str) -> str | None:
         """The sentence shown in plot ``pid``, if any."""
@@ -275,7 +285,7 @@ class ChartsPanel(QWidget):
             self._curves[key].setData([], [])
         self._dirty.clear()
         self.timer.stop()
-        for item, until_data in self._notes.values():
+        for item, until_data, _ in self._notes.values():
             if until_data:
                 item.setVisible(True)
         self._update_titles(PLOTS)
@@ -346,7 +356,11 @@ class ChartsPanel(QWidget):
                     first.split("/", 1)[1].replace("_", " "),
                     self._names[first][1],
                 )
-        pen = None if key in BAND_KEYS else pg.mkPen(colour, width=2)  # the band: a fill only
+        pen = pg.mkPen(colour, width=2)
+        if key in BAND_KEYS:  # the band's edges: faint (a curve without a pen draws no path)
+            edge = QColor(colour)
+            edge.setAlpha(110)
+            pen = pg.mkPen(edge, width=1)
         curve = self.plots[pid].plot(pen=pen)
         curve.setClipToView(True)
         self._buffers[key] = RingBuffer(self.capacity)
@@ -369,7 +383,9 @@ class ChartsPanel(QWidget):
         for pid in plots:
             title = PLOTS[pid][0]
             parts = []
-            for key in self._members[pid][:TITLE_ENTRIES]:  # the rest: colours on the plot
+            note = self._notes.get(pid)
+            shown = [] if note is not None and not note[1] else self._members[pid][:TITLE_ENTRIES]
+            for key in shown:  # the rest: colours on the plot
                 name, colour = self._names[key]
                 last = self._buffers[key].last()
                 value = "–" if last is None else _fmt(last[1])
@@ -377,10 +393,10 @@ class ChartsPanel(QWidget):
                 if key == "preq/accuracy" and last is not None:
                     label += self._band_text()
                 parts.append(f"<span style='color:{colour}'>{label}</span>")
-            html = f"<span style='color:{theme.TEXT}'>{title}</span>&nbsp;&nbsp;" + " · ".join(
+            text = f"<span style='color:{theme.TEXT}'>{title}</span>&nbsp;&nbsp;" + " · ".join(
                 parts
             )
-            self.plots[pid].setTitle(html, size="9.5pt")
+            self.plots[pid].setTitle(text, size="9.5pt")
 
     def _band_text(self) -> str:
         lo, hi = (self._buffers[k].last() for k in BAND_KEYS)
@@ -398,8 +414,9 @@ class ChartsPanel(QWidget):
         for i, plot in enumerate(self.plots.values()):
             ci.addItem(plot, row=i // columns, col=i % columns)
         for c in range(len(PLOTS)):
-            ci.layout.setColumnStretchFactor(c, 1 if c < columns else 0)
-            ci.layout.setColumnPreferredWidth(c, 260 if c < columns else 0)
+            main = 2 if c == 0 and columns == len(PLOTS) else 1  # the prequential: widest
+            ci.layout.setColumnStretchFactor(c, main if c < columns else 0)
+            ci.layout.setColumnPreferredWidth(c, 260 * main if c < columns else 0)
         self._columns = columns
 
     def resizeEvent(self, event) -> None:  # noqa: N802

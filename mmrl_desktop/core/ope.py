@@ -40,6 +40,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from mmrl_desktop.core.metrics import wilson_interval
+
 MIN_ANSWERS = 20  # fewer answers: no estimate, a sentence instead
 MIN_EFFECTIVE_N = 5.0  # importance weights leaving fewer effective answers: likewise
 
@@ -100,15 +102,12 @@ def _clip(x: float) -> float:
 
 
 def wilson(rate: float, n: float, alpha: float = 0.05) -> tuple[float, float]:
-    """Wilson score interval of a rate observed on ``n`` (possibly fractional) samples."""
+    """Wilson score interval of a rate observed on ``n`` (possibly fractional) samples: the one
+    ``metrics.wilson_interval``, given a rate instead of a count."""
     if not n > 0 or rate != rate:
         return 0.0, 1.0
-    z = _z(alpha)
     p = min(max(rate, 0.0), 1.0)
-    den = 1 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * float(np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / den
-    return max(0.0, mid - half), min(1.0, mid + half)
+    return wilson_interval(min(p * n, n), n, z=_z(alpha))
 
 
 def small_sample_floor(value, lo, hi, ess, alpha=0.05) -> tuple[float, float]:

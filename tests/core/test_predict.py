@@ -52,11 +52,14 @@ def test_folder_predictions_match_the_model(setup):
 
     trainer = open_trainer(project)
     try:
+        from mmrl_desktop.core.calibration import class_probs
         from mmrl_desktop.core.items import Item
 
         p0 = res["predictions"][0]
         item = Item(p0["id"], image=str(new / p0["files"]["image"]))
-        probs = trainer.algorithm.greedy(trainer.featurizer.batch([item]))["label"][0].numpy()
+        inputs = trainer.featurizer.batch([item])  # the one source, with its temperature
+        probs = class_probs(trainer.algorithm, inputs, trainer.calibrator.temperatures)
+        probs = probs["label"][0].numpy()
     finally:
         trainer.close(checkpoint=False)
     labels = [str(i) for i in range(10)]

@@ -35,9 +35,11 @@ def _done(args, line: str, info: dict) -> int:
 def run(args) -> int:
     from mmrl_desktop.core.demo import resolve_project
     from mmrl_desktop.core.errors import UserError
+    from mmrl_desktop.core.export_formats import require
 
     project = resolve_project(args.project)
     fmt = args.format
+    require(fmt)  # a missing package: what to install, before torch is even loaded
     if fmt in ("feedback-csv", "feedback-jsonl"):
         from mmrl_desktop.core.feedback_export import export_feedback
 

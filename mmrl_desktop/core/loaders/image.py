@@ -45,9 +45,7 @@ def _open(path: str | os.PathLike) -> Image.Image:
             "decompression bombs and running out of memory)"
         ) from None
     except UnidentifiedImageError:
-        raise UnreadableFile(
-            "not an image file, or an image format that is not supported"
-        ) from None
+        raise UnreadableFile(_unidentified_reason(path)) from None
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         if "truncated" in str(err).lower() or isinstance(err, EOFError):
             raise UnreadableFile("image is truncated") from None
@@ -62,6 +60,51 @@ def _open(path: str | os.PathLike) -> Image.Image:
         im.close()
         raise UnreadableFile("image has no pixels (zero width or height)")
     return im
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _unidentified_reason(path) -> str:
+    """Why Pillow could not identify a file. A PNG or JPEG cut short inside or just after its
+    header is not identified at all, yet it is truncated like one cut later (which Pillow opens
+    and ``check_image`` reports as "image is truncated"): one reason for both."""
+    with open_regular(path) as fh:
+        head = fh.read(8)
+        if head == PNG_SIGNATURE:
+            return _png_reason(fh)
+        if head[:3] == b"\xff\xd8\xff":  # a JPEG's start of image
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(8, fh.tell() - 4096))
+            if b"\xff\xd9" not in fh.read():
+                return "image is truncated"
+            return "image header is broken"
+    return "not an image file, or an image format that is not supported"
+
+
+def _png_file_reason(path) -> str:
+    with open_regular(path) as fh:
+        fh.seek(8)
+        return _png_reason(fh)
+
+
+def _png_reason(fh) -> str:
+    """Says "image is truncated" when the file ends before the PNG's chunks reach IEND (``fh`` is
+    past the signature); "image header is broken" when it does not start with its IHDR chunk."""
+    size = os.fstat(fh.fileno()).st_size
+    first = fh.read(8)
+    if len(first) == 8 and (first[4:8] != b"IHDR" or first[:4] != (13).to_bytes(4, "big")):
+        return "image header is broken (a PNG must start with its IHDR chunk)"
+    pos = 8
+    while pos + 8 <= size:
+        fh.seek(pos)
+        head = fh.read(8)
+        pos += 12 + int.from_bytes(head[:4], "big")
+        if head[4:8] == b"IEND":
+            break
+    else:
+        return "image is truncated"
+    return "image is truncated" if pos > size else "image header is broken"
 
 
 def _png_declared_size(head: bytes) -> tuple[int, int] | None:
@@ -86,6 +129,8 @@ def check_image(path: str | os.PathLike) -> dict:
             _check_tiff_strips(im, file_size)
         else:
             _check_raw_tiles(im, file_size)
+        if fmt == "PNG" and _png_file_reason(path) == "image is truncated":
+            raise UnreadableFile("image is truncated")  # cut inside a chunk, even the last
         try:
             im.verify()  # PNG: walks every chunk and checks its CRC (no zlib decoding)
         except Exception as err:  # Pillow raises many types for broken files

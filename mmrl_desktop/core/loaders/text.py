@@ -49,8 +49,11 @@ def _size(path) -> int:
 
 
 def check_text(path: str | os.PathLike) -> dict:
-    """Validate a text file for import (UTF-8, not binary). Returns its length in characters."""
+    """Validate a text file for import (UTF-8, not binary, not empty or only white space: such
+    an item would show nothing). Returns its length in characters."""
     text = decode_text(_read_bytes(path))
+    if not text.strip():
+        raise UnreadableFile("text file is empty")
     return {"chars": len(text)}
 
 

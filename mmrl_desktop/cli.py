@@ -54,6 +54,16 @@ def _holdout(text: str) -> float:
     return value
 
 
+def _import_holdout(text: str) -> float:
+    """``import --holdout``: 0 (no hold-out) up to, not including, 1."""
+    value = _probability(text)
+    if value >= 1.0:
+        raise argparse.ArgumentTypeError(
+            "--holdout must be at least 0 and below 1 (0: keep no items out)"
+        )
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -93,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import a folder of classes or a manifest into a project")
     p.add_argument("source", help="folder of classes (SOURCE/<label>/<files>) or items.csv/.jsonl")
     p.add_argument("--project", required=True, help="project folder (created when missing)")
+    p.add_argument(
+        "--holdout",
+        type=_import_holdout,
+        default=None,
+        metavar="F",
+        help="fraction of each label's new items kept out of the questions to measure the model "
+        "(default 0.2; 0: none; at least 3 items of a label always stay in the pool)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     p = sub.add_parser("bench", help="learning-from-thumbs benchmark with a simulated expert")

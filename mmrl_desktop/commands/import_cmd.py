@@ -13,6 +13,7 @@ MAX_LISTED = 20
 
 def run(args) -> int:
     from mmrl_desktop.core.demo import DEMO_NAME, is_demo
+    from mmrl_desktop.core.holdout import DEFAULT_HOLDOUT
     from mmrl_desktop.core.importer import scan_source, write_items
     from mmrl_desktop.core.project import PROJECT_FILE, Project
 
@@ -30,10 +31,12 @@ def run(args) -> int:
     if (target / PROJECT_FILE).exists():
         Project.open(target)  # an unreadable project fails here, before any scanning
 
+    holdout = getattr(args, "holdout", None)
+    holdout = DEFAULT_HOLDOUT if holdout is None else holdout
     scan = scan_source(source)
     if not scan.items:
         if args.json:
-            print(json.dumps(_empty_json(target, scan), ensure_ascii=False))
+            print(json.dumps(_empty_json(target, scan, holdout), ensure_ascii=False))
         else:
             _print_skipped(scan.skipped)
         sys.stdout.flush()
@@ -50,7 +53,7 @@ def run(args) -> int:
         return 2
 
     project = Project.open_or_create(target)
-    result = write_items(scan, project)
+    result = write_items(scan, project, holdout=holdout)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
         return 0
@@ -63,19 +66,41 @@ def run(args) -> int:
         + (f", {result.unlabelled} unlabelled" if result.unlabelled else "")
         + f"; classes: {classes})."
     )
+    print(holdout_sentence(result))
     for w in result.warnings:
         print(f"Note: {w}")
     _print_skipped(result.skipped)
     return 0
 
 
-def _empty_json(target: Path, scan) -> dict:
+def holdout_sentence(result) -> str:
+    """How many of the imported items are kept out for evaluation, per class."""
+    held = sum(result.holdout.values())
+    if not result.holdout:
+        return "Hold-out: none (the items have no labels to measure the model against)."
+    if not held and result.holdout_fraction == 0:
+        return "Hold-out: none (--holdout 0)."
+    if not held:
+        return (
+            "Hold-out: none of these items (a label keeps at least 3 items to be asked about; "
+            "items already in the project keep their place)."
+        )
+    per = ", ".join(f"{c} {n}" for c, n in result.holdout.items())
+    return (
+        f"Hold-out: {held} item{'s' if held != 1 else ''} kept out of the questions to measure "
+        f"the model ({per})."
+    )
+
+
+def _empty_json(target: Path, scan, holdout: float) -> dict:
     return {
         "project": str(target.resolve()),
         "items": 0,
         "imported": 0,
         "classes": [],
         "skipped": [{"path": s.path, "reason": s.reason} for s in scan.skipped],
+        "holdout": {},
+        "holdout_fraction": holdout,
     }
 
 

@@ -66,7 +66,7 @@ def create_demo(root: Path | None = None) -> Project:
         # the held-out chart should move within the first minute of a demo
         algorithm={"eval_every": 40},
     )
-    import_source(source, project, task=DEMO_TASK)
+    import_source(source, project, task=DEMO_TASK, holdout=0.0)  # the demo's own hold-out:
     assign_holdout(project, DEMO_HOLDOUT, seed=0)
     tmp.rename(root)  # a crash above leaves only the .partial folder
     return Project.open(root)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import PureWindowsPath
 
 from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.holdout import DEFAULT_HOLDOUT, per_label, plan_splits, split_of_cell
 from mmrl_desktop.core.items import Item
 from mmrl_desktop.core.loaders import (
     SOURCE_ROOT,
@@ -57,6 +58,7 @@ class Scan:
     items: list[tuple[Item, str | None]] = field(default_factory=list)  # (item, label)
     skipped: list[Skipped] = field(default_factory=list)
     files_seen: int = 0
+    splits: dict[str, str] | None = None  # a manifest's split column: {item id: pool|holdout}
 
     def skip(self, path: str, reason: str) -> None:
         self.skipped.append(Skipped(path, reason))
@@ -77,15 +79,21 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     files_seen: int = 0
+    holdout: dict[str, int] = field(default_factory=dict)  # per class: of ``items``, held out
+    holdout_fraction: float | None = DEFAULT_HOLDOUT  # None: a manifest's split column decided
 
     def to_json(self) -> dict:
-        """Exactly the contract's object."""
+        """The contract's object; ``holdout`` (per class, how many of the SOURCE's items are in
+        the hold-out) and ``holdout_fraction`` (null when a manifest's split column decided)
+        extend it."""
         return {
             "project": self.project,
             "items": self.items,
             "imported": self.imported,
             "classes": list(self.classes),
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "holdout": dict(self.holdout),
+            "holdout_fraction": self.holdout_fraction,
         }
 
 
@@ -297,6 +305,7 @@ def scan_manifest(manifest: str, progress=None) -> Scan:
     name = os.path.basename(manifest)
     base = os.path.realpath(os.path.dirname(os.path.abspath(manifest)))
     seen: dict[str, int] = {}
+    splits: dict[str, str] = {}
     rows: list[tuple[str, str | None, str | None, dict[str, tuple[str, str, str]]]] = []
     for line, row in read_manifest(manifest):
         where = f"{name}:{line}"
@@ -310,7 +319,12 @@ def scan_manifest(manifest: str, progress=None) -> Scan:
         if item_id in seen:
             scan.skip(where, f"duplicate id {item_id!r}: the row on line {seen[item_id]} was kept")
             continue
+        split = split_of_cell(_cell(row.get("split")))
+        if split is None:
+            scan.skip(where, f"split {_cell(row.get('split'))!r} is neither pool nor holdout")
+            continue
         seen[item_id] = line
+        splits[item_id] = split
         label = _cell(row.get("label")) or None
         files: dict[str, tuple[str, str, str]] = {}
         inline = None
@@ -350,6 +364,8 @@ def scan_manifest(manifest: str, progress=None) -> Scan:
                 info.update(result)
         if files or inline is not None:
             scan.items.append((Item(item_id, text_inline=inline, info=info, **files), label))
+    if any(splits.values()):  # the manifest names a split: it decides (an empty cell = pool)
+        scan.splits = {i: s or "pool" for i, s in splits.items()}
     return scan
 
 
@@ -388,32 +404,39 @@ def scan_source(
     return scan_folder(path, progress)
 
 
-def write_items(scan: Scan, project: Project, task: str = DEFAULT_TASK) -> ImportResult:
-    """Add the scanned items to ``project`` (one transaction) and teach it the labels."""
+def write_items(
+    scan: Scan, project: Project, task: str = DEFAULT_TASK, holdout: float = DEFAULT_HOLDOUT
+) -> ImportResult:
+    """Add the scanned items to ``project`` (one transaction) and teach it the labels. New
+    labelled items go to the hold-out by the rule of ``core.holdout`` (``holdout``: the fraction;
+    a manifest's ``split`` column instead when it has one); items already there keep theirs."""
     if project.read_only:
         raise UserError(
             "the built-in demo project is protected; import into a project of your own."
         )
-    items = [
-        Item(
-            it.item_id,
-            it.image,
-            it.audio,
-            it.text,
-            it.text_inline,
-            labels={task: label} if label else {},
-            split="pool",
-            info=it.info,
-        )
-        for it, label in scan.items
-    ]
     classes = scan.classes
     if not project.source:
         project.source = scan.source
     # labels first, under the project lock: a crash before the items commit leaves a label with
     # no items (harmless); the other order left items whose label the model could not show
     warnings = project.add_labels(classes, task)
+    ids_labels = [(it.item_id, label) for it, label in scan.items]
     with project.open_store() as store:
+        splits, notes = plan_splits(store, ids_labels, task, holdout, scan.splits)
+        warnings += notes
+        items = [
+            Item(
+                it.item_id,
+                it.image,
+                it.audio,
+                it.text,
+                it.text_inline,
+                labels={task: label} if label else {},
+                split=splits[it.item_id],
+                info=it.info,
+            )
+            for it, label in scan.items
+        ]
         added = store.add_items(items) if items else 0
         store.audit(
             "import",
@@ -431,6 +454,8 @@ def write_items(scan: Scan, project: Project, task: str = DEFAULT_TASK) -> Impor
         unlabelled=sum(1 for _, label in scan.items if not label),
         warnings=warnings,
         files_seen=scan.files_seen,
+        holdout=per_label(ids_labels, {i for i, s in splits.items() if s == "holdout"}),
+        holdout_fraction=holdout if scan.splits is None else None,
     )
 
 
@@ -439,16 +464,18 @@ def import_source(
     project: Project,
     task: str = DEFAULT_TASK,
     progress: Callable[[int, int], bool | None] | None = None,
+    holdout: float = DEFAULT_HOLDOUT,
 ) -> ImportResult:
     """Scan ``source`` and add its valid items to ``project``. Raises ``UserError`` for a SOURCE
-    that does not exist or a manifest that cannot be read; bad files are listed, not raised."""
+    that does not exist or a manifest that cannot be read; bad files are listed, not raised.
+    ``holdout``: the fraction of new labelled items kept for evaluation (``write_items``)."""
     start = time.perf_counter()
     if project.read_only:
         raise UserError(
             "the built-in demo project is protected; import into a project of your own."
         )
     scan = scan_source(source, progress)
-    result = write_items(scan, project, task)
+    result = write_items(scan, project, task, holdout)
     result.seconds = time.perf_counter() - start
     return result
 

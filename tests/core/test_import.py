@@ -42,7 +42,7 @@ def _check_corpus(corpus, result, project: Project) -> None:
     for item_id, label in corpus.labels.items():
         it = items[item_id]
         assert it.labels == ({DEFAULT_TASK: label} if label else {})
-        assert it.split == "pool"
+        assert it.split == "pool" if not label else it.split in {"pool", "holdout"}
         for p in (it.image, it.audio, it.text):
             if p:
                 assert os.path.isabs(p) and os.path.isfile(p), p
@@ -212,7 +212,8 @@ def test_cli_json_contract_and_exit_codes(tmp_path):
     done = _cli(str(corpus.root), "--project", str(proj), "--json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert list(data) == ["project", "items", "imported", "classes", "skipped"]
+    assert list(data)[:5] == ["project", "items", "imported", "classes", "skipped"]
+    assert data["holdout"].keys() == {"abnormal", "normal"} and data["holdout_fraction"] == 0.2
     assert data["items"] == data["imported"] == len(corpus.good_ids)
     assert data["classes"] == ["abnormal", "normal"]
     assert {s["path"] for s in data["skipped"]} == set(corpus.bad)

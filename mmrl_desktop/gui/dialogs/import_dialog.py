@@ -68,11 +68,13 @@ def summarize(report) -> dict:
         "skipped": skipped,
         "unlabelled": int(get("unlabelled", 0) or 0),
         "warnings": [str(w) for w in (get("warnings", None) or [])],
+        "holdout": {str(k): int(v) for k, v in (get("holdout", None) or {}).items()},
     }
 
 
-def import_job(project_root: str, source: str, task: str):
-    """The Qt-free work: open the project in the worker thread and import ``source``."""
+def import_job(project_root: str, source: str, task: str, holdout: float | None = None):
+    """The Qt-free work: open the project in the worker thread and import ``source``
+    (``holdout``: the fraction of new labelled items kept for evaluation; None: the default)."""
 
     def run(state: TaskState) -> dict:
         from mmrl_desktop.core.importer import ImportCancelled, import_source
@@ -82,9 +84,13 @@ def import_job(project_root: str, source: str, task: str):
             state.progress(done, total)
             return not state.should_stop()  # False asks the importer to stop
 
+        from mmrl_desktop.core.holdout import DEFAULT_HOLDOUT
+
         project = Project.open(project_root)
+        fraction = DEFAULT_HOLDOUT if holdout is None else holdout
         try:
-            out = summarize(import_source(source, project, task=task, progress=progress))
+            result = import_source(source, project, task=task, progress=progress, holdout=fraction)
+            out = summarize(result)
         except ImportCancelled:
             out = summarize({"imported": 0, "items": 0})
             out["cancelled"] = True
@@ -107,6 +113,12 @@ def report_sentence(summary: dict) -> str:
         more = "…" if len(classes) > 12 else ""
         text += f"; labels: {', '.join(classes[:12])}{more}"
     text += "."
+    held = sum((summary.get("holdout") or {}).values())
+    if held:
+        text += (
+            f" {held} item{'s are' if held != 1 else ' is'} kept out of the questions to "
+            "measure the model (hold-out)."
+        )
     if summary.get("unlabelled"):
         text += f" {summary['unlabelled']} item(s) have no label."
     if skipped:

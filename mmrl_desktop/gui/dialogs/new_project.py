@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.holdout import DEFAULT_HOLDOUT, MIN_POOL
 from mmrl_desktop.core.project import DEFAULT_TASK, PROJECT_FILE, Project, Task
 from mmrl_desktop.gui.dialogs.import_dialog import ImportPanel, check_source, source_row
 from mmrl_desktop.paths import user_data_dir
@@ -116,8 +118,17 @@ def parse_tasks(rows: list[tuple[str, str]]) -> list[Task]:
     return tasks
 
 
-def create_job(root: str, name: str, tasks: list[Task], model: dict, weights: str, source: str):
-    """The background work of the last page: create, copy weights, import."""
+def create_job(
+    root: str,
+    name: str,
+    tasks: list[Task],
+    model: dict,
+    weights: str,
+    source: str,
+    holdout: float | None = None,
+):
+    """The background work of the last page: create, copy weights, import (``holdout``: the
+    fraction of labelled items kept for evaluation; None: the default)."""
     from mmrl_desktop.gui.dialogs.import_dialog import import_job
 
     def run(state):
@@ -129,7 +140,7 @@ def create_job(root: str, name: str, tasks: list[Task], model: dict, weights: st
             shutil.copyfile(weights, dest)
             project.model["weights_path"] = str(dest.relative_to(project.root))
             project.save()
-        return import_job(str(project.root), source, tasks[0].name)(state)
+        return import_job(str(project.root), source, tasks[0].name, holdout)(state)
 
     return run
 
@@ -234,9 +245,28 @@ class TasksPage(QWizardPage):
         buttons.addWidget(add)
         buttons.addWidget(remove)
         buttons.addStretch(1)
+        self.holdout = QSpinBox()
+        self.holdout.setRange(0, 50)
+        self.holdout.setSingleStep(5)
+        self.holdout.setSuffix(" %")
+        self.holdout.setValue(round(DEFAULT_HOLDOUT * 100))
+        self.holdout.setToolTip("0 % keeps every item in the questions")
+        hold_row = QHBoxLayout()
+        hold_row.addWidget(QLabel("Hold-out for evaluation"))
+        hold_row.addWidget(self.holdout)
+        hold_row.addStretch(1)
+        self.holdout_note = QLabel(
+            f"This share of each label's items is never asked about: it is kept to measure how "
+            f"well the model does on cases it has not learnt from. A label keeps at least "
+            f"{MIN_POOL} items to be asked about (one with {MIN_POOL} or fewer keeps them all). "
+            "0 % keeps none out."
+        )
+        self.holdout_note.setWordWrap(True)
         lay = QVBoxLayout(self)
         lay.addWidget(self.table, 1)
         lay.addLayout(buttons)
+        lay.addLayout(hold_row)
+        lay.addWidget(self.holdout_note)
         self._source = None
 
     def add_row(self, task: str, labels: str) -> None:
@@ -266,6 +296,9 @@ class TasksPage(QWizardPage):
 
     def tasks(self) -> list[Task]:
         return parse_tasks(self.rows())
+
+    def holdout_fraction(self) -> float:
+        return self.holdout.value() / 100.0
 
     def validatePage(self) -> bool:  # noqa: N802
         try:
@@ -370,6 +403,7 @@ class ImportPage(QWizardPage):
             wiz.model_page.model_table(),
             wiz.model_page.weights_file(),
             str(Path(self.field("source")).expanduser()),
+            wiz.tasks_page.holdout_fraction(),
         )
         self.panel.run(job, "Creating the project and importing…")
 
@@ -395,6 +429,8 @@ class NewProjectWizard(QWizard):
         self.setWindowTitle("New project")
         self.setWizardStyle(QWizard.ClassicStyle)
         self.setOption(QWizard.NoBackButtonOnLastPage, True)
+        # the last page creates the project: there is nothing left to cancel, only to open
+        self.setOption(QWizard.NoCancelButtonOnLastPage, True)
         self.resize(780, 520)
         self.source_page = SourcePage()
         self.project_page = ProjectPage()

@@ -14,14 +14,14 @@ from mmrl_desktop.core.project import Project
 from mmrl_desktop.gui.dialogs.new_project import NewProjectWizard
 
 
-def _source(root, per_class: int = 10):
+def _source(root, per_class: int = 10, prefix: str = ""):
     rng = np.random.default_rng(0)
     for c, name in enumerate(["cat", "dog"]):
         (root / name).mkdir(parents=True)
         for i in range(per_class):
             pix = (rng.random((12, 12)) * 60 + 120 * c).astype(np.uint8)
-            Image.fromarray(pix).save(root / name / f"{name}{i}.png")
-    whole = (root / "dog" / "dog0.png").read_bytes()
+            Image.fromarray(pix).save(root / name / f"{prefix}{name}{i}.png")
+    whole = (root / "dog" / f"{prefix}dog0.png").read_bytes()
     (root / "dog" / "cut.png").write_bytes(whole[:40])  # cut just after the IHDR chunk
     return root
 
@@ -59,3 +59,29 @@ def test_wizard_holdout_field_no_cancel_on_last_page_and_one_reason(qtbot, tmp_p
     cli = {s["path"]: s["reason"] for s in json.loads(capsys.readouterr().out)["skipped"]}
     assert wizard_reason == cli["dog/cut.png"] == "image is truncated"
     wiz.accept()
+
+
+def test_import_dialog_holdout_field(qtbot, tmp_path):
+    from mmrl_desktop.core.project import Task
+    from mmrl_desktop.gui.dialogs.import_dialog import ImportDialog
+
+    project = Project.create(tmp_path / "p", tasks=[Task("label", ["cat", "dog"])])
+    dlg = ImportDialog(project)
+    qtbot.addWidget(dlg)
+    assert dlg.holdout.value() == 20
+    dlg.holdout.setValue(0)
+    dlg.source.setText(str(_source(tmp_path / "src")))
+    with qtbot.waitSignal(dlg.panel.sig_done, timeout=30000) as blocker:
+        dlg.start()
+    dlg.panel.task.wait()
+    assert blocker.args[0]["holdout"] == {"cat": 0, "dog": 0}
+    dlg.holdout.setValue(50)
+    dlg.source.setText(str(_source(tmp_path / "more", per_class=4, prefix="new")))
+    with qtbot.waitSignal(dlg.panel.sig_done, timeout=30000) as blocker:
+        dlg.start()
+    dlg.panel.task.wait()
+    with project.open_store() as store:
+        held = {it.item_id for it in store.items() if it.split == "holdout"}
+    # 14 items a label now, 7 the target: only the 4 new ones may go, the 10 there stay put
+    assert held == {f"{c}/new{c}{i}" for c in ("cat", "dog") for i in range(4)}
+    assert blocker.args[0]["holdout"] == {"cat": 4, "dog": 4}

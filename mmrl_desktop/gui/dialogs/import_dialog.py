@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -167,8 +168,11 @@ class ImportPanel(QWidget):
     def is_running(self) -> bool:
         return self.task is not None and self.task.is_running()
 
-    def start(self, project_root: str | Path, source: str | Path, task: str) -> None:
-        self.run(import_job(str(project_root), str(source), task), f"Importing {source} …")
+    def start(
+        self, project_root: str | Path, source: str | Path, task: str, holdout: float | None = None
+    ) -> None:
+        job = import_job(str(project_root), str(source), task, holdout)
+        self.run(job, f"Importing {source} …")
 
     def run(self, job, text: str) -> None:
         """Run ``job(state)`` (returning a summary dict) in the background."""
@@ -259,6 +263,30 @@ def source_row(parent: QWidget, line: QLineEdit) -> QHBoxLayout:
     return row
 
 
+def holdout_field() -> tuple[QSpinBox, QLabel, QHBoxLayout]:
+    """The "Hold-out for evaluation" percentage (default ``core.holdout.DEFAULT_HOLDOUT``) with
+    its one-line explanation: (spin box, note, the row holding both)."""
+    from mmrl_desktop.core.holdout import DEFAULT_HOLDOUT, MIN_POOL
+
+    spin = QSpinBox()
+    spin.setRange(0, 50)
+    spin.setSingleStep(5)
+    spin.setSuffix(" %")
+    spin.setValue(round(DEFAULT_HOLDOUT * 100))
+    spin.setToolTip("0 % keeps every item in the questions")
+    note = QLabel(
+        "This share of each label's new items is never asked about: it measures how well the "
+        f"model does on cases it has not learnt from. A label keeps at least {MIN_POOL} items to "
+        f"be asked about ({MIN_POOL} or fewer: all of them). 0 % keeps none out."
+    )
+    note.setWordWrap(True)
+    row = QHBoxLayout()
+    row.addWidget(QLabel("Hold-out for evaluation"))
+    row.addWidget(spin)
+    row.addStretch(1)
+    return spin, note, row
+
+
 def check_source(text: str) -> str | None:
     """None when ``text`` names something importable, else a sentence saying why not."""
     if not text.strip():
@@ -289,6 +317,7 @@ class ImportDialog(QDialog):
             "project. Items already in the project are kept as they are."
         )
         intro.setWordWrap(True)
+        self.holdout, holdout_note, holdout_row = holdout_field()
         self.panel = ImportPanel()
         self.panel.hide()
         self.panel.sig_done.connect(self._on_done)
@@ -300,7 +329,10 @@ class ImportDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addWidget(intro)
         lay.addLayout(source_row(self, self.source))
+        lay.addLayout(holdout_row)
+        lay.addWidget(holdout_note)
         lay.addWidget(self.panel, 1)
+        lay.addStretch(0)  # takes the room while the panel is hidden, none once it shows
         lay.addWidget(self.buttons)
 
     def start(self) -> None:
@@ -313,13 +345,16 @@ class ImportDialog(QDialog):
         task = self.project.tasks[0].name if self.project.tasks else DEFAULT_TASK
         self.import_button.setEnabled(False)
         self.source.setEnabled(False)
+        self.holdout.setEnabled(False)
         self._known = set(self.project.tasks[0].labels) if self.project.tasks else set()
         self.panel.show()
-        self.panel.start(self.project.root, self.source.text().strip(), task)
+        holdout = self.holdout.value() / 100.0
+        self.panel.start(self.project.root, self.source.text().strip(), task, holdout)
 
     def _on_done(self, summary) -> None:
         self.import_button.setEnabled(True)
         self.source.setEnabled(True)
+        self.holdout.setEnabled(True)
         if not summary:
             return
         new = [c for c in summary["classes"] if c not in self._known]

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -35,9 +34,13 @@ from PySide6.QtWidgets import (
 )
 
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.holdout import DEFAULT_HOLDOUT, MIN_POOL
 from mmrl_desktop.core.project import DEFAULT_TASK, PROJECT_FILE, Project, Task
-from mmrl_desktop.gui.dialogs.import_dialog import ImportPanel, check_source, source_row
+from mmrl_desktop.gui.dialogs.import_dialog import (
+    ImportPanel,
+    check_source,
+    holdout_field,
+    source_row,
+)
 from mmrl_desktop.paths import user_data_dir
 
 WEIGHTS_SUFFIXES = (".safetensors", ".pt")
@@ -245,23 +248,7 @@ class TasksPage(QWizardPage):
         buttons.addWidget(add)
         buttons.addWidget(remove)
         buttons.addStretch(1)
-        self.holdout = QSpinBox()
-        self.holdout.setRange(0, 50)
-        self.holdout.setSingleStep(5)
-        self.holdout.setSuffix(" %")
-        self.holdout.setValue(round(DEFAULT_HOLDOUT * 100))
-        self.holdout.setToolTip("0 % keeps every item in the questions")
-        hold_row = QHBoxLayout()
-        hold_row.addWidget(QLabel("Hold-out for evaluation"))
-        hold_row.addWidget(self.holdout)
-        hold_row.addStretch(1)
-        self.holdout_note = QLabel(
-            f"This share of each label's items is never asked about: it is kept to measure how "
-            f"well the model does on cases it has not learnt from. A label keeps at least "
-            f"{MIN_POOL} items to be asked about (one with {MIN_POOL} or fewer keeps them all). "
-            "0 % keeps none out."
-        )
-        self.holdout_note.setWordWrap(True)
+        self.holdout, self.holdout_note, hold_row = holdout_field()
         lay = QVBoxLayout(self)
         lay.addWidget(self.table, 1)
         lay.addLayout(buttons)

@@ -13,8 +13,13 @@ The rule (``choose_holdout``), per label of the imported task:
   choice depends on the ids only (no random state), so importing the same folder again gives
   the same split, and adding files later never reshuffles the items already there.
 
-Unlabelled items always go to the pool (they cannot be scored). ``F = 0`` keeps everything in
-the pool. A manifest with a ``split`` column decides each row itself (``split_of_cell``).
+Unlabelled items always go to the pool (they cannot be scored); excluded items do not count;
+a new id that already has answers is never held out. ``F = 0`` keeps everything in the pool.
+
+A manifest whose ``split`` column is filled in on at least one row decides every new row itself
+(``split_of_cell``): pool / train / training / feedback → pool; holdout / hold-out / held-out /
+heldout / test / eval → hold-out; an empty cell → pool; any other word → the row is skipped with
+a reason; a hold-out row without a label goes to the pool, with a note. ``F`` is then not used.
 """
 
 from __future__ import annotations

@@ -10,8 +10,11 @@ Temperature (one per task): fitted on **prequential answers** — each answer is
 log-probabilities the model gave its item *before* training on it (``PrequentialCalibrator``,
 fed by the trainer as answers arrive), so the fit never sees an answer the model had learned.
 The loss is the answers' negative log-likelihood under ``softmax(log p / T)``: 👍 → −log p(shown),
-correction → −log p(corrected), plain 👎 → −log(1 − p(shown)). Below ``MIN_FIT`` answers the
-temperature stays 1 (not fitted). The fitted temperatures, with the newest ``MAX_KEEP`` records,
+correction → −log p(corrected), plain 👎 → −log(1 − p(shown)). Only answers scored by a recent
+version of the model count — one that had done at least ``RECENT_SHARE`` of the current model's
+updates — so that a temperature fitted on the near-uniform starting model is never applied to a
+model trained hundreds of steps since. Below ``MIN_FIT`` such answers the temperature stays 1
+(not fitted). The fitted temperatures, with the newest ``MAX_KEEP`` records,
 travel in the checkpoint's metadata (``"calibration"``), so ``predict`` and ``evaluate`` use the
 same numbers as the panel.
 """
@@ -25,6 +28,7 @@ import numpy as np
 
 MIN_FIT = 20  # prequential answers needed before a temperature is fitted
 MAX_KEEP = 300  # newest records kept per task (checkpoint metadata stays small)
+RECENT_SHARE = 0.5  # a record counts when scored at step ≥ this share of the current step
 T_RANGE = (0.05, 20.0)
 
 
@@ -106,6 +110,7 @@ class Record:
     reward: int  # +1 / −1 / 0
     corrected: int  # label index, −1 if none
     logp: tuple[float, ...]  # the model's log-probabilities before training on this answer
+    step: int = 0  # the scoring model's update count
 
 
 class PrequentialCalibrator:
@@ -117,9 +122,10 @@ class PrequentialCalibrator:
         self.temperatures: dict[str, float] = {}
         self.fitted_on: dict[str, int] = {}
 
-    def observe(self, rows, logp: dict[str, np.ndarray]) -> None:
+    def observe(self, rows, logp: dict[str, np.ndarray], step: int = 0) -> None:
         """``rows``: replay rows (event_id, task, shown, reward, corrected), ``logp[task][i]``
-        the log-probabilities for ``rows[i]``'s item, computed before training on it."""
+        the log-probabilities for ``rows[i]``'s item, computed before training on it by the
+        model at update ``step``."""
         for i, r in enumerate(rows):
             if r.task not in logp:
                 continue
@@ -129,6 +135,7 @@ class PrequentialCalibrator:
                 int(r.reward),
                 int(r.corrected),
                 tuple(round(float(v), 4) for v in logp[r.task][i]),
+                int(step),
             )
             recs = self.records.setdefault(r.task, {})
             recs.setdefault(rec.event_id, rec)  # the first look (before training) wins
@@ -140,10 +147,16 @@ class PrequentialCalibrator:
         for recs in self.records.values():
             recs.pop(int(event_id), None)
 
-    def fit(self) -> dict[str, float]:
-        """Refit each task's temperature (1.0 below ``MIN_FIT`` usable answers)."""
+    def fit(self, step: int = 0) -> dict[str, float]:
+        """Refit each task's temperature for the model at update ``step`` (1.0 below ``MIN_FIT``
+        usable answers scored by a recent version of it)."""
+        since = RECENT_SHARE * step
         for task, recs in self.records.items():
-            use = [r for r in recs.values() if r.corrected >= 0 or (r.shown >= 0 and r.reward)]
+            use = [
+                r
+                for r in recs.values()
+                if r.step >= since and (r.corrected >= 0 or (r.shown >= 0 and r.reward))
+            ]
             if len(use) < MIN_FIT:
                 self.temperatures[task], self.fitted_on[task] = 1.0, len(use)
                 continue
@@ -165,7 +178,7 @@ class PrequentialCalibrator:
             "fitted_on": dict(self.fitted_on),
             "records": {
                 t: [
-                    [r.event_id, r.shown, r.reward, r.corrected, list(r.logp)]
+                    [r.event_id, r.shown, r.reward, r.corrected, list(r.logp), r.step]
                     for r in recs.values()
                 ]
                 for t, recs in self.records.items()
@@ -182,11 +195,12 @@ class PrequentialCalibrator:
             for t, rows in (meta.get("records") or {}).items():
                 k = len(labels.get(t, ()))
                 recs = {}
-                for eid, shown, reward, corr, lp in rows:
+                for row in rows:
+                    eid, shown, reward, corr, lp = row[:5]
+                    step = int(row[5]) if len(row) > 5 else 0
                     if k and len(lp) == k:
-                        recs[int(eid)] = Record(
-                            int(eid), int(shown), int(reward), int(corr), tuple(lp)
-                        )
+                        rec = Record(int(eid), int(shown), int(reward), int(corr), tuple(lp), step)
+                        recs[int(eid)] = rec
                 cal.records[t] = recs
             for t, v in (meta.get("temperature") or {}).items():
                 if t in labels and T_RANGE[0] <= float(v) <= T_RANGE[1]:
@@ -223,7 +237,7 @@ def observe_events(trainer, events) -> None:
         for t, p in probs.items():
             logp.setdefault(t, []).append(torch.log(p.double().clamp_min(1e-12)).numpy())
     if rows:
-        cal.observe(rows, {t: np.concatenate(v) for t, v in logp.items()})
+        cal.observe(rows, {t: np.concatenate(v) for t, v in logp.items()}, trainer.updates)
 
 
 def temperatures_from_meta(meta) -> tuple[dict[str, float], dict[str, int]]:
@@ -245,9 +259,9 @@ def temperatures_from_meta(meta) -> tuple[dict[str, float], dict[str, int]]:
 
 def describe(temperature: float, fitted_on: int) -> str:
     """E.g. "temperature 1.70 fitted on 40 prequential answers"."""
-    if fitted_on < MIN_FIT or temperature == 1.0 and fitted_on == 0:
+    if fitted_on < MIN_FIT:
         return (
-            f"not calibrated (temperature 1; {fitted_on} prequential answers, "
-            f"a fit needs ≥ {MIN_FIT})"
+            f"not calibrated (temperature 1: {fitted_on} answers scored by a recent version of "
+            f"this model before it trained on them; a fit needs ≥ {MIN_FIT})"
         )
     return f"temperature {temperature:.2f} fitted on {fitted_on} prequential answers"

@@ -360,7 +360,7 @@ class Trainer:
         self.trained_event_id = self.last_event_id
         self._version_pending = False
         metrics["data/model_version"] = float(self.model_version)
-        self.calibrator.fit()
+        self.calibrator.fit(self.updates)
         if self.queue_size > 0:
             self._refresh_queue_predictions()
 

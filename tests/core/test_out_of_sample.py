@@ -26,17 +26,25 @@ from mmrl_desktop.core.trainer import Trainer
 from tests.core.enginefixtures import digits_project
 
 
-def log_near(project: Project, name: str, n: int, seed: int) -> list[int]:
-    """``n`` answers whose shown label is model ``name``'s greedy label with probability 0.9
-    (else uniform): a logging policy close to that model, with exact propensities."""
-    rng = np.random.default_rng(seed)
+def greedy_of(project: Project, name: str) -> np.ndarray:
+    """Model ``name``'s greedy label index for every pool item (in ``items(split="pool")``
+    order)."""
     trainer = open_trainer(project)
     try:
         cand = next(c for c in candidates_for(trainer) if c.name == name)
         pool = trainer.store.items(split="pool")
-        best = greedy_probs(cand, pool)[DEFAULT_TASK].argmax(axis=1)
+        return greedy_probs(cand, pool)[DEFAULT_TASK].argmax(axis=1)
     finally:
         trainer.close(checkpoint=False)
+
+
+def log_near(project: Project, name: str, n: int, seed: int, best=None) -> list[int]:
+    """``n`` answers whose shown label is model ``name``'s greedy label with probability 0.9
+    (else uniform): a logging policy close to that model, with exact propensities."""
+    rng = np.random.default_rng(seed)
+    best = greedy_of(project, name) if best is None else best
+    with project.open_store() as store:
+        pool = store.items(split="pool")
     labels = project.tasks[0].labels
     k = len(labels)
     ids = []
@@ -65,13 +73,39 @@ def train_and_save(project: Project, budget: int = 20) -> Trainer:
     return trainer
 
 
-@pytest.fixture(scope="module")
-def trained_on_all(tmp_path_factory) -> Project:
+def make_trained_on_all(root: Path) -> Project:
     """40 answers logged near the starting model, then a model trained on every one of them."""
-    project = digits_project(tmp_path_factory.mktemp("oos"), n=60)
+    project = digits_project(root, n=60)
     log_near(project, "reference", 40, seed=1)
     train_and_save(project).close(checkpoint=False)
     return project
+
+
+def trickle(project: Project, rounds: int = 25) -> Project:
+    """Answers arrive two at a time while the trainer trains on each pair (as in the app): every
+    answer is scored by the model of that moment. Ends with a checkpoint."""
+    best = greedy_of(project, "current")
+    trainer = Trainer(project, device="cpu", queue_size=0, write_metrics=False)
+    try:
+        trainer.info()
+        for k in range(rounds):
+            log_near(project, "current", 2, seed=100 + k, best=best)
+            trainer.train_pending()
+        trainer.save_checkpoint("trickled")
+    finally:
+        trainer.close(checkpoint=False)
+    return project
+
+
+@pytest.fixture(scope="module")
+def trained_on_all(tmp_path_factory) -> Project:
+    return make_trained_on_all(tmp_path_factory.mktemp("oos"))
+
+
+@pytest.fixture(scope="module")
+def trickled(trained_on_all, tmp_path_factory) -> Project:
+    root = tmp_path_factory.mktemp("trickled") / "p"
+    return trickle(Project.open(shutil.copytree(trained_on_all.root, root)))
 
 
 def test_ope_of_a_model_trained_on_every_answer_is_a_sentence(trained_on_all):
@@ -138,34 +172,56 @@ def test_temperature_fit_recovers_a_known_temperature(t_true):
     assert np.allclose(p1, q / q.sum(axis=1, keepdims=True), atol=1e-6)
 
 
-def test_temperature_is_fitted_prequentially_and_travels_with_the_checkpoint(trained_on_all):
-    meta_path = sorted(trained_on_all.checkpoints_dir.glob("ckpt-*.json"))[-1]
-    meta = json.loads(meta_path.read_text())
-    cal = meta["calibration"]
-    assert cal["fitted_on"][DEFAULT_TASK] == 40  # every answer, scored before training on it
+def _meta(project: Project) -> dict:
+    return json.loads(sorted(project.checkpoints_dir.glob("ckpt-*.json"))[-1].read_text())
+
+
+def test_a_temperature_from_the_starting_model_is_not_applied_to_a_trained_one(trained_on_all):
+    # all 40 answers were scored by the starting model, then the model trained 20 steps
+    cal = _meta(trained_on_all)["calibration"]
     assert len(cal["records"][DEFAULT_TASK]) == 40
+    assert {r[5] for r in cal["records"][DEFAULT_TASK]} == {0}  # scored at step 0
+    assert cal["temperature"][DEFAULT_TASK] == 1.0 and cal["fitted_on"][DEFAULT_TASK] == 0
+    note = evaluate_project(trained_on_all)["tasks"][DEFAULT_TASK]["calibration"]["current"]
+    assert note["note"].endswith(
+        "not calibrated (temperature 1: 0 answers scored by a recent version of this model "
+        "before it trained on them; a fit needs ≥ 20)"
+    )
+
+
+def test_temperature_is_fitted_prequentially_and_travels_with_the_checkpoint(trickled):
+    meta = _meta(trickled)
+    cal = meta["calibration"]
+    recs = cal["records"][DEFAULT_TASK]
+    assert len(recs) == 90  # every answer, each scored before the model trained on it
+    steps = [r[5] for r in recs]
+    assert steps == sorted(steps) and steps[-1] > steps[40] > 0
+    fitted = cal["fitted_on"][DEFAULT_TASK]
+    recent = sum(s >= calibration.RECENT_SHARE * meta["step"] for s in steps)
+    assert fitted == recent >= calibration.MIN_FIT
     temp = cal["temperature"][DEFAULT_TASK]
     assert temp != 1.0
-    trainer = open_trainer(trained_on_all)
+    trainer = open_trainer(trickled)
     try:
         assert trainer.calibrator.temperatures[DEFAULT_TASK] == temp
     finally:
         trainer.close(checkpoint=False)
-    note = evaluate_project(trained_on_all)["tasks"][DEFAULT_TASK]["calibration"]["current"]
-    assert note["temperature"] == temp and note["fitted_on"] == 40
+    note = evaluate_project(trickled)["tasks"][DEFAULT_TASK]["calibration"]["current"]
+    assert note["temperature"] == temp and note["fitted_on"] == fitted
     assert note["note"].startswith("ECE ") and "on 9 held-out items, temperature" in note["note"]
-    assert note["note"].endswith("fitted on 40 prequential answers")
+    assert note["note"].endswith(f"fitted on {fitted} prequential answers")
 
 
-def test_panel_predict_and_evaluate_share_one_source(trained_on_all, tmp_path):
+def test_panel_predict_and_evaluate_share_one_source(trickled, tmp_path):
     """The probabilities the trainer sends to the panel (``predict_items``), ``predict`` and
-    ``evaluate`` give the same number for the shown label; the propensity is kept apart."""
-    project = Project.open(shutil.copytree(trained_on_all.root, tmp_path / "p"))
+    ``evaluate`` give the same number for the shown label, with the fitted temperature."""
+    project = Project.open(shutil.copytree(trickled.root, tmp_path / "p"))
     trainer = Trainer(project, device="cpu", queue_size=0, write_metrics=False)
     try:
         trainer.add_budget(4)
         trainer.train_pending()  # the default algorithm's graph posterior is fitted now
         assert trainer.algorithm.fitted
+        assert trainer.calibrator.temperatures[DEFAULT_TASK] != 1.0
         trainer.save_checkpoint("one source")
         items = trainer.store.items(split="pool")[:6]
         preds = trainer.predict_items([it.item_id for it in items])

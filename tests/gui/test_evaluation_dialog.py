@@ -14,17 +14,13 @@ from mmrl_desktop.core.store import Prediction
 from mmrl_desktop.core.trainer import Trainer
 from mmrl_desktop.gui.dialogs.evaluation import DIAGONAL, EvaluationDialog
 from mmrl_desktop.gui.feedback_panel import FeedbackPanel
-from tests.core.enginefixtures import digits_project
-from tests.core.test_out_of_sample import log_near, train_and_save
+from tests.core.test_out_of_sample import make_trained_on_all, trickle
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Project:
     """40 answers near the starting model, a model trained on all of them, a checkpoint."""
-    project = digits_project(tmp_path_factory.mktemp("evaldlg"), n=60)
-    log_near(project, "reference", 40, seed=1)
-    train_and_save(project).close(checkpoint=False)
-    return project
+    return make_trained_on_all(tmp_path_factory.mktemp("evaldlg"))
 
 
 def test_close_button_named_lines_and_reasons(qtbot, trained):
@@ -43,7 +39,7 @@ def test_close_button_named_lines_and_reasons(qtbot, trained):
     assert "Off-policy, Current model: not enough answers (n = 0 after this model's checkpoint" in (
         notes
     )
-    assert "Calibration, Current model: ECE " in notes and "prequential answers" in notes
+    assert "Calibration, Current model: ECE " in notes and "not calibrated (temperature 1" in notes
     rows = [dlg.summary.verticalHeaderItem(r).text() for r in range(dlg.summary.rowCount())]
     snips = rows.index("Thumbs-up rate, SNIPS")
     assert dlg.summary.item(snips, 0).text() == "n/a (n = 0)"
@@ -62,11 +58,12 @@ def test_close_button_named_lines_and_reasons(qtbot, trained):
 
 
 def test_panel_shows_the_one_source_confidence_never_the_propensity(qtbot, trained, tmp_path):
-    project = Project.open(shutil.copytree(trained.root, tmp_path / "p"))
+    project = trickle(Project.open(shutil.copytree(trained.root, tmp_path / "p")), rounds=20)
     trainer = Trainer(project, device="cpu", queue_size=0, write_metrics=False)
     try:
         trainer.add_budget(4)
         trainer.train_pending()
+        assert trainer.calibrator.temperatures[DEFAULT_TASK] != 1.0  # a fitted temperature
         trainer.save_checkpoint("panel")
         items = trainer.store.items(split="pool")[:5]
         preds = trainer.predict_items([it.item_id for it in items])

@@ -112,3 +112,33 @@ def test_add_point_is_cheap(charts):
         charts.add_point("loss/total", i, np.sin(i))
     per_point = (time.perf_counter() - t0) / 5000
     assert per_point < 50e-6  # a store into numpy, no drawing
+
+
+def test_ring_buffer_extend_and_pop():
+    buf = RingBuffer(5)
+    buf.append(0, 0)
+    buf.extend([1, 2, 3], [10, 20, 30])
+    assert list(buf.data()[0]) == [0, 1, 2, 3]
+    buf.extend(range(4, 10), range(40, 100, 10))  # more than fits: the newest 5
+    assert list(buf.data()[0]) == [5, 6, 7, 8, 9] and buf.last() == (9.0, 90.0)
+    buf.pop()
+    assert buf.last() == (8.0, 80.0) and len(buf) == 4
+
+
+def test_prequential_band_is_one_decimated_path(qtbot):
+    from mmrl_desktop.gui.charts import BAND_POINTS
+
+    charts = ChartsPanel()
+    qtbot.addWidget(charts)
+    n = 3 * BAND_POINTS
+    charts.load_series("preq/accuracy", np.arange(1, n + 1), np.full(n, 0.5))
+    charts.load_series("preq/low", np.arange(1, n + 1), np.linspace(0.0, 0.4, n))
+    charts.load_series("preq/high", np.arange(1, n + 1), np.linspace(1.0, 0.6, n))
+    charts.flush()
+    path = charts._band.path()
+    assert 2 * 100 <= path.elementCount() <= 2 * BAND_POINTS + 2  # not one vertex per answer
+    rect = path.boundingRect()
+    assert (rect.left(), rect.right()) == (1.0, n) and rect.top() == 0.0 and rect.bottom() == 1.0
+    assert "0.50 (0.40–0.60)" in charts.plots["preq"].titleLabel.text
+    charts.pop_point("preq/accuracy")
+    assert charts.series("preq/accuracy").last()[0] == n - 1

@@ -8,6 +8,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QMainWindow
 
+from mmrl_desktop.gui.label_keys import (
+    filter_box_wanted,
+    keys_summary,
+    label_keys,
+    own_character_keys,
+)
 from mmrl_desktop.paths import resources_dir
 
 
@@ -33,7 +39,8 @@ class Actions:
     thumb_down: QAction
     skip: QAction
     play: QAction
-    correct: list[QAction]
+    find_label: QAction
+    correct: list[QAction]  # one per label with a key; ``data()`` is the label
 
 
 def _action(window: QMainWindow, text: str, keys=(), tip: str = "", icon: str = "") -> QAction:
@@ -50,8 +57,14 @@ def _action(window: QMainWindow, text: str, keys=(), tip: str = "", icon: str = 
     return a
 
 
-def build_actions(window: QMainWindow) -> Actions:
+def build_actions(window: QMainWindow, labels: list[str] = ()) -> Actions:
+    """``labels``: the first task's labels, whose keys (``label_keys.py``) correct to them."""
     A = _action  # noqa: N806
+    correct = []
+    for label, key in label_keys(list(labels)).items():
+        act = A(window, f"Correct to {label}", [key.upper() if key.isalpha() else key])
+        act.setData(label)
+        correct.append(act)
     acts = Actions(
         new_project=A(
             window, "&New project…", ["Ctrl+N"], "Create a project from a folder or manifest"
@@ -78,11 +91,16 @@ def build_actions(window: QMainWindow) -> Actions:
         checkpoints=A(window, "&Checkpoints…", [], "List checkpoints, roll back"),
         shortcuts_help=A(window, "&Keyboard shortcuts", ["F1"]),
         about=A(window, "&About mmrl-desktop"),
-        thumb_up=A(window, "👍 Right", ["A", "Right"], "The shown label is right (A or →)"),
-        thumb_down=A(window, "👎 Wrong", ["X", "Left"], "The shown label is wrong (X or ←)"),
+        thumb_up=A(
+            window, "Right", ["A", "Right"], "The shown label is right (A or →)", "thumb_up.svg"
+        ),
+        thumb_down=A(
+            window, "Wrong", ["X", "Left"], "The shown label is wrong (X or ←)", "thumb_down.svg"
+        ),
         skip=A(window, "Skip", ["Space"], "Skip this item (Space)"),
         play=A(window, "Play / pause sound", ["P"], "Play or pause the item's sound (P)"),
-        correct=[A(window, f"Correct to label {k}", [str(k)]) for k in range(1, 10)],
+        find_label=A(window, "Correct to… (type the label)", ["/", "Ctrl+F"]),
+        correct=correct,
     )
     bar = window.menuBar()
     m = bar.addMenu("&File")
@@ -125,9 +143,9 @@ def build_actions(window: QMainWindow) -> Actions:
 
 SHORTCUTS_TEXT = """<h3>Keyboard shortcuts</h3>
 <table cellpadding="4">
-<tr><td><b>A</b> or <b>→</b></td><td>👍 the shown label is right</td></tr>
-<tr><td><b>X</b> or <b>←</b></td><td>👎 the shown label is wrong</td></tr>
-<tr><td><b>1</b>–<b>9</b></td><td>correct: the right label is number N</td></tr>
+<tr><td><b>A</b> or <b>→</b></td><td>Right (thumbs up): the shown label is right</td></tr>
+<tr><td><b>X</b> or <b>←</b></td><td>Wrong (thumbs down): the shown label is wrong</td></tr>
+{correct}
 <tr><td><b>Space</b></td><td>skip this item</td></tr>
 <tr><td><b>Ctrl+Z</b></td><td>undo the last answer (also after a restart)</td></tr>
 <tr><td><b>Ctrl+Delete</b></td><td>exclude this item (a bad file: out of the queue, training
@@ -135,9 +153,42 @@ and evaluation; Ctrl+Z or Edit ▸ Include excluded items brings it back)</td></
 <tr><td><b>P</b></td><td>play / pause the sound</td></tr>
 <tr><td>right-drag on an image</td><td>window / level (DICOM)</td></tr>
 <tr><td>wheel, left-drag</td><td>zoom, pan</td></tr>
+<tr><td><b>F</b>, <b>R</b> (image clicked first)</td><td>fit the image, reset the window</td></tr>
 </table>"""
 
+
+def correct_keys_rows(labels: list[str]) -> str:
+    """The help's rows for the keys that correct the first task's label."""
+    labels = list(labels)
+    if not labels:
+        return ""
+    find = (
+        "<tr><td><b>/</b> or <b>Ctrl+F</b></td><td>correct: type part of the right label, "
+        "Enter (the first match)</td></tr>"
+    )
+    if own_character_keys(labels):
+        keys = keys_summary(labels)
+        row = (
+            f"<tr><td><b>{keys}</b></td><td>correct: type the right label itself "
+            "(each label is one character)</td></tr>"
+        )
+    else:
+        keys = keys_summary(labels)
+        more = " (the first 10 labels; the others through the type-to-find box)"
+        row = (
+            f"<tr><td><b>{keys}</b></td><td>correct: the right label is the one with this key "
+            f"in the Correct to… list{more if filter_box_wanted(labels) else ''}</td></tr>"
+        )
+    return row + "\n" + find
+
+
+def shortcuts_text(labels: list[str] = ()) -> str:
+    """The F1 help for a project whose first task has these labels."""
+    return SHORTCUTS_TEXT.format(correct=correct_keys_rows(labels))
+
+
 ABOUT_TEXT = """<h3>mmrl-desktop {}</h3>
-<p>Teach a multimodal model with thumbs: look at a case, see the model's guess, answer 👍 or 👎.
+<p>Teach a multimodal model with thumbs: look at a case, see the model's guess, answer Right
+(thumbs up) or Wrong (thumbs down), or give the right label.
 The model learns between your clicks, on this machine only — nothing is ever sent anywhere.</p>
 <p>Your answers are saved the moment you give them (SQLite, append-only; undo is a retraction).</p>"""

@@ -1,5 +1,6 @@
-"""The prediction/feedback panel: per task the shown label, its confidence and the top-3; big 👍/👎
-buttons; a correction picker; skip and undo.
+"""The prediction/feedback panel: per task the shown label, its confidence and the top-3; big
+Right/Wrong (thumbs) buttons; a correction picker (with each label's key, ``label_keys.py``) and,
+for tasks with more labels than keys, a type-to-filter correction box; skip and undo.
 
 No logic lives here: the panel shows ``Prediction`` objects and emits signals. Keyboard shortcuts
 are window-wide actions made by the main window (see ``shortcuts.py``).
@@ -15,10 +16,12 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QComboBox,
+    QCompleter,
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QPushButton,
     QSizePolicy,
@@ -27,14 +30,30 @@ from PySide6.QtWidgets import (
 )
 
 from mmrl_desktop.core.store import Prediction
-from mmrl_desktop.gui.widgets import reserve_lines, reserve_width, set_bar_value
+from mmrl_desktop.gui.label_keys import filter_box_wanted, keys_summary, label_keys
+from mmrl_desktop.gui.widgets import ElidedLabel, reserve_lines, reserve_width, set_bar_value
 from mmrl_desktop.paths import resources_dir
+
+
+def matching_labels(labels: list[str], typed: str) -> list[str]:
+    """The labels that contain ``typed`` (ignoring case): exact match first, then those that
+    start with it, then the rest, each in the task's order."""
+    t = typed.strip().lower()
+    if not t:
+        return []
+    hits = [lab for lab in labels if t in lab.lower()]
+    return sorted(hits, key=lambda lab: (lab.lower() != t, not lab.lower().startswith(t)))
 
 
 class _TaskRow(QFrame):
     correctRequested = Signal(str, str)
+    messageRequested = Signal(str)
 
-    def __init__(self, task: str, labels: list[str], parent=None):
+    def __init__(
+        self, task: str, labels: list[str], keys: dict[str, str] | None = None, parent=None
+    ):
+        """``keys``: label → the key that corrects to it (shown beside the label when it is not
+        the label itself); None for a task the number keys do not correct."""
         super().__init__(parent)
         self.task = task
         self.labels = labels
@@ -43,40 +62,85 @@ class _TaskRow(QFrame):
         grid.setContentsMargins(10, 8, 10, 8)
         title = QLabel(task.upper())
         title.setObjectName("taskTitle")
-        self.shown = QLabel("…")
+        # shown label and top-3 are cut with "…" (full text in the tooltip), never wrapped
+        self.shown = ElidedLabel("…")
         self.shown.setObjectName("shownLabel")
-        self.shown.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.confidence = QProgressBar()
         self.confidence.setRange(0, 1000)
         self.confidence.setTextVisible(True)
         self.confidence.setFormat("confidence —")
-        self.top3 = QLabel("")
+        self.top3 = ElidedLabel("")  # one line per label: a long label never wraps mid-entry
         self.top3.setObjectName("top3")
-        self.top3.setWordWrap(True)
         self.source = QLabel("")
         self.source.setObjectName("predSource")
         self.explore = QLabel("")
         self.explore.setObjectName("exploreNote")
         self.explore.setWordWrap(True)
-        self.picker = QComboBox()
-        self.picker.addItem("Correct to…")
-        for k, lab in enumerate(labels):
-            key = f"{k + 1}  " if k < 9 else "    "
-            self.picker.addItem(f"{key}{lab}", lab)
-        self.picker.setToolTip("The right answer (keys 1–9)")
-        self.picker.activated.connect(self._picked)
+        self.picker = self._make_picker(labels, keys or {})
+        self.filter = self._make_filter(labels) if filter_box_wanted(labels) else None
         # every label that changes per item keeps its size, so nothing below it moves
         reserve_lines(self.shown, 1)
-        reserve_lines(self.top3, 2)
+        reserve_lines(self.top3, 3)
         reserve_lines(self.explore, 2)
         reserve_width(self.source, "model v00000")
-        grid.addWidget(title, 0, 0, 1, 2)
+        grid.addWidget(title, 0, 0)
+        grid.addWidget(self.source, 0, 1, Qt.AlignRight)
         grid.addWidget(self.shown, 1, 0, 1, 2)
         grid.addWidget(self.confidence, 2, 0, 1, 2)
         grid.addWidget(self.top3, 3, 0, 1, 2)
         grid.addWidget(self.explore, 4, 0, 1, 2)
+        # the filter box (many labels) beside the list: no extra row, the panel fits 800 px
         grid.addWidget(self.picker, 5, 0)
-        grid.addWidget(self.source, 5, 1, Qt.AlignRight)
+        if self.filter is not None:
+            grid.addWidget(self.filter, 5, 1)
+
+    def _make_picker(self, labels: list[str], keys: dict[str, str]) -> QComboBox:
+        picker = QComboBox()
+        picker.addItem("Correct to…")
+        for lab in labels:
+            key = keys.get(lab)
+            shown = lab if key is None or key == lab.lower() else f"{key}    {lab}"
+            picker.addItem(shown, lab)
+        summary = keys_summary(labels) if keys else ""
+        picker.setToolTip(
+            f"The right answer (keys {summary}; / or Ctrl+F to type it)"
+            if summary
+            else "The right answer"
+        )
+        picker.activated.connect(self._picked)
+        return picker
+
+    def _make_filter(self, labels: list[str]) -> QLineEdit:
+        box = QLineEdit()
+        box.setObjectName("correctFilter")
+        box.setPlaceholderText("or type a label…")
+        box.setClearButtonEnabled(True)
+        box.setFocusPolicy(Qt.ClickFocus)  # never the window's first focus: A, X, … stay keys
+        box.setToolTip(
+            "Type part of the right label (/ or Ctrl+F); Enter corrects to the first match"
+        )
+        completer = QCompleter(labels, box)
+        completer.setCaseSensitivity(Qt.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchContains)
+        completer.setMaxVisibleItems(12)
+        completer.activated.connect(self._submit)  # a label chosen in the list
+        box.setCompleter(completer)
+        box.returnPressed.connect(lambda: self._submit(box.text()))
+        return box
+
+    def _submit(self, typed: str) -> None:
+        """Enter in the filter box (or a label chosen in its list): correct to the exact or first
+        matching label. The box empties, so the Enter that follows a choice in the list finds
+        nothing to do."""
+        if self.filter is None or not typed.strip():
+            return
+        hits = matching_labels(self.labels, typed)
+        if not hits:
+            self.messageRequested.emit(f"No label of {self.task} contains “{typed.strip()}”.")
+            return
+        self.filter.clear()
+        self.filter.clearFocus()  # the window's keys (A, X, …) work again
+        self.correctRequested.emit(self.task, hits[0])
 
     def _picked(self, index: int) -> None:
         if index <= 0:
@@ -101,7 +165,7 @@ class _TaskRow(QFrame):
         set_bar_value(self.confidence, 0 if conf is None else int(round(conf * 1000)))
         self.confidence.setFormat("confidence —" if conf is None else f"confidence {conf:.0%}")
         self.top3.setText(
-            "   ".join(f"{lab}  {p:.0%}" for lab, p in pred.top(3)) if from_model else ""
+            "\n".join(f"{p:.0%}   {lab}" for lab, p in pred.top(3)) if from_model else ""
         )
         self.source.setText(f"model v{pred.model_version}" if from_model else "no model yet")
         top = pred.top(1)
@@ -127,25 +191,29 @@ class FeedbackPanel(QWidget):
         self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Expanding)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
-        lay.setSpacing(10)
-        self.item_title = QLabel("")
+        lay.setSpacing(6)  # everything fits the dock of a 1280×800 window (tests/gui)
+        # two lines: the item's id (cut in the middle when too long) and where it is in the queue
+        self.item_title = ElidedLabel("", elide=Qt.ElideMiddle)
         self.item_title.setObjectName("itemTitle")
-        self.item_title.setWordWrap(True)
-        self.item_title.setTextInteractionFlags(Qt.TextSelectableByMouse)
         reserve_lines(self.item_title, 2)
         lay.addWidget(self.item_title)
         self.rows: dict[str, _TaskRow] = {}
-        for name, labels in tasks:
-            row = _TaskRow(name, labels)
+        for k, (name, labels) in enumerate(tasks):
+            # the keys correct the first task
+            row = _TaskRow(name, labels, label_keys(labels) if k == 0 else None)
             row.correctRequested.connect(self.correctRequested)
+            row.messageRequested.connect(self.show_message)
             self.rows[name] = row
             lay.addWidget(row)
         icons = resources_dir() / "icons"
         self.up_button = self._big_button(
-            " Right", QIcon(str(icons / "thumb_up.svg")), "thumbUp", "👍 Right (A or →)"
+            " Right", QIcon(str(icons / "thumb_up.svg")), "thumbUp", "Right: thumbs up (A or →)"
         )
         self.down_button = self._big_button(
-            " Wrong", QIcon(str(icons / "thumb_down.svg")), "thumbDown", "👎 Wrong (X or ←)"
+            " Wrong",
+            QIcon(str(icons / "thumb_down.svg")),
+            "thumbDown",
+            "Wrong: thumbs down (X or ←)",
         )
         self.up_button.clicked.connect(self.thumbUp)
         self.down_button.clicked.connect(self.thumbDown)
@@ -168,16 +236,16 @@ class FeedbackPanel(QWidget):
         self.message.setWordWrap(True)
         lay.addWidget(self.message)
         lay.addStretch(1)
-        hint = QLabel("A/→ right · X/← wrong · 1–9 correct · Space skip · Ctrl+Z undo · P play")
-        hint.setObjectName("keyHint")
-        hint.setWordWrap(True)
-        lay.addWidget(hint)
+        self.key_hint = QLabel(key_hint(tasks[0][1] if tasks else []))
+        self.key_hint.setObjectName("keyHint")
+        self.key_hint.setWordWrap(True)
+        lay.addWidget(self.key_hint)
 
     def _big_button(self, text: str, icon: QIcon, name: str, tip: str) -> QPushButton:
         b = QPushButton(icon, text)
         b.setObjectName(name)
         b.setToolTip(tip)
-        b.setMinimumHeight(64)
+        b.setMinimumHeight(56)
         b.setIconSize(b.iconSize() * 2)
         b.setFocusPolicy(Qt.NoFocus)  # keys go to the window's shortcuts
         return b
@@ -196,6 +264,27 @@ class FeedbackPanel(QWidget):
             w.setEnabled(enabled)
         for row in self.rows.values():
             row.picker.setEnabled(enabled)
+            if row.filter is not None:
+                row.filter.setEnabled(enabled)
 
     def show_message(self, text: str) -> None:
         self.message.setText(text)
+
+    def find_label(self) -> None:
+        """/ or Ctrl+F: type the right label of the first task (its filter box, or its list)."""
+        row = next(iter(self.rows.values()), None)
+        if row is None or not row.picker.isEnabled():
+            return
+        if row.filter is not None:
+            row.filter.setFocus(Qt.ShortcutFocusReason)
+            row.filter.selectAll()
+        else:
+            row.picker.showPopup()
+
+
+def key_hint(labels: list[str]) -> str:
+    """The panel's one-line key summary, with the keys that correct the first task."""
+    keys = keys_summary(labels)
+    correct = f" · {keys} correct" if keys else ""
+    find = " · / find label" if filter_box_wanted(labels) else ""
+    return f"A/→ right · X/← wrong{correct}{find} · Space skip · Ctrl+Z undo · P play"

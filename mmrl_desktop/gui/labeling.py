@@ -16,7 +16,16 @@ from mmrl_desktop.core.prefetch import Prefetcher
 from mmrl_desktop.core.project import Project
 from mmrl_desktop.core.session import Action, ItemStatus, LabelingSession
 from mmrl_desktop.gui.chart_history import AnswerCharts, rewards_of
+from mmrl_desktop.gui.queue_panel import answer_counts
 
+# the title's second line for an item that already has an answer (a revisit from the list)
+STATUS_NOTE = {
+    ItemStatus.NEW: "",
+    ItemStatus.UP: "   ·   answered: right",
+    ItemStatus.DOWN: "   ·   answered: wrong",
+    ItemStatus.CORRECTED: "   ·   answered: corrected",
+    ItemStatus.SKIPPED: "   ·   skipped",
+}
 PREFETCH_AHEAD = 4
 QUEUE_AHEAD = 8  # items predicted after each model version: the next few are enough
 CLICK_HOLD_S = 0.05  # the trainer waits this long after a click so the paint is not slowed
@@ -78,9 +87,10 @@ class LabelingController(QObject):
         view = self.prefetcher.get(item)
         self.viewer.show_item(view.image, view.audio, view.text, view.sound, key=item.item_id)
         shown = s.show(item.item_id)
-        done, total = s.progress()
-        status = s.status[item.item_id]
-        title = f"{item.item_id}   ·   {done + (status == ItemStatus.NEW)} of {total}"
+        # where the item is in the list (also after a jump to it there) and whether it has an
+        # answer already
+        note = STATUS_NOTE[s.status[item.item_id]]
+        title = f"{item.item_id}\n{s.current + 1} of {len(s.items)}{note}"
         self.feedback.show_item(title, shown, s.has_model_prediction(item.item_id))
         if s.all_done():
             self.feedback.show_message("Every item has an answer. Evaluate, or import more.")
@@ -127,12 +137,10 @@ class LabelingController(QObject):
     def correct(self, task: str, label: str) -> None:
         self._do(lambda: self.session.answer(-1, corrected={task: label}))
 
-    def correct_index(self, index: int) -> None:
-        task = self.session.tasks[0] if self.session.tasks else None
-        if task is None or index >= len(task.labels):
-            self.sig_message.emit(f"There is no label number {index + 1}.")
-            return
-        self.correct(task.name, task.labels[index])
+    def correct_first_task(self, label: str) -> None:
+        """A label's key (``label_keys.py``): the right label of the first task is ``label``."""
+        if self.session.tasks:
+            self.correct(self.session.tasks[0].name, label)
 
     def skip(self) -> None:
         self._do(self.session.skip, answered=False)
@@ -152,7 +160,7 @@ class LabelingController(QObject):
             self.feedback.show_message(f"Undone: the answer on {action.item_id} was withdrawn.")
             self.show_current()
         self._after_paint(self.trainer.feedback_arrived)
-        self.sig_counts.emit(*self.session.progress())
+        self.sig_counts.emit(*answer_counts(self.session))
 
     def exclude(self) -> None:
         """Set the shown item aside (one committed row; the trainer sees it at its next step)
@@ -169,7 +177,7 @@ class LabelingController(QObject):
             "stay in the log. Ctrl+Z brings it back."
         )
         self._after_paint(self.trainer.feedback_arrived)
-        self.sig_counts.emit(*self.session.progress())
+        self.sig_counts.emit(*answer_counts(self.session))
 
     def include(self, item_ids: list[str]) -> None:
         """Bring excluded items back into the queue (Edit ▸ Include excluded items…)."""
@@ -180,7 +188,7 @@ class LabelingController(QObject):
         self.show_current()
         self.feedback.show_message(f"{len(done)} item(s) are back in the queue.")
         self._after_paint(self.trainer.feedback_arrived)
-        self.sig_counts.emit(*self.session.progress())
+        self.sig_counts.emit(*answer_counts(self.session))
 
     def activate(self, item_id: str) -> None:
         self.session.go_to(item_id)
@@ -203,7 +211,7 @@ class LabelingController(QObject):
         if answered:
             self._record_reward(action)
         self.sig_answered.emit(action)
-        self.sig_counts.emit(*self.session.progress())
+        self.sig_counts.emit(*answer_counts(self.session))
 
     def _record_reward(self, action: Action) -> None:
         self.answer_charts.record(action)  # its points once the click has painted

@@ -14,9 +14,9 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSt
 
 from mmrl_desktop import __version__
 from mmrl_desktop.core.project import Project
-from mmrl_desktop.gui.actions import ABOUT_TEXT, SHORTCUTS_TEXT, build_actions
+from mmrl_desktop.gui.actions import ABOUT_TEXT, build_actions, shortcuts_text
 from mmrl_desktop.gui.feedback_panel import FeedbackPanel
-from mmrl_desktop.gui.queue_panel import QueuePanel
+from mmrl_desktop.gui.queue_panel import QueuePanel, answer_counts
 from mmrl_desktop.gui.status import StatusBar
 from mmrl_desktop.gui.trainer_worker import TrainerController
 from mmrl_desktop.gui.widgets import AfterPaint
@@ -40,7 +40,8 @@ class MainWindow(QMainWindow):
         self.start_trainer = start_trainer
         self.setWindowTitle(f"{project.name} — mmrl-desktop")
         self.resize(1280, 800)
-        self.actions_ = build_actions(self)
+        self._first_labels = project.tasks[0].labels if project.tasks else []
+        self.actions_ = build_actions(self, self._first_labels)
         self.queue = QueuePanel()
         self.feedback = FeedbackPanel([(t.name, t.labels) for t in project.tasks])
         self.feedback.set_enabled(False)
@@ -50,7 +51,7 @@ class MainWindow(QMainWindow):
         self.placeholder.setAlignment(Qt.AlignCenter)
         self.center.addWidget(self.placeholder)
         self.setCentralWidget(self.center)
-        self._dock("Items", self.queue, Qt.LeftDockWidgetArea, "queueDock")
+        self.queue_dock = self._dock("Items", self.queue, Qt.LeftDockWidgetArea, "queueDock")
         self._dock("Prediction", self.feedback, Qt.RightDockWidgetArea, "feedbackDock")
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
@@ -116,9 +117,13 @@ class MainWindow(QMainWindow):
             parent=self,
             after_paint=self.after_paint.call,
         )
+        # the list wide enough for its entries (up to a quarter of the window), before the item
+        self.resizeDocks(
+            [self.queue_dock], [self.queue.preferred_width(self.width() // 4)], Qt.Horizontal
+        )
         self._wire()
         self.labeling.show_current()
-        self.status.set_counts(*self.labeling.session.progress())
+        self.status.set_counts(*answer_counts(self.labeling.session))
         if self.start_trainer:
             self.trainer.start()
         self.sig_ready.emit()
@@ -130,8 +135,9 @@ class MainWindow(QMainWindow):
         a.skip.triggered.connect(lab.skip)
         a.undo.triggered.connect(lab.undo)
         a.exclude.triggered.connect(lab.exclude)
-        for k, act in enumerate(a.correct):
-            act.triggered.connect(lambda _=False, k=k: lab.correct_index(k))
+        for act in a.correct:  # a label's key corrects to it (label_keys.py)
+            act.triggered.connect(lambda _=False, label=act.data(): lab.correct_first_task(label))
+        a.find_label.triggered.connect(fb.find_label)
         a.play.triggered.connect(self.viewer.toggle_play)
         fb.thumbUp.connect(lab.thumb_up)
         fb.thumbDown.connect(lab.thumb_down)
@@ -150,7 +156,9 @@ class MainWindow(QMainWindow):
         self.trainer.sig_event.connect(self.status.on_event)
         self.trainer.sig_event.connect(self._chart_event)
         a.shortcuts_help.triggered.connect(
-            lambda: QMessageBox.information(self, "Keyboard shortcuts", SHORTCUTS_TEXT)
+            lambda: QMessageBox.information(
+                self, "Keyboard shortcuts", shortcuts_text(self._first_labels)
+            )
         )
         a.quit.triggered.connect(self.close)
         a.about.triggered.connect(

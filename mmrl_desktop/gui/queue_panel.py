@@ -1,4 +1,5 @@
-"""The item queue: every pool item with its status (new, 👍, 👎, corrected, skipped) and progress.
+"""The item queue: every pool item with its status (new, right, wrong, corrected, skipped) and
+progress.
 
 A ``QAbstractListModel`` over the session's items, so 50,000 items cost one row object each in
 Python and nothing in Qt until they scroll into view.
@@ -8,6 +9,8 @@ Signals
 """
 
 from __future__ import annotations
+
+import heapq
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
@@ -41,6 +44,16 @@ _USER = Qt.ItemDataRole.UserRole.value
 _BRUSH = {s: (QBrush(c) if c is not None else None) for s, c in STATUS_COLOUR.items()}
 
 
+def answer_counts(session: LabelingSession) -> tuple[int, int]:
+    """Items with an answer (right, wrong or corrected: a skip is no answer) and all items."""
+    done, total = session.progress()
+    return done - session.counts[ItemStatus.SKIPPED], total
+
+
+def modalities_text(item) -> str:
+    return "+".join(m.value for m in item.modalities)
+
+
 class QueueModel(QAbstractListModel):
     def __init__(self, session: LabelingSession | None = None, parent=None):
         super().__init__(parent)
@@ -56,9 +69,7 @@ class QueueModel(QAbstractListModel):
 
     def _index_text(self) -> None:
         items = self.session.items if self.session is not None else []
-        self._text = [
-            f"  {it.item_id}   ({'+'.join(m.value for m in it.modalities)})" for it in items
-        ]
+        self._text = [f"  {it.item_id}   ({modalities_text(it)})" for it in items]
 
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() or self.session is None else len(self.session.items)
@@ -80,7 +91,7 @@ class QueueModel(QAbstractListModel):
             return STATUS_SYMBOL[status] + self._text[row]
         if role == _FOREGROUND:
             return _BRUSH[status]
-        return f"{item_id}: {status.value}"
+        return f"{item_id} ({modalities_text(s.items[row])}): {status.value}"
 
     def item_changed(self, item_id: str) -> None:
         row = self.session._index.get(item_id) if self.session else None
@@ -137,7 +148,7 @@ class QueuePanel(QWidget):
         s = self.model.session
         if s is None:
             return
-        done, total = s.progress()
+        done, total = answer_counts(s)
         set_bar_value(self.progress, done, max(total, 1))
         counts = s.counts
         self.summary.setText(
@@ -146,6 +157,20 @@ class QueuePanel(QWidget):
             f"{STATUS_SYMBOL[ItemStatus.CORRECTED]} {counts[ItemStatus.CORRECTED]}   "
             f"{STATUS_SYMBOL[ItemStatus.SKIPPED]} {counts[ItemStatus.SKIPPED]}"
         )
+
+    def preferred_width(self, cap: int) -> int:
+        """The width that shows the longest entries whole (at most ``cap``): the window gives the
+        list this much at start-up; a longer entry is cut with "…" and its tooltip is whole."""
+        texts = self.model._text
+        if not texts:
+            return self.minimumWidth()
+        fm = self.view.fontMetrics()
+        longest = heapq.nlargest(20, texts, key=len)  # the widest is among the longest
+        widest = max(fm.horizontalAdvance("✎" + t) for t in longest)
+        extra = self.view.verticalScrollBar().sizeHint().width() + 2 * self.view.frameWidth()
+        margins = self.layout().contentsMargins()
+        want = widest + extra + margins.left() + margins.right() + 12
+        return max(self.minimumWidth(), min(cap, want))
 
     def select(self, item_id: str | None) -> None:
         s = self.model.session

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, QPoint, QSize, Qt, QTimer
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy
 
 
@@ -52,6 +53,60 @@ def reserve_width(label: QLabel, widest: str) -> QLabel:
     width = label.fontMetrics().horizontalAdvance(widest) + margins.left() + margins.right() + 2
     label.setMinimumWidth(max(label.minimumWidth(), width))
     return label
+
+
+class ElidedLabel(QLabel):
+    """A label that never pushes its neighbours nor wraps: each line of its text is drawn whole
+    when it fits, else as the first of ``shorter`` forms that fits (``set_texts``), else cut with
+    "…" (``elide``: where). The full text is its tooltip. Fitting happens at paint time (a few
+    ``horizontalAdvance`` calls): a new text never re-lays out the window."""
+
+    def __init__(self, text: str = "", parent=None, elide=Qt.ElideRight, **kwargs):
+        super().__init__(text, parent, **kwargs)
+        self._elide = elide
+        self._shorter: tuple[str, ...] = ()
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.setMinimumWidth(24)
+        self.setToolTip(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        self._shorter = ()
+        super().setText(text)
+        self.setToolTip(text)
+
+    def set_texts(self, full: str, *shorter: str) -> None:
+        """Show ``full`` when it fits, else the first of the ``shorter`` forms that does."""
+        self.setText(full)
+        self._shorter = shorter
+
+    def shown_text(self) -> str:
+        """What is drawn at the present width (lines joined by newlines)."""
+        fm = self.fontMetrics()
+        width = self.contentsRect().width()
+        lines = self.text().split("\n")
+        if len(lines) == 1:
+            for candidate in (lines[0], *self._shorter):
+                if fm.horizontalAdvance(candidate) <= width:
+                    return candidate
+            lines = [(self._shorter or lines)[-1]]
+        return "\n".join(fm.elidedText(line, self._elide, width) for line in lines)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(24, super().minimumSizeHint().height())
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        rect = self.contentsRect()
+        lines = self.shown_text().split("\n")
+        if len(lines) == 1:
+            painter.drawText(rect, int(self.alignment() | Qt.AlignVCenter), lines[0])
+            return
+        fm = self.fontMetrics()
+        y = rect.top() + fm.ascent()
+        for line in lines:  # top-aligned, one line per line of text
+            painter.drawText(QPoint(rect.left(), y), line)
+            y += fm.lineSpacing()
 
 
 class AfterPaint(QObject):

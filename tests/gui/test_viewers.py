@@ -607,7 +607,7 @@ def test_queue_keeps_the_current_item_visible_and_pages_instead_of_scrolling_per
     assert fresh.data(Qt.ForegroundRole) is None
     assert fresh.data().startswith(STATUS_SYMBOL[ItemStatus.NEW])
     assert answered.data(Qt.UserRole) == item.item_id
-    assert answered.data(Qt.ToolTipRole) == f"{item.item_id}: up"
+    assert answered.data(Qt.ToolTipRole) == f"{item.item_id} (text): up"
     assert panel.model.data(QModelIndex(), Qt.UserRole) is None
     session.store.close()
 

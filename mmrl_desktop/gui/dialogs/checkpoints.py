@@ -27,6 +27,17 @@ from PySide6.QtWidgets import (
 from mmrl_desktop.core.ckpt_files import read_entry
 from mmrl_desktop.core.errors import UserError
 
+# how checkpoints are written while the app is open (the trainer process, core/trainer.py)
+CADENCE = (
+    "The trainer writes a checkpoint a few seconds after it has trained on new answers, and "
+    "when it stops (note \u201cwhen the trainer stopped\u201d)."
+)
+EMPTY = (
+    "No checkpoint yet: the first one is written a few seconds after the trainer has trained on "
+    "your first answers."
+)
+# the trainer's own notes, as the table says them
+NOTES = {"on close": "when the trainer stopped"}
 COLUMNS = ["Saved", "Step", "Model", "Answers seen", "Held-out accuracy", "Thumbs-up rate", "Note"]
 
 
@@ -90,9 +101,9 @@ class CheckpointsDialog(QDialog):
         self.setWindowTitle(f"Checkpoints — {project.name}")
         self.resize(900, 420)
         intro = QLabel(
-            "The trainer saves a checkpoint every few hundred updates and when it stops. Rolling "
-            "back makes a copy of the chosen one the newest: training continues from it, the "
-            "later checkpoints stay on disk, and your answers stay in the log."
+            f"{CADENCE} Rolling back makes a copy of the chosen one the newest: training "
+            "continues from it, the later checkpoints stay on disk, and your answers stay in the "
+            "log."
         )
         intro.setWordWrap(True)
         self.table = QTableWidget(0, len(COLUMNS))
@@ -104,7 +115,8 @@ class CheckpointsDialog(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._selection)
-        self.empty = QLabel("No checkpoint yet: the trainer writes the first one when it stops.")
+        self.empty = QLabel(EMPTY)
+        self.empty.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
         self.rollback_button = self.buttons.addButton(
             "Roll back to this checkpoint", QDialogButtonBox.ActionRole
@@ -132,7 +144,7 @@ class CheckpointsDialog(QDialog):
                 str(row["answers_seen"]),
                 _pct(row["accuracy"]),
                 _pct(row["thumbs_up_rate"]),
-                row["note"] + _state_note(row),
+                NOTES.get(row["note"], row["note"]) + _state_note(row),
             ]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)

@@ -52,7 +52,7 @@ from mmrl_desktop.core.sound_display import (  # noqa: F401  (re-exported for ca
     spectrogram,
 )
 from mmrl_desktop.gui import theme
-from mmrl_desktop.gui.viewers._widgets import ElidedLabel
+from mmrl_desktop.gui.widgets import ElidedLabel
 
 CURSOR_HZ = 30
 SPECTRO_CACHE = 6
@@ -339,6 +339,9 @@ class AudioView(QWidget):
 
     def _warm_output(self) -> None:
         _ = self.output
+        # the first sound may already be shown (Play enabled while the output was unknown):
+        # now that it is known, disable Play and say why when there is no sound to be had
+        self._update_controls()
 
     def playback_available(self) -> bool:
         return bool(self.output.available)
@@ -373,7 +376,11 @@ class AudioView(QWidget):
         self.spec_plot.setLimits(xMin=0, xMax=self._duration, yMin=0, yMax=rate / 2000.0)
         self.wave_plot.setXRange(0, self._duration, padding=0)
         self.cursor.setBounds((0, self._duration))
-        self.info_label.setText(f"{rate / 1000:g} kHz · mono · {self._duration:.2f} s")
+        khz = f"{rate / 1000:g} kHz"
+        # the duration is also in the time label: a narrow pane drops it first, then "mono"
+        self.info_label.set_texts(
+            f"{khz} · mono · {self._duration:.2f} s", f"{khz} · mono", khz, ""
+        )
         self._set_cursor(0.0)
         self._update_controls()
 

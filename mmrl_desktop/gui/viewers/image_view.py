@@ -47,7 +47,7 @@ from PySide6.QtWidgets import (
 
 from mmrl_desktop.core.loaders import ImageData, apply_window
 from mmrl_desktop.gui import theme
-from mmrl_desktop.gui.viewers._widgets import ElidedLabel
+from mmrl_desktop.gui.widgets import ElidedLabel
 
 CUSTOM = "custom"
 ZOOM_STEP = 1.25
@@ -131,7 +131,19 @@ class ImageView(QWidget):
         self.reset_button.clicked.connect(self.reset)
         for b in (self.fit_button, self.zoom_out_button, self.zoom_in_button, self.reset_button):
             b.setFocusPolicy(Qt.NoFocus)
-        self.hint = ElidedLabel("Wheel: zoom · drag: pan · right-drag: window/level")
+        # shown only for an image with presets (DICOM): an empty page made ahead must not ask
+        # the window for their width (the docks beside the viewer would be squeezed for it)
+        self.preset_label.hide()
+        self.preset_combo.hide()
+        self.hint = ElidedLabel()
+        # a narrow pane (an image beside sound and text) shows a shorter hint, never a cut one;
+        # the full one is the tooltip and in the F1 help
+        self.hint.set_texts(
+            "Wheel: zoom · drag: pan · right-drag: window/level",
+            "wheel zoom · drag pan · right-drag window",
+            "right-drag: window/level",
+            "",
+        )
         self.hint.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         row.addWidget(self.preset_label)
         row.addWidget(self.preset_combo)
@@ -153,6 +165,7 @@ class ImageView(QWidget):
             defaultPadding=0.0,
         )
         self.graphics.setCentralItem(self.view_box)
+        self._fitted = False  # the view shows the whole image as fit() placed it
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.image_item.setAutoDownsample(True)
         # drawn once per image and zoom into a pixmap at screen resolution (MultiView paints a
@@ -185,6 +198,8 @@ class ImageView(QWidget):
         layout.addWidget(bar)
         layout.addLayout(stack, 1)
         self._set_controls_enabled(False)
+        self.view_box.sigRangeChangedManually.connect(lambda *_: setattr(self, "_fitted", False))
+        self.view_box.sigResized.connect(lambda *_: self._refit())
 
     # ------------------------------------------------------------------ public API
     def set_image(self, data: ImageData | None) -> None:
@@ -257,13 +272,45 @@ class ImageView(QWidget):
         self.fit()
 
     def fit(self) -> None:
+        """The whole image in view, beside the corner annotations rather than under them."""
         if self._data is None:
             return
+        self._fitted = True
         h, w = self._data.display.shape[:2]
-        self.view_box.setRange(QRectF(0, 0, w, h), padding=0.0)
+        self.view_box.setRange(self._fit_rect(w, h), padding=0.0)
+
+    def _fit_rect(self, w: int, h: int) -> QRectF:
+        """The view range that shows the image as large as it fits in the view beside the tags
+        box (top left): to its right or below it, whichever leaves the image larger. The image
+        alone when the box is hidden or the view is too small for either."""
+        vw, vh = self.graphics.viewport().width(), self.graphics.viewport().height()
+        image = QRectF(0, 0, w, h)
+        if not self.tags_label.isVisibleTo(self) or vw < 64 or vh < 64:
+            return image
+        box = self.tags_label.sizeHint()
+        right = min((vw - box.width()) / w, vh / h)  # scale with the image right of the box
+        below = min(vw / w, (vh - box.height()) / h)  # ... below it
+        full = min(vw / w, vh / h)
+        covered = (vw - w * full) / 2 < box.width() and (vh - h * full) / 2 < box.height()
+        scale = min(full, max(right, below))
+        if not covered or scale < full / 2:  # centred is clear of it, or too small a picture
+            return image
+        if right >= below:
+            left = box.width() + (vw - box.width() - w * scale) / 2
+            top = (vh - h * scale) / 2
+        else:
+            left = (vw - w * scale) / 2
+            top = box.height() + (vh - box.height() - h * scale) / 2
+        return QRectF(-left / scale, -top / scale, vw / scale, vh / scale)
+
+    def _refit(self) -> None:
+        """A resized view keeps the image fitted beside the tags until the user zooms or pans."""
+        if self._fitted and self.tags_label.isVisibleTo(self):
+            self.fit()
 
     def zoom(self, factor: float) -> None:
         """Zoom about the centre of the view; factor > 1 magnifies."""
+        self._fitted = False
         if self._data is not None and factor > 0:
             self.view_box.scaleBy((1.0 / factor, 1.0 / factor))
 

@@ -126,3 +126,26 @@ def test_evaluate_without_answers_has_a_null_prequential_that_says_why(tmp_path)
     res = evaluate_project(digits_project(tmp_path, n=40))  # held-out items, no answers yet
     pq = res["prequential"]
     assert pq["answers"] == 0 and pq["accuracy"] is None and pq["note"] == prequential.NO_ANSWERS
+
+
+@pytest.mark.slow
+def test_training_on_the_answers_does_not_flatter_the_prequential_figure(tmp_path):
+    """Issue 12.7: a weak model shows as weak. The figure scores what was shown, so a model that
+    has since trained on those very answers (and would now get many of them right, in-sample)
+    leaves it unchanged."""
+    from mmrl_desktop.core.evaluate import evaluate_project
+    from mmrl_desktop.core.trainer import Trainer
+    from tests.core.enginefixtures import answer
+
+    project = _no_holdout_project(tmp_path)
+    answer(project, 30)
+    before = evaluate_project(project)["prequential"]
+    trainer = Trainer(project, device="cpu", queue_size=0, write_metrics=False)
+    trainer.add_budget(30)
+    trainer.train_pending()
+    trainer.save_checkpoint("test")
+    trainer.close(checkpoint=False)
+    after = evaluate_project(project)
+    assert after["models"][0]["source"].startswith("checkpoints/")  # the trained model
+    assert after["prequential"] == before
+    assert before["accuracy"] < 0.5  # random shown labels on 10 classes: weak, and it says so

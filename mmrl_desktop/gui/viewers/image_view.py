@@ -47,25 +47,12 @@ from PySide6.QtWidgets import (
 
 from mmrl_desktop.core.loaders import ImageData, apply_window
 from mmrl_desktop.gui import theme
+from mmrl_desktop.gui.viewers.overlays import fit_beside, fmt_value, tags_text, unit_of
 from mmrl_desktop.gui.widgets import ElidedLabel
 
 CUSTOM = "custom"
 ZOOM_STEP = 1.25
 MAX_LUT_RANGE = 1 << 20  # integer pixel ranges up to this size use a lookup table
-TAG_ORDER = (
-    "modality",
-    "body_part",
-    "body part",
-    "study",
-    "series",
-    "photometric",
-    "bits",
-    "frames",
-    "spacing",
-    "thickness",
-    "manufacturer",
-)
-MAX_TAGS = 8
 
 
 class _WindowLevelViewBox(pg.ViewBox):
@@ -280,27 +267,13 @@ class ImageView(QWidget):
         self.view_box.setRange(self._fit_rect(w, h), padding=0.0)
 
     def _fit_rect(self, w: int, h: int) -> QRectF:
-        """The view range that shows the image as large as it fits in the view beside the tags
-        box (top left): to its right or below it, whichever leaves the image larger. The image
-        alone when the box is hidden or the view is too small for either."""
+        """The view range that shows the image whole and clear of the tags box, if shown."""
         vw, vh = self.graphics.viewport().width(), self.graphics.viewport().height()
-        image = QRectF(0, 0, w, h)
-        if not self.tags_label.isVisibleTo(self) or vw < 64 or vh < 64:
-            return image
-        box = self.tags_label.sizeHint()
-        right = min((vw - box.width()) / w, vh / h)  # scale with the image right of the box
-        below = min(vw / w, (vh - box.height()) / h)  # ... below it
-        full = min(vw / w, vh / h)
-        covered = (vw - w * full) / 2 < box.width() and (vh - h * full) / 2 < box.height()
-        scale = min(full, max(right, below))
-        if not covered or scale < full / 2:  # centred is clear of it, or too small a picture
-            return image
-        if right >= below:
-            left = box.width() + (vw - box.width() - w * scale) / 2
-            top = (vh - h * scale) / 2
-        else:
-            left = (vw - w * scale) / 2
-            top = box.height() + (vh - box.height() - h * scale) / 2
+        box = self.tags_label.sizeHint() if self.tags_label.isVisibleTo(self) else None
+        place = fit_beside(w, h, vw, vh, (box.width(), box.height()) if box else None)
+        if place is None:
+            return QRectF(0, 0, w, h)
+        left, top, scale = place
         return QRectF(-left / scale, -top / scale, vw / scale, vh / scale)
 
     def _refit(self) -> None:
@@ -329,11 +302,11 @@ class ImageView(QWidget):
         if not (0 <= x < w and 0 <= y < h):
             return None
         v = d.pixels[y, x]
-        unit = _unit(d)
+        unit = unit_of(d)
         if np.ndim(v) == 0:
-            value = f"{_fmt(float(v))}{' ' + unit if unit else ''}"
+            value = f"{fmt_value(float(v))}{' ' + unit if unit else ''}"
         else:
-            value = "RGB " + " ".join(_fmt(float(c)) for c in np.ravel(v)[:4])
+            value = "RGB " + " ".join(fmt_value(float(c)) for c in np.ravel(v)[:4])
         return f"x {x:>4}  y {y:>4}   {value}"
 
     # ------------------------------------------------------------------ rendering
@@ -411,8 +384,10 @@ class ImageView(QWidget):
             self.window_label.hide()
             return
         c, w = self._window
-        unit = _unit(self._data)
-        self.window_label.setText(f"W {_fmt(w)}  L {_fmt(c)}{'  ' + unit if unit else ''}")
+        unit = unit_of(self._data)
+        self.window_label.setText(
+            f"W {fmt_value(w)}  L {fmt_value(c)}{'  ' + unit if unit else ''}"
+        )
         self.window_label.show()
 
     def _update_presets(self, presets: dict) -> None:
@@ -448,21 +423,7 @@ class ImageView(QWidget):
         combo.setCurrentIndex(i)
 
     def _update_tags(self, data: ImageData) -> None:
-        if not data.info:
-            text = ""
-        else:
-            h, w = data.pixels.shape[:2]
-            lines = [("size", f"{w} × {h}")]
-            keys = sorted(data.info, key=lambda k: (_tag_rank(k), str(k)))
-            for k in keys:
-                v = data.info[k]
-                if isinstance(v, (str, int, float)) and str(v).strip():
-                    lines.append((str(k).replace("_", " "), str(v)[:40]))
-            if data.frames > 1 and not any(k == "frames" for k, _ in lines):
-                lines.append(("frames", str(data.frames)))
-            lines = lines[: MAX_TAGS + 1]
-            width = max(len(k) for k, _ in lines)
-            text = "\n".join(f"{k.capitalize():<{width}}  {v}" for k, v in lines)
+        text = tags_text(data)
         if text != self._tags_text:
             self._tags_text = text
             self.tags_label.setText(text)
@@ -490,25 +451,3 @@ class ImageView(QWidget):
             self.reset()
         else:
             super().keyPressEvent(event)
-
-
-def _unit(data: ImageData | None) -> str:
-    if data is None:
-        return ""
-    info = data.info or {}
-    unit = info.get("units") or info.get("unit")
-    if unit:
-        return str(unit)
-    return "HU" if str(info.get("modality", "")).upper() == "CT" else ""
-
-
-def _fmt(v: float) -> str:
-    return f"{v:.0f}" if abs(v - round(v)) < 1e-6 or abs(v) >= 100 else f"{v:.2f}"
-
-
-def _tag_rank(key) -> int:
-    k = str(key).lower()
-    for i, name in enumerate(TAG_ORDER):
-        if k.startswith(name):
-            return i
-    return len(TAG_ORDER)

@@ -179,6 +179,35 @@ def candidates_for(trainer, checkpoint: str | Path | None = None) -> list[Candid
     return out
 
 
+def model_summary(cand: Candidate, trainer) -> dict:
+    """The contract's ``model``: the evaluated model's version, step and when its file was
+    written (UTC, from the checkpoint's metadata, else the file's time; None for the starting
+    model, which no file holds)."""
+    import json
+    from datetime import datetime, timezone
+
+    path = getattr(trainer, "resumed_from", None) if cand.name == "current" else cand.source
+    stamp = None
+    if path:
+        try:
+            stamp = float(
+                json.loads(Path(path).with_suffix(".json").read_text("utf-8"))["created_at"]
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            try:
+                stamp = Path(path).stat().st_mtime
+            except OSError:
+                stamp = None
+    written = None
+    if stamp is not None:
+        written = datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "version": cand.info.get("model_version"),
+        "step": cand.info.get("step"),
+        "written": written,
+    }
+
+
 def greedy_probs(cand: Candidate, items: list[Item]) -> dict[str, np.ndarray]:
     """Class probabilities per task, ``[N, K]`` float64: ``calibration.class_probs``, the one
     source the panel and ``predict`` use too."""
@@ -279,6 +308,7 @@ def evaluate_project(
             "project": str(project.root),
             "algorithm": trainer.config.algorithm,
             "device": str(trainer.device),
+            "model": model_summary(cands[0], trainer),  # what the figures are about
             "models": [{"name": c.name, "source": c.source, **c.info} for c in cands],
             "tasks": tasks,
             # every live answer against the label shown before training (core/prequential.py)
@@ -367,6 +397,10 @@ def format_report(result: dict) -> str:
     for m in result["models"]:
         extra = f", step {m['step']}" if m.get("step") else ""
         lines.append(f"  {m['name']}: {m['source']}{extra}")
+    model = result.get("model") or {}
+    if model.get("version") is not None:
+        written = f", written {model['written']}" if model.get("written") else ""
+        lines.append(f"  model version {model['version']}, step {model['step']}{written}")
     if "prequential" in result:
         lines += ["", *prequential.format_lines(result["prequential"])]
     for t, e in result["tasks"].items():

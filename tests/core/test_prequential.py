@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from mmrl_desktop.core import prequential
@@ -114,6 +116,7 @@ def test_evaluate_json_has_prequential_without_held_out_items(tmp_path, capsys):
     assert pq["answers"] == 30 and pq["accuracy"] == pytest.approx(right / 30)
     assert pq["ci95"] == pytest.approx(list(wilson_interval(right, 30)))
     assert out["tasks"]["label"]["holdout_items"] == 0
+    assert out["model"] == {"version": 0, "step": 0, "written": None}  # the starting model
     text = format_report(out)  # what `evaluate` without --json prints
     assert "Prequential accuracy: " in text and "over 30 answers" in text
     assert prequential.NO_HOLDOUT in text  # the empty held-out figures say why
@@ -144,8 +147,13 @@ def test_training_on_the_answers_does_not_flatter_the_prequential_figure(tmp_pat
     trainer.add_budget(30)
     trainer.train_pending()
     trainer.save_checkpoint("test")
+    step, version = trainer.updates, trainer.model_version
     trainer.close(checkpoint=False)
     after = evaluate_project(project)
     assert after["models"][0]["source"].startswith("checkpoints/")  # the trained model
+    model = after["model"]
+    assert (model["step"], model["version"]) == (step, version) and step > 0
+    written = datetime.strptime(model["written"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    assert abs(datetime.now(timezone.utc) - written) < timedelta(minutes=5)
     assert after["prequential"] == before
     assert before["accuracy"] < 0.5  # random shown labels on 10 classes: weak, and it says so

@@ -162,10 +162,12 @@ def correct_keys_rows(labels: list[str]) -> str:
     labels = list(labels)
     if not labels:
         return ""
-    find = (
-        "<tr><td><b>/</b> or <b>Ctrl+F</b></td><td>correct: type part of the right label, "
-        "Enter (the first match)</td></tr>"
+    what = (
+        "correct: type part of the right label, Enter (the first match)"
+        if filter_box_wanted(labels)
+        else "correct: open the Correct to… list"
     )
+    find = f"<tr><td><b>/</b> or <b>Ctrl+F</b></td><td>{what}</td></tr>"
     if own_character_keys(labels):
         keys = keys_summary(labels)
         row = (

@@ -63,7 +63,7 @@ class _TaskRow(QFrame):
         title = QLabel(task.upper())
         title.setObjectName("taskTitle")
         # shown label and top-3 are cut with "…" (full text in the tooltip), never wrapped
-        self.shown = ElidedLabel("…")
+        self.shown = ElidedLabel("…", shrink=0.5)  # a long label in a smaller font first
         self.shown.setObjectName("shownLabel")
         self.confidence = QProgressBar()
         self.confidence.setRange(0, 1000)
@@ -102,12 +102,16 @@ class _TaskRow(QFrame):
             shown = lab if key is None or key == lab.lower() else f"{key}    {lab}"
             picker.addItem(shown, lab)
         summary = keys_summary(labels) if keys else ""
-        picker.setToolTip(
-            f"The right answer (keys {summary}; / or Ctrl+F to type it)"
-            if summary
-            else "The right answer"
-        )
+        picker.setToolTip(f"The right answer (keys {summary})" if summary else "The right answer")
         picker.activated.connect(self._picked)
+        # a long label widens the open list, not the panel (nor, through it, the window)
+        picker.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        picker.setMinimumContentsLength(len("Correct to…"))
+        widest = max(
+            picker.fontMetrics().horizontalAdvance(picker.itemText(i))
+            for i in range(picker.count())
+        )
+        picker.view().setMinimumWidth(widest + 32)
         return picker
 
     def _make_filter(self, labels: list[str]) -> QLineEdit:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QPoint, QSize, Qt, QTimer
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy
 
 
@@ -57,13 +57,18 @@ def reserve_width(label: QLabel, widest: str) -> QLabel:
 
 class ElidedLabel(QLabel):
     """A label that never pushes its neighbours nor wraps: each line of its text is drawn whole
-    when it fits, else as the first of ``shorter`` forms that fits (``set_texts``), else cut with
-    "…" (``elide``: where). The full text is its tooltip. Fitting happens at paint time (a few
-    ``horizontalAdvance`` calls): a new text never re-lays out the window."""
+    when it fits, else as the first of ``shorter`` forms that fits (``set_texts``), else — with
+    ``shrink`` < 1 — in a font down to that fraction of its size, else cut with "…" (``elide``:
+    where). The full text is its tooltip. Fitting happens at paint time (a few
+    ``horizontalAdvance`` calls), with the painter's font: a new text never re-lays out the
+    window."""
 
-    def __init__(self, text: str = "", parent=None, elide=Qt.ElideRight, **kwargs):
+    SHRINK_STEPS = 4
+
+    def __init__(self, text="", parent=None, elide=Qt.ElideRight, shrink=1.0, **kwargs):
         super().__init__(text, parent, **kwargs)
         self._elide = elide
+        self._shrink = shrink
         self._shorter: tuple[str, ...] = ()
         self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.setMinimumWidth(24)
@@ -81,15 +86,27 @@ class ElidedLabel(QLabel):
 
     def shown_text(self) -> str:
         """What is drawn at the present width (lines joined by newlines)."""
-        fm = self.fontMetrics()
+        return self._fit()[0]
+
+    def _fit(self) -> tuple[str, QFont]:
+        font = self.font()
+        fm = QFontMetrics(font)
         width = self.contentsRect().width()
         lines = self.text().split("\n")
-        if len(lines) == 1:
-            for candidate in (lines[0], *self._shorter):
-                if fm.horizontalAdvance(candidate) <= width:
-                    return candidate
-            lines = [(self._shorter or lines)[-1]]
-        return "\n".join(fm.elidedText(line, self._elide, width) for line in lines)
+        if len(lines) > 1:
+            return "\n".join(fm.elidedText(line, self._elide, width) for line in lines), font
+        for candidate in (lines[0], *self._shorter):
+            if fm.horizontalAdvance(candidate) <= width:
+                return candidate, font
+        last = (self._shorter or lines)[-1]
+        size = font.pointSizeF()
+        for k in range(1, self.SHRINK_STEPS + 1 if self._shrink < 1.0 and size > 0 else 1):
+            smaller = QFont(font)
+            smaller.setPointSizeF(size * (1.0 - (1.0 - self._shrink) * k / self.SHRINK_STEPS))
+            fm = QFontMetrics(smaller)
+            if fm.horizontalAdvance(last) <= width or k == self.SHRINK_STEPS:
+                return fm.elidedText(last, self._elide, width), smaller
+        return fm.elidedText(last, self._elide, width), font
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802
         return QSize(24, super().minimumSizeHint().height())
@@ -98,7 +115,9 @@ class ElidedLabel(QLabel):
         painter = QPainter(self)
         painter.setPen(self.palette().color(self.foregroundRole()))
         rect = self.contentsRect()
-        lines = self.shown_text().split("\n")
+        text, font = self._fit()
+        painter.setFont(font)
+        lines = text.split("\n")
         if len(lines) == 1:
             painter.drawText(rect, int(self.alignment() | Qt.AlignVCenter), lines[0])
             return

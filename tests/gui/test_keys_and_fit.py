@@ -187,6 +187,14 @@ def test_filter_box_corrects_to_the_first_match_on_a_30_label_task(qtbot, tmp_pa
     qtbot.keyClick(window, Qt.Key_0)  # the 10th label has key 0
     assert _last_answer(window) == "mass"
     assert "/ find label" in window.feedback.key_hint.text()
+    # a long label is shown whole in a smaller font (the panel keeps its width)
+    item = window.labeling.session.current_item().item_id
+    probs = {"pleural effusion": 0.5, "enlarged cardiomediastinum": 0.3, "edema": 0.2}
+    pred = Prediction(item, "label", 4, "pleural effusion", 0.5, probs)
+    window.feedback.show_item(item, {"label": pred}, True)
+    qtbot.wait(20)
+    assert row.shown.shown_text() == "pleural effusion"
+    assert row.top3.shown_text().split("\n")[1] == "30%   enlarged cardiomediastinum"
 
 
 # ---------------------------------------------------------------------- 9. first sound item

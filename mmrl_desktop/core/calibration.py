@@ -62,18 +62,24 @@ def temperature_nll(
 def fit_temperature(
     logits: np.ndarray, labels: np.ndarray, not_labels: np.ndarray | None = None
 ) -> float:
-    """The temperature in ``T_RANGE`` that minimises :func:`temperature_nll` (bounded search on
-    log T; the NLL is convex in 1/T for known labels)."""
-    from scipy.optimize import minimize_scalar
-
+    """The temperature in ``T_RANGE`` that minimises :func:`temperature_nll`: a golden-section
+    search on log T (the NLL is convex in 1/T, so unimodal in log T; no scipy import in the
+    trainer's path)."""
+    f = lambda s: temperature_nll(math.exp(s), logits, labels, not_labels)  # noqa: E731
     lo, hi = math.log(T_RANGE[0]), math.log(T_RANGE[1])
-    res = minimize_scalar(
-        lambda s: temperature_nll(math.exp(s), logits, labels, not_labels),
-        bounds=(lo, hi),
-        method="bounded",
-        options={"xatol": 1e-4},
-    )
-    return float(math.exp(res.x))
+    g = (math.sqrt(5) - 1) / 2
+    c, d = hi - g * (hi - lo), lo + g * (hi - lo)
+    fc, fd = f(c), f(d)
+    while hi - lo > 1e-4:
+        if fc < fd:
+            hi, d, fd = d, c, fc
+            c = hi - g * (hi - lo)
+            fc = f(c)
+        else:
+            lo, c, fc = c, d, fd
+            d = lo + g * (hi - lo)
+            fd = f(d)
+    return float(math.exp((lo + hi) / 2))
 
 
 def scale(probs, temperature: float):

@@ -226,6 +226,18 @@ def test_first_sound_item_plays_with_an_output(qtbot, tmp_path, open_window, fak
     view.stop()
 
 
+def test_play_before_the_output_is_known_says_why_there_is_no_sound(qtbot):
+    from mmrl_desktop.gui.viewers.audio_view import AudioView, NullAudioOutput
+
+    view = AudioView(output_factory=lambda: NullAudioOutput(NO_DEVICE))
+    qtbot.addWidget(view)
+    view.show()
+    samples = (0.3 * np.sin(np.arange(4000) / 5.0)).astype(np.float32)
+    view.set_audio(samples, 8000)
+    view.play()  # P pressed at once, before the output was probed
+    assert view.playback_message() == NO_DEVICE and not view.play_button.isEnabled()
+
+
 # ---------------------------------------------------------------------- 12. no emoji
 def _is_emoji(ch: str) -> bool:
     cp = ord(ch)

@@ -392,6 +392,7 @@ class AudioView(QWidget):
 
     def play(self) -> None:
         if self._samples is None or not self.output.available:
+            self._update_controls()  # no output (found only now): say why, disable Play
             return
         try:
             self._claim_output().play()

@@ -205,14 +205,15 @@ class PrequentialCalibrator:
                     eid, shown, reward, corr, lp = row[:5]
                     step = int(row[5]) if len(row) > 5 else 0
                     if k and len(lp) == k:
-                        rec = Record(int(eid), int(shown), int(reward), int(corr), tuple(lp), step)
+                        lp = tuple(float(v) for v in lp)
+                        rec = Record(int(eid), int(shown), int(reward), int(corr), lp, step)
                         recs[int(eid)] = rec
                 cal.records[t] = recs
             for t, v in (meta.get("temperature") or {}).items():
                 if t in labels and T_RANGE[0] <= float(v) <= T_RANGE[1]:
                     cal.temperatures[t] = float(v)
                     cal.fitted_on[t] = int((meta.get("fitted_on") or {}).get(t, 0))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, AttributeError):
             return cls()
         return cal
 
@@ -253,12 +254,14 @@ def temperatures_from_meta(meta) -> tuple[dict[str, float], dict[str, int]]:
     if not isinstance(cal, dict):
         return {}, {}
     temps, fitted = {}, {}
-    for t, v in (cal.get("temperature") or {}).items():
+    given, on = cal.get("temperature"), cal.get("fitted_on")
+    on = on if isinstance(on, dict) else {}
+    for t, v in (given if isinstance(given, dict) else {}).items():
         try:
             if T_RANGE[0] <= float(v) <= T_RANGE[1]:
+                fitted[t] = int(on.get(t, 0))
                 temps[t] = float(v)
-                fitted[t] = int((cal.get("fitted_on") or {}).get(t, 0))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, AttributeError):
             continue
     return temps, fitted
 

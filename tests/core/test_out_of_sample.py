@@ -245,3 +245,34 @@ def test_panel_predict_and_evaluate_share_one_source(trickled, tmp_path):
         assert pred.probs[top] == pytest.approx(ev[row, labels.index(top)], abs=1e-6)
         assert pred.probs[pred.shown_label] == pytest.approx(ev[row, shown], abs=1e-6)
         assert sum(pred.probs.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        None,
+        "x",
+        {"records": {"label": [[1, 2]]}},
+        {"records": {"label": [[1, 0, 1, -1, "abc"]]}},
+        {"temperature": {"label": "abc"}},
+        {"temperature": {"label": 1e9}, "fitted_on": {"label": 50}},
+        {"temperature": {"label": float("nan")}},
+        {"temperature": ["label"]},
+    ],
+)
+def test_malformed_calibration_metadata_is_temperature_one(meta):
+    labels = {"label": ["a", "b"]}
+    cal = calibration.PrequentialCalibrator.from_meta(meta, labels)
+    assert cal.temperatures.get("label", 1.0) == 1.0
+    temps, _ = calibration.temperatures_from_meta({"calibration": meta})
+    assert temps.get("label", 1.0) == 1.0
+
+
+def test_calibration_metadata_with_odd_fields_still_loads_the_good_parts():
+    labels = {"label": ["a", "b"]}
+    meta = {"temperature": {"label": 2.0}, "fitted_on": ["x"], "records": {"label": []}}
+    temps, fitted = calibration.temperatures_from_meta({"calibration": meta})
+    assert temps == {"label": 2.0} and fitted == {"label": 0}  # no exception, the good part kept
+    rec = {"records": {"label": [[5, 0, 1, -1, ["-0.1", "-2.3"], 3]]}}
+    cal = calibration.PrequentialCalibrator.from_meta(rec, labels)
+    assert cal.records["label"][5].logp == (-0.1, -2.3) and cal.records["label"][5].step == 3

@@ -17,7 +17,8 @@ Public API
 
 Mouse and keys: wheel zooms about the cursor, left-drag pans, right-drag is window/level
 (horizontal = width: right widens; vertical = centre: down raises the centre, so the image darkens —
-the OsiriX/Horos convention), ``+``/``-`` zoom, ``0`` or ``F`` fits, ``R`` resets.
+the OsiriX/Horos convention), ``+``/``-`` zoom, ``F`` (or ``0``, unless the window makes it a
+label key) fits, ``R`` resets.
 
 Why pyqtgraph (``ImageItem`` in a ``ViewBox``) and not a hand-made ``QGraphicsView``: the
 ``ViewBox`` already gives aspect-locked zoom about the cursor, pan, and scene↔image coordinate
@@ -105,7 +106,7 @@ class ImageView(QWidget):
             lambda i: self.apply_preset(self.preset_combo.itemText(i))
         )
         self.fit_button = QPushButton("Fit")
-        self.fit_button.setToolTip("Fit the image to the window (0 or F)")
+        self.fit_button.setToolTip("Fit the image to the window (F)")
         self.fit_button.clicked.connect(self.fit)
         self.zoom_out_button = QPushButton("−")
         self.zoom_out_button.setToolTip("Zoom out (−)")

@@ -3,7 +3,8 @@ Right/Wrong (thumbs) buttons; a correction picker (with each label's key, ``labe
 for tasks with more labels than keys, a type-to-filter correction box; skip and undo.
 
 No logic lives here: the panel shows ``Prediction`` objects and emits signals. Keyboard shortcuts
-are window-wide actions made by the main window (see ``shortcuts.py``).
+are window-wide actions made by the main window (``actions.py``; which key corrects to which
+label: ``label_keys.py``).
 
 Signals
     thumbUp(), thumbDown(), skipRequested(), undoRequested()

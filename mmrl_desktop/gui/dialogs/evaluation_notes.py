@@ -60,8 +60,11 @@ def explain_plot(plot: pg.PlotWidget, entry: dict) -> bool:
     reason = holdout_reason(entry)
     if reason is None:
         return False
-    text = pg.TextItem(reason, color="#4a5568", anchor=(0.5, 0.5))
+    text = pg.TextItem(
+        reason, color="#4a5568", anchor=(0.5, 0.5), fill=pg.mkBrush(255, 255, 255, 235)
+    )
     text.setTextWidth(320)
     text.setPos(0.5, 0.5)
+    text.setZValue(10)  # above the diagonal
     plot.addItem(text, ignoreBounds=True)
     return True

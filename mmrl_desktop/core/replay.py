@@ -1,6 +1,7 @@
 """ReplayBuffer: every live answer of the feedback log, sampled into ``ReplayBatch``es.
 
-One row per feedback event (an event answers one task of one item). Retractions remove their row.
+One row per feedback event (an event answers one task of one item). Retractions remove their row
+(``remove`` returns it, for ``core/unlearn.py``).
 Rows of excluded items (``core/exclusions.py``) and of items whose every file turned out unreadable
 are held aside, not sampled; ``set_excluded`` moves rows between the two as that set changes.
 Rows hold ids and small numbers only; item features come from the ``Featurizer`` (bounded cache),
@@ -9,7 +10,7 @@ so the buffer stays small for a 50k-item project.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -70,18 +71,19 @@ class ReplayBuffer:
             self.add(r)
         return bool(leaving or back)
 
-    def remove(self, event_id: int) -> bool:
-        """Drop the row of ``event_id`` (a retracted answer). True when it was there."""
+    def remove(self, event_id: int) -> Row | None:
+        """Drop the row of ``event_id`` (a retracted answer). Returns it when it was sampled."""
         if self._held.pop(event_id, None) is not None:
-            return False
+            return None
         pos = self._pos.pop(event_id, None)
         if pos is None:
-            return False
+            return None
         last = self.rows.pop()
+        row = self.rows[pos] if pos < len(self.rows) else last
         if pos < len(self.rows):
             self.rows[pos] = last
             self._pos[last.event_id] = pos
-        return True
+        return row
 
     def _item(self, item_id: str) -> Item:
         it = self._items.get(item_id)
@@ -107,8 +109,11 @@ class ReplayBuffer:
             feedback[t] = TaskFeedback(shown, reward, prop, corr)
         return ReplayBatch(inputs, feedback)
 
-    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> ReplayBatch:
-        """Uniform minibatch (with replacement when the buffer is smaller than the batch)."""
+    def sample(
+        self, batch_size: int, generator: torch.Generator | None = None, extra: Sequence[Row] = ()
+    ) -> ReplayBatch:
+        """Uniform minibatch (with replacement when the buffer is smaller than the batch), plus
+        the ``extra`` rows (rows not in the buffer: ``core/unlearn.py``'s counter-answers)."""
         n = len(self.rows)
         if n == 0:
             raise ValueError("the replay buffer is empty")
@@ -116,7 +121,7 @@ class ReplayBuffer:
             idx = torch.randperm(n, generator=generator).tolist()
         else:
             idx = torch.randint(n, (batch_size,), generator=generator).tolist()
-        return self.make_batch([self.rows[i] for i in idx])
+        return self.make_batch([self.rows[i] for i in idx] + list(extra))
 
     def iter_batches(self, batch_size: int = 512) -> Iterator[ReplayBatch]:
         """Every row once, in order (for refits and statistics)."""

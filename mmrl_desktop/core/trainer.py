@@ -7,7 +7,7 @@
     trainer.close()                             # final checkpoint, store closed
 
 Each ``step()`` reads new events from the store (answers join the replay buffer, retractions leave
-it, skips are ignored), lets the algorithm ``refresh`` after new feedback, then runs at most one
+it and are unlearned — ``core/unlearn.py`` —, skips are ignored), lets the algorithm ``refresh`` after new feedback, then runs at most one
 update on a minibatch replayed from the whole feedback log — ``updates_per_event`` updates per new
 answer. ``model_version`` goes up after the first update that used new feedback and again when its
 update budget is spent; the queued items' predictions are then refreshed in the store. NaN/inf in a
@@ -48,6 +48,7 @@ from mmrl_desktop.core.resume import (
     save_failed,
 )
 from mmrl_desktop.core.store import FeedbackStore, Prediction
+from mmrl_desktop.core.unlearn import UndoSnapshots
 
 SNAPSHOT_EVERY = 25
 METRICS_FLUSH_S = 1.0
@@ -191,6 +192,7 @@ class Trainer:
         self.nan_rollbacks = 0
         self._last_ckpt_step = self.updates  # never re-save a step on disk without an update
         self.resumed_from: str | None = None  # the checkpoint file loaded, if any
+        self.undo = UndoSnapshots()  # undo that unlearns (core/unlearn.py)
         self.calibrator = PrequentialCalibrator()  # temperatures (core/calibration.py)
         if ckpt is not None:
             self.algorithm, ckpt, problem = restore(self.algorithm, ckpt, self.labels, fresh)
@@ -244,22 +246,31 @@ class Trainer:
         )
 
     def _ingest(self, events, count_new_after: int | None = None) -> int:
-        """Add answers, drop retracted ones; returns the number of new answers."""
+        """Add answers, drop retracted ones (and unlearn those trained on: ``core/unlearn.py``);
+        returns the number of new answers."""
         new = 0
         after = self.last_event_id if count_new_after is None else count_new_after
+        trained: list[Row] = []  # retracted answers the model has trained on
         for ev in events:
             self.last_event_id = max(self.last_event_id, ev.event_id)
             if ev.kind == "feedback":
                 row = self._row(ev)
                 if row is not None:
+                    if not new and ev.event_id > after:
+                        self.undo.before_new_answers(self, after)
                     self.buffer.add(row)
                     new += ev.event_id > after
             elif ev.kind == "retraction" and ev.retracts is not None:
-                self.buffer.remove(ev.retracts)
+                row = self.buffer.remove(ev.retracts)
+                if row is not None and ev.retracts <= after < ev.event_id:
+                    trained.append(row)
                 self._needs_refresh = True
         if new:
             self.pending_updates += new * self.config.updates_per_event
             self._needs_refresh = True
+            self._version_pending = True
+        if trained:
+            self.undo.retracted(self, trained)
             self._version_pending = True
         return new
 
@@ -306,10 +317,12 @@ class Trainer:
         metrics: dict[str, float] = {}
         self.poll()
         did = False
-        if self._needs_refresh and len(self.buffer):
+        if not len(self.buffer):
+            self.pending_updates = 0
+        if self._needs_refresh:  # also on an empty buffer: a posterior then forgets its answers
             metrics.update(self.algorithm.refresh(self.buffer))
             self._needs_refresh = False
-            if self.config.updates_per_event == 0 and self._version_pending:
+            if self._version_pending and self.pending_updates == 0:  # nothing to train on
                 self._bump_version(metrics)
         if self.pending_updates > 0 and len(self.buffer):
             metrics.update(self._update())
@@ -317,8 +330,6 @@ class Trainer:
             if self._version_pending or self.pending_updates == 0:
                 self._bump_version(metrics)
             self._periodic(metrics)
-        elif self.pending_updates > 0:
-            self.pending_updates = 0
         if did or metrics:
             metrics["data/answers"] = float(len(self.buffer))
             metrics["data/last_event_id"] = float(self.trained_event_id)
@@ -334,7 +345,7 @@ class Trainer:
 
     def _update(self) -> dict[str, float]:
         t0 = time.perf_counter()
-        batch = self.buffer.sample(self.config.batch_size, self.sample_gen)
+        batch = self.buffer.sample(self.config.batch_size, self.sample_gen, self.undo.push())
         out = self.algorithm.update(batch)
         if not self._finite(out):
             self.algorithm.load_state_dict(copy.deepcopy(self._snapshot))

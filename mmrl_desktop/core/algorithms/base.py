@@ -196,6 +196,10 @@ class Algorithm:
         """Called by the trainer after new feedback arrived (e.g. to refit a head). Optional."""
         return {}
 
+    def answers_retracted(self) -> None:
+        """Answers it has learned from were withdrawn (``core/unlearn.py``): forget whatever
+        state outside the state_dict carries them. The next ``refresh`` sees the live ones."""
+
     # ---------------------------------------------------------------- checkpoints
     def extra_state(self) -> dict[str, Any]:
         """Algorithm state beyond policy + optimiser (tensors and plain values)."""

@@ -227,7 +227,9 @@ class DefaultAlgorithm(Algorithm):
     @torch.no_grad()
     def refresh(self, buffer) -> dict[str, float]:
         """Graph posterior over the pool given every logged answer (see the module docstring)."""
-        if len(buffer) == 0:
+        if len(buffer) == 0:  # every answer withdrawn or excluded: back to the network alone
+            self.fitted = False
+            self.q, self.acting, self.targets, self.target_weight = {}, {}, {}, {}
             return {}
         if self._load is None:  # no pool attached: the answered items are the pool
             self._load = lambda ids: buffer.featurizer.batch([buffer._item(i) for i in ids])
@@ -277,6 +279,12 @@ class DefaultAlgorithm(Algorithm):
             metrics[f"policy/pool_confidence_{t}"] = float(self.acting[t].max(1).mean())
         self.fitted = True
         return metrics
+
+    def answers_retracted(self) -> None:
+        """The next refresh starts the posterior cold (a warm start would keep the withdrawn
+        answer's pull on its neighbours) and re-embeds the pool with the rolled-back network."""
+        self.q = {}
+        self.view = None
 
     def _suspects(self, buffer, task: str, vote: np.ndarray) -> set[tuple[int, int, bool]]:
         """Thumbs the item's neighbours contradict: ``vote`` = their mean posterior [n, K]."""

@@ -24,7 +24,8 @@ from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.items import Item, modality_of_suffix
 from mmrl_desktop.core.project import DEFAULT_TASK, Project
 from mmrl_desktop.core.simulate import SimulatedExpert
-from mmrl_desktop.core.trainer import Trainer, choose_device, macro_f1
+from mmrl_desktop.core.trainer import Trainer, choose_device
+from mmrl_desktop.core.trainer_eval import macro_f1
 
 
 def write_digits(folder: Path) -> Path:

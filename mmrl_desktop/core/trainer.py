@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from mmrl_desktop.core.calibration import PrequentialCalibrator, class_probs, observe_events
+from mmrl_desktop.core.calibration import PrequentialCalibrator, observe_events
 from mmrl_desktop.core.checkpoints import save_checkpoint
 from mmrl_desktop.core.config import ModelConfig, TrainConfig
 from mmrl_desktop.core.errors import UserError
@@ -47,7 +47,8 @@ from mmrl_desktop.core.resume import (
     restore,
     save_failed,
 )
-from mmrl_desktop.core.store import FeedbackStore, Prediction
+from mmrl_desktop.core.store import FeedbackStore
+from mmrl_desktop.core.trainer_eval import TrainerPredictions
 from mmrl_desktop.core.unlearn import UndoSnapshots
 
 SNAPSHOT_EVERY = 25
@@ -79,19 +80,7 @@ def choose_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> float:
-    """Macro-averaged F1 over the classes present in y_true or y_pred."""
-    scores = []
-    for c in range(k):
-        tp = int(((y_pred == c) & (y_true == c)).sum())
-        fp = int(((y_pred == c) & (y_true != c)).sum())
-        fn = int(((y_pred != c) & (y_true == c)).sum())
-        if tp + fp + fn:
-            scores.append(2 * tp / (2 * tp + fp + fn))
-    return float(np.mean(scores)) if scores else 0.0
-
-
-class Trainer:
+class Trainer(TrainerPredictions):
     def __init__(
         self,
         project: Project,
@@ -401,78 +390,6 @@ class Trainer:
             self.store.add_metrics(self.run_id, self.updates, rows)
             self._acc = {}
         self._last_flush = time.monotonic()
-
-    # ---------------------------------------------------------------- predictions / evaluation
-    def _items(self, ids: list[str]) -> list[Item]:
-        return [self.store.item(i) for i in ids]
-
-    def predict_items(self, item_ids: list[str]) -> dict[str, dict[str, Prediction]]:
-        """The label to show (with exploration) + greedy probabilities for each item."""
-        self._ensure_built()
-        out: dict[str, dict[str, Prediction]] = {}
-        for start in range(0, len(item_ids), 256):
-            ids = item_ids[start : start + 256]
-            inputs = self.featurizer.batch(self._items(ids))
-            actions = self.algorithm.act(inputs, self.act_gen)
-            # the confidence shown: the one source of probabilities (core/calibration.py), not
-            # the sampling distribution nor the propensity
-            shown = class_probs(self.algorithm, inputs, self.calibrator.temperatures)
-            for row, iid in enumerate(ids):
-                per = {}
-                for t, a in actions.items():
-                    labels = self.labels[t]
-                    probs = shown[t][row].tolist()
-                    per[t] = Prediction(
-                        iid,
-                        t,
-                        self.model_version,
-                        labels[int(a.labels[row])],
-                        float(min(1.0, max(1e-6, float(a.propensity[row])))),
-                        {lab: float(p) for lab, p in zip(labels, probs, strict=True)},
-                    )
-                out[iid] = per
-        return out
-
-    def set_queue(self, item_ids: list[str] | None) -> None:
-        """Items whose predictions are refreshed after each model version (None: automatic)."""
-        self.queue = None if item_ids is None else list(item_ids)
-
-    def _refresh_queue_predictions(self) -> None:
-        ids = self.queue
-        if ids is None:
-            answered = self.store.answered_item_ids()
-            ids = [i for i in self.pool_ids if i not in answered][: self.queue_size]
-        if ids:
-            preds = self.predict_items(ids)
-            self.store.put_predictions([p for per in preds.values() for p in per.values()])
-
-    def greedy_labels(self, items: list[Item]) -> dict[str, np.ndarray]:
-        """Greedy label index per task for ``items``."""
-        self._ensure_built()
-        out: dict[str, list[np.ndarray]] = {t: [] for t in self.labels}
-        for start in range(0, len(items), 256):
-            probs = self.algorithm.greedy(self.featurizer.batch(items[start : start + 256]))
-            for t, p in probs.items():
-                out[t].append(p.argmax(-1).numpy())
-        return {t: np.concatenate(v) if v else np.zeros(0, int) for t, v in out.items()}
-
-    def evaluate_items(self, items: list[Item]) -> dict[str, float]:
-        """Held-out accuracy and macro-F1 per task (``eval/…``) over labelled ``items``."""
-        preds = self.greedy_labels(items)
-        metrics: dict[str, float] = {}
-        for t, labels in self.labels.items():
-            idx = self.label_index[t]
-            rows = [i for i, it in enumerate(items) if it.labels.get(t) in idx]
-            if not rows:
-                continue
-            y = np.array([idx[items[i].labels[t]] for i in rows])
-            p = preds[t][rows]
-            metrics[f"eval/accuracy_{t}"] = float((p == y).mean())
-            metrics[f"eval/macro_f1_{t}"] = macro_f1(y, p, len(labels))
-        return metrics
-
-    def evaluate_ids(self, item_ids: list[str]) -> dict[str, float]:
-        return self.evaluate_items(self._items(item_ids))
 
     # ---------------------------------------------------------------- checkpoints
     def save_checkpoint(self, note: str = "", *, keep_going: bool = False) -> str | None:

@@ -111,10 +111,35 @@ def run_cmd(args, cmd: list[str], work: Path, kill_check=None) -> Run:
         p = subprocess.Popen(
             argv, stdout=out, stderr=err, env=_env(args), cwd=args.code, start_new_session=True
         )
-    proc, t0, peak, why = psutil.Process(p.pid), time.monotonic(), 0, None
+    t0 = time.monotonic()
+    try:
+        status, usage, peak, why = _supervise(args, p.pid, out_path, kill_check)
+    except BaseException:  # interrupted (Ctrl+C, SIGTERM): leave no command running
+        os.killpg(p.pid, signal.SIGKILL)
+        os.waitpid(p.pid, 0)
+        raise
+    p.returncode = os.waitstatus_to_exitcode(status)
+    for child in _orphans(p.pid):  # a grandchild that outlived the group leader
+        child.kill()
+    peak_mb = max(peak / 2**20, usage.ru_maxrss / 1024)
+    return Run(
+        argv=cmd,
+        rc=None if why else p.returncode,
+        outcome=why or f"exit {p.returncode}",
+        seconds=round(time.monotonic() - t0, 2),
+        peak_mb=round(peak_mb, 1),
+        stdout=out_path.read_text(errors="replace"),
+        stderr=err_path.read_text(errors="replace"),
+    )
+
+
+def _supervise(args, pid_: int, out_path: Path, kill_check):
+    """Poll the process tree until it exits; kill it on ``kill_check``, timeout or RSS cap.
+    Returns (wait status, rusage, peak tree RSS in bytes, why it was killed or None)."""
+    proc, t0, peak, why = psutil.Process(pid_), time.monotonic(), 0, None
     cap = args.rss_cap_mb * 2**20
     while True:
-        pid, status, usage = os.wait4(p.pid, os.WNOHANG if why is None else 0)
+        pid, status, usage = os.wait4(pid_, os.WNOHANG if why is None else 0)
         if pid:
             break
         elapsed = time.monotonic() - t0
@@ -129,22 +154,10 @@ def run_cmd(args, cmd: list[str], work: Path, kill_check=None) -> Run:
         elif peak > cap:
             why = f"> {args.rss_cap_mb} MB, killed"
         if why is not None:
-            os.killpg(p.pid, signal.SIGKILL)
+            os.killpg(pid_, signal.SIGKILL)
         else:
             time.sleep(0.02)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    for child in _orphans(p.pid):  # a grandchild that outlived the group leader
-        child.kill()
-    peak_mb = max(peak / 2**20, usage.ru_maxrss / 1024)
-    return Run(
-        argv=cmd,
-        rc=None if why else p.returncode,
-        outcome=why or f"exit {p.returncode}",
-        seconds=round(time.monotonic() - t0, 2),
-        peak_mb=round(peak_mb, 1),
-        stdout=out_path.read_text(errors="replace"),
-        stderr=err_path.read_text(errors="replace"),
-    )
+    return status, usage, peak, why
 
 
 def _orphans(pgid: int) -> list[psutil.Process]:
@@ -206,16 +219,12 @@ def opens(args, project: Path, work: Path) -> Run:
 def simulate_kills(args, project: Path, work: Path, n: int) -> list[dict]:
     trials = []
     for i in range(n):
-        delay, first = random.uniform(0.5, 8.0), {}
-
-        def check(elapsed, out_path, delay=delay, first=first):
-            if "t" not in first and out_path.stat().st_size > 0:
-                first["t"] = elapsed  # the first "ack" line is out
-            return "t" in first and elapsed >= first["t"] + delay
-
+        # killed 0.5–8 s after its first "ack" line, while it answers and trains
+        check, _ = _kill_after(lambda out: out.stat().st_size > 0, random.uniform(0.5, 8.0))
         r = run_cmd(args, ["simulate", "--project", str(project), "--clicks", "1000000",
                            "--seed", str(i)], work, kill_check=check)  # fmt: skip
-        acked = {int(ln.split()[1]) for ln in r.stdout.splitlines() if ln.startswith("ack ")}
+        done = r.stdout.split("\n")[:-1]  # whole lines only: a cut last line is not an ack
+        acked = {int(ln.split()[1]) for ln in done if ln.startswith("ack ")}
         db = db_check(project)
         ev = opens(args, project, work)
         trials.append({
@@ -232,17 +241,21 @@ def simulate_kills(args, project: Path, work: Path, n: int) -> list[dict]:
 
 def import_kills(args, source: Path, work: Path, n: int) -> list[dict]:
     ref_project = work / "p-ref"
-    check, seen = _watch(lambda: (ref_project / "feedback.sqlite").exists())
+    check, seen = _kill_after(lambda _o: (ref_project / "feedback.sqlite").exists())
     cmd = ["import", str(source), "--project", str(ref_project), "--json"]
     ref = run_cmd(args, cmd, work, kill_check=check)
     expected = json.loads(ref.stdout)["items"] if ref.rc == 0 else None
-    window = (max(seen.get("t", 0.0) - 0.3, 0.0), ref.seconds)  # around the writing
+    # Killed while writing: a random moment between the database's creation and the end
+    # (a kill while only scanning the source writes nothing).
+    phase = max(ref.seconds - seen.get("t", 0.0), 0.05) * 1.2
     trials: list[dict] = []
     for i in _attempts(trials, n):
         project = work / f"p-import-{i}"
-        at = random.uniform(*window)
         cmd = ["import", str(source), "--project", str(project), "--json"]
-        r = run_cmd(args, cmd, work, kill_check=lambda e, _o, at=at: e >= at)
+        check, _ = _kill_after(
+            lambda _o, db=project / "feedback.sqlite": db.exists(), random.uniform(0, phase)
+        )
+        r = run_cmd(args, cmd, work, kill_check=check)
         db, labels = db_check(project), toml_labels(project)
         orphan = sorted(db.get("labels", set()) - (labels or set()))
         ev = opens(args, project, work)
@@ -263,14 +276,15 @@ def import_kills(args, source: Path, work: Path, n: int) -> list[dict]:
     return trials
 
 
-def _watch(condition):
-    """A never-killing ``kill_check`` that notes when ``condition()`` first held (``seen["t"]``)."""
+def _kill_after(condition, delay: float = float("inf")):
+    """A ``kill_check`` that kills ``delay`` s after ``condition(stdout_path)`` first held
+    (noted in ``seen["t"]``); with the default delay it only watches."""
     seen: dict = {}
 
-    def check(elapsed, _out) -> bool:
-        if "t" not in seen and condition():
+    def check(elapsed, out_path) -> bool:
+        if "t" not in seen and condition(out_path):
             seen["t"] = elapsed
-        return False
+        return "t" in seen and elapsed >= seen["t"] + delay
 
     return check, seen
 
@@ -322,22 +336,28 @@ def export_kills(args, project: Path, work: Path, fmt: str, n: int) -> list[dict
     name = EXPORT_FORMATS[fmt]
     ref_dir = work / f"ref-{fmt}"
     ref_dir.mkdir()
-    check, seen = _watch(lambda: any(ref_dir.iterdir()))
+    check, seen = _kill_after(lambda _o: any(ref_dir.iterdir()))
     ref = run_cmd(args, ["export", "--project", str(project), "--format", fmt,
                          "--out", str(ref_dir / name)], work, kill_check=check)  # fmt: skip
     if ref.rc != 0:
         return [{"kill": None, "outcome": f"reference export failed: {ref.first_err}"}]
-    window = (max(seen.get("t", 0.0) - 0.5, 0.0), ref.seconds)  # around the writing
-    lines = _lines(ref_dir / name)
+    writing = max(ref.seconds - seen.get("t", ref.seconds), 0.05) * 0.8
+    lines, fastest = _lines(ref_dir / name), ref.seconds  # the first run is the slowest
     trials: list[dict] = []
     for i in _attempts(trials, n):
         folder = work / f"export-{fmt}-{i}"
         folder.mkdir()
-        at = random.uniform(*window)
         cmd = ["export", "--project", str(project), "--format", fmt, "--out", str(folder / name)]
-        r = run_cmd(args, cmd, work, kill_check=lambda e, _o, at=at: e >= at)
+        if i % 2:  # while writing: a random moment after its first file appears
+            check, _ = _kill_after(
+                lambda _o, f=folder: any(f.iterdir()), random.uniform(0, writing)
+            )
+        else:  # anywhere in the later part of its run
+            check, _ = _kill_after(lambda _o: True, random.uniform(0.4, 0.95) * fastest)
+        r = run_cmd(args, cmd, work, kill_check=check)
         final, temps = check_export(fmt, folder / name, lines), temp_files(folder)
         again = run_cmd(args, cmd, work)
+        fastest = min(fastest, again.seconds) if again.rc == 0 else fastest
         trials.append({
             "kill": i, "outcome": r.outcome, "final_after_kill": final, "temp_files": temps,
             "next_export": again.outcome, "next_ok": again.rc == 0
@@ -366,18 +386,27 @@ def run_kills(args, work: Path) -> dict:
 
 # ------------------------------------------------------------------ crafted inputs
 def run_crafted(args, work: Path) -> list[dict]:
+    """import, simulate, train, evaluate on a project holding the crafted file; predict (the file,
+    then its folder) with a clean control project, so predict is tried even if import failed."""
+    control = work / "control"
+    write_small_items(work / "control-src")
+    run_cmd(args, ["import", str(work / "control-src"), "--project", str(control)], work)
     rows = []
     for key, (what, make) in CRAFTED.items():
+        if args.inputs and key not in args.inputs:
+            continue
         case = work / f"crafted-{key}"
         source, project = case / "src", case / "project"
         write_small_items(source)
         target = make(source / "class0")
+        on = ["--project", str(project)]
         cmds = {
-            "import": ["import", str(source), "--project", str(project), "--json"],
-            "simulate": ["simulate", "--project", str(project), "--clicks", "20"],
-            "train": ["train", "--project", str(project), "--steps", "10"],
-            "evaluate": ["evaluate", "--project", str(project), "--json"],
-            "predict": ["predict", str(target), "--project", str(project), "--json"],
+            "import": ["import", str(source), *on, "--json"],
+            "simulate": ["simulate", *on, "--clicks", "20"],
+            "train": ["train", *on, "--steps", "10"],
+            "evaluate": ["evaluate", *on, "--json"],
+            "predict": ["predict", str(target), "--project", str(control), "--json"],
+            "predict-folder": ["predict", str(target.parent), "--project", str(control), "--json"],
         }
         for command in COMMANDS:
             r = run_cmd(args, cmds[command], work)
@@ -385,7 +414,7 @@ def run_crafted(args, work: Path) -> list[dict]:
                 "input": key, "what": what, "command": command, "outcome": r.outcome,
                 "rc": r.rc, "peak_mb": r.peak_mb, "seconds": r.seconds,
                 "first_stderr": r.first_err, "traceback": r.traceback, "tail": r.tail,
-                "skipped": _skipped(r.stdout) if command in ("import", "predict") else "",
+                "skipped": _skipped(r.stdout) if command[0] in "ip" else "",
             })  # fmt: skip
             print(f"{key} {command}: {r.outcome} {r.peak_mb:.0f} MB {r.first_err[:80]}",
                   file=sys.stderr)  # fmt: skip
@@ -399,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--export-kills", type=int, help="kills of each export (default kills/2)")
     p.add_argument("--formats", default=",".join(EXPORT_FORMATS))
     p.add_argument("--files", type=int, default=3000, help="files in the import source")
+    p.add_argument("--inputs", help="comma-separated crafted inputs (default: all)")
     p.add_argument("--only", choices=["kills", "rss"])
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--rss-cap-mb", type=int, default=3072)
@@ -410,13 +440,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the work folder (debugging)")
     args = p.parse_args(argv)
     args.formats = [f for f in args.formats.split(",") if f]
+    args.inputs = [i for i in (args.inputs or "").split(",") if i]
     args.export_kills = args.export_kills or max(1, args.kills // 2)
     random.seed(args.seed)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on kill <pid>
     work = Path(tempfile.mkdtemp(prefix="mmrl-reliability-"))
-    commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()  # fmt: skip
-    result = {"commit": commit, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "argv": sys.argv[1:], "code": str(args.code or HERE.parent), "cpu_count": os.cpu_count()}  # fmt: skip
+    code = args.code or HERE.parent
+    git = ["git", "-C", str(code), "describe", "--always", "--dirty"]
+    commit = subprocess.run(git, capture_output=True, text=True).stdout.strip()
+    result = {
+        "commit": commit or None,
+        "code": str(code),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "argv": sys.argv[1:],
+        "cpu_count": os.cpu_count(),
+    }
     t0 = time.monotonic()
     try:
         if args.only in (None, "kills"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 
-COMMANDS = ("import", "simulate", "train", "evaluate", "predict")
+COMMANDS = ("import", "simulate", "train", "evaluate", "predict", "predict-folder")
 
 
 def _state(name: str, t: list[dict]) -> str:
@@ -25,20 +25,22 @@ def _state(name: str, t: list[dict]) -> str:
 
 def kill_table(kills: dict) -> str:
     head = (
-        "| command | kills (runs) | state at the kill | acknowledged | lost | integrity failures "
+        "| command | kills (runs) | state at the kill | acknowledged | lost | labels lost "
+        "| integrity failures "
         "| project does not open | final file broken | temp files left | re-run failures "
         "| temp files after re-run |"
     )
-    lines = [head, "|---|---|---|" + "---:|" * 8]
+    lines = [head, "|---|---|---|" + "---:|" * 9]
     for name, trials in kills.items():
         t = [x for x in trials if x.get("kill") is not None]
         if not t:
-            lines.append(f"| {name} | 0 | {trials[0]['outcome']} |" + " |" * 8)
+            lines.append(f"| {name} | 0 | {trials[0]['outcome']} |" + " |" * 9)
             continue
         killed = sum(x["outcome"].startswith("killed") for x in t)
         sim = name == "simulate"
         ack = sum(x.get("acknowledged", 0) for x in t) if sim else "—"
         lost = sum(x.get("lost", 0) for x in t) if sim else "—"
+        orphans = sum(bool(x["labels_missing_from_toml"]) for x in t) if name == "import" else "—"
         integ = sum(x.get("integrity", "ok") not in ("ok", "no database") for x in t)
         no_open = sum(not x.get("opens", True) for x in t)
         broken = sum(
@@ -51,7 +53,8 @@ def kill_table(kills: dict) -> str:
         )
         export = name.startswith("export")
         lines.append(
-            f"| {name} | {killed} ({len(t)}) | {_state(name, t)} | {ack} | {lost} | {integ} "
+            f"| {name} | {killed} ({len(t)}) | {_state(name, t)} | {ack} | {lost} | {orphans} "
+            f"| {integ} "
             f"| {no_open if not export else '—'} | {broken if export else '—'} | {temps} "
             f"| {rerun if not sim else '—'} | {after if not sim else '—'} |"
         )
@@ -62,7 +65,7 @@ def crafted_tables(rows: list[dict]) -> str:
     by = {(r["input"], r["command"]): r for r in rows}
     inputs = list(dict.fromkeys(r["input"] for r in rows))
     out = [
-        "Peak RSS (MB) per command; `!` = not exit 0/2, `T` = traceback on stderr",
+        "Peak RSS (MB) per command; `!` = exit code not 0/2, `T` = traceback on stderr",
         "",
         "| input | " + " | ".join(COMMANDS) + " |",
         "|---|" + "---:|" * len(COMMANDS),
@@ -70,9 +73,15 @@ def crafted_tables(rows: list[dict]) -> str:
     for key in inputs:
         cells = []
         for c in COMMANDS:
-            r = by[(key, c)]
-            flag = ("" if r["rc"] in (0, 2) else "!") + ("T" if r["traceback"] else "")
-            cells.append(f"{r['peak_mb']:.0f}{' ' + flag if flag else ''}")
+            r = by.get((key, c))
+            if r is None:
+                cells.append("—")
+                continue
+            flag = "" if r["rc"] in (0, 2) else " !"
+            if r["outcome"].startswith(("hung", ">")):
+                flag = " (hung)" if r["outcome"].startswith("hung") else " (> cap, killed)"
+            flag += " T" if r["traceback"] else ""
+            cells.append(f"{r['peak_mb']:.0f}{flag}")
         out.append(f"| {key} | " + " | ".join(cells) + " |")
     out += ["", "| input | what | command | outcome | s | first line of stderr; files skipped | Traceback |",
             "|---|---|---|---|---:|---|---|"]  # fmt: skip
@@ -89,7 +98,8 @@ def crafted_tables(rows: list[dict]) -> str:
 def main(argv: list[str]) -> int:
     with open(argv[0]) as fh:
         result = json.load(fh)
-    print(f"commit {result.get('commit')}, {result.get('date')}, {result.get('seconds')} s\n")
+    where = result.get("commit") or result.get("code")
+    print(f"code {where}, {result.get('date')}, {result.get('seconds')} s\n")
     if "kills" in result:
         print(kill_table(result["kills"]) + "\n")
     if "crafted" in result:

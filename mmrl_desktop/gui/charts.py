@@ -417,7 +417,8 @@ class ChartsPanel(QWidget):
         lo, hi = (self._buffers[k].last() for k in BAND_KEYS)
         if lo is None or hi is None:
             return ""
-        return f" ({_fmt(lo[1])}–{_fmt(hi[1])})"
+        # an interval of a proportion: two decimals, never 2.78e-17 for a bound at 0
+        return f" ({min(max(lo[1], 0.0), 1.0):.2f}–{min(max(hi[1], 0.0), 1.0):.2f})"
 
     def _arrange(self, columns: int) -> None:
         if columns == self._columns:

@@ -1,6 +1,9 @@
 """``mmrl-desktop evaluate --project DIR [--checkpoint FILE] [--json]``: held-out metrics and
 off-policy thumbs-up estimates of the current model (or FILE) beside the starting model.
 
+On stderr: which model (``model: version V, step S, written …``; text mode) and a warning when the
+app open on the project holds a newer model than the newest checkpoint (``core/model_info.py``).
+
 FILE is read with ``core.safe_load``: a pickle that carries code is refused (exit 2), never run.
 """
 
@@ -14,6 +17,7 @@ def run(args) -> int:
     from mmrl_desktop.commands.exclude import warn_unreadable
     from mmrl_desktop.core.demo import resolve_project
     from mmrl_desktop.core.evaluate import evaluate_project, format_report
+    from mmrl_desktop.core.model_info import tell
     from mmrl_desktop.core.safe_load import load_weights
 
     if args.checkpoint:  # before opening anything: a bad file is refused at once
@@ -22,6 +26,8 @@ def run(args) -> int:
     result = evaluate_project(project, checkpoint=args.checkpoint)
     for text in result.get("checkpoint_warnings", []):  # also in --json: checkpoint_warnings
         sys.stderr.write(f"warning: {text}\n")
+    # which model (text mode) and whether the open app holds a newer one than the newest on disk
+    tell(result["model"], project.root, line=not args.json, app=not args.checkpoint)
     if args.json:
         print(json.dumps(result, allow_nan=False))
     else:

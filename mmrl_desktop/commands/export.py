@@ -3,7 +3,9 @@
 - ``feedback-csv`` / ``feedback-jsonl``: the feedback log with its audit trail
   (``mmrl_desktop.core.feedback_export``);
 - ``torchscript`` / ``onnx``: the current model, with a preprocessing sidecar, checked against the
-  live model after re-loading (``mmrl_desktop.core.export``);
+  live model after re-loading (``mmrl_desktop.core.export``); which model (``model``: version,
+  step, written) is said on stderr in text mode, with a warning when the app open on the project
+  holds a newer one (``core/model_info.py``);
 - ``tensorboard``: an event log of the training metrics (a folder).
 
 ``--out``: a path with a suffix is the file; a path without one, ending in ``/``, or an existing
@@ -58,8 +60,10 @@ def run(args) -> int:
         return _done(args, line, summary)
     if fmt in ("torchscript", "onnx"):
         from mmrl_desktop.core.export import export_model
+        from mmrl_desktop.core.model_info import tell
 
         info = export_model(project, fmt, args.out)
+        tell(info["model"], project.root, line=not getattr(args, "json", False))
         line = (
             f"wrote {info['path']} (model v{info['model_version']}, step {info['step']}) and "
             f"{info['sidecar']}; re-loaded with {info['check']['reloaded_with']}: max abs "

@@ -3,6 +3,8 @@ manifest) with the project's current model; see ``mmrl_desktop.core.predict`` fo
 
 The JSON names no folder of this machine: ``source`` is SOURCE as given when that is a relative
 path inside the working folder, else only its last component (``scan`` for ``/home/ann/scan``);
+``model`` is the model used (version, step, written: ``core/model_info.py``), also said on stderr
+in text mode, with a warning when the app open on the project holds a newer one;
 ``project`` is the project folder's name; every file path is relative to SOURCE (as before).
 """
 
@@ -23,10 +25,12 @@ def public_name(path: str | os.PathLike) -> str:
 def run(args) -> int:
     from mmrl_desktop.core.demo import resolve_project
     from mmrl_desktop.core.errors import UserError
+    from mmrl_desktop.core.model_info import tell
     from mmrl_desktop.core.predict import format_predictions, predict_source
 
     project = resolve_project(args.project)
     result = predict_source(project, args.source)
+    tell(result["model"], project.root, line=not args.json)  # which model; a newer one in the app
     if args.json:
         shown = {**result, "source": public_name(args.source), "project": project.root.name}
         print(json.dumps(shown, allow_nan=False))

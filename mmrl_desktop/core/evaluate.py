@@ -181,30 +181,14 @@ def candidates_for(trainer, checkpoint: str | Path | None = None) -> list[Candid
 
 def model_summary(cand: Candidate, trainer) -> dict:
     """The contract's ``model``: the evaluated model's version, step and when its file was
-    written (UTC, from the checkpoint's metadata, else the file's time; None for the starting
-    model, which no file holds)."""
-    import json
-    from datetime import datetime, timezone
+    written (``model_info.written_utc``; None for the starting model, which no file holds)."""
+    from mmrl_desktop.core.model_info import written_utc
 
     path = getattr(trainer, "resumed_from", None) if cand.name == "current" else cand.source
-    stamp = None
-    if path:
-        try:
-            stamp = float(
-                json.loads(Path(path).with_suffix(".json").read_text("utf-8"))["created_at"]
-            )
-        except (OSError, ValueError, KeyError, TypeError):
-            try:
-                stamp = Path(path).stat().st_mtime
-            except OSError:
-                stamp = None
-    written = None
-    if stamp is not None:
-        written = datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "version": cand.info.get("model_version"),
         "step": cand.info.get("step"),
-        "written": written,
+        "written": written_utc(path),
     }
 
 

@@ -51,6 +51,7 @@ from mmrl_desktop.core.export_io import (
     torchscript_bytes,
     write_files,
 )
+from mmrl_desktop.core.model_info import summary as model_summary
 from mmrl_desktop.core.project import Project
 
 TOLERANCE = 1e-4
@@ -388,6 +389,7 @@ def sidecar(fmt: str, trainer, file_name: str, check: dict) -> dict:
         "algorithm": trainer.config.algorithm,
         "model_version": trainer.model_version,
         "step": trainer.updates,
+        "model": model_summary(trainer),  # version, step, written (core/model_info.py)
         "inputs": inputs,
         "outputs": outputs,
         "labels": trainer.labels,

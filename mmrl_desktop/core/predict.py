@@ -186,6 +186,7 @@ def predict_source(project: Project, source: str | os.PathLike, *, device: str =
     """Predictions of the project's current model for the items in ``source``."""
     from mmrl_desktop.core.calibration import class_probs
     from mmrl_desktop.core.evaluate import open_trainer
+    from mmrl_desktop.core.model_info import summary as model_summary
 
     t0 = time.perf_counter()
     found, skipped, _ = scan_files(os.fspath(source))
@@ -229,6 +230,7 @@ def predict_source(project: Project, source: str | os.PathLike, *, device: str =
             "project": str(project.root),
             "model_version": trainer.model_version,
             "step": trainer.updates,
+            "model": model_summary(trainer),  # version, step, written (core/model_info.py)
             "source": str(Path(source)),
             "items": len(usable),
             "predictions": predictions,

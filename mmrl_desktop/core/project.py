@@ -382,17 +382,21 @@ def migrate_project_data(data: dict, path: Path) -> dict:
     return data
 
 
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` so that a crash leaves either the old or the new file."""
+def atomic_write_bytes(path: Path, payload: bytes, *, durable: bool = True) -> None:
+    """Write ``payload`` to ``path`` so that a crash leaves either the old or the new file.
+    ``durable=False`` skips the fsyncs: readers still see one whole file or the other, but a
+    power cut may lose it (a heartbeat, rewritten every few seconds)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        if durable:
+            _fsync_dir(path.parent)
     except BaseException as err:
         try:
             os.unlink(tmp)

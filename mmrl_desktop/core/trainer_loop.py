@@ -13,6 +13,10 @@ then steps it until ``control`` says stop; it never raises. What it reports goes
                                                       skipped or not saved, an ignored setting)
     ("rss", peak resident MB of this process)         with each event
 
+The newest model reaches disk within seconds of training on an answer (a checkpoint once the
+answers' updates are done, at most every ``save_after_s``), and ``<project>/.trainer.json`` says
+which model version the trainer holds, for the commands (``core/model_on_disk.py``).
+
 While updates are owed to answers, the events also carry ``perf/throughput_updates_per_s`` (updates
 done per second, measured over ``STARVED_WINDOW_S``) and ``perf/starved`` (1.0 when other programs
 take the CPU so that the trainer falls behind the answers: ``StarvationMeter``; 0.0 once it is not).
@@ -37,6 +41,8 @@ import time
 import traceback
 from collections.abc import Callable
 from typing import Any
+
+from mmrl_desktop.core.model_on_disk import HEARTBEAT_S, SAVE_AFTER_S, ModelOnDisk
 
 EVENT_INTERVAL_S = 0.05  # at most ~20 metric events per second reach the GUI
 STARVED_WINDOW_S = 3.0  # the trainer's pace is judged over this long
@@ -164,15 +170,23 @@ def peak_rss_mb() -> float | None:
         return None
 
 
+def _tell(emit: Emit, warning: str | None) -> None:
+    if warning:
+        emit("warning", warning)
+
+
 def run_loop(
     build: Callable[[], Any],
     control: LoopControl,
     emit: Emit,
     event_interval_s: float = EVENT_INTERVAL_S,
     starved_window_s: float = STARVED_WINDOW_S,
+    save_after_s: float = SAVE_AFTER_S,
+    heartbeat_s: float = HEARTBEAT_S,
 ) -> None:
     emit("state", "loading")
     trainer = None
+    disk = None
     state = ""
     try:
         trainer = build()
@@ -184,6 +198,7 @@ def run_loop(
         last_emit = 0.0
         pending: dict[str, float] = {}
         meter = StarvationMeter(_needed_updates_per_s(trainer), starved_window_s)
+        disk = ModelOnDisk(trainer, save_after_s, heartbeat_s)  # the newest model on disk
         while True:
             stop, paused, held, queue, dirty = control.take()
             if stop:
@@ -198,6 +213,7 @@ def run_loop(
                 if state != "paused":
                     state = "paused"
                     emit("state", state)
+                _tell(emit, disk.tick())
                 control.keep_dirty(dirty)
                 control.wait(0.2)
                 continue
@@ -216,6 +232,7 @@ def run_loop(
                 emit("rss", peak_rss_mb())
                 pending.clear()
                 last_emit = now
+            _tell(emit, disk.tick())  # after the GUI has the new model's predictions
             new_state = "running" if result.did_update else "idle"
             if new_state != state:
                 state = new_state
@@ -228,15 +245,22 @@ def run_loop(
         emit("error", f"Training stopped: {err}")
         emit("state", "error")
     finally:
-        if trainer is not None:
-            try:
-                trainer.close()
-                if getattr(trainer, "save_error", None):  # the closing checkpoint failed
-                    emit("warning", trainer.save_error)
-            except Exception:
-                traceback.print_exc()
+        _close(trainer, disk, emit)
         if state != "error":
             emit("state", "stopped")
+
+
+def _close(trainer, disk: ModelOnDisk | None, emit: Emit) -> None:
+    """Close the trainer (its closing checkpoint), then take back the heartbeat."""
+    if trainer is not None:
+        try:
+            trainer.close()
+            if getattr(trainer, "save_error", None):  # the closing checkpoint failed
+                emit("warning", trainer.save_error)
+        except Exception:
+            traceback.print_exc()
+    if disk is not None:
+        disk.close()
 
 
 # ---------------------------------------------------------------- the trainer process

@@ -1,0 +1,251 @@
+"""Issue 12.4: the app's latest model reaches disk within seconds of training on an answer, the
+commands say which model they used, and warn when the open app holds a newer one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from mmrl_desktop.cli import main
+from mmrl_desktop.core import ckpt_files
+from mmrl_desktop.core.items import Item
+from mmrl_desktop.core.model_info import describe, newer_in_app
+from mmrl_desktop.core.model_on_disk import HEARTBEAT_FILE, ModelOnDisk, live_trainer
+from mmrl_desktop.core.project import DEFAULT_TASK, Project, Task
+from mmrl_desktop.core.trainer import Trainer
+from mmrl_desktop.core.trainer_loop import LoopControl, run_loop
+from tests.core.enginefixtures import TINY_MODEL, answer, make_pngs
+
+
+def _wait_for(condition, timeout: float):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    return condition()
+
+
+def _on_disk(project, event_id: int):
+    """The newest readable checkpoint that has trained on ``event_id``, or None."""
+    entries = [
+        e
+        for e in ckpt_files.newest_first(ckpt_files.scan(project.checkpoints_dir))
+        if e.meta["last_event_id"] >= event_id
+    ]
+    return entries[0] if entries else None
+
+
+def _tiny_project(root):
+    """Two classes of small PNGs, a tiny model: quick to build and to train."""
+    make_pngs(root / "img", 4)
+    project = Project.create(
+        root / "proj",
+        tasks=[Task(DEFAULT_TASK, ["dark", "light"])],
+        model=TINY_MODEL,
+        algorithm={"batch_size": 4, "updates_per_event": 2, "eval_every": 0},
+    )
+    with project.open_store() as store:
+        store.add_items(
+            Item(f"{c}{i}", image=str(root / "img" / c / f"img{i}.png"), labels={DEFAULT_TASK: c})
+            for c in ("dark", "light")
+            for i in range(4)
+        )
+    return project
+
+
+def test_an_answer_reaches_disk_seconds_after_training_while_the_app_runs(tmp_path):
+    project = _tiny_project(tmp_path)
+    control, reports = LoopControl(), []
+    thread = threading.Thread(
+        target=run_loop,
+        args=(
+            lambda: Trainer(project, device="cpu", queue_size=0),
+            control,
+            lambda k, p: reports.append((k, p)),
+        ),
+        kwargs={"save_after_s": 0.5, "heartbeat_s": 0.2},
+    )
+    thread.start()
+    try:
+        assert _wait_for(lambda: ("state", "idle") in reports, 30.0)
+        (first,) = answer(project, 1)
+        control.wake()
+        t0 = time.monotonic()
+        entry = _wait_for(lambda: _on_disk(project, first), 10.0)
+        assert entry is not None, "no checkpoint has the answer while the app runs"
+        assert time.monotonic() - t0 < 5.0
+        # the heartbeat names this process and the model the trainer holds
+        version = entry.meta["model_version"]
+        beat = _wait_for(
+            lambda: (
+                (live_trainer(project.root) or {}).get("on_disk_version", -1) >= version
+                and live_trainer(project.root)
+            ),
+            2.0,
+        )
+        assert beat and beat["pid"] == os.getpid() and beat["model_version"] >= version
+        (second,) = answer(project, 1, seed=1)
+        control.wake()
+        later = _wait_for(lambda: _on_disk(project, second), 10.0)
+        assert later is not None and later.step > entry.step  # a new file: never rewritten
+    finally:
+        control.request_stop()
+        thread.join(30.0)
+    assert not thread.is_alive() and ("state", "stopped") in reports
+    assert not (project.root / HEARTBEAT_FILE).exists()  # the trainer stopped: no claim left
+
+
+class _Trainer:
+    """What ModelOnDisk reads of a trainer; saves count and may fail."""
+
+    def __init__(self, root):
+        self.project = SimpleNamespace(root=root)
+        self.checkpoints_enabled = True
+        self.updates = self._last_ckpt_step = 0
+        self.pending_updates = 0
+        self.model_version = 0
+        self.saved: list[int] = []
+        self.fail = False
+        self.save_error = None
+
+    def train(self, updates: int, pending: int = 0) -> None:
+        self.updates += updates
+        self.model_version += 1
+        self.pending_updates = pending
+
+    def save_checkpoint(self, note="", *, keep_going=False):
+        if self.fail:
+            self.save_error = "could not save a checkpoint (disk full)."
+            return None
+        self.saved.append(self.updates)
+        self._last_ckpt_step = self.updates
+        return f"ckpt-{self.updates}"
+
+
+def test_saves_wait_for_the_answers_updates_and_come_at_most_every_few_seconds(tmp_path):
+    now = [100.0]
+    t = _Trainer(tmp_path)
+    disk = ModelOnDisk(t, save_after_s=5.0, heartbeat_s=5.0, clock=lambda: now[0])
+    assert disk.tick() is None and t.saved == []  # nothing trained: nothing to write
+    t.train(1, pending=7)  # the first of an answer's 8 updates
+    disk.tick()
+    assert t.saved == []  # still training on it
+    t.train(7, pending=0)
+    disk.tick()
+    assert t.saved == [8]  # settled: on disk at once
+    now[0] += 1.0
+    t.train(8, pending=0)  # the next answer, a second later
+    disk.tick()
+    assert t.saved == [8]  # debounced
+    now[0] += 4.0
+    disk.tick()
+    assert t.saved == [8, 16]  # 5 s after the last write
+    for _ in range(12):  # answers keep coming: the model never settles
+        now[0] += 1.0
+        t.train(1, pending=5)
+        disk.tick()
+    assert t.saved == [8, 16, 22, 28]  # one write per ~5 s all the same
+    t.fail = True
+    now[0] += 5.0
+    t.train(1)
+    assert disk.tick() == t.save_error  # said once ...
+    now[0] += 5.0
+    assert disk.tick() is None and len(t.saved) == 4  # ... retried, not said again
+    t.fail = False
+    now[0] += 5.0
+    disk.tick()
+    assert t.saved[-1] == t.updates
+
+
+def _beat(root, **fields):
+    beat = {"pid": os.getpid(), "model_version": 64, "time": time.time(), **fields}
+    (root / HEARTBEAT_FILE).write_text(json.dumps(beat), encoding="utf-8")
+
+
+def test_a_live_fresh_heartbeat_says_the_app_has_a_newer_model(tmp_path):
+    model = {"version": 60, "step": 248, "written": "2026-11-30T08:12:03Z"}
+    assert newer_in_app(tmp_path, model) is None  # no app
+    _beat(tmp_path)
+    assert newer_in_app(tmp_path, model) == (
+        "the app open on this project has a newer model (version 64, not yet on disk: it will "
+        "be within ~10 s)"
+    )
+    assert newer_in_app(tmp_path, {**model, "version": 64}) is None  # the same model
+    _beat(tmp_path, time=time.time() - 60)
+    assert live_trainer(tmp_path) is None  # stale: the app is gone or stuck
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    import socket
+
+    _beat(tmp_path, pid=int(done.stdout), host=socket.gethostname())
+    assert live_trainer(tmp_path) is None  # its process has ended
+    (tmp_path / HEARTBEAT_FILE).write_text("{not json", encoding="utf-8")
+    assert live_trainer(tmp_path) is None
+
+
+def test_describe_names_the_model_and_its_age():
+    stamp = int(time.time())
+    written = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
+    line = describe({"version": 60, "step": 248, "written": written}, now=stamp + 42)
+    assert line.startswith("model: version 60, step 248, written 20") and "(42 s ago)" in line
+    assert "(3 min ago)" in describe({"version": 1, "step": 2, "written": written}, stamp + 200)
+    start = describe({"version": 0, "step": 0, "written": None})
+    assert start == "model: the starting model (no checkpoint yet)"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """The tiny project with a few answers, trained, and one checkpoint."""
+    project = _tiny_project(tmp_path_factory.mktemp("model_on_disk"))
+    answer(project, 6)
+    trainer = Trainer(project, device="cpu", queue_size=0)
+    trainer.add_budget(4)
+    trainer.train_pending()
+    trainer.save_checkpoint("test")
+    trainer.close(checkpoint=False)
+    return project
+
+
+def test_evaluate_says_which_model_and_warns_of_a_newer_one_in_the_app(trained, capsys):
+    _beat(trained.root, model_version=99)
+    try:
+        assert main(["evaluate", "--project", str(trained.root)]) == 0
+        err = capsys.readouterr().err
+        assert "model: version " in err and ", written " in err and " ago)" in err
+        assert "warning: the app open on this project has a newer model (version 99" in err
+        assert main(["evaluate", "--project", str(trained.root), "--json"]) == 0
+        captured = capsys.readouterr()
+        model = json.loads(captured.out)["model"]
+        assert set(model) == {"version", "step", "written"} and model["written"].endswith("Z")
+        assert "model: version" not in captured.err  # --json: the JSON says it
+        assert "newer model (version 99" in captured.err  # the warning still goes to stderr
+    finally:
+        (trained.root / HEARTBEAT_FILE).unlink()
+
+
+def test_predict_and_export_say_which_model(trained, tmp_path, capsys):
+    src = trained.root.parent / "img" / "dark"
+    assert main(["predict", "--project", str(trained.root), str(src), "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["model"]["version"] == out["model_version"] and out["model"]["written"]
+    assert "warning" not in captured.err  # no app open
+    target = tmp_path / "m.pt"
+    args = ["export", "--project", str(trained.root), "--format", "torchscript"]
+    assert main([*args, "--out", str(target)]) == 0
+    assert f"model: version {out['model_version']}, step " in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "j.pt"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == out["model"]

@@ -175,21 +175,39 @@ class Latest:
 
 
 def find_latest(folder: str | Path, accept=None) -> Latest:
-    """The newest readable checkpoint for which ``accept(entry)`` is true (default: any)."""
-    entries = ckpt_files.scan(folder)
+    """The newest readable checkpoint for which ``accept(entry)`` is true (default: any). When
+    every one it looked at was pruned under it (the app's trainer saving meanwhile: a newer one
+    is there), it looks again."""
+    for _ in range(LOOKS):
+        latest, raced = _find_latest_once(folder, accept)
+        if latest.checkpoint is not None or not raced:
+            break
+    return latest
+
+
+LOOKS = 5
+
+
+def _find_latest_once(folder: str | Path, accept) -> tuple[Latest, bool]:
+    pruned: list[Path] = []
+    entries = ckpt_files.scan(folder, pruned)
     unreadable = [e for e in entries if not e.readable]
+    raced = bool(pruned)
     for entry in ckpt_files.newest_first(entries):
         if accept is not None and not accept(entry):
             continue
         try:
             ckpt = load_checkpoint(entry.weights)
         except UserError as err:
+            if ckpt_files.gone(entry.weights):  # pruned since the scan: not unreadable
+                raced = True
+                continue
             prefix = f"checkpoint {entry.weights.name} "
             entry.problem = str(err).removeprefix(prefix).rstrip(".")
             unreadable.append(entry)
             continue
-        return Latest(ckpt, unreadable, ckpt_files.highest_step(entries), entries)
-    return Latest(None, unreadable, ckpt_files.highest_step(entries), entries)
+        return Latest(ckpt, unreadable, ckpt_files.highest_step(entries), entries), raced
+    return Latest(None, unreadable, ckpt_files.highest_step(entries), entries), raced
 
 
 def latest_checkpoint(folder: str | Path) -> Checkpoint | None:

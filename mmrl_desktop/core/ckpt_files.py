@@ -6,6 +6,8 @@ Newest means the highest ``step`` in the JSON metadata (then ``created_at``), ne
 a name can lie (a file copied in by hand, ``ckpt-99999999``), the metadata of a checkpoint this app
 wrote does not. A checkpoint whose JSON or safetensors header cannot be read is *unreadable*: it is
 never loaded and never pruned (it cannot be judged older), and the commands say it was skipped.
+A checkpoint deleted while it is being read (pruned by the app's trainer, which saves every few
+seconds) is simply not there: never called unreadable.
 """
 
 from __future__ import annotations
@@ -136,8 +138,15 @@ def read_entry(weights: Path) -> Entry:
     return Entry(weights, meta, problem)
 
 
-def scan(folder: str | Path) -> list[Entry]:
-    """Every complete checkpoint (weights + JSON) in ``folder``, by file name."""
+def gone(weights: Path) -> bool:
+    """True when the checkpoint's weights or JSON no longer exist: pruned while it was being
+    read (the app's trainer prunes as it saves), not unreadable."""
+    return not (weights.is_file() and weights.with_suffix(".json").is_file())
+
+
+def scan(folder: str | Path, pruned: list[Path] | None = None) -> list[Entry]:
+    """Every complete checkpoint (weights + JSON) in ``folder``, by file name; one pruned while
+    it was being read is left out (and added to ``pruned``)."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
@@ -145,7 +154,11 @@ def scan(folder: str | Path) -> list[Entry]:
     for js in sorted(folder.glob(f"{PREFIX}*.json")):
         w = js.with_suffix(".safetensors")
         if w.is_file():
-            out.append(read_entry(w))
+            entry = read_entry(w)
+            if entry.readable or not gone(w):
+                out.append(entry)
+            elif pruned is not None:
+                pruned.append(w)
     return out
 
 

@@ -249,3 +249,42 @@ def test_predict_and_export_say_which_model(trained, tmp_path, capsys):
     assert f"model: version {out['model_version']}, step " in capsys.readouterr().err
     assert main([*args, "--out", str(tmp_path / "j.pt"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["model"] == out["model"]
+
+
+def test_readers_never_see_a_torn_checkpoint_while_the_app_writes_and_prunes(tmp_path):
+    """A command reading while the trainer saves every few seconds (and prunes the oldest):
+    each read gets one whole checkpoint — its tensors from the same write as its metadata —
+    and never takes a checkpoint pruned under it for an unreadable one."""
+    import torch
+
+    from mmrl_desktop.core.checkpoints import find_latest, save_checkpoint
+
+    folder = tmp_path / "checkpoints"
+    save_checkpoint(folder, {"w": torch.zeros(50_000)}, {"model_version": 0}, 0, keep=2)
+    stop = threading.Event()
+
+    def write() -> None:
+        step = 0
+        while not stop.is_set():
+            step += 1
+            state = {"w": torch.full((50_000,), float(step))}
+            save_checkpoint(folder, state, {"model_version": step}, step, keep=2)
+            time.sleep(0.005)  # ~100 saves a second: the app saves one per few seconds
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    reads, problems = 0, []
+    try:
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            latest = find_latest(folder)
+            assert latest.checkpoint is not None
+            meta, w = latest.checkpoint.meta, latest.checkpoint.state["w"]
+            assert float(w[0]) == float(w[-1]) == meta["model_version"] == meta["step"]
+            problems += [e.problem for e in latest.unreadable]
+            problems += [e.problem for e in ckpt_files.scan(folder) if not e.readable]
+            reads += 1
+    finally:
+        stop.set()
+        writer.join(10.0)
+    assert reads > 10 and problems == []

@@ -4,6 +4,9 @@ the answer gives, within a bounded number of updates (``core/unlearn.py``)."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -11,9 +14,10 @@ import torch
 from mmrl_desktop.core.items import Item
 from mmrl_desktop.core.project import DEFAULT_TASK, Project, Task
 from mmrl_desktop.core.trainer import Trainer
+from mmrl_desktop.core.trainer_loop import LoopControl, run_loop
 from mmrl_desktop.core.unlearn import KEEP
 
-UPE = 4  # updates per answer in these projects
+UPE = 4  # updates per answer in the quicker tests (the app's default: 8)
 TOL = 0.1  # |p(retracted label) − p without the answer|
 BEFORE = 8  # right answers before the wrong one
 
@@ -107,11 +111,12 @@ def _runs(tmp_path, algorithm: str, later: int, digits: list[Item], **settings):
 
 @pytest.mark.parametrize("algorithm", ["default", "supervised", "reinforce", "egreedy-q"])
 def test_undo_of_a_recent_wrong_correction_rolls_the_model_back(tmp_path, algorithm, digits):
-    runs, x, bad = _runs(tmp_path, algorithm, 1, digits)
+    runs, x, bad = _runs(tmp_path, algorithm, 1, digits, upe=8, batch_size=32)
     (undo, store, eid), (never, store2, _) = runs
     learned, reference = _p(undo, x, bad), _p(never, x, bad)
+    assert learned > reference + 2 * TOL  # the network did learn the wrong answer
     store.retract(eid)
-    _steps(undo, limit=UPE)  # the one later answer is trained on again
+    _steps(undo, limit=8)  # the one later answer is trained on again
     assert undo.undo.rollbacks == 1
     assert abs(_p(undo, x, bad) - reference) <= TOL, (learned, _p(undo, x, bad), reference)
     for t, s in ((undo, store), (never, store2)):
@@ -119,7 +124,6 @@ def test_undo_of_a_recent_wrong_correction_rolls_the_model_back(tmp_path, algori
         s.close()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ["default", "egreedy-q"])
 def test_undo_of_an_older_wrong_correction_pushes_it_back_out(tmp_path, algorithm, digits):
     """Beyond the snapshot ring: the live answers are trained on again with a 👎 on the
@@ -129,6 +133,7 @@ def test_undo_of_an_older_wrong_correction_pushes_it_back_out(tmp_path, algorith
     runs, x, bad = _runs(tmp_path, algorithm, KEEP, digits, upe=8, batch_size=32)
     (undo, store, eid), (never, store2, _) = runs
     learned, reference = _p(undo, x, bad), _p(never, x, bad)
+    assert learned > reference + 2 * TOL  # the network did learn the wrong answer
     store.retract(eid)
     _steps(undo, limit=8)
     assert undo.undo.replays == 1 and undo.undo.rollbacks == 0
@@ -168,3 +173,45 @@ def test_undo_of_the_only_answer_forgets_it_and_announces_a_model(tmp_path, digi
     assert abs(pred.probs["3"] - fresh) < 0.05
     trainer.close()
     store.close()
+
+
+def test_the_app_loop_sends_the_undone_items_new_prediction(tmp_path, digits):
+    """In the trainer's loop (the app's), an undo alone — no new answer, the same queue — brings
+    a new model version and the item's prediction from it, without the retracted label's pull."""
+    trainer, store, items = _setup(tmp_path / "p", "default", digits)
+    x, bad = items[0], str((int(items[0].labels[DEFAULT_TASK]) + 1) % 10)
+    for it in items[1 : 1 + BEFORE]:
+        _answer(trainer, store, it)
+    eid = _answer(trainer, store, x, bad)
+    trainer.close()
+    reports: list[tuple[str, object]] = []
+    control = LoopControl()
+    control.set_queue([x.item_id])
+
+    def build():
+        return Trainer(trainer.project, device="cpu", checkpoints=False, write_metrics=False)
+
+    thread = threading.Thread(target=run_loop, args=(build, control, lambda *r: reports.append(r)))
+    thread.start()
+
+    def shown(after: int = 0):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            preds = [p[x.item_id][DEFAULT_TASK] for k, p in reports[after:] if k == "predictions"]
+            if preds and ("state", "idle") in reports[after:]:
+                return preds[-1]
+            time.sleep(0.05)
+        raise AssertionError(f"no prediction of {x.item_id}: {reports[after:]}")
+
+    try:
+        before = shown()
+        mark = len(reports)
+        store.retract(eid)
+        control.wake()
+        after = shown(mark)
+    finally:
+        control.request_stop()
+        thread.join(10)
+        store.close()
+    assert after.model_version > before.model_version
+    assert after.probs[bad] < before.probs[bad] - 0.2

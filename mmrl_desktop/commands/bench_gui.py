@@ -20,6 +20,8 @@ def run(args) -> int:
             f"click → paint  p50 {p['p50']} ms  p95 {p['p95']} ms  p99 {p['p99']} ms  max {p['max']} ms"
         )
         print(f"click → model  p50 {m['p50']} s  p95 {m['p95']} s")
+        d = result["answer_to_model_on_disk_s"]
+        print(f"answer → model on disk  p50 {d['p50']} s  p95 {d['p95']} s")
         print(f"trainer: {result['trainer_updates_per_s']} updates/s")
         print(
             f"peak memory: {result['peak_rss_mb']} MB (window {result['peak_rss_gui_mb']} MB"

@@ -6,6 +6,11 @@ repaints belong to the look-ahead work done once the item is on screen, or to a 
 label's new text needs another size (rare: a message line appearing in the panel).
 click → model: from a click to the first trainer event whose model has trained on that click's
 event (the trainer reports the last event id it has consumed with each model version).
+answer → model on disk: from a click to the first checkpoint on disk whose ``last_event_id`` covers
+that click's answer, i.e. when ``evaluate``/``export``/``predict`` would see it. A thread of the
+bench (``CheckpointWatch``, never the GUI thread) lists the checkpoints folder four times a second
+and reads each new checkpoint's metadata once; the moment a checkpoint became visible is its JSON's
+rename (``st_ctime`` on Linux; the metadata is written last), else when the watch saw it.
 
 The project is copied to a temporary folder first: a benchmark never writes into the user's
 project. The simulated expert answers 👍 when the shown label is the item's label, otherwise gives
@@ -14,15 +19,19 @@ the right label (a correction); unlabelled items get 👎.
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject
 from PySide6.QtWidgets import QWidget
 
+from mmrl_desktop.core import ckpt_files
 from mmrl_desktop.core.project import Project
 from mmrl_desktop.core.trainer_loop import peak_rss_mb
 
@@ -101,6 +110,50 @@ class _PaintWatch(QObject):
         return self.painted_at is not None
 
 
+class CheckpointWatch:
+    """Notes each checkpoint that appears in ``folder``: ``seen[name] = (visible at, wall clock
+    time; its last_event_id)``, from a thread of its own (pruning cannot hide one from it)."""
+
+    def __init__(self, folder: Path, interval_s: float = 0.25):
+        self.folder, self.interval_s = Path(folder), interval_s
+        self.seen: dict[str, tuple[float, int]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-ckpt-watch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.look()
+            self._stop.wait(self.interval_s)
+
+    def look(self) -> None:
+        try:
+            names = [n for n in os.listdir(self.folder) if n.startswith(ckpt_files.PREFIX)]
+        except OSError:
+            return
+        for name in names:
+            if not name.endswith(".json") or name in self.seen:
+                continue
+            now = time.time()
+            meta, problem = ckpt_files.read_meta((self.folder / name).with_suffix(".safetensors"))
+            try:
+                st = os.stat(self.folder / name)
+            except OSError:
+                continue
+            if problem is None:  # on Linux the rename that made it visible sets its ctime
+                at = min(now, st.st_ctime) if sys.platform.startswith("linux") else now
+                self.seen[name] = (at, int(meta.get("last_event_id", 0)))
+
+    def first_on_disk(self, event_id: int) -> float | None:
+        """When the first checkpoint that has trained on ``event_id`` became visible."""
+        times = [at for at, last in list(self.seen.values()) if last >= event_id]
+        return min(times) if times else None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+
+
 def run_bench_gui(
     project_dir: str | Path, clicks: int = 500, device: str = "auto", warmup_s: float = 60.0
 ) -> dict:
@@ -135,6 +188,8 @@ def run_bench_gui(
         paint_ms: list[float] = []
         by_kind: dict[str, list[float]] = {}  # "image+audio+text" → click → paint of such items
         click_at: dict[int, float] = {}
+        click_wall: dict[int, float] = {}  # the same clicks on the wall clock (files' times)
+        watch_disk = CheckpointWatch(project.checkpoints_dir)
         relaid = 0  # clicks after whose first paint a visible widget moved or resized
         ups_seen: list[float] = []
         trainer.sig_event.connect(
@@ -148,7 +203,7 @@ def run_bench_gui(
         steps_from = steps_seen[-1] if steps_seen else int(infos.get("updates", 0))
         for _ in range(clicks):
             watch.reset()
-            t0 = time.perf_counter()
+            t0, wall0 = time.perf_counter(), time.time()
             simulated_answer(lab)
             _wait(app, watch.done, 2.0)
             paint_ms.append(((watch.painted_at or time.perf_counter()) - t0) * 1e3)
@@ -157,12 +212,22 @@ def run_bench_gui(
             last = lab.session.undo_stack[-1]
             for eid in last.event_ids:
                 click_at[eid] = t0
+                click_wall[eid] = wall0
             # an expert needs a moment per item; let the event loop breathe like a real one
             _wait(app, lambda: False, 0.02)
             relaid += watch.relaid_out()
         clicks_s = time.perf_counter() - clicks_from
         steps_done = (steps_seen[-1] if steps_seen else steps_from) - steps_from
         _wait(app, lambda: bool(versions) and versions[-1][1] >= max(click_at), 20.0)
+        # the checkpoint that has the last answer comes a few seconds later (core/model_on_disk.py)
+        _wait(app, lambda: watch_disk.first_on_disk(max(click_wall)) is not None, 30.0)
+        watch_disk.stop()
+        watch_disk.look()
+        to_disk = [
+            at - wall0
+            for eid, wall0 in click_wall.items()
+            if (at := watch_disk.first_on_disk(eid)) is not None
+        ]
         to_model = []
         for eid, t0 in click_at.items():
             t_model = next((t for t, last in versions if last >= eid and t >= t0), None)
@@ -191,6 +256,12 @@ def run_bench_gui(
             "click_to_model_s": {
                 "p50": round(_percentile(to_model, 50), 3),
                 "p95": round(_percentile(to_model, 95), 3),
+            },
+            # click → the first checkpoint on disk that has trained on its answer
+            "answer_to_model_on_disk_s": {
+                "p50": round(_percentile(to_disk, 50), 3),
+                "p95": round(_percentile(to_disk, 95), 3),
+                "answers": len(to_disk),  # of len(click_wall) answers (the rest: not seen)
             },
             "trainer_updates_per_s": round(statistics.median(ups_seen), 1) if ups_seen else 0.0,
             # updates done while the clicks ran, per second of it (the line above is the pace of

@@ -43,6 +43,9 @@ def test_bench_gui_reports_latency_model_and_memory(qtbot, tmp_path):
     assert set(kinds) <= {"image", "audio", "text", "nothing"}
     assert 0 <= r["clicks_relaid_out_after_paint"] <= 12
     assert r["model_versions_seen"] > 0 and r["click_to_model_s"]["p50"] > 0
+    # the model that has trained on an answer is on disk seconds later (issue 12.4)
+    disk = r["answer_to_model_on_disk_s"]
+    assert disk["answers"] == 12 and 0 < disk["p50"] <= disk["p95"] < 30
     # two processes: the window's and the trainer's; the sum is what is reported
     assert r["peak_rss_trainer_mb"] > 0 and r["peak_rss_gui_mb"] > 0
     assert r["peak_rss_mb"] == round(r["peak_rss_gui_mb"] + r["peak_rss_trainer_mb"], 1)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PREFIX = "ckpt-"
+RECENT = "recent"  # the note of the trainer's time-based checkpoints (core/model_on_disk.py)
 _HEADER_MAX = 100_000_000  # safetensors' own limit on the JSON header
 _COUNTS = ("model_version", "last_event_id", "answers_seen")
 
@@ -56,6 +57,10 @@ class Entry:
     @property
     def labels(self):
         return (self.meta or {}).get("labels")
+
+    @property
+    def note(self) -> str:
+        return str((self.meta or {}).get("note", ""))
 
     @property
     def algorithm(self):
@@ -198,7 +203,12 @@ def prune(folder: str | Path, keep: int, protect: str | Path | None = None) -> l
     Only readable checkpoints of the same algorithm whose labels the kept one covers are pruned
     (older models of the same line). Never deleted: ``protect`` (the one just written), the
     newest readable checkpoint, unreadable files (they cannot be judged older) and checkpoints
-    of another algorithm or of labels since renamed (a fresh start keeps them)."""
+    of another algorithm or of labels since renamed (a fresh start keeps them).
+
+    A time-based checkpoint (note ``RECENT``, written seconds after answers) is superseded by any
+    newer one of its line and deleted whatever ``keep``: the newest ``keep`` are the model of the
+    moment and the milestones (every ``checkpoint_every`` updates, on close, rollbacks), so
+    saving every few seconds never pushes the older milestones out."""
     if keep <= 0:
         return []
     entries = scan(folder)
@@ -214,8 +224,10 @@ def prune(folder: str | Path, keep: int, protect: str | Path | None = None) -> l
     line = [
         e for e in ordered if e.algorithm == head.algorithm and labels_cover(head.labels, e.labels)
     ]
+    others = [e for e in line if e is not head]
+    history = [e for e in others if not (e.note == RECENT and e.order < head.order)]
     keepers = {head.weights, ordered[0].weights}
-    keepers |= {e.weights for e in [e for e in line if e is not head][: keep - 1]}
+    keepers |= {e.weights for e in history[: keep - 1]}
     removed = []
     for e in line:
         if e.weights in keepers:

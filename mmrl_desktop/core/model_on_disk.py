@@ -8,8 +8,10 @@ process, never on the GUI thread); the loop calls ``tick()`` after each step and
   has settled (the answers' updates are done) or has been changing for ``save_after_s``, and at
   most once every ``save_after_s`` (``SAVE_AFTER_S``, 5 s). The newest model is on disk about a
   second after a lone answer and within ~2 × ``save_after_s`` while answers keep coming. The
-  trainer's own checkpoints (every ``checkpoint_every`` updates, and on close) stay; pruning keeps
-  the newest ``keep_checkpoints`` (5) of the line, so the folder does not grow. A checkpoint is
+  trainer's own checkpoints (every ``checkpoint_every`` updates, and on close) stay. These
+  checkpoints are noted ``recent`` and the next checkpoint of any kind deletes them
+  (``ckpt_files.prune``): the folder holds one of them plus the newest ``keep_checkpoints`` (5)
+  milestones, so it does not grow and the rollback history still reaches back. A checkpoint is
   never rewritten at a step already on disk: each one gets a new name, so a reader never mixes
   the weights of one write with the metadata of another.
 * **Cost** (demo model, 1.28 M parameters: 20.7 MB with the reference policy and the optimiser's
@@ -34,6 +36,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from mmrl_desktop.core.ckpt_files import RECENT
 from mmrl_desktop.core.project import atomic_write_bytes
 
 SAVE_AFTER_S = 5.0  # at most one time-based checkpoint per this long
@@ -90,7 +93,7 @@ class ModelOnDisk:
             return None
         if now - self.last_save < self.save_after_s:
             return None
-        path = t.save_checkpoint("", keep_going=True)
+        path = t.save_checkpoint(RECENT, keep_going=True)  # the next save supersedes it
         self.last_save = self.clock()
         if path is None:  # the model stays in memory; the next tick tries again
             said, self.failed = self.failed, True

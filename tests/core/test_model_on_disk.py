@@ -288,3 +288,27 @@ def test_readers_never_see_a_torn_checkpoint_while_the_app_writes_and_prunes(tmp
         stop.set()
         writer.join(10.0)
     assert reads > 10 and problems == []
+
+
+def test_time_based_checkpoints_replace_one_another_and_the_milestones_stay(tmp_path):
+    """Saving every few seconds must not push the rollback history out of ``keep``: a
+    ``recent`` checkpoint is deleted by the next checkpoint, milestones count for ``keep``."""
+    import torch
+
+    from mmrl_desktop.core.checkpoints import save_checkpoint
+
+    folder = tmp_path / "checkpoints"
+
+    def save(step: int, note: str) -> None:
+        save_checkpoint(folder, {"w": torch.zeros(4)}, {"note": note}, step, keep=3)
+
+    def on_disk() -> list[int]:
+        return [e.step for e in ckpt_files.newest_first(ckpt_files.scan(folder))]
+
+    for step in (500, 1000, 1500):  # every checkpoint_every updates
+        save(step, "")
+    for step in range(1501, 1511):  # one every few seconds while answers come
+        save(step, ckpt_files.RECENT)
+    assert on_disk() == [1510, 1500, 1000]  # the model of the moment and two milestones
+    save(1511, "on close")
+    assert on_disk() == [1511, 1500, 1000]  # the closing checkpoint supersedes it

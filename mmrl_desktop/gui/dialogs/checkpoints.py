@@ -37,7 +37,10 @@ EMPTY = (
     "your first answers."
 )
 # the trainer's own notes, as the table says them
-NOTES = {"on close": "when the trainer stopped"}
+NOTES = {
+    "on close": "when the trainer stopped",
+    "recent": "the newest model (the next checkpoint replaces it)",  # core/model_on_disk.py
+}
 COLUMNS = ["Saved", "Step", "Model", "Answers seen", "Held-out accuracy", "Thumbs-up rate", "Note"]
 
 

@@ -3,9 +3,9 @@
 - ``feedback-csv`` / ``feedback-jsonl``: the feedback log with its audit trail
   (``mmrl_desktop.core.feedback_export``);
 - ``torchscript`` / ``onnx``: the current model, with a preprocessing sidecar, checked against the
-  live model after re-loading (``mmrl_desktop.core.export``); which model (``model``: version,
-  step, written) is said on stderr in text mode, with a warning when the app open on the project
-  holds a newer one (``core/model_info.py``);
+  live model after re-loading (``mmrl_desktop.core.export``); the success line and ``--json``
+  (``model``: version, step, written) say which model, and stderr warns when the app open on the
+  project holds a newer one (``core/model_info.py``);
 - ``tensorboard``: an event log of the training metrics (a folder).
 
 ``--out``: a path with a suffix is the file; a path without one, ending in ``/``, or an existing
@@ -60,12 +60,13 @@ def run(args) -> int:
         return _done(args, line, summary)
     if fmt in ("torchscript", "onnx"):
         from mmrl_desktop.core.export import export_model
-        from mmrl_desktop.core.model_info import tell
+        from mmrl_desktop.core.model_info import tell, written_words
 
         info = export_model(project, fmt, args.out)
-        tell(info["model"], project.root, line=not getattr(args, "json", False))
+        tell(info["model"], project.root, line=False)  # a newer model in the open app
         line = (
-            f"wrote {info['path']} (model v{info['model_version']}, step {info['step']}) and "
+            f"wrote {info['path']} (model v{info['model_version']}, step {info['step']}, "
+            f"{written_words(info['model'])}) and "
             f"{info['sidecar']}; re-loaded with {info['check']['reloaded_with']}: max abs "
             f"difference {info['check']['max_abs_diff']:.2e} on {info['check']['samples']} "
             "samples"

@@ -60,19 +60,25 @@ def _age(seconds: float) -> str:
     return f"{seconds // 86400} days ago"
 
 
+def written_words(model: dict, now: float | None = None) -> str:
+    """``written 2026-11-30 08:12:03 (N s ago)`` (local time), or ``the starting model (no
+    checkpoint yet)``."""
+    if not model.get("written"):
+        return "the starting model (no checkpoint yet)"
+    when = datetime.strptime(model["written"], _ISO).replace(tzinfo=timezone.utc)
+    now = time.time() if now is None else now
+    local = when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return f"written {local} ({_age(now - when.timestamp())})"
+
+
 def describe(model: dict, now: float | None = None) -> str:
     """``model: version V, step S, written 2026-11-30 08:12:03 (N s ago)``; the starting model
     says so."""
     if not model.get("written"):
-        return "model: the starting model (no checkpoint yet)"
-    when = datetime.strptime(model["written"], _ISO).replace(tzinfo=timezone.utc)
-    now = time.time() if now is None else now
-    local = when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        return f"model: {written_words(model)}"
     version = "unknown" if model.get("version") is None else model["version"]
     step = "unknown" if model.get("step") is None else model["step"]
-    return (
-        f"model: version {version}, step {step}, written {local} ({_age(now - when.timestamp())})"
-    )
+    return f"model: version {version}, step {step}, {written_words(model, now)}"
 
 
 def newer_in_app(root: str | Path, model: dict) -> str | None:

@@ -246,7 +246,9 @@ def test_predict_and_export_say_which_model(trained, tmp_path, capsys):
     target = tmp_path / "m.pt"
     args = ["export", "--project", str(trained.root), "--format", "torchscript"]
     assert main([*args, "--out", str(target)]) == 0
-    assert f"model: version {out['model_version']}, step " in capsys.readouterr().err
+    captured = capsys.readouterr()  # the success line says which model, stderr stays empty
+    assert f"(model v{out['model_version']}, step {out['step']}, written 20" in captured.out
+    assert captured.err == ""
     assert main([*args, "--out", str(tmp_path / "j.pt"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["model"] == out["model"]
 

@@ -82,8 +82,9 @@ def broken_wav_bytes() -> bytes:
     return bytes(good)
 
 
-def pixelless_dicom(path: Path) -> None:
-    """A well-formed DICOM file (Part 10, preamble) with image tags but no Pixel Data."""
+def _image_dataset(rows: int, cols: int, bits: int):
+    """A Part 10 secondary-capture dataset of ``rows``×``cols`` ``bits``-bit grey pixels, with
+    every image tag but no Pixel Data."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
@@ -96,13 +97,18 @@ def pixelless_dicom(path: Path) -> None:
     ds.SOPClassUID = SecondaryCaptureImageStorage
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     ds.Modality = "OT"
-    ds.Rows, ds.Columns = 8, 8
+    ds.Rows, ds.Columns = rows, cols
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsAllocated = ds.BitsStored = 8
-    ds.HighBit = 7
+    ds.BitsAllocated = ds.BitsStored = bits
+    ds.HighBit = bits - 1
     ds.PixelRepresentation = 0
-    ds.save_as(path, enforce_file_format=True)
+    return ds
+
+
+def pixelless_dicom(path: Path) -> None:
+    """A well-formed DICOM file (Part 10, preamble) with image tags but no Pixel Data."""
+    _image_dataset(8, 8, 8).save_as(path, enforce_file_format=True)
 
 
 def dicom_testfile(name: str) -> Path:
@@ -312,24 +318,7 @@ def huge_dicom(
     """A valid DICOM file of ``rows``×``cols`` 16-bit pixels whose pixel data (800 MB for the
     default 20000×20000) is a sparse run of zeros: complete as far as any header check goes.
     ``pixel_bytes`` makes the pixel data element that long instead (longer than the image)."""
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = SecondaryCaptureImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = "OT"
-    ds.Rows, ds.Columns = rows, cols
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsAllocated = ds.BitsStored = 16
-    ds.HighBit = 15
-    ds.PixelRepresentation = 0
+    ds = _image_dataset(rows, cols, 16)
     ds.PixelData = b"\x00" * 16  # the last element: its length is patched below
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)

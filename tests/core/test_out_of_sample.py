@@ -212,27 +212,35 @@ def test_temperature_is_fitted_prequentially_and_travels_with_the_checkpoint(tri
     assert note["note"].endswith(f"fitted on {fitted} prequential answers")
 
 
-def test_panel_predict_and_evaluate_share_one_source(trickled, tmp_path):
-    """The probabilities the trainer sends to the panel (``predict_items``), ``predict`` and
-    ``evaluate`` give the same number for the shown label, with the fitted temperature."""
-    project = Project.open(shutil.copytree(trickled.root, tmp_path / "p"))
+def panel_and_evaluate_probs(project: Project, n: int, note: str, fitted: bool = False):
+    """Train a little more, save a checkpoint and return the first ``n`` pool items, the
+    predictions the trainer sends to the panel for them (``predict_items``) and ``evaluate``'s
+    probabilities of the default task for them (a row an item), read back from the checkpoint.
+    The temperature is fitted (not 1); ``fitted`` also requires the algorithm's posterior."""
     trainer = Trainer(project, device="cpu", queue_size=0, write_metrics=False)
     try:
         trainer.add_budget(4)
         trainer.train_pending()  # the default algorithm's graph posterior is fitted now
-        assert trainer.algorithm.fitted
+        assert trainer.algorithm.fitted or not fitted
         assert trainer.calibrator.temperatures[DEFAULT_TASK] != 1.0
-        trainer.save_checkpoint("one source")
-        items = trainer.store.items(split="pool")[:6]
+        trainer.save_checkpoint(note)
+        items = trainer.store.items(split="pool")[:n]
         preds = trainer.predict_items([it.item_id for it in items])
     finally:
         trainer.close(checkpoint=False)
     reader = open_trainer(project)
     try:
-        cur = candidates_for(reader)[0]
-        ev = greedy_probs(cur, items)[DEFAULT_TASK]
+        ev = greedy_probs(candidates_for(reader)[0], items)[DEFAULT_TASK]
     finally:
         reader.close(checkpoint=False)
+    return items, preds, ev
+
+
+def test_panel_predict_and_evaluate_share_one_source(trickled, tmp_path):
+    """The probabilities the trainer sends to the panel (``predict_items``), ``predict`` and
+    ``evaluate`` give the same number for the shown label, with the fitted temperature."""
+    project = Project.open(shutil.copytree(trickled.root, tmp_path / "p"))
+    items, preds, ev = panel_and_evaluate_probs(project, 6, "one source", fitted=True)
     labels = project.tasks[0].labels
     for row, it in enumerate(items):
         pred = preds[it.item_id][DEFAULT_TASK]

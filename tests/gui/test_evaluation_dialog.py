@@ -8,13 +8,12 @@ import shutil
 import pytest
 from PySide6.QtWidgets import QDialog, QDialogButtonBox
 
-from mmrl_desktop.core.evaluate import candidates_for, evaluate_project, greedy_probs, open_trainer
+from mmrl_desktop.core.evaluate import evaluate_project
 from mmrl_desktop.core.project import DEFAULT_TASK, Project
 from mmrl_desktop.core.store import Prediction
-from mmrl_desktop.core.trainer import Trainer
 from mmrl_desktop.gui.dialogs.evaluation import DIAGONAL, EvaluationDialog
 from mmrl_desktop.gui.feedback_panel import FeedbackPanel
-from tests.core.test_out_of_sample import make_trained_on_all, trickle
+from tests.core.test_out_of_sample import make_trained_on_all, panel_and_evaluate_probs, trickle
 
 
 @pytest.fixture(scope="module")
@@ -59,21 +58,7 @@ def test_close_button_named_lines_and_reasons(qtbot, trained):
 
 def test_panel_shows_the_one_source_confidence_never_the_propensity(qtbot, trained, tmp_path):
     project = trickle(Project.open(shutil.copytree(trained.root, tmp_path / "p")), rounds=20)
-    trainer = Trainer(project, device="cpu", queue_size=0, write_metrics=False)
-    try:
-        trainer.add_budget(4)
-        trainer.train_pending()
-        assert trainer.calibrator.temperatures[DEFAULT_TASK] != 1.0  # a fitted temperature
-        trainer.save_checkpoint("panel")
-        items = trainer.store.items(split="pool")[:5]
-        preds = trainer.predict_items([it.item_id for it in items])
-    finally:
-        trainer.close(checkpoint=False)
-    reader = open_trainer(project)
-    try:
-        ev = greedy_probs(candidates_for(reader)[0], items)[DEFAULT_TASK]
-    finally:
-        reader.close(checkpoint=False)
+    items, preds, ev = panel_and_evaluate_probs(project, 5, "panel")  # a fitted temperature
     labels = project.tasks[0].labels
     panel = FeedbackPanel([(DEFAULT_TASK, labels)])
     qtbot.addWidget(panel)

@@ -381,10 +381,6 @@ def format_report(result: dict) -> str:
     for m in result["models"]:
         extra = f", step {m['step']}" if m.get("step") else ""
         lines.append(f"  {m['name']}: {m['source']}{extra}")
-    model = result.get("model") or {}
-    if model.get("version") is not None:
-        written = f", written {model['written']}" if model.get("written") else ""
-        lines.append(f"  model version {model['version']}, step {model['step']}{written}")
     if "prequential" in result:
         lines += ["", *prequential.format_lines(result["prequential"])]
     for t, e in result["tasks"].items():

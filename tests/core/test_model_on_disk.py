@@ -223,8 +223,9 @@ def test_evaluate_says_which_model_and_warns_of_a_newer_one_in_the_app(trained, 
     _beat(trained.root, model_version=99)
     try:
         assert main(["evaluate", "--project", str(trained.root)]) == 0
-        err = capsys.readouterr().err
+        out, err = capsys.readouterr()
         assert "model: version " in err and ", written " in err and " ago)" in err
+        assert "model version" not in out  # named once: the stderr line, not again in the report
         assert "warning: the app open on this project has a newer model (version 99" in err
         assert main(["evaluate", "--project", str(trained.root), "--json"]) == 0
         captured = capsys.readouterr()

@@ -6,7 +6,17 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QPoint, QSize, Qt, QTimer
 from PySide6.QtGui import QFont, QFontMetrics, QPainter
-from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QSizePolicy,
+    QTableWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 def set_bar_value(bar: QProgressBar, value: int, maximum: int | None = None) -> None:
@@ -22,6 +32,28 @@ def set_bar_value(bar: QProgressBar, value: int, maximum: int | None = None) -> 
         bar.setRange(0, maximum)
     bar.setValue(value)
     bar.setUpdatesEnabled(True)
+
+
+def list_table(columns: list[str], selection: QAbstractItemView.SelectionMode) -> QTableWidget:
+    """A read-only table of whole-row selections under ``columns``, without row numbers: its
+    columns fit their contents and the last one takes the rest of the width."""
+    table = QTableWidget(0, len(columns))
+    table.setHorizontalHeaderLabels(columns)
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectRows)
+    table.setSelectionMode(selection)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    return table
+
+
+def stack(dialog: QDialog, *widgets: QWidget, stretch: QWidget | None = None) -> QVBoxLayout:
+    """Lay ``widgets`` out top to bottom in ``dialog``; ``stretch`` takes the spare height."""
+    lay = QVBoxLayout(dialog)
+    for w in widgets:
+        lay.addWidget(w, 1 if w is stretch else 0)
+    return lay
 
 
 def reserve_lines(label: QLabel, lines: int) -> QLabel:

@@ -16,16 +16,14 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QDialogButtonBox,
-    QHeaderView,
     QLabel,
     QMessageBox,
-    QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
 )
 
 from mmrl_desktop.core.ckpt_files import read_entry
 from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.gui.widgets import list_table, stack
 
 # how checkpoints are written while the app is open (the trainer process, core/trainer.py)
 CADENCE = (
@@ -109,14 +107,7 @@ class CheckpointsDialog(QDialog):
             "log."
         )
         intro.setWordWrap(True)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = list_table(COLUMNS, QAbstractItemView.SingleSelection)
         self.table.itemSelectionChanged.connect(self._selection)
         self.empty = QLabel(EMPTY)
         self.empty.setWordWrap(True)
@@ -127,11 +118,7 @@ class CheckpointsDialog(QDialog):
         self.rollback_button.setEnabled(False)
         self.rollback_button.clicked.connect(self._rollback)
         self.buttons.rejected.connect(self.reject)
-        lay = QVBoxLayout(self)
-        lay.addWidget(intro)
-        lay.addWidget(self.table, 1)
-        lay.addWidget(self.empty)
-        lay.addWidget(self.buttons)
+        stack(self, intro, self.table, self.empty, self.buttons, stretch=self.table)
         self.rows: list[dict] = []
         self.refresh()
 

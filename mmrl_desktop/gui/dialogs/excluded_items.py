@@ -13,12 +13,11 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QDialogButtonBox,
-    QHeaderView,
     QLabel,
-    QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
 )
+
+from mmrl_desktop.gui.widgets import list_table, stack
 
 COLUMNS = ["Item", "Excluded", "By", "Reason"]
 
@@ -34,14 +33,7 @@ class ExcludedItemsDialog(QDialog):
             "the log. Select items and include them to bring them back."
         )
         intro.setWordWrap(True)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = list_table(COLUMNS, QAbstractItemView.ExtendedSelection)
         self.table.itemSelectionChanged.connect(self._selection)
         self.empty = QLabel("No item is excluded.")
         self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
@@ -50,11 +42,7 @@ class ExcludedItemsDialog(QDialog):
         )
         self.include_button.clicked.connect(self._include)
         self.buttons.rejected.connect(self.reject)
-        lay = QVBoxLayout(self)
-        lay.addWidget(intro)
-        lay.addWidget(self.table, 1)
-        lay.addWidget(self.empty)
-        lay.addWidget(self.buttons)
+        stack(self, intro, self.table, self.empty, self.buttons, stretch=self.table)
         self.ids: list[str] = []
         self.refresh()
 

@@ -108,6 +108,18 @@ def digits_project(root: Path, n: int = 60, algorithm: dict | None = None) -> Pr
     return project
 
 
+def text_export_project(root: Path, answers: int = 3) -> Project:
+    """A task ``t`` (a, b), four text items, ``answers`` answers, a training metric and a fresh
+    tiny model: every export format has something to write."""
+    project = Project.create(root, tasks=[Task("t", ["a", "b"])], model=TINY_MODEL)
+    with project.open_store() as store:
+        store.add_items([Item(f"i{i}", text_inline=f"word {i}") for i in range(4)])
+        for i in range(answers):
+            store.record_feedback(f"i{i}", "t", "a", 0.5, 1, annotator="dr")
+        store.add_metrics("run1", 1, {"loss/total": 0.5})
+    return project
+
+
 def answer(project: Project, n: int, seed: int = 0) -> list[int]:
     """Record ``n`` simulated answers (random shown labels) on pool items; returns event ids."""
     rng = np.random.default_rng(seed)

@@ -13,9 +13,8 @@ import pytest
 
 from mmrl_desktop.core import export_formats
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.project import Project, Task
-from tests.core.enginefixtures import TINY_MODEL
+from mmrl_desktop.core.project import Project
+from tests.core.enginefixtures import text_export_project
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL = 'pip install "mmrl-desktop[export]"'
@@ -23,13 +22,7 @@ INSTALL = 'pip install "mmrl-desktop[export]"'
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Project:
-    root = tmp_path_factory.mktemp("install")
-    project = Project.create(root / "p", tasks=[Task("t", ["a", "b"])], model=TINY_MODEL)
-    with project.open_store() as store:
-        store.add_items([Item(f"i{i}", text_inline=f"word {i}") for i in range(4)])
-        store.record_feedback("i0", "t", "a", 0.5, 1, annotator="dr")
-        store.add_metrics("run1", 1, {"loss/total": 0.5})
-    return project
+    return text_export_project(tmp_path_factory.mktemp("install") / "p", answers=1)
 
 
 def _export_without(module: str, project: Project, fmt: str, out: Path):

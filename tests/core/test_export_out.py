@@ -14,21 +14,13 @@ import pytest
 from mmrl_desktop.cli import main
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.feedback_export import output_path
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.project import Project, Task
-from tests.core.enginefixtures import TINY_MODEL
+from mmrl_desktop.core.project import Project
+from tests.core.enginefixtures import text_export_project
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Project:
-    root = tmp_path_factory.mktemp("out")
-    project = Project.create(root / "p", tasks=[Task("t", ["a", "b"])], model=TINY_MODEL)
-    with project.open_store() as store:
-        store.add_items([Item(f"i{i}", text_inline=f"word {i}") for i in range(4)])
-        for i in range(3):
-            store.record_feedback(f"i{i}", "t", "a", 0.5, 1, annotator="dr")
-        store.add_metrics("run1", 1, {"loss/total": 0.5})
-    return project
+    return text_export_project(tmp_path_factory.mktemp("out") / "p")
 
 
 def test_output_path_rule(tmp_path):

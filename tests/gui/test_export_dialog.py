@@ -10,6 +10,7 @@ from mmrl_desktop.core.items import Item
 from mmrl_desktop.core.project import Project, Task
 from mmrl_desktop.core.pseudonyms import project_key, pseudonym
 from mmrl_desktop.gui.dialogs.export_dialog import PSEUDONYM_NA, PSEUDONYM_TEXT, ExportDialog
+from tests.core.enginefixtures import text_export_project
 
 
 def test_pseudonymous_ids_box(qtbot, tmp_path):
@@ -41,25 +42,12 @@ def test_pseudonymous_ids_box(qtbot, tmp_path):
     assert dlg.pseudonymize.isEnabled()  # usable again after the export
 
 
-def _small_project(root) -> Project:
-    """Items, answers, training metrics and a (fresh) model: every format has something to write."""
-    from tests.core.enginefixtures import TINY_MODEL
-
-    project = Project.create(root, tasks=[Task("t", ["a", "b"])], model=TINY_MODEL)
-    with project.open_store() as store:
-        store.add_items([Item(f"i{i}", text_inline=f"word {i}") for i in range(4)])
-        for i in range(3):
-            store.record_feedback(f"i{i}", "t", "a", 0.5, 1, annotator="dr")
-        store.add_metrics("run1", 1, {"loss/total": 0.5})
-    return project
-
-
 def test_every_offered_format_is_writable(qtbot, tmp_path):
     """The default install (the test environment) writes every format the dialog offers, to a
     folder that does not exist yet (issue 12, points 10 and 11)."""
     from mmrl_desktop.gui.dialogs.export_dialog import FORMATS
 
-    project = _small_project(tmp_path / "p")
+    project = text_export_project(tmp_path / "p")
     dlg = ExportDialog(project)
     qtbot.addWidget(dlg)
     model = dlg.format.model()

@@ -12,7 +12,7 @@ from PySide6.QtGui import QAction, QKeySequence, QMouseEvent
 from PySide6.QtWidgets import QApplication, QMainWindow
 
 from mmrl_desktop.core.loaders import ImageData, apply_window
-from mmrl_desktop.gui.viewers import audio_view
+from mmrl_desktop.gui.viewers import audio_output, audio_view
 from mmrl_desktop.gui.viewers.audio_view import (
     NO_DEVICE,
     NO_PORTAUDIO,
@@ -237,7 +237,7 @@ def fake_sd(monkeypatch):
 
     monkeypatch.setattr(sd, "query_devices", query_devices, raising=False)
     monkeypatch.setattr(sd, "OutputStream", FakeStream, raising=False)
-    monkeypatch.setattr(audio_view, "_import_sounddevice", lambda: sd)
+    monkeypatch.setattr(audio_output, "_import_sounddevice", lambda: sd)
     sd.queried = queried
     return sd
 
@@ -259,7 +259,7 @@ def test_make_audio_output_null_when_import_fails(monkeypatch, error, reason):
     def fail():
         raise error
 
-    monkeypatch.setattr(audio_view, "_import_sounddevice", fail)
+    monkeypatch.setattr(audio_output, "_import_sounddevice", fail)
     out = make_audio_output()
     assert isinstance(out, NullAudioOutput) and not out.available and out.reason == reason
 

@@ -40,6 +40,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from mmrl_desktop.core.model_on_disk import HEARTBEAT_S, SAVE_AFTER_S, ModelOnDisk
@@ -175,6 +176,38 @@ def _tell(emit: Emit, warning: str | None) -> None:
         emit("warning", warning)
 
 
+@dataclass
+class _Sent:
+    """What the loop last told the GUI: the model version it predicted the queue with, when it
+    last sent metrics, and the metrics gathered since."""
+
+    version: Any = None
+    at: float = 0.0
+    pending: dict[str, float] = field(default_factory=dict)
+
+
+def _train_step(trainer, queue, dirty, meter, emit: Emit, sent: _Sent, interval_s: float):
+    """One ``trainer.step()``; then new predictions for the queue (a new model version, or the
+    queue changed) and, at most every ``interval_s``, the metrics gathered since."""
+    result = trainer.step()
+    if result.metrics.get("train/checkpoint_failed"):  # the model stays in memory
+        emit("warning", trainer.save_error)
+    pending = sent.pending
+    if result.metrics:
+        pending.update(result.metrics)
+    pending.update(meter.sample(result.step, getattr(trainer, "pending_updates", 0) > 0))
+    if queue and (dirty or result.model_version != sent.version):
+        emit("predictions", trainer.predict_items(queue))
+        sent.version = result.model_version
+    now = time.monotonic()
+    if pending and now - sent.at >= interval_s:
+        emit("event", (result.step, result.model_version, dict(pending)))
+        emit("rss", peak_rss_mb())
+        pending.clear()
+        sent.at = now
+    return result
+
+
 def run_loop(
     build: Callable[[], Any],
     control: LoopControl,
@@ -194,9 +227,7 @@ def run_loop(
         emit("info", info)
         for text in info.get("checkpoint_warnings", []):  # skipped checkpoints, ignored settings
             emit("warning", text)
-        last_version = None
-        last_emit = 0.0
-        pending: dict[str, float] = {}
+        sent = _Sent()
         meter = StarvationMeter(_needed_updates_per_s(trainer), starved_window_s)
         disk = ModelOnDisk(trainer, save_after_s, heartbeat_s)  # the newest model on disk
         while True:
@@ -217,21 +248,7 @@ def run_loop(
                 control.keep_dirty(dirty)
                 control.wait(0.2)
                 continue
-            result = trainer.step()
-            if result.metrics.get("train/checkpoint_failed"):  # the model stays in memory
-                emit("warning", trainer.save_error)
-            if result.metrics:
-                pending.update(result.metrics)
-            pending.update(meter.sample(result.step, getattr(trainer, "pending_updates", 0) > 0))
-            if queue and (dirty or result.model_version != last_version):
-                emit("predictions", trainer.predict_items(queue))
-                last_version = result.model_version
-            now = time.monotonic()
-            if pending and now - last_emit >= event_interval_s:
-                emit("event", (result.step, result.model_version, dict(pending)))
-                emit("rss", peak_rss_mb())
-                pending.clear()
-                last_emit = now
+            result = _train_step(trainer, queue, dirty, meter, emit, sent, event_interval_s)
             _tell(emit, disk.tick())  # after the GUI has the new model's predictions
             new_state = "running" if result.did_update else "idle"
             if new_state != state:

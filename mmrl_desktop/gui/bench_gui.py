@@ -154,6 +154,70 @@ class CheckpointWatch:
         self._thread.join(2.0)
 
 
+class _TrainerLog:
+    """What the trainer's signals report during the bench: each model version's time and the
+    last event id it consumed, its update count, its updates per second and its info."""
+
+    def __init__(self, trainer):
+        self.versions: list[tuple[float, int]] = []  # (time, last event id consumed)
+        self.steps: list[int] = []  # the trainer's update count, as its events report it
+        self.ups: list[float] = []
+        self.info: dict = {}
+        trainer.sig_event.connect(self._event)
+        trainer.sig_info.connect(self.info.update)
+
+    def _event(self, ev) -> None:
+        self.versions.append((time.perf_counter(), int(ev.metrics.get("data/last_event_id", -1))))
+        self.steps.append(int(ev.step))
+        if "perf/updates_per_s" in ev.metrics:
+            self.ups.append(ev.metrics["perf/updates_per_s"])
+
+    def step_now(self) -> int:
+        return self.steps[-1] if self.steps else int(self.info.get("updates", 0))
+
+    def to_model(self, click_at: dict[int, float]) -> list[float]:
+        """For each clicked event: from the click to the first model version trained on it."""
+        out = []
+        for eid, t0 in click_at.items():
+            t_model = next((t for t, last in self.versions if last >= eid and t >= t0), None)
+            if t_model is not None:
+                out.append(t_model - t0)
+        return out
+
+
+class _Clicks:
+    """The simulated clicks and what each one cost until its first paint."""
+
+    def __init__(self, window):
+        self.window = window
+        self.watch = _PaintWatch(window)
+        self.paint_ms: list[float] = []
+        self.by_kind: dict[str, list[float]] = {}  # "image+audio+text" → paint of such items
+        self.at: dict[int, float] = {}  # event id → the click's time
+        self.wall: dict[int, float] = {}  # the same clicks on the wall clock (files' times)
+        self.relaid = 0  # clicks after whose first paint a visible widget moved or resized
+
+    def click(self, app) -> None:
+        watch, lab = self.watch, self.window.labeling
+        watch.reset()
+        t0, wall0 = time.perf_counter(), time.time()
+        simulated_answer(lab)
+        _wait(app, watch.done, 2.0)
+        self.paint_ms.append(((watch.painted_at or time.perf_counter()) - t0) * 1e3)
+        kind = "+".join(self.window.viewer.modalities()) or "nothing"
+        self.by_kind.setdefault(kind, []).append(self.paint_ms[-1])
+        for eid in lab.session.undo_stack[-1].event_ids:
+            self.at[eid] = t0
+            self.wall[eid] = wall0
+        # an expert needs a moment per item; let the event loop breathe like a real one
+        _wait(app, lambda: False, 0.02)
+        self.relaid += watch.relaid_out()
+
+
+def _pcts(values: list[float], digits: int, qs=(50, 95)) -> dict:
+    return {f"p{q}": round(_percentile(values, q), digits) for q in qs}
+
+
 def run_bench_gui(
     project_dir: str | Path, clicks: int = 500, device: str = "auto", warmup_s: float = 60.0
 ) -> dict:
@@ -170,113 +234,70 @@ def run_bench_gui(
         window.resize(1280, 800)
         window.show()
         _wait(app, lambda: window.labeling is not None, 30.0)
-        lab = window.labeling
         trainer = window.trainer
-        versions: list[tuple[float, int]] = []  # (time, last event id consumed)
-        infos: dict = {}
-        trainer.sig_event.connect(
-            lambda ev: versions.append(
-                (time.perf_counter(), int(ev.metrics.get("data/last_event_id", -1)))
-            )
-        )
-        trainer.sig_info.connect(infos.update)
-        steps_seen: list[int] = []  # the trainer's update count, as its events report it
-        trainer.sig_event.connect(lambda ev: steps_seen.append(int(ev.step)))
+        log = _TrainerLog(trainer)
         # wait until the trainer has loaded (torch import, model build) before timing clicks
         _wait(app, lambda: trainer.state in ("idle", "running", "error"), warmup_s)
-        watch = _PaintWatch(window)
-        paint_ms: list[float] = []
-        by_kind: dict[str, list[float]] = {}  # "image+audio+text" → click → paint of such items
-        click_at: dict[int, float] = {}
-        click_wall: dict[int, float] = {}  # the same clicks on the wall clock (files' times)
+        log.ups.clear()  # the pace from here on
+        done = _Clicks(window)
         watch_disk = CheckpointWatch(project.checkpoints_dir)
-        relaid = 0  # clicks after whose first paint a visible widget moved or resized
-        ups_seen: list[float] = []
-        trainer.sig_event.connect(
-            lambda ev: (
-                ups_seen.append(ev.metrics["perf/updates_per_s"])
-                if "perf/updates_per_s" in ev.metrics
-                else None
-            )
-        )
-        clicks_from = time.perf_counter()
-        steps_from = steps_seen[-1] if steps_seen else int(infos.get("updates", 0))
+        clicks_from, steps_from = time.perf_counter(), log.step_now()
         for _ in range(clicks):
-            watch.reset()
-            t0, wall0 = time.perf_counter(), time.time()
-            simulated_answer(lab)
-            _wait(app, watch.done, 2.0)
-            paint_ms.append(((watch.painted_at or time.perf_counter()) - t0) * 1e3)
-            kind = "+".join(window.viewer.modalities()) or "nothing"
-            by_kind.setdefault(kind, []).append(paint_ms[-1])
-            last = lab.session.undo_stack[-1]
-            for eid in last.event_ids:
-                click_at[eid] = t0
-                click_wall[eid] = wall0
-            # an expert needs a moment per item; let the event loop breathe like a real one
-            _wait(app, lambda: False, 0.02)
-            relaid += watch.relaid_out()
+            done.click(app)
         clicks_s = time.perf_counter() - clicks_from
-        steps_done = (steps_seen[-1] if steps_seen else steps_from) - steps_from
-        _wait(app, lambda: bool(versions) and versions[-1][1] >= max(click_at), 20.0)
+        steps_done = log.step_now() - steps_from
+        _wait(app, lambda: bool(log.versions) and log.versions[-1][1] >= max(done.at), 20.0)
         # the checkpoint that has the last answer comes a few seconds later (core/model_on_disk.py)
-        _wait(app, lambda: watch_disk.first_on_disk(max(click_wall)) is not None, 30.0)
+        _wait(app, lambda: watch_disk.first_on_disk(max(done.wall)) is not None, 30.0)
         watch_disk.stop()
         watch_disk.look()
         to_disk = [
             at - wall0
-            for eid, wall0 in click_wall.items()
+            for eid, wall0 in done.wall.items()
             if (at := watch_disk.first_on_disk(eid)) is not None
         ]
-        to_model = []
-        for eid, t0 in click_at.items():
-            t_model = next((t for t, last in versions if last >= eid and t >= t0), None)
-            if t_model is not None:
-                to_model.append(t_model - t0)
+        delays = (log.to_model(done.at), to_disk)
         release_window(window)
-        gui_mb, trainer_mb = peak_rss_mb(), trainer.trainer_peak_rss_mb
-        return {
-            "clicks": clicks,
-            "click_to_paint_ms": {
-                "p50": round(_percentile(paint_ms, 50), 2),
-                "p95": round(_percentile(paint_ms, 95), 2),
-                "p99": round(_percentile(paint_ms, 99), 2),
-                "max": round(max(paint_ms), 2),
-            },
-            "click_to_paint_ms_by_kind": {
-                kind: {
-                    "clicks": len(v),
-                    "p50": round(_percentile(v, 50), 2),
-                    "p95": round(_percentile(v, 95), 2),
-                }
-                for kind, v in sorted(by_kind.items())
-            },
-            # the first paint showed the item in its final layout in all the other clicks
-            "clicks_relaid_out_after_paint": relaid,
-            "click_to_model_s": {
-                "p50": round(_percentile(to_model, 50), 3),
-                "p95": round(_percentile(to_model, 95), 3),
-            },
-            # click → the first checkpoint on disk that has trained on its answer
-            "answer_to_model_on_disk_s": {
-                "p50": round(_percentile(to_disk, 50), 3),
-                "p95": round(_percentile(to_disk, 95), 3),
-                "answers": len(to_disk),  # of len(click_wall) answers (the rest: not seen)
-            },
-            "trainer_updates_per_s": round(statistics.median(ups_seen), 1) if ups_seen else 0.0,
-            # updates done while the clicks ran, per second of it (the line above is the pace of
-            # one update while it runs; this one also counts the time the trainer did not run)
-            "trainer_throughput_updates_per_s": round(steps_done / clicks_s, 1),
-            "device": infos.get("device", device),
-            "model_versions_seen": len(versions),
-            # the app's whole footprint: this process plus the trainer process (each one's own
-            # peak, so the sum is an upper bound of what both held at once)
-            "peak_rss_mb": round((gui_mb or 0.0) + (trainer_mb or 0.0), 1) if gui_mb else None,
-            "peak_rss_gui_mb": gui_mb,
-            "peak_rss_trainer_mb": trainer_mb,
-        }
+        rates = (round(steps_done / clicks_s, 1), log.info.get("device", device))
+        return _report(clicks, done, log, delays, rates, trainer.trainer_peak_rss_mb)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _report(clicks: int, done: _Clicks, log: _TrainerLog, delays, rates, trainer_mb) -> dict:
+    """``bench-gui``'s JSON; ``delays``: click → model and answer → model on disk (s);
+    ``rates``: the trainer's updates per second while the clicks ran, and its device."""
+    (to_model, to_disk), (throughput, device) = delays, rates
+    gui_mb = peak_rss_mb()
+    return {
+        "clicks": clicks,
+        "click_to_paint_ms": {
+            **_pcts(done.paint_ms, 2, (50, 95, 99)),
+            "max": round(max(done.paint_ms), 2),
+        },
+        "click_to_paint_ms_by_kind": {
+            kind: {"clicks": len(v), **_pcts(v, 2)} for kind, v in sorted(done.by_kind.items())
+        },
+        # the first paint showed the item in its final layout in all the other clicks
+        "clicks_relaid_out_after_paint": done.relaid,
+        "click_to_model_s": _pcts(to_model, 3),
+        # click → the first checkpoint on disk that has trained on its answer
+        "answer_to_model_on_disk_s": {
+            **_pcts(to_disk, 3),
+            "answers": len(to_disk),  # of len(done.wall) answers (the rest: not seen)
+        },
+        "trainer_updates_per_s": round(statistics.median(log.ups), 1) if log.ups else 0.0,
+        # updates done while the clicks ran, per second of it (the line above is the pace of
+        # one update while it runs; this one also counts the time the trainer did not run)
+        "trainer_throughput_updates_per_s": throughput,
+        "device": device,
+        "model_versions_seen": len(log.versions),
+        # the app's whole footprint: this process plus the trainer process (each one's own
+        # peak, so the sum is an upper bound of what both held at once)
+        "peak_rss_mb": round((gui_mb or 0.0) + (trainer_mb or 0.0), 1) if gui_mb else None,
+        "peak_rss_gui_mb": gui_mb,
+        "peak_rss_trainer_mb": trainer_mb,
+    }
 
 
 def _wait(app, condition, timeout_s: float) -> bool:

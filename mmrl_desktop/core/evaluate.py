@@ -247,46 +247,15 @@ def evaluate_project(
                 f"{project.root} has nothing to evaluate on: no labelled hold-out items and no "
                 "feedback yet."
             )
-        log_items: dict[str, Item] = {}
-        for d in logged.values():
-            for iid in d["items"]:
-                if iid not in log_items:
-                    try:
-                        log_items[iid] = store.item(iid)
-                    except KeyError:
-                        pass
-        log_list = fz.readable(list(log_items.values()))
+        log_list = fz.readable(_logged_items(store, logged))
         log_pos = {it.item_id: i for i, it in enumerate(log_list)}
         hold_probs = {c.name: greedy_probs(c, holdout) for c in cands} if holdout else {}
         log_probs = {c.name: greedy_probs(c, log_list) for c in cands} if log_list else {}
 
         tasks: dict[str, dict] = {}
         for t, labels in trainer.labels.items():
-            idx = {lab: i for i, lab in enumerate(labels)}
-            rows = [i for i, it in enumerate(holdout) if it.labels.get(t) in idx]
-            y = np.array([idx[holdout[i].labels[t]] for i in rows], dtype=np.int64)
-            entry: dict = {
-                "labels": labels,
-                "holdout_items": len(rows),
-                "holdout": {},
-                "ope": {},
-                "calibration": {},
-            }
-            for c in cands:
-                probs = hold_probs[c.name][t][rows] if rows else np.zeros((0, len(labels)))
-                rep = metrics.classification_report(y, probs, labels, n_bins)
-                entry["holdout"][c.name] = rep
-                entry["calibration"][c.name] = calibration_entry(c, t, len(rows), rep.get("ece"))
-            d = logged[t]
-            keep = [k for k, iid in enumerate(d["items"]) if iid in log_pos]
-            entry["feedback_events"] = len(keep)
-            r = np.array([d["reward"][k] for k in keep], dtype=np.int64)
-            entry["logged_thumbs_up_rate"] = float((r == 1).mean()) if len(r) else None
-            for c in cands:
-                if keep:
-                    rows_c = [log_pos[d["items"][k]] for k in keep]
-                    probs = log_probs[c.name][t][rows_c]
-                    entry["ope"][c.name] = ope_entry(c, d, keep, probs, bootstrap, seed)
+            entry = _holdout_entry(t, labels, cands, holdout, hold_probs, n_bins)
+            _add_ope(entry, t, cands, logged[t], log_pos, log_probs, (bootstrap, seed))
             tasks[t] = entry
         return {
             "project": str(project.root),
@@ -307,6 +276,53 @@ def evaluate_project(
         }
     finally:
         trainer.close(checkpoint=False)
+
+
+def _logged_items(store, logged: dict) -> list[Item]:
+    """The items the logged answers are about, each once, in order (items gone are skipped)."""
+    items: dict[str, Item] = {}
+    for d in logged.values():
+        for iid in d["items"]:
+            if iid not in items:
+                try:
+                    items[iid] = store.item(iid)
+                except KeyError:
+                    pass
+    return list(items.values())
+
+
+def _holdout_entry(t: str, labels, cands, holdout, hold_probs, n_bins: int) -> dict:
+    """A task's entry with each candidate's held-out metrics and calibration (``ope`` empty)."""
+    idx = {lab: i for i, lab in enumerate(labels)}
+    rows = [i for i, it in enumerate(holdout) if it.labels.get(t) in idx]
+    y = np.array([idx[holdout[i].labels[t]] for i in rows], dtype=np.int64)
+    entry: dict = {
+        "labels": labels,
+        "holdout_items": len(rows),
+        "holdout": {},
+        "ope": {},
+        "calibration": {},
+    }
+    for c in cands:
+        probs = hold_probs[c.name][t][rows] if rows else np.zeros((0, len(labels)))
+        rep = metrics.classification_report(y, probs, labels, n_bins)
+        entry["holdout"][c.name] = rep
+        entry["calibration"][c.name] = calibration_entry(c, t, len(rows), rep.get("ece"))
+    return entry
+
+
+def _add_ope(entry: dict, t: str, cands, d: dict, log_pos, log_probs, bootstrap_seed) -> None:
+    """The task's logged answers (count, thumbs-up rate) and each candidate's OPE estimates."""
+    bootstrap, seed = bootstrap_seed
+    keep = [k for k, iid in enumerate(d["items"]) if iid in log_pos]
+    entry["feedback_events"] = len(keep)
+    r = np.array([d["reward"][k] for k in keep], dtype=np.int64)
+    entry["logged_thumbs_up_rate"] = float((r == 1).mean()) if len(r) else None
+    for c in cands:
+        if keep:
+            rows_c = [log_pos[d["items"][k]] for k in keep]
+            probs = log_probs[c.name][t][rows_c]
+            entry["ope"][c.name] = ope_entry(c, d, keep, probs, bootstrap, seed)
 
 
 def ope_entry(cand: Candidate, d: dict, keep: list[int], probs, bootstrap: int, seed: int) -> dict:
@@ -375,6 +391,53 @@ def _table(rows: list[list[str]]) -> list[str]:
     return out
 
 
+def _ope_rows(ope_all: dict, names: list[str]) -> list[list[str]]:
+    """The report's off-policy rows: each estimate with its interval, and the effective n."""
+    rows = []
+    for method, label in (
+        ("ips", "thumbs-up IPS"),
+        ("snips", "thumbs-up SNIPS"),
+        ("dr", "thumbs-up DR"),
+    ):
+        if any(method in ope_all.get(n, {}) for n in names):
+            cells = []
+            for n in names:
+                est = ope_all.get(n, {}).get(method)
+                cells.append(
+                    "—"
+                    if est is None
+                    else f"{_f(est['value'], True)} [{_f(est['ci_low'], True)}, "
+                    f"{_f(est['ci_high'], True)}]"
+                )
+            rows.append([label, *cells])
+    if any("ips" in ope_all.get(n, {}) for n in names):
+        ess = [
+            f"{ope_all[n]['ips']['effective_n']:.1f}" if "ips" in ope_all.get(n, {}) else "—"
+            for n in names
+        ]
+        rows.append(["OPE effective n", *ess])
+    return rows
+
+
+def _per_class_lines(hold: dict, labels: list[str], names: list[str]) -> list[str]:
+    """The held-out precision/recall of each label, then the first model's confusion matrix."""
+    per = [["label", *[f"{n} P/R" for n in names], "support"]]
+    for lab in labels:
+        cells = [
+            f"{_f(hold[n]['per_class'][lab]['precision'])}/"
+            f"{_f(hold[n]['per_class'][lab]['recall'])}"
+            for n in names
+        ]
+        per.append([lab, *cells, str(hold[names[0]]["per_class"][lab]["support"])])
+    lines = [""] + ["  " + s for s in _table(per)]
+    cm = hold[names[0]]["confusion_matrix"]
+    lines += ["", f"  confusion matrix of {names[0]} (rows: true, columns: predicted)"]
+    grid = [["", *labels]] + [
+        [lab, *[str(v) for v in row]] for lab, row in zip(labels, cm, strict=True)
+    ]
+    return lines + ["  " + s for s in _table(grid)]
+
+
 def format_report(result: dict) -> str:
     names = [m["name"] for m in result["models"]]
     lines = [f"Project {result['project']} — algorithm {result['algorithm']}"]
@@ -398,28 +461,7 @@ def format_report(result: dict) -> str:
             rows.append(["macro-F1", *[_f(hold[n]["macro_f1"]) for n in names]])
             rows.append(["ECE (calibration)", *[_f(hold[n]["ece"]) for n in names]])
         ope_all = e["ope"]
-        for method, label in (
-            ("ips", "thumbs-up IPS"),
-            ("snips", "thumbs-up SNIPS"),
-            ("dr", "thumbs-up DR"),
-        ):
-            if any(method in ope_all.get(n, {}) for n in names):
-                cells = []
-                for n in names:
-                    est = ope_all.get(n, {}).get(method)
-                    cells.append(
-                        "—"
-                        if est is None
-                        else f"{_f(est['value'], True)} [{_f(est['ci_low'], True)}, "
-                        f"{_f(est['ci_high'], True)}]"
-                    )
-                rows.append([label, *cells])
-        if any("ips" in ope_all.get(n, {}) for n in names):
-            ess = [
-                f"{ope_all[n]['ips']['effective_n']:.1f}" if "ips" in ope_all.get(n, {}) else "—"
-                for n in names
-            ]
-            rows.append(["OPE effective n", *ess])
+        rows += _ope_rows(ope_all, names)
         for n in names:
             if ope_all.get(n, {}).get("reason"):
                 lines.append(f"  off-policy, {n}: {ope_all[n]['reason']}")
@@ -432,27 +474,7 @@ def format_report(result: dict) -> str:
         if len(rows) > 1:
             lines += ["  " + s for s in _table(rows)]
         if e["holdout_items"]:
-            per = [["label", *[f"{n} P/R" for n in names], "support"]]
-            for lab in e["labels"]:
-                cells = [
-                    f"{_f(hold[n]['per_class'][lab]['precision'])}/"
-                    f"{_f(hold[n]['per_class'][lab]['recall'])}"
-                    for n in names
-                ]
-                per.append([lab, *cells, str(hold[names[0]]["per_class"][lab]["support"])])
-            lines += [""] + ["  " + s for s in _table(per)]
-            cm = hold[names[0]]["confusion_matrix"]
-            lines += ["", f"  confusion matrix of {names[0]} (rows: true, columns: predicted)"]
-            lines += [
-                "  " + s
-                for s in _table(
-                    [["", *e["labels"]]]
-                    + [
-                        [lab, *[str(v) for v in row]]
-                        for lab, row in zip(e["labels"], cm, strict=True)
-                    ]
-                )
-            ]
+            lines += _per_class_lines(hold, e["labels"], names)
     bad = result.get("unreadable_items") or []
     if bad:
         lines += ["", f"{len(bad)} item(s) could not be read and were left out:"]

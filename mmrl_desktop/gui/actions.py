@@ -102,6 +102,13 @@ def build_actions(window: QMainWindow, labels: list[str] = ()) -> Actions:
         find_label=A(window, "Correct to… (type the label)", ["/", "Ctrl+F"]),
         correct=correct,
     )
+    _menus(window, acts)
+    _toolbar(window, acts)
+    return acts
+
+
+def _menus(window: QMainWindow, acts: Actions) -> None:
+    """File, Edit, Train, Evaluate, View (filled by the window) and Help."""
     bar = window.menuBar()
     m = bar.addMenu("&File")
     for a in (acts.new_project, acts.open_project, acts.import_data, acts.export):
@@ -127,6 +134,9 @@ def build_actions(window: QMainWindow, labels: list[str] = ()) -> Actions:
     m = bar.addMenu("&Help")
     m.addAction(acts.shortcuts_help)
     m.addAction(acts.about)
+
+
+def _toolbar(window: QMainWindow, acts: Actions) -> None:
     tb = window.addToolBar("Main")
     tb.setObjectName("mainToolBar")
     tb.setMovable(False)
@@ -138,7 +148,6 @@ def build_actions(window: QMainWindow, labels: list[str] = ()) -> Actions:
     tb.addSeparator()
     tb.addAction(acts.evaluate)
     tb.addAction(acts.export)
-    return acts
 
 
 SHORTCUTS_TEXT = """<h3>Keyboard shortcuts</h3>

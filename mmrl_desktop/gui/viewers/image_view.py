@@ -93,7 +93,21 @@ class ImageView(QWidget):
         self._preset_names: tuple[str, ...] = ()
         self._tags_text = ""
 
-        # --- toolbar
+        bar = self._build_toolbar()
+        self._build_image()
+        stack = self._build_overlays()
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(bar)
+        layout.addLayout(stack, 1)
+        self._set_controls_enabled(False)
+        self.view_box.sigRangeChangedManually.connect(lambda *_: setattr(self, "_fitted", False))
+        self.view_box.sigResized.connect(lambda *_: self._refit())
+
+    def _build_toolbar(self) -> QWidget:
+        """The row above the image: window presets, zoom, fit, reset and the hint."""
         bar = QWidget(objectName="viewerToolbar")
         row = QHBoxLayout(bar)
         row.setContentsMargins(8, 4, 8, 4)
@@ -141,8 +155,10 @@ class ImageView(QWidget):
         row.addWidget(self.fit_button)
         row.addWidget(self.reset_button)
         row.addWidget(self.hint, 1)
+        return bar
 
-        # --- image
+    def _build_image(self) -> None:
+        """The graphics view and its view box holding the image item."""
         self.graphics = pg.GraphicsView(background=theme.VIEWER_BG)
         self.graphics.setFocusPolicy(Qt.StrongFocus)
         self.view_box = _WindowLevelViewBox(
@@ -162,7 +178,9 @@ class ImageView(QWidget):
         self.view_box.addItem(self.image_item)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
-        # --- overlays (radiology-style corner annotations, not in the scene so they never move)
+    def _build_overlays(self) -> QGridLayout:
+        """The image under its radiology-style corner annotations (tags, readout, window): not
+        in the scene, so they never move."""
         self.tags_label = QLabel(objectName="overlayTags")
         self.tags_label.setFont(theme.mono_font(9))
         self.readout_label = QLabel(objectName="overlayReadout")
@@ -179,15 +197,7 @@ class ImageView(QWidget):
         stack.addWidget(self.tags_label, 0, 0, Qt.AlignTop | Qt.AlignLeft)
         stack.addWidget(self.readout_label, 0, 0, Qt.AlignBottom | Qt.AlignLeft)
         stack.addWidget(self.window_label, 0, 0, Qt.AlignBottom | Qt.AlignRight)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(bar)
-        layout.addLayout(stack, 1)
-        self._set_controls_enabled(False)
-        self.view_box.sigRangeChangedManually.connect(lambda *_: setattr(self, "_fitted", False))
-        self.view_box.sigResized.connect(lambda *_: self._refit())
+        return stack
 
     # ------------------------------------------------------------------ public API
     def set_image(self, data: ImageData | None) -> None:

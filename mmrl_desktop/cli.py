@@ -99,7 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_data_commands(sub)
+    _add_project_commands(sub)
+    return parser
 
+
+def _add_data_commands(sub) -> None:
+    """Data in, training, models and feedback out: import, bench, train, predict, export."""
     p = sub.add_parser("import", help="import a folder of classes or a manifest into a project")
     p.add_argument("source", help="folder of classes (SOURCE/<label>/<files>) or items.csv/.jsonl")
     p.add_argument("--project", required=True, help="project folder (created when missing)")
@@ -157,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print what was written as one JSON object on stdout"
     )
 
+
+def _add_project_commands(sub) -> None:
+    """Working on a project: simulate, evaluate, exclude, include; snapshot, bench-gui and
+    self-test."""
     p = sub.add_parser("simulate", help="a simulated expert answers items of a labelled project")
     p.add_argument("--project", required=True)
     p.add_argument("--clicks", type=_positive_int, default=100)
@@ -192,7 +202,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("self-test", help="headless health check (used by the packaged app)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    return parser
 
 
 COMMAND_MODULES = {

@@ -169,10 +169,27 @@ class EvaluationDialog(QDialog):
         self.result: dict | None = None
         self.setWindowTitle(f"Evaluation — {project.name}")
         self.resize(1180, 760)
-        # controls
+        top = self._controls()
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        grid = self._panes()
+        self.notes = QLabel("")
+        self.notes.setWordWrap(True)
+        self.notes.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        self.buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.message)
+        lay.addLayout(grid, 1)
+        lay.addWidget(self.notes)
+        lay.addWidget(self.buttons)
+
+    def _controls(self) -> QHBoxLayout:
+        """The row on top: the task, a checkpoint to evaluate too, Evaluate and its progress."""
         self.checkpoint = QComboBox()
         self.checkpoint.addItem("(none)", None)
-        for p in sorted(project.checkpoints_dir.glob("ckpt-*.safetensors"), reverse=True):
+        for p in sorted(self.project.checkpoints_dir.glob("ckpt-*.safetensors"), reverse=True):
             self.checkpoint.addItem(p.stem, str(p))
         self.checkpoint.addItem("Other weights file…", "other")
         self.checkpoint.activated.connect(self._checkpoint_chosen)
@@ -196,9 +213,10 @@ class EvaluationDialog(QDialog):
         top.addWidget(self.run_button)
         top.addWidget(self.bar)
         top.addStretch(1)
-        self.message = QLabel("")
-        self.message.setWordWrap(True)
-        # panes
+        return top
+
+    def _panes(self) -> QGridLayout:
+        """Side by side, the confusion matrix, per class and the reliability diagram."""
         self.summary = _table(0, 0)
         self.per_class = _table(0, 0)
         self.confusion = _table(0, 0)
@@ -231,17 +249,7 @@ class EvaluationDialog(QDialog):
         grid.setColumnStretch(1, 1)
         grid.setRowStretch(0, 1)
         grid.setRowStretch(1, 1)
-        self.notes = QLabel("")
-        self.notes.setWordWrap(True)
-        self.notes.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
-        self.buttons.rejected.connect(self.reject)
-        lay = QVBoxLayout(self)
-        lay.addLayout(top)
-        lay.addWidget(self.message)
-        lay.addLayout(grid, 1)
-        lay.addWidget(self.notes)
-        lay.addWidget(self.buttons)
+        return grid
 
     @staticmethod
     def _group(title: str, widget) -> QGroupBox:

@@ -105,6 +105,29 @@ def scan_files(source: str) -> tuple[list[tuple[Item, dict, str | None]], list[d
     return _scan_tree(path, kind_of, MANIFEST_NAMES)
 
 
+def _folder_skip_reason(name: str, full: str) -> str | None:
+    """Why a folder under SOURCE is not walked (None: it is)."""
+    if name.startswith("."):
+        return "hidden folder is skipped"
+    if os.path.islink(full):
+        return "symbolic links to folders are not followed"
+    if os.path.exists(os.path.join(full, PROJECT_FILE)):
+        return "this folder is an mmrl-desktop project"
+    return None
+
+
+def _hidden_or_outside(name: str, full: str, real_root: str) -> str | None:
+    """Why a file under SOURCE is skipped before anything else: hidden, or a link that leaves
+    SOURCE (or points at no file)."""
+    if name.startswith("."):
+        return "hidden file is skipped"
+    if os.path.islink(full):
+        real = os.path.realpath(full)
+        if not (real + os.sep).startswith(real_root + os.sep) or not os.path.isfile(real):
+            return "symbolic link points outside SOURCE"
+    return None
+
+
 def _scan_tree(root: str, kind_of, manifest_names) -> tuple[list, list[dict], str]:
     from mmrl_desktop.core.loaders import SOURCE_ROOT, regular_file_reason
 
@@ -116,33 +139,19 @@ def _scan_tree(root: str, kind_of, manifest_names) -> tuple[list, list[dict], st
         keep_dirs = []
         for d in sorted(dirs):
             full = os.path.join(folder, d)
-            if d.startswith("."):
-                skipped.append({"path": _rel(full, root), "reason": "hidden folder is skipped"})
-            elif os.path.islink(full):
-                skipped.append(
-                    {
-                        "path": _rel(full, root),
-                        "reason": "symbolic links to folders are not followed",
-                    }
-                )
-            elif os.path.exists(os.path.join(full, PROJECT_FILE)):
-                skipped.append(
-                    {"path": _rel(full, root), "reason": "this folder is an mmrl-desktop project"}
-                )
+            reason = _folder_skip_reason(d, full)
+            if reason:
+                skipped.append({"path": _rel(full, root), "reason": reason})
             else:
                 keep_dirs.append(d)
         dirs[:] = keep_dirs
         for name in sorted(files):
             full = os.path.join(folder, name)
             rel = _rel(full, root)
-            if name.startswith("."):
-                skipped.append({"path": rel, "reason": "hidden file is skipped"})
+            reason = _hidden_or_outside(name, full, real_root)
+            if reason:
+                skipped.append({"path": rel, "reason": reason})
                 continue
-            if os.path.islink(full):
-                real = os.path.realpath(full)
-                if not (real + os.sep).startswith(real_root + os.sep) or not os.path.isfile(real):
-                    skipped.append({"path": rel, "reason": "symbolic link points outside SOURCE"})
-                    continue
             if name in manifest_names:
                 continue
             not_regular = regular_file_reason(full)  # never open a FIFO, socket or device

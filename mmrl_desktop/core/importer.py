@@ -300,6 +300,31 @@ def _is_text_path(text: str) -> bool:
     return "\n" not in text and len(text) < 1024 and text.lower().endswith(".txt")
 
 
+def _row_media(row: dict, base: str, scan: Scan) -> tuple[dict, str | None, bool]:
+    """A manifest row's files (slot → (real path, kind, path as written)), its inline text, and
+    whether it names no media at all; a path that cannot be used is skipped into ``scan``."""
+    files: dict[str, tuple[str, str, str]] = {}
+    inline = None
+    empty = True
+    for slot in MEDIA:
+        value = _cell(row.get(slot))
+        if not value:
+            continue
+        empty = False
+        if slot == "text" and not _is_text_path(value):
+            inline = str(row.get(slot))
+            continue
+        real, reason = _manifest_path(value, base)
+        if reason:
+            scan.skip(value.replace("\\", "/"), reason)
+            continue
+        kind = slot
+        if slot == "image" and (value.lower().endswith(".dcm") or has_dicom_preamble(real)):
+            kind = "dicom"
+        files[slot] = (real, kind, value.replace("\\", "/"))
+    return files, inline, empty
+
+
 def scan_manifest(manifest: str, progress=None) -> Scan:
     scan = Scan(source=manifest, layout="manifest")
     name = os.path.basename(manifest)
@@ -326,25 +351,7 @@ def scan_manifest(manifest: str, progress=None) -> Scan:
         seen[item_id] = line
         splits[item_id] = split
         label = _cell(row.get("label")) or None
-        files: dict[str, tuple[str, str, str]] = {}
-        inline = None
-        empty = True
-        for slot in MEDIA:
-            value = _cell(row.get(slot))
-            if not value:
-                continue
-            empty = False
-            if slot == "text" and not _is_text_path(value):
-                inline = str(row.get(slot))
-                continue
-            real, reason = _manifest_path(value, base)
-            if reason:
-                scan.skip(value.replace("\\", "/"), reason)
-                continue
-            kind = slot
-            if slot == "image" and (value.lower().endswith(".dcm") or has_dicom_preamble(real)):
-                kind = "dicom"
-            files[slot] = (real, kind, value.replace("\\", "/"))
+        files, inline, empty = _row_media(row, base, scan)
         if empty:
             scan.skip(where, "row has no image, audio or text")
             continue

@@ -27,8 +27,9 @@ Other keys under ``reward/``, ``loss/``, ``kl/`` and ``eval/`` get a new curve i
 ``MAX_SERIES`` per plot); anything else (e.g. other ``perf/`` numbers on a different scale) is ignored.
 
 Each series is one ``PlotDataItem`` fed from a preallocated ``RingBuffer``; plots clip to the view and
-downsample (peak mode), as in pyqtgraph's ``examples/scrollingPlots.py``. The plot titles double as
-legends and show the latest value of every curve. Plots sit in one row when the panel is wide
+downsample (peak mode), as in pyqtgraph's ``examples/scrollingPlots.py``. The plot titles are short
+(they fit at 1280 px) and show the latest value; a plot's tooltip names it in full with the value
+of every curve (``gui/chart_text.py``). Plots sit in one row when the panel is wide
 (a bottom dock) and in two rows when it is taller.
 """
 
@@ -36,7 +37,6 @@ from __future__ import annotations
 
 import math
 import time
-from html import escape
 
 import numpy as np
 import pyqtgraph as pg
@@ -45,20 +45,23 @@ from PySide6.QtGui import QColor, QPainterPath
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsTextItem, QVBoxLayout, QWidget
 
 from mmrl_desktop.gui import theme
+from mmrl_desktop.gui.chart_text import ABOUT, fit_note
 
 REDRAW_HZ = 20
 TITLE_HZ = 2
+MIN_WIDTH = 120  # of a plot; the prequential's column: twice that when the plots are in one row
 TITLE_ENTRIES = 1  # values named in a plot title; more run into the next plot at 1280 px
 MAX_SERIES = 5
 
-# plot id → (title, x label, y range or None for auto)
+# plot id → (title, x label, y range or None for auto): short titles, so that a title and its
+# values fit their plot at 1280 px; the full name and every curve's value are in its tooltip
 PLOTS: dict[str, tuple[str, str, tuple[float, float] | None]] = {
-    "preq": ("Prequential accuracy", "answers", (0.0, 1.0)),
-    "eval": ("Held-out accuracy", "training step", (0.0, 1.0)),
+    "preq": ("Prequential", "answers", (0.0, 1.0)),
+    "eval": ("Held-out", "training step", (0.0, 1.0)),
     "reward": ("Thumbs-up", "answers", (0.0, 1.0)),
-    "loss": ("Training loss", "training step", None),
-    "kl": ("KL to starting model", "training step", None),
-    "perf": ("Updates / s", "training step", None),
+    "loss": ("Loss", "training step", None),
+    "kl": ("KL to start", "training step", None),
+    "perf": ("Updates/s", "training step", None),
 }
 BAND_KEYS = ("preq/low", "preq/high")  # the Wilson band of preq/accuracy: a fill, no line
 BAND_POINTS = 240  # the band is drawn through at most this many of its points
@@ -165,7 +168,7 @@ class ChartsPanel(QWidget):
             if y_range is not None:
                 plot.setYRange(*y_range, padding=0.04)
                 plot.setMouseEnabled(x=True, y=False)
-            plot.setMinimumWidth(150)
+            plot.setMinimumWidth(MIN_WIDTH)
             plot.setPreferredWidth(260)  # equal preferred widths → equal columns
             if y_range is None:
                 plot.enableAutoRange(axis="y", enable=False)  # flush() keeps 0 in view
@@ -257,25 +260,25 @@ class ChartsPanel(QWidget):
                 old[0].scene().removeItem(old[0])
         if text:
             item = QGraphicsTextItem()
-            item.setHtml(f"<div style='background-color:{theme.PLOT_BG}'>{escape(text)}</div>")
             item.setDefaultTextColor(QColor(theme.TEXT_DIM))
             item.setParentItem(plot)  # above the plot's grid lines, in pixels
             item.setZValue(1000)
 
             def place() -> None:
                 box = vb.geometry()
-                item.setPos(box.left() + 4, box.top() + 2)
-                item.setTextWidth(max(80.0, box.width() - 8))
+                item.setPos(box.left() + 2, box.top() + 2)
+                item.setTextWidth(max(60.0, box.width() - 4))
+                fit_note(item, text, box.height() - 4)
 
             place()
             vb.geometryChanged.connect(place)
-            self._notes[pid] = (item, until_data, place)
+            self._notes[pid] = (item, until_data, place, text)
         self._update_titles([pid])
 
     def note(self, pid: str) -> str | None:
         """The sentence shown in plot ``pid``, if any."""
         note = self._notes.get(pid)
-        return note[0].toPlainText() if note is not None and note[0].isVisible() else None
+        return note[3] if note is not None and note[0].isVisible() else None
 
     def hold(self, seconds: float) -> None:
         """Postpone redraws by ``seconds``: the expert just clicked and the next item must paint
@@ -289,7 +292,7 @@ class ChartsPanel(QWidget):
         self._band.setPath(QPainterPath())
         self._dirty.clear()
         self.timer.stop()
-        for item, until_data, _ in self._notes.values():
+        for item, until_data, *_ in self._notes.values():
             if until_data:
                 item.setVisible(True)
         self._update_titles(PLOTS)
@@ -319,6 +322,8 @@ class ChartsPanel(QWidget):
         for pid in plots:
             if PLOTS[pid][2] is None:
                 self._fit_y_from_zero(pid)
+            if pid == "eval":
+                self._fit_x_from_zero(pid)
             note = self._notes.get(pid)
             if note is not None and note[1]:  # a "no data yet" sentence: data came
                 note[0].setVisible(not any(len(self._buffers[k]) for k in self._members[pid]))
@@ -363,7 +368,10 @@ class ChartsPanel(QWidget):
                     first.split("/", 1)[1].replace("_", " "),
                     self._names[first][1],
                 )
-        curve = self.plots[pid].plot(pen=pg.mkPen(colour, width=2))
+        dots = {"symbol": "o", "symbolSize": 7, "symbolBrush": colour, "symbolPen": None}
+        curve = self.plots[pid].plot(  # evaluations are sparse: a dot each (one can be alone)
+            pen=pg.mkPen(colour, width=2), **(dots if pid == "eval" else {})
+        )
         curve.setVisible(key not in BAND_KEYS)  # the band: see _band
         curve.setClipToView(True)
         self._buffers[key] = RingBuffer(self.capacity)
@@ -382,24 +390,41 @@ class ChartsPanel(QWidget):
         if hi > lo:
             self.plots[pid].setYRange(lo, hi, padding=0.08)
 
+    def _fit_x_from_zero(self, pid: str) -> None:
+        """Held-out evaluations come every so many steps: x from step 0 to the latest one, so
+        that one evaluation is a dot at its step rather than a lone point in a range of ±0.5."""
+        lasts = [self._buffers[k].last() for k in self._members[pid]]
+        hi = max((last[0] for last in lasts if last is not None), default=0.0)
+        if hi > 0:
+            self.plots[pid].setXRange(-0.03 * hi, 1.06 * hi, padding=0.0)
+
     def _update_titles(self, plots) -> None:
         for pid in plots:
             title = PLOTS[pid][0]
-            parts = []
             note = self._notes.get(pid)
-            shown = [] if note is not None and not note[1] else self._members[pid][:TITLE_ENTRIES]
-            for key in shown:  # the rest: colours on the plot
-                name, colour = self._names[key]
-                last = self._buffers[key].last()
-                value = "–" if last is None else _fmt(last[1])
-                label = f"{name} {value}" if name else value
-                if key == "preq/accuracy" and last is not None:
-                    label += self._band_text()
-                parts.append(f"<span style='color:{colour}'>{label}</span>")
+            members = [] if note is not None and not note[1] else self._members[pid]
+            keys = [key for key in members if key not in BAND_KEYS]
+            labels = [self._label(key) for key in keys]
+            parts = [  # the rest: colours on the plot, names and values in the tooltip
+                f"<span style='color:{self._names[key][1]}'>{label}</span>"
+                for key, label in zip(keys[:TITLE_ENTRIES], labels, strict=False)
+            ]
             text = f"<span style='color:{theme.TEXT}'>{title}</span>&nbsp;&nbsp;" + " · ".join(
                 parts
             )
             self.plots[pid].setTitle(text, size="9.5pt")
+            name, about = ABOUT[pid]
+            self.plots[pid].setToolTip(f"{name}: {', '.join(labels) or '–'}\n{about}")
+
+    def _label(self, key: str) -> str:
+        """A curve's name and latest value (the prequential accuracy with its interval)."""
+        name = self._names[key][0]
+        last = self._buffers[key].last()
+        value = "–" if last is None else _fmt(last[1])
+        label = f"{name} {value}" if name else value
+        if key == "preq/accuracy" and last is not None:
+            label += self._band_text()
+        return label
 
     def _draw_band(self) -> None:
         """One closed path: along the upper bound, back along the lower one."""
@@ -433,6 +458,9 @@ class ChartsPanel(QWidget):
             main = 2 if c == 0 and columns == len(PLOTS) else 1  # the prequential: widest
             ci.layout.setColumnStretchFactor(c, main if c < columns else 0)
             ci.layout.setColumnPreferredWidth(c, 260 * main if c < columns else 0)
+            # a layout narrower than the preferred widths shrinks each column by its share of
+            # (preferred - minimum): minimums in the same ratio keep the prequential twice as wide
+            ci.layout.setColumnMinimumWidth(c, MIN_WIDTH * main if c < columns else 0)
         self._columns = columns
 
     def resizeEvent(self, event) -> None:  # noqa: N802

@@ -21,10 +21,10 @@ from mmrl_desktop.gui.queue_panel import answer_counts
 # the title's second line for an item that already has an answer (a revisit from the list)
 STATUS_NOTE = {
     ItemStatus.NEW: "",
-    ItemStatus.UP: "   ·   answered: right",
-    ItemStatus.DOWN: "   ·   answered: wrong",
-    ItemStatus.CORRECTED: "   ·   answered: corrected",
-    ItemStatus.SKIPPED: "   ·   skipped",
+    ItemStatus.UP: "  ·  answered: right",  # short enough for the panel at 1280 px
+    ItemStatus.DOWN: "  ·  answered: wrong",
+    ItemStatus.CORRECTED: "  ·  corrected",
+    ItemStatus.SKIPPED: "  ·  skipped",
 }
 PREFETCH_AHEAD = 4
 QUEUE_AHEAD = 8  # items predicted after each model version: the next few are enough

@@ -61,6 +61,11 @@ def take_snapshots(
             simulated_answer(lab, unlabelled="skip")
             _wait(app, lambda: False, 0.15)
         _wait(app, lambda: False, 1.5)
+        # a project with held-out items: its held-out plot once the first evaluation came
+        held_out = window.charts.series("eval/accuracy")
+        if clicks and held_out is not None and window.charts.note("eval") is None:
+            _wait(app, lambda: len(held_out) > 0, 30.0)
+            _wait(app, lambda: False, 0.6)
         # one item of each kind
         seen: dict[str, str] = {}
         for it in lab.session.items:

@@ -142,3 +142,56 @@ def test_prequential_band_is_one_decimated_path(qtbot):
     assert "0.50 (0.40–0.60)" in charts.plots["preq"].titleLabel.text
     charts.pop_point("preq/accuracy")
     assert charts.series("preq/accuracy").last()[0] == n - 1
+
+
+def _fill_every_plot(charts):
+    """Values whose titles are the longest the panel shows: an interval, two held-out curves."""
+    for step in range(1, 6):
+        charts.add_point("preq/accuracy", step, 0.0)
+        charts.add_point("preq/low", step, 0.0)
+        charts.add_point("preq/high", step, 0.24)
+    for key in ("reward/thumbs_up_ma", "reward/thumbs_up_cum", "loss/total", "loss/label"):
+        charts.add_point(key, 1, 0.123)
+    charts.add_point("eval/accuracy", 200, 0.56)
+    charts.add_point("eval/macro_f1", 200, 0.41)
+    charts.add_point("kl/ref", 1, 1.1)
+    charts.add_point("perf/updates_per_s", 1, 28.34)
+    charts._titles_at = 0.0  # titles due now
+    charts.flush()
+
+
+@pytest.mark.parametrize("size", [(1280, 230), (1920, 260), (900, 420)])
+def test_every_title_fits_its_plot(qtbot, charts, size):
+    charts.resize(*size)
+    _fill_every_plot(charts)
+    qtbot.wait(50)  # the layout settles
+    for pid, plot in charts.plots.items():
+        text = plot.titleLabel.item.boundingRect().width()
+        assert text <= plot.geometry().width(), (pid, plot.titleLabel.text)
+    assert "0.00 (0.00–0.24)" in charts.plots["preq"].titleLabel.text
+    assert "accuracy" in charts.plots["preq"].toolTip()  # the full name: on hover
+
+
+def test_a_single_held_out_point_is_seen_against_step_zero(qtbot, charts):
+    charts.add_point("eval/accuracy", 200, 0.56)
+    charts.flush()
+    curve = charts._curves["eval/accuracy"]
+    assert curve.opts["symbol"] is not None  # one evaluation is a dot, not an invisible line
+    (x0, x1), _ = charts.plots["eval"].getViewBox().viewRange()
+    assert x0 <= 0 and x1 >= 200
+
+
+@pytest.mark.parametrize("height", [160, 230])
+def test_a_note_stays_inside_its_plot(qtbot, charts, height):
+    from mmrl_desktop.core.prequential import NO_HOLDOUT
+
+    charts.resize(1280, height)
+    charts.set_note("eval", NO_HOLDOUT)
+    qtbot.wait(50)
+    item = charts._notes["eval"][0]
+    box = charts.plots["eval"].getViewBox().geometry()
+    shown = item.mapRectToParent(item.boundingRect())
+    assert shown.bottom() <= box.bottom() + 1 and shown.right() <= box.right() + 1
+    assert charts.note("eval") == NO_HOLDOUT  # the full sentence, also as a tooltip
+    if item.toPlainText() != NO_HOLDOUT:
+        assert item.toolTip() == NO_HOLDOUT and item.toPlainText().endswith("…")

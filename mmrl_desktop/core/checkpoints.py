@@ -117,15 +117,7 @@ def save_checkpoint(
 
 def list_checkpoints(folder: str | Path) -> list[Path]:
     """Complete checkpoints (weights + JSON), oldest first."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    out = []
-    for js in sorted(folder.glob(f"{ckpt_files.PREFIX}*.json")):
-        w = js.with_suffix(".safetensors")
-        if w.is_file():
-            out.append(w)
-    return out
+    return ckpt_files.complete(folder)
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:

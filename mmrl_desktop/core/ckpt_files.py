@@ -149,21 +149,26 @@ def gone(weights: Path) -> bool:
     return not (weights.is_file() and weights.with_suffix(".json").is_file())
 
 
-def scan(folder: str | Path, pruned: list[Path] | None = None) -> list[Entry]:
-    """Every complete checkpoint (weights + JSON) in ``folder``, by file name; one pruned while
-    it was being read is left out (and added to ``pruned``)."""
+def complete(folder: str | Path) -> list[Path]:
+    """The weights of every complete checkpoint (weights + JSON) in ``folder``, by file name
+    (oldest first)."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
+    found = (js.with_suffix(".safetensors") for js in sorted(folder.glob(f"{PREFIX}*.json")))
+    return [w for w in found if w.is_file()]
+
+
+def scan(folder: str | Path, pruned: list[Path] | None = None) -> list[Entry]:
+    """Every complete checkpoint (weights + JSON) in ``folder``, by file name; one pruned while
+    it was being read is left out (and added to ``pruned``)."""
     out = []
-    for js in sorted(folder.glob(f"{PREFIX}*.json")):
-        w = js.with_suffix(".safetensors")
-        if w.is_file():
-            entry = read_entry(w)
-            if entry.readable or not gone(w):
-                out.append(entry)
-            elif pruned is not None:
-                pruned.append(w)
+    for w in complete(folder):
+        entry = read_entry(w)
+        if entry.readable or not gone(w):
+            out.append(entry)
+        elif pruned is not None:
+            pruned.append(w)
     return out
 
 

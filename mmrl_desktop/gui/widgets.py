@@ -9,6 +9,7 @@ from PySide6.QtGui import QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
+    QDialogButtonBox,
     QHeaderView,
     QLabel,
     QProgressBar,
@@ -46,6 +47,16 @@ def list_table(columns: list[str], selection: QAbstractItemView.SelectionMode) -
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
     table.horizontalHeader().setStretchLastSection(True)
     return table
+
+
+def close_and_action(dialog: QDialog, text: str, action: Callable[[], None]):
+    """A Close button box (closing rejects ``dialog``) with one more button, ``text``, that
+    runs ``action``; returns the box and that button."""
+    buttons = QDialogButtonBox(QDialogButtonBox.Close)
+    button = buttons.addButton(text, QDialogButtonBox.ActionRole)
+    button.clicked.connect(action)
+    buttons.rejected.connect(dialog.reject)
+    return buttons, button
 
 
 def stack(dialog: QDialog, *widgets: QWidget, stretch: QWidget | None = None) -> QVBoxLayout:

@@ -15,7 +15,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
-    QDialogButtonBox,
     QLabel,
     QMessageBox,
     QTableWidgetItem,
@@ -23,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from mmrl_desktop.core.ckpt_files import read_entry
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.gui.widgets import list_table, stack
+from mmrl_desktop.gui.widgets import close_and_action, list_table, stack
 
 # how checkpoints are written while the app is open (the trainer process, core/trainer.py)
 CADENCE = (
@@ -111,13 +110,10 @@ class CheckpointsDialog(QDialog):
         self.table.itemSelectionChanged.connect(self._selection)
         self.empty = QLabel(EMPTY)
         self.empty.setWordWrap(True)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
-        self.rollback_button = self.buttons.addButton(
-            "Roll back to this checkpoint", QDialogButtonBox.ActionRole
+        self.buttons, self.rollback_button = close_and_action(
+            self, "Roll back to this checkpoint", self._rollback
         )
         self.rollback_button.setEnabled(False)
-        self.rollback_button.clicked.connect(self._rollback)
-        self.buttons.rejected.connect(self.reject)
         stack(self, intro, self.table, self.empty, self.buttons, stretch=self.table)
         self.rows: list[dict] = []
         self.refresh()

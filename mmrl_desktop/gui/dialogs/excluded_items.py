@@ -12,12 +12,11 @@ import time
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
-    QDialogButtonBox,
     QLabel,
     QTableWidgetItem,
 )
 
-from mmrl_desktop.gui.widgets import list_table, stack
+from mmrl_desktop.gui.widgets import close_and_action, list_table, stack
 
 COLUMNS = ["Item", "Excluded", "By", "Reason"]
 
@@ -36,12 +35,9 @@ class ExcludedItemsDialog(QDialog):
         self.table = list_table(COLUMNS, QAbstractItemView.ExtendedSelection)
         self.table.itemSelectionChanged.connect(self._selection)
         self.empty = QLabel("No item is excluded.")
-        self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
-        self.include_button = self.buttons.addButton(
-            "Include selected items", QDialogButtonBox.ActionRole
+        self.buttons, self.include_button = close_and_action(
+            self, "Include selected items", self._include
         )
-        self.include_button.clicked.connect(self._include)
-        self.buttons.rejected.connect(self.reject)
         stack(self, intro, self.table, self.empty, self.buttons, stretch=self.table)
         self.ids: list[str] = []
         self.refresh()

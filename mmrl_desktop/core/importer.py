@@ -159,10 +159,9 @@ def _follow_link(path: str, root: str) -> tuple[str | None, str | None]:
 
 
 # ------------------------------------------------------------------ folder of classes
-def scan_folder(root: str, progress=None) -> Scan:
-    scan = Scan(source=root, layout="folder")
-    real_root = os.path.realpath(root)
-    classes: list[tuple[str, str]] = []  # (label, real folder)
+def _class_folders(real_root: str, scan: Scan) -> list[tuple[str, str]]:
+    """The class folders at the top of SOURCE, (label, real folder); anything else is skipped."""
+    classes: list[tuple[str, str]] = []
     for entry in _entries(real_root, "", scan):
         name = entry.name
         if name.startswith("."):
@@ -183,6 +182,29 @@ def scan_folder(root: str, progress=None) -> Scan:
             scan.skip(name, "file at the top of SOURCE is not in a class folder (SOURCE/<label>/)")
         else:
             scan.skip(name, "not a regular file or folder")
+    return classes
+
+
+def _check_slots(check, slots: dict, scan: Scan, root: str, prefix: str = ""):
+    """An item's files that pass ``check`` (slot → path) and its info (the source root, a
+    DICOM's tags); a file that fails is skipped as ``prefix`` + its name as written."""
+    files: dict[str, str] = {}
+    info: dict = {SOURCE_ROOT: root}
+    for slot, (path, kind, name) in slots.items():
+        result = check(path, kind)
+        if isinstance(result, str):
+            scan.skip(f"{prefix}{name}", result)
+            continue
+        files[slot] = path
+        if kind == "dicom":
+            info.update(result)
+    return files, info
+
+
+def scan_folder(root: str, progress=None) -> Scan:
+    scan = Scan(source=root, layout="folder")
+    real_root = os.path.realpath(root)
+    classes = _class_folders(real_root, scan)
     groups: list[tuple[str, str, dict[str, tuple[str, str, str]]]] = []  # (label, stem, slots)
     for label, folder in classes:
         by_stem: dict[str, dict[str, tuple[str, str, str]]] = {}
@@ -232,16 +254,7 @@ def scan_folder(root: str, progress=None) -> Scan:
     scan.files_seen = sum(len(s) for _, _, s in groups)
     check = _Checker(progress, _unique(s for _, _, s in groups))
     for label, stem, slots in groups:
-        files: dict[str, str] = {}
-        info: dict = {SOURCE_ROOT: real_root}
-        for slot, (path, kind, name) in slots.items():
-            result = check(path, kind)
-            if isinstance(result, str):
-                scan.skip(f"{label}/{name}", result)
-                continue
-            files[slot] = path
-            if kind == "dicom":
-                info.update(result)
+        files, info = _check_slots(check, slots, scan, real_root, f"{label}/")
         if files:
             scan.items.append((Item(f"{label}/{stem}", info=info, **files), label))
     return scan
@@ -359,16 +372,7 @@ def scan_manifest(manifest: str, progress=None) -> Scan:
     scan.files_seen = sum(len(f) for *_, f in rows)
     check = _Checker(progress, _unique(f for *_, f in rows))
     for item_id, label, inline, slots in rows:
-        files: dict[str, str] = {}
-        info: dict = {SOURCE_ROOT: base}
-        for slot, (path, kind, rel) in slots.items():
-            result = check(path, kind)
-            if isinstance(result, str):
-                scan.skip(rel, result)
-                continue
-            files[slot] = path
-            if kind == "dicom":
-                info.update(result)
+        files, info = _check_slots(check, slots, scan, base)
         if files or inline is not None:
             scan.items.append((Item(item_id, text_inline=inline, info=info, **files), label))
     if any(splits.values()):  # the manifest names a split: it decides (an empty cell = pool)

@@ -222,6 +222,7 @@ class EvaluationDialog(QDialog):
         self.confusion = _table(0, 0)
         self.confusion.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.confusion.verticalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.confusion.verticalHeader().setMinimumSectionSize(self.fontMetrics().height())  # 10 fit
         self.plot = pg.PlotWidget()
         self.plot.setBackground("w")
         self.plot.setLabel("bottom", "confidence")

@@ -171,36 +171,9 @@ class Trainer(TrainerPredictions):
         self._sync_exclusions()
         self.sample_gen = torch.Generator().manual_seed(self.config.seed + 1)
         self.act_gen = torch.Generator().manual_seed(self.config.seed + 2)
-        # steps and versions continue above every checkpoint on disk: new ones sort newest, and a
-        # model other than the newest checkpoint's never takes (overwrites) a step on disk
-        self.updates = plan.highest_step + 1 if plan.highest_step else 0
-        self.model_version = plan.highest_version
-        self.last_event_id = 0
-        self.trained_event_id = 0
-        self.pending_updates = 0
-        self.nan_rollbacks = 0
-        self._last_ckpt_step = self.updates  # never re-save a step on disk without an update
-        self.resumed_from: str | None = None  # the checkpoint file loaded, if any
-        self.undo = UndoSnapshots()  # undo that unlearns (core/unlearn.py)
-        self.calibrator = PrequentialCalibrator()  # temperatures (core/calibration.py)
+        self._start_counters(plan)
         if ckpt is not None:
-            self.algorithm, ckpt, problem = restore(self.algorithm, ckpt, self.labels, fresh)
-            if problem:  # a model of another shape (e.g. an older app): fresh weights, a trace
-                self.incompatible_checkpoint = f"{ckpt.path.name}: {problem}"
-                self.store.audit(
-                    "checkpoint_incompatible", path=str(ckpt.path), reason=problem[:300]
-                )
-            else:
-                self.resumed_from = str(ckpt.path)
-            step = int(ckpt.meta.get("step", 0))
-            if step >= plan.highest_step and not problem:  # the newest on disk: its own step
-                self.updates = step
-            self.model_version = max(self.model_version, int(ckpt.meta.get("model_version", 0)))
-            self.trained_event_id = int(ckpt.meta.get("last_event_id", 0))
-            self._last_ckpt_step = self.updates
-            if not problem:
-                cal = ckpt.meta.get("calibration")
-                self.calibrator = PrequentialCalibrator.from_meta(cal, self.labels)
+            self._resume_from(ckpt, plan.highest_step, fresh)
         attach_pool = getattr(self.algorithm, "attach_pool", None)
         if attach_pool is not None:  # unanswered pool items (never held-out ones), e.g. default
             attach_pool(self.pool_ids, lambda ids: self.featurizer.batch(self._items(ids)))
@@ -214,6 +187,41 @@ class Trainer(TrainerPredictions):
         self._acc: dict[str, list[float]] = {}
         self._last_flush = time.monotonic()
         self._built = True
+
+    def _start_counters(self, plan: ResumePlan) -> None:
+        """Steps, versions, events and the per-model state before any checkpoint is loaded."""
+        # steps and versions continue above every checkpoint on disk: new ones sort newest, and a
+        # model other than the newest checkpoint's never takes (overwrites) a step on disk
+        self.updates = plan.highest_step + 1 if plan.highest_step else 0
+        self.model_version = plan.highest_version
+        self.last_event_id = 0
+        self.trained_event_id = 0
+        self.pending_updates = 0
+        self.nan_rollbacks = 0
+        self._last_ckpt_step = self.updates  # never re-save a step on disk without an update
+        self.resumed_from: str | None = None  # the checkpoint file loaded, if any
+        self.undo = UndoSnapshots()  # undo that unlearns (core/unlearn.py)
+        self.calibrator = PrequentialCalibrator()  # temperatures (core/calibration.py)
+
+    def _resume_from(self, ckpt, highest_step: int, fresh) -> None:
+        """Load the checkpoint the resume plan chose (``fresh`` builds a new algorithm for a
+        model of another shape): its weights, step, model version, last trained event and
+        calibration."""
+        self.algorithm, ckpt, problem = restore(self.algorithm, ckpt, self.labels, fresh)
+        if problem:  # a model of another shape (e.g. an older app): fresh weights, a trace
+            self.incompatible_checkpoint = f"{ckpt.path.name}: {problem}"
+            self.store.audit("checkpoint_incompatible", path=str(ckpt.path), reason=problem[:300])
+        else:
+            self.resumed_from = str(ckpt.path)
+        step = int(ckpt.meta.get("step", 0))
+        if step >= highest_step and not problem:  # the newest on disk: its own step
+            self.updates = step
+        self.model_version = max(self.model_version, int(ckpt.meta.get("model_version", 0)))
+        self.trained_event_id = int(ckpt.meta.get("last_event_id", 0))
+        self._last_ckpt_step = self.updates
+        if not problem:
+            cal = ckpt.meta.get("calibration")
+            self.calibrator = PrequentialCalibrator.from_meta(cal, self.labels)
 
     # ---------------------------------------------------------------- feedback intake
     def _row(self, ev) -> Row | None:

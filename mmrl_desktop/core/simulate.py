@@ -152,31 +152,7 @@ def run_simulation(
     wake = threading.Event()
 
     def trainer_thread() -> None:
-        trainer = None
-        try:
-            trainer = Trainer(project, device=device, queue_size=0)
-            shared["info"] = trainer.info()
-            last_version, last_queue = -1, None
-            while True:
-                with lock:
-                    if shared["stop"]:
-                        break
-                    ids = list(shared["queue"])
-                r = trainer.step()
-                if ids and (r.model_version != last_version or ids != last_queue):
-                    preds_q.put(trainer.predict_items(ids))
-                    last_version, last_queue = r.model_version, ids
-                    shared["version"] = r.model_version
-                if not r.did_update:
-                    wake.wait(0.02)
-                    wake.clear()
-        except Exception as err:  # reported by the caller
-            shared["error"] = err
-        finally:
-            if trainer is not None:
-                fz = getattr(trainer, "featurizer", None)  # None when it failed to build
-                shared["bad"] = fz.unreadable_report() if fz is not None else []
-                trainer.close()
+        _train(lambda: Trainer(project, device=device, queue_size=0), shared, lock, wake, preds_q)
 
     store = project.open_store()
     session = LabelingSession(project, store, annotator="simulated-expert", seed=seed)
@@ -200,22 +176,9 @@ def run_simulation(
                     break
                 _drain(preds_q, session, timeout=0.05)
             _drain(preds_q, session)
-            shown = session.show(item.item_id)
-            corrected: dict[str, str] = {}
-            thumbs = []
-            for task, pred in shown.items():
-                truth = item.labels.get(task)
-                if truth is None:
-                    continue
-                ans = expert.answer(pred.shown_label, truth)
-                thumbs.append(ans.reward)
-                if ans.corrected:
-                    corrected[task] = ans.corrected
-            if not thumbs:
-                action = session.skip()
-            else:
-                action = session.answer(1 if min(thumbs) > 0 else -1, corrected or None)
-                ups += min(thumbs) > 0
+            action, up = _answer(session, expert, item)
+            if up is not None:  # answered, not skipped
+                ups += up
                 answered += 1
             wake.set()
             for eid in action.event_ids:
@@ -236,6 +199,57 @@ def run_simulation(
         "device": shared["info"].get("device", device),
         "unreadable_items": shared["bad"],  # left out of training, named (core/exclusions.py)
     }
+
+
+def _train(make_trainer, shared: dict, lock, wake, preds_q) -> None:
+    """The trainer's thread: step until ``shared["stop"]``; after each new model version (or a
+    new queue) put the queue's predictions on ``preds_q``. Its error, model version, info and
+    unreadable items go into ``shared``."""
+    trainer = None
+    try:
+        trainer = make_trainer()
+        shared["info"] = trainer.info()
+        last_version, last_queue = -1, None
+        while True:
+            with lock:
+                if shared["stop"]:
+                    break
+                ids = list(shared["queue"])
+            r = trainer.step()
+            if ids and (r.model_version != last_version or ids != last_queue):
+                preds_q.put(trainer.predict_items(ids))
+                last_version, last_queue = r.model_version, ids
+                shared["version"] = r.model_version
+            if not r.did_update:
+                wake.wait(0.02)
+                wake.clear()
+    except Exception as err:  # reported by the caller
+        shared["error"] = err
+    finally:
+        if trainer is not None:
+            fz = getattr(trainer, "featurizer", None)  # None when it failed to build
+            shared["bad"] = fz.unreadable_report() if fz is not None else []
+            trainer.close()
+
+
+def _answer(session, expert: SimulatedExpert, item):
+    """The expert's click on the shown ``item``: the session's action, and whether it was a
+    thumbs-up (None: skipped, no task of the item has a known label)."""
+    shown = session.show(item.item_id)
+    corrected: dict[str, str] = {}
+    thumbs = []
+    for task, pred in shown.items():
+        truth = item.labels.get(task)
+        if truth is None:
+            continue
+        ans = expert.answer(pred.shown_label, truth)
+        thumbs.append(ans.reward)
+        if ans.corrected:
+            corrected[task] = ans.corrected
+    if not thumbs:
+        return session.skip(), None
+    up = min(thumbs) > 0
+    return session.answer(1 if up else -1, corrected or None), up
 
 
 def _drain(q, session, timeout: float = 0.0) -> None:

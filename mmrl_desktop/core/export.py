@@ -304,8 +304,13 @@ def _check_onnx(payload: bytes, batches, modalities, tasks, live) -> float:
     return max(diffs)
 
 
-def sidecar(fmt: str, trainer, file_name: str, check: dict) -> dict:
-    cfg = trainer.model_config
+def _mask(name: str, preprocessing: str) -> dict:
+    return {"name": name, "dtype": "float32", "shape": ["batch"], "preprocessing": preprocessing}
+
+
+def _input_specs(cfg) -> list[dict]:
+    """The exported model's inputs (name, dtype, shape, how to prepare them), modality by
+    modality, each with its presence mask."""
     mods = cfg.modality_list()
     inputs = []
     if "image" in mods:
@@ -322,12 +327,7 @@ def sidecar(fmt: str, trainer, file_name: str, check: dict) -> dict:
                     "divide uint8 pixels by 255 (range [0, 1]); no mean/std normalisation"
                 ),
             },
-            {
-                "name": "image_mask",
-                "dtype": "float32",
-                "shape": ["batch"],
-                "preprocessing": "1.0 where the item has an image, else 0.0 (the image is ignored)",
-            },
+            _mask("image_mask", "1.0 where the item has an image, else 0.0 (the image is ignored)"),
         ]
     if "audio" in mods:
         n = int(cfg.audio_sample_rate * cfg.audio_seconds)
@@ -342,12 +342,7 @@ def sidecar(fmt: str, trainer, file_name: str, check: dict) -> dict:
                     f"({cfg.audio_seconds} s); the log-mel spectrogram is inside the model"
                 ),
             },
-            {
-                "name": "audio_mask",
-                "dtype": "float32",
-                "shape": ["batch"],
-                "preprocessing": "1.0 where the item has audio, else 0.0",
-            },
+            _mask("audio_mask", "1.0 where the item has audio, else 0.0"),
         ]
     if "text" in mods:
         inputs += [
@@ -362,13 +357,14 @@ def sidecar(fmt: str, trainer, file_name: str, check: dict) -> dict:
                     "right-padded with 0 (mmrl_desktop.core.model.featurize.hash_text)"
                 ),
             },
-            {
-                "name": "text_mask",
-                "dtype": "float32",
-                "shape": ["batch"],
-                "preprocessing": "1.0 where the item has text, else 0.0",
-            },
+            _mask("text_mask", "1.0 where the item has text, else 0.0"),
         ]
+    return inputs
+
+
+def sidecar(fmt: str, trainer, file_name: str, check: dict) -> dict:
+    cfg = trainer.model_config
+    inputs = _input_specs(cfg)
     tasks = list(trainer.labels)
     outputs = [
         {

@@ -333,31 +333,39 @@ class TrainSummary:
     warnings: list[str] = field(default_factory=list)  # sentences: skipped checkpoints, …
 
 
+def _open_on_every_rank(ctx, project_arg: str):
+    """The project on every rank (rank 0 first: ``demo`` may create the demo project) and rank
+    0's last event id, the horizon every rank trains up to; one rank's error is every rank's."""
+    from mmrl_desktop.core.demo import resolve_project
+
+    project, horizon, error = None, 0, None
+    for turn in (0, 1):
+        if (turn == 0) == ctx.is_main:
+            try:
+                project = resolve_project(project_arg)
+                if ctx.is_main:
+                    with project.open_store() as store:
+                        horizon = store.last_event_id()
+            except UserError as err:
+                error = err
+        ctx.agree(error)
+    return project, ctx.broadcast_object(horizon)
+
+
 def train(project_arg: str, steps: int, device: str = "auto") -> TrainSummary | None:
     """``train`` on every rank; returns the summary on rank 0 and None elsewhere.
 
     A ``UserError`` (no feedback, unreadable project) is raised on every rank; callers print it
     on rank 0 only."""
     from mmrl_desktop.core.config import TrainConfig
-    from mmrl_desktop.core.demo import resolve_project
     from mmrl_desktop.core.trainer import Trainer
 
     ctx = init(device)
     trainer = None
     t0 = time.perf_counter()
     try:
-        project, horizon, error = None, 0, None
-        for turn in (0, 1):  # rank 0 first: ``demo`` may create the demo project
-            if (turn == 0) == ctx.is_main:
-                try:
-                    project = resolve_project(project_arg)
-                    if ctx.is_main:
-                        with project.open_store() as store:
-                            horizon = store.last_event_id()
-                except UserError as err:
-                    error = err
-            ctx.agree(error)
-        horizon = ctx.broadcast_object(horizon)
+        project, horizon = _open_on_every_rank(ctx, project_arg)
+        error = None
         try:
             config = TrainConfig.from_dict(project.algorithm)
             if not ctx.is_main:

@@ -26,6 +26,13 @@ from mmrl_desktop.core.items import Item
 
 SCHEMA_VERSION = 2
 
+# The retracted event ids, as an uncorrelated subquery: SQLite builds it once per read (``NOT IN``
+# over a list), where a correlated ``NOT EXISTS`` scanned the whole log again for every answer
+# (quadratic: 40,000 answers took 50 s per read). ``IS NOT NULL``: one NULL would empty NOT IN.
+_RETRACTED_IDS_SQL = (
+    "SELECT retracts FROM events WHERE kind = 'retraction' AND retracts IS NOT NULL"
+)
+
 MIGRATIONS: dict[int, list[str]] = {
     1: [
         """CREATE TABLE items (
@@ -361,8 +368,8 @@ class FeedbackStore(exclusions.ExclusionsMixin):
         return [
             FeedbackEvent(*r)
             for r in self._conn.execute(
-                f"SELECT {_EVENT_COLS} FROM events e WHERE kind = 'feedback' AND NOT EXISTS "
-                "(SELECT 1 FROM events r WHERE r.kind = 'retraction' AND r.retracts = e.event_id) "
+                f"SELECT {_EVENT_COLS} FROM events WHERE kind = 'feedback' "
+                f"AND event_id NOT IN ({_RETRACTED_IDS_SQL}) "
                 f"AND item_id NOT IN ({exclusions.EXCLUDED_IDS_SQL}) ORDER BY event_id"
             )
         ]
@@ -380,8 +387,8 @@ class FeedbackStore(exclusions.ExclusionsMixin):
         return {
             r[0]
             for r in self._conn.execute(
-                "SELECT item_id FROM events e WHERE kind IN ('feedback', 'skip') AND NOT EXISTS "
-                "(SELECT 1 FROM events r WHERE r.kind = 'retraction' AND r.retracts = e.event_id)"
+                "SELECT item_id FROM events WHERE kind IN ('feedback', 'skip') "
+                f"AND event_id NOT IN ({_RETRACTED_IDS_SQL})"
             )
         }
 

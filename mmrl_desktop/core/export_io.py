@@ -3,6 +3,8 @@
 - :func:`write_files` writes each payload to a temp file in the target's folder, fsyncs it, and only
   when every temp is complete replaces the targets; on any write error (disk full, a size limit,
   a read-only folder) the temps are removed and one sentence is raised (:func:`write_failed`).
+  Temps of the same target that a killed export left (over a minute old) are removed first
+  (:func:`remove_stale_temps`).
 - :func:`torchscript_bytes` saves a traced module in memory and drops TorchScript's debug entries
   (``*.debug_pkl``: the source file names and text of every traced module, i.e. the install folder,
   which on a user's machine is under their home folder); the archive's root folder is ``model``.
@@ -15,11 +17,13 @@
 from __future__ import annotations
 
 import errno
+import glob
 import io
 import os
 import re
 import struct
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -35,6 +39,7 @@ _REASONS = {
 }
 ARCHIVE_ROOT = "model"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip entry times: the same model gives the same bytes
+STALE_TEMP_S = 60.0  # a target's temp file older than this has no live writer (a killed export)
 
 
 def write_failed(err: BaseException, path: Path | str, done: list[Path] | None = None) -> UserError:
@@ -55,6 +60,8 @@ def write_files(files: dict[Path, bytes]) -> None:
     temps: list[str] = []
     done: list[Path] = []
     current = next(iter(files), Path("."))
+    for path in files:
+        remove_stale_temps(path)
     try:
         for path, payload in files.items():
             current = path
@@ -78,6 +85,32 @@ def write_files(files: dict[Path, bytes]) -> None:
                 pass
     for folder in {p.parent for p in files}:
         _fsync_dir(folder)
+
+
+def remove_stale_temps(target: Path) -> list[Path]:
+    """Delete the temp files that an export of ``target`` killed before its rename left beside
+    it (``.<name>.<8 random characters>.tmp``, the ``mkstemp`` names of :func:`write_files`),
+    when older than ``STALE_TEMP_S``; a fresh one may be a live writer's and stays. The project's
+    own folders are cleaned by ``project_lock.remove_stale_temp_files``; an output folder
+    elsewhere only here. Returns the removed paths."""
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.tmp")
+    removed = []
+    try:
+        candidates = list(target.parent.glob(f".{glob.escape(target.name)}.*.tmp"))
+    except OSError:
+        return removed
+    now = time.time()
+    for tmp in candidates:
+        try:
+            if not pattern.fullmatch(tmp.name) or not tmp.is_file():
+                continue
+            if now - tmp.stat().st_mtime < STALE_TEMP_S:
+                continue
+            tmp.unlink()
+        except OSError:
+            continue
+        removed.append(tmp)
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:

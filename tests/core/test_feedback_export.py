@@ -169,3 +169,28 @@ def test_cli_export_feedback(project, tmp_path, capsys):
 def test_unknown_format(project, tmp_path):
     with project.open_store() as store, pytest.raises(UserError, match="feedback-csv"):
         export_feedback(store, tmp_path / "x", "xml")
+
+
+def test_export_removes_its_stale_temp_files(project, tmp_path):
+    """A kill -9 between the temp file's creation and the rename left ``.feedback.jsonl.*.tmp``
+    in the output folder; the next export to that path removes it when it is over a minute old,
+    and leaves a fresh one (a live writer's) and other files' temps alone."""
+    import os
+    import time
+
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / ".feedback.jsonl.k2x9q_7a.tmp"
+    fresh = out / ".feedback.jsonl.abcd1234.tmp"
+    other = out / ".feedback.jsonl.x.abcd1234.tmp"  # the temp of another target
+    mine = out / "notes.feedback.jsonl.abcd1234.tmp"
+    old = time.time() - 120
+    for f in (stale, fresh, other, mine):
+        f.write_bytes(b"half")
+    for f in (stale, other, mine):
+        os.utime(f, (old, old))
+    with project.open_store() as store:
+        export_feedback(store, out / "feedback.jsonl", "feedback-jsonl")
+    assert not stale.exists()
+    assert fresh.exists() and other.exists() and mine.exists()
+    assert (out / "feedback.jsonl").is_file()

@@ -369,7 +369,7 @@ class EvaluationDialog(QDialog):
                 if tip:
                     tips[(len(rows), c)] = tip
             rows.append((label, cells, note))
-        rows.append(why.prequential_row(self.result, self.task_box.currentText(), len(names)))
+        rows.append(why.prequential_row(self.result, self.task_box.currentText(), names))
         rows.append(("Held-out items", [str(e["holdout_items"])] * len(names), ""))
         rows.append(("Logged answers", [str(e["feedback_events"])] * len(names), ""))
         unseen = [str(ope_all.get(n, {}).get("n", "—")) for n in names]

@@ -15,6 +15,11 @@ from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
 from mmrl_desktop.core import prequential
 
 LABEL = "Prequential accuracy"
+NOT_A_MODEL = "—"
+TIP = (
+    "A figure of this session's answers, not of one model: it scores each answer against the "
+    "label shown at the time (by the model of that moment), so it is shown once."
+)
 
 
 def holdout_reason(entry: dict) -> str | None:
@@ -22,18 +27,25 @@ def holdout_reason(entry: dict) -> str | None:
     return None if entry.get("holdout_items") else prequential.NO_HOLDOUT
 
 
-def prequential_row(result: dict, task: str | None, columns: int) -> tuple[str, list[str], str]:
-    """(row label, cells, tooltip) for the summary table: the same figure in every column (it is
-    about the answers logged, whatever the model), the task's own when there are several."""
+def prequential_row(result: dict, task: str | None, names: list[str]) -> tuple[str, list[str], str]:
+    """(row label, cells, tooltip) for the summary table, the task's own figure when there are
+    several. The figure is shown once, under the current model (the first column when there is
+    none), with "—" under the others: it scores the session's answers, each against the label
+    shown at the time, not any one model, so the same number in every column misled."""
     figures = result.get("prequential") or {}
     if task is not None and len(result.get("tasks", {})) > 1:
         figures = {**figures, **(figures.get("per_task", {}).get(task) or {})}
+    cells = [NOT_A_MODEL] * len(names)
+    column = names.index("current") if "current" in names else 0
     if not figures.get("answers"):
-        return LABEL, ["no answers yet"] * columns, figures.get("note", prequential.NO_ANSWERS)
+        if cells:
+            cells[column] = "no answers yet"
+        return LABEL, cells, figures.get("note", prequential.NO_ANSWERS)
     lo, hi = figures["ci95"]
-    text = f"{100 * figures['accuracy']:.1f}%  ({100 * lo:.1f}–{100 * hi:.1f})"
-    tip = f"over {figures['answers']} answers: {figures.get('scored', prequential.SCORED)}"
-    return LABEL, [text] * columns, tip
+    if cells:
+        cells[column] = f"{100 * figures['accuracy']:.1f}%  ({100 * lo:.1f}–{100 * hi:.1f})"
+    tip = f"{TIP} Over {figures['answers']} answers: {figures.get('scored', prequential.SCORED)}"
+    return LABEL, cells, tip
 
 
 def explain_table(table: QTableWidget, entry: dict) -> bool:

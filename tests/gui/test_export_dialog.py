@@ -33,7 +33,8 @@ def test_pseudonymous_ids_box(qtbot, tmp_path):
     out = tmp_path / "out" / "fb.jsonl"
     dlg.path.setText(str(out))
     dlg.start()
-    qtbot.waitUntil(lambda: not dlg.is_running(), timeout=30000)
+    # the result line is set by the finished signal, delivered after the task stops running
+    qtbot.waitUntil(lambda: dlg.result.text() != "Exporting…", timeout=30000)
     dlg.task.wait()
     assert "with pseudonymous item ids" in dlg.result.text(), dlg.result.text()
     row = json.loads(out.read_text().splitlines()[0])

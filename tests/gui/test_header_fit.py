@@ -50,8 +50,10 @@ def test_the_header_of_an_answered_item_is_not_cut(
     window = open_window(_shapes_project(tmp_path), (1280, 800))
     lab = window.labeling
     first = lab.session.current_item().item_id
+    shown = lab.session.prediction(first, "label").shown_label
+    other = next(s for s in SHAPES if s != shown)  # a correction to the shown label is a 👍
     {
-        "corrected": lambda: lab.correct("label", "circle"),
+        "corrected": lambda: lab.correct("label", other),
         "right": lab.thumb_up,
         "wrong": lab.thumb_down,
         "skipped": lab.skip,

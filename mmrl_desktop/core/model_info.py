@@ -37,7 +37,10 @@ def written_utc(path: str | Path | None) -> str | None:
             stamp = path.stat().st_mtime
         except OSError:
             return None
-    return datetime.fromtimestamp(stamp, timezone.utc).strftime(_ISO)
+    try:
+        return datetime.fromtimestamp(stamp, timezone.utc).strftime(_ISO)
+    except (ValueError, OverflowError, OSError):  # NaN or out of range: a damaged or odd JSON
+        return None
 
 
 def summary(trainer) -> dict:

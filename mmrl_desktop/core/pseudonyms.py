@@ -30,39 +30,60 @@ _HEX = 16
 
 
 def project_key(project_root: str | Path) -> bytes:
-    """The project's pseudonym key, made (and stored, mode 600) on first use."""
+    """The project's pseudonym key, made (and stored, mode 600) on first use. The key file is
+    written whole to a temp file and then hard-linked into place, so it never appears empty or
+    half written, and a second export that races the first one uses the first one's key."""
     path = Path(project_root) / KEY_FILE
-    try:
-        text = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        text = ""
-    except (OSError, UnicodeDecodeError) as err:
-        raise UserError(f"the pseudonym key {path} cannot be read ({err}).") from None
-    if text:
-        try:
-            key = bytes.fromhex(text)
-        except ValueError:
-            key = b""
-        if len(key) < 16:
-            raise UserError(f"the pseudonym key {path} is damaged; it must be 64 hex digits.")
+    key = _read_key(path)
+    if key is not None:
         return key
     key = secrets.token_bytes(32)
+    tmp = path.with_name(f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another export made it first: use theirs
-        return project_key(project_root)
-    except OSError as err:
-        raise UserError(
-            f"the pseudonym key cannot be stored in {path.parent} ({err.strerror or err})."
-        ) from None
-    try:
+        fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as fh:
             fh.write(key.hex() + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # appears whole or not at all; never replaces another key
+        except FileExistsError:  # another export made it first: use theirs
+            theirs = _read_key(path)
+            if theirs is None:
+                raise UserError(
+                    f"the pseudonym key {path} is empty; move it away and export again."
+                ) from None
+            return theirs
     except OSError as err:
-        path.unlink(missing_ok=True)
-        raise UserError(f"the pseudonym key cannot be stored ({err.strerror or err}).") from None
+        raise UserError(
+            f"the pseudonym key cannot be stored in {path.parent} ({err.strerror or err})."
+        ) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return key
+
+
+def _read_key(path: Path) -> bytes | None:
+    """The stored key; None when there is none yet (no file, or an empty one that an older
+    version left when it was killed before writing the key: no export used it)."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(f"the pseudonym key {path} cannot be read ({err}).") from None
+    if not text:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        return None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) < 16:
+        raise UserError(f"the pseudonym key {path} is damaged; it must be 64 hex digits.")
     return key
 
 

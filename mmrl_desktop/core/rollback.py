@@ -63,7 +63,12 @@ def promote_checkpoint(project: Project, checkpoint: str | Path, store: Feedback
     new_step = max(e.step for e in entries) + 1
     new_version = max(int(e.meta.get("model_version", 0)) for e in entries) + 1
     dest = ckpt_files.checkpoint_path(folder, new_step)
-    new_meta = json.loads(src.with_suffix(".json").read_text(encoding="utf-8"))
+    try:
+        new_meta = json.loads(src.with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # pruned or damaged since check_target read it
+        raise UserError(
+            f"checkpoint {src.name} is no longer readable; nothing was changed."
+        ) from None
     new_meta.update(
         step=new_step,
         model_version=new_version,

@@ -79,7 +79,7 @@ def build_actions(window: QMainWindow, labels: list[str] = ()) -> Actions:
         exclude=A(
             window,
             "E&xclude this item",
-            ["Ctrl+Delete", "Ctrl+Backspace"],
+            ["Ctrl+Delete"],  # not Ctrl+Backspace: in a text box that deletes a word
             "Set this item aside: out of the queue, training and evaluation (Ctrl+Z undoes)",
         ),
         include=A(window, "&Include excluded items…", [], "Bring excluded items back"),

@@ -13,7 +13,7 @@ Signals
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QComboBox,
@@ -128,10 +128,26 @@ class _TaskRow(QFrame):
         completer.setCaseSensitivity(Qt.CaseInsensitive)
         completer.setFilterMode(Qt.MatchContains)
         completer.setMaxVisibleItems(12)
-        completer.activated.connect(self._submit)  # a label chosen in the list
+        # a label chosen in the list; after Enter on it, returnPressed has corrected and emptied
+        # the box already, so the choice must not correct a second (the next) item
+        completer.activated.connect(lambda s: self._submit(s) if box.text().strip() else None)
         box.setCompleter(completer)
+        box.installEventFilter(self)  # the box keeps its own editing keys (eventFilter)
         box.returnPressed.connect(lambda: self._submit(box.text()))
         return box
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        """In the filter box, Ctrl+Delete / Ctrl+Backspace edit the text: the window's shortcuts
+        (Exclude this item) must not take them."""
+        if (
+            obj is getattr(self, "filter", None)
+            and event.type() == QEvent.ShortcutOverride
+            and event.modifiers() & Qt.ControlModifier
+            and event.key() in (Qt.Key_Delete, Qt.Key_Backspace)
+        ):
+            event.accept()
+            return False
+        return super().eventFilter(obj, event)
 
     def _submit(self, typed: str) -> None:
         """Enter in the filter box (or a label chosen in its list): correct to the exact or first

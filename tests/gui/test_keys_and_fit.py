@@ -424,3 +424,19 @@ def test_checkpoints_dialog_says_when_checkpoints_are_written(qtbot, tmp_path):
         store.add_checkpoint("checkpoints/x.pt", 10, 3, 5, note="on close")
     dlg.refresh()
     assert dlg.table.item(0, 6).text().startswith("when the trainer stopped")
+
+
+def test_picking_a_label_in_the_filter_list_corrects_only_once(qtbot):
+    """Enter on a label chosen in the filter box's list: returnPressed corrects; the completer's
+    own activated signal that follows must not correct the next item too."""
+    from mmrl_desktop.gui.feedback_panel import FeedbackPanel
+
+    panel = FeedbackPanel([("finding", [f"label{i}" for i in range(30)])])
+    qtbot.addWidget(panel)
+    row = panel.rows["finding"]
+    got = []
+    row.correctRequested.connect(lambda task, label: got.append(label))
+    row.filter.setText("label10")
+    row.filter.returnPressed.emit()
+    row.filter.completer().activated.emit("label10")
+    assert got == ["label10"]

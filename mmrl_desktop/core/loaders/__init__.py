@@ -98,18 +98,25 @@ def open_regular(path: str | os.PathLike):
     reason = regular_file_reason(path)
     if reason:
         raise UnreadableFile(reason)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    nonblock = getattr(os, "O_NONBLOCK", 0)  # POSIX only; Windows has no FIFOs to hang on
+    flags = os.O_RDONLY | nonblock | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(path, flags)
     except OSError as err:
         raise UnreadableFile(f"file cannot be read ({err.strerror or err})") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise UnreadableFile(_not_regular(mode))
+        if nonblock:  # on Windows set_blocking exists (3.12+) but works only on pipes
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except UnreadableFile:
         os.close(fd)
-        raise UnreadableFile(_not_regular(mode))
-    if hasattr(os, "set_blocking"):
-        os.set_blocking(fd, True)
-    return os.fdopen(fd, "rb")
+        raise
+    except OSError as err:
+        os.close(fd)
+        raise UnreadableFile(f"file cannot be read ({err.strerror or err})") from None
 
 
 # ------------------------------------------------------------------ the one size guard for images

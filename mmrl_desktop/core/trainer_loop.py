@@ -315,6 +315,24 @@ def _lower_priority(nice: int) -> None:
             os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
         except OSError:
             pass
+    _lower_other_threads(nice)
+
+
+def _lower_other_threads(nice: int) -> None:
+    """On Linux the nice value is per thread: the threads torch started while loading (its
+    intra-op pool) would keep ``LOADING_NICE`` and do the matrix work at it. Lower them too."""
+    try:
+        tids = [int(t) for t in os.listdir("/proc/self/task")]
+    except (OSError, ValueError):  # not Linux
+        return
+    for tid in tids:
+        try:
+            if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
+            if hasattr(os, "SCHED_BATCH"):
+                os.sched_setscheduler(tid, os.SCHED_BATCH, os.sched_param(0))
+        except OSError:  # the thread ended meanwhile, or the change was refused
+            pass
 
 
 def _build_then_yield(project_root: str, device: str):

@@ -209,3 +209,25 @@ def test_the_trainer_process_gives_way_but_is_never_idle_class():
     batch = str(os.SCHED_BATCH)
     loading = str(max(10, os.nice(0)))  # the child starts at this process's nice value
     assert out == [loading, batch, "19", batch, "19", batch]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="Linux per-thread nice")
+def test_threads_started_while_loading_are_lowered_too():
+    """torch's pool threads start while the model loads at nice 10: the drop to 19 reaches them."""
+    code = (
+        "import os, threading\n"
+        "from mmrl_desktop.core.trainer_loop import _lower_priority as low\n"
+        "low(10)\n"
+        "go, done = threading.Event(), threading.Event()\n"
+        "tid = []\n"
+        "def work():\n"
+        "    tid.append(threading.get_native_id()); go.set(); done.wait(10)\n"
+        "t = threading.Thread(target=work); t.start(); go.wait(10)\n"
+        "low(19)\n"
+        "print(os.getpriority(os.PRIO_PROCESS, tid[0]), os.sched_getscheduler(tid[0]))\n"
+        "done.set(); t.join()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    assert out == ["19", str(os.SCHED_BATCH)]

@@ -4,16 +4,17 @@
 process, never on the GUI thread); the loop calls ``tick()`` after each step and while paused.
 
 * **Checkpoint cadence.** Once the trainer has trained on new answers (its update count moved past
-  its last checkpoint), ``tick`` writes a checkpoint (``Trainer.save_checkpoint``) when the model
-  has settled (the answers' updates are done) or has been changing for ``save_after_s``, and at
-  most once every ``save_after_s`` (``SAVE_AFTER_S``, 5 s). The newest model is on disk about a
-  second after a lone answer and within ~2 × ``save_after_s`` while answers keep coming. The
-  trainer's own checkpoints (every ``checkpoint_every`` updates, and on close) stay. These
-  checkpoints are noted ``recent`` and the next checkpoint of any kind deletes them
-  (``ckpt_files.prune``): the folder holds one of them plus the newest ``keep_checkpoints`` (5)
-  milestones, so it does not grow and the rollback history still reaches back. A checkpoint is
-  never rewritten at a step already on disk: each one gets a new name, so a reader never mixes
-  the weights of one write with the metadata of another.
+  its last checkpoint) or holds a new model version without new updates (an undo rolled the model
+  back to a snapshot with nothing owed: saved one step above the last checkpoint), ``tick`` writes a
+  checkpoint (``Trainer.save_checkpoint``) when the model has settled (the answers' updates are
+  done) or has been changing for ``save_after_s``, and at most once every ``save_after_s``
+  (``SAVE_AFTER_S``, 5 s). The newest model is on disk about a second after a lone answer and within
+  ~2 × ``save_after_s`` while answers keep coming. The trainer's own checkpoints (every
+  ``checkpoint_every`` updates, and on close) stay. These checkpoints are noted ``recent`` and the
+  next checkpoint of any kind deletes them (``ckpt_files.prune``): the folder holds one of them plus
+  the newest ``keep_checkpoints`` (5) milestones, so it does not grow and the rollback history still
+  reaches back. A checkpoint is never rewritten at a step already on disk: each one gets a new name,
+  so a reader never mixes the weights of one write with the metadata of another.
 * **Cost** (demo model, 1.28 M parameters: 20.7 MB with the reference policy and the optimiser's
   moments): ~40 ms of CPU per save at the trainer's low priority, 130–310 ms wall with the fsyncs
   (~100 ms of it waiting for the disk) on a loaded 2-core machine: under 1 % of a core at one
@@ -82,8 +83,14 @@ class ModelOnDisk:
 
     def _maybe_save(self, now: float) -> str | None:
         t = self.trainer
-        # the trainer's own record of its last checkpoint's step (periodic, on close, ours)
-        if t.updates == getattr(t, "_last_ckpt_step", None):
+        # the trainer's own record of its last checkpoint (periodic, on close, ours): its step
+        # and model version; a new version without a new update (an undo that rolled back with
+        # nothing owed) is saved too, one step above (``Trainer.save_checkpoint``)
+        known = getattr(t, "_last_ckpt_version", None)
+        if known is not None:
+            self.on_disk_version = int(known)
+        same_step = t.updates == getattr(t, "_last_ckpt_step", None)
+        if same_step and int(t.model_version) == self.on_disk_version:
             self.changing_since = None
             return None
         if self.changing_since is None:

@@ -9,8 +9,9 @@ import never leaves the project locked.
 
 ``project.atomic_write_bytes`` writes ``.<name>.<random>.tmp`` beside its target; a process killed
 between writing and renaming leaves that file. ``remove_stale_temp_files`` deletes them on the next
-open: ``project.toml``'s under the lock (its writers hold it), the others once they are old enough
-that no live writer can still own them.
+open: ``project.toml``'s at once under the lock (its writers hold it), the others (and
+``project.toml``'s when the lock is not held) once they are old enough that no live writer can
+still own them.
 """
 
 from __future__ import annotations
@@ -128,13 +129,16 @@ def _temp_files(folder: Path) -> list[Path]:
 def remove_stale_temp_files(root: Path, folders: list[Path], toml_name: str) -> list[str]:
     """Delete temp files that ``atomic_write_bytes`` left behind; returns their names.
 
-    ``.<toml_name>.*.tmp`` in ``root`` go at once (call this under ``project_lock``); any other
-    ``.*.tmp`` in ``root`` and ``folders`` only when older than ``STALE_TEMP_AGE_S``."""
+    ``.<toml_name>.*.tmp`` in ``root`` go at once only while this thread holds ``project_lock``
+    (every writer of ``toml_name`` holds it from ``mkstemp`` to ``os.replace``, so none is live);
+    without the lock they, and any other ``.*.tmp`` in ``root`` and ``folders``, go only when
+    older than ``STALE_TEMP_AGE_S``: a writer in another process may own a young one."""
     removed: list[str] = []
     now = time.time()
+    locked = bool((getattr(_held, "depth", None) or {}).get(os.path.realpath(root)))
     for folder in [root, *folders]:
         for path in _temp_files(folder):
-            mine = folder == root and path.name.startswith(f".{toml_name}.")
+            mine = locked and folder == root and path.name.startswith(f".{toml_name}.")
             try:
                 if not mine and now - path.stat().st_mtime < STALE_TEMP_AGE_S:
                     continue

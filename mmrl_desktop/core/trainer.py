@@ -199,6 +199,7 @@ class Trainer(TrainerPredictions):
         self.pending_updates = 0
         self.nan_rollbacks = 0
         self._last_ckpt_step = self.updates  # never re-save a step on disk without an update
+        self._last_ckpt_version = self.model_version  # the model version on disk
         self.resumed_from: str | None = None  # the checkpoint file loaded, if any
         self.undo = UndoSnapshots()  # undo that unlearns (core/unlearn.py)
         self.calibrator = PrequentialCalibrator()  # temperatures (core/calibration.py)
@@ -219,6 +220,7 @@ class Trainer(TrainerPredictions):
         self.model_version = max(self.model_version, int(ckpt.meta.get("model_version", 0)))
         self.trained_event_id = int(ckpt.meta.get("last_event_id", 0))
         self._last_ckpt_step = self.updates
+        self._last_ckpt_version = self.model_version
         if not problem:
             cal = ckpt.meta.get("calibration")
             self.calibrator = PrequentialCalibrator.from_meta(cal, self.labels)
@@ -404,8 +406,13 @@ class Trainer(TrainerPredictions):
         """Write a checkpoint of the current step; return its path. A failed write (read-only
         folder, disk full) is one sentence: a ``UserError``, or with ``keep_going`` (the loop's
         periodic and closing saves) ``save_error`` and None — the model stays in memory and the
-        next save tries again."""
+        next save tries again.
+
+        A new model version without a new update (an undo that rolled back to a snapshot with
+        nothing owed) goes one step above the last checkpoint: it never rewrites that one."""
         self._ensure_built()
+        if self.updates == self._last_ckpt_step and self.model_version != self._last_ckpt_version:
+            self.updates += 1
         meta = {
             "train_config": self.config.to_dict(),
             "model_config": self.model_config.to_dict(),
@@ -429,7 +436,15 @@ class Trainer(TrainerPredictions):
         numbers = (self.updates, self.model_version, len(self.buffer))
         index_checkpoint(self.store, self.project.root, path, numbers, note, self.config)
         self._last_ckpt_step = self.updates
+        self._last_ckpt_version = self.model_version
         return str(path)
+
+    def unsaved(self) -> bool:
+        """True when the model in memory is not the last checkpoint written: new updates, or a
+        new model version without any (an undo rolled back to a snapshot, nothing owed)."""
+        return (
+            self.updates > 0 and self.updates != self._last_ckpt_step
+        ) or self.model_version != self._last_ckpt_version
 
     # ---------------------------------------------------------------- info / running / closing
     def info(self) -> dict:
@@ -464,12 +479,7 @@ class Trainer(TrainerPredictions):
         if not self._built:
             return
         try:
-            if (
-                checkpoint
-                and self.checkpoints_enabled
-                and self.updates > 0
-                and self.updates != self._last_ckpt_step
-            ):
+            if checkpoint and self.checkpoints_enabled and self.unsaved():
                 self.save_checkpoint("on close", keep_going=True)
             self.flush_metrics()
         finally:

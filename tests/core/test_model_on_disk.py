@@ -315,3 +315,50 @@ def test_time_based_checkpoints_replace_one_another_and_the_milestones_stay(tmp_
     assert on_disk() == [1510, 1500, 1000]  # the model of the moment and two milestones
     save(1511, "on close")
     assert on_disk() == [1511, 1500, 1000]  # the closing checkpoint supersedes it
+
+
+def test_an_undo_with_nothing_owed_reaches_disk_and_the_closing_checkpoint(tmp_path):
+    """Answer, train, save; undo it with nothing owed: the model goes back to a snapshot and
+    gets a new version without a new update. That version reaches disk one step above the last
+    checkpoint (never rewriting it), both from the time-based save and on close."""
+    project = _tiny_project(tmp_path)
+    now = [100.0]
+    trainer = Trainer(project, device="cpu", queue_size=0)
+    trainer.info()  # built: the answers below are new to it
+    disk = ModelOnDisk(trainer, save_after_s=5.0, heartbeat_s=0.0, clock=lambda: now[0])
+
+    def newest():
+        return ckpt_files.newest_first(ckpt_files.scan(project.checkpoints_dir))[0]
+
+    def answer_train_save(seed: int) -> int:
+        (eid,) = answer(project, 1, seed=seed)
+        trainer.train_pending()
+        now[0] += 5.0
+        disk.tick()
+        assert newest().meta["model_version"] == trainer.model_version == disk.on_disk_version
+        return eid
+
+    def undo(eid: int) -> tuple[int, int]:
+        step, version = trainer.updates, trainer.model_version
+        with project.open_store() as store:
+            store.retract(eid)
+        trainer.step()
+        assert trainer.undo.rollbacks and trainer.pending_updates == 0  # nothing owed
+        assert trainer.model_version > version and trainer.updates == step  # no new update
+        return step, version
+
+    first = answer_train_save(0)
+    saved_step, _ = undo(first)
+    now[0] += 5.0
+    disk.tick()
+    entry = newest()
+    assert entry.meta["model_version"] == trainer.model_version == disk.on_disk_version
+    assert entry.step == saved_step + 1  # a new file: the checkpoint at saved_step is not rewritten
+    assert disk.tick() is None and newest().weights == entry.weights  # saved once
+
+    second = answer_train_save(1)
+    undo(second)
+    trainer.close()  # the closing checkpoint holds the undone model
+    disk.close()
+    entry = newest()
+    assert entry.note == "on close" and entry.meta["model_version"] == trainer.model_version

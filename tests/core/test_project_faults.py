@@ -404,3 +404,20 @@ def test_fault_sentences_name_the_fault_and_leave_bugs_alone():
     assert fault_sentence(sqlite3.IntegrityError("UNIQUE constraint failed")) is None
     assert fault_sentence(sqlite3.OperationalError("no such table: items")) is None
     assert fault_sentence(ValueError("a bug")) is None
+
+
+def test_a_young_project_toml_temp_goes_only_under_the_lock(tmp_path):
+    """A ``project.toml`` temp may be another process's write in progress (it holds the lock from
+    mkstemp to os.replace): removed at once only while the lock is held, else by the age rule."""
+    from mmrl_desktop.core.project_lock import project_lock, remove_stale_temp_files
+
+    project = Project.create(tmp_path / "p", tasks=[Task("label", ["a", "b"])])
+    temp = project.root / f".{PROJECT_FILE}.w8q1.tmp"
+    temp.write_bytes(b"schema_version = 1\n")  # a live writer's, mid-write
+    assert remove_stale_temp_files(project.root, [], PROJECT_FILE) == []
+    assert temp.exists()
+    os.utime(temp, (time.time() - 7200, time.time() - 7200))
+    assert remove_stale_temp_files(project.root, [], PROJECT_FILE) == [temp.name]  # orphaned
+    temp.write_bytes(b"schema_version = 1\n")
+    with project_lock(project.root):  # no writer can be mid-write: an orphan, gone at once
+        assert remove_stale_temp_files(project.root, [], PROJECT_FILE) == [temp.name]

@@ -24,8 +24,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mmrl_desktop.core.importer import import_source  # noqa: E402
-from mmrl_desktop.core.project import Project  # noqa: E402
+from mmrl_desktop.core.data.importer import import_source  # noqa: E402
+from mmrl_desktop.core.data.project import Project  # noqa: E402
 
 
 def build_source(root: Path, files: int, classes: int, seed: int = 0) -> int:

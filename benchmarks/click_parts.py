@@ -24,8 +24,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication
 
-from mmrl_desktop.core.demo import resolve_project
-from mmrl_desktop.core.project import Project
+from mmrl_desktop.core.data.demo import resolve_project
+from mmrl_desktop.core.data.project import Project
 from mmrl_desktop.gui.app import make_app, release_window
 from mmrl_desktop.gui.bench_gui import _percentile, _wait, simulated_answer
 from mmrl_desktop.gui.main_window import MainWindow

@@ -1,6 +1,6 @@
 """Fast in-memory mirror of ``mmrl-desktop bench --data digits`` for tuning algorithms.
 
-Same split (``core.bench.stratified_split``), stream order, simulated expert, model
+Same split (``core.tools.bench.stratified_split``), stream order, simulated expert, model
 (``build_policy`` for 8×8 grey), replay buffer, generators and algorithm classes as the real bench;
 it skips the PNG import, the FeedbackStore and the Trainer, so a seed runs ~2× faster. Numbers are
 close to, not identical with, the CLI's (the CLI is the reference). ``qacc`` is the accuracy of
@@ -36,12 +36,12 @@ class _Features:
 def run(algorithm, seed, points=(100, 300, 1000), corrections=0.0, noise=0.0, upe=8, options=None):
     from sklearn.datasets import load_digits
 
-    from mmrl_desktop.core.algorithms import ALGORITHMS
-    from mmrl_desktop.core.bench import stratified_split
     from mmrl_desktop.core.config import ModelConfig, TrainConfig
-    from mmrl_desktop.core.model.policy import build_policy
-    from mmrl_desktop.core.replay import ReplayBuffer, Row
-    from mmrl_desktop.core.simulate import SimulatedExpert
+    from mmrl_desktop.core.learning.algorithms import ALGORITHMS
+    from mmrl_desktop.core.learning.model.policy import build_policy
+    from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
+    from mmrl_desktop.core.tools.bench import stratified_split
+    from mmrl_desktop.core.tools.simulate import SimulatedExpert
 
     torch.set_num_threads(1)
     d = load_digits()

@@ -1,7 +1,7 @@
 """Vowpal Wabbit ``--cb_explore_adf`` reference on the bench's digits protocol (BENCHMARKS.md §1).
 
-Same split (``core.bench.stratified_split``), same stream order and the same simulated expert
-(``core.simulate.SimulatedExpert``) as ``mmrl-desktop bench``; VW sees the 64 raw pixels (/255) as
+Same split (``core.tools.bench.stratified_split``), same stream order and the same simulated expert
+(``core.tools.simulate.SimulatedExpert``) as ``mmrl-desktop bench``; VW sees the 64 raw pixels (/255) as
 shared features and the label as the action feature (``-q sa``), learns online in one pass
 (cost = −reward: 👍 −1, 👎 +1), a correction adds a fully-observed example of the true label.
 Held-out accuracy = the label VW would exploit (highest probability in its PMF).
@@ -41,8 +41,8 @@ def run(seed: int, points, corrections: float, noise: float, args: str) -> dict:
     from sklearn.datasets import load_digits
     from vowpalwabbit import Workspace
 
-    from mmrl_desktop.core.bench import stratified_split
-    from mmrl_desktop.core.simulate import SimulatedExpert
+    from mmrl_desktop.core.tools.bench import stratified_split
+    from mmrl_desktop.core.tools.simulate import SimulatedExpert
 
     d = load_digits()
     pix = np.clip(d.images * (255.0 / 16.0) + 0.5, 0, 255).astype(np.uint8)

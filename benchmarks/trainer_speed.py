@@ -20,11 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from mmrl_desktop.core.bench import write_digits
-from mmrl_desktop.core.demo import create_demo
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.project import Project, Task
-from mmrl_desktop.core.trainer import Trainer
+from mmrl_desktop.core.data.demo import create_demo
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import Project, Task
+from mmrl_desktop.core.learning.trainer import Trainer
+from mmrl_desktop.core.tools.bench import write_digits
 
 
 def digits_project(root: Path) -> Project:

@@ -63,7 +63,7 @@ def _spec_list(name: str) -> list[str]:
 
 def test_spec_bundles_what_every_offered_export_needs():
     """The bundle writes every format the Export dialog offers (issue 12, point 10)."""
-    from mmrl_desktop.core.export_formats import NEEDS
+    from mmrl_desktop.core.tools.export_formats import NEEDS
 
     needed = {m for modules in NEEDS.values() for m in modules}
     assert needed and not needed & set(_spec_list("PY_EXCLUDES"))

@@ -7,8 +7,8 @@ import sys
 
 
 def run(args) -> int:
-    from mmrl_desktop.core.bench import run_bench
     from mmrl_desktop.core.config import TrainConfig
+    from mmrl_desktop.core.tools.bench import run_bench
 
     TrainConfig.from_dict({"algorithm": args.algorithm})  # unknown algorithm → one-line error
 

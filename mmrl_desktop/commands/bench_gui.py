@@ -6,7 +6,7 @@ import json
 
 
 def run(args) -> int:
-    from mmrl_desktop.core.demo import resolve_project
+    from mmrl_desktop.core.data.demo import resolve_project
     from mmrl_desktop.gui.bench_gui import run_bench_gui
 
     project = resolve_project(args.project)

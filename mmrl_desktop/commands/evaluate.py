@@ -2,9 +2,9 @@
 off-policy thumbs-up estimates of the current model (or FILE) beside the starting model.
 
 On stderr: which model (``model: version V, step S, written …``; text mode) and a warning when the
-app open on the project holds a newer model than the newest checkpoint (``core/model_info.py``).
+app open on the project holds a newer model than the newest checkpoint (``core/evaluation/model_info.py``).
 
-FILE is read with ``core.safe_load``: a pickle that carries code is refused (exit 2), never run.
+FILE is read with ``core.data.safe_load``: a pickle that carries code is refused (exit 2), never run.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import sys
 
 def run(args) -> int:
     from mmrl_desktop.commands.exclude import warn_unreadable
-    from mmrl_desktop.core.demo import resolve_project
-    from mmrl_desktop.core.evaluate import evaluate_project, format_report
-    from mmrl_desktop.core.model_info import tell
-    from mmrl_desktop.core.safe_load import load_weights
+    from mmrl_desktop.core.data.demo import resolve_project
+    from mmrl_desktop.core.data.safe_load import load_weights
+    from mmrl_desktop.core.evaluation.evaluate import evaluate_project, format_report
+    from mmrl_desktop.core.evaluation.model_info import tell
 
     if args.checkpoint:  # before opening anything: a bad file is refused at once
         load_weights(args.checkpoint)

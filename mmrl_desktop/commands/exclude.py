@@ -5,7 +5,7 @@
     mmrl-desktop include --project DIR ITEM_ID [ITEM_ID ...] [--json]
 
 An excluded item leaves the queue, training, ``simulate`` and ``evaluate``; nothing is deleted
-(its answers stay in the log, unused) and ``include`` undoes it (``core/exclusions.py``). An
+(its answers stay in the log, unused) and ``include`` undoes it (``core/data/exclusions.py``). An
 unknown id is one sentence and exit 2, and then nothing is written.
 """
 
@@ -19,8 +19,8 @@ from mmrl_desktop.core.errors import UserError
 
 
 def run(args) -> int:
-    from mmrl_desktop.core.demo import resolve_project
-    from mmrl_desktop.core.session import default_annotator
+    from mmrl_desktop.core.data.demo import resolve_project
+    from mmrl_desktop.core.labelling.session import default_annotator
 
     listing = getattr(args, "list", False)
     if listing and args.item_ids:

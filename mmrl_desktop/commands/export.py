@@ -1,21 +1,21 @@
 """``mmrl-desktop export --project DIR --format FORMAT --out PATH [--json]``.
 
 - ``feedback-csv`` / ``feedback-jsonl``: the feedback log with its audit trail
-  (``mmrl_desktop.core.feedback_export``);
+  (``mmrl_desktop.core.tools.feedback_export``);
 - ``torchscript`` / ``onnx``: the current model, with a preprocessing sidecar, checked against the
-  live model after re-loading (``mmrl_desktop.core.export``); the success line and ``--json``
+  live model after re-loading (``mmrl_desktop.core.tools.export``); the success line and ``--json``
   (``model``: version, step, written) say which model, and stderr warns when the app open on the
-  project holds a newer one (``core/model_info.py``);
+  project holds a newer one (``core/evaluation/model_info.py``);
 - ``tensorboard``: an event log of the training metrics (a folder).
 
 ``--out``: a path with a suffix is the file; a path without one, ending in ``/``, or an existing
 folder is a folder (created, parents too) that gets ``model.pt``, ``model.onnx``,
-``feedback.csv``/``.jsonl`` inside (``core.feedback_export.output_path``).
+``feedback.csv``/``.jsonl`` inside (``core.tools.feedback_export.output_path``).
 
 The success line goes to stdout; with ``--json`` stdout is one JSON object (what was written,
 with its ``path`` and ``format``) and nothing else. Errors: one line on stderr, exit 2.
 
-``--pseudonymize``: item ids become pseudonyms (``mmrl_desktop.core.pseudonyms``); only the feedback
+``--pseudonymize``: item ids become pseudonyms (``mmrl_desktop.core.data.pseudonyms``); only the feedback
 log carries item ids, the model and TensorBoard exports carry none. No export carries a file path.
 """
 
@@ -35,19 +35,19 @@ def _done(args, line: str, info: dict) -> int:
 
 
 def run(args) -> int:
-    from mmrl_desktop.core.demo import resolve_project
+    from mmrl_desktop.core.data.demo import resolve_project
     from mmrl_desktop.core.errors import UserError
-    from mmrl_desktop.core.export_formats import require
+    from mmrl_desktop.core.tools.export_formats import require
 
     project = resolve_project(args.project)
     fmt = args.format
     require(fmt)  # a missing package: what to install, before torch is even loaded
     if fmt in ("feedback-csv", "feedback-jsonl"):
-        from mmrl_desktop.core.feedback_export import export_feedback
+        from mmrl_desktop.core.tools.feedback_export import export_feedback
 
         key = None
         if getattr(args, "pseudonymize", False):
-            from mmrl_desktop.core.pseudonyms import project_key
+            from mmrl_desktop.core.data.pseudonyms import project_key
 
             key = project_key(project.root)
         with project.open_store() as store:
@@ -59,8 +59,8 @@ def run(args) -> int:
         )
         return _done(args, line, summary)
     if fmt in ("torchscript", "onnx"):
-        from mmrl_desktop.core.export import export_model
-        from mmrl_desktop.core.model_info import tell, written_words
+        from mmrl_desktop.core.evaluation.model_info import tell, written_words
+        from mmrl_desktop.core.tools.export import export_model
 
         info = export_model(project, fmt, args.out)
         tell(info["model"], project.root, line=False)  # a newer model in the open app
@@ -73,7 +73,7 @@ def run(args) -> int:
         )
         return _done(args, line, info)
     if fmt == "tensorboard":
-        from mmrl_desktop.core.export import export_tensorboard
+        from mmrl_desktop.core.tools.export import export_tensorboard
 
         info = export_tensorboard(project, args.out)
         line = (

@@ -23,8 +23,8 @@ def run(args) -> int:
     app = make_app()
     from PySide6.QtCore import QTimer
 
-    from mmrl_desktop.core.demo import resolve_project
-    from mmrl_desktop.core.user_settings import UserSettings
+    from mmrl_desktop.core.data.demo import resolve_project
+    from mmrl_desktop.core.data.user_settings import UserSettings
     from mmrl_desktop.gui.main_window import MainWindow
 
     settings = UserSettings.load()

@@ -12,10 +12,10 @@ MAX_LISTED = 20
 
 
 def run(args) -> int:
-    from mmrl_desktop.core.demo import DEMO_NAME, is_demo
-    from mmrl_desktop.core.holdout import DEFAULT_HOLDOUT
-    from mmrl_desktop.core.importer import scan_source, write_items
-    from mmrl_desktop.core.project import PROJECT_FILE, Project
+    from mmrl_desktop.core.data.demo import DEMO_NAME, is_demo
+    from mmrl_desktop.core.data.holdout import DEFAULT_HOLDOUT
+    from mmrl_desktop.core.data.importer import scan_source, write_items
+    from mmrl_desktop.core.data.project import PROJECT_FILE, Project
 
     target = Path(args.project).expanduser()
     if args.project == DEMO_NAME or is_demo(target):

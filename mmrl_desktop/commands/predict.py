@@ -1,9 +1,9 @@
 """``mmrl-desktop predict --project DIR SOURCE [--json]``: label new files (a file, a folder or a
-manifest) with the project's current model; see ``mmrl_desktop.core.predict`` for the JSON.
+manifest) with the project's current model; see ``mmrl_desktop.core.tools.predict`` for the JSON.
 
 The JSON names no folder of this machine: ``source`` is SOURCE as given when that is a relative
 path inside the working folder, else only its last component (``scan`` for ``/home/ann/scan``);
-``model`` is the model used (version, step, written: ``core/model_info.py``), also said on stderr
+``model`` is the model used (version, step, written: ``core/evaluation/model_info.py``), also said on stderr
 in text mode, with a warning when the app open on the project holds a newer one;
 ``project`` is the project folder's name; every file path is relative to SOURCE (as before).
 """
@@ -23,10 +23,10 @@ def public_name(path: str | os.PathLike) -> str:
 
 
 def run(args) -> int:
-    from mmrl_desktop.core.demo import resolve_project
+    from mmrl_desktop.core.data.demo import resolve_project
     from mmrl_desktop.core.errors import UserError
-    from mmrl_desktop.core.model_info import tell
-    from mmrl_desktop.core.predict import format_predictions, predict_source
+    from mmrl_desktop.core.evaluation.model_info import tell
+    from mmrl_desktop.core.tools.predict import format_predictions, predict_source
 
     project = resolve_project(args.project)
     result = predict_source(project, args.source)

@@ -1,6 +1,6 @@
 """``mmrl-desktop self-test [--json]``: a headless health check of this installation.
 
-Runs the Qt-free checks of ``mmrl_desktop.core.selftest`` (torch and the device, the default model's
+Runs the Qt-free checks of ``mmrl_desktop.core.tools.selftest`` (torch and the device, the default model's
 forward/backward pass, a temporary SQLite project, the loaders on the demo samples, the DICOM
 codecs), then the two that need libraries the core must not import: audio output (sounddevice;
 missing output is a warning) and Qt (PySide6 on the offscreen platform, SVG icons). One line per
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 
-from mmrl_desktop.core.selftest import (
+from mmrl_desktop.core.tools.selftest import (
     FAIL,
     WARN,
     Warn,

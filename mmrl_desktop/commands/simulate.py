@@ -8,8 +8,8 @@ import sys
 
 def run(args) -> int:
     from mmrl_desktop.commands.exclude import warn_unreadable
-    from mmrl_desktop.core.demo import resolve_project
-    from mmrl_desktop.core.simulate import run_simulation
+    from mmrl_desktop.core.data.demo import resolve_project
+    from mmrl_desktop.core.tools.simulate import run_simulation
 
     project = resolve_project(args.project)
     summary = run_simulation(

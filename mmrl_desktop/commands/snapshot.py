@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def run(args) -> int:
-    from mmrl_desktop.core.demo import resolve_project
+    from mmrl_desktop.core.data.demo import resolve_project
     from mmrl_desktop.gui.snapshot import take_snapshots
 
     project = resolve_project(args.project)

@@ -7,7 +7,7 @@ SIGTERM stops it after the current update, with a checkpoint (``train_progress.p
 
 Launched by torchrun (``torchrun --nproc_per_node=N -m mmrl_desktop train ...``) it trains
 data-parallel, one process per CPU share or GPU, and rank 0 writes the one checkpoint
-(``core/distributed.py``, ADR 0005); otherwise it is one process.
+(``core/learning/distributed.py``, ADR 0005); otherwise it is one process.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ MAX_CATCH_UP = 1000  # updates owed to new answers that one run catches up at mo
 
 
 def run(args) -> int:
-    from mmrl_desktop.core import distributed
+    from mmrl_desktop.core.learning import distributed
 
     if distributed.requested():
         return _run_distributed(args)
@@ -33,9 +33,9 @@ def _run_local(args, stop) -> int:
     import sys
 
     from mmrl_desktop.commands.train_progress import Progress
-    from mmrl_desktop.core.demo import resolve_project
+    from mmrl_desktop.core.data.demo import resolve_project
     from mmrl_desktop.core.errors import UserError
-    from mmrl_desktop.core.trainer import Trainer
+    from mmrl_desktop.core.learning.trainer import Trainer
 
     project = resolve_project(args.project)
     trainer = Trainer(project, device=args.device, queue_size=0, should_stop=stop.requested)
@@ -82,8 +82,8 @@ def _run_distributed(args) -> int:
     import os
     import sys
 
-    from mmrl_desktop.core import distributed
     from mmrl_desktop.core.errors import UserError
+    from mmrl_desktop.core.learning import distributed
 
     try:
         s = distributed.train(args.project, args.steps, args.device)

@@ -154,7 +154,7 @@ class TrainConfig:
         _check(self.eval_every >= 0, "eval_every must be zero or positive.")
         _check(self.eval_items >= 1, "eval_items must be at least 1.")
         _check(self.cache_mb >= 1, "cache_mb must be at least 1.")
-        from mmrl_desktop.core.algorithms import ALGORITHM_NAMES
+        from mmrl_desktop.core.learning.algorithms import ALGORITHM_NAMES
 
         _check(
             self.algorithm in ALGORITHM_NAMES,

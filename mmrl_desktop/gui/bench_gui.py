@@ -31,9 +31,9 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject
 from PySide6.QtWidgets import QWidget
 
-from mmrl_desktop.core import ckpt_files
-from mmrl_desktop.core.project import Project
-from mmrl_desktop.core.trainer_loop import peak_rss_mb
+from mmrl_desktop.core.data.project import Project
+from mmrl_desktop.core.learning import ckpt_files
+from mmrl_desktop.core.learning.trainer_loop import peak_rss_mb
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -247,7 +247,7 @@ def run_bench_gui(
         clicks_s = time.perf_counter() - clicks_from
         steps_done = log.step_now() - steps_from
         _wait(app, lambda: bool(log.versions) and log.versions[-1][1] >= max(done.at), 20.0)
-        # the checkpoint that has the last answer comes a few seconds later (core/model_on_disk.py)
+        # the checkpoint that has the last answer comes a few seconds later (core/learning/model_on_disk.py)
         _wait(app, lambda: watch_disk.first_on_disk(max(done.wall)) is not None, 30.0)
         watch_disk.stop()
         watch_disk.look()

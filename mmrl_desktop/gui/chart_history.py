@@ -5,7 +5,7 @@ Before, the charts started empty on every start although the answers were in the
 - ``read_history`` (Qt-free, on a ``BackgroundTask`` thread with its own store connection) reads
   what the charts showed before: the thumbs-up rates per answered click (from the session's undo
   stack, which the session rebuilds from the log at open), the prequential accuracy per live
-  answer (``core/prequential.py``), the trainer's metrics from the ``metrics`` table (written
+  answer (``core/evaluation/prequential.py``), the trainer's metrics from the ``metrics`` table (written
   before this start: later rows arrive as live events) and the number of held-out items;
 - ``AnswerCharts`` puts that history into the ``ChartsPanel`` in a few vectorised stores, then
   adds one point per answer. A click costs an append to a list; the reward lookup (one indexed
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mmrl_desktop.core import prequential
-from mmrl_desktop.core.session import Action, ItemStatus
+from mmrl_desktop.core.evaluation import prequential
+from mmrl_desktop.core.labelling.session import Action, ItemStatus
 from mmrl_desktop.gui.charts import fold_metrics
 
 MOVING_AVERAGE = prequential.RECENT  # the thumbs-up "recent" window (answers)
@@ -104,7 +104,7 @@ def read_history(
 ) -> History:
     """Everything the charts showed before this start (opens its own store: call it on the
     thread it runs in)."""
-    from mmrl_desktop.core.project import Project
+    from mmrl_desktop.core.data.project import Project
 
     project = Project.open(project_root)
     with project.open_store() as store:

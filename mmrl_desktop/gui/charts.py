@@ -15,7 +15,7 @@ Public API
 - ``flush()``: redraw now (tests, snapshots).
 - ``series(key) -> RingBuffer | None``; ``keys() -> list[str]``.
 
-The first plot is the prequential accuracy (``core/prequential.py``): ``preq/accuracy`` with its
+The first plot is the prequential accuracy (``core/evaluation/prequential.py``): ``preq/accuracy`` with its
 Wilson 95 % band between ``preq/low`` and ``preq/high`` (one filled path through at most
 ``BAND_POINTS`` of their points: pyqtgraph's ``FillBetweenItem`` over every point cost ~35 ms per
 redraw and ~30 ms per paint at 5000 answers, against ~1 ms and ~7 ms without the band) — the measure

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mmrl_desktop.core.store import Prediction
+from mmrl_desktop.core.data.store import Prediction
 from mmrl_desktop.gui.label_keys import filter_box_wanted, keys_summary, label_keys
 from mmrl_desktop.gui.widgets import ElidedLabel, reserve_lines, reserve_width, set_bar_value
 from mmrl_desktop.paths import resources_dir
@@ -181,7 +181,7 @@ class _TaskRow(QFrame):
             return
         self.shown.setText(pred.shown_label)
         # the model's (calibrated) probability of the shown label, never the propensity (how
-        # likely the label was to be drawn): core/calibration.py
+        # likely the label was to be drawn): core/learning/calibration.py
         conf = pred.probs.get(pred.shown_label)
         set_bar_value(self.confidence, 0 if conf is None else int(round(conf * 1000)))
         self.confidence.setFormat("confidence —" if conf is None else f"confidence {conf:.0%}")

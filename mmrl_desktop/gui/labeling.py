@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from mmrl_desktop.core.prefetch import Prefetcher
-from mmrl_desktop.core.project import Project
-from mmrl_desktop.core.session import Action, ItemStatus, LabelingSession
+from mmrl_desktop.core.data.project import Project
+from mmrl_desktop.core.labelling.prefetch import Prefetcher
+from mmrl_desktop.core.labelling.session import Action, ItemStatus, LabelingSession
 from mmrl_desktop.gui.chart_history import AnswerCharts, rewards_of
 from mmrl_desktop.gui.queue_panel import answer_counts
 

@@ -13,7 +13,7 @@ from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QStackedWidget
 
 from mmrl_desktop import __version__
-from mmrl_desktop.core.project import Project
+from mmrl_desktop.core.data.project import Project
 from mmrl_desktop.gui.actions import ABOUT_TEXT, build_actions, shortcuts_text
 from mmrl_desktop.gui.feedback_panel import FeedbackPanel
 from mmrl_desktop.gui.queue_panel import QueuePanel, answer_counts

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mmrl_desktop.core.session import STATUS_SYMBOL, ItemStatus, LabelingSession
+from mmrl_desktop.core.labelling.session import STATUS_SYMBOL, ItemStatus, LabelingSession
 from mmrl_desktop.gui.widgets import set_bar_value
 
 STATUS_COLOUR = {

@@ -11,8 +11,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.project import Project
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import Project
 
 
 def _kind(item: Item) -> str:
@@ -27,7 +27,7 @@ def _kind(item: Item) -> str:
 
 
 def _is_dicom(path: str) -> bool:
-    from mmrl_desktop.core.loaders import has_dicom_preamble  # never opens a FIFO or device
+    from mmrl_desktop.core.data.loaders import has_dicom_preamble  # never opens a FIFO or device
 
     return path.lower().endswith(".dcm") or has_dicom_preamble(path)
 

@@ -1,5 +1,5 @@
 """The status bar: device, model version, answers given, trainer state, updates per second, and a
-note on the left when other programs starve the trainer (``perf/starved``, core/trainer_loop.py)."""
+note on the left when other programs starve the trainer (``perf/starved``, core/learning/trainer_loop.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The trainer behind a QThread: a worker QObject (no parent) moved to a QThread, wrapping the
-Qt-free trainer loop (``core.trainer_loop``).
+Qt-free trainer loop (``core.learning.trainer_loop``).
 
 By default the loop runs in a **process of its own** (ADR 0007): the worker thread spawns it,
 forwards the GUI's commands down a pipe and turns what comes back into signals. Python threads
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from mmrl_desktop.core.trainer_loop import LoopControl, build_trainer, run_loop, serve
+from mmrl_desktop.core.learning.trainer_loop import LoopControl, build_trainer, run_loop, serve
 
 # A stopping trainer process saves its checkpoint in STOP_GRACE_S, or is terminated, then killed,
 # JOIN_S each: 5 + 2 + 2 s stays inside TrainerController.stop()'s 10 s wait, so the QThread has

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from mmrl_desktop.core.config import TrainConfig
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.project import DEFAULT_TASK, Project, Task
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import DEFAULT_TASK, Project, Task
 
 TINY_MODEL = {
     "embed_dim": 16,
@@ -87,7 +87,7 @@ def make_manifest(root: Path, per_class: int = 6) -> Path:
 
 def digits_project(root: Path, n: int = 60, algorithm: dict | None = None) -> Project:
     """A project of ``n`` sklearn digits written as PNGs, with a few held-out items."""
-    from mmrl_desktop.core.bench import write_digits
+    from mmrl_desktop.core.tools.bench import write_digits
 
     src = write_digits(root / "src")
     items = []

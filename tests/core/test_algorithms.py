@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mmrl_desktop.core.algorithms import ALGORITHM_NAMES, ALGORITHMS
-from mmrl_desktop.core.algorithms.base import ReplayBatch, TaskFeedback
 from mmrl_desktop.core.config import ModelConfig, TrainConfig
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.model.policy import build_policy
-from mmrl_desktop.core.replay import ReplayBuffer, Row
+from mmrl_desktop.core.learning.algorithms import ALGORITHM_NAMES, ALGORITHMS
+from mmrl_desktop.core.learning.algorithms.base import ReplayBatch, TaskFeedback
+from mmrl_desktop.core.learning.model.policy import build_policy
+from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
 
 
 def _policy():
@@ -69,8 +69,8 @@ def test_act_update_shapes_and_learning(name):
 
 
 def test_default_refresh_fits_and_acts_by_thompson(tmp_path):
-    from mmrl_desktop.core.items import Item
-    from mmrl_desktop.core.model.featurize import Featurizer
+    from mmrl_desktop.core.data.items import Item
+    from mmrl_desktop.core.learning.model.featurize import Featurizer
     from tests.core.enginefixtures import make_pngs
 
     make_pngs(tmp_path, 4)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mmrl_desktop.cli import main
-from mmrl_desktop.core.bench import run_bench
+from mmrl_desktop.core.tools.bench import run_bench
 from tests.core.enginefixtures import TINY_MODEL, make_manifest, make_pngs, make_texts, make_wavs
 
 KEYS = {

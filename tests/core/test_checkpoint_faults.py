@@ -12,10 +12,10 @@ import sys
 
 import pytest
 
-from mmrl_desktop.core.checkpoints import list_checkpoints
+from mmrl_desktop.core.data.project import Project
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.project import Project
-from mmrl_desktop.core.trainer import Trainer
+from mmrl_desktop.core.learning.checkpoints import list_checkpoints
+from mmrl_desktop.core.learning.trainer import Trainer
 from tests.core.enginefixtures import answer, digits_project
 
 
@@ -83,7 +83,7 @@ def test_unwritable_checkpoints_stop_training_before_it_starts(tmp_path):
 
 
 def test_trainer_process_loop_reports_unwritable_checkpoints_in_one_sentence(tmp_path):
-    from mmrl_desktop.core.trainer_loop import LoopControl, run_loop
+    from mmrl_desktop.core.learning.trainer_loop import LoopControl, run_loop
 
     project = _trained(tmp_path)
     _swap_for_a_file(project.checkpoints_dir)
@@ -164,7 +164,7 @@ def test_model_setting_the_checkpoint_overrides_is_said(tmp_path):
 
 def test_trainer_loop_warns_of_skipped_checkpoints_and_failed_saves(tmp_path):
     """The app's trainer (thread or process) says both in one sentence each and keeps going."""
-    from mmrl_desktop.core.trainer_loop import LoopControl, run_loop
+    from mmrl_desktop.core.learning.trainer_loop import LoopControl, run_loop
 
     project = _trained(tmp_path)
     (project.checkpoints_dir / "ckpt-99999999.safetensors").write_bytes(b"junk")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import torch
 
-from mmrl_desktop.core.algorithms import ALGORITHMS
-from mmrl_desktop.core.checkpoints import (
+from mmrl_desktop.core.config import ModelConfig, TrainConfig
+from mmrl_desktop.core.learning.algorithms import ALGORITHMS
+from mmrl_desktop.core.learning.checkpoints import (
     latest_checkpoint,
     list_checkpoints,
     load_checkpoint,
     save_checkpoint,
 )
-from mmrl_desktop.core.config import ModelConfig, TrainConfig
-from mmrl_desktop.core.model.policy import build_policy
+from mmrl_desktop.core.learning.model.policy import build_policy
 from tests.core.test_algorithms import _batch
 
 CFG = ModelConfig.from_dict(

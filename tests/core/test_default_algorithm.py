@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from mmrl_desktop.core.algorithms import ALGORITHMS
-from mmrl_desktop.core.algorithms.base import Action
 from mmrl_desktop.core.config import ModelConfig, TrainConfig
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.model.policy import build_policy
-from mmrl_desktop.core.replay import ReplayBuffer, Row
+from mmrl_desktop.core.learning.algorithms import ALGORITHMS
+from mmrl_desktop.core.learning.algorithms.base import Action
+from mmrl_desktop.core.learning.model.policy import build_policy
+from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
 
 K = 4
 

@@ -12,9 +12,9 @@ import torch
 from safetensors.torch import load_file
 
 from mmrl_desktop.cli import main
-from mmrl_desktop.core import distributed
-from mmrl_desktop.core.checkpoints import load_checkpoint
-from mmrl_desktop.core.trainer import Trainer
+from mmrl_desktop.core.learning import distributed
+from mmrl_desktop.core.learning.checkpoints import load_checkpoint
+from mmrl_desktop.core.learning.trainer import Trainer
 from tests.core.enginefixtures import answer, digits_project
 
 REPO = Path(__file__).resolve().parents[2]

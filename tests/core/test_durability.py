@@ -10,12 +10,12 @@ import time
 
 import pytest
 
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.project import Project, Task
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import Project, Task
 
 WRITER = r"""
 import sys
-from mmrl_desktop.core.store import FeedbackStore
+from mmrl_desktop.core.data.store import FeedbackStore
 store = FeedbackStore(sys.argv[1])
 k = 0
 while True:

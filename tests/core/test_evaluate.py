@@ -14,11 +14,11 @@ import torch
 
 from mmrl_desktop.cli import main
 from mmrl_desktop.core import metrics
-from mmrl_desktop.core.calibration import class_probs
+from mmrl_desktop.core.data.project import Project
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.evaluate import evaluate_project, format_report, open_trainer
-from mmrl_desktop.core.project import Project
-from mmrl_desktop.core.trainer import Trainer
+from mmrl_desktop.core.evaluation.evaluate import evaluate_project, format_report, open_trainer
+from mmrl_desktop.core.learning.calibration import class_probs
+from mmrl_desktop.core.learning.trainer import Trainer
 from tests.core.enginefixtures import answer, digits_project
 
 REPO = Path(__file__).resolve().parents[2]
@@ -159,8 +159,8 @@ def test_cli_refuses_malicious_checkpoint_in_a_subprocess(trained, tmp_path):
 
 
 def test_a_checkpoint_that_does_not_fit_is_a_sentence(tmp_path):
-    from mmrl_desktop.core.checkpoints import save_checkpoint
     from mmrl_desktop.core.config import TrainConfig
+    from mmrl_desktop.core.learning.checkpoints import save_checkpoint
 
     project = digits_project(tmp_path)
     meta = {

@@ -1,4 +1,4 @@
-"""Excluding items (core/exclusions.py): the append-only record, and that an excluded item is left
+"""Excluding items (core/data/exclusions.py): the append-only record, and that an excluded item is left
 out of the queue, training and evaluation; and that an item whose file breaks after import is left
 out and named while training and evaluation go on with the others."""
 
@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import DEFAULT_TASK, Project, Task
+from mmrl_desktop.core.data.store import MIGRATIONS, FeedbackStore
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.project import DEFAULT_TASK, Project, Task
-from mmrl_desktop.core.session import ItemStatus, LabelingSession
-from mmrl_desktop.core.store import MIGRATIONS, FeedbackStore
-from mmrl_desktop.core.trainer import Trainer
+from mmrl_desktop.core.labelling.session import ItemStatus, LabelingSession
+from mmrl_desktop.core.learning.trainer import Trainer
 from tests.core.enginefixtures import answer, make_pngs
 
 
@@ -154,7 +154,7 @@ def _break(path: str, how: str) -> None:
 def test_an_item_broken_after_import_is_left_out_and_named(tmp_path):
     """Training and evaluation go on with the other items and name the bad ones (the old code
     trained on an all-masked input without a word and counted it in the hold-out figures)."""
-    from mmrl_desktop.core.evaluate import evaluate_project
+    from mmrl_desktop.core.evaluation.evaluate import evaluate_project
 
     project = png_project(tmp_path)
     answer(project, 8)

@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from mmrl_desktop.cli import main
-from mmrl_desktop.core import export as export_mod
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import Project, Task
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.evaluate import open_trainer
-from mmrl_desktop.core.export import as_positional, export_model, export_tensorboard
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.project import Project, Task
+from mmrl_desktop.core.evaluation.evaluate import open_trainer
+from mmrl_desktop.core.tools import export as export_mod
+from mmrl_desktop.core.tools.export import as_positional, export_model, export_tensorboard
 from tests.core.enginefixtures import TINY_MODEL, make_pngs, make_wavs
 from tests.core.test_evaluate import make_trained
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from mmrl_desktop.core import export_formats
+from mmrl_desktop.core.data.project import Project
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.project import Project
+from mmrl_desktop.core.tools import export_formats
 from tests.core.enginefixtures import text_export_project
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,9 +12,9 @@ import os
 import pytest
 
 from mmrl_desktop.cli import main
+from mmrl_desktop.core.data.project import Project
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.feedback_export import output_path
-from mmrl_desktop.core.project import Project
+from mmrl_desktop.core.tools.feedback_export import output_path
 from tests.core.enginefixtures import text_export_project
 
 

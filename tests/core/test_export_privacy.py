@@ -20,10 +20,10 @@ import torch
 
 import mmrl_desktop
 from mmrl_desktop.cli import main
-from mmrl_desktop.core.feedback_export import export_feedback, feedback_rows
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.project import Project, Task
-from mmrl_desktop.core.pseudonyms import KEY_FILE, project_key, pseudonym
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import Project, Task
+from mmrl_desktop.core.data.pseudonyms import KEY_FILE, project_key, pseudonym
+from mmrl_desktop.core.tools.feedback_export import export_feedback, feedback_rows
 from tests.core.test_evaluate import make_trained
 
 REPO = Path(mmrl_desktop.__file__).resolve().parents[1]
@@ -205,7 +205,7 @@ HOME_FILE = os.path.join(os.path.expanduser("~"), "secret", "notes.txt")
 
 def test_a_torchscript_program_that_names_a_folder_is_refused():
     from mmrl_desktop.core.errors import UserError
-    from mmrl_desktop.core.export_io import private_strings, torchscript_bytes
+    from mmrl_desktop.core.tools.export_io import private_strings, torchscript_bytes
 
     scripted = torch.jit.script(_NamesAFolder())
     with pytest.raises(UserError, match="names a folder of this computer"):
@@ -216,7 +216,7 @@ def test_a_torchscript_program_that_names_a_folder_is_refused():
 
 def test_write_files_is_all_or_nothing(tmp_path):
     from mmrl_desktop.core.errors import UserError
-    from mmrl_desktop.core.export_io import write_files
+    from mmrl_desktop.core.tools.export_io import write_files
 
     model = tmp_path / "model.pt"
     model.write_bytes(b"old")

@@ -6,10 +6,10 @@ import json
 import pytest
 
 from mmrl_desktop.cli import main
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import Project, Task
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.feedback_export import COLUMNS, export_feedback, feedback_rows
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.project import Project, Task
+from mmrl_desktop.core.tools.feedback_export import COLUMNS, export_feedback, feedback_rows
 
 T0 = 1714555812.345  # 2024-05-01T09:30:12.345Z
 CONTRACT = {

@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from mmrl_desktop.cli import main
-from mmrl_desktop.core.holdout import MIN_POOL, choose_holdout, holdout_count
-from mmrl_desktop.core.importer import import_source
-from mmrl_desktop.core.loaders import UnreadableFile, check_file
-from mmrl_desktop.core.project import DEFAULT_TASK, Project
+from mmrl_desktop.core.data.holdout import MIN_POOL, choose_holdout, holdout_count
+from mmrl_desktop.core.data.importer import import_source
+from mmrl_desktop.core.data.loaders import UnreadableFile, check_file
+from mmrl_desktop.core.data.project import DEFAULT_TASK, Project
 from tests.core.badcorpus import png_bytes
 
 SIZES = {"a": 15, "b": 10, "c": 3, "d": 4, "e": 1}
@@ -214,7 +214,7 @@ def test_png_signature_before_garbage_is_a_broken_header_not_truncated(tmp_path)
 
 def test_demo_keeps_its_own_holdout(tmp_path):
     """The demo's 30 % (``demo.assign_holdout``) is not stacked on the import default."""
-    from mmrl_desktop.core.demo import DEMO_HOLDOUT, DEMO_TASK, assign_holdout, create_demo
+    from mmrl_desktop.core.data.demo import DEMO_HOLDOUT, DEMO_TASK, assign_holdout, create_demo
     from mmrl_desktop.paths import resources_dir
 
     demo = create_demo(tmp_path / "demo")

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from mmrl_desktop.core.config import ModelConfig
-from mmrl_desktop.core.importer import import_source, scan_source
-from mmrl_desktop.core.loaders import (
+from mmrl_desktop.core.data.importer import import_source, scan_source
+from mmrl_desktop.core.data.loaders import (
     MAX_PIXELS,
     UnreadableFile,
     check_file,
@@ -29,13 +29,13 @@ from mmrl_desktop.core.loaders import (
     load_image,
     load_text,
 )
-from mmrl_desktop.core.loaders.audio import MAX_AUDIO_SAMPLES, check_audio
-from mmrl_desktop.core.loaders.dicom import check_dicom
-from mmrl_desktop.core.loaders.image import check_image
-from mmrl_desktop.core.model.featurize import Featurizer, resolve_model_config
-from mmrl_desktop.core.predict import scan_files
-from mmrl_desktop.core.prefetch import load_for_display
-from mmrl_desktop.core.project import Project
+from mmrl_desktop.core.data.loaders.audio import MAX_AUDIO_SAMPLES, check_audio
+from mmrl_desktop.core.data.loaders.dicom import check_dicom
+from mmrl_desktop.core.data.loaders.image import check_image
+from mmrl_desktop.core.data.project import Project
+from mmrl_desktop.core.labelling.prefetch import load_for_display
+from mmrl_desktop.core.learning.model.featurize import Featurizer, resolve_model_config
+from mmrl_desktop.core.tools.predict import scan_files
 from tests.core.badcorpus import (
     bomb_png,
     huge_dicom,
@@ -84,7 +84,7 @@ def test_a_4gb_wav_is_read_only_as_far_as_it_is_used(tmp_path):
     assert path.stat().st_size > 4_000_000_000 and path.stat().st_blocks * 512 < 1 << 20
     assert check_audio(path)["seconds"] > 100_000  # the header is valid: import accepts it
     out = _limited(
-        "from mmrl_desktop.core.loaders import load_audio\n"
+        "from mmrl_desktop.core.data.loaders import load_audio\n"
         "import time\n"
         "t = time.perf_counter()\n"
         f"model = load_audio({str(path)!r}, 16000, max_seconds=2.0)\n"
@@ -193,7 +193,7 @@ def test_text_read_is_bounded_and_a_device_is_never_read(tmp_path):
 
 
 def test_hashing_a_long_text_stops_at_max_tokens():
-    from mmrl_desktop.core.model.featurize import hash_text
+    from mmrl_desktop.core.learning.model.featurize import hash_text
 
     words = " ".join(f"w{i}" for i in range(400_000))
     t = time.perf_counter()
@@ -206,8 +206,8 @@ def test_hashing_a_long_text_stops_at_max_tokens():
 
 
 def test_a_manifest_over_the_limit_is_refused_before_it_is_read(tmp_path):
+    from mmrl_desktop.core.data.manifest import MAX_MANIFEST_BYTES
     from mmrl_desktop.core.errors import UserError
-    from mmrl_desktop.core.manifest import MAX_MANIFEST_BYTES
 
     man = tmp_path / "items.csv"
     man.write_text("id,image,label\n")
@@ -317,7 +317,7 @@ def test_a_file_swapped_for_a_link_outside_the_source_is_not_read(tmp_path):
 
 
 def test_items_imported_before_roots_were_recorded_are_still_checked(tmp_path):
-    from mmrl_desktop.core.items import Item
+    from mmrl_desktop.core.data.items import Item
 
     (tmp_path / "data").mkdir()
     (tmp_path / "elsewhere").mkdir()

@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from mmrl_desktop.core.data.importer import ImportCancelled, import_source, scan_source
+from mmrl_desktop.core.data.project import DEFAULT_TASK, Project
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.importer import ImportCancelled, import_source, scan_source
-from mmrl_desktop.core.project import DEFAULT_TASK, Project
 from tests.core.badcorpus import (
     UNICODE_STEM,
     build_folder_corpus,

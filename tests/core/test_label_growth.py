@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from mmrl_desktop.core.algorithms import ALGORITHM_NAMES
-from mmrl_desktop.core.checkpoints import latest_checkpoint, list_checkpoints, prune
 from mmrl_desktop.core.config import ModelConfig, TrainConfig
-from mmrl_desktop.core.evaluate import load_candidate_file
-from mmrl_desktop.core.importer import import_source
-from mmrl_desktop.core.model.policy import build_policy
-from mmrl_desktop.core.project import Project
-from mmrl_desktop.core.resume import plan_resume
-from mmrl_desktop.core.trainer import Trainer
+from mmrl_desktop.core.data.importer import import_source
+from mmrl_desktop.core.data.project import Project
+from mmrl_desktop.core.evaluation.evaluate import load_candidate_file
+from mmrl_desktop.core.learning.algorithms import ALGORITHM_NAMES
+from mmrl_desktop.core.learning.checkpoints import latest_checkpoint, list_checkpoints, prune
+from mmrl_desktop.core.learning.model.policy import build_policy
+from mmrl_desktop.core.learning.resume import plan_resume
+from mmrl_desktop.core.learning.trainer import Trainer
 from tests.core.enginefixtures import TINY_MODEL, answer, make_pngs
 
 CFG = ModelConfig.from_dict(
@@ -199,8 +199,8 @@ def test_prune_orders_by_the_metadata_step(tmp_path):
 def test_grow_state_every_algorithm(name):
     """A state for labels a, b grows into a, x, b (+ a new task): old rows move by name, the
     optimiser moments with them, and the grown algorithm keeps training."""
-    from mmrl_desktop.core.algorithms import ALGORITHMS
-    from mmrl_desktop.core.growth import grow_state
+    from mmrl_desktop.core.learning.algorithms import ALGORITHMS
+    from mmrl_desktop.core.learning.growth import grow_state
     from tests.core.test_algorithms import _batch
 
     def _policy(num):

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from mmrl_desktop.core.loaders import (
+from mmrl_desktop.core.data.loaders import (
     ImageData,
     UnreadableFile,
     apply_window,
@@ -19,8 +19,8 @@ from mmrl_desktop.core.loaders import (
     load_image,
     load_text,
 )
-from mmrl_desktop.core.loaders.dicom import CT_PRESETS, check_dicom
-from mmrl_desktop.core.loaders.image import check_image
+from mmrl_desktop.core.data.loaders.dicom import CT_PRESETS, check_dicom
+from mmrl_desktop.core.data.loaders.image import check_image
 from tests.core.badcorpus import bomb_png, dicom_testfile, pixelless_dicom, png_bytes
 
 
@@ -230,7 +230,7 @@ def test_audio_mono_float32_resampled_without_torchaudio_load(tmp_path, monkeypa
     assert load_audio(flac).shape == (1600,)
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
-    from mmrl_desktop.core.loaders.audio import check_audio
+    from mmrl_desktop.core.data.loaders.audio import check_audio
 
     with pytest.raises(UnreadableFile, match="audio file header is broken"):
         check_audio(bad)
@@ -239,7 +239,7 @@ def test_audio_mono_float32_resampled_without_torchaudio_load(tmp_path, monkeypa
 
 
 def test_text_utf8_bom_binary_inline(tmp_path):
-    from mmrl_desktop.core.loaders.text import check_text
+    from mmrl_desktop.core.data.loaders.text import check_text
 
     p = tmp_path / "a.txt"
     p.write_bytes(b"\xef\xbb\xbfh\xc3\xa9llo \xf0\x9f\x98\x80")

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from mmrl_desktop.core.config import ModelConfig
+from mmrl_desktop.core.data.items import Item
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.model.encoders import load_weights_file
-from mmrl_desktop.core.model.featurize import Featurizer, hash_text, resolve_model_config
-from mmrl_desktop.core.model.policy import build_policy
+from mmrl_desktop.core.learning.model.encoders import load_weights_file
+from mmrl_desktop.core.learning.model.featurize import Featurizer, hash_text, resolve_model_config
+from mmrl_desktop.core.learning.model.policy import build_policy
 from tests.core.enginefixtures import TINY_MODEL, make_pngs, make_texts, make_wavs
 
 

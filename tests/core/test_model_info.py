@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mmrl_desktop.core.model_info import written_utc
+from mmrl_desktop.core.evaluation.model_info import written_utc
 
 
 @pytest.mark.parametrize("stamp", ["NaN", 1e300, -1e300])

@@ -14,13 +14,13 @@ from types import SimpleNamespace
 import pytest
 
 from mmrl_desktop.cli import main
-from mmrl_desktop.core import ckpt_files
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.model_info import describe, newer_in_app
-from mmrl_desktop.core.model_on_disk import HEARTBEAT_FILE, ModelOnDisk, live_trainer
-from mmrl_desktop.core.project import DEFAULT_TASK, Project, Task
-from mmrl_desktop.core.trainer import Trainer
-from mmrl_desktop.core.trainer_loop import LoopControl, run_loop
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import DEFAULT_TASK, Project, Task
+from mmrl_desktop.core.evaluation.model_info import describe, newer_in_app
+from mmrl_desktop.core.learning import ckpt_files
+from mmrl_desktop.core.learning.model_on_disk import HEARTBEAT_FILE, ModelOnDisk, live_trainer
+from mmrl_desktop.core.learning.trainer import Trainer
+from mmrl_desktop.core.learning.trainer_loop import LoopControl, run_loop
 from tests.core.enginefixtures import TINY_MODEL, answer, make_pngs
 
 
@@ -260,7 +260,7 @@ def test_readers_never_see_a_torn_checkpoint_while_the_app_writes_and_prunes(tmp
     and never takes a checkpoint pruned under it for an unreadable one."""
     import torch
 
-    from mmrl_desktop.core.checkpoints import find_latest, save_checkpoint
+    from mmrl_desktop.core.learning.checkpoints import find_latest, save_checkpoint
 
     folder = tmp_path / "checkpoints"
     save_checkpoint(folder, {"w": torch.zeros(50_000)}, {"model_version": 0}, 0, keep=2)
@@ -298,7 +298,7 @@ def test_time_based_checkpoints_replace_one_another_and_the_milestones_stay(tmp_
     ``recent`` checkpoint is deleted by the next checkpoint, milestones count for ``keep``."""
     import torch
 
-    from mmrl_desktop.core.checkpoints import save_checkpoint
+    from mmrl_desktop.core.learning.checkpoints import save_checkpoint
 
     folder = tmp_path / "checkpoints"
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mmrl_desktop.core import ope
+from mmrl_desktop.core.evaluation import ope
 
 K = 4
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from mmrl_desktop.core.optim import AdamW
+from mmrl_desktop.core.learning.optim import AdamW
 
 
 def _nets():
@@ -77,7 +77,7 @@ def test_training_never_imports_dynamo():
     """torch.optim's first call imports torch._dynamo (+114 MB RSS): the trainer must not."""
     code = (
         "import sys, torch\n"
-        "from mmrl_desktop.core.optim import AdamW\n"
+        "from mmrl_desktop.core.learning.optim import AdamW\n"
         "net = torch.nn.Linear(3, 2)\n"
         "opt = AdamW(net.parameters())\n"
         "net(torch.randn(4, 3)).sum().backward()\n"

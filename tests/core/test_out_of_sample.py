@@ -12,17 +12,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mmrl_desktop.core import calibration, ope
-from mmrl_desktop.core.evaluate import (
+from mmrl_desktop.core.data.project import DEFAULT_TASK, Project
+from mmrl_desktop.core.evaluation import ope
+from mmrl_desktop.core.evaluation.evaluate import (
     candidates_for,
     evaluate_project,
     format_report,
     greedy_probs,
     open_trainer,
 )
-from mmrl_desktop.core.predict import predict_source
-from mmrl_desktop.core.project import DEFAULT_TASK, Project
-from mmrl_desktop.core.trainer import Trainer
+from mmrl_desktop.core.learning import calibration
+from mmrl_desktop.core.learning.trainer import Trainer
+from mmrl_desktop.core.tools.predict import predict_source
 from tests.core.enginefixtures import digits_project
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from mmrl_desktop.cli import main
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.evaluate import open_trainer
-from mmrl_desktop.core.predict import format_predictions, predict_source
+from mmrl_desktop.core.evaluation.evaluate import open_trainer
+from mmrl_desktop.core.tools.predict import format_predictions, predict_source
 from tests.core.test_evaluate import make_trained
 
 
@@ -52,8 +52,8 @@ def test_folder_predictions_match_the_model(setup):
 
     trainer = open_trainer(project)
     try:
-        from mmrl_desktop.core.calibration import class_probs
-        from mmrl_desktop.core.items import Item
+        from mmrl_desktop.core.data.items import Item
+        from mmrl_desktop.core.learning.calibration import class_probs
 
         p0 = res["predictions"][0]
         item = Item(p0["id"], image=str(new / p0["files"]["image"]))

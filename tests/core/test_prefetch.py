@@ -1,7 +1,7 @@
 import threading
 
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.prefetch import ItemView, Prefetcher
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.labelling.prefetch import ItemView, Prefetcher
 
 
 def test_prefetch_caches_and_evicts():
@@ -28,7 +28,7 @@ def test_prefetch_caches_and_evicts():
 
 
 def test_loader_errors_become_sentences(tmp_path):
-    from mmrl_desktop.core.prefetch import load_for_display
+    from mmrl_desktop.core.labelling.prefetch import load_for_display
 
     bad = tmp_path / "gone.wav"
     view = load_for_display(Item("x", audio=str(bad), text_inline="hello"))

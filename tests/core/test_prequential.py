@@ -6,11 +6,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from mmrl_desktop.core import prequential
-from mmrl_desktop.core.items import Item
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import Project, Task
+from mmrl_desktop.core.data.store import FeedbackEvent
+from mmrl_desktop.core.evaluation import prequential
 from mmrl_desktop.core.metrics import wilson_interval
-from mmrl_desktop.core.project import Project, Task
-from mmrl_desktop.core.store import FeedbackEvent
 
 
 def ev(eid, reward, *, prop=0.3, task="label", kind="feedback", corrected=None):
@@ -102,7 +102,7 @@ def test_evaluate_json_has_prequential_without_held_out_items(tmp_path, capsys):
     import json
 
     from mmrl_desktop.cli import main
-    from mmrl_desktop.core.evaluate import format_report
+    from mmrl_desktop.core.evaluation.evaluate import format_report
     from tests.core.enginefixtures import answer
 
     project = _no_holdout_project(tmp_path)
@@ -123,7 +123,7 @@ def test_evaluate_json_has_prequential_without_held_out_items(tmp_path, capsys):
 
 
 def test_evaluate_without_answers_has_a_null_prequential_that_says_why(tmp_path):
-    from mmrl_desktop.core.evaluate import evaluate_project
+    from mmrl_desktop.core.evaluation.evaluate import evaluate_project
     from tests.core.enginefixtures import digits_project
 
     res = evaluate_project(digits_project(tmp_path, n=40))  # held-out items, no answers yet
@@ -136,8 +136,8 @@ def test_training_on_the_answers_does_not_flatter_the_prequential_figure(tmp_pat
     """Issue 12.7: a weak model shows as weak. The figure scores what was shown, so a model that
     has since trained on those very answers (and would now get many of them right, in-sample)
     leaves it unchanged."""
-    from mmrl_desktop.core.evaluate import evaluate_project
-    from mmrl_desktop.core.trainer import Trainer
+    from mmrl_desktop.core.evaluation.evaluate import evaluate_project
+    from mmrl_desktop.core.learning.trainer import Trainer
     from tests.core.enginefixtures import answer
 
     project = _no_holdout_project(tmp_path)

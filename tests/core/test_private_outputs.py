@@ -13,10 +13,10 @@ from safetensors.torch import save_file
 
 from mmrl_desktop.cli import main
 from mmrl_desktop.core.config import ModelConfig
+from mmrl_desktop.core.data.safe_load import load_weights
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.model.encoders import load_weights_file
-from mmrl_desktop.core.model.policy import build_policy
-from mmrl_desktop.core.safe_load import load_weights
+from mmrl_desktop.core.learning.model.encoders import load_weights_file
+from mmrl_desktop.core.learning.model.policy import build_policy
 from tests.core.enginefixtures import TINY_MODEL
 from tests.core.test_evaluate import make_trained
 

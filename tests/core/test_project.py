@@ -2,8 +2,8 @@
 
 import pytest
 
+from mmrl_desktop.core.data.project import PROJECT_SCHEMA_VERSION, Project, Task
 from mmrl_desktop.core.errors import ProjectError
-from mmrl_desktop.core.project import PROJECT_SCHEMA_VERSION, Project, Task
 
 
 def test_create_open_round_trip(tmp_path):

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import tomli_w
 
+from mmrl_desktop.core.data.importer import import_source
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import PROJECT_FILE, Project, Task, tomllib
 from mmrl_desktop.core.errors import ProjectError, fault_sentence
-from mmrl_desktop.core.importer import import_source
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.project import PROJECT_FILE, Project, Task, tomllib
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -108,7 +108,7 @@ def test_save_keeps_labels_another_process_wrote(tmp_path):
 
 
 def _hold_lock(root: str, held, release) -> None:
-    from mmrl_desktop.core.project_lock import project_lock
+    from mmrl_desktop.core.data.project_lock import project_lock
 
     with project_lock(root):
         held.set()
@@ -116,7 +116,7 @@ def _hold_lock(root: str, held, release) -> None:
 
 
 def test_the_project_lock_excludes_another_process_and_is_reentrant(tmp_path):
-    from mmrl_desktop.core.project_lock import project_lock
+    from mmrl_desktop.core.data.project_lock import project_lock
 
     project = Project.create(tmp_path / "p", tasks=[Task("label", ["a", "b"])])
     ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
@@ -409,7 +409,7 @@ def test_fault_sentences_name_the_fault_and_leave_bugs_alone():
 def test_a_young_project_toml_temp_goes_only_under_the_lock(tmp_path):
     """A ``project.toml`` temp may be another process's write in progress (it holds the lock from
     mkstemp to os.replace): removed at once only while the lock is held, else by the age rule."""
-    from mmrl_desktop.core.project_lock import project_lock, remove_stale_temp_files
+    from mmrl_desktop.core.data.project_lock import project_lock, remove_stale_temp_files
 
     project = Project.create(tmp_path / "p", tasks=[Task("label", ["a", "b"])])
     temp = project.root / f".{PROJECT_FILE}.w8q1.tmp"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from mmrl_desktop.core.pseudonyms import KEY_FILE, project_key, pseudonym
+from mmrl_desktop.core.data.pseudonyms import KEY_FILE, project_key, pseudonym
 
 
 def test_an_empty_key_file_left_by_a_killed_export_is_replaced(tmp_path):

@@ -13,11 +13,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mmrl_desktop.core.algorithms import ALGORITHMS
-from mmrl_desktop.core.algorithms.base import ReplayBatch, TaskFeedback
 from mmrl_desktop.core.config import ModelConfig, TrainConfig
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.model.policy import build_policy
+from mmrl_desktop.core.learning.algorithms import ALGORITHMS
+from mmrl_desktop.core.learning.algorithms.base import ReplayBatch, TaskFeedback
+from mmrl_desktop.core.learning.model.policy import build_policy
 
 K = 10
 

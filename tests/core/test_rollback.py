@@ -9,10 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from mmrl_desktop.core.checkpoints import latest_checkpoint, list_checkpoints, load_checkpoint
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.rollback import promote_checkpoint
-from mmrl_desktop.core.trainer import Trainer
+from mmrl_desktop.core.learning.checkpoints import (
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+)
+from mmrl_desktop.core.learning.rollback import promote_checkpoint
+from mmrl_desktop.core.learning.trainer import Trainer
 from tests.core.enginefixtures import answer, digits_project
 
 

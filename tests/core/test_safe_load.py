@@ -7,8 +7,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from mmrl_desktop.core.data.safe_load import load_weights
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.safe_load import load_weights
 
 CODE_MSG = (
     "is not a safe weights file: it contains Python code (pickle) that mmrl-desktop will not run."

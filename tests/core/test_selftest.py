@@ -1,4 +1,4 @@
-"""The Qt-free self-test checks (mmrl_desktop.core.selftest)."""
+"""The Qt-free self-test checks (mmrl_desktop.core.tools.selftest)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from mmrl_desktop.core import selftest
-from mmrl_desktop.core.selftest import FAIL, OK, WARN, CheckResult, Warn, healthy, run_checks
+from mmrl_desktop.core.tools import selftest
+from mmrl_desktop.core.tools.selftest import FAIL, OK, WARN, CheckResult, Warn, healthy, run_checks
 
 
 def test_run_checks_reports_ok_warn_and_fail_without_raising():
@@ -69,7 +69,7 @@ def test_loaders_check_names_the_sample_that_failed(monkeypatch, tmp_path):
 
 def test_core_selftest_does_not_import_qt_or_sounddevice():
     code = (
-        "import sys; from mmrl_desktop.core import selftest as s; "
+        "import sys; from mmrl_desktop.core.tools import selftest as s; "
         "s.run_checks([c for c in s.core_checks() if c[0] in ('project', 'loaders')]); "
         "bad = [m for m in ('PySide6', 'sounddevice', 'pyqtgraph') if m in sys.modules]; "
         "print(bad)"

@@ -2,10 +2,10 @@
 
 import pytest
 
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.project import Project, Task
-from mmrl_desktop.core.session import ItemStatus, LabelingSession
-from mmrl_desktop.core.store import Prediction
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import Project, Task
+from mmrl_desktop.core.data.store import Prediction
+from mmrl_desktop.core.labelling.session import ItemStatus, LabelingSession
 
 
 @pytest.fixture

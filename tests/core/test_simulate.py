@@ -9,8 +9,8 @@ import numpy as np
 
 from mmrl_desktop.cli import main
 from mmrl_desktop.core.config import ModelConfig
-from mmrl_desktop.core.model.featurize import Featurizer
-from mmrl_desktop.core.simulate import SimulatedExpert, ThumbsEnv
+from mmrl_desktop.core.learning.model.featurize import Featurizer
+from mmrl_desktop.core.tools.simulate import SimulatedExpert, ThumbsEnv
 from tests.core.enginefixtures import digits_project
 
 

@@ -5,9 +5,9 @@ import threading
 
 import pytest
 
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.store import SCHEMA_VERSION, FeedbackStore, Prediction
 from mmrl_desktop.core.errors import ProjectError
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.store import SCHEMA_VERSION, FeedbackStore, Prediction
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ quadratic read costs sixteen times as many).
 
 import pytest
 
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.store import FeedbackStore
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.store import FeedbackStore
 
 
 def _store(path, answers: int) -> FeedbackStore:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from mmrl_desktop.core.store import Prediction
-from mmrl_desktop.core.trainer import Trainer
+from mmrl_desktop.core.data.store import Prediction
+from mmrl_desktop.core.learning.trainer import Trainer
 from tests.core.enginefixtures import answer, digits_project
 
 
@@ -134,8 +134,8 @@ def test_checkpoint_of_another_model_shape_starts_fresh(tmp_path):
     """A checkpoint written by a differently shaped model (an older app) is not a crash."""
     import json
 
-    from mmrl_desktop.core.checkpoints import latest_checkpoint
-    from mmrl_desktop.core.trainer import Trainer
+    from mmrl_desktop.core.learning.checkpoints import latest_checkpoint
+    from mmrl_desktop.core.learning.trainer import Trainer
     from tests.core.enginefixtures import answer, digits_project
 
     project = digits_project(tmp_path, n=30)

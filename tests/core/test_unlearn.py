@@ -1,6 +1,6 @@
 """Undo unlearns (issue 12 point 5): a retracted answer leaves the replay, the posterior and the
 network — the item's probability for the retracted label comes back to what a run that never got
-the answer gives, within a bounded number of updates (``core/unlearn.py``)."""
+the answer gives, within a bounded number of updates (``core/learning/unlearn.py``)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.project import DEFAULT_TASK, Project, Task
-from mmrl_desktop.core.trainer import Trainer
-from mmrl_desktop.core.trainer_loop import LoopControl, run_loop
-from mmrl_desktop.core.unlearn import KEEP
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import DEFAULT_TASK, Project, Task
+from mmrl_desktop.core.learning.trainer import Trainer
+from mmrl_desktop.core.learning.trainer_loop import LoopControl, run_loop
+from mmrl_desktop.core.learning.unlearn import KEEP
 
 UPE = 4  # updates per answer in the quicker tests (the app's default: 8)
 TOL = 0.1  # |p(retracted label) − p without the answer|

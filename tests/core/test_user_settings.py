@@ -1,4 +1,4 @@
-from mmrl_desktop.core.user_settings import MAX_RECENT, UserSettings
+from mmrl_desktop.core.data.user_settings import MAX_RECENT, UserSettings
 
 
 def test_defaults_then_round_trip():

@@ -7,8 +7,8 @@ import numpy as np
 import soundfile as sf
 from PIL import Image
 
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.project import Project, Task
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import Project, Task
 from mmrl_desktop.gui.bench_gui import run_bench_gui
 
 

@@ -9,11 +9,11 @@ import time
 import numpy as np
 import pytest
 
-from mmrl_desktop.core import prequential
-from mmrl_desktop.core.items import Item
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import Project, Task
+from mmrl_desktop.core.evaluation import prequential
+from mmrl_desktop.core.labelling.session import LabelingSession
 from mmrl_desktop.core.metrics import wilson_interval
-from mmrl_desktop.core.project import Project, Task
-from mmrl_desktop.core.session import LabelingSession
 from mmrl_desktop.gui.chart_history import MOVING_AVERAGE, metrics_series, thumbs_series
 from mmrl_desktop.gui.charts import NO_ANSWERS_NOTE
 from mmrl_desktop.gui.main_window import MainWindow

@@ -183,7 +183,7 @@ def test_a_single_held_out_point_is_seen_against_step_zero(qtbot, charts):
 
 @pytest.mark.parametrize("height", [160, 230])
 def test_a_note_stays_inside_its_plot(qtbot, charts, height):
-    from mmrl_desktop.core.prequential import NO_HOLDOUT
+    from mmrl_desktop.core.evaluation.prequential import NO_HOLDOUT
 
     charts.resize(1280, height)
     charts.set_note("eval", NO_HOLDOUT)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mmrl_desktop.core.trainer import Trainer
+from mmrl_desktop.core.learning.trainer import Trainer
 from mmrl_desktop.gui.trainer_worker import TrainerController
 from tests.core.enginefixtures import answer, digits_project
 

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 from PySide6.QtWidgets import QMessageBox
 
+from mmrl_desktop.core.data.project import Project, Task
+from mmrl_desktop.core.data.user_settings import UserSettings
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.project import Project, Task
-from mmrl_desktop.core.user_settings import UserSettings
 from mmrl_desktop.gui.background import BackgroundTask
 from mmrl_desktop.gui.dialogs.checkpoints import CheckpointsDialog, rollback
 from mmrl_desktop.gui.dialogs.evaluation import EvaluationDialog
@@ -57,7 +57,7 @@ def make_source(root, per_class: int = 3, bad: bool = True):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A small digits project with feedback, two checkpoints and a hold-out set (built once)."""
-    from mmrl_desktop.core.trainer import Trainer
+    from mmrl_desktop.core.learning.trainer import Trainer
     from tests.core.enginefixtures import answer, digits_project
 
     project = digits_project(tmp_path_factory.mktemp("trained"), n=40)

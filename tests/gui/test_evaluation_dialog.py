@@ -8,9 +8,9 @@ import shutil
 import pytest
 from PySide6.QtWidgets import QDialog, QDialogButtonBox
 
-from mmrl_desktop.core.evaluate import evaluate_project
-from mmrl_desktop.core.project import DEFAULT_TASK, Project
-from mmrl_desktop.core.store import Prediction
+from mmrl_desktop.core.data.project import DEFAULT_TASK, Project
+from mmrl_desktop.core.data.store import Prediction
+from mmrl_desktop.core.evaluation.evaluate import evaluate_project
 from mmrl_desktop.gui.dialogs.evaluation import DIAGONAL, EvaluationDialog
 from mmrl_desktop.gui.feedback_panel import FeedbackPanel
 from tests.core.test_out_of_sample import make_trained_on_all, panel_and_evaluate_probs, trickle

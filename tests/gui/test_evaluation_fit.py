@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 
-from mmrl_desktop.core.evaluate import evaluate_project
+from mmrl_desktop.core.evaluation.evaluate import evaluate_project
 from mmrl_desktop.gui.dialogs.evaluation import EvaluationDialog
 from tests.gui.test_evaluation_dialog import trained  # noqa: F401  (the fixture)
 from tests.gui.test_header_fit import app_look  # noqa: F401  (the app's font and style)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pyqtgraph as pg
 import pytest
 
-from mmrl_desktop.core import prequential
-from mmrl_desktop.core.evaluate import evaluate_project
+from mmrl_desktop.core.evaluation import prequential
+from mmrl_desktop.core.evaluation.evaluate import evaluate_project
 from mmrl_desktop.gui.dialogs.evaluation import EvaluationDialog
 from tests.core.enginefixtures import answer, digits_project
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from mmrl_desktop.core.session import ItemStatus
+from mmrl_desktop.core.labelling.session import ItemStatus
 from tests.gui.test_main_window import project, window  # noqa: F401  (fixtures)
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import os
 
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.project import Project, Task
-from mmrl_desktop.core.pseudonyms import project_key, pseudonym
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import Project, Task
+from mmrl_desktop.core.data.pseudonyms import project_key, pseudonym
 from mmrl_desktop.gui.dialogs.export_dialog import PSEUDONYM_NA, PSEUDONYM_TEXT, ExportDialog
 from tests.core.enginefixtures import text_export_project
 

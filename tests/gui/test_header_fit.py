@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.project import Project, Task
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import Project, Task
 from tests.gui.test_keys_and_fit import _png, open_window  # noqa: F401  (the fixture)
 
 SHAPES = ["circle", "square", "triangle"]

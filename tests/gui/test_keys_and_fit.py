@@ -16,11 +16,11 @@ from PySide6.QtCore import QPointF, QRect, Qt
 from PySide6.QtWidgets import QApplication, QLabel
 
 import mmrl_desktop.gui as gui_package
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.loaders import ImageData
-from mmrl_desktop.core.project import Project, Task
-from mmrl_desktop.core.session import ItemStatus
-from mmrl_desktop.core.store import Prediction
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.loaders import ImageData
+from mmrl_desktop.core.data.project import Project, Task
+from mmrl_desktop.core.data.store import Prediction
+from mmrl_desktop.core.labelling.session import ItemStatus
 from mmrl_desktop.gui.actions import ABOUT_TEXT, shortcuts_text
 from mmrl_desktop.gui.dialogs.checkpoints import CheckpointsDialog
 from mmrl_desktop.gui.feedback_panel import matching_labels
@@ -135,7 +135,7 @@ def test_label_keys_rule():
 
 
 def test_pressing_7_on_the_demo_records_label_7(qtbot, tmp_path, open_window):
-    from mmrl_desktop.core.demo import create_demo
+    from mmrl_desktop.core.data.demo import create_demo
 
     window = open_window(create_demo(tmp_path / "demo"))
     for key, label in ((Qt.Key_7, "7"), (Qt.Key_9, "9"), (Qt.Key_0, "0")):
@@ -323,7 +323,7 @@ def _check_window_text(window) -> list[str]:
 
 @pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])
 def test_text_fits_on_image_audio_and_multimodal_items(qtbot, tmp_path, open_window, size):
-    from mmrl_desktop.core.demo import create_demo
+    from mmrl_desktop.core.data.demo import create_demo
     from mmrl_desktop.gui.snapshot import _kind
 
     window = open_window(create_demo(tmp_path / "demo"), size)

@@ -14,9 +14,9 @@ import soundfile as sf
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from mmrl_desktop.core.items import Item
-from mmrl_desktop.core.project import Project, Task
-from mmrl_desktop.core.session import ItemStatus
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import Project, Task
+from mmrl_desktop.core.labelling.session import ItemStatus
 from mmrl_desktop.gui.main_window import MainWindow
 from mmrl_desktop.gui.trainer_worker import TrainerController
 
@@ -257,7 +257,7 @@ def test_the_window_process_does_not_import_torch(project, tmp_path):
     script.write_text(
         "import sys\n"
         "def main():\n"
-        "    from mmrl_desktop.core.project import Project\n"
+        "    from mmrl_desktop.core.data.project import Project\n"
         "    from mmrl_desktop.gui.app import make_app, release_window\n"
         "    from mmrl_desktop.gui.bench_gui import _wait, simulated_answer\n"
         "    from mmrl_desktop.gui.main_window import MainWindow\n"

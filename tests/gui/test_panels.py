@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication, QEvent
 
-from mmrl_desktop.core.store import Prediction
+from mmrl_desktop.core.data.store import Prediction
 from mmrl_desktop.gui.feedback_panel import FeedbackPanel
 from mmrl_desktop.gui.status import StatusBar
 

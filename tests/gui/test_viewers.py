@@ -11,7 +11,7 @@ from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt
 from PySide6.QtGui import QAction, QKeySequence, QMouseEvent
 from PySide6.QtWidgets import QApplication, QMainWindow
 
-from mmrl_desktop.core.loaders import ImageData, apply_window
+from mmrl_desktop.core.data.loaders import ImageData, apply_window
 from mmrl_desktop.gui.viewers import audio_output, audio_view
 from mmrl_desktop.gui.viewers.audio_view import (
     NO_DEVICE,
@@ -546,7 +546,7 @@ def test_window_on_pixels_with_nan_does_not_crash(image_view):
 def test_monochrome1_stays_inverted_after_window_change(qtbot):
     import numpy as np
 
-    from mmrl_desktop.core.loaders import ImageData, apply_window
+    from mmrl_desktop.core.data.loaders import ImageData, apply_window
     from mmrl_desktop.gui.viewers.image_view import ImageView
 
     pixels = np.arange(64, dtype=np.float32).reshape(8, 8) * 10
@@ -571,9 +571,9 @@ def test_queue_keeps_the_current_item_visible_and_pages_instead_of_scrolling_per
     queue jumps a page when the current item would leave the view, and shows it in full."""
     from PySide6.QtCore import QModelIndex
 
-    from mmrl_desktop.core.items import Item
-    from mmrl_desktop.core.project import Project, Task
-    from mmrl_desktop.core.session import STATUS_SYMBOL, ItemStatus, LabelingSession
+    from mmrl_desktop.core.data.items import Item
+    from mmrl_desktop.core.data.project import Project, Task
+    from mmrl_desktop.core.labelling.session import STATUS_SYMBOL, ItemStatus, LabelingSession
     from mmrl_desktop.gui.queue_panel import STATUS_COLOUR, QueuePanel
 
     p = Project.create(tmp_path / "p", tasks=[Task("label", ["a", "b"])])

@@ -10,7 +10,7 @@ from PIL import Image
 from PySide6.QtWidgets import QWizard
 
 from mmrl_desktop.cli import main
-from mmrl_desktop.core.project import Project
+from mmrl_desktop.core.data.project import Project
 from mmrl_desktop.gui.dialogs.new_project import NewProjectWizard
 
 
@@ -62,7 +62,7 @@ def test_wizard_holdout_field_no_cancel_on_last_page_and_one_reason(qtbot, tmp_p
 
 
 def test_import_dialog_holdout_field(qtbot, tmp_path):
-    from mmrl_desktop.core.project import Task
+    from mmrl_desktop.core.data.project import Task
     from mmrl_desktop.gui.dialogs.import_dialog import ImportDialog
 
     project = Project.create(tmp_path / "p", tasks=[Task("label", ["cat", "dog"])])

@@ -1,7 +1,7 @@
 """Checkpoints: the list (time, step, model version, answers seen, metrics then) and roll back.
 
 Rolling back stops the trainer (its closing checkpoint is written first), promotes the chosen
-checkpoint with ``core.rollback.promote_checkpoint`` — a copy becomes the newest checkpoint, the
+checkpoint with ``core.learning.rollback.promote_checkpoint`` — a copy becomes the newest checkpoint, the
 store records ``audit("rollback", ...)`` — and starts the trainer again, which resumes from it.
 Nothing is deleted; the answers given since stay in the log.
 """
@@ -20,11 +20,11 @@ from PySide6.QtWidgets import (
     QTableWidgetItem,
 )
 
-from mmrl_desktop.core.ckpt_files import read_entry
 from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning.ckpt_files import read_entry
 from mmrl_desktop.gui.widgets import close_and_action, list_table, stack
 
-# how checkpoints are written while the app is open (the trainer process, core/trainer.py)
+# how checkpoints are written while the app is open (the trainer process, core/learning/trainer.py)
 CADENCE = (
     "The trainer writes a checkpoint a few seconds after it has trained on new answers, and "
     "when it stops (note \u201cwhen the trainer stopped\u201d)."
@@ -36,7 +36,7 @@ EMPTY = (
 # the trainer's own notes, as the table says them
 NOTES = {
     "on close": "when the trainer stopped",
-    "recent": "the newest model (the next checkpoint replaces it)",  # core/model_on_disk.py
+    "recent": "the newest model (the next checkpoint replaces it)",  # core/learning/model_on_disk.py
 }
 COLUMNS = ["Saved", "Step", "Model", "Answers seen", "Held-out accuracy", "Thumbs-up rate", "Note"]
 
@@ -171,7 +171,7 @@ class CheckpointsDialog(QDialog):
 
 def rollback(window, path: str) -> bool:
     """Stop the trainer, promote ``path``, restart the trainer. A sentence on failure."""
-    from mmrl_desktop.core.rollback import check_target, promote_checkpoint
+    from mmrl_desktop.core.learning.rollback import check_target, promote_checkpoint
 
     try:  # an unreadable target is refused before the trainer is even stopped
         check_target(window.project, (window.project.root / path).with_suffix(".safetensors"))

@@ -1,6 +1,6 @@
 """Evaluation view: the current model beside the starting model (and a chosen checkpoint).
 
-``core.evaluate.evaluate_project`` runs on a background thread with its own project and store;
+``core.evaluation.evaluate.evaluate_project`` runs on a background thread with its own project and store;
 the view shows its JSON-ready result (the shape ``mmrl-desktop evaluate --json`` prints):
 accuracy, macro-F1, ECE and the off-policy thumbs-up estimates (IPS, SNIPS, DR with their
 confidence intervals, from the answers each model has not trained on) side by side; per-class
@@ -48,8 +48,8 @@ def evaluation_job(project_root: str, checkpoint: str | None):
     """Current vs starting model; with ``checkpoint``, a second pass adds it as a third model."""
 
     def run(state) -> dict:
-        from mmrl_desktop.core.evaluate import evaluate_project
-        from mmrl_desktop.core.project import Project
+        from mmrl_desktop.core.data.project import Project
+        from mmrl_desktop.core.evaluation.evaluate import evaluate_project
 
         project = Project.open(project_root)
         result = evaluate_project(project)

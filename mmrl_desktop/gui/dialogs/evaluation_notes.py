@@ -1,9 +1,9 @@
 """The Evaluation view's prequential row and its "why is this empty" sentences (issue 12.1).
 
 A project without held-out items has no confusion matrix, per-class table or reliability
-diagram: instead of empty panes, each says why in one sentence (``core.prequential.NO_HOLDOUT``),
+diagram: instead of empty panes, each says why in one sentence (``core.evaluation.prequential.NO_HOLDOUT``),
 and the summary table carries the prequential accuracy, which every project has from its first
-answer (``core/prequential.py``).
+answer (``core/evaluation/prequential.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
 
-from mmrl_desktop.core import prequential
+from mmrl_desktop.core.evaluation import prequential
 
 LABEL = "Prequential accuracy"
 NOT_A_MODEL = "—"

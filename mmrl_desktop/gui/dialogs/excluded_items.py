@@ -1,7 +1,7 @@
 """Edit ▸ Include excluded items…: the excluded items (when, by whom, why) and bringing them back.
 
 Excluding is Edit ▸ Exclude this item (Ctrl+Delete) or ``mmrl-desktop exclude``; nothing is ever
-deleted (``core/exclusions.py``). Including selected rows is one short store write through the
+deleted (``core/data/exclusions.py``). Including selected rows is one short store write through the
 labelling session, which puts the items back in the queue.
 """
 

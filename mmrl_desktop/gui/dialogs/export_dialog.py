@@ -2,14 +2,14 @@
 (TensorBoard), to a chosen path, in the background; the result is one sentence.
 
 "Pseudonymous item ids" replaces every item id (a file name, which may carry a patient's name) by
-a keyed pseudonym (``core.pseudonyms``); only the feedback log has item ids.
+a keyed pseudonym (``core.data.pseudonyms``); only the feedback log has item ids.
 
 The work runs on a :class:`~mmrl_desktop.gui.background.BackgroundTask` with its own project
-object and store (``core.export``, ``core.feedback_export``). A model export reads the newest
+object and store (``core.tools.export``, ``core.tools.feedback_export``). A model export reads the newest
 checkpoint, so the main window restarts a running trainer first (its closing checkpoint then holds
 the current model).
 
-A format this install cannot write (``core.export_formats``: a package it needs is missing) is greyed
+A format this install cannot write (``core.tools.export_formats``: a package it needs is missing) is greyed
 out, its tooltip the one sentence that says what to install.
 """
 
@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from mmrl_desktop.core.export_formats import unavailable
+from mmrl_desktop.core.tools.export_formats import unavailable
 from mmrl_desktop.gui.background import BackgroundTask
 
 # shown name → (format key, default file name, file filter; "" = a folder)
@@ -69,12 +69,12 @@ def export_job(project_root: str, fmt: str, out: str, pseudonymize: bool = False
     """The Qt-free work; returns the sentence to show."""
 
     def run(state) -> str:
-        from mmrl_desktop.core.project import Project
+        from mmrl_desktop.core.data.project import Project
 
         project = Project.open(project_root)
         if fmt.startswith("feedback"):
-            from mmrl_desktop.core.feedback_export import export_feedback
-            from mmrl_desktop.core.pseudonyms import project_key
+            from mmrl_desktop.core.data.pseudonyms import project_key
+            from mmrl_desktop.core.tools.feedback_export import export_feedback
 
             key = project_key(project.root) if pseudonymize else None
             with project.open_store() as store:
@@ -84,7 +84,7 @@ def export_job(project_root: str, fmt: str, out: str, pseudonymize: bool = False
                 f"{s['retractions']} undos) to {s['path']}"
                 f"{', with pseudonymous item ids' if key else ''}."
             )
-        from mmrl_desktop.core import export
+        from mmrl_desktop.core.tools import export
 
         if fmt == "tensorboard":
             s = export.export_tensorboard(project, out)

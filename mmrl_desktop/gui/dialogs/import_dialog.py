@@ -1,7 +1,7 @@
 """Import data into a project in the background: progress bar, cancel, then the report.
 
 ``ImportPanel`` is the shared widget (the new-project wizard's last page uses it too): it runs
-``core.importer.import_source`` on a :class:`~mmrl_desktop.gui.background.BackgroundTask` with a
+``core.data.importer.import_source`` on a :class:`~mmrl_desktop.gui.background.BackgroundTask` with a
 project object and store opened in that thread, and shows the report — how many items were
 imported and a table of the skipped files with their reasons. Never a traceback.
 
@@ -78,14 +78,14 @@ def import_job(project_root: str, source: str, task: str, holdout: float | None 
     (``holdout``: the fraction of new labelled items kept for evaluation; None: the default)."""
 
     def run(state: TaskState) -> dict:
-        from mmrl_desktop.core.importer import ImportCancelled, import_source
-        from mmrl_desktop.core.project import Project
+        from mmrl_desktop.core.data.importer import ImportCancelled, import_source
+        from mmrl_desktop.core.data.project import Project
 
         def progress(done: int, total: int) -> bool:
             state.progress(done, total)
             return not state.should_stop()  # False asks the importer to stop
 
-        from mmrl_desktop.core.holdout import DEFAULT_HOLDOUT
+        from mmrl_desktop.core.data.holdout import DEFAULT_HOLDOUT
 
         project = Project.open(project_root)
         fraction = DEFAULT_HOLDOUT if holdout is None else holdout
@@ -264,9 +264,9 @@ def source_row(parent: QWidget, line: QLineEdit) -> QHBoxLayout:
 
 
 def holdout_field() -> tuple[QSpinBox, QLabel, QHBoxLayout]:
-    """The "Hold-out for evaluation" percentage (default ``core.holdout.DEFAULT_HOLDOUT``) with
+    """The "Hold-out for evaluation" percentage (default ``core.data.holdout.DEFAULT_HOLDOUT``) with
     its one-line explanation: (spin box, note, the row holding both)."""
-    from mmrl_desktop.core.holdout import DEFAULT_HOLDOUT, MIN_POOL
+    from mmrl_desktop.core.data.holdout import DEFAULT_HOLDOUT, MIN_POOL
 
     spin = QSpinBox()
     spin.setRange(0, 50)
@@ -340,7 +340,7 @@ class ImportDialog(QDialog):
         if problem:
             QMessageBox.warning(self, "Import data", problem)
             return
-        from mmrl_desktop.core.project import DEFAULT_TASK
+        from mmrl_desktop.core.data.project import DEFAULT_TASK
 
         task = self.project.tasks[0].name if self.project.tasks else DEFAULT_TASK
         self.import_button.setEnabled(False)
@@ -380,7 +380,7 @@ class ImportDialog(QDialog):
 def open_import(window) -> ImportDialog:
     """Show the import dialog for ``window``'s project; reopen the project once it is closed
     after items were added (the queue, labels and trainer then see them)."""
-    from mmrl_desktop.core.demo import is_demo
+    from mmrl_desktop.core.data.demo import is_demo
 
     if is_demo(window.project.root):
         QMessageBox.information(

@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from mmrl_desktop.core.data.project import DEFAULT_TASK, PROJECT_FILE, Project, Task
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.project import DEFAULT_TASK, PROJECT_FILE, Project, Task
 from mmrl_desktop.gui.dialogs.import_dialog import (
     ImportPanel,
     check_source,

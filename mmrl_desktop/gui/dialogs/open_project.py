@@ -12,9 +12,9 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from mmrl_desktop.core.data.project import PROJECT_FILE, Project
+from mmrl_desktop.core.data.user_settings import UserSettings
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.project import PROJECT_FILE, Project
-from mmrl_desktop.core.user_settings import UserSettings
 
 _WINDOWS: list = []  # windows opened here stay referenced while they are open
 

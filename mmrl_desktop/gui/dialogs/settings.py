@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mmrl_desktop.core.algorithms import ALGORITHM_NAMES
 from mmrl_desktop.core.config import DEVICES, TrainConfig
+from mmrl_desktop.core.data.user_settings import UserSettings
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.session import default_annotator
-from mmrl_desktop.core.user_settings import UserSettings
+from mmrl_desktop.core.labelling.session import default_annotator
+from mmrl_desktop.core.learning.algorithms import ALGORITHM_NAMES
 
 TITLES = {
     "algorithm": "Algorithm",

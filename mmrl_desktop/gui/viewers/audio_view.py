@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mmrl_desktop.core.sound_display import (  # noqa: F401  (re-exported for callers)
+from mmrl_desktop.core.data.sound_display import (  # noqa: F401  (re-exported for callers)
     DB_RANGE,
     MAX_FRAMES,
     MAX_WAVE_POINTS,

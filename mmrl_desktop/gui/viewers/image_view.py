@@ -46,7 +46,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mmrl_desktop.core.loaders import ImageData, apply_window
+from mmrl_desktop.core.data.loaders import ImageData, apply_window
 from mmrl_desktop.gui import theme
 from mmrl_desktop.gui.viewers.overlays import fit_beside, fmt_value, tags_text, unit_of
 from mmrl_desktop.gui.widgets import ElidedLabel

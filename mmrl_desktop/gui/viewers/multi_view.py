@@ -52,8 +52,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mmrl_desktop.core.loaders import ImageData
-from mmrl_desktop.core.sound_display import SoundDisplay
+from mmrl_desktop.core.data.loaders import ImageData
+from mmrl_desktop.core.data.sound_display import SoundDisplay
 from mmrl_desktop.gui import theme
 from mmrl_desktop.gui.viewers.audio_view import AudioView
 from mmrl_desktop.gui.viewers.image_view import ImageView

@@ -3,7 +3,7 @@ image goes so that the tags box (top left) does not cover it."""
 
 from __future__ import annotations
 
-from mmrl_desktop.core.loaders import ImageData
+from mmrl_desktop.core.data.loaders import ImageData
 
 TAG_ORDER = (
     "modality",

@@ -1,0 +1,496 @@
+"""Import a SOURCE (folder of classes, or an items.csv / items.jsonl manifest) into a project.
+
+Two steps: ``scan_source`` discovers and validates every file (headers only, no pixel decoding)
+and lists each rejected file with a sentence; ``write_items`` adds the good items to the project's
+store in one transaction and teaches the project its labels. ``import_source`` does both.
+
+Rules (../shared/docs/CONTRACT.md): files in one class folder that share a stem form one item with
+id ``<label>/<stem>``; manifest ids are the ``id`` column; re-importing adds nothing twice; hidden
+files, stray files at the root, symlinks that loop or leave SOURCE, absolute and ``..`` manifest
+paths, missing files and duplicate ids are skipped with a reason, never a crash.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PureWindowsPath
+
+from mmrl_desktop.core.data.holdout import DEFAULT_HOLDOUT, per_label, plan_splits, split_of_cell
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.loaders import (
+    SOURCE_ROOT,
+    UnreadableFile,
+    check_file,
+    has_dicom_preamble,
+    kind_of,
+    regular_file_reason,
+)
+from mmrl_desktop.core.data.manifest import MAX_MANIFEST_BYTES as MAX_MANIFEST_BYTES
+from mmrl_desktop.core.data.manifest import MEDIA, read_manifest
+from mmrl_desktop.core.data.project import DEFAULT_TASK, PROJECT_FILE, Project
+from mmrl_desktop.core.errors import UserError
+
+MANIFEST_NAMES = ("items.csv", "items.jsonl")
+
+
+class ImportCancelled(UserError):
+    """The user cancelled an import; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str  # relative to SOURCE (for a manifest: to the manifest's folder), '/' separated
+    reason: str
+
+
+@dataclass
+class Scan:
+    """What a SOURCE holds: valid items with their label (None = unlabelled; written under the
+    project's task by ``write_items``) and the files that were refused."""
+
+    source: str
+    layout: str  # "folder" | "manifest"
+    items: list[tuple[Item, str | None]] = field(default_factory=list)  # (item, label)
+    skipped: list[Skipped] = field(default_factory=list)
+    files_seen: int = 0
+    splits: dict[str, str] | None = None  # a manifest's split column: {item id: pool|holdout}
+
+    def skip(self, path: str, reason: str) -> None:
+        self.skipped.append(Skipped(path, reason))
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted({lab for _, lab in self.items if lab}, key=natural_key)
+
+
+@dataclass
+class ImportResult:
+    project: str
+    items: int  # valid items found in SOURCE (now all in the project)
+    imported: int  # of those, how many were new
+    classes: list[str]
+    skipped: list[Skipped]
+    unlabelled: int = 0
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    files_seen: int = 0
+    holdout: dict[str, int] = field(default_factory=dict)  # per class: of ``items``, held out
+    holdout_fraction: float | None = DEFAULT_HOLDOUT  # None: a manifest's split column decided
+
+    def to_json(self) -> dict:
+        """The contract's object; ``holdout`` (per class, how many of the SOURCE's items are in
+        the hold-out) and ``holdout_fraction`` (null when a manifest's split column decided)
+        extend it."""
+        return {
+            "project": self.project,
+            "items": self.items,
+            "imported": self.imported,
+            "classes": list(self.classes),
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "holdout": dict(self.holdout),
+            "holdout_fraction": self.holdout_fraction,
+        }
+
+
+def natural_key(text: str) -> list:
+    """'2' before '10'; case-insensitive otherwise."""
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", text)]
+
+
+# ------------------------------------------------------------------ per-file checks
+def _slot(kind: str) -> str:
+    return "image" if kind == "dicom" else kind
+
+
+class _Checker:
+    """Runs ``check_file`` once per path, with progress and cancellation."""
+
+    def __init__(self, progress: Callable[[int, int], bool | None] | None, total: int):
+        self.progress, self.total, self.done = progress, total, 0
+        self.cache: dict[tuple[str, str], dict | str] = {}
+
+    def __call__(self, path: str, kind: str) -> dict | str:
+        """Info dict when the file is good, else the reason (a sentence)."""
+        key = (path, kind)
+        if key not in self.cache:
+            try:
+                self.cache[key] = check_file(path, kind)
+            except UnreadableFile as err:
+                self.cache[key] = str(err)
+            except MemoryError:
+                self.cache[key] = "file is too large to check"
+            except Exception as err:  # a library failing on odd input must not stop an import
+                self.cache[key] = f"file cannot be read ({type(err).__name__}: {err})"[:200]
+            self.done += 1
+            if self.progress is not None and self.progress(self.done, self.total) is False:
+                raise ImportCancelled("the import was cancelled; nothing was imported.")
+        return self.cache[key]
+
+
+def _unique(slot_maps) -> int:
+    """How many distinct (path, kind) checks the slots need (the progress total)."""
+    return len({(path, kind) for slots in slot_maps for path, kind, _ in slots.values()})
+
+
+# ------------------------------------------------------------------ symlinks
+def _inside(root: str, path: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _follow_link(path: str, root: str) -> tuple[str | None, str | None]:
+    """(real path, None) for a link that stays inside ``root``; (None, reason) otherwise."""
+    try:
+        os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return None, "symbolic link loops (it leads back to itself)"
+        return None, "symbolic link points to a file that does not exist"
+    real = os.path.realpath(path)
+    if not _inside(root, real):
+        return None, "symbolic link points outside SOURCE"
+    if os.path.isdir(real) and _inside(real, os.path.realpath(os.path.dirname(path))):
+        return None, "symbolic link loops (it leads back to a folder that contains it)"
+    return real, None
+
+
+# ------------------------------------------------------------------ folder of classes
+def _class_folders(real_root: str, scan: Scan) -> list[tuple[str, str]]:
+    """The class folders at the top of SOURCE, (label, real folder); anything else is skipped."""
+    classes: list[tuple[str, str]] = []
+    for entry in _entries(real_root, "", scan):
+        name = entry.name
+        if name.startswith("."):
+            scan.skip(name, "hidden file or folder (name starts with '.') is skipped")
+            continue
+        path = entry.path
+        if entry.is_symlink():
+            path, reason = _follow_link(entry.path, real_root)
+            if reason:
+                scan.skip(name, reason)
+                continue
+        if os.path.isdir(path):
+            if os.path.exists(os.path.join(path, PROJECT_FILE)):
+                scan.skip(name, "this folder is an mmrl-desktop project, not a class")
+            else:
+                classes.append((name, path))
+        elif os.path.isfile(path):
+            scan.skip(name, "file at the top of SOURCE is not in a class folder (SOURCE/<label>/)")
+        else:
+            scan.skip(name, "not a regular file or folder")
+    return classes
+
+
+def _check_slots(check, slots: dict, scan: Scan, root: str, prefix: str = ""):
+    """An item's files that pass ``check`` (slot → path) and its info (the source root, a
+    DICOM's tags); a file that fails is skipped as ``prefix`` + its name as written."""
+    files: dict[str, str] = {}
+    info: dict = {SOURCE_ROOT: root}
+    for slot, (path, kind, name) in slots.items():
+        result = check(path, kind)
+        if isinstance(result, str):
+            scan.skip(f"{prefix}{name}", result)
+            continue
+        files[slot] = path
+        if kind == "dicom":
+            info.update(result)
+    return files, info
+
+
+def scan_folder(root: str, progress=None) -> Scan:
+    scan = Scan(source=root, layout="folder")
+    real_root = os.path.realpath(root)
+    classes = _class_folders(real_root, scan)
+    groups: list[tuple[str, str, dict[str, tuple[str, str, str]]]] = []  # (label, stem, slots)
+    for label, folder in classes:
+        by_stem: dict[str, dict[str, tuple[str, str, str]]] = {}
+        for entry in _entries(folder, label, scan):
+            rel = f"{label}/{entry.name}"
+            if entry.name.startswith("."):
+                scan.skip(rel, "hidden file (name starts with '.') is skipped")
+                continue
+            path = os.path.join(folder, entry.name)
+            if entry.is_symlink():
+                path, reason = _follow_link(entry.path, real_root)
+                if reason:
+                    scan.skip(rel, reason)
+                    continue
+                is_dir = os.path.isdir(path)
+            else:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            if is_dir:
+                scan.skip(
+                    rel, "folders inside a class folder are not imported (SOURCE/<label>/<files>)"
+                )
+                continue
+            not_regular = regular_file_reason(path)  # never open a FIFO, socket or device
+            if not_regular:
+                scan.skip(rel, not_regular)
+                continue
+            kind = kind_of(entry.name, path)
+            if kind is None:
+                suffix = os.path.splitext(entry.name)[1] or "no extension"
+                scan.skip(rel, f"not a recognised image, audio or text file ({suffix})")
+                continue
+            stem = os.path.splitext(entry.name)[0]
+            slots = by_stem.setdefault(stem, {})
+            slot = _slot(kind)
+            if slot in slots:
+                first = slots[slot][2]
+                scan.skip(
+                    rel,
+                    f"another {slot} file with the same name ({first}) is used for item {label}/{stem}",
+                )
+                continue
+            slots[slot] = (path, kind, entry.name)
+        groups.extend(
+            (label, stem, slots)
+            for stem, slots in sorted(by_stem.items(), key=lambda kv: natural_key(kv[0]))
+        )
+    scan.files_seen = sum(len(s) for _, _, s in groups)
+    check = _Checker(progress, _unique(s for _, _, s in groups))
+    for label, stem, slots in groups:
+        files, info = _check_slots(check, slots, scan, real_root, f"{label}/")
+        if files:
+            scan.items.append((Item(f"{label}/{stem}", info=info, **files), label))
+    return scan
+
+
+def _entries(folder: str, rel: str, scan: Scan) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as it:
+            return sorted(it, key=lambda e: natural_key(e.name))
+    except OSError as err:
+        scan.skip(rel or ".", f"folder cannot be read ({err.strerror or err})")
+        return []
+
+
+# ------------------------------------------------------------------ manifests
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _manifest_path(cell: str, base: str) -> tuple[str | None, str | None]:
+    """(real path, None) for a manifest cell that names a file inside ``base``; else the reason."""
+    if os.path.isabs(cell) or PureWindowsPath(cell).is_absolute() or cell.startswith(("/", "\\")):
+        return (
+            None,
+            "absolute paths are not allowed in a manifest (write them relative to its folder)",
+        )
+    norm = os.path.normpath(cell.replace("\\", "/"))
+    if norm == ".." or norm.startswith(".." + os.sep) or PureWindowsPath(cell).drive:
+        return None, "path leaves the manifest's folder ('..' is not allowed)"
+    full = os.path.join(base, norm)
+    real = os.path.realpath(full)
+    if not _inside(base, real):
+        if os.path.islink(full) or os.path.lexists(full):
+            return None, "path leads outside the manifest's folder through a symbolic link"
+        return None, "path leaves the manifest's folder"
+    if not os.path.exists(real):
+        try:
+            os.stat(full)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                return None, "symbolic link loops (it leads back to itself)"
+        return None, "file not found"
+    if os.path.isdir(real):
+        return None, "is a folder, not a file"
+    not_regular = regular_file_reason(real)  # never open a FIFO, socket or device
+    if not_regular:
+        return None, not_regular
+    return real, None
+
+
+def _is_text_path(text: str) -> bool:
+    return "\n" not in text and len(text) < 1024 and text.lower().endswith(".txt")
+
+
+def _row_media(row: dict, base: str, scan: Scan) -> tuple[dict, str | None, bool]:
+    """A manifest row's files (slot → (real path, kind, path as written)), its inline text, and
+    whether it names no media at all; a path that cannot be used is skipped into ``scan``."""
+    files: dict[str, tuple[str, str, str]] = {}
+    inline = None
+    empty = True
+    for slot in MEDIA:
+        value = _cell(row.get(slot))
+        if not value:
+            continue
+        empty = False
+        if slot == "text" and not _is_text_path(value):
+            inline = str(row.get(slot))
+            continue
+        real, reason = _manifest_path(value, base)
+        if reason:
+            scan.skip(value.replace("\\", "/"), reason)
+            continue
+        kind = slot
+        if slot == "image" and (value.lower().endswith(".dcm") or has_dicom_preamble(real)):
+            kind = "dicom"
+        files[slot] = (real, kind, value.replace("\\", "/"))
+    return files, inline, empty
+
+
+def scan_manifest(manifest: str, progress=None) -> Scan:
+    scan = Scan(source=manifest, layout="manifest")
+    name = os.path.basename(manifest)
+    base = os.path.realpath(os.path.dirname(os.path.abspath(manifest)))
+    seen: dict[str, int] = {}
+    splits: dict[str, str] = {}
+    rows: list[tuple[str, str | None, str | None, dict[str, tuple[str, str, str]]]] = []
+    for line, row in read_manifest(manifest):
+        where = f"{name}:{line}"
+        if isinstance(row, str):
+            scan.skip(where, row)
+            continue
+        item_id = _cell(row.get("id"))
+        if not item_id:
+            scan.skip(where, "row has no id")
+            continue
+        if item_id in seen:
+            scan.skip(where, f"duplicate id {item_id!r}: the row on line {seen[item_id]} was kept")
+            continue
+        split = split_of_cell(_cell(row.get("split")))
+        if split is None:
+            scan.skip(where, f"split {_cell(row.get('split'))!r} is neither pool nor holdout")
+            continue
+        seen[item_id] = line
+        splits[item_id] = split
+        label = _cell(row.get("label")) or None
+        files, inline, empty = _row_media(row, base, scan)
+        if empty:
+            scan.skip(where, "row has no image, audio or text")
+            continue
+        rows.append((item_id, label, inline, files))
+    scan.files_seen = sum(len(f) for *_, f in rows)
+    check = _Checker(progress, _unique(f for *_, f in rows))
+    for item_id, label, inline, slots in rows:
+        files, info = _check_slots(check, slots, scan, base)
+        if files or inline is not None:
+            scan.items.append((Item(item_id, text_inline=inline, info=info, **files), label))
+    if any(splits.values()):  # the manifest names a split: it decides (an empty cell = pool)
+        scan.splits = {i: s or "pool" for i, s in splits.items()}
+    return scan
+
+
+# ------------------------------------------------------------------ entry points
+def find_manifest(folder: str) -> str | None:
+    for name in MANIFEST_NAMES:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def scan_source(
+    source: str | os.PathLike, progress: Callable[[int, int], bool | None] | None = None
+) -> Scan:
+    """Discover and validate a SOURCE. ``progress(done, total)`` may return False to cancel."""
+    path = os.path.abspath(os.path.expanduser(os.fspath(source)))
+    if not os.path.exists(path):
+        raise UserError(f"{source} does not exist.")
+    if os.path.isfile(path):
+        if not path.lower().endswith((".csv", ".jsonl")):
+            raise UserError(
+                f"{source} is a file; give a folder of classes or an items.csv / items.jsonl manifest."
+            )
+        return scan_manifest(path, progress)
+    if not os.path.isdir(path):
+        raise UserError(f"{source} is neither a folder nor a manifest file.")
+    manifest = find_manifest(path)
+    if manifest is not None:
+        scan = scan_manifest(manifest, progress)
+        others = [n for n in MANIFEST_NAMES if n != os.path.basename(manifest)]
+        for other in others:
+            if os.path.isfile(os.path.join(path, other)):
+                scan.skip(other, f"a second manifest; {os.path.basename(manifest)} was used")
+        return scan
+    return scan_folder(path, progress)
+
+
+def write_items(
+    scan: Scan, project: Project, task: str = DEFAULT_TASK, holdout: float = DEFAULT_HOLDOUT
+) -> ImportResult:
+    """Add the scanned items to ``project`` (one transaction) and teach it the labels. New
+    labelled items go to the hold-out by the rule of ``core.data.holdout`` (``holdout``: the fraction;
+    a manifest's ``split`` column instead when it has one); items already there keep theirs."""
+    if project.read_only:
+        raise UserError(
+            "the built-in demo project is protected; import into a project of your own."
+        )
+    classes = scan.classes
+    if not project.source:
+        project.source = scan.source
+    # labels first, under the project lock: a crash before the items commit leaves a label with
+    # no items (harmless); the other order left items whose label the model could not show
+    warnings = project.add_labels(classes, task)
+    ids_labels = [(it.item_id, label) for it, label in scan.items]
+    with project.open_store() as store:
+        splits, notes = plan_splits(store, ids_labels, task, holdout, scan.splits)
+        warnings += notes
+        items = [
+            Item(
+                it.item_id,
+                it.image,
+                it.audio,
+                it.text,
+                it.text_inline,
+                labels={task: label} if label else {},
+                split=splits[it.item_id],
+                info=it.info,
+            )
+            for it, label in scan.items
+        ]
+        added = store.add_items(items) if items else 0
+        store.audit(
+            "import",
+            source=scan.source,
+            items=len(items),
+            imported=added,
+            skipped=len(scan.skipped),
+        )
+    return ImportResult(
+        project=str(project.root.resolve()),
+        items=len(items),
+        imported=added,
+        classes=classes,
+        skipped=list(scan.skipped),
+        unlabelled=sum(1 for _, label in scan.items if not label),
+        warnings=warnings,
+        files_seen=scan.files_seen,
+        holdout=per_label(ids_labels, {i for i, s in splits.items() if s == "holdout"}),
+        holdout_fraction=holdout if scan.splits is None else None,
+    )
+
+
+def import_source(
+    source: str | os.PathLike,
+    project: Project,
+    task: str = DEFAULT_TASK,
+    progress: Callable[[int, int], bool | None] | None = None,
+    holdout: float = DEFAULT_HOLDOUT,
+) -> ImportResult:
+    """Scan ``source`` and add its valid items to ``project``. Raises ``UserError`` for a SOURCE
+    that does not exist or a manifest that cannot be read; bad files are listed, not raised.
+    ``holdout``: the fraction of new labelled items kept for evaluation (``write_items``)."""
+    start = time.perf_counter()
+    if project.read_only:
+        raise UserError(
+            "the built-in demo project is protected; import into a project of your own."
+        )
+    scan = scan_source(source, progress)
+    result = write_items(scan, project, task, holdout)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def is_inside(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
+    """True when ``path`` (resolved) lies in ``folder`` (resolved)."""
+    return _inside(os.path.realpath(folder), os.path.realpath(path))

@@ -1,0 +1,259 @@
+"""The interface every learning algorithm implements, and the small helpers they share.
+
+An algorithm owns the policy's optimiser and turns replayed feedback into parameter updates:
+
+    algo = ALGORITHMS[name](policy, num_labels={"label": 10}, config=TrainConfig(), device=dev)
+    actions = algo.act(inputs, generator)     # {task: Action} — the label to show + its propensity
+    probs = algo.greedy(inputs)               # {task: [B, K]} — for evaluation
+    metrics = algo.update(batch)              # one optimiser step on a ReplayBatch
+    metrics = algo.refresh(buffer)            # after new feedback arrived (optional hook)
+    state = algo.state_dict(); algo.load_state_dict(state)
+
+``inputs`` is the batch dict made by ``Featurizer.collate`` (tensors + per-modality ``*_mask``).
+Metric keys are namespaced: ``loss/…``, ``kl/…``, ``reward/…``, ``policy/…``.
+Each algorithm is one self-contained module (CleanRL style) with a ``name`` and an ``Options``
+dataclass for its own knobs (filled from ``TrainConfig.options``).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mmrl_desktop.core.config import TrainConfig
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning.optim import AdamW
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mmrl_desktop.core.learning.model.policy import Policy
+    from mmrl_desktop.core.learning.replay import ReplayBuffer
+
+
+@dataclass
+class Action:
+    """What the policy shows for one task, for a batch of items (CPU tensors).
+
+    labels:     long [B], the label index shown
+    propensity: float [B], the probability with which that label was chosen, in (0, 1]
+    probs:      float [B, K], the greedy class probabilities (what the GUI shows as confidence)
+    """
+
+    labels: torch.Tensor
+    propensity: torch.Tensor
+    probs: torch.Tensor
+
+
+@dataclass
+class TaskFeedback:
+    """The feedback of one task for a replay minibatch (one row per event).
+
+    shown:      long [B], the label index that was shown
+    reward:     float [B], +1 👍, −1 👎, 0 = no answer for this task in this row
+    propensity: float [B], logged probability of the shown label (1 where there is none)
+    corrected:  long [B], the label the expert gave, −1 = none
+    """
+
+    shown: torch.Tensor
+    reward: torch.Tensor
+    propensity: torch.Tensor
+    corrected: torch.Tensor
+
+    @property
+    def answered(self) -> torch.Tensor:
+        """bool [B]: rows that carry a thumb for this task."""
+        return self.reward != 0
+
+    @property
+    def has_correction(self) -> torch.Tensor:
+        return self.corrected >= 0
+
+    def to(self, device) -> TaskFeedback:
+        return TaskFeedback(*(t.to(device) for t in dataclasses.astuple(self)))
+
+
+@dataclass
+class ReplayBatch:
+    """A minibatch from the feedback log: model inputs + per-task feedback."""
+
+    inputs: dict[str, torch.Tensor]
+    feedback: dict[str, TaskFeedback]
+
+    def to(self, device) -> ReplayBatch:
+        return ReplayBatch(
+            {k: v.to(device) for k, v in self.inputs.items()},
+            {k: v.to(device) for k, v in self.feedback.items()},
+        )
+
+
+@dataclass
+class NoOptions:
+    """An algorithm without knobs of its own."""
+
+
+def parse_options(cls, data: dict[str, Any] | None, algorithm: str):
+    """Build an algorithm's Options dataclass from ``TrainConfig.options`` (unknown key → UserError)."""
+    data = dict(data or {})
+    names = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        known = ", ".join(sorted(names)) or "none"
+        raise UserError(
+            f"algorithm {algorithm!r} has no option(s) {', '.join(unknown)}; known: {known}."
+        )
+    try:
+        out = cls(**{k: type(getattr(cls(), k))(v) for k, v in data.items()})
+    except (TypeError, ValueError) as err:
+        raise UserError(f"bad option for algorithm {algorithm!r}: {err}.") from None
+    check = getattr(out, "validate", None)
+    if check is not None:
+        check()
+    return out
+
+
+class Algorithm:
+    """Base class: optimiser, frozen reference policy, ε-greedy act, greedy eval, checkpoints."""
+
+    name: ClassVar[str] = "base"
+    Options: ClassVar[type] = NoOptions
+
+    def __init__(
+        self,
+        policy: Policy,
+        num_labels: dict[str, int],
+        config: TrainConfig,
+        device: torch.device | str = "cpu",
+    ):
+        self.device = torch.device(device)
+        self.config = config
+        self.num_labels = dict(num_labels)
+        self.options = parse_options(self.Options, config.options, self.name)
+        self.policy = policy.to(self.device)
+        self.reference = copy.deepcopy(self.policy).eval()
+        for p in self.reference.parameters():
+            p.requires_grad_(False)
+        self.optimizer = self.make_optimizer()
+        self.updates = 0
+
+    # ---------------------------------------------------------------- building blocks
+    def make_optimizer(self) -> AdamW:
+        return AdamW(
+            self.policy.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay
+        )
+
+    def trainable(self) -> list[nn.Parameter]:
+        return [p for p in self.policy.parameters() if p.requires_grad]
+
+    def optimizer_step(self, loss: torch.Tensor) -> dict[str, float]:
+        """zero_grad → backward → clip → step. Returns ``policy/grad_norm``."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = nn.utils.clip_grad_norm_(self.trainable(), self.config.grad_clip)
+        self.optimizer.step()
+        self.updates += 1
+        return {"policy/grad_norm": float(norm)}
+
+    def kl_to_reference(
+        self, inputs: dict[str, torch.Tensor], logits: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        """KL(π‖π_ref) per task, averaged over the batch (differentiable in ``logits``)."""
+        with torch.no_grad():
+            ref = self.reference(inputs)
+        out = {}
+        for task, lg in logits.items():
+            logp = F.log_softmax(lg, dim=-1)
+            logq = F.log_softmax(ref[task], dim=-1)
+            out[task] = (logp.exp() * (logp - logq)).sum(-1).mean()
+        return out
+
+    # ---------------------------------------------------------------- the interface
+    @torch.no_grad()
+    def greedy(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Class probabilities per task, [B, K] on the CPU, policy in eval mode."""
+        was = self.policy.training
+        self.policy.eval()
+        logits = self.policy(_to(inputs, self.device))
+        self.policy.train(was)
+        return {t: F.softmax(lg.float(), dim=-1).cpu() for t, lg in logits.items()}
+
+    @torch.no_grad()
+    def act(
+        self, inputs: dict[str, torch.Tensor], generator: torch.Generator | None = None
+    ) -> dict[str, Action]:
+        """The label to show per task: ε-greedy on the greedy probabilities by default."""
+        probs = self.greedy(inputs)
+        return {t: epsilon_greedy(p, self.config.epsilon, generator) for t, p in probs.items()}
+
+    def update(self, batch: ReplayBatch) -> dict[str, float]:
+        raise NotImplementedError
+
+    def refresh(self, buffer: ReplayBuffer) -> dict[str, float]:
+        """Called by the trainer after new feedback arrived (e.g. to refit a head). Optional."""
+        return {}
+
+    def answers_retracted(self) -> None:
+        """Answers it has learned from were withdrawn (``core/learning/unlearn.py``): forget whatever
+        state outside the state_dict carries them. The next ``refresh`` sees the live ones."""
+
+    # ---------------------------------------------------------------- checkpoints
+    def extra_state(self) -> dict[str, Any]:
+        """Algorithm state beyond policy + optimiser (tensors and plain values)."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy.state_dict(),
+            "reference": self.reference.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "extra": self.extra_state(),
+            "updates": self.updates,
+        }
+
+    def load_state_dict(self, state: dict[str, Any], *, optimizer: bool = True) -> None:
+        self.policy.load_state_dict(state["policy"])
+        if "reference" in state:
+            self.reference.load_state_dict(state["reference"])
+        if optimizer and state.get("optimizer"):
+            self.optimizer.load_state_dict(state["optimizer"])
+        self.load_extra_state(state.get("extra") or {})
+        self.updates = int(state.get("updates", self.updates))
+
+
+# -------------------------------------------------------------------- shared helpers
+def _to(inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in inputs.items()}
+
+
+def sample_labels(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One label per row of ``probs`` [B, K] (CPU), drawn with ``generator``."""
+    return torch.multinomial(probs.float().cpu(), 1, generator=generator).squeeze(1)
+
+
+def epsilon_greedy(
+    probs: torch.Tensor, epsilon: float, generator: torch.Generator | None
+) -> Action:
+    """argmax with probability 1−ε, else uniform; the propensity is exact."""
+    probs = probs.float().cpu()
+    k = probs.shape[-1]
+    mix = torch.full_like(probs, epsilon / k)
+    mix.scatter_add_(1, probs.argmax(-1, keepdim=True), torch.full_like(probs[:, :1], 1 - epsilon))
+    labels = sample_labels(mix, generator)
+    return Action(labels, mix.gather(1, labels[:, None]).squeeze(1).clamp_min(1e-6), probs)
+
+
+def sampled_action(
+    sampling: torch.Tensor, shown_probs: torch.Tensor, generator: torch.Generator | None
+) -> Action:
+    """Draw from a distribution ``sampling`` [B, K]; its own probability is the propensity."""
+    sampling = sampling.float().cpu()
+    labels = sample_labels(sampling, generator)
+    prop = sampling.gather(1, labels[:, None]).squeeze(1).clamp(1e-6, 1.0)
+    return Action(labels, prop, shown_probs.float().cpu())

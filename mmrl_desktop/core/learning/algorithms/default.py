@@ -1,0 +1,487 @@
+"""default — thumbs on a replayed policy + a graph posterior over the project's whole item pool.
+
+The expert answers one item at a time; most answers early on are 👎 ("not this label"), which say
+little on their own. What makes learning fast is that the app holds every item of the project,
+answered or not (never the held-out ones): neighbouring items tend to share a label, so every
+answer also informs the items around it.
+
+After each answer (``refresh``, closed form, milliseconds):
+1. the pool items (``attach_pool``, capped at ``pool_size``) are placed in a view space: the
+   policy's embedding, mixed with the raw image pixels (``input_views``; by default images are
+   placed by their pixels (share .99), a view answers barely move: the embedding is fit to them,
+   mis-clicks included, and to the graph's own pseudo-labels, so a graph on it confirms their
+   mistakes — and leave-one-out among answered items, which the network has fit, prefers it);
+   re-embedded every ``embed_every`` answers (every answer during the first ``embed_warmup``);
+2. a symmetric kNN graph (``graph_k``) over that view;
+3. per task, each pool item's answers give a log-likelihood over labels (👍 a: a, 👎 a: not a,
+   correction c: c; each trusted with probability 1 − ``answer_noise``), and a mean-field posterior
+   on the graph (a Potts model): q_i ∝ lik_i · exp(β Σ_j W_ij q_j), ``graph_beta`` = β;
+   a thumb its item's graph neighbours contradict (``suspect_ratio``: their mean posterior's top
+   label is the 👎'd one, or is not the 👍'd one, and beats the runner-up, resp. the 👍'd label,
+   by more than that factor) is set aside as a likely mis-click — left out of the likelihood (the
+   posterior is recomputed without it) and of the replayed loss — and looked at again at every
+   refresh. A mis-click is one answer against a whole neighbourhood, and the Potts prior (β ≤ 3
+   keeps early propagation from collapsing) cannot outweigh an answer's own likelihood: without
+   this the posterior, the pseudo-labels and the network all followed every mis-click (bench
+   ``--noise 0.1``, seed 0: wrong on all 103 items with a flipped thumb at 1000 answers);
+4. from q: the acting distribution softmax(κ · standardised log q_i) (``act_kappa``), and soft
+   pseudo-labels for the pool (``pseudo_kappa``), weighted by how much evidence q_i holds.
+
+Acting (``act``): the shown label is sampled from the item's acting distribution (posterior
+sampling of the item's label; an item outside the pool uses the vote of its pool neighbours); the
+propensity is that distribution's probability of the shown label, exact, in (0, 1].
+
+Training (``update``, one optimiser step): the replayed minibatch's thumbs likelihood —
+👍 −log p(a), 👎 −log(1 − p(a)), correction −log p(c) (set-aside thumbs: 0) — plus
+``pseudo_weight`` × the cross-entropy to the pseudo-labels of an equal-sized minibatch of pool
+items, plus ``kl_beta`` × KL(π ‖ π_ref) toward the starting policy on those pool items (reference
+log-probs cached: no extra forward).
+Evaluation (``greedy``): the softmax head, so the exported network carries what was learned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning.algorithms.base import Action, Algorithm, ReplayBatch, _to
+
+
+@dataclass
+class DefaultOptions:
+    graph_k: int = 5  # neighbours per item in the pool graph
+    graph_beta: float = 3.0  # coupling of the graph posterior (mean-field Potts model)
+    graph_iters: int = 10  # mean-field sweeps per refresh (warm-started)
+    optimism: float = 1.0  # acting bonus (in posterior std units) of c / sqrt(1 + confirmed(c))
+    act_kappa: float = 5.0  # acting: softmax(κ · standardised log-posterior); larger = greedier
+    answer_noise: float = 0.05  # probability that a thumb is wrong, in the graph posterior
+    pseudo_weight: float = 1.0  # weight of the pool pseudo-label cross-entropy
+    pseudo_kappa: float = 10.0  # sharpness of the pseudo-labels
+    pseudo_quantile: float = 0.5  # items with evidence above this quantile get full weight
+    input_views: str = "0.99"  # candidate shares of the raw image view in the graph (images) ...
+    view_min_labels: int = 30  # ... the first until this many known labels, then the one whose
+    # neighbourhoods best predict the known labels (leave-one-out 1-NN among labelled items)
+    pool_size: int = 4096  # at most this many pool items (a seeded sample) are kept
+    embed_every: int = 5  # re-embed the pool and rebuild the graph every N answers ...
+    embed_warmup: int = 50  # ... once past the first N answers (every answer before)
+    correction_weight: float = 1.0  # weight of a correction's cross-entropy
+    down_weight: float = 1.0  # weight of a 👎's −log(1 − p)
+    suspect_ratio: float = 3.0  # set a thumb aside when the neighbours' mean posterior puts the
+    # 👎'd label first, this many times above the runner-up (👍: another label first, this many
+    # times above the 👍'd one); 0 = never
+
+    def validate(self) -> None:
+        if self.graph_k < 1 or self.graph_iters < 1 or self.pool_size < 2:
+            raise UserError("default: graph_k ≥ 1, graph_iters ≥ 1 and pool_size ≥ 2.")
+        try:
+            views = [float(v) for v in self.input_views.split(",")]
+        except ValueError:
+            views = []
+        if not views or not all(0.0 <= v < 1.0 for v in views):
+            raise UserError("default: input_views is a comma-separated list of shares in [0, 1).")
+        if not 0.0 < self.answer_noise < 0.5:
+            raise UserError("default: answer_noise in (0, 0.5).")
+        if min(self.graph_beta, self.act_kappa, self.pseudo_kappa, self.pseudo_weight) < 0:
+            raise UserError("default: graph_beta, act_kappa, pseudo_* must be ≥ 0.")
+        if not 0.0 < self.pseudo_quantile <= 1.0 or self.embed_every < 1:
+            raise UserError("default: pseudo_quantile in (0, 1] and embed_every ≥ 1.")
+        if not (self.suspect_ratio == 0.0 or self.suspect_ratio >= 1.0):
+            raise UserError("default: suspect_ratio is 0 (off) or ≥ 1.")
+
+
+class DefaultAlgorithm(Algorithm):
+    name = "default"
+    Options = DefaultOptions
+
+    def __init__(self, policy, num_labels, config, device="cpu"):
+        super().__init__(policy, num_labels, config, device)
+        self.pool_gen = torch.Generator().manual_seed(config.seed + 11)
+        self.pool_ids: list[str] = []
+        self.pool_index: dict[str, int] = {}
+        self.pool_inputs: dict[str, torch.Tensor] | None = None
+        self.hash_index: dict[bytes, int] = {}
+        self.ref_logp: dict[str, torch.Tensor] = {}
+        self._load = None
+        self.view: np.ndarray | None = None  # unit-norm view of the pool [n, D']
+        self.graph = None  # row-normalised kNN graph (scipy sparse)
+        self.q: dict[str, np.ndarray] = {}  # graph posterior per task [n, K]
+        self.acting: dict[str, np.ndarray] = {}  # acting distribution per task [n, K]
+        self.targets: dict[str, torch.Tensor] = {}  # pseudo-labels [n, K]
+        self.target_weight: dict[str, torch.Tensor] = {}  # [n]
+        self.bonus: dict[str, np.ndarray] = {}  # optimism per label [K]
+        # thumbs set aside per task, as (pool row, shown label, 👍?)
+        self.suspect: dict[str, set[tuple[int, int, bool]]] = {}
+        self.refreshes = 0
+        self._embedded_at = 0
+        self.share = 0.0
+        self.fitted = False
+
+    # ---------------------------------------------------------------- the pool
+    def attach_pool(self, item_ids, load) -> None:
+        """Items the trainer may learn from without an answer (never held-out ones).
+        ``load(ids)`` returns their collated inputs."""
+        ids = list(dict.fromkeys(item_ids))
+        if len(ids) > self.options.pool_size:
+            rng = np.random.default_rng(self.config.seed)
+            keep = sorted(rng.choice(len(ids), self.options.pool_size, replace=False))
+            ids = [ids[i] for i in keep]
+        self._load = load
+        self.pool_ids, self.pool_index, self.pool_inputs = [], {}, None
+        self._add_to_pool(ids)
+
+    def _add_to_pool(self, ids) -> None:
+        new = [i for i in dict.fromkeys(ids) if i not in self.pool_index]
+        if not new or self._load is None:
+            return
+        parts = [_compact(self._load(new[s : s + 512])) for s in range(0, len(new), 512)]
+        add = {k: _cat([p[k] for p in parts]) for k in parts[0]}
+        if self.pool_inputs is None:
+            self.pool_inputs = add
+        else:
+            self.pool_inputs = {k: _cat([self.pool_inputs[k], add[k]]) for k in add}
+        for h, i in zip(_hashes(parts), new, strict=True):
+            self.pool_index[i] = len(self.pool_ids)
+            self.hash_index.setdefault(h, len(self.pool_ids))
+            self.pool_ids.append(i)
+        self.view = None
+        self.ref_logp = self._pool_logp(self.reference)
+
+    def _pool_batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        assert self.pool_inputs is not None
+        return _expand({k: v[idx] for k, v in self.pool_inputs.items()})
+
+    def _chunks(self):
+        n = len(self.pool_ids)
+        for s in range(0, n, 512):
+            yield self._pool_batch(torch.arange(s, min(n, s + 512)))
+
+    @torch.no_grad()
+    def _pool_logp(self, net) -> dict[str, torch.Tensor]:
+        out: dict[str, list[torch.Tensor]] = {t: [] for t in self.num_labels}
+        for inp in self._chunks():
+            for t, v in net(_to(inp, self.device)).items():
+                out[t].append(F.log_softmax(v.float(), -1).cpu())
+        return {t: torch.cat(v) for t, v in out.items() if v}
+
+    @torch.no_grad()
+    def _embed(self, inputs) -> torch.Tensor:
+        was = self.policy.training
+        self.policy.eval()
+        z = self.policy.embed(_to(inputs, self.device)).float().cpu()
+        self.policy.train(was)
+        return z
+
+    def _parts(self, z: torch.Tensor, inputs) -> tuple[np.ndarray, np.ndarray | None]:
+        """Unit-norm embedding and (for images) unit-norm raw pixels, ≤ 16×16 per channel."""
+        z = F.normalize(z.double(), dim=1).numpy()
+        if "image" not in inputs:
+            return z, None
+        img = inputs["image"].double()
+        if img.shape[-1] > 16:
+            img = F.adaptive_avg_pool2d(img, 16)
+        x = F.normalize(img.flatten(1), dim=1)
+        if "image_mask" in inputs:
+            x = x * inputs["image_mask"].double()[:, None]
+        return z, x.numpy()
+
+    def _view(self, z: np.ndarray, x: np.ndarray | None, share: float) -> np.ndarray:
+        if x is None or share <= 0:
+            return z
+        return np.concatenate([(1 - share) ** 0.5 * z, share**0.5 * x], 1)
+
+    def _choose_share(self, z: np.ndarray, x: np.ndarray | None, buffer) -> float:
+        """The candidate view share whose nearest labelled neighbour best predicts known labels."""
+        shares = [float(v) for v in self.options.input_views.split(",")]
+        if x is None:
+            return 0.0
+        known: dict[int, int] = {}
+        task = next(iter(self.num_labels))
+        for r in buffer.rows:
+            i = self.pool_index.get(r.item_id)
+            if r.task == task and i is not None:
+                if r.corrected >= 0:
+                    known[i] = r.corrected
+                elif r.reward > 0 and r.shown >= 0:
+                    known[i] = r.shown
+        if len(known) < self.options.view_min_labels:
+            return shares[0]
+        idx = np.fromiter(known, int)
+        y = np.fromiter(known.values(), int)
+        best, arg = -1.0, shares[0]
+        for share in shares:
+            v = self._view(z[idx], x[idx], share)
+            sims = v @ v.T
+            np.fill_diagonal(sims, -np.inf)
+            acc = float((y[sims.argmax(1)] == y).mean())
+            if acc > best + 1e-9:
+                best, arg = acc, share
+        return arg
+
+    # ---------------------------------------------------------------- refresh
+    @torch.no_grad()
+    def refresh(self, buffer) -> dict[str, float]:
+        """Graph posterior over the pool given every logged answer (see the module docstring)."""
+        if len(buffer) == 0:  # every answer withdrawn or excluded: back to the network alone
+            self.fitted = False
+            self.q, self.acting, self.targets, self.target_weight = {}, {}, {}, {}
+            return {}
+        if self._load is None:  # no pool attached: the answered items are the pool
+            self._load = lambda ids: buffer.featurizer.batch([buffer._item(i) for i in ids])
+        self._add_to_pool([r.item_id for r in buffer.rows])
+        o = self.options
+        n = len(self.pool_ids)
+        every = 1 if self.refreshes < o.embed_warmup else o.embed_every
+        if self.view is None or self.refreshes - self._embedded_at >= every:
+            parts = [self._parts(self._embed(inp), inp) for inp in self._chunks()]
+            z = np.concatenate([p[0] for p in parts])
+            x = None if parts[0][1] is None else np.concatenate([p[1] for p in parts])
+            self.share = self._choose_share(z, x, buffer)
+            self.view = self._view(z, x, self.share)
+            self.graph = _knn_graph(self.view, min(o.graph_k, n - 1)) if n > 1 else None
+            self._embedded_at = self.refreshes
+        self.refreshes += 1
+        metrics: dict[str, float] = {"policy/graph_input_share": self.share}
+        for t, k in self.num_labels.items():
+            loglik = self._loglik(buffer, t, n, k)
+            q = self.q.get(t)
+            if q is None or q.shape != (n, k):
+                q = _softmax(loglik)
+            if self.graph is not None:
+                for _ in range(o.graph_iters):
+                    q = _softmax(loglik + o.graph_beta * (self.graph @ q))
+                if o.suspect_ratio > 0:
+                    self.suspect[t] = self._suspects(buffer, t, self.graph @ q)
+                    if self.suspect[t]:
+                        loglik = self._loglik(buffer, t, n, k)
+                        for _ in range(o.graph_iters):
+                            q = _softmax(loglik + o.graph_beta * (self.graph @ q))
+                metrics[f"policy/suspect_thumbs_{t}"] = float(len(self.suspect.get(t, ())))
+            self.q[t] = q
+            lq = np.log(q + 1e-12)
+            sd = lq.std(1, keepdims=True)
+            z = (lq - lq.mean(1, keepdims=True)) / (sd + 1e-12)
+            confirmed = np.zeros(k)
+            for r in buffer.rows:
+                if r.task == t and (r.corrected >= 0 or (r.reward > 0 and r.shown >= 0)):
+                    confirmed[r.corrected if r.corrected >= 0 else r.shown] += 1
+            self.bonus[t] = o.optimism / np.sqrt(1.0 + confirmed)
+            self.acting[t] = _softmax(o.act_kappa * (z + self.bonus[t]))
+            self.targets[t] = torch.from_numpy(_softmax(o.pseudo_kappa * z).astype(np.float32))
+            ref = float(np.quantile(sd[:, 0], o.pseudo_quantile)) + 1e-12
+            weight = np.minimum(1.0, sd[:, 0] / ref).astype(np.float32)
+            self.target_weight[t] = torch.from_numpy(weight)
+            metrics[f"policy/pool_confidence_{t}"] = float(self.acting[t].max(1).mean())
+        self.fitted = True
+        return metrics
+
+    def answers_retracted(self) -> None:
+        """The next refresh starts the posterior cold (a warm start would keep the withdrawn
+        answer's pull on its neighbours) and re-embeds the pool with the rolled-back network."""
+        self.q = {}
+        self.view = None
+
+    def _suspects(self, buffer, task: str, vote: np.ndarray) -> set[tuple[int, int, bool]]:
+        """Thumbs the item's neighbours contradict: ``vote`` = their mean posterior [n, K]."""
+        ratio = self.options.suspect_ratio
+        top = vote.argmax(1)
+        out = set()
+        for r in buffer.rows:
+            i = self.pool_index.get(r.item_id)
+            if r.task != task or i is None or r.corrected >= 0 or r.shown < 0 or r.reward == 0:
+                continue
+            v, a = vote[i], r.shown
+            if r.reward < 0:  # 👎 on the neighbours' clear first choice
+                bad = top[i] == a and v[a] > ratio * np.delete(v, a).max(initial=0.0)
+            else:  # 👍 on a label the neighbours clearly place below another
+                bad = top[i] != a and v[top[i]] > ratio * v[a]
+            if bad:
+                out.add((i, r.shown, r.reward > 0))
+        return out
+
+    def _loglik(self, buffer, task: str, n: int, k: int) -> np.ndarray:
+        e = self.options.answer_noise
+        lo, hi = np.log(e), np.log(1 - e)
+        out = np.zeros((n, k))
+        suspect = self.suspect.get(task, set())
+        for r in buffer.rows:
+            if r.task != task:
+                continue
+            i = self.pool_index.get(r.item_id)
+            if i is None:
+                continue
+            if suspect and r.corrected < 0 and (i, r.shown, r.reward > 0) in suspect:
+                continue
+            if r.corrected >= 0:
+                v = np.full(k, lo)
+                v[r.corrected] = hi
+                out[i] += v
+            elif r.shown >= 0 and r.reward != 0:
+                up = r.reward > 0
+                v = np.full(k, lo if up else hi)
+                v[r.shown] = hi if up else lo
+                out[i] += v
+        return out
+
+    # ---------------------------------------------------------------- acting
+    @torch.no_grad()
+    def act(self, inputs, generator=None) -> dict[str, Action]:
+        probs = self.greedy(inputs)
+        if not self.fitted or self.view is None:
+            out = {}
+            for t, p in probs.items():
+                lab = torch.multinomial(p, 1, generator=generator).squeeze(1)
+                out[t] = Action(lab, p.gather(1, lab[:, None]).squeeze(1).clamp(1e-6, 1.0), p)
+            return out
+        rows = np.array([self.hash_index.get(h, -1) for h in _hashes([_compact(inputs)])])
+        known = rows >= 0
+        nb = None
+        if not known.all():  # not a pool item: the vote of its pool neighbours
+            sims = self._view(*self._parts(self._embed(inputs), inputs), self.share) @ self.view.T
+            kk = min(self.options.graph_k, sims.shape[1])
+            nb = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+        out = {}
+        for t, p in probs.items():
+            dist = np.zeros(tuple(p.shape))
+            belief = p.numpy().astype(np.float64)  # what the expert is shown as confidence
+            if known.any():
+                dist[known] = self.acting[t][rows[known]]
+                belief[known] = self.q[t][rows[known]]
+            if nb is not None:
+                lq = self.options.graph_beta * self.q[t][nb[~known]].mean(1)
+                z = (lq - lq.mean(1, keepdims=True)) / (lq.std(1, keepdims=True) + 1e-12)
+                dist[~known] = _softmax(self.options.act_kappa * (z + self.bonus[t]))
+                belief[~known] = self.q[t][nb[~known]].mean(1)
+            dist_t = torch.from_numpy(dist).float()
+            lab = torch.multinomial(dist_t, 1, generator=generator).squeeze(1)
+            prop = dist_t.gather(1, lab[:, None]).squeeze(1).clamp(1e-6, 1.0)
+            # probs: the graph posterior that chose the label (not the network's softmax), so the
+            # confidence and top-3 the expert sees agree with the label shown
+            belief = belief / belief.sum(1, keepdims=True).clip(1e-12)
+            out[t] = Action(lab, prop, torch.from_numpy(belief).float())
+        return out
+
+    # ---------------------------------------------------------------- learning
+    def update(self, batch: ReplayBatch) -> dict[str, float]:
+        batch = batch.to(self.device)
+        o = self.options
+        b = len(next(iter(batch.feedback.values())).shown)
+        use_pool = self.fitted and o.pseudo_weight > 0 and self.pool_inputs is not None
+        if use_pool:
+            idx = torch.randint(len(self.pool_ids), (b,), generator=self.pool_gen)
+            pool = _to(self._pool_batch(idx), self.device)
+            inputs = {k: _cat([batch.inputs[k], pool[k]]) for k in batch.inputs}
+        else:
+            inputs = batch.inputs
+        logits_all = self.policy(inputs)
+        kl: dict[str, torch.Tensor] = {}
+        if self.config.kl_beta > 0 and use_pool:
+            for t, v in logits_all.items():
+                lp = F.log_softmax(v[b:], -1)
+                kl[t] = (lp.exp() * (lp - self.ref_logp[t][idx].to(self.device))).sum(-1).mean()
+        elif self.config.kl_beta > 0:
+            kl = self.kl_to_reference(batch.inputs, logits_all)
+        total = 0.0
+        metrics: dict[str, float] = {}
+        rows = None
+        if any(self.suspect.values()):  # the batch's pool rows, to find set-aside thumbs
+            cpu = {k: v.cpu() for k, v in batch.inputs.items()}
+            rows = [self.hash_index.get(h, -1) for h in _hashes([_compact(cpu)])]
+        for t, fb in batch.feedback.items():
+            logp = F.log_softmax(logits_all[t][:b], dim=-1)
+            logp_a = logp.gather(1, fb.shown.clamp_min(0)[:, None]).squeeze(1)
+            up = (fb.reward > 0).float()
+            down = (fb.reward < 0).float()
+            log1m = torch.log1p(-logp_a.exp().clamp(max=1 - 1e-6))
+            thumbs = -(up * logp_a + o.down_weight * down * log1m)
+            suspect = self.suspect.get(t)
+            if suspect and rows is not None:
+                fbl = (fb.shown.tolist(), fb.reward.tolist(), fb.corrected.tolist())
+                keys = zip(rows, *fbl, strict=True)
+                aside = [c < 0 and (i, a, r > 0) in suspect for i, a, r, c in keys]
+                thumbs = thumbs * ~torch.tensor(aside, device=thumbs.device)
+            corr = fb.has_correction.float()
+            ce = -logp.gather(1, fb.corrected.clamp_min(0)[:, None]).squeeze(1) * corr
+            n = (fb.answered.float() + corr).sum().clamp_min(1.0)
+            loss = (thumbs.sum() + o.correction_weight * ce.sum()) / n
+            metrics[f"loss/{t}"] = float(loss.detach())
+            if use_pool and t in self.targets:
+                lq = F.log_softmax(logits_all[t][b:], -1)
+                target = self.targets[t][idx].to(self.device)
+                weight = self.target_weight[t][idx].to(self.device)
+                pseudo = (weight * -(target * lq).sum(-1)).mean()
+                loss = loss + o.pseudo_weight * pseudo
+                metrics[f"loss/pseudo_{t}"] = float(pseudo.detach())
+            if t in kl:
+                loss = loss + self.config.kl_beta * kl[t]
+                metrics[f"kl/{t}"] = float(kl[t].detach())
+            total = total + loss
+        metrics["loss/total"] = float(total.detach())
+        metrics.update(self.optimizer_step(total))
+        return metrics
+
+
+# -------------------------------------------------------------------- helpers
+def _compact(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Images as uint8 (the featurizer's own precision: x = uint8 / 255), the rest as is."""
+    out = dict(inputs)
+    if "image" in out:
+        out["image"] = (out["image"] * 255.0).round().clamp(0, 255).to(torch.uint8)
+    return out
+
+
+def _expand(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out = dict(inputs)
+    if "image" in out and out["image"].dtype == torch.uint8:
+        out["image"] = out["image"].float().div_(255.0)
+    return out
+
+
+def _hashes(parts: list[dict[str, torch.Tensor]]) -> list[bytes]:
+    """A content hash per item (to recognise a pool item in ``act``)."""
+    out = []
+    for inputs in parts:
+        keys = sorted(inputs)
+        for i in range(len(inputs[keys[0]])):
+            h = hashlib.blake2b(digest_size=16)
+            for k in keys:
+                v = inputs[k][i]
+                if k == "text":
+                    v = v[v != 0]
+                h.update(k.encode())
+                h.update(v.contiguous().numpy().tobytes())
+            out.append(h.digest())
+    return out
+
+
+def _cat(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """Concatenate along the batch, right-padding hashed text ids to a common width."""
+    if tensors[0].dim() == 2 and tensors[0].dtype == torch.long:
+        width = max(t.shape[1] for t in tensors)
+        tensors = [F.pad(t, (0, width - t.shape[1])) for t in tensors]
+    return torch.cat(tensors)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max(1, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(1, keepdims=True)
+
+
+def _knn_graph(view: np.ndarray, k: int):
+    """Symmetrised, row-normalised kNN graph (cosine similarity of unit-norm rows)."""
+    n = len(view)
+    v = torch.from_numpy(view.astype(np.float32))
+    sims = v @ v.T
+    sims.fill_diagonal_(-float("inf"))
+    idx = sims.topk(k, dim=1).indices.numpy()
+    rows = np.repeat(np.arange(n), k)
+    adj = sp.csr_matrix((np.ones(n * k), (rows, idx.ravel())), shape=(n, n))
+    adj = ((adj + adj.T) > 0).astype(np.float64)
+    deg = np.asarray(adj.sum(1)).ravel()
+    return sp.diags(1.0 / np.maximum(deg, 1.0)) @ adj

@@ -1,0 +1,161 @@
+"""AdamW without ``torch.optim``: the same update, state layout and step hooks, and no dynamo.
+
+Why: every ``torch.optim.Optimizer`` method is wrapped in ``torch._disable_dynamo``, whose first
+call imports ``torch._dynamo`` — and with it sympy and Triton: +114 MB resident and ~0.9 s on
+this machine, for a compiler the app never uses (docs/adr/0006-own-adamw.md). The desktop app's
+memory budget (BENCHMARKS.md §2, ≤ 1 GB with the demo after 1,000 clicks) cannot afford that.
+
+The update is ``torch.optim.AdamW``'s single-tensor path (decoupled weight decay, bias-corrected
+moments, amsgrad off), and ``state_dict()`` has ``torch.optim.AdamW``'s layout, so checkpoints
+written by either load into the other. ``register_step_pre_hook`` calls ``hook(optimizer, args,
+kwargs)`` before each step, as torch's does (``core/learning/distributed.py`` averages gradients there).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+_GROUP_DEFAULTS = {  # torch.optim.AdamW's own group keys, so its load_state_dict accepts ours
+    "amsgrad": False,
+    "foreach": None,
+    "maximize": False,
+    "capturable": False,
+    "differentiable": False,
+    "fused": None,
+    "decoupled_weight_decay": True,
+}
+
+
+class _Handle:
+    def __init__(self, hooks: dict[int, Callable], key: int):
+        self._hooks, self._key = hooks, key
+
+    def remove(self) -> None:
+        self._hooks.pop(self._key, None)
+
+
+class AdamW:
+    def __init__(
+        self,
+        params: Iterable[torch.nn.Parameter],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ):
+        params = list(params)
+        if not params:
+            raise ValueError("optimizer got an empty parameter list")
+        self.param_groups: list[dict[str, Any]] = [
+            {
+                "params": params,
+                "lr": float(lr),
+                "betas": (float(betas[0]), float(betas[1])),
+                "eps": float(eps),
+                "weight_decay": float(weight_decay),
+                **_GROUP_DEFAULTS,
+            }
+        ]
+        self.state: dict[torch.Tensor, dict[str, torch.Tensor]] = {}
+        self._pre_hooks: dict[int, Callable] = {}
+        self._next_hook = 0
+
+    # ------------------------------------------------------------------ hooks
+    def register_step_pre_hook(self, hook: Callable) -> _Handle:
+        key = self._next_hook
+        self._next_hook += 1
+        self._pre_hooks[key] = hook
+        return _Handle(self._pre_hooks, key)
+
+    # ------------------------------------------------------------------ the update
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.detach_().zero_()
+
+    @torch.no_grad()
+    def step(self, *args, **kwargs) -> None:
+        for hook in list(self._pre_hooks.values()):
+            hook(self, args, kwargs)
+        for group in self.param_groups:
+            lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                state = self.state.get(p)
+                if not state:
+                    state = self.state[p] = {
+                        "step": torch.tensor(0.0),
+                        "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+                        "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
+                    }
+                state["step"] += 1
+                step = float(state["step"])
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                p.mul_(1 - lr * wd)
+                exp_avg.lerp_(grad, 1 - beta1)
+                exp_avg_sq.mul_(beta2).addcmul_(grad, grad.conj(), value=1 - beta2)
+                bias1 = 1 - beta1**step
+                bias2_sqrt = math.sqrt(1 - beta2**step)
+                denom = (exp_avg_sq.sqrt() / bias2_sqrt).add_(eps)
+                p.addcdiv_(exp_avg, denom, value=-lr / bias1)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """``torch.optim.AdamW.state_dict()``'s layout: state by parameter index."""
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            ids = []
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+                ids.append(index[id(p)])
+            packed["params"] = ids
+            groups.append(packed)
+        state = {
+            index[id(p)]: dict(s)
+            for group in self.param_groups
+            for p in group["params"]
+            if (s := self.state.get(p))
+        }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        params: dict[int, torch.Tensor] = {}
+        for mine, saved in zip(self.param_groups, groups, strict=True):
+            if len(mine["params"]) != len(saved["params"]):
+                raise ValueError(
+                    "loaded state dict contains a parameter group that doesn't match the size "
+                    "of optimizer's group"
+                )
+            params.update(zip(saved["params"], mine["params"], strict=True))
+            for key in ("lr", "eps", "weight_decay"):
+                if key in saved:
+                    mine[key] = float(saved[key])
+            if "betas" in saved:
+                mine["betas"] = (float(saved["betas"][0]), float(saved["betas"][1]))
+        self.state = {}
+        for key, value in state_dict["state"].items():
+            p = params.get(int(key))
+            if p is None:
+                continue
+            self.state[p] = {
+                "step": torch.as_tensor(value["step"], dtype=torch.float32).clone().cpu(),
+                "exp_avg": value["exp_avg"].to(p.device, p.dtype).clone(),
+                "exp_avg_sq": value["exp_avg_sq"].to(p.device, p.dtype).clone(),
+            }

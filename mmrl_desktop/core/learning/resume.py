@@ -1,0 +1,182 @@
+"""Which checkpoint a trainer resumes from, and what it says about the others.
+
+    plan = plan_resume(project.checkpoints_dir, labels, algorithm)   # newest checkpoint that fits
+    algorithm, ckpt, problem = restore(algorithm, plan.checkpoint, labels, make_fresh)
+
+A checkpoint *fits* when it was trained with the project's algorithm and its labels are still the
+project's, or a subset of them: a label set that grew (an import added a class) keeps the model
+(``growth.grow_state`` widens the heads). Checkpoints that cannot be read are skipped with one
+sentence (``Latest.warning``); a newer checkpoint that no longer fits (labels renamed or removed,
+another algorithm) is kept on disk, never pruned, and one sentence says why training starts from
+an older one or from a fresh model. Steps continue above the highest step on disk, so the new
+checkpoints are always the newest.
+
+Also here: ``model_config_for`` (project.toml's ``[model]`` against the checkpoint's model: an
+invalid value is an error, a setting the checkpoint overrides is said), ``check_writable`` (before
+training starts), ``save_failed`` (a failed save's sentence) and ``index_checkpoint`` (the store's
+index and pruning after a save).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mmrl_desktop.core.config import ModelConfig
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning import ckpt_files
+from mmrl_desktop.core.learning.checkpoints import Checkpoint, find_latest
+from mmrl_desktop.core.learning.growth import grow_state
+
+AUTO = {"image_size": 0, "image_channels": 0, "modalities": ""}  # "adapt to the data" values
+
+
+@dataclass
+class ResumePlan:
+    checkpoint: Checkpoint | None = None
+    warnings: list[str] = field(default_factory=list)
+    highest_step: int = 0  # over every readable checkpoint on disk
+    highest_version: int = 0
+
+
+def plan_resume(folder: str | Path, labels: dict, algorithm: str) -> ResumePlan:
+    """The newest readable checkpoint that fits ``labels`` and ``algorithm``, with a sentence for
+    every checkpoint skipped on the way."""
+    skipped: list[ckpt_files.Entry] = []
+
+    def fits(entry: ckpt_files.Entry) -> bool:
+        ok = entry.algorithm == algorithm and ckpt_files.labels_cover(labels, entry.labels)
+        if not ok:
+            skipped.append(entry)
+        return ok
+
+    latest = find_latest(folder, fits)
+    warnings = [w for w in [latest.warning()] if w]
+    if skipped:
+        warnings.append(_not_fitting(skipped[0], labels, algorithm, latest.checkpoint, folder))
+    versions = [int((e.meta or {}).get("model_version", 0)) for e in latest.entries if e.readable]
+    return ResumePlan(latest.checkpoint, warnings, latest.highest_step, max(versions, default=0))
+
+
+def _not_fitting(entry, labels: dict, algorithm: str, used: Checkpoint | None, folder) -> str:
+    if entry.algorithm != algorithm:
+        why = f"was trained with the algorithm {entry.algorithm!r}, not {algorithm!r}"
+    else:
+        gone = [
+            f"{task}: {', '.join(str(x) for x in old if x not in labels.get(task, []))}"
+            if task in labels
+            else f"the task {task!r}"
+            for task, old in (entry.labels or {}).items()
+            if task not in labels or not set(old) <= set(labels[task])
+        ]
+        why = f"was trained for labels this project no longer has ({'; '.join(gone)})"
+    then = (
+        f"training resumes from the older {used.path.stem}"
+        if used is not None
+        else "training starts from a fresh model"
+    )
+    return (
+        f"the newest checkpoint {entry.weights.stem} {why}, so {then}; it stays in "
+        f"{Path(folder).name}/ and is never pruned."
+    )
+
+
+def restore(algorithm, ckpt: Checkpoint, labels: dict, make_fresh):
+    """Load ``ckpt`` into ``algorithm`` (growing the heads when the labels grew). Returns
+    ``(algorithm, ckpt, problem)``: on a state of another shape (e.g. an older app) a fresh
+    algorithm from ``make_fresh()``, the checkpoint with ``last_event_id`` 0 (every answer is
+    trained on again) and the first line of the error."""
+    state = ckpt.state
+    old = ckpt.meta.get("labels")
+    try:
+        if old != labels:
+            names = [n for n, _ in algorithm.policy.named_parameters()]
+            state = grow_state(state, algorithm.state_dict(), old or {}, labels, names)
+        algorithm.load_state_dict(state, optimizer=bool(state.get("optimizer")))
+        return algorithm, ckpt, None
+    except (RuntimeError, KeyError, ValueError, IndexError) as err:
+        fresh = dataclasses.replace(ckpt, meta={**ckpt.meta, "last_event_id": 0})
+        return make_fresh(), fresh, (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def model_config_for(project_model: dict, ckpt: Checkpoint | None) -> tuple[ModelConfig, str]:
+    """The model to build and a sentence ('' when none). project.toml's ``[model]`` is always
+    validated (an invalid value is a ``UserError``); with a checkpoint its model is used, and every
+    setting project.toml sets differently is named as ignored."""
+    try:
+        asked = ModelConfig.from_dict(project_model)
+    except UserError as err:
+        raise UserError(f"project.toml [model]: {err}") from None
+    if ckpt is None:
+        return asked, ""
+    try:
+        used = ModelConfig.from_dict(ckpt.meta.get("model_config") or {})
+    except UserError as err:
+        raise UserError(
+            f"checkpoint {ckpt.path.stem} holds invalid model settings: {err}"
+        ) from None
+    differ = [
+        f"{k} = {v!r} (the checkpoint's: {getattr(used, k)!r})"
+        for k, v in project_model.items()
+        if getattr(asked, k) != getattr(used, k) and AUTO.get(k, object()) != getattr(asked, k)
+    ]
+    if not differ:
+        return used, ""
+    return used, (
+        f"project.toml [model] {', '.join(differ)} "
+        f"{'is' if len(differ) == 1 else 'are'} ignored: the model in {ckpt.path.stem} was built "
+        "with the checkpoint's settings, and a changed model needs a fresh start (move the "
+        "checkpoints out of the project's checkpoints folder)."
+    )
+
+
+def check_writable(folder: str | Path) -> None:
+    """Refuse to train when checkpoints cannot be written (read-only, full, not a folder): the
+    work of the run would be lost. One sentence, before any update."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+        try:
+            os.write(fd, b"0")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(tmp)
+    except OSError as err:
+        raise UserError(
+            f"cannot write checkpoints to {folder} ({err.strerror or err}); training would be "
+            "lost, so it does not start — make the folder writable or free some space."
+        ) from None
+
+
+def save_failed(folder: Path, err: OSError, then: str) -> str:
+    """The sentence for a checkpoint that could not be written (read-only, disk full): ``then``
+    is "retry" (the model stays in memory), "close" or "lost"."""
+    then = {
+        "retry": "the model stays in memory and the next save tries again",
+        "close": "the updates since the last checkpoint are lost",
+    }.get(then, "this run's training is lost")
+    return (
+        f"could not save a checkpoint in {folder} ({err.strerror or err}); {then} — make the "
+        "folder writable or free some space."
+    )
+
+
+def index_checkpoint(store, root: Path, path: Path, numbers: tuple, note: str, config) -> None:
+    """Index the checkpoint just written at ``path`` in the store (``numbers``: step, model
+    version, answers seen), prune the older ones of its line (``config.keep_checkpoints``) and
+    drop their index rows."""
+    rel = str(path.relative_to(root))
+    for rec in store.checkpoints():
+        if rec.path == rel:  # the same step saved again: one index row
+            store.remove_checkpoint(rec.ckpt_id)
+    store.add_checkpoint(rel, *numbers, note=note)
+    pruned = ckpt_files.prune(path.parent, config.keep_checkpoints, path)
+    removed = {str(p.relative_to(root)) for p in pruned}
+    for rec in store.checkpoints():
+        if rec.path in removed:
+            store.remove_checkpoint(rec.ckpt_id)

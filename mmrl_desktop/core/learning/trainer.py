@@ -1,0 +1,487 @@
+"""Trainer: the Qt-free learning loop the GUI thread, ``train``, ``simulate`` and ``bench`` all drive.
+
+    trainer = Trainer(project, device="auto")   # cheap; everything is built on first use, in the
+    while not stop:                             # thread that calls it (own FeedbackStore, torch)
+        result = trainer.step()                 # StepResult(step, model_version, did_update, metrics)
+    preds = trainer.predict_items(ids)          # {item_id: {task: Prediction}}
+    trainer.close()                             # final checkpoint, store closed
+
+Each ``step()`` reads new events from the store (answers join the replay buffer, retractions leave
+it and are unlearned — ``core/learning/unlearn.py`` —, skips are ignored), lets the algorithm ``refresh`` after new feedback, then runs at most one
+update on a minibatch replayed from the whole feedback log — ``updates_per_event`` updates per new
+answer. ``model_version`` goes up after the first update that used new feedback and again when its
+update budget is spent; the queued items' predictions are then refreshed in the store. NaN/inf in a
+loss or a parameter rolls back to the last good in-memory snapshot (``train/nan_rollbacks``).
+Checkpoints every ``checkpoint_every`` updates, newest ``keep_checkpoints`` kept; a restart resumes
+from the newest readable one that fits, with its heads grown when labels were added, and steps
+continue above every checkpoint on disk (``core/learning/resume.py``). Deterministic on the CPU for a
+given seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from mmrl_desktop.core.config import ModelConfig, TrainConfig
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import Project
+from mmrl_desktop.core.data.store import FeedbackStore
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning.calibration import PrequentialCalibrator, observe_events
+from mmrl_desktop.core.learning.checkpoints import save_checkpoint
+from mmrl_desktop.core.learning.model.featurize import Featurizer, resolve_model_config
+from mmrl_desktop.core.learning.model.policy import build_policy
+from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
+from mmrl_desktop.core.learning.resume import (
+    ResumePlan,
+    check_writable,
+    index_checkpoint,
+    model_config_for,
+    plan_resume,
+    restore,
+    save_failed,
+)
+from mmrl_desktop.core.learning.trainer_eval import TrainerPredictions
+from mmrl_desktop.core.learning.unlearn import UndoSnapshots
+
+SNAPSHOT_EVERY = 25
+METRICS_FLUSH_S = 1.0
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: int
+    model_version: int
+    did_update: bool
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def choose_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for, but no CUDA GPU is available.")
+    if name == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise UserError("--device mps was asked for, but Apple's MPS is not available.")
+    return torch.device(name)
+
+
+class Trainer(TrainerPredictions):
+    def __init__(
+        self,
+        project: Project,
+        device: str | None = None,
+        config: TrainConfig | None = None,
+        model_config: ModelConfig | None = None,
+        *,
+        run_id: str | None = None,
+        resume: bool = True,
+        store_factory: Callable[[], FeedbackStore] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        report: Callable[[dict[str, float]], None] | None = None,
+        queue_size: int = 32,
+        write_metrics: bool = True,
+        checkpoints: bool = True,
+    ):
+        self.project = project
+        cfg = config or TrainConfig.from_dict(project.algorithm)
+        if device is not None:
+            cfg = cfg.replace(device=device)
+        self.config = cfg
+        self._model_config_arg = model_config
+        self.run_id = run_id or time.strftime("run-%Y%m%d-%H%M%S")
+        self.resume = resume
+        self._store_factory = store_factory or project.open_store
+        self.should_stop = should_stop or (lambda: False)
+        self.report = report
+        self.queue_size = queue_size
+        self.write_metrics = write_metrics
+        self.checkpoints_enabled = checkpoints
+        self._built = False
+        self.queue: list[str] | None = None  # None: the first unanswered pool items
+
+    # ---------------------------------------------------------------- building (lazy)
+    def _ensure_built(self) -> None:
+        if self._built:
+            return
+        self.store = self._store_factory()
+        tasks = [t for t in self.project.tasks if t.kind == "single"]
+        if not tasks:
+            raise UserError("the project has no single-label task to learn; import data first.")
+        self.labels = {t.name: list(t.labels) for t in tasks}
+        self.label_index = {
+            t: {lab: i for i, lab in enumerate(ls)} for t, ls in self.labels.items()
+        }
+        self.device = choose_device(self.config.device)
+        if self.config.cpu_threads and torch.get_num_threads() != self.config.cpu_threads:
+            torch.set_num_threads(self.config.cpu_threads)
+        self.incompatible_checkpoint: str | None = None  # set when a checkpoint did not fit
+        if self.checkpoints_enabled:
+            check_writable(self.project.checkpoints_dir)  # before any work that would be lost
+        plan = ResumePlan()
+        if self.resume:
+            plan = plan_resume(self.project.checkpoints_dir, self.labels, self.config.algorithm)
+        self.checkpoint_warnings = list(plan.warnings)  # sentences: skipped checkpoints
+        self.save_error: str | None = None  # the sentence of the last failed save
+        ckpt = plan.checkpoint
+        items = self.store.items()
+        mcfg, ignored = model_config_for(self.project.model, ckpt)
+        if ignored:
+            self.checkpoint_warnings.append(ignored)
+        if self._model_config_arg is not None:
+            mcfg = self._model_config_arg
+        self.model_config = resolve_model_config(mcfg, items)
+        self._set_item_lists(items)
+        del items
+        from mmrl_desktop.core.learning.algorithms import ALGORITHMS
+
+        torch.manual_seed(self.config.seed)
+        policy = build_policy(
+            self.model_config, {t: len(v) for t, v in self.labels.items()}, self.project.root
+        )
+        algo_cls = ALGORITHMS[self.config.algorithm]
+        num = {t: len(v) for t, v in self.labels.items()}
+
+        def fresh():
+            return algo_cls(
+                build_policy(self.model_config, num, self.project.root),
+                num,
+                self.config,
+                self.device,
+            )
+
+        self.algorithm = algo_cls(policy, num, self.config, self.device)
+        self.featurizer = Featurizer(self.model_config, self.config.cache_mb)
+        self.buffer = ReplayBuffer(list(self.labels), self.featurizer, self.store.item)
+        self._exclusions_seen = (-1, 0)  # (exclusions_mark, unreadable items) last applied
+        self._sync_exclusions()
+        self.sample_gen = torch.Generator().manual_seed(self.config.seed + 1)
+        self.act_gen = torch.Generator().manual_seed(self.config.seed + 2)
+        self._start_counters(plan)
+        if ckpt is not None:
+            self._resume_from(ckpt, plan.highest_step, fresh)
+        attach_pool = getattr(self.algorithm, "attach_pool", None)
+        if attach_pool is not None:  # unanswered pool items (never held-out ones), e.g. default
+            attach_pool(self.pool_ids, lambda ids: self.featurizer.batch(self._items(ids)))
+        events = self.store.events_since(0)
+        self._observe_prequential([e for e in events if e.event_id > self.trained_event_id])
+        self._ingest(events, count_new_after=self.trained_event_id)
+        self._needs_refresh = len(self.buffer) > 0
+        self._version_pending = False
+        self._snapshot = copy.deepcopy(self.algorithm.state_dict())
+        self._update_s = 0.0  # EMA of one update's duration
+        self._acc: dict[str, list[float]] = {}
+        self._last_flush = time.monotonic()
+        self._built = True
+
+    def _start_counters(self, plan: ResumePlan) -> None:
+        """Steps, versions, events and the per-model state before any checkpoint is loaded."""
+        # steps and versions continue above every checkpoint on disk: new ones sort newest, and a
+        # model other than the newest checkpoint's never takes (overwrites) a step on disk
+        self.updates = plan.highest_step + 1 if plan.highest_step else 0
+        self.model_version = plan.highest_version
+        self.last_event_id = 0
+        self.trained_event_id = 0
+        self.pending_updates = 0
+        self.nan_rollbacks = 0
+        self._last_ckpt_step = self.updates  # never re-save a step on disk without an update
+        self._last_ckpt_version = self.model_version  # the model version on disk
+        self.resumed_from: str | None = None  # the checkpoint file loaded, if any
+        self.undo = UndoSnapshots()  # undo that unlearns (core/learning/unlearn.py)
+        self.calibrator = PrequentialCalibrator()  # temperatures (core/learning/calibration.py)
+
+    def _resume_from(self, ckpt, highest_step: int, fresh) -> None:
+        """Load the checkpoint the resume plan chose (``fresh`` builds a new algorithm for a
+        model of another shape): its weights, step, model version, last trained event and
+        calibration."""
+        self.algorithm, ckpt, problem = restore(self.algorithm, ckpt, self.labels, fresh)
+        if problem:  # a model of another shape (e.g. an older app): fresh weights, a trace
+            self.incompatible_checkpoint = f"{ckpt.path.name}: {problem}"
+            self.store.audit("checkpoint_incompatible", path=str(ckpt.path), reason=problem[:300])
+        else:
+            self.resumed_from = str(ckpt.path)
+        step = int(ckpt.meta.get("step", 0))
+        if step >= highest_step and not problem:  # the newest on disk: its own step
+            self.updates = step
+        self.model_version = max(self.model_version, int(ckpt.meta.get("model_version", 0)))
+        self.trained_event_id = int(ckpt.meta.get("last_event_id", 0))
+        self._last_ckpt_step = self.updates
+        self._last_ckpt_version = self.model_version
+        if not problem:
+            cal = ckpt.meta.get("calibration")
+            self.calibrator = PrequentialCalibrator.from_meta(cal, self.labels)
+
+    # ---------------------------------------------------------------- feedback intake
+    def _row(self, ev) -> Row | None:
+        idx = self.label_index.get(ev.task)
+        if idx is None:
+            return None
+        shown = idx.get(ev.shown_label, -1) if ev.shown_label is not None else -1
+        corrected = idx.get(ev.corrected_label, -1) if ev.corrected_label else -1
+        if shown < 0 and corrected < 0:
+            return None
+        return Row(
+            ev.event_id,
+            ev.item_id,
+            ev.task,
+            shown,
+            int(ev.reward or 0),
+            float(ev.propensity or 1.0),
+            corrected,
+        )
+
+    def _ingest(self, events, count_new_after: int | None = None) -> int:
+        """Add answers, drop retracted ones (and unlearn those trained on: ``core/learning/unlearn.py``);
+        returns the number of new answers."""
+        new = 0
+        after = self.last_event_id if count_new_after is None else count_new_after
+        trained: list[Row] = []  # retracted answers the model has trained on
+        for ev in events:
+            self.last_event_id = max(self.last_event_id, ev.event_id)
+            if ev.kind == "feedback":
+                row = self._row(ev)
+                if row is not None:
+                    if not new and ev.event_id > after:
+                        self.undo.before_new_answers(self, after)
+                    self.buffer.add(row)
+                    new += ev.event_id > after
+            elif ev.kind == "retraction" and ev.retracts is not None:
+                row = self.buffer.remove(ev.retracts)
+                if row is not None and ev.retracts <= after < ev.event_id:
+                    trained.append(row)
+                self._needs_refresh = True
+        if new:
+            self.pending_updates += new * self.config.updates_per_event
+            self._needs_refresh = True
+            self._version_pending = True
+        if trained:
+            self.undo.retracted(self, trained)
+            self._version_pending = True
+        return new
+
+    def poll(self) -> int:
+        """Read events that arrived since the last poll. Returns new answers."""
+        self._ensure_built()
+        self._sync_exclusions()
+        events = self.store.events_since(self.last_event_id)
+        self._observe_prequential(events)
+        return self._ingest(events)
+
+    def _observe_prequential(self, events) -> None:
+        """Before training on new answers: the model's log-probabilities for their items, for the
+        temperature fit (``core/learning/calibration.py``). Read-only trainers (evaluate, predict) skip it."""
+        if self.checkpoints_enabled:
+            observe_events(self, events)
+
+    def _set_item_lists(self, items: list[Item]) -> None:
+        self.holdout_ids = [it.item_id for it in items if it.split == "holdout" and it.labels][
+            : self.config.eval_items
+        ]
+        self.pool_ids = [it.item_id for it in items if it.split == "pool"]
+
+    def _sync_exclusions(self) -> None:
+        """Items excluded or included since the last look, and items found unreadable, leave
+        (or rejoin) the replay and the hold-out (``core/data/exclusions.py``)."""
+        mark, bad = self.store.exclusions_mark(), self.featurizer.unreadable
+        if (mark, len(bad)) == self._exclusions_seen:
+            return
+        if mark != self._exclusions_seen[0] and self._built:
+            self._set_item_lists(self.store.items())
+        self._exclusions_seen = (mark, len(bad))
+        if self.buffer.set_excluded(self.store.excluded_ids() | set(bad)):
+            self._needs_refresh = True
+
+    def add_budget(self, updates: int) -> None:
+        """Ask for ``updates`` more updates on the current buffer (headless ``train --steps``)."""
+        self._ensure_built()
+        self.pending_updates += int(updates)
+
+    # ---------------------------------------------------------------- the loop
+    def step(self) -> StepResult:
+        self._ensure_built()
+        metrics: dict[str, float] = {}
+        self.poll()
+        did = False
+        if not len(self.buffer):
+            self.pending_updates = 0
+        if self._needs_refresh:  # also on an empty buffer: a posterior then forgets its answers
+            metrics.update(self.algorithm.refresh(self.buffer))
+            self._needs_refresh = False
+            if self._version_pending and self.pending_updates == 0:  # nothing to train on
+                self._bump_version(metrics)
+        if self.pending_updates > 0 and len(self.buffer):
+            metrics.update(self._update())
+            did = True
+            if self._version_pending or self.pending_updates == 0:
+                self._bump_version(metrics)
+            self._periodic(metrics)
+        if did or metrics:
+            metrics["data/answers"] = float(len(self.buffer))
+            metrics["data/last_event_id"] = float(self.trained_event_id)
+            metrics["reward/thumbs_up_rate"] = self.buffer.thumbs_up_rate()
+            if self.featurizer.unreadable:
+                metrics["data/unreadable_items"] = float(len(self.featurizer.unreadable))
+            if self._update_s > 0:
+                metrics["perf/updates_per_s"] = 1.0 / self._update_s
+            self._log(metrics)
+            if self.report is not None:
+                self.report(metrics)
+        return StepResult(self.updates, self.model_version, did, metrics)
+
+    def _update(self) -> dict[str, float]:
+        t0 = time.perf_counter()
+        batch = self.buffer.sample(self.config.batch_size, self.sample_gen, self.undo.push())
+        out = self.algorithm.update(batch)
+        if not self._finite(out):
+            self.algorithm.load_state_dict(copy.deepcopy(self._snapshot))
+            self.nan_rollbacks += 1
+            self.pending_updates = max(0, self.pending_updates - 1)
+            return {"train/nan_rollbacks": float(self.nan_rollbacks)}
+        self.updates += 1
+        self.pending_updates -= 1
+        if self.updates % SNAPSHOT_EVERY == 0:
+            self._snapshot = copy.deepcopy(self.algorithm.state_dict())
+        dt = time.perf_counter() - t0
+        self._update_s = dt if self._update_s == 0 else 0.9 * self._update_s + 0.1 * dt
+        return out
+
+    def _finite(self, metrics: dict[str, float]) -> bool:
+        if not all(math.isfinite(v) for v in metrics.values()):
+            return False
+        params = [p.detach() for p in self.algorithm.policy.parameters()]
+        return bool(torch.stack([torch.isfinite(p).all() for p in params]).all())
+
+    def _bump_version(self, metrics: dict[str, float]) -> None:
+        self.model_version += 1
+        self.trained_event_id = self.last_event_id
+        self._version_pending = False
+        metrics["data/model_version"] = float(self.model_version)
+        self.calibrator.fit(self.updates)
+        if self.queue_size > 0:
+            self._refresh_queue_predictions()
+
+    def _periodic(self, metrics: dict[str, float]) -> None:
+        c = self.config
+        if c.eval_every and self.holdout_ids and self.updates % c.eval_every == 0:
+            metrics.update(self.evaluate_ids(self.holdout_ids))
+        due = c.checkpoint_every and self.updates % c.checkpoint_every == 0
+        if self.checkpoints_enabled and due and self.save_checkpoint(keep_going=True) is None:
+            metrics["train/checkpoint_failed"] = 1.0
+
+    # ---------------------------------------------------------------- metrics
+    def _log(self, metrics: dict[str, float]) -> None:
+        if not self.write_metrics:
+            return
+        for k, v in metrics.items():
+            self._acc.setdefault(k, []).append(v)
+        if time.monotonic() - self._last_flush >= METRICS_FLUSH_S:
+            self.flush_metrics()
+
+    def flush_metrics(self) -> None:
+        if self._acc:
+            rows = {
+                k: (v[-1] if k.startswith("data/") else float(np.mean(v)))
+                for k, v in self._acc.items()
+            }
+            self.store.add_metrics(self.run_id, self.updates, rows)
+            self._acc = {}
+        self._last_flush = time.monotonic()
+
+    # ---------------------------------------------------------------- checkpoints
+    def save_checkpoint(self, note: str = "", *, keep_going: bool = False) -> str | None:
+        """Write a checkpoint of the current step; return its path. A failed write (read-only
+        folder, disk full) is one sentence: a ``UserError``, or with ``keep_going`` (the loop's
+        periodic and closing saves) ``save_error`` and None — the model stays in memory and the
+        next save tries again.
+
+        A new model version without a new update (an undo that rolled back to a snapshot with
+        nothing owed) goes one step above the last checkpoint: it never rewrites that one."""
+        self._ensure_built()
+        if self.updates == self._last_ckpt_step and self.model_version != self._last_ckpt_version:
+            self.updates += 1
+        meta = {
+            "train_config": self.config.to_dict(),
+            "model_config": self.model_config.to_dict(),
+            "model_version": self.model_version,
+            "answers_seen": len(self.buffer),
+            "last_event_id": self.trained_event_id,
+            "labels": self.labels,
+            "note": note,
+            "calibration": self.calibrator.to_meta(),
+        }
+        folder = self.project.checkpoints_dir
+        try:
+            path = save_checkpoint(folder, self.algorithm.state_dict(), meta, self.updates)
+        except OSError as err:
+            then = ("close" if note == "on close" else "retry") if keep_going else "lost"
+            self.save_error = save_failed(folder, err, then)
+            if keep_going:
+                return None
+            raise UserError(self.save_error) from None
+        self.save_error = None
+        numbers = (self.updates, self.model_version, len(self.buffer))
+        index_checkpoint(self.store, self.project.root, path, numbers, note, self.config)
+        self._last_ckpt_step = self.updates
+        self._last_ckpt_version = self.model_version
+        return str(path)
+
+    def unsaved(self) -> bool:
+        """True when the model in memory is not the last checkpoint written: new updates, or a
+        new model version without any (an undo rolled back to a snapshot, nothing owed)."""
+        return (
+            self.updates > 0 and self.updates != self._last_ckpt_step
+        ) or self.model_version != self._last_ckpt_version
+
+    # ---------------------------------------------------------------- info / running / closing
+    def info(self) -> dict:
+        self._ensure_built()
+        return {
+            "device": str(self.device),
+            "model_version": self.model_version,
+            "algorithm": self.config.algorithm,
+            "answers": len(self.buffer),
+            "updates": self.updates,
+            "modalities": self.model_config.modality_list(),
+            "parameters": sum(p.numel() for p in self.algorithm.policy.parameters()),
+            "checkpoint_warnings": list(self.checkpoint_warnings),  # sentences for the app
+        }
+
+    def train_pending(self) -> dict[str, float]:
+        """Run steps until the update budget is spent (bench, simulate, headless train)."""
+        last: dict[str, float] = {}
+        while True:
+            r = self.step()
+            last.update(r.metrics)
+            if self.should_stop() or not r.did_update or self.pending_updates <= 0:
+                return last
+
+    def run(self, idle_sleep_s: float = 0.05) -> None:
+        """Train until ``should_stop()``: the loop of a plain (non-Qt) thread."""
+        while not self.should_stop():
+            if not self.step().did_update:
+                time.sleep(idle_sleep_s)
+
+    def close(self, checkpoint: bool = True) -> None:
+        if not self._built:
+            return
+        try:
+            if checkpoint and self.checkpoints_enabled and self.unsaved():
+                self.save_checkpoint("on close", keep_going=True)
+            self.flush_metrics()
+        finally:
+            self.store.close()
+            self._built = False

@@ -1,0 +1,104 @@
+"""The trainer's predictions and held-out evaluation (``Trainer`` inherits them).
+
+    preds = trainer.predict_items(ids)      # {item_id: {task: Prediction}}: the label to show
+    trainer.set_queue(ids)                  # items predicted anew after each model version
+    trainer.evaluate_items(items)           # {"eval/accuracy_<task>": …, "eval/macro_f1_<task>": …}
+
+The confidence shown is ``core/learning/calibration.py``'s class probabilities; the shown label is the
+algorithm's ``act`` (with exploration) and its propensity.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.store import Prediction
+from mmrl_desktop.core.learning.calibration import class_probs
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> float:
+    """Macro-averaged F1 over the classes present in y_true or y_pred."""
+    scores = []
+    for c in range(k):
+        tp = int(((y_pred == c) & (y_true == c)).sum())
+        fp = int(((y_pred == c) & (y_true != c)).sum())
+        fn = int(((y_pred != c) & (y_true == c)).sum())
+        if tp + fp + fn:
+            scores.append(2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(scores)) if scores else 0.0
+
+
+class TrainerPredictions:
+    """Mixin of ``Trainer``: uses its store, featurizer, algorithm, labels and calibrator."""
+
+    def _items(self, ids: list[str]) -> list[Item]:
+        return [self.store.item(i) for i in ids]
+
+    def predict_items(self, item_ids: list[str]) -> dict[str, dict[str, Prediction]]:
+        """The label to show (with exploration) + greedy probabilities for each item."""
+        self._ensure_built()
+        out: dict[str, dict[str, Prediction]] = {}
+        for start in range(0, len(item_ids), 256):
+            ids = item_ids[start : start + 256]
+            inputs = self.featurizer.batch(self._items(ids))
+            actions = self.algorithm.act(inputs, self.act_gen)
+            # the confidence shown: the one source of probabilities (core/learning/calibration.py), not
+            # the sampling distribution nor the propensity
+            shown = class_probs(self.algorithm, inputs, self.calibrator.temperatures)
+            for row, iid in enumerate(ids):
+                per = {}
+                for t, a in actions.items():
+                    labels = self.labels[t]
+                    probs = shown[t][row].tolist()
+                    per[t] = Prediction(
+                        iid,
+                        t,
+                        self.model_version,
+                        labels[int(a.labels[row])],
+                        float(min(1.0, max(1e-6, float(a.propensity[row])))),
+                        {lab: float(p) for lab, p in zip(labels, probs, strict=True)},
+                    )
+                out[iid] = per
+        return out
+
+    def set_queue(self, item_ids: list[str] | None) -> None:
+        """Items whose predictions are refreshed after each model version (None: automatic)."""
+        self.queue = None if item_ids is None else list(item_ids)
+
+    def _refresh_queue_predictions(self) -> None:
+        ids = self.queue
+        if ids is None:
+            answered = self.store.answered_item_ids()
+            ids = [i for i in self.pool_ids if i not in answered][: self.queue_size]
+        if ids:
+            preds = self.predict_items(ids)
+            self.store.put_predictions([p for per in preds.values() for p in per.values()])
+
+    def greedy_labels(self, items: list[Item]) -> dict[str, np.ndarray]:
+        """Greedy label index per task for ``items``."""
+        self._ensure_built()
+        out: dict[str, list[np.ndarray]] = {t: [] for t in self.labels}
+        for start in range(0, len(items), 256):
+            probs = self.algorithm.greedy(self.featurizer.batch(items[start : start + 256]))
+            for t, p in probs.items():
+                out[t].append(p.argmax(-1).numpy())
+        return {t: np.concatenate(v) if v else np.zeros(0, int) for t, v in out.items()}
+
+    def evaluate_items(self, items: list[Item]) -> dict[str, float]:
+        """Held-out accuracy and macro-F1 per task (``eval/…``) over labelled ``items``."""
+        preds = self.greedy_labels(items)
+        metrics: dict[str, float] = {}
+        for t, labels in self.labels.items():
+            idx = self.label_index[t]
+            rows = [i for i, it in enumerate(items) if it.labels.get(t) in idx]
+            if not rows:
+                continue
+            y = np.array([idx[items[i].labels[t]] for i in rows])
+            p = preds[t][rows]
+            metrics[f"eval/accuracy_{t}"] = float((p == y).mean())
+            metrics[f"eval/macro_f1_{t}"] = macro_f1(y, p, len(labels))
+        return metrics
+
+    def evaluate_ids(self, item_ids: list[str]) -> dict[str, float]:
+        return self.evaluate_items(self._items(item_ids))

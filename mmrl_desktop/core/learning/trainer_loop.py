@@ -1,0 +1,388 @@
+"""The trainer's background loop, Qt-free: in a thread of the app, or in a process of its own.
+
+``run_loop(build, control, emit)`` builds the ``Trainer`` (imports torch, opens its own store),
+then steps it until ``control`` says stop; it never raises. What it reports goes through
+``emit(kind, payload)``:
+
+    ("state", "loading"|"running"|"paused"|"idle"|"stopped"|"error")
+    ("info", trainer.info())
+    ("predictions", {item_id: {task: Prediction}})   after each new model version (for the queue)
+    ("event", (step, model_version, {metric: value})) at most every ``event_interval_s``
+    ("error", "Training stopped: …")                  one sentence, then state "error"
+    ("warning", "…")                                  one sentence; training goes on (a checkpoint
+                                                      skipped or not saved, an ignored setting)
+    ("rss", peak resident MB of this process)         with each event
+
+The newest model reaches disk within seconds of training on an answer (a checkpoint once the
+answers' updates are done, at most every ``save_after_s``), and ``<project>/.trainer.json`` says
+which model version the trainer holds, for the commands (``core/learning/model_on_disk.py``).
+
+While updates are owed to answers, the events also carry ``perf/throughput_updates_per_s`` (updates
+done per second, measured over ``STARVED_WINDOW_S``) and ``perf/starved`` (1.0 when other programs
+take the CPU so that the trainer falls behind the answers: ``StarvationMeter``; 0.0 once it is not).
+
+``LoopControl`` is what the GUI side sets (thread-safe): stop, pause/resume, the queue to
+predict, a wake-up after new feedback, and ``hold(seconds)``: start no step for a moment while the
+GUI paints a click.
+
+``serve(conn, project_root, device)`` is the entry point of the trainer *process* (the app's
+default, ADR 0007): a reader thread turns the messages arriving on ``conn`` into ``LoopControl``
+calls — ``("stop",)``, ``("pause",)``, ``("resume",)``, ``("queue", ids)``, ``("wake",)``,
+``("hold", seconds)`` — and the loop's reports go back on ``conn``. A closed pipe (the app died)
+stops the loop, which saves a checkpoint on the way out as it always does.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmrl_desktop.core.learning.model_on_disk import HEARTBEAT_S, SAVE_AFTER_S, ModelOnDisk
+
+EVENT_INTERVAL_S = 0.05  # at most ~20 metric events per second reach the GUI
+STARVED_WINDOW_S = 3.0  # the trainer's pace is judged over this long
+STARVED_CPU_SHARE = 0.5  # on the CPU less than this share of the time: others are using it
+
+Emit = Callable[[str, Any], None]
+
+
+class LoopControl:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.wake_event = threading.Event()
+        self._stop = False
+        self._paused = False
+        self._queue: list[str] = []
+        self._queue_dirty = True
+        self._hold_until = 0.0
+
+    def request_stop(self) -> None:
+        with self._lock:
+            self._stop = True
+        self.wake_event.set()
+
+    def stopping(self) -> bool:
+        with self._lock:
+            return self._stop
+
+    def pause(self) -> None:
+        with self._lock:
+            self._paused = True
+        self.wake_event.set()
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+        self.wake_event.set()
+
+    def set_queue(self, item_ids: list[str]) -> None:
+        with self._lock:
+            self._queue = list(item_ids)
+            self._queue_dirty = True
+        self.wake_event.set()
+
+    def wake(self) -> None:
+        self.wake_event.set()
+
+    def hold(self, seconds: float) -> None:
+        with self._lock:
+            self._hold_until = max(self._hold_until, time.monotonic() + float(seconds))
+
+    def take(self) -> tuple[bool, bool, float, list[str], bool]:
+        """(stop, paused, seconds still held, queue, queue changed since the last take)."""
+        with self._lock:
+            dirty, self._queue_dirty = self._queue_dirty, False
+            held = self._hold_until - time.monotonic()
+            return self._stop, self._paused, held, self._queue, dirty
+
+    def keep_dirty(self, dirty: bool) -> None:
+        with self._lock:
+            self._queue_dirty |= dirty
+
+    def wait(self, seconds: float) -> None:
+        self.wake_event.wait(seconds)
+        self.wake_event.clear()
+
+
+class StarvationMeter:
+    """Is the trainer starved by other programs? While updates are owed to answers it measures,
+    over windows of ``window_s``, the updates done per second and the share of that time the
+    loop's thread ran on the CPU. Starved: fewer updates per second than one answer needs
+    (``needed_per_s``, the trainer's ``updates_per_event``) *and* on the CPU less than half the
+    time — a slow model that has the CPU is not starved, a trainer that waits for it is."""
+
+    def __init__(
+        self,
+        needed_per_s: float,
+        window_s: float = STARVED_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+        cpu_clock: Callable[[], float] = time.thread_time,
+    ) -> None:
+        self.needed_per_s = max(1.0, float(needed_per_s))
+        self.window_s = window_s
+        self.clock, self.cpu_clock = clock, cpu_clock
+        self.starved = False
+        self._start: tuple[float, float, int] | None = None
+
+    def reset(self) -> None:
+        """Start a new window (after a pause or a hold: waiting then is not starving)."""
+        self._start = None
+
+    def sample(self, updates: int, owed: bool) -> dict[str, float]:
+        """After a step: the metrics to report when a window closes, else ``{}``."""
+        if not owed:
+            self._start = None
+            was, self.starved = self.starved, False
+            return {"perf/starved": 0.0} if was else {}
+        now, cpu = self.clock(), self.cpu_clock()
+        if self._start is None:
+            self._start = (now, cpu, updates)
+            return {}
+        t0, cpu0, updates0 = self._start
+        wall = now - t0
+        if wall < self.window_s:
+            return {}
+        rate = (updates - updates0) / wall
+        share = (cpu - cpu0) / wall
+        self.starved = rate < self.needed_per_s and share < STARVED_CPU_SHARE
+        self._start = (now, cpu, updates)
+        return {"perf/throughput_updates_per_s": rate, "perf/starved": float(self.starved)}
+
+
+def _needed_updates_per_s(trainer) -> float:
+    config = getattr(trainer, "config", None)
+    return float(getattr(config, "updates_per_event", 1) or 1)
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident memory of this process so far (MB), where the platform reports it."""
+    try:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return round(peak / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0), 1)
+    except (ImportError, OSError):
+        return None
+
+
+def _tell(emit: Emit, warning: str | None) -> None:
+    if warning:
+        emit("warning", warning)
+
+
+@dataclass
+class _Sent:
+    """What the loop last told the GUI: the model version it predicted the queue with, when it
+    last sent metrics, and the metrics gathered since."""
+
+    version: Any = None
+    at: float = 0.0
+    pending: dict[str, float] = field(default_factory=dict)
+
+
+def _train_step(trainer, queue, dirty, meter, emit: Emit, sent: _Sent, interval_s: float):
+    """One ``trainer.step()``; then new predictions for the queue (a new model version, or the
+    queue changed) and, at most every ``interval_s``, the metrics gathered since."""
+    result = trainer.step()
+    if result.metrics.get("train/checkpoint_failed"):  # the model stays in memory
+        emit("warning", trainer.save_error)
+    pending = sent.pending
+    if result.metrics:
+        pending.update(result.metrics)
+    pending.update(meter.sample(result.step, getattr(trainer, "pending_updates", 0) > 0))
+    if queue and (dirty or result.model_version != sent.version):
+        emit("predictions", trainer.predict_items(queue))
+        sent.version = result.model_version
+    now = time.monotonic()
+    if pending and now - sent.at >= interval_s:
+        emit("event", (result.step, result.model_version, dict(pending)))
+        emit("rss", peak_rss_mb())
+        pending.clear()
+        sent.at = now
+    return result
+
+
+def run_loop(
+    build: Callable[[], Any],
+    control: LoopControl,
+    emit: Emit,
+    event_interval_s: float = EVENT_INTERVAL_S,
+    starved_window_s: float = STARVED_WINDOW_S,
+    save_after_s: float = SAVE_AFTER_S,
+    heartbeat_s: float = HEARTBEAT_S,
+) -> None:
+    emit("state", "loading")
+    trainer = None
+    disk = None
+    state = ""
+    try:
+        trainer = build()
+        info = trainer.info()
+        emit("info", info)
+        for text in info.get("checkpoint_warnings", []):  # skipped checkpoints, ignored settings
+            emit("warning", text)
+        sent = _Sent()
+        meter = StarvationMeter(_needed_updates_per_s(trainer), starved_window_s)
+        disk = ModelOnDisk(trainer, save_after_s, heartbeat_s)  # the newest model on disk
+        while True:
+            stop, paused, held, queue, dirty = control.take()
+            if stop:
+                break
+            if held > 0 or paused:
+                meter.reset()
+            if held > 0:
+                time.sleep(min(held, 0.1))
+                control.keep_dirty(dirty)
+                continue
+            if paused:
+                if state != "paused":
+                    state = "paused"
+                    emit("state", state)
+                _tell(emit, disk.tick())
+                control.keep_dirty(dirty)
+                control.wait(0.2)
+                continue
+            result = _train_step(trainer, queue, dirty, meter, emit, sent, event_interval_s)
+            _tell(emit, disk.tick())  # after the GUI has the new model's predictions
+            new_state = "running" if result.did_update else "idle"
+            if new_state != state:
+                state = new_state
+                emit("state", state)
+            if not result.did_update:
+                control.wait(0.1)
+    except Exception as err:  # never let the loop die silently
+        traceback.print_exc()
+        state = "error"
+        emit("error", f"Training stopped: {err}")
+        emit("state", "error")
+    finally:
+        _close(trainer, disk, emit)
+        if state != "error":
+            emit("state", "stopped")
+
+
+def _close(trainer, disk: ModelOnDisk | None, emit: Emit) -> None:
+    """Close the trainer (its closing checkpoint), then take back the heartbeat."""
+    if trainer is not None:
+        try:
+            trainer.close()
+            if getattr(trainer, "save_error", None):  # the closing checkpoint failed
+                emit("warning", trainer.save_error)
+        except Exception:
+            traceback.print_exc()
+    if disk is not None:
+        disk.close()
+
+
+# ---------------------------------------------------------------- the trainer process
+LOADING_NICE = 10  # while torch is imported and the model built (a few CPU seconds)
+TRAINER_NICE = 19  # then: the lowest normal priority, a floor of CPU, never none (ADR 0009)
+
+
+def build_trainer(project_root: str, device: str = "auto"):
+    """The app's trainer for a project (imports torch). ``queue_size=0``: the loop predicts the
+    GUI's queue itself after each model version."""
+    from mmrl_desktop.core.data.project import Project
+    from mmrl_desktop.core.learning.trainer import Trainer
+
+    return Trainer(Project.open(project_root), device=device, queue_size=0)
+
+
+def _lower_priority(nice: int) -> None:
+    """The trainer gives way to the GUI when both want the CPU, but is never starved to zero.
+
+    The calling thread (and the threads it starts later) goes to ``nice`` — never back up, which
+    would need a privilege — and, on Linux, to ``SCHED_BATCH``: a batch thread that wakes from its
+    pipe never preempts the running GUI thread (at plain nice 10 the trainer did, for ~2.5 ms in
+    ~6 % of clicks), and the GUI thread still preempts it. ``nice 19`` has a CFS weight of 15
+    against 1024 at nice 0: beside a busy program it still gets ~1.5 % of a core. Under
+    ``SCHED_IDLE`` (weight 3) two busy programs stopped training altogether; at nice 19, loading
+    still took minutes, so it runs at ``LOADING_NICE`` (weight 110, ~10 %). ADR 0009, amended."""
+    try:
+        current = os.nice(0)
+        if nice > current:
+            os.nice(nice - current)
+    except (AttributeError, OSError):  # Windows has no nice(); a refused change changes nothing
+        pass
+    if hasattr(os, "SCHED_BATCH"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        except OSError:
+            pass
+    _lower_other_threads(nice)
+
+
+def _lower_other_threads(nice: int) -> None:
+    """On Linux the nice value is per thread: the threads torch started while loading (its
+    intra-op pool) would keep ``LOADING_NICE`` and do the matrix work at it. Lower them too."""
+    try:
+        tids = [int(t) for t in os.listdir("/proc/self/task")]
+    except (OSError, ValueError):  # not Linux
+        return
+    for tid in tids:
+        try:
+            if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
+            if hasattr(os, "SCHED_BATCH"):
+                os.sched_setscheduler(tid, os.SCHED_BATCH, os.sched_param(0))
+        except OSError:  # the thread ended meanwhile, or the change was refused
+            pass
+
+
+def _build_then_yield(project_root: str, device: str):
+    """Import torch and build the model at ``LOADING_NICE``, then train at ``TRAINER_NICE``."""
+    trainer = build_trainer(project_root, device)
+    trainer.info()  # builds it
+    _lower_priority(TRAINER_NICE)
+    return trainer
+
+
+def serve(conn, project_root: str, device: str = "auto") -> None:
+    """Entry point of the trainer process (``multiprocessing`` spawn)."""
+    _lower_priority(LOADING_NICE)
+    control = LoopControl()
+    send_lock = threading.Lock()
+
+    def emit(kind: str, payload: Any) -> None:
+        with send_lock:
+            try:
+                conn.send((kind, payload))
+            except (BrokenPipeError, EOFError, OSError):
+                control.request_stop()  # the app is gone: stop (and checkpoint) on our own
+
+    def read() -> None:
+        actions = {
+            "stop": control.request_stop,
+            "pause": control.pause,
+            "resume": control.resume,
+            "queue": control.set_queue,
+            "wake": control.wake,
+            "hold": control.hold,
+        }
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                control.request_stop()
+                return
+            action = actions.get(msg[0])
+            if action is not None:
+                action(*msg[1:])
+            if msg[0] == "stop":
+                return
+
+    threading.Thread(target=read, name="trainer-commands", daemon=True).start()
+    run_loop(lambda: _build_then_yield(project_root, device), control, emit)
+    emit("rss", peak_rss_mb())
+    with send_lock:
+        try:
+            conn.send(("exit", None))
+            conn.close()
+        except (BrokenPipeError, EOFError, OSError):
+            pass

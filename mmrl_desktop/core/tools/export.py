@@ -1,0 +1,468 @@
+"""Export the current model (TorchScript, ONNX) and the training metrics (TensorBoard).
+
+    info = export_model(project, "onnx", "out/model.onnx")   # → model.onnx + model.onnx.json
+    info = export_tensorboard(project, "out/tb")             # one event log per training run
+
+The exported program takes plain tensors, one (input, mask) pair per modality of the model, in
+this order (only the model's modalities are present; the sidecar lists them):
+
+    image       float32 [B, C, S, S]  pixels / 255 in [0, 1], bilinear-resized to S×S; C = 1 (grey,
+                                      ITU-R 601 luma) or 3 (RGB); no mean/std normalisation
+    image_mask  float32 [B]           1 where the item has an image, 0 where it has none
+    audio       float32 [B, T]        mono waveform at the model's sample rate, cut/zero-padded to T
+    audio_mask  float32 [B]
+    text        int64   [B, L]        hashed word/bigram/char-3-gram ids in [1, buckets), 0 = pad
+                                      (``mmrl_desktop.core.learning.model.featurize.hash_text``)
+    text_mask   float32 [B]
+
+and returns, per task, ``probs_<task>`` float32 [B, K]: the model's greedy class probabilities
+(what the app shows as confidence; argmax = the predicted label). ``B`` is dynamic, as is ``L``.
+Everything a consumer needs (names, shapes, normalisation, label names, the check) is in the JSON
+sidecar written next to the export (``<file>.json``).
+
+Each export is re-loaded (``torch.jit.load`` / ``onnxruntime``) and compared with the live model on
+sample inputs (real items of the project when it has some, two batch sizes); if the largest
+absolute difference exceeds ``TOLERANCE`` the export is refused and nothing is left behind.
+ONNX needs ``onnx`` and ``onnxruntime`` (dependencies of the app; ``core.tools.export_formats`` names
+what to install where they are missing, before any work).
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import re
+import sqlite3
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from mmrl_desktop.core.data.project import Project
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.evaluation.model_info import summary as model_summary
+from mmrl_desktop.core.tools.export_formats import require
+from mmrl_desktop.core.tools.export_io import (
+    export_tensorboard,  # noqa: F401  (core.tools.export is where callers find it)
+    onnx_without_doc_strings,
+    private_strings,
+    torchscript_bytes,
+    write_files,
+)
+
+TOLERANCE = 1e-4
+OPSET = 17
+SUFFIX = {"torchscript": ".pt", "onnx": ".onnx"}
+
+
+class ExportModule(nn.Module):
+    """The policy as a function of positional tensors (no dicts, no data-dependent branches).
+
+    Every row is encoded; rows whose mask is 0 are then zeroed by the fusion, which is what the
+    live model computes (it skips those rows and fuses zeros with weight 0).
+    """
+
+    def __init__(self, policy: nn.Module, tasks: list[str], temperature: float = 1.0):
+        super().__init__()
+        self.policy = policy
+        self.modalities = list(policy.modalities)
+        self.tasks = list(tasks)
+        self.temperature = float(temperature)
+
+    def forward(self, *xs: torch.Tensor):
+        parts, masks = {}, {}
+        for i, m in enumerate(self.modalities):
+            x, mask = xs[2 * i], xs[2 * i + 1]
+            parts[m] = self.policy.encoders[m](x).float()
+            masks[m] = mask > 0.5
+        logits = self.policy.heads(self.policy.fusion(parts, masks))
+        return tuple(
+            torch.softmax(logits[t].float() / self.temperature, dim=-1) for t in self.tasks
+        )
+
+
+class OnnxMelSpectrogram(nn.Module):
+    """torchaudio's MelSpectrogram without complex numbers (ONNX has none): the STFT is a strided
+    conv1d with a windowed DFT basis, power = re² + im², then the same mel filter bank."""
+
+    def __init__(self, mel: nn.Module):
+        super().__init__()
+        spec = mel.spectrogram
+        if spec.power != 2.0 or spec.normalized or not spec.onesided or spec.pad != 0:
+            raise UserError("this audio front end cannot be exported to ONNX.")
+        n_fft, win = spec.n_fft, spec.win_length
+        window = torch.zeros(n_fft, dtype=torch.float64)
+        left = (n_fft - win) // 2
+        window[left : left + win] = spec.window.double()
+        k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None]
+        n = torch.arange(n_fft, dtype=torch.float64)[None, :]
+        angle = 2 * torch.pi * k * n / n_fft
+        basis = torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window])
+        self.register_buffer("basis", basis[:, None, :].float())
+        self.register_buffer("fb", mel.mel_scale.fb.float().clone())
+        self.n_fft, self.hop, self.center = n_fft, spec.hop_length, spec.center
+        self.pad_mode = spec.pad_mode
+        self.bins = n_fft // 2 + 1
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        x = wave[:, None, :]
+        if self.center:
+            p = self.n_fft // 2
+            x = nn.functional.pad(x, (p, p), mode=self.pad_mode)
+        frames = nn.functional.conv1d(x, self.basis, stride=self.hop)  # [B, 2F, frames]
+        re, im = frames[:, : self.bins], frames[:, self.bins :]
+        power = re * re + im * im
+        return torch.matmul(power.transpose(1, 2), self.fb).transpose(1, 2)  # [B, mels, frames]
+
+
+class OnnxMeanBag(nn.Module):
+    """``nn.EmbeddingBag(mode="mean", padding_idx=...)`` on 2-D ids, as gather + masked mean."""
+
+    def __init__(self, bag: nn.EmbeddingBag):
+        super().__init__()
+        if bag.mode != "mean" or bag.max_norm is not None:
+            raise UserError("this text encoder cannot be exported to ONNX.")
+        self.weight = nn.Parameter(bag.weight.detach().clone(), requires_grad=False)
+        self.pad = -1 if bag.padding_idx is None else int(bag.padding_idx)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        emb = nn.functional.embedding(ids, self.weight)  # [B, L, D]
+        keep = (ids != self.pad).to(emb.dtype)[:, :, None]
+        return (emb * keep).sum(1) / keep.sum(1).clamp_min(1.0)
+
+
+def onnx_ready(policy: nn.Module, sample: dict[str, torch.Tensor]) -> nn.Module:
+    """A copy of ``policy`` that the ONNX exporter can trace: the audio front end without complex
+    tensors, and adaptive average pools (whose input size ONNX may not know) as fixed pools of the
+    sizes they see on ``sample``."""
+    clone = copy.deepcopy(policy).eval()
+    if "audio" in clone.encoders:
+        clone.encoders["audio"].mel = OnnxMelSpectrogram(policy.encoders["audio"].mel)
+    if "text" in clone.encoders and isinstance(
+        getattr(clone.encoders["text"], "bag", None), nn.EmbeddingBag
+    ):
+        clone.encoders["text"].bag = OnnxMeanBag(clone.encoders["text"].bag)
+    seen: dict[str, tuple[int, int]] = {}
+    hooks = []
+    for name, mod in clone.named_modules():
+        if isinstance(mod, nn.AdaptiveAvgPool2d):
+
+            def hook(m, args, out, name=name):
+                seen[name] = tuple(args[0].shape[-2:])
+
+            hooks.append(mod.register_forward_hook(hook))
+    with torch.no_grad():  # every encoder on every row (the live model skips absent modalities)
+        for m, enc in clone.encoders.items():
+            if m in sample:
+                enc(sample[m])
+    for h in hooks:
+        h.remove()
+    for name, (h, w) in seen.items():
+        parent_name, _, attr = name.rpartition(".")
+        parent = clone.get_submodule(parent_name) if parent_name else clone
+        size = getattr(parent, attr).output_size
+        oh, ow = (size, size) if isinstance(size, int) else size
+        if oh and ow and h % oh == 0 and w % ow == 0:
+            kernel = (h // oh, w // ow)
+            setattr(parent, attr, nn.Identity() if kernel == (1, 1) else nn.AvgPool2d(kernel))
+    return clone
+
+
+def input_names(modalities: list[str]) -> list[str]:
+    return [n for m in modalities for n in (m, f"{m}_mask")]
+
+
+def output_names(tasks: list[str]) -> list[str]:
+    names: list[str] = []
+    for i, t in enumerate(tasks):
+        name = "probs_" + re.sub(r"\W", "_", t)
+        names.append(name if name not in names else f"{name}_{i}")
+    return names
+
+
+def _temperature(algorithm) -> float:
+    """The temperature the algorithm's greedy() divides logits by (egreedy-q has one)."""
+    return float(getattr(algorithm.options, "temperature", 1.0) or 1.0)
+
+
+def as_positional(inputs: dict[str, torch.Tensor], modalities: list[str]) -> tuple:
+    out = []
+    for m in modalities:
+        x = inputs[m]
+        mask = inputs.get(f"{m}_mask")
+        if mask is None:
+            mask = torch.ones(x.shape[0], dtype=torch.bool)
+        out += [x.contiguous(), mask.float()]
+    return tuple(out)
+
+
+def sample_batches(trainer, sizes=(8, 3)) -> list[dict[str, torch.Tensor]]:
+    """Inputs to check an export with: the project's own items (mixing items with different
+    modalities, so every encoder sees real data), plus a synthetic batch with every modality."""
+    groups: dict[tuple, list] = {}
+    for it in trainer.store.items():
+        groups.setdefault(it.modalities, []).append(it)
+    mixed, lists, i = [], list(groups.values()), 0
+    while len(mixed) < sum(sizes) and any(i < len(g) for g in lists):
+        mixed += [g[i] for g in lists if i < len(g)]
+        i += 1
+    batches, start = [], 0
+    for n in sizes:
+        chosen = mixed[start : start + n]
+        start += n
+        if chosen:
+            batches.append(trainer.featurizer.batch(chosen))
+    batches.append(_synthetic(trainer.model_config, 5, seed=len(batches)))
+    return batches
+
+
+def _synthetic(cfg, n: int, seed: int) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    out: dict[str, torch.Tensor] = {}
+    mods = cfg.modality_list()
+    if "image" in mods:
+        s, c = cfg.image_size, cfg.image_channels
+        out["image"] = torch.rand((n, c, s, s), generator=g)
+    if "audio" in mods:
+        t = int(cfg.audio_sample_rate * cfg.audio_seconds)
+        out["audio"] = torch.randn((n, t), generator=g) * 0.1
+    if "text" in mods:
+        out["text"] = torch.randint(1, cfg.text_buckets, (n, 5 + seed), generator=g)
+    for m in mods:
+        mask = torch.ones(n, dtype=torch.bool)
+        if n > 1 and len(mods) > 1:
+            mask[seed % n] = False  # one item lacks this modality
+        out[f"{m}_mask"] = mask
+    return out
+
+
+def _max_diff(live: dict[str, torch.Tensor], got, tasks: list[str]) -> float:
+    return max(
+        float(np.abs(live[t].double().numpy() - np.asarray(g, dtype=np.float64)).max())
+        for t, g in zip(tasks, got, strict=True)
+    )
+
+
+def _torchscript(module: ExportModule, example: tuple, forbidden: list[bytes]) -> bytes:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(
+            module, example, check_trace=False, strict=False, _store_inputs=False
+        )
+        return torchscript_bytes(traced, forbidden)
+
+
+def _check_torchscript(payload: bytes, batches, modalities, tasks, live) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = torch.jit.load(io.BytesIO(payload), map_location="cpu")
+    diffs = []
+    with torch.no_grad():
+        for b, ref in zip(batches, live, strict=True):
+            diffs.append(
+                _max_diff(ref, [o.numpy() for o in loaded(*as_positional(b, modalities))], tasks)
+            )
+    return max(diffs)
+
+
+def _onnx(module: ExportModule, example: tuple, modalities, tasks) -> bytes:
+    ins, outs = input_names(modalities), output_names(tasks)
+    axes: dict[str, dict[int, str]] = {n: {0: "batch"} for n in ins + outs}
+    if "text" in modalities:
+        axes["text"] = {0: "batch", 1: "tokens"}
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            example,
+            buf,
+            input_names=ins,
+            output_names=outs,
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    return onnx_without_doc_strings(buf.getvalue())
+
+
+def _check_onnx(payload: bytes, batches, modalities, tasks, live) -> float:
+    import onnxruntime as ort  # export_formats.require("onnx") checked it is there
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    sess = ort.InferenceSession(payload, opts, providers=["CPUExecutionProvider"])
+    names = input_names(modalities)
+    diffs = []
+    for b, ref in zip(batches, live, strict=True):
+        feed = {n: t.numpy() for n, t in zip(names, as_positional(b, modalities), strict=True)}
+        diffs.append(_max_diff(ref, sess.run(output_names(tasks), feed), tasks))
+    return max(diffs)
+
+
+def _mask(name: str, preprocessing: str) -> dict:
+    return {"name": name, "dtype": "float32", "shape": ["batch"], "preprocessing": preprocessing}
+
+
+def _input_specs(cfg) -> list[dict]:
+    """The exported model's inputs (name, dtype, shape, how to prepare them), modality by
+    modality, each with its presence mask."""
+    mods = cfg.modality_list()
+    inputs = []
+    if "image" in mods:
+        inputs += [
+            {
+                "name": "image",
+                "dtype": "float32",
+                "shape": ["batch", cfg.image_channels, cfg.image_size, cfg.image_size],
+                "preprocessing": (
+                    "decode (DICOM: modality LUT, then the file's window to 8 bit, as "
+                    "mmrl_desktop.core.data.loaders.load_image(path).display), "
+                    f"convert to {'RGB' if cfg.image_channels == 3 else 'grey (ITU-R 601 luma)'}, "
+                    f"resize bilinear to {cfg.image_size}x{cfg.image_size}, channels first, "
+                    "divide uint8 pixels by 255 (range [0, 1]); no mean/std normalisation"
+                ),
+            },
+            _mask("image_mask", "1.0 where the item has an image, else 0.0 (the image is ignored)"),
+        ]
+    if "audio" in mods:
+        n = int(cfg.audio_sample_rate * cfg.audio_seconds)
+        inputs += [
+            {
+                "name": "audio",
+                "dtype": "float32",
+                "shape": ["batch", n],
+                "preprocessing": (
+                    f"mono (mean of channels), resampled to {cfg.audio_sample_rate} Hz, float "
+                    f"samples in [-1, 1], cut or zero-padded to {n} samples "
+                    f"({cfg.audio_seconds} s); the log-mel spectrogram is inside the model"
+                ),
+            },
+            _mask("audio_mask", "1.0 where the item has audio, else 0.0"),
+        ]
+    if "text" in mods:
+        inputs += [
+            {
+                "name": "text",
+                "dtype": "int64",
+                "shape": ["batch", "tokens"],
+                "preprocessing": (
+                    "lower-cased \\w+ words → tokens 'w:<word>', 'b:<w1> <w2>' and character "
+                    "3-grams 'c:<xyz>' of '<word>'; each token → 1 + (blake2b-64 little-endian of "
+                    f"its UTF-8) mod {cfg.text_buckets - 1}; first {cfg.text_max_tokens} ids; "
+                    "right-padded with 0 (mmrl_desktop.core.learning.model.featurize.hash_text)"
+                ),
+            },
+            _mask("text_mask", "1.0 where the item has text, else 0.0"),
+        ]
+    return inputs
+
+
+def sidecar(fmt: str, trainer, file_name: str, check: dict) -> dict:
+    cfg = trainer.model_config
+    inputs = _input_specs(cfg)
+    tasks = list(trainer.labels)
+    outputs = [
+        {
+            "name": name,
+            "task": t,
+            "dtype": "float32",
+            "shape": ["batch", len(trainer.labels[t])],
+            "labels": trainer.labels[t],
+            "meaning": "class probabilities; argmax is the predicted label, labels in this order",
+        }
+        for name, t in zip(output_names(tasks), tasks, strict=True)
+    ]
+    return {
+        "format": fmt,
+        "file": file_name,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "project": trainer.project.name,
+        "algorithm": trainer.config.algorithm,
+        "model_version": trainer.model_version,
+        "step": trainer.updates,
+        "model": model_summary(trainer),  # version, step, written (core/evaluation/model_info.py)
+        "inputs": inputs,
+        "outputs": outputs,
+        "labels": trainer.labels,
+        "model_config": cfg.to_dict(),
+        "opset": OPSET if fmt == "onnx" else None,
+        "check": check,
+    }
+
+
+def _target(out: str | Path, fmt: str) -> Path:
+    from mmrl_desktop.core.tools.feedback_export import output_path
+
+    return output_path(out, f"model{SUFFIX[fmt]}")
+
+
+def _export_checked(fmt, module, example, batches, mods, tasks, live, project) -> tuple:
+    """The exported program's bytes, re-loaded from those very bytes and compared with the live
+    model; nothing is written here."""
+    try:
+        with torch.no_grad():
+            if fmt == "torchscript":
+                payload = _torchscript(module, example, private_strings(project.root))
+                diff = _check_torchscript(payload, batches, mods, tasks, live)
+            else:
+                payload = _onnx(module, example, mods, tasks)
+                diff = _check_onnx(payload, batches, mods, tasks, live)
+    except UserError:
+        raise
+    except MemoryError:
+        raise UserError(f"there is not enough memory to export this model to {fmt}.") from None
+    except Exception as err:  # an exporter limitation: one sentence, not a traceback
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise UserError(f"this model cannot be exported to {fmt} ({first}).") from None
+    if not diff <= TOLERANCE:
+        raise UserError(
+            f"the {fmt} export differs from the live model by {diff:.2e} (more than "
+            f"{TOLERANCE:g}); nothing was written."
+        )
+    return payload, diff
+
+
+def export_model(project: Project, fmt: str, out: str | Path) -> dict:
+    """Export the current model as ``torchscript`` or ``onnx``; returns the sidecar dict.
+    Runs on the CPU (the exported program is device-neutral; the check compares on the CPU)."""
+    from mmrl_desktop.core.evaluation.evaluate import open_trainer
+
+    if fmt not in SUFFIX:
+        raise UserError(f"unknown model format {fmt!r}; use torchscript or onnx.")
+    require(fmt)  # what to install, before any work and before any folder is made
+    target = _target(out, fmt)
+    trainer = open_trainer(project, "cpu")
+    try:
+        policy = trainer.algorithm.policy.eval()
+        tasks = list(trainer.labels)
+        mods = list(policy.modalities)
+        batches = sample_batches(trainer)
+        exported = onnx_ready(policy, batches[0]) if fmt == "onnx" else copy.deepcopy(policy)
+        exported.requires_grad_(False)  # consumers get plain outputs
+        module = ExportModule(exported, tasks, _temperature(trainer.algorithm)).eval()
+        live = [trainer.algorithm.greedy(b) for b in batches]
+        example = as_positional(batches[0], mods)
+        payload, diff = _export_checked(fmt, module, example, batches, mods, tasks, live, project)
+        check = {
+            "max_abs_diff": diff,
+            "tolerance": TOLERANCE,
+            "samples": sum(len(next(iter(b.values()))) for b in batches),
+            "batch_sizes": [len(next(iter(b.values()))) for b in batches],
+            "reloaded_with": "torch.jit.load" if fmt == "torchscript" else "onnxruntime",
+        }
+        info = sidecar(fmt, trainer, target.name, check)
+        side = target.with_name(target.name + ".json")
+        write_files({target: payload, side: json.dumps(info, indent=2).encode("utf-8")})
+        info["path"], info["sidecar"] = str(target), str(side)
+        try:
+            trainer.store.audit("export", what=fmt, path=str(target), max_abs_diff=diff)
+        except sqlite3.Error:  # a read-only database still gets its export (as the feedback log)
+            pass
+        return info
+    finally:
+        trainer.close(checkpoint=False)

@@ -1,0 +1,272 @@
+"""Label new files with a project's current model (``mmrl-desktop predict``).
+
+SOURCE may be
+- a single image / DICOM / audio / text file → one item, id = the file's stem;
+- a manifest (``items.csv`` / ``items.jsonl``, or a folder holding one) → the manifest's rows, with
+  the import rules of ``core.data.importer`` (``label`` is reported as ``given_label`` when present);
+- any other folder → every recognised file below it (sub-folders included); files in one folder
+  sharing a stem form one multimodal item, id = ``<relative folder>/<stem>`` (so a folder of
+  classes gets the same ids as ``import`` gives it).
+
+Nothing is written to the project. Result (``--json`` prints it as one object)::
+
+    {"project": "...", "model_version": 3, "step": 1200, "source": "...", "items": 2,
+     "predictions": [{"id": "normal/case7", "path": "normal/case7.png",
+                      "files": {"image": "normal/case7.png"}, "task": "finding",
+                      "label": "normal", "confidence": 0.91,
+                      "top": [["normal", 0.91], ["abnormal", 0.09]]}, ...],
+     "skipped": [{"path": "broken.png", "reason": "image is truncated"}, ...]}
+
+One prediction per item and task; ``label`` is the greedy label (argmax of the model's class
+probabilities, ``calibration.class_probs``: the same numbers the panel shows), ``confidence`` its
+probability, ``top`` the best three. Paths are relative to
+SOURCE, '/'-separated. Hidden files, symlinks that leave SOURCE and unrecognised or unreadable
+files are listed in ``skipped`` with a reason.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import PROJECT_FILE, Project
+from mmrl_desktop.core.errors import UserError
+
+TOP = 3
+BATCH = 256
+_SLOT = {"image": "image", "dicom": "image", "audio": "audio", "text": "text"}
+
+
+def _rel(path: str, root: str) -> str:
+    return os.path.relpath(path, root).replace(os.sep, "/")
+
+
+def _check(path: str, kind: str) -> str | None:
+    """None when the file reads, else the reason."""
+    from mmrl_desktop.core.data.loaders import UnreadableFile, check_file
+
+    try:
+        check_file(path, kind)
+    except UnreadableFile as err:
+        return str(err)
+    except Exception as err:  # an odd file must not stop the run
+        return f"file cannot be read ({type(err).__name__})"
+    return None
+
+
+def scan_files(source: str) -> tuple[list[tuple[Item, dict, str | None]], list[dict], str]:
+    """(items with their relative files and given label, skipped, base folder) of a SOURCE."""
+    from mmrl_desktop.core.data.importer import MANIFEST_NAMES, find_manifest, scan_manifest
+    from mmrl_desktop.core.data.loaders import SOURCE_ROOT, kind_of
+
+    path = os.path.abspath(os.path.expanduser(source))
+    if not os.path.exists(path):
+        raise UserError(f"{source} does not exist.")
+    manifest = None
+    if os.path.isfile(path) and path.lower().endswith((".csv", ".jsonl")):
+        manifest = path
+    elif os.path.isdir(path):
+        manifest = find_manifest(path)
+    if manifest is not None:
+        base = os.path.dirname(os.path.abspath(manifest))
+        scan = scan_manifest(manifest)
+        items = [
+            (
+                it,
+                {
+                    s: _rel(getattr(it, s), base)
+                    for s in ("image", "audio", "text")
+                    if getattr(it, s)
+                },
+                lab,
+            )
+            for it, lab in scan.items
+        ]
+        return items, [{"path": s.path, "reason": s.reason} for s in scan.skipped], base
+    if os.path.isfile(path):
+        base = os.path.dirname(path)
+        name = os.path.basename(path)
+        kind = kind_of(name, path)
+        if kind is None:
+            raise UserError(
+                f"{source} is not a recognised image, audio or text file, folder or manifest."
+            )
+        reason = _check(path, kind)
+        if reason:
+            return [], [{"path": name, "reason": reason}], base
+        slot = _SLOT[kind]
+        root = os.path.dirname(os.path.realpath(path))  # the file the user named, link or not
+        item = Item(os.path.splitext(name)[0], info={SOURCE_ROOT: root}, **{slot: path})
+        return [(item, {slot: name}, None)], [], base
+    if not os.path.isdir(path):
+        raise UserError(f"{source} is neither a file nor a folder.")
+    return _scan_tree(path, kind_of, MANIFEST_NAMES)
+
+
+def _folder_skip_reason(name: str, full: str) -> str | None:
+    """Why a folder under SOURCE is not walked (None: it is)."""
+    if name.startswith("."):
+        return "hidden folder is skipped"
+    if os.path.islink(full):
+        return "symbolic links to folders are not followed"
+    if os.path.exists(os.path.join(full, PROJECT_FILE)):
+        return "this folder is an mmrl-desktop project"
+    return None
+
+
+def _hidden_or_outside(name: str, full: str, real_root: str) -> str | None:
+    """Why a file under SOURCE is skipped before anything else: hidden, or a link that leaves
+    SOURCE (or points at no file)."""
+    if name.startswith("."):
+        return "hidden file is skipped"
+    if os.path.islink(full):
+        real = os.path.realpath(full)
+        if not (real + os.sep).startswith(real_root + os.sep) or not os.path.isfile(real):
+            return "symbolic link points outside SOURCE"
+    return None
+
+
+def _scan_tree(root: str, kind_of, manifest_names) -> tuple[list, list[dict], str]:
+    from mmrl_desktop.core.data.loaders import SOURCE_ROOT, regular_file_reason
+
+    real_root = os.path.realpath(root)
+    skipped: list[dict] = []
+    groups: dict[tuple[str, str], dict[str, str]] = {}
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        rel_folder = _rel(folder, root)
+        keep_dirs = []
+        for d in sorted(dirs):
+            full = os.path.join(folder, d)
+            reason = _folder_skip_reason(d, full)
+            if reason:
+                skipped.append({"path": _rel(full, root), "reason": reason})
+            else:
+                keep_dirs.append(d)
+        dirs[:] = keep_dirs
+        for name in sorted(files):
+            full = os.path.join(folder, name)
+            rel = _rel(full, root)
+            reason = _hidden_or_outside(name, full, real_root)
+            if reason:
+                skipped.append({"path": rel, "reason": reason})
+                continue
+            if name in manifest_names:
+                continue
+            not_regular = regular_file_reason(full)  # never open a FIFO, socket or device
+            if not_regular:
+                skipped.append({"path": rel, "reason": not_regular})
+                continue
+            kind = kind_of(name, full)
+            if kind is None:
+                suffix = os.path.splitext(name)[1] or "no extension"
+                skipped.append(
+                    {
+                        "path": rel,
+                        "reason": f"not a recognised image, audio or text file ({suffix})",
+                    }
+                )
+                continue
+            stem = os.path.splitext(name)[0]
+            slots = groups.setdefault((rel_folder, stem), {})
+            slot = _SLOT[kind]
+            if slot in slots:
+                skipped.append(
+                    {"path": rel, "reason": f"another {slot} file with the same name is used"}
+                )
+                continue
+            reason = _check(full, kind)
+            if reason:
+                skipped.append({"path": rel, "reason": reason})
+                continue
+            slots[slot] = full
+    items = []
+    for (rel_folder, stem), slots in groups.items():
+        if not slots:
+            continue
+        item_id = stem if rel_folder == "." else f"{rel_folder}/{stem}"
+        item = Item(item_id, info={SOURCE_ROOT: real_root}, **slots)
+        items.append((item, {s: _rel(p, root) for s, p in slots.items()}, None))
+    return items, skipped, root
+
+
+def predict_source(project: Project, source: str | os.PathLike, *, device: str = "cpu") -> dict:
+    """Predictions of the project's current model for the items in ``source``."""
+    from mmrl_desktop.core.evaluation.evaluate import open_trainer
+    from mmrl_desktop.core.evaluation.model_info import summary as model_summary
+    from mmrl_desktop.core.learning.calibration import class_probs
+
+    t0 = time.perf_counter()
+    found, skipped, _ = scan_files(os.fspath(source))
+    trainer = open_trainer(project, device)
+    try:
+        mods = set(trainer.model_config.modality_list())
+        usable = []
+        for it, files, given in found:
+            if not mods.intersection(m.value for m in it.modalities):
+                have = ", ".join(m.value for m in it.modalities) or "nothing"
+                skipped.append(
+                    {
+                        "path": next(iter(files.values()), it.item_id),
+                        "reason": f"the model reads {', '.join(sorted(mods))}; this item has {have}",
+                    }
+                )
+                continue
+            usable.append((it, files, given))
+        predictions = []
+        for start in range(0, len(usable), BATCH):
+            chunk = usable[start : start + BATCH]
+            inputs = trainer.featurizer.batch([c[0] for c in chunk])
+            probs = class_probs(trainer.algorithm, inputs, trainer.calibrator.temperatures)
+            for row, (it, files, given) in enumerate(chunk):
+                for task, labels in trainer.labels.items():
+                    p = probs[task][row].tolist()
+                    order = sorted(range(len(labels)), key=lambda k: -p[k])
+                    entry = {
+                        "id": it.item_id,
+                        "path": next(iter(files.values()), None),
+                        "files": files,
+                        "task": task,
+                        "label": labels[order[0]],
+                        "confidence": float(p[order[0]]),
+                        "top": [[labels[k], float(p[k])] for k in order[:TOP]],
+                    }
+                    if given is not None:
+                        entry["given_label"] = given
+                    predictions.append(entry)
+        return {
+            "project": str(project.root),
+            "model_version": trainer.model_version,
+            "step": trainer.updates,
+            "model": model_summary(
+                trainer
+            ),  # version, step, written (core/evaluation/model_info.py)
+            "source": str(Path(source)),
+            "items": len(usable),
+            "predictions": predictions,
+            "skipped": skipped,
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+    finally:
+        trainer.close(checkpoint=False)
+
+
+def format_predictions(result: dict) -> str:
+    lines = [
+        f"{result['items']} item(s) from {result['source']} — model v{result['model_version']} "
+        f"(step {result['step']}) of {result['project']}"
+    ]
+    rows = [("id", "task", "label", "confidence", "top")]
+    for p in result["predictions"]:
+        top = ", ".join(f"{lab} {prob:.2f}" for lab, prob in p["top"])
+        rows.append((p["id"], p["task"], p["label"], f"{p['confidence']:.3f}", top))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for n, r in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    if result["skipped"]:
+        lines.append(f"skipped {len(result['skipped'])}:")
+        lines += [f"  {s['path']}: {s['reason']}" for s in result["skipped"]]
+    return "\n".join(lines)

@@ -1,16 +1,15 @@
-"""Simulated expert, Gymnasium env, and `simulate` through the session + trainer thread."""
+"""Simulated expert, and `simulate` through the session + trainer thread."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
-import gymnasium as gym
 import numpy as np
 
 from mmrl_desktop.cli import main
-from mmrl_desktop.core.config import ModelConfig
-from mmrl_desktop.core.learning.model.featurize import Featurizer
-from mmrl_desktop.core.tools.simulate import SimulatedExpert, ThumbsEnv
+from mmrl_desktop.core.tools.simulate import SimulatedExpert
 from tests.core.enginefixtures import digits_project
 
 
@@ -23,22 +22,6 @@ def test_expert_rules():
     assert SimulatedExpert(always_correct=True).answer("a", "a").corrected == "a"
     flips = [SimulatedExpert(noise=0.3, seed=s).answer("a", "a").reward for s in range(400)]
     assert 0.2 < np.mean(np.array(flips) < 0) < 0.4
-
-
-def test_gym_env(tmp_path):
-    project = digits_project(tmp_path)
-    with project.open_store() as store:
-        items = store.items()
-    cfg = ModelConfig.from_dict({"modalities": "image", "image_size": 8, "image_channels": 1})
-    env = ThumbsEnv(items, [str(i) for i in range(10)], Featurizer(cfg))
-    assert isinstance(env, gym.Env)
-    obs, info = env.reset(seed=0)
-    assert env.observation_space.contains(obs)
-    truth = int(info["item_id"].split("/")[0])
-    _, r, terminated, truncated, info = env.step(truth)
-    assert r == 1.0 and terminated and not truncated
-    _, r, *_ = env.step((truth + 1) % 10)
-    assert r == -1.0
 
 
 def test_simulate_prints_acks(tmp_path, capsys):
@@ -73,3 +56,13 @@ def test_simulate_prints_acks(tmp_path, capsys):
         out,
     )
     assert done and int(done[1]) == 3 + int(done[2] or 0), out
+
+
+def test_simulate_and_bench_need_no_gymnasium():
+    """The env that wrapped the expert is gone with its dependency: neither module imports it."""
+    code = (
+        "import sys; import mmrl_desktop.core.tools.simulate, mmrl_desktop.core.tools.bench; "
+        "print('gymnasium' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,14 +1,10 @@
-"""A simulated expert, and the Gymnasium environment that wraps it.
+"""A simulated expert, and ``run_simulation``: it answers items while the real trainer loop learns.
 
 ``SimulatedExpert`` answers like the bench's contract: 👍 when the shown label is the true one,
 else 👎; with probability ``noise`` the thumb is flipped; with probability ``corrections`` a 👎 on a
 wrong label also gives the true label. ``always_correct`` (the supervised upper bound) gives the
 true label on every answer. Both random draws happen on every answer, so two runs that differ only
 in the algorithm see the same expert.
-
-``ThumbsEnv`` is the source article's ``ImageClassification(gym.Env)`` made real: one-step episodes,
-observation = an item's features (a dict of arrays, one per modality), action = a label index,
-reward = the expert's thumb (±1).
 """
 
 from __future__ import annotations
@@ -16,11 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import gymnasium as gym
 import numpy as np
-
-from mmrl_desktop.core.data.items import Item
-from mmrl_desktop.core.learning.model.featurize import Featurizer
 
 
 @dataclass
@@ -52,78 +44,6 @@ class SimulatedExpert:
         if self.always_correct or (reward < 0 and not right and corr < self.corrections):
             corrected = truth
         return Answer(reward, corrected)
-
-
-class ThumbsEnv(gym.Env):
-    """One-step contextual bandit over labelled items, rewarded by a SimulatedExpert."""
-
-    metadata = {"render_modes": []}
-
-    def __init__(
-        self,
-        items: list[Item],
-        labels: list[str],
-        featurizer: Featurizer,
-        expert: SimulatedExpert | None = None,
-        task: str = "label",
-    ):
-        super().__init__()
-        self.items = [it for it in items if it.labels.get(task) in labels]
-        if not self.items:
-            raise ValueError("ThumbsEnv needs items labelled for the task")
-        self.labels = list(labels)
-        self.task = task
-        self.featurizer = featurizer
-        self.expert = expert or SimulatedExpert()
-        cfg = featurizer.config
-        spaces: dict[str, gym.Space] = {}
-        for m in featurizer.modalities:
-            if m == "image":
-                shape = (cfg.image_channels, cfg.image_size, cfg.image_size)
-                spaces[m] = gym.spaces.Box(0, 255, shape, np.uint8)
-            elif m == "audio":
-                n = int(cfg.audio_sample_rate * cfg.audio_seconds)
-                spaces[m] = gym.spaces.Box(-np.inf, np.inf, (n,), np.float32)
-            else:
-                spaces[m] = gym.spaces.Box(
-                    0, cfg.text_buckets - 1, (cfg.text_max_tokens,), np.int64
-                )
-            spaces[f"{m}_mask"] = gym.spaces.Discrete(2)
-        self.observation_space = gym.spaces.Dict(spaces)
-        self.action_space = gym.spaces.Discrete(len(self.labels))
-        self._current: Item | None = None
-
-    def _observe(self, item: Item) -> dict:
-        feats = self.featurizer.features(item)
-        obs = {}
-        for m in self.featurizer.modalities:
-            space = self.observation_space[m]
-            arr = np.zeros(space.shape, space.dtype)
-            if m in feats:
-                src = feats[m].reshape(-1)[: arr.size] if m == "text" else feats[m]
-                if m == "text":
-                    arr[: len(src)] = src
-                else:
-                    arr[...] = src
-            obs[m] = arr
-            obs[f"{m}_mask"] = int(m in feats)
-        return obs
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        self._current = self.items[int(self.np_random.integers(len(self.items)))]
-        return self._observe(self._current), {"item_id": self._current.item_id}
-
-    def step(self, action: int):
-        assert self._current is not None, "call reset() first"
-        truth = self._current.labels[self.task]
-        ans = self.expert.answer(self.labels[int(action)], truth)
-        info = {
-            "item_id": self._current.item_id,
-            "true_label": truth,
-            "corrected": ans.corrected,
-        }
-        return self._observe(self._current), float(ans.reward), True, False, info
 
 
 def run_simulation(

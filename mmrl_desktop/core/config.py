@@ -134,6 +134,21 @@ class TrainConfig:
         default_factory=dict,
         metadata=_help("algorithm-specific knobs, checked against the algorithm's Options"),
     )
+    augment: bool = field(
+        default=True,
+        metadata=_help(
+            "augment the replayed training batches: small shifts and brightness/colour changes "
+            "of images, time shift, gain and masks of sounds, dropped words of texts"
+        ),
+    )
+    orientation_free: bool = field(
+        default=False,
+        metadata=_help(
+            "the label does not depend on orientation (a photo of a shape, a cell, a texture; not "
+            "a radiograph's left and right, not a 6 and a 9): training also sees images flipped "
+            "and turned by 90°"
+        ),
+    )
 
     def validate(self) -> None:
         _check(self.lr > 0, f"lr must be positive, not {self.lr}.")
@@ -191,7 +206,11 @@ class ModelConfig:
         ),
     )
     image_size: int = field(
-        default=0, metadata=_help("side in pixels images are resized to; 0 = median size, ≤ 64")
+        default=0,
+        metadata=_help(
+            "side in pixels images are resized to; 0 = from the data: the median side for tiny "
+            "images (≤ 16 px), else the power of two nearest the median, 32 to 128"
+        ),
     )
     image_channels: int = field(default=0, metadata=_help("1 (grey) or 3 (RGB); 0 = from data"))
     audio_sample_rate: int = field(default=16000, metadata=_help("audio is resampled to this"))

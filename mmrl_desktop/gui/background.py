@@ -1,7 +1,6 @@
 """Run long, Qt-free work off the GUI thread: progress, cooperative cancel, a sentence on failure.
 
-    task = BackgroundTask(lambda state: import_source(src, project, progress=state.progress,
-                                                      should_stop=state.should_stop), "import")
+    task = BackgroundTask(lambda state: import_source(src, project, state=state), "import")
     task.progress.connect(bar_update)        # (done, total), at most ~20 per second
     task.finished.connect(show_report)       # the function's return value
     task.failed.connect(show_sentence)       # one sentence, never a traceback
@@ -10,8 +9,9 @@
     task.cancel()                            # sets the flag the function polls
     task.shutdown()                          # cancel + bounded wait (dialog closed, app quitting)
 
-The function gets a :class:`TaskState` (plain Python: ``progress(done, total)``,
-``should_stop()``), so it can be unit-tested without Qt (Orange3's ``TaskState`` idea). It runs
+The function gets a :class:`~mmrl_desktop.core.tasks.TaskState` (plain Python, in the core:
+``progress(done, total)``, ``should_stop()``), so it can be unit-tested without Qt (Orange3's
+``TaskState`` idea); the core's long functions take it as ``state=``. It runs
 in a worker ``QObject`` (no parent) moved to its own ``QThread``; widgets are touched only by the
 slots connected to this object's signals, which run on the GUI thread. Anything the function
 opens — an sqlite connection above all — it opens itself, in that thread.
@@ -19,8 +19,6 @@ opens — an sqlite connection above all — it opens itself, in that thread.
 
 from __future__ import annotations
 
-import threading
-import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -28,40 +26,11 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.tasks import Cancelled, TaskState
 
-PROGRESS_INTERVAL_S = 0.05
+__all__ = ["BackgroundTask", "Cancelled", "TaskState", "shutdown_all"]
+
 _LIVE: set[BackgroundTask] = set()  # running tasks stay referenced until their thread ends
-
-
-class Cancelled(Exception):  # noqa: N818 — raised by TaskState.check() to unwind cooperatively
-    """The user cancelled; the task stops where it is."""
-
-
-class TaskState:
-    """What the work function sees: report progress, ask whether to stop. Thread-safe."""
-
-    def __init__(self, report: Callable[[int, int], None] | None = None):
-        self._stop = threading.Event()
-        self._report = report
-        self._last = 0.0
-
-    def cancel(self) -> None:
-        self._stop.set()
-
-    def should_stop(self) -> bool:
-        return self._stop.is_set()
-
-    def check(self) -> None:
-        """Raise :class:`Cancelled` when a stop was asked for."""
-        if self._stop.is_set():
-            raise Cancelled
-
-    def progress(self, done: int, total: int) -> None:
-        """Report progress; throttled, but the last step (done == total) always goes through."""
-        now = time.monotonic()
-        if self._report is not None and (done >= total or now - self._last >= PROGRESS_INTERVAL_S):
-            self._last = now
-            self._report(int(done), int(total))
 
 
 class _Worker(QObject):
@@ -176,27 +145,6 @@ class BackgroundTask(QObject):
     def _on_thread_finished(self) -> None:
         _LIVE.discard(self)
         self.ended.emit()
-
-
-def run_in_background(
-    fn: Callable[[TaskState], Any],
-    name: str = "task",
-    *,
-    on_progress=None,
-    on_finished=None,
-    on_failed=None,
-    parent=None,
-) -> BackgroundTask:
-    """Create, connect and start a :class:`BackgroundTask`."""
-    task = BackgroundTask(fn, name, parent)
-    if on_progress is not None:
-        task.progress.connect(on_progress)
-    if on_finished is not None:
-        task.finished.connect(on_finished)
-    if on_failed is not None:
-        task.failed.connect(on_failed)
-    task.start()
-    return task
 
 
 _hooked = False

@@ -19,6 +19,7 @@ from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.evaluation.evaluate import evaluate_project, format_report, open_trainer
 from mmrl_desktop.core.learning.calibration import class_probs
 from mmrl_desktop.core.learning.trainer import Trainer
+from mmrl_desktop.core.tasks import Cancelled, TaskState
 from tests.core.enginefixtures import answer, digits_project
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,6 +80,36 @@ def test_current_and_reference_side_by_side(trained):
     text = format_report(res)
     assert "accuracy" in text and "confusion matrix" in text
     assert "off-policy, current: not enough answers (n = 0 after this model's checkpoint" in text
+
+
+def test_progress_and_cancel_through_the_core_task_state(trained):
+    """evaluate_project takes the core's TaskState: progress in items scored, up to the whole
+    (2 models × (9 held-out + 40 answered items)), and a cancel stops it with tasks.Cancelled."""
+    steps: list[tuple[int, int]] = []
+    res = evaluate_project(trained, state=TaskState(lambda d, t: steps.append((d, t)), 0.0))
+    assert res["tasks"]["label"]["holdout_items"] == 9
+    assert steps[0][0] == 0 and steps[-1][0] == steps[-1][1]
+    assert [d for d, _ in steps] == sorted(d for d, _ in steps)
+    assert len({t for _, t in steps}) == 1
+
+    def cancel_at_first_batch(done, total):
+        if done:
+            state.cancel()
+
+    state = TaskState(cancel_at_first_batch, 0.0)
+    with pytest.raises(Cancelled):
+        evaluate_project(trained, state=state)
+
+
+def test_a_part_of_a_task_state_reports_its_share_of_the_whole():
+    seen: list[tuple[int, int]] = []
+    whole = TaskState(lambda d, t: seen.append((d, t)), 0.0)
+    whole.part(0, 2).progress(5, 10)
+    whole.part(1, 2).progress(10, 10)
+    assert seen == [(500, 2000), (2000, 2000)]
+    second = whole.part(1, 2)
+    whole.cancel()
+    assert second.should_stop()
 
 
 def test_weights_files_as_candidates(trained, tmp_path):

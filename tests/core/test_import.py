@@ -14,6 +14,7 @@ import pytest
 from mmrl_desktop.core.data.importer import ImportCancelled, import_source, scan_source
 from mmrl_desktop.core.data.project import DEFAULT_TASK, Project
 from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.tasks import TaskState
 from tests.core.badcorpus import (
     UNICODE_STEM,
     build_folder_corpus,
@@ -154,17 +155,27 @@ def test_import_decodes_no_pixels(tmp_path, monkeypatch):
     assert result.items == len(corpus.good_ids)
 
 
-def test_progress_and_cancel(tmp_path):
+def test_progress_and_cancel_through_the_core_task_state(tmp_path):
+    """import_source takes the core's TaskState (Orange's ``run_mds(…, state)``): its progress
+    hears every file checked, its cancel() stops the import before anything is written."""
     corpus = build_folder_corpus(tmp_path)
     seen = []
+
+    def cancel_at_first(done, total):
+        seen.append(done)
+        state.cancel()
+
+    state = TaskState(cancel_at_first, interval=0.0)
     project = Project.create(tmp_path / "proj")
     with pytest.raises(ImportCancelled):
-        import_source(corpus.root, project, progress=lambda done, total: seen.append(done) or False)
+        import_source(corpus.root, project, state=state)
     assert seen == [1]
     with project.open_store() as store:
         assert store.item_count() == 0
-    import_source(corpus.root, project, progress=lambda d, t: seen.append((d, t)))
-    assert seen[-1][0] == seen[-1][1]
+    steps = []
+    import_source(corpus.root, project, state=TaskState(lambda d, t: steps.append((d, t)), 0.0))
+    assert [d for d, _ in steps] == list(range(1, len(steps) + 1))
+    assert steps[-1][0] == steps[-1][1]
 
 
 def test_demo_project_is_refused(tmp_path):

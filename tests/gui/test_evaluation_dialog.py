@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox
 from mmrl_desktop.core.data.project import DEFAULT_TASK, Project
 from mmrl_desktop.core.data.store import Prediction
 from mmrl_desktop.core.evaluation.evaluate import evaluate_project
-from mmrl_desktop.gui.dialogs.evaluation import DIAGONAL, EvaluationDialog
+from mmrl_desktop.core.tasks import Cancelled, TaskState
+from mmrl_desktop.gui.dialogs.evaluation import DIAGONAL, EvaluationDialog, evaluation_job
 from mmrl_desktop.gui.feedback_panel import FeedbackPanel
 from tests.core.test_out_of_sample import make_trained_on_all, panel_and_evaluate_probs, trickle
 
@@ -73,3 +74,23 @@ def test_panel_shows_the_one_source_confidence_never_the_propensity(qtbot, train
     odd = Prediction("x", DEFAULT_TASK, 3, "7", 0.42, {"1": 0.6, "2": 0.4})
     panel.show_item("x", {DEFAULT_TASK: odd}, True)
     assert row.confidence.format() == "confidence —" and row.confidence.value() == 0
+
+
+def test_evaluate_runs_with_the_core_task_state_progress_and_cancel(qtbot, trained):
+    """The dialog's job hands its TaskState (core/tasks.py) to evaluate_project: the bar shows
+    the items scored, up to the whole; a cancelled state ends the job with tasks.Cancelled."""
+    dlg = EvaluationDialog(trained)
+    qtbot.addWidget(dlg)
+    seen: list[tuple[int, int]] = []
+    dlg.start()
+    dlg.task.progress.connect(lambda d, t: seen.append((d, t)))
+    with qtbot.waitSignal(dlg.task.ended, timeout=120000):
+        pass
+    assert dlg.result is not None and seen
+    assert seen[-1][0] == seen[-1][1] > 1  # items scored, not a 0/1 step
+    assert dlg.bar.maximum() == seen[-1][1]
+
+    state = TaskState()
+    state.cancel()
+    with pytest.raises(Cancelled):
+        evaluation_job(str(trained.root), None)(state)

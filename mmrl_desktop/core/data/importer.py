@@ -16,7 +16,6 @@ import errno
 import os
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PureWindowsPath
 
@@ -34,6 +33,7 @@ from mmrl_desktop.core.data.manifest import MAX_MANIFEST_BYTES as MAX_MANIFEST_B
 from mmrl_desktop.core.data.manifest import MEDIA, read_manifest
 from mmrl_desktop.core.data.project import DEFAULT_TASK, PROJECT_FILE, Project
 from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.tasks import TaskState
 
 MANIFEST_NAMES = ("items.csv", "items.jsonl")
 
@@ -108,10 +108,11 @@ def _slot(kind: str) -> str:
 
 
 class _Checker:
-    """Runs ``check_file`` once per path, with progress and cancellation."""
+    """Runs ``check_file`` once per path, with progress and cancellation (``state``)."""
 
-    def __init__(self, progress: Callable[[int, int], bool | None] | None, total: int):
-        self.progress, self.total, self.done = progress, total, 0
+    def __init__(self, state: TaskState | None, total: int):
+        self.state = state if state is not None else TaskState()
+        self.total, self.done = total, 0
         self.cache: dict[tuple[str, str], dict | str] = {}
 
     def __call__(self, path: str, kind: str) -> dict | str:
@@ -127,7 +128,8 @@ class _Checker:
             except Exception as err:  # a library failing on odd input must not stop an import
                 self.cache[key] = f"file cannot be read ({type(err).__name__}: {err})"[:200]
             self.done += 1
-            if self.progress is not None and self.progress(self.done, self.total) is False:
+            self.state.progress(self.done, self.total)
+            if self.state.should_stop():
                 raise ImportCancelled("the import was cancelled; nothing was imported.")
         return self.cache[key]
 
@@ -201,7 +203,7 @@ def _check_slots(check, slots: dict, scan: Scan, root: str, prefix: str = ""):
     return files, info
 
 
-def scan_folder(root: str, progress=None) -> Scan:
+def scan_folder(root: str, state: TaskState | None = None) -> Scan:
     scan = Scan(source=root, layout="folder")
     real_root = os.path.realpath(root)
     classes = _class_folders(real_root, scan)
@@ -252,7 +254,7 @@ def scan_folder(root: str, progress=None) -> Scan:
             for stem, slots in sorted(by_stem.items(), key=lambda kv: natural_key(kv[0]))
         )
     scan.files_seen = sum(len(s) for _, _, s in groups)
-    check = _Checker(progress, _unique(s for _, _, s in groups))
+    check = _Checker(state, _unique(s for _, _, s in groups))
     for label, stem, slots in groups:
         files, info = _check_slots(check, slots, scan, real_root, f"{label}/")
         if files:
@@ -338,7 +340,7 @@ def _row_media(row: dict, base: str, scan: Scan) -> tuple[dict, str | None, bool
     return files, inline, empty
 
 
-def scan_manifest(manifest: str, progress=None) -> Scan:
+def scan_manifest(manifest: str, state: TaskState | None = None) -> Scan:
     scan = Scan(source=manifest, layout="manifest")
     name = os.path.basename(manifest)
     base = os.path.realpath(os.path.dirname(os.path.abspath(manifest)))
@@ -370,7 +372,7 @@ def scan_manifest(manifest: str, progress=None) -> Scan:
             continue
         rows.append((item_id, label, inline, files))
     scan.files_seen = sum(len(f) for *_, f in rows)
-    check = _Checker(progress, _unique(f for *_, f in rows))
+    check = _Checker(state, _unique(f for *_, f in rows))
     for item_id, label, inline, slots in rows:
         files, info = _check_slots(check, slots, scan, base)
         if files or inline is not None:
@@ -389,10 +391,9 @@ def find_manifest(folder: str) -> str | None:
     return None
 
 
-def scan_source(
-    source: str | os.PathLike, progress: Callable[[int, int], bool | None] | None = None
-) -> Scan:
-    """Discover and validate a SOURCE. ``progress(done, total)`` may return False to cancel."""
+def scan_source(source: str | os.PathLike, state: TaskState | None = None) -> Scan:
+    """Discover and validate a SOURCE. ``state`` (``core/tasks.py``) hears the progress (files
+    checked of files to check); its ``cancel()`` stops the scan with :class:`ImportCancelled`."""
     path = os.path.abspath(os.path.expanduser(os.fspath(source)))
     if not os.path.exists(path):
         raise UserError(f"{source} does not exist.")
@@ -401,18 +402,18 @@ def scan_source(
             raise UserError(
                 f"{source} is a file; give a folder of classes or an items.csv / items.jsonl manifest."
             )
-        return scan_manifest(path, progress)
+        return scan_manifest(path, state)
     if not os.path.isdir(path):
         raise UserError(f"{source} is neither a folder nor a manifest file.")
     manifest = find_manifest(path)
     if manifest is not None:
-        scan = scan_manifest(manifest, progress)
+        scan = scan_manifest(manifest, state)
         others = [n for n in MANIFEST_NAMES if n != os.path.basename(manifest)]
         for other in others:
             if os.path.isfile(os.path.join(path, other)):
                 scan.skip(other, f"a second manifest; {os.path.basename(manifest)} was used")
         return scan
-    return scan_folder(path, progress)
+    return scan_folder(path, state)
 
 
 def write_items(
@@ -474,23 +475,19 @@ def import_source(
     source: str | os.PathLike,
     project: Project,
     task: str = DEFAULT_TASK,
-    progress: Callable[[int, int], bool | None] | None = None,
     holdout: float = DEFAULT_HOLDOUT,
+    state: TaskState | None = None,
 ) -> ImportResult:
     """Scan ``source`` and add its valid items to ``project``. Raises ``UserError`` for a SOURCE
     that does not exist or a manifest that cannot be read; bad files are listed, not raised.
-    ``holdout``: the fraction of new labelled items kept for evaluation (``write_items``)."""
+    ``holdout``: the fraction of new labelled items kept for evaluation (``write_items``);
+    ``state``: progress and cancel (``scan_source``) — a cancel writes nothing."""
     start = time.perf_counter()
     if project.read_only:
         raise UserError(
             "the built-in demo project is protected; import into a project of your own."
         )
-    scan = scan_source(source, progress)
+    scan = scan_source(source, state)
     result = write_items(scan, project, task, holdout)
     result.seconds = time.perf_counter() - start
     return result
-
-
-def is_inside(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
-    """True when ``path`` (resolved) lies in ``folder`` (resolved)."""
-    return _inside(os.path.realpath(folder), os.path.realpath(path))

@@ -46,6 +46,7 @@ from mmrl_desktop.core.data.project import Project
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.evaluation import ope, prequential
 from mmrl_desktop.core.learning.calibration import class_probs, describe, temperatures_from_meta
+from mmrl_desktop.core.tasks import TaskState
 
 BATCH = 256
 
@@ -193,15 +194,31 @@ def model_summary(cand: Candidate, trainer) -> dict:
     }
 
 
-def greedy_probs(cand: Candidate, items: list[Item]) -> dict[str, np.ndarray]:
+def greedy_probs(cand: Candidate, items: list[Item], steps: _Steps | None = None) -> dict:
     """Class probabilities per task, ``[N, K]`` float64: ``calibration.class_probs``, the one
-    source the panel and ``predict`` use too."""
+    source the panel and ``predict`` use too. ``steps`` counts the items scored."""
     parts: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(items), BATCH):
-        inputs = cand.featurizer.batch(items[start : start + BATCH])
+        batch = items[start : start + BATCH]
+        inputs = cand.featurizer.batch(batch)
         for t, p in class_probs(cand.algorithm, inputs, cand.temperatures).items():
             parts.setdefault(t, []).append(p.double().numpy())
+        if steps is not None:
+            steps.advance(len(batch))
     return {t: np.concatenate(v) for t, v in parts.items()}
+
+
+class _Steps:
+    """Progress of ``evaluate_project`` in items scored; a cancel raises ``tasks.Cancelled``."""
+
+    def __init__(self, state: TaskState, total: int):
+        self.state, self.total, self.done = state, max(1, total), 0
+        state.progress(0, self.total)
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        self.state.progress(min(self.done, self.total), self.total)
+        self.state.check()
 
 
 def _logged(store, labels: dict[str, list[str]]) -> dict[str, dict]:
@@ -229,8 +246,11 @@ def evaluate_project(
     bootstrap: int = 0,
     seed: int = 0,
     n_bins: int = metrics.DEFAULT_BINS,
+    state: TaskState | None = None,
 ) -> dict:
-    """Side-by-side hold-out metrics and OPE estimates (JSON-ready dict)."""
+    """Side-by-side hold-out metrics and OPE estimates (JSON-ready dict). ``state``
+    (``core/tasks.py``) hears the progress in items scored; its ``cancel()`` stops the run
+    between batches with ``tasks.Cancelled``."""
     if checkpoint is not None:  # refuse a bad file before building anything
         from mmrl_desktop.core.data.safe_load import load_weights
 
@@ -250,8 +270,9 @@ def evaluate_project(
             )
         log_list = fz.readable(_logged_items(store, logged))
         log_pos = {it.item_id: i for i, it in enumerate(log_list)}
-        hold_probs = {c.name: greedy_probs(c, holdout) for c in cands} if holdout else {}
-        log_probs = {c.name: greedy_probs(c, log_list) for c in cands} if log_list else {}
+        steps = _Steps(state or TaskState(), len(cands) * (len(holdout) + len(log_list)))
+        hold_probs = {c.name: greedy_probs(c, holdout, steps) for c in cands} if holdout else {}
+        log_probs = {c.name: greedy_probs(c, log_list, steps) for c in cands} if log_list else {}
 
         tasks: dict[str, dict] = {}
         for t, labels in trainer.labels.items():

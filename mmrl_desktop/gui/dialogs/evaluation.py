@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from mmrl_desktop.core.tasks import TaskState
 from mmrl_desktop.gui.background import BackgroundTask
 from mmrl_desktop.gui.dialogs import evaluation_notes as why
 
@@ -47,16 +48,16 @@ SHORT = {"current": "Current", "reference": "Starting"}
 def evaluation_job(project_root: str, checkpoint: str | None):
     """Current vs starting model; with ``checkpoint``, a second pass adds it as a third model."""
 
-    def run(state) -> dict:
+    def run(state: TaskState) -> dict:
         from mmrl_desktop.core.data.project import Project
         from mmrl_desktop.core.evaluation.evaluate import evaluate_project
 
         project = Project.open(project_root)
-        result = evaluate_project(project)
-        state.progress(1, 2 if checkpoint else 1)
-        if checkpoint and not state.should_stop():
-            merge_checkpoint(result, evaluate_project(project, checkpoint=checkpoint))
-            state.progress(2, 2)
+        passes = 2 if checkpoint else 1
+        result = evaluate_project(project, state=state.part(0, passes))
+        if checkpoint:  # a cancel in either pass raises tasks.Cancelled: finished(None)
+            other = evaluate_project(project, checkpoint=checkpoint, state=state.part(1, passes))
+            merge_checkpoint(result, other)
         return result
 
     return run
@@ -281,13 +282,19 @@ class EvaluationDialog(QDialog):
         if self.before_run is not None:
             self.before_run()
         self.run_button.setEnabled(False)
+        self.bar.setRange(0, 0)  # busy until the first progress arrives
         self.bar.show()
         self.message.setStyleSheet("")
         self.message.setText("Evaluating on the held-out items and the logged answers…")
         self.task = BackgroundTask(evaluation_job(str(self.project.root), checkpoint), "evaluate")
+        self.task.progress.connect(self._progress)
         self.task.finished.connect(self._finished)
         self.task.failed.connect(self._failed)
         self.task.start()
+
+    def _progress(self, done: int, total: int) -> None:
+        self.bar.setRange(0, max(1, total))
+        self.bar.setValue(min(done, total))
 
     def _finished(self, result) -> None:
         self.run_button.setEnabled(True)

@@ -34,7 +34,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mmrl_desktop.gui.background import BackgroundTask, TaskState
+from mmrl_desktop.core.tasks import TaskState
+from mmrl_desktop.gui.background import BackgroundTask
 
 MANIFEST_FILTER = "Manifests (*.csv *.jsonl)"
 
@@ -78,19 +79,14 @@ def import_job(project_root: str, source: str, task: str, holdout: float | None 
     (``holdout``: the fraction of new labelled items kept for evaluation; None: the default)."""
 
     def run(state: TaskState) -> dict:
+        from mmrl_desktop.core.data.holdout import DEFAULT_HOLDOUT
         from mmrl_desktop.core.data.importer import ImportCancelled, import_source
         from mmrl_desktop.core.data.project import Project
-
-        def progress(done: int, total: int) -> bool:
-            state.progress(done, total)
-            return not state.should_stop()  # False asks the importer to stop
-
-        from mmrl_desktop.core.data.holdout import DEFAULT_HOLDOUT
 
         project = Project.open(project_root)
         fraction = DEFAULT_HOLDOUT if holdout is None else holdout
         try:
-            result = import_source(source, project, task=task, progress=progress, holdout=fraction)
+            result = import_source(source, project, task=task, holdout=fraction, state=state)
             out = summarize(result)
         except ImportCancelled:
             out = summarize({"imported": 0, "items": 0})

@@ -1,4 +1,5 @@
-"""Entry point for ``python -m mmrl_desktop`` and the ``mmrl-desktop`` launcher."""
+"""Entry point for ``python -m mmrl_desktop``, the ``mmrl-desktop`` launchers (console and
+windowed) and the PyInstaller bundle."""
 
 import multiprocessing
 import sys
@@ -8,7 +9,7 @@ def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()
     from mmrl_desktop.cli import main as cli_main
 
-    return cli_main(argv)
+    return cli_main(argv, log_to_file=True)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import sys
 import time
 
 PROCESS_START = time.perf_counter()
+
+log = logging.getLogger(__name__)
 
 PROG = "mmrl-desktop"
 
@@ -221,9 +225,19 @@ COMMAND_MODULES = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    from mmrl_desktop.core.errors import UserError
+def _guard_streams() -> None:
+    """A windowed launcher (``pythonw``, the gui-script, the Windows bundle's mmrl-desktop.exe)
+    has no console: ``sys.stdout``/``sys.stderr`` are None. Writes go nowhere instead of raising
+    (the log keeps what matters)."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
 
+
+def main(argv: list[str] | None = None, *, log_to_file: bool = False) -> int:
+    """``log_to_file``: set up this process's log (``mmrl_desktop.logs``); the launchers do,
+    tests calling ``main`` in-process do not."""
+    _guard_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
@@ -231,6 +245,20 @@ def main(argv: list[str] | None = None) -> int:
 
         print(__version__)
         return 0
+    if log_to_file:
+        from mmrl_desktop import logs
+
+        logs.install("gui" if args.command is None else "cli")
+    what = args.command or "window"
+    log.info("%s: started", what)  # never the arguments: they hold paths
+    code = _run(args)
+    log.info("%s: exit %d after %.1f s", what, code, time.perf_counter() - PROCESS_START)
+    return code
+
+
+def _run(args) -> int:
+    from mmrl_desktop.core.errors import UserError
+
     args.process_start = PROCESS_START
     module = importlib.import_module(f"mmrl_desktop.commands.{COMMAND_MODULES[args.command]}")
     try:
@@ -242,8 +270,6 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"{PROG}: interrupted\n")
         return 130
     except BrokenPipeError:  # `mmrl-desktop predict ... | head`: the reader left, not an error
-        import os
-
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
@@ -252,6 +278,11 @@ def main(argv: list[str] | None = None) -> int:
 
         text = fault_sentence(err, getattr(args, "project", None))
         if text is None:
-            raise
+            raise  # sys.excepthook (mmrl_desktop.logs) writes the traceback to the log
+        log.error(
+            "%s: stopped by %s (the user was told in one sentence)",
+            args.command,
+            type(err).__name__,
+        )
         sys.stderr.write(f"{PROG}: error: {text}\n")
         return 2

@@ -38,7 +38,7 @@ def _run_local(args, stop) -> int:
     from mmrl_desktop.core.learning.trainer import Trainer
 
     project = resolve_project(args.project)
-    trainer = Trainer(project, device=args.device, queue_size=0, should_stop=stop.requested)
+    trainer = Trainer(project, device=args.device, queue_size=0)
     try:
         info = trainer.info()
         for text in trainer.checkpoint_warnings:  # skipped checkpoints, ignored [model] settings
@@ -53,8 +53,7 @@ def _run_local(args, stop) -> int:
         trainer.add_budget(args.steps)
         start = trainer.updates
         progress = Progress(caught_up + args.steps)
-        trainer.report = lambda m: progress.update(trainer.updates - start, m.get("loss/total"))
-        metrics = {} if stop.requested() else trainer.train_pending()
+        metrics = _train(trainer, stop, progress, start)
         progress.clear()
         done = trainer.updates - start
         path = None
@@ -76,6 +75,20 @@ def _run_local(args, stop) -> int:
 
     warn_unreadable(trainer.featurizer.unreadable_report(), args.project)
     return 0
+
+
+def _train(trainer, stop, progress, start: int) -> dict[str, float]:
+    """Steps until the budget is spent or a stop is requested (checked before each step, so a
+    signal ends it after the current update); the last metrics of each kind."""
+    last: dict[str, float] = {}
+    while not stop.requested():
+        r = trainer.step()
+        last.update(r.metrics)
+        if r.metrics:
+            progress.update(trainer.updates - start, r.metrics.get("loss/total"))
+        if not r.did_update or trainer.pending_updates <= 0:
+            break
+    return last
 
 
 def _run_distributed(args) -> int:

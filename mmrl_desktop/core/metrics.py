@@ -60,12 +60,16 @@ def per_class(cm: np.ndarray) -> dict[str, np.ndarray]:
     support = cm.sum(axis=1)
     precision = _div(tp, predicted)
     recall = _div(tp, support)
-    f1 = _div(2 * precision * recall, precision + recall)
+    f1 = _div(2 * tp, predicted + support)  # = 2PR/(P+R), as sklearn computes it: exact in counts
     return {"precision": precision, "recall": recall, "f1": f1, "support": support}
 
 
 def macro_f1(cm: np.ndarray) -> float:
-    """Mean F1 over the classes present in the truth or the predictions (sklearn's default)."""
+    """Mean F1 over the classes present in the truth or the predictions (sklearn's default);
+    the app's one macro-F1 (evaluation, the trainer's held-out metrics, ``bench``).
+
+    Empty input (no class present: no items) has no F1: NaN, which reports write as ``null``;
+    it is never 0, which would read as a model that is always wrong."""
     present = (cm.sum(axis=0) + cm.sum(axis=1)) > 0
     if not present.any():
         return float("nan")

@@ -154,3 +154,42 @@ def test_checkpoint_of_another_model_shape_starts_fresh(tmp_path):
     with project.open_store() as store:
         assert any(a == "checkpoint_incompatible" for _, a, _ in store.audit_log())
     t2.close()
+
+
+def test_every_attribute_is_declared_in_init(tmp_path):
+    """Building (on first use) and closing set attributes declared in __init__, never new ones."""
+    project = digits_project(tmp_path)
+    answer(project, 3)
+    trainer = Trainer(project, device="cpu", checkpoints=False)
+    declared = set(vars(trainer))
+    trainer.train_pending()
+    trainer.close()
+    assert set(vars(trainer)) == declared
+
+
+def test_evaluate_items_is_core_metrics_on_the_greedy_labels(tmp_path):
+    from mmrl_desktop.core import metrics
+
+    project = digits_project(tmp_path)
+    answer(project, 4)
+    trainer = Trainer(project, device="cpu", checkpoints=False)
+    trainer.train_pending()
+    items = trainer._items(trainer.holdout_ids)
+    got = trainer.evaluate_items(items)
+    idx = trainer.label_index["label"]
+    y = [idx[it.labels["label"]] for it in items]
+    pred = trainer.greedy_labels(items)["label"]
+    k = len(trainer.labels["label"])
+    assert got["eval/accuracy_label"] == metrics.accuracy(y, pred)
+    assert got["eval/macro_f1_label"] == metrics.macro_f1(metrics.confusion_matrix(y, pred, k))
+    assert trainer.evaluate_items([]) == {}  # no labelled item: no keys (never a made-up 0)
+    trainer.close()
+
+
+def test_the_unused_loop_hooks_are_gone():
+    """``train`` checks its stop signal in its own loop; the Trainer has no run/report/should_stop."""
+    import inspect
+
+    params = inspect.signature(Trainer).parameters
+    assert "should_stop" not in params and "report" not in params
+    assert not hasattr(Trainer, "run")

@@ -36,6 +36,7 @@ from mmrl_desktop.core.data.store import FeedbackStore
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning.calibration import PrequentialCalibrator, observe_events
 from mmrl_desktop.core.learning.checkpoints import save_checkpoint
+from mmrl_desktop.core.learning.device import choose_device
 from mmrl_desktop.core.learning.model.featurize import Featurizer, resolve_model_config
 from mmrl_desktop.core.learning.model.policy import build_policy
 from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
@@ -63,23 +64,6 @@ class StepResult:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def choose_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for, but no CUDA GPU is available.")
-    if name == "mps" and not (
-        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
-    ):
-        raise UserError("--device mps was asked for, but Apple's MPS is not available.")
-    return torch.device(name)
-
-
 class Trainer(TrainerPredictions):
     def __init__(
         self,
@@ -91,34 +75,77 @@ class Trainer(TrainerPredictions):
         run_id: str | None = None,
         resume: bool = True,
         store_factory: Callable[[], FeedbackStore] | None = None,
-        should_stop: Callable[[], bool] | None = None,
-        report: Callable[[dict[str, float]], None] | None = None,
         queue_size: int = 32,
         write_metrics: bool = True,
         checkpoints: bool = True,
     ):
-        self.project = project
         cfg = config or TrainConfig.from_dict(project.algorithm)
-        if device is not None:
-            cfg = cfg.replace(device=device)
-        self.config = cfg
-        self._model_config_arg = model_config
+        self.project = project  # the arguments: cheap, nothing is read or built here
+        self.config = cfg if device is None else cfg.replace(device=device)
+        self._model_config_arg = model_config  # None: the project's [model] or the checkpoint's
         self.run_id = run_id or time.strftime("run-%Y%m%d-%H%M%S")
         self.resume = resume
         self._store_factory = store_factory or project.open_store
-        self.should_stop = should_stop or (lambda: False)
-        self.report = report
         self.queue_size = queue_size
         self.write_metrics = write_metrics
         self.checkpoints_enabled = checkpoints
-        self._built = False
         self.queue: list[str] | None = None  # None: the first unanswered pool items
+        self._built = False
+        # ---- built on first use (``_ensure_built``), in the thread that calls it
+        self.store: FeedbackStore = None  # type: ignore[assignment]  # this trainer's own
+        self.labels: dict[str, list[str]] = {}  # task -> label names (single-label tasks)
+        self.label_index: dict[str, dict[str, int]] = {}  # task -> label -> index
+        self.device: torch.device = torch.device("cpu")
+        self.model_config: ModelConfig = None  # type: ignore[assignment]  # resolved on the items
+        self.algorithm = None  # the algorithm of ``config.algorithm`` (core/learning/algorithms)
+        self.featurizer: Featurizer = None  # type: ignore[assignment]
+        self.buffer: ReplayBuffer = None  # type: ignore[assignment]  # the replayed answers
+        self.holdout_ids: list[str] = []  # labelled held-out items evaluated every eval_every
+        self.pool_ids: list[str] = []  # items that may be shown
+        self.sample_gen = torch.Generator()  # replay sampling (seeded at build)
+        self.act_gen = torch.Generator()  # exploration of the shown label (seeded at build)
+        self.checkpoint_warnings: list[str] = []  # checkpoints skipped, settings ignored
+        self.incompatible_checkpoint: str | None = None  # "<name>: why" when one did not fit
+        self.resumed_from: str | None = None  # the checkpoint file loaded, if any
+        self.save_error: str | None = None  # the sentence of the last failed save
+        self.updates = 0  # the step (``_start_counters``): continues above every checkpoint
+        self.model_version = 0
+        self.last_event_id = 0  # the newest event read from the store
+        self.trained_event_id = 0  # the newest event the current model version has trained on
+        self.pending_updates = 0  # updates owed (updates_per_event per new answer, add_budget)
+        self.nan_rollbacks = 0
+        self._last_ckpt_step = 0  # the step and model version of the last checkpoint on disk
+        self._last_ckpt_version = 0
+        self.undo = UndoSnapshots()  # undo that unlearns (core/learning/unlearn.py)
+        self.calibrator = PrequentialCalibrator()  # temperatures (core/learning/calibration.py)
+        self._exclusions_seen = (-1, 0)  # (exclusions_mark, unreadable items) last applied
+        self._needs_refresh = (
+            False  # the algorithm's ``refresh`` is owed (new or retracted answers)
+        )
+        self._version_pending = False  # new feedback not yet in a model version
+        self._snapshot: dict = {}  # the last good state, restored after a NaN/inf
+        self._update_s = 0.0  # EMA of one update's duration
+        self._acc: dict[str, list[float]] = {}  # metrics not yet written to the store
+        self._last_flush = time.monotonic()
 
     # ---------------------------------------------------------------- building (lazy)
     def _ensure_built(self) -> None:
         if self._built:
             return
         self.store = self._store_factory()
+        self._read_tasks()
+        self._set_up_torch()
+        plan = self._plan_resume()
+        fresh = self._build_model(plan)
+        self._start_counters(plan)
+        if plan.checkpoint is not None:
+            self._resume_from(plan.checkpoint, plan.highest_step, fresh)
+        self._attach_pool()
+        self._read_feedback_log()
+        self._built = True
+
+    def _read_tasks(self) -> None:
+        """The single-label tasks this trainer learns, their labels and label indices."""
         tasks = [t for t in self.project.tasks if t.kind == "single"]
         if not tasks:
             raise UserError("the project has no single-label task to learn; import data first.")
@@ -126,20 +153,31 @@ class Trainer(TrainerPredictions):
         self.label_index = {
             t: {lab: i for i, lab in enumerate(ls)} for t, ls in self.labels.items()
         }
+
+    def _set_up_torch(self) -> None:
         self.device = choose_device(self.config.device)
         if self.config.cpu_threads and torch.get_num_threads() != self.config.cpu_threads:
             torch.set_num_threads(self.config.cpu_threads)
-        self.incompatible_checkpoint: str | None = None  # set when a checkpoint did not fit
+
+    def _plan_resume(self) -> ResumePlan:
+        """Which checkpoint to resume from (none without ``resume``), after checking that the
+        checkpoints folder is writable, before any work that would be lost."""
+        self.incompatible_checkpoint = None
+        self.save_error = None
         if self.checkpoints_enabled:
-            check_writable(self.project.checkpoints_dir)  # before any work that would be lost
+            check_writable(self.project.checkpoints_dir)
         plan = ResumePlan()
         if self.resume:
             plan = plan_resume(self.project.checkpoints_dir, self.labels, self.config.algorithm)
         self.checkpoint_warnings = list(plan.warnings)  # sentences: skipped checkpoints
-        self.save_error: str | None = None  # the sentence of the last failed save
-        ckpt = plan.checkpoint
+        return plan
+
+    def _build_model(self, plan: ResumePlan) -> Callable:
+        """The model config, the item lists, the algorithm with fresh weights (seeded), the
+        featurizer and the replay buffer. Returns the builder of a fresh algorithm, for a
+        checkpoint of another shape."""
         items = self.store.items()
-        mcfg, ignored = model_config_for(self.project.model, ckpt)
+        mcfg, ignored = model_config_for(self.project.model, plan.checkpoint)
         if ignored:
             self.checkpoint_warnings.append(ignored)
         if self._model_config_arg is not None:
@@ -149,44 +187,41 @@ class Trainer(TrainerPredictions):
         del items
         from mmrl_desktop.core.learning.algorithms import ALGORITHMS
 
-        torch.manual_seed(self.config.seed)
-        policy = build_policy(
-            self.model_config, {t: len(v) for t, v in self.labels.items()}, self.project.root
-        )
         algo_cls = ALGORITHMS[self.config.algorithm]
         num = {t: len(v) for t, v in self.labels.items()}
 
         def fresh():
-            return algo_cls(
-                build_policy(self.model_config, num, self.project.root),
-                num,
-                self.config,
-                self.device,
-            )
+            policy = build_policy(self.model_config, num, self.project.root)
+            return algo_cls(policy, num, self.config, self.device)
 
-        self.algorithm = algo_cls(policy, num, self.config, self.device)
+        torch.manual_seed(self.config.seed)
+        self.algorithm = fresh()
         self.featurizer = Featurizer(self.model_config, self.config.cache_mb)
         self.buffer = ReplayBuffer(list(self.labels), self.featurizer, self.store.item)
-        self._exclusions_seen = (-1, 0)  # (exclusions_mark, unreadable items) last applied
+        self._exclusions_seen = (-1, 0)
         self._sync_exclusions()
         self.sample_gen = torch.Generator().manual_seed(self.config.seed + 1)
         self.act_gen = torch.Generator().manual_seed(self.config.seed + 2)
-        self._start_counters(plan)
-        if ckpt is not None:
-            self._resume_from(ckpt, plan.highest_step, fresh)
+        return fresh
+
+    def _attach_pool(self) -> None:
+        """Unanswered pool items (never held-out ones) for an algorithm that uses them (default)."""
         attach_pool = getattr(self.algorithm, "attach_pool", None)
-        if attach_pool is not None:  # unanswered pool items (never held-out ones), e.g. default
+        if attach_pool is not None:
             attach_pool(self.pool_ids, lambda ids: self.featurizer.batch(self._items(ids)))
+
+    def _read_feedback_log(self) -> None:
+        """The whole feedback log into the replay buffer; answers after the checkpoint's last
+        trained event are owed updates. The last good snapshot is the state built so far."""
         events = self.store.events_since(0)
         self._observe_prequential([e for e in events if e.event_id > self.trained_event_id])
         self._ingest(events, count_new_after=self.trained_event_id)
         self._needs_refresh = len(self.buffer) > 0
         self._version_pending = False
         self._snapshot = copy.deepcopy(self.algorithm.state_dict())
-        self._update_s = 0.0  # EMA of one update's duration
-        self._acc: dict[str, list[float]] = {}
+        self._update_s = 0.0
+        self._acc = {}
         self._last_flush = time.monotonic()
-        self._built = True
 
     def _start_counters(self, plan: ResumePlan) -> None:
         """Steps, versions, events and the per-model state before any checkpoint is loaded."""
@@ -338,8 +373,6 @@ class Trainer(TrainerPredictions):
             if self._update_s > 0:
                 metrics["perf/updates_per_s"] = 1.0 / self._update_s
             self._log(metrics)
-            if self.report is not None:
-                self.report(metrics)
         return StepResult(self.updates, self.model_version, did, metrics)
 
     def _update(self) -> dict[str, float]:
@@ -466,14 +499,8 @@ class Trainer(TrainerPredictions):
         while True:
             r = self.step()
             last.update(r.metrics)
-            if self.should_stop() or not r.did_update or self.pending_updates <= 0:
+            if not r.did_update or self.pending_updates <= 0:
                 return last
-
-    def run(self, idle_sleep_s: float = 0.05) -> None:
-        """Train until ``should_stop()``: the loop of a plain (non-Qt) thread."""
-        while not self.should_stop():
-            if not self.step().did_update:
-                time.sleep(idle_sleep_s)
 
     def close(self, checkpoint: bool = True) -> None:
         if not self._built:

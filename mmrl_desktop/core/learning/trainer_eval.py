@@ -12,21 +12,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from mmrl_desktop.core import metrics
 from mmrl_desktop.core.data.items import Item
 from mmrl_desktop.core.data.store import Prediction
 from mmrl_desktop.core.learning.calibration import class_probs
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> float:
-    """Macro-averaged F1 over the classes present in y_true or y_pred."""
-    scores = []
-    for c in range(k):
-        tp = int(((y_pred == c) & (y_true == c)).sum())
-        fp = int(((y_pred == c) & (y_true != c)).sum())
-        fn = int(((y_pred != c) & (y_true == c)).sum())
-        if tp + fp + fn:
-            scores.append(2 * tp / (2 * tp + fp + fn))
-    return float(np.mean(scores)) if scores else 0.0
+    """``core/metrics.py``'s macro-F1 of class indices in ``0..k-1`` (NaN when both are empty).
+    Kept for ``core/tools/bench.py``; new code calls ``metrics.macro_f1`` directly."""
+    return metrics.macro_f1(metrics.confusion_matrix(y_true, y_pred, k))
 
 
 class TrainerPredictions:
@@ -86,9 +81,10 @@ class TrainerPredictions:
         return {t: np.concatenate(v) if v else np.zeros(0, int) for t, v in out.items()}
 
     def evaluate_items(self, items: list[Item]) -> dict[str, float]:
-        """Held-out accuracy and macro-F1 per task (``eval/…``) over labelled ``items``."""
+        """Held-out accuracy and macro-F1 per task (``eval/…``, ``core/metrics.py``) over the
+        labelled ``items``; a task none of them is labelled for has no keys."""
         preds = self.greedy_labels(items)
-        metrics: dict[str, float] = {}
+        out: dict[str, float] = {}
         for t, labels in self.labels.items():
             idx = self.label_index[t]
             rows = [i for i, it in enumerate(items) if it.labels.get(t) in idx]
@@ -96,9 +92,10 @@ class TrainerPredictions:
                 continue
             y = np.array([idx[items[i].labels[t]] for i in rows])
             p = preds[t][rows]
-            metrics[f"eval/accuracy_{t}"] = float((p == y).mean())
-            metrics[f"eval/macro_f1_{t}"] = macro_f1(y, p, len(labels))
-        return metrics
+            cm = metrics.confusion_matrix(y, p, len(labels))
+            out[f"eval/accuracy_{t}"] = metrics.accuracy(y, p)
+            out[f"eval/macro_f1_{t}"] = metrics.macro_f1(cm)
+        return out
 
     def evaluate_ids(self, item_ids: list[str]) -> dict[str, float]:
         return self.evaluate_items(self._items(item_ids))

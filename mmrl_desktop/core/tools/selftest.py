@@ -101,21 +101,12 @@ def check_resources() -> str:
     return f"{root} (demo: {len(rows) - 1} items)"
 
 
-def pick_device() -> str:
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
-
-
 def check_torch() -> str:
     import torch
 
-    device = pick_device()
+    from mmrl_desktop.core.learning.device import choose_device
+
+    device = str(choose_device("auto"))  # the trainer's --device auto
     x = torch.ones(8, 8, device=device)
     if float((x @ x).sum().item()) != 512.0:
         raise RuntimeError(f"a matrix product on {device} gave a wrong result")
@@ -138,7 +129,9 @@ def check_model() -> str:
     """Build the app's default model and run one forward/backward pass on the chosen device."""
     import torch
 
-    device = pick_device()
+    from mmrl_desktop.core.learning.device import choose_device
+
+    device = str(choose_device("auto"))  # the trainer's --device auto
     torch.manual_seed(0)
     if _engine_available():
         model, inputs, what = _engine_model(device)

@@ -15,6 +15,15 @@ from typing import Any
 from mmrl_desktop.core.errors import UserError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+# The learning algorithms, by the name project.toml and the command line use: the one list. The
+# classes are in ``core/learning/algorithms`` (``ALGORITHMS``, which imports torch); this module
+# stays torch-free and imports no layer (ADR 0012), so validation and help read the names here.
+ALGORITHM_NAMES = ("default", "egreedy-q", "reinforce", "supervised")
+
+
+def _one_of(names: tuple[str, ...]) -> str:
+    """``"a, b or c"``."""
+    return f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
 
 
 def _help(text: str, **extra) -> dict:
@@ -87,7 +96,7 @@ class TrainConfig:
 
     algorithm: str = field(
         default="default",
-        metadata=_help("learning algorithm: default, egreedy-q, reinforce or supervised"),
+        metadata=_help(f"learning algorithm: {_one_of(ALGORITHM_NAMES)}"),
     )
     lr: float = field(default=2e-3, metadata=_help("Adam learning rate"))
     weight_decay: float = field(default=1e-4, metadata=_help("AdamW weight decay"))
@@ -108,7 +117,7 @@ class TrainConfig:
     )
     grad_clip: float = field(default=5.0, metadata=_help("clip the gradient norm at this value"))
     seed: int = field(default=0, metadata=_help("random seed (CPU runs are deterministic)"))
-    device: str = field(default="auto", metadata=_help("auto, cpu, cuda or mps"))
+    device: str = field(default="auto", metadata=_help(_one_of(DEVICES)))
     cpu_threads: int = field(
         default=1,
         metadata=_help(
@@ -169,8 +178,6 @@ class TrainConfig:
         _check(self.eval_every >= 0, "eval_every must be zero or positive.")
         _check(self.eval_items >= 1, "eval_items must be at least 1.")
         _check(self.cache_mb >= 1, "cache_mb must be at least 1.")
-        from mmrl_desktop.core.learning.algorithms import ALGORITHM_NAMES
-
         _check(
             self.algorithm in ALGORITHM_NAMES,
             f"unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHM_NAMES)}.",

@@ -265,3 +265,28 @@ def test_loaders_return_plain_numpy(tmp_path):
     sf.write(buf, np.zeros(100, np.float32), 16000, format="WAV")
     (tmp_path / "z.wav").write_bytes(buf.getvalue())
     assert type(load_audio(tmp_path / "z.wav")) is np.ndarray
+
+
+def test_every_format_loader_shares_the_package_types(tmp_path):
+    """The format modules take their shared types from ``loaders/base.py`` (so none imports the
+    package, which imports them: ADR 0012), and the package re-exports the same objects: an
+    ``UnreadableFile`` raised by any format loader is caught as ``loaders.UnreadableFile``."""
+    from mmrl_desktop.core.data import loaders
+    from mmrl_desktop.core.data.loaders import audio, base, dicom, image, text
+
+    assert loaders.ImageData is base.ImageData is image.ImageData is dicom.ImageData
+    for module in (audio, dicom, image, text):
+        assert module.UnreadableFile is loaders.UnreadableFile
+    assert set(loaders.__all__) >= {n for n in vars(base) if n.isupper() or n[0] != "_"} - {
+        "annotations",
+        "dataclass",
+        "field",
+        "np",
+        "os",
+        "stat",
+    }
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    for kind in ("image", "dicom", "audio", "text"):
+        with pytest.raises(loaders.UnreadableFile, match="empty"):
+            loaders.check_file(str(empty), kind)

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from mmrl_desktop.core.data.loaders import UnreadableFile, file_size_or_raise, open_regular
+from mmrl_desktop.core.data.loaders.base import UnreadableFile, file_size_or_raise, open_regular
 
 # At most this many (mono) samples are decoded: 128 MB of float32, 11.6 minutes at 48 kHz. A longer
 # file (a 4 GB WAV is 6 hours) is read from its start up to this length.

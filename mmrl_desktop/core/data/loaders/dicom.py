@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from mmrl_desktop.core.data.loaders import (
+from mmrl_desktop.core.data.loaders.base import (
     ImageData,
     UnreadableFile,
     apply_window,

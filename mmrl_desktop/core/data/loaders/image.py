@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from mmrl_desktop.core.data.loaders import (
+from mmrl_desktop.core.data.loaders.base import (
     MAX_PIXELS,
     ImageData,
     UnreadableFile,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import os
 
-from mmrl_desktop.core.data.loaders import UnreadableFile, open_regular
+from mmrl_desktop.core.data.loaders.base import UnreadableFile, open_regular
 
 MAX_TEXT_BYTES = 16 * 1024 * 1024  # larger .txt files are not notes about one case
 

@@ -161,3 +161,122 @@ def test_self_test_command_json():
     assert {"torch", "model", "project", "loaders", "audio", "qt"} <= set(names)
     assert report["healthy"] is (out.returncode == 0), out.stdout
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+# ------------------------------------------------------------- metadata (issue 13, 7 and 8)
+
+
+def _pyproject() -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~;\[ (]", requirement, maxsplit=1)[0].strip().lower()
+
+
+def test_console_script_for_the_command_line_and_gui_script_for_the_window():
+    """A pip install on Windows: `mmrl-desktop import …` prints (a console program), and
+    `mmrl-desktop-gui` starts the window with no console behind it, as the bundle's two
+    launchers do (mmrl-desktop-cli.exe and mmrl-desktop.exe)."""
+    project = _pyproject()["project"]
+    scripts, gui = project["scripts"], project["gui-scripts"]
+    entry = "mmrl_desktop.__main__:main"
+    assert scripts == {"mmrl-desktop": entry, "mmrl-desktop-cli": entry}
+    assert gui == {"mmrl-desktop-gui": entry}
+    assert "mmrl-desktop-cli" in _spec_strings()  # the bundle's console launcher has that name
+
+
+def test_dependencies_declare_what_the_code_needs():
+    deps = {_name(d): d for d in _pyproject()["project"]["dependencies"]}
+    assert re.search(r"pydicom>=3", deps["pydicom"])  # pydicom.pixels, pixel_array_options
+    assert "scipy" in deps  # algorithms/default.py: scipy.sparse
+    assert "python-gdcm" in deps  # JPEG Lossless and JPEG-LS DICOM
+    extras = re.search(r"\[(.*)\]", deps["pylibjpeg"]).group(1).replace(" ", "").split(",")
+    assert "pylibjpeg-libjpeg" not in deps and "libjpeg" not in extras  # GPL-3
+
+
+def _installed_closure() -> dict[str, object]:
+    """The installed distributions that mmrl-desktop's dependencies pull in, with the extras
+    it asks for (pylibjpeg[openjpeg,rle])."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    seen: dict[str, object] = {}
+    todo = [Requirement("mmrl-desktop")]
+    while todo:
+        req = todo.pop()
+        key = re.sub(r"[-_.]+", "-", req.name).lower()
+        if key in seen:
+            continue
+        try:
+            dist = metadata.distribution(req.name)
+        except metadata.PackageNotFoundError:
+            continue  # an environment marker that does not apply here (tomli on 3.11)
+        seen[key] = dist
+        for text in dist.requires or []:
+            sub = Requirement(text)
+            env = [{"extra": e} for e in (req.extras or {""})]
+            if sub.marker is None or any(sub.marker.evaluate(e) for e in env):
+                todo.append(sub)
+    return seen
+
+
+def _copyleft(dist) -> bool:
+    """GPL (not LGPL) with no permissive or LGPL alternative."""
+    md = dist.metadata
+    expression = md.get("License-Expression")
+    if expression:
+        choices = re.split(r"\s+OR\s+", expression.strip("() "))
+        return all("GPL" in c.upper() and "LGPL" not in c.upper() for c in choices)
+    classifiers = [c for c in md.get_all("Classifier") or [] if c.startswith("License ::")]
+    return bool(classifiers) and all(
+        "GNU General Public License" in c or "GNU Affero" in c for c in classifiers
+    )
+
+
+def test_no_gpl_package_in_the_default_install():
+    closure = _installed_closure()
+    assert {"pydicom", "python-gdcm", "pylibjpeg-openjpeg", "pylibjpeg-rle"} <= set(closure)
+    assert not [name for name, dist in closure.items() if _copyleft(dist)]
+    assert "pylibjpeg-libjpeg" not in closure
+
+
+def test_the_linters_ci_runs_are_pinned_in_one_place():
+    test_extra = {_name(d): d for d in _pyproject()["project"]["optional-dependencies"]["test"]}
+    assert re.fullmatch(r"ruff==[\d.]+", test_extra["ruff"])
+    assert re.fullmatch(r"import-linter==[\d.]+", test_extra["import-linter"])
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    lint = ci[ci.index('echo "== lint"') : ci.index("ruff check")]
+    assert 'grep -o \'"ruff==[^"]*"\' pyproject.toml' in lint and "ruff>=" not in lint
+    pinned = subprocess.run(
+        ["bash", "-c", "grep -o '\"ruff==[^\"]*\"' pyproject.toml | tr -d '\"'"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert pinned == test_extra["ruff"]
+
+
+def test_the_version_is_written_once():
+    from importlib.metadata import version
+
+    import mmrl_desktop
+
+    written = _pyproject()["project"]["version"]
+    assert mmrl_desktop.__version__ == version("mmrl-desktop") == written
+    quoted = re.compile(r"[\"']" + re.escape(written) + r"[\"']")
+    files = [*(ROOT / "mmrl_desktop").rglob("*.py"), SPEC, ISS, *(ROOT / "packaging").rglob("*.sh")]
+    assert not [str(p) for p in files if quoted.search(p.read_text(encoding="utf-8"))]
+    assert 'APP_VERSION = version("mmrl-desktop")' in SPEC.read_text(encoding="utf-8")
+    assert "mmrl-desktop-version.txt" in ISS.read_text(encoding="utf-8")
+
+
+def test_spec_bundles_the_gdcm_decoder():
+    strings = _spec_strings()
+    assert {"pydicom.pixels.decoders.gdcm", "gdcm", "_gdcm", "_gdcm.gdcmswig"} <= strings
+    assert "triton" in strings and "gdcm" not in _spec_list("PY_EXCLUDES")

@@ -3,7 +3,8 @@
 ;
 ; Build the bundle first (packaging\dist\mmrl-desktop\mmrl-desktop.exe), then, from the repository root:
 ;   "C:\Program Files (x86)\Inno Setup 6\ISCC.exe" packaging\windows\mmrl-desktop.iss
-; or with another version:  ISCC.exe /DAppVersion=0.2.0 packaging\windows\mmrl-desktop.iss
+; The version is pyproject.toml's: the spec writes it to packaging\dist\mmrl-desktop-version.txt.
+; Another one: ISCC.exe /DAppVersion=0.2.0 packaging\windows\mmrl-desktop.iss
 ; Output: packaging\dist\installer\mmrl-desktop-<version>-setup.exe
 ;
 ; The installer writes only below {autopf}\mmrl-desktop (or the user's Programs folder when run without
@@ -11,7 +12,12 @@
 ; %LOCALAPPDATA%\mmrl-desktop) and are NOT removed by the uninstaller: they are the user's work.
 
 #ifndef AppVersion
-  #define AppVersion "0.1.0"
+  #define VersionFile FileOpen(AddBackslash(SourcePath) + "..\dist\mmrl-desktop-version.txt")
+  #if !VersionFile
+    #error packaging\dist\mmrl-desktop-version.txt is missing: build the bundle first
+  #endif
+  #define AppVersion Trim(FileRead(VersionFile))
+  #expr FileClose(VersionFile)
 #endif
 #define AppName "mmrl-desktop"
 #define AppExe "mmrl-desktop.exe"

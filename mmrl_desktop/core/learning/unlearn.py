@@ -27,16 +27,27 @@ from __future__ import annotations
 import copy
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 
-from mmrl_desktop.core.learning.replay import Row
-
-if TYPE_CHECKING:  # pragma: no cover
-    from mmrl_desktop.core.learning.trainer import Trainer
+from mmrl_desktop.core.config import TrainConfig
+from mmrl_desktop.core.learning.algorithms.base import Algorithm
+from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
 
 KEEP = 3  # snapshots kept: undo of any of the last three answers rolls the model back
+
+
+class TrainerState(Protocol):
+    """What a retraction reads and rewinds on the trainer (``learning.trainer.Trainer`` is one).
+    Declared here, not imported: the trainer imports this module, and no import goes back
+    (ADR 0012)."""
+
+    algorithm: Algorithm
+    config: TrainConfig
+    buffer: ReplayBuffer
+    pending_updates: int  # updates still owed to the answers
+    _snapshot: dict[str, Any]  # the NaN guard's last good state
 
 
 @dataclass
@@ -56,7 +67,7 @@ class UndoSnapshots:
         self.rollbacks = 0  # retractions undone by going back to a snapshot
         self.replays = 0  # retractions too old for the ring
 
-    def before_new_answers(self, trainer: Trainer, boundary: int) -> None:
+    def before_new_answers(self, trainer: TrainerState, boundary: int) -> None:
         """Called when answers after ``boundary`` arrive, before any update uses them."""
         if self.ring.maxlen == 0 or (self.ring and self.ring[-1].boundary >= boundary):
             return
@@ -64,7 +75,7 @@ class UndoSnapshots:
         state = _cpu_copy({k: v for k, v in state.items() if k != "reference"})
         self.ring.append(Snapshot(boundary, state, trainer.pending_updates))
 
-    def retracted(self, trainer: Trainer, rows: list[Row]) -> str:
+    def retracted(self, trainer: TrainerState, rows: list[Row]) -> str:
         """Answers the model has trained on were retracted (their rows are out of the replay
         already): roll back when the ring allows, else push back. Returns "rollback" or
         "replay"."""

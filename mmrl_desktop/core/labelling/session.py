@@ -44,15 +44,21 @@ STATUS_SYMBOL = {
 
 
 @dataclass(frozen=True)
-class Action:
-    """What one click did: the events it appended (retracted together on undo), or, when
-    ``excluded``, that it set the item aside (undo includes it again)."""
+class Click:
+    """What one click of the expert did: the events it appended (retracted together on undo),
+    or, when ``excluded``, that it set the item aside (undo includes it again).
+
+    Not the glossary's *Action* (CONTEXT.md: the label the model shows, with its propensity —
+    ``core.learning.algorithms.base.Action``)."""
 
     item_id: str
     event_ids: tuple[int, ...]
     status: ItemStatus
     previous_status: ItemStatus
     excluded: bool = False
+
+
+Action = Click  # the old name, for callers not yet renamed; new code says Click
 
 
 def _queue_key(item: Item) -> bytes:
@@ -91,7 +97,7 @@ class LabelingSession:
         self.items: list[Item] = queue_order(store.items(split="pool"))
         self._index = {it.item_id: k for k, it in enumerate(self.items)}
         self.status: dict[str, ItemStatus] = {it.item_id: ItemStatus.NEW for it in self.items}
-        self.undo_stack: list[Action] = []
+        self.undo_stack: list[Click] = []
         self._load_statuses()
         self.counts: Counter[ItemStatus] = Counter(self.status.values())
         self.predictions: dict[str, dict[str, Prediction]] = {}
@@ -105,7 +111,7 @@ class LabelingSession:
 
         Also rebuilds the undo stack, so Ctrl+Z after a restart withdraws the last answer."""
         retracted = self.store.retracted_ids()
-        stack: list[Action] = []
+        stack: list[Click] = []
         for ev in self.store.all_events():
             if ev.kind == "retraction" or ev.event_id in retracted or ev.item_id not in self.status:
                 continue
@@ -118,12 +124,10 @@ class LabelingSession:
                 last = stack.pop()
                 merged = status if status != ItemStatus.UP else last.status
                 stack.append(
-                    Action(
-                        ev.item_id, last.event_ids + (ev.event_id,), merged, last.previous_status
-                    )
+                    Click(ev.item_id, last.event_ids + (ev.event_id,), merged, last.previous_status)
                 )
             else:
-                stack.append(Action(ev.item_id, (ev.event_id,), status, self.status[ev.item_id]))
+                stack.append(Click(ev.item_id, (ev.event_id,), status, self.status[ev.item_id]))
             self.status[ev.item_id] = stack[-1].status
         self.undo_stack = stack
 
@@ -225,7 +229,7 @@ class LabelingSession:
         return item_id in self.predictions
 
     # ----------------------------------------------------------- answering
-    def answer(self, thumb: int, corrected: dict[str, str] | None = None) -> Action:
+    def answer(self, thumb: int, corrected: dict[str, str] | None = None) -> Click:
         """👍 (+1) or 👎 (−1) on every task's shown label of the current item; ``corrected`` maps
         task → the right label (implies 👎 on that task unless it equals the shown label).
         Returns once every event is committed (acknowledged), then advances the queue."""
@@ -267,7 +271,7 @@ class LabelingSession:
         )
         return self._done(item, tuple(ids), status)
 
-    def correct(self, label_index: int, task: str | None = None) -> Action:
+    def correct(self, label_index: int, task: str | None = None) -> Click:
         """Keys 1–9: the right answer for ``task`` (default: the first task) is label number
         ``label_index`` (0-based)."""
         t = self.project.task(task) if task else self.tasks[0]
@@ -275,23 +279,23 @@ class LabelingSession:
             raise IndexError(label_index)
         return self.answer(-1, corrected={t.name: t.labels[label_index]})
 
-    def skip(self) -> Action:
+    def skip(self) -> Click:
         item = self.current_item()
         if item is None:
             raise RuntimeError("the queue is empty")
         eid = self.store.record_skip(item.item_id, self.tasks[0].name, annotator=self.annotator)
         return self._done(item, (eid,), ItemStatus.SKIPPED)
 
-    def _done(self, item: Item, ids: tuple[int, ...], status: ItemStatus) -> Action:
-        action = Action(item.item_id, ids, status, self.status[item.item_id])
+    def _done(self, item: Item, ids: tuple[int, ...], status: ItemStatus) -> Click:
+        click = Click(item.item_id, ids, status, self.status[item.item_id])
         self._set_status(item.item_id, status)
-        self.undo_stack.append(action)
+        self.undo_stack.append(click)
         self.predictions.pop(item.item_id, None)
         self._pinned.pop(item.item_id, None)
         self.current = self._first_new(self.current + 1)
-        return action
+        return click
 
-    def exclude(self, reason: str = "") -> Action:
+    def exclude(self, reason: str = "") -> Click:
         """Set the current item aside (``core/data/exclusions.py``): one committed row, then it leaves
         the queue and the next unanswered item is current. Undo includes it again."""
         item = self.current_item()
@@ -300,14 +304,14 @@ class LabelingSession:
         self.store.exclude_items([item.item_id], reason=reason, annotator=self.annotator)
         status = self.status.pop(item.item_id)
         self.counts[status] -= 1
-        action = Action(item.item_id, (), status, status, excluded=True)
-        self.undo_stack.append(action)
+        click = Click(item.item_id, (), status, status, excluded=True)
+        self.undo_stack.append(click)
         del self.items[self.current], self._index[item.item_id]
         self._reindex(self.current)
         for cache in (self.predictions, self._fallback, self._pinned):
             cache.pop(item.item_id, None)
         self.current = self._first_new(self.current)
-        return action
+        return click
 
     def include(self, item_ids: list[str]) -> list[str]:
         """Include excluded items again (one committed transaction) and put them back in the
@@ -341,24 +345,24 @@ class LabelingSession:
         for k in range(start, len(self.items)):
             self._index[self.items[k].item_id] = k
 
-    def undo(self) -> Action | None:
+    def undo(self) -> Click | None:
         """Retract the last click's events (also an already-submitted answer) and go back to
         that item; or include again the item the last click excluded. Returns the undone
-        action, or None when there is nothing to undo."""
+        click, or None when there is nothing to undo."""
         if not self.undo_stack:
             return None
-        action = self.undo_stack.pop()
-        if action.excluded:
-            self.store.include_items([action.item_id], annotator=self.annotator)
-            self._requeue(action.item_id, action.status)
-            return action
-        for eid in action.event_ids:
+        click = self.undo_stack.pop()
+        if click.excluded:
+            self.store.include_items([click.item_id], annotator=self.annotator)
+            self._requeue(click.item_id, click.status)
+            return click
+        for eid in click.event_ids:
             self.store.retract(eid, annotator=self.annotator)
-        self._set_status(action.item_id, ItemStatus.NEW)
-        self._fallback.pop(action.item_id, None)
-        self._pinned.pop(action.item_id, None)
-        self.current = self._index[action.item_id]
-        return action
+        self._set_status(click.item_id, ItemStatus.NEW)
+        self._fallback.pop(click.item_id, None)
+        self._pinned.pop(click.item_id, None)
+        self.current = self._index[click.item_id]
+        return click
 
 
 def _status_of(kind: str, reward: int | None, corrected: str | None) -> ItemStatus:

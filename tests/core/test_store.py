@@ -114,3 +114,19 @@ def test_garbage_database_is_a_clear_error(tmp_path):
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(ProjectError, match="not a readable feedback database"):
         FeedbackStore(path)
+
+
+def test_a_run_id_is_one_type_a_str(tmp_path):
+    """The metrics table's run_id is TEXT: an int run id went in as 1 and came back as '1'.
+    One type (RunId = str, made by new_run_id) for the trainer, its metrics and the GUI."""
+    from mmrl_desktop.core.data.store import new_run_id
+
+    store = FeedbackStore(tmp_path / "f.sqlite")
+    with pytest.raises(TypeError, match="run id is a str"):
+        store.add_metrics(1, 4, {"loss/total": 1.5})
+    rid = new_run_id(2, now=0.0)
+    assert rid.startswith("run-19") and rid.endswith("-2")
+    assert new_run_id(now=0.0) == rid[: -len("-2")]
+    store.add_metrics(rid, 4, {"loss/total": 1.5})
+    assert store.metrics()[0][0] == rid
+    store.close()

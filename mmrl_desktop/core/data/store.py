@@ -24,6 +24,17 @@ from mmrl_desktop.core.data import exclusions
 from mmrl_desktop.core.data.items import Item
 from mmrl_desktop.core.errors import ProjectError
 
+# A trainer run's id, one type everywhere: the metrics rows, the trainer, the GUI's events.
+RunId = str
+
+
+def new_run_id(serial: int = 0, now: float | None = None) -> RunId:
+    """``run-YYYYmmdd-HHMMSS`` (local time), ``-<serial>`` added when ``serial`` is given (two
+    runs started in one second, as a restarted trainer can be, keep apart)."""
+    stamp = time.strftime("run-%Y%m%d-%H%M%S", time.localtime(now))
+    return f"{stamp}-{serial}" if serial else stamp
+
+
 SCHEMA_VERSION = 2
 
 # The retracted event ids, as an uncorrelated subquery: SQLite builds it once per read (``NOT IN``
@@ -460,7 +471,11 @@ class FeedbackStore(exclusions.ExclusionsMixin):
             c.execute("DELETE FROM checkpoints WHERE ckpt_id = ?", (ckpt_id,))
 
     # ---------------------------------------------------------------- metrics and audit
-    def add_metrics(self, run_id: str, step: int, metrics: dict[str, float]) -> None:
+    def add_metrics(self, run_id: RunId, step: int, metrics: dict[str, float]) -> None:
+        """One trainer step's metrics. ``run_id`` is a string (``new_run_id``): the column is
+        TEXT, so an int would come back from ``metrics()`` as another type than it went in."""
+        if not isinstance(run_id, str):
+            raise TypeError(f"a run id is a str (new_run_id()), not {type(run_id).__name__}")
         now = time.time()
         with self._tx() as c:
             c.executemany(
@@ -468,7 +483,7 @@ class FeedbackStore(exclusions.ExclusionsMixin):
                 [(run_id, step, k, float(v), now) for k, v in metrics.items()],
             )
 
-    def metrics(self, key: str | None = None) -> list[tuple[str, int, str, float, float]]:
+    def metrics(self, key: str | None = None) -> list[tuple[RunId, int, str, float, float]]:
         """(run_id, step, key, value, timestamp) rows in insertion order."""
         sql = "SELECT run_id, step, key, value, timestamp FROM metrics"
         args: tuple = ()

@@ -46,6 +46,7 @@ def _export_without(module: str, project: Project, fmt: str, out: Path):
     [
         ("onnx", "onnx", "the onnx package"),
         ("onnxruntime", "onnx", "the onnxruntime package"),
+        ("onnxscript", "onnx", "the onnxscript package"),
         ("tensorboardX", "tensorboard", "the tensorboardX package"),
     ],
 )
@@ -93,3 +94,15 @@ def test_the_default_install_carries_what_the_exports_need():
     for modules in export_formats.NEEDS.values():
         for m in modules:
             assert m.lower() in names and m.lower() in extra, m
+
+
+def test_a_package_that_fails_for_want_of_another_names_the_other(monkeypatch):
+    """onnxscript imports onnx: without onnx the sentence names onnx alone, not onnxscript."""
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    for name in [m for m in sys.modules if m.startswith("onnxscript")]:
+        monkeypatch.delitem(sys.modules, name)
+    with pytest.raises(UserError) as err:
+        export_formats.require("onnx")
+    assert "needs the onnx package, which is not installed" in str(err.value)
+    three = export_formats.sentence("onnx", ["onnx", "onnxscript", "onnxruntime"])
+    assert "needs the onnx, onnxscript and onnxruntime packages, which are not" in three

@@ -23,8 +23,12 @@ sidecar written next to the export (``<file>.json``).
 Each export is re-loaded (``torch.jit.load`` / ``onnxruntime``) and compared with the live model on
 sample inputs (real items of the project when it has some, two batch sizes); if the largest
 absolute difference exceeds ``TOLERANCE`` the export is refused and nothing is left behind.
-ONNX needs ``onnx`` and ``onnxruntime`` (dependencies of the app; ``core.tools.export_formats`` names
-what to install where they are missing, before any work).
+TorchScript is traced (``torch.jit.trace``; the format is in the command-line contract, and all of
+TorchScript warns of its removal); ONNX is written by torch's ``torch.export``-based exporter
+(``core.tools.export_onnx``), which needs ``onnx`` and ``onnxscript``, and checked with
+``onnxruntime`` (dependencies of the app; ``core.tools.export_formats`` names what to install where
+they are missing, before any work). Only the warnings these exporters are known to raise are
+hidden, each by its text (``export_io.known_warnings``).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import json
 import re
 import sqlite3
 import time
-import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -48,14 +52,22 @@ from mmrl_desktop.core.evaluation.model_info import summary as model_summary
 from mmrl_desktop.core.tools.export_formats import require
 from mmrl_desktop.core.tools.export_io import (
     export_tensorboard,  # noqa: F401  (core.tools.export is where callers find it)
-    onnx_without_doc_strings,
+    known_warnings,
     private_strings,
     torchscript_bytes,
     write_files,
 )
+from mmrl_desktop.core.tools.export_onnx import (  # noqa: F401  (also found here)
+    OPSET,
+    OnnxMeanBag,
+    OnnxMelSpectrogram,
+    onnx_bytes,
+    onnx_ready,
+)
 
 TOLERANCE = 1e-4
-OPSET = 17
+STAGES = 4  # export_model's progress: model opened, exported, checked, written
+EXPORTER = {"torchscript": "torch.jit.trace", "onnx": "torch.onnx.export(dynamo=True)"}
 SUFFIX = {"torchscript": ".pt", "onnx": ".onnx"}
 
 
@@ -83,93 +95,6 @@ class ExportModule(nn.Module):
         return tuple(
             torch.softmax(logits[t].float() / self.temperature, dim=-1) for t in self.tasks
         )
-
-
-class OnnxMelSpectrogram(nn.Module):
-    """torchaudio's MelSpectrogram without complex numbers (ONNX has none): the STFT is a strided
-    conv1d with a windowed DFT basis, power = re² + im², then the same mel filter bank."""
-
-    def __init__(self, mel: nn.Module):
-        super().__init__()
-        spec = mel.spectrogram
-        if spec.power != 2.0 or spec.normalized or not spec.onesided or spec.pad != 0:
-            raise UserError("this audio front end cannot be exported to ONNX.")
-        n_fft, win = spec.n_fft, spec.win_length
-        window = torch.zeros(n_fft, dtype=torch.float64)
-        left = (n_fft - win) // 2
-        window[left : left + win] = spec.window.double()
-        k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None]
-        n = torch.arange(n_fft, dtype=torch.float64)[None, :]
-        angle = 2 * torch.pi * k * n / n_fft
-        basis = torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window])
-        self.register_buffer("basis", basis[:, None, :].float())
-        self.register_buffer("fb", mel.mel_scale.fb.float().clone())
-        self.n_fft, self.hop, self.center = n_fft, spec.hop_length, spec.center
-        self.pad_mode = spec.pad_mode
-        self.bins = n_fft // 2 + 1
-
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        x = wave[:, None, :]
-        if self.center:
-            p = self.n_fft // 2
-            x = nn.functional.pad(x, (p, p), mode=self.pad_mode)
-        frames = nn.functional.conv1d(x, self.basis, stride=self.hop)  # [B, 2F, frames]
-        re, im = frames[:, : self.bins], frames[:, self.bins :]
-        power = re * re + im * im
-        return torch.matmul(power.transpose(1, 2), self.fb).transpose(1, 2)  # [B, mels, frames]
-
-
-class OnnxMeanBag(nn.Module):
-    """``nn.EmbeddingBag(mode="mean", padding_idx=...)`` on 2-D ids, as gather + masked mean."""
-
-    def __init__(self, bag: nn.EmbeddingBag):
-        super().__init__()
-        if bag.mode != "mean" or bag.max_norm is not None:
-            raise UserError("this text encoder cannot be exported to ONNX.")
-        self.weight = nn.Parameter(bag.weight.detach().clone(), requires_grad=False)
-        self.pad = -1 if bag.padding_idx is None else int(bag.padding_idx)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        emb = nn.functional.embedding(ids, self.weight)  # [B, L, D]
-        keep = (ids != self.pad).to(emb.dtype)[:, :, None]
-        return (emb * keep).sum(1) / keep.sum(1).clamp_min(1.0)
-
-
-def onnx_ready(policy: nn.Module, sample: dict[str, torch.Tensor]) -> nn.Module:
-    """A copy of ``policy`` that the ONNX exporter can trace: the audio front end without complex
-    tensors, and adaptive average pools (whose input size ONNX may not know) as fixed pools of the
-    sizes they see on ``sample``."""
-    clone = copy.deepcopy(policy).eval()
-    if "audio" in clone.encoders:
-        clone.encoders["audio"].mel = OnnxMelSpectrogram(policy.encoders["audio"].mel)
-    if "text" in clone.encoders and isinstance(
-        getattr(clone.encoders["text"], "bag", None), nn.EmbeddingBag
-    ):
-        clone.encoders["text"].bag = OnnxMeanBag(clone.encoders["text"].bag)
-    seen: dict[str, tuple[int, int]] = {}
-    hooks = []
-    for name, mod in clone.named_modules():
-        if isinstance(mod, nn.AdaptiveAvgPool2d):
-
-            def hook(m, args, out, name=name):
-                seen[name] = tuple(args[0].shape[-2:])
-
-            hooks.append(mod.register_forward_hook(hook))
-    with torch.no_grad():  # every encoder on every row (the live model skips absent modalities)
-        for m, enc in clone.encoders.items():
-            if m in sample:
-                enc(sample[m])
-    for h in hooks:
-        h.remove()
-    for name, (h, w) in seen.items():
-        parent_name, _, attr = name.rpartition(".")
-        parent = clone.get_submodule(parent_name) if parent_name else clone
-        size = getattr(parent, attr).output_size
-        oh, ow = (size, size) if isinstance(size, int) else size
-        if oh and ow and h % oh == 0 and w % ow == 0:
-            kernel = (h // oh, w // ow)
-            setattr(parent, attr, nn.Identity() if kernel == (1, 1) else nn.AvgPool2d(kernel))
-    return clone
 
 
 def input_names(modalities: list[str]) -> list[str]:
@@ -248,8 +173,9 @@ def _max_diff(live: dict[str, torch.Tensor], got, tasks: list[str]) -> float:
 
 
 def _torchscript(module: ExportModule, example: tuple, forbidden: list[bytes]) -> bytes:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    """Traced (``torch.jit.script`` cannot compile ``forward(*xs)`` nor the encoders' dict
+    lookups); TorchScript's deprecation warnings are expected (``known_warnings``)."""
+    with known_warnings():
         traced = torch.jit.trace(
             module, example, check_trace=False, strict=False, _store_inputs=False
         )
@@ -257,8 +183,7 @@ def _torchscript(module: ExportModule, example: tuple, forbidden: list[bytes]) -
 
 
 def _check_torchscript(payload: bytes, batches, modalities, tasks, live) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with known_warnings():
         loaded = torch.jit.load(io.BytesIO(payload), map_location="cpu")
     diffs = []
     with torch.no_grad():
@@ -267,27 +192,6 @@ def _check_torchscript(payload: bytes, batches, modalities, tasks, live) -> floa
                 _max_diff(ref, [o.numpy() for o in loaded(*as_positional(b, modalities))], tasks)
             )
     return max(diffs)
-
-
-def _onnx(module: ExportModule, example: tuple, modalities, tasks) -> bytes:
-    ins, outs = input_names(modalities), output_names(tasks)
-    axes: dict[str, dict[int, str]] = {n: {0: "batch"} for n in ins + outs}
-    if "text" in modalities:
-        axes["text"] = {0: "batch", 1: "tokens"}
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            example,
-            buf,
-            input_names=ins,
-            output_names=outs,
-            dynamic_axes=axes,
-            opset_version=OPSET,
-            dynamo=False,
-        )
-    return onnx_without_doc_strings(buf.getvalue())
 
 
 def _check_onnx(payload: bytes, batches, modalities, tasks, live) -> float:
@@ -401,16 +305,20 @@ def _target(out: str | Path, fmt: str) -> Path:
     return output_path(out, f"model{SUFFIX[fmt]}")
 
 
-def _export_checked(fmt, module, example, batches, mods, tasks, live, project) -> tuple:
+def _export_checked(fmt, module, example, batches, mods, tasks, live, project, step) -> tuple:
     """The exported program's bytes, re-loaded from those very bytes and compared with the live
-    model; nothing is written here."""
+    model; nothing is written here. ``step()`` is called between exporting and checking."""
+    forbidden = private_strings(project.root)
     try:
         with torch.no_grad():
             if fmt == "torchscript":
-                payload = _torchscript(module, example, private_strings(project.root))
+                payload = _torchscript(module, example, forbidden)
+                step()
                 diff = _check_torchscript(payload, batches, mods, tasks, live)
             else:
-                payload = _onnx(module, example, mods, tasks)
+                ins, outs = input_names(mods), output_names(tasks)
+                payload = onnx_bytes(module, example, ins, outs, mods, forbidden)
+                step()
                 diff = _check_onnx(payload, batches, mods, tasks, live)
     except UserError:
         raise
@@ -427,16 +335,30 @@ def _export_checked(fmt, module, example, batches, mods, tasks, live, project) -
     return payload, diff
 
 
-def export_model(project: Project, fmt: str, out: str | Path) -> dict:
+def export_model(
+    project: Project,
+    fmt: str,
+    out: str | Path,
+    progress: Callable[[int, int], object] | None = None,
+) -> dict:
     """Export the current model as ``torchscript`` or ``onnx``; returns the sidecar dict.
-    Runs on the CPU (the exported program is device-neutral; the check compares on the CPU)."""
+    Runs on the CPU (the exported program is device-neutral; the check compares on the CPU).
+    ``progress(done, STAGES)`` after each stage: model opened, exported, checked, written."""
     from mmrl_desktop.core.evaluation.evaluate import open_trainer
 
     if fmt not in SUFFIX:
         raise UserError(f"unknown model format {fmt!r}; use torchscript or onnx.")
     require(fmt)  # what to install, before any work and before any folder is made
     target = _target(out, fmt)
+    stage = iter(range(1, STAGES + 1))
+
+    def step() -> None:
+        done = next(stage)
+        if progress is not None:
+            progress(done, STAGES)
+
     trainer = open_trainer(project, "cpu")
+    step()
     try:
         policy = trainer.algorithm.policy.eval()
         tasks = list(trainer.labels)
@@ -447,17 +369,22 @@ def export_model(project: Project, fmt: str, out: str | Path) -> dict:
         module = ExportModule(exported, tasks, _temperature(trainer.algorithm)).eval()
         live = [trainer.algorithm.greedy(b) for b in batches]
         example = as_positional(batches[0], mods)
-        payload, diff = _export_checked(fmt, module, example, batches, mods, tasks, live, project)
+        payload, diff = _export_checked(
+            fmt, module, example, batches, mods, tasks, live, project, step
+        )
+        step()
         check = {
             "max_abs_diff": diff,
             "tolerance": TOLERANCE,
             "samples": sum(len(next(iter(b.values()))) for b in batches),
             "batch_sizes": [len(next(iter(b.values()))) for b in batches],
             "reloaded_with": "torch.jit.load" if fmt == "torchscript" else "onnxruntime",
+            "exported_with": EXPORTER[fmt],
         }
         info = sidecar(fmt, trainer, target.name, check)
         side = target.with_name(target.name + ".json")
         write_files({target: payload, side: json.dumps(info, indent=2).encode("utf-8")})
+        step()
         info["path"], info["sidecar"] = str(target), str(side)
         try:
             trainer.store.audit("export", what=fmt, path=str(target), max_abs_diff=diff)

@@ -1,8 +1,8 @@
 """What each export format needs beyond torch, and the one sentence when the install lacks it.
 
-The ONNX export writes with torch's exporter, which needs ``onnx``, and re-loads the file with
-``onnxruntime`` to check it; the TensorBoard export writes event files with ``tensorboardX``. All
-three are dependencies of the app (docs/adr/0010-exports-installed.md), so a plain install writes
+The ONNX export writes with torch's ``torch.export``-based exporter, which needs ``onnx`` and
+``onnxscript``, and re-loads the file with ``onnxruntime`` to check it; the TensorBoard export
+writes event files with ``tensorboardX``. All four are dependencies of the app (docs/adr/0010-exports-installed.md), so a plain install writes
 every format the Export dialog offers. This module is for an install that lacks one anyway (a
 ``pip install --no-deps``, a package removed later): the dialog greys the format out with
 :func:`unavailable` as its tooltip, and the export raises the same sentence (:func:`require`)
@@ -21,7 +21,7 @@ from mmrl_desktop.core.errors import UserError
 
 # format → the modules it imports (feedback-csv/-jsonl and torchscript need nothing beyond torch)
 NEEDS: dict[str, tuple[str, ...]] = {
-    "onnx": ("onnx", "onnxruntime"),
+    "onnx": ("onnx", "onnxscript", "onnxruntime"),
     "tensorboard": ("tensorboardX",),
 }
 TITLE = {"onnx": "ONNX", "tensorboard": "TensorBoard"}
@@ -30,7 +30,7 @@ INSTALL = 'pip install "mmrl-desktop[export]"'
 
 def sentence(fmt: str, missing: list[str]) -> str:
     """'the ONNX export needs the onnx and onnxruntime packages, which are not installed: ...'"""
-    names = " and ".join(missing)
+    names = " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 2 else missing)
     what = (
         f"the {names} packages, which are not"
         if len(missing) > 1
@@ -56,11 +56,15 @@ def unavailable(fmt: str) -> str | None:
 def require(fmt: str) -> None:
     """Import what ``fmt`` needs; raise the one sentence naming what to install if any is missing
     (or fails to import: a half-installed package is as unusable as an absent one)."""
-    missing = []
-    for module in NEEDS.get(fmt, ()):
+    needs = NEEDS.get(fmt, ())
+    missing: list[str] = []
+    for module in needs:
         try:
             importlib.import_module(module)
-        except ImportError:
-            missing.append(module)
+        except ImportError as err:  # onnxscript fails to import without onnx: onnx is missing
+            culprit = (err.name or module).split(".")[0]
+            name = culprit if culprit in needs else module
+            if name not in missing:
+                missing.append(name)
     if missing:
         raise UserError(sentence(fmt, missing))

@@ -8,14 +8,17 @@
 - :func:`torchscript_bytes` saves a traced module in memory and drops TorchScript's debug entries
   (``*.debug_pkl``: the source file names and text of every traced module, i.e. the install folder,
   which on a user's machine is under their home folder); the archive's root folder is ``model``.
-- :func:`onnx_without_doc_strings` clears the ONNX doc strings (the exporter can put Python stack
-  traces with file names there).
+- :func:`onnx_without_doc_strings` clears the ONNX doc strings and metadata properties (torch's
+  exporters put Python stack traces with file names there).
+- :func:`known_warnings` hides the warnings an export is known to raise, each by its own text
+  (docs/adr/0010-exports-installed.md says why each is expected); any other warning is shown.
 - :func:`private_strings` are the folders an export must never name: the home folder, the install
   folders of mmrl-desktop and torch, the working folder, plus any the caller adds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import io
@@ -24,6 +27,7 @@ import re
 import struct
 import tempfile
 import time
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -40,6 +44,33 @@ _REASONS = {
 ARCHIVE_ROOT = "model"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip entry times: the same model gives the same bytes
 STALE_TEMP_S = 60.0  # a target's temp file older than this has no live writer (a killed export)
+# (category, message regex, module regex) of the warnings an export expects (docs/adr/0010, amended):
+KNOWN_WARNINGS = (
+    # TorchScript as a whole is deprecated (trace, script, save and load alike); the torchscript
+    # format is in the command-line contract, so it is still written and re-loaded with them
+    (DeprecationWarning, r"`torch\.jit\.(trace|trace_method|save|load)` is deprecated", ""),
+    # torch.onnx (dynamo): every input's batch axis is one Dim, named once in the ONNX model
+    (UserWarning, r"# The axis name: \w+ will not be used, since it shares the same shape", ""),
+    # torch.export copying its own pytree specs (torch-internal, raised from copyreg)
+    (FutureWarning, r"`isinstance\(treespec, LeafSpec\)` is deprecated", ""),
+)
+# torch.jit.trace through GroupNorm: F.group_norm's "more than 1 value per channel" check reads a
+# size as a Python int; only that check in torch.nn.functional (the export is compared with the
+# live model at three batch sizes, which a trace that baked in a size would fail)
+TRACER_SIZE_CHECK = (r"Converting a tensor to a Python boolean", r"torch\.nn\.functional")
+
+
+@contextlib.contextmanager
+def known_warnings():
+    """Hide the :data:`KNOWN_WARNINGS` (by category and text) inside the block; every other
+    warning goes where it would have gone."""
+    from torch.jit import TracerWarning
+
+    with warnings.catch_warnings():
+        for category, pattern, module in KNOWN_WARNINGS:
+            warnings.filterwarnings("ignore", pattern, category, module)
+        warnings.filterwarnings("ignore", TRACER_SIZE_CHECK[0], TracerWarning, TRACER_SIZE_CHECK[1])
+        yield
 
 
 def write_failed(err: BaseException, path: Path | str, done: list[Path] | None = None) -> UserError:
@@ -158,7 +189,8 @@ def torchscript_bytes(traced, forbidden: list[bytes]) -> bytes:
     import torch
 
     buf = io.BytesIO()
-    torch.jit.save(traced, buf)
+    with known_warnings():
+        torch.jit.save(traced, buf)
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():
@@ -178,18 +210,23 @@ def torchscript_bytes(traced, forbidden: list[bytes]) -> bytes:
 
 
 def onnx_without_doc_strings(payload: bytes) -> bytes:
-    """The ONNX model with every doc string (model, graphs, nodes, values) emptied."""
+    """The ONNX model with every doc string and metadata property (model, graphs, nodes, values)
+    emptied."""
     import onnx
 
     model = onnx.load_from_string(payload)
     model.doc_string = ""
+    del model.metadata_props[:]
 
     def clean(graph) -> None:
         graph.doc_string = ""
+        del graph.metadata_props[:]
         for v in (*graph.input, *graph.output, *graph.value_info, *graph.initializer):
             v.doc_string = ""
+            del v.metadata_props[:]
         for node in graph.node:
             node.doc_string = ""
+            del node.metadata_props[:]
             for attr in node.attribute:
                 attr.doc_string = ""
                 if attr.HasField("g"):
@@ -200,8 +237,10 @@ def onnx_without_doc_strings(payload: bytes) -> bytes:
     clean(model.graph)
     for fn in model.functions:
         fn.doc_string = ""
+        del fn.metadata_props[:]
         for node in fn.node:
             node.doc_string = ""
+            del node.metadata_props[:]
     return model.SerializeToString()
 
 

@@ -1,16 +1,30 @@
-"""QApplication set-up: name, icon, style sheet. Heavy imports (pyqtgraph, torch) come after the
-first paint — see ``main_window.MainWindow.finish_startup``."""
+"""The application: QApplication set-up (name, icon, style sheet) and the app object,
+``DesktopApp``, which owns the main windows and puts a window on another project in one's place.
+
+Heavy imports (pyqtgraph, torch) come after the first paint — see
+``main_window.MainWindow.finish_startup``. This module imports no other GUI module: the main
+window holds its ``DesktopApp`` and asks it to open a project; the app makes the new window with
+the class of the one it replaces (ADR 0012's GUI layers).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from mmrl_desktop import __version__
+from mmrl_desktop.core.data.project import PROJECT_FILE, Project
+from mmrl_desktop.core.data.user_settings import UserSettings
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.gui.sentence import sentence
 from mmrl_desktop.paths import resources_dir
 
 STYLE_SHEET = """
@@ -61,8 +75,6 @@ def _check_xcb_libraries() -> None:
 
     missing = [lib for lib in XCB_LIBRARIES if ctypes.util.find_library(lib) is None]
     if missing:
-        from mmrl_desktop.core.errors import UserError
-
         names = " ".join(XCB_LIBRARIES[m] for m in missing)
         raise UserError(
             f"Qt's X11 support needs system libraries that are missing ({', '.join(missing)}); "
@@ -80,8 +92,6 @@ def make_app(argv: list[str] | None = None, *, offscreen: bool = False) -> QAppl
         if offscreen:
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         elif not has_display():
-            from mmrl_desktop.core.errors import UserError
-
             raise UserError(
                 "no display was found (DISPLAY is not set). Run it on a desktop, under Xvfb "
                 "(xvfb-run mmrl-desktop), or set QT_QPA_PLATFORM=offscreen for a headless check."
@@ -133,3 +143,85 @@ def release_window(window) -> None:
     QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
     QCoreApplication.processEvents()
     gc.collect()
+
+
+# ---------------------------------------------------------------------- the app object
+@dataclass(frozen=True)
+class WindowOptions:
+    """How this process makes its main windows; a window put in another's place gets the same
+    (its annotator re-read from the user's settings, which the Settings dialog may change)."""
+
+    annotator: str | None = None
+    device: str = "auto"
+    start_trainer: bool = True
+    # tests: a trainer built in the worker thread; kept only when the same project is reopened
+    trainer_factory: Callable[[], Any] | None = None
+
+
+class DesktopApp:
+    """The main windows of this process, and opening a project in one's place.
+
+    A main window is an assembler of one project, so opening another project (File → Open, the
+    recent list, a new project) or reopening this one (after an import) shuts the window's
+    trainer and session down and shows a new window, of the same class and with the same
+    ``options``, where it was. The windows it opened stay referenced here while they are open.
+    """
+
+    def __init__(self, options: WindowOptions | None = None):
+        self.options = options or WindowOptions()
+        self.windows: list = []
+
+    def reopen(self, window, path: str | Path):
+        """Replace ``window`` by a window on the project at ``path``. Returns the new window, or
+        None (with a message box) when the folder is not a readable project."""
+        try:
+            project = load_project(path)
+        except UserError as err:
+            QMessageBox.warning(window, "Open project", sentence(str(err)))
+            return None
+        remember(project)
+        same = Path(project.root).resolve() == Path(window.project.root).resolve()
+        window.shutdown()
+        options = self.options
+        new = type(window)(
+            project,
+            annotator=UserSettings.load().annotator or options.annotator,
+            device=options.device,
+            start_trainer=options.start_trainer,
+            trainer_factory=options.trainer_factory if same else None,
+            app=self,
+        )
+        new.setGeometry(window.geometry())
+        self.windows.append(new)
+        new.destroyed.connect(lambda *_: self._forget(new))
+        new.show()
+        window.close()
+        self._forget(window)
+        return new
+
+    def _forget(self, window) -> None:
+        if window in self.windows:
+            self.windows.remove(window)
+
+
+def load_project(path: str | Path) -> Project:
+    """``Project.open`` with a sentence for a folder that is not a project."""
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise UserError(f"there is no folder at {path}.")
+    if not (path / PROJECT_FILE).is_file():
+        raise UserError(
+            f"{path} is not an mmrl-desktop project: it has no {PROJECT_FILE}. "
+            "Use File → New project… to make one from a folder of cases."
+        )
+    return Project.open(path)
+
+
+def remember(project: Project) -> None:
+    """The project goes first in the recent list and is the one the next start opens."""
+    settings = UserSettings.load()
+    settings.remember_project(project.root)
+    try:
+        settings.save()
+    except OSError:
+        pass  # a read-only config folder must not stop the app

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSt
 from mmrl_desktop import __version__
 from mmrl_desktop.core.data.project import Project
 from mmrl_desktop.gui.actions import ABOUT_TEXT, build_actions, shortcuts_text
+from mmrl_desktop.gui.app import DesktopApp, WindowOptions
 from mmrl_desktop.gui.feedback_panel import FeedbackPanel
 from mmrl_desktop.gui.queue_panel import QueuePanel, answer_counts
 from mmrl_desktop.gui.status import StatusBar
@@ -33,8 +34,13 @@ class MainWindow(QMainWindow):
         device: str = "auto",
         start_trainer: bool = True,
         trainer_factory=None,
+        app: DesktopApp | None = None,
     ):
         super().__init__()
+        # the app object that replaces this window when another project is opened (gui/app.py)
+        if app is None:
+            app = DesktopApp(WindowOptions(annotator, device, start_trainer, trainer_factory))
+        self.app = app
         self.project = project
         self.annotator = annotator
         self.start_trainer = start_trainer
@@ -193,9 +199,7 @@ class MainWindow(QMainWindow):
 
     def open_project(self, path):
         """Replace this window by one on the project at ``path`` (None if it cannot open)."""
-        from mmrl_desktop.gui.dialogs.open_project import reopen
-
-        return reopen(self, path)
+        return self.app.reopen(self, path)
 
     def evaluation_snapshot(self, path):
         """Render the evaluation view to a PNG (``mmrl-desktop snapshot``)."""

@@ -41,6 +41,7 @@ from mmrl_desktop.gui.dialogs.import_dialog import (
     holdout_field,
     source_row,
 )
+from mmrl_desktop.gui.sentence import sentence
 from mmrl_desktop.paths import user_data_dir
 
 WEIGHTS_SUFFIXES = (".safetensors", ".pt")
@@ -291,7 +292,7 @@ class TasksPage(QWizardPage):
         try:
             self.tasks()
         except UserError as err:
-            QMessageBox.warning(self, "Tasks and labels", _sentence(str(err)))
+            QMessageBox.warning(self, "Tasks and labels", sentence(str(err)))
             return False
         return True
 
@@ -401,11 +402,6 @@ class ImportPage(QWizardPage):
 
     def isComplete(self) -> bool:  # noqa: N802
         return self._finished
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return (text[:1].upper() + text[1:]) if text else text
 
 
 class NewProjectWizard(QWizard):

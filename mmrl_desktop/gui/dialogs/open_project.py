@@ -1,26 +1,19 @@
-"""Open a project (folder picker, recent projects) and reopen the main window on it.
+"""File → Open: the folder picker and the recent-projects menu.
 
-The main window is an assembler of one project, so opening another project (or reopening this one
-after an import) shuts the current window's trainer and session down and puts a new
-``MainWindow`` in its place; the project is remembered in the user's settings (recent list, last
-project for the next start).
+Both ask the window to open the chosen folder (``MainWindow.open_project``); its app object
+(``gui/app.py``, ``DesktopApp.reopen``) checks the folder is a project, shuts the window down and
+puts a new window on that project in its place, and remembers the project in the user's settings
+(recent list, last project for the next start).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog
 
-from mmrl_desktop.core.data.project import PROJECT_FILE, Project
+from mmrl_desktop.core.data.project import PROJECT_FILE
 from mmrl_desktop.core.data.user_settings import UserSettings
-from mmrl_desktop.core.errors import UserError
-
-_WINDOWS: list = []  # windows opened here stay referenced while they are open
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def choose_project(window) -> None:
@@ -28,58 +21,6 @@ def choose_project(window) -> None:
     path = QFileDialog.getExistingDirectory(window, "Open a project folder", start)
     if path:
         window.open_project(path)
-
-
-def load_project(path: str | Path) -> Project:
-    """``Project.open`` with a sentence for a folder that is not a project."""
-    path = Path(path).expanduser()
-    if not path.is_dir():
-        raise UserError(f"there is no folder at {path}.")
-    if not (path / PROJECT_FILE).is_file():
-        raise UserError(
-            f"{path} is not an mmrl-desktop project: it has no {PROJECT_FILE}. "
-            "Use File → New project… to make one from a folder of cases."
-        )
-    return Project.open(path)
-
-
-def remember(project: Project) -> None:
-    settings = UserSettings.load()
-    settings.remember_project(project.root)
-    try:
-        settings.save()
-    except OSError:
-        pass  # a read-only config folder must not stop the app
-
-
-def reopen(window, path: str | Path):
-    """Replace ``window`` by a new main window on the project at ``path``. Returns the new
-    window, or None (with a message box) when the folder is not a readable project."""
-    from mmrl_desktop.gui.main_window import MainWindow
-
-    try:
-        project = load_project(path)
-    except UserError as err:
-        QMessageBox.warning(window, "Open project", _sentence(str(err)))
-        return None
-    remember(project)
-    same = Path(project.root).resolve() == Path(window.project.root).resolve()
-    window.shutdown()
-    new = MainWindow(
-        project,
-        annotator=UserSettings.load().annotator or window.annotator,
-        device=window.trainer.device,
-        start_trainer=window.start_trainer,
-        trainer_factory=window.trainer._factory if same else None,
-    )
-    new.setGeometry(window.geometry())
-    _WINDOWS.append(new)
-    new.destroyed.connect(lambda *_: _WINDOWS.remove(new) if new in _WINDOWS else None)
-    new.show()
-    window.close()
-    if window in _WINDOWS:
-        _WINDOWS.remove(window)
-    return new
 
 
 def wire_recent_menu(window) -> None:

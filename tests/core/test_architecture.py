@@ -1,4 +1,5 @@
-"""The core never imports Qt, pyqtgraph or sounddevice — checked two ways."""
+"""The core never imports Qt, pyqtgraph or sounddevice — checked two ways; no module of the
+package takes part in an import cycle; the import-linter contracts (layers, ADR 0012) hold."""
 
 import ast
 import shutil
@@ -6,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grimp
 import pytest
 
 import mmrl_desktop
@@ -61,3 +63,45 @@ def test_import_linter_contract():
     root = CORE.parent.parent
     run = subprocess.run([LINT_IMPORTS], cwd=root, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def _cycles(graph) -> list[str]:
+    """Every import that closes a cycle, as ``a -> b -> … -> a``. An import inside a function or
+    under ``TYPE_CHECKING`` counts like any other: a lazy import hides a cycle, it does not
+    break it."""
+    found = set()
+    for module in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(module):
+            back = graph.find_shortest_chain(importer=imported, imported=module)
+            if back:
+                found.add(" -> ".join((module, *back)))
+    return sorted(found)
+
+
+def test_no_import_cycles():
+    """No two modules of mmrl_desktop import each other, directly or through others (a package's
+    ``__init__`` counts as a module of its own: it may import its submodules, not be imported by
+    them). ADR 0012."""
+    cycles = _cycles(grimp.build_graph("mmrl_desktop", cache_dir=None))
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+def test_the_cycle_check_sees_lazy_and_type_checking_imports(tmp_path, monkeypatch):
+    """The check itself: a cycle closed only by an import inside a function, or only under
+    ``TYPE_CHECKING``, is found."""
+    pkg = tmp_path / "cyclepkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from cyclepkg import b\n")
+    (pkg / "b.py").write_text("def f():\n    from cyclepkg import c\n")
+    (pkg / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from cyclepkg import a\n"
+    )
+    (pkg / "d.py").write_text("from cyclepkg import a\n")  # imports into the cycle: not in it
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cycles = _cycles(grimp.build_graph("cyclepkg", cache_dir=None))
+    assert cycles == [
+        "cyclepkg.a -> cyclepkg.b -> cyclepkg.c -> cyclepkg.a",
+        "cyclepkg.b -> cyclepkg.c -> cyclepkg.a -> cyclepkg.b",
+        "cyclepkg.c -> cyclepkg.a -> cyclepkg.b -> cyclepkg.c",
+    ]

@@ -21,8 +21,28 @@ log = logging.getLogger(__name__)
 PROG = "mmrl-desktop"
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default: ``(default: X)``, ``(default: off)`` for a
+    flag, ``(required)``; a help text that already says its default is left as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default is argparse.SUPPRESS or not action.option_strings:
+            return text
+        if action.required:
+            return f"{text} (required)"
+        if isinstance(action, argparse._StoreTrueAction):
+            return f"{text} (default: off)"
+        return f"{text} (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad argument in one line and exits 2."""
+    """argparse that reports a bad argument in one line and exits 2, and shows each option's
+    default in ``--help``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"{PROG}: error: {message}\n")
@@ -89,12 +109,18 @@ def _non_negative_int(text: str) -> int:
 
 
 DEVICES = ["auto", "cpu", "cuda", "mps"]
+DEVICE_HELP = "where the model runs: auto (a GPU when there is one), cpu, cuda or mps"
+PROJECT_HELP = "project folder ('demo' = the built-in demo project)"
+JSON_HELP = "print one JSON object on stdout (a progress bar, if any, stays on stderr)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Teach a multimodal model with thumbs, offline.")
     parser.add_argument(
-        "--project", help="project folder to open ('demo' = the built-in demo project)"
+        "--project",
+        metavar="DIR",
+        help="project folder to open ('demo' = the built-in demo project; default: the last "
+        "project opened, else the demo)",
     )
     parser.add_argument(
         "--quit-after-paint",
@@ -104,15 +130,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _add_data_commands(sub)
+    _add_model_commands(sub)
     _add_project_commands(sub)
+    _add_tool_commands(sub)
     return parser
 
 
+def _command(sub, name: str, text: str) -> argparse.ArgumentParser:
+    """A sub-command whose ``--help`` opens with the same line the command list shows."""
+    return sub.add_parser(name, help=text, description=text[:1].upper() + text[1:] + ".")
+
+
 def _add_data_commands(sub) -> None:
-    """Data in, training, models and feedback out: import, bench, train, predict, export."""
-    p = sub.add_parser("import", help="import a folder of classes or a manifest into a project")
+    """Data in and training: import, bench, train."""
+    p = _command(sub, "import", "import a folder of classes or a manifest into a project")
     p.add_argument("source", help="folder of classes (SOURCE/<label>/<files>) or items.csv/.jsonl")
-    p.add_argument("--project", required=True, help="project folder (created when missing)")
+    p.add_argument(
+        "--project", required=True, metavar="DIR", help="project folder (created when missing)"
+    )
     p.add_argument(
         "--holdout",
         type=_import_holdout,
@@ -121,91 +156,148 @@ def _add_data_commands(sub) -> None:
         help="fraction of each label's new items kept out of the questions to measure the model "
         "(default 0.2; 0: none; at least 3 items of a label always stay in the pool)",
     )
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
 
-    p = sub.add_parser("bench", help="learning-from-thumbs benchmark with a simulated expert")
+    _add_bench(sub)
+    _add_train(sub)
+
+
+def _add_bench(sub) -> None:
+    p = _command(sub, "bench", "learning-from-thumbs benchmark with a simulated expert")
     p.add_argument("--data", required=True, help="'digits' or a SOURCE folder/manifest")
-    p.add_argument("--algorithm", default="default", help="learning algorithm (default: default)")
-    p.add_argument("--feedback", type=_feedback_points, default=[100, 300, 1000])
-    p.add_argument("--corrections", type=_probability, default=0.0)
-    p.add_argument("--noise", type=_probability, default=0.0)
-    p.add_argument("--holdout", type=_holdout, default=0.3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", choices=DEVICES, default="auto")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--algorithm", default="default", help="learning algorithm")
+    p.add_argument(
+        "--feedback",
+        type=_feedback_points,
+        default=[100, 300, 1000],
+        metavar="N,N,...",
+        help="numbers of answers after which the held-out accuracy is measured "
+        "(default: 100,300,1000)",
+    )
+    p.add_argument(
+        "--corrections",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="probability that the simulated expert corrects a wrong label (else a thumbs-down)",
+    )
+    p.add_argument(
+        "--noise",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="probability that the simulated expert answers wrongly",
+    )
+    p.add_argument(
+        "--holdout",
+        type=_holdout,
+        default=0.3,
+        metavar="F",
+        help="fraction of the data kept out to measure the model",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (data order, expert, model)")
+    p.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
 
-    p = sub.add_parser("train", help="train headless from a project's feedback (torchrun-ready)")
-    p.add_argument("--project", required=True)
-    p.add_argument("--steps", type=_positive_int, default=200)
-    p.add_argument("--device", choices=DEVICES, default="auto")
+
+def _add_train(sub) -> None:
+    p = _command(sub, "train", "train headless from a project's feedback (torchrun-ready)")
+    p.add_argument("--project", required=True, metavar="DIR", help=PROJECT_HELP)
+    p.add_argument("--steps", type=_positive_int, default=200, metavar="N", help="updates to run")
+    p.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     p.add_argument(
         "--max-catch-up",
         type=_non_negative_int,
+        metavar="N",
         help="at most this many of the updates owed to answers since the last checkpoint "
         "(default 1000; 0: none)",
     )
 
-    p = sub.add_parser("predict", help="label new files with the project's current model")
-    p.add_argument("source")
-    p.add_argument("--project", required=True)
-    p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("export", help="export the model or the feedback")
-    p.add_argument("--project", required=True)
+def _add_model_commands(sub) -> None:
+    """Models and feedback out: predict, export."""
+    p = _command(sub, "predict", "label new files with the project's current model")
+    p.add_argument("source", help="a file, a folder (sub-folders included) or items.csv/.jsonl")
+    p.add_argument("--project", required=True, metavar="DIR", help=PROJECT_HELP)
+    p.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+
+    p = _command(sub, "export", "export the model or the feedback")
+    p.add_argument("--project", required=True, metavar="DIR", help=PROJECT_HELP)
     p.add_argument(
         "--format",
         required=True,
         choices=["torchscript", "onnx", "feedback-csv", "feedback-jsonl", "tensorboard"],
+        help="what to write: the model (torchscript, onnx), the feedback log (feedback-csv, "
+        "feedback-jsonl) or the training metrics (tensorboard, a folder)",
     )
-    p.add_argument("--out", required=True)
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="PATH",
+        help="file to write, or a folder (an existing one, or a path ending in / or without a "
+        "suffix) that gets model.pt, model.onnx, feedback.csv/.jsonl",
+    )
     p.add_argument(
         "--pseudonymize",
         action="store_true",
         help="item ids become pseudonyms (keyed by the project's pseudonym.key; no mapping file)",
     )
-    p.add_argument(
-        "--json", action="store_true", help="print what was written as one JSON object on stdout"
-    )
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def _add_project_commands(sub) -> None:
-    """Working on a project: simulate, evaluate, exclude, include; snapshot, bench-gui and
-    self-test."""
-    p = sub.add_parser("simulate", help="a simulated expert answers items of a labelled project")
-    p.add_argument("--project", required=True)
-    p.add_argument("--clicks", type=_positive_int, default=100)
-    p.add_argument("--corrections", type=_probability, default=0.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", choices=DEVICES, default="auto")
+    """Working on a project: simulate, evaluate, exclude, include."""
+    p = _command(sub, "simulate", "a simulated expert answers items of a labelled project")
+    p.add_argument("--project", required=True, metavar="DIR", help=PROJECT_HELP)
+    p.add_argument("--clicks", type=_positive_int, default=100, metavar="N", help="answers to give")
+    p.add_argument(
+        "--corrections",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="probability that the simulated expert corrects a wrong label (else a thumbs-down)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed of the simulated expert")
+    p.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
 
-    p = sub.add_parser("evaluate", help="held-out metrics: current vs starting model")
-    p.add_argument("--project", required=True)
-    p.add_argument("--checkpoint", help="a weights file to evaluate instead of the current model")
-    p.add_argument("--json", action="store_true")
+    p = _command(sub, "evaluate", "held-out metrics: current vs starting model")
+    p.add_argument("--project", required=True, metavar="DIR", help=PROJECT_HELP)
+    p.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="a weights file to evaluate instead of the current model (default: the current model)",
+    )
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
 
-    p = sub.add_parser("exclude", help="set bad items aside (queue, training, evaluation)")
-    p.add_argument("item_ids", nargs="*", metavar="ITEM_ID")
-    p.add_argument("--project", required=True)
-    p.add_argument("--reason", default="", help="why, kept with the exclusion")
+    p = _command(sub, "exclude", "set bad items aside (queue, training, evaluation)")
+    p.add_argument("item_ids", nargs="*", metavar="ITEM_ID", help="ids of the items to set aside")
+    p.add_argument("--project", required=True, metavar="DIR", help=PROJECT_HELP)
+    p.add_argument("--reason", default="", help="why, kept with the exclusion (default: none)")
     p.add_argument("--list", action="store_true", help="list the excluded items")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
 
-    p = sub.add_parser("include", help="bring excluded items back")
-    p.add_argument("item_ids", nargs="+", metavar="ITEM_ID")
-    p.add_argument("--project", required=True)
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p = _command(sub, "include", "bring excluded items back")
+    p.add_argument("item_ids", nargs="+", metavar="ITEM_ID", help="ids of the items to bring back")
+    p.add_argument("--project", required=True, metavar="DIR", help=PROJECT_HELP)
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
 
-    p = sub.add_parser("snapshot", help="render the main window offscreen to PNG files")
-    p.add_argument("--project", required=True)
-    p.add_argument("--out", required=True)
 
-    p = sub.add_parser("bench-gui", help="click latency through the real main window")
-    p.add_argument("--project", required=True)
-    p.add_argument("--clicks", type=_positive_int, default=500)
-    p.add_argument("--json", action="store_true")
+def _add_tool_commands(sub) -> None:
+    """Checks of the app itself: snapshot, bench-gui, self-test."""
+    p = _command(sub, "snapshot", "render the main window offscreen to PNG files")
+    p.add_argument("--project", required=True, metavar="DIR", help=PROJECT_HELP)
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files")
 
-    p = sub.add_parser("self-test", help="headless health check (used by the packaged app)")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p = _command(sub, "bench-gui", "click latency through the real main window")
+    p.add_argument("--project", required=True, metavar="DIR", help=PROJECT_HELP)
+    p.add_argument(
+        "--clicks", type=_positive_int, default=500, metavar="N", help="simulated clicks"
+    )
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+
+    p = _command(sub, "self-test", "headless health check (used by the packaged app)")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 COMMAND_MODULES = {

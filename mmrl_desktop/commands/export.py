@@ -13,7 +13,8 @@ folder is a folder (created, parents too) that gets ``model.pt``, ``model.onnx``
 ``feedback.csv``/``.jsonl`` inside (``core.tools.feedback_export.output_path``).
 
 The success line goes to stdout; with ``--json`` stdout is one JSON object (what was written,
-with its ``path`` and ``format``) and nothing else. Errors: one line on stderr, exit 2.
+with its ``path`` and ``format``) and nothing else. A model export shows its four steps as a
+progress bar on stderr when stderr is a terminal. Errors: one line on stderr, exit 2.
 
 ``--pseudonymize``: item ids become pseudonyms (``mmrl_desktop.core.data.pseudonyms``); only the feedback
 log carries item ids, the model and TensorBoard exports carry none. No export carries a file path.
@@ -59,10 +60,12 @@ def run(args) -> int:
         )
         return _done(args, line, summary)
     if fmt in ("torchscript", "onnx"):
+        from mmrl_desktop.commands.progress import Bar
         from mmrl_desktop.core.evaluation.model_info import tell, written_words
         from mmrl_desktop.core.tools.export import export_model
 
-        info = export_model(project, fmt, args.out)
+        with Bar(f"exporting to {fmt}", "steps (open, export, check, write)") as bar:
+            info = export_model(project, fmt, args.out, progress=bar)
         tell(info["model"], project.root, line=False)  # a newer model in the open app
         line = (
             f"wrote {info['path']} (model v{info['model_version']}, step {info['step']}, "

@@ -1,4 +1,7 @@
-"""``mmrl-desktop import SOURCE --project DIR [--json]`` (../shared/docs/CONTRACT.md)."""
+"""``mmrl-desktop import SOURCE --project DIR [--holdout F] [--json]`` (../shared/docs/CONTRACT.md).
+
+Reading and checking the files shows a progress bar on stderr when stderr is a terminal (never on
+stdout, so ``--json`` stays one JSON object)."""
 
 from __future__ import annotations
 
@@ -12,10 +15,12 @@ MAX_LISTED = 20
 
 
 def run(args) -> int:
+    from mmrl_desktop.commands.progress import Bar
     from mmrl_desktop.core.data.demo import DEMO_NAME, is_demo
     from mmrl_desktop.core.data.holdout import DEFAULT_HOLDOUT
     from mmrl_desktop.core.data.importer import scan_source, write_items
     from mmrl_desktop.core.data.project import PROJECT_FILE, Project
+    from mmrl_desktop.core.tasks import TaskState
 
     target = Path(args.project).expanduser()
     if args.project == DEMO_NAME or is_demo(target):
@@ -33,7 +38,8 @@ def run(args) -> int:
 
     holdout = getattr(args, "holdout", None)
     holdout = DEFAULT_HOLDOUT if holdout is None else holdout
-    scan = scan_source(source)
+    with Bar("reading files", "files") as bar:
+        scan = scan_source(source, TaskState(bar))
     if not scan.items:
         if args.json:
             print(json.dumps(_empty_json(target, scan, holdout), ensure_ascii=False))

@@ -1,5 +1,7 @@
-"""``mmrl-desktop predict --project DIR SOURCE [--json]``: label new files (a file, a folder or a
-manifest) with the project's current model; see ``mmrl_desktop.core.tools.predict`` for the JSON.
+"""``mmrl-desktop predict --project DIR SOURCE [--device D] [--json]``: label new files (a file, a
+folder or a manifest) with the project's current model on ``--device`` (auto: a GPU when there is
+one); see ``mmrl_desktop.core.tools.predict`` for the JSON. A progress bar (files read, then items
+predicted) goes to stderr when it is a terminal, never to stdout.
 
 The JSON names no folder of this machine: ``source`` is SOURCE as given when that is a relative
 path inside the working folder, else only its last component (``scan`` for ``/home/ann/scan``);
@@ -23,13 +25,23 @@ def public_name(path: str | os.PathLike) -> str:
 
 
 def run(args) -> int:
+    from mmrl_desktop.commands.progress import Bar
     from mmrl_desktop.core.data.demo import resolve_project
     from mmrl_desktop.core.errors import UserError
     from mmrl_desktop.core.evaluation.model_info import tell
     from mmrl_desktop.core.tools.predict import format_predictions, predict_source
 
     project = resolve_project(args.project)
-    result = predict_source(project, args.source)
+    device = getattr(args, "device", "auto")
+    with Bar("reading files", "files") as bar:
+
+        def report(done: int, total: int) -> None:  # files checked (total 0), then items
+            if total > 0:
+                bar.update(done, total, label="predicting", unit="items")
+            else:
+                bar.update(done, total)
+
+        result = predict_source(project, args.source, device=device, progress=report)
     tell(result["model"], project.root, line=not args.json)  # which model; a newer one in the app
     if args.json:
         shown = {**result, "source": public_name(args.source), "project": project.root.name}

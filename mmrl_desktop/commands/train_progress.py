@@ -8,7 +8,6 @@ does, after saving its checkpoint: see docs/cli.md.
 from __future__ import annotations
 
 import signal
-import sys
 import time
 
 PROGRESS_EVERY_S = 0.2  # redraw the progress line at most this often
@@ -45,16 +44,17 @@ class StopSignals:
 
 class Progress:
     """``training: 120/1200 updates · loss 0.4321 · 45 updates/s`` redrawn in place on stderr;
-    silent when stderr is not a terminal (a log file, a pipe, a test)."""
+    silent when stderr is not a terminal (a log file, a pipe, a test). Drawn by
+    ``commands.progress.Bar``, as the other commands' bars."""
 
     def __init__(self, total: int, stream=None) -> None:
-        self.stream = stream if stream is not None else sys.stderr
+        from mmrl_desktop.commands.progress import Bar
+
         self.total = total
-        isatty = getattr(self.stream, "isatty", None)
-        self.enabled = bool(isatty and isatty())
+        self.bar = Bar("training", "updates", stream)
+        self.enabled = self.bar.enabled
         self._start = time.monotonic()
         self._last_draw = 0.0
-        self._width = 0
 
     def update(self, done: int, loss: float | None = None) -> None:
         now = time.monotonic()
@@ -66,17 +66,8 @@ class Progress:
         if loss is not None:
             text += f" · loss {loss:.4f}"
         text += f" · {rate:.0f} updates/s"
-        self._draw(text)
-
-    def _draw(self, text: str) -> None:
-        pad = " " * max(0, self._width - len(text))
-        self.stream.write(f"\r{text}{pad}")
-        self.stream.flush()
-        self._width = len(text)
+        self.bar.draw(text)
 
     def clear(self) -> None:
         """Erase the progress line, so that the next line starts clean."""
-        if self.enabled and self._width:
-            self.stream.write("\r" + " " * self._width + "\r")
-            self.stream.flush()
-            self._width = 0
+        self.bar.close()

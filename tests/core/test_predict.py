@@ -102,3 +102,22 @@ def test_cli(setup, capsys, tmp_path):
     (tmp_path / "empty").mkdir()
     assert main(["predict", "--project", str(project.root), str(tmp_path / "empty")]) == 2
     assert "nothing in" in capsys.readouterr().err
+
+
+def test_progress_counts_files_read_then_items_predicted(setup):
+    project, new, _ = setup
+    seen: list[tuple[int, int]] = []
+    res = predict_source(project, new, device="cpu", progress=lambda d, t: seen.append((d, t)))
+    reading = [d for d, t in seen if t == 0]
+    predicting = [(d, t) for d, t in seen if t > 0]
+    assert reading == list(range(1, len(reading) + 1)) and len(reading) >= res["items"]
+    assert predicting[0] == (0, 7) and predicting[-1] == (7, 7)
+    assert seen.index(predicting[0]) == len(reading)  # every file read before any prediction
+    _, _, root = setup
+    (root / "m2").mkdir()
+    for name in ("a.png", "b.png"):
+        shutil.copy(new / "loose.png", root / "m2" / name)
+    (root / "m2" / "items.csv").write_text("id,image\na,a.png\nb,b.png\n", encoding="utf-8")
+    manifest: list[tuple[int, int]] = []
+    predict_source(project, root / "m2", progress=lambda d, t: manifest.append((d, t)))
+    assert manifest == [(1, 0), (2, 0), (0, 2), (2, 2)]  # a manifest's files are read too

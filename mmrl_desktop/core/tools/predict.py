@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from mmrl_desktop.core.data.items import Item
@@ -56,8 +57,11 @@ def _check(path: str, kind: str) -> str | None:
     return None
 
 
-def scan_files(source: str) -> tuple[list[tuple[Item, dict, str | None]], list[dict], str]:
-    """(items with their relative files and given label, skipped, base folder) of a SOURCE."""
+def scan_files(
+    source: str, progress: Callable[[int, int], object] | None = None
+) -> tuple[list[tuple[Item, dict, str | None]], list[dict], str]:
+    """(items with their relative files and given label, skipped, base folder) of a SOURCE;
+    ``progress(files checked, 0)`` while a folder is read."""
     from mmrl_desktop.core.data.importer import MANIFEST_NAMES, find_manifest, scan_manifest
     from mmrl_desktop.core.data.loaders import SOURCE_ROOT, kind_of
 
@@ -71,7 +75,7 @@ def scan_files(source: str) -> tuple[list[tuple[Item, dict, str | None]], list[d
         manifest = find_manifest(path)
     if manifest is not None:
         base = os.path.dirname(os.path.abspath(manifest))
-        scan = scan_manifest(manifest)
+        scan = scan_manifest(manifest, _files_read(progress))
         items = [
             (
                 it,
@@ -102,7 +106,14 @@ def scan_files(source: str) -> tuple[list[tuple[Item, dict, str | None]], list[d
         return [(item, {slot: name}, None)], [], base
     if not os.path.isdir(path):
         raise UserError(f"{source} is neither a file nor a folder.")
-    return _scan_tree(path, kind_of, MANIFEST_NAMES)
+    return _scan_tree(path, kind_of, MANIFEST_NAMES, progress)
+
+
+def _files_read(progress):
+    """A ``TaskState`` that passes the files read on as ``progress(files, 0)``, or None."""
+    from mmrl_desktop.core.tasks import TaskState
+
+    return None if progress is None else TaskState(lambda done, _total: progress(done, 0))
 
 
 def _folder_skip_reason(name: str, full: str) -> str | None:
@@ -128,12 +139,34 @@ def _hidden_or_outside(name: str, full: str, real_root: str) -> str | None:
     return None
 
 
-def _scan_tree(root: str, kind_of, manifest_names) -> tuple[list, list[dict], str]:
-    from mmrl_desktop.core.data.loaders import SOURCE_ROOT, regular_file_reason
+def _file_skip(name: str, full: str, real_root: str, manifest_names, kind_of) -> tuple:
+    """(kind, None) for a file to check, (None, reason) for a skipped one, (None, None) for a
+    manifest (read as such, not listed)."""
+    from mmrl_desktop.core.data.loaders import regular_file_reason
+
+    reason = _hidden_or_outside(name, full, real_root)
+    if reason:
+        return None, reason
+    if name in manifest_names:
+        return None, None
+    not_regular = regular_file_reason(full)  # never open a FIFO, socket or device
+    if not_regular:
+        return None, not_regular
+    kind = kind_of(name, full)
+    if kind is None:
+        suffix = os.path.splitext(name)[1] or "no extension"
+        return None, f"not a recognised image, audio or text file ({suffix})"
+    return kind, None
+
+
+def _scan_tree(root: str, kind_of, manifest_names, progress=None) -> tuple[list, list[dict], str]:
+    """``progress(files checked, 0)`` after each file read (the total is not known yet)."""
+    from mmrl_desktop.core.data.loaders import SOURCE_ROOT
 
     real_root = os.path.realpath(root)
     skipped: list[dict] = []
     groups: dict[tuple[str, str], dict[str, str]] = {}
+    checked = 0
     for folder, dirs, files in os.walk(root, followlinks=False):
         rel_folder = _rel(folder, root)
         keep_dirs = []
@@ -148,28 +181,12 @@ def _scan_tree(root: str, kind_of, manifest_names) -> tuple[list, list[dict], st
         for name in sorted(files):
             full = os.path.join(folder, name)
             rel = _rel(full, root)
-            reason = _hidden_or_outside(name, full, real_root)
-            if reason:
-                skipped.append({"path": rel, "reason": reason})
-                continue
-            if name in manifest_names:
-                continue
-            not_regular = regular_file_reason(full)  # never open a FIFO, socket or device
-            if not_regular:
-                skipped.append({"path": rel, "reason": not_regular})
-                continue
-            kind = kind_of(name, full)
+            kind, reason = _file_skip(name, full, real_root, manifest_names, kind_of)
             if kind is None:
-                suffix = os.path.splitext(name)[1] or "no extension"
-                skipped.append(
-                    {
-                        "path": rel,
-                        "reason": f"not a recognised image, audio or text file ({suffix})",
-                    }
-                )
+                if reason:
+                    skipped.append({"path": rel, "reason": reason})
                 continue
-            stem = os.path.splitext(name)[0]
-            slots = groups.setdefault((rel_folder, stem), {})
+            slots = groups.setdefault((rel_folder, os.path.splitext(name)[0]), {})
             slot = _SLOT[kind]
             if slot in slots:
                 skipped.append(
@@ -177,6 +194,9 @@ def _scan_tree(root: str, kind_of, manifest_names) -> tuple[list, list[dict], st
                 )
                 continue
             reason = _check(full, kind)
+            checked += 1
+            if progress is not None:
+                progress(checked, 0)
             if reason:
                 skipped.append({"path": rel, "reason": reason})
                 continue
@@ -191,57 +211,31 @@ def _scan_tree(root: str, kind_of, manifest_names) -> tuple[list, list[dict], st
     return items, skipped, root
 
 
-def predict_source(project: Project, source: str | os.PathLike, *, device: str = "cpu") -> dict:
-    """Predictions of the project's current model for the items in ``source``."""
+def predict_source(
+    project: Project,
+    source: str | os.PathLike,
+    *,
+    device: str = "cpu",
+    progress: Callable[[int, int], object] | None = None,
+) -> dict:
+    """Predictions of the project's current model for the items in ``source``, on ``device``
+    (``auto``, ``cpu``, ``cuda``, ``mps``: ``core.learning.device.choose_device``).
+    ``progress(done, total)``: files checked with total 0 while a folder is read, then items
+    predicted of the items the model can read."""
     from mmrl_desktop.core.evaluation.evaluate import open_trainer
     from mmrl_desktop.core.evaluation.model_info import summary as model_summary
-    from mmrl_desktop.core.learning.calibration import class_probs
 
     t0 = time.perf_counter()
-    found, skipped, _ = scan_files(os.fspath(source))
+    found, skipped, _ = scan_files(os.fspath(source), progress)
     trainer = open_trainer(project, device)
     try:
-        mods = set(trainer.model_config.modality_list())
-        usable = []
-        for it, files, given in found:
-            if not mods.intersection(m.value for m in it.modalities):
-                have = ", ".join(m.value for m in it.modalities) or "nothing"
-                skipped.append(
-                    {
-                        "path": next(iter(files.values()), it.item_id),
-                        "reason": f"the model reads {', '.join(sorted(mods))}; this item has {have}",
-                    }
-                )
-                continue
-            usable.append((it, files, given))
-        predictions = []
-        for start in range(0, len(usable), BATCH):
-            chunk = usable[start : start + BATCH]
-            inputs = trainer.featurizer.batch([c[0] for c in chunk])
-            probs = class_probs(trainer.algorithm, inputs, trainer.calibrator.temperatures)
-            for row, (it, files, given) in enumerate(chunk):
-                for task, labels in trainer.labels.items():
-                    p = probs[task][row].tolist()
-                    order = sorted(range(len(labels)), key=lambda k: -p[k])
-                    entry = {
-                        "id": it.item_id,
-                        "path": next(iter(files.values()), None),
-                        "files": files,
-                        "task": task,
-                        "label": labels[order[0]],
-                        "confidence": float(p[order[0]]),
-                        "top": [[labels[k], float(p[k])] for k in order[:TOP]],
-                    }
-                    if given is not None:
-                        entry["given_label"] = given
-                    predictions.append(entry)
+        usable = _usable(found, set(trainer.model_config.modality_list()), skipped)
+        predictions = _predict(trainer, usable, progress)
         return {
             "project": str(project.root),
             "model_version": trainer.model_version,
             "step": trainer.updates,
-            "model": model_summary(
-                trainer
-            ),  # version, step, written (core/evaluation/model_info.py)
+            "model": model_summary(trainer),  # version, step, written (evaluation/model_info.py)
             "source": str(Path(source)),
             "items": len(usable),
             "predictions": predictions,
@@ -250,6 +244,55 @@ def predict_source(project: Project, source: str | os.PathLike, *, device: str =
         }
     finally:
         trainer.close(checkpoint=False)
+
+
+def _usable(found: list, mods: set[str], skipped: list[dict]) -> list:
+    """The items the model reads a modality of; the others are added to ``skipped``."""
+    usable = []
+    for it, files, given in found:
+        if not mods.intersection(m.value for m in it.modalities):
+            have = ", ".join(m.value for m in it.modalities) or "nothing"
+            skipped.append(
+                {
+                    "path": next(iter(files.values()), it.item_id),
+                    "reason": f"the model reads {', '.join(sorted(mods))}; this item has {have}",
+                }
+            )
+            continue
+        usable.append((it, files, given))
+    return usable
+
+
+def _predict(trainer, usable: list, progress) -> list[dict]:
+    """One prediction per item and task, in batches of ``BATCH``."""
+    from mmrl_desktop.core.learning.calibration import class_probs
+
+    predictions = []
+    if progress is not None:
+        progress(0, len(usable))
+    for start in range(0, len(usable), BATCH):
+        chunk = usable[start : start + BATCH]
+        inputs = trainer.featurizer.batch([c[0] for c in chunk])
+        probs = class_probs(trainer.algorithm, inputs, trainer.calibrator.temperatures)
+        for row, (it, files, given) in enumerate(chunk):
+            for task, labels in trainer.labels.items():
+                p = probs[task][row].tolist()
+                order = sorted(range(len(labels)), key=lambda k: -p[k])
+                entry = {
+                    "id": it.item_id,
+                    "path": next(iter(files.values()), None),
+                    "files": files,
+                    "task": task,
+                    "label": labels[order[0]],
+                    "confidence": float(p[order[0]]),
+                    "top": [[labels[k], float(p[k])] for k in order[:TOP]],
+                }
+                if given is not None:
+                    entry["given_label"] = given
+                predictions.append(entry)
+        if progress is not None:
+            progress(start + len(chunk), len(usable))
+    return predictions
 
 
 def format_predictions(result: dict) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -106,3 +110,31 @@ def test_state_dict_round_trip():
     x = _batch().inputs
     assert torch.equal(a.greedy(x)["label"], b.greedy(x)["label"])
     assert a.baseline == b.baseline
+
+
+def test_every_option_has_a_help_sentence_and_the_table_names_every_algorithm():
+    """Options carry per-field help like TrainConfig (the Settings dialog shows it), in one
+    torch-free table whose names are the algorithms'."""
+    from mmrl_desktop.core.learning.algorithm_options import OPTIONS, options_help
+
+    assert set(OPTIONS) == set(ALGORITHMS) == set(ALGORITHM_NAMES)
+    for name, cls in ALGORITHMS.items():
+        assert cls.Options is OPTIONS[name]
+        rows = options_help(name)
+        assert [r[0] for r in rows] == [f.name for f in dataclasses.fields(cls.Options)]
+        for field_name, default, text in rows:
+            assert len(text) > 10, (name, field_name)
+            assert getattr(cls.Options(), field_name) == default
+    assert options_help("default")[0] == ("graph_k", 5, "neighbours per item in the pool graph")
+
+
+def test_the_options_table_imports_no_torch():
+    code = (
+        "import sys\n"
+        "from mmrl_desktop.core.learning.algorithm_options import options_help\n"
+        "assert options_help('reinforce')\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"

@@ -9,7 +9,7 @@ import torch
 from mmrl_desktop.core.config import ModelConfig, TrainConfig
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning.algorithms import ALGORITHMS
-from mmrl_desktop.core.learning.algorithms.base import Action
+from mmrl_desktop.core.learning.algorithms.base import Action, ReplayBatch
 from mmrl_desktop.core.learning.model.policy import build_policy
 from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
 
@@ -51,6 +51,12 @@ class _Feat:
         return {"image": img, "image_mask": torch.ones(len(ids), dtype=torch.bool)}
 
 
+def _batch(buf: ReplayBuffer, rows: list[Row]) -> ReplayBatch:
+    """``buf.make_batch(rows)`` naming the item of each row (the algorithm's interface)."""
+    made = buf.make_batch(rows)
+    return ReplayBatch(made.inputs, made.feedback, [r.item_id for r in rows])
+
+
 def _algo(seed: int = 0, **options):
     torch.manual_seed(seed)
     cfg = ModelConfig.from_dict(
@@ -74,7 +80,7 @@ def _simulate(n_events: int, seed: int = 0, attach: bool = True, upe: int = 4):
     props = []
     for t in range(n_events):
         i = int(pool[t % len(pool)])
-        a = algo.act(feat.batch([str(i)]), act_gen)["label"]
+        a = algo.act(feat.batch([str(i)]), act_gen, [str(i)])["label"]
         shown = int(a.labels[0])
         props.append(float(a.propensity[0]))
         buf.add(Row(t + 1, str(i), "label", shown, 1 if shown == y[i] else -1, props[-1], -1))
@@ -118,11 +124,13 @@ def test_act_uses_the_pool_posterior_and_neighbours_for_new_items():
         buf.add(Row(t + 1, str(t), "label", int(y[t]), 1, 1.0, -1))
     algo.refresh(buf)
     gen = torch.Generator().manual_seed(0)
-    known = algo.act(feat.batch([str(i) for i in range(20)]), gen)["label"]
+    ids = [str(i) for i in range(20)]
+    known = algo.act(feat.batch(ids), gen, ids)["label"]
     assert isinstance(known, Action)
     # a confirmed item is shown its confirmed label almost surely
     assert (known.labels.numpy() == y[:20]).mean() >= 0.9
-    new = algo.act(feat.batch([str(i) for i in range(100, 120)]), gen)["label"]
+    ids = [str(i) for i in range(100, 120)]
+    new = algo.act(feat.batch(ids), gen, ids)["label"]
     assert ((new.propensity > 0) & (new.propensity <= 1)).all()
     assert (new.labels.numpy() == y[100:120]).mean() >= 0.6
 
@@ -172,10 +180,77 @@ def test_a_thumb_its_neighbours_contradict_is_set_aside():
         misclick = Row(61, "75", "label", int(y[75]), -1, 1.0, -1)
         buf.add(misclick)
         algo.refresh(buf)
-        loss = algo.update(buf.make_batch([misclick]))["loss/label"]
+        loss = algo.update(_batch(buf, [misclick]))["loss/label"]
         out[above] = (algo.suspect.get("label", set()), int(algo.q["label"][75].argmax()), loss)
     suspect, label, loss = out[3.0]
     assert suspect == {(75, int(y[75]), False)}  # only the mis-click: no 👍 is contradicted
     assert label == y[75] and loss == 0.0
     suspect, label, loss = out[0.0]
     assert not suspect and label != y[75] and loss > 0.0
+
+
+def _answered_pool(n_pool: int = 60, n_answers: int = 20):
+    x, y = _data()
+    algo, _ = _algo()
+    feat = _Feat(x)
+    algo.attach_pool([str(i) for i in range(n_pool)], feat.batch)
+    buf = ReplayBuffer(["label"], feat, lambda i: i)
+    for t in range(n_answers):  # the expert confirmed the true label of these items
+        buf.add(Row(t + 1, str(t), "label", int(y[t]), 1, 1.0, -1))
+    algo.refresh(buf)
+    return algo, feat, buf, x, y
+
+
+def test_act_knows_a_pool_item_by_its_id_not_by_its_content():
+    """The interface names the items: a pool item acts on its own posterior row whatever its
+    inputs look like (an augmented or re-decoded image), and an item outside the pool with a
+    pool item's exact pixels is not taken for it (the old content hash did both wrong)."""
+    algo, feat, _, x, _ = _answered_pool()
+    gen = torch.Generator().manual_seed(0)
+    shifted = feat.batch(["3"])
+    shifted["image"] = (shifted["image"] + 0.2).clamp(0, 1)  # not byte-equal to the pool's copy
+    acted = algo.act(shifted, gen, ["3"])["label"]
+    q = algo.q["label"][algo.pool_index["3"]]
+    assert torch.allclose(acted.probs[0], torch.from_numpy(q / q.sum()).float())
+    # an outside item with the pixels of pool item "3": the neighbours' vote, not item 3's row
+    twin = feat.batch(["3"])
+    outside = algo.act(twin, gen, ["not-in-the-pool"])["label"]
+    assert not torch.allclose(outside.probs[0], acted.probs[0])
+    assert "not-in-the-pool" not in algo.pool_index
+
+
+def test_update_finds_set_aside_thumbs_by_item_id_in_an_augmented_batch():
+    """A set-aside thumb adds no loss even when the replayed inputs were augmented (they no
+    longer match the pool's copy byte for byte): the batch's item ids say which item it is."""
+    x, y = _data()
+    feat = _Feat(x)
+    algo, _ = _algo(0)
+    buf = ReplayBuffer(["label"], feat, lambda i: i)
+    algo.attach_pool([str(i) for i in range(90)], feat.batch)
+    for t in range(60):
+        buf.add(Row(t + 1, str(t), "label", int(y[t]), 1, 1.0, -1))
+    misclick = Row(61, "75", "label", int(y[75]), -1, 1.0, -1)
+    buf.add(misclick)
+    algo.refresh(buf)
+    assert algo.suspect["label"] == {(75, int(y[75]), False)}
+    batch = _batch(buf, [misclick])
+    batch.inputs["image"] = torch.flip(batch.inputs["image"], dims=[-1])  # an augmentation
+    assert algo.update(batch)["loss/label"] == 0.0
+    unnamed = ReplayBatch(batch.inputs, batch.feedback)  # no ids: no row is known to be set aside
+    assert algo.update(unnamed)["loss/label"] > 0.0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="glue for the lead: ReplayBuffer.make_batch passes [r.item_id for r in rows] as the "
+    "batch's item_ids (core/learning/replay.py), and Trainer.predict_items passes its ids to "
+    "algorithm.act (core/learning/trainer_eval.py); remove this mark then",
+)
+def test_the_replay_buffer_names_the_item_of_each_row():
+    x, _ = _data()
+    buf = ReplayBuffer(["label"], _Feat(x), lambda i: i)
+    rows = [Row(t + 1, str(t), "label", 0, 1, 1.0, -1) for t in range(3)]
+    for r in rows:
+        buf.add(r)
+    assert buf.make_batch(rows).item_ids == ["0", "1", "2"]
+    assert sorted(buf.sample(8, torch.Generator().manual_seed(0)).item_ids) == ["0", "1", "2"]

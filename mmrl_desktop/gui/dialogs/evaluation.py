@@ -1,6 +1,7 @@
 """Evaluation view: the current model beside the starting model (and a chosen checkpoint).
 
-``core.evaluation.evaluate.evaluate_project`` runs on a background thread with its own project and store;
+``core.evaluation.evaluate.evaluate_project`` runs on a background thread with its own project and store
+and the task's ``TaskState`` (``core/tasks.py``: the bar shows the items scored, Close cancels);
 the view shows its JSON-ready result (the shape ``mmrl-desktop evaluate --json`` prints):
 accuracy, macro-F1, ECE and the off-policy thumbs-up estimates (IPS, SNIPS, DR with their
 confidence intervals, from the answers each model has not trained on) side by side; per-class

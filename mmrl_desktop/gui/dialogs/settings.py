@@ -1,8 +1,11 @@
 """Settings: the annotator's name (user settings) and the project's algorithm and hyper-parameters.
 
-The hyper-parameter fields are built from ``TrainConfig``'s dataclass fields: each field's
-``metadata["help"]`` is its tooltip and the grey line under it. Values are validated through
-``TrainConfig.from_dict`` — a bad value is reported as a sentence and nothing is saved. On OK the
+The hyper-parameter fields are built from ``TrainConfig``'s dataclass fields, the "Algorithm
+options" tab from the chosen algorithm's ``Options`` (``core/learning/algorithm_options.py``,
+torch-free; rebuilt when the algorithm changes): each field's ``metadata["help"]`` is its tooltip
+and the grey line under it. Values are validated through ``TrainConfig.from_dict`` and the
+algorithm's ``parse_options`` — a bad value is reported as a sentence and nothing is saved. Only
+options that differ from their defaults are written. On OK the
 ``[algorithm]`` table of project.toml is written (``Project.save``), the annotator is stored in the
 user's settings and given to the running labeling session, and a running trainer is restarted so
 it picks the new settings up.
@@ -27,11 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mmrl_desktop.core.config import DEVICES, TrainConfig
+from mmrl_desktop.core.config import ALGORITHM_NAMES, DEVICES, TrainConfig
 from mmrl_desktop.core.data.user_settings import UserSettings
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.labelling.session import default_annotator
-from mmrl_desktop.core.learning.algorithms import ALGORITHM_NAMES
+from mmrl_desktop.core.learning.algorithm_options import OPTIONS, options_help, parse_options
 
 TITLES = {
     "algorithm": "Algorithm",
@@ -56,8 +59,8 @@ LEARNING = ("algorithm", "lr", "batch_size", "epsilon", "kl_beta", "updates_per_
 ADVANCED = tuple(k for k in TITLES if k not in LEARNING)
 FIXED = {"gamma"}  # shown, not editable: one-step feedback
 ALGORITHM_SUMMARY = {
-    "default": "Thumbs likelihood on a replayed softmax policy, Thompson choice of the shown "
-    "label. Recommended.",
+    "default": "A graph posterior over the project's items from every answer picks the label "
+    "shown; a replayed softmax policy learns from the thumbs and the graph. Recommended.",
     "egreedy-q": "The source article's method: a reward (Q) head per label, ε-greedy choice.",
     "reinforce": "Policy gradient from thumbs with a per-item baseline, pulled toward the starting model.",
     "supervised": "Learns from corrected labels only: the upper bound when every answer "
@@ -72,6 +75,11 @@ def humane(text: str) -> str:
             if text.startswith(prefix):
                 text = TITLES[name] + " " + text[len(prefix) :]
     return text[:1].upper() + text[1:]
+
+
+def option_title(name: str) -> str:
+    """``graph_k`` → "Graph k": an option's name as the dialog shows it."""
+    return name.replace("_", " ").capitalize()
 
 
 def _format(value) -> str:
@@ -99,9 +107,7 @@ class SettingsDialog(QDialog):
         self.current = current
         self.result_config: TrainConfig | None = None
         self.editors: dict[str, QWidget] = {}
-        help_of = {f.name: f.metadata.get("help", "") for f in fields(TrainConfig)}
-
-        tabs = QTabWidget()
+        self.tabs = tabs = QTabWidget()
         general = QWidget()
         form = QFormLayout(general)
         self.annotator = QLineEdit(user_settings.annotator)
@@ -117,23 +123,13 @@ class SettingsDialog(QDialog):
         )
         tabs.addTab(general, "General")
         for title, names in (("Learning", LEARNING), ("Advanced", ADVANCED)):
-            page = QWidget()
-            form = QFormLayout(page)
-            form.setFieldGrowthPolicy(QFormLayout.ExpandingFieldsGrow)
-            for name in names:
-                editor = self._editor(name, getattr(current, name))
-                editor.setToolTip(help_of[name])
-                self.editors[name] = editor
-                form.addRow(TITLES[name], editor)
-                text = help_of[name]
-                if name == "algorithm":
-                    self.algo_note = self._describe(ALGORITHM_SUMMARY.get(current.algorithm, ""))
-                    editor.currentTextChanged.connect(self._algorithm_changed)
-                    form.addRow("", self.algo_note)
-                    continue
-                form.addRow("", self._describe(text[:1].upper() + text[1:] + "."))
-            tabs.addTab(page, title)
-        self.tabs = tabs
+            tabs.addTab(self._config_page(names), title)
+        self.option_editors: dict[str, QLineEdit] = {}
+        self.options_page = QWidget()
+        self.options_form = QFormLayout(self.options_page)
+        self.options_form.setFieldGrowthPolicy(QFormLayout.ExpandingFieldsGrow)
+        self._fill_options(current.algorithm, current.options)
+        tabs.addTab(self.options_page, "Algorithm options")
         self.problem = QLabel(self._load_problem)
         self.problem.setObjectName("settingsProblem")
         self.problem.setStyleSheet("color: #c53030;")
@@ -146,6 +142,26 @@ class SettingsDialog(QDialog):
         lay.addWidget(tabs, 1)
         lay.addWidget(self.problem)
         lay.addWidget(buttons)
+
+    def _config_page(self, names) -> QWidget:
+        """TrainConfig's fields ``names``: an editor each, its help as tooltip and grey line."""
+        help_of = {f.name: f.metadata.get("help", "") for f in fields(TrainConfig)}
+        page = QWidget()
+        form = QFormLayout(page)
+        form.setFieldGrowthPolicy(QFormLayout.ExpandingFieldsGrow)
+        for name in names:
+            editor = self._editor(name, getattr(self.current, name))
+            editor.setToolTip(help_of[name])
+            self.editors[name] = editor
+            form.addRow(TITLES[name], editor)
+            text = help_of[name]
+            if name == "algorithm":
+                self.algo_note = self._describe(ALGORITHM_SUMMARY.get(self.current.algorithm, ""))
+                editor.currentTextChanged.connect(self._algorithm_changed)
+                form.addRow("", self.algo_note)
+                continue
+            form.addRow("", self._describe(text[:1].upper() + text[1:] + "."))
+        return page
 
     @staticmethod
     def _describe(text: str) -> QLabel:
@@ -172,6 +188,26 @@ class SettingsDialog(QDialog):
         if name != self.current.algorithm:
             text += " Changing the algorithm starts from a fresh model; its checkpoints are kept."
         self.algo_note.setText(text)
+        same = name == self.current.algorithm
+        self._fill_options(name, self.current.options if same else {})
+
+    def _fill_options(self, algorithm: str, values: dict) -> None:
+        """One editor per option of ``algorithm``: its value (else the default), its help as the
+        tooltip and the grey line under it."""
+        while self.options_form.rowCount():
+            self.options_form.removeRow(0)
+        self.option_editors = {}
+        self.options_algorithm = algorithm
+        rows = options_help(algorithm)
+        if not rows:
+            self.options_form.addRow(self._describe(f"{algorithm} has no options of its own."))
+        for name, default, text in rows:
+            editor = QLineEdit(_format(values.get(name, default)))
+            editor.setToolTip(text)
+            editor.setObjectName(f"option_{name}")
+            self.option_editors[name] = editor
+            self.options_form.addRow(option_title(name), editor)
+            self.options_form.addRow("", self._describe(text[:1].upper() + text[1:] + "."))
 
     # ------------------------------------------------------------ values
     def values(self) -> dict:
@@ -191,11 +227,27 @@ class SettingsDialog(QDialog):
             except ValueError:
                 kind = "a whole number" if kinds[name] == "int" else "a number"
                 raise UserError(f"{TITLES[name]} must be {kind}, not {text!r}.") from None
-        out["options"] = dict(self.current.options)
+        out["options"] = self.option_values()
+        return out
+
+    def option_values(self) -> dict:
+        """The options that differ from the algorithm's defaults, typed as the defaults are."""
+        out = {}
+        for name, default, _ in options_help(self.options_algorithm):
+            text = self.option_editors[name].text().strip()
+            if text == _format(default):
+                continue
+            try:
+                out[name] = type(default)(text)
+            except ValueError:
+                kind = {int: "a whole number", float: "a number"}.get(type(default), "text")
+                raise UserError(f"{option_title(name)} must be {kind}, not {text!r}.") from None
         return out
 
     def validated(self) -> TrainConfig:
-        return TrainConfig.from_dict(self.values())
+        cfg = TrainConfig.from_dict(self.values())
+        parse_options(OPTIONS[cfg.algorithm], cfg.options, cfg.algorithm)  # a sentence if bad
+        return cfg
 
     def accept(self) -> None:
         try:

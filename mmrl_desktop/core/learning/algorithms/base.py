@@ -3,23 +3,27 @@
 An algorithm owns the policy's optimiser and turns replayed feedback into parameter updates:
 
     algo = ALGORITHMS[name](policy, num_labels={"label": 10}, config=TrainConfig(), device=dev)
-    actions = algo.act(inputs, generator)     # {task: Action} — the label to show + its propensity
+    actions = algo.act(inputs, generator, item_ids)  # {task: Action}: the label shown + propensity
     probs = algo.greedy(inputs)               # {task: [B, K]} — for evaluation
     metrics = algo.update(batch)              # one optimiser step on a ReplayBatch
     metrics = algo.refresh(buffer)            # after new feedback arrived (optional hook)
     state = algo.state_dict(); algo.load_state_dict(state)
 
-``inputs`` is the batch dict made by ``Featurizer.collate`` (tensors + per-modality ``*_mask``).
+``inputs`` is the batch dict made by ``Featurizer.collate`` (tensors + per-modality ``*_mask``);
+``item_ids`` (and ``ReplayBatch.item_ids``) name the item of each row, so an algorithm recognises
+an item by its id, never by its content.
 Metric keys are namespaced: ``loss/…``, ``kl/…``, ``reward/…``, ``policy/…``.
 Each algorithm is one self-contained module (CleanRL style) with a ``name`` and an ``Options``
-dataclass for its own knobs (filled from ``TrainConfig.options``).
+dataclass for its own knobs (filled from ``TrainConfig.options``; declared, with a help sentence
+per field, in the torch-free ``core/learning/algorithm_options.py`` so the window can show them).
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-from dataclasses import dataclass, fields
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -27,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmrl_desktop.core.config import TrainConfig
-from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning.algorithm_options import NoOptions, parse_options
 from mmrl_desktop.core.learning.optim import AdamW
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,41 +83,19 @@ class TaskFeedback:
 
 @dataclass
 class ReplayBatch:
-    """A minibatch from the feedback log: model inputs + per-task feedback."""
+    """A minibatch from the feedback log: model inputs + per-task feedback, and the item id of
+    each row (None when the maker did not say: an algorithm then cannot tell which item a row is)."""
 
     inputs: dict[str, torch.Tensor]
     feedback: dict[str, TaskFeedback]
+    item_ids: list[str] | None = None
 
     def to(self, device) -> ReplayBatch:
         return ReplayBatch(
             {k: v.to(device) for k, v in self.inputs.items()},
             {k: v.to(device) for k, v in self.feedback.items()},
+            self.item_ids,
         )
-
-
-@dataclass
-class NoOptions:
-    """An algorithm without knobs of its own."""
-
-
-def parse_options(cls, data: dict[str, Any] | None, algorithm: str):
-    """Build an algorithm's Options dataclass from ``TrainConfig.options`` (unknown key → UserError)."""
-    data = dict(data or {})
-    names = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        known = ", ".join(sorted(names)) or "none"
-        raise UserError(
-            f"algorithm {algorithm!r} has no option(s) {', '.join(unknown)}; known: {known}."
-        )
-    try:
-        out = cls(**{k: type(getattr(cls(), k))(v) for k, v in data.items()})
-    except (TypeError, ValueError) as err:
-        raise UserError(f"bad option for algorithm {algorithm!r}: {err}.") from None
-    check = getattr(out, "validate", None)
-    if check is not None:
-        check()
-    return out
 
 
 class Algorithm:
@@ -183,9 +165,14 @@ class Algorithm:
 
     @torch.no_grad()
     def act(
-        self, inputs: dict[str, torch.Tensor], generator: torch.Generator | None = None
+        self,
+        inputs: dict[str, torch.Tensor],
+        generator: torch.Generator | None = None,
+        item_ids: Sequence[str] | None = None,
     ) -> dict[str, Action]:
-        """The label to show per task: ε-greedy on the greedy probabilities by default."""
+        """The label to show per task: ε-greedy on the greedy probabilities by default.
+        ``item_ids``: the item of each row of ``inputs`` (an algorithm that keeps state per item,
+        as ``default`` does for its pool, needs them; the others ignore them)."""
         probs = self.greedy(inputs)
         return {t: epsilon_greedy(p, self.config.epsilon, generator) for t, p in probs.items()}
 

@@ -22,13 +22,14 @@ After each answer (``refresh``, closed form, milliseconds):
    posterior is recomputed without it) and of the replayed loss — and looked at again at every
    refresh. A mis-click is one answer against a whole neighbourhood, and the Potts prior (β ≤ 3
    keeps early propagation from collapsing) cannot outweigh an answer's own likelihood: without
-   this the posterior, the pseudo-labels and the network all followed every mis-click (bench
-   ``--noise 0.1``, seed 0: wrong on all 103 items with a flipped thumb at 1000 answers);
+   this the posterior, the pseudo-labels and the network all followed every mis-click (the
+   measurement: docs/benchmarks.md §1, "Third session");
 4. from q: the acting distribution softmax(κ · standardised log q_i) (``act_kappa``), and soft
    pseudo-labels for the pool (``pseudo_kappa``), weighted by how much evidence q_i holds.
 
 Acting (``act``): the shown label is sampled from the item's acting distribution (posterior
-sampling of the item's label; an item outside the pool uses the vote of its pool neighbours); the
+sampling of the item's label; the items are known by the ids the trainer passes, and an item
+outside the pool, or one passed without its id, uses the vote of its pool neighbours); the
 propensity is that distribution's probability of the shown label, exact, in (0, 1].
 
 Training (``update``, one optimiser step): the replayed minibatch's thumbs likelihood —
@@ -41,58 +42,13 @@ Evaluation (``greedy``): the softmax head, so the exported network carries what 
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-
 import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning.algorithm_options import DefaultOptions
 from mmrl_desktop.core.learning.algorithms.base import Action, Algorithm, ReplayBatch, _to
-
-
-@dataclass
-class DefaultOptions:
-    graph_k: int = 5  # neighbours per item in the pool graph
-    graph_beta: float = 3.0  # coupling of the graph posterior (mean-field Potts model)
-    graph_iters: int = 10  # mean-field sweeps per refresh (warm-started)
-    optimism: float = 1.0  # acting bonus (in posterior std units) of c / sqrt(1 + confirmed(c))
-    act_kappa: float = 5.0  # acting: softmax(κ · standardised log-posterior); larger = greedier
-    answer_noise: float = 0.05  # probability that a thumb is wrong, in the graph posterior
-    pseudo_weight: float = 1.0  # weight of the pool pseudo-label cross-entropy
-    pseudo_kappa: float = 10.0  # sharpness of the pseudo-labels
-    pseudo_quantile: float = 0.5  # items with evidence above this quantile get full weight
-    input_views: str = "0.99"  # candidate shares of the raw image view in the graph (images) ...
-    view_min_labels: int = 30  # ... the first until this many known labels, then the one whose
-    # neighbourhoods best predict the known labels (leave-one-out 1-NN among labelled items)
-    pool_size: int = 4096  # at most this many pool items (a seeded sample) are kept
-    embed_every: int = 5  # re-embed the pool and rebuild the graph every N answers ...
-    embed_warmup: int = 50  # ... once past the first N answers (every answer before)
-    correction_weight: float = 1.0  # weight of a correction's cross-entropy
-    down_weight: float = 1.0  # weight of a 👎's −log(1 − p)
-    suspect_ratio: float = 3.0  # set a thumb aside when the neighbours' mean posterior puts the
-    # 👎'd label first, this many times above the runner-up (👍: another label first, this many
-    # times above the 👍'd one); 0 = never
-
-    def validate(self) -> None:
-        if self.graph_k < 1 or self.graph_iters < 1 or self.pool_size < 2:
-            raise UserError("default: graph_k ≥ 1, graph_iters ≥ 1 and pool_size ≥ 2.")
-        try:
-            views = [float(v) for v in self.input_views.split(",")]
-        except ValueError:
-            views = []
-        if not views or not all(0.0 <= v < 1.0 for v in views):
-            raise UserError("default: input_views is a comma-separated list of shares in [0, 1).")
-        if not 0.0 < self.answer_noise < 0.5:
-            raise UserError("default: answer_noise in (0, 0.5).")
-        if min(self.graph_beta, self.act_kappa, self.pseudo_kappa, self.pseudo_weight) < 0:
-            raise UserError("default: graph_beta, act_kappa, pseudo_* must be ≥ 0.")
-        if not 0.0 < self.pseudo_quantile <= 1.0 or self.embed_every < 1:
-            raise UserError("default: pseudo_quantile in (0, 1] and embed_every ≥ 1.")
-        if not (self.suspect_ratio == 0.0 or self.suspect_ratio >= 1.0):
-            raise UserError("default: suspect_ratio is 0 (off) or ≥ 1.")
 
 
 class DefaultAlgorithm(Algorithm):
@@ -105,7 +61,6 @@ class DefaultAlgorithm(Algorithm):
         self.pool_ids: list[str] = []
         self.pool_index: dict[str, int] = {}
         self.pool_inputs: dict[str, torch.Tensor] | None = None
-        self.hash_index: dict[bytes, int] = {}
         self.ref_logp: dict[str, torch.Tensor] = {}
         self._load = None
         self.view: np.ndarray | None = None  # unit-norm view of the pool [n, D']
@@ -145,9 +100,8 @@ class DefaultAlgorithm(Algorithm):
             self.pool_inputs = add
         else:
             self.pool_inputs = {k: _cat([self.pool_inputs[k], add[k]]) for k in add}
-        for h, i in zip(_hashes(parts), new, strict=True):
+        for i in new:
             self.pool_index[i] = len(self.pool_ids)
-            self.hash_index.setdefault(h, len(self.pool_ids))
             self.pool_ids.append(i)
         self.view = None
         self.ref_logp = self._pool_logp(self.reference)
@@ -330,7 +284,9 @@ class DefaultAlgorithm(Algorithm):
 
     # ---------------------------------------------------------------- acting
     @torch.no_grad()
-    def act(self, inputs, generator=None) -> dict[str, Action]:
+    def act(self, inputs, generator=None, item_ids=None) -> dict[str, Action]:
+        """A pool item (by ``item_ids``) acts on its own row of the posterior; any other row
+        (or every row, without ids) on the vote of its pool neighbours."""
         probs = self.greedy(inputs)
         if not self.fitted or self.view is None:
             out = {}
@@ -338,7 +294,7 @@ class DefaultAlgorithm(Algorithm):
                 lab = torch.multinomial(p, 1, generator=generator).squeeze(1)
                 out[t] = Action(lab, p.gather(1, lab[:, None]).squeeze(1).clamp(1e-6, 1.0), p)
             return out
-        rows = np.array([self.hash_index.get(h, -1) for h in _hashes([_compact(inputs)])])
+        rows = self._rows(item_ids, len(next(iter(probs.values()))))
         known = rows >= 0
         nb = None
         if not known.all():  # not a pool item: the vote of its pool neighbours
@@ -366,6 +322,12 @@ class DefaultAlgorithm(Algorithm):
             out[t] = Action(lab, prop, torch.from_numpy(belief).float())
         return out
 
+    def _rows(self, item_ids, n: int) -> np.ndarray:
+        """The pool row of each item id (−1: not in the pool, or no ids given)."""
+        if item_ids is None:
+            return np.full(n, -1)
+        return np.array([self.pool_index.get(i, -1) for i in item_ids], dtype=np.int64)
+
     # ---------------------------------------------------------------- learning
     def update(self, batch: ReplayBatch) -> dict[str, float]:
         batch = batch.to(self.device)
@@ -390,8 +352,7 @@ class DefaultAlgorithm(Algorithm):
         metrics: dict[str, float] = {}
         rows = None
         if any(self.suspect.values()):  # the batch's pool rows, to find set-aside thumbs
-            cpu = {k: v.cpu() for k, v in batch.inputs.items()}
-            rows = [self.hash_index.get(h, -1) for h in _hashes([_compact(cpu)])]
+            rows = self._rows(batch.item_ids, b).tolist()
         for t, fb in batch.feedback.items():
             logp = F.log_softmax(logits_all[t][:b], dim=-1)
             logp_a = logp.gather(1, fb.shown.clamp_min(0)[:, None]).squeeze(1)
@@ -439,23 +400,6 @@ def _expand(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     out = dict(inputs)
     if "image" in out and out["image"].dtype == torch.uint8:
         out["image"] = out["image"].float().div_(255.0)
-    return out
-
-
-def _hashes(parts: list[dict[str, torch.Tensor]]) -> list[bytes]:
-    """A content hash per item (to recognise a pool item in ``act``)."""
-    out = []
-    for inputs in parts:
-        keys = sorted(inputs)
-        for i in range(len(inputs[keys[0]])):
-            h = hashlib.blake2b(digest_size=16)
-            for k in keys:
-                v = inputs[k][i]
-                if k == "text":
-                    v = v[v != 0]
-                h.update(k.encode())
-                h.update(v.contiguous().numpy().tobytes())
-            out.append(h.digest())
     return out
 
 

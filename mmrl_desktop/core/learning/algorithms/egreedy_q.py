@@ -8,12 +8,10 @@ argmax Q with probability 1 − ε, else uniform. Greedy probabilities are softm
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
-from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning.algorithm_options import EGreedyQOptions
 from mmrl_desktop.core.learning.algorithms.base import (
     Action,
     Algorithm,
@@ -21,15 +19,6 @@ from mmrl_desktop.core.learning.algorithms.base import (
     _to,
     epsilon_greedy,
 )
-
-
-@dataclass
-class EGreedyQOptions:
-    temperature: float = 0.25  # softmax(Q / T) shown as the model's confidence
-
-    def validate(self) -> None:
-        if self.temperature <= 0:
-            raise UserError("egreedy-q: temperature must be positive.")
 
 
 class EGreedyQ(Algorithm):
@@ -45,7 +34,7 @@ class EGreedyQ(Algorithm):
         return {t: F.softmax(v.float() / self.options.temperature, -1).cpu() for t, v in q.items()}
 
     @torch.no_grad()
-    def act(self, inputs, generator=None) -> dict[str, Action]:
+    def act(self, inputs, generator=None, item_ids=None) -> dict[str, Action]:
         return {
             t: epsilon_greedy(p, self.config.epsilon, generator)
             for t, p in self.greedy(inputs).items()

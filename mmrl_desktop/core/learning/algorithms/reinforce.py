@@ -27,45 +27,23 @@ Learning: for each replayed answer (item x, shown label a, thumb R ∈ {+1, −1
 Why the forward KL: a handful of early updates can push π to put ~all its mass on one label for
 every item. At that point every other term's gradient vanishes too — the score of the favourite
 label (1 − π(a|x)) is ~0, and an explored label has π(a|x) ≈ 0, so its importance weight is ~0 —
-so with the reverse KL nothing pulls π back and it predicts one label forever (acc 0.100 on
-digits, 10 labels, every seed). The forward KL keeps every label's probability high enough for
+so with the reverse KL nothing pulls π back and it predicts one label forever (chance accuracy
+on digits at every seed: docs/benchmarks.md §1, "reinforce"). The forward KL keeps every label's probability high enough for
 the answers on explored labels to carry weight.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
-from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning.algorithm_options import ReinforceOptions
 from mmrl_desktop.core.learning.algorithms.base import (
     Action,
     Algorithm,
     ReplayBatch,
     sampled_action,
 )
-
-BASELINES = ("expected", "rloo", "running")
-KL_DIRECTIONS = ("forward", "reverse")
-
-
-@dataclass
-class ReinforceOptions:
-    baseline: str = "expected"  # expected (2 Σ π² − 1), rloo or running
-    baseline_momentum: float = 0.99  # of the running-mean baseline
-    importance_clip: float = 2.0  # clip of π / μ
-    correction_weight: float = 1.0
-    kl_direction: str = "forward"  # forward: KL(π_ref ‖ π); reverse: KL(π ‖ π_ref)
-
-    def validate(self) -> None:
-        if not 0 <= self.baseline_momentum < 1 or self.importance_clip <= 0:
-            raise UserError("reinforce: baseline_momentum in [0, 1) and importance_clip > 0.")
-        if self.baseline not in BASELINES:
-            raise UserError(f"reinforce: baseline must be one of {', '.join(BASELINES)}.")
-        if self.kl_direction not in KL_DIRECTIONS:
-            raise UserError(f"reinforce: kl_direction must be one of {', '.join(KL_DIRECTIONS)}.")
 
 
 class Reinforce(Algorithm):
@@ -77,7 +55,7 @@ class Reinforce(Algorithm):
         self.baseline = {t: 0.0 for t in self.num_labels}  # the running mean of the thumbs
 
     @torch.no_grad()
-    def act(self, inputs, generator=None) -> dict[str, Action]:
+    def act(self, inputs, generator=None, item_ids=None) -> dict[str, Action]:
         out = {}
         for t, p in self.greedy(inputs).items():
             mix = (1 - self.config.epsilon) * p + self.config.epsilon / p.shape[-1]

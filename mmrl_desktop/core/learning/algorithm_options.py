@@ -1,0 +1,157 @@
+"""Each learning algorithm's own knobs (``TrainConfig.options``), with a help sentence per field.
+
+Plain dataclasses, like ``TrainConfig``: every field carries ``metadata["help"]``, which the
+Settings dialog shows as its tooltip and grey line. They live here, not in the algorithm modules,
+because this module imports no torch: the window process reads and checks them without loading
+torch (it loads torch only for an evaluation or an export). Each algorithm module re-exports its
+own (``default.DefaultOptions`` …) and names it as its ``Options``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from mmrl_desktop.core.errors import UserError
+
+
+def _opt(default: Any, text: str) -> Any:
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass
+class NoOptions:
+    """An algorithm without knobs of its own."""
+
+
+@dataclass
+class DefaultOptions:
+    """default: the pool graph posterior (``core/learning/algorithms/default.py``)."""
+
+    graph_k: int = _opt(5, "neighbours per item in the pool graph")
+    graph_beta: float = _opt(3.0, "coupling of the graph posterior (mean-field Potts model)")
+    graph_iters: int = _opt(10, "mean-field sweeps per refresh (warm-started)")
+    optimism: float = _opt(
+        1.0, "acting bonus, in posterior std units, of c / sqrt(1 + confirmed answers of c)"
+    )
+    act_kappa: float = _opt(
+        5.0, "acting: softmax(κ · standardised log-posterior); larger is greedier"
+    )
+    answer_noise: float = _opt(0.05, "probability that a thumb is wrong, in the graph posterior")
+    pseudo_weight: float = _opt(1.0, "weight of the pool pseudo-label cross-entropy")
+    pseudo_kappa: float = _opt(10.0, "sharpness of the pseudo-labels")
+    pseudo_quantile: float = _opt(
+        0.5, "items with evidence above this quantile get the full pseudo-label weight"
+    )
+    input_views: str = _opt(
+        "0.99",
+        "candidate shares of the raw image view in the graph (images), comma-separated: the "
+        "first until view_min_labels known labels, then the one whose neighbours best predict them",
+    )
+    view_min_labels: int = _opt(
+        30, "known labels before the graph's view is chosen among input_views (leave-one-out 1-NN)"
+    )
+    pool_size: int = _opt(4096, "at most this many pool items (a seeded sample) are kept")
+    embed_every: int = _opt(
+        5, "re-embed the pool and rebuild the graph every N answers (after embed_warmup)"
+    )
+    embed_warmup: int = _opt(50, "re-embed at every answer during the first N answers")
+    correction_weight: float = _opt(1.0, "weight of a correction's cross-entropy")
+    down_weight: float = _opt(1.0, "weight of a 👎's −log(1 − p)")
+    suspect_ratio: float = _opt(
+        3.0,
+        "set a thumb aside as a likely mis-click when its neighbours' mean posterior puts the 👎'd "
+        "label first (👍: another label first), this many times above the runner-up (the 👍'd "
+        "label); 0 = never",
+    )
+
+    def validate(self) -> None:
+        if self.graph_k < 1 or self.graph_iters < 1 or self.pool_size < 2:
+            raise UserError("default: graph_k ≥ 1, graph_iters ≥ 1 and pool_size ≥ 2.")
+        try:
+            views = [float(v) for v in self.input_views.split(",")]
+        except ValueError:
+            views = []
+        if not views or not all(0.0 <= v < 1.0 for v in views):
+            raise UserError("default: input_views is a comma-separated list of shares in [0, 1).")
+        if not 0.0 < self.answer_noise < 0.5:
+            raise UserError("default: answer_noise in (0, 0.5).")
+        if min(self.graph_beta, self.act_kappa, self.pseudo_kappa, self.pseudo_weight) < 0:
+            raise UserError("default: graph_beta, act_kappa, pseudo_* must be ≥ 0.")
+        if not 0.0 < self.pseudo_quantile <= 1.0 or self.embed_every < 1:
+            raise UserError("default: pseudo_quantile in (0, 1] and embed_every ≥ 1.")
+        if not (self.suspect_ratio == 0.0 or self.suspect_ratio >= 1.0):
+            raise UserError("default: suspect_ratio is 0 (off) or ≥ 1.")
+
+
+@dataclass
+class EGreedyQOptions:
+    """egreedy-q: a reward (Q) head per label."""
+
+    temperature: float = _opt(0.25, "softmax(Q / T) is shown as the model's confidence")
+
+    def validate(self) -> None:
+        if self.temperature <= 0:
+            raise UserError("egreedy-q: temperature must be positive.")
+
+
+BASELINES = ("expected", "rloo", "running")
+KL_DIRECTIONS = ("forward", "reverse")
+
+
+@dataclass
+class ReinforceOptions:
+    """reinforce: off-policy policy gradient from thumbs."""
+
+    baseline: str = _opt(
+        "expected", "the thumb's baseline: expected (2 Σ π² − 1), rloo (the other rows) or running"
+    )
+    baseline_momentum: float = _opt(0.99, "momentum of the running-mean baseline")
+    importance_clip: float = _opt(2.0, "clip of the importance weight π / μ")
+    correction_weight: float = _opt(1.0, "weight of a correction's −log π(c)")
+    kl_direction: str = _opt(
+        "forward", "forward: KL(π_ref ‖ π), keeps every label alive; reverse: KL(π ‖ π_ref)"
+    )
+
+    def validate(self) -> None:
+        if not 0 <= self.baseline_momentum < 1 or self.importance_clip <= 0:
+            raise UserError("reinforce: baseline_momentum in [0, 1) and importance_clip > 0.")
+        if self.baseline not in BASELINES:
+            raise UserError(f"reinforce: baseline must be one of {', '.join(BASELINES)}.")
+        if self.kl_direction not in KL_DIRECTIONS:
+            raise UserError(f"reinforce: kl_direction must be one of {', '.join(KL_DIRECTIONS)}.")
+
+
+# by algorithm name (the names of config.ALGORITHM_NAMES; a test keeps the two in step)
+OPTIONS: dict[str, type] = {
+    "default": DefaultOptions,
+    "egreedy-q": EGreedyQOptions,
+    "reinforce": ReinforceOptions,
+    "supervised": NoOptions,
+}
+
+
+def options_help(algorithm: str) -> list[tuple[str, Any, str]]:
+    """(name, default, help) for every option of ``algorithm`` (none for an unknown name)."""
+    cls = OPTIONS.get(algorithm, NoOptions)
+    return [(f.name, f.default, f.metadata.get("help", "")) for f in fields(cls)]
+
+
+def parse_options(cls, data: dict[str, Any] | None, algorithm: str):
+    """Build an algorithm's Options dataclass from ``TrainConfig.options`` (unknown key → UserError)."""
+    data = dict(data or {})
+    names = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        known = ", ".join(sorted(names)) or "none"
+        raise UserError(
+            f"algorithm {algorithm!r} has no option(s) {', '.join(unknown)}; known: {known}."
+        )
+    try:
+        out = cls(**{k: type(getattr(cls(), k))(v) for k, v in data.items()})
+    except (TypeError, ValueError) as err:
+        raise UserError(f"bad option for algorithm {algorithm!r}: {err}.") from None
+    check = getattr(out, "validate", None)
+    if check is not None:
+        check()
+    return out

@@ -8,7 +8,7 @@ one (``evaluate``, ``export``, ``predict``).
 file's time), in UTC; the starting model (no checkpoint yet) is version 0, step 0, written None.
 ``tell`` prints ``model: version 60, step 248, written 2026-12-01 11:00:00 (12 s ago)`` (local
 time) in text mode, and in every mode a warning when the app open on the project holds a newer
-model than the one used (its heartbeat, ``core/model_on_disk.live_trainer``).
+model than the one used (its heartbeat, ``core/learning/model_on_disk.live_trainer``).
 """
 
 from __future__ import annotations

@@ -5,11 +5,16 @@ from __future__ import annotations
 import copy
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
+from mmrl_desktop.core.learning.checkpoints import load_checkpoint
 from mmrl_desktop.core.learning.optim import AdamW
+
+OLD_CHECKPOINT = Path(__file__).parent / "data" / "adamw-v1" / "ckpt-00000003.safetensors"
 
 
 def _nets():
@@ -87,3 +92,49 @@ def test_training_never_imports_dynamo():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_an_optimiser_checkpoint_of_the_per_tensor_loop_resumes_identically():
+    """``data/adamw-v1``: a checkpoint written by the per-tensor AdamW loop this module had
+    before it called torch's multi-tensor kernels (3 steps of ``_train``, seed 1), with the
+    weights that loop reached 2 steps later (seed 2). Loading it continues to the same weights."""
+    state = load_checkpoint(OLD_CHECKPOINT).state
+    net, _ = _nets()
+    net.load_state_dict(state["policy"])
+    opt = AdamW(net.parameters(), lr=1)
+    opt.load_state_dict(state["optimizer"])
+    assert opt.param_groups[0]["lr"] == pytest.approx(1e-2)
+    assert set(opt.state_dict()["param_groups"][0]) == set(state["optimizer"]["param_groups"][0])
+    _train(net, opt, 2, seed=2)
+    for name, value in net.state_dict().items():
+        torch.testing.assert_close(value, state["expected_after_2_more"][name], rtol=1e-6, atol=0)
+
+
+class _CountOps(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.append(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+def _ops_of_one_step(n_layers: int) -> list[str]:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(*[torch.nn.Linear(4, 4) for _ in range(n_layers)])
+    opt = AdamW(net.parameters())
+    net(torch.randn(2, 4)).sum().backward()
+    opt.step()  # the state exists: the next step is the steady one
+    with _CountOps() as counted:
+        opt.step()
+    return counted.ops
+
+
+def test_a_step_is_a_fixed_number_of_multi_tensor_kernel_calls():
+    """torch's foreach kernels update every parameter in one call per operation: the tensor
+    kernels dispatched from Python do not grow with the number of parameter tensors (only the
+    reads of each tensor's step count for its bias correction do, as in torch.optim.AdamW)."""
+    few, many = _ops_of_one_step(1), _ops_of_one_step(12)  # 2 and 24 parameter tensors
+    kernels = [[op for op in ops if "_local_scalar_dense" not in op] for ops in (few, many)]
+    assert kernels[0] == kernels[1] and any("_foreach_" in op for op in kernels[1])

@@ -1,23 +1,27 @@
-"""AdamW without ``torch.optim``: the same update, state layout and step hooks, and no dynamo.
+"""AdamW without ``torch.optim.AdamW``: the same update, state layout and step hooks, and no dynamo.
 
 Why: every ``torch.optim.Optimizer`` method is wrapped in ``torch._disable_dynamo``, whose first
 call imports ``torch._dynamo`` — and with it sympy and Triton: +114 MB resident and ~0.9 s on
 this machine, for a compiler the app never uses (docs/adr/0006-own-adamw.md). The desktop app's
 memory budget (BENCHMARKS.md §2, ≤ 1 GB with the demo after 1,000 clicks) cannot afford that.
 
-The update is ``torch.optim.AdamW``'s single-tensor path (decoupled weight decay, bias-corrected
-moments, amsgrad off), and ``state_dict()`` has ``torch.optim.AdamW``'s layout, so checkpoints
+The update is torch's own: ``step`` calls the functional ``torch.optim.adamw.adamw`` with
+``foreach=True`` (decoupled weight decay, bias-corrected moments, amsgrad off), a plain function
+that imports nothing (the dynamo wrapper around it only acts while compiling). Its multi-tensor
+kernels update every parameter in one call per operation, bit for bit like the per-tensor loop
+this module had before, and ``state_dict()`` has ``torch.optim.AdamW``'s layout, so checkpoints
 written by either load into the other. ``register_step_pre_hook`` calls ``hook(optimizer, args,
-kwargs)`` before each step, as torch's does (``core/learning/distributed.py`` averages gradients there).
+kwargs)`` before each step, as torch's does (``core/learning/distributed.py`` averages gradients
+there).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
+from torch.optim.adamw import adamw as functional_adamw  # a plain function: no dynamo wrapper
 
 _GROUP_DEFAULTS = {  # torch.optim.AdamW's own group keys, so its load_state_dict accepts ours
     "amsgrad": False,
@@ -87,29 +91,37 @@ class AdamW:
         for hook in list(self._pre_hooks.values()):
             hook(self, args, kwargs)
         for group in self.param_groups:
-            lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            states = [self.state.get(p) or self._new_state(p) for p in params]
             beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad = p.grad
-                state = self.state.get(p)
-                if not state:
-                    state = self.state[p] = {
-                        "step": torch.tensor(0.0),
-                        "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
-                        "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
-                    }
-                state["step"] += 1
-                step = float(state["step"])
-                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-                p.mul_(1 - lr * wd)
-                exp_avg.lerp_(grad, 1 - beta1)
-                exp_avg_sq.mul_(beta2).addcmul_(grad, grad.conj(), value=1 - beta2)
-                bias1 = 1 - beta1**step
-                bias2_sqrt = math.sqrt(1 - beta2**step)
-                denom = (exp_avg_sq.sqrt() / bias2_sqrt).add_(eps)
-                p.addcdiv_(exp_avg, denom, value=-lr / bias1)
+            functional_adamw(  # torch.optim.AdamW's own multi-tensor kernels, called directly
+                params,
+                [p.grad for p in params],
+                [s["exp_avg"] for s in states],
+                [s["exp_avg_sq"] for s in states],
+                [],  # max_exp_avg_sqs: no amsgrad
+                [s["step"] for s in states],
+                foreach=True,
+                has_complex=any(torch.is_complex(p) for p in params),
+                amsgrad=False,
+                beta1=beta1,
+                beta2=beta2,
+                lr=group["lr"],
+                weight_decay=group["weight_decay"],
+                eps=group["eps"],
+                maximize=False,
+            )
+
+    def _new_state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``torch.optim.AdamW``'s lazy per-parameter state: a CPU float step and two moments."""
+        state = self.state[p] = {
+            "step": torch.tensor(0.0),
+            "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+            "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
+        }
+        return state
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:

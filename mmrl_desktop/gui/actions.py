@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import QMainWindow
 
+from mmrl_desktop import logs
 from mmrl_desktop.gui.label_keys import (
     filter_box_wanted,
     keys_summary,
@@ -15,6 +17,8 @@ from mmrl_desktop.gui.label_keys import (
     own_character_keys,
 )
 from mmrl_desktop.paths import resources_dir
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,6 +38,7 @@ class Actions:
     evaluate: QAction
     checkpoints: QAction
     shortcuts_help: QAction
+    open_log_folder: QAction
     about: QAction
     thumb_up: QAction
     thumb_down: QAction
@@ -90,6 +95,9 @@ def build_actions(window: QMainWindow, labels: list[str] = ()) -> Actions:
         evaluate=A(window, "&Evaluate…", ["Ctrl+T"], "Held-out metrics: current vs starting model"),
         checkpoints=A(window, "&Checkpoints…", [], "List checkpoints, roll back"),
         shortcuts_help=A(window, "&Keyboard shortcuts", ["F1"]),
+        open_log_folder=A(
+            window, "Open &log folder", [], "The app's log files, to send with a problem report"
+        ),
         about=A(window, "&About mmrl-desktop"),
         thumb_up=A(
             window, "Right", ["A", "Right"], "The shown label is right (A or →)", "thumb_up.svg"
@@ -102,9 +110,22 @@ def build_actions(window: QMainWindow, labels: list[str] = ()) -> Actions:
         find_label=A(window, "Correct to… (type the label)", ["/", "Ctrl+F"]),
         correct=correct,
     )
+    acts.open_log_folder.triggered.connect(open_log_folder)
     _menus(window, acts)
     _toolbar(window, acts)
     return acts
+
+
+def open_log_folder() -> bool:
+    """Show the log folder in the system's file manager (created if needed)."""
+    folder = logs.log_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        log.warning("the log folder cannot be created")
+    opened = QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+    log.info("log folder opened: %s", opened)
+    return opened
 
 
 def _menus(window: QMainWindow, acts: Actions) -> None:
@@ -133,6 +154,8 @@ def _menus(window: QMainWindow, acts: Actions) -> None:
     window.view_menu = bar.addMenu("&View")
     m = bar.addMenu("&Help")
     m.addAction(acts.shortcuts_help)
+    m.addAction(acts.open_log_folder)
+    m.addSeparator()
     m.addAction(acts.about)
 
 

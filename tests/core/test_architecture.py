@@ -105,3 +105,23 @@ def test_the_cycle_check_sees_lazy_and_type_checking_imports(tmp_path, monkeypat
         "cyclepkg.b -> cyclepkg.c -> cyclepkg.a -> cyclepkg.b",
         "cyclepkg.c -> cyclepkg.a -> cyclepkg.b -> cyclepkg.c",
     ]
+
+
+def test_the_layers_contracts_are_declared():
+    """ADR 0012: the layers the contracts keep (``test_import_linter_contract`` checks they hold)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    config = tomllib.loads((CORE.parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    layers = {tuple(c["containers"]): c for c in contracts if c["type"] == "layers"}
+    core = layers[("mmrl_desktop.core",)]
+    assert core["exhaustive"] is True
+    assert core["layers"] == ["tools", "evaluation", "learning | labelling", "data"]
+    assert layers[("mmrl_desktop.gui",)]["layers"][2:4] == ["main_window", "app"]
+    [roots] = [c for c in contracts if "mmrl_desktop.core.config" in c.get("source_modules", ())]
+    assert set(roots["forbidden_modules"]) == {
+        f"mmrl_desktop.core.{layer}"
+        for layer in ("data", "labelling", "learning", "evaluation", "tools")
+    }

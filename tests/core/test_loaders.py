@@ -131,8 +131,14 @@ def test_dicom_without_suffix_and_refusals(tmp_path):
         check_dicom(tmp_path / "empty.dcm")
     with pytest.raises(UnreadableFile, match="truncated"):
         check_dicom(dicom_testfile("MR_truncated.dcm"))
-    with pytest.raises(UnreadableFile, match="cannot decode"):  # JPEG-LS: no decoder installed
-        check_dicom(dicom_testfile("MR_small_jpeg_ls_lossless.dcm"))
+    # a compression no installed decoder reads (JPEG-LS decodes since python-gdcm: see
+    # test_dicom_codecs.py; JPEG 2000 Part 2 does not) is refused at import, before decoding
+    part2 = tmp_path / "part2.dcm"
+    ds = pydicom.dcmread(dicom_testfile("MR_small_jpeg_ls_lossless.dcm"))
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.92"  # JPEG 2000 Part 2, lossless
+    ds.save_as(part2, enforce_file_format=True)
+    with pytest.raises(UnreadableFile, match="JPEG 2000 Part 2 .* cannot decode"):
+        check_dicom(part2)
 
 
 def test_check_dicom_reads_no_pixels_and_keeps_display_info_only(monkeypatch):

@@ -27,9 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import platformdirs
-
-from mmrl_desktop.paths import APP_NAME
+from mmrl_desktop.paths import user_log_dir
 
 ENV_DIR = "MMRL_DESKTOP_LOG_DIR"
 MAX_BYTES = 2 * 1024 * 1024  # per file
@@ -50,7 +48,7 @@ def log_dir() -> Path:
     override = os.environ.get(ENV_DIR)
     if override:
         return Path(override)
-    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+    return user_log_dir()
 
 
 def log_file(process: str) -> Path:
@@ -83,7 +81,6 @@ def install(process: str) -> Path | None:
     root.addHandler(handler)
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
-    logging.captureWarnings(True)
     _install_hooks()
     _enable_faulthandler(process)
     from mmrl_desktop import __version__
@@ -183,7 +180,6 @@ def uninstall() -> None:
         _handler = None
     if sys.excepthook is _excepthook and _previous_hooks:
         sys.excepthook, threading.excepthook = _previous_hooks
-    logging.captureWarnings(False)
     if _fault_file is not None:
         faulthandler.disable()
         if sys.stderr is not None:

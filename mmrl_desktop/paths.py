@@ -29,3 +29,8 @@ def user_data_dir() -> Path:
 
 def user_config_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def user_log_dir() -> Path:
+    """Where the logs go (``mmrl_desktop.logs``; ``$MMRL_DESKTOP_LOG_DIR`` overrides it there)."""
+    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))

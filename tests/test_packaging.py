@@ -280,3 +280,12 @@ def test_spec_bundles_the_gdcm_decoder():
     strings = _spec_strings()
     assert {"pydicom.pixels.decoders.gdcm", "gdcm", "_gdcm", "_gdcm.gdcmswig"} <= strings
     assert "triton" in strings and "gdcm" not in _spec_list("PY_EXCLUDES")
+
+
+def test_ci_checks_the_bundles_log_version_and_dicom_codecs():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    after = ci[ci.index("packaging/build.sh") :]
+    assert 'XDG_STATE_HOME="$bundle_home/state"' in after  # the logs stay in the scratch home
+    assert '"$bundle" --version' in after and "self-test: exit 0" in after
+    assert "MR_small_jpeg_ls_lossless.dcm" in after and "SC_rgb_jpeg_gdcm.dcm" in after
+    assert "r['imported'] == 2 and not r['skipped']" in after

@@ -352,7 +352,8 @@ class DefaultAlgorithm(Algorithm):
         metrics: dict[str, float] = {}
         rows = None
         if any(self.suspect.values()):  # the batch's pool rows, to find set-aside thumbs
-            rows = self._rows(batch.item_ids, b).tolist()
+            # a batch type without ids (a maker not yet passing them) sets nothing aside
+            rows = self._rows(getattr(batch, "item_ids", None), b).tolist()
         for t, fb in batch.feedback.items():
             logp = F.log_softmax(logits_all[t][:b], dim=-1)
             logp_a = logp.gather(1, fb.shown.clamp_min(0)[:, None]).squeeze(1)

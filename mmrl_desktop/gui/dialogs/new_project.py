@@ -17,6 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -130,14 +131,18 @@ def create_job(
     weights: str,
     source: str,
     holdout: float | None = None,
+    algorithm: dict | None = None,
 ):
     """The background work of the last page: create, copy weights, import (``holdout``: the
-    fraction of labelled items kept for evaluation; None: the default)."""
+    fraction of labelled items kept for evaluation; None: the default; ``algorithm``: project.toml's
+    ``[algorithm]`` table, e.g. ``orientation_free``)."""
     from mmrl_desktop.gui.dialogs.import_dialog import import_job
 
     def run(state):
         model_table = dict(model)
-        project = Project.create(root, name=name, tasks=tasks, model=model_table, source=source)
+        project = Project.create(
+            root, name=name, tasks=tasks, model=model_table, algorithm=algorithm, source=source
+        )
         if weights:
             dest = project.root / "weights" / Path(weights).name
             dest.parent.mkdir(exist_ok=True)
@@ -319,10 +324,19 @@ class ModelPage(QWizardPage):
             "reads every modality found in your data."
         )
         self.note.setWordWrap(True)
+        self.orientation_free = QCheckBox(
+            "The label does not depend on orientation (a flipped or turned image means the same)"
+        )
+        self.orientation_free.setToolTip(
+            "Training then also shows the model images flipped and turned by 90°: right for "
+            "photos of shapes, cells or textures; wrong for a radiograph's left and right or "
+            "a 6 and a 9. Saved as orientation_free in project.toml."
+        )
         form = QFormLayout(self)
         form.addRow("Image encoder", self.preset)
         form.addRow("Weights file", row)
         form.addRow("", self.note)
+        form.addRow("", self.orientation_free)
         self.preset.currentTextChanged.connect(self._update)
         self.weights.textChanged.connect(self.completeChanged)
         self._update()
@@ -345,6 +359,10 @@ class ModelPage(QWizardPage):
 
     def model_table(self) -> dict:
         return dict(MODEL_PRESETS[self.preset.currentText()][0])
+
+    def algorithm_table(self) -> dict:
+        """project.toml's ``[algorithm]`` settings chosen on this page."""
+        return {"orientation_free": True} if self.orientation_free.isChecked() else {}
 
     def weights_file(self) -> str:
         return self.weights.text().strip() if self.needs_weights() else ""
@@ -392,6 +410,7 @@ class ImportPage(QWizardPage):
             wiz.model_page.weights_file(),
             str(Path(self.field("source")).expanduser()),
             wiz.tasks_page.holdout_fraction(),
+            wiz.model_page.algorithm_table(),
         )
         self.panel.run(job, "Creating the project and importing…")
 

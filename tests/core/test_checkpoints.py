@@ -75,3 +75,21 @@ def test_checkpoint_files_hold_no_pickle(tmp_path):
     head = path.read_bytes()[:8]
     assert int.from_bytes(head, "little") < 10_000_000  # safetensors header length, not a pickle
     assert b"\x80\x04" not in path.with_suffix(".json").read_bytes()
+
+
+def test_the_checkpoint_name_is_made_and_parsed_in_one_place(tmp_path):
+    from mmrl_desktop.core.learning.ckpt_files import (
+        checkpoint_path,
+        checkpoint_stem,
+        checkpoint_step,
+    )
+
+    for step in (0, 1200, 99_999_999, 123_456_789_012):
+        assert checkpoint_step(checkpoint_stem(step)) == step
+        path = checkpoint_path(tmp_path, step)
+        assert checkpoint_step(path) == step == checkpoint_step(path.with_suffix(".json").name)
+    assert checkpoint_stem(1200) == "ckpt-00001200"  # the format on disk, unchanged
+    saved = save_checkpoint(tmp_path, _algo("supervised").state_dict(), {}, step=7)
+    assert saved == checkpoint_path(tmp_path, 7) and saved.with_suffix(".json").is_file()
+    for other in ("rank0.safetensors", "ckpt-12.json", "ckpt-0000000x.json", "notes.txt", ""):
+        assert checkpoint_step(other) is None, other

@@ -15,7 +15,12 @@ from mmrl_desktop.core.data.importer import import_source
 from mmrl_desktop.core.data.project import Project
 from mmrl_desktop.core.evaluation.evaluate import load_candidate_file
 from mmrl_desktop.core.learning.algorithms import ALGORITHM_NAMES
-from mmrl_desktop.core.learning.checkpoints import latest_checkpoint, list_checkpoints, prune
+from mmrl_desktop.core.learning.checkpoints import (
+    checkpoint_path,
+    latest_checkpoint,
+    list_checkpoints,
+    prune,
+)
 from mmrl_desktop.core.learning.model.policy import build_policy
 from mmrl_desktop.core.learning.resume import plan_resume
 from mmrl_desktop.core.learning.trainer import Trainer
@@ -154,8 +159,9 @@ def test_renamed_label_is_one_sentence(tmp_path):
 
 
 def _fake_pair(folder, step: int, weights: bytes, meta: bytes) -> None:
-    (folder / f"ckpt-{step:08d}.safetensors").write_bytes(weights)
-    (folder / f"ckpt-{step:08d}.json").write_bytes(meta)
+    path = checkpoint_path(folder, step)
+    path.write_bytes(weights)
+    path.with_suffix(".json").write_bytes(meta)
 
 
 def test_prune_keeps_newest_loadable_and_unreadable_files(tmp_path):

@@ -128,7 +128,7 @@ class _Trainer:
             return None
         self.saved.append(self.updates)
         self._last_ckpt_step = self.updates
-        return f"ckpt-{self.updates}"
+        return str(ckpt_files.checkpoint_path(".", self.updates))
 
 
 def test_saves_wait_for_the_answers_updates_and_come_at_most_every_few_seconds(tmp_path):

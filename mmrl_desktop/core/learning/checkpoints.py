@@ -99,8 +99,7 @@ def save_checkpoint(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors, skeleton = flatten_state(state)
-    stem = checkpoint_stem(step)
-    weights = folder / f"{stem}.safetensors"
+    weights = checkpoint_path(folder, step)
     atomic_write_bytes(weights, st_save(tensors, metadata={"format": str(FORMAT_VERSION)}))
     full_meta = {
         "format": FORMAT_VERSION,
@@ -109,7 +108,7 @@ def save_checkpoint(
         **meta,
         "skeleton": skeleton,
     }
-    atomic_write_bytes(folder / f"{stem}.json", json.dumps(full_meta).encode("utf-8"))
+    atomic_write_bytes(weights.with_suffix(".json"), json.dumps(full_meta).encode("utf-8"))
     if keep:
         prune(folder, keep, protect=weights)
     return weights

@@ -13,11 +13,14 @@ seconds) is simply not there: never called unreadable.
 from __future__ import annotations
 
 import json
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-PREFIX = "ckpt-"
+PREFIX = "ckpt-"  # the one spelling of a checkpoint's name: checkpoint_stem / checkpoint_step
+WEIGHTS_GLOB = f"{PREFIX}*.safetensors"  # every checkpoint's weights in a folder
+_NAME = re.compile(rf"{re.escape(PREFIX)}(\d{{8,}})")
 RECENT = (
     "recent"  # the note of the trainer's time-based checkpoints (core/learning/model_on_disk.py)
 )
@@ -28,6 +31,15 @@ _COUNTS = ("model_version", "last_event_id", "answers_seen")
 def checkpoint_stem(step: int) -> str:
     """The file stem of the checkpoint of ``step``: ``ckpt-00001200``."""
     return f"{PREFIX}{int(step):08d}"
+
+
+def checkpoint_step(name: str | Path) -> int | None:
+    """The step a checkpoint's name spells (``ckpt-00001200``, its ``.safetensors`` or ``.json``
+    file, or a path to one), or None for any other name. The inverse of ``checkpoint_stem``; the
+    metadata's step, not this, says which checkpoint is newest."""
+    stem = Path(name).name.split(".", 1)[0]
+    match = _NAME.fullmatch(stem)
+    return int(match.group(1)) if match else None
 
 
 def checkpoint_path(folder: str | Path, step: int) -> Path:

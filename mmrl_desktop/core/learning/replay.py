@@ -6,17 +6,20 @@ Rows of excluded items (``core/data/exclusions.py``) and of items whose every fi
 are held aside, not sampled; ``set_excluded`` moves rows between the two as that set changes.
 Rows hold ids and small numbers only; item features come from the ``Featurizer`` (bounded cache),
 so the buffer stays small for a 50k-item project.
+``sample`` (the trainer's minibatches) augments the inputs with ``augment`` (``core/learning/
+augment.py``, set from the trainer's config; None = off); ``make_batch`` never does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from mmrl_desktop.core.data.items import Item
-from mmrl_desktop.core.learning.algorithms.base import ReplayBatch, TaskFeedback
+from mmrl_desktop.core.learning.augment import Augmenter
+from mmrl_desktop.core.learning.batch import ReplayBatch, TaskFeedback
 from mmrl_desktop.core.learning.model.featurize import Featurizer
 
 
@@ -32,8 +35,15 @@ class Row:
 
 
 class ReplayBuffer:
-    def __init__(self, tasks: list[str], featurizer: Featurizer, get_item: Callable[[str], Item]):
+    def __init__(
+        self,
+        tasks: list[str],
+        featurizer: Featurizer,
+        get_item: Callable[[str], Item],
+        augment: Augmenter | None = None,
+    ):
         self.tasks = list(tasks)
+        self.augment = augment
         self.featurizer = featurizer
         self.get_item = get_item
         self.rows: list[Row] = []
@@ -113,7 +123,8 @@ class ReplayBuffer:
         self, batch_size: int, generator: torch.Generator | None = None, extra: Sequence[Row] = ()
     ) -> ReplayBatch:
         """Uniform minibatch (with replacement when the buffer is smaller than the batch), plus
-        the ``extra`` rows (rows not in the buffer: ``core/learning/unlearn.py``'s counter-answers)."""
+        the ``extra`` rows (rows not in the buffer: ``core/learning/unlearn.py``'s counter-answers),
+        its inputs augmented by ``augment`` (drawing from ``generator`` too)."""
         n = len(self.rows)
         if n == 0:
             raise ValueError("the replay buffer is empty")
@@ -121,12 +132,10 @@ class ReplayBuffer:
             idx = torch.randperm(n, generator=generator).tolist()
         else:
             idx = torch.randint(n, (batch_size,), generator=generator).tolist()
-        return self.make_batch([self.rows[i] for i in idx] + list(extra))
-
-    def iter_batches(self, batch_size: int = 512) -> Iterator[ReplayBatch]:
-        """Every row once, in order (for refits and statistics)."""
-        for start in range(0, len(self.rows), batch_size):
-            yield self.make_batch(self.rows[start : start + batch_size])
+        batch = self.make_batch([self.rows[i] for i in idx] + list(extra))
+        if self.augment is not None:
+            batch = ReplayBatch(self.augment(batch.inputs, generator), batch.feedback)
+        return batch
 
     def thumbs_up_rate(self) -> float:
         answered = [r for r in self.rows if r.shown >= 0]

@@ -1,6 +1,6 @@
 """One encoder per modality, each mapping its input to a ``[N, embed_dim]`` embedding.
 
-- image: a small CNN that trains from scratch in seconds, or a torchvision backbone built with
+- image: a small CNN that trains from scratch in seconds (``SmallCNN``), or a torchvision backbone built with
   ``weights=None`` and, optionally, the user's own weights from a local file (safetensors, or a
   torch file read with ``weights_only=True`` — a malicious pickle is refused, no code runs);
 - audio: log-mel spectrogram (torchaudio) → small CNN;
@@ -28,20 +28,68 @@ def _block(cin: int, cout: int) -> nn.Sequential:
     )
 
 
-STEM_TARGET = 8  # inputs wider than this are first brought down to it by strided convolutions
+STEM_TARGET = 8  # tiny inputs (≤ TINY px) wider than this are first brought down to it
+TINY = 16  # up to this side an image keeps the 8×8-digits design (flattened 4×4 map)
+WORK_SIDE = 32  # larger inputs are brought to this side by learned stride-2 convolutions
+WIDTHS = (32, 64, 128, 128)  # channels of the four 3×3 conv blocks after the stem
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+def standardize(x: torch.Tensor) -> torch.Tensor:
+    """Per-image standardisation: each image minus its mean, over its standard deviation (all
+    channels together, so relative colour survives)."""
+    flat = x.flatten(1)
+    mean = flat.mean(1).view(-1, 1, 1, 1)
+    std = flat.std(1, unbiased=False).clamp_min(1.0 / 255).view(-1, 1, 1, 1)
+    return (x - mean) / std
 
 
 class SmallCNN(nn.Module):
-    """A strided stem down to 8×8 (for larger inputs), then conv blocks with 2× pooling until the
-    map is ≤ 4 pixels wide, then a linear projection.
+    """A from-scratch CNN for one image size, cheap enough to retrain between clicks on a CPU.
 
-    The stem keeps the cost nearly flat in the input size: at 32×32 it is ~1.4 M multiply-adds
-    per sample instead of ~45 M for full-resolution blocks, so the trainer sustains its updates per
-    answer on a laptop CPU (the policy is retrained continuously between clicks). For more
-    capacity, pick a torchvision backbone."""
+    Above ``TINY`` px (photos, drawings, 32–128 px after ``resolve_model_config``): per-image
+    standardisation; learned stride-2 3×3 convolutions down to 32×32 (one at 64 px, two at 128);
+    four 3×3 conv blocks (BatchNorm, ReLU) with 2× max-pooling between them (32 → 16 → 8 → 4);
+    global average and max pooling; a linear projection. Translation-equivariant, sees shape and
+    texture, and the global pooling makes it indifferent to where the object is. ~40 ms per
+    32-image update at 64 px on one CPU thread. BatchNorm, not GroupNorm: on 64 rotated
+    circles and squares with augmentation it reached .99 in 120 updates where GroupNorm stayed at
+    chance (the maps are ≥ 4×4, so even a one-image training batch normalises).
 
-    def __init__(self, in_channels: int, size: int, dim: int, width: int = 32):
+    Up to ``TINY`` px (8×8 digits): the original design, a stem down to 8×8, conv blocks down to
+    4×4, the 4×4 map flattened (position matters at that size); ``tiny=True`` forces it (the
+    audio encoder's 32×32 spectrogram)."""
+
+    def __init__(
+        self, in_channels: int, size: int, dim: int, width: int = 32, tiny: bool | None = None
+    ):
         super().__init__()
+        self.tiny = size <= TINY if tiny is None else tiny
+        if self.tiny:
+            self._build_tiny(in_channels, size, dim, width)
+            return
+        layers: list[nn.Module] = []
+        c, s = in_channels, size
+        while s > WORK_SIDE:
+            layers.append(_conv(c, 24, stride=2))
+            c, s = 24, math.ceil(s / 2)
+        for i, out in enumerate(WIDTHS):
+            layers.append(_conv(c, out))
+            c = out
+            if i < len(WIDTHS) - 1 and s > 4:
+                layers.append(nn.MaxPool2d(2))
+                s = math.ceil(s / 2)
+        self.features = nn.Sequential(*layers)
+        self.proj = nn.Sequential(nn.Linear(2 * c, dim), nn.ReLU())
+
+    def _build_tiny(self, in_channels: int, size: int, dim: int, width: int) -> None:
         layers: list[nn.Module] = []
         c, s = in_channels, size
         while s > STEM_TARGET:
@@ -64,7 +112,10 @@ class SmallCNN(nn.Module):
         self.proj = nn.Sequential(nn.Flatten(), nn.Linear(c * min(4, s) ** 2, dim), nn.ReLU())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(self.pool(self.features(x)))
+        if self.tiny:
+            return self.proj(self.pool(self.features(x)))
+        f = self.features(standardize(x))
+        return self.proj(torch.cat([f.mean((2, 3)), f.amax((2, 3))], 1))
 
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -139,7 +190,7 @@ class AudioEncoder(nn.Module):
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=sample_rate, n_fft=n_fft, hop_length=n_fft // 2, n_mels=n_mels
         )
-        self.cnn = SmallCNN(1, 32, dim)
+        self.cnn = SmallCNN(1, 32, dim, tiny=True)  # the stem design: cheap on a 32×32 spectrogram
         self.size = 32
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,7 @@ trainer leaves it out of training and ``evaluate`` out of its figures, and both 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import statistics
 from collections import OrderedDict
@@ -25,6 +26,7 @@ import torch
 
 from mmrl_desktop.core.config import ModelConfig
 from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.learning.model.encoders import TINY
 
 MODALITIES = ("image", "audio", "text")
 
@@ -103,8 +105,23 @@ def _to_chw(display: np.ndarray, channels: int, size: int) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def image_side(sides: list[int]) -> int:
+    """The side images are resized to, from the sides of a sample of them (longest side each).
+
+    Tiny images (median ≤ 16 px, e.g. 8×8 digits) keep their median side (at least 8): upscaling
+    adds nothing. Larger ones get the power of two nearest their median, clamped to 32..128: 64 px
+    shapes stay 64, 100 px photos become 128, 1000 px photos 128 (the model's cost grows with the
+    square of the side; 128 keeps an update well under the 1/8 s the trainer has per update)."""
+    if not sides:
+        return 32
+    median = float(statistics.median(sides))
+    if median <= TINY:
+        return int(max(8, median))
+    return int(min(128, max(32, 2 ** round(math.log2(median)))))
+
+
 def resolve_model_config(config: ModelConfig, items: list[Item], sample: int = 64) -> ModelConfig:
-    """Fill what is left to adapt: modalities present, image side (median, ≤ 64), channels.
+    """Fill what is left to adapt: modalities present, image side (``image_side``), channels.
 
     Deterministic: reads at most ``sample`` evenly spaced images (headers and pixels)."""
     changes: dict = {}
@@ -126,8 +143,7 @@ def resolve_model_config(config: ModelConfig, items: list[Item], sample: int = 6
                 rgb = arr[:, :, :3].astype(np.int16)
                 colour |= bool(np.abs(rgb - rgb[:, :, :1]).max() > 8)
         if config.image_size == 0:
-            side = int(statistics.median(sides)) if sides else 32
-            changes["image_size"] = int(min(64, max(8, side)))
+            changes["image_size"] = image_side(sides)
         if config.image_channels == 0:
             changes["image_channels"] = 3 if colour else 1
     return config.replace(**changes) if changes else config

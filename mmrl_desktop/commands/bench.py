@@ -32,6 +32,9 @@ def run(args) -> int:
         holdout=args.holdout,
         seed=args.seed,
         device=args.device,
+        algorithm_settings={"orientation_free": True}
+        if getattr(args, "orientation_free", False)
+        else None,
         progress=progress,
     )
     if args.json:

@@ -24,7 +24,7 @@ import numpy as np
 
 from mmrl_desktop.core.evaluation import prequential
 from mmrl_desktop.core.labelling.session import Action, ItemStatus
-from mmrl_desktop.gui.charts import fold_metrics
+from mmrl_desktop.core.learning.trainer_messages import chart_keys
 
 MOVING_AVERAGE = prequential.RECENT  # the thumbs-up "recent" window (answers)
 PREQ_KEYS = ("preq/accuracy", "preq/low", "preq/high")
@@ -45,15 +45,46 @@ def answered(actions: Sequence[Action]) -> list[Action]:
     return [a for a in actions if not a.excluded and a.status != ItemStatus.SKIPPED]
 
 
-def thumbs_series(ups: Sequence[bool], start: int = 0) -> dict[str, tuple]:
-    """The thumbs-up chart's points for ``ups``: the rate over the last ``MOVING_AVERAGE``
-    answers and over all, at x = 1, 2, … (vectorised)."""
-    u = np.asarray(ups, dtype=np.float64)
-    n = np.arange(1, len(u) + 1, dtype=np.float64)
-    c = np.concatenate([[0.0], np.cumsum(u)])
-    lo = np.maximum(0, np.arange(len(u)) + 1 - MOVING_AVERAGE)
-    ma = (c[1:] - c[lo]) / (n - lo)
-    return {"reward/thumbs_up_ma": (n + start, ma), "reward/thumbs_up_cum": (n + start, c[1:] / n)}
+class ThumbsUpRates:
+    """The thumbs-up chart's figures, one source for the restored history and each new answer:
+    the rate over the last ``MOVING_AVERAGE`` answers ("recent") and over all, from the running
+    count of thumbs-up (``_rates``: the same formula, vectorised or for one answer)."""
+
+    def __init__(self, ups: Sequence[bool] = ()) -> None:
+        self.cum: list[int] = [0, *np.cumsum(np.asarray(ups, dtype=np.int64)).tolist()]
+
+    def __len__(self) -> int:
+        return len(self.cum) - 1
+
+    def add(self, up: bool) -> tuple[int, float, float]:
+        """Count one answer: ``(n, recent, all)`` after it."""
+        self.cum.append(self.cum[-1] + bool(up))
+        n = len(self)
+        recent, every = _rates(self.cum, n)
+        return n, float(recent), float(every)
+
+    def pop(self) -> None:
+        """Withdraw the latest answer (undo)."""
+        if len(self):
+            self.cum.pop()
+
+    def series(self) -> dict[str, tuple]:
+        """Every point, at x = 1, 2, … (vectorised: the history restored at open)."""
+        n = np.arange(1, len(self) + 1)
+        recent, every = _rates(np.asarray(self.cum, dtype=np.float64), n)
+        x = n.astype(np.float64)
+        return {THUMB_KEYS[0]: (x, recent), THUMB_KEYS[1]: (x, every)}
+
+
+def _rates(cum, n):
+    """(recent, all) after ``n`` answers; ``cum[k]``: thumbs-up among the first ``k``."""
+    lo = np.maximum(0, n - MOVING_AVERAGE)
+    return (cum[n] - cum[lo]) / (n - lo), cum[n] / n
+
+
+def thumbs_series(ups: Sequence[bool]) -> dict[str, tuple]:
+    """The thumbs-up chart's points for ``ups`` (``ThumbsUpRates.series``)."""
+    return ThumbsUpRates(ups).series()
 
 
 def preq_series(right: Sequence[bool]) -> dict[str, tuple]:
@@ -63,14 +94,15 @@ def preq_series(right: Sequence[bool]) -> dict[str, tuple]:
 
 def metrics_series(rows, tasks: list[str], capacity: int) -> dict[str, tuple]:
     """The trainer's metric rows ``(run_id, step, key, value, timestamp)`` as chart series: the
-    rows of one flush (same run and step) are one event, folded like a live one."""
+    rows of one flush (same run and step) are one event, under the charts' keys like a live one
+    (``chart_keys``)."""
     xs: dict[str, list[float]] = {}
     ys: dict[str, list[float]] = {}
     group: dict[str, float] = {}
     at = None
     for run_id, step, key, value, _ts in [*rows, (None, None, None, None, None)]:
         if (run_id, step) != at and group:
-            for k, v in fold_metrics(group, tasks).items():
+            for k, v in chart_keys(group, tasks).items():
                 xs.setdefault(k, []).append(float(at[1]))
                 ys.setdefault(k, []).append(float(v))
             group = {}
@@ -144,8 +176,7 @@ class AnswerCharts:
     def __init__(self, charts, rewards_of: Callable[[tuple[int, ...]], list[int]]):
         self.charts = charts
         self.rewards_of = rewards_of
-        self.ups: list[bool] = []
-        self.n_up = 0
+        self.thumbs = ThumbsUpRates()
         self.preq = prequential.RunningAccuracy()
         self.pending: list[Action] = []
         self.restored = False
@@ -168,13 +199,9 @@ class AnswerCharts:
             self._add(action)
 
     def _add(self, action: Action) -> None:
-        up = action.status == ItemStatus.UP
-        self.ups.append(up)
-        self.n_up += up
-        n = len(self.ups)
-        recent = self.ups[-MOVING_AVERAGE:]
-        self.charts.add_point(THUMB_KEYS[0], n, sum(recent) / len(recent))
-        self.charts.add_point(THUMB_KEYS[1], n, self.n_up / n)
+        n, recent, every = self.thumbs.add(action.status == ItemStatus.UP)
+        self.charts.add_point(THUMB_KEYS[0], n, recent)
+        self.charts.add_point(THUMB_KEYS[1], n, every)
         for r in self.rewards_of(action.event_ids):
             for key, v in zip(PREQ_KEYS, self.preq.add(r > 0)[1:], strict=True):
                 self.charts.add_point(key, len(self.preq), v)
@@ -189,9 +216,9 @@ class AnswerCharts:
         if not self.restored:
             self.undone.append(action)  # the history is as it was before this undo
             return
-        if not self.ups:
+        if not len(self.thumbs):
             return
-        self.n_up -= self.ups.pop()
+        self.thumbs.pop()
         for key in THUMB_KEYS:
             self.charts.pop_point(key)
         for _ in action.event_ids:  # one answer per task
@@ -206,10 +233,9 @@ class AnswerCharts:
         if self.closed:
             return
         self.upto_event_id = history.upto_event_id
-        self.ups = list(history.ups)
-        self.n_up = sum(self.ups)
+        self.thumbs = ThumbsUpRates(history.ups)
         self.preq = prequential.RunningAccuracy(history.right)
-        series = {**thumbs_series(history.ups), **preq_series(history.right), **history.metrics}
+        series = {**self.thumbs.series(), **preq_series(history.right), **history.metrics}
         for key, (x, y) in series.items():
             self.charts.load_series(key, x, y)
         if history.holdout_items == 0:

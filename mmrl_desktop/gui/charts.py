@@ -161,10 +161,15 @@ class ChartsPanel(QWidget):
         if not self.timer.isActive():
             self.timer.start()
 
-    def add_metrics(self, step: float, metrics: dict[str, float], tasks: list[str]) -> None:
-        """Add a trainer event's metrics (``fold_metrics`` says which, under which keys)."""
-        for key, value in fold_metrics(metrics, tasks).items():
+    def add_metrics(self, step: float, metrics: dict[str, float], _tasks=None) -> None:
+        """Add a trainer event's metrics: the trainer sends the charts' keys already
+        (``core/learning/trainer_messages.chart_keys``). ``_tasks`` is not used any more."""
+        for key, value in metrics.items():
             self.add_point(key, step, value)
+
+    def add_trainer_metrics(self, event) -> None:
+        """A ``Metrics`` event of the trainer (``TrainerController.metricsArrived``)."""
+        self.add_metrics(event.step, event.metrics)
 
     def load_series(self, key: str, x, y) -> None:
         """Put many points (oldest first) before the ones already there: the history restored
@@ -412,30 +417,6 @@ class ChartsPanel(QWidget):
         super().resizeEvent(event)
         w, h = event.size().width(), event.size().height()
         self._arrange(len(PLOTS) if w >= 2.6 * h or h < 330 else 3)
-
-
-def fold_metrics(metrics: dict[str, float], tasks: list[str]) -> dict[str, float]:
-    """A trainer event's metrics under the charts' keys: per-task keys fold into the fixed curves
-    when the project has one task (``loss/<task>`` duplicates ``loss/total``; ``kl/<task>`` is
-    the KL to the starting model; ``eval/accuracy_<task>`` the held-out accuracy). The trainer's
-    cumulative ``reward/thumbs_up_rate`` is left out: the GUI plots the thumbs-up rates per
-    answer itself."""
-    single = tasks[0] if len(tasks) == 1 else None
-    out = {}
-    for key, value in metrics.items():
-        if key == "reward/thumbs_up_rate":
-            continue
-        if single is not None:
-            if key == f"loss/{single}" and "loss/total" in metrics:
-                continue
-            if key == f"kl/{single}":
-                key = "kl/ref"
-            elif key == f"eval/accuracy_{single}":
-                key = "eval/accuracy"
-            elif key == f"eval/macro_f1_{single}":
-                key = "eval/macro_f1"
-        out[key] = value
-    return out
 
 
 def _decimate(n: int, at_most: int) -> np.ndarray:

@@ -33,11 +33,16 @@ CHART_HOLD_S = 0.3  # and the charts redraw only once the expert pauses
 
 
 class LabelingController(QObject):
-    sig_item_shown = Signal(str)  # item id, after the viewer and panel have new content
-    sig_answered = Signal(object)  # Action
-    sig_counts = Signal(int, int)  # answered, total
-    sig_message = Signal(str)
-    _sig_decoded = Signal(str)  # from the prefetch thread (queued): an item is ready to show
+    itemShown = Signal(str)  # item id, after the viewer and panel have new content
+    answered = Signal(object)  # Action
+    countsChanged = Signal(int, int)  # answered, total
+    messageRequested = Signal(str)
+    _decoded = Signal(str)  # from the prefetch thread (queued): an item is ready to show
+
+    # the names before the signals were renamed, until gui/main_window.py connects the new ones
+    # (then delete these two)
+    sig_counts = property(lambda self: self.countsChanged)
+    sig_message = property(lambda self: self.messageRequested)
 
     def __init__(
         self,
@@ -62,8 +67,8 @@ class LabelingController(QObject):
         self.charts = charts
         self.trainer = trainer
         self.session = LabelingSession(project, project.open_store(), annotator)
-        self.prefetcher = Prefetcher(on_ready=self._sig_decoded.emit)
-        self._sig_decoded.connect(self._on_decoded)
+        self.prefetcher = Prefetcher(on_ready=self._decoded.emit)
+        self._decoded.connect(self._on_decoded)
         self._next_id: str | None = None  # the item expected after the shown one
         self._settled = True  # the shown item is on screen (look-ahead work may run)
         # thumbs-up and prequential charts: restored from the log, then one point per answer
@@ -72,7 +77,7 @@ class LabelingController(QObject):
             str(project.root), self.session, [t.name for t in project.tasks]
         )
         queue.set_session(self.session)
-        trainer.sig_predictions.connect(self.on_predictions)
+        trainer.predictionsArrived.connect(self.on_predictions)
         # the viewer builds a page per modality combination of this project ahead, in idle time
         viewer.prepare({tuple(m.value for m in it.modalities) for it in self.session.items})
 
@@ -99,7 +104,7 @@ class LabelingController(QObject):
         self.queue.select(item.item_id)
         self._settled = False
         self._after_paint(self._look_ahead)
-        self.sig_item_shown.emit(item.item_id)
+        self.itemShown.emit(item.item_id)
 
     def _look_ahead(self) -> None:
         """Once the shown item is on screen: the trainer learns what is queued, the prefetch
@@ -160,7 +165,7 @@ class LabelingController(QObject):
             self.feedback.show_message(f"Undone: the answer on {action.item_id} was withdrawn.")
             self.show_current()
         self._after_paint(self.trainer.feedback_arrived)
-        self.sig_counts.emit(*answer_counts(self.session))
+        self.countsChanged.emit(*answer_counts(self.session))
 
     def exclude(self) -> None:
         """Set the shown item aside (one committed row; the trainer sees it at its next step)
@@ -177,7 +182,7 @@ class LabelingController(QObject):
             "stay in the log. Ctrl+Z brings it back."
         )
         self._after_paint(self.trainer.feedback_arrived)
-        self.sig_counts.emit(*answer_counts(self.session))
+        self.countsChanged.emit(*answer_counts(self.session))
 
     def include(self, item_ids: list[str]) -> None:
         """Bring excluded items back into the queue (Edit ▸ Include excluded items…)."""
@@ -188,7 +193,7 @@ class LabelingController(QObject):
         self.show_current()
         self.feedback.show_message(f"{len(done)} item(s) are back in the queue.")
         self._after_paint(self.trainer.feedback_arrived)
-        self.sig_counts.emit(*answer_counts(self.session))
+        self.countsChanged.emit(*answer_counts(self.session))
 
     def activate(self, item_id: str) -> None:
         self.session.go_to(item_id)
@@ -210,8 +215,8 @@ class LabelingController(QObject):
         self._after_paint(self.trainer.feedback_arrived)  # the trainer starts on it after the paint
         if answered:
             self._record_reward(action)
-        self.sig_answered.emit(action)
-        self.sig_counts.emit(*answer_counts(self.session))
+        self.answered.emit(action)
+        self.countsChanged.emit(*answer_counts(self.session))
 
     def _record_reward(self, action: Action) -> None:
         self.answer_charts.record(action)  # its points once the click has painted

@@ -13,6 +13,13 @@ from types import SimpleNamespace
 import pytest
 
 from mmrl_desktop.core.learning.trainer_loop import LoopControl, StarvationMeter, run_loop
+from mmrl_desktop.core.learning.trainer_messages import (
+    Failed,
+    Info,
+    Metrics,
+    Predictions,
+    State,
+)
 
 
 @dataclass
@@ -52,10 +59,10 @@ class _Trainer:
 
 
 def _run(trainer, control, until, timeout=5.0):
-    reports: list[tuple[str, object]] = []
+    reports: list = []
     thread = threading.Thread(
         target=run_loop,
-        args=(lambda: trainer, control, lambda k, p: reports.append((k, p))),
+        args=(lambda: trainer, control, reports.append),
         kwargs={"event_interval_s": 0.0},
     )
     thread.start()
@@ -71,37 +78,36 @@ def _run(trainer, control, until, timeout=5.0):
 def test_reports_state_info_events_and_queue_predictions_then_stops_cleanly():
     trainer, control = _Trainer(updates=3), LoopControl()
     control.set_queue(["a", "b"])
-    reports = _run(trainer, control, lambda r: ("state", "idle") in r)
-    kinds = [k for k, _ in reports]
-    assert reports[0] == ("state", "loading") and reports[1] == ("info", {"device": "cpu"})
-    assert ("state", "running") in reports and reports[-1] == ("state", "stopped")
-    events = [p for k, p in reports if k == "event"]
-    assert [e[1] for e in events] == [1, 2, 3]  # (step, model_version, metrics)
-    assert kinds.count("predictions") == 3  # once per new model version
+    reports = _run(trainer, control, lambda r: State("idle") in r)
+    assert reports[0] == State("loading") and reports[1] == Info({"device": "cpu"})
+    assert State("running") in reports and reports[-1] == State("stopped")
+    events = [e for e in reports if isinstance(e, Metrics)]
+    assert [e.model_version for e in events] == [1, 2, 3]
+    assert sum(isinstance(e, Predictions) for e in reports) == 3  # once per new model version
     assert trainer.predicted[0] == ["a", "b"] and trainer.closed
 
 
 def test_pause_holds_steps_and_resume_continues():
     trainer, control = _Trainer(updates=100), LoopControl()
     control.pause()
-    reports = _run(trainer, control, lambda r: ("state", "paused") in r)
-    assert trainer.steps == 0 and ("state", "paused") in reports
+    reports = _run(trainer, control, lambda r: State("paused") in r)
+    assert trainer.steps == 0 and State("paused") in reports
 
 
 def test_hold_delays_the_next_step():
     trainer, control = _Trainer(updates=100), LoopControl()
     control.hold(0.3)
     t0 = time.monotonic()
-    _run(trainer, control, lambda r: any(k == "event" for k, _ in r))
+    _run(trainer, control, lambda r: any(isinstance(e, Metrics) for e in r))
     assert time.monotonic() - t0 >= 0.25
 
 
 def test_an_error_is_one_sentence_and_the_trainer_is_closed():
     trainer, control = _Trainer(fail_at=2), LoopControl()
-    reports = _run(trainer, control, lambda r: ("state", "error") in r)
-    errors = [p for k, p in reports if k == "error"]
-    assert errors == ["Training stopped: the weights became NaN twice"]
-    assert reports[-1] == ("state", "error") and trainer.closed
+    reports = _run(trainer, control, lambda r: State("error") in r)
+    errors = [e for e in reports if isinstance(e, Failed)]
+    assert errors == [Failed("Training stopped: the weights became NaN twice")]
+    assert reports[-1] == State("error") and trainer.closed
 
 
 @pytest.mark.parametrize("stop_first", [True, False])
@@ -110,7 +116,7 @@ def test_stop_is_honoured_whenever_it_comes(stop_first):
     if stop_first:
         control.request_stop()
     reports = _run(trainer, control, lambda r: len(r) > 20)
-    assert reports[-1] == ("state", "stopped") and trainer.closed
+    assert reports[-1] == State("stopped") and trainer.closed
 
 
 class _Clocks:
@@ -177,14 +183,18 @@ def test_the_loop_reports_starvation_in_its_events():
     reports: list = []
     thread = threading.Thread(
         target=run_loop,
-        args=(lambda: trainer, control, lambda k, p: reports.append((k, p))),
+        args=(lambda: trainer, control, reports.append),
         kwargs={"event_interval_s": 0.0, "starved_window_s": 0.5},
     )
     thread.start()
     deadline = time.monotonic() + 5.0
     starved = []
     while not starved and time.monotonic() < deadline:
-        starved = [p[2] for k, p in list(reports) if k == "event" and "perf/starved" in p[2]]
+        starved = [
+            e.metrics
+            for e in list(reports)
+            if isinstance(e, Metrics) and "perf/starved" in e.metrics
+        ]
         time.sleep(0.02)
     control.request_stop()
     thread.join(5.0)

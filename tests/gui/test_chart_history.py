@@ -14,7 +14,12 @@ from mmrl_desktop.core.data.project import Project, Task
 from mmrl_desktop.core.evaluation import prequential
 from mmrl_desktop.core.labelling.session import LabelingSession
 from mmrl_desktop.core.metrics import wilson_interval
-from mmrl_desktop.gui.chart_history import MOVING_AVERAGE, metrics_series, thumbs_series
+from mmrl_desktop.gui.chart_history import (
+    MOVING_AVERAGE,
+    ThumbsUpRates,
+    metrics_series,
+    thumbs_series,
+)
 from mmrl_desktop.gui.charts import NO_ANSWERS_NOTE
 from mmrl_desktop.gui.main_window import MainWindow
 
@@ -63,6 +68,21 @@ def test_thumbs_series_is_the_live_moving_average():
         window = ups[max(0, i + 1 - MOVING_AVERAGE) : i + 1]
         assert ma[i] == pytest.approx(sum(window) / len(window))
         assert cum[i] == pytest.approx(sum(ups[: i + 1]) / (i + 1)) and x[i] == i + 1
+
+
+def test_each_answers_thumbs_up_point_comes_from_the_same_rates_as_the_history():
+    """One source for the thumbs-up chart: adding answers one by one (a click) gives the points
+    the restored history has, and undo takes the last one back."""
+    ups = [k % 3 != 0 for k in range(130)]
+    live = ThumbsUpRates()
+    points = [live.add(u) for u in ups]
+    x, recent = thumbs_series(ups)["reward/thumbs_up_ma"]
+    _, every = thumbs_series(ups)["reward/thumbs_up_cum"]
+    assert [p[0] for p in points] == list(x)
+    assert [p[1] for p in points] == pytest.approx(list(recent))
+    assert [p[2] for p in points] == pytest.approx(list(every))
+    live.pop()
+    assert len(live) == 129 and live.add(ups[-1]) == points[-1]
 
 
 def test_metrics_rows_fold_like_live_events():

@@ -195,3 +195,13 @@ def test_a_note_stays_inside_its_plot(qtbot, charts, height):
     assert charts.note("eval") == NO_HOLDOUT  # the full sentence, also as a tooltip
     if item.toPlainText() != NO_HOLDOUT:
         assert item.toolTip() == NO_HOLDOUT and item.toPlainText().endswith("…")
+
+
+def test_the_trainers_metrics_are_plotted_under_the_keys_they_arrive_with(charts):
+    """The trainer sends the charts' keys (core/learning/trainer_messages.chart_keys): the panel
+    renames nothing, so a per-task key of a one-task project is not folded here any more."""
+    from mmrl_desktop.core.learning.trainer_messages import Metrics
+
+    charts.add_trainer_metrics(Metrics(5, 2, {"kl/ref": 0.25, "loss/total": 1.5}))
+    assert charts.series("kl/ref").last() == (5.0, 0.25)
+    assert charts.series("loss/total").last() == (5.0, 1.5)

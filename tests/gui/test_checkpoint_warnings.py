@@ -17,7 +17,7 @@ def test_app_trainer_reports_unreadable_checkpoints(qtbot, tmp_path):
         w.write_bytes(b"\x80\x04\x95 a pickle under a checkpoint's name")
     tr = TrainerController(str(project.root), device="cpu", in_process=False)
     said: list[str] = []
-    tr.sig_error.connect(said.append)
+    tr.warned.connect(said.append)
     tr.start()
     try:
         qtbot.waitUntil(lambda: bool(said), timeout=60000)

@@ -263,7 +263,7 @@ def test_checkpoints_rollback_and_trainer_resumes(qtbot, window, boxes):
     assert action == "rollback" and detail["checkpoint"] == early["path"]
     assert dlg.table.rowCount() == 3 and "rollback" in dlg.rows[0]["note"]
     new_version = dlg.rows[0]["model_version"]
-    with qtbot.waitSignal(window.trainer.sig_info, timeout=30000) as blocker:
+    with qtbot.waitSignal(window.trainer.infoChanged, timeout=30000) as blocker:
         window.trainer.start()
     assert blocker.args[0]["model_version"] == new_version
     assert window.trainer.stop()

@@ -156,7 +156,7 @@ def test_trainer_learns_and_predictions_arrive(qtbot, window):
     for _ in range(4):
         qtbot.keyClick(window, Qt.Key_A)
     versions = []
-    window.trainer.sig_event.connect(lambda ev: versions.append(ev.model_version))
+    window.trainer.metricsArrived.connect(lambda ev: versions.append(ev.model_version))
     qtbot.waitUntil(lambda: bool(versions) and max(versions) >= 1, timeout=30000)
     current = lab.session.current_item().item_id
     qtbot.waitUntil(lambda: lab.session.has_model_prediction(current), timeout=30000)
@@ -223,7 +223,7 @@ def test_a_crashed_trainer_process_is_reported_and_can_be_restarted(qtbot, windo
     tr = window.trainer
     qtbot.waitUntil(lambda: tr.state in ("idle", "running"), timeout=60000)
     errors = []
-    tr.sig_error.connect(errors.append)
+    tr.warned.connect(errors.append)
     os.kill(tr.worker.pid, signal.SIGKILL)
     qtbot.waitUntil(lambda: tr.state == "error", timeout=10000)
     assert errors and "ended unexpectedly" in errors[0] and "Traceback" not in errors[0]
@@ -232,14 +232,14 @@ def test_a_crashed_trainer_process_is_reported_and_can_be_restarted(qtbot, windo
     qtbot.waitUntil(lambda: tr.state in ("idle", "running"), timeout=60000)
     qtbot.keyClick(window, Qt.Key_A)  # answers still reach the new trainer
     versions = []
-    tr.sig_event.connect(lambda ev: versions.append(ev.model_version))
+    tr.metricsArrived.connect(lambda ev: versions.append(ev.model_version))
     qtbot.waitUntil(lambda: bool(versions) and max(versions) >= 1, timeout=30000)
 
 
 def test_trainer_can_still_run_in_a_thread(qtbot, project):
     tr = TrainerController(str(project.root), device="cpu", in_process=False)
     states = []
-    tr.sig_state.connect(states.append)
+    tr.stateChanged.connect(states.append)
     tr.start()
     try:
         qtbot.waitUntil(lambda: tr.state in ("idle", "running"), timeout=60000)

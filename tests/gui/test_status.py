@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from mmrl_desktop.core.learning.trainer_messages import Metrics
 from mmrl_desktop.gui.status import StatusBar
-from mmrl_desktop.gui.trainer_worker import TrainEvent
 
 
-def _event(metrics: dict[str, float]) -> TrainEvent:
-    return TrainEvent(run_id=1, step=40, model_version=7, metrics=metrics)
+def _event(metrics: dict[str, float]) -> Metrics:
+    return Metrics(step=40, model_version=7, metrics=metrics)
 
 
 def test_a_starved_trainer_is_shown_and_the_note_goes_when_it_catches_up(qtbot, show_widget):

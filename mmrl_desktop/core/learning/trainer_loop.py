@@ -2,16 +2,10 @@
 
 ``run_loop(build, control, emit)`` builds the ``Trainer`` (imports torch, opens its own store),
 then steps it until ``control`` says stop; it never raises. What it reports goes through
-``emit(kind, payload)``:
-
-    ("state", "loading"|"running"|"paused"|"idle"|"stopped"|"error")
-    ("info", trainer.info())
-    ("predictions", {item_id: {task: Prediction}})   after each new model version (for the queue)
-    ("event", (step, model_version, {metric: value})) at most every ``event_interval_s``
-    ("error", "Training stopped: …")                  one sentence, then state "error"
-    ("warning", "…")                                  one sentence; training goes on (a checkpoint
-                                                      skipped or not saved, an ignored setting)
-    ("rss", peak resident MB of this process)         with each event
+``emit(event)``, one of the events of ``core/learning/trainer_messages.py``: ``State``, ``Info``,
+``Predictions`` (after each new model version, for the queue), ``Metrics`` (at most every
+``event_interval_s``, under the charts' keys), ``Warned`` (one sentence; training goes on),
+``Failed`` (one sentence, then ``State("error")``) and ``PeakMemory`` (with each ``Metrics``).
 
 The newest model reaches disk within seconds of training on an answer (a checkpoint once the
 answers' updates are done, at most every ``save_after_s``), and ``<project>/.trainer.json`` says
@@ -21,15 +15,15 @@ While updates are owed to answers, the events also carry ``perf/throughput_updat
 done per second, measured over ``STARVED_WINDOW_S``) and ``perf/starved`` (1.0 when other programs
 take the CPU so that the trainer falls behind the answers: ``StarvationMeter``; 0.0 once it is not).
 
-``LoopControl`` is what the GUI side sets (thread-safe): stop, pause/resume, the queue to
+``LoopControl`` is what the commands set (thread-safe): stop, pause/resume, the queue to
 predict, a wake-up after new feedback, and ``hold(seconds)``: start no step for a moment while the
-GUI paints a click.
+GUI paints a click (a trainer thread only).
 
 ``serve(conn, project_root, device)`` is the entry point of the trainer *process* (the app's
-default, ADR 0007): a reader thread turns the messages arriving on ``conn`` into ``LoopControl``
-calls — ``("stop",)``, ``("pause",)``, ``("resume",)``, ``("queue", ids)``, ``("wake",)``,
-``("hold", seconds)`` — and the loop's reports go back on ``conn``. A closed pipe (the app died)
-stops the loop, which saves a checkpoint on the way out as it always does.
+default, ADR 0007; ``core/learning/trainer_client.py`` starts it): a reader thread applies the
+commands arriving on ``conn`` to a ``LoopControl`` and the loop's events go back on ``conn``. A
+closed pipe (the app died) stops the loop, which saves a checkpoint on the way out as it always
+does.
 """
 
 from __future__ import annotations
@@ -44,12 +38,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmrl_desktop.core.learning.model_on_disk import HEARTBEAT_S, SAVE_AFTER_S, ModelOnDisk
+from mmrl_desktop.core.learning.trainer_messages import (
+    Event,
+    Exited,
+    Failed,
+    Info,
+    Metrics,
+    PeakMemory,
+    Predictions,
+    State,
+    Stop,
+    Warned,
+    chart_keys,
+)
 
 EVENT_INTERVAL_S = 0.05  # at most ~20 metric events per second reach the GUI
 STARVED_WINDOW_S = 3.0  # the trainer's pace is judged over this long
 STARVED_CPU_SHARE = 0.5  # on the CPU less than this share of the time: others are using it
 
-Emit = Callable[[str, Any], None]
+Emit = Callable[[Event], None]
 
 
 class LoopControl:
@@ -61,6 +68,7 @@ class LoopControl:
         self._queue: list[str] = []
         self._queue_dirty = True
         self._hold_until = 0.0
+        self.error: Exception | None = None  # what stopped the loop (run_loop sets it)
 
     def request_stop(self) -> None:
         with self._lock:
@@ -173,17 +181,23 @@ def peak_rss_mb() -> float | None:
 
 def _tell(emit: Emit, warning: str | None) -> None:
     if warning:
-        emit("warning", warning)
+        emit(Warned(warning))
+
+
+def _task_names(trainer) -> list[str]:
+    return [t.name for t in getattr(getattr(trainer, "project", None), "tasks", [])]
 
 
 @dataclass
 class _Sent:
     """What the loop last told the GUI: the model version it predicted the queue with, when it
-    last sent metrics, and the metrics gathered since."""
+    last sent metrics, the metrics gathered since, and the project's task names (for the
+    charts' keys)."""
 
     version: Any = None
     at: float = 0.0
     pending: dict[str, float] = field(default_factory=dict)
+    tasks: list[str] = field(default_factory=list)
 
 
 def _train_step(trainer, queue, dirty, meter, emit: Emit, sent: _Sent, interval_s: float):
@@ -191,21 +205,28 @@ def _train_step(trainer, queue, dirty, meter, emit: Emit, sent: _Sent, interval_
     queue changed) and, at most every ``interval_s``, the metrics gathered since."""
     result = trainer.step()
     if result.metrics.get("train/checkpoint_failed"):  # the model stays in memory
-        emit("warning", trainer.save_error)
+        emit(Warned(trainer.save_error))
     pending = sent.pending
     if result.metrics:
         pending.update(result.metrics)
     pending.update(meter.sample(result.step, getattr(trainer, "pending_updates", 0) > 0))
     if queue and (dirty or result.model_version != sent.version):
-        emit("predictions", trainer.predict_items(queue))
+        emit(Predictions(trainer.predict_items(queue), result.model_version))
         sent.version = result.model_version
     now = time.monotonic()
     if pending and now - sent.at >= interval_s:
-        emit("event", (result.step, result.model_version, dict(pending)))
-        emit("rss", peak_rss_mb())
+        emit(Metrics(result.step, result.model_version, chart_keys(pending, sent.tasks)))
+        emit(PeakMemory(peak_rss_mb()))
         pending.clear()
         sent.at = now
     return result
+
+
+def _announce(trainer, emit: Emit) -> None:
+    info = trainer.info()
+    emit(Info(info))
+    for text in info.get("checkpoint_warnings", []):  # skipped checkpoints, ignored settings
+        emit(Warned(text))
 
 
 def run_loop(
@@ -216,18 +237,19 @@ def run_loop(
     starved_window_s: float = STARVED_WINDOW_S,
     save_after_s: float = SAVE_AFTER_S,
     heartbeat_s: float = HEARTBEAT_S,
+    quiet: bool = False,
 ) -> None:
-    emit("state", "loading")
+    """Build the trainer and step it until ``control`` says stop (module docstring). An error
+    ends it with ``Failed``; the exception is kept in ``control.error`` (``quiet``: its traceback
+    is not printed, the caller re-raises it)."""
+    emit(State("loading"))
     trainer = None
     disk = None
     state = ""
     try:
         trainer = build()
-        info = trainer.info()
-        emit("info", info)
-        for text in info.get("checkpoint_warnings", []):  # skipped checkpoints, ignored settings
-            emit("warning", text)
-        sent = _Sent()
+        _announce(trainer, emit)
+        sent = _Sent(tasks=_task_names(trainer))
         meter = StarvationMeter(_needed_updates_per_s(trainer), starved_window_s)
         disk = ModelOnDisk(trainer, save_after_s, heartbeat_s)  # the newest model on disk
         while True:
@@ -243,7 +265,7 @@ def run_loop(
             if paused:
                 if state != "paused":
                     state = "paused"
-                    emit("state", state)
+                    emit(State(state))
                 _tell(emit, disk.tick())
                 control.keep_dirty(dirty)
                 control.wait(0.2)
@@ -253,18 +275,20 @@ def run_loop(
             new_state = "running" if result.did_update else "idle"
             if new_state != state:
                 state = new_state
-                emit("state", state)
+                emit(State(state))
             if not result.did_update:
                 control.wait(0.1)
     except Exception as err:  # never let the loop die silently
-        traceback.print_exc()
+        control.error = err
+        if not quiet:
+            traceback.print_exc()
         state = "error"
-        emit("error", f"Training stopped: {err}")
-        emit("state", "error")
+        emit(Failed(f"Training stopped: {err}"))
+        emit(State("error"))
     finally:
         _close(trainer, disk, emit)
         if state != "error":
-            emit("state", "stopped")
+            emit(State("stopped"))
 
 
 def _close(trainer, disk: ModelOnDisk | None, emit: Emit) -> None:
@@ -273,7 +297,7 @@ def _close(trainer, disk: ModelOnDisk | None, emit: Emit) -> None:
         try:
             trainer.close()
             if getattr(trainer, "save_error", None):  # the closing checkpoint failed
-                emit("warning", trainer.save_error)
+                emit(Warned(trainer.save_error))
         except Exception:
             traceback.print_exc()
     if disk is not None:
@@ -303,12 +327,18 @@ def _lower_priority(nice: int) -> None:
     ~6 % of clicks), and the GUI thread still preempts it. ``nice 19`` has a CFS weight of 15
     against 1024 at nice 0: beside a busy program it still gets ~1.5 % of a core. Under
     ``SCHED_IDLE`` (weight 3) two busy programs stopped training altogether; at nice 19, loading
-    still took minutes, so it runs at ``LOADING_NICE`` (weight 110, ~10 %). ADR 0009, amended."""
+    still took minutes, so it runs at ``LOADING_NICE`` (weight 110, ~10 %). ADR 0009, amended.
+
+    Windows has no ``nice``: the whole process goes to a lower priority class instead
+    (``_lower_priority_class``)."""
+    if not hasattr(os, "nice"):
+        _lower_priority_class(nice)
+        return
     try:
         current = os.nice(0)
         if nice > current:
             os.nice(nice - current)
-    except (AttributeError, OSError):  # Windows has no nice(); a refused change changes nothing
+    except OSError:  # a refused change changes nothing
         pass
     if hasattr(os, "SCHED_BATCH"):
         try:
@@ -316,6 +346,30 @@ def _lower_priority(nice: int) -> None:
         except OSError:
             pass
     _lower_other_threads(nice)
+
+
+# Windows priority classes, highest first (psutil's names; they exist on Windows only)
+PRIORITY_CLASSES = ("REALTIME", "HIGH", "ABOVE_NORMAL", "NORMAL", "BELOW_NORMAL", "IDLE")
+
+
+def _lower_priority_class(nice: int) -> None:
+    """Windows: the process (every thread of it) to ``BELOW_NORMAL`` while loading and ``IDLE``
+    at ``TRAINER_NICE`` — never back up. Windows boosts a thread that waited seconds for the CPU,
+    so an idle-class trainer still gets a floor of it."""
+    try:
+        import psutil
+
+        wanted = getattr(
+            psutil, ("IDLE" if nice >= TRAINER_NICE else "BELOW_NORMAL") + "_PRIORITY_CLASS"
+        )
+        rank = {
+            getattr(psutil, f"{n}_PRIORITY_CLASS", n): i for i, n in enumerate(PRIORITY_CLASSES)
+        }
+        process = psutil.Process()
+        if rank[wanted] > rank.get(process.nice(), PRIORITY_CLASSES.index("NORMAL")):
+            process.nice(wanted)
+    except Exception:  # no psutil, or the change refused (psutil.AccessDenied): as it is
+        pass
 
 
 def _lower_other_threads(nice: int) -> None:
@@ -344,45 +398,35 @@ def _build_then_yield(project_root: str, device: str):
 
 
 def serve(conn, project_root: str, device: str = "auto") -> None:
-    """Entry point of the trainer process (``multiprocessing`` spawn)."""
+    """Entry point of the trainer process (``multiprocessing`` spawn; ``TrainerClient``)."""
     _lower_priority(LOADING_NICE)
     control = LoopControl()
     send_lock = threading.Lock()
 
-    def emit(kind: str, payload: Any) -> None:
+    def emit(event: Event) -> None:
         with send_lock:
             try:
-                conn.send((kind, payload))
+                conn.send(event)
             except (BrokenPipeError, EOFError, OSError):
                 control.request_stop()  # the app is gone: stop (and checkpoint) on our own
 
     def read() -> None:
-        actions = {
-            "stop": control.request_stop,
-            "pause": control.pause,
-            "resume": control.resume,
-            "queue": control.set_queue,
-            "wake": control.wake,
-            "hold": control.hold,
-        }
         while True:
             try:
-                msg = conn.recv()
+                command = conn.recv()
             except (EOFError, OSError):
                 control.request_stop()
                 return
-            action = actions.get(msg[0])
-            if action is not None:
-                action(*msg[1:])
-            if msg[0] == "stop":
+            command.apply(control)
+            if isinstance(command, Stop):
                 return
 
     threading.Thread(target=read, name="trainer-commands", daemon=True).start()
     run_loop(lambda: _build_then_yield(project_root, device), control, emit)
-    emit("rss", peak_rss_mb())
+    emit(PeakMemory(peak_rss_mb()))
     with send_lock:
         try:
-            conn.send(("exit", None))
+            conn.send(Exited())
             conn.close()
         except (BrokenPipeError, EOFError, OSError):
             pass

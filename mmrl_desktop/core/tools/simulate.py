@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mmrl_desktop.core.learning.trainer_client import TrainerClient
+from mmrl_desktop.core.learning.trainer_messages import Info, Predictions, SetQueue, Wake, Warned
+
 
 @dataclass
 class Answer:
@@ -57,99 +60,93 @@ def run_simulation(
     wait_for_model_s: float = 0.0,
 ) -> dict:
     """A simulated expert answers ``clicks`` items through a ``LabelingSession`` (the GUI's
-    Qt-free answer path, its own store connection) while a ``Trainer`` runs on its own thread
-    with its own connection, as in the GUI. ``on_ack(event_id)`` is called after each event is
-    committed. Returns a summary."""
-    import queue
-    import threading
-
+    Qt-free answer path, its own store connection) while the app's trainer loop
+    (``TrainerClient`` → ``trainer_loop.run_loop``) learns on its own thread with its own
+    connection. ``on_ack(event_id)`` is called after each event is committed. Returns a
+    summary."""
     from mmrl_desktop.core.labelling.session import LabelingSession
     from mmrl_desktop.core.learning.trainer import Trainer
 
-    preds_q: queue.Queue = queue.Queue()
-    lock = threading.Lock()
-    shared = {"queue": [], "stop": False, "error": None, "info": {}, "version": 0, "bad": []}
-    wake = threading.Event()
+    built: list = []  # the trainer, for its unreadable items at the end
 
-    def trainer_thread() -> None:
-        _train(lambda: Trainer(project, device=device, queue_size=0), shared, lock, wake, preds_q)
+    def build():
+        built.append(Trainer(project, device=device, queue_size=0))
+        return built[-1]
 
+    client = TrainerClient(str(project.root), device, build, name="trainer", quiet=True)
+    seen = _Seen(device)
     store = project.open_store()
     session = LabelingSession(project, store, annotator="simulated-expert", seed=seed)
     expert = SimulatedExpert(corrections, noise, seed)
-    thread = threading.Thread(target=trainer_thread, name="trainer", daemon=True)
-    thread.start()
+    client.start()
     answered = ups = 0
     try:
         for _ in range(clicks):
-            if shared["error"] is not None:
-                raise shared["error"]
-            with lock:
-                shared["queue"] = session.upcoming_ids()
-            wake.set()
-            deadline = time.monotonic() + wait_for_model_s
+            seen.check(client)
+            client.send(SetQueue(tuple(session.upcoming_ids())))
             item = session.current_item()
             if item is None:
                 break
-            while wait_for_model_s and not session.has_model_prediction(item.item_id):
-                if time.monotonic() > deadline:
-                    break
-                _drain(preds_q, session, timeout=0.05)
-            _drain(preds_q, session)
+            _wait_for_model(client, session, seen, item.item_id, wait_for_model_s)
+            seen.drain(client, session, 0.0)
             action, up = _answer(session, expert, item)
-            if up is not None:  # answered, not skipped
-                ups += up
-                answered += 1
-            wake.set()
-            for eid in action.event_ids:
-                if on_ack is not None:
-                    on_ack(eid)
+            answered, ups = answered + (up is not None), ups + bool(up)  # None: skipped
+            client.send(Wake())
+            for eid in action.event_ids if on_ack is not None else ():
+                on_ack(eid)
     finally:
-        with lock:
-            shared["stop"] = True
-        wake.set()
-        thread.join(timeout=60)
+        for event in client.stop(timeout=60):
+            seen.note(event, session)
         store.close()
-    if shared["error"] is not None:
-        raise shared["error"]
+    seen.check(client)
+    fz = getattr(built[0], "featurizer", None) if built else None  # None: it failed to build
     return {
         "clicks": answered,
         "thumbs_up_rate": ups / answered if answered else 0.0,
-        "model_version": shared["version"],
-        "device": shared["info"].get("device", device),
-        "unreadable_items": shared["bad"],  # left out of training, named (core/data/exclusions.py)
+        "model_version": seen.version,
+        "device": seen.info.get("device", device),
+        "unreadable_items": fz.unreadable_report() if fz is not None else [],  # left out of
+        # training, named (core/data/exclusions.py)
+        "warnings": seen.warnings,  # sentences: a checkpoint skipped or not saved
     }
 
 
-def _train(make_trainer, shared: dict, lock, wake, preds_q) -> None:
-    """The trainer's thread: step until ``shared["stop"]``; after each new model version (or a
-    new queue) put the queue's predictions on ``preds_q``. Its error, model version, info and
-    unreadable items go into ``shared``."""
-    trainer = None
-    try:
-        trainer = make_trainer()
-        shared["info"] = trainer.info()
-        last_version, last_queue = -1, None
-        while True:
-            with lock:
-                if shared["stop"]:
-                    break
-                ids = list(shared["queue"])
-            r = trainer.step()
-            if ids and (r.model_version != last_version or ids != last_queue):
-                preds_q.put(trainer.predict_items(ids))
-                last_version, last_queue = r.model_version, ids
-                shared["version"] = r.model_version
-            if not r.did_update:
-                wake.wait(0.02)
-                wake.clear()
-    except Exception as err:  # reported by the caller
-        shared["error"] = err
-    finally:
-        if trainer is not None:
-            fz = getattr(trainer, "featurizer", None)  # None when it failed to build
-            shared["bad"] = fz.unreadable_report() if fz is not None else []
-            trainer.close()
+class _Seen:
+    """What the trainer said so far: its info, its newest model version, its warnings."""
+
+    def __init__(self, device: str) -> None:
+        self.info: dict = {"device": device}
+        self.version = 0
+        self.warnings: list[str] = []
+
+    def note(self, event, session) -> None:
+        if isinstance(event, Predictions):
+            session.update_predictions(event.predictions)
+            self.version = max(self.version, event.model_version)
+        elif isinstance(event, Info):
+            self.info = event.info
+            self.version = max(self.version, int(event.info.get("model_version") or 0))
+        elif isinstance(event, Warned):
+            self.warnings.append(event.text)
+
+    def drain(self, client: TrainerClient, session, timeout: float) -> None:
+        for event in client.poll(timeout):
+            self.note(event, session)
+
+    @staticmethod
+    def check(client: TrainerClient) -> None:
+        """Raise what stopped the trainer (one sentence reaches the user: cli.py)."""
+        if client.control.error is not None:
+            raise client.control.error
+
+
+def _wait_for_model(client, session, seen: _Seen, item_id: str, wait_s: float) -> None:
+    """Up to ``wait_s`` seconds for the model's prediction of the item about to be shown."""
+    deadline = time.monotonic() + wait_s
+    while wait_s and not session.has_model_prediction(item_id):
+        if time.monotonic() > deadline or client.done:
+            return
+        seen.drain(client, session, 0.05)
 
 
 def _answer(session, expert: SimulatedExpert, item):
@@ -170,18 +167,3 @@ def _answer(session, expert: SimulatedExpert, item):
         return session.skip(), None
     up = min(thumbs) > 0
     return session.answer(1 if up else -1, corrected or None), up
-
-
-def _drain(q, session, timeout: float = 0.0) -> None:
-    import queue
-
-    try:
-        preds = q.get(timeout=timeout) if timeout else q.get_nowait()
-    except queue.Empty:
-        return
-    session.update_predictions(preds)
-    while True:
-        try:
-            session.update_predictions(q.get_nowait())
-        except queue.Empty:
-            return

@@ -14,13 +14,11 @@ from mmrl_desktop.core.errors import UserError
 MAX_LISTED = 20
 
 
-def run(args) -> int:
-    from mmrl_desktop.commands.progress import Bar
+def _checked_paths(args) -> tuple[Path, Path]:
+    """(project folder, SOURCE), refused in one sentence before any scanning: the demo, a file,
+    the SOURCE itself, an unreadable project."""
     from mmrl_desktop.core.data.demo import DEMO_NAME, is_demo
-    from mmrl_desktop.core.data.holdout import DEFAULT_HOLDOUT
-    from mmrl_desktop.core.data.importer import scan_source, write_items
     from mmrl_desktop.core.data.project import PROJECT_FILE, Project
-    from mmrl_desktop.core.tasks import TaskState
 
     target = Path(args.project).expanduser()
     if args.project == DEMO_NAME or is_demo(target):
@@ -35,7 +33,17 @@ def run(args) -> int:
         raise UserError("the project folder cannot be the SOURCE folder; choose another --project.")
     if (target / PROJECT_FILE).exists():
         Project.open(target)  # an unreadable project fails here, before any scanning
+    return target, source
 
+
+def run(args) -> int:
+    from mmrl_desktop.commands.progress import Bar
+    from mmrl_desktop.core.data.holdout import DEFAULT_HOLDOUT
+    from mmrl_desktop.core.data.importer import scan_source, write_items
+    from mmrl_desktop.core.data.project import Project
+    from mmrl_desktop.core.tasks import TaskState
+
+    target, source = _checked_paths(args)
     holdout = getattr(args, "holdout", None)
     holdout = DEFAULT_HOLDOUT if holdout is None else holdout
     with Bar("reading files", "files") as bar:

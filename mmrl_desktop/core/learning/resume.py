@@ -166,6 +166,21 @@ def save_failed(folder: Path, err: OSError, then: str) -> str:
     )
 
 
+def checkpoint_meta(trainer, note: str) -> dict:
+    """The JSON metadata of ``trainer``'s checkpoint of its current step (``checkpoints.py``
+    adds the format, step, time and state skeleton)."""
+    return {
+        "train_config": trainer.config.to_dict(),
+        "model_config": trainer.model_config.to_dict(),
+        "model_version": trainer.model_version,
+        "answers_seen": len(trainer.buffer),
+        "last_event_id": trainer.trained_event_id,
+        "labels": trainer.labels,
+        "note": note,
+        "calibration": trainer.calibrator.to_meta(),
+    }
+
+
 def index_checkpoint(store, root: Path, path: Path, numbers: tuple, note: str, config) -> None:
     """Index the checkpoint just written at ``path`` in the store (``numbers``: step, model
     version, answers seen), prune the older ones of its line (``config.keep_checkpoints``) and

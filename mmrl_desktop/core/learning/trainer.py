@@ -7,15 +7,16 @@
     trainer.close()                             # final checkpoint, store closed
 
 Each ``step()`` reads new events from the store (answers join the replay buffer, retractions leave
-it and are unlearned — ``core/learning/unlearn.py`` —, skips are ignored), lets the algorithm ``refresh`` after new feedback, then runs at most one
-update on a minibatch replayed from the whole feedback log — ``updates_per_event`` updates per new
-answer. ``model_version`` goes up after the first update that used new feedback and again when its
-update budget is spent; the queued items' predictions are then refreshed in the store. NaN/inf in a
-loss or a parameter rolls back to the last good in-memory snapshot (``train/nan_rollbacks``).
-Checkpoints every ``checkpoint_every`` updates, newest ``keep_checkpoints`` kept; a restart resumes
-from the newest readable one that fits, with its heads grown when labels were added, and steps
-continue above every checkpoint on disk (``core/learning/resume.py``). Deterministic on the CPU for a
-given seed.
+it and are unlearned — ``core/learning/unlearn.py`` —, skips are ignored), lets the algorithm
+``refresh`` after new feedback, then runs at most one update on a minibatch replayed from the
+whole feedback log — ``updates_per_event`` updates per new answer. ``model_version`` goes up
+after the first update that used new feedback and again when its update budget is spent; the
+queued items' predictions are then refreshed in the store. NaN/inf in a loss or a parameter rolls
+back to the last good in-memory snapshot (``train/nan_rollbacks``). Checkpoints every
+``checkpoint_every`` updates, newest ``keep_checkpoints`` kept; a restart resumes from the newest
+readable one that fits, with its heads grown when labels were added, and steps continue above
+every checkpoint on disk (``core/learning/resume.py``). Deterministic on the CPU for a given seed.
+Every attribute is declared in ``__init__``; ``_ensure_built`` fills them in named steps.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
 from mmrl_desktop.core.learning.resume import (
     ResumePlan,
     check_writable,
+    checkpoint_meta,
     index_checkpoint,
     model_config_for,
     plan_resume,
@@ -91,8 +93,7 @@ class Trainer(TrainerPredictions):
         self.checkpoints_enabled = checkpoints
         self.queue: list[str] | None = None  # None: the first unanswered pool items
         self._built = False
-        # ---- built on first use (``_ensure_built``), in the thread that calls it
-        self.store: FeedbackStore = None  # type: ignore[assignment]  # this trainer's own
+        self.store: FeedbackStore = None  # type: ignore[assignment]  # below: built on first use
         self.labels: dict[str, list[str]] = {}  # task -> label names (single-label tasks)
         self.label_index: dict[str, dict[str, int]] = {}  # task -> label -> index
         self.device: torch.device = torch.device("cpu")
@@ -114,8 +115,7 @@ class Trainer(TrainerPredictions):
         self.trained_event_id = 0  # the newest event the current model version has trained on
         self.pending_updates = 0  # updates owed (updates_per_event per new answer, add_budget)
         self.nan_rollbacks = 0
-        self._last_ckpt_step = 0  # the step and model version of the last checkpoint on disk
-        self._last_ckpt_version = 0
+        self._last_ckpt_step = self._last_ckpt_version = 0  # of the last checkpoint on disk
         self.undo = UndoSnapshots()  # undo that unlearns (core/learning/unlearn.py)
         self.calibrator = PrequentialCalibrator()  # temperatures (core/learning/calibration.py)
         self._exclusions_seen = (-1, 0)  # (exclusions_mark, unreadable items) last applied
@@ -235,9 +235,9 @@ class Trainer(TrainerPredictions):
         self.nan_rollbacks = 0
         self._last_ckpt_step = self.updates  # never re-save a step on disk without an update
         self._last_ckpt_version = self.model_version  # the model version on disk
-        self.resumed_from: str | None = None  # the checkpoint file loaded, if any
-        self.undo = UndoSnapshots()  # undo that unlearns (core/learning/unlearn.py)
-        self.calibrator = PrequentialCalibrator()  # temperatures (core/learning/calibration.py)
+        self.resumed_from = None
+        self.undo = UndoSnapshots()
+        self.calibrator = PrequentialCalibrator()
 
     def _resume_from(self, ckpt, highest_step: int, fresh) -> None:
         """Load the checkpoint the resume plan chose (``fresh`` builds a new algorithm for a
@@ -446,18 +446,9 @@ class Trainer(TrainerPredictions):
         self._ensure_built()
         if self.updates == self._last_ckpt_step and self.model_version != self._last_ckpt_version:
             self.updates += 1
-        meta = {
-            "train_config": self.config.to_dict(),
-            "model_config": self.model_config.to_dict(),
-            "model_version": self.model_version,
-            "answers_seen": len(self.buffer),
-            "last_event_id": self.trained_event_id,
-            "labels": self.labels,
-            "note": note,
-            "calibration": self.calibrator.to_meta(),
-        }
         folder = self.project.checkpoints_dir
         try:
+            meta = checkpoint_meta(self, note)
             path = save_checkpoint(folder, self.algorithm.state_dict(), meta, self.updates)
         except OSError as err:
             then = ("close" if note == "on close" else "retry") if keep_going else "lost"

@@ -162,3 +162,15 @@ def test_goal_checks_say_no_where_the_app_falls_short():
 def test_seeds_parse_ranges_and_lists():
     assert run.parse_seeds("0-4") == [0, 1, 2, 3, 4]
     assert run.parse_seeds("0,2-3") == [0, 2, 3]
+
+
+def test_merged_results_keep_one_run_per_set_learner_seed():
+    a = {"runs": _runs((0.8, 0.9), (0.5, 0.5), (0.7, 0.8)), "sets": {}, "set_order": ["s"]}
+    b = {"runs": _runs((0.1, 0.1), (0.1, 0.1), (0.1, 0.1)), "sets": {"t": {"classes": 2}},
+         "set_order": ["t"], "commit": "abc"}  # fmt: skip
+    b["runs"].append({**b["runs"][0], "seed": 1})
+    b["runs"].append({"set": "s", "learner": "cnn", "seed": 2, "error": "boom", "curve": []})
+    merged = run.merge(a, b)
+    assert len(merged["runs"]) == 4  # three of a, b's seed-1 run; b's duplicates and error dropped
+    assert merged["runs"][0]["curve"][0]["accuracy"] == 0.8
+    assert merged["set_order"] == ["s", "t"] and merged["commits_merged"] == ["abc"]

@@ -148,7 +148,7 @@ def _save(results: dict, out: Path) -> None:
     tmp.replace(out)
 
 
-def main(argv: list[str] | None = None) -> dict:
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", default=",".join(datasets.SETS))
     ap.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-4"))
@@ -164,32 +164,55 @@ def main(argv: list[str] | None = None) -> dict:
         "commit in DIR/.commit) instead of the installed one, so others' uncommitted edits stay out",
     )
     ap.add_argument("--resume", action="store_true", help="keep --out's runs, do the missing ones")
+    ap.add_argument("--merge", default="", help="comma-separated results files to add to --out")
+    ap.add_argument("--table-only", action="store_true", help="print --out's table, run nothing")
     args = ap.parse_args(argv)
     args.points = sorted(int(p) for p in args.points.split(","))
     args.learners = set(args.learners.split(","))
-    names = [s for s in args.sets.split(",") if s]
-    unknown = [s for s in names if s not in datasets.SETS]
+    args.names = [s for s in args.sets.split(",") if s]
+    unknown = [s for s in args.names if s not in datasets.SETS]
     if unknown:
         ap.error(f"unknown set(s) {', '.join(unknown)}; known: {', '.join(datasets.SETS)}")
+    return args
+
+
+def merge(results: dict, old: dict) -> dict:
+    """``old``'s runs, sets and commit folded into ``results`` (a run of the same set, learner
+    and seed is kept once, the first one)."""
+    have = {(r["set"], r["learner"], r["seed"]) for r in results["runs"]}
+    for r in old.get("runs", []):
+        if not r.get("error") and (r["set"], r["learner"], r["seed"]) not in have:
+            results["runs"].append(r)
+            have.add((r["set"], r["learner"], r["seed"]))
+    for name, info in old.get("sets", {}).items():
+        results["sets"].setdefault(name, info)
+    for name in old.get("set_order", []):
+        if name not in results["set_order"]:
+            results["set_order"].append(name)
+    results["commits_merged"] = sorted({old.get("commit", "?"), *results.get("commits_merged", [])})
+    return results
+
+
+def _start(args) -> dict:
     results = {"commit": _commit(args.app_root), "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-               "points": args.points, "holdout": args.holdout, "set_order": names,
+               "points": args.points, "holdout": args.holdout, "set_order": list(args.names),
                "sets": {}, "skipped": {}, "runs": []}  # fmt: skip
-    if args.resume and args.out.is_file():
-        old = json.loads(args.out.read_text())
-        results["runs"] = [r for r in old.get("runs", []) if not r.get("error")]
-        results["commits_before"] = sorted({old.get("commit", "?"), *old.get("commits_before", [])})
-    done = {(r["set"], "anchors" if r["learner"] not in report.APP_LEARNERS else r["learner"], r["seed"])
-            for r in results["runs"]}  # fmt: skip
-    folders = make_sets(names, args.cache, results)
-    jobs = _jobs(args, folders, done)
+    if (args.resume or args.table_only) and args.out.is_file():
+        results = merge(results, json.loads(args.out.read_text()))
+    for extra in filter(None, args.merge.split(",")):
+        results = merge(results, json.loads(Path(extra).read_text()))
+    return results
+
+
+def _run_jobs(jobs: list[tuple], results: dict, out: Path, workers: int) -> None:
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
         futs = {pool.submit(*job): job for job in jobs}
         for k, fut in enumerate(as_completed(futs), 1):
             rows = fut.result()
             results["runs"] += rows
             results["wall_seconds"] = round(time.perf_counter() - t0, 1)
-            _save(results, args.out)
+            _save(results, out)
             for r in rows:
                 what = r.get("error") or " ".join(
                     f"{c['feedback']}:{c['accuracy']:.2f}" for c in r["curve"]
@@ -198,7 +221,19 @@ def main(argv: list[str] | None = None) -> dict:
                     f"[{k}/{len(jobs)}] {r['set']} {r['learner']} seed {r['seed']}: {what}",
                     file=sys.stderr,
                 )
-    _save(results, args.out)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = _parse(argv)
+    results = _start(args)
+    if not args.table_only:
+        done = {(r["set"], "anchors" if r["learner"] not in report.APP_LEARNERS else r["learner"], r["seed"])
+                for r in results["runs"]}  # fmt: skip
+        folders = make_sets(args.names, args.cache, results)
+        _run_jobs(_jobs(args, folders, done), results, args.out, args.jobs)
+        _save(results, args.out)
+    elif args.merge:
+        _save(results, args.out)
     print(report.table(results))
     return results
 

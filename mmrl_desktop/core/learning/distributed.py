@@ -352,6 +352,20 @@ def _open_on_every_rank(ctx, project_arg: str):
     return project, ctx.broadcast_object(horizon)
 
 
+def _summary(ctx, steps: int, info: dict, metrics: dict, path: str, t0: float) -> TrainSummary:
+    return TrainSummary(
+        steps=steps,
+        answers=info["answers"],
+        world_size=ctx.world_size,
+        backend=ctx.backend,
+        device=info["device"],
+        seconds=time.perf_counter() - t0,
+        loss=float(metrics.get("loss/total", float("nan"))),
+        checkpoint=path,
+        warnings=list(info.get("checkpoint_warnings", [])),
+    )
+
+
 def train(project_arg: str, steps: int, device: str = "auto") -> TrainSummary | None:
     """``train`` on every rank; returns the summary on rank 0 and None elsewhere.
 
@@ -394,19 +408,7 @@ def train(project_arg: str, steps: int, device: str = "auto") -> TrainSummary | 
         if ctx.is_main:
             path = trainer.save_checkpoint(f"train command, {ctx.world_size} processes")
         ctx.barrier()
-        if not ctx.is_main:
-            return None
-        return TrainSummary(
-            steps=steps,
-            answers=info["answers"],
-            world_size=ctx.world_size,
-            backend=ctx.backend,
-            device=info["device"],
-            seconds=time.perf_counter() - t0,
-            loss=float(metrics.get("loss/total", float("nan"))),
-            checkpoint=path,
-            warnings=list(info.get("checkpoint_warnings", [])),
-        )
+        return _summary(ctx, steps, info, metrics, path, t0) if ctx.is_main else None
     finally:
         try:
             if trainer is not None:

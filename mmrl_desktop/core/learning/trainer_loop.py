@@ -37,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mmrl_desktop import logs
 from mmrl_desktop.core.learning.model_on_disk import HEARTBEAT_S, SAVE_AFTER_S, ModelOnDisk
 from mmrl_desktop.core.learning.trainer_messages import (
     Event,
@@ -399,6 +400,7 @@ def _build_then_yield(project_root: str, device: str):
 
 def serve(conn, project_root: str, device: str = "auto") -> None:
     """Entry point of the trainer process (``multiprocessing`` spawn; ``TrainerClient``)."""
+    logs.install("trainer")  # its own log file, crashes and faults (mmrl_desktop/logs.py)
     _lower_priority(LOADING_NICE)
     control = LoopControl()
     send_lock = threading.Lock()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-import multiprocessing
 import os
 import re
 import signal
@@ -187,20 +186,12 @@ def _trainer_project(root: Path) -> str:
 
 
 def _start_trainer(root: str):
-    """The real trainer process, started as the app starts it (spawn, ``serve``)."""
-    import inspect
+    """The real trainer process, started by the app's client (spawn, ``serve``)."""
+    from mmrl_desktop.core.learning.trainer_client import TrainerClient
 
-    from mmrl_desktop.core.learning.trainer_loop import serve
-
-    # fail at once, not after the wait below, while the trainer process sets up no log
-    assert 'logs.install("trainer")' in inspect.getsource(serve)
-
-    ctx = multiprocessing.get_context("spawn")
-    conn, child = ctx.Pipe(duplex=True)
-    proc = ctx.Process(target=serve, args=(child, root, "cpu"), daemon=True)
-    proc.start()
-    child.close()
-    return proc, conn
+    client = TrainerClient(root, device="cpu")
+    client.start()
+    return client
 
 
 def _wait_for(path: Path, text: str, proc, timeout: float = 120.0) -> None:
@@ -216,24 +207,26 @@ def _wait_for(path: Path, text: str, proc, timeout: float = 120.0) -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals")
 @pytest.mark.parametrize("sig", ["SIGKILL", "SIGABRT"])
-@pytest.mark.xfail(
-    strict=True,
-    reason='until trainer_loop.serve starts with `logs.install("trainer")` (remove this mark then)',
-)
 def test_a_killed_trainer_process_leaves_a_readable_log_entry(tmp_path, log_dir, sig):
+    from mmrl_desktop.core.learning.trainer_messages import Failed
+
     root = _trainer_project(tmp_path)
-    proc, conn = _start_trainer(root)
+    client = _start_trainer(root)
+    proc = client._proc
+    events = []
     try:
         _wait_for(log_dir / "trainer-faults.log", f"trainer process {proc.pid} started", proc)
         _wait_for(log_dir / "trainer.log", "trainer process started", proc)
         os.kill(proc.pid, getattr(signal, sig))
-        proc.join(30)
+        deadline = time.monotonic() + 60
+        while not client.done and time.monotonic() < deadline:
+            events += client.poll(0.2)
     finally:
         if proc.is_alive():
             proc.kill()
             proc.join(30)
-        conn.close()
     assert proc.exitcode == -getattr(signal, sig)
+    assert any(isinstance(e, Failed) for e in events), events  # the app is told in one sentence
     entries = _entries(log_dir / "trainer.log")
     assert all(LINE.match(e) for e in entries), entries
     mine = [e for e in entries if int(LINE.match(e).group(1)) == proc.pid]
@@ -243,4 +236,4 @@ def test_a_killed_trainer_process_leaves_a_readable_log_entry(tmp_path, log_dir,
         faults = (log_dir / "trainer-faults.log").read_text(encoding="utf-8")
         dump = faults.split(f"trainer process {proc.pid} started", 1)[1]
         assert "Fatal Python error: Aborted" in dump
-        assert re.search(r'File ".*trainer_loop\.py", line \d+ in ', dump), dump
+        assert re.search(r'File ".*trainer_loop\.py", line \d+ in serve', dump), dump

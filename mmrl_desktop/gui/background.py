@@ -27,6 +27,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.tasks import Cancelled, TaskState
+from mmrl_desktop.gui.sentence import sentence
 
 __all__ = ["BackgroundTask", "Cancelled", "TaskState", "shutdown_all"]
 
@@ -51,27 +52,19 @@ class _Worker(QObject):
         except Cancelled:
             self.finished.emit(None)
         except UserError as err:
-            self.failed.emit(_sentence(str(err)))
+            self.failed.emit(sentence(str(err)))
         except MemoryError:
             self.failed.emit("There was not enough memory to finish.")
         except OSError as err:
             name = f" ({err.filename})" if getattr(err, "filename", None) else ""
-            self.failed.emit(
-                _sentence(f"a file could not be read or written{name}: {err.strerror}")
-            )
+            self.failed.emit(sentence(f"a file could not be read or written{name}: {err.strerror}"))
         except Exception as err:  # a bug: log it for us, a sentence for the user
             traceback.print_exc()
-            self.failed.emit(_sentence(f"something went wrong: {type(err).__name__}: {err}"))
+            self.failed.emit(sentence(f"something went wrong: {type(err).__name__}: {err}"))
         else:
             self.finished.emit(result)
         finally:
             self.done.emit()
-
-
-def _sentence(text: str) -> str:
-    text = text.strip() or "Something went wrong."
-    text = text[0].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 class BackgroundTask(QObject):

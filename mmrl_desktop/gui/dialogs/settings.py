@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mmrl_desktop.core.config import ALGORITHM_NAMES, DEVICES, TrainConfig
+from mmrl_desktop.core.config import ALGORITHM_NAMES, DEVICES, TrainConfig, help_table
 from mmrl_desktop.core.data.user_settings import UserSettings
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.labelling.session import default_annotator
@@ -145,7 +145,7 @@ class SettingsDialog(QDialog):
 
     def _config_page(self, names) -> QWidget:
         """TrainConfig's fields ``names``: an editor each, its help as tooltip and grey line."""
-        help_of = {f.name: f.metadata.get("help", "") for f in fields(TrainConfig)}
+        help_of = {name: text for name, _default, text in help_table(TrainConfig)}
         page = QWidget()
         form = QFormLayout(page)
         form.setFieldGrowthPolicy(QFormLayout.ExpandingFieldsGrow)

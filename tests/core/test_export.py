@@ -246,3 +246,20 @@ def test_export_reports_its_stages(trained, tmp_path):
     seen = []
     export_model(trained, "torchscript", tmp_path, progress=lambda d, t: seen.append((d, t)))
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def test_tensorboard_export_loads_neither_tensorboard_nor_tensorflow(trained, tmp_path):
+    """The bundle leaves the `tensorboard` package out (ADR 0010): the export writes with
+    tensorboardX and its protobufs alone."""
+    import subprocess
+
+    code = (
+        "import sys; from mmrl_desktop.core.data.project import Project; "
+        "from mmrl_desktop.core.tools.export import export_tensorboard; "
+        f"export_tensorboard(Project.open({str(trained.root)!r}), {str(tmp_path / 'tb')!r}); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorboard', 'tensorflow'}))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+    assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))

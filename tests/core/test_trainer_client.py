@@ -106,11 +106,13 @@ def test_chart_keys_fold_only_a_single_task():
 
 def test_without_nice_the_priority_class_is_lowered_through_psutil():
     """Windows has no os.nice: the trainer process lowers its priority class with psutil, never
-    back up. Here on a real psutil.Process of a child process, without os.nice, the Windows
-    classes standing for the nice values psutil takes on this system."""
+    back up. Here on a real psutil.Process of a child process whose os module lacks what Windows
+    lacks, the Windows classes standing for the nice values psutil takes on this system."""
     code = (
         "import os, psutil\n"
-        "del os.nice\n"
+        "for name in ('nice', 'getpriority', 'setpriority', 'sched_setscheduler', 'SCHED_BATCH'):\n"
+        "    if hasattr(os, name):\n"
+        "        delattr(os, name)\n"
         "psutil.BELOW_NORMAL_PRIORITY_CLASS, psutil.IDLE_PRIORITY_CLASS = 10, 19\n"
         "from mmrl_desktop.core.learning.trainer_loop import _lower_priority as low\n"
         "for n in (10, 19, 10):\n"

@@ -24,6 +24,7 @@ from mmrl_desktop import __version__
 from mmrl_desktop.core.data.project import PROJECT_FILE, Project
 from mmrl_desktop.core.data.user_settings import UserSettings
 from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.gui import crash_notice
 from mmrl_desktop.gui.sentence import sentence
 from mmrl_desktop.paths import resources_dir
 
@@ -100,6 +101,8 @@ def make_app(argv: list[str] | None = None, *, offscreen: bool = False) -> QAppl
             _check_xcb_libraries()
         QCoreApplication.setAttribute(Qt.AA_ShareOpenGLContexts, True)
         app = QApplication(argv if argv is not None else sys.argv[:1])
+        if not offscreen:  # the window a user runs: a crash is one notice (tests, snapshot: none)
+            crash_notice.install(app)
     app.setApplicationName("mmrl-desktop")
     app.setApplicationDisplayName("mmrl-desktop")
     app.setOrganizationName("mmrl-desktop")

@@ -64,7 +64,7 @@ def run(args) -> int:
         from mmrl_desktop.core.evaluation.model_info import tell, written_words
         from mmrl_desktop.core.tools.export import export_model
 
-        with Bar(f"exporting to {fmt}", "steps (open, export, check, write)") as bar:
+        with Bar(f"exporting to {fmt}", "steps") as bar:
             info = export_model(project, fmt, args.out, progress=bar)
         tell(info["model"], project.root, line=False)  # a newer model in the open app
         line = (

@@ -12,6 +12,8 @@ takes. ``total`` 0 or less draws a count without a bar (the total is not known y
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
 import sys
 import time
@@ -27,6 +29,16 @@ def is_terminal(stream) -> bool:
         return bool(isatty and isatty())
     except (ValueError, OSError):  # a closed stream
         return False
+
+
+def terminal_columns(stream) -> int:
+    """The width of the terminal ``stream`` writes to (stderr's own, even when stdout is a pipe);
+    ``COLUMNS`` or 80 where it cannot be told."""
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+        columns = 0
+    return columns or shutil.get_terminal_size((80, 24)).columns
 
 
 def bar_text(label: str, done: int, total: int, unit: str = "", seconds: float = 0.0) -> str:
@@ -73,7 +85,7 @@ class Bar:
         """Replace the line with ``text`` (cut to the terminal's width, so it never wraps)."""
         if not self.enabled:
             return
-        columns = shutil.get_terminal_size((80, 24)).columns
+        columns = terminal_columns(self.stream)
         text = text[: max(10, columns - 1)]
         pad = " " * max(0, self._width - len(text))
         self.stream.write(f"\r{text}{pad}")

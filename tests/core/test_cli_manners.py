@@ -170,3 +170,20 @@ def test_a_progress_bar_on_a_terminal_stderr_and_never_in_json(trained, pngs, tm
     assert code == 0, err
     assert bar not in err and "\r" not in err, err  # a pipe gets no bar
     assert isinstance(json.loads(out), dict)
+
+
+def test_the_bar_fits_the_width_of_stderrs_terminal_even_when_stdout_is_a_pipe():
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 40, 0, 0))
+    with open(slave, "w", closefd=True) as stream:
+        bar = Bar("a long label that does not fit", "items", stream=stream)
+        bar(3, 10)
+        bar.close()
+    text = os.read(master, 4096).decode()
+    os.close(master)
+    first = text.split("\r")[1]
+    assert first.startswith("a long label") and len(first) == 39, repr(text)

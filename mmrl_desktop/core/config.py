@@ -19,6 +19,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 # classes are in ``core/learning/algorithms`` (``ALGORITHMS``, which imports torch); this module
 # stays torch-free and imports no layer (ADR 0012), so validation and help read the names here.
 ALGORITHM_NAMES = ("default", "egreedy-q", "reinforce", "supervised")
+# Which item the expert is asked about next (``core/learning/next_item.py``, ADR 0013).
+NEXT_ITEM_NAMES = ("shuffle", "uncertain", "diverse", "likely-positive")
 
 
 def _one_of(names: tuple[str, ...]) -> str:
@@ -159,6 +161,28 @@ class TrainConfig:
         ),
     )
 
+    next_item: str = field(
+        default="shuffle",
+        metadata=_help(
+            "which item is asked next: shuffle (a fixed random order), uncertain (where the model "
+            "is least sure), diverse (uncertain and unlike each other), likely-positive (most "
+            "likely positive_label first, for screening)"
+        ),
+    )
+    next_item_random: float = field(
+        default=0.1,
+        metadata=_help(
+            "fraction of the next items drawn uniformly from the unanswered ones whatever the "
+            "order, so the answers stay usable for evaluation and for another model"
+        ),
+    )
+    positive_label: str = field(
+        default="",
+        metadata=_help(
+            "the label likely-positive asks about first (e.g. the finding screened for)"
+        ),
+    )
+
     def validate(self) -> None:
         _check(self.lr > 0, f"lr must be positive, not {self.lr}.")
         _check(self.weight_decay >= 0, "weight_decay must be zero or positive.")
@@ -181,6 +205,18 @@ class TrainConfig:
         _check(
             self.algorithm in ALGORITHM_NAMES,
             f"unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHM_NAMES)}.",
+        )
+        _check(
+            self.next_item in NEXT_ITEM_NAMES,
+            f"unknown next_item {self.next_item!r}; choose one of {', '.join(NEXT_ITEM_NAMES)}.",
+        )
+        _check(
+            0.0 <= self.next_item_random <= 1.0,
+            f"next_item_random must be between 0 and 1, not {self.next_item_random}.",
+        )
+        _check(
+            self.next_item != "likely-positive" or bool(self.positive_label),
+            "next_item likely-positive needs a positive_label (the label to find first).",
         )
 
     @classmethod

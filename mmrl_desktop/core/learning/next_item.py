@@ -1,0 +1,200 @@
+"""Which item the expert is asked about next (issue 19, ADR 0013): the next-item strategies.
+
+    cands = pool_candidates(trainer, items, task, embedding=True)   # fresh predictions
+    picks = choose("diverse", cands, n=10, rng=np.random.default_rng(0), random_fraction=0.1)
+    [Pick(item_id, propensity, uniform), ...]
+
+The strategies (``config.NEXT_ITEM_NAMES``):
+
+* ``shuffle``: the queue's own order, a fixed pseudo-random permutation of the items
+  (``core/labelling/session.queue_order``): the first unanswered ones. It does not look at the
+  model or the labels, so each pick is, over the permutation, a uniform draw from the unanswered
+  items: its propensity is ``1 / unanswered``.
+* ``uncertain``: the item whose answer tells the model most. For thumbs, the expected information
+  gain of a thumb on the label that would be shown: a thumb on label ``l`` of an item with class
+  probabilities ``p`` tells ``h(p_l)`` bits (the binary entropy: 👍 leaves no doubt, 👎 leaves the
+  rest), and the label shown is drawn about as ``p``, so the gain is ``Σ_l p_l h(p_l)``. For a
+  learner that gets the true label on every answer (``measure="margin"``, the supervised anchor):
+  the smallest margin between the two most probable labels.
+* ``diverse``: uncertain, spread over the embedding space: among the ``DIVERSE_POOL × n`` most
+  uncertain items, greedy k-center — the first pick is the most uncertain, each next one the
+  candidate farthest (cosine) from every pick of the batch so far — so ten questions are not ten
+  copies of one case.
+* ``likely-positive``: highest probability of the positive label first (ASReview-style
+  screening).
+
+Every strategy except ``shuffle`` draws each pick, with probability ``random_fraction`` (ε),
+uniformly from the unanswered items instead; the log then holds a known uniform part usable for
+evaluation and by another model (Lowell, Lipton & Wallace 2018). Each pick carries its selection
+probability *given the model and the batch's earlier picks*: ``ε / m + (1 − ε) · [i is the
+strategy's choice]`` with ``m`` unanswered items left. It is exact, but for the deterministic
+strategies it is ``ε / m`` for every item but one: an off-policy estimate that weights by it can
+only use the uniform part (ADR 0013).
+
+Candidates without model predictions (before the first model) are taken in queue order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from mmrl_desktop.core.config import NEXT_ITEM_NAMES
+from mmrl_desktop.core.errors import UserError
+
+DIVERSE_POOL = 10  # diverse picks among the DIVERSE_POOL × n most uncertain items
+MEASURES = ("thumb", "margin")
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The unanswered items, in queue order, with one task's fresh predictions.
+
+    probs: [N, K] class probabilities (None: no model yet); embedding: [N, D] (diverse only);
+    labels: the K label names (likely-positive finds its column by name)."""
+
+    ids: Sequence[str]
+    probs: np.ndarray | None = None
+    embedding: np.ndarray | None = None
+    labels: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Pick:
+    item_id: str
+    propensity: float  # P(this item | the model, the batch's earlier picks), in (0, 1]
+    uniform: bool = False  # drawn by the random fraction
+
+
+def binary_entropy(p: np.ndarray) -> np.ndarray:
+    """h(p) in bits, 0 at 0 and 1."""
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
+    return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
+
+
+def thumb_gain(probs: np.ndarray) -> np.ndarray:
+    """Expected information gain (bits) of a thumb on a label drawn as ``probs``: Σ_l p_l h(p_l)."""
+    p = np.asarray(probs, dtype=np.float64)
+    return (p * binary_entropy(p)).sum(-1)
+
+
+def margin(probs: np.ndarray) -> np.ndarray:
+    """p(first) − p(second) per row: small = unsure."""
+    top = np.sort(np.asarray(probs, dtype=np.float64), axis=-1)
+    return top[:, -1] - top[:, -2]
+
+
+def uncertainty(probs: np.ndarray, measure: str = "thumb") -> np.ndarray:
+    """Higher = less sure: the thumb's information gain, or minus the margin."""
+    if measure not in MEASURES:
+        raise ValueError(f"measure must be one of {MEASURES}, not {measure!r}")
+    return thumb_gain(probs) if measure == "thumb" else -margin(probs)
+
+
+def check_order(order: str, positive: str | None, labels: Sequence[str] = ()) -> None:
+    """One sentence (UserError) for an unknown order or a missing/unknown positive label."""
+    if order not in NEXT_ITEM_NAMES:
+        raise UserError(f"unknown order {order!r}; choose one of {', '.join(NEXT_ITEM_NAMES)}.")
+    if order == "likely-positive" and not positive:
+        raise UserError("the likely-positive order needs a positive label (--positive LABEL).")
+    if positive and labels and positive not in labels:
+        raise UserError(f"{positive!r} is not a label here; the labels are {', '.join(labels)}.")
+
+
+def choose(
+    order: str,
+    cands: Candidates,
+    n: int,
+    rng: np.random.Generator,
+    random_fraction: float = 0.1,
+    positive: str | None = None,
+    measure: str = "thumb",
+) -> list[Pick]:
+    """The next ``n`` items (fewer when fewer are unanswered), each with its selection
+    probability (module docstring)."""
+    check_order(order, positive, cands.labels if cands.probs is not None else ())
+    m = len(cands.ids)
+    n = max(0, min(int(n), m))
+    if order == "shuffle" or cands.probs is None:
+        return [Pick(cands.ids[j], 1.0 / (m - j)) for j in range(n)]
+    eps = float(random_fraction)
+    best = _ranker(order, cands, n, positive, measure)
+    left = np.ones(m, dtype=bool)
+    chosen: list[int] = []
+    picks: list[Pick] = []
+    for j in range(n):
+        det = best(left, chosen)
+        uniform = bool(rng.random() < eps)
+        idx = int(rng.choice(np.flatnonzero(left))) if uniform else det
+        prop = eps / (m - j) + (1.0 - eps) * (idx == det)
+        picks.append(Pick(cands.ids[idx], float(min(1.0, prop)), uniform))
+        left[idx] = False
+        chosen.append(idx)
+    return picks
+
+
+Ranker = Callable[[np.ndarray, list[int]], int]
+
+
+def _ranker(order: str, cands: Candidates, n: int, positive: str | None, measure: str) -> Ranker:
+    """The strategy's deterministic choice among the items still ``left`` (ties: queue order)."""
+    probs = np.asarray(cands.probs, dtype=np.float64)
+    if order == "likely-positive":
+        score = probs[:, list(cands.labels).index(positive)]
+    else:
+        score = uncertainty(probs, measure)
+    if order != "diverse" or cands.embedding is None:
+        return lambda left, _chosen: _argmax(score, left)
+    z = np.asarray(cands.embedding, dtype=np.float64)
+    z = z / np.linalg.norm(z, axis=1, keepdims=True).clip(1e-12)
+    top = np.zeros(len(score), dtype=bool)
+    top[np.argsort(-score, kind="stable")[: DIVERSE_POOL * max(1, n)]] = True
+    return lambda left, chosen: _k_center(score, z, top, left, chosen)
+
+
+def _argmax(score: np.ndarray, allowed: np.ndarray) -> int:
+    return int(np.argmax(np.where(allowed, score, -np.inf)))
+
+
+def _k_center(
+    score: np.ndarray, z: np.ndarray, top: np.ndarray, left: np.ndarray, chosen: list[int]
+) -> int:
+    """The most uncertain candidate first; then the candidate farthest from every pick so far."""
+    allowed = top & left
+    if not allowed.any():  # the top candidates are all taken: the most uncertain of the rest
+        return _argmax(score, left)
+    if not chosen:
+        return _argmax(score, allowed)
+    far = 1.0 - (z @ z[chosen].T).max(axis=1)  # cosine distance to the nearest pick
+    return _argmax(far + 1e-9 * score, allowed)  # ties: the more uncertain
+
+
+def pool_candidates(trainer, items: Sequence, task: str, embedding: bool = False) -> Candidates:
+    """Fresh predictions of ``trainer``'s current model for ``items`` (unanswered, in queue
+    order): the class probabilities the expert would be shown (``calibration.class_probs``, the
+    one source) and, for ``diverse``, the model's unit-norm embedding. No exploration draw: the
+    shown label's random stream is left alone."""
+    from mmrl_desktop.core.learning.calibration import class_probs
+    from mmrl_desktop.core.learning.device import evaluating
+
+    trainer._ensure_built()
+    probs: list[np.ndarray] = []
+    embs: list[np.ndarray] = []
+    for start in range(0, len(items), 256):
+        inputs = trainer.featurizer.batch(list(items[start : start + 256]))
+        p = class_probs(trainer.algorithm, inputs, trainer.calibrator.temperatures)[task]
+        probs.append(p.double().numpy())
+        if embedding:
+            policy = trainer.algorithm.policy
+            with evaluating(policy):
+                dev = {k: v.to(trainer.device) for k, v in inputs.items()}
+                embs.append(policy.embed(dev).double().cpu().numpy())
+    k = len(trainer.labels[task])
+    return Candidates(
+        ids=[it.item_id for it in items],
+        probs=np.concatenate(probs) if probs else np.zeros((0, k)),
+        embedding=(np.concatenate(embs) if embs else np.zeros((0, 1))) if embedding else None,
+        labels=tuple(trainer.labels[task]),
+    )

@@ -1,0 +1,137 @@
+"""Which item next (issue 19): each strategy's pick on a hand-made pool, the random fraction and
+the selection probabilities, and the settings in project.toml's [algorithm] table."""
+
+import numpy as np
+import pytest
+
+from mmrl_desktop.core.config import NEXT_ITEM_NAMES, TrainConfig
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning.next_item import (
+    Candidates,
+    choose,
+    margin,
+    thumb_gain,
+)
+
+LABELS = ("a", "b", "c")
+# four items: sure a, sure b, a coin flip between a and c, fairly sure c
+PROBS = np.array(
+    [
+        [0.96, 0.02, 0.02],
+        [0.03, 0.95, 0.02],
+        [0.49, 0.02, 0.49],
+        [0.10, 0.10, 0.80],
+    ]
+)
+IDS = ["sure-a", "sure-b", "a-or-c", "likely-c"]
+
+
+def _cands(probs=PROBS, ids=IDS, embedding=None):
+    return Candidates(ids=list(ids), probs=np.asarray(probs), embedding=embedding, labels=LABELS)
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def test_uncertain_picks_the_low_margin_item_first():
+    picks = choose("uncertain", _cands(), 2, _rng(), random_fraction=0.0)
+    assert [p.item_id for p in picks] == ["a-or-c", "likely-c"]
+    margin_picks = choose("uncertain", _cands(), 1, _rng(), 0.0, measure="margin")
+    assert margin_picks[0].item_id == "a-or-c"
+    assert margin(PROBS).argmin() == 2 and thumb_gain(PROBS).argmax() == 2
+
+
+def test_a_thumb_on_a_two_way_tie_tells_more_than_on_a_three_way_one():
+    """The thumb's information gain is not the entropy: 👍/👎 on one of three equal labels
+    leaves more doubt than on one of two."""
+    two, three = thumb_gain(np.array([[0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]]))
+    assert two == pytest.approx(1.0)
+    assert three == pytest.approx(0.9183, abs=1e-3)
+
+
+def test_diverse_does_not_pick_two_near_duplicates():
+    # items 0 and 1: the same unsure case twice (embeddings almost equal); 2: unsure, elsewhere
+    probs = np.array([[0.5, 0.5, 0.0], [0.5, 0.49, 0.01], [0.6, 0.4, 0.0], [0.98, 0.01, 0.01]])
+    emb = np.array([[1.0, 0.0], [0.999, 0.01], [0.0, 1.0], [0.7, 0.7]])
+    ids = ["dup1", "dup2", "other", "sure"]
+    uncertain = choose("uncertain", _cands(probs, ids, emb), 2, _rng(), 0.0)
+    assert [p.item_id for p in uncertain] == ["dup1", "dup2"]  # the failure diverse avoids
+    diverse = choose("diverse", _cands(probs, ids, emb), 2, _rng(), 0.0)
+    assert [p.item_id for p in diverse] == ["dup1", "other"]
+
+
+def test_likely_positive_ranks_by_the_probability_of_the_positive_label():
+    picks = choose("likely-positive", _cands(), 4, _rng(), 0.0, positive="c")
+    assert [p.item_id for p in picks] == ["likely-c", "a-or-c", "sure-a", "sure-b"]
+    with pytest.raises(UserError, match="needs a positive label"):
+        choose("likely-positive", _cands(), 1, _rng(), 0.0)
+    with pytest.raises(UserError, match="'z' is not a label"):
+        choose("likely-positive", _cands(), 1, _rng(), 0.0, positive="z")
+
+
+def test_shuffle_is_the_queue_order_with_uniform_propensities():
+    picks = choose("shuffle", _cands(), 3, _rng(), random_fraction=0.5)
+    assert [p.item_id for p in picks] == IDS[:3]
+    assert [p.propensity for p in picks] == pytest.approx([1 / 4, 1 / 3, 1 / 2])
+
+
+def test_without_a_model_every_order_takes_the_queue_order():
+    picks = choose("uncertain", Candidates(ids=IDS), 2, _rng())
+    assert [p.item_id for p in picks] == IDS[:2]
+
+
+def test_deterministic_picks_carry_the_mixture_propensity():
+    eps = 0.1
+    picks = choose("uncertain", _cands(), 4, _rng(3), random_fraction=eps)
+    for j, p in enumerate(picks):
+        m = 4 - j
+        expected = eps / m if p.uniform else eps / m + (1 - eps)
+        # a uniform draw that lands on the strategy's own choice has the full mixture
+        assert p.propensity == pytest.approx(expected) or (
+            p.uniform and p.propensity == pytest.approx(eps / m + (1 - eps))
+        )
+    assert picks[-1].propensity == pytest.approx(1.0)  # the last item left: certain
+
+
+def test_the_random_fraction_draws_uniformly_and_the_propensity_matches_the_frequency():
+    """Over many draws, each item's first-pick frequency equals its stated propensity."""
+    eps = 0.3
+    counts = dict.fromkeys(IDS, 0)
+    stated = {}
+    rng = _rng(7)
+    trials = 4000
+    for _ in range(trials):
+        p = choose("uncertain", _cands(), 1, rng, random_fraction=eps)[0]
+        counts[p.item_id] += 1
+        stated[p.item_id] = p.propensity
+    assert stated["a-or-c"] == pytest.approx(eps / 4 + 1 - eps)
+    assert stated["sure-a"] == pytest.approx(eps / 4)
+    for item_id, c in counts.items():
+        assert c / trials == pytest.approx(stated[item_id], abs=0.03)
+
+
+def test_no_random_fraction_never_draws_uniformly():
+    picks = choose("diverse", _cands(embedding=np.eye(4)[:, :3]), 4, _rng(), 0.0)
+    assert not any(p.uniform for p in picks)
+    assert len({p.item_id for p in picks}) == 4  # no item twice
+
+
+def test_unknown_order_is_one_sentence():
+    with pytest.raises(UserError, match="unknown order 'smart'; choose one of shuffle"):
+        choose("smart", _cands(), 1, _rng())
+
+
+def test_the_project_setting_is_validated():
+    assert TrainConfig().next_item == "shuffle"
+    assert TrainConfig().next_item_random == pytest.approx(0.1)
+    assert TrainConfig.from_dict({"next_item": "diverse"}).next_item == "diverse"
+    assert NEXT_ITEM_NAMES == ("shuffle", "uncertain", "diverse", "likely-positive")
+    with pytest.raises(UserError, match="unknown next_item 'best'"):
+        TrainConfig.from_dict({"next_item": "best"})
+    with pytest.raises(UserError, match="next_item_random must be between 0 and 1"):
+        TrainConfig.from_dict({"next_item_random": 1.5})
+    with pytest.raises(UserError, match="needs a positive_label"):
+        TrainConfig.from_dict({"next_item": "likely-positive"})
+    cfg = TrainConfig.from_dict({"next_item": "likely-positive", "positive_label": "tumour"})
+    assert cfg.positive_label == "tumour"

@@ -151,8 +151,9 @@ def test_the_graph_view_of_images_does_not_follow_the_answers():
     """By default the graph's view of images is the raw pixels: an embedding fit to the answers
     (mis-clicks included) and to the graph's own pseudo-labels would confirm their mistakes."""
     algo, _, _ = _simulate(40)
-    assert algo.share == 0.99
-    wide, _ = _algo(input_views="0.99,0.5,0")  # the label-chosen mix is still an option
+    assert algo.views.share == 0.99
+    assert algo.graph_view in ("pixels", "gradients") and "embedding" not in algo.views.graphs
+    wide, _ = _algo(input_views="0.99,0.5,0")  # an older project's list still loads
     assert wide.options.input_views == "0.99,0.5,0"
 
 

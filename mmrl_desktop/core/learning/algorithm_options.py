@@ -24,6 +24,9 @@ class NoOptions:
     """An algorithm without knobs of its own."""
 
 
+GRAPH_VIEWS = ("pixels", "gradients", "logmel", "ngrams", "embedding")
+
+
 @dataclass
 class DefaultOptions:
     """default: the pool graph posterior (``core/learning/algorithms/default.py``)."""
@@ -45,11 +48,25 @@ class DefaultOptions:
     )
     input_views: str = _opt(
         "0.99",
-        "candidate shares of the raw image view in the graph (images), comma-separated: the "
-        "first until view_min_labels known labels, then the one whose neighbours best predict them",
+        "share of the raw pixels in the graph's pixels view (mixed with the policy's embedding); "
+        "only the first of a comma-separated list is used",
     )
     view_min_labels: int = _opt(
-        30, "known labels before the graph's view is chosen among input_views (leave-one-out 1-NN)"
+        30,
+        "answers scored before the graph's view is chosen among graph_views and the network's "
+        "weight set (each scored by a posterior that had not seen it)",
+    )
+    graph_views: str = _opt(
+        "pixels,gradients,logmel,ngrams",
+        "candidate views of the pool graph, comma-separated (pixels, gradients, logmel, ngrams, "
+        "embedding): the first present until view_min_labels answers are scored, then the one "
+        "whose posterior best predicted the answers it had not seen",
+    )
+    view_window: int = _opt(150, "the views and the network are scored on this many recent answers")
+    net_temper: float = _opt(
+        1.0,
+        "the network's weight in the posterior is sigmoid(net_temper × (its log-likelihood − the "
+        "graph's) on the scored answers); 0 = the graph alone",
     )
     pool_size: int = _opt(4096, "at most this many pool items (a seeded sample) are kept")
     embed_every: int = _opt(
@@ -74,6 +91,13 @@ class DefaultOptions:
             views = []
         if not views or not all(0.0 <= v < 1.0 for v in views):
             raise UserError("default: input_views is a comma-separated list of shares in [0, 1).")
+        names = [v.strip() for v in self.graph_views.split(",") if v.strip()]
+        if not names or not set(names) <= set(GRAPH_VIEWS):
+            raise UserError(
+                f"default: graph_views is a comma-separated list of {', '.join(GRAPH_VIEWS)}."
+            )
+        if self.view_window < 1 or self.view_min_labels < 0 or self.net_temper < 0:
+            raise UserError("default: view_window ≥ 1, view_min_labels ≥ 0 and net_temper ≥ 0.")
         if not 0.0 < self.answer_noise < 0.5:
             raise UserError("default: answer_noise in (0, 0.5).")
         if min(self.graph_beta, self.act_kappa, self.pseudo_kappa, self.pseudo_weight) < 0:

@@ -43,12 +43,13 @@ Evaluation (``greedy``): the softmax head, so the exported network carries what 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
 from mmrl_desktop.core.learning.algorithm_options import DefaultOptions
 from mmrl_desktop.core.learning.algorithms.base import Action, Algorithm, ReplayBatch, _to
+from mmrl_desktop.core.learning.graph_views import GraphViews
+from mmrl_desktop.core.learning.views import unit_rows
 
 
 class DefaultAlgorithm(Algorithm):
@@ -63,8 +64,8 @@ class DefaultAlgorithm(Algorithm):
         self.pool_inputs: dict[str, torch.Tensor] | None = None
         self.ref_logp: dict[str, torch.Tensor] = {}
         self._load = None
-        self.view: np.ndarray | None = None  # unit-norm view of the pool [n, D']
-        self.graph = None  # row-normalised kNN graph (scipy sparse)
+        self.z: np.ndarray | None = None  # unit-norm policy embedding of the pool [n, D]
+        self.views = GraphViews(self.options)  # candidate views, their graphs, the choice
         self.q: dict[str, np.ndarray] = {}  # graph posterior per task [n, K]
         self.acting: dict[str, np.ndarray] = {}  # acting distribution per task [n, K]
         self.targets: dict[str, torch.Tensor] = {}  # pseudo-labels [n, K]
@@ -74,8 +75,17 @@ class DefaultAlgorithm(Algorithm):
         self.suspect: dict[str, set[tuple[int, int, bool]]] = {}
         self.refreshes = 0
         self._embedded_at = 0
-        self.share = 0.0
         self.fitted = False
+
+    @property
+    def graph_view(self) -> str:
+        """The name of the view the graph is built on now (``graph_views``)."""
+        return self.views.chosen
+
+    @property
+    def graph(self):
+        """The row-normalised kNN graph of ``graph_view`` (scipy sparse; None before a refresh)."""
+        return self.views.graphs.get(self.views.chosen)
 
     # ---------------------------------------------------------------- the pool
     def attach_pool(self, item_ids, load) -> None:
@@ -103,7 +113,8 @@ class DefaultAlgorithm(Algorithm):
         for i in new:
             self.pool_index[i] = len(self.pool_ids)
             self.pool_ids.append(i)
-        self.view = None
+        self.z = None
+        self.views.reset()
         self.ref_logp = self._pool_logp(self.reference)
 
     def _pool_batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -124,58 +135,33 @@ class DefaultAlgorithm(Algorithm):
         return {t: torch.cat(v) for t, v in out.items() if v}
 
     @torch.no_grad()
-    def _embed(self, inputs) -> torch.Tensor:
+    def _embed(self, inputs) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The policy's embedding [B, D] and its probabilities per task (eval mode)."""
         was = self.policy.training
         self.policy.eval()
-        z = self.policy.embed(_to(inputs, self.device)).float().cpu()
+        z = self.policy.embed(_to(inputs, self.device))
+        heads = getattr(self.policy, "heads", None)
+        logits = heads(z) if heads is not None else self.policy(_to(inputs, self.device))
         self.policy.train(was)
-        return z
+        probs = {t: F.softmax(v.float(), -1).cpu().double().numpy() for t, v in logits.items()}
+        return z.float().cpu(), probs
 
-    def _parts(self, z: torch.Tensor, inputs) -> tuple[np.ndarray, np.ndarray | None]:
-        """Unit-norm embedding and (for images) unit-norm raw pixels, ≤ 16×16 per channel."""
-        z = F.normalize(z.double(), dim=1).numpy()
-        if "image" not in inputs:
-            return z, None
-        img = inputs["image"].double()
-        if img.shape[-1] > 16:
-            img = F.adaptive_avg_pool2d(img, 16)
-        x = F.normalize(img.flatten(1), dim=1)
-        if "image_mask" in inputs:
-            x = x * inputs["image_mask"].double()[:, None]
-        return z, x.numpy()
+    def _sample_rate(self) -> int:
+        return int(getattr(getattr(self.policy, "config", None), "audio_sample_rate", 16000))
 
-    def _view(self, z: np.ndarray, x: np.ndarray | None, share: float) -> np.ndarray:
-        if x is None or share <= 0:
-            return z
-        return np.concatenate([(1 - share) ** 0.5 * z, share**0.5 * x], 1)
-
-    def _choose_share(self, z: np.ndarray, x: np.ndarray | None, buffer) -> float:
-        """The candidate view share whose nearest labelled neighbour best predicts known labels."""
-        shares = [float(v) for v in self.options.input_views.split(",")]
-        if x is None:
-            return 0.0
-        known: dict[int, int] = {}
-        task = next(iter(self.num_labels))
-        for r in buffer.rows:
-            i = self.pool_index.get(r.item_id)
-            if r.task == task and i is not None:
-                if r.corrected >= 0:
-                    known[i] = r.corrected
-                elif r.reward > 0 and r.shown >= 0:
-                    known[i] = r.shown
-        if len(known) < self.options.view_min_labels:
-            return shares[0]
-        idx = np.fromiter(known, int)
-        y = np.fromiter(known.values(), int)
-        best, arg = -1.0, shares[0]
-        for share in shares:
-            v = self._view(z[idx], x[idx], share)
-            sims = v @ v.T
-            np.fill_diagonal(sims, -np.inf)
-            acc = float((y[sims.argmax(1)] == y).mean())
-            if acc > best + 1e-9:
-                best, arg = acc, share
-        return arg
+    def _reembed(self, n: int) -> None:
+        """Embed the pool, take the network's probabilities, rebuild the candidate graphs."""
+        zs, probs = [], {t: [] for t in self.num_labels}
+        for inp in self._chunks():
+            z, p = self._embed(inp)
+            zs.append(z)
+            for t in probs:
+                probs[t].append(p[t])
+        self.z = unit_rows(torch.cat(zs).double().numpy())
+        self.views.net = {t: np.concatenate(v) for t, v in probs.items()}
+        k = min(self.options.graph_k, n - 1)
+        self.views.rebuild(self.z, self._chunks, self._sample_rate(), k, fixed_too=False)
+        self._embedded_at = self.refreshes
 
     # ---------------------------------------------------------------- refresh
     @torch.no_grad()
@@ -190,32 +176,16 @@ class DefaultAlgorithm(Algorithm):
         self._add_to_pool([r.item_id for r in buffer.rows])
         o = self.options
         n = len(self.pool_ids)
+        self.views.score(buffer.rows, self.pool_index, self.num_labels)  # before they are used
         every = 1 if self.refreshes < o.embed_warmup else o.embed_every
-        if self.view is None or self.refreshes - self._embedded_at >= every:
-            parts = [self._parts(self._embed(inp), inp) for inp in self._chunks()]
-            z = np.concatenate([p[0] for p in parts])
-            x = None if parts[0][1] is None else np.concatenate([p[1] for p in parts])
-            self.share = self._choose_share(z, x, buffer)
-            self.view = self._view(z, x, self.share)
-            self.graph = _knn_graph(self.view, min(o.graph_k, n - 1)) if n > 1 else None
-            self._embedded_at = self.refreshes
+        if self.z is None or self.refreshes - self._embedded_at >= every:
+            self._reembed(n)
         self.refreshes += 1
-        metrics: dict[str, float] = {"policy/graph_input_share": self.share}
+        self.views.choose()
+        metrics: dict[str, float] = {"policy/graph_input_share": self.views.share}
+        metrics.update(self.views.metrics())
         for t, k in self.num_labels.items():
-            loglik = self._loglik(buffer, t, n, k)
-            q = self.q.get(t)
-            if q is None or q.shape != (n, k):
-                q = _softmax(loglik)
-            if self.graph is not None:
-                for _ in range(o.graph_iters):
-                    q = _softmax(loglik + o.graph_beta * (self.graph @ q))
-                if o.suspect_ratio > 0:
-                    self.suspect[t] = self._suspects(buffer, t, self.graph @ q)
-                    if self.suspect[t]:
-                        loglik = self._loglik(buffer, t, n, k)
-                        for _ in range(o.graph_iters):
-                            q = _softmax(loglik + o.graph_beta * (self.graph @ q))
-                metrics[f"policy/suspect_thumbs_{t}"] = float(len(self.suspect.get(t, ())))
+            q = self._posterior(buffer, t, n, k, metrics)
             self.q[t] = q
             lq = np.log(q + 1e-12)
             sd = lq.std(1, keepdims=True)
@@ -234,11 +204,40 @@ class DefaultAlgorithm(Algorithm):
         self.fitted = True
         return metrics
 
+    def _sweeps(self, loglik: np.ndarray, graph, q: np.ndarray) -> np.ndarray:
+        for _ in range(self.options.graph_iters):
+            q = _softmax(loglik + self.options.graph_beta * (graph @ q))
+        return q
+
+    def _posterior(self, buffer, t: str, n: int, k: int, metrics: dict) -> np.ndarray:
+        """Every candidate view's graph posterior for task ``t`` (warm-started), the chosen one's
+        suspects set aside, mixed with the network's by ``views.net_weight``."""
+        o, gv = self.options, self.views
+        loglik = self._loglik(buffer, t, n, k)
+        for name, graph in gv.graphs.items():
+            q = gv.q.get(name, {}).get(t)
+            if q is None or q.shape != (n, k):
+                q = _softmax(loglik)
+            gv.q.setdefault(name, {})[t] = q if graph is None else self._sweeps(loglik, graph, q)
+        graph, q = self.graph, gv.q[gv.chosen][t]
+        if graph is not None and o.suspect_ratio > 0:
+            self.suspect[t] = self._suspects(buffer, t, graph @ q)
+            if self.suspect[t]:
+                loglik = self._loglik(buffer, t, n, k)
+                q = gv.q[gv.chosen][t] = self._sweeps(loglik, graph, q)
+            metrics[f"policy/suspect_thumbs_{t}"] = float(len(self.suspect.get(t, ())))
+        w = gv.net_weight
+        if w > 0 and t in gv.net and gv.net[t].shape == (n, k):
+            post = gv.net[t] * np.exp(loglik - loglik.max(1, keepdims=True))
+            q = (1 - w) * q + w * post / post.sum(1, keepdims=True)
+        return q
+
     def answers_retracted(self) -> None:
         """The next refresh starts the posterior cold (a warm start would keep the withdrawn
         answer's pull on its neighbours) and re-embeds the pool with the rolled-back network."""
         self.q = {}
-        self.view = None
+        self.views.q = {}
+        self.z = None
 
     def _suspects(self, buffer, task: str, vote: np.ndarray) -> set[tuple[int, int, bool]]:
         """Thumbs the item's neighbours contradict: ``vote`` = their mean posterior [n, K]."""
@@ -288,7 +287,7 @@ class DefaultAlgorithm(Algorithm):
         """A pool item (by ``item_ids``) acts on its own row of the posterior; any other row
         (or every row, without ids) on the vote of its pool neighbours."""
         probs = self.greedy(inputs)
-        if not self.fitted or self.view is None:
+        if not self.fitted or self.z is None:
             out = {}
             for t, p in probs.items():
                 lab = torch.multinomial(p, 1, generator=generator).squeeze(1)
@@ -298,7 +297,7 @@ class DefaultAlgorithm(Algorithm):
         known = rows >= 0
         nb = None
         if not known.all():  # not a pool item: the vote of its pool neighbours
-            sims = self._view(*self._parts(self._embed(inputs), inputs), self.share) @ self.view.T
+            sims = self._new_view(inputs)
             kk = min(self.options.graph_k, sims.shape[1])
             nb = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
         out = {}
@@ -321,6 +320,17 @@ class DefaultAlgorithm(Algorithm):
             belief = belief / belief.sum(1, keepdims=True).clip(1e-12)
             out[t] = Action(lab, prop, torch.from_numpy(belief).float())
         return out
+
+    def _new_view(self, inputs) -> np.ndarray:
+        """Similarities [B, n] of items outside the pool to the pool, in the graph's view (the
+        embedding where that view lacks the items' modality)."""
+        assert self.z is not None
+        z = unit_rows(self._embed(inputs)[0].double().numpy())
+        name = self.views.chosen
+        v = self.views.view(name, z, inputs, self._sample_rate())
+        if v is None:
+            return z @ self.z.T
+        return v @ self.views.pool_view(name, self.z).T
 
     def _rows(self, item_ids, n: int) -> np.ndarray:
         """The pool row of each item id (−1: not in the pool, or no ids given)."""
@@ -377,7 +387,7 @@ class DefaultAlgorithm(Algorithm):
                 target = self.targets[t][idx].to(self.device)
                 weight = self.target_weight[t][idx].to(self.device)
                 pseudo = (weight * -(target * lq).sum(-1)).mean()
-                loss = loss + o.pseudo_weight * pseudo
+                loss = loss + o.pseudo_weight * (1.0 - self.views.net_weight) * pseudo
                 metrics[f"loss/pseudo_{t}"] = float(pseudo.detach())
             if t in kl:
                 loss = loss + self.config.kl_beta * kl[t]
@@ -416,17 +426,3 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     x = x - x.max(1, keepdims=True)
     e = np.exp(x)
     return e / e.sum(1, keepdims=True)
-
-
-def _knn_graph(view: np.ndarray, k: int):
-    """Symmetrised, row-normalised kNN graph (cosine similarity of unit-norm rows)."""
-    n = len(view)
-    v = torch.from_numpy(view.astype(np.float32))
-    sims = v @ v.T
-    sims.fill_diagonal_(-float("inf"))
-    idx = sims.topk(k, dim=1).indices.numpy()
-    rows = np.repeat(np.arange(n), k)
-    adj = sp.csr_matrix((np.ones(n * k), (rows, idx.ravel())), shape=(n, n))
-    adj = ((adj + adj.T) > 0).astype(np.float64)
-    deg = np.asarray(adj.sum(1)).ravel()
-    return sp.diags(1.0 / np.maximum(deg, 1.0)) @ adj

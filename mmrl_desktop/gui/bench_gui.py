@@ -163,8 +163,8 @@ class _TrainerLog:
         self.steps: list[int] = []  # the trainer's update count, as its events report it
         self.ups: list[float] = []
         self.info: dict = {}
-        trainer.sig_event.connect(self._event)
-        trainer.sig_info.connect(self.info.update)
+        trainer.metricsArrived.connect(self._event)
+        trainer.infoChanged.connect(self.info.update)
 
     def _event(self, ev) -> None:
         self.versions.append((time.perf_counter(), int(ev.metrics.get("data/last_event_id", -1))))

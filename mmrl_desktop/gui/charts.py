@@ -161,9 +161,9 @@ class ChartsPanel(QWidget):
         if not self.timer.isActive():
             self.timer.start()
 
-    def add_metrics(self, step: float, metrics: dict[str, float], _tasks=None) -> None:
+    def add_metrics(self, step: float, metrics: dict[str, float]) -> None:
         """Add a trainer event's metrics: the trainer sends the charts' keys already
-        (``core/learning/trainer_messages.chart_keys``). ``_tasks`` is not used any more."""
+        (``core/learning/trainer_messages.chart_keys``)."""
         for key, value in metrics.items():
             self.add_point(key, step, value)
 

@@ -39,11 +39,6 @@ class LabelingController(QObject):
     messageRequested = Signal(str)
     _decoded = Signal(str)  # from the prefetch thread (queued): an item is ready to show
 
-    # the names before the signals were renamed, until gui/main_window.py connects the new ones
-    # (then delete these two)
-    sig_counts = property(lambda self: self.countsChanged)
-    sig_message = property(lambda self: self.messageRequested)
-
     def __init__(
         self,
         project: Project,

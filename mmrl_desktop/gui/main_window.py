@@ -151,16 +151,16 @@ class MainWindow(QMainWindow):
         fb.undoRequested.connect(lab.undo)
         fb.correctRequested.connect(lab.correct)
         self.queue.itemActivated.connect(lab.activate)
-        lab.sig_counts.connect(self.status.set_counts)
-        lab.sig_message.connect(fb.show_message)
+        lab.countsChanged.connect(self.status.set_counts)
+        lab.messageRequested.connect(fb.show_message)
         a.train_start.triggered.connect(self.trainer.start)
         a.train_pause.triggered.connect(self.trainer.pause)
         a.train_stop.triggered.connect(self.trainer.stop)
-        self.trainer.sig_state.connect(self.status.set_trainer_state)
-        self.trainer.sig_info.connect(self.status.set_info)
-        self.trainer.sig_error.connect(self.status.show_error)
-        self.trainer.sig_event.connect(self.status.on_event)
-        self.trainer.sig_event.connect(self._chart_event)
+        self.trainer.stateChanged.connect(self.status.set_trainer_state)
+        self.trainer.infoChanged.connect(self.status.set_info)
+        self.trainer.warned.connect(self.status.show_error)
+        self.trainer.metricsArrived.connect(self.status.on_event)
+        self.trainer.metricsArrived.connect(self.charts.add_trainer_metrics)
         a.shortcuts_help.triggered.connect(
             lambda: QMessageBox.information(
                 self, "Keyboard shortcuts", shortcuts_text(self._first_labels)
@@ -206,9 +206,6 @@ class MainWindow(QMainWindow):
         from mmrl_desktop.gui.dialogs.evaluation import evaluation_snapshot
 
         return evaluation_snapshot(self, path)
-
-    def _chart_event(self, ev) -> None:
-        self.charts.add_metrics(ev.step, ev.metrics, [t.name for t in self.project.tasks])
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self) -> None:

@@ -112,14 +112,6 @@ class TrainerController(QObject):
             Failed: (self.warned, attrgetter("text")),
         }
 
-    # the names before the signals were renamed, until gui/main_window.py and gui/bench_gui.py
-    # connect the new ones (then delete these five)
-    sig_state = property(lambda self: self.stateChanged)
-    sig_info = property(lambda self: self.infoChanged)
-    sig_event = property(lambda self: self.metricsArrived)
-    sig_predictions = property(lambda self: self.predictionsArrived)
-    sig_error = property(lambda self: self.warned)
-
     @property
     def trainer_peak_rss_mb(self) -> float | None:
         """Peak resident memory of the trainer processes so far (None: the trainer ran in this

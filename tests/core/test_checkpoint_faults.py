@@ -84,15 +84,16 @@ def test_unwritable_checkpoints_stop_training_before_it_starts(tmp_path):
 
 def test_trainer_process_loop_reports_unwritable_checkpoints_in_one_sentence(tmp_path):
     from mmrl_desktop.core.learning.trainer_loop import LoopControl, run_loop
+    from mmrl_desktop.core.learning.trainer_messages import Failed, State
 
     project = _trained(tmp_path)
     _swap_for_a_file(project.checkpoints_dir)
     seen = []
     build = lambda: Trainer(project, device="cpu", queue_size=0)  # noqa: E731
-    run_loop(build, LoopControl(), lambda kind, payload: seen.append((kind, payload)))
-    errors = [p for k, p in seen if k == "error"]
+    run_loop(build, LoopControl(), seen.append)
+    errors = [e.text for e in seen if isinstance(e, Failed)]
     assert len(errors) == 1 and errors[0].startswith("Training stopped: cannot write checkpoints")
-    assert seen[-1] == ("state", "error")
+    assert seen[-1] == State("error")
 
 
 @pytest.mark.skipif(
@@ -165,6 +166,7 @@ def test_model_setting_the_checkpoint_overrides_is_said(tmp_path):
 def test_trainer_loop_warns_of_skipped_checkpoints_and_failed_saves(tmp_path):
     """The app's trainer (thread or process) says both in one sentence each and keeps going."""
     from mmrl_desktop.core.learning.trainer_loop import LoopControl, run_loop
+    from mmrl_desktop.core.learning.trainer_messages import Failed, State, Warned
 
     project = _trained(tmp_path)
     (project.checkpoints_dir / "ckpt-99999999.safetensors").write_bytes(b"junk")
@@ -179,19 +181,19 @@ def test_trainer_loop_warns_of_skipped_checkpoints_and_failed_saves(tmp_path):
         _swap_for_a_file(project.checkpoints_dir)  # full disk / read-only from now on
         return t
 
-    def emit(kind, payload):
-        seen.append((kind, payload))
-        if kind == "warning" and "could not save" in payload or payload == "idle":
+    def emit(event):
+        seen.append(event)
+        if isinstance(event, Warned) and "could not save" in event.text or event == State("idle"):
             control.request_stop()
 
     run_loop(build, control, emit)
-    warnings = [p for k, p in seen if k == "warning"]
+    warnings = [e.text for e in seen if isinstance(e, Warned)]
     assert warnings[0].startswith("1 checkpoint could not be read (ckpt-99999999: its metadata")
     assert warnings[1].startswith("could not save a checkpoint in ")
     assert "stays in memory" in warnings[1]
     assert "the updates since the last checkpoint are lost" in warnings[2]  # the closing save
     assert len(warnings) == 3
-    assert not [p for k, p in seen if k == "error"]
+    assert not [e for e in seen if isinstance(e, Failed)]
 
 
 @pytest.mark.parametrize(

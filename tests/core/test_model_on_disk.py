@@ -21,6 +21,7 @@ from mmrl_desktop.core.learning import ckpt_files
 from mmrl_desktop.core.learning.model_on_disk import HEARTBEAT_FILE, ModelOnDisk, live_trainer
 from mmrl_desktop.core.learning.trainer import Trainer
 from mmrl_desktop.core.learning.trainer_loop import LoopControl, run_loop
+from mmrl_desktop.core.learning.trainer_messages import State
 from tests.core.enginefixtures import TINY_MODEL, answer, make_pngs
 
 
@@ -70,13 +71,13 @@ def test_an_answer_reaches_disk_seconds_after_training_while_the_app_runs(tmp_pa
         args=(
             lambda: Trainer(project, device="cpu", queue_size=0),
             control,
-            lambda k, p: reports.append((k, p)),
+            reports.append,
         ),
         kwargs={"save_after_s": 0.5, "heartbeat_s": 0.2},
     )
     thread.start()
     try:
-        assert _wait_for(lambda: ("state", "idle") in reports, 30.0)
+        assert _wait_for(lambda: State("idle") in reports, 30.0)
         (first,) = answer(project, 1)
         control.wake()
         t0 = time.monotonic()
@@ -100,7 +101,7 @@ def test_an_answer_reaches_disk_seconds_after_training_while_the_app_runs(tmp_pa
     finally:
         control.request_stop()
         thread.join(30.0)
-    assert not thread.is_alive() and ("state", "stopped") in reports
+    assert not thread.is_alive() and State("stopped") in reports
     assert not (project.root / HEARTBEAT_FILE).exists()  # the trainer stopped: no claim left
 
 
@@ -128,7 +129,7 @@ class _Trainer:
             return None
         self.saved.append(self.updates)
         self._last_ckpt_step = self.updates
-        return str(ckpt_files.checkpoint_path(".", self.updates))
+        return f"ckpt-{self.updates}"
 
 
 def test_saves_wait_for_the_answers_updates_and_come_at_most_every_few_seconds(tmp_path):

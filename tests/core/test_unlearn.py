@@ -15,6 +15,7 @@ from mmrl_desktop.core.data.items import Item
 from mmrl_desktop.core.data.project import DEFAULT_TASK, Project, Task
 from mmrl_desktop.core.learning.trainer import Trainer
 from mmrl_desktop.core.learning.trainer_loop import LoopControl, run_loop
+from mmrl_desktop.core.learning.trainer_messages import Predictions, State
 from mmrl_desktop.core.learning.unlearn import KEEP
 
 UPE = 4  # updates per answer in the quicker tests (the app's default: 8)
@@ -184,21 +185,25 @@ def test_the_app_loop_sends_the_undone_items_new_prediction(tmp_path, digits):
         _answer(trainer, store, it)
     eid = _answer(trainer, store, x, bad)
     trainer.close()
-    reports: list[tuple[str, object]] = []
+    reports: list = []
     control = LoopControl()
     control.set_queue([x.item_id])
 
     def build():
         return Trainer(trainer.project, device="cpu", checkpoints=False, write_metrics=False)
 
-    thread = threading.Thread(target=run_loop, args=(build, control, lambda *r: reports.append(r)))
+    thread = threading.Thread(target=run_loop, args=(build, control, reports.append))
     thread.start()
 
     def shown(after: int = 0):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            preds = [p[x.item_id][DEFAULT_TASK] for k, p in reports[after:] if k == "predictions"]
-            if preds and ("state", "idle") in reports[after:]:
+            preds = [
+                e.predictions[x.item_id][DEFAULT_TASK]
+                for e in reports[after:]
+                if isinstance(e, Predictions)
+            ]
+            if preds and State("idle") in reports[after:]:
                 return preds[-1]
             time.sleep(0.05)
         raise AssertionError(f"no prediction of {x.item_id}: {reports[after:]}")

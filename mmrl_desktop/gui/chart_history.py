@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mmrl_desktop.core.evaluation import prequential
-from mmrl_desktop.core.labelling.session import Action, ItemStatus
+from mmrl_desktop.core.labelling.session import Click, ItemStatus
 from mmrl_desktop.core.learning.trainer_messages import chart_keys
 
 MOVING_AVERAGE = prequential.RECENT  # the thumbs-up "recent" window (answers)
@@ -40,7 +40,7 @@ class History:
     holdout_items: int = 0
 
 
-def answered(actions: Sequence[Action]) -> list[Action]:
+def answered(actions: Sequence[Click]) -> list[Click]:
     """The clicks that answered (not skips, not exclusions)."""
     return [a for a in actions if not a.excluded and a.status != ItemStatus.SKIPPED]
 
@@ -129,7 +129,7 @@ def live_answers(store, upto_event_id: int) -> list:
 def read_history(
     project_root: str,
     upto_event_id: int,
-    actions: Sequence[Action],
+    actions: Sequence[Click],
     tasks: list[str],
     before_ts: float,
     capacity: int = 10_000,
@@ -178,14 +178,14 @@ class AnswerCharts:
         self.rewards_of = rewards_of
         self.thumbs = ThumbsUpRates()
         self.preq = prequential.RunningAccuracy()
-        self.pending: list[Action] = []
+        self.pending: list[Click] = []
         self.restored = False
-        self.undone: list[Action] = []  # undos before the history came: applied after it
+        self.undone: list[Click] = []  # undos before the history came: applied after it
         self._task = None
         self.closed = False
         self.upto_event_id = 0
 
-    def record(self, action: Action) -> None:
+    def record(self, action: Click) -> None:
         """A click answered (cheap: the points come in ``drain``, after the paint)."""
         self.pending.append(action)
 
@@ -198,7 +198,7 @@ class AnswerCharts:
                 continue  # already in the history
             self._add(action)
 
-    def _add(self, action: Action) -> None:
+    def _add(self, action: Click) -> None:
         n, recent, every = self.thumbs.add(action.status == ItemStatus.UP)
         self.charts.add_point(THUMB_KEYS[0], n, recent)
         self.charts.add_point(THUMB_KEYS[1], n, every)
@@ -206,7 +206,7 @@ class AnswerCharts:
             for key, v in zip(PREQ_KEYS, self.preq.add(r > 0)[1:], strict=True):
                 self.charts.add_point(key, len(self.preq), v)
 
-    def unrecord(self, action: Action) -> None:
+    def unrecord(self, action: Click) -> None:
         """Undo of ``action``: its points go (it is the latest recorded answer)."""
         if action.excluded or action.status == ItemStatus.SKIPPED:
             return

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from mmrl_desktop.core.data.project import Project
 from mmrl_desktop.core.labelling.prefetch import Prefetcher
-from mmrl_desktop.core.labelling.session import Action, ItemStatus, LabelingSession
+from mmrl_desktop.core.labelling.session import Click, ItemStatus, LabelingSession
 from mmrl_desktop.gui.chart_history import AnswerCharts, rewards_of
 from mmrl_desktop.gui.queue_panel import answer_counts
 
@@ -34,7 +34,7 @@ CHART_HOLD_S = 0.3  # and the charts redraw only once the expert pauses
 
 class LabelingController(QObject):
     itemShown = Signal(str)  # item id, after the viewer and panel have new content
-    answered = Signal(object)  # Action
+    answered = Signal(object)  # Click
     countsChanged = Signal(int, int)  # answered, total
     messageRequested = Signal(str)
     _decoded = Signal(str)  # from the prefetch thread (queued): an item is ready to show
@@ -201,7 +201,7 @@ class LabelingController(QObject):
         self.trainer.hold(CLICK_HOLD_S)
         self.charts.hold(CHART_HOLD_S)
         try:
-            action: Action = fn()
+            action: Click = fn()
         except (ValueError, IndexError, RuntimeError) as err:
             self.feedback.show_message(str(err))
             return
@@ -213,7 +213,7 @@ class LabelingController(QObject):
         self.answered.emit(action)
         self.countsChanged.emit(*answer_counts(self.session))
 
-    def _record_reward(self, action: Action) -> None:
+    def _record_reward(self, action: Click) -> None:
         self.answer_charts.record(action)  # its points once the click has painted
         self._after_paint(self.answer_charts.drain)
 

@@ -58,9 +58,6 @@ class Click:
     excluded: bool = False
 
 
-Action = Click  # the old name, for callers not yet renamed; new code says Click
-
-
 def _queue_key(item: Item) -> bytes:
     return hashlib.blake2b(item.item_id.encode(), digest_size=8).digest()
 

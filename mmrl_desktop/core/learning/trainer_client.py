@@ -16,6 +16,7 @@ checkpoint and exit, then it is terminated (at once while it still loads: nothin
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import queue
 import threading
@@ -33,6 +34,8 @@ from mmrl_desktop.core.learning.trainer_messages import (
     State,
     Stop,
 )
+
+log = logging.getLogger(__name__)
 
 # A stopping trainer process saves its checkpoint in STOP_GRACE_S, or is terminated, then killed,
 # JOIN_S each: 5 + 2 + 2 s stays inside TrainerController.stop()'s 10 s wait, so the QThread has
@@ -203,6 +206,9 @@ class TrainerClient:
         self._reader.close()
         self.done = True
         if not clean and self._stop_asked is None:
+            log.warning(
+                "trainer process %s ended unexpectedly (exit code %s)", proc.pid, proc.exitcode
+            )
             return [self._note(Failed(died_text(proc.exitcode))), self._note(State("error"))]
         if self.state not in ("stopped", "error"):
             return [self._note(State("stopped"))]

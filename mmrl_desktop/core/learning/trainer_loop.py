@@ -28,11 +28,11 @@ does.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +52,8 @@ from mmrl_desktop.core.learning.trainer_messages import (
     Warned,
     chart_keys,
 )
+
+log = logging.getLogger(__name__)
 
 EVENT_INTERVAL_S = 0.05  # at most ~20 metric events per second reach the GUI
 STARVED_WINDOW_S = 3.0  # the trainer's pace is judged over this long
@@ -282,7 +284,7 @@ def run_loop(
     except Exception as err:  # never let the loop die silently
         control.error = err
         if not quiet:
-            traceback.print_exc()
+            log.exception("training stopped")
         state = "error"
         emit(Failed(f"Training stopped: {err}"))
         emit(State("error"))
@@ -300,7 +302,7 @@ def _close(trainer, disk: ModelOnDisk | None, emit: Emit) -> None:
             if getattr(trainer, "save_error", None):  # the closing checkpoint failed
                 emit(Warned(trainer.save_error))
         except Exception:
-            traceback.print_exc()
+            log.exception("closing the trainer failed")
     if disk is not None:
         disk.close()
 
@@ -424,7 +426,11 @@ def serve(conn, project_root: str, device: str = "auto") -> None:
                 return
 
     threading.Thread(target=read, name="trainer-commands", daemon=True).start()
-    run_loop(lambda: _build_then_yield(project_root, device), control, emit)
+    try:
+        run_loop(lambda: _build_then_yield(project_root, device), control, emit)
+    except BaseException:  # escaping a spawn target goes to stderr only, never sys.excepthook
+        log.critical("trainer process failed", exc_info=True)
+        raise
     emit(PeakMemory(peak_rss_mb()))
     with send_lock:
         try:

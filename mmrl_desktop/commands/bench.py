@@ -20,8 +20,13 @@ def run(args) -> int:
                 flush=True,
             )
 
+    order = getattr(args, "order", None) or "shuffle"  # --order / --positive: once cli.py has them
+    positive = getattr(args, "positive", None)
     if not args.json:
-        print(f"bench {args.data}  algorithm={args.algorithm}  seed={args.seed}", flush=True)
+        print(
+            f"bench {args.data}  algorithm={args.algorithm}  order={order}  seed={args.seed}",
+            flush=True,
+        )
         print(f"{'feedback':>8}  {'accuracy':>8}  {'macro_f1':>8}  {'thumbs_up':>8}", flush=True)
     result = run_bench(
         args.data,
@@ -36,6 +41,8 @@ def run(args) -> int:
         if getattr(args, "orientation_free", False)
         else None,
         progress=progress,
+        order=order,
+        positive=positive,
     )
     if args.json:
         sys.stdout.write(json.dumps(result) + "\n")
@@ -45,4 +52,9 @@ def run(args) -> int:
             f"{result['test_items']}, device {result['device']}, "
             f"{result['updates_per_event']} updates/answer, {result['seconds']:.1f} s"
         )
+        for row in result.get("positives_found", []):
+            print(
+                f"{positive} found after {row['fraction']:.0%} of the items "
+                f"({row['answers']} answers): {row['found']:.1%}"
+            )
     return 0

@@ -92,3 +92,93 @@ def test_bench_bad_input_exits_2(tmp_path, capsys):
 def test_supervised_learns_digits():
     out = run_bench("digits", algorithm="supervised", feedback=[300], device="cpu")
     assert out["curve"][-1]["accuracy"] > 0.85
+
+
+# ------------------------------------------------------------------ --order (issue 19)
+@pytest.mark.parametrize("order", ["shuffle", "uncertain", "diverse", "likely-positive"])
+def test_bench_order_runs_end_to_end_and_names_the_order(tmp_path, order):
+    src = make_pngs(tmp_path / "png")
+    positive = "light" if order == "likely-positive" else None
+    out = run_bench(
+        str(src),
+        feedback=[3, 6],
+        holdout=0.34,
+        device="cpu",
+        algorithm_settings=FAST,
+        model_settings=TINY_MODEL,
+        order=order,
+        positive=positive,
+    )
+    assert set(out) >= KEYS | {"order", "random_fraction", "pick_every"}
+    assert out["order"] == order
+    assert [r["feedback"] for r in out["curve"]] == [3, 6]
+    assert (out["random_fraction"], out["pick_every"]) == (
+        (0.0, 1) if order == "shuffle" else (0.1, 10)
+    )
+    if positive:  # 8 stream items, 4 of them light: found after 1, 2 and 4 answers
+        assert out["positive"] == "light"
+        rows = out["positives_found"]
+        assert [(r["fraction"], r["answers"]) for r in rows] == [(0.1, 1), (0.25, 2), (0.5, 4)]
+        assert all(0 <= a["found"] <= b["found"] <= 1 for a, b in zip(rows, rows[1:], strict=False))
+    else:
+        assert "positives_found" not in out
+
+
+def test_a_positive_label_reports_positives_found_for_any_order(tmp_path):
+    src = make_pngs(tmp_path / "png")
+    out = run_bench(
+        str(src),
+        feedback=[2],
+        holdout=0.34,
+        device="cpu",
+        algorithm_settings=FAST,
+        model_settings=TINY_MODEL,
+        positive="dark",
+    )
+    assert out["order"] == "shuffle" and len(out["positives_found"]) == 3  # ran on to 50 %
+
+
+def test_a_bad_order_or_positive_is_one_sentence(tmp_path):
+    from mmrl_desktop.core.errors import UserError
+
+    with pytest.raises(UserError, match="unknown order 'smart'"):
+        run_bench("digits", order="smart")
+    with pytest.raises(UserError, match="needs a positive label"):
+        run_bench("digits", order="likely-positive")
+    src = make_pngs(tmp_path / "png")
+    with pytest.raises(UserError, match="'cat' is not a label here"):
+        run_bench(str(src), feedback=[2], device="cpu", model_settings=TINY_MODEL, positive="cat")
+
+
+def test_an_active_order_asks_every_stream_item_once_a_round_on_fresh_predictions(tmp_path):
+    """The learner picks from the unanswered items (each once until all are answered, then a new
+    round), and its first pick is the item its current model is least sure of."""
+    import numpy as np
+
+    from mmrl_desktop.core.data.project import DEFAULT_TASK
+    from mmrl_desktop.core.learning.next_item import pool_candidates, thumb_gain
+    from mmrl_desktop.core.learning.trainer import Trainer
+    from mmrl_desktop.core.tools.bench import Asker, _project, _split
+
+    src = make_pngs(tmp_path / "png", per_class=8)
+    project = _project(tmp_path, str(src), {"seed": 0, "device": "cpu"} | FAST, TINY_MODEL)
+    with project.open_store() as writer:
+        stream, _test, _ = _split(writer, str(src), 0.25, 0)
+    trainer = Trainer(project, queue_size=0, checkpoints=False, resume=False)
+    asker = Asker("uncertain", stream, trainer, 0, 0.0, None, "default")
+    gain = thumb_gain(pool_candidates(trainer, stream, DEFAULT_TASK).probs)
+    first = asker.next()
+    assert first.item_id == stream[int(np.argmax(gain))].item_id
+    one_round = [first] + [asker.next() for _ in range(len(stream) - 1)]
+    assert sorted(it.item_id for it in one_round) == sorted(it.item_id for it in stream)
+    assert asker.next().item_id in {it.item_id for it in stream}  # the next round begins
+    trainer.close(checkpoint=False)
+
+
+def test_the_imbalanced_generator_writes_five_percent_positives(tmp_path):
+    from benchmarks.imbalanced_digits import write_imbalanced
+
+    counts = write_imbalanced(tmp_path / "imb", positive_digit=3, share=0.05, seed=0)
+    assert counts == {"positive": 85, "other": 1614}  # 85 / 1699 = 5.0 %
+    assert len(list((tmp_path / "imb" / "positive").glob("*.png"))) == 85
+    assert len(list((tmp_path / "imb" / "other").glob("*.png"))) == 1614

@@ -5,6 +5,12 @@ The data is imported into a temporary project; a ``SimulatedExpert`` answers thr
 for that data, same algorithm, same replay) learns between answers, running ``updates_per_event``
 updates after each one. At each point of ``feedback`` the greedy policy is scored on the held-out
 split: accuracy, macro-F1, and the thumbs-up rate of the answers so far.
+
+``order`` (issue 19, ADR 0013): which item the expert answers next. ``shuffle`` is the stream in
+its random order; the others let the learner pick from the unanswered stream items on fresh
+predictions every ``PICK_EVERY`` answers (``Asker``). The held-out split stays the random one
+either way, and the JSON names the order: the thumbs-up rate of an actively ordered run is the
+rate on the items it chose (hard ones, for ``uncertain``), not on a random sample.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import math
 import shutil
 import tempfile
 import time
@@ -23,6 +30,7 @@ import numpy as np
 from mmrl_desktop.core.data.items import Item, modality_of_suffix
 from mmrl_desktop.core.data.project import DEFAULT_TASK, Project
 from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning.next_item import check_order, choose, pool_candidates
 from mmrl_desktop.core.learning.trainer import Trainer, choose_device
 from mmrl_desktop.core.learning.trainer_eval import macro_f1
 from mmrl_desktop.core.tools.simulate import SimulatedExpert
@@ -126,6 +134,10 @@ def stratified_split(labels: list[str], holdout: float, seed: int) -> tuple[list
     return [int(i) for i in stream], sorted(int(i) for i in test)
 
 
+POSITIVE_FRACTIONS = (0.1, 0.25, 0.5)  # positives_found after these fractions of the stream
+PICK_EVERY = 10  # an active order picks this many items on each fresh prediction of the pool
+
+
 def run_bench(
     data: str,
     algorithm: str = "default",
@@ -138,73 +150,31 @@ def run_bench(
     algorithm_settings: dict | None = None,
     model_settings: dict | None = None,
     progress: Callable[[dict], None] | None = None,
+    order: str = "shuffle",
+    positive: str | None = None,
+    random_fraction: float = 0.1,
 ) -> dict:
-    """Run the benchmark; returns the contract's JSON object."""
+    """Run the benchmark; returns the contract's JSON object. ``order``: which item the expert
+    answers next (``core/learning/next_item.py``); ``positive``: report the fraction of that
+    label's items found after 10/25/50 % of the stream (the run goes on to 50 %)."""
+    check_order(order, positive)
     t_start = time.perf_counter()
     points = sorted(set(int(p) for p in feedback))
     tmp = Path(tempfile.mkdtemp(prefix="mmrl-bench-"))
     try:
-        source = write_digits(tmp / "digits") if data == "digits" else Path(data).expanduser()
-        dev = choose_device(device)
-        settings = {"algorithm": algorithm, "seed": seed, "device": str(dev.type)}
-        settings.update(algorithm_settings or {})
-        project = Project.create(
-            tmp / "project", name="bench", algorithm=settings, model=dict(model_settings or {})
-        )
-        project = _import(source, project)
+        settings = {"algorithm": algorithm, "seed": seed, "device": choose_device(device).type}
+        project = _project(tmp, data, settings | dict(algorithm_settings or {}), model_settings)
         writer = project.open_store()  # the expert's connection, as the GUI's
-        items = [it for it in writer.items() if it.labels.get(DEFAULT_TASK)]
-        classes = sorted({it.labels[DEFAULT_TASK] for it in items})
-        if len(items) < 4 or len(classes) < 2:
-            raise UserError(f"{data}: the bench needs labelled items of at least two classes.")
-        stream_idx, test_idx = stratified_split(
-            [it.labels[DEFAULT_TASK] for it in items], holdout, seed
-        )
-        test_ids = {items[i].item_id for i in test_idx}
-        writer.set_split(sorted(test_ids), "holdout")
-        writer.set_split(sorted(it.item_id for it in items if it.item_id not in test_ids), "pool")
-        split = [
-            dataclasses.replace(it, split="holdout" if it.item_id in test_ids else "pool")
-            for it in items
-        ]
+        stream, test, classes = _split(writer, data, holdout, seed)
         trainer = Trainer(project, queue_size=0, checkpoints=False, resume=False)
         info = trainer.info()
-        stream = [split[i] for i in stream_idx]
-        test = [split[i] for i in test_idx]
-        label_ids = {lab: i for i, lab in enumerate(trainer.labels[DEFAULT_TASK])}
-        y_test = np.array([label_ids[it.labels[DEFAULT_TASK]] for it in test])
+        check_order(order, positive, trainer.labels[DEFAULT_TASK])
+        asker = Asker(order, stream, trainer, seed, random_fraction, positive, algorithm)
         expert = SimulatedExpert(corrections, noise, seed, always_correct=algorithm == "supervised")
-        curve, ups = [], 0
-        for t in range(1, points[-1] + 1):
-            item = stream[(t - 1) % len(stream)]
-            pred = trainer.predict_items([item.item_id])[item.item_id][DEFAULT_TASK]
-            ans = expert.answer(pred.shown_label, item.labels[DEFAULT_TASK])
-            ups += ans.reward > 0
-            writer.record_feedback(
-                item.item_id,
-                DEFAULT_TASK,
-                pred.shown_label,
-                pred.propensity,
-                ans.reward,
-                ans.corrected,
-                annotator="bench",
-                model_version=pred.model_version,
-            )
-            trainer.train_pending()
-            if t in points:
-                y_pred = trainer.greedy_labels(test)[DEFAULT_TASK]
-                row = {
-                    "feedback": t,
-                    "accuracy": round(float((y_pred == y_test).mean()), 4),
-                    "macro_f1": round(macro_f1(y_test, y_pred, len(label_ids)), 4),
-                    "thumbs_up_rate": round(ups / t, 4),
-                }
-                curve.append(row)
-                if progress is not None:
-                    progress(row)
+        curve, found = _answer(trainer, writer, expert, asker, test, points, progress)
         trainer.close(checkpoint=False)
         writer.close()
-        return {
+        out = {
             "data": data,
             "algorithm": algorithm,
             "seed": seed,
@@ -218,6 +188,129 @@ def run_bench(
             "seconds": round(time.perf_counter() - t_start, 2),
             "updates_per_event": trainer.config.updates_per_event,
             "modalities": info["modalities"],
+            "order": order,
+            "random_fraction": random_fraction if order != "shuffle" else 0.0,
+            "pick_every": PICK_EVERY if order != "shuffle" else 1,
         }
+        if positive:
+            out.update(positive=positive, positives_found=found)
+        return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _project(tmp: Path, data: str, settings: dict, model_settings: dict | None) -> Project:
+    """A temporary project with SOURCE (or the digits) imported."""
+    source = write_digits(tmp / "digits") if data == "digits" else Path(data).expanduser()
+    project = Project.create(
+        tmp / "project", name="bench", algorithm=settings, model=dict(model_settings or {})
+    )
+    return _import(source, project)
+
+
+def _split(writer, data: str, holdout: float, seed: int) -> tuple[list[Item], list[Item], list]:
+    """The feedback stream (in the split's random order) and the random held-out items."""
+    items = [it for it in writer.items() if it.labels.get(DEFAULT_TASK)]
+    classes = sorted({it.labels[DEFAULT_TASK] for it in items})
+    if len(items) < 4 or len(classes) < 2:
+        raise UserError(f"{data}: the bench needs labelled items of at least two classes.")
+    stream_idx, test_idx = stratified_split(
+        [it.labels[DEFAULT_TASK] for it in items], holdout, seed
+    )
+    test_ids = {items[i].item_id for i in test_idx}
+    writer.set_split(sorted(test_ids), "holdout")
+    writer.set_split(sorted(it.item_id for it in items if it.item_id not in test_ids), "pool")
+    split = [
+        dataclasses.replace(it, split="holdout" if it.item_id in test_ids else "pool")
+        for it in items
+    ]
+    return [split[i] for i in stream_idx], [split[i] for i in test_idx], classes
+
+
+class Asker:
+    """Which stream item the simulated expert answers next. ``shuffle``: the stream in its order
+    (cycling), as the bench always did. The others: every ``PICK_EVERY`` answers the trainer's
+    current model predicts the unanswered items afresh and ``next_item.choose`` picks the next
+    ``PICK_EVERY`` of them; when every item has an answer a new round starts (the stream cycles)."""
+
+    def __init__(self, order, stream, trainer, seed, random_fraction, positive, algorithm):
+        self.order, self.stream, self.trainer = order, list(stream), trainer
+        self.rng = np.random.default_rng([seed, 19])  # its own stream: the expert's is unchanged
+        self.random_fraction, self.positive = random_fraction, positive
+        self.measure = "margin" if algorithm == "supervised" else "thumb"
+        self.unanswered: list[Item] = list(stream)
+        self.queue: list[Item] = []
+        self.asked = 0
+
+    def next(self) -> Item:
+        self.asked += 1
+        if self.order == "shuffle":
+            return self.stream[(self.asked - 1) % len(self.stream)]
+        if not self.unanswered:
+            self.unanswered = list(self.stream)
+        if not self.queue:
+            self.queue = self._pick()
+        item = self.queue.pop(0)
+        self.unanswered.remove(item)
+        return item
+
+    def _pick(self) -> list[Item]:
+        cands = pool_candidates(
+            self.trainer, self.unanswered, DEFAULT_TASK, embedding=self.order == "diverse"
+        )
+        picks = choose(
+            self.order,
+            cands,
+            PICK_EVERY,
+            self.rng,
+            self.random_fraction,
+            self.positive,
+            self.measure,
+        )
+        by_id = {it.item_id: it for it in self.unanswered}
+        return [by_id[p.item_id] for p in picks]
+
+
+def _answer(trainer, writer, expert, asker: Asker, test, points, progress):
+    """The expert answers the items the asker picks, the trainer learns after each answer; the
+    held-out figures at each point of ``points``; and, with a positive label, the positives
+    found after each fraction of ``POSITIVE_FRACTIONS`` of the stream."""
+    label_ids = {lab: i for i, lab in enumerate(trainer.labels[DEFAULT_TASK])}
+    y_test = np.array([label_ids[it.labels[DEFAULT_TASK]] for it in test])
+    stream = asker.stream
+    marks = {max(1, math.ceil(f * len(stream))): f for f in POSITIVE_FRACTIONS}
+    positives = {it.item_id for it in stream if it.labels[DEFAULT_TASK] == asker.positive}
+    last = max(points[-1], max(marks) if asker.positive else 0)
+    curve, found, seen, ups = [], [], set(), 0
+    for t in range(1, last + 1):
+        item = asker.next()
+        seen.add(item.item_id)
+        pred = trainer.predict_items([item.item_id])[item.item_id][DEFAULT_TASK]
+        ans = expert.answer(pred.shown_label, item.labels[DEFAULT_TASK])
+        ups += ans.reward > 0
+        writer.record_feedback(
+            item.item_id,
+            DEFAULT_TASK,
+            pred.shown_label,
+            pred.propensity,
+            ans.reward,
+            ans.corrected,
+            annotator="bench",
+            model_version=pred.model_version,
+        )
+        trainer.train_pending()
+        if t in points:
+            y_pred = trainer.greedy_labels(test)[DEFAULT_TASK]
+            row = {
+                "feedback": t,
+                "accuracy": round(float((y_pred == y_test).mean()), 4),
+                "macro_f1": round(macro_f1(y_test, y_pred, len(label_ids)), 4),
+                "thumbs_up_rate": round(ups / t, 4),
+            }
+            curve.append(row)
+            if progress is not None:
+                progress(row)
+        if asker.positive and t in marks:
+            share = len(seen & positives) / max(1, len(positives))
+            found.append({"fraction": marks[t], "answers": t, "found": round(share, 4)})
+    return curve, found

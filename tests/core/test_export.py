@@ -73,6 +73,7 @@ def test_export_matches_live_model(trained, tmp_path, fmt):
     path = tmp_path / "out" / f"model.{fmt}"
     assert info["path"] == str(path) and path.is_file()
     assert info["check"]["max_abs_diff"] <= 1e-4
+    assert info["check"]["batch_sizes"] == [8, 3, 1, 5]  # a single item is checked too
     assert info["check"]["reloaded_with"] == (
         "torch.jit.load" if fmt == "torchscript" else "onnxruntime"
     )

@@ -125,9 +125,10 @@ def as_positional(inputs: dict[str, torch.Tensor], modalities: list[str]) -> tup
     return tuple(out)
 
 
-def sample_batches(trainer, sizes=(8, 3)) -> list[dict[str, torch.Tensor]]:
+def sample_batches(trainer, sizes=(8, 3, 1)) -> list[dict[str, torch.Tensor]]:
     """Inputs to check an export with: the project's own items (mixing items with different
-    modalities, so every encoder sees real data), plus a synthetic batch with every modality."""
+    modalities, so every encoder sees real data; a batch of one, the usual call of a consumer),
+    plus a synthetic batch with every modality."""
     groups: dict[tuple, list] = {}
     for it in trainer.store.items():
         groups.setdefault(it.modalities, []).append(it)

@@ -56,7 +56,7 @@ KNOWN_WARNINGS = (
 )
 # torch.jit.trace through GroupNorm: F.group_norm's "more than 1 value per channel" check reads a
 # size as a Python int; only that check in torch.nn.functional (the export is compared with the
-# live model at three batch sizes, which a trace that baked in a size would fail)
+# live model at four batch sizes, one of them 1, which a trace that baked in a size would fail)
 TRACER_SIZE_CHECK = (r"Converting a tensor to a Python boolean", r"torch\.nn\.functional")
 
 

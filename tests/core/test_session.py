@@ -160,3 +160,42 @@ def test_a_click_is_not_the_glossarys_action(project):
     assert click.item_id == "i2" and click.status == ItemStatus.UP and len(click.event_ids) == 1
     assert not hasattr(session_module, "Action")
     assert s.undo() == click
+
+
+# ------------------------------------------------------------------ which item next (issue 19)
+def test_the_trainers_choice_of_next_items_comes_before_the_queue_order(project):
+    s = _session(project)
+    assert s.current_item().item_id == "i2"
+    s.set_next_items(["i1", "i4"])
+    assert s.current_item().item_id == "i2"  # the item on screen stays
+    assert s.upcoming_ids(5) == ["i2", "i1", "i4", "i3", "i0"]
+    s.answer(+1)
+    assert s.current_item().item_id == "i1"
+    s.answer(+1)
+    assert s.current_item().item_id == "i4"
+    s.answer(+1)  # the choice is used up: the queue order from here on
+    assert s.current_item().item_id == "i0"
+    assert s.upcoming_ids(5) == ["i0", "i3"]
+
+
+def test_a_new_choice_replaces_the_old_and_drops_answered_or_unknown_ids(project):
+    s = _session(project)
+    s.answer(+1)  # i2
+    s.set_next_items(["i0", "i2", "nope", "i4"])
+    assert s.next_ids == ["i0", "i4"]
+    s.set_next_items(["i4"])
+    assert s.upcoming_ids(2) == ["i3", "i4"]
+    s.skip()  # i3
+    assert s.current_item().item_id == "i4"
+    s.exclude()  # i4 leaves the queue: the next in queue order
+    assert s.current_item().item_id == "i0"
+
+
+def test_undo_returns_to_the_answered_item_and_keeps_the_choice(project):
+    s = _session(project)
+    s.set_next_items(["i0", "i1"])
+    s.answer(+1)  # i2 -> i0
+    s.undo()
+    assert s.current_item().item_id == "i2"
+    s.answer(-1)
+    assert s.current_item().item_id == "i0"

@@ -8,6 +8,12 @@ always comes from the newest model that has predicted it.
 When no model has predicted an item yet (the first seconds after launch, before torch has
 loaded), the session shows a uniformly random label and logs its true propensity 1/K — an honest
 logging policy for off-policy evaluation.
+
+Which item comes next (issue 19, ADR 0013): the queue order (``queue_order``) unless the project
+asks the learner to choose (``[algorithm] next_item``). Then the trainer process picks the next
+items on fresh predictions and the session is told (``set_next_items``): after an answer the next
+unanswered of those is current, and ``upcoming_ids`` lists them first (so they are predicted and
+decoded ahead). The session does no model work: a click only reads the next id.
 """
 
 from __future__ import annotations
@@ -100,6 +106,7 @@ class LabelingSession:
         self.predictions: dict[str, dict[str, Prediction]] = {}
         self._fallback: dict[str, dict[str, Prediction]] = {}
         self._pinned: dict[str, dict[str, Prediction]] = {}
+        self.next_ids: list[str] = []  # the trainer's choice of the next items (set_next_items)
         self.current: int = self._first_new(0)
 
     # ----------------------------------------------------------- statuses from the log
@@ -140,6 +147,23 @@ class LabelingSession:
                     return k
         return start % n
 
+    def _next_new(self, start: int) -> int:
+        """After an answer: the next unanswered item the trainer chose, else ``_first_new``."""
+        while self.next_ids:
+            item_id = self.next_ids[0]
+            if self.status.get(item_id) == ItemStatus.NEW and item_id in self._index:
+                return self._index[item_id]
+            self.next_ids.pop(0)
+        return self._first_new(start)
+
+    def set_next_items(self, item_ids) -> None:
+        """The trainer's choice of the next items (``core/learning/next_item.py``), in the order
+        they are to be asked. Replaces the earlier choice; the item on screen stays; answered or
+        unknown ids are dropped."""
+        self.next_ids = [
+            i for i in item_ids if self.status.get(i) == ItemStatus.NEW and i in self._index
+        ]
+
     # ----------------------------------------------------------- queue
     @property
     def tasks(self) -> list[Task]:
@@ -160,16 +184,25 @@ class LabelingSession:
         return self.answered_count(), len(self.items)
 
     def upcoming_ids(self, n: int = 32) -> list[str]:
-        """The next ``n`` unanswered items in queue order, starting at the current one: the items
-        the trainer should predict after each new model version (and the GUI decodes ahead).
-        When every item has an answer (review), the next ``n`` items in queue order."""
+        """The next ``n`` unanswered items, starting at the current one: the trainer's chosen
+        next items (``set_next_items``) first, then the queue order: the items the trainer should
+        predict after each new model version (and the GUI decodes ahead). When every item has an
+        answer (review), the next ``n`` items in queue order."""
         out: list[str] = []
         total = len(self.items)
         if not self.counts[ItemStatus.NEW]:  # review: the queue goes on in order
             return [self.items[(self.current + k) % total].item_id for k in range(min(n, total))]
+        current = self.current_item()
+        if current is not None and self.status[current.item_id] == ItemStatus.NEW:
+            out.append(current.item_id)
+        for item_id in self.next_ids:  # the trainer's choice, then the queue order
+            if item_id not in out and self.status.get(item_id) == ItemStatus.NEW:
+                out.append(item_id)
+        if len(out) >= n:
+            return out[:n]
         for off in range(total):
             it = self.items[(self.current + off) % total]
-            if self.status[it.item_id] == ItemStatus.NEW:
+            if self.status[it.item_id] == ItemStatus.NEW and it.item_id not in out:
                 out.append(it.item_id)
                 if len(out) >= n:
                     break
@@ -289,7 +322,7 @@ class LabelingSession:
         self.undo_stack.append(click)
         self.predictions.pop(item.item_id, None)
         self._pinned.pop(item.item_id, None)
-        self.current = self._first_new(self.current + 1)
+        self.current = self._next_new(self.current + 1)
         return click
 
     def exclude(self, reason: str = "") -> Click:
@@ -307,7 +340,7 @@ class LabelingSession:
         self._reindex(self.current)
         for cache in (self.predictions, self._fallback, self._pinned):
             cache.pop(item.item_id, None)
-        self.current = self._first_new(self.current)
+        self.current = self._next_new(self.current)
         return click
 
     def include(self, item_ids: list[str]) -> list[str]:

@@ -4,7 +4,7 @@ ADR 0007; a thread with ``trainer_factory`` or ``in_process=False``), sends it c
 its events (``core/learning/trainer_messages.py``).
 
 ``TrainerWorker`` (no parent, moved to a QThread) polls the client and re-emits each event as
-``yielded(run_id, event)``, then ``finished(run_id)``: superqt's worker vocabulary.
+``yielded(generation, event)``, then ``finished(generation)``: superqt's worker vocabulary.
 ``TrainerController`` owns the thread and the worker, sends the GUI's commands to the client
 (thread-safe), drops the events of an older run (a restart never acts on stale signals) and gives
 each kind of event its own signal for the widgets.
@@ -46,13 +46,13 @@ POLL_S = 0.1  # the worker thread waits this long for the trainer's next event
 
 
 class TrainerWorker(QObject):
-    yielded = Signal(int, object)  # run_id, an event of core/learning/trainer_messages.py
-    finished = Signal(int)  # run_id
+    yielded = Signal(int, object)  # generation, an event of core/learning/trainer_messages.py
+    finished = Signal(int)  # generation
 
-    def __init__(self, client: TrainerClient, run_id: int):
+    def __init__(self, client: TrainerClient, generation: int):
         super().__init__()  # no parent: it is moved to a thread
         self.client = client
-        self.run_id = run_id
+        self.generation = generation
 
     @property
     def in_process(self) -> bool:
@@ -64,14 +64,14 @@ class TrainerWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        client, rid = self.client, self.run_id
+        client, gen = self.client, self.generation
         try:
             client.start()
             while not client.done:
                 for event in client.poll(POLL_S):
-                    self.yielded.emit(rid, event)
+                    self.yielded.emit(gen, event)
         finally:
-            self.finished.emit(rid)
+            self.finished.emit(gen)
 
 
 class TrainerController(QObject):
@@ -97,7 +97,7 @@ class TrainerController(QObject):
         self._factory = trainer_factory
         self.in_process = in_process  # None: a process unless a trainer_factory is given
         self._rss_before: float | None = None
-        self.run_id = 0
+        self.generation = 0
         self.thread: QThread | None = None
         self.worker: TrainerWorker | None = None
         self.state = "stopped"
@@ -127,7 +127,7 @@ class TrainerController(QObject):
         if self.is_running():
             self.resume()
             return
-        self.run_id += 1
+        self.generation += 1
         factory = self._factory
         in_process = factory is None if self.in_process is None else self.in_process
         if factory is None and not in_process:
@@ -137,11 +137,11 @@ class TrainerController(QObject):
             self.project_root,
             self.device,
             None if in_process else factory,
-            name=f"mmrl-trainer-{self.run_id}",
+            name=f"mmrl-trainer-{self.generation}",
         )
-        worker = TrainerWorker(client, self.run_id)
+        worker = TrainerWorker(client, self.generation)
         thread = QThread()
-        thread.setObjectName(f"trainer-{self.run_id}")
+        thread.setObjectName(f"trainer-{self.generation}")
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         # direct: quit() is thread-safe, and the GUI thread may be blocked in wait() right now
@@ -193,9 +193,9 @@ class TrainerController(QObject):
         if self.worker is not None and not self.worker.client.in_process:
             self.send(Hold(seconds))
 
-    def _on_yielded(self, run_id: int, event) -> None:
+    def _on_yielded(self, generation: int, event) -> None:
         """An event of the trainer: on its own signal, unless it is of an older run."""
-        if run_id != self.run_id:
+        if generation != self.generation:
             return
         if isinstance(event, State):
             self.state = event.state

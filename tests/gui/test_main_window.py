@@ -173,7 +173,7 @@ def test_trainer_pause_resume_stop(qtbot, window):
     assert tr.stop()
     assert tr.state == "stopped" and not tr.is_running()
     tr.start()  # a new run, new run id
-    assert tr.run_id == 2
+    assert tr.generation == 2
     qtbot.waitUntil(lambda: tr.state in ("idle", "running"), timeout=60000)
 
 

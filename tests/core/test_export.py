@@ -264,3 +264,15 @@ def test_tensorboard_export_loads_neither_tensorboard_nor_tensorflow(trained, tm
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
     assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))
+
+
+def test_an_exporter_failure_is_one_plain_line():
+    err = RuntimeError(
+        "Failed to export the model with torch.export. \x1b[96mThis is step 1/3\x1b[0m of "
+        "exporting the model to ONNX. Next steps:\n- Modify the model code"
+    )
+    assert export_mod.first_line(err) == (
+        "Failed to export the model with torch.export. This is step 1/3 of exporting the model "
+        "to ONNX. Next steps:"
+    )
+    assert export_mod.first_line(ValueError("")) == "ValueError"

@@ -306,6 +306,13 @@ def _target(out: str | Path, fmt: str) -> Path:
     return output_path(out, f"model{SUFFIX[fmt]}")
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of an exporter's message, without the terminal colour codes torch.onnx puts
+    in it (``\x1b[96m``), at most 200 characters."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()
+    return (text.splitlines() or [type(err).__name__])[0][:200].rstrip(".")
+
+
 def _export_checked(fmt, module, example, batches, mods, tasks, live, project, step) -> tuple:
     """The exported program's bytes, re-loaded from those very bytes and compared with the live
     model; nothing is written here. ``step()`` is called between exporting and checking."""
@@ -326,8 +333,7 @@ def _export_checked(fmt, module, example, batches, mods, tasks, live, project, s
     except MemoryError:
         raise UserError(f"there is not enough memory to export this model to {fmt}.") from None
     except Exception as err:  # an exporter limitation: one sentence, not a traceback
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-        raise UserError(f"this model cannot be exported to {fmt} ({first}).") from None
+        raise UserError(f"this model cannot be exported to {fmt} ({first_line(err)}).") from None
     if not diff <= TOLERANCE:
         raise UserError(
             f"the {fmt} export differs from the live model by {diff:.2e} (more than "

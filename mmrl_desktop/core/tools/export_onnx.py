@@ -2,10 +2,10 @@
 which writes with ``onnxscript``) on an ONNX-ready copy of the policy.
 
     ready = onnx_ready(policy, sample)          # no complex STFT, no adaptive pools
-    payload = onnx_bytes(ExportModule(ready, tasks), example, modalities, tasks, forbidden)
+    payload = onnx_bytes(ExportModule(ready, tasks), example, ins, outs, modalities, forbidden)
 
-The legacy TorchScript-based exporter (``dynamo=False``) warns that it will be removed; the
-numbers are the same (docs/adr/0010-exports-installed.md, amended). The bytes carry no doc strings
+The legacy TorchScript-based exporter (``dynamo=False``) warns that it will be removed; both agree
+with the live model far inside the tolerance (docs/adr/0010-exports-installed.md, amended). The bytes carry no doc strings
 and no metadata properties (the exporter records each node's Python stack trace there, with the
 file names of this install), and are refused if anything but tensor data still names a folder of
 this computer.

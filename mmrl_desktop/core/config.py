@@ -216,7 +216,7 @@ class TrainConfig:
         )
         _check(
             self.next_item != "likely-positive" or bool(self.positive_label),
-            "next_item likely-positive needs a positive_label (the label to find first).",
+            "positive_label must name the label to find first when next_item is likely-positive.",
         )
 
     @classmethod

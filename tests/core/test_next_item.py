@@ -131,7 +131,7 @@ def test_the_project_setting_is_validated():
         TrainConfig.from_dict({"next_item": "best"})
     with pytest.raises(UserError, match="next_item_random must be between 0 and 1"):
         TrainConfig.from_dict({"next_item_random": 1.5})
-    with pytest.raises(UserError, match="needs a positive_label"):
+    with pytest.raises(UserError, match="positive_label must name the label to find first"):
         TrainConfig.from_dict({"next_item": "likely-positive"})
     cfg = TrainConfig.from_dict({"next_item": "likely-positive", "positive_label": "tumour"})
     assert cfg.positive_label == "tumour"

@@ -5,7 +5,9 @@ options" tab from the chosen algorithm's ``Options`` (``core/learning/algorithm_
 torch-free; rebuilt when the algorithm changes): each field's ``metadata["help"]`` is its tooltip
 and the grey line under it. Values are validated through ``TrainConfig.from_dict`` and the
 algorithm's ``parse_options`` — a bad value is reported as a sentence and nothing is saved. Only
-options that differ from their defaults are written. On OK the
+options that differ from their defaults are written. The "Next item" tab chooses which item the
+expert is asked next (``next_item``, its random share, the positive label for screening; issue
+19); settings without an editor here (``augment``, ``orientation_free``) keep their values. On OK the
 ``[algorithm]`` table of project.toml is written (``Project.save``), the annotator is stored in the
 user's settings and given to the running labeling session, and a running trainer is restarted so
 it picks the new settings up.
@@ -30,7 +32,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mmrl_desktop.core.config import ALGORITHM_NAMES, DEVICES, TrainConfig, help_table
+from mmrl_desktop.core.config import (
+    ALGORITHM_NAMES,
+    DEVICES,
+    NEXT_ITEM_NAMES,
+    TrainConfig,
+    help_table,
+)
 from mmrl_desktop.core.data.user_settings import UserSettings
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.labelling.session import default_annotator
@@ -54,9 +62,13 @@ TITLES = {
     "eval_every": "Evaluate every",
     "eval_items": "Held-out items",
     "cache_mb": "Feature cache (MB)",
+    "next_item": "Next item",
+    "next_item_random": "Random share",
+    "positive_label": "Positive label",
 }
 LEARNING = ("algorithm", "lr", "batch_size", "epsilon", "kl_beta", "updates_per_event", "gamma")
-ADVANCED = tuple(k for k in TITLES if k not in LEARNING)
+NEXT = ("next_item", "next_item_random", "positive_label")
+ADVANCED = tuple(k for k in TITLES if k not in LEARNING + NEXT)
 FIXED = {"gamma"}  # shown, not editable: one-step feedback
 ALGORITHM_SUMMARY = {
     "default": "A graph posterior over the project's items from every answer picks the label "
@@ -65,6 +77,14 @@ ALGORITHM_SUMMARY = {
     "reinforce": "Policy gradient from thumbs with a per-item baseline, pulled toward the starting model.",
     "supervised": "Learns from corrected labels only: the upper bound when every answer "
     "carries the right label.",
+}
+NEXT_ITEM_SUMMARY = {
+    "shuffle": "A fixed random order: every answer is a random sample of the items.",
+    "uncertain": "The model asks where it is least sure: fewer answers to a good model. The "
+    "agreement figures then describe the hard cases it chose, not all items.",
+    "diverse": "Uncertain items that differ from each other, so a run of questions is not the "
+    "same case again and again.",
+    "likely-positive": "Screening: the items most likely to carry the positive label first.",
 }
 
 
@@ -122,8 +142,9 @@ class SettingsDialog(QDialog):
             ),
         )
         tabs.addTab(general, "General")
-        for title, names in (("Learning", LEARNING), ("Advanced", ADVANCED)):
+        for title, names in (("Learning", LEARNING), ("Next item", NEXT), ("Advanced", ADVANCED)):
             tabs.addTab(self._config_page(names), title)
+        self._next_item_changed(current.next_item)
         self.option_editors: dict[str, QLineEdit] = {}
         self.options_page = QWidget()
         self.options_form = QFormLayout(self.options_page)
@@ -160,6 +181,11 @@ class SettingsDialog(QDialog):
                 editor.currentTextChanged.connect(self._algorithm_changed)
                 form.addRow("", self.algo_note)
                 continue
+            if name == "next_item":
+                self.next_note = self._describe(NEXT_ITEM_SUMMARY[self.current.next_item])
+                editor.currentTextChanged.connect(self._next_item_changed)
+                form.addRow("", self.next_note)
+                continue
             form.addRow("", self._describe(text[:1].upper() + text[1:] + "."))
         return page
 
@@ -172,9 +198,15 @@ class SettingsDialog(QDialog):
         return label
 
     def _editor(self, name: str, value) -> QWidget:
-        if name in ("algorithm", "device"):
+        choices = {"algorithm": ALGORITHM_NAMES, "device": DEVICES, "next_item": NEXT_ITEM_NAMES}
+        if name == "positive_label":  # the first task's labels ("": none chosen)
+            tasks = getattr(self.project, "tasks", [])
+            choices[name] = ("", *(tasks[0].labels if tasks else ()))
+        if name in choices:
             box = QComboBox()
-            box.addItems(list(ALGORITHM_NAMES if name == "algorithm" else DEVICES))
+            box.addItems(list(choices[name]))
+            if str(value) not in choices[name]:  # a label no longer in the project: kept
+                box.addItem(str(value))
             box.setCurrentText(str(value))
             return box
         line = QLineEdit(_format(value))
@@ -190,6 +222,10 @@ class SettingsDialog(QDialog):
         self.algo_note.setText(text)
         same = name == self.current.algorithm
         self._fill_options(name, self.current.options if same else {})
+
+    def _next_item_changed(self, name: str) -> None:
+        self.next_note.setText(NEXT_ITEM_SUMMARY.get(name, ""))
+        self.editors["positive_label"].setEnabled(name == "likely-positive")
 
     def _fill_options(self, algorithm: str, values: dict) -> None:
         """One editor per option of ``algorithm``: its value (else the default), its help as the
@@ -216,7 +252,7 @@ class SettingsDialog(QDialog):
             f.name: f.type if isinstance(f.type, str) else f.type.__name__
             for f in fields(TrainConfig)
         }
-        out = {}
+        out = self.current.to_dict()  # settings without an editor (augment, …) are kept
         for name, editor in self.editors.items():
             if isinstance(editor, QComboBox):
                 out[name] = editor.currentText()

@@ -6,10 +6,13 @@ import pytest
 
 from mmrl_desktop.core.config import NEXT_ITEM_NAMES, TrainConfig
 from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning import next_item
 from mmrl_desktop.core.learning.next_item import (
     Candidates,
+    NextItemChooser,
     choose,
     margin,
+    pool_candidates,
     thumb_gain,
 )
 
@@ -135,3 +138,62 @@ def test_the_project_setting_is_validated():
         TrainConfig.from_dict({"next_item": "likely-positive"})
     cfg = TrainConfig.from_dict({"next_item": "likely-positive", "positive_label": "tumour"})
     assert cfg.positive_label == "tumour"
+
+
+# ------------------------------------------------------------------ the trainer's side
+def _trainer(tmp_path, **algorithm):
+    from mmrl_desktop.core.data.importer import import_source
+    from mmrl_desktop.core.data.project import DEFAULT_TASK, Project
+    from mmrl_desktop.core.learning.trainer import Trainer
+    from tests.core.enginefixtures import TINY_MODEL, make_pngs
+
+    src = make_pngs(tmp_path / "src", per_class=6)
+    project = Project.create(
+        tmp_path / "p",
+        algorithm={"updates_per_event": 1, "batch_size": 4, "device": "cpu"} | algorithm,
+        model=TINY_MODEL,
+    )
+    import_source(src, project, task=DEFAULT_TASK)
+    project = Project.open(project.root)
+    return project, Trainer(project, queue_size=0, checkpoints=False, resume=False)
+
+
+def test_the_trainer_chooses_unanswered_pool_items_on_its_current_model(tmp_path):
+    project, trainer = _trainer(tmp_path, next_item="uncertain", next_item_random=0.0)
+    chooser = NextItemChooser(trainer.config)
+    assert chooser.active and chooser.due(answers=0, model_version=0)
+    trainer.info()  # built
+    answered = set(trainer.pool_ids[:3])
+    picks = chooser.choose(trainer, answered, model_version=0)
+    unanswered = [i for i in trainer.pool_ids if i not in answered]
+    assert len(picks) == min(next_item.BATCH, len(unanswered))
+    assert {p.item_id for p in picks} <= set(unanswered)
+    items = trainer._items(unanswered)
+    gain = thumb_gain(pool_candidates(trainer, items, "label").probs)
+    assert picks[0].item_id == unanswered[int(np.argmax(gain))]
+    assert all(0 < p.propensity <= 1 for p in picks)
+    assert not chooser.due(answers=3, model_version=0)  # the same model version
+    assert not chooser.due(answers=4, model_version=1)  # a new version, too few new answers
+    assert chooser.due(answers=3 + next_item.REPICK_ANSWERS, model_version=1)
+    trainer.close(checkpoint=False)
+
+
+def test_a_large_pool_is_scored_on_a_subset_with_the_uniform_part_exact(tmp_path, monkeypatch):
+    monkeypatch.setattr(next_item, "MAX_CANDIDATES", 4)
+    _project, trainer = _trainer(tmp_path, next_item="likely-positive", positive_label="light")
+    chooser = NextItemChooser(trainer.config)
+    trainer.info()
+    m = len(trainer.pool_ids)
+    picks = chooser.choose(trainer, set())
+    assert len(picks) == 4  # only the subset was scored
+    eps = trainer.config.next_item_random
+    for j, p in enumerate(picks):
+        assert p.propensity == pytest.approx(eps / (m - j)) or p.propensity == pytest.approx(
+            eps / (m - j) + 1 - eps
+        )
+    trainer.close(checkpoint=False)
+
+
+def test_shuffle_never_chooses():
+    chooser = NextItemChooser(TrainConfig())
+    assert not chooser.active and not chooser.due(answers=100, model_version=5)

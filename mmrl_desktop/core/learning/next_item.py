@@ -32,6 +32,12 @@ strategies it is ``ε / m`` for every item but one: an off-policy estimate that 
 only use the uniform part (ADR 0013).
 
 Candidates without model predictions (before the first model) are taken in queue order.
+
+``NextItemChooser`` is the trainer process's side (``trainer_loop``): after a new model version,
+once ``REPICK_ANSWERS`` answers came since its last choice, it scores the unanswered pool items
+(at most ``MAX_CANDIDATES``, a uniform random subset of a larger pool: the uniform part's
+probability ``ε / m`` stays exact, the strategy's own choice is then the best of the subset) and
+chooses the next ``BATCH``. A project with several tasks is ordered by its first task.
 """
 
 from __future__ import annotations
@@ -46,6 +52,9 @@ from mmrl_desktop.core.errors import UserError
 
 DIVERSE_POOL = 10  # diverse picks among the DIVERSE_POOL × n most uncertain items
 MEASURES = ("thumb", "margin")
+BATCH = 16  # the trainer chooses this many next items at a time
+REPICK_ANSWERS = 5  # and chooses again after a new model version once this many answers came
+MAX_CANDIDATES = 4096  # a larger unanswered pool is scored on a uniform random subset
 
 
 @dataclass(frozen=True)
@@ -198,3 +207,55 @@ def pool_candidates(trainer, items: Sequence, task: str, embedding: bool = False
         embedding=(np.concatenate(embs) if embs else np.zeros((0, 1))) if embedding else None,
         labels=tuple(trainer.labels[task]),
     )
+
+
+class NextItemChooser:
+    """The trainer's choice of the next items (module docstring), from a ``TrainConfig``."""
+
+    def __init__(self, config) -> None:
+        self.order = config.next_item
+        self.random_fraction = config.next_item_random
+        self.positive = config.positive_label or None
+        self.measure = "margin" if config.algorithm == "supervised" else "thumb"
+        self.rng = np.random.default_rng([int(config.seed), 19])
+        self.answers_at_pick = -1  # answers when it last chose (-1: never)
+        self.version_at_pick = None
+
+    @property
+    def active(self) -> bool:
+        return self.order != "shuffle"
+
+    def due(self, answers: int, model_version) -> bool:
+        """A new model version, and enough new answers (or no choice yet)."""
+        if not self.active or model_version == self.version_at_pick:
+            return False
+        return self.answers_at_pick < 0 or answers - self.answers_at_pick >= REPICK_ANSWERS
+
+    def choose(self, trainer, answered: set[str], model_version=None) -> list[Pick]:
+        """The next ``BATCH`` unanswered pool items of ``trainer`` (built), with their selection
+        probabilities. A positive label the project lacks is one sentence (``UserError``)."""
+        ids = [i for i in trainer.pool_ids if i not in answered]
+        m = len(ids)
+        if m > MAX_CANDIDATES:
+            keep = np.sort(self.rng.choice(m, MAX_CANDIDATES, replace=False))
+            ids = [ids[k] for k in keep]
+        task = next(iter(trainer.labels))
+        cands = pool_candidates(
+            trainer, trainer._items(ids), task, embedding=self.order == "diverse"
+        )
+        picks = choose(
+            self.order, cands, BATCH, self.rng, self.random_fraction, self.positive, self.measure
+        )
+        self.answers_at_pick, self.version_at_pick = len(answered), model_version
+        if m > len(ids):  # the uniform part is uniform over all m, the choice over the subset
+            n = len(ids)
+            picks = [_over(p, m - j, n - j, self.random_fraction) for j, p in enumerate(picks)]
+        return picks
+
+
+def _over(pick: Pick, m: int, scored: int, eps: float) -> Pick:
+    """A pick's probability when ``scored`` of the ``m`` unanswered items left were scored: the
+    uniform part is ``ε / m`` exactly; the strategy's own choice keeps its (1 − ε) given the
+    subset."""
+    rest = pick.propensity - eps / scored  # (1 − ε) when it is the strategy's choice, else ~0
+    return Pick(pick.item_id, float(min(1.0, eps / m + max(0.0, rest))), pick.uniform)

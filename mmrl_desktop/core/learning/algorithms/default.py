@@ -205,8 +205,12 @@ class DefaultAlgorithm(Algorithm):
         return metrics
 
     def _sweeps(self, loglik: np.ndarray, graph, q: np.ndarray) -> np.ndarray:
+        """Mean-field sweeps; the coupling stays below 0.8 K: above K the uniform posterior is
+        unstable (its linearisation is (β / K) · W), so with few labels every unanswered item
+        collapsed onto one label."""
+        beta = min(self.options.graph_beta, 0.8 * q.shape[1])
         for _ in range(self.options.graph_iters):
-            q = _softmax(loglik + self.options.graph_beta * (graph @ q))
+            q = _softmax(loglik + beta * (graph @ q))
         return q
 
     def _posterior(self, buffer, t: str, n: int, k: int, metrics: dict) -> np.ndarray:

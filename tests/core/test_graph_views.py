@@ -1,0 +1,183 @@
+"""The default algorithm's graph views (core/learning/views.py) and their choice by held-back
+answers (core/learning/graph_views.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mmrl_desktop.core.config import ModelConfig, TrainConfig
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning import views
+from mmrl_desktop.core.learning.algorithm_options import DefaultOptions, parse_options
+from mmrl_desktop.core.learning.algorithms import ALGORITHMS
+from mmrl_desktop.core.learning.graph_views import NETWORK, GraphViews
+from mmrl_desktop.core.learning.model.policy import build_policy
+from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _textures(n_per: int = 40, seed: int = 0, side: int = 32):
+    """Two classes of colour images whose pixels say nothing of the class: stripes (random
+    orientation, phase and colours) and dots (random phase and colours)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:side, 0:side].astype(np.float32)
+    xs, ys = [], []
+    for c in range(2):
+        for _ in range(n_per):
+            a, ph, period = rng.uniform(0, np.pi), rng.uniform(0, 2 * np.pi), rng.uniform(5, 7)
+            if c == 0:
+                u = np.cos(a) * xx + np.sin(a) * yy
+                m = (np.sin(2 * np.pi * u / period + ph) > 0).astype(np.float32)
+            else:
+                m = (
+                    (np.sin(2 * np.pi * xx / period + ph) > 0.5)
+                    & (np.sin(2 * np.pi * yy / period + ph) > 0.5)
+                ).astype(np.float32)
+            fg, bg = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
+            img = m[None] * fg[:, None, None] + (1 - m[None]) * bg[:, None, None]
+            img += rng.normal(0, 0.05, img.shape)
+            xs.append(np.round(np.clip(img, 0, 1) * 255) / 255)
+            ys.append(c)
+    order = rng.permutation(len(ys))
+    return np.asarray(xs, np.float32)[order], np.asarray(ys)[order]
+
+
+def _loo_1nn(v: np.ndarray, y: np.ndarray) -> float:
+    s = v @ v.T
+    np.fill_diagonal(s, -np.inf)
+    return float((y[s.argmax(1)] == y).mean())
+
+
+def test_the_gradients_view_sees_textures_the_pixels_do_not():
+    x, y = _textures()
+    inputs = {"image": torch.from_numpy(x), "image_mask": torch.ones(len(y), dtype=torch.bool)}
+    fixed, stats = views.fixed_views([inputs])
+    assert set(fixed) == {"pixels", "gradients"}
+    assert np.allclose(np.linalg.norm(fixed["gradients"], axis=1), 1)
+    assert _loo_1nn(fixed["gradients"], y) >= 0.9
+    assert _loo_1nn(fixed["pixels"], y) <= 0.75
+    # an item outside the pool is placed as the pool's own copy of it
+    again = views.view_of("gradients", {"image": inputs["image"][:5]}, stats)
+    assert np.allclose(again, fixed["gradients"][:5])
+
+
+def test_the_logmel_view_hears_pitch_whatever_the_gain_and_onset():
+    rng = np.random.default_rng(0)
+    sr, waves, ys = 8000, [], []
+    for c, f in enumerate((300.0, 900.0)):
+        for _ in range(12):
+            w = np.zeros(sr, np.float32)
+            start, n = rng.integers(0, sr // 2), sr // 3
+            t = np.arange(n) / sr
+            w[start : start + n] = rng.uniform(0.05, 1.0) * np.sin(2 * np.pi * f * t)
+            waves.append(w + rng.normal(0, 0.002, sr).astype(np.float32))
+            ys.append(c)
+    fixed, _ = views.fixed_views([{"audio": torch.from_numpy(np.stack(waves))}], sr)
+    assert set(fixed) == {"logmel"}
+    assert _loo_1nn(fixed["logmel"], np.asarray(ys)) >= 0.9
+
+
+def test_the_ngram_view_places_texts_by_their_words():
+    ids = torch.tensor([[5, 6, 7, 0], [5, 6, 8, 0], [900, 901, 902, 903], [900, 901, 904, 0]])
+    fixed, _ = views.fixed_views([{"text": ids}])
+    assert _loo_1nn(fixed["ngrams"], np.array([0, 0, 1, 1])) == 1.0
+
+
+def _rows(answers):
+    """Replay rows from (event id, pool row, shown, reward)."""
+    return [Row(e, str(i), "label", a, r, 0.5, -1) for e, i, a, r in answers]
+
+
+def test_each_answer_is_scored_once_by_the_prediction_made_before_it():
+    gv = GraphViews(DefaultOptions(view_min_labels=2, answer_noise=0.1))
+    gv.graphs = {"pixels": None, "gradients": None}
+    gv.fixed = {"pixels": np.eye(2), "gradients": np.eye(2)}
+    gv.q = {"pixels": {"label": np.array([[0.9, 0.1]] * 3)}}
+    gv.q["gradients"] = {"label": np.array([[0.2, 0.8]] * 3)}
+    gv.net = {"label": np.array([[0.5, 0.5]] * 3)}
+    index = {str(i): i for i in range(3)}
+    rows = _rows([(1, 0, 0, 1), (2, 1, 1, -1)])  # 👍 label 0 on item 0, 👎 label 1 on item 1
+    gv.score(rows, index, {"label": 2})
+    gv.score(rows, index, {"label": 2})  # seen: not scored twice
+    p = 0.9 * 0.9 + 0.1 / 2, 1 - (0.9 * 0.1 + 0.05)
+    assert list(gv.scores["pixels"]) == pytest.approx([np.log(p[0]), np.log(p[1])])
+    gv.choose()
+    assert gv.chosen == "pixels"  # it predicted both answers better than gradients
+    assert gv.net_weight < 0.5  # and better than the network's coin flip
+
+
+def test_the_network_takes_over_when_it_predicts_the_answers_better():
+    gv = GraphViews(DefaultOptions(view_min_labels=5))
+    gv.graphs = {"pixels": None}
+    gv.fixed = {"pixels": np.eye(2)}
+    gv.q = {"pixels": {"label": np.full((10, 2), 0.5)}}
+    gv.net = {"label": np.tile([0.95, 0.05], (10, 1))}
+    gv.score(_rows([(e, e, 0, 1) for e in range(10)]), {str(i): i for i in range(10)}, {"label": 2})
+    gv.choose()
+    assert gv.net_weight > 0.99
+    assert len(gv.scores[NETWORK]) == 10
+
+
+def test_options_name_known_views():
+    with pytest.raises(UserError):
+        parse_options(DefaultOptions, {"graph_views": "pixels,colour"}, "default")
+    with pytest.raises(UserError):
+        parse_options(DefaultOptions, {"net_temper": -1}, "default")
+    ok = parse_options(DefaultOptions, {"graph_views": "embedding, gradients"}, "default")
+    assert GraphViews(ok).candidates() == ["embedding"]  # gradients: no pool seen yet
+
+
+def _algo(seed: int = 0, **options):
+    torch.manual_seed(seed)
+    cfg = ModelConfig.from_dict(
+        {"modalities": "image", "image_size": 32, "image_channels": 3, "embed_dim": 16}
+    )
+    policy = build_policy(cfg, {"label": 2})
+    return ALGORITHMS["default"](policy, {"label": 2}, TrainConfig(seed=seed, options=options))
+
+
+class _Feat:
+    def __init__(self, x):
+        self.x = x
+
+    def batch(self, ids):
+        img = torch.from_numpy(self.x[[int(i) for i in ids]])
+        return {"image": img, "image_mask": torch.ones(len(ids), dtype=torch.bool)}
+
+
+def test_the_graph_moves_to_the_view_that_predicts_the_thumbs():
+    """Stripes vs dots in random colours: the raw pixels place them at random, the gradients
+    view by their kind; after the first answers the graph is built on the gradients and acts
+    with exact propensities (the acting distribution's probability of the label shown)."""
+    x, y = _textures(n_per=30)
+    algo = _algo(view_min_labels=15)
+    feat = _Feat(x)
+    algo.attach_pool([str(i) for i in range(len(y))], feat.batch)
+    buf = ReplayBuffer(["label"], feat, lambda i: i)
+    assert algo.graph_view == ""
+    gen = torch.Generator().manual_seed(0)
+    ups = []
+    for t in range(40):
+        a = algo.act(feat.batch([str(t)]), gen, [str(t)])["label"]
+        shown = int(a.labels[0])
+        if algo.fitted:
+            assert float(a.propensity[0]) == pytest.approx(algo.acting["label"][t, shown], 1e-6)
+        ups.append(shown == y[t])
+        buf.add(
+            Row(t + 1, str(t), "label", shown, 1 if ups[-1] else -1, float(a.propensity[0]), -1)
+        )
+        algo.refresh(buf)
+        if t == 0:
+            assert algo.graph_view == "pixels"  # the first candidate until answers are scored
+    assert algo.graph_view == "gradients"
+    pred = algo.q["label"][40:].argmax(1)
+    assert (pred == y[40:]).mean() >= 0.8

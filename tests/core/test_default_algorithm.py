@@ -241,12 +241,6 @@ def test_update_finds_set_aside_thumbs_by_item_id_in_an_augmented_batch():
     assert algo.update(unnamed)["loss/label"] > 0.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="glue for the lead: ReplayBuffer.make_batch passes [r.item_id for r in rows] as the "
-    "batch's item_ids (core/learning/replay.py), and Trainer.predict_items passes its ids to "
-    "algorithm.act (core/learning/trainer_eval.py); remove this mark then",
-)
 def test_the_replay_buffer_names_the_item_of_each_row():
     x, _ = _data()
     buf = ReplayBuffer(["label"], _Feat(x), lambda i: i)

@@ -17,6 +17,7 @@ from mmrl_desktop.core import metrics
 from mmrl_desktop.core.data.project import Project
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.evaluation.evaluate import evaluate_project, format_report, open_trainer
+from mmrl_desktop.core.learning import ckpt_files
 from mmrl_desktop.core.learning.calibration import class_probs
 from mmrl_desktop.core.learning.trainer import Trainer
 from mmrl_desktop.core.tasks import Cancelled, TaskState
@@ -113,7 +114,7 @@ def test_a_part_of_a_task_state_reports_its_share_of_the_whole():
 
 
 def test_weights_files_as_candidates(trained, tmp_path):
-    ckpt = sorted(trained.checkpoints_dir.glob("ckpt-*.safetensors"))[-1]
+    ckpt = sorted(trained.checkpoints_dir.glob(ckpt_files.WEIGHTS_GLOB))[-1]
     cur = evaluate_project(trained)["tasks"]["label"]["holdout"]["current"]
     via_file = evaluate_project(trained, checkpoint=ckpt)
     assert via_file["models"][0]["name"] == "checkpoint"

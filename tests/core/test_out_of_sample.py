@@ -21,7 +21,7 @@ from mmrl_desktop.core.evaluation.evaluate import (
     greedy_probs,
     open_trainer,
 )
-from mmrl_desktop.core.learning import calibration
+from mmrl_desktop.core.learning import calibration, ckpt_files
 from mmrl_desktop.core.learning.trainer import Trainer
 from mmrl_desktop.core.tools.predict import predict_source
 from tests.core.enginefixtures import digits_project
@@ -174,7 +174,9 @@ def test_temperature_fit_recovers_a_known_temperature(t_true):
 
 
 def _meta(project: Project) -> dict:
-    return json.loads(sorted(project.checkpoints_dir.glob("ckpt-*.json"))[-1].read_text())
+    return json.loads(
+        sorted(project.checkpoints_dir.glob(f"{ckpt_files.PREFIX}*.json"))[-1].read_text()
+    )
 
 
 def test_a_temperature_from_the_starting_model_is_not_applied_to_a_trained_one(trained_on_all):

@@ -41,13 +41,16 @@ class TaskFeedback:
 
 @dataclass
 class ReplayBatch:
-    """A minibatch from the feedback log: model inputs + per-task feedback."""
+    """A minibatch from the feedback log: model inputs + per-task feedback, and the item id of
+    each row (None when the maker did not say: an algorithm then cannot tell which item a row is)."""
 
     inputs: dict[str, torch.Tensor]
     feedback: dict[str, TaskFeedback]
+    item_ids: list[str] | None = None
 
     def to(self, device) -> ReplayBatch:
         return ReplayBatch(
             {k: v.to(device) for k, v in self.inputs.items()},
             {k: v.to(device) for k, v in self.feedback.items()},
+            self.item_ids,
         )

@@ -117,7 +117,7 @@ class ReplayBuffer:
                     shown[i], reward[i], prop[i] = r.shown, float(r.reward), r.propensity
                 corr[i] = r.corrected
             feedback[t] = TaskFeedback(shown, reward, prop, corr)
-        return ReplayBatch(inputs, feedback)
+        return ReplayBatch(inputs, feedback, [r.item_id for r in rows])
 
     def sample(
         self, batch_size: int, generator: torch.Generator | None = None, extra: Sequence[Row] = ()
@@ -134,7 +134,7 @@ class ReplayBuffer:
             idx = torch.randint(n, (batch_size,), generator=generator).tolist()
         batch = self.make_batch([self.rows[i] for i in idx] + list(extra))
         if self.augment is not None:
-            batch = ReplayBatch(self.augment(batch.inputs, generator), batch.feedback)
+            batch = ReplayBatch(self.augment(batch.inputs, generator), batch.feedback, batch.item_ids)
         return batch
 
     def thumbs_up_rate(self) -> float:

@@ -18,12 +18,6 @@ from mmrl_desktop.core.data.store import Prediction
 from mmrl_desktop.core.learning.calibration import class_probs
 
 
-def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> float:
-    """``core/metrics.py``'s macro-F1 of class indices in ``0..k-1`` (NaN when both are empty).
-    Kept for ``core/tools/bench.py``; new code calls ``metrics.macro_f1`` directly."""
-    return metrics.macro_f1(metrics.confusion_matrix(y_true, y_pred, k))
-
-
 class TrainerPredictions:
     """Mixin of ``Trainer``: uses its store, featurizer, algorithm, labels and calibrator."""
 
@@ -37,7 +31,7 @@ class TrainerPredictions:
         for start in range(0, len(item_ids), 256):
             ids = item_ids[start : start + 256]
             inputs = self.featurizer.batch(self._items(ids))
-            actions = self.algorithm.act(inputs, self.act_gen)
+            actions = self.algorithm.act(inputs, self.act_gen, ids)
             # the confidence shown: the one source of probabilities (core/learning/calibration.py), not
             # the sampling distribution nor the propensity
             shown = class_probs(self.algorithm, inputs, self.calibrator.temperatures)

@@ -30,9 +30,10 @@ import numpy as np
 from mmrl_desktop.core.data.items import Item, modality_of_suffix
 from mmrl_desktop.core.data.project import DEFAULT_TASK, Project
 from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning.device import choose_device
 from mmrl_desktop.core.learning.next_item import check_order, choose, pool_candidates
-from mmrl_desktop.core.learning.trainer import Trainer, choose_device
-from mmrl_desktop.core.learning.trainer_eval import macro_f1
+from mmrl_desktop.core.learning.trainer import Trainer
+from mmrl_desktop.core.metrics import confusion_matrix, macro_f1
 from mmrl_desktop.core.tools.simulate import SimulatedExpert
 
 
@@ -304,7 +305,7 @@ def _answer(trainer, writer, expert, asker: Asker, test, points, progress):
             row = {
                 "feedback": t,
                 "accuracy": round(float((y_pred == y_test).mean()), 4),
-                "macro_f1": round(macro_f1(y_test, y_pred, len(label_ids)), 4),
+                "macro_f1": round(macro_f1(confusion_matrix(y_test, y_pred, len(label_ids))), 4),
                 "thumbs_up_rate": round(ups / t, 4),
             }
             curve.append(row)

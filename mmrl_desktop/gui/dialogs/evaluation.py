@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from mmrl_desktop.core.learning.ckpt_files import WEIGHTS_GLOB
 from mmrl_desktop.core.tasks import TaskState
 from mmrl_desktop.gui.background import BackgroundTask
 from mmrl_desktop.gui.dialogs import evaluation_notes as why
@@ -191,7 +192,7 @@ class EvaluationDialog(QDialog):
         """The row on top: the task, a checkpoint to evaluate too, Evaluate and its progress."""
         self.checkpoint = QComboBox()
         self.checkpoint.addItem("(none)", None)
-        for p in sorted(self.project.checkpoints_dir.glob("ckpt-*.safetensors"), reverse=True):
+        for p in sorted(self.project.checkpoints_dir.glob(WEIGHTS_GLOB), reverse=True):
             self.checkpoint.addItem(p.stem, str(p))
         self.checkpoint.addItem("Other weights file…", "other")
         self.checkpoint.activated.connect(self._checkpoint_chosen)

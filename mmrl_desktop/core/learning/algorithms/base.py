@@ -21,7 +21,6 @@ per field, in the torch-free ``core/learning/algorithm_options.py`` so the windo
 from __future__ import annotations
 
 import copy
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -32,6 +31,8 @@ from torch import nn
 
 from mmrl_desktop.core.config import TrainConfig
 from mmrl_desktop.core.learning.algorithm_options import NoOptions, parse_options
+from mmrl_desktop.core.learning.batch import ReplayBatch, TaskFeedback  # noqa: F401 (re-exported)
+from mmrl_desktop.core.learning.device import evaluating
 from mmrl_desktop.core.learning.optim import AdamW
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,51 +52,6 @@ class Action:
     labels: torch.Tensor
     propensity: torch.Tensor
     probs: torch.Tensor
-
-
-@dataclass
-class TaskFeedback:
-    """The feedback of one task for a replay minibatch (one row per event).
-
-    shown:      long [B], the label index that was shown
-    reward:     float [B], +1 👍, −1 👎, 0 = no answer for this task in this row
-    propensity: float [B], logged probability of the shown label (1 where there is none)
-    corrected:  long [B], the label the expert gave, −1 = none
-    """
-
-    shown: torch.Tensor
-    reward: torch.Tensor
-    propensity: torch.Tensor
-    corrected: torch.Tensor
-
-    @property
-    def answered(self) -> torch.Tensor:
-        """bool [B]: rows that carry a thumb for this task."""
-        return self.reward != 0
-
-    @property
-    def has_correction(self) -> torch.Tensor:
-        return self.corrected >= 0
-
-    def to(self, device) -> TaskFeedback:
-        return TaskFeedback(*(t.to(device) for t in dataclasses.astuple(self)))
-
-
-@dataclass
-class ReplayBatch:
-    """A minibatch from the feedback log: model inputs + per-task feedback, and the item id of
-    each row (None when the maker did not say: an algorithm then cannot tell which item a row is)."""
-
-    inputs: dict[str, torch.Tensor]
-    feedback: dict[str, TaskFeedback]
-    item_ids: list[str] | None = None
-
-    def to(self, device) -> ReplayBatch:
-        return ReplayBatch(
-            {k: v.to(device) for k, v in self.inputs.items()},
-            {k: v.to(device) for k, v in self.feedback.items()},
-            self.item_ids,
-        )
 
 
 class Algorithm:
@@ -157,10 +113,8 @@ class Algorithm:
     @torch.no_grad()
     def greedy(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Class probabilities per task, [B, K] on the CPU, policy in eval mode."""
-        was = self.policy.training
-        self.policy.eval()
-        logits = self.policy(_to(inputs, self.device))
-        self.policy.train(was)
+        with evaluating(self.policy):
+            logits = self.policy(_to(inputs, self.device))
         return {t: F.softmax(lg.float(), dim=-1).cpu() for t, lg in logits.items()}
 
     @torch.no_grad()

@@ -19,6 +19,7 @@ from mmrl_desktop.core.learning.algorithms.base import (
     _to,
     epsilon_greedy,
 )
+from mmrl_desktop.core.learning.device import evaluating
 
 
 class EGreedyQ(Algorithm):
@@ -27,10 +28,8 @@ class EGreedyQ(Algorithm):
 
     @torch.no_grad()
     def greedy(self, inputs) -> dict[str, torch.Tensor]:
-        was = self.policy.training
-        self.policy.eval()
-        q = self.policy(_to(inputs, self.device))
-        self.policy.train(was)
+        with evaluating(self.policy):
+            q = self.policy(_to(inputs, self.device))
         return {t: F.softmax(v.float() / self.options.temperature, -1).cpu() for t, v in q.items()}
 
     @torch.no_grad()

@@ -112,10 +112,6 @@ def reliability(y_true, probs, n_bins: int = DEFAULT_BINS) -> dict:
     return {"ece": float(ece) if len(y) else float("nan"), "bins": bins}
 
 
-def expected_calibration_error(y_true, probs, n_bins: int = DEFAULT_BINS) -> float:
-    return reliability(y_true, probs, n_bins)["ece"]
-
-
 def wilson_interval(successes, n, z: float = 1.959963984540054):
     """Wilson score interval of a proportion ``successes / n`` (95 % for the default ``z``).
 

@@ -310,7 +310,19 @@ def check_dicom_codecs() -> str:
         if not np.array_equal(back, arr):
             raise RuntimeError(f"{name} round trip changed the pixels")
         done.append(name)
-    return f"pylibjpeg round trip: {', '.join(done)}"
+    return f"pylibjpeg round trip: {', '.join(done)}; {_gdcm_decoders()}"
+
+
+def _gdcm_decoders() -> str:
+    """JPEG-LS and JPEG Lossless (clinical archives) decode through GDCM, which cannot encode
+    them: no round trip, but the decoder must have its GDCM plugin (a bundle easily loses it)."""
+    from pydicom.pixels import get_decoder
+    from pydicom.uid import JPEGLosslessSV1, JPEGLSLossless
+
+    for uid in (JPEGLSLossless, JPEGLosslessSV1):
+        if "gdcm" not in get_decoder(uid).available_plugins:
+            raise RuntimeError(f"no GDCM decoder for {uid.name} (python-gdcm missing)")
+    return "GDCM decodes JPEG-LS and JPEG Lossless"
 
 
 def _dataset(Dataset, FileMetaDataset, syntax, arr):

@@ -71,6 +71,9 @@ def install(process: str) -> Path | None:
         )
     except OSError:
         return None
+    # a log that cannot be written (a full disk, a size limit) must never print logging's own
+    # traceback into the user's stderr or stop the app: the record is dropped
+    logging.raiseExceptions = False
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.setLevel(logging.INFO)
     root = logging.getLogger()

@@ -48,7 +48,7 @@ MODEL_FORMATS = ("torchscript", "onnx")
 DESCRIPTION = {
     "torchscript": "The current model as a TorchScript program taking plain tensors, with a JSON "
     "description of its inputs and labels beside it; checked against the live model.",
-    "onnx": "The current model as ONNX (opset 17) with a JSON description of its inputs and "
+    "onnx": "The current model as ONNX (opset 18) with a JSON description of its inputs and "
     "labels; checked with onnxruntime against the live model.",
     "feedback-csv": "Every answer, skip and undo with annotator, time, shown label and its "
     "propensity — the full audit trail. No file paths or patient identifiers.",

@@ -17,8 +17,18 @@ def _seconds_since_process_start() -> float:
         return time.perf_counter() - PROCESS_START
 
 
+def close_windows(window) -> None:
+    """Shut down and release ``window`` and every window that took a window's place since
+    (File → Open, an import's reopen: ``DesktopApp.windows``), each once."""
+    from mmrl_desktop.gui.app import release_window
+
+    for w in dict.fromkeys((window, *window.app.windows)):
+        w.shutdown()
+        release_window(w)
+
+
 def run(args) -> int:
-    from mmrl_desktop.gui.app import make_app, release_window
+    from mmrl_desktop.gui.app import make_app
 
     app = make_app()
     from PySide6.QtCore import QTimer
@@ -44,10 +54,9 @@ def run(args) -> int:
             print(f"first-paint-ms {ms:.0f}", flush=True)
             QTimer.singleShot(0, app.quit)
 
-        window.sig_first_paint.connect(report)
+        window.firstPainted.connect(report)
     window.show()
     code = app.exec()
-    window.shutdown()
-    release_window(window)
+    close_windows(window)
     sys.stdout.flush()
     return int(code)

@@ -24,8 +24,8 @@ from mmrl_desktop.gui.widgets import AfterPaint
 
 
 class MainWindow(QMainWindow):
-    sig_first_paint = Signal()  # the window has painted once (phase 1 done)
-    sig_ready = Signal()  # viewers, charts, session and trainer are up
+    firstPainted = Signal()  # the window has painted once (phase 1 done)
+    ready = Signal()  # viewers, charts, session and trainer are up
 
     def __init__(
         self,
@@ -95,7 +95,7 @@ class MainWindow(QMainWindow):
         if obj is self.feedback and event.type() == QEvent.Paint:
             self.feedback.removeEventFilter(self)
             obj.event(event)  # paint now, then report
-            self.sig_first_paint.emit()
+            self.firstPainted.emit()
             QTimer.singleShot(0, self, self.finish_startup)
             return True
         return super().eventFilter(obj, event)
@@ -132,7 +132,7 @@ class MainWindow(QMainWindow):
         self.status.set_counts(*answer_counts(self.labeling.session))
         if self.start_trainer:
             self.trainer.start()
-        self.sig_ready.emit()
+        self.ready.emit()
 
     def _wire(self) -> None:
         a, lab, fb = self.actions_, self.labeling, self.feedback

@@ -54,7 +54,7 @@ def _answer(project: Project, pattern: list[int]) -> None:
 def _open(qtbot, project) -> MainWindow:
     w = MainWindow(project, annotator="tester", device="cpu", start_trainer=False)
     qtbot.addWidget(w)
-    with qtbot.waitSignal(w.sig_ready, timeout=30000):
+    with qtbot.waitSignal(w.ready, timeout=30000):
         w.show()
     qtbot.waitExposed(w)
     return w

@@ -135,7 +135,7 @@ def test_wizard_creates_project_and_reports_bad_file(qtbot, tmp_path, boxes):
     wiz = NewProjectWizard()
     qtbot.addWidget(wiz)
     created = []
-    wiz.sig_project_created.connect(created.append)
+    wiz.projectCreated.connect(created.append)
     wiz.show()
     wiz.source_page.source.setText(str(src))
     wiz.next()
@@ -154,7 +154,7 @@ def test_wizard_creates_project_and_reports_bad_file(qtbot, tmp_path, boxes):
     model.preset.setCurrentIndex(0)
     wiz.next()
     page = wiz.import_page
-    with qtbot.waitSignal(page.panel.sig_done, timeout=30000) as blocker:
+    with qtbot.waitSignal(page.panel.done, timeout=30000) as blocker:
         pass
     summary = blocker.args[0]
     assert summary["imported"] == 6
@@ -180,13 +180,13 @@ def test_import_dialog_adds_items_then_cancelled_run_adds_nothing(qtbot, tmp_pat
     dlg.start()  # no source chosen: a sentence, nothing runs
     assert "Choose a folder" in boxes[-1][1] and dlg.panel.task is None
     dlg.source.setText(str(make_source(tmp_path / "src", bad=False)))
-    with qtbot.waitSignal(dlg.sig_imported, timeout=30000) as blocker:
+    with qtbot.waitSignal(dlg.imported, timeout=30000) as blocker:
         dlg.start()
     assert blocker.args == [str(project.root)]
     dlg.panel.task.wait()
     assert dlg.panel.summary["imported"] == 6
     dlg.source.setText(str(make_source(tmp_path / "more", per_class=40, bad=False)))
-    with qtbot.waitSignal(dlg.panel.sig_done, timeout=30000) as blocker:
+    with qtbot.waitSignal(dlg.panel.done, timeout=30000) as blocker:
         dlg.start()
         dlg.panel.cancel()
     dlg.panel.task.wait()
@@ -230,7 +230,7 @@ def test_settings_validation_and_persistence(qtbot, tmp_path, boxes):
 def window(qtbot, trained_copy):
     w = MainWindow(trained_copy, annotator="tester", device="cpu", start_trainer=False)
     qtbot.addWidget(w)
-    with qtbot.waitSignal(w.sig_ready, timeout=30000):
+    with qtbot.waitSignal(w.ready, timeout=30000):
         w.show()
     yield w
     w.shutdown()
@@ -252,7 +252,7 @@ def test_checkpoints_rollback_and_trainer_resumes(qtbot, window, boxes):
     qtbot.addWidget(dlg)
     assert dlg.table.rowCount() == 2 and dlg.rows[0]["note"] == "on close"
     assert not dlg.rollback_button.isEnabled()
-    dlg.sig_rollback.connect(lambda path: rollback(window, path))
+    dlg.rolledBack.connect(lambda path: rollback(window, path))
     dlg.table.selectRow(1)  # the older one ("early")
     assert dlg.rollback_button.isEnabled()
     early = dlg.rows[1]
@@ -339,7 +339,7 @@ def test_open_project_replaces_window_and_is_remembered(qtbot, window, tmp_path,
     qtbot.addWidget(new)
     assert new is not None and new.project.root == other.root
     assert window.labeling is None  # the old window was shut down
-    qtbot.waitSignal(new.sig_ready, timeout=30000).wait()
+    qtbot.waitSignal(new.ready, timeout=30000).wait()
     settings = UserSettings.load()
     assert settings.last_project == str(other.root)
     new.recent_menu.aboutToShow.emit()

@@ -101,7 +101,7 @@ def open_window(qtbot):
         w = MainWindow(project, annotator="tester", start_trainer=False)
         qtbot.addWidget(w)
         w.resize(*size)
-        with qtbot.waitSignal(w.sig_ready, timeout=30000):
+        with qtbot.waitSignal(w.ready, timeout=30000):
             w.show()
         w.activateWindow()
         qtbot.waitExposed(w)

@@ -56,7 +56,7 @@ def project(tmp_path):
 def window(qtbot, project):
     w = MainWindow(project, annotator="tester", device="cpu")
     qtbot.addWidget(w)
-    with qtbot.waitSignal(w.sig_ready, timeout=30000):
+    with qtbot.waitSignal(w.ready, timeout=30000):
         w.show()
     w.activateWindow()
     qtbot.waitExposed(w)

@@ -41,7 +41,7 @@ def boxes(monkeypatch):
 def _ready(qtbot, window):
     qtbot.addWidget(window)
     if window.labeling is None:
-        qtbot.waitSignal(window.sig_ready, timeout=30000).wait()
+        qtbot.waitSignal(window.ready, timeout=30000).wait()
     return window
 
 

@@ -45,7 +45,7 @@ def test_wizard_holdout_field_no_cancel_on_last_page_and_one_reason(qtbot, tmp_p
     wiz.grab().save("/tmp/wizard_holdout.png")
     wiz.next()
     wiz.next()
-    with qtbot.waitSignal(wiz.import_page.panel.sig_done, timeout=30000) as blocker:
+    with qtbot.waitSignal(wiz.import_page.panel.done, timeout=30000) as blocker:
         pass
     summary = blocker.args[0]
     assert summary["imported"] == 20 and summary["holdout"] == {"cat": 3, "dog": 3}
@@ -71,13 +71,13 @@ def test_import_dialog_holdout_field(qtbot, tmp_path):
     assert dlg.holdout.value() == 20
     dlg.holdout.setValue(0)
     dlg.source.setText(str(_source(tmp_path / "src")))
-    with qtbot.waitSignal(dlg.panel.sig_done, timeout=30000) as blocker:
+    with qtbot.waitSignal(dlg.panel.done, timeout=30000) as blocker:
         dlg.start()
     dlg.panel.task.wait()
     assert blocker.args[0]["holdout"] == {"cat": 0, "dog": 0}
     dlg.holdout.setValue(50)
     dlg.source.setText(str(_source(tmp_path / "more", per_class=4, prefix="new")))
-    with qtbot.waitSignal(dlg.panel.sig_done, timeout=30000) as blocker:
+    with qtbot.waitSignal(dlg.panel.done, timeout=30000) as blocker:
         dlg.start()
     dlg.panel.task.wait()
     with project.open_store() as store:

@@ -93,7 +93,7 @@ def _state_note(row: dict) -> str:
 
 
 class CheckpointsDialog(QDialog):
-    sig_rollback = Signal(str)  # the checkpoint's path relative to the project
+    rolledBack = Signal(str)  # the checkpoint's path relative to the project
 
     def __init__(self, project, parent=None):
         super().__init__(parent)
@@ -165,7 +165,7 @@ class CheckpointsDialog(QDialog):
             f"v{row['model_version']}, {row['answers_seen']} answers seen)?",
         )
         if answer == QMessageBox.Yes:
-            self.sig_rollback.emit(row["path"])
+            self.rolledBack.emit(row["path"])
             self.refresh()
 
 
@@ -204,6 +204,6 @@ def rollback(window, path: str) -> bool:
 
 def open_checkpoints(window) -> CheckpointsDialog:
     dlg = CheckpointsDialog(window.project, window)
-    dlg.sig_rollback.connect(lambda path: rollback(window, path))
+    dlg.rolledBack.connect(lambda path: rollback(window, path))
     dlg.open()
     return dlg

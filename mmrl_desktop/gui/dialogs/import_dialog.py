@@ -130,7 +130,7 @@ def report_sentence(summary: dict) -> str:
 class ImportPanel(QWidget):
     """Progress + cancel while importing, then the report."""
 
-    sig_done = Signal(object)  # the summary dict, or None after a failure
+    done = Signal(object)  # the summary dict, or None after a failure
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -224,13 +224,13 @@ class ImportPanel(QWidget):
                     self.table.setItem(r, c, cell)
             self.table.resizeRowsToContents()
             self.table.show()
-        self.sig_done.emit(summary)
+        self.done.emit(summary)
 
     def _on_failed(self, text: str) -> None:
         self._end()
         self.summary = None
         self.status.setText(f"The import stopped: {text}")
-        self.sig_done.emit(None)
+        self.done.emit(None)
 
 
 def source_row(parent: QWidget, line: QLineEdit) -> QHBoxLayout:
@@ -298,7 +298,7 @@ def check_source(text: str) -> str | None:
 class ImportDialog(QDialog):
     """File → Import data…: add a folder or manifest to the current project."""
 
-    sig_imported = Signal(str)  # project root, when at least one item was added
+    imported = Signal(str)  # project root, when at least one item was added
 
     def __init__(self, project, parent=None):
         super().__init__(parent)
@@ -316,7 +316,7 @@ class ImportDialog(QDialog):
         self.holdout, holdout_note, holdout_row = holdout_field()
         self.panel = ImportPanel()
         self.panel.hide()
-        self.panel.sig_done.connect(self._on_done)
+        self.panel.done.connect(self._on_done)
         self.buttons = QDialogButtonBox()
         self.import_button = self.buttons.addButton("Import", QDialogButtonBox.AcceptRole)
         self.close_button = self.buttons.addButton(QDialogButtonBox.Close)
@@ -360,7 +360,7 @@ class ImportDialog(QDialog):
                 f"{', '.join(new)}: the model starts afresh with the larger label set."
             )
         if summary["imported"] > 0 or new:
-            self.sig_imported.emit(str(self.project.root))
+            self.imported.emit(str(self.project.root))
 
     def reject(self) -> None:
         if self.panel.is_running():
@@ -389,7 +389,7 @@ def open_import(window) -> ImportDialog:
     dlg = ImportDialog(window.project, window)
     dlg.setAttribute(Qt.WA_DeleteOnClose, False)
     added = []
-    dlg.sig_imported.connect(added.append)
+    dlg.imported.connect(added.append)
     dlg.finished.connect(lambda _r: added and window.open_project(added[-1]))
     dlg.open()
     return dlg

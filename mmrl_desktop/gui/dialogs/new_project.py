@@ -2,7 +2,7 @@
 
 The last page creates the project (``Project.create``), copies a chosen weights file into it
 (so the folder stays self-contained) and imports the source in the background with a progress bar
-and a cancel button; it ends with the import report. ``sig_project_created(path)`` then tells the
+and a cancel button; it ends with the import report. ``projectCreated(path)`` then tells the
 main window to open the new project.
 """
 
@@ -392,7 +392,7 @@ class ImportPage(QWizardPage):
         self.setTitle("Creating the project")
         self.setSubTitle("Your files are read in the background; unreadable ones are listed.")
         self.panel = ImportPanel()
-        self.panel.sig_done.connect(self._done)
+        self.panel.done.connect(self._done)
         lay = QVBoxLayout(self)
         lay.addWidget(self.panel)
         self.summary: dict | None = None
@@ -424,7 +424,7 @@ class ImportPage(QWizardPage):
 
 
 class NewProjectWizard(QWizard):
-    sig_project_created = Signal(str)
+    projectCreated = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -456,7 +456,7 @@ class NewProjectWizard(QWizard):
         summary = self.import_page.summary
         super().accept()
         if summary is not None and (summary["imported"] > 0 or summary["items"] > 0):
-            self.sig_project_created.emit(str(self.project_dir()))
+            self.projectCreated.emit(str(self.project_dir()))
         elif (self.project_dir() / PROJECT_FILE).exists():
             QMessageBox.information(
                 self.parentWidget(),
@@ -479,6 +479,6 @@ class NewProjectWizard(QWizard):
 
 def open_new_project(window) -> NewProjectWizard:
     wiz = NewProjectWizard(window)
-    wiz.sig_project_created.connect(window.open_project)
+    wiz.projectCreated.connect(window.open_project)
     wiz.open()
     return wiz

@@ -40,11 +40,19 @@ from mmrl_desktop.core.learning.ckpt_files import WEIGHTS_GLOB
 from mmrl_desktop.core.tasks import TaskState
 from mmrl_desktop.gui.background import BackgroundTask
 from mmrl_desktop.gui.dialogs import evaluation_notes as why
+from mmrl_desktop.gui.dialogs.evaluation_text import (
+    NAMES,
+    OPE_ROWS,
+    SHORT,
+    describe_models,
+    notes_of,
+    num,
+    ope_cell,
+    pct,
+)
 
 MODEL_COLOURS = {"current": "#3182ce", "reference": "#a0aec0"}
 OTHER_COLOUR = "#dd6b20"
-NAMES = {"current": "Current model", "reference": "Starting model"}
-SHORT = {"current": "Current", "reference": "Starting"}
 
 
 def evaluation_job(project_root: str, checkpoint: str | None):
@@ -81,68 +89,7 @@ def merge_checkpoint(result: dict, other: dict) -> dict:
     return result
 
 
-OPE_ROWS = (
-    ("ips", "Thumbs-up rate, IPS"),
-    ("snips", "Thumbs-up rate, SNIPS"),
-    ("dr", "Thumbs-up rate, DR"),
-)
 DIAGONAL = "Perfectly calibrated"
-
-
-def ope_cell(est: dict | None, method: str) -> tuple[str, str]:
-    """(cell text, tooltip) of one model's off-policy estimate: the number with its interval, or
-    a short "too few" with the full sentence as tooltip."""
-    if not est:
-        return "—", "no logged answers"
-    if method in est:
-        return f"{_pct(est[method]['value'])}  ({_ci(est[method])})", ""
-    return f"n/a (n = {est.get('n', 0)})", est.get("reason", "")
-
-
-def notes_of(entry: dict, names: list[str]) -> list[str]:
-    """Sentences under the table: why an off-policy figure is missing, what each ECE is on."""
-    out = []
-    for n in names:
-        reason = entry.get("ope", {}).get(n, {}).get("reason")
-        if reason:
-            out.append(f"Off-policy, {NAMES.get(n, n)}: {reason}.")
-    for n in names:
-        note = entry.get("calibration", {}).get(n, {}).get("note")
-        if note:
-            out.append(f"Calibration, {NAMES.get(n, n)}: {note}.")
-    return out
-
-
-def describe_models(result: dict) -> str:
-    """One line naming what was compared."""
-    parts = []
-    for m in result["models"]:
-        if m["name"] == "reference":
-            continue
-        step = f" (step {m['step']})" if m.get("step") else ""
-        stem = Path(m["source"]).stem
-        if m["name"] == "current":
-            parts.append(f"Current model: {stem}{step}")
-        else:
-            parts.append(f"checkpoint {stem}{step}")
-    parts.append("the starting model")
-    secs = result.get("seconds", 0.0)
-    return f"{'; '.join(parts)}. 95 % confidence intervals in parentheses. ({secs:.1f} s)"
-
-
-def _ci(est: dict) -> str:
-    lo, hi = est.get("ci_low"), est.get("ci_high")
-    if lo is None or hi is None:
-        return "—"
-    return f"{100 * lo:.1f}–{100 * hi:.1f}"
-
-
-def _pct(x) -> str:
-    return "—" if x is None else f"{100 * x:.1f}%"
-
-
-def _num(x) -> str:
-    return "—" if x is None else f"{x:.3f}"
 
 
 def _item(text: str, align=Qt.AlignRight | Qt.AlignVCenter, tip: str = "") -> QTableWidgetItem:
@@ -356,12 +303,12 @@ class EvaluationDialog(QDialog):
         hold = e["holdout"]
         rows: list[tuple[str, list[str], str]] = []
         if e["holdout_items"]:
-            rows.append(("Accuracy", [_pct(hold[n]["accuracy"]) for n in names], ""))
-            rows.append(("Macro-F1", [_num(hold[n]["macro_f1"]) for n in names], ""))
+            rows.append(("Accuracy", [pct(hold[n]["accuracy"]) for n in names], ""))
+            rows.append(("Macro-F1", [num(hold[n]["macro_f1"]) for n in names], ""))
             rows.append(
                 (
                     "ECE",
-                    [_num(hold[n]["ece"]) for n in names],
+                    [num(hold[n]["ece"]) for n in names],
                     "expected calibration error: 0 "
                     "means the shown confidence matches how often the model is right",
                 )
@@ -407,7 +354,7 @@ class EvaluationDialog(QDialog):
         for r, lab in enumerate(e["labels"]):
             for c, n in enumerate(names):
                 pc = e["holdout"][n]["per_class"][lab]
-                t.setItem(r, c, _item(f"{_num(pc['precision'])} / {_num(pc['recall'])}"))
+                t.setItem(r, c, _item(f"{num(pc['precision'])} / {num(pc['recall'])}"))
             support = e["holdout"][names[0]]["per_class"][lab]["support"]
             t.setItem(r, len(names), _item(str(support)))
 
@@ -433,7 +380,7 @@ class EvaluationDialog(QDialog):
             total = max(1, sum(row))
             for c, v in enumerate(row):
                 frac = v / total
-                it = _item(str(v), Qt.AlignCenter, f"{_pct(frac)} of true {labels[r]}")
+                it = _item(str(v), Qt.AlignCenter, f"{pct(frac)} of true {labels[r]}")
                 good = r == c
                 base = QColor(47, 133, 90) if good else QColor(197, 48, 48)
                 colour = QColor(255, 255, 255)
@@ -465,7 +412,7 @@ class EvaluationDialog(QDialog):
                 symbolSize=7,
                 symbolBrush=colour,
                 symbolPen=None,
-                name=f"{NAMES.get(n, n)} (ECE {_num(ece)}{t_text})",
+                name=f"{NAMES.get(n, n)} (ECE {num(ece)}{t_text})",
             )
 
 

@@ -90,6 +90,25 @@ class AudioView(QWidget):
         self._cursor_s = 0.0
         self._spectro_cache: OrderedDict[int, tuple] = OrderedDict()
 
+        bar = self._build_toolbar()
+        self._build_plots()
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(int(1000 / CURSOR_HZ))
+        self.timer.timeout.connect(self._tick)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(bar)
+        layout.addWidget(self.message_label)
+        layout.addWidget(self.plots, 1)
+        self._update_controls()
+        if self._output is None:  # probe PortAudio once the event loop runs, not on a click
+            QTimer.singleShot(0, self, self._warm_output)
+
+    def _build_toolbar(self) -> QWidget:
+        """Play button, time and info labels (the returned bar); the playback message below it."""
         bar = QWidget(objectName="viewerToolbar")
         row = QHBoxLayout(bar)
         row.setContentsMargins(8, 4, 8, 4)
@@ -108,7 +127,10 @@ class AudioView(QWidget):
         row.addWidget(self.time_label)
         row.addSpacing(12)
         row.addWidget(self.info_label, 1)
+        return bar
 
+    def _build_plots(self) -> None:
+        """Waveform above the spectrogram, a shared time axis, the draggable play cursor."""
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setBackground(theme.VIEWER_BG)
         self.plots.ci.setSpacing(4)
@@ -153,20 +175,6 @@ class AudioView(QWidget):
         self.spec_plot.addItem(self.spec_cursor)
         self.cursor.sigPositionChangeFinished.connect(lambda line: self.seek(line.value()))
         self.plots.scene().sigMouseClicked.connect(self._on_click)
-
-        self.timer = QTimer(self)
-        self.timer.setInterval(int(1000 / CURSOR_HZ))
-        self.timer.timeout.connect(self._tick)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(bar)
-        layout.addWidget(self.message_label)
-        layout.addWidget(self.plots, 1)
-        self._update_controls()
-        if self._output is None:  # probe PortAudio once the event loop runs, not on a click
-            QTimer.singleShot(0, self, self._warm_output)
 
     # ------------------------------------------------------------------ public API
     @property

@@ -139,8 +139,9 @@ class QueuePanel(QWidget):
         row = s._index.get(item_id) if s is not None else None
         if row is not None:
             # repaint that row only: QListView answers any dataChanged by repainting its whole
-            # viewport (~5 ms of Python data() calls per click); the row's text is derived from
-            # the session's status on paint, so there is no cached value to invalidate
+            # viewport (Python data() calls: docs/benchmarks.md §2b, third session); the row's
+            # text is derived from the session's status on paint, so there is no cached value
+            # to invalidate
             self.view.update(self.model.index(row))
         self.update_progress()
 

@@ -188,8 +188,8 @@ class TrainerController(QObject):
     def hold(self, seconds: float) -> None:
         """Hold a trainer *thread* for a click's paint (it shares the interpreter lock). A
         trainer process is not held: it has its own lock and a lower CPU priority, and holding
-        it only delayed the model (click → model p50 1.09 s held vs 0.13 s not, same paint
-        times: docs/benchmarks.md §2b)."""
+        it only delayed the model, with the same paint times (ADR 0007; docs/benchmarks.md
+        §2b)."""
         if self.worker is not None and not self.worker.client.in_process:
             self.send(Hold(seconds))
 

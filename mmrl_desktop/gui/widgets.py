@@ -25,7 +25,8 @@ def set_bar_value(bar: QProgressBar, value: int, maximum: int | None = None) -> 
 
     ``QProgressBar.setValue`` calls ``repaint()`` when the shown value changes, and inside a click
     handler that paints every dirty region of the window at once — the viewers included — before
-    the click has finished updating them (the whole window painted twice per click, ~4 ms each).
+    the click has finished updating them (the whole window painted twice per click; a paint's
+    cost: docs/benchmarks.md §2b, third session).
     With updates off it only records the value; turning them back on schedules one ordinary
     update, painted with everything else."""
     bar.setUpdatesEnabled(False)

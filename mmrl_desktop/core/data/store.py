@@ -39,7 +39,8 @@ SCHEMA_VERSION = 2
 
 # The retracted event ids, as an uncorrelated subquery: SQLite builds it once per read (``NOT IN``
 # over a list), where a correlated ``NOT EXISTS`` scanned the whole log again for every answer
-# (quadratic: 40,000 answers took 50 s per read). ``IS NOT NULL``: one NULL would empty NOT IN.
+# (quadratic: docs/benchmarks.md §2b, `evaluate` with 40,000 answers). ``IS NOT NULL``: one NULL
+# would empty NOT IN.
 _RETRACTED_IDS_SQL = (
     "SELECT retracts FROM events WHERE kind = 'retraction' AND retracts IS NOT NULL"
 )

@@ -15,10 +15,9 @@ process, never on the GUI thread); the loop calls ``tick()`` after each step and
   the newest ``keep_checkpoints`` (5) milestones, so it does not grow and the rollback history still
   reaches back. A checkpoint is never rewritten at a step already on disk: each one gets a new name,
   so a reader never mixes the weights of one write with the metadata of another.
-* **Cost** (demo model, 1.28 M parameters: 20.7 MB with the reference policy and the optimiser's
-  moments): ~40 ms of CPU per save at the trainer's low priority, 130–310 ms wall with the fsyncs
-  (~100 ms of it waiting for the disk) on a loaded 2-core machine: under 1 % of a core at one
-  save per 5 s. A kill between saves loses at most the last few seconds of training, never an
+* **Cost**: a save of the demo model is well under 1 % of a core at one save per 5 s (measured
+  in ADR 0007's amendment and docs/benchmarks.md §2b, fifth session). A kill between saves loses
+  at most the last few seconds of training, never an
   answer: answers are in the feedback log, and a restart trains on those after the checkpoint's
   ``last_event_id`` again.
 * **Heartbeat.** ``<project>/.trainer.json`` — ``{"pid", "host", "model_version", "step",

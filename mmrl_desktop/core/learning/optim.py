@@ -1,9 +1,9 @@
 """AdamW without ``torch.optim.AdamW``: the same update, state layout and step hooks, and no dynamo.
 
 Why: every ``torch.optim.Optimizer`` method is wrapped in ``torch._disable_dynamo``, whose first
-call imports ``torch._dynamo`` — and with it sympy and Triton: +114 MB resident and ~0.9 s on
-this machine, for a compiler the app never uses (docs/adr/0006-own-adamw.md). The desktop app's
-memory budget (BENCHMARKS.md §2, ≤ 1 GB with the demo after 1,000 clicks) cannot afford that.
+call imports ``torch._dynamo`` — and with it sympy and Triton, for a compiler the app never uses
+(its memory and time: docs/adr/0006-own-adamw.md). The desktop app's memory budget
+(docs/benchmarks.md §2b, ≤ 1 GB with the demo after 1,000 clicks) cannot afford that.
 
 The update is torch's own: ``step`` calls the functional ``torch.optim.adamw.adamw`` with
 ``foreach=True`` (decoupled weight decay, bias-corrected moments, amsgrad off), a plain function

@@ -326,11 +326,12 @@ def _lower_priority(nice: int) -> None:
 
     The calling thread (and the threads it starts later) goes to ``nice`` — never back up, which
     would need a privilege — and, on Linux, to ``SCHED_BATCH``: a batch thread that wakes from its
-    pipe never preempts the running GUI thread (at plain nice 10 the trainer did, for ~2.5 ms in
-    ~6 % of clicks), and the GUI thread still preempts it. ``nice 19`` has a CFS weight of 15
-    against 1024 at nice 0: beside a busy program it still gets ~1.5 % of a core. Under
-    ``SCHED_IDLE`` (weight 3) two busy programs stopped training altogether; at nice 19, loading
-    still took minutes, so it runs at ``LOADING_NICE`` (weight 110, ~10 %). ADR 0009, amended.
+    pipe never preempts the running GUI thread (at plain nice 10 the trainer did:
+    docs/benchmarks.md §2b, fourth session), and the GUI thread still preempts it. ``nice 19`` has
+    a CFS weight of 15 against 1024 at nice 0: beside a busy program it still gets ~1.5 % of a
+    core. Under ``SCHED_IDLE`` (weight 3) two busy programs stopped training altogether; at nice
+    19, loading still took minutes, so it runs at ``LOADING_NICE`` (weight 110, ~10 %). ADR 0009,
+    amended.
 
     Windows has no ``nice``: the whole process goes to a lower priority class instead
     (``_lower_priority_class``)."""

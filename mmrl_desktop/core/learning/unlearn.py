@@ -11,7 +11,8 @@ goes back to it, and every answer logged after the snapshot that is still live i
 again (``updates_per_event`` updates each): the model is then what a run that never got the
 retracted answer would have, up to the order of the replayed minibatches. Undo is mostly of the
 last answer or two; the ring covers the last ``KEEP`` answers, at a memory cost of ``KEEP`` ×
-(parameters + the optimiser's two moments), ≈ 15 MB each for the demo's 1.28 M parameters.
+(parameters + the optimiser's two moments) (the demo model's: docs/benchmarks.md §2b, fifth
+session).
 
 An older answer, or one a checkpoint had trained on before a restart, cannot be rolled back. It
 leaves the replay and the posterior all the same, the live answers are trained on again for

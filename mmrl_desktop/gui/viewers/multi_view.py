@@ -19,24 +19,24 @@ Public API
   (``TextView``): the viewers of the page shown now (of the last page that had one, otherwise).
 - Signal: ``itemShown(tuple modalities)`` after the viewers have new content.
 
-Layout: one page per combination of modalities, built the first time an item needs it and kept
-(a ``QStackedLayout``), and a second one per combination for ``preload``: while the expert looks
-at one item, the next is already laid out and painted once into a throwaway pixmap on the hidden
-page, which fills pyqtgraph's caches (axis pictures, the image's ``QImage``, the curve's path).
-The click then flips pages, and the paint only replays those caches (an audio item's plots:
-~5 ms cold, ~2 ms warm). The pages are stacked, all of them shown, each opaque (``StackAll``),
-and a flip raises one above the others: Qt paints only the top page and skips what it covers.
-Flipping by hiding one page and showing the other (``StackOne``) cost ~1 ms more per click: the
-show and hide events of every widget on both pages, a relayout, and the stacked widget's updates
-turned off and on across all its descendants (ADR 0009). A page under another one keeps its
-geometry, so a window resize lays out every page (+6–8 ms per resize step with the demo's eight
-pages, ``benchmarks/click_parts.py``). Moving between an image-only item and one with sound flips pages instead
-of hiding and showing viewers: nothing is re-laid out or resized on the click (hiding and showing
-viewers resized every pyqtgraph view whenever the kind of item changed). On a page
-the image takes the left (it is the largest thing to read); sound above text in a column on the
-right; a single modality fills the page. Splitter sizes the user drags are kept per page. The
-pages share one audio output. A page is always filled with the new item before it is shown, so a
-hidden page's old content never flashes.
+Layout: one page per combination of modalities, built the first time an item needs it and kept (a
+``QStackedLayout``), and a second one per combination for ``preload``: while the expert looks at
+one item, the next is already laid out and painted once into a throwaway pixmap on the hidden page,
+which fills pyqtgraph's caches (axis pictures, the image's ``QImage``, the curve's path). The click
+then flips pages, and the paint only replays those caches (an audio item's plots, cold and warm:
+ADR 0008, docs/benchmarks.md §2b, third session). The pages are stacked, all of them shown, each
+opaque (``StackAll``), and a flip raises one above the others: Qt paints only the top page and
+skips what it covers. Flipping by hiding one page and showing the other (``StackOne``) cost more
+per click: the show and hide events of every widget on both pages, a relayout, and the stacked
+widget's updates turned off and on across all its descendants (ADR 0009). A page under another one
+keeps its geometry, so a window resize lays out every page (both costs: docs/benchmarks.md §2b,
+fourth session, ``benchmarks/click_parts.py``). Moving between an image-only item and one with
+sound flips pages instead of hiding and showing viewers: nothing is re-laid out or resized on the
+click (hiding and showing viewers resized every pyqtgraph view whenever the kind of item changed).
+On a page the image takes the left (it is the largest thing to read); sound above text in a column
+on the right; a single modality fills the page. Splitter sizes the user drags are kept per page.
+The pages share one audio output. A page is always filled with the new item before it is shown, so
+a hidden page's old content never flashes.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ pool embeddings never see it (they read ``Featurizer.batch`` directly). Every dr
 ``torch.Generator`` passed in, so a seeded trainer stays deterministic.
 
 - image (float [B, C, S, S] in [0, 1]): a random translation of up to S/16 pixels (edges
-  replicated; none for images of ≤ 15 px such as 8×8 digits, where a pixel is a stroke), contrast,
-  brightness and, for colour images, per-channel gain jitter. Flips and 90° turns only with
+  replicated), contrast, brightness and, for colour images, per-channel gain jitter. None of these
+  for tiny images (≤ 16 px, such as 8×8 digits, where a pixel is a stroke and the model is the one
+  tuned on digits: their training is exactly as before). Flips and 90° turns only with
   ``orientation_free`` (the project says the label does not depend on orientation: a photo of a
   shape, a cell, a texture — not a chest radiograph's left and right, not a digit 6 and 9).
 - audio (float [B, T] waveform): a circular time shift of up to 10 % of the clip, a gain of
@@ -30,6 +31,7 @@ import torch
 class Augmenter:
     orientation_free: bool = False
     shift: float = 1.0 / 16  # image translation, fraction of the side
+    tiny: int = 16  # images up to this side get no shift or jitter (flips and turns still)
     contrast: float = 0.2  # contrast factor in [1 − c, 1 + c]
     brightness: float = 0.1  # added to every pixel, in [−b, b]
     colour: float = 0.1  # per-channel gain in [1 − c, 1 + c] (colour images)
@@ -64,9 +66,11 @@ class Augmenter:
         n = x.shape[0]
         if n == 0:
             return x
-        x = translate(x, int(x.shape[-1] * self.shift), g)
         if self.orientation_free:
             x = dihedral(x, g)
+        if x.shape[-1] <= self.tiny:
+            return x
+        x = translate(x, int(x.shape[-1] * self.shift), g)
         contrast = 1 + self.contrast * (2 * _rand(g, n, 1, 1, 1) - 1)
         bright = self.brightness * (2 * _rand(g, n, 1, 1, 1) - 1)
         mean = x.mean((1, 2, 3), keepdim=True)

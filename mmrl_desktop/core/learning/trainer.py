@@ -27,7 +27,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
 from mmrl_desktop.core.config import ModelConfig, TrainConfig
@@ -38,6 +37,7 @@ from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning.calibration import PrequentialCalibrator, observe_events
 from mmrl_desktop.core.learning.checkpoints import save_checkpoint
 from mmrl_desktop.core.learning.device import choose_device
+from mmrl_desktop.core.learning.metrics_buffer import MetricsBuffer
 from mmrl_desktop.core.learning.model.featurize import Featurizer, resolve_model_config
 from mmrl_desktop.core.learning.model.policy import build_policy
 from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
@@ -55,7 +55,6 @@ from mmrl_desktop.core.learning.trainer_eval import TrainerPredictions
 from mmrl_desktop.core.learning.unlearn import UndoSnapshots
 
 SNAPSHOT_EVERY = 25
-METRICS_FLUSH_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -119,14 +118,11 @@ class Trainer(TrainerPredictions):
         self.undo = UndoSnapshots()  # undo that unlearns (core/learning/unlearn.py)
         self.calibrator = PrequentialCalibrator()  # temperatures (core/learning/calibration.py)
         self._exclusions_seen = (-1, 0)  # (exclusions_mark, unreadable items) last applied
-        self._needs_refresh = (
-            False  # the algorithm's ``refresh`` is owed (new or retracted answers)
-        )
+        self._needs_refresh = False  # the algorithm's refresh is owed (new/retracted answers)
         self._version_pending = False  # new feedback not yet in a model version
         self._snapshot: dict = {}  # the last good state, restored after a NaN/inf
         self._update_s = 0.0  # EMA of one update's duration
-        self._acc: dict[str, list[float]] = {}  # metrics not yet written to the store
-        self._last_flush = time.monotonic()
+        self._metrics = MetricsBuffer()  # metrics not yet written to the store
 
     # ---------------------------------------------------------------- building (lazy)
     def _ensure_built(self) -> None:
@@ -220,8 +216,7 @@ class Trainer(TrainerPredictions):
         self._version_pending = False
         self._snapshot = copy.deepcopy(self.algorithm.state_dict())
         self._update_s = 0.0
-        self._acc = {}
-        self._last_flush = time.monotonic()
+        self._metrics = MetricsBuffer()
 
     def _start_counters(self, plan: ResumePlan) -> None:
         """Steps, versions, events and the per-model state before any checkpoint is loaded."""
@@ -417,22 +412,13 @@ class Trainer(TrainerPredictions):
 
     # ---------------------------------------------------------------- metrics
     def _log(self, metrics: dict[str, float]) -> None:
-        if not self.write_metrics:
-            return
-        for k, v in metrics.items():
-            self._acc.setdefault(k, []).append(v)
-        if time.monotonic() - self._last_flush >= METRICS_FLUSH_S:
+        if self.write_metrics and self._metrics.add(metrics):
             self.flush_metrics()
 
     def flush_metrics(self) -> None:
-        if self._acc:
-            rows = {
-                k: (v[-1] if k.startswith("data/") else float(np.mean(v)))
-                for k, v in self._acc.items()
-            }
+        rows = self._metrics.take()
+        if rows:
             self.store.add_metrics(self.run_id, self.updates, rows)
-            self._acc = {}
-        self._last_flush = time.monotonic()
 
     # ---------------------------------------------------------------- checkpoints
     def save_checkpoint(self, note: str = "", *, keep_going: bool = False) -> str | None:

@@ -6,7 +6,8 @@ Durability rules (see docs/adr/0002-feedback-store.md):
 - Feedback is append-only. Undo appends a ``retraction`` row naming the event it withdraws.
 - One connection per thread: a store object refuses use from another thread (sqlite3's
   ``check_same_thread``); every thread opens its own ``FeedbackStore`` on the same file.
-- The schema has a version (``PRAGMA user_version``) and forward migrations.
+- The schema has a version (``PRAGMA user_version``) and forward migrations
+  (``core/data/schema.py``).
 - Items are never deleted: a bad one is excluded (and can be included again), see
   ``core/data/exclusions.py``; ``items()`` leaves excluded items out.
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from mmrl_desktop.core.data import exclusions
 from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.schema import MIGRATIONS, SCHEMA_VERSION
 from mmrl_desktop.core.errors import ProjectError
 
 # A trainer run's id, one type everywhere: the metrics rows, the trainer, the GUI's events.
@@ -35,8 +37,6 @@ def new_run_id(serial: int = 0, now: float | None = None) -> RunId:
     return f"{stamp}-{serial}" if serial else stamp
 
 
-SCHEMA_VERSION = 2
-
 # The retracted event ids, as an uncorrelated subquery: SQLite builds it once per read (``NOT IN``
 # over a list), where a correlated ``NOT EXISTS`` scanned the whole log again for every answer
 # (quadratic: docs/benchmarks.md §2b, `evaluate` with 40,000 answers). ``IS NOT NULL``: one NULL
@@ -44,63 +44,6 @@ SCHEMA_VERSION = 2
 _RETRACTED_IDS_SQL = (
     "SELECT retracts FROM events WHERE kind = 'retraction' AND retracts IS NOT NULL"
 )
-
-MIGRATIONS: dict[int, list[str]] = {
-    1: [
-        """CREATE TABLE items (
-            item_id TEXT PRIMARY KEY,
-            image TEXT, audio TEXT, text TEXT, text_inline TEXT,
-            labels TEXT NOT NULL DEFAULT '{}',
-            split TEXT NOT NULL DEFAULT 'pool',
-            info TEXT NOT NULL DEFAULT '{}',
-            added_at REAL NOT NULL)""",
-        """CREATE TABLE events (
-            event_id INTEGER PRIMARY KEY AUTOINCREMENT,
-            kind TEXT NOT NULL CHECK (kind IN ('feedback', 'retraction', 'skip')),
-            item_id TEXT NOT NULL,
-            task TEXT NOT NULL,
-            shown_label TEXT,
-            propensity REAL,
-            reward INTEGER CHECK (reward IN (-1, 1) OR reward IS NULL),
-            corrected_label TEXT,
-            annotator TEXT NOT NULL DEFAULT '',
-            timestamp REAL NOT NULL,
-            model_version INTEGER NOT NULL DEFAULT 0,
-            retracts INTEGER REFERENCES events(event_id))""",
-        "CREATE INDEX events_item ON events(item_id)",
-        """CREATE TABLE checkpoints (
-            ckpt_id INTEGER PRIMARY KEY AUTOINCREMENT,
-            path TEXT NOT NULL,
-            step INTEGER NOT NULL,
-            model_version INTEGER NOT NULL,
-            answers_seen INTEGER NOT NULL,
-            created_at REAL NOT NULL,
-            metrics TEXT NOT NULL DEFAULT '{}',
-            note TEXT NOT NULL DEFAULT '')""",
-        """CREATE TABLE metrics (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            run_id TEXT NOT NULL,
-            step INTEGER NOT NULL,
-            key TEXT NOT NULL,
-            value REAL NOT NULL,
-            timestamp REAL NOT NULL)""",
-        "CREATE INDEX metrics_key ON metrics(key, id)",
-        """CREATE TABLE predictions (
-            item_id TEXT NOT NULL,
-            task TEXT NOT NULL,
-            model_version INTEGER NOT NULL,
-            shown_label TEXT NOT NULL,
-            propensity REAL NOT NULL,
-            probs TEXT NOT NULL,
-            PRIMARY KEY (item_id, task))""",
-        """CREATE TABLE audit (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            timestamp REAL NOT NULL,
-            action TEXT NOT NULL,
-            detail TEXT NOT NULL DEFAULT '{}')""",
-    ],
-    2: exclusions.MIGRATION,  # excluded items (core/data/exclusions.py)
-}
 
 
 @dataclass(frozen=True)

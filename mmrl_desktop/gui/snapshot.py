@@ -32,6 +32,22 @@ def _is_dicom(path: str) -> bool:
     return path.lower().endswith(".dcm") or has_dicom_preamble(path)
 
 
+def _click(app, window, clicks: int) -> None:
+    """Fill the charts: ``clicks`` answers of a simulated expert (the right label when known),
+    then, in a project with held-out items, wait for the first evaluation's plot."""
+    from mmrl_desktop.gui.bench_gui import _wait, simulated_answer
+
+    lab = window.labeling
+    for _ in range(clicks if lab.session.tasks else 0):
+        simulated_answer(lab, unlabelled="skip")
+        _wait(app, lambda: False, 0.15)
+    _wait(app, lambda: False, 1.5)
+    held_out = window.charts.series("eval/accuracy")
+    if clicks and held_out is not None and window.charts.note("eval") is None:
+        _wait(app, lambda: len(held_out) > 0, 30.0)
+        _wait(app, lambda: False, 0.6)
+
+
 def take_snapshots(
     project_dir: str | Path,
     out_dir: str | Path,
@@ -39,7 +55,7 @@ def take_snapshots(
     size: tuple[int, int] = (1280, 800),
 ) -> list[Path]:
     from mmrl_desktop.gui.app import make_app, release_window
-    from mmrl_desktop.gui.bench_gui import _wait, simulated_answer
+    from mmrl_desktop.gui.bench_gui import _wait
     from mmrl_desktop.gui.main_window import MainWindow
 
     app = make_app(offscreen=True)
@@ -56,16 +72,7 @@ def take_snapshots(
         _wait(app, lambda: window.labeling is not None, 30.0)
         lab = window.labeling
         _wait(app, lambda: window.trainer.state in ("idle", "running", "error"), 120.0)
-        # the charts after simulated clicks (a simulated expert: right label when known)
-        for _ in range(clicks if lab.session.tasks else 0):
-            simulated_answer(lab, unlabelled="skip")
-            _wait(app, lambda: False, 0.15)
-        _wait(app, lambda: False, 1.5)
-        # a project with held-out items: its held-out plot once the first evaluation came
-        held_out = window.charts.series("eval/accuracy")
-        if clicks and held_out is not None and window.charts.note("eval") is None:
-            _wait(app, lambda: len(held_out) > 0, 30.0)
-            _wait(app, lambda: False, 0.6)
+        _click(app, window, clicks)
         # one item of each kind
         seen: dict[str, str] = {}
         for it in lab.session.items:

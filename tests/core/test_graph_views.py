@@ -181,3 +181,7 @@ def test_the_graph_moves_to_the_view_that_predicts_the_thumbs():
     assert algo.graph_view == "gradients"
     pred = algo.q["label"][40:].argmax(1)
     assert (pred == y[40:]).mean() >= 0.8
+    # items passed without their ids act on their neighbours in the gradients view
+    new = algo.act(feat.batch([str(i) for i in range(40, 60)]), gen)["label"]
+    assert ((new.propensity > 0) & (new.propensity <= 1)).all()
+    assert (new.labels.numpy() == y[40:60]).mean() >= 0.7

@@ -88,7 +88,7 @@ def logmel(inputs: dict[str, torch.Tensor], sample_rate: int) -> np.ndarray:
     )
     spec = torch.log(mel(inputs["audio"].float()) + 1e-6)  # [N, 32, T]
     energy = spec.mean(1)  # [N, T]
-    loud = energy > energy.amax(1, keepdim=True) - 4.0  # within ~e^4 of the loudest frame
+    loud = energy > energy.amax(1, keepdim=True) - 2.5  # within ~11 dB of the loudest frame
     rows = []
     for s, m in zip(spec, loud, strict=True):
         idx = m.nonzero().squeeze(1)

@@ -6,12 +6,17 @@ answered or not (never the held-out ones): neighbouring items tend to share a la
 answer also informs the items around it.
 
 After each answer (``refresh``, closed form, milliseconds):
-1. the pool items (``attach_pool``, capped at ``pool_size``) are placed in a view space: the
-   policy's embedding, mixed with the raw image pixels (``input_views``; by default images are
-   placed by their pixels (share .99), a view answers barely move: the embedding is fit to them,
-   mis-clicks included, and to the graph's own pseudo-labels, so a graph on it confirms their
-   mistakes — and leave-one-out among answered items, which the network has fit, prefers it);
-   re-embedded every ``embed_every`` answers (every answer during the first ``embed_warmup``);
+1. the pool items (``attach_pool``, capped at ``pool_size``) are placed in candidate views
+   (``graph_views``; ``core/learning/views.py``): images by their raw pixels (mixed with the
+   policy's embedding, share ``input_views`` = .99: what wins on 8×8 digits) and by their
+   gradients (orientation histograms and spectra: blind to colour, and partly to position and
+   rotation), audio by log-mel statistics, text by tf-idf n-grams, optionally the policy's
+   embedding; the policy's own probabilities are taken at the same time; re-embedded every
+   ``embed_every`` answers (every answer during the first ``embed_warmup``). Each answer is first
+   scored by every candidate's posterior from before it (``core/learning/graph_views.py``): the
+   graph is the candidate that predicted the last ``view_window`` answers best, and the network
+   gets the Bayes weight w of being the better predictor than that graph (``net_temper``) — an
+   embedding fit to the answers is never judged on answers it has fit;
 2. a symmetric kNN graph (``graph_k``) over that view;
 3. per task, each pool item's answers give a log-likelihood over labels (👍 a: a, 👎 a: not a,
    correction c: c; each trusted with probability 1 − ``answer_noise``), and a mean-field posterior
@@ -24,8 +29,12 @@ After each answer (``refresh``, closed form, milliseconds):
    keeps early propagation from collapsing) cannot outweigh an answer's own likelihood: without
    this the posterior, the pseudo-labels and the network all followed every mis-click (the
    measurement: docs/benchmarks.md §1, "Third session");
-4. from q: the acting distribution softmax(κ · standardised log q_i) (``act_kappa``), and soft
-   pseudo-labels for the pool (``pseudo_kappa``), weighted by how much evidence q_i holds.
+4. q = (1 − w) · the graph's posterior + w · the network's probabilities times each item's own
+   answers' likelihood; from q: the acting distribution softmax(κ · standardised log q_i)
+   (``act_kappa``), and soft pseudo-labels for the pool (``pseudo_kappa``), weighted by how much
+   evidence q_i holds and by 1 − w (the network's own opinion teaches it nothing).
+   The coupling is at most 0.8 K (K labels): above K the uniform posterior is unstable and
+   every unanswered item collapsed onto one label (3 classes at β = 3).
 
 Acting (``act``): the shown label is sampled from the item's acting distribution (posterior
 sampling of the item's label; the items are known by the ids the trainer passes, and an item

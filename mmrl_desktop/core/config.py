@@ -252,7 +252,7 @@ class ModelConfig:
         default=0,
         metadata=_help(
             "side in pixels images are resized to; 0 = from the data: the median side for tiny "
-            "images (≤ 16 px), else the power of two nearest the median, 32 to 128"
+            "images (≤ 16 px), else the power of two nearest the median, 32 to 64"
         ),
     )
     image_channels: int = field(default=0, metadata=_help("1 (grey) or 3 (RGB); 0 = from data"))

@@ -180,24 +180,24 @@ def test_image_side_is_chosen_from_the_data(tmp_path):
 
     from mmrl_desktop.core.learning.model.featurize import image_side
 
-    # tiny images keep their side (8×8 digits stay 8×8); larger ones: nearest power of two, 32..128
+    # tiny images keep their side (8×8 digits stay 8×8); larger ones: nearest power of two, 32..64
     assert [image_side([s]) for s in (8, 12, 16)] == [8, 12, 16]
     assert [image_side([s]) for s in (20, 40, 48, 64, 100, 256, 4000)] == [
         32,
         32,
         64,
         64,
-        128,
-        128,
-        128,
+        64,
+        64,
+        64,
     ]
     items = []
-    for i, side in enumerate((100, 120, 96)):
+    for i, side in enumerate((40, 44, 36)):  # the old rule kept the median, 40
         path = tmp_path / f"p{i}.png"
         Image.new("RGB", (side, side * 3 // 4), (200, 20 * i, 30)).save(path)
         items.append(Item(str(i), image=str(path)))
     cfg = resolve_model_config(ModelConfig(), items)
-    assert (cfg.image_size, cfg.image_channels) == (128, 3)
+    assert (cfg.image_size, cfg.image_channels) == (32, 3)
 
 
 def test_image_encoder_standardises_each_image():

@@ -54,7 +54,8 @@ def standardize(x: torch.Tensor) -> torch.Tensor:
 class SmallCNN(nn.Module):
     """A from-scratch CNN for one image size, cheap enough to retrain between clicks on a CPU.
 
-    Above ``TINY`` px (photos, drawings, 32–128 px after ``resolve_model_config``): per-image
+    Above ``TINY`` px (photos, drawings: 32 or 64 px from ``resolve_model_config``, any side set
+    in project.toml): per-image
     standardisation; learned stride-2 3×3 convolutions down to 32×32 (one at 64 px, two at 128);
     four 3×3 conv blocks (BatchNorm, ReLU) with 2× max-pooling between them (32 → 16 → 8 → 4);
     global average and max pooling; a linear projection. Translation-equivariant, sees shape and

@@ -29,6 +29,7 @@ from mmrl_desktop.core.data.items import Item
 from mmrl_desktop.core.learning.model.encoders import TINY
 
 MODALITIES = ("image", "audio", "text")
+MAX_AUTO_SIDE = 64  # the largest side ``image_side`` picks (see there)
 
 
 # ------------------------------------------------------------------ loaders
@@ -109,15 +110,17 @@ def image_side(sides: list[int]) -> int:
     """The side images are resized to, from the sides of a sample of them (longest side each).
 
     Tiny images (median ≤ 16 px, e.g. 8×8 digits) keep their median side (at least 8): upscaling
-    adds nothing. Larger ones get the power of two nearest their median, clamped to 32..128: 64 px
-    shapes stay 64, 100 px photos become 128, 1000 px photos 128 (the model's cost grows with the
-    square of the side; 128 keeps an update well under the 1/8 s the trainer has per update)."""
+    adds nothing. Larger ones get the power of two nearest their median, clamped to 32..64: 24 px
+    icons become 32, 64 px shapes stay 64, photos 64. Not 128: an update at 128 px costs ~2× one at
+    64 (~110 ms against ~55 ms of CPU for 32 images, plus the algorithm's own passes), more than
+    the 1/8 s the trainer has per update at 8 updates per answer; set ``image_size = 128`` for
+    fine detail on a fast machine."""
     if not sides:
         return 32
     median = float(statistics.median(sides))
     if median <= TINY:
         return int(max(8, median))
-    return int(min(128, max(32, 2 ** round(math.log2(median)))))
+    return int(min(MAX_AUTO_SIDE, max(32, 2 ** round(math.log2(median)))))
 
 
 def resolve_model_config(config: ModelConfig, items: list[Item], sample: int = 64) -> ModelConfig:

@@ -12,7 +12,7 @@ from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning import views
 from mmrl_desktop.core.learning.algorithm_options import DefaultOptions, parse_options
 from mmrl_desktop.core.learning.algorithms import ALGORITHMS
-from mmrl_desktop.core.learning.graph_views import NETWORK, GraphViews
+from mmrl_desktop.core.learning.graph_views import NETWORK, GraphViews, _score
 from mmrl_desktop.core.learning.model.policy import build_policy
 from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
 
@@ -98,7 +98,7 @@ def _rows(answers):
 
 
 def test_each_answer_is_scored_once_by_the_prediction_made_before_it():
-    gv = GraphViews(DefaultOptions(view_min_labels=2, answer_noise=0.1))
+    gv = GraphViews(DefaultOptions(view_min_labels=2, answer_noise=0.1, view_score="loglik"))
     gv.graphs = {"pixels": None, "gradients": None}
     gv.fixed = {"pixels": np.eye(2), "gradients": np.eye(2)}
     gv.q = {"pixels": {"label": np.array([[0.9, 0.1]] * 3)}}
@@ -115,15 +115,35 @@ def test_each_answer_is_scored_once_by_the_prediction_made_before_it():
     assert gv.net_weight < 0.5  # and better than the network's coin flip
 
 
+def test_a_surprise_costs_a_bounded_score_and_one_does_not_switch_the_view():
+    """A posterior sure of ten answers, one of them wrong: the Brier score charges the surprise
+    at most 1 (the log-likelihood ~6.5), and a view that was better on that one answer only is
+    not chosen over the first: the switch takes view_z standard errors of advantage."""
+    wrong = _rows([(1, 0, 0, -1)])[0]
+    sure = np.array([0.999, 0.001])
+    assert _score(sure, wrong, 0.001, "brier") == pytest.approx(-(0.999**2))
+    assert _score(sure, wrong, 0.001, "loglik") < -6
+    index = {str(i): i for i in range(10)}
+    answers = _rows([(e, e, 0, 1 if e else -1) for e in range(10)])
+    gv = GraphViews(DefaultOptions(view_min_labels=5, net_temper=1.0))
+    gv.graphs, gv.fixed = {"pixels": None, "gradients": None}, {"pixels": 1, "gradients": 1}
+    gv.q = {"pixels": {"label": np.tile(sure, (10, 1))}}
+    gv.q["gradients"] = {"label": np.tile([0.5, 0.5], (10, 1))}
+    gv.net = {"label": np.tile([0.7, 0.3], (10, 1))}
+    gv.score(answers, index, {"label": 2})
+    gv.choose()
+    assert gv.chosen == "pixels" and gv.net_weight == 0.0
+
+
 def test_the_network_takes_over_when_it_predicts_the_answers_better():
-    gv = GraphViews(DefaultOptions(view_min_labels=5))
+    gv = GraphViews(DefaultOptions(view_min_labels=5, net_temper=1.0))
     gv.graphs = {"pixels": None}
     gv.fixed = {"pixels": np.eye(2)}
     gv.q = {"pixels": {"label": np.full((10, 2), 0.5)}}
     gv.net = {"label": np.tile([0.95, 0.05], (10, 1))}
     gv.score(_rows([(e, e, 0, 1) for e in range(10)]), {str(i): i for i in range(10)}, {"label": 2})
     gv.choose()
-    assert gv.net_weight > 0.99
+    assert gv.net_weight == 1.0  # it predicted every answer better
     assert len(gv.scores[NETWORK]) == 10
 
 

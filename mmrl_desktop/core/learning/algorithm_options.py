@@ -62,11 +62,21 @@ class DefaultOptions:
         "embedding): the first present until view_min_labels answers are scored, then the one "
         "whose posterior best predicted the answers it had not seen",
     )
+    view_score: str = _opt(
+        "brier",
+        "how a view's or the network's prediction is scored on an answer it had not seen: brier "
+        "(squared error of the predicted thumb, bounded) or loglik",
+    )
     view_window: int = _opt(150, "the views and the network are scored on this many recent answers")
+    view_z: float = _opt(
+        2.0,
+        "a view replaces the first of graph_views (the network enters the posterior) only when "
+        "it predicted the same answers better by more than this many standard errors",
+    )
     net_temper: float = _opt(
-        1.0,
-        "the network's weight in the posterior is sigmoid(net_temper × (its log-likelihood − the "
-        "graph's) on the scored answers); 0 = the graph alone",
+        0.0,
+        "the network's weight in the posterior: net_temper × (its standard errors of advantage "
+        "over the graph − view_z), clipped to [0, 1]; 0 = the graph alone",
     )
     pool_size: int = _opt(4096, "at most this many pool items (a seeded sample) are kept")
     embed_every: int = _opt(
@@ -96,6 +106,8 @@ class DefaultOptions:
             raise UserError(
                 f"default: graph_views is a comma-separated list of {', '.join(GRAPH_VIEWS)}."
             )
+        if self.view_score not in ("brier", "loglik"):
+            raise UserError("default: view_score is brier or loglik.")
         if self.view_window < 1 or self.view_min_labels < 0 or self.net_temper < 0:
             raise UserError("default: view_window ≥ 1, view_min_labels ≥ 0 and net_temper ≥ 0.")
         if not 0.0 < self.answer_noise < 0.5:

@@ -3,20 +3,22 @@
 Every candidate view (``views.py``'s fixed views of the modalities present, ``pixels`` mixed with
 the policy's embedding as the graph always placed images, and the policy's embedding alone) gets
 its own kNN graph and its own graph posterior from the same answers. Before an answer is used,
-each candidate's posterior from the previous refresh — which had not seen it — is scored on it:
-👍 a: log q(a), 👎 a: log(1 − q(a)), correction c: log q(c) (q mixed with ``answer_noise`` of
-uniform, so one surprise does not cost infinity). The network's own probabilities, taken when
-the pool was last embedded, are scored the same way. Over the last ``view_window`` scored answers
-(once there are ``view_min_labels`` of them; the first candidate until then):
+each candidate's posterior from the previous refresh — which had not seen it — is scored on it
+(``view_score``: brier, minus the squared error of the predicted probability of a 👍, bounded; or
+loglik). The network's own probabilities, taken when the pool was last embedded, are scored the
+same way. Over the last ``view_window`` scored answers (once there are ``view_min_labels``):
 
-- the graph is the candidate whose posterior predicted the answers best (log-likelihood);
-- the network's weight w = the posterior probability that the network is the better predictor of
-  the two (Bayes' rule on those log-likelihoods, equal priors), tempered by ``net_temper``: the
+- the graph stays on the first candidate present unless another predicted the same answers
+  better by more than ``view_z`` standard errors of the paired differences (most answers early
+  on are on items no answer has reached yet, where every view predicts the same: a plain
+  argmax followed that noise and left digits' pixels for a worse view);
+- the network's weight w = ``net_temper`` × (its advantage over the graph in standard errors −
+  ``view_z``), clipped to [0, 1] (``net_temper`` = 0, the default, keeps the graph alone): the
   posterior the algorithm acts on and teaches with is (1 − w) · graph + w · network (the
   network's probabilities times each item's own answers' likelihood).
 
-So a project whose views mean nothing (colour, position and rotation vary) leans on the network
-as soon as it predicts the answers better, and digits keep their pixel graph. Everything is
+So a project whose pixels mean nothing (colour, position and rotation vary) moves its graph to a
+view that predicts its answers, and digits keep their pixel graph. Everything is
 measured on answers the predictor had not been fitted on: no leave-one-out among items the
 network has already fit.
 """
@@ -110,34 +112,55 @@ class GraphViews:
             for name, q in preds.items():
                 if i >= len(q):
                     continue
-                p = (1 - e) * q[i] + e / q.shape[1]
-                if r.corrected >= 0:
-                    ll = np.log(p[r.corrected])
-                elif r.reward > 0:
-                    ll = np.log(p[r.shown])
-                else:
-                    ll = np.log1p(-p[r.shown])
-                self.scores.setdefault(name, deque(maxlen=self.o.view_window)).append(float(ll))
+                score = _score(q[i], r, e, self.o.view_score)
+                self.scores.setdefault(name, deque(maxlen=self.o.view_window)).append(score)
 
     def choose(self) -> None:
-        """The best-predicting graph view and the network's weight (see the module docstring)."""
+        """The graph view and the network's weight (see the module docstring)."""
         cands = [c for c in self.candidates() if c in self.graphs]
         counts = [len(self.scores.get(c, ())) for c in cands]
-        if not cands or min(counts) < self.o.view_min_labels:
+        if not cands or min(counts) < max(1, self.o.view_min_labels):
             self.net_weight = 0.0
             return
-        m = min(min(counts), len(self.scores.get(NETWORK, ())))
-        total = {c: sum(list(self.scores[c])[-min(counts) :]) for c in cands}
-        self.chosen = max(cands, key=lambda c: (total[c], -cands.index(c)))
-        if m < self.o.view_min_labels or self.o.net_temper <= 0:
+        base = cands[0]
+        gain = {c: _paired_z(self.scores[c], self.scores[base]) for c in cands[1:]}
+        best = max(gain, key=lambda c: gain[c], default=base)
+        self.chosen = best if gain.get(best, 0.0) > self.o.view_z else base
+        net = self.scores.get(NETWORK, ())
+        if len(net) < max(1, self.o.view_min_labels) or self.o.net_temper <= 0:
             self.net_weight = 0.0
             return
-        diff = sum(list(self.scores[NETWORK])[-m:]) - sum(list(self.scores[self.chosen])[-m:])
-        self.net_weight = float(1.0 / (1.0 + np.exp(-np.clip(diff * self.o.net_temper, -50, 50))))
+        z = _paired_z(net, self.scores[self.chosen])
+        self.net_weight = float(np.clip(self.o.net_temper * (z - self.o.view_z), 0.0, 1.0))
 
     def metrics(self) -> dict[str, float]:
         out = {"policy/graph_net_weight": self.net_weight}
         for c, s in self.scores.items():
             if s:
-                out[f"policy/view_loglik_{c}"] = float(np.mean(s))
+                out[f"policy/view_score_{c}"] = float(np.mean(s))
         return out
+
+
+def _score(q: np.ndarray, r, noise: float, rule: str) -> float:
+    """How well the prediction ``q`` [K] of the item's label foretold answer ``r``. brier: minus
+    the squared error of the predicted probability of a 👍 (correction: of the one-hot label),
+    bounded, so a posterior that ranks labels well but is overconfident is not ruled out by a few
+    surprises; loglik: the answer's log-probability (q mixed with ``noise`` of uniform)."""
+    if rule == "loglik":
+        p = (1 - noise) * q + noise / len(q)
+        if r.corrected >= 0:
+            return float(np.log(p[r.corrected]))
+        return float(np.log(p[r.shown]) if r.reward > 0 else np.log1p(-p[r.shown]))
+    if r.corrected >= 0:
+        return -float((((np.arange(len(q)) == r.corrected) - q) ** 2).sum())
+    return -float(((r.reward > 0) - q[r.shown]) ** 2)
+
+
+def _paired_z(a: deque, b: deque) -> float:
+    """Mean over the answers both scored (the latest) of a − b, in standard errors: a
+    candidate replaces the first only when it predicted the same answers clearly better."""
+    n = min(len(a), len(b))
+    if n < 2:
+        return 0.0
+    d = np.asarray(list(a)[-n:]) - np.asarray(list(b)[-n:])
+    return float(d.mean() / (d.std(ddof=1) / np.sqrt(n) + 1e-9))

@@ -14,9 +14,10 @@ After each answer (``refresh``, closed form, milliseconds):
    embedding; the policy's own probabilities are taken at the same time; re-embedded every
    ``embed_every`` answers (every answer during the first ``embed_warmup``). Each answer is first
    scored by every candidate's posterior from before it (``core/learning/graph_views.py``): the
-   graph is the candidate that predicted the last ``view_window`` answers best, and the network
-   gets the Bayes weight w of being the better predictor than that graph (``net_temper``) — an
-   embedding fit to the answers is never judged on answers it has fit;
+   graph leaves the first candidate for one that predicted the last ``view_window`` answers
+   better by ``view_z`` standard errors, and the network gets a weight w when it predicted them
+   better than that graph (``net_temper``; 0 by default: off) — an embedding fit to the answers
+   is never judged on answers it has fit;
 2. a symmetric kNN graph (``graph_k``) over that view;
 3. per task, each pool item's answers give a log-likelihood over labels (👍 a: a, 👎 a: not a,
    correction c: c; each trusted with probability 1 − ``answer_noise``), and a mean-field posterior

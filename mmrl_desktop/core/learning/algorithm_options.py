@@ -69,9 +69,10 @@ class DefaultOptions:
     )
     view_window: int = _opt(150, "the views and the network are scored on this many recent answers")
     view_z: float = _opt(
-        2.0,
+        3.0,
         "a view replaces the first of graph_views (the network enters the posterior) only when "
-        "it predicted the same answers better by more than this many standard errors",
+        "it predicted the same answers better by more than this many standard errors (checked "
+        "at every answer: 3 keeps chance switches rare)",
     )
     net_temper: float = _opt(
         0.0,

@@ -196,6 +196,12 @@ def _add_bench(sub) -> None:
         help="fraction of the data kept out to measure the model",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (data order, expert, model)")
+    p.add_argument(
+        "--orientation-free",
+        action="store_true",
+        help="the labels do not depend on orientation: training also sees images flipped and "
+        "turned by 90 degrees (project.toml [algorithm] orientation_free)",
+    )
     p.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     p.add_argument("--json", action="store_true", help=JSON_HELP)
 

@@ -4,6 +4,7 @@ trainer's minibatches (``ReplayBuffer.sample``), never in what predictions and e
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from mmrl_desktop.core.config import ModelConfig, TrainConfig
@@ -119,3 +120,23 @@ def test_only_the_trainers_minibatches_are_augmented(tmp_path):
     buf.augment = None
     again = buf.sample(len(files) + 1, torch.Generator().manual_seed(0))
     assert all(any(torch.equal(s, c) for c in clean) for s in again.inputs["image"])
+
+
+@pytest.mark.parametrize("algorithm", [{}, {"orientation_free": True}, {"augment": False}])
+def test_the_trainers_replay_augments_as_the_project_says(tmp_path, algorithm):
+    """The app's trainer (not only a hand-made buffer) augments its minibatches, with the
+    project's orientation setting; ``augment = false`` turns it off."""
+    from mmrl_desktop.core.learning.trainer import Trainer
+    from tests.core.enginefixtures import answer, digits_project
+
+    project = digits_project(tmp_path, algorithm=algorithm)
+    trainer = Trainer(project, device="cpu", checkpoints=False)
+    answer(project, 2)
+    assert trainer.step().did_update
+    aug = trainer.buffer.augment
+    if algorithm.get("augment") is False:
+        assert aug is None
+    else:
+        assert isinstance(aug, Augmenter)
+        assert aug.orientation_free is bool(algorithm.get("orientation_free"))
+    trainer.close()

@@ -34,6 +34,7 @@ from mmrl_desktop.core.data.items import Item
 from mmrl_desktop.core.data.project import Project
 from mmrl_desktop.core.data.store import FeedbackStore
 from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning.augment import Augmenter
 from mmrl_desktop.core.learning.calibration import PrequentialCalibrator, observe_events
 from mmrl_desktop.core.learning.checkpoints import save_checkpoint
 from mmrl_desktop.core.learning.device import choose_device
@@ -193,7 +194,8 @@ class Trainer(TrainerPredictions):
         torch.manual_seed(self.config.seed)
         self.algorithm = fresh()
         self.featurizer = Featurizer(self.model_config, self.config.cache_mb)
-        self.buffer = ReplayBuffer(list(self.labels), self.featurizer, self.store.item)
+        augment = Augmenter.from_config(self.config)  # the trainer's minibatches only
+        self.buffer = ReplayBuffer(list(self.labels), self.featurizer, self.store.item, augment)
         self._exclusions_seen = (-1, 0)
         self._sync_exclusions()
         self.sample_gen = torch.Generator().manual_seed(self.config.seed + 1)

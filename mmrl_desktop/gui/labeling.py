@@ -73,6 +73,7 @@ class LabelingController(QObject):
         )
         queue.set_session(self.session)
         trainer.predictionsArrived.connect(self.on_predictions)
+        trainer.nextItemsArrived.connect(self.on_next_items)
         # the viewer builds a page per modality combination of this project ahead, in idle time
         viewer.prepare({tuple(m.value for m in it.modalities) for it in self.session.items})
 
@@ -227,6 +228,14 @@ class LabelingController(QObject):
             # the warm-up guess is replaced by the model's own choice, visibly
             shown = s.show(item.item_id)
             self.feedback.show_item(self.feedback.item_title.text(), shown, True)
+
+    def on_next_items(self, event) -> None:
+        """The trainer's choice of the next items (``[algorithm] next_item``, ADR 0013): the
+        session asks them next; once the shown item is on screen they are the look-ahead
+        (queued for predictions, decoded, the first preloaded). The shown item stays."""
+        self.session.set_next_items(event.item_ids)
+        if self._settled:
+            self._look_ahead()
 
     def close(self) -> None:
         self.answer_charts.close()

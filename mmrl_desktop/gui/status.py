@@ -1,5 +1,6 @@
-"""The status bar: device, model version, answers given, trainer state, updates per second, and a
-note on the left when other programs starve the trainer (``perf/starved``, core/learning/trainer_loop.py)."""
+"""The status bar: the next-item order, device, model version, answers given, trainer state,
+updates per second, and a note on the left when other programs starve the trainer
+(``perf/starved``, core/learning/trainer_loop.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,22 @@ from PySide6.QtWidgets import QLabel, QStatusBar
 from mmrl_desktop.gui.widgets import reserve_width
 
 TRAINER_STATES = ("stopped", "loading", "running", "idle", "paused", "error")
+SHUFFLE_NOTE = (
+    "The items are asked in a fixed random order: the thumbs-up and agreement figures are a "
+    "random sample of the items, like the held-out accuracy."
+)
+ACTIVE_NOTE = (
+    "The model chooses which item is asked next ({order}; {random} of the picks at random): the "
+    "thumbs-up and agreement figures are about the items it chose, not a random sample. The "
+    "held-out accuracy stays a random sample of the items."
+)
+
+
+def order_note(order: str, random_fraction: float = 0.1) -> str:
+    """What the figures are about under this next-item order (ADR 0013)."""
+    if order == "shuffle":
+        return SHUFFLE_NOTE
+    return ACTIVE_NOTE.format(order=order, random=f"{random_fraction:.0%}")
 
 
 def starved_text(metrics: dict[str, float]) -> str:
@@ -23,9 +40,10 @@ class StatusBar(QStatusBar):
         self.answers = QLabel("0 / 0 answered")
         self.state = QLabel("trainer: stopped")
         self.speed = QLabel("")
+        self.order = QLabel("")  # "Next: uncertain", from the trainer's Info
         self.starved = QLabel("")  # left of the bar, empty unless training is starved
         self.addWidget(self.starved, 1)
-        for w in (self.device, self.version, self.answers, self.state, self.speed):
+        for w in (self.order, self.device, self.version, self.answers, self.state, self.speed):
             w.setContentsMargins(8, 0, 8, 0)
             self.addPermanentWidget(w)
         # numbers that change while the expert works keep their room: the labels to their left
@@ -47,6 +65,10 @@ class StatusBar(QStatusBar):
         self.state.setText(f"trainer: {state}")
 
     def set_info(self, info: dict) -> None:
+        if "next_item" in info:
+            self.order.setText(f"Next: {info['next_item']}")
+            share = info.get("next_item_random", 0.1)
+            self.order.setToolTip(order_note(info["next_item"], share))
         if "device" in info:
             self.device.setText(f"device: {info['device']}")
         if "model_version" in info:

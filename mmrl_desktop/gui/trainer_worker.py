@@ -32,6 +32,7 @@ from mmrl_desktop.core.learning.trainer_messages import (
     Hold,
     Info,
     Metrics,
+    NextItems,
     Pause,
     Predictions,
     Resume,
@@ -81,6 +82,7 @@ class TrainerController(QObject):
     infoChanged = Signal(object)  # Trainer.info(): {"device": ..., "model_version": ...}
     metricsArrived = Signal(object)  # a Metrics event (the charts' keys)
     predictionsArrived = Signal(object)  # {item_id: {task: Prediction}}
+    nextItemsArrived = Signal(object)  # a NextItems event: the trainer's choice of the next items
     warned = Signal(str)  # one sentence: a warning, or why training stopped
 
     def __init__(
@@ -108,6 +110,7 @@ class TrainerController(QObject):
             Info: (self.infoChanged, attrgetter("info")),
             Metrics: (self.metricsArrived, lambda ev: ev),
             Predictions: (self.predictionsArrived, attrgetter("predictions")),
+            NextItems: (self.nextItemsArrived, lambda ev: ev),
             Warned: (self.warned, attrgetter("text")),
             Failed: (self.warned, attrgetter("text")),
         }

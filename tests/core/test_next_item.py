@@ -197,3 +197,57 @@ def test_a_large_pool_is_scored_on_a_subset_with_the_uniform_part_exact(tmp_path
 def test_shuffle_never_chooses():
     chooser = NextItemChooser(TrainConfig())
     assert not chooser.active and not chooser.due(answers=100, model_version=5)
+
+
+def test_the_trainer_loop_sends_its_choice_and_the_predictions_of_the_chosen(tmp_path):
+    """With an active order the loop, after a model version, sends the next items (unanswered
+    pool items, with their selection probabilities and the order) and their predictions; the
+    Info names the order for the status bar."""
+    import threading
+    import time
+
+    from mmrl_desktop.core.learning.trainer_loop import LoopControl, run_loop
+    from mmrl_desktop.core.learning.trainer_messages import Info, NextItems, Predictions
+
+    project, trainer = _trainer(tmp_path, next_item="diverse")
+    with project.open_store() as store:
+        first = store.items(split="pool")[0].item_id
+        store.record_feedback(first, "label", "dark", 0.5, 1)
+    control, reports = LoopControl(), []
+    thread = threading.Thread(target=run_loop, args=(lambda: trainer, control, reports.append))
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not any(isinstance(r, NextItems) for r in reports) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    control.request_stop()
+    thread.join(60)
+    info = next(r for r in reports if isinstance(r, Info))
+    assert info.info["next_item"] == "diverse"
+    chosen = next(r for r in reports if isinstance(r, NextItems))
+    assert chosen.order == "diverse" and len(chosen.item_ids) == len(chosen.propensities)
+    assert first not in chosen.item_ids  # answered
+    assert set(chosen.item_ids) <= set(trainer.pool_ids)
+    assert all(0 < p <= 1 for p in chosen.propensities)
+    after = reports[reports.index(chosen) + 1]
+    assert isinstance(after, Predictions) and set(after.predictions) == set(chosen.item_ids)
+
+
+def test_the_shuffle_order_sends_no_choice(tmp_path):
+    import threading
+    import time
+
+    from mmrl_desktop.core.learning.trainer_loop import LoopControl, run_loop
+    from mmrl_desktop.core.learning.trainer_messages import Info, NextItems, State
+
+    _project, trainer = _trainer(tmp_path)
+    control, reports = LoopControl(), []
+    thread = threading.Thread(target=run_loop, args=(lambda: trainer, control, reports.append))
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not any(isinstance(r, State) and r.state == "idle" for r in reports):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    control.request_stop()
+    thread.join(60)
+    assert next(r for r in reports if isinstance(r, Info)).info["next_item"] == "shuffle"
+    assert not any(isinstance(r, NextItems) for r in reports)

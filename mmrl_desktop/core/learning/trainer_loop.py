@@ -6,6 +6,9 @@ then steps it until ``control`` says stop; it never raises. What it reports goes
 ``Predictions`` (after each new model version, for the queue), ``Metrics`` (at most every
 ``event_interval_s``, under the charts' keys), ``Warned`` (one sentence; training goes on),
 ``Failed`` (one sentence, then ``State("error")``) and ``PeakMemory`` (with each ``Metrics``).
+With an active next-item order (``[algorithm] next_item``, ADR 0013) it also chooses the next
+items on the new model's predictions (``NextItems``, then their ``Predictions``); the GUI only
+reads the next id from them.
 
 The newest model reaches disk within seconds of training on an answer (a checkpoint once the
 answers' updates are done, at most every ``save_after_s``), and ``<project>/.trainer.json`` says
@@ -38,13 +41,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmrl_desktop import logs
+from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning.model_on_disk import HEARTBEAT_S, SAVE_AFTER_S, ModelOnDisk
+from mmrl_desktop.core.learning.next_item import NextItemChooser
 from mmrl_desktop.core.learning.trainer_messages import (
     Event,
     Exited,
     Failed,
     Info,
     Metrics,
+    NextItems,
     PeakMemory,
     Predictions,
     State,
@@ -194,18 +200,20 @@ def _task_names(trainer) -> list[str]:
 @dataclass
 class _Sent:
     """What the loop last told the GUI: the model version it predicted the queue with, when it
-    last sent metrics, the metrics gathered since, and the project's task names (for the
-    charts' keys)."""
+    last sent metrics, the metrics gathered since, the project's task names (for the charts'
+    keys), and who chooses the next items."""
 
     version: Any = None
     at: float = 0.0
     pending: dict[str, float] = field(default_factory=dict)
     tasks: list[str] = field(default_factory=list)
+    chooser: NextItemChooser | None = None  # the next items' chooser (None: the queue order)
 
 
 def _train_step(trainer, queue, dirty, meter, emit: Emit, sent: _Sent, interval_s: float):
     """One ``trainer.step()``; then new predictions for the queue (a new model version, or the
-    queue changed) and, at most every ``interval_s``, the metrics gathered since."""
+    queue changed), the next items when an order chooses them, and, at most every
+    ``interval_s``, the metrics gathered since."""
     result = trainer.step()
     if result.metrics.get("train/checkpoint_failed"):  # the model stays in memory
         emit(Warned(trainer.save_error))
@@ -216,6 +224,7 @@ def _train_step(trainer, queue, dirty, meter, emit: Emit, sent: _Sent, interval_
     if queue and (dirty or result.model_version != sent.version):
         emit(Predictions(trainer.predict_items(queue), result.model_version))
         sent.version = result.model_version
+    _choose_next(trainer, sent.chooser, result.model_version, emit)
     now = time.monotonic()
     if pending and now - sent.at >= interval_s:
         emit(Metrics(result.step, result.model_version, chart_keys(pending, sent.tasks)))
@@ -225,8 +234,39 @@ def _train_step(trainer, queue, dirty, meter, emit: Emit, sent: _Sent, interval_
     return result
 
 
+def _chooser(trainer) -> NextItemChooser | None:
+    """The trainer's next-item chooser (None: the queue order, or a trainer without settings)."""
+    config = getattr(trainer, "config", None)
+    if config is None or getattr(config, "next_item", "shuffle") == "shuffle":
+        return None
+    return NextItemChooser(config)
+
+
+def _choose_next(trainer, chooser: NextItemChooser | None, version, emit: Emit) -> None:
+    """After a new model version (and enough new answers): the next items, then their
+    predictions. A positive label the project lacks: one sentence, then the queue order."""
+    if chooser is None or not chooser.active or version == chooser.version_at_pick:
+        return
+    answered = trainer.store.answered_item_ids()
+    if not chooser.due(len(answered), version):
+        return
+    try:
+        picks = chooser.choose(trainer, answered, version)
+    except UserError as err:
+        chooser.order = "shuffle"
+        emit(Warned(f"{err} The items are asked in the queue order."))
+        return
+    if picks:
+        ids = tuple(p.item_id for p in picks)
+        emit(NextItems(ids, tuple(p.propensity for p in picks), chooser.order, version))
+        emit(Predictions(trainer.predict_items(list(ids)), version))
+
+
 def _announce(trainer, emit: Emit) -> None:
-    info = trainer.info()
+    info = dict(trainer.info())
+    config = getattr(trainer, "config", None)
+    if hasattr(config, "next_item"):  # the status bar names the next-item order (ADR 0013)
+        info.update(next_item=config.next_item, next_item_random=config.next_item_random)
     emit(Info(info))
     for text in info.get("checkpoint_warnings", []):  # skipped checkpoints, ignored settings
         emit(Warned(text))
@@ -252,7 +292,7 @@ def run_loop(
     try:
         trainer = build()
         _announce(trainer, emit)
-        sent = _Sent(tasks=_task_names(trainer))
+        sent = _Sent(tasks=_task_names(trainer), chooser=_chooser(trainer))
         meter = StarvationMeter(_needed_updates_per_s(trainer), starved_window_s)
         disk = ModelOnDisk(trainer, save_after_s, heartbeat_s)  # the newest model on disk
         while True:

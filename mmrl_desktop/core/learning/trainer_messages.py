@@ -18,6 +18,9 @@ Events go from the loop to the app (``TrainerClient.poll``):
                         charts' keys already (``chart_keys``)
     Predictions(predictions, model_version)   {item_id: {task: Prediction}} of the queue, once
                         per model version (and when the queue changed)
+    NextItems(item_ids, propensities, order, model_version)   with an active next-item order
+                        (``[algorithm] next_item``, ``core/learning/next_item.py``): the items to
+                        ask next, each with its selection probability; their Predictions follow
     Warned(text)        one sentence; training goes on (a checkpoint skipped or not saved, …)
     Failed(text)        one sentence: training stopped (a State("error") follows)
     PeakMemory(mb)      the peak resident memory of the loop's process (MB), with each Metrics
@@ -99,6 +102,14 @@ class Predictions:
 
 
 @dataclass(frozen=True)
+class NextItems:
+    item_ids: tuple[str, ...]
+    propensities: tuple[float, ...] = ()
+    order: str = ""
+    model_version: int = 0
+
+
+@dataclass(frozen=True)
 class Warned:
     text: str
 
@@ -118,7 +129,7 @@ class Exited:
     pass
 
 
-Event = State | Info | Metrics | Predictions | Warned | Failed | PeakMemory | Exited
+Event = State | Info | Metrics | Predictions | NextItems | Warned | Failed | PeakMemory | Exited
 
 
 def chart_keys(metrics: dict[str, float], tasks: list[str]) -> dict[str, float]:

@@ -1,0 +1,80 @@
+"""Which item next in the window (issue 19): the trainer's choice reaches the session through the
+controller's signal and the next click shows it (no model work on the GUI thread); the status bar
+names the order and says what the figures of an actively ordered project are about."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import Project, Task
+from mmrl_desktop.core.learning.trainer_messages import Info, NextItems
+from mmrl_desktop.gui.main_window import MainWindow
+from mmrl_desktop.gui.status import StatusBar
+
+
+@pytest.fixture
+def project(tmp_path):
+    rng = np.random.default_rng(0)
+    p = Project.create(
+        tmp_path / "proj", tasks=[Task("label", ["a", "b"])], algorithm={"next_item": "uncertain"}
+    )
+    items = []
+    for k in range(6):
+        path = tmp_path / f"img{k}.png"
+        Image.fromarray((rng.random((16, 16)) * 200).astype(np.uint8)).save(path)
+        items.append(Item(f"img{k}", image=str(path), labels={"label": "ab"[k % 2]}))
+    with p.open_store() as s:
+        s.add_items(items)
+    return p
+
+
+@pytest.fixture
+def window(qtbot, project):
+    w = MainWindow(project, annotator="tester", device="cpu", start_trainer=False)
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.ready, timeout=30000):
+        w.show()
+    yield w
+    w.shutdown()
+
+
+def test_the_trainers_choice_is_asked_next(qtbot, window):
+    lab = window.labeling
+    s = lab.session
+    shown = s.current_item().item_id
+    chosen = [i for i in ("img4", "img1", "img3") if i != shown][:2]
+    ctrl = window.trainer
+    ctrl._on_yielded(ctrl.generation, NextItems(tuple(chosen), (0.9, 0.9), "uncertain", 3))
+    assert s.next_ids == chosen
+    assert s.current_item().item_id == shown  # the item on screen stays
+    qtbot.waitUntil(lambda: lab._settled, timeout=5000)
+    assert lab._next_id == chosen[0]  # decoded and preloaded ahead
+    lab.thumb_up()
+    assert s.current_item().item_id == chosen[0]
+    lab.thumb_down()
+    assert s.current_item().item_id == chosen[1]
+
+
+def test_the_status_bar_names_the_order_and_what_the_figures_are_about(qtbot):
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    assert bar.order.text() == ""
+    bar.set_info({"device": "cpu", "next_item": "uncertain", "next_item_random": 0.2})
+    assert bar.order.text() == "Next: uncertain"
+    tip = bar.order.toolTip()
+    assert "about the items it chose, not a random sample" in tip
+    assert "20% of the picks at random" in tip
+    assert "held-out accuracy stays a random sample" in tip
+    bar.set_info({"next_item": "shuffle"})
+    assert bar.order.text() == "Next: shuffle" and "random sample" in bar.order.toolTip()
+    bar.set_info({"model_version": 4})  # an Info without the order keeps it
+    assert bar.order.text() == "Next: shuffle"
+
+
+def test_info_reaches_the_status_bar_with_the_order(qtbot, window):
+    ctrl = window.trainer
+    ctrl._on_yielded(ctrl.generation, Info({"device": "cpu", "next_item": "uncertain"}))
+    assert window.status.order.text() == "Next: uncertain"

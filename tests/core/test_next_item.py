@@ -251,3 +251,22 @@ def test_the_shuffle_order_sends_no_choice(tmp_path):
     thread.join(60)
     assert next(r for r in reports if isinstance(r, Info)).info["next_item"] == "shuffle"
     assert not any(isinstance(r, NextItems) for r in reports)
+
+
+def test_the_loop_looks_at_the_answers_once_per_model_version(tmp_path):
+    """Between two model versions the loop steps many times; it reads the answered items once."""
+    from mmrl_desktop.core.learning.trainer_loop import _choose_next
+
+    _project, trainer = _trainer(tmp_path, next_item="uncertain")
+    trainer.info()
+    chooser = NextItemChooser(trainer.config)
+    reads = []
+    store_read = trainer.store.answered_item_ids
+    trainer.store.answered_item_ids = lambda: reads.append(1) or store_read()
+    sent = []
+    _choose_next(trainer, chooser, 7, sent.append)
+    assert len(reads) == 1 and len(sent) == 2  # NextItems, then their Predictions
+    for _ in range(5):  # a new version, no new answers: not due, and looked at once
+        _choose_next(trainer, chooser, 8, sent.append)
+    assert len(reads) == 2 and len(sent) == 2
+    trainer.close(checkpoint=False)

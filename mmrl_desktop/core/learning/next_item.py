@@ -220,6 +220,7 @@ class NextItemChooser:
         self.rng = np.random.default_rng([int(config.seed), 19])
         self.answers_at_pick = -1  # answers when it last chose (-1: never)
         self.version_at_pick = None
+        self.version_seen = None  # the model version the trainer loop last looked at
 
     @property
     def active(self) -> bool:

@@ -245,8 +245,9 @@ def _chooser(trainer) -> NextItemChooser | None:
 def _choose_next(trainer, chooser: NextItemChooser | None, version, emit: Emit) -> None:
     """After a new model version (and enough new answers): the next items, then their
     predictions. A positive label the project lacks: one sentence, then the queue order."""
-    if chooser is None or not chooser.active or version == chooser.version_at_pick:
+    if chooser is None or not chooser.active or version == chooser.version_seen:
         return
+    chooser.version_seen = version  # one look per model version, not one per step
     answered = trainer.store.answered_item_ids()
     if not chooser.due(len(answered), version):
         return

@@ -63,16 +63,15 @@ class DefaultOptions:
         "whose posterior best predicted the answers it had not seen",
     )
     view_score: str = _opt(
-        "brier",
-        "how a view's or the network's prediction is scored on an answer it had not seen: brier "
-        "(squared error of the predicted thumb, bounded) or loglik",
+        "loglik",
+        "how a view's or the network's prediction is scored on an answer it had not seen: loglik "
+        "(the answer's log-probability) or brier (squared error of the predicted thumb, bounded)",
     )
     view_window: int = _opt(150, "the views and the network are scored on this many recent answers")
     view_z: float = _opt(
-        3.0,
+        2.0,
         "a view replaces the first of graph_views (the network enters the posterior) only when "
-        "it predicted the same answers better by more than this many standard errors (checked "
-        "at every answer: 3 keeps chance switches rare)",
+        "it predicted the same answers better by more than this many standard errors",
     )
     net_temper: float = _opt(
         0.0,

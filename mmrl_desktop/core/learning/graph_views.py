@@ -4,8 +4,9 @@ Every candidate view (``views.py``'s fixed views of the modalities present, ``pi
 the policy's embedding as the graph always placed images, and the policy's embedding alone) gets
 its own kNN graph and its own graph posterior from the same answers. Before an answer is used,
 each candidate's posterior from the previous refresh — which had not seen it — is scored on it
-(``view_score``: brier, minus the squared error of the predicted probability of a 👍, bounded; or
-loglik). The network's own probabilities, taken when the pool was last embedded, are scored the
+(``view_score``: loglik, the answer's log-probability, or brier, minus the squared error of the
+predicted probability of a 👍; on the dev textures set loglik at 2 standard errors moved to the
+gradients view in time, brier at 3 never did, brier at 1 also left digits' pixels by chance). The network's own probabilities, taken when the pool was last embedded, are scored the
 same way. Over the last ``view_window`` scored answers (once there are ``view_min_labels``):
 
 - the graph stays on the first candidate present unless another predicted the same answers

@@ -15,7 +15,7 @@ After each answer (``refresh``, closed form, milliseconds):
    ``embed_every`` answers (every answer during the first ``embed_warmup``). Each answer is first
    scored by every candidate's posterior from before it (``core/learning/graph_views.py``): the
    graph leaves the first candidate for one that predicted the last ``view_window`` answers
-   better by ``view_z`` (3) standard errors, and the network gets a weight w when it predicted them
+   better by ``view_z`` (2) standard errors, and the network gets a weight w when it predicted them
    better than that graph (``net_temper``; 0 by default: off) — an embedding fit to the answers
    is never judged on answers it has fit;
 2. a symmetric kNN graph (``graph_k``) over that view;

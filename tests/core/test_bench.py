@@ -109,11 +109,11 @@ def test_bench_order_runs_end_to_end_and_names_the_order(tmp_path, order):
         order=order,
         positive=positive,
     )
-    assert set(out) >= KEYS | {"order", "random_fraction", "pick_every"}
+    assert set(out) >= KEYS | {"order", "random_fraction", "pick_every", "warm_up"}
     assert out["order"] == order
     assert [r["feedback"] for r in out["curve"]] == [3, 6]
-    assert (out["random_fraction"], out["pick_every"]) == (
-        (0.0, 1) if order == "shuffle" else (0.1, 10)
+    assert (out["random_fraction"], out["pick_every"], out["warm_up"]) == (
+        (0.0, 1, 0) if order == "shuffle" else (0.1, 10, 20)  # 10 answers per class
     )
     if positive:  # 8 stream items, 4 of them light: found after 1, 2 and 4 answers
         assert out["positive"] == "light"
@@ -165,7 +165,7 @@ def test_an_active_order_asks_every_stream_item_once_a_round_on_fresh_prediction
     with project.open_store() as writer:
         stream, _test, _ = _split(writer, str(src), 0.25, 0)
     trainer = Trainer(project, queue_size=0, checkpoints=False, resume=False)
-    asker = Asker("uncertain", stream, trainer, 0, 0.0, None, "default")
+    asker = Asker("uncertain", stream, trainer, 0, 0.0, None, "default", 0)
     gain = thumb_gain(pool_candidates(trainer, stream, DEFAULT_TASK).probs)
     first = asker.next()
     assert first.item_id == stream[int(np.argmax(gain))].item_id
@@ -182,3 +182,20 @@ def test_the_imbalanced_generator_writes_five_percent_positives(tmp_path):
     assert counts == {"positive": 85, "other": 1614}  # 85 / 1699 = 5.0 %
     assert len(list((tmp_path / "imb" / "positive").glob("*.png"))) == 85
     assert len(list((tmp_path / "imb" / "other").glob("*.png"))) == 1614
+
+
+def test_an_active_order_asks_in_the_stream_order_during_the_warm_up(tmp_path):
+    """The first warm_up answers are the stream's first items, as shuffle asks them; then the
+    learner chooses."""
+    from mmrl_desktop.core.learning.trainer import Trainer
+    from mmrl_desktop.core.tools.bench import Asker, _project, _split
+
+    src = make_pngs(tmp_path / "png", per_class=8)
+    project = _project(tmp_path, str(src), {"seed": 0, "device": "cpu"} | FAST, TINY_MODEL)
+    with project.open_store() as writer:
+        stream, _test, _ = _split(writer, str(src), 0.25, 0)
+    trainer = Trainer(project, queue_size=0, checkpoints=False, resume=False)
+    asker = Asker("likely-positive", stream, trainer, 0, 0.0, "light", "default", 10)
+    first = [asker.next().item_id for _ in range(10)]
+    assert first == [it.item_id for it in stream[:10]]
+    trainer.close(checkpoint=False)

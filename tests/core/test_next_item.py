@@ -162,6 +162,8 @@ def test_the_trainer_chooses_unanswered_pool_items_on_its_current_model(tmp_path
     project, trainer = _trainer(tmp_path, next_item="uncertain", next_item_random=0.0)
     chooser = NextItemChooser(trainer.config)
     assert chooser.active and chooser.due(answers=0, model_version=0)
+    assert not chooser.due(answers=19, model_version=0, num_labels=2)  # 10 per label first
+    assert chooser.due(answers=20, model_version=0, num_labels=2)
     trainer.info()  # built
     answered = set(trainer.pool_ids[:3])
     picks = chooser.choose(trainer, answered, model_version=0)
@@ -199,10 +201,11 @@ def test_shuffle_never_chooses():
     assert not chooser.active and not chooser.due(answers=100, model_version=5)
 
 
-def test_the_trainer_loop_sends_its_choice_and_the_predictions_of_the_chosen(tmp_path):
+def test_the_trainer_loop_sends_its_choice_and_the_predictions_of_the_chosen(tmp_path, monkeypatch):
     """With an active order the loop, after a model version, sends the next items (unanswered
     pool items, with their selection probabilities and the order) and their predictions; the
     Info names the order for the status bar."""
+    monkeypatch.setattr(next_item, "WARM_UP_PER_LABEL", 0)  # a 12-item project: no warm-up
     import threading
     import time
 
@@ -253,8 +256,9 @@ def test_the_shuffle_order_sends_no_choice(tmp_path):
     assert not any(isinstance(r, NextItems) for r in reports)
 
 
-def test_the_loop_looks_at_the_answers_once_per_model_version(tmp_path):
+def test_the_loop_looks_at_the_answers_once_per_model_version(tmp_path, monkeypatch):
     """Between two model versions the loop steps many times; it reads the answered items once."""
+    monkeypatch.setattr(next_item, "WARM_UP_PER_LABEL", 0)
     from mmrl_desktop.core.learning.trainer_loop import _choose_next
 
     _project, trainer = _trainer(tmp_path, next_item="uncertain")
@@ -269,4 +273,15 @@ def test_the_loop_looks_at_the_answers_once_per_model_version(tmp_path):
     for _ in range(5):  # a new version, no new answers: not due, and looked at once
         _choose_next(trainer, chooser, 8, sent.append)
     assert len(reads) == 2 and len(sent) == 2
+    trainer.close(checkpoint=False)
+
+
+def test_no_choice_is_sent_during_the_warm_up(tmp_path):
+    from mmrl_desktop.core.learning.trainer_loop import _choose_next
+
+    _project, trainer = _trainer(tmp_path, next_item="uncertain")
+    trainer.info()
+    sent = []
+    _choose_next(trainer, NextItemChooser(trainer.config), 1, sent.append)
+    assert sent == []  # 0 answers < 10 per label: the queue order goes on
     trainer.close(checkpoint=False)

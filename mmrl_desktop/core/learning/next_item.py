@@ -31,7 +31,8 @@ strategy's choice]`` with ``m`` unanswered items left. It is exact, but for the 
 strategies it is ``ε / m`` for every item but one: an off-policy estimate that weights by it can
 only use the uniform part (ADR 0013).
 
-Candidates without model predictions (before the first model) are taken in queue order.
+Candidates without model predictions (before the first model) are taken in queue order, and so
+are the first ``WARM_UP_PER_LABEL`` answers per label (``warm_up_answers``).
 
 ``NextItemChooser`` is the trainer process's side (``trainer_loop``): after a new model version,
 once ``REPICK_ANSWERS`` answers came since its last choice, it scores the unanswered pool items
@@ -55,6 +56,14 @@ MEASURES = ("thumb", "margin")
 BATCH = 16  # the trainer chooses this many next items at a time
 REPICK_ANSWERS = 5  # and chooses again after a new model version once this many answers came
 MAX_CANDIDATES = 4096  # a larger unanswered pool is scored on a uniform random subset
+WARM_UP_PER_LABEL = 10  # the first 10 answers per label come in the queue order
+
+
+def warm_up_answers(num_labels: int) -> int:
+    """Answers given in the queue order before an active order chooses: a model that has seen
+    a random sample first (on digits, 100 answers in the queue order kept shuffle's acc@100 and
+    gained after it; choosing from the first answer on cost acc@100 .74 -> .46, ADR 0013)."""
+    return WARM_UP_PER_LABEL * int(num_labels)
 
 
 @dataclass(frozen=True)
@@ -226,9 +235,11 @@ class NextItemChooser:
     def active(self) -> bool:
         return self.order != "shuffle"
 
-    def due(self, answers: int, model_version) -> bool:
-        """A new model version, and enough new answers (or no choice yet)."""
+    def due(self, answers: int, model_version, num_labels: int = 0) -> bool:
+        """A new model version, past the warm-up, and enough new answers (or no choice yet)."""
         if not self.active or model_version == self.version_at_pick:
+            return False
+        if answers < warm_up_answers(num_labels):
             return False
         return self.answers_at_pick < 0 or answers - self.answers_at_pick >= REPICK_ANSWERS
 

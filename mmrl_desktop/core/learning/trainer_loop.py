@@ -249,7 +249,7 @@ def _choose_next(trainer, chooser: NextItemChooser | None, version, emit: Emit) 
         return
     chooser.version_seen = version  # one look per model version, not one per step
     answered = trainer.store.answered_item_ids()
-    if not chooser.due(len(answered), version):
+    if not chooser.due(len(answered), version, len(next(iter(trainer.labels.values()), []))):
         return
     try:
         picks = chooser.choose(trainer, answered, version)

@@ -8,7 +8,8 @@ split: accuracy, macro-F1, and the thumbs-up rate of the answers so far.
 
 ``order`` (issue 19, ADR 0013): which item the expert answers next. ``shuffle`` is the stream in
 its random order; the others let the learner pick from the unanswered stream items on fresh
-predictions every ``PICK_EVERY`` answers (``Asker``). The held-out split stays the random one
+predictions every ``PICK_EVERY`` answers (``Asker``), after the first ``warm_up`` answers in
+the stream's order (10 per class by default). The held-out split stays the random one
 either way, and the JSON names the order: the thumbs-up rate of an actively ordered run is the
 rate on the items it chose (hard ones, for ``uncertain``), not on a random sample.
 """
@@ -31,7 +32,12 @@ from mmrl_desktop.core.data.items import Item, modality_of_suffix
 from mmrl_desktop.core.data.project import DEFAULT_TASK, Project
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning.device import choose_device
-from mmrl_desktop.core.learning.next_item import check_order, choose, pool_candidates
+from mmrl_desktop.core.learning.next_item import (
+    check_order,
+    choose,
+    pool_candidates,
+    warm_up_answers,
+)
 from mmrl_desktop.core.learning.trainer import Trainer
 from mmrl_desktop.core.metrics import confusion_matrix, macro_f1
 from mmrl_desktop.core.tools.simulate import SimulatedExpert
@@ -154,6 +160,7 @@ def run_bench(
     order: str = "shuffle",
     positive: str | None = None,
     random_fraction: float = 0.1,
+    warm_up: int | None = None,
 ) -> dict:
     """Run the benchmark; returns the contract's JSON object. ``order``: which item the expert
     answers next (``core/learning/next_item.py``); ``positive``: report the fraction of that
@@ -170,7 +177,8 @@ def run_bench(
         trainer = Trainer(project, queue_size=0, checkpoints=False, resume=False)
         info = trainer.info()
         check_order(order, positive, trainer.labels[DEFAULT_TASK])
-        asker = Asker(order, stream, trainer, seed, random_fraction, positive, algorithm)
+        wu = warm_up_answers(len(classes)) if warm_up is None else warm_up
+        asker = Asker(order, stream, trainer, seed, random_fraction, positive, algorithm, wu)
         expert = SimulatedExpert(corrections, noise, seed, always_correct=algorithm == "supervised")
         curve, found = _answer(trainer, writer, expert, asker, test, points, progress)
         trainer.close(checkpoint=False)
@@ -189,9 +197,7 @@ def run_bench(
             "seconds": round(time.perf_counter() - t_start, 2),
             "updates_per_event": trainer.config.updates_per_event,
             "modalities": info["modalities"],
-            "order": order,
-            "random_fraction": random_fraction if order != "shuffle" else 0.0,
-            "pick_every": PICK_EVERY if order != "shuffle" else 1,
+            **asker.describe(),  # order, random_fraction, pick_every, warm_up
         }
         if positive:
             out.update(positive=positive, positives_found=found)
@@ -230,11 +236,12 @@ def _split(writer, data: str, holdout: float, seed: int) -> tuple[list[Item], li
 
 class Asker:
     """Which stream item the simulated expert answers next. ``shuffle``: the stream in its order
-    (cycling), as the bench always did. The others: every ``PICK_EVERY`` answers the trainer's
+    (cycling), as the bench always did. The others: after ``warm_up`` answers in the stream's
+    order, every ``PICK_EVERY`` answers the trainer's
     current model predicts the unanswered items afresh and ``next_item.choose`` picks the next
     ``PICK_EVERY`` of them; when every item has an answer a new round starts (the stream cycles)."""
 
-    def __init__(self, order, stream, trainer, seed, random_fraction, positive, algorithm):
+    def __init__(self, order, stream, trainer, seed, random_fraction, positive, algorithm, warm_up):
         self.order, self.stream, self.trainer = order, list(stream), trainer
         self.rng = np.random.default_rng([seed, 19])  # its own stream: the expert's is unchanged
         self.random_fraction, self.positive = random_fraction, positive
@@ -242,6 +249,17 @@ class Asker:
         self.unanswered: list[Item] = list(stream)
         self.queue: list[Item] = []
         self.asked = 0
+        self.warm_up = warm_up  # the first answers in the stream's order (warm_up_answers)
+
+    def describe(self) -> dict:
+        """The order's keys of the bench JSON."""
+        active = self.order != "shuffle"
+        return {
+            "order": self.order,
+            "random_fraction": self.random_fraction if active else 0.0,
+            "pick_every": PICK_EVERY if active else 1,
+            "warm_up": self.warm_up if active else 0,
+        }
 
     def next(self) -> Item:
         self.asked += 1
@@ -260,7 +278,7 @@ class Asker:
             self.trainer, self.unanswered, DEFAULT_TASK, embedding=self.order == "diverse"
         )
         picks = choose(
-            self.order,
+            self.order if self.asked > self.warm_up else "shuffle",
             cands,
             PICK_EVERY,
             self.rng,

@@ -38,6 +38,7 @@ FORMAT = "%(asctime)s %(process)d %(threadName)s %(levelname)s %(name)s: %(messa
 log = logging.getLogger(__name__)
 
 _handler: logging.Handler | None = None
+_console: logging.Handler | None = None  # warnings still reach a terminal's stderr
 _fault_file = None
 _listeners: list[Callable[[BaseException], None]] = []
 _previous_hooks: tuple = ()
@@ -82,6 +83,7 @@ def install(process: str) -> Path | None:
         _handler.close()
     _handler = handler
     root.addHandler(handler)
+    _add_console(root)
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
     _install_hooks()
@@ -172,11 +174,27 @@ def _enable_faulthandler(process: str) -> None:
     _fault_file = fh
 
 
+def _add_console(root: logging.Logger) -> None:
+    """Warnings go on reaching stderr, as they did before a handler existed (Python's last-resort
+    handler prints them; a root handler switches it off): a command's user reads "added labels
+    …" where they ran it. Not where there is no stderr (a windowed launcher)."""
+    global _console
+    if _console is not None or sys.stderr is None:
+        return
+    _console = logging.StreamHandler()
+    _console.setLevel(logging.WARNING)
+    _console.setFormatter(logging.Formatter("%(message)s"))
+    root.addHandler(_console)
+
+
 def uninstall() -> None:
     """Undo ``install`` (tests): the handler removed and closed, the previous hooks back,
     faulthandler back on stderr where there is one."""
-    global _handler, _fault_file
+    global _handler, _fault_file, _console
     root = logging.getLogger()
+    if _console is not None:
+        root.removeHandler(_console)
+        _console = None
     if _handler is not None:
         root.removeHandler(_handler)
         _handler.close()

@@ -237,3 +237,18 @@ def test_a_killed_trainer_process_leaves_a_readable_log_entry(tmp_path, log_dir,
         dump = faults.split(f"trainer process {proc.pid} started", 1)[1]
         assert "Fatal Python error: Aborted" in dump
         assert re.search(r'File ".*trainer_loop\.py", line \d+ in serve', dump), dump
+
+
+def test_warnings_still_reach_stderr_once_the_log_is_installed(tmp_path, monkeypatch, capsys):
+    """A root handler turns off Python's last-resort printing: a command's warning (e.g. the
+    project's "added labels …") must still reach the terminal, and the log file too."""
+    monkeypatch.setenv("MMRL_DESKTOP_LOG_DIR", str(tmp_path))
+    try:
+        logs.install("cli")
+        logging.getLogger("mmrl_desktop.test").warning("added labels that stored items use")
+        logging.getLogger("mmrl_desktop.test").info("an info line stays in the file")
+    finally:
+        logs.uninstall()
+    err = capsys.readouterr().err
+    assert "added labels that stored items use" in err and "info line" not in err
+    assert "added labels" in (tmp_path / "cli.log").read_text(encoding="utf-8")

@@ -177,12 +177,15 @@ def _enable_faulthandler(process: str) -> None:
 def _add_console(root: logging.Logger) -> None:
     """Warnings go on reaching stderr, as they did before a handler existed (Python's last-resort
     handler prints them; a root handler switches it off): a command's user reads "added labels
-    …" where they ran it. Not where there is no stderr (a windowed launcher)."""
+    …" where they ran it. Warnings only: errors and tracebacks stay in the file. Not where there
+    is no stderr (a windowed launcher)."""
     global _console
     if _console is not None or sys.stderr is None:
         return
     _console = logging.StreamHandler()
     _console.setLevel(logging.WARNING)
+    # errors and crashes are the log's: a command has told its user in one sentence already
+    _console.addFilter(lambda record: record.levelno < logging.ERROR)
     _console.setFormatter(logging.Formatter("%(message)s"))
     root.addHandler(_console)
 

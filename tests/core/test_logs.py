@@ -247,8 +247,10 @@ def test_warnings_still_reach_stderr_once_the_log_is_installed(tmp_path, monkeyp
         logs.install("cli")
         logging.getLogger("mmrl_desktop.test").warning("added labels that stored items use")
         logging.getLogger("mmrl_desktop.test").info("an info line stays in the file")
+        logging.getLogger("mmrl_desktop.test").error("an error line stays in the file")
     finally:
         logs.uninstall()
     err = capsys.readouterr().err
     assert "added labels that stored items use" in err and "info line" not in err
+    assert "error line" not in err  # a command's error is its one sentence, written by the command
     assert "added labels" in (tmp_path / "cli.log").read_text(encoding="utf-8")

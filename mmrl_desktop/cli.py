@@ -109,6 +109,7 @@ def _non_negative_int(text: str) -> int:
 
 
 DEVICES = ["auto", "cpu", "cuda", "mps"]
+NEXT_ITEM_NAMES = ("shuffle", "uncertain", "diverse", "likely-positive")  # = core.config's
 DEVICE_HELP = "where the model runs: auto (a GPU when there is one), cpu, cuda or mps"
 PROJECT_HELP = "project folder ('demo' = the built-in demo project)"
 JSON_HELP = "print one JSON object on stdout (a progress bar, if any, stays on stderr)"
@@ -196,6 +197,21 @@ def _add_bench(sub) -> None:
         help="fraction of the data kept out to measure the model",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (data order, expert, model)")
+    p.add_argument(
+        "--order",
+        choices=NEXT_ITEM_NAMES,
+        default="shuffle",
+        help="which item the simulated expert answers next: shuffle (the stream in its random "
+        "order) or the learner's pick from the unanswered items (uncertain, diverse, "
+        "likely-positive; docs/adr/0013-next-item.md)",
+    )
+    p.add_argument(
+        "--positive",
+        metavar="LABEL",
+        default=None,
+        help="the label likely-positive asks about first; also reports the share of its items "
+        "found after 10/25/50 %% of the stream (default: none)",
+    )
     p.add_argument(
         "--orientation-free",
         action="store_true",

@@ -285,3 +285,16 @@ def test_no_choice_is_sent_during_the_warm_up(tmp_path):
     _choose_next(trainer, NextItemChooser(trainer.config), 1, sent.append)
     assert sent == []  # 0 answers < 10 per label: the queue order goes on
     trainer.close(checkpoint=False)
+
+
+def test_bench_takes_order_and_positive_on_the_command_line():
+    """`bench --order/--positive` reach run_bench (before, commands/bench.py read them with
+    getattr and every command-line run fell back to shuffle); the CLI's names are config's."""
+    from mmrl_desktop import cli
+    from mmrl_desktop.core.config import NEXT_ITEM_NAMES
+
+    args = cli.build_parser().parse_args(
+        ["bench", "--data", "digits", "--order", "likely-positive", "--positive", "3"]
+    )
+    assert (args.order, args.positive) == ("likely-positive", "3")
+    assert tuple(cli.NEXT_ITEM_NAMES) == tuple(NEXT_ITEM_NAMES)

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from mmrl_desktop.core.learning.trainer_client import TrainerClient
-from mmrl_desktop.core.learning.trainer_messages import Info, Predictions, SetQueue, Wake, Warned
+from mmrl_desktop.core.learning.trainer_messages import (
+    Info,
+    NextItems,
+    Predictions,
+    SetQueue,
+    Wake,
+    Warned,
+)
 
 
 @dataclass
@@ -128,6 +135,8 @@ class _Seen:
             self.version = max(self.version, int(event.info.get("model_version") or 0))
         elif isinstance(event, Warned):
             self.warnings.append(event.text)
+        elif isinstance(event, NextItems):  # an active order: the trainer's picks come next
+            session.set_next_items(event.item_ids)
 
     def drain(self, client: TrainerClient, session, timeout: float) -> None:
         for event in client.poll(timeout):

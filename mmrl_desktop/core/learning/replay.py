@@ -134,7 +134,9 @@ class ReplayBuffer:
             idx = torch.randint(n, (batch_size,), generator=generator).tolist()
         batch = self.make_batch([self.rows[i] for i in idx] + list(extra))
         if self.augment is not None:
-            batch = ReplayBatch(self.augment(batch.inputs, generator), batch.feedback, batch.item_ids)
+            batch = ReplayBatch(
+                self.augment(batch.inputs, generator), batch.feedback, batch.item_ids
+            )
         return batch
 
     def thumbs_up_rate(self) -> float:

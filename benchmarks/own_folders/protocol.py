@@ -14,8 +14,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 SUFFIXES = {
     "image": (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"),
     "audio": (".wav", ".flac", ".ogg", ".mp3"),
@@ -50,15 +48,8 @@ def folder_items(folder: Path, modality: str) -> list[Entry]:
     return out
 
 
-def stratified_split(labels: list[str], holdout: float, seed: int) -> tuple[list[int], list[int]]:
-    """(stream indices in ask order, sorted test indices), as ``core/tools/bench.py``."""
-    from sklearn.model_selection import train_test_split
-
-    idx = np.arange(len(labels))
-    counts = {lab: labels.count(lab) for lab in set(labels)}
-    strat = labels if min(counts.values()) >= 2 else None
-    stream, test = train_test_split(idx, test_size=holdout, random_state=seed, stratify=strat)
-    return [int(i) for i in stream], sorted(int(i) for i in test)
+# the app's own split (the anchors must see the same held-out items): one piece of code
+from mmrl_desktop.core.tools.bench import stratified_split  # noqa: E402,F401
 
 
 def answered(stream: list[int], n: int) -> list[int]:

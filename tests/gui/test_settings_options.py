@@ -33,7 +33,9 @@ def test_the_algorithm_options_and_their_help_are_shown(qtbot, tmp_path):
     project.save()
     dlg = SettingsDialog(Project.open(project.root), UserSettings())
     qtbot.addWidget(dlg)
-    assert dlg.tabs.tabText(dlg.tabs.indexOf(dlg.options_page)) == "Algorithm options"
+    scroll = dlg.options_page.parentWidget().parentWidget()  # in a scroll area: ~25 options fit
+    assert dlg.tabs.tabText(dlg.tabs.indexOf(scroll)) == "Algorithm options"
+    assert dlg.minimumSizeHint().height() < 700  # the dialog fits a 1280x800 screen
     rows = options_help("default")
     assert list(dlg.option_editors) == [name for name, _, _ in rows]
     editor = dlg.option_editors["graph_k"]

@@ -84,12 +84,12 @@ class DefaultOptions:
     )
     embed_warmup: int = _opt(50, "re-embed at every answer during the first N answers")
     correction_weight: float = _opt(1.0, "weight of a correction's cross-entropy")
-    down_weight: float = _opt(1.0, "weight of a 👎's −log(1 − p)")
+    down_weight: float = _opt(1.0, "weight of a thumbs-down's −log(1 − p)")
     suspect_ratio: float = _opt(
         3.0,
-        "set a thumb aside as a likely mis-click when its neighbours' mean posterior puts the 👎'd "
-        "label first (👍: another label first), this many times above the runner-up (the 👍'd "
-        "label); 0 = never",
+        "set a thumb aside as a likely mis-click when its neighbours' mean posterior puts the "
+        "thumbed-down label first (thumbs-up: another label first), this many times above the "
+        "runner-up (the thumbed-up label); 0 = never",
     )
 
     def validate(self) -> None:

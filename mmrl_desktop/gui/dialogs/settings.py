@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
+    QScrollArea,
     QSizePolicy,
     QTabWidget,
     QVBoxLayout,
@@ -150,7 +151,11 @@ class SettingsDialog(QDialog):
         self.options_form = QFormLayout(self.options_page)
         self.options_form.setFieldGrowthPolicy(QFormLayout.ExpandingFieldsGrow)
         self._fill_options(current.algorithm, current.options)
-        tabs.addTab(self.options_page, "Algorithm options")
+        scroll = QScrollArea()  # the default algorithm has ~25 options: the dialog fits a screen
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setWidget(self.options_page)
+        tabs.addTab(scroll, "Algorithm options")
         self.problem = QLabel(self._load_problem)
         self.problem.setObjectName("settingsProblem")
         self.problem.setStyleSheet("color: #c53030;")

@@ -7,16 +7,19 @@ Public API
 - ``show_item(image: ImageData | None, audio: tuple[np.ndarray, int] | None, text: str | None,
   sound: SoundDisplay | None = None, key: str | None = None)``: show one item (``sound``: the
   audio's plots, computed ahead by the prefetcher; computed here when missing; ``key``: the
-  item's id, to find it preloaded). Stops any playback first.
-- ``preload(key, image, audio, text, sound=None)``: fill a hidden page with the item expected
+  item's id, to find it preloaded; ``volume``: a ``Volume``, shown in a ``VolumeView`` in the
+  image's place). Stops any playback first.
+- ``preload(key, image, audio, text, sound=None, volume=None)``: fill a hidden page with the item expected
   next and paint it once off screen (idle time), so that showing it is a page flip.
 - ``toggle_play()``: play/pause the item's sound (no-op without one) — connect the window's ``P``.
 - ``stop()``: stop playback (call on shutdown).
 - ``prepare(combinations)``: build the pages of these modality tuples ahead, in idle time.
-- ``modalities() -> tuple[str, ...]``: what is shown now (``"image"``, ``"audio"``, ``"text"``).
+- ``modalities() -> tuple[str, ...]``: what is shown now (``"image"`` or ``"volume"``,
+  ``"audio"``, ``"text"``).
 - ``current_page() -> QWidget``: the page on top (the placeholder when nothing is shown).
 - Attributes ``image_view`` (``ImageView``), ``audio_view`` (``AudioView``), ``text_view``
-  (``TextView``): the viewers of the page shown now (of the last page that had one, otherwise).
+  (``TextView``), ``volume_view`` (``VolumeView``): the viewers of the page shown now (of the last
+  page that had one, otherwise).
 - Signal: ``itemShown(tuple modalities)`` after the viewers have new content.
 
 Layout: one page per combination of modalities, built the first time an item needs it and kept (a
@@ -58,6 +61,7 @@ from mmrl_desktop.gui import theme
 from mmrl_desktop.gui.viewers.audio_view import AudioView
 from mmrl_desktop.gui.viewers.image_view import ImageView
 from mmrl_desktop.gui.viewers.text_view import TextView
+from mmrl_desktop.gui.viewers.volume_view import VolumeView
 
 
 class _Page(QWidget):
@@ -68,6 +72,7 @@ class _Page(QWidget):
         self.modalities = modalities
         self.key: str | None = None  # the item shown on this page (when the caller named it)
         self.image_view = ImageView() if "image" in modalities else None
+        self.volume_view = VolumeView() if "volume" in modalities else None
         self.audio_view = AudioView(output=audio_output) if "audio" in modalities else None
         self.text_view = TextView() if "text" in modalities else None
         column = [v for v in (self.audio_view, self.text_view) if v is not None]
@@ -81,29 +86,34 @@ class _Page(QWidget):
             right.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        if self.image_view is not None and right is not None:
+        left = self.image_view or self.volume_view  # a volume takes the image's place
+        if left is not None and right is not None:
             split = QSplitter(Qt.Horizontal)
             split.setChildrenCollapsible(False)
-            split.addWidget(self.image_view)
+            split.addWidget(left)
             split.addWidget(right)
             split.setStretchFactor(0, 3)
             split.setStretchFactor(1, 2)
             layout.addWidget(split)
         else:
-            layout.addWidget(self.image_view or right)
+            layout.addWidget(left or right)
 
     def warm(self) -> None:
         """Paint the plots once into a throwaway pixmap: fills pyqtgraph's caches (the axes'
         pictures, the image's ``QImage``, the curve's path) before the page is shown."""
         if self.image_view is not None:
             self.image_view.graphics.grab()
+        if self.volume_view is not None:
+            self.volume_view.graphics.grab()
         if self.audio_view is not None:
             self.audio_view.plots.grab()
 
-    def show_item(self, image, audio, text, sound, key=None) -> None:
+    def show_item(self, image, audio, text, sound, key=None, volume=None) -> None:
         self.key = key
         if self.image_view is not None:
             self.image_view.set_image(image)
+        if self.volume_view is not None:
+            self.volume_view.set_volume(volume)
         if self.audio_view is not None:
             self.audio_view.set_audio(audio[0], audio[1], sound)
         if self.text_view is not None:
@@ -122,6 +132,7 @@ class MultiView(QWidget):
         self.image_view: ImageView | None = None
         self.audio_view: AudioView | None = None
         self.text_view: TextView | None = None
+        self.volume_view: VolumeView | None = None
         self.placeholder = QLabel("Nothing to show for this item.", objectName="viewerPlaceholder")
         self.placeholder.setAlignment(Qt.AlignCenter)
         self.placeholder.setStyleSheet(theme.VIEWER_STYLE)
@@ -169,21 +180,24 @@ class MultiView(QWidget):
         return page
 
     @staticmethod
-    def _modalities(image, audio, text) -> tuple[str, ...]:
+    def _modalities(image, audio, text, volume=None) -> tuple[str, ...]:
         has_audio = audio is not None and audio[0] is not None and len(audio[0]) > 0
         return tuple(
             m
             for m, on in (
-                ("image", image is not None),
+                ("image", image is not None and volume is None),
+                ("volume", volume is not None),
                 ("audio", has_audio),
                 ("text", text is not None),
             )
             if on
         )
 
-    def preload(self, key: str, image, audio, text, sound: SoundDisplay | None = None) -> None:
+    def preload(
+        self, key: str, image, audio, text, sound: SoundDisplay | None = None, volume=None
+    ) -> None:
         """Fill a covered page with the item ``key`` and paint it once off screen."""
-        shown = self._modalities(image, audio, text)
+        shown = self._modalities(image, audio, text, volume)
         if not shown:
             return
         pages = self._pages.get(shown, [])
@@ -192,7 +206,7 @@ class MultiView(QWidget):
             spare = self._new_page(shown)
         if spare.key == key:
             return
-        spare.show_item(image, audio, text, sound, key)
+        spare.show_item(image, audio, text, sound, key, volume)
         # the stacked layout gives every page the shown page's size: apply the relayout the new
         # content asked for, then paint the page into a throwaway pixmap
         QCoreApplication.sendPostedEvents(None, QEvent.LayoutRequest)
@@ -208,9 +222,10 @@ class MultiView(QWidget):
         text: str | None,
         sound: SoundDisplay | None = None,
         key: str | None = None,
+        volume=None,
     ) -> None:
         self.stop()
-        shown = self._modalities(image, audio, text)
+        shown = self._modalities(image, audio, text, volume)
         page = None
         if shown and key is not None:  # preloaded on a hidden page: a flip
             page = next((p for p in self._pages.get(shown, []) if p.key == key), None)
@@ -218,7 +233,7 @@ class MultiView(QWidget):
                 page = None  # shown again (an undo, a revisit): start it afresh
         if page is None and shown:
             page = self._page_for(shown)
-            page.show_item(image, audio, text, sound, key)
+            page.show_item(image, audio, text, sound, key, volume)
         if page is not self._page:  # a hidden page keeps its last item until it is shown again
             focus = QApplication.focusWidget()
             if focus is not None and self._page is not None and self._page.isAncestorOf(focus):
@@ -229,6 +244,7 @@ class MultiView(QWidget):
             self.image_view = page.image_view or self.image_view
             self.audio_view = page.audio_view or self.audio_view
             self.text_view = page.text_view or self.text_view
+            self.volume_view = page.volume_view or self.volume_view
         self._shown = shown
         self.itemShown.emit(shown)
 

@@ -1,0 +1,118 @@
+"""The volume viewer's Qt-free parts: planes, window presets, the fast slice window, the corner
+texts (display tags, value under the cursor) and the wheel's slice steps.
+
+Kept apart from ``volume_view`` (the widget) so that each rule is tested on its own and the
+widget stays small.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from mmrl_desktop.core.data.loaders import apply_window
+from mmrl_desktop.core.data.loaders.dicom import CT_PRESETS
+from mmrl_desktop.gui.viewers.overlays import MAX_TAGS, _tag_rank, fmt_value
+
+PLANES = ("axial", "coronal", "sagittal")
+WHEEL_STEP = 120  # one wheel notch (angleDelta); a trackpad's smaller deltas add up to it
+# Tag names that could carry a person: never shown, whatever a reader let through.
+_IDENTIFYING = re.compile(
+    r"patient|name|birth|accession|physician|operator|institution|address|uid|\bid\b|_id\b",
+    re.IGNORECASE,
+)
+
+
+def volume_presets(volume) -> dict[str, tuple[float, float]]:
+    """Window presets by name, as for a 2-D DICOM: the file's window, then the CT presets for a
+    CT volume (values in HU)."""
+    presets: dict[str, tuple[float, float]] = {}
+    if volume.window is not None:
+        presets["file"] = (float(volume.window[0]), float(volume.window[1]))
+    if is_ct(volume):
+        presets.update(CT_PRESETS)
+    return presets
+
+
+def is_ct(volume) -> bool:
+    tags = volume.tags or {}
+    return str(tags.get("modality", "")).upper() == "CT"
+
+
+def unit_of_volume(volume) -> str:
+    tags = volume.tags or {}
+    unit = tags.get("units") or tags.get("unit")
+    if unit:
+        return str(unit)
+    return "HU" if is_ct(volume) else ""
+
+
+def range_window(hu: np.ndarray) -> tuple[float, float]:
+    """A window over a slice's own range (min..max of its finite values)."""
+    finite = hu[np.isfinite(hu)]
+    if not finite.size:
+        return 0.0, 256.0
+    lo, hi = float(finite.min()), float(finite.max())
+    return (lo + hi + 1) / 2, max(hi - lo + 1, 1.0)
+
+
+def window_slice(hu: np.ndarray, centre: float, width: float) -> np.ndarray:
+    """A slice in HU (float32) to uint8 with the linear window: the core's ``apply_window``, so
+    what is shown matches a 2-D DICOM shown with the same window."""
+    return apply_window(hu, centre, width)
+
+
+def slice_label(index: int, count: int) -> str:
+    """The slider's caption, counted from 1: "slice 151 / 300"."""
+    return f"slice {index + 1} / {count}" if count else "slice – / –"
+
+
+def readout_text(hu: float, voxel: tuple[int, int, int], unit: str) -> str:
+    """The value under the cursor and its voxel (k = slice, j = row, i = column of the volume)."""
+    k, j, i = voxel
+    value = fmt_value(float(hu)) + (f" {unit}" if unit else "")
+    return f"voxel k {k}  j {j}  i {i}   {value}"
+
+
+def spacing_text(spacing) -> str:
+    """Spacing as "col × row × slice mm" (the volume's spacing is (slice, row, col))."""
+    s = [float(v) for v in spacing]
+    return f"{s[2]:.3g} × {s[1]:.3g} × {s[0]:.3g} mm"
+
+
+def volume_tags_text(volume, plane: str) -> str:
+    """The top-left annotation: size (columns × rows × slices), spacing, plane, then the display
+    tags in the 2-D viewer's order (at most ``MAX_TAGS`` lines in all). A tag whose name could
+    carry a person (patient, name, birth date, ids, ...) is never shown."""
+    n, h, w = volume.voxels.shape[:3]
+    lines = [
+        ("size", f"{w} × {h} × {n}"),
+        ("spacing", spacing_text(volume.spacing)),
+        ("plane", plane),
+    ]
+    tags = volume.tags or {}
+    for k in sorted(tags, key=lambda k: (_tag_rank(k), str(k))):
+        v = tags[k]
+        name = str(k)
+        if _IDENTIFYING.search(name) or name.lower().startswith(("spacing", "size")):
+            continue
+        if isinstance(v, (str, int, float)) and str(v).strip():
+            lines.append((name.replace("_", " "), str(v)[:40]))
+    lines = lines[: MAX_TAGS + 1]
+    width = max(len(k) for k, _ in lines)
+    return "\n".join(f"{k.capitalize():<{width}}  {v}" for k, v in lines)
+
+
+class WheelSteps:
+    """Wheel deltas to whole slice steps: one notch (120) is one slice; a trackpad's small
+    deltas add up. Scrolling down (toward the user, negative delta) goes to the next slice."""
+
+    def __init__(self):
+        self._rest = 0
+
+    def steps(self, delta_y: int) -> int:
+        self._rest += int(delta_y)
+        n = int(self._rest / WHEEL_STEP)  # toward zero: a partial notch waits
+        self._rest -= n * WHEEL_STEP
+        return -n

@@ -1,0 +1,500 @@
+"""Volume viewer: one large plane (axial, coronal or sagittal), slice scroll, window/level with
+the CT presets, the value under the cursor in HU with its voxel, the physical aspect kept.
+
+Public API
+----------
+``VolumeView(parent=None)`` — a ``QWidget``.
+
+- ``set_volume(volume, plane="axial", index=None)``: show a ``Volume`` (``None`` clears) at slice
+  ``index`` of ``plane`` (default: the middle slice). Only that slice is read.
+- ``set_plane(name)`` / ``plane()``: "axial", "coronal" or "sagittal" (keeps the relative depth).
+- ``set_slice(index)`` / ``slice_index()`` / ``slice_count()``; ``step(n)``: move n slices.
+- ``set_window(centre, width)`` / ``window()``; ``apply_preset(name)``, ``preset_names()``;
+  ``reset()`` (the first window and fit); ``fit()``; ``zoom(factor)``.
+- ``value_text(row, col) -> str | None``: the readout for a row and column of the shown slice.
+- Signals: ``sliceChanged(int index, int count)``, ``planeChanged(str)``,
+  ``windowChanged(float centre, float width)``, ``presetApplied(str)``,
+  ``voxelHovered(int k, int j, int i)`` (−1s when leaving).
+
+Mouse and keys: the wheel scrolls slices (down: next), Ctrl+wheel zooms about the cursor,
+left-drag pans, right-drag is window/level as in the 2-D viewer. With the viewer focused (a click
+or a wheel turn over it gives it focus): ↑/↓ one slice, PgUp/PgDn ten, Home/End the first and last
+slice, Ctrl+1/2/3 axial/coronal/sagittal, +/− zoom, F fit, R reset. The plane buttons and the
+slider never take the focus: ←/→, A, X, Space and the label keys stay the window's answers.
+
+One large plane with a switch rather than three panes: at the window's 1280×800 the viewer is
+about 750 px wide, so three panes would show a 512-pixel slice at a third of that; one image
+item keeps each slice step to one render and one paint (the ≤ 16 ms budget), and the page stays
+one pyqtgraph view, like the 2-D viewer's, so ``MultiView`` preloads and flips it the same way.
+The aspect comes from ``Volume.pixel_aspect(plane)``: the image item's rectangle is stretched
+(``setRect``), never the pixels, so coronal and sagittal planes of thick slices are not squashed
+and the cursor still maps to whole voxels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QRectF, Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGraphicsItem,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mmrl_desktop.gui import theme
+from mmrl_desktop.gui.viewers.image_view import CUSTOM, ZOOM_STEP, _WindowLevelViewBox
+from mmrl_desktop.gui.viewers.overlays import fit_beside, fmt_value
+from mmrl_desktop.gui.viewers.volume_overlays import (
+    PLANES,
+    WheelSteps,
+    range_window,
+    readout_text,
+    slice_label,
+    unit_of_volume,
+    volume_presets,
+    volume_tags_text,
+    window_slice,
+)
+from mmrl_desktop.gui.widgets import ElidedLabel
+
+PAGE_STEP = 10
+SLICE_KEYS = {Qt.Key_Up: -1, Qt.Key_Down: 1, Qt.Key_PageUp: -PAGE_STEP, Qt.Key_PageDown: PAGE_STEP}
+PLANE_KEYS = {Qt.Key_1: "axial", Qt.Key_2: "coronal", Qt.Key_3: "sagittal"}
+
+
+class _SliceViewBox(_WindowLevelViewBox):
+    """The 2-D viewer's view box, whose wheel scrolls slices (Ctrl+wheel zooms)."""
+
+    def __init__(self, on_window_drag, on_wheel, **kwargs):
+        super().__init__(on_window_drag, **kwargs)
+        self._on_wheel = on_wheel
+
+    def wheelEvent(self, ev, axis=None):  # noqa: N802 (pyqtgraph API)
+        if ev.modifiers() & Qt.ControlModifier:
+            super().wheelEvent(ev, axis)
+            return
+        ev.accept()
+        self._on_wheel(ev.delta())
+
+
+class VolumeView(QWidget):
+    sliceChanged = Signal(int, int)
+    planeChanged = Signal(str)
+    windowChanged = Signal(float, float)
+    presetApplied = Signal(str)
+    voxelHovered = Signal(int, int, int)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("volumeView")
+        self.setStyleSheet(theme.VIEWER_STYLE)
+        self._volume = None
+        self._plane = "axial"
+        self._index = 0
+        self._count = 0
+        self._window: tuple[float, float] | None = None
+        self._first_window: tuple[float, float] | None = None
+        self._presets: dict[str, tuple[float, float]] = {}
+        self._unit = ""
+        self._hu: np.ndarray | None = None  # the shown slice in HU
+        self._hover: tuple[int, int] | None = None  # (row, col) under the cursor
+        self._drag_start: tuple[float, float] | None = None
+        self._wheel = WheelSteps()
+        self._fitted = False
+
+        bar = self._build_toolbar()
+        self._build_image()
+        stack = self._build_overlays()
+        slider_bar = self._build_slider()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(bar)
+        layout.addLayout(stack, 1)
+        layout.addWidget(slider_bar)
+        self._set_controls_enabled(False)
+        self.view_box.sigRangeChangedManually.connect(lambda *_: setattr(self, "_fitted", False))
+        self.view_box.sigResized.connect(lambda *_: self._fitted and self.fit())
+
+    # ------------------------------------------------------------------ building
+    def _build_toolbar(self) -> QWidget:
+        bar = QWidget(objectName="viewerToolbar")
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(8, 4, 8, 4)
+        row.setSpacing(6)
+        self.plane_buttons: dict[str, QPushButton] = {}
+        for n, name in enumerate(PLANES, start=1):
+            b = QPushButton(name.capitalize(), checkable=True)
+            b.setToolTip(f"{name.capitalize()} plane (Ctrl+{n} with the image focused)")
+            b.setFocusPolicy(Qt.NoFocus)
+            b.clicked.connect(lambda _=False, p=name: self.set_plane(p))
+            self.plane_buttons[name] = b
+            row.addWidget(b)
+        row.addSpacing(8)
+        self.preset_label = QLabel("Window")
+        self.preset_combo = QComboBox()
+        self.preset_combo.setToolTip("Window presets (right-drag on the image for a custom window)")
+        self.preset_combo.setFocusPolicy(Qt.NoFocus)
+        self.preset_combo.activated.connect(
+            lambda i: self.apply_preset(self.preset_combo.itemText(i))
+        )
+        row.addWidget(self.preset_label)
+        row.addWidget(self.preset_combo)
+        self.fit_button = self._tool_button("Fit", "Fit the slice to the window (F)", self.fit)
+        self.reset_button = self._tool_button(
+            "Reset", "The first window and fit to the window (R)", self.reset
+        )
+        row.addWidget(self.fit_button)
+        row.addWidget(self.reset_button)
+        self.hint = ElidedLabel()
+        self.hint.set_texts(
+            "Wheel, ↑/↓, PgUp/PgDn: slices · Ctrl+wheel: zoom · right-drag: window/level",
+            "wheel ↑/↓: slices · right-drag: window",
+            "wheel: slices",
+            "",
+        )
+        self.hint.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        row.addWidget(self.hint, 1)
+        return bar
+
+    def _tool_button(self, text: str, tip: str, slot) -> QPushButton:
+        b = QPushButton(text)
+        b.setToolTip(tip)
+        b.setFocusPolicy(Qt.NoFocus)
+        b.clicked.connect(slot)
+        return b
+
+    def _build_image(self) -> None:
+        self.graphics = pg.GraphicsView(background=theme.VIEWER_BG)
+        self.graphics.setFocusPolicy(Qt.WheelFocus)
+        self.graphics.installEventFilter(self)  # its scroll area would eat ↑/↓ and PgUp/PgDn
+        self.view_box = _SliceViewBox(
+            self._on_window_drag,
+            self._on_wheel,
+            lockAspect=True,
+            invertY=True,
+            enableMenu=False,
+            defaultPadding=0.0,
+        )
+        self.graphics.setCentralItem(self.view_box)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.image_item.setAutoDownsample(True)
+        self.image_item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        self.view_box.addItem(self.image_item)
+        self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
+    def _build_overlays(self) -> QGridLayout:
+        self.tags_label = QLabel(objectName="overlayTags")
+        self.tags_label.setFont(theme.mono_font(9))
+        self.readout_label = QLabel(objectName="overlayReadout")
+        self.readout_label.setFont(theme.mono_font(9.5))
+        self.window_label = QLabel(objectName="overlayReadout")
+        self.window_label.setFont(theme.mono_font(9.5))
+        for lab in (self.tags_label, self.readout_label, self.window_label):
+            lab.setAttribute(Qt.WA_TransparentForMouseEvents)
+            lab.setStyleSheet("margin: 8px;")
+            lab.hide()
+        stack = QGridLayout()
+        stack.setContentsMargins(0, 0, 0, 0)
+        stack.addWidget(self.graphics, 0, 0)
+        stack.addWidget(self.tags_label, 0, 0, Qt.AlignTop | Qt.AlignLeft)
+        stack.addWidget(self.readout_label, 0, 0, Qt.AlignBottom | Qt.AlignLeft)
+        stack.addWidget(self.window_label, 0, 0, Qt.AlignBottom | Qt.AlignRight)
+        return stack
+
+    def _build_slider(self) -> QWidget:
+        bar = QWidget(objectName="viewerToolbar")
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(8, 4, 8, 4)
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setFocusPolicy(Qt.NoFocus)  # ←/→ stay the window's answers
+        self.slider.setToolTip("Slice (wheel, ↑/↓, PgUp/PgDn over the image)")
+        self.slider.valueChanged.connect(self.set_slice)
+        self.slice_label = QLabel(slice_label(0, 0))
+        self.slice_label.setFont(theme.mono_font(9.5))
+        self.slice_label.setMinimumWidth(self.slice_label.fontMetrics().horizontalAdvance("8" * 18))
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.slice_label)
+        return bar
+
+    # ------------------------------------------------------------------ public API
+    def set_volume(self, volume, plane: str = "axial", index: int | None = None) -> None:
+        """Show ``volume`` (None clears) at ``index`` of ``plane`` (default: the middle)."""
+        self._volume = volume
+        self._hu = None
+        self._hover = None
+        self._drag_start = None
+        self.readout_label.hide()
+        if volume is None:
+            self.image_item.clear()
+            self._window = self._first_window = None
+            self._count = 0
+            for lab in (self.tags_label, self.window_label):
+                lab.hide()
+            self._set_controls_enabled(False)
+            self._update_slider()
+            return
+        self._presets = volume_presets(volume)
+        self._unit = unit_of_volume(volume)
+        self._window = self._first_window = self._presets.get("file")
+        self._set_controls_enabled(True)
+        self._update_presets()
+        self._switch_plane(plane if plane in PLANES else "axial", index)
+        self.fit()
+
+    def volume(self):
+        return self._volume
+
+    def plane(self) -> str:
+        return self._plane
+
+    def slice_index(self) -> int:
+        return self._index
+
+    def slice_count(self) -> int:
+        return self._count
+
+    def window(self) -> tuple[float, float] | None:
+        return self._window
+
+    def preset_names(self) -> list[str]:
+        return list(self._presets)
+
+    def set_plane(self, name: str) -> None:
+        """Switch plane at the same relative depth (the middle stays the middle)."""
+        if self._volume is None or name not in PLANES or name == self._plane:
+            self._check_plane_button()
+            return
+        depth = (self._index + 0.5) / max(self._count, 1)
+        n = self._volume.n_slices(name)
+        self._switch_plane(name, min(n - 1, int(depth * n)))
+        self.fit()
+
+    def set_slice(self, index: int) -> None:
+        if self._volume is None:
+            return
+        index = int(min(max(index, 0), self._count - 1))
+        if index == self._index and self._hu is not None:
+            return
+        self._index = index
+        self._show_slice()
+        self.sliceChanged.emit(index, self._count)
+
+    def step(self, n: int) -> None:
+        self.set_slice(self._index + int(n))
+
+    def set_window(self, centre: float, width: float, *, _preset: str | None = None) -> None:
+        if self._volume is None or not (np.isfinite(centre) and np.isfinite(width)):
+            return
+        self._window = (float(centre), max(float(width), 1.0))
+        self._render()
+        self._select_preset(_preset or self._matching_preset())
+        self.windowChanged.emit(*self._window)
+
+    def apply_preset(self, name: str) -> None:
+        if name not in self._presets:
+            return
+        self.set_window(*self._presets[name], _preset=name)
+        self.presetApplied.emit(name)
+
+    def reset(self) -> None:
+        if self._volume is None:
+            return
+        if self._first_window is not None and self._window != self._first_window:
+            self.set_window(*self._first_window)
+        self.fit()
+
+    def fit(self) -> None:
+        if self._hu is None:
+            return
+        self._fitted = True
+        rect = self.image_item.mapRectToParent(self.image_item.boundingRect())
+        self.view_box.setRange(self._fit_rect(rect), padding=0.0)
+
+    def zoom(self, factor: float) -> None:
+        self._fitted = False
+        if self._hu is not None and factor > 0:
+            self.view_box.scaleBy((1.0 / factor, 1.0 / factor))
+
+    def value_text(self, row: int, col: int) -> str | None:
+        """The readout for ``row``, ``col`` of the shown slice (None outside it)."""
+        if self._hu is None:
+            return None
+        h, w = self._hu.shape
+        if not (0 <= row < h and 0 <= col < w):
+            return None
+        hu, voxel = self._volume.value_at(self._plane, self._index, row, col)
+        return readout_text(hu, voxel, self._unit)
+
+    # ------------------------------------------------------------------ slices and planes
+    def _switch_plane(self, plane: str, index: int | None) -> None:
+        self._plane = plane
+        self._count = int(self._volume.n_slices(plane))
+        self._index = (
+            self._count // 2 if index is None else int(min(max(index, 0), self._count - 1))
+        )
+        self._hu = None
+        self._check_plane_button()
+        self._show_slice()
+        aspect = float(self._volume.pixel_aspect(plane))
+        h, w = self._hu.shape
+        self.image_item.setRect(QRectF(0, 0, w, h * aspect))  # rows stretched, pixels kept
+        self.tags_label.setText(volume_tags_text(self._volume, plane))
+        self.tags_label.show()
+        self.planeChanged.emit(plane)
+        self.sliceChanged.emit(self._index, self._count)
+
+    def _show_slice(self) -> None:
+        """Read the slice from the volume and show it: the one slow step of a scroll."""
+        self._hu = self._volume.plane_slice(self._plane, self._index)
+        if self._window is None:
+            self._window = self._first_window = range_window(self._hu)
+            self._select_preset(self._matching_preset())
+        self._render()
+        self._update_slider()
+        if self._hover is not None:
+            self._update_readout(*self._hover)
+
+    def _render(self) -> None:
+        if self._hu is None or self._window is None:
+            return
+        self.image_item.setImage(
+            window_slice(self._hu, *self._window), autoLevels=False, levels=(0, 255)
+        )
+        c, w = self._window
+        unit = f"  {self._unit}" if self._unit else ""
+        self.window_label.setText(f"W {fmt_value(w)}  L {fmt_value(c)}{unit}")
+        self.window_label.show()
+
+    def _update_slider(self) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(self._count - 1, 0))
+        self.slider.setValue(self._index)
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(self._count > 1)
+        self.slice_label.setText(slice_label(self._index, self._count))
+
+    def _check_plane_button(self) -> None:
+        for name, b in self.plane_buttons.items():
+            b.setChecked(name == self._plane and self._volume is not None)
+
+    # ------------------------------------------------------------------ input
+    def _on_wheel(self, delta: int) -> None:
+        self.graphics.setFocus(Qt.MouseFocusReason)
+        n = self._wheel.steps(delta)
+        if n:
+            self.step(n)
+
+    def _on_window_drag(self, dx: float, dy: float, start: bool, finish: bool) -> None:
+        if self._hu is None or self._window is None:
+            return
+        if start or self._drag_start is None:
+            self._drag_start = self._window
+        c0, w0 = self._drag_start
+        per_px = max(range_window(self._hu)[1], 1.0) / 500.0  # the slice's range over ~500 px
+        self.set_window(c0 + dy * per_px, w0 + 2.0 * dx * per_px)
+        if finish:
+            self._drag_start = None
+
+    def _on_mouse_moved(self, scene_pos) -> None:
+        if self._hu is None:
+            return
+        pt = self.image_item.mapFromScene(scene_pos)
+        self._update_readout(int(np.floor(pt.y())), int(np.floor(pt.x())))
+
+    def _update_readout(self, row: int, col: int) -> None:
+        text = self.value_text(row, col)
+        if text is None:
+            self._hover = None
+            self.readout_label.hide()
+            self.voxelHovered.emit(-1, -1, -1)
+            return
+        self._hover = (row, col)
+        self.readout_label.setText(text)
+        self.readout_label.show()
+        _, (k, j, i) = self._volume.value_at(self._plane, self._index, row, col)
+        self.voxelHovered.emit(int(k), int(j), int(i))
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        if obj is self.graphics and event.type() == QEvent.KeyPress:
+            return self._key(event)
+        return super().eventFilter(obj, event)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if not self._key(event):
+            super().keyPressEvent(event)
+
+    def _key(self, event) -> bool:
+        """Handle a key of the viewer; False leaves it to the window."""
+        key, mods = event.key(), event.modifiers()
+        if key in SLICE_KEYS and not mods & ~Qt.KeypadModifier:
+            self.step(SLICE_KEYS[key])
+        elif key in (Qt.Key_Home, Qt.Key_End) and not mods:
+            self.set_slice(0 if key == Qt.Key_Home else self._count - 1)
+        elif key in PLANE_KEYS and mods == Qt.ControlModifier:
+            self.set_plane(PLANE_KEYS[key])
+        elif key in (Qt.Key_Plus, Qt.Key_Equal):
+            self.zoom(ZOOM_STEP)
+        elif key in (Qt.Key_Minus, Qt.Key_Underscore):
+            self.zoom(1.0 / ZOOM_STEP)
+        elif key == Qt.Key_F and not mods:
+            self.fit()
+        elif key == Qt.Key_R and not mods:
+            self.reset()
+        else:
+            return False
+        event.accept()
+        return True
+
+    # ------------------------------------------------------------------ overlays and controls
+    def _fit_rect(self, rect: QRectF) -> QRectF:
+        vw, vh = self.graphics.viewport().width(), self.graphics.viewport().height()
+        box = self.tags_label.sizeHint() if self.tags_label.isVisibleTo(self) else None
+        w, h = rect.width(), rect.height()
+        place = fit_beside(w, h, vw, vh, (box.width(), box.height()) if box else None)
+        if place is None:
+            return rect
+        left, top, scale = place
+        return QRectF(-left / scale, -top / scale, vw / scale, vh / scale)
+
+    def _update_presets(self) -> None:
+        self.preset_combo.blockSignals(True)
+        self.preset_combo.clear()
+        self.preset_combo.addItems(list(self._presets))
+        self.preset_combo.blockSignals(False)
+        visible = bool(self._presets)
+        self.preset_combo.setVisible(visible)
+        self.preset_label.setVisible(visible)
+        self._select_preset(self._matching_preset())
+
+    def _matching_preset(self) -> str:
+        if self._window is None:
+            return CUSTOM
+        for name, (c, w) in self._presets.items():
+            if abs(c - self._window[0]) < 1e-6 and abs(w - self._window[1]) < 1e-6:
+                return name
+        return CUSTOM
+
+    def _select_preset(self, name: str) -> None:
+        combo = self.preset_combo
+        if name != CUSTOM and (j := combo.findText(CUSTOM)) >= 0:
+            combo.removeItem(j)  # "custom" only while the window matches no preset
+        i = combo.findText(name)
+        if i < 0 and name == CUSTOM:
+            combo.addItem(CUSTOM)
+            i = combo.count() - 1
+        combo.setCurrentIndex(i)
+
+    def _set_controls_enabled(self, on: bool) -> None:
+        for w in (self.preset_combo, self.fit_button, self.reset_button, self.slider):
+            w.setEnabled(on)
+        for b in self.plane_buttons.values():
+            b.setEnabled(on)
+        self._check_plane_button()

@@ -29,13 +29,14 @@ from pathlib import Path
 
 import tomli_w
 
+from mmrl_desktop.core.config import GENERATE_KIND, GenerateConfig
 from mmrl_desktop.core.data.project_lock import (
     project_lock,
     read_only_error,
     remove_stale_temp_files,
 )
 from mmrl_desktop.core.data.store import FeedbackStore
-from mmrl_desktop.core.errors import ProjectError, fault_sentence
+from mmrl_desktop.core.errors import ProjectError, UserError, fault_sentence
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -74,6 +75,45 @@ class Task:
 
 
 @dataclass
+class GenerateTask:
+    """A question whose answer is text a local language model drafts (``kind = "generate"``
+    in ``[[tasks]]``, beside the label tasks); its settings are ``config.GenerateConfig``."""
+
+    name: str
+    settings: GenerateConfig
+
+    kind = GENERATE_KIND
+
+    def validate(self) -> None:
+        if not _TASK_NAME.match(self.name):
+            raise ProjectError(
+                f"task name {self.name!r} must be 1–64 letters, digits, _ - or space."
+            )
+        self.settings.validate()
+
+    def model_folder(self, root: Path) -> Path:
+        """The model folder (a relative path is relative to the project folder)."""
+        folder = Path(self.settings.model).expanduser()
+        return folder if folder.is_absolute() else Path(root) / folder
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": GENERATE_KIND, **self.settings.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict, path: Path | str = "project.toml") -> GenerateTask:
+        data = dict(data)
+        name = str(data.pop("name", ""))
+        data.pop("kind", None)
+        data.pop("labels", None)
+        try:
+            task = cls(name, GenerateConfig.from_dict(data))
+            task.validate()
+        except UserError as err:
+            raise ProjectError(f"{path}: generate task {name!r}: {err}") from None
+        return task
+
+
+@dataclass
 class Project:
     root: Path
     name: str
@@ -82,6 +122,8 @@ class Project:
     algorithm: dict = field(default_factory=dict)
     source: str = ""
     read_only: bool = False  # the built-in demo's import target is protected by the CLI
+    # tasks whose answer is a drafted text (kind = "generate"), kept apart from the label tasks
+    generate_tasks: list[GenerateTask] = field(default_factory=list)
 
     # ------------------------------------------------------------ paths
     @property
@@ -106,6 +148,24 @@ class Project:
                 return t
         raise KeyError(name)
 
+    def generate_task(self, name: str | None = None) -> GenerateTask:
+        """The generate task ``name`` (the first one when None); KeyError when there is none."""
+        for t in self.generate_tasks:
+            if name is None or t.name == name:
+                return t
+        raise KeyError(name)
+
+    def add_generate_task(self, task: GenerateTask) -> None:
+        """Add (or replace, by name) a generate task and write project.toml under the lock."""
+        task.validate()
+        if task.name in {t.name for t in self.tasks}:
+            raise ProjectError(f"the project already has a label task named {task.name!r}.")
+        with project_lock(self.root):
+            self._merge_from_disk()
+            self.generate_tasks = [t for t in self.generate_tasks if t.name != task.name]
+            self.generate_tasks.append(task)
+            self._write()
+
     def open_store(self) -> FeedbackStore:
         """A new connection for the calling thread."""
         return FeedbackStore(self.db_path)
@@ -120,6 +180,7 @@ class Project:
         model: dict | None = None,
         algorithm: dict | None = None,
         source: str = "",
+        generate_tasks: list[GenerateTask] | None = None,
     ) -> Project:
         root = Path(root)
         if (root / PROJECT_FILE).exists():
@@ -133,8 +194,9 @@ class Project:
             model=dict(model or {}),
             algorithm=dict(algorithm or {}),
             source=source,
+            generate_tasks=list(generate_tasks or []),
         )
-        for t in project.tasks:
+        for t in [*project.tasks, *project.generate_tasks]:
             t.validate()
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -162,6 +224,7 @@ class Project:
             model=dict(data.get("model", {})),
             algorithm=dict(data.get("algorithm", {})),
             source=str(data.get("source", "")),
+            generate_tasks=_generate_tasks_of(data, path),
         )
         project._check_writable()
         for folder in (project.checkpoints_dir, project.exports_dir):
@@ -258,7 +321,8 @@ class Project:
             "schema_version": PROJECT_SCHEMA_VERSION,
             "name": self.name,
             "source": self.source,
-            "tasks": [{"name": t.name, "labels": t.labels, "kind": t.kind} for t in self.tasks],
+            "tasks": [{"name": t.name, "labels": t.labels, "kind": t.kind} for t in self.tasks]
+            + [t.to_dict() for t in self.generate_tasks],
             "model": self.model,
             "algorithm": self.algorithm,
         }
@@ -294,9 +358,12 @@ class Project:
         """Union this project's tasks and labels with those in project.toml now (disk order
         first: labels another process wrote keep their place)."""
         try:
-            disk = _tasks_of(_read_toml(self.toml_path), self.toml_path)
+            data = _read_toml(self.toml_path)
+            disk, generate = _tasks_of(data, self.toml_path), _generate_tasks_of(data, "")
         except (ProjectError, OSError):
             return  # no readable file yet: this one is the first
+        mine = {t.name for t in self.generate_tasks}
+        self.generate_tasks += [g for g in generate if g.name not in mine]
         for d in disk:
             try:
                 mine = self.task(d.name)
@@ -328,11 +395,20 @@ def _read_toml(path: Path) -> dict:
     return migrate_project_data(data, path)
 
 
+def _is_generate(entry) -> bool:
+    return isinstance(entry, dict) and entry.get("kind") == GENERATE_KIND
+
+
+def _generate_tasks_of(data: dict, path: Path) -> list[GenerateTask]:
+    return [GenerateTask.from_dict(t, path) for t in data.get("tasks", []) if _is_generate(t)]
+
+
 def _tasks_of(data: dict, path: Path) -> list[Task]:
     try:
         tasks = [
             Task(str(t["name"]), [str(x) for x in t["labels"]], str(t.get("kind", "single")))
             for t in data.get("tasks", [])
+            if not _is_generate(t)
         ]
     except (KeyError, TypeError, AttributeError):
         raise ProjectError(f"{path}: every [[tasks]] entry needs a name and labels.") from None

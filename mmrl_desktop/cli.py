@@ -134,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_commands(sub)
     _add_project_commands(sub)
     _add_tool_commands(sub)
+    _add_encoder_commands(sub)
     return parser
 
 
@@ -322,6 +323,32 @@ def _add_tool_commands(sub) -> None:
     p.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
+def _add_encoder_commands(sub) -> None:
+    """Pretrained encoders from a local Hugging Face folder (docs/adr/0014)."""
+    p = _command(sub, "encoders", "check a pretrained encoder folder, fill a project's embeddings")
+    what = p.add_subparsers(dest="encoders_command", metavar="ACTION", parser_class=_Parser)
+    what.required = True
+    c = what.add_parser(
+        "check",
+        help="say what a local Hugging Face model folder holds, or why it is refused",
+        description="Say what a local Hugging Face model folder holds (modality, architecture, "
+        "parameters, embedding size), or why it is refused (exit 2).",
+    )
+    c.add_argument("path", metavar="PATH", help="model folder (config.json + *.safetensors)")
+    c.add_argument(
+        "--modality",
+        choices=["image", "text", "audio"],
+        default=None,
+        help="the modality it must encode (default: any)",
+    )
+    c.add_argument(
+        "--load",
+        action="store_true",
+        help="also load it with transformers and encode one blank input (slower)",
+    )
+    c.add_argument("--json", action="store_true", help=JSON_HELP)
+
+
 COMMAND_MODULES = {
     "import": "import_cmd",
     "bench": "bench",
@@ -335,6 +362,7 @@ COMMAND_MODULES = {
     "snapshot": "snapshot",
     "bench-gui": "bench_gui",
     "self-test": "self_test",
+    "encoders": "encoders",
     None: "gui",
 }
 

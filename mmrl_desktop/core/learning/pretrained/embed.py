@@ -1,0 +1,107 @@
+"""One embedding per input from a loaded encoder: the processor's preprocessing, batched, pooled.
+
+    enc = load_encoder(folder, "image", device="auto")     # fp16 on a GPU
+    z = embed_batch(enc, [rgb_uint8_hxwx3, ...])            # float32 [N, embedding_size]
+
+Inputs per modality: images as ``uint8`` arrays (H×W grey or H×W×3 RGB, any size: the encoder's
+image processor resizes them to the resolution it asks for, 224–518 px for real models); texts as
+``str``; sounds as float waveforms at ``info.sample_rate``. Pooling (``EncoderInfo.pooling``):
+``cls`` the first token of the last hidden state (ViT, DeiT, DINOv2), ``pooler`` the model's own
+pooled output (CLIP, SigLIP, AST), ``mean`` the mean of the last hidden states over the real tokens
+or frames (BERT family, wav2vec2, HuBERT, WavLM, Whisper's encoder).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mmrl_desktop.core.learning.pretrained.hf_folder import LoadedEncoder
+
+
+def _rgb(arr: np.ndarray) -> np.ndarray:
+    a = np.asarray(arr)
+    if a.dtype != np.uint8:
+        a = np.clip(a, 0, 255).astype(np.uint8)
+    if a.ndim == 2:
+        a = np.repeat(a[:, :, None], 3, axis=2)
+    elif a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    elif a.shape[2] == 4:
+        a = a[:, :, :3]
+    return np.ascontiguousarray(a)
+
+
+def _inputs(enc: LoadedEncoder, batch: list[Any]) -> dict:
+    info, proc = enc.info, enc.processor
+    if info.modality == "image":
+        return dict(proc(images=[_rgb(x) for x in batch], return_tensors="pt"))
+    if info.modality == "text":
+        return dict(
+            proc([str(t) for t in batch], padding=True, truncation=True, return_tensors="pt")
+        )
+    waves = [np.asarray(w, dtype=np.float32).reshape(-1) for w in batch]
+    kwargs: dict[str, Any] = {"sampling_rate": info.sample_rate, "return_tensors": "pt"}
+    if info.model_type != "whisper" and info.model_type != "audio-spectrogram-transformer":
+        kwargs["padding"] = True
+        kwargs["return_attention_mask"] = True
+    return dict(proc(waves, **kwargs))
+
+
+def _frame_mask(enc: LoadedEncoder, mask, length: int):
+    """The attention mask of the inputs brought to the model's output frames (audio)."""
+    import torch
+
+    model = enc.model
+    if hasattr(model, "_get_feat_extract_output_lengths"):
+        lengths = model._get_feat_extract_output_lengths(mask.sum(-1)).long()
+        return torch.arange(length, device=mask.device)[None, :] < lengths[:, None]
+    return None
+
+
+def _pool(enc: LoadedEncoder, out, inputs: dict):
+    info = enc.info
+    if info.pooling == "pooler" and getattr(out, "pooler_output", None) is not None:
+        return out.pooler_output
+    hidden = out.last_hidden_state
+    if info.pooling == "cls":
+        return hidden[:, 0]
+    mask = inputs.get("attention_mask")
+    if mask is not None and info.modality == "audio":
+        mask = _frame_mask(enc, mask, hidden.shape[1])
+    if mask is None or mask.shape[1] != hidden.shape[1]:
+        return hidden.mean(1)
+    w = mask.to(hidden.dtype)[:, :, None]
+    return (hidden * w).sum(1) / w.sum(1).clamp_min(1.0)
+
+
+def embed_batch(enc: LoadedEncoder, batch: list[Any]) -> np.ndarray:
+    """float32 ``[len(batch), embedding_size]`` embeddings of ``batch`` (one forward pass)."""
+    import torch
+
+    if not batch:
+        return np.zeros((0, enc.info.embedding_size), np.float32)
+    inputs = _inputs(enc, batch)
+    moved = {}
+    for k, v in inputs.items():
+        if not isinstance(v, torch.Tensor):
+            continue
+        v = v.to(enc.device)
+        if v.is_floating_point():
+            v = v.to(enc.dtype)
+        moved[k] = v
+    with torch.inference_mode():
+        out = enc.model(**moved)
+        z = _pool(enc, out, moved)
+    return z.float().cpu().numpy().astype(np.float32, copy=False)
+
+
+def blank_input(enc: LoadedEncoder) -> Any:
+    """One neutral input of the encoder's modality (``encoders check --load``)."""
+    if enc.info.modality == "image":
+        side = enc.info.input_size or 224
+        return np.full((side, side, 3), 128, np.uint8)
+    if enc.info.modality == "text":
+        return "a"
+    return np.zeros(enc.info.sample_rate or 16000, np.float32)

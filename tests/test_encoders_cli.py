@@ -1,0 +1,42 @@
+"""``mmrl-desktop encoders check PATH [--json]`` (issue 14)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from mmrl_desktop.cli import main
+from tests.core.tinyhf import tiny_model
+
+
+@pytest.fixture(scope="module")
+def vit(tmp_path_factory):
+    return tiny_model(tmp_path_factory.mktemp("hf") / "vit", "vit")
+
+
+def test_check_prints_modality_architecture_parameters_embedding(vit, capsys):
+    assert main(["encoders", "check", str(vit)]) == 0
+    out = capsys.readouterr().out
+    assert "image encoder ViTModel (vit)" in out and "embedding 32" in out
+    assert "parameters" in out and "fingerprint:" in out
+
+
+def test_check_json_and_load(vit, capsys):
+    assert main(["encoders", "check", str(vit), "--json", "--load"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["modality"] == "image" and data["embedding_size"] == 32
+    assert data["architecture"] == "ViTModel" and data["parameters"] > 0
+    assert data["loaded"]["shape"] == [1, 32]
+
+
+def test_a_refused_folder_exits_2_with_one_sentence(vit, tmp_path, capsys):
+    bad = tmp_path / "bad"
+    shutil.copytree(vit, bad)
+    (bad / "model.safetensors").rename(bad / "pytorch_model.bin")
+    assert main(["encoders", "check", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mmrl-desktop: error: ") and "pickle" in err and "\n" not in err
+    assert main(["encoders", "check", str(vit), "--modality", "text"]) == 2
+    assert "not a text one" in capsys.readouterr().err

@@ -32,6 +32,7 @@ from mmrl_desktop.core.data.loaders import (
 from mmrl_desktop.core.data.manifest import MAX_MANIFEST_BYTES as MAX_MANIFEST_BYTES
 from mmrl_desktop.core.data.manifest import MEDIA, read_manifest
 from mmrl_desktop.core.data.project import DEFAULT_TASK, PROJECT_FILE, Project
+from mmrl_desktop.core.data.volumes import scan as volumes
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.tasks import TaskState
 
@@ -59,6 +60,7 @@ class Scan:
     skipped: list[Skipped] = field(default_factory=list)
     files_seen: int = 0
     splits: dict[str, str] | None = None  # a manifest's split column: {item id: pool|holdout}
+    notes: list[str] = field(default_factory=list)  # kept but reported (a volume's spacing gap)
 
     def skip(self, path: str, reason: str) -> None:
         self.skipped.append(Skipped(path, reason))
@@ -81,6 +83,8 @@ class ImportResult:
     files_seen: int = 0
     holdout: dict[str, int] = field(default_factory=dict)  # per class: of ``items``, held out
     holdout_fraction: float | None = DEFAULT_HOLDOUT  # None: a manifest's split column decided
+    volumes: int = 0  # of ``items``, how many are volumes (a DICOM series, NIfTI, multi-frame)
+    notes: list[str] = field(default_factory=list)  # volumes kept with a remark (a gap, N series)
 
     def to_json(self) -> dict:
         """The contract's object; ``holdout`` (per class, how many of the SOURCE's items are in
@@ -94,6 +98,8 @@ class ImportResult:
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "holdout": dict(self.holdout),
             "holdout_fraction": self.holdout_fraction,
+            "volumes": self.volumes,
+            "volume_notes": list(self.notes),
         }
 
 
@@ -114,13 +120,17 @@ class _Checker:
         self.state = state if state is not None else TaskState()
         self.total, self.done = total, 0
         self.cache: dict[tuple[str, str], dict | str] = {}
+        self.root = ""  # a manifest's folder: a volume's files are recorded relative to it
 
     def __call__(self, path: str, kind: str) -> dict | str:
         """Info dict when the file is good, else the reason (a sentence)."""
         key = (path, kind)
         if key not in self.cache:
             try:
-                self.cache[key] = check_file(path, kind)
+                if kind == "volume":  # (image path, info, files set aside, notes)
+                    self.cache[key] = volumes.manifest_volume(path, self.root)  # type: ignore[assignment]
+                else:
+                    self.cache[key] = check_file(path, kind)
             except UnreadableFile as err:
                 self.cache[key] = str(err)
             except MemoryError:
@@ -129,9 +139,12 @@ class _Checker:
                 self.cache[key] = f"file cannot be read ({type(err).__name__}: {err})"[:200]
             self.done += 1
             self.state.progress(self.done, self.total)
-            if self.state.should_stop():
-                raise ImportCancelled("the import was cancelled; nothing was imported.")
+            self.stop()
         return self.cache[key]
+
+    def stop(self) -> None:
+        if self.state.should_stop():
+            raise ImportCancelled("the import was cancelled; nothing was imported.")
 
 
 def _unique(slot_maps) -> int:
@@ -198,7 +211,12 @@ def _check_slots(check, slots: dict, scan: Scan, root: str, prefix: str = ""):
             scan.skip(f"{prefix}{name}", result)
             continue
         files[slot] = path
-        if kind == "dicom":
+        if kind == "volume":  # a manifest's series folder, NIfTI or multi-frame file
+            files[slot], vinfo, dropped, notes = result  # type: ignore[misc]
+            info = {**vinfo, **info}
+            scan.skipped += [Skipped(p, r) for p, r in dropped]
+            scan.notes += notes
+        elif kind == "dicom":
             info.update(result)
     return files, info
 
@@ -208,6 +226,7 @@ def scan_folder(root: str, state: TaskState | None = None) -> Scan:
     real_root = os.path.realpath(root)
     classes = _class_folders(real_root, scan)
     groups: list[tuple[str, str, dict[str, tuple[str, str, str]]]] = []  # (label, stem, slots)
+    pending: list[tuple[str, str]] = []  # sub-folders and NIfTI files: volumes (``volumes.scan``)
     for label, folder in classes:
         by_stem: dict[str, dict[str, tuple[str, str, str]]] = {}
         for entry in _entries(folder, label, scan):
@@ -224,10 +243,8 @@ def scan_folder(root: str, state: TaskState | None = None) -> Scan:
                 is_dir = os.path.isdir(path)
             else:
                 is_dir = entry.is_dir(follow_symlinks=False)
-            if is_dir:
-                scan.skip(
-                    rel, "folders inside a class folder are not imported (SOURCE/<label>/<files>)"
-                )
+            if is_dir or volumes.is_nifti_name(entry.name):
+                pending.append((label, path))
                 continue
             not_regular = regular_file_reason(path)  # never open a FIFO, socket or device
             if not_regular:
@@ -259,6 +276,13 @@ def scan_folder(root: str, state: TaskState | None = None) -> Scan:
         files, info = _check_slots(check, slots, scan, real_root, f"{label}/")
         if files:
             scan.items.append((Item(f"{label}/{stem}", info=info, **files), label))
+    volumes.promote_multiframe(scan.items)
+    taken = {it.item_id for it, _ in scan.items}
+    vols = volumes.scan_class_volumes(pending, real_root, taken, check.stop)
+    scan.items += vols.items
+    scan.skipped += [Skipped(p, r) for p, r in vols.skipped]
+    scan.notes += vols.notes
+    scan.files_seen += vols.files_seen
     return scan
 
 
@@ -304,7 +328,7 @@ def _manifest_path(cell: str, base: str) -> tuple[str | None, str | None]:
                 return None, "symbolic link loops (it leads back to itself)"
         return None, "file not found"
     if os.path.isdir(real):
-        return None, "is a folder, not a file"
+        return real, None  # a series folder (an ``image``), else refused by ``_row_media``
     not_regular = regular_file_reason(real)  # never open a FIFO, socket or device
     if not_regular:
         return None, not_regular
@@ -334,7 +358,12 @@ def _row_media(row: dict, base: str, scan: Scan) -> tuple[dict, str | None, bool
             scan.skip(value.replace("\\", "/"), reason)
             continue
         kind = slot
-        if slot == "image" and (value.lower().endswith(".dcm") or has_dicom_preamble(real)):
+        if os.path.isdir(real) and slot != "image":
+            scan.skip(value.replace("\\", "/"), "is a folder, not a file")
+            continue
+        if slot == "image" and (os.path.isdir(real) or volumes.is_nifti_name(real)):
+            kind = "volume"
+        elif slot == "image" and (value.lower().endswith(".dcm") or has_dicom_preamble(real)):
             kind = "dicom"
         files[slot] = (real, kind, value.replace("\\", "/"))
     return files, inline, empty
@@ -373,10 +402,12 @@ def scan_manifest(manifest: str, state: TaskState | None = None) -> Scan:
         rows.append((item_id, label, inline, files))
     scan.files_seen = sum(len(f) for *_, f in rows)
     check = _Checker(state, _unique(f for *_, f in rows))
+    check.root = base
     for item_id, label, inline, slots in rows:
         files, info = _check_slots(check, slots, scan, base)
         if files or inline is not None:
             scan.items.append((Item(item_id, text_inline=inline, info=info, **files), label))
+    volumes.promote_multiframe(scan.items)
     if any(splits.values()):  # the manifest names a split: it decides (an empty cell = pool)
         scan.splits = {i: s or "pool" for i, s in splits.items()}
     return scan
@@ -468,6 +499,8 @@ def write_items(
         files_seen=scan.files_seen,
         holdout=per_label(ids_labels, {i for i, s in splits.items() if s == "holdout"}),
         holdout_fraction=holdout if scan.splits is None else None,
+        volumes=sum(1 for it in items if volumes.VOLUME_KEY in (it.info or {})),
+        notes=list(scan.notes),
     )
 
 

@@ -30,6 +30,8 @@ class SliceHeader:
 
     path: str
     series_uid: str
+    series_number: int | None
+    samples: int  # samples per pixel (3: colour, never a volume)
     rows: int
     cols: int
     frames: int
@@ -122,6 +124,8 @@ def read_header(path: str) -> SliceHeader:
     return SliceHeader(
         path=path,
         series_uid=str(ds.get("SeriesInstanceUID", "") or ""),
+        series_number=None if _num(ds, "SeriesNumber") is None else int(_num(ds, "SeriesNumber")),
+        samples=int(_num(ds, "SamplesPerPixel", 1) or 1),
         rows=int(ds.get("Rows", 0) or 0),
         cols=int(ds.get("Columns", 0) or 0),
         frames=max(1, int(_num(ds, "NumberOfFrames", 1) or 1)),

@@ -146,6 +146,7 @@ def write_multiframe(
     ds.PerFrameFunctionalGroupsSequence = Seq(frames)
     ds.PixelData = np.ascontiguousarray(stored).tobytes()
     path = os.fspath(path)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     _save(ds, path)
     return path
 
@@ -168,5 +169,6 @@ def write_nifti(
     img = nib.Nifti1Image(np.ascontiguousarray(np.asarray(values).T), ras)
     img.header.set_xyzt_units("mm")
     path = os.fspath(path)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     nib.save(img, path)
     return path

@@ -1,11 +1,13 @@
 """The status bar: the next-item order, device, model version, answers given, trainer state,
-updates per second, and a note on the left when other programs starve the trainer
-(``perf/starved``, core/learning/trainer_loop.py)."""
+updates per second, a note on the left when other programs starve the trainer
+(``perf/starved``, core/learning/trainer_loop.py), and a progress bar while a pretrained
+encoder's embeddings are computed (``embedding_progress.py``)."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QStatusBar
 
+from mmrl_desktop.gui.embedding_progress import EmbeddingProgress
 from mmrl_desktop.gui.widgets import reserve_width
 
 TRAINER_STATES = ("stopped", "loading", "running", "idle", "paused", "error")
@@ -42,7 +44,9 @@ class StatusBar(QStatusBar):
         self.speed = QLabel("")
         self.order = QLabel("")  # "Next: uncertain", from the trainer's Info
         self.starved = QLabel("")  # left of the bar, empty unless training is starved
+        self.embeddings = EmbeddingProgress()  # hidden unless embeddings are being computed
         self.addWidget(self.starved, 1)
+        self.addPermanentWidget(self.embeddings)
         for w in (self.order, self.device, self.version, self.answers, self.state, self.speed):
             w.setContentsMargins(8, 0, 8, 0)
             self.addPermanentWidget(w)
@@ -65,6 +69,7 @@ class StatusBar(QStatusBar):
         self.state.setText(f"trainer: {state}")
 
     def set_info(self, info: dict) -> None:
+        self.embeddings.on_info(info)
         if "next_item" in info:
             self.order.setText(f"Next: {info['next_item']}")
             share = info.get("next_item_random", 0.1)
@@ -76,6 +81,7 @@ class StatusBar(QStatusBar):
 
     def on_event(self, ev) -> None:
         self.version.setText(f"model v{ev.model_version}")
+        self.embeddings.on_metrics(ev.metrics)
         ups = ev.metrics.get("perf/updates_per_s")
         if ups is not None:
             self.speed.setText(f"{ups:.0f} updates/s")

@@ -23,3 +23,16 @@ def test_a_starved_trainer_is_shown_and_the_note_goes_when_it_catches_up(qtbot, 
     assert "starved" in bar.starved.text()
     bar.on_event(_event({"perf/starved": 0.0, "perf/throughput_updates_per_s": 30.0}))
     assert bar.starved.text() == ""
+
+
+def test_the_embedding_progress_bar_shows_while_embeddings_are_computed(qtbot, show_widget):
+    bar = show_widget(StatusBar(), 1000, 24)
+    assert not bar.embeddings.isVisible()  # no pretrained encoder: nothing shown
+    bar.set_info({"device": "cpu", "embeddings_done": 120, "embeddings_total": 1797})
+    assert bar.embeddings.isVisible() and bar.embeddings.text() == "Embeddings 120 / 1,797"
+    bar.on_event(_event({"embeddings/done": 1500.0, "embeddings/total": 1797.0}))
+    assert bar.embeddings.value() == 1500 and bar.embeddings.text() == "Embeddings 1,500 / 1,797"
+    bar.on_event(_event({"loss/total": 0.4}))  # an event without the numbers keeps the bar
+    assert bar.embeddings.isVisible()
+    bar.set_info({"embeddings_done": 1797, "embeddings_total": 1797})
+    assert not bar.embeddings.isVisible()

@@ -1,6 +1,10 @@
+import os
 import threading
 
+import pytest
+
 from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.loaders import UnreadableFile
 from mmrl_desktop.core.labelling.prefetch import ItemView, Prefetcher
 
 
@@ -57,3 +61,52 @@ def test_on_ready_reports_decoded_items_only():
     assert done.wait(5)
     p.close()
     assert ready == ["i0", "i1"]
+
+
+def _series(folder, n: int = 5):
+    """A small CT series written with pydicom (8×8 slices, 2.5 mm apart)."""
+    import numpy as np
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    series = generate_uid()
+    for z in range(n):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = CTImageStorage
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = FileDataset(str(folder / f"s{z}.dcm"), {}, file_meta=meta, preamble=b"\0" * 128)
+        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
+        ds.Modality, ds.SeriesInstanceUID, ds.StudyInstanceUID = "CT", series, generate_uid()
+        ds.ImageOrientationPatient, ds.ImagePositionPatient = [1, 0, 0, 0, 1, 0], [0, 0, 2.5 * z]
+        ds.PixelSpacing, ds.InstanceNumber, ds.Rows, ds.Columns = [0.7, 0.7], z + 1, 8, 8
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+        ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
+        ds.PixelData = np.full((8, 8), 1000 + z, np.int16).tobytes()
+        ds.save_as(str(folder / f"s{z}.dcm"), enforce_file_format=True)
+
+
+def test_a_volume_item_is_opened_with_its_first_shown_slice_read_ahead(tmp_path):
+    """A volume item's view holds its ``Volume`` (no 2-D image of its first file), and the slice
+    the viewer opens at (``first_view``) is already decoded, on the prefetch thread."""
+    from mmrl_desktop.core.data.volumes import read_volume
+    from mmrl_desktop.core.data.volumes.items import volume_record
+    from mmrl_desktop.core.labelling.prefetch import first_view, load_for_display
+
+    _series(tmp_path)
+    vol = read_volume(tmp_path)
+    files = list(vol.voxels.files)
+    record = volume_record("dicom-series", vol, str(tmp_path), files=files)
+    item = Item("v", image=files[0], info={"source_root": str(tmp_path), "volume": record})
+    view = load_for_display(item)
+    assert view.errors == [] and view.image is None
+    assert view.volume.shape == (5, 8, 8) and first_view(view.volume) == ("axial", 2)
+    for f in files[1:]:  # the files go: only the slice read ahead can still be shown
+        os.unlink(f)
+    assert float(view.volume.plane_slice("axial", 2)[0, 0]) == 1000 + 2 - 1024
+    with pytest.raises(UnreadableFile):
+        view.volume.plane_slice("axial", 3)
+    broken = Item("b", image=str(tmp_path / "gone.dcm"), info=item.info)
+    bad = load_for_display(broken)
+    assert bad.volume is None and bad.errors[0].startswith("The volume could not be shown")

@@ -3,7 +3,9 @@
 The GUI must paint the next item within one frame of a click, but decoding a DICOM slice or a
 long WAV can take longer than that. The prefetcher decodes the next few queued items in a
 background thread and keeps a small LRU cache, so a click only swaps arrays that are ready.
-Qt-free; results are plain numpy/str (``ItemView``)."""
+A volume item (a DICOM series, a NIfTI file) is opened lazily: its record and the one slice the
+viewer shows first (``first_view``), nothing more. Qt-free; results are plain numpy/str
+(``ItemView``)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import numpy as np
 from mmrl_desktop.core.data.items import Item
 from mmrl_desktop.core.data.loaders import ImageData
 from mmrl_desktop.core.data.sound_display import SoundDisplay, sound_display
+from mmrl_desktop.core.data.volumes import Volume
 
 
 @dataclass
@@ -30,6 +33,21 @@ class ItemView:
     sound: SoundDisplay | None = None  # the audio's waveform envelope and spectrogram, ready
     text: str | None = None
     errors: list[str] = field(default_factory=list)
+    volume: Volume | None = None  # a volume item's volume (then ``image`` is None)
+
+
+def first_view(volume: Volume) -> tuple[str, int]:
+    """Where the viewer opens a volume: the middle axial slice."""
+    return "axial", volume.n_slices("axial") // 2
+
+
+def _open_volume(item: Item) -> Volume:
+    """The item's volume with the slice shown first already decoded (a series' LRU keeps it)."""
+    from mmrl_desktop.core.data.volumes.items import volume_of_item
+
+    volume = volume_of_item(item)
+    volume.plane_slice(*first_view(volume))
+    return volume
 
 
 def load_for_display(item: Item) -> ItemView:
@@ -38,9 +56,15 @@ def load_for_display(item: Item) -> ItemView:
     sound is read up to ``audio.MAX_AUDIO_SAMPLES``."""
     from mmrl_desktop.core.data import loaders
     from mmrl_desktop.core.data.loaders.audio import read_audio
+    from mmrl_desktop.core.data.volumes.items import is_volume
 
     view = ItemView(item.item_id)
-    if item.image:
+    if is_volume(item):
+        try:
+            view.volume = _open_volume(item)
+        except Exception as err:  # a slice changed or vanished since import
+            view.errors.append(f"The volume could not be shown: {_reason(err)}")
+    elif item.image:
         try:
             view.image = loaders.load_image(loaders.item_file(item, "image"))
         except Exception as err:  # a file changed or vanished since import

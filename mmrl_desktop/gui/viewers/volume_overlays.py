@@ -35,6 +35,16 @@ def volume_presets(volume) -> dict[str, tuple[float, float]]:
     return presets
 
 
+def matching_preset(
+    presets: dict[str, tuple[float, float]], window: tuple[float, float] | None
+) -> str | None:
+    """The name of the preset equal to ``window``, if any."""
+    for name, (c, w) in presets.items():
+        if window is not None and abs(c - window[0]) < 1e-6 and abs(w - window[1]) < 1e-6:
+            return name
+    return None
+
+
 def is_ct(volume) -> bool:
     tags = volume.tags or {}
     return str(tags.get("modality", "")).upper() == "CT"

@@ -5,8 +5,9 @@ Public API
 ----------
 ``VolumeView(parent=None)`` — a ``QWidget``.
 
-- ``set_volume(volume, plane="axial", index=None)``: show a ``Volume`` (``None`` clears) at slice
-  ``index`` of ``plane`` (default: the middle slice). Only that slice is read.
+- ``set_volume(volume, plane=None, index=None)``: show a ``Volume`` (``None`` clears) at slice
+  ``index`` of ``plane`` (default: ``prefetch.first_view``, the middle axial slice, which the
+  prefetch thread has decoded already). Only that slice is read.
 - ``set_plane(name)`` / ``plane()``: "axial", "coronal" or "sagittal" (keeps the relative depth).
 - ``set_slice(index)`` / ``slice_index()`` / ``slice_count()``; ``step(n)``: move n slices.
 - ``set_window(centre, width)`` / ``window()``; ``apply_preset(name)``, ``preset_names()``;
@@ -37,9 +38,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QRectF, Qt, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
+    QApplication,
     QGraphicsItem,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -48,12 +48,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mmrl_desktop.core.labelling.prefetch import first_view
 from mmrl_desktop.gui import theme
-from mmrl_desktop.gui.viewers.image_view import CUSTOM, ZOOM_STEP, _WindowLevelViewBox
+from mmrl_desktop.gui.viewers.image_view import ZOOM_STEP, _WindowLevelViewBox
 from mmrl_desktop.gui.viewers.overlays import fit_beside, fmt_value
+from mmrl_desktop.gui.viewers.volume_controls import CUSTOM, PresetBox, corner_labels
 from mmrl_desktop.gui.viewers.volume_overlays import (
     PLANES,
     WheelSteps,
+    matching_preset,
     range_window,
     readout_text,
     slice_label,
@@ -111,7 +114,7 @@ class VolumeView(QWidget):
 
         bar = self._build_toolbar()
         self._build_image()
-        stack = self._build_overlays()
+        stack, self.tags_label, self.readout_label, self.window_label = corner_labels(self.graphics)
         slider_bar = self._build_slider()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -131,17 +134,14 @@ class VolumeView(QWidget):
         row.setSpacing(6)
         self.plane_buttons: dict[str, QPushButton] = {}
         for n, name in enumerate(PLANES, start=1):
-            b = QPushButton(name.capitalize(), checkable=True)
-            b.setToolTip(f"{name.capitalize()} plane (Ctrl+{n} with the image focused)")
-            b.setFocusPolicy(Qt.NoFocus)
+            tip = f"{name.capitalize()} plane (Ctrl+{n} with the image focused)"
+            b = QPushButton(name.capitalize(), checkable=True, toolTip=tip, focusPolicy=Qt.NoFocus)
             b.clicked.connect(lambda _=False, p=name: self.set_plane(p))
             self.plane_buttons[name] = b
             row.addWidget(b)
         row.addSpacing(8)
         self.preset_label = QLabel("Window")
-        self.preset_combo = QComboBox()
-        self.preset_combo.setToolTip("Window presets (right-drag on the image for a custom window)")
-        self.preset_combo.setFocusPolicy(Qt.NoFocus)
+        self.preset_combo = PresetBox()
         self.preset_combo.activated.connect(
             lambda i: self.apply_preset(self.preset_combo.itemText(i))
         )
@@ -165,9 +165,7 @@ class VolumeView(QWidget):
         return bar
 
     def _tool_button(self, text: str, tip: str, slot) -> QPushButton:
-        b = QPushButton(text)
-        b.setToolTip(tip)
-        b.setFocusPolicy(Qt.NoFocus)
+        b = QPushButton(text, toolTip=tip, focusPolicy=Qt.NoFocus)
         b.clicked.connect(slot)
         return b
 
@@ -190,25 +188,6 @@ class VolumeView(QWidget):
         self.view_box.addItem(self.image_item)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
-    def _build_overlays(self) -> QGridLayout:
-        self.tags_label = QLabel(objectName="overlayTags")
-        self.tags_label.setFont(theme.mono_font(9))
-        self.readout_label = QLabel(objectName="overlayReadout")
-        self.readout_label.setFont(theme.mono_font(9.5))
-        self.window_label = QLabel(objectName="overlayReadout")
-        self.window_label.setFont(theme.mono_font(9.5))
-        for lab in (self.tags_label, self.readout_label, self.window_label):
-            lab.setAttribute(Qt.WA_TransparentForMouseEvents)
-            lab.setStyleSheet("margin: 8px;")
-            lab.hide()
-        stack = QGridLayout()
-        stack.setContentsMargins(0, 0, 0, 0)
-        stack.addWidget(self.graphics, 0, 0)
-        stack.addWidget(self.tags_label, 0, 0, Qt.AlignTop | Qt.AlignLeft)
-        stack.addWidget(self.readout_label, 0, 0, Qt.AlignBottom | Qt.AlignLeft)
-        stack.addWidget(self.window_label, 0, 0, Qt.AlignBottom | Qt.AlignRight)
-        return stack
-
     def _build_slider(self) -> QWidget:
         bar = QWidget(objectName="viewerToolbar")
         row = QHBoxLayout(bar)
@@ -225,8 +204,8 @@ class VolumeView(QWidget):
         return bar
 
     # ------------------------------------------------------------------ public API
-    def set_volume(self, volume, plane: str = "axial", index: int | None = None) -> None:
-        """Show ``volume`` (None clears) at ``index`` of ``plane`` (default: the middle)."""
+    def set_volume(self, volume, plane: str | None = None, index: int | None = None) -> None:
+        """Show ``volume`` (None clears) at ``index`` of ``plane`` (default: ``first_view``)."""
         self._volume = volume
         self._hu = None
         self._hover = None
@@ -246,7 +225,9 @@ class VolumeView(QWidget):
         self._window = self._first_window = self._presets.get("file")
         self._set_controls_enabled(True)
         self._update_presets()
-        self._switch_plane(plane if plane in PLANES else "axial", index)
+        if plane not in PLANES:
+            plane, index = first_view(volume)
+        self._switch_plane(plane, index)
         self.fit()
 
     def volume(self):
@@ -274,7 +255,12 @@ class VolumeView(QWidget):
             return
         depth = (self._index + 0.5) / max(self._count, 1)
         n = self._volume.n_slices(name)
-        self._switch_plane(name, min(n - 1, int(depth * n)))
+        # the first coronal or sagittal slice of a series reads every file once (~1 s for 300)
+        QApplication.setOverrideCursor(Qt.WaitCursor)
+        try:
+            self._switch_plane(name, min(n - 1, int(depth * n)))
+        finally:
+            QApplication.restoreOverrideCursor()
         self.fit()
 
     def set_slice(self, index: int) -> None:
@@ -465,32 +451,16 @@ class VolumeView(QWidget):
         return QRectF(-left / scale, -top / scale, vw / scale, vh / scale)
 
     def _update_presets(self) -> None:
-        self.preset_combo.blockSignals(True)
-        self.preset_combo.clear()
-        self.preset_combo.addItems(list(self._presets))
-        self.preset_combo.blockSignals(False)
-        visible = bool(self._presets)
-        self.preset_combo.setVisible(visible)
-        self.preset_label.setVisible(visible)
+        self.preset_combo.set_names(list(self._presets))
+        self.preset_combo.setVisible(bool(self._presets))
+        self.preset_label.setVisible(bool(self._presets))
         self._select_preset(self._matching_preset())
 
     def _matching_preset(self) -> str:
-        if self._window is None:
-            return CUSTOM
-        for name, (c, w) in self._presets.items():
-            if abs(c - self._window[0]) < 1e-6 and abs(w - self._window[1]) < 1e-6:
-                return name
-        return CUSTOM
+        return matching_preset(self._presets, self._window) or CUSTOM
 
     def _select_preset(self, name: str) -> None:
-        combo = self.preset_combo
-        if name != CUSTOM and (j := combo.findText(CUSTOM)) >= 0:
-            combo.removeItem(j)  # "custom" only while the window matches no preset
-        i = combo.findText(name)
-        if i < 0 and name == CUSTOM:
-            combo.addItem(CUSTOM)
-            i = combo.count() - 1
-        combo.setCurrentIndex(i)
+        self.preset_combo.select(name)
 
     def _set_controls_enabled(self, on: bool) -> None:
         for w in (self.preset_combo, self.fit_button, self.reset_button, self.slider):

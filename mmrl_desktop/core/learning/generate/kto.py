@@ -1,0 +1,76 @@
+"""The KTO loss (Ethayarajh et al. 2024, "KTO: Model Alignment as Prospect Theoretic
+Optimization", eq. 7-8), on summed completion log-probabilities.
+
+For a completion y of prompt x with log-ratio ρ = log π(y|x) − log π_ref(y|x) (the implied reward
+is r = β·ρ):
+
+* the reference point z0 = max(0, mean over the batch of log π(y'|x) − log π_ref(y'|x)) for
+  *mismatched* pairs (x, y'): completion i-1 with prompt i (the batch rotated by one, as TRL's
+  KTOTrainer builds them), detached (no gradient flows through it, as in the paper and TRL);
+* desirable:   λ_D · (1 − σ(β·(ρ − z0)))
+* undesirable: λ_U · (1 − σ(β·(z0 − ρ)))
+* the loss is the mean over the batch of these.
+
+This is exactly TRL 1.16's ``KTOTrainer`` with ``loss_type="kto"`` (tests/core/test_generate_kto.py
+compares them on the same batch of a real model to 1e-6). ``kl`` is z0; ``rewards_chosen`` /
+``rewards_rejected`` are the mean implied rewards β·ρ of the desirable / undesirable completions,
+``reward_margin`` their difference (0 when the batch lacks one of the two).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class KTOSettings:
+    beta: float = 0.1
+    desirable_weight: float = 1.0  # λ_D
+    undesirable_weight: float = 1.0  # λ_U
+
+
+def kto_loss(
+    policy_logps: torch.Tensor,
+    ref_logps: torch.Tensor,
+    kl_policy_logps: torch.Tensor,
+    kl_ref_logps: torch.Tensor,
+    desirable: torch.Tensor,
+    settings: KTOSettings = KTOSettings(),
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The mean KTO loss over a batch and its figures (loss, kl, rewards, margin).
+
+    ``policy_logps`` / ``ref_logps``: log π(y_i|x_i), log π_ref(y_i|x_i), shape (n,);
+    ``kl_*``: the same for the mismatched pairs; ``desirable``: bool, shape (n,)."""
+    desirable = desirable.to(torch.bool)
+    z0 = (kl_policy_logps - kl_ref_logps).mean().detach().clamp(min=0)
+    logratio = policy_logps - ref_logps
+    beta = settings.beta
+    chosen = logratio[desirable]
+    rejected = logratio[~desirable]
+    losses = torch.cat(
+        (
+            settings.desirable_weight * (1 - F.sigmoid(beta * (chosen - z0))),
+            settings.undesirable_weight * (1 - F.sigmoid(beta * (z0 - rejected))),
+        )
+    )
+    loss = losses.mean()
+    r_chosen = float((beta * chosen.detach()).mean()) if chosen.numel() else 0.0
+    r_rejected = float((beta * rejected.detach()).mean()) if rejected.numel() else 0.0
+    margin = r_chosen - r_rejected if chosen.numel() and rejected.numel() else 0.0
+    stats = {
+        "loss": float(loss.detach()),
+        "kl": float(z0),
+        "rewards_chosen": r_chosen,
+        "rewards_rejected": r_rejected,
+        "reward_margin": margin,
+    }
+    return loss, stats
+
+
+def mismatched(n: int) -> list[int]:
+    """For each prompt i, the index of the completion it is paired with for the KL estimate:
+    i-1, cyclically (TRL's rotation by one: (x_1, y_n), (x_2, y_1), …)."""
+    return [(i - 1) % n for i in range(n)]

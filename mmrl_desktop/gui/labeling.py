@@ -233,7 +233,7 @@ class LabelingController(QObject):
         """The trainer's choice of the next items (``[algorithm] next_item``, ADR 0013): the
         session asks them next; once the shown item is on screen they are the look-ahead
         (queued for predictions, decoded, the first preloaded). The shown item stays."""
-        self.session.set_next_items(event.item_ids)
+        self.session.set_next_items(event.item_ids, event.propensities, event.order, event.pools)
         if self._settled:
             self._look_ahead()
 

@@ -231,6 +231,8 @@ def test_the_trainer_loop_sends_its_choice_and_the_predictions_of_the_chosen(tmp
     assert first not in chosen.item_ids  # answered
     assert set(chosen.item_ids) <= set(trainer.pool_ids)
     assert all(0 < p <= 1 for p in chosen.propensities)
+    unanswered = len(trainer.pool_ids) - 1
+    assert chosen.pools == tuple(range(unanswered, unanswered - len(chosen.item_ids), -1))
     after = reports[reports.index(chosen) + 1]
     assert isinstance(after, Predictions) and set(after.predictions) == set(chosen.item_ids)
 

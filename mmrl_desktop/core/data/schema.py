@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mmrl_desktop.core.data import exclusions
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -62,4 +62,15 @@ MIGRATIONS: dict[int, list[str]] = {
             detail TEXT NOT NULL DEFAULT '{}')""",
     ],
     2: exclusions.MIGRATION,  # excluded items (core/data/exclusions.py)
+    # How the answered item was chosen (issue 19, ADR 0013): its selection probability among the
+    # ``selection_pool`` unanswered items it was chosen from, and the order that chose it
+    # (``shuffle`` for the queue order, else the next-item strategy). NULL: unknown (an answer
+    # written before schema 3, an item the expert opened, a second answer in review).
+    3: [
+        "ALTER TABLE events ADD COLUMN selection_probability REAL CHECK (selection_probability "
+        "IS NULL OR (selection_probability > 0 AND selection_probability <= 1))",
+        "ALTER TABLE events ADD COLUMN selection_pool INTEGER CHECK (selection_pool IS NULL "
+        "OR selection_pool >= 1)",
+        "ALTER TABLE events ADD COLUMN selection_order TEXT",
+    ],
 }

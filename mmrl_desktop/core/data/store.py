@@ -62,6 +62,25 @@ class FeedbackEvent:
     timestamp: float
     model_version: int
     retracts: int | None
+    selection_probability: float | None = None  # how the item was chosen (``Selection``)
+    selection_pool: int | None = None
+    selection_order: str | None = None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """How an answered item was chosen (schema 3, ADR 0013): with ``probability`` among the
+    ``pool`` unanswered items left, by ``order`` (``shuffle``: the queue order, probability
+    1/pool; else the next-item strategy's pick). ``1 / (pool × probability)`` re-weights the
+    answer to a uniform draw of an unanswered item (``core/evaluation/ope.selection_weights``)."""
+
+    probability: float
+    pool: int
+    order: str
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.probability <= 1.0 or self.pool < 1:
+            raise ValueError(f"a selection needs a probability in (0, 1] and a pool ≥ 1: {self}")
 
 
 @dataclass(frozen=True)
@@ -94,7 +113,8 @@ class Prediction:
 
 _EVENT_COLS = (
     "event_id, kind, item_id, task, shown_label, propensity, reward, corrected_label, "
-    "annotator, timestamp, model_version, retracts"
+    "annotator, timestamp, model_version, retracts, selection_probability, selection_pool, "
+    "selection_order"
 )
 
 
@@ -245,8 +265,10 @@ class FeedbackStore(exclusions.ExclusionsMixin):
         annotator: str = "",
         model_version: int = 0,
         timestamp: float | None = None,
+        selection: Selection | None = None,
     ) -> int:
-        """Append one answer and commit it. Returns the event id once it is durable."""
+        """Append one answer and commit it. Returns the event id once it is durable.
+        ``selection``: how the item was chosen (None: unknown)."""
         if reward not in (-1, 1):
             raise ValueError("reward must be +1 or -1")
         if not 0.0 < propensity <= 1.0:
@@ -263,6 +285,7 @@ class FeedbackStore(exclusions.ExclusionsMixin):
             timestamp,
             model_version,
             None,
+            selection,
         )
 
     def record_skip(self, item_id: str, task: str, annotator: str = "", model_version: int = 0):
@@ -288,12 +311,16 @@ class FeedbackStore(exclusions.ExclusionsMixin):
             "retraction", row[0], row[1], None, None, None, None, annotator, None, 0, event_id
         )
 
-    def _append(self, kind, item_id, task, shown, prop, reward, corr, annot, ts, version, retracts):
+    def _append(
+        self, kind, item_id, task, shown, prop, reward, corr, annot, ts, version, retracts, sel=None
+    ):
+        chosen = (sel.probability, sel.pool, sel.order) if sel else (None, None, None)
         with self._tx() as c:
             cur = c.execute(
                 "INSERT INTO events (kind, item_id, task, shown_label, propensity, reward, "
-                "corrected_label, annotator, timestamp, model_version, retracts) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "corrected_label, annotator, timestamp, model_version, retracts, "
+                "selection_probability, selection_pool, selection_order) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     kind,
                     item_id,
@@ -306,6 +333,7 @@ class FeedbackStore(exclusions.ExclusionsMixin):
                     ts or time.time(),
                     version,
                     retracts,
+                    *chosen,
                 ),
             )
             return int(cur.lastrowid)

@@ -14,6 +14,11 @@ asks the learner to choose (``[algorithm] next_item``). Then the trainer process
 items on fresh predictions and the session is told (``set_next_items``): after an answer the next
 unanswered of those is current, and ``upcoming_ids`` lists them first (so they are predicted and
 decoded ahead). The session does no model work: a click only reads the next id.
+
+Each answer is stored with how its item was chosen (``Selection``, schema 3): a trainer's pick
+with the selection probability the trainer gave it; an item from the queue order with ``1/m``
+among the ``m`` unanswered items (over the hash permutation a uniform draw, order ``shuffle``);
+nothing (unknown) for an item the expert opened from the list and for a second answer in review.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from enum import Enum
 
 from mmrl_desktop.core.data.items import Item
 from mmrl_desktop.core.data.project import Project, Task
-from mmrl_desktop.core.data.store import FeedbackStore, Prediction
+from mmrl_desktop.core.data.store import FeedbackStore, Prediction, Selection
 
 
 class ItemStatus(str, Enum):
@@ -107,7 +112,9 @@ class LabelingSession:
         self._fallback: dict[str, dict[str, Prediction]] = {}
         self._pinned: dict[str, dict[str, Prediction]] = {}
         self.next_ids: list[str] = []  # the trainer's choice of the next items (set_next_items)
-        self.current: int = self._first_new(0)
+        self._next_selection: dict[str, Selection] = {}  # their selection probabilities
+        self.selection: dict[str, Selection | None] = {}  # how each item became current
+        self.current: int = self._queue_pick(0)
 
     # ----------------------------------------------------------- statuses from the log
     def _load_statuses(self) -> None:
@@ -147,22 +154,40 @@ class LabelingSession:
                     return k
         return start % n
 
+    def _queue_pick(self, start: int) -> int:
+        """``_first_new``, noting the pick's selection: ``1/m`` among ``m`` unanswered items."""
+        k = self._first_new(start)
+        m = self.counts[ItemStatus.NEW]
+        if k >= 0:
+            fresh = m and self.status[self.items[k].item_id] == ItemStatus.NEW
+            self.selection[self.items[k].item_id] = (
+                Selection(1.0 / m, m, "shuffle") if fresh else None
+            )
+        return k
+
     def _next_new(self, start: int) -> int:
-        """After an answer: the next unanswered item the trainer chose, else ``_first_new``."""
+        """After an answer: the next unanswered item the trainer chose, else the queue order."""
         while self.next_ids:
             item_id = self.next_ids[0]
             if self.status.get(item_id) == ItemStatus.NEW and item_id in self._index:
+                self.selection[item_id] = self._next_selection.get(item_id)
                 return self._index[item_id]
             self.next_ids.pop(0)
-        return self._first_new(start)
+        return self._queue_pick(start)
 
-    def set_next_items(self, item_ids) -> None:
+    def set_next_items(self, item_ids, propensities=(), order: str = "", pools=()) -> None:
         """The trainer's choice of the next items (``core/learning/next_item.py``), in the order
-        they are to be asked. Replaces the earlier choice; the item on screen stays; answered or
-        unknown ids are dropped."""
+        they are to be asked, with each pick's selection probability among ``pools`` unanswered
+        items (``NextItems``; without them the picks' selection is unknown). Replaces the earlier
+        choice; the item on screen stays; answered or unknown ids are dropped."""
         self.next_ids = [
             i for i in item_ids if self.status.get(i) == ItemStatus.NEW and i in self._index
         ]
+        known = len(propensities) == len(pools) == len(item_ids) and order
+        self._next_selection = {
+            i: Selection(float(p), int(m), order)
+            for i, p, m in (zip(item_ids, propensities, pools, strict=True) if known else ())
+        }
 
     # ----------------------------------------------------------- queue
     @property
@@ -209,6 +234,9 @@ class LabelingSession:
         return out
 
     def go_to(self, item_id: str) -> None:
+        """The expert opens an item: its answer's selection is unknown (the expert chose it)."""
+        if self.current_item() is None or self.current_item().item_id != item_id:
+            self.selection[item_id] = None
         self.current = self._index[item_id]
 
     def all_done(self) -> bool:
@@ -267,6 +295,7 @@ class LabelingSession:
         if item is None:
             raise RuntimeError("the queue is empty")
         corrected = corrected or {}
+        selection = self.selection.get(item.item_id)
         ids = []
         any_corrected = False
         any_down = False
@@ -292,6 +321,7 @@ class LabelingSession:
                     corrected_label=corr,
                     annotator=self.annotator,
                     model_version=pred.model_version,
+                    selection=selection,
                 )
             )
         status = (
@@ -356,6 +386,7 @@ class LabelingSession:
                     status[ev.item_id] = _status_of(ev.kind, ev.reward, ev.corrected_label)
         for item_id in done:
             self._requeue(item_id, status[item_id])
+            self.selection[item_id] = None  # the expert brought it back: not a pick
         return done
 
     def _requeue(self, item_id: str, status: ItemStatus) -> None:

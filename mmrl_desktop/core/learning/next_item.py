@@ -84,6 +84,7 @@ class Pick:
     item_id: str
     propensity: float  # P(this item | the model, the batch's earlier picks), in (0, 1]
     uniform: bool = False  # drawn by the random fraction
+    pool: int = 0  # the unanswered items it was chosen among (0: not said)
 
 
 def binary_entropy(p: np.ndarray) -> np.ndarray:
@@ -136,7 +137,7 @@ def choose(
     m = len(cands.ids)
     n = max(0, min(int(n), m))
     if order == "shuffle" or cands.probs is None:
-        return [Pick(cands.ids[j], 1.0 / (m - j)) for j in range(n)]
+        return [Pick(cands.ids[j], 1.0 / (m - j), pool=m - j) for j in range(n)]
     eps = float(random_fraction)
     best = _ranker(order, cands, n, positive, measure)
     left = np.ones(m, dtype=bool)
@@ -147,7 +148,7 @@ def choose(
         uniform = bool(rng.random() < eps)
         idx = int(rng.choice(np.flatnonzero(left))) if uniform else det
         prop = eps / (m - j) + (1.0 - eps) * (idx == det)
-        picks.append(Pick(cands.ids[idx], float(min(1.0, prop)), uniform))
+        picks.append(Pick(cands.ids[idx], float(min(1.0, prop)), uniform, m - j))
         left[idx] = False
         chosen.append(idx)
     return picks
@@ -270,4 +271,4 @@ def _over(pick: Pick, m: int, scored: int, eps: float) -> Pick:
     uniform part is ``ε / m`` exactly; the strategy's own choice keeps its (1 − ε) given the
     subset."""
     rest = pick.propensity - eps / scored  # (1 − ε) when it is the strategy's choice, else ~0
-    return Pick(pick.item_id, float(min(1.0, eps / m + max(0.0, rest))), pick.uniform)
+    return Pick(pick.item_id, float(min(1.0, eps / m + max(0.0, rest))), pick.uniform, m)

@@ -259,7 +259,8 @@ def _choose_next(trainer, chooser: NextItemChooser | None, version, emit: Emit) 
         return
     if picks:
         ids = tuple(p.item_id for p in picks)
-        emit(NextItems(ids, tuple(p.propensity for p in picks), chooser.order, version))
+        props, pools = tuple(p.propensity for p in picks), tuple(p.pool for p in picks)
+        emit(NextItems(ids, props, chooser.order, version, pools))
         emit(Predictions(trainer.predict_items(list(ids)), version))
 
 

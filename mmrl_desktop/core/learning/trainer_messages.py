@@ -18,9 +18,10 @@ Events go from the loop to the app (``TrainerClient.poll``):
                         charts' keys already (``chart_keys``)
     Predictions(predictions, model_version)   {item_id: {task: Prediction}} of the queue, once
                         per model version (and when the queue changed)
-    NextItems(item_ids, propensities, order, model_version)   with an active next-item order
-                        (``[algorithm] next_item``, ``core/learning/next_item.py``): the items to
-                        ask next, each with its selection probability; their Predictions follow
+    NextItems(item_ids, propensities, order, model_version, pools)   with an active next-item
+                        order (``[algorithm] next_item``, ``core/learning/next_item.py``): the
+                        items to ask next, each with its selection probability among ``pools``
+                        unanswered items (stored with the answer); their Predictions follow
     Warned(text)        one sentence; training goes on (a checkpoint skipped or not saved, …)
     Failed(text)        one sentence: training stopped (a State("error") follows)
     PeakMemory(mb)      the peak resident memory of the loop's process (MB), with each Metrics
@@ -107,6 +108,7 @@ class NextItems:
     propensities: tuple[float, ...] = ()
     order: str = ""
     model_version: int = 0
+    pools: tuple[int, ...] = ()  # each pick's unanswered items when chosen (Pick.pool)
 
 
 @dataclass(frozen=True)

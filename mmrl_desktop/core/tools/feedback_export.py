@@ -7,9 +7,15 @@ event's id). An answer or skip that a later retraction withdrew has ``retracted 
 
 Columns (both formats, in this order) — see ``COLUMNS``:
 ``event_id, kind, item_id, task, shown_label, propensity, reward, corrected_label, annotator,
-timestamp, timestamp_unix, model_version, retracted, retracted_by, retracts``.
+timestamp, timestamp_unix, model_version, retracted, retracted_by, retracts, selection_probability,
+selection_pool, selection_order``.
 ``timestamp`` is ISO 8601 in UTC with milliseconds (``2024-05-01T09:30:12.345Z``);
 ``timestamp_unix`` the raw epoch seconds. ``reward`` is +1 (thumbs up) / −1 (thumbs down).
+``selection_*`` say how the answered item was chosen (ADR 0013): with probability
+``selection_probability`` among ``selection_pool`` unanswered items, by the order
+``selection_order`` (``shuffle``: the queue order, probability 1/pool; ``uncertain``, ``diverse``,
+``likely-positive``: the trainer's pick). Empty (null) when unknown: answers written before schema 3,
+an item the expert opened from the list, a second answer in review, and skips and retractions.
 
 No patient identifiers: items appear by their import id only (``<label>/<stem>`` for a folder of
 classes, the manifest's ``id``); no file paths and no DICOM tags are written. In CSV an empty cell
@@ -56,6 +62,9 @@ COLUMNS = (
     "retracted",
     "retracted_by",
     "retracts",
+    "selection_probability",
+    "selection_pool",
+    "selection_order",
 )
 
 FORMATS = {"feedback-jsonl": "jsonl", "feedback-csv": "csv", "jsonl": "jsonl", "csv": "csv"}
@@ -94,6 +103,9 @@ def feedback_rows(store: FeedbackStore, pseudonym_key: bytes | None = None) -> l
                 "retracted": e.event_id in retracted_by,
                 "retracted_by": retracted_by.get(e.event_id),
                 "retracts": e.retracts,
+                "selection_probability": e.selection_probability,
+                "selection_pool": e.selection_pool,
+                "selection_order": e.selection_order,
             }
         )
     return rows

@@ -136,7 +136,7 @@ class _Seen:
         elif isinstance(event, Warned):
             self.warnings.append(event.text)
         elif isinstance(event, NextItems):  # an active order: the trainer's picks come next
-            session.set_next_items(event.item_ids)
+            session.set_next_items(event.item_ids, event.propensities, event.order, event.pools)
 
     def drain(self, client: TrainerClient, session, timeout: float) -> None:
         for event in client.poll(timeout):

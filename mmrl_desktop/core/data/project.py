@@ -124,6 +124,9 @@ class Project:
     read_only: bool = False  # the built-in demo's import target is protected by the CLI
     # tasks whose answer is a drafted text (kind = "generate"), kept apart from the label tasks
     generate_tasks: list[GenerateTask] = field(default_factory=list)
+    # project.toml ``[encoders]``: modality → a pretrained model folder, plus options such as
+    # ``lora`` (core/learning/pretrained, docs/adr/0014-pretrained-encoders.md)
+    encoders: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------ paths
     @property
@@ -225,6 +228,7 @@ class Project:
             algorithm=dict(data.get("algorithm", {})),
             source=str(data.get("source", "")),
             generate_tasks=_generate_tasks_of(data, path),
+            encoders=dict(data.get("encoders", {})),
         )
         project._check_writable()
         for folder in (project.checkpoints_dir, project.exports_dir):
@@ -325,6 +329,7 @@ class Project:
             + [t.to_dict() for t in self.generate_tasks],
             "model": self.model,
             "algorithm": self.algorithm,
+            **({"encoders": self.encoders} if self.encoders else {}),
         }
 
     def save(self) -> None:

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from mmrl_desktop.core.data import exclusions
+from mmrl_desktop.core.data import drafts, exclusions
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -73,4 +73,5 @@ MIGRATIONS: dict[int, list[str]] = {
         "OR selection_pool >= 1)",
         "ALTER TABLE events ADD COLUMN selection_order TEXT",
     ],
+    4: drafts.MIGRATION,  # a generate task's drafts and their answers (core/data/drafts.py)
 }

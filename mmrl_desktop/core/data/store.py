@@ -10,6 +10,8 @@ Durability rules (see docs/adr/0002-feedback-store.md):
   (``core/data/schema.py``).
 - Items are never deleted: a bad one is excluded (and can be included again), see
   ``core/data/exclusions.py``; ``items()`` leaves excluded items out.
+- A generate task's drafts and the answers to them are append-only tables of their own (schema 4,
+  ``core/data/drafts.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmrl_desktop.core.data import exclusions
+from mmrl_desktop.core.data import drafts, exclusions
 from mmrl_desktop.core.data.items import Item
 from mmrl_desktop.core.data.schema import MIGRATIONS, SCHEMA_VERSION
 from mmrl_desktop.core.errors import ProjectError
@@ -118,7 +120,7 @@ _EVENT_COLS = (
 )
 
 
-class FeedbackStore(exclusions.ExclusionsMixin):
+class FeedbackStore(exclusions.ExclusionsMixin, drafts.DraftsMixin):
     """A connection to a project's ``feedback.sqlite``. Use from the thread that created it."""
 
     def __init__(self, path: str | Path, *, timeout: float = 30.0):

@@ -52,7 +52,7 @@ def test_a_schema_2_store_is_migrated_and_its_answers_have_no_selection(tmp_path
             "uncertain",
         )
     with FeedbackStore(path) as again:  # reopening migrates nothing twice
-        assert again.schema_version == 3 and len(again.active_feedback()) == 2
+        assert again.schema_version == SCHEMA_VERSION and len(again.active_feedback()) == 2
 
 
 def test_a_selection_outside_its_range_is_refused(tmp_path):

@@ -25,6 +25,13 @@ Per task, for each candidate:
   answer for the starting model; ADR 0011) — with their propensities; ``q_hat`` for DR is the
   candidate's own class probabilities. Fewer than ``ope.MIN_ANSWERS`` such answers (or weights
   leaving almost no effective sample): ``{"n", "reason"}`` — a sentence — instead of estimates.
+  Answers an active next-item order chose are re-weighted to a uniform draw of the unanswered
+  items by their stored selection probability (``ope.selection_weights``, ADR 0013);
+  ``selection_weighted`` counts them.
+
+Which order chose the answers (issue 19): ``order`` (the project's ``[algorithm] next_item``),
+``answers_by_order`` (live answers per stored ``selection_order``; ``unknown`` for those without)
+and ``order_note``, a sentence on what the prequential figure is a rate over.
 
 Over the whole project, whatever the model: ``prequential`` (``core.evaluation.prequential``), every live
 answer scored against the label shown to the expert before the model trained on it, with its
@@ -224,7 +231,8 @@ class _Steps:
 
 def _logged(store, labels: dict[str, list[str]]) -> dict[str, dict]:
     """Live answers per task: item ids, shown label index, propensity, reward."""
-    out = {t: {"items": [], "actions": [], "prop": [], "reward": [], "event": []} for t in labels}
+    keys = ("items", "actions", "prop", "reward", "event", "sel_p", "sel_m")
+    out = {t: {k: [] for k in keys} for t in labels}
     index = {t: {lab: i for i, lab in enumerate(ls)} for t, ls in labels.items()}
     for ev in store.active_feedback():
         idx = index.get(ev.task)
@@ -236,7 +244,34 @@ def _logged(store, labels: dict[str, list[str]]) -> dict[str, dict]:
         d["prop"].append(float(ev.propensity))
         d["reward"].append(int(ev.reward))
         d["event"].append(int(ev.event_id))
+        d["sel_p"].append(ev.selection_probability)
+        d["sel_m"].append(ev.selection_pool)
     return out
+
+
+def answers_by_order(events) -> dict[str, int]:
+    """Live answers per ``selection_order`` (``unknown``: not stored)."""
+    counts: dict[str, int] = {}
+    for ev in events:
+        key = ev.selection_order or "unknown"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def order_note(order: str, by_order: dict[str, int]) -> str:
+    """One sentence: what the answers-based figures are rates over."""
+    chosen = sum(n for o, n in by_order.items() if o not in ("shuffle", "unknown"))
+    total = sum(by_order.values())
+    if not chosen:
+        return (
+            f"items asked in the queue order ({order!r} now): the answers are a random sample "
+            "of the pool"
+        )
+    return (
+        f"{chosen} of {total} answers were on items chosen by the model (not a random sample): "
+        "the prequential figure is about the chosen items; the off-policy estimates re-weight "
+        "them by their selection probability; the held-out figures stay a random sample"
+    )
 
 
 def evaluate_project(
@@ -280,15 +315,21 @@ def evaluate_project(
             entry = _holdout_entry(t, labels, cands, holdout, hold_probs, n_bins)
             _add_ope(entry, t, cands, logged[t], log_pos, log_probs, (bootstrap, seed))
             tasks[t] = entry
+        live = store.active_feedback()
+        by_order = answers_by_order(live)
+        order = getattr(trainer.config, "next_item", "shuffle")
         return {
             "project": str(project.root),
             "algorithm": trainer.config.algorithm,
+            "order": order,  # which item next (issue 19, ADR 0013)
+            "answers_by_order": by_order,
+            "order_note": order_note(order, by_order),
             "device": str(trainer.device),
             "model": model_summary(cands[0], trainer),  # what the figures are about
             "models": [{"name": c.name, "source": c.source, **c.info} for c in cands],
             "tasks": tasks,
             # every live answer against the label shown before training (core/evaluation/prequential.py)
-            "prequential": prequential.summary(store.active_feedback(), trainer.labels),
+            "prequential": prequential.summary(live, trainer.labels),
             "ope_note": (
                 "thumbs-up rate of each model's greedy label, estimated from the logged answers "
                 "it has not trained on (those after its checkpoint; reward +1 → 1, −1 → 0)"
@@ -370,11 +411,20 @@ def ope_entry(cand: Candidate, d: dict, keep: list[int], probs, bootstrap: int, 
     r = np.array([d["reward"][k] for k in pick], dtype=np.int64)
     q = probs[sel]
     greedy = np.eye(q.shape[1])[q.argmax(axis=1)]
-    est = ope.estimate_all(a, p, r, greedy, q, bootstrap=bootstrap, seed=seed)
+    v = ope.selection_weights([d["sel_p"][k] for k in pick], [d["sel_m"][k] for k in pick])
+    weighted = int((np.abs(v - 1.0) > 1e-9).sum())
+    kw = {"bootstrap": bootstrap, "seed": seed, "item_weights": v if weighted else None}
+    est = ope.estimate_all(a, p, r, greedy, q, **kw)
     out["logged_thumbs_up_rate"] = float((r == 1).mean())
+    out["selection_weighted"] = weighted
     why = ope.not_reportable(len(sel), est["ips"]["effective_n"])
     if why is not None:
         out["reason"] = why.replace(f"(n = {len(sel)};", f"(n = {len(sel)} {where};")
+        if weighted and "effective n" in why:  # the chosen answers weigh little (ADR 0013)
+            out["reason"] += (
+                f"; {weighted} answers on items the model chose count little once re-weighted "
+                "to a random sample"
+            )
         return out
     out.update(est)
     return out

@@ -28,6 +28,16 @@ score interval of the estimate at the Kish effective sample size of the importan
 (``small_sample_floor``). The estimate and the interval ends are clipped to [0, 1] (a rate cannot
 leave it); ``raw_value`` keeps the unclipped estimate.
 
+**Under a chosen order** (issue 19, ADR 0013) the answered items are not a uniform sample of the
+pool: ``item_weights`` (``selection_weights``) multiplies each answer's weight by
+``1 / (m · p_sel)``, its item's selection probability ``p_sel`` among the ``m`` unanswered items it
+was chosen from, relative to a uniform draw. The estimates are then of the rate on an unanswered
+item drawn uniformly (the queue order's own meaning); with the deterministic strategies the weight
+rests on the ε-uniform picks (weight 1/ε) and the strategy's own picks count for almost nothing
+(``1 / (ε + m(1 − ε))``), so the effective sample is about ε × the chosen answers, plus the answers
+in the queue order (weight 1). An answer whose selection is unknown (written before schema 3, or
+an item the expert opened) keeps weight 1: it is treated as a uniform draw, as before.
+
 ``not_reportable(n, effective_n)`` says in one sentence why no number should be shown (fewer than
 ``MIN_ANSWERS`` answers, or weights that leave almost no effective sample); callers show that
 sentence instead of a degenerate estimate.
@@ -72,7 +82,17 @@ def rewards_to_rate(rewards) -> np.ndarray:
     return (r + 1.0) / 2.0
 
 
-def _inputs(actions, propensities, rewards, target_probs):
+def selection_weights(probabilities, pools) -> np.ndarray:
+    """``1 / (m · p_sel)`` per answer (``None`` in either: unknown, weight 1). The queue order's
+    ``p_sel = 1/m`` gives 1."""
+    out = np.ones(len(probabilities), dtype=np.float64)
+    for i, (p, m) in enumerate(zip(probabilities, pools, strict=True)):
+        if p is not None and m is not None and p > 0 and m > 0:
+            out[i] = 1.0 / (float(m) * float(p))
+    return out
+
+
+def _inputs(actions, propensities, rewards, target_probs, item_weights=None):
     a = np.asarray(actions, dtype=np.int64).reshape(-1)
     p = np.asarray(propensities, dtype=np.float64).reshape(-1)
     u = rewards_to_rate(rewards)
@@ -85,6 +105,11 @@ def _inputs(actions, propensities, rewards, target_probs):
     if np.any(~(p > 0)) or np.any(p > 1):
         raise ValueError("propensities must be in (0, 1]")
     w = pi[np.arange(n), a] / p
+    if item_weights is not None:
+        v = np.asarray(item_weights, dtype=np.float64).reshape(-1)
+        if v.shape[0] != n or np.any(~(v >= 0)):
+            raise ValueError("item_weights must be N non-negative numbers")
+        w = w * v
     return a, p, u, pi, w
 
 
@@ -155,18 +180,34 @@ def _from_terms(method, terms, alpha, bootstrap, seed, w) -> Estimate:
 
 
 def ips(
-    actions, propensities, rewards, target_probs, *, alpha=0.05, bootstrap=0, seed=0
+    actions,
+    propensities,
+    rewards,
+    target_probs,
+    *,
+    alpha=0.05,
+    bootstrap=0,
+    seed=0,
+    item_weights=None,
 ) -> Estimate:
     """Inverse propensity scoring."""
-    _, _, u, _, w = _inputs(actions, propensities, rewards, target_probs)
+    _, _, u, _, w = _inputs(actions, propensities, rewards, target_probs, item_weights)
     return _from_terms("ips", w * u, alpha, bootstrap, seed, w)
 
 
 def snips(
-    actions, propensities, rewards, target_probs, *, alpha=0.05, bootstrap=0, seed=0
+    actions,
+    propensities,
+    rewards,
+    target_probs,
+    *,
+    alpha=0.05,
+    bootstrap=0,
+    seed=0,
+    item_weights=None,
 ) -> Estimate:
     """Self-normalised IPS; the CI uses the delta-method terms ``w_i (u_i − V) / mean(w)``."""
-    _, _, u, _, w = _inputs(actions, propensities, rewards, target_probs)
+    _, _, u, _, w = _inputs(actions, propensities, rewards, target_probs, item_weights)
     n = w.shape[0]
     if n == 0 or w.sum() <= 0:
         nan = float("nan")
@@ -189,15 +230,27 @@ def snips(
 
 
 def doubly_robust(
-    actions, propensities, rewards, target_probs, q_hat, *, alpha=0.05, bootstrap=0, seed=0
+    actions,
+    propensities,
+    rewards,
+    target_probs,
+    q_hat,
+    *,
+    alpha=0.05,
+    bootstrap=0,
+    seed=0,
+    item_weights=None,
 ) -> Estimate:
-    """Doubly robust: the reward model's value plus an importance-weighted correction."""
-    a, _, u, pi, w = _inputs(actions, propensities, rewards, target_probs)
+    """Doubly robust: the reward model's value plus an importance-weighted correction. With
+    ``item_weights`` the direct part is weighted too (``v_i · Σ_a π q̂``), so both parts are
+    about a uniformly drawn unanswered item."""
+    a, _, u, pi, w = _inputs(actions, propensities, rewards, target_probs, item_weights)
     q = np.asarray(q_hat, dtype=np.float64)
     if q.shape != pi.shape:
         raise ValueError(f"q_hat must have the shape of target_probs {pi.shape}, got {q.shape}")
     n = a.shape[0]
-    terms = (pi * q).sum(axis=1) + w * (u - q[np.arange(n), a])
+    v = np.ones(n) if item_weights is None else np.asarray(item_weights, dtype=np.float64)
+    terms = v * (pi * q).sum(axis=1) + w * (u - q[np.arange(n), a])
     return _from_terms("dr", terms, alpha, bootstrap, seed, w)
 
 
@@ -211,9 +264,10 @@ def estimate_all(
     alpha=0.05,
     bootstrap=0,
     seed=0,
+    item_weights=None,
 ) -> dict[str, dict]:
     """IPS, SNIPS and (when ``q_hat`` is given) DR, as JSON-ready dicts keyed by method."""
-    kw = {"alpha": alpha, "bootstrap": bootstrap, "seed": seed}
+    kw = {"alpha": alpha, "bootstrap": bootstrap, "seed": seed, "item_weights": item_weights}
     out = {
         "ips": ips(actions, propensities, rewards, target_probs, **kw).to_dict(),
         "snips": snips(actions, propensities, rewards, target_probs, **kw).to_dict(),

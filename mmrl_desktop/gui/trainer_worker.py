@@ -28,6 +28,7 @@ from mmrl_desktop.core.learning.trainer_client import TrainerClient
 from mmrl_desktop.core.learning.trainer_loop import build_trainer
 from mmrl_desktop.core.learning.trainer_messages import (
     Command,
+    Drafts,
     Failed,
     Hold,
     Info,
@@ -83,6 +84,7 @@ class TrainerController(QObject):
     metricsArrived = Signal(object)  # a Metrics event (the charts' keys)
     predictionsArrived = Signal(object)  # {item_id: {task: Prediction}}
     nextItemsArrived = Signal(object)  # a NextItems event: the trainer's choice of the next items
+    draftsArrived = Signal(object)  # a Drafts event: a generate task's drafts, made ahead
     warned = Signal(str)  # one sentence: a warning, or why training stopped
 
     def __init__(
@@ -111,6 +113,7 @@ class TrainerController(QObject):
             Metrics: (self.metricsArrived, lambda ev: ev),
             Predictions: (self.predictionsArrived, attrgetter("predictions")),
             NextItems: (self.nextItemsArrived, lambda ev: ev),
+            Drafts: (self.draftsArrived, lambda ev: ev),
             Warned: (self.warned, attrgetter("text")),
             Failed: (self.warned, attrgetter("text")),
         }

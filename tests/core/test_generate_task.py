@@ -59,3 +59,174 @@ def test_a_bad_generate_task_is_one_sentence(tmp_path, entry, match):
         fh.write(f'\n[[tasks]]\nname = "finding"\nkind = "generate"\n{lines}\n')
     with pytest.raises(ProjectError, match=match):
         Project.open(p.root)
+
+
+# ---------------------------------------------------------------- the trainer process's side
+WORDS = [
+    "Finding:",
+    "case",
+    "0",
+    "1",
+    "2",
+    "3",
+    "4",
+    "5",
+    "no",
+    "focal",
+    "lesion",
+    "nodule",
+    "mm",
+    "right",
+    "upper",
+    "lobe",
+    "normal",
+]
+
+
+@pytest.fixture(scope="module")
+def lm_folder(tmp_path_factory):
+    from mmrl_desktop.core.learning.generate.tiny import build_tiny_lm
+
+    return build_tiny_lm(tmp_path_factory.mktemp("lm") / "lm", WORDS, hidden=16, layers=1)
+
+
+@pytest.fixture
+def project(tmp_path, lm_folder):
+    from mmrl_desktop.core.data.items import Item
+
+    task = _task(model=str(lm_folder), temperature=1.0, updates_per_answer=2, draft_ahead=2)
+    p = Project.create(tmp_path / "p", tasks=[Task("label", ["a", "b"])], generate_tasks=[task])
+    with p.open_store() as s:
+        s.add_items(
+            [
+                Item(f"i{k}", text_inline=f"case {k}", labels={"label": "ab"[k % 2]})
+                for k in range(6)
+            ]
+        )
+    return p
+
+
+def _gen(project, **kw):
+    from mmrl_desktop.core.learning.generate_trainer import GenerateTrainer
+
+    return GenerateTrainer(project, project.generate_task(), "cpu", **kw)
+
+
+def test_drafts_ahead_of_the_queue_are_stored_with_their_policy(project):
+    gen = _gen(project)
+    gen.set_queue(["i0", "i1", "i2", "i3", "i4"])
+    r = gen.step()
+    assert [d.item_id for d in r.drafts] == ["i0", "i1", "i2"]  # the shown one + draft_ahead
+    d = r.drafts[0]
+    assert d.prompt == "case 0\nFinding:" and d.policy_version == 0 and d.logprob < 0
+    assert d.fingerprint == gen.policy.fingerprint and len(d.token_ids) >= 1
+    assert gen.store.drafts(item_id="i0") == [d]
+    assert not gen.step().did_work  # nothing due, nothing owed
+    gen.set_queue(["i1", "i2", "i3", "i4"])
+    assert [d.item_id for d in gen.step().drafts] == ["i3"]
+    gen.close()
+
+
+def test_answers_and_edits_train_and_the_next_items_are_drafted_again(project):
+    gen = _gen(project)
+    gen.set_queue(["i0", "i1", "i2"])
+    d0, d1, d2 = gen.step().drafts
+    with project.open_store() as s:  # the app's connection
+        s.answer_draft(d0.draft_id, +1)
+        s.answer_draft(d1.draft_id, -1, edited_text="8 mm nodule right upper lobe")
+    gen.set_queue(["i2", "i3"])
+    first = gen.step()  # the answers are read; i3 is drafted first
+    assert first.metrics["reward/drafts_thumbs_up"] == 0.5
+    assert [d.item_id for d in first.drafts] == ["i3"] and gen.pending_updates == 4
+    seen = {}
+    while gen.pending_updates:
+        seen.update(gen.step().metrics)
+    for key in ("loss/drafts_kto", "kl/drafts_kto", "loss/drafts_margin", "loss/drafts_sft"):
+        assert key in seen, key
+    assert gen.policy_version == 1 and gen.updates == 4
+    again = gen.step()  # a new policy: the item after the shown one is drafted again
+    assert [(d.item_id, d.policy_version) for d in again.drafts] == [("i3", 1)]
+    gen.close()
+
+
+def test_checkpoints_resume_and_roll_back(project):
+    import torch
+
+    from mmrl_desktop.core.learning.generate_trainer import (
+        checkpoint_folder,
+        promote_generate_checkpoint,
+    )
+
+    gen = _gen(project)
+    gen.set_queue(["i0", "i1"])
+    d0, d1 = gen.step().drafts
+    with project.open_store() as s:
+        s.answer_draft(d0.draft_id, +1)
+        s.answer_draft(d1.draft_id, -1)
+    gen.step()
+    first = gen.save_checkpoint("first")
+    while gen.pending_updates:
+        gen.step()
+    trained = gen.policy.state_for_checkpoint()["adapters"]
+    gen.close()  # the closing checkpoint holds the trained adapters
+    again = _gen(project)
+    again.build()
+    assert again.policy_version == 1 and again.pending_updates == 0
+    back = again.policy.state_for_checkpoint()["adapters"]
+    assert all(torch.equal(trained[k], back[k]) for k in trained)
+    again.close()
+    promote_generate_checkpoint(project, "finding", first)
+    rolled = _gen(project)
+    rolled.build()
+    assert rolled.policy_version == 2  # above every version so far
+    old = rolled.policy.state_for_checkpoint()["adapters"]
+    assert not all(torch.equal(trained[k], old[k]) for k in trained)
+    assert len(list(checkpoint_folder(project, "finding").glob("*.json"))) == 3
+    rolled.close()
+
+
+def _events_until(client, done, seconds=120.0):
+    import time
+
+    seen = []
+    deadline = time.monotonic() + seconds
+    while not done(seen) and time.monotonic() < deadline and not client.done:
+        seen += client.poll(0.2)
+    assert done(seen), [type(e).__name__ for e in seen][-20:]
+    return seen
+
+
+def test_the_trainer_loop_sends_drafts_ahead_and_learns_from_the_answers(project):
+    """The loop of the trainer process (here in a thread) with the label trainer beside."""
+    from mmrl_desktop.core.learning.trainer_client import TrainerClient
+    from mmrl_desktop.core.learning.trainer_messages import Drafts, Metrics, SetQueue, Wake
+    from mmrl_desktop.core.learning.with_drafts import build_with_drafts
+
+    def build():
+        return build_with_drafts(Project.open(project.root), "cpu", queue_size=0)
+
+    client = TrainerClient(str(project.root), "cpu", build=build)
+    client.send(SetQueue(("i0", "i1", "i2", "i3")))
+    client.start()
+    try:
+
+        def drafted(seen):
+            return {d.item_id for e in seen if isinstance(e, Drafts) for d in e.drafts}
+
+        seen = _events_until(client, lambda s: drafted(s) >= {"i0", "i1", "i2"})
+        info = next(e.info for e in seen if type(e).__name__ == "Info")
+        assert info["generate"][0]["task"] == "finding" and "model_version" in info
+        first = next(e for e in seen if isinstance(e, Drafts))
+        assert first.task == "finding" and first.drafts[0].item_id == "i0"
+        with project.open_store() as s:
+            s.answer_draft(first.drafts[0].draft_id, -1, edited_text="no focal lesion")
+        client.send(Wake())
+
+        def learned(seen):
+            return any(isinstance(e, Metrics) and "loss/drafts_kto" in e.metrics for e in seen)
+
+        _events_until(client, learned)
+    finally:
+        client.stop()
+    with project.open_store() as s:  # the metrics are in the store, for the charts' history
+        assert s.metrics("loss/drafts_kto") and s.metrics("reward/drafts_thumbs_up")

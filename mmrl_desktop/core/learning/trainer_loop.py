@@ -45,6 +45,7 @@ from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning.model_on_disk import HEARTBEAT_S, SAVE_AFTER_S, ModelOnDisk
 from mmrl_desktop.core.learning.next_item import NextItemChooser
 from mmrl_desktop.core.learning.trainer_messages import (
+    Drafts,
     Event,
     Exited,
     Failed,
@@ -214,7 +215,11 @@ def _train_step(trainer, queue, dirty, meter, emit: Emit, sent: _Sent, interval_
     """One ``trainer.step()``; then new predictions for the queue (a new model version, or the
     queue changed), the next items when an order chooses them, and, at most every
     ``interval_s``, the metrics gathered since."""
+    if dirty and hasattr(trainer, "set_draft_queue"):  # a generate task drafts the queue ahead
+        trainer.set_draft_queue(queue)
     result = trainer.step()
+    for event in Drafts.of(trainer.take_drafts() if hasattr(trainer, "take_drafts") else ()):
+        emit(event)
     if result.metrics.get("train/checkpoint_failed"):  # the model stays in memory
         emit(Warned(trainer.save_error))
     pending = sent.pending
@@ -360,7 +365,12 @@ def build_trainer(project_root: str, device: str = "auto"):
     from mmrl_desktop.core.data.project import Project
     from mmrl_desktop.core.learning.trainer import Trainer
 
-    return Trainer(Project.open(project_root), device=device, queue_size=0)
+    project = Project.open(project_root)
+    if project.generate_tasks:  # drafts ahead and KTO beside the label tasks (issue 16)
+        from mmrl_desktop.core.learning.with_drafts import build_with_drafts
+
+        return build_with_drafts(project, device, queue_size=0)
+    return Trainer(project, device=device, queue_size=0)
 
 
 def _lower_priority(nice: int) -> None:

@@ -22,6 +22,8 @@ Events go from the loop to the app (``TrainerClient.poll``):
                         order (``[algorithm] next_item``, ``core/learning/next_item.py``): the
                         items to ask next, each with its selection probability among ``pools``
                         unanswered items (stored with the answer); their Predictions follow
+    Drafts(drafts, task)   a ``generate`` task's drafts (``core/data/drafts.Draft``, already
+                        stored), made ahead of the expert for the queue's next items
     Warned(text)        one sentence; training goes on (a checkpoint skipped or not saved, …)
     Failed(text)        one sentence: training stopped (a State("error") follows)
     PeakMemory(mb)      the peak resident memory of the loop's process (MB), with each Metrics
@@ -112,6 +114,20 @@ class NextItems:
 
 
 @dataclass(frozen=True)
+class Drafts:
+    drafts: tuple[Any, ...]  # core/data/drafts.Draft, in the order they were drafted
+    task: str = ""
+
+    @staticmethod
+    def of(drafts) -> list[Drafts]:
+        """One message per task for a step's drafts (none: no message)."""
+        by_task: dict[str, list] = {}
+        for d in drafts:
+            by_task.setdefault(d.task, []).append(d)
+        return [Drafts(tuple(group), task) for task, group in by_task.items()]
+
+
+@dataclass(frozen=True)
 class Warned:
     text: str
 
@@ -131,7 +147,18 @@ class Exited:
     pass
 
 
-Event = State | Info | Metrics | Predictions | NextItems | Warned | Failed | PeakMemory | Exited
+Event = (
+    State
+    | Info
+    | Metrics
+    | Predictions
+    | NextItems
+    | Drafts
+    | Warned
+    | Failed
+    | PeakMemory
+    | Exited
+)
 
 
 def chart_keys(metrics: dict[str, float], tasks: list[str]) -> dict[str, float]:

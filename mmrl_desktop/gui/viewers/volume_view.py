@@ -37,6 +37,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QRectF, Qt, Signal
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QApplication,
     QGraphicsItem,
@@ -70,6 +71,26 @@ from mmrl_desktop.gui.widgets import ElidedLabel
 PAGE_STEP = 10
 SLICE_KEYS = {Qt.Key_Up: -1, Qt.Key_Down: 1, Qt.Key_PageUp: -PAGE_STEP, Qt.Key_PageDown: PAGE_STEP}
 PLANE_KEYS = {Qt.Key_1: "axial", Qt.Key_2: "coronal", Qt.Key_3: "sagittal"}
+
+
+GRAY32 = (np.arange(256, dtype=np.uint32) * 0x010101) | 0xFF000000  # grey level → RGB32
+
+
+class _Gray32ImageItem(pg.ImageItem):
+    """An image item that draws its uint8 grey image as an RGB32 ``QImage``: Qt scales RGB32 onto
+    the screen about ten times faster than ``Grayscale8`` (0.2 against 1–3 ms for a 512² slice
+    drawn at 680², docs/benchmarks.md), and every scroll step draws a new slice."""
+
+    def render(self):
+        img = self.image
+        if img is None or img.ndim != 2 or img.dtype != np.uint8:
+            super().render()
+            return
+        self._rgb32 = np.take(GRAY32, img)  # kept: the QImage uses its memory
+        h, w = img.shape
+        self.qimage = QImage(self._rgb32.data, w, h, 4 * w, QImage.Format_RGB32)
+        self._renderRequired = False
+        self._unrenderable = False
 
 
 class _SliceViewBox(_WindowLevelViewBox):
@@ -182,8 +203,7 @@ class VolumeView(QWidget):
             defaultPadding=0.0,
         )
         self.graphics.setCentralItem(self.view_box)
-        self.image_item = pg.ImageItem(axisOrder="row-major")
-        self.image_item.setAutoDownsample(True)
+        self.image_item = _Gray32ImageItem(axisOrder="row-major")
         self.image_item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.view_box.addItem(self.image_item)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)

@@ -347,6 +347,15 @@ def _add_encoder_commands(sub) -> None:
         help="also load it with transformers and encode one blank input (slower)",
     )
     c.add_argument("--json", action="store_true", help=JSON_HELP)
+    e = what.add_parser(
+        "embed",
+        help="compute the embeddings a project's [encoders] lack (resumes where it stopped)",
+        description="Compute, in batches, the embeddings of a project's items that its "
+        "pretrained encoders' cache lacks (project.toml [encoders]); a progress line on stderr.",
+    )
+    e.add_argument("--project", required=True, metavar="DIR", help=PROJECT_HELP)
+    e.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
+    e.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 COMMAND_MODULES = {

@@ -40,3 +40,21 @@ def test_a_refused_folder_exits_2_with_one_sentence(vit, tmp_path, capsys):
     assert err.startswith("mmrl-desktop: error: ") and "pickle" in err and "\n" not in err
     assert main(["encoders", "check", str(vit), "--modality", "text"]) == 2
     assert "not a text one" in capsys.readouterr().err
+
+
+def test_embed_fills_the_projects_cache_once(vit, tmp_path, capsys):
+    from mmrl_desktop.core.data.project import Project
+    from tests.core.enginefixtures import make_pngs
+
+    src = make_pngs(tmp_path / "src", per_class=3)
+    assert main(["import", str(src), "--project", str(tmp_path / "p")]) == 0
+    assert main(["encoders", "embed", "--project", str(tmp_path / "p")]) == 2
+    assert "no [encoders]" in capsys.readouterr().err
+    project = Project.open(tmp_path / "p")
+    project.encoders = {"image": str(vit)}
+    project.save()
+    assert main(["encoders", "embed", "--project", str(tmp_path / "p"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert out["embeddings"]["image"]["computed"] == 6
+    assert main(["encoders", "embed", "--project", str(tmp_path / "p")]) == 0
+    assert "6 already embedded, 0 computed" in capsys.readouterr().out

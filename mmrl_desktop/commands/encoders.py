@@ -4,6 +4,11 @@ the one sentence saying why it is refused (exit 2). ``--load`` also loads it wit
 (local files only, no remote code) and encodes one blank input.
 
 JSON: ``EncoderInfo.to_dict()`` plus ``"loaded"`` (with ``--load``: seconds to load and encode).
+
+``mmrl-desktop encoders embed --project DIR [--device D] [--json]``: compute the embeddings the
+project's ``[encoders]`` caches lack (a progress line on stderr; resumes after an interruption).
+JSON: ``{"project", "embeddings": {modality: {total, cached, computed, unreadable, seconds,
+items_per_s, stopped}}}``.
 """
 
 from __future__ import annotations
@@ -37,7 +42,37 @@ def _check(args) -> int:
     return 0
 
 
+def _embed(args) -> int:
+    from mmrl_desktop.commands.progress import Bar
+    from mmrl_desktop.core.data.demo import resolve_project
+    from mmrl_desktop.core.errors import UserError
+    from mmrl_desktop.core.learning.pretrained.settings import fill_project
+
+    project = resolve_project(args.project)
+    if not project.encoders:
+        raise UserError(f"{project.root} has no [encoders] in project.toml; nothing to embed.")
+    with Bar("embedding", "items") as bar:
+
+        def report(done: int, total: int, modality: str) -> None:
+            bar.update(done, total, label=f"embedding {modality}")
+
+        results = fill_project(project, progress=report, device=args.device)
+    out = {m: r.to_dict() for m, r in results.items()}
+    if args.json:
+        print(json.dumps({"project": project.root.name, "embeddings": out}))
+        return 0
+    for m, r in results.items():
+        bad = f", {len(r.unreadable)} unreadable" if r.unreadable else ""
+        print(
+            f"{m}: {r.total} items, {r.cached} already embedded, {r.computed} computed "
+            f"({r.items_per_s:.1f} items/s){bad}"
+        )
+    return 0
+
+
 def run(args) -> int:
     if args.encoders_command == "check":
         return _check(args)
+    if args.encoders_command == "embed":
+        return _embed(args)
     raise SystemExit(2)

@@ -1,0 +1,110 @@
+"""project.toml ``[encoders]``: which pretrained folder encodes each modality, and the job that
+fills a project's embedding cache for them.
+
+    [encoders]
+    image = "/models/dinov2-base"     # a Hugging Face folder; relative paths: to the project
+    text = "/models/bert-base"
+    lora = false                      # LoRA adapters on the encoder (GPU or opt-in)
+    batch_size = 16                   # items per forward pass of the background job
+
+``encoder_infos(root, table)`` checks every folder (``inspect_encoder``: refusals are one
+sentence) and returns ``{modality: EncoderInfo}``; ``fill_project`` embeds every item of the
+project that its cache lacks, modality by modality, with one progress callback
+``progress(done, total, modality)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning.pretrained.hf_folder import (
+    ENCODER_MODALITIES,
+    EncoderInfo,
+    inspect_encoder,
+)
+
+OPTIONS: dict[str, type] = {"lora": bool, "batch_size": int}
+DEFAULT_BATCH = 16
+
+
+def split_table(table: dict | None) -> tuple[dict[str, str], dict[str, Any]]:
+    """``[encoders]`` → (modality → folder, options), or ``UserError`` for a bad key or value."""
+    paths: dict[str, str] = {}
+    options: dict[str, Any] = {"lora": False, "batch_size": DEFAULT_BATCH}
+    for key, value in (table or {}).items():
+        if key in ENCODER_MODALITIES:
+            if not isinstance(value, str):
+                raise UserError(f"[encoders] {key} must be a folder path, not {value!r}.")
+            if value.strip():
+                paths[key] = value.strip()
+        elif key in OPTIONS:
+            kind = OPTIONS[key]
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise UserError(f"[encoders] {key} must be a {kind.__name__}, not {value!r}.")
+            options[key] = value
+        else:
+            known = ", ".join([*ENCODER_MODALITIES, *OPTIONS])
+            raise UserError(f"unknown [encoders] setting {key!r}; known: {known}.")
+    if options["batch_size"] < 1:
+        raise UserError("[encoders] batch_size must be at least 1.")
+    return paths, options
+
+
+def resolve_folder(root: str | Path, folder: str) -> Path:
+    p = Path(folder).expanduser()
+    return p if p.is_absolute() else Path(root) / p
+
+
+def encoder_infos(root: str | Path, table: dict | None) -> dict[str, EncoderInfo]:
+    """Each configured modality's checked encoder (raises the refusal's sentence)."""
+    paths, _ = split_table(table)
+    out = {}
+    for modality, folder in paths.items():
+        try:
+            out[modality] = inspect_encoder(resolve_folder(root, folder), modality)
+        except UserError as err:
+            raise UserError(f"the {modality} encoder in project.toml [encoders]: {err}") from None
+    return out
+
+
+def fill_project(
+    project,
+    progress: Callable[[int, int, str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    device: str = "auto",
+    modalities: list[str] | None = None,
+) -> dict[str, Any]:
+    """Embed every item of ``project`` its caches lack; ``{modality: FillResult}``."""
+    from mmrl_desktop.core.learning.pretrained.fill import fill_cache
+
+    infos = encoder_infos(project.root, project.encoders)
+    _, options = split_table(project.encoders)
+    if modalities:
+        infos = {m: i for m, i in infos.items() if m in modalities}
+    store = project.open_store()
+    try:
+        items = store.items()
+    finally:
+        store.close()
+    results = {}
+    for modality, info in infos.items():
+
+        def report(done: int, total: int, modality: str = modality) -> None:
+            if progress is not None:
+                progress(done, total, modality)
+
+        results[modality] = fill_cache(
+            project.root,
+            items,
+            info,
+            device=device,
+            batch_size=int(options["batch_size"]),
+            progress=report,
+            should_stop=should_stop,
+        )
+        if results[modality].stopped:
+            break
+    return results

@@ -301,3 +301,39 @@ def test_multi_view_shows_a_volume_on_its_own_page_and_flips_to_a_preloaded_one(
     m.show_item(None, None, "a report", key="b", volume=ct_volume())  # a flip, nothing refilled
     assert m.current_page() is hidden and m.volume_view is hidden.volume_view
     assert m.modalities() == ("volume", "text")
+
+
+def test_a_shown_volume_takes_the_slice_keys_but_not_a_text_boxs_focus(qtbot):
+    """After an answer the next volume is on a new page: ↓ scrolls it without a click, and the
+    window's answer keys still answer; a text box being typed in keeps its focus."""
+    from PySide6.QtWidgets import QLineEdit, QVBoxLayout, QWidget
+
+    win = QMainWindow()
+    qtbot.addWidget(win)
+    hits = []
+    act = QAction("right", win, shortcut=QKeySequence("A"), shortcutContext=Qt.WindowShortcut)
+    act.triggered.connect(lambda: hits.append(1))
+    win.addAction(act)
+    box, m = QLineEdit(), MultiView()
+    box.setFocusPolicy(Qt.ClickFocus)  # as the panel's boxes: never the window's first focus
+    central = QWidget()
+    lay = QVBoxLayout(central)
+    lay.addWidget(box)
+    lay.addWidget(m, 1)
+    win.setCentralWidget(central)
+    win.resize(1000, 700)
+    win.show()
+    win.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win)
+    m.show_item(None, None, None, key="a", volume=ct_volume())
+    assert win.focusWidget() is m.volume_view.graphics  # the window's focus, active or not
+    m.show_item(None, None, None, key="b", volume=ct_volume())  # the next item
+    assert win.focusWidget() is m.volume_view.graphics
+    qtbot.keyClick(win.focusWidget(), Qt.Key_Down)
+    assert m.volume_view.slice_index() == SHAPE[0] // 2 + 1
+    qtbot.keyClick(win.focusWidget(), Qt.Key_A)
+    assert hits == [1]
+    box.setFocus()
+    qtbot.waitUntil(lambda: win.focusWidget() is box)
+    m.show_item(None, None, "text", key="c", volume=ct_volume())
+    assert win.focusWidget() is box

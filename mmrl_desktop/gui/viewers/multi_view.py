@@ -37,7 +37,8 @@ fourth session, ``benchmarks/click_parts.py``). Moving between an image-only ite
 sound flips pages instead of hiding and showing viewers: nothing is re-laid out or resized on the
 click (hiding and showing viewers resized every pyqtgraph view whenever the kind of item changed).
 On a page the image takes the left (it is the largest thing to read); sound above text in a column
-on the right; a single modality fills the page. Splitter sizes the user drags are kept per page.
+on the right; a single modality fills the page. Splitter sizes the user drags are kept per page. A volume (``VolumeView``) takes the image's place
+and, when shown, the keyboard focus, unless a text box has it (its slice keys are not the window's).
 The pages share one audio output. A page is always filled with the new item before it is shown, so
 a hidden page's old content never flashes.
 """
@@ -245,8 +246,17 @@ class MultiView(QWidget):
             self.audio_view = page.audio_view or self.audio_view
             self.text_view = page.text_view or self.text_view
             self.volume_view = page.volume_view or self.volume_view
+            if page.volume_view is not None:
+                self._focus_volume(page.volume_view)
         self._shown = shown
         self.itemShown.emit(shown)
+
+    def _focus_volume(self, view: VolumeView) -> None:
+        """A volume shown gets the keys (↑/↓, PgUp/PgDn scroll its slices) unless the expert is
+        typing elsewhere: the window's answer keys still work, the viewer does not take them."""
+        focus = QApplication.focusWidget()
+        if focus is None or self.isAncestorOf(focus):
+            view.graphics.setFocus(Qt.OtherFocusReason)
 
     def modalities(self) -> tuple[str, ...]:
         return self._shown

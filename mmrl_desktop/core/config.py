@@ -231,6 +231,9 @@ class TrainConfig:
 
 
 IMAGE_ENCODERS = ("small-cnn", "resnet18", "resnet34", "mobilenet_v3_small", "efficientnet_b0")
+# Volumes (ADR 0015): a 3-D CNN over the whole grid, or a 2-D CNN over slab projections (2.5-D).
+VOLUME_ENCODERS = ("3d-cnn", "2.5d")
+MODEL_MODALITIES = ("image", "audio", "text", "volume")
 
 
 @dataclass
@@ -265,9 +268,25 @@ class ModelConfig:
     text_max_tokens: int = field(default=256, metadata=_help("n-gram ids kept per text"))
     embed_dim: int = field(default=128, metadata=_help("width of every modality's embedding"))
     dropout: float = field(default=0.0, metadata=_help("dropout before the task heads"))
+    pretrained: dict[str, Any] = field(
+        default_factory=dict,
+        metadata=_help(
+            "filled from project.toml [encoders], not set by hand: modality -> the pretrained "
+            "encoder whose cached embedding that modality reads (path, fingerprint, "
+            "embedding_size, architecture, model_type; docs/adr/0014)"
+        ),
+    )
     modalities: str = field(
         default="",
         metadata=_help("comma-separated modalities the model reads; empty = those in the data"),
+    )
+    volume_encoder: str = field(
+        default="3d-cnn",
+        metadata=_help(f"volume encoder: {', '.join(VOLUME_ENCODERS)} (from scratch; ADR 0015)"),
+    )
+    volume_size: int = field(
+        default=32,
+        metadata=_help("side of the cubic grid a volume is resampled to for the model (16 to 96)"),
     )
 
     def validate(self) -> None:
@@ -291,8 +310,20 @@ class ModelConfig:
         _check(self.text_max_tokens >= 1, "text_max_tokens must be at least 1.")
         _check(self.embed_dim >= 4, "embed_dim must be at least 4.")
         _check(0.0 <= self.dropout < 1.0, "dropout must be in [0, 1).")
-        bad = [m for m in self.modality_list() if m not in ("image", "audio", "text")]
-        _check(not bad, f"unknown modality {', '.join(bad)}; use image, audio, text.")
+        for m, spec in self.pretrained.items():
+            _check(
+                isinstance(spec, dict)
+                and bool(spec.get("fingerprint"))
+                and int(spec.get("embedding_size") or 0) > 0,
+                f"pretrained {m!r} must name a checked encoder (project.toml [encoders]).",
+            )
+        bad = [m for m in self.modality_list() if m not in MODEL_MODALITIES]
+        _check(not bad, f"unknown modality {', '.join(bad)}; use {_one_of(MODEL_MODALITIES)}.")
+        _check(
+            self.volume_encoder in VOLUME_ENCODERS,
+            f"unknown volume_encoder {self.volume_encoder!r}; choose {_one_of(VOLUME_ENCODERS)}.",
+        )
+        _check(16 <= self.volume_size <= 96, "volume_size must be between 16 and 96.")
 
     def modality_list(self) -> list[str]:
         return [m.strip() for m in self.modalities.split(",") if m.strip()]

@@ -13,6 +13,7 @@ class Modality(str, Enum):
     IMAGE = "image"
     AUDIO = "audio"
     TEXT = "text"
+    VOLUME = "volume"  # a DICOM series, multi-frame DICOM or NIfTI (``core.data.volumes``)
 
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm"})
@@ -55,8 +56,9 @@ class Item:
     @property
     def modalities(self) -> tuple[Modality, ...]:
         out = []
-        if self.image:
-            out.append(Modality.IMAGE)
+        if self.image:  # a volume's ``image`` is its first file; ``info["volume"]`` says it is one
+            volume = isinstance((self.info or {}).get("volume"), dict)
+            out.append(Modality.VOLUME if volume else Modality.IMAGE)
         if self.audio:
             out.append(Modality.AUDIO)
         if self.text or self.text_inline is not None:

@@ -14,6 +14,11 @@ this order (only the model's modalities are present; the sidecar lists them):
     text        int64   [B, L]        hashed word/bigram/char-3-gram ids in [1, buckets), 0 = pad
                                       (``mmrl_desktop.core.learning.model.featurize.hash_text``)
     text_mask   float32 [B]
+    volume      float32 [B, 1, V, V, V]  a volume (DICOM series, NIfTI) resampled to V³ in patient
+                                      order (inferior→superior, anterior→posterior, right→left),
+                                      CT clipped to [-1000, 1000] HU, / 255 after uint8 (ADR 0015:
+                                      ``volume_encoder.volume_grid``)
+    volume_mask float32 [B]
 
 and returns, per task, ``probs_<task>`` float32 [B, K]: the model's greedy class probabilities
 (what the app shows as confidence; argmax = the predicted label). ``B`` is dynamic, as is ``L``.
@@ -158,6 +163,9 @@ def _synthetic(cfg, n: int, seed: int) -> dict[str, torch.Tensor]:
         out["audio"] = torch.randn((n, t), generator=g) * 0.1
     if "text" in mods:
         out["text"] = torch.randint(1, cfg.text_buckets, (n, 5 + seed), generator=g)
+    if "volume" in mods:
+        v = cfg.volume_size
+        out["volume"] = torch.rand((n, 1, v, v, v), generator=g)
     for m in mods:
         mask = torch.ones(n, dtype=torch.bool)
         if n > 1 and len(mods) > 1:
@@ -263,6 +271,25 @@ def _input_specs(cfg) -> list[dict]:
                 ),
             },
             _mask("text_mask", "1.0 where the item has text, else 0.0"),
+        ]
+    if "volume" in mods:
+        v = cfg.volume_size
+        inputs += [
+            {
+                "name": "volume",
+                "dtype": "float32",
+                "shape": ["batch", 1, v, v, v],
+                "preprocessing": (
+                    "a volume (DICOM series sorted along the slice normal, multi-frame DICOM or "
+                    "NIfTI) in stored values × slope + intercept; each slice area-averaged to "
+                    f"{v}x{v}, then resampled along the slices to {v}; axes in patient order "
+                    "(inferior→superior, anterior→posterior, patient right→left); CT (or data "
+                    "whose minimum is ≤ -900) clipped to [-1000, 1000] HU, other data to its 1st-"
+                    "99th percentiles; scaled to uint8 and divided by 255 "
+                    "(mmrl_desktop.core.learning.model.volume_encoder.volume_grid)"
+                ),
+            },
+            _mask("volume_mask", "1.0 where the item is a volume, else 0.0"),
         ]
     return inputs
 

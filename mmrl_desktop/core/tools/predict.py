@@ -92,6 +92,9 @@ def scan_files(
     if os.path.isfile(path):
         base = os.path.dirname(path)
         name = os.path.basename(path)
+        volume = _one_volume(path)
+        if volume is not None:  # a NIfTI or a grey multi-frame DICOM file (ADR 0015)
+            return volume
         kind = kind_of(name, path)
         if kind is None:
             raise UserError(
@@ -107,6 +110,19 @@ def scan_files(
     if not os.path.isdir(path):
         raise UserError(f"{source} is neither a file nor a folder.")
     return _scan_tree(path, kind_of, MANIFEST_NAMES, progress)
+
+
+def _one_volume(path: str):
+    """``scan_files``' answer for one NIfTI or grey multi-frame DICOM file, else None."""
+    from mmrl_desktop.core.data.volumes.scan import volumes_under
+
+    folder = os.path.dirname(path)
+    if not path.lower().endswith((".nii", ".nii.gz", ".dcm", ".dicom")):
+        return None
+    found, skipped, _ = volumes_under(folder, only=os.path.realpath(path))
+    if not found:
+        return None
+    return found, skipped, folder
 
 
 def _files_read(progress):
@@ -162,9 +178,10 @@ def _file_skip(name: str, full: str, real_root: str, manifest_names, kind_of) ->
 def _scan_tree(root: str, kind_of, manifest_names, progress=None) -> tuple[list, list[dict], str]:
     """``progress(files checked, 0)`` after each file read (the total is not known yet)."""
     from mmrl_desktop.core.data.loaders import SOURCE_ROOT
+    from mmrl_desktop.core.data.volumes.scan import volumes_under
 
     real_root = os.path.realpath(root)
-    skipped: list[dict] = []
+    volumes, skipped, consumed = volumes_under(root)  # series, NIfTI, multi-frame (ADR 0015)
     groups: dict[tuple[str, str], dict[str, str]] = {}
     checked = 0
     for folder, dirs, files in os.walk(root, followlinks=False):
@@ -181,6 +198,8 @@ def _scan_tree(root: str, kind_of, manifest_names, progress=None) -> tuple[list,
         for name in sorted(files):
             full = os.path.join(folder, name)
             rel = _rel(full, root)
+            if os.path.realpath(full) in consumed:
+                continue
             kind, reason = _file_skip(name, full, real_root, manifest_names, kind_of)
             if kind is None:
                 if reason:
@@ -201,7 +220,7 @@ def _scan_tree(root: str, kind_of, manifest_names, progress=None) -> tuple[list,
                 skipped.append({"path": rel, "reason": reason})
                 continue
             slots[slot] = full
-    items = []
+    items = list(volumes)
     for (rel_folder, stem), slots in groups.items():
         if not slots:
             continue

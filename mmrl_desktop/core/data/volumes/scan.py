@@ -208,12 +208,12 @@ def _one_file(label, path, real_root, out, taken) -> None:
     except Exception as err:  # a library failing on odd input must not stop an import
         out.skipped.append((rel, f"file cannot be read ({type(err).__name__}: {err})"[:200]))
         return
-    stem = rel.split("/", 1)[-1]
+    stem = rel.split("/", 1)[-1] if label else rel
     for suffix in (".nii.gz", ".nii", ".dcm", ".dicom"):
         if stem.lower().endswith(suffix):
             stem = stem[: -len(suffix)]
             break
-    _add(out, f"{label}/{stem}", path, info, label, taken)
+    _add(out, f"{label}/{stem}" if label else stem, path, info, label, taken)
 
 
 def scan_class_volumes(
@@ -307,3 +307,62 @@ def promote_multiframe(items: list[tuple[Item, str | None]]) -> None:
             info=vol_info,
         )
         items[n] = (new, label)
+
+
+def volumes_under(
+    root: str, only: str | None = None
+) -> tuple[list[tuple[Item, dict, None]], list[dict], set[str]]:
+    """For ``predict``: the volumes anywhere under ``root`` (series of two slices or more, grey
+    multi-frame files, NIfTI), as (item, {"image": relative path}, None); what was set aside;
+    and the real paths they use (a walk of single files leaves those out). ``only``: look at
+    that one file of ``root`` instead of walking it."""
+    real_root = os.path.realpath(root)
+    out = VolumeScan()
+    dicom: list[str] = []
+    nifti: list[str] = []
+    walk = [(os.path.dirname(only), [], [os.path.basename(only)])] if only else os.walk(real_root)
+    for here, dirs, names in walk:
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(here, d))
+        )
+        for name in sorted(names):
+            path = os.path.join(here, name)
+            if name.startswith(".") or os.path.islink(path) or regular_file_reason(path):
+                continue
+            if is_nifti_name(name):
+                nifti.append(path)
+            elif is_dicom_path(path):
+                dicom.append(path)
+    headers = []
+    for f in dicom:
+        try:
+            headers.append(read_header(f))
+        except UnreadableFile:
+            continue  # the file walk reports it
+    consumed: set[str] = set()
+    taken: set[str] = set()
+    multi = [h for h in headers if h.frames > 1 and h.samples == 1]
+    for hs in group_series([h for h in headers if h.frames == 1 and h.samples == 1]).values():
+        if len(hs) < 2:
+            continue
+        folder = _folder_of(hs)
+        rel = _rel(folder, real_root)
+        name = os.path.basename(real_root) if rel == "." else rel
+        try:
+            plan = plan_series(hs)
+        except UnreadableFile as err:
+            out.skipped.append((rel, str(err)))
+            consumed.update(h.path for h in hs)
+            continue
+        out.skipped.extend((_rel(p, real_root), r) for p, r in plan.skipped)
+        consumed.update(h.path for h in hs)
+        item_id = _unique_id(name, taken)
+        out.items.append(
+            (Item(item_id, image=plan.files[0], info=series_info(plan, real_root, hs)), None)
+        )
+    for f in [h.path for h in multi] + nifti:
+        consumed.add(f)
+        _one_file("", f, real_root, out, taken)
+    found = [(it, {"image": _rel(it.image, real_root)}, None) for it, _ in out.items]
+    skipped = [{"path": p, "reason": r} for p, r in out.skipped]
+    return found, skipped, consumed

@@ -28,7 +28,7 @@ from mmrl_desktop.core.config import ModelConfig
 from mmrl_desktop.core.data.items import Item
 from mmrl_desktop.core.learning.model.encoders import TINY
 
-MODALITIES = ("image", "audio", "text")
+MODALITIES = ("image", "audio", "text", "volume")
 MAX_AUTO_SIDE = 64  # the largest side ``image_side`` picks (see there)
 
 
@@ -40,6 +40,18 @@ def _load_image_display(item: Item) -> np.ndarray:
     from mmrl_desktop.core.data.loaders import MODEL_MAX_SIDE, item_file, load_image
 
     return load_image(item_file(item, "image"), max_side=MODEL_MAX_SIDE).display
+
+
+def _is_volume(item: Item) -> bool:
+    return isinstance((item.info or {}).get("volume"), dict)
+
+
+def _load_volume_grid(item: Item, size: int) -> np.ndarray:
+    """``size³`` uint8 grid of a volume item (``volume_encoder.volume_grid``, ADR 0015)."""
+    from mmrl_desktop.core.data.volumes import volume_of_item
+    from mmrl_desktop.core.learning.model.volume_encoder import volume_grid
+
+    return volume_grid(volume_of_item(item), size)
 
 
 def _load_audio(item: Item, sample_rate: int, seconds: float) -> np.ndarray:
@@ -133,7 +145,7 @@ def resolve_model_config(config: ModelConfig, items: list[Item], sample: int = 6
         changes["modalities"] = ",".join(present or ["image"])
     mods = changes.get("modalities", config.modalities).split(",")
     if "image" in mods and (config.image_size == 0 or config.image_channels == 0):
-        with_image = [it for it in items if it.image]
+        with_image = [it for it in items if it.image and not _is_volume(it)]
         step = max(1, len(with_image) // sample)
         sides, colour = [], False
         for it in with_image[::step][:sample]:
@@ -163,9 +175,17 @@ def _reason(err: Exception) -> str:
 class Featurizer:
     """Turns an Item into compact arrays; LRU cache bounded in bytes; collates batches."""
 
-    def __init__(self, config: ModelConfig, cache_mb: int = 512):
+    def __init__(self, config: ModelConfig, cache_mb: int = 512, root=None):
         self.config = config
-        self.modalities = config.modality_list()
+        # a pretrained modality (``config.pretrained``, issue 14) is read as its encoder's cached
+        # embedding ("<m>_emb", computed at once when missing), not decoded here
+        self.modalities = [m for m in config.modality_list() if m not in config.pretrained]
+        self.pretrained = None
+        if config.pretrained:
+            from mmrl_desktop.core.learning.pretrained.features import PretrainedInputs
+
+            self.pretrained = PretrainedInputs(config.pretrained, root or ".")
+        self._ready: dict[str, dict[str, np.ndarray]] = {}  # embedded ahead, not yet cached
         self.cache_bytes = int(cache_mb) << 20
         self._cache: OrderedDict[str, dict[str, np.ndarray]] = OrderedDict()
         self._bytes = 0
@@ -179,7 +199,18 @@ class Featurizer:
         cfg = self.config
         out: dict[str, np.ndarray] = {}
         failed: list[str] = []
-        if "image" in self.modalities and item.image:
+        if self.pretrained is not None:
+            vecs = self._ready.pop(item.item_id, None)
+            if vecs is None:
+                vecs = self.pretrained.compute([item]).get(item.item_id, {})
+            out.update(vecs)
+            failed += self.pretrained.failure(item.item_id)
+        if "volume" in self.modalities and item.image and _is_volume(item):
+            try:
+                out["volume"] = _load_volume_grid(item, cfg.volume_size)
+            except Exception as err:
+                failed.append(f"volume: {_reason(err)}")
+        if "image" in self.modalities and item.image and not _is_volume(item):
             try:
                 disp = _load_image_display(item)
                 out["image"] = _to_chw(disp, cfg.image_channels, cfg.image_size)
@@ -223,6 +254,7 @@ class Featurizer:
 
     def readable(self, items: list[Item]) -> list[Item]:
         """``items`` without those none of whose files can be read (now featurized, cached)."""
+        self._prefetch(items)
         for it in items:
             self.features(it)
         return [it for it in items if it.item_id not in self.unreadable]
@@ -250,6 +282,15 @@ class Featurizer:
                     img[i], mask[i] = f["image"], True
             out["image"] = torch.from_numpy(img).float().div_(255.0)
             out["image_mask"] = torch.from_numpy(mask)
+        if "volume" in self.modalities:
+            side = cfg.volume_size
+            vol = np.zeros((n, 1, side, side, side), np.uint8)
+            mask = np.zeros(n, bool)
+            for i, f in enumerate(feats):
+                if "volume" in f:
+                    vol[i, 0], mask[i] = f["volume"], True
+            out["volume"] = torch.from_numpy(vol).float().div_(255.0)
+            out["volume_mask"] = torch.from_numpy(mask)
         if "audio" in self.modalities:
             length = int(cfg.audio_sample_rate * cfg.audio_seconds)
             wav = np.zeros((n, length), np.float32)
@@ -268,7 +309,18 @@ class Featurizer:
                     ids[i, : len(f["text"])], mask[i] = f["text"], True
             out["text"] = torch.from_numpy(ids)
             out["text_mask"] = torch.from_numpy(mask)
+        if self.pretrained is not None:
+            out.update(self.pretrained.collate(feats))
         return out
 
     def batch(self, items: list[Item]) -> dict[str, torch.Tensor]:
+        self._prefetch(items)
         return self.collate([self.features(it) for it in items])
+
+    def _prefetch(self, items: list[Item]) -> None:
+        """The pretrained embeddings of items not featurized yet, computed in batches."""
+        if self.pretrained is None:
+            return
+        todo = [it for it in items if it.item_id not in self._cache and it.item_id not in self._ready]
+        for start in range(0, len(todo), 256):
+            self._ready.update(self.pretrained.compute(todo[start : start + 256]))

@@ -8,6 +8,7 @@
     "image": float [B, C, S, S] in [0, 1]     "image_mask": bool [B]
     "audio": float [B, T] waveform            "audio_mask": bool [B]
     "text":  long  [B, L] hashed ids, 0 = pad  "text_mask":  bool [B]
+    "volume": float [B, 1, V, V, V] in [0, 1]  "volume_mask": bool [B]   (V: volume_size)
 Only the modalities the model was built for are read; an item that lacks one has mask False (its
 rows are not even encoded).
 """
@@ -58,6 +59,22 @@ class Policy(nn.Module):
             encoders["audio"] = AudioEncoder(config.audio_sample_rate, config.n_mels, dim)
         if "text" in self.modalities:
             encoders["text"] = TextEncoder(config.text_buckets, dim)
+        if "volume" in self.modalities:
+            from mmrl_desktop.core.learning.model.volume_encoder import build_volume_encoder
+
+            encoders["volume"] = build_volume_encoder(
+                config.volume_encoder, config.volume_size, dim
+            )
+        self.input_keys: dict[str, str] = {}  # a pretrained modality reads its cached embedding
+        for m, spec in config.pretrained.items():
+            if m in self.modalities:
+                from mmrl_desktop.core.learning.pretrained.features import (
+                    EmbeddingProjection,
+                    input_key,
+                )
+
+                encoders[m] = EmbeddingProjection(int(spec["embedding_size"]), dim)
+                self.input_keys[m] = input_key(m)
         self.encoders = nn.ModuleDict(encoders)
         self.fusion = MaskedMeanFusion(self.modalities, dim, config.dropout)
         self.heads = TaskHeads(dim, num_labels)
@@ -73,15 +90,17 @@ class Policy(nn.Module):
         masks: dict[str, torch.Tensor] = {}
         batch = None
         for m in self.modalities:
-            if m in inputs:
-                batch = inputs[m].shape[0]
+            key = self.input_keys.get(m, m)
+            if key in inputs:
+                batch = inputs[key].shape[0]
                 break
         if batch is None:
             raise ValueError("the batch holds none of the model's modalities")
         for m, enc in self.encoders.items():
-            if m not in inputs:
+            key = self.input_keys.get(m, m)
+            if key not in inputs:
                 continue
-            x = inputs[m]
+            x = inputs[key]
             mask = inputs.get(f"{m}_mask")
             if mask is None:
                 mask = torch.ones(batch, dtype=torch.bool, device=x.device)

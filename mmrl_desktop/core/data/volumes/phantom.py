@@ -1,0 +1,75 @@
+"""Synthetic chest-CT phantoms, with or without a small lung nodule (the demo, the benchmark).
+
+``chest_phantom(rng, nodule)`` returns stored int16 values ``(slices, rows, cols)`` (HU + 1024,
+written with intercept -1024) in the DICOM axial layout: rows anterior → posterior, columns patient
+right → left, slices inferior → superior. What is in it, in HU: air -1000 around an elliptic body
+(soft tissue 40, a fat rim -100), two lungs (-850) that narrow towards the apex, a spine (bone 700)
+behind them, a table under the back, Gaussian noise (σ 15); with ``nodule``: a sphere of soft
+tissue (40), 7–11 mm in radius, inside one lung. Body size, lung size and position vary a
+little from case to case, so only the nodule tells the two classes apart.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SHAPE = (32, 64, 64)  # slices, rows, cols
+SPACING = (5.0, 5.5, 5.5)  # mm: slice, row, col
+INTERCEPT = -1024.0
+
+
+def _ellipse(yy, xx, cy, cx, ry, rx) -> np.ndarray:
+    return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+
+
+def chest_phantom(
+    rng: np.random.Generator,
+    nodule: bool,
+    shape: tuple[int, int, int] = SHAPE,
+    spacing: tuple[float, float, float] = SPACING,
+) -> np.ndarray:
+    """One phantom's stored values (int16, HU + 1024)."""
+    n_k, n_j, n_i = shape
+    dz, dy, dx = spacing
+    zz, yy, xx = np.meshgrid(
+        np.arange(n_k) * dz, np.arange(n_j) * dy, np.arange(n_i) * dx, indexing="ij"
+    )
+    cy, cx = n_j * dy / 2 + rng.uniform(-8, 8), n_i * dx / 2 + rng.uniform(-8, 8)
+    body_ry, body_rx = rng.uniform(95, 115), rng.uniform(140, 165)
+    hu = np.full(shape, -1000.0, np.float32)
+    body = _ellipse(yy, xx, cy, cx, body_ry, body_rx)
+    hu[body] = -100.0  # fat rim
+    hu[_ellipse(yy, xx, cy, cx, body_ry - 8, body_rx - 8)] = 40.0
+    # lungs: taller towards the base (slice 0), narrowing to the apex
+    height = (n_k - 1) * dz
+    taper = 1.0 - 0.45 * (zz / max(height, 1.0)) ** 2
+    lung_ry, lung_rx = rng.uniform(60, 72), rng.uniform(42, 52)
+    sep = rng.uniform(58, 68)
+    lungs = np.zeros(shape, bool)
+    for side in (-1, 1):
+        lx = cx + side * sep
+        lungs |= _ellipse(yy, xx, cy - 6, lx, lung_ry * taper, lung_rx * taper)
+    hu[lungs] = -850.0
+    # spine behind the lungs, a table under the back
+    spine = _ellipse(yy, xx, cy + body_ry - 32, cx, 16, 14)
+    hu[spine] = 700.0
+    hu[(yy > cy + body_ry + 6) & (yy < cy + body_ry + 14)] = 200.0
+    if nodule:
+        _add_nodule(rng, hu, lungs, (zz, yy, xx))
+    hu += rng.normal(0.0, 15.0, shape).astype(np.float32)
+    return np.clip(np.rint(hu - INTERCEPT), -32768, 32767).astype(np.int16)
+
+
+def _add_nodule(rng, hu: np.ndarray, lungs: np.ndarray, grids) -> None:
+    """A soft-tissue sphere whose centre lies well inside a lung."""
+    zz, yy, xx = grids
+    radius = rng.uniform(7.0, 11.0)
+    inside = np.argwhere(lungs)
+    for _ in range(50):
+        k, j, i = inside[rng.integers(len(inside))]
+        centre = (zz[k, j, i], yy[k, j, i], xx[k, j, i])
+        ball = (zz - centre[0]) ** 2 + (yy - centre[1]) ** 2 + (xx - centre[2]) ** 2 <= radius**2
+        if lungs[ball].mean() > 0.97:  # the whole ball in lung: surrounded by air-like tissue
+            hu[ball] = 40.0
+            return
+    hu[ball] = 40.0

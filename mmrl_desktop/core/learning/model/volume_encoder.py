@@ -1,0 +1,132 @@
+"""Volumes for the model: a fixed cubic grid (``volume_grid``) and two encoders from scratch.
+
+``volume_grid`` reads a ``Volume`` slice by slice (never the whole series in float), averages each
+slice down to ``size × size``, resamples along the slices to ``size``, and turns the result to the
+patient's axes (inferior → superior, anterior → posterior, right → left: the same for a DICOM
+series and a NIfTI file of the same body). Values: CT (or HU-like data, minimum ≤ -900) clipped
+to [-1000, 1000] HU; anything else between its 1st and 99th percentiles; stored as uint8 (a 32³
+grid is 32 KB in the featurizer's cache).
+
+Encoders (``ModelConfig.volume_encoder``, ADR 0015 for the measurements behind the default):
+
+- ``3d-cnn`` — ``SmallCNN3D``: per-volume standardisation, 3×3×3 conv blocks (BatchNorm, ReLU) with
+  2× max-pooling down to 4³, global average and max pooling, a linear projection.
+- ``2.5d`` — ``SlabEncoder``: the grid cut into three slabs along the body axis; the maximum and
+  mean intensity projection of each (6 channels) through the 2-D ``SmallCNN``.
+
+Input: float ``[B, 1, S, S, S]`` in [0, 1] (``Featurizer.collate``'s ``"volume"``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from mmrl_desktop.core.learning.model.encoders import SmallCNN
+
+HU_RANGE = (-1000.0, 1000.0)
+WIDTHS_3D = (16, 32, 64, 64)
+SLABS = 3
+
+
+# ------------------------------------------------------------------ the grid
+def _resample_slices(vol, size: int) -> torch.Tensor:
+    """``[K, size, size]`` float32: each storage slice (HU) averaged down (or stretched) in plane."""
+    k_count = vol.shape[0]
+    out = torch.empty((k_count, size, size), dtype=torch.float32)
+    for k in range(k_count):
+        hu = torch.from_numpy(np.array(vol.to_hu(np.asarray(vol.voxels[k])), dtype=np.float32))
+        x = hu[None, None]
+        if x.shape[-2] >= size and x.shape[-1] >= size:
+            x = F.adaptive_avg_pool2d(x, (size, size))
+        else:
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+        out[k] = x[0, 0]
+    return out
+
+
+def volume_grid(vol, size: int) -> np.ndarray:
+    """A ``Volume`` as a ``size³`` uint8 grid in patient order (see the module's docstring)."""
+    stack = _resample_slices(vol, size)[None, None]  # [1, 1, K, S, S]
+    if stack.shape[2] >= size:
+        grid = F.adaptive_avg_pool3d(stack, (size, size, size))
+    else:
+        grid = F.interpolate(stack, size=(size, size, size), mode="trilinear", align_corners=False)
+    grid = grid[0, 0]
+    amap = vol.axis_map()  # per patient axis x, y, z: (voxel axis, sign)
+    order = [amap[2][0], amap[1][0], amap[0][0]]  # z, y, x
+    grid = grid.permute(*order)
+    flips = [d for d, p in enumerate((2, 1, 0)) if amap[p][1] < 0]
+    if flips:
+        grid = grid.flip(flips)
+    arr = grid.numpy()
+    if vol.tags.get("modality") == "CT" or float(arr.min()) <= -900.0:
+        lo, hi = HU_RANGE
+    else:
+        lo, hi = (float(v) for v in np.percentile(arr, [1.0, 99.0]))
+        hi = max(hi, lo + 1e-6)
+    scaled = (np.clip(arr, lo, hi) - lo) / (hi - lo) * 255.0 + 0.5
+    return np.ascontiguousarray(scaled.astype(np.uint8))
+
+
+# ------------------------------------------------------------------ encoders
+def _standardize(x: torch.Tensor) -> torch.Tensor:
+    flat = x.flatten(1)
+    mean = flat.mean(1).view(-1, *([1] * (x.dim() - 1)))
+    std = flat.std(1, unbiased=False).clamp_min(1.0 / 255).view(-1, *([1] * (x.dim() - 1)))
+    return (x - mean) / std
+
+
+def _conv3d(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv3d(cin, cout, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm3d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class SmallCNN3D(nn.Module):
+    """A from-scratch 3-D CNN: [B, 1, S, S, S] → [B, dim]. Above 32 a stride-2 stem first."""
+
+    def __init__(self, size: int, dim: int):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c, s = 1, size
+        while s > 32:
+            layers.append(_conv3d(c, 12, stride=2))
+            c, s = 12, (s + 1) // 2
+        for n, out in enumerate(WIDTHS_3D):
+            layers.append(_conv3d(c, out))
+            c = out
+            if n < len(WIDTHS_3D) - 1 and s > 4:
+                layers.append(nn.MaxPool3d(2))
+                s = (s + 1) // 2
+        self.features = nn.Sequential(*layers)
+        self.proj = nn.Sequential(nn.Linear(2 * c, dim), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.features(_standardize(x))
+        return self.proj(torch.cat([f.mean((2, 3, 4)), f.amax((2, 3, 4))], 1))
+
+
+class SlabEncoder(nn.Module):
+    """2.5-D: max and mean projections of ``SLABS`` slabs along the body axis → 2-D CNN."""
+
+    def __init__(self, size: int, dim: int):
+        super().__init__()
+        self.cnn = SmallCNN(2 * SLABS, size, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        v = x[:, 0]  # [B, Z, Y, X]
+        slabs = torch.tensor_split(v, SLABS, dim=1)
+        maxes = [s.amax(1) for s in slabs]
+        means = [s.mean(1) for s in slabs]
+        return self.cnn(torch.stack(maxes + means, 1))
+
+
+def build_volume_encoder(kind: str, size: int, dim: int) -> nn.Module:
+    if kind == "2.5d":
+        return SlabEncoder(size, dim)
+    return SmallCNN3D(size, dim)

@@ -1,7 +1,8 @@
 """New-project wizard: source → project folder and name → tasks and labels → model → import.
 
 The last page creates the project (``Project.create``), copies a chosen weights file into it
-(so the folder stays self-contained) and imports the source in the background with a progress bar
+(so the folder stays self-contained), writes the pretrained encoder folders chosen on the Model
+page to ``[encoders]`` (by path: a 1 GB model is not copied) and imports the source in the background with a progress bar
 and a cancel button; it ends with the import report. ``projectCreated(path)`` then tells the
 main window to open the new project.
 """
@@ -18,7 +19,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
-    QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from mmrl_desktop.core.data.project import DEFAULT_TASK, PROJECT_FILE, Project, Task
 from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.gui.dialogs.encoder_picker import EncodersBox
 from mmrl_desktop.gui.dialogs.import_dialog import (
     ImportPanel,
     check_source,
@@ -132,10 +133,12 @@ def create_job(
     source: str,
     holdout: float | None = None,
     algorithm: dict | None = None,
+    encoders: dict | None = None,
 ):
     """The background work of the last page: create, copy weights, import (``holdout``: the
     fraction of labelled items kept for evaluation; None: the default; ``algorithm``: project.toml's
-    ``[algorithm]`` table, e.g. ``orientation_free``)."""
+    ``[algorithm]`` table, e.g. ``orientation_free``; ``encoders``: its ``[encoders]`` table,
+    modality → pretrained model folder)."""
     from mmrl_desktop.gui.dialogs.import_dialog import import_job
 
     def run(state):
@@ -148,6 +151,9 @@ def create_job(
             dest.parent.mkdir(exist_ok=True)
             shutil.copyfile(weights, dest)
             project.model["weights_path"] = str(dest.relative_to(project.root))
+            project.save()
+        if encoders:
+            project.encoders = dict(encoders)
             project.save()
         return import_job(str(project.root), source, tasks[0].name, holdout)(state)
 
@@ -307,11 +313,11 @@ class ModelPage(QWizardPage):
         super().__init__()
         self.setTitle("Model")
         self.setSubTitle(
-            "Nothing is downloaded. The small CNN trains from scratch in seconds; a larger "
-            "image encoder needs a weights file you have on this computer."
+            "Nothing is downloaded. The small built-in encoders train from scratch in seconds; a "
+            "larger one needs a weights file or a pretrained model folder on this computer."
         )
-        self.preset = QComboBox()
-        self.preset.addItems(list(MODEL_PRESETS))
+        self.encoders = EncodersBox(image_builtin=tuple(MODEL_PRESETS))
+        self.preset = self.encoders.pickers["image"].combo  # the torchvision presets, as before
         self.weights = QLineEdit()
         self.weights.setPlaceholderText("a .safetensors or .pt file")
         self.browse = QPushButton("Choose…")
@@ -320,8 +326,9 @@ class ModelPage(QWizardPage):
         row.addWidget(self.weights, 1)
         row.addWidget(self.browse)
         self.note = QLabel(
-            "Audio and text get their own small encoders whatever you choose here; the model "
-            "reads every modality found in your data."
+            "A pretrained folder (Hugging Face: config.json and .safetensors) is used where it "
+            "is, not copied; each item's embedding is computed once, in the background. The "
+            "model reads every modality found in your data."
         )
         self.note.setWordWrap(True)
         self.orientation_free = QCheckBox(
@@ -333,16 +340,17 @@ class ModelPage(QWizardPage):
             "a 6 and a 9. Saved as orientation_free in project.toml."
         )
         form = QFormLayout(self)
-        form.addRow("Image encoder", self.preset)
+        form.addRow(self.encoders)
         form.addRow("Weights file", row)
         form.addRow("", self.note)
         form.addRow("", self.orientation_free)
         self.preset.currentTextChanged.connect(self._update)
         self.weights.textChanged.connect(self.completeChanged)
+        self.encoders.changed.connect(self.completeChanged)
         self._update()
 
     def needs_weights(self) -> bool:
-        return MODEL_PRESETS[self.preset.currentText()][1]
+        return MODEL_PRESETS.get(self.preset.currentText(), ({}, False))[1]
 
     def _update(self) -> None:
         need = self.needs_weights()
@@ -358,7 +366,11 @@ class ModelPage(QWizardPage):
             self.weights.setText(path)
 
     def model_table(self) -> dict:
-        return dict(MODEL_PRESETS[self.preset.currentText()][0])
+        return dict(MODEL_PRESETS.get(self.preset.currentText(), ({}, False))[0])
+
+    def encoders_table(self) -> dict:
+        """project.toml's ``[encoders]``: modality → the pretrained folders chosen here."""
+        return self.encoders.table()
 
     def algorithm_table(self) -> dict:
         """project.toml's ``[algorithm]`` settings chosen on this page."""
@@ -368,7 +380,8 @@ class ModelPage(QWizardPage):
         return self.weights.text().strip() if self.needs_weights() else ""
 
     def isComplete(self) -> bool:  # noqa: N802
-        return not self.needs_weights() or bool(self.weights.text().strip())
+        weights_ok = not self.needs_weights() or bool(self.weights.text().strip())
+        return weights_ok and self.encoders.is_complete()
 
     def validatePage(self) -> bool:  # noqa: N802
         path = self.weights_file()
@@ -411,6 +424,7 @@ class ImportPage(QWizardPage):
             str(Path(self.field("source")).expanduser()),
             wiz.tasks_page.holdout_fraction(),
             wiz.model_page.algorithm_table(),
+            wiz.model_page.encoders_table(),
         )
         self.panel.run(job, "Creating the project and importing…")
 
@@ -433,7 +447,7 @@ class NewProjectWizard(QWizard):
         self.setOption(QWizard.NoBackButtonOnLastPage, True)
         # the last page creates the project: there is nothing left to cancel, only to open
         self.setOption(QWizard.NoCancelButtonOnLastPage, True)
-        self.resize(780, 520)
+        self.resize(780, 600)  # the Model page's three encoder choices
         self.source_page = SourcePage()
         self.project_page = ProjectPage()
         self.tasks_page = TasksPage()

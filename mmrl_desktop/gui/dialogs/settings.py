@@ -7,7 +7,9 @@ and the grey line under it. Values are validated through ``TrainConfig.from_dict
 algorithm's ``parse_options`` — a bad value is reported as a sentence and nothing is saved. Only
 options that differ from their defaults are written. The "Next item" tab chooses which item the
 expert is asked next (``next_item``, its random share, the positive label for screening; issue
-19); settings without an editor here (``augment``, ``orientation_free``) keep their values. On OK the
+19); settings without an editor here (``augment``, ``orientation_free``) keep their values. The
+"Encoders" tab chooses each modality's encoder (``encoder_picker.py``: the small built-in one or
+a pretrained folder; issue 14), written to ``[encoders]``. On OK the
 ``[algorithm]`` table of project.toml is written (``Project.save``), the annotator is stored in the
 user's settings and given to the running labeling session, and a running trainer is restarted so
 it picks the new settings up.
@@ -44,6 +46,7 @@ from mmrl_desktop.core.data.user_settings import UserSettings
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.labelling.session import default_annotator
 from mmrl_desktop.core.learning.algorithm_options import OPTIONS, options_help, parse_options
+from mmrl_desktop.gui.dialogs.encoder_picker import EncodersBox, device_text
 
 TITLES = {
     "algorithm": "Algorithm",
@@ -156,6 +159,7 @@ class SettingsDialog(QDialog):
         scroll.setFrameShape(QScrollArea.NoFrame)
         scroll.setWidget(self.options_page)
         tabs.addTab(scroll, "Algorithm options")
+        tabs.addTab(self._encoders_page(), "Encoders")
         self.problem = QLabel(self._load_problem)
         self.problem.setObjectName("settingsProblem")
         self.problem.setStyleSheet("color: #c53030;")
@@ -192,6 +196,25 @@ class SettingsDialog(QDialog):
                 form.addRow("", self.next_note)
                 continue
             form.addRow("", self._describe(text[:1].upper() + text[1:] + "."))
+        return page
+
+    def _encoders_page(self) -> QWidget:
+        """Each modality's encoder; a pretrained folder shows what it holds or why it is refused."""
+        self.encoders_before = dict(getattr(self.project, "encoders", None) or {})
+        self.encoders = EncodersBox(
+            self.encoders_before, device_text(self.current.device), root=self.project.root
+        )
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        lay.addWidget(self.encoders)
+        lay.addWidget(
+            self._describe(
+                "A pretrained encoder is a Hugging Face model folder on this computer (config.json "
+                "and .safetensors; nothing is downloaded, no code from the folder is run). Each "
+                "item's embedding is computed once, in the background, and kept in the project."
+            )
+        )
+        lay.addStretch(1)
         return page
 
     @staticmethod
@@ -293,6 +316,8 @@ class SettingsDialog(QDialog):
     def accept(self) -> None:
         try:
             cfg = self.validated()
+            if not self.encoders.is_complete():
+                raise UserError(" ".join(self.encoders.problems()))
         except UserError as err:
             text = humane(str(err))
             self.problem.setText(text)
@@ -308,6 +333,7 @@ class SettingsDialog(QDialog):
         defaults = TrainConfig().to_dict()
         table = {k: v for k, v in cfg.to_dict().items() if v != defaults[k]}
         self.project.algorithm = table
+        self.project.encoders = self.encoders.table()
         self.project.save()
         self.user_settings.annotator = self.annotator.text().strip()
         try:

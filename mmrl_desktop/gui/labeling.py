@@ -86,7 +86,9 @@ class LabelingController(QObject):
             self.feedback.set_enabled(False)
             return
         view = self.prefetcher.get(item)
-        self.viewer.show_item(view.image, view.audio, view.text, view.sound, key=item.item_id)
+        self.viewer.show_item(
+            view.image, view.audio, view.text, view.sound, key=item.item_id, volume=view.volume
+        )
         shown = s.show(item.item_id)
         # where the item is in the list (also after a jump to it there) and whether it has an
         # answer already
@@ -126,7 +128,7 @@ class LabelingController(QObject):
         if nid is None or not self.prefetcher.ready(nid) or self.viewer.preloaded(nid):
             return
         view = self.prefetcher.get(self.session.items[self.session._index[nid]])
-        self.viewer.preload(nid, view.image, view.audio, view.text, view.sound)
+        self.viewer.preload(nid, view.image, view.audio, view.text, view.sound, volume=view.volume)
 
     # ------------------------------------------------------------ clicks
     def thumb_up(self) -> None:

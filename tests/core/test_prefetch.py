@@ -110,3 +110,11 @@ def test_a_volume_item_is_opened_with_its_first_shown_slice_read_ahead(tmp_path)
     broken = Item("b", image=str(tmp_path / "gone.dcm"), info=item.info)
     bad = load_for_display(broken)
     assert bad.volume is None and bad.errors[0].startswith("The volume could not be shown")
+
+
+def test_prefetch_after_close_asks_nothing():
+    """A look-ahead queued before the window closed may still run: it must not raise."""
+    p = Prefetcher(lambda item: ItemView(item.item_id))
+    p.close()
+    p.prefetch([Item("late", text_inline="x")])
+    assert not p.ready("late")

@@ -337,3 +337,50 @@ def test_a_shown_volume_takes_the_slice_keys_but_not_a_text_boxs_focus(qtbot):
     qtbot.waitUntil(lambda: win.focusWidget() is box)
     m.show_item(None, None, "text", key="c", volume=ct_volume())
     assert win.focusWidget() is box
+
+
+# ---------------------------------------------------------------------- in the main window
+@pytest.fixture
+def volume_project(tmp_path):
+    from mmrl_desktop.core.data.items import Item
+    from mmrl_desktop.core.data.project import Project, Task
+    from mmrl_desktop.core.data.volumes.items import volume_record
+    from mmrl_desktop.core.data.volumes.synthetic import write_series
+
+    p = Project.create(tmp_path / "proj", tasks=[Task("finding", ["nodule", "normal"])])
+    items = []
+    for n in range(3):
+        folder = tmp_path / "src" / f"case{n}"
+        stored = np.full((6 + n, 8, 8), 1024 + 10 * n, np.int16)
+        files = write_series(folder, stored, spacing=(2.5, 0.7, 0.7))
+        record = volume_record("dicom-series", read_volume(folder), str(folder), files=files)
+        info = {"source_root": str(folder), "volume": record, "modality": "CT"}
+        items.append(Item(f"case{n}", image=files[0], info=info, labels={"finding": "normal"}))
+    with p.open_store() as s:
+        s.add_items(items)
+    return p
+
+
+def test_the_window_shows_each_volume_case_and_preloads_the_next(qtbot, volume_project):
+    from mmrl_desktop.gui.main_window import MainWindow
+
+    w = MainWindow(volume_project, annotator="tester", device="cpu", start_trainer=False)
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.ready, timeout=30000):
+        w.show()
+    try:
+        lab, viewer = w.labeling, w.viewer
+        first = lab.session.current_item().item_id
+        assert viewer.modalities() == ("volume",)
+        n = viewer.volume_view.slice_count()
+        assert viewer.volume_view.slice_label.text() == f"slice {n // 2 + 1} / {n}"
+        qtbot.waitUntil(lambda: lab._next_id is not None and viewer.preloaded(lab._next_id))
+        nxt = lab._next_id
+        lab.thumb_up()
+        assert lab.session.current_item().item_id == nxt != first
+        assert viewer.current_page().key == nxt  # a flip to the preloaded page
+        vol = viewer.volume_view.volume()
+        assert viewer.volume_view.slice_count() == vol.n_slices("axial")
+        qtbot.waitUntil(lambda: lab._settled and not w.after_paint._todo)  # its look-ahead ran
+    finally:
+        w.shutdown()

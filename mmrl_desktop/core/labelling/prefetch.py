@@ -108,9 +108,14 @@ class Prefetcher:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
         self._lock = threading.Lock()
         self._futures: OrderedDict[str, Future] = OrderedDict()
+        self._closed = False
 
     def prefetch(self, items: Iterable[Item]) -> None:
+        """Decode ``items`` ahead; nothing once closed (a look-ahead queued before the window
+        closed may still ask)."""
         with self._lock:
+            if self._closed:
+                return
             for item in items:
                 if item.item_id in self._futures:
                     self._futures.move_to_end(item.item_id)
@@ -153,6 +158,7 @@ class Prefetcher:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             for fut in self._futures.values():
                 fut.cancel()
             self._futures.clear()

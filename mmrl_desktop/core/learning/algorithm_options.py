@@ -24,7 +24,7 @@ class NoOptions:
     """An algorithm without knobs of its own."""
 
 
-GRAPH_VIEWS = ("pixels", "gradients", "logmel", "ngrams", "embedding")
+GRAPH_VIEWS = ("pixels", "gradients", "logmel", "ngrams", "embedding", "pretrained")
 
 
 @dataclass

@@ -55,6 +55,8 @@ class GraphViews:
     def candidates(self) -> list[str]:
         names = [v.strip() for v in self.o.graph_views.split(",") if v.strip()]
         have = set(self.fixed or ()) | {"embedding"}
+        if "pretrained" in have and "pretrained" not in names:  # a foundation model's embedding
+            names.insert(0, "pretrained")  # comes first when there is one (issue 14)
         return [v for v in names if v in have] or ["embedding"]
 
     # ---------------------------------------------------------------- views and graphs

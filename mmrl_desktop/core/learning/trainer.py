@@ -41,6 +41,7 @@ from mmrl_desktop.core.learning.device import choose_device
 from mmrl_desktop.core.learning.metrics_buffer import MetricsBuffer
 from mmrl_desktop.core.learning.model.featurize import Featurizer, resolve_model_config
 from mmrl_desktop.core.learning.model.policy import build_policy
+from mmrl_desktop.core.learning.pretrained.features import fit_encoders, with_encoders
 from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
 from mmrl_desktop.core.learning.resume import (
     ResumePlan,
@@ -132,7 +133,7 @@ class Trainer(TrainerPredictions):
         self.store = self._store_factory()
         self._read_tasks()
         self._set_up_torch()
-        plan = self._plan_resume()
+        plan = fit_encoders(self, self._plan_resume())  # not a model of other encoders
         fresh = self._build_model(plan)
         self._start_counters(plan)
         if plan.checkpoint is not None:
@@ -179,6 +180,7 @@ class Trainer(TrainerPredictions):
             self.checkpoint_warnings.append(ignored)
         if self._model_config_arg is not None:
             mcfg = self._model_config_arg
+        mcfg = with_encoders(mcfg, self.project)  # project.toml [encoders] (issue 14)
         self.model_config = resolve_model_config(mcfg, items)
         self._set_item_lists(items)
         del items
@@ -193,7 +195,7 @@ class Trainer(TrainerPredictions):
 
         torch.manual_seed(self.config.seed)
         self.algorithm = fresh()
-        self.featurizer = Featurizer(self.model_config, self.config.cache_mb)
+        self.featurizer = Featurizer(self.model_config, self.config.cache_mb, self.project.root)
         augment = Augmenter.from_config(self.config)  # the trainer's minibatches only
         self.buffer = ReplayBuffer(list(self.labels), self.featurizer, self.store.item, augment)
         self._exclusions_seen = (-1, 0)

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 TEXT_DIMS = 2048
-FIXED = ("pixels", "gradients", "logmel", "ngrams")
+FIXED = ("pixels", "gradients", "logmel", "ngrams", "pretrained")
 
 
 # -------------------------------------------------------------------- per-chunk features
@@ -116,6 +116,8 @@ def ngram_counts(inputs: dict[str, torch.Tensor]) -> np.ndarray:
 # -------------------------------------------------------------------- whole pool
 def _raw(name: str, inputs: dict[str, torch.Tensor], sample_rate: int) -> np.ndarray | None:
     """View ``name`` of one collated batch before the pool's scaling (None: modality absent)."""
+    if name == "pretrained":
+        return pretrained(inputs)
     need = {"pixels": "image", "gradients": "image", "logmel": "audio", "ngrams": "text"}[name]
     if need not in inputs:
         return None
@@ -128,7 +130,16 @@ def _raw(name: str, inputs: dict[str, torch.Tensor], sample_rate: int) -> np.nda
     return ngram_counts(inputs)
 
 
+def pretrained(inputs: dict[str, torch.Tensor]) -> np.ndarray | None:
+    """The pretrained encoders' cached embeddings ("<m>_emb", issue 14), each unit-normed, side
+    by side (None: no pretrained modality)."""
+    parts = [unit_rows(inputs[k].double().numpy()) for k in sorted(inputs) if k.endswith("_emb")]
+    return np.concatenate(parts, 1) if parts else None
+
+
 def _scaled(name: str, x: np.ndarray, stats: np.ndarray | tuple) -> np.ndarray:
+    if name == "pretrained":  # centred over the pool: cosine neighbours of what varies
+        return unit_rows(x - stats[0])
     if name == "ngrams":
         return unit_rows(np.log1p(x) * stats)
     if name == "pixels":

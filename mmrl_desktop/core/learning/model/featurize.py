@@ -321,6 +321,7 @@ class Featurizer:
         """The pretrained embeddings of items not featurized yet, computed in batches."""
         if self.pretrained is None:
             return
-        todo = [it for it in items if it.item_id not in self._cache and it.item_id not in self._ready]
+        todo = [it for it in items if it.item_id not in self._cache]
+        todo = [it for it in todo if it.item_id not in self._ready]
         for start in range(0, len(todo), 256):
             self._ready.update(self.pretrained.compute(todo[start : start + 256]))

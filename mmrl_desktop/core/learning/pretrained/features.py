@@ -1,0 +1,173 @@
+"""The policy's view of a pretrained encoder: its cached embedding as one modality's input.
+
+``ModelConfig.pretrained`` (filled from project.toml ``[encoders]`` by ``pretrained_spec``) maps a
+modality to the encoder whose embedding it reads: ``{"image": {"path", "fingerprint",
+"embedding_size", "architecture", "model_type"}}``. For such a modality the featurizer gives the
+policy ``"<modality>_emb"`` (float ``[B, embedding_size]``, from the embedding cache, computed at
+once when missing) and ``"<modality>_mask"``, instead of pixels, a waveform or hashed ids; the
+policy's encoder for it is a small trainable projection (``EmbeddingProjection``), the encoder
+itself stays frozen and outside the policy (a checkpoint holds the projection and heads, and the
+encoder's fingerprint and path — never a copy of the encoder).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning.pretrained.hf_folder import EncoderInfo, inspect_encoder
+
+SPEC_KEYS = ("path", "fingerprint", "embedding_size", "architecture", "model_type")
+
+
+def input_key(modality: str) -> str:
+    return f"{modality}_emb"
+
+
+def spec_of(info: EncoderInfo) -> dict[str, Any]:
+    return {k: getattr(info, k) for k in SPEC_KEYS}
+
+
+def pretrained_spec(root: str | Path, table: dict | None) -> dict[str, dict[str, Any]]:
+    """``ModelConfig.pretrained`` for project.toml ``[encoders]`` (each folder checked)."""
+    from mmrl_desktop.core.learning.pretrained.settings import encoder_infos
+
+    return {m: spec_of(info) for m, info in encoder_infos(root, table).items()}
+
+
+def encoder_changed(used: dict | None, wanted: dict | None) -> str:
+    """'' when a model built on ``used`` (a checkpoint's ``pretrained``) fits ``wanted`` (the
+    project's), else the sentence saying which encoder changed."""
+    used, wanted = used or {}, wanted or {}
+    for m in sorted(set(used) | set(wanted)):
+        a, b = used.get(m), wanted.get(m)
+        if a and b and a.get("fingerprint") == b.get("fingerprint"):
+            continue
+        if a and b:
+            return (
+                f"the {m} encoder changed (the model was trained on {a.get('architecture')} "
+                f"{a.get('fingerprint')} at {a.get('path')}, the project now names "
+                f"{b.get('architecture')} {b.get('fingerprint')} at {b.get('path')})"
+            )
+        if a:
+            return (
+                f"the model was trained on the pretrained {m} encoder at {a.get('path')} "
+                f"({a.get('fingerprint')}), which project.toml [encoders] no longer names"
+            )
+        return (
+            f"project.toml [encoders] names a pretrained {m} encoder ({b.get('path')}) the model "
+            "was not trained on"
+        )
+    return ""
+
+
+def check_encoder_files(spec: dict[str, dict[str, Any]]) -> dict[str, EncoderInfo]:
+    """The encoders a model was trained on, checked on disk now: a folder that is gone, refused or
+    whose files changed (another fingerprint) is one sentence."""
+    out = {}
+    for m, s in spec.items():
+        try:
+            info = inspect_encoder(s["path"], m)
+        except UserError as err:
+            raise UserError(f"the model's {m} encoder cannot be used: {err}") from None
+        if info.fingerprint != s.get("fingerprint"):
+            raise UserError(
+                f"the {m} encoder at {s['path']} has changed since the model was trained "
+                f"(fingerprint {s.get('fingerprint')}, now {info.fingerprint}); put the "
+                "original back or train a new model on this one."
+            )
+        out[m] = info
+    return out
+
+
+class EmbeddingProjection(nn.Module):
+    """A frozen encoder's embedding ``[N, E]`` → ``[N, dim]``: LayerNorm, Linear, ReLU."""
+
+    def __init__(self, size: int, dim: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(size)
+        self.proj = nn.Sequential(nn.Linear(size, dim), nn.ReLU())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.norm(z.float()))
+
+
+class PretrainedInputs:
+    """The featurizer's helper for the pretrained modalities of ``config`` in project ``root``."""
+
+    def __init__(self, pretrained: dict[str, dict[str, Any]], root: str | Path, device="cpu"):
+        from mmrl_desktop.core.learning.pretrained.fill import EmbeddingSource
+
+        infos = check_encoder_files(pretrained)
+        self.modalities = list(pretrained)
+        self.sizes = {m: int(s["embedding_size"]) for m, s in pretrained.items()}
+        self.sources = {m: EmbeddingSource(root, infos[m], device=device) for m in infos}
+
+    def compute(self, items: list) -> dict[str, dict[str, np.ndarray]]:
+        """``{item_id: {"<m>_emb": float16 [E]}}`` for the items each encoder could embed."""
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for m, source in self.sources.items():
+            for item_id, z in source.vectors(items).items():
+                out.setdefault(item_id, {})[input_key(m)] = z.astype(np.float16)
+        return out
+
+    def failure(self, item_id: str) -> list[str]:
+        return [
+            f"{m}: {s.unreadable[item_id]}"
+            for m, s in self.sources.items()
+            if item_id in s.unreadable
+        ]
+
+    def collate(self, feats: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        n = len(feats)
+        for m, size in self.sizes.items():
+            key = input_key(m)
+            z = np.zeros((n, size), np.float32)
+            mask = np.zeros(n, bool)
+            for i, f in enumerate(feats):
+                if key in f:
+                    z[i], mask[i] = f[key], True
+            out[key] = torch.from_numpy(z)
+            out[f"{m}_mask"] = torch.from_numpy(mask)
+        return out
+
+    @property
+    def computed(self) -> int:
+        return sum(s.computed for s in self.sources.values())
+
+
+# ------------------------------------------------------------------ the trainer's two hooks
+def with_encoders(config, project):
+    """``config`` with ``pretrained`` from ``project``'s ``[encoders]`` (the project decides);
+    a config that already names encoders (a caller's own) is kept."""
+    if config.pretrained:
+        return config
+    spec = pretrained_spec(project.root, getattr(project, "encoders", None))
+    return config.replace(pretrained=spec) if spec else config
+
+
+def fit_encoders(trainer, plan):
+    """The resume plan without its checkpoint when that was trained on other encoders than the
+    project's ``[encoders]`` now names (a warning says so; the model starts afresh)."""
+    import dataclasses
+
+    ckpt = plan.checkpoint
+    if ckpt is None:
+        return plan
+    used = (ckpt.meta.get("model_config") or {}).get("pretrained")
+    wanted = pretrained_spec(trainer.project.root, getattr(trainer.project, "encoders", None))
+    why = encoder_changed(used, wanted)
+    if not why:
+        return plan
+    trainer.incompatible_checkpoint = f"{ckpt.path.name}: {why}"
+    trainer.checkpoint_warnings.append(
+        f"checkpoint {ckpt.path.stem} is not used: {why}; the model starts afresh (move the "
+        "checkpoints out of the project's checkpoints folder to keep them)."
+    )
+    return dataclasses.replace(plan, checkpoint=None)

@@ -1,0 +1,104 @@
+"""Learning on a pretrained encoder's cached embeddings (issue 14): project.toml [encoders] →
+the policy reads the embedding through a small projection, the default algorithm's graph uses it,
+checkpoints hold the fingerprint and path (never the encoder), a changed encoder is a sentence."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from mmrl_desktop.core.data.project import Project
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning.pretrained import inspect_encoder
+from mmrl_desktop.core.learning.pretrained.features import EmbeddingProjection
+from mmrl_desktop.core.learning.trainer import Trainer
+from tests.core.enginefixtures import answer, digits_project
+from tests.core.tinyhf import tiny_model
+
+
+@pytest.fixture(scope="module")
+def vit(tmp_path_factory):
+    return tiny_model(tmp_path_factory.mktemp("hf") / "vit", "vit")
+
+
+def _project(tmp_path, vit, algorithm="default"):
+    project = digits_project(tmp_path, n=30, algorithm={"algorithm": algorithm})
+    project.encoders = {"image": str(vit)}
+    project.save()
+    return Project.open(project.root)
+
+
+def test_the_policy_trains_heads_on_the_cached_embedding(vit, tmp_path):
+    project = _project(tmp_path, vit)
+    answer(project, 12)
+    trainer = Trainer(project, device="cpu")
+    trainer.train_pending()
+    policy = trainer.algorithm.policy
+    assert isinstance(policy.encoders["image"], EmbeddingProjection)
+    info = inspect_encoder(vit)
+    spec = trainer.model_config.pretrained["image"]
+    assert spec["fingerprint"] == info.fingerprint and spec["path"] == info.path
+    batch = trainer.featurizer.batch(trainer._items(trainer.holdout_ids[:3]))
+    assert tuple(batch["image_emb"].shape) == (3, 32) and "image" not in batch
+    assert trainer.updates > 0
+    assert trainer.algorithm.graph_view == "pretrained"  # the foundation embedding's graph
+    preds = trainer.predict_items(trainer.pool_ids[:2])
+    assert set(preds) == set(trainer.pool_ids[:2])
+    path = trainer.save_checkpoint("test")
+    trainer.close(checkpoint=False)
+    # the checkpoint holds the projection and heads, not the encoder's weights
+    from mmrl_desktop.core.learning.checkpoints import load_checkpoint
+
+    ckpt = load_checkpoint(path)
+    assert ckpt.meta["model_config"]["pretrained"]["image"]["fingerprint"] == info.fingerprint
+    names = " ".join(ckpt.state["policy"].keys())
+    assert "encoders.image.proj" in names and "attention" not in names
+    # every item was embedded once, into the project's cache
+    assert any((project.root / "embeddings").glob(f"image-{info.fingerprint}/shard-*.npz"))
+
+
+def test_another_encoder_starts_afresh_with_a_sentence(vit, tmp_path):
+    project = _project(tmp_path, vit, algorithm="supervised")
+    answer(project, 8)
+    trainer = Trainer(project, device="cpu")
+    trainer.train_pending()
+    trainer.close()
+    other = tiny_model(tmp_path / "vit2", "vit")
+    project.encoders = {"image": str(other)}
+    project.save()
+    again = Trainer(Project.open(project.root), device="cpu")
+    again.info()
+    assert again.resumed_from is None
+    assert any("image encoder changed" in w for w in again.checkpoint_warnings)
+    assert again.model_config.pretrained["image"]["path"] == str(other.resolve())
+    again.close(checkpoint=False)
+
+
+def test_a_checkpoint_whose_encoder_files_changed_is_refused_in_one_sentence(vit, tmp_path):
+    mine = shutil.copytree(vit, tmp_path / "vit")
+    project = _project(tmp_path, mine, algorithm="supervised")
+    answer(project, 8)
+    trainer = Trainer(project, device="cpu")
+    trainer.train_pending()
+    path = trainer.save_checkpoint("test")
+    trainer.close(checkpoint=False)
+    from mmrl_desktop.core.learning.checkpoints import load_checkpoint
+    from mmrl_desktop.core.learning.pretrained.features import check_encoder_files
+
+    spec = load_checkpoint(path).meta["model_config"]["pretrained"]
+    tiny_model(tmp_path / "other", "vit")
+    shutil.copy(tmp_path / "other" / "model.safetensors", mine / "model.safetensors")
+    with pytest.raises(UserError, match="has changed since the model was trained"):
+        check_encoder_files(spec)
+
+
+def test_the_pretrained_view_places_items_by_their_embedding():
+    from mmrl_desktop.core.learning.views import fixed_views
+
+    z = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
+    views, _ = fixed_views([{"image_emb": z, "image_mask": torch.ones(3, dtype=torch.bool)}])
+    assert set(views) == {"pretrained"}
+    v = views["pretrained"]
+    assert v[0] @ v[1] > v[0] @ v[2]

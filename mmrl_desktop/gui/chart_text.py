@@ -22,6 +22,44 @@ ABOUT: dict[str, tuple[str, str]] = {
     "kl": ("KL to the starting model", "How far the model has moved from where it started."),
     "perf": ("Training updates per second", "The speed of the background training."),
 }
+CHOSEN_PLOTS = ("preq", "reward")  # rates over the answered items: under an active order, the
+# items the model chose (ADR 0013); the held-out plot stays a random sample
+
+
+def active(order: str) -> bool:
+    return bool(order) and order != "shuffle"
+
+
+def title_of(pid: str, title: str, order: str) -> str:
+    """A plot's short title under a next-item order: the prequential says its answers are on
+    chosen items (the x labels name the order; the plots are too narrow for more at 1280 px)."""
+    return f"{title} · chosen" if active(order) and pid == "preq" else title
+
+
+def x_label_of(pid: str, x_label: str, order: str) -> str:
+    """``answers`` → ``answers chosen by uncertain`` on the prequential plot (``answers
+    (chosen)`` on the narrower thumbs-up plot); the held-out plot's says its items are a random
+    sample. Each fits its plot at 1280 px."""
+    if not active(order):
+        return x_label
+    return {
+        "preq": f"{x_label} chosen by {order}",
+        "reward": f"{x_label} (chosen)",
+        "eval": "step · random items",
+    }.get(pid, x_label)
+
+
+def about_of(pid: str, order: str) -> tuple[str, str]:
+    """(full name, what it shows) for the tooltip, saying what an active order makes it."""
+    name, about = ABOUT[pid]
+    if not active(order):
+        return name, about
+    if pid in CHOSEN_PLOTS:
+        return f"{name} — items chosen by '{order}' (not a random sample)", about
+    if pid == "eval":
+        held = f"{name} — a random sample of the items ('{order}' never picks held-out items)"
+        return held, about
+    return name, about
 
 
 def fit_note(item: QGraphicsTextItem, text: str, height: float) -> None:

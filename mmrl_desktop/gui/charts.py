@@ -45,7 +45,7 @@ from PySide6.QtGui import QColor, QPainterPath
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsTextItem, QVBoxLayout, QWidget
 
 from mmrl_desktop.gui import theme
-from mmrl_desktop.gui.chart_text import ABOUT, fit_note
+from mmrl_desktop.gui.chart_text import about_of, fit_note, title_of, x_label_of
 from mmrl_desktop.gui.ring_buffer import RingBuffer
 
 REDRAW_HZ = 20
@@ -131,6 +131,7 @@ class ChartsPanel(QWidget):
         self._band.setPen(pg.mkPen(None))
         self.plots["preq"].addItem(self._band, ignoreBounds=True)
         self._notes: dict[str, tuple[QGraphicsTextItem, bool]] = {}
+        self._order = "shuffle"  # the next-item order the answers come in (set_order)
         self.set_note("preq", NO_ANSWERS_NOTE, until_data=True)
         self._arrange(len(PLOTS))
         self._update_titles(PLOTS)
@@ -224,6 +225,18 @@ class ChartsPanel(QWidget):
             vb.geometryChanged.connect(place)
             self._notes[pid] = (item, until_data, place, text)
         self._update_titles([pid])
+
+    def set_order(self, order: str) -> None:
+        """The next-item order (ADR 0013): under an active one the prequential and thumbs-up
+        plots say their answers are on items the model chose, the held-out plot that it stays a
+        random sample (titles, x labels and tooltips)."""
+        if order == self._order:
+            return
+        self._order = order
+        for pid in ("preq", "reward", "eval"):
+            label = x_label_of(pid, PLOTS[pid][1], order)
+            self.plots[pid].setLabel("bottom", label, color=theme.TEXT_DIM, **{"font-size": "9pt"})
+        self._update_titles(PLOTS)
 
     def note(self, pid: str) -> str | None:
         """The sentence shown in plot ``pid``, if any."""
@@ -350,7 +363,7 @@ class ChartsPanel(QWidget):
 
     def _update_titles(self, plots) -> None:
         for pid in plots:
-            title = PLOTS[pid][0]
+            title = title_of(pid, PLOTS[pid][0], self._order)
             note = self._notes.get(pid)
             members = [] if note is not None and not note[1] else self._members[pid]
             keys = [key for key in members if key not in BAND_KEYS]
@@ -363,7 +376,7 @@ class ChartsPanel(QWidget):
                 parts
             )
             self.plots[pid].setTitle(text, size="9.5pt")
-            name, about = ABOUT[pid]
+            name, about = about_of(pid, self._order)
             self.plots[pid].setToolTip(f"{name}: {', '.join(labels) or '–'}\n{about}")
 
     def _label(self, key: str) -> str:

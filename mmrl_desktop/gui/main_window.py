@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         self.center.addWidget(self.viewer)
         self.center.setCurrentWidget(self.viewer)
         self.charts = ChartsPanel()
+        self.charts.set_order(str(self.project.algorithm.get("next_item", "shuffle")))
         charts_dock = self._dock("Training", self.charts, Qt.BottomDockWidgetArea, "chartsDock")
         self.resizeDocks([charts_dock], [230], Qt.Vertical)
         self.labeling = LabelingController(
@@ -133,6 +134,10 @@ class MainWindow(QMainWindow):
         if self.start_trainer:
             self.trainer.start()
         self.ready.emit()
+
+    def _order_changed(self, info: dict) -> None:
+        if "next_item" in info:  # the charts say what their figures are about (ADR 0013)
+            self.charts.set_order(str(info["next_item"]))
 
     def _wire(self) -> None:
         a, lab, fb = self.actions_, self.labeling, self.feedback
@@ -158,6 +163,7 @@ class MainWindow(QMainWindow):
         a.train_stop.triggered.connect(self.trainer.stop)
         self.trainer.stateChanged.connect(self.status.set_trainer_state)
         self.trainer.infoChanged.connect(self.status.set_info)
+        self.trainer.infoChanged.connect(self._order_changed)
         self.trainer.warned.connect(self.status.show_error)
         self.trainer.metricsArrived.connect(self.status.on_event)
         self.trainer.metricsArrived.connect(self.charts.add_trainer_metrics)

@@ -302,8 +302,9 @@ class EvaluationDialog(QDialog):
         names = self._names()
         hold = e["holdout"]
         rows: list[tuple[str, list[str], str]] = []
+        held = why.HELD_OUT_RANDOM if why.chosen_by(self.result) else ""
         if e["holdout_items"]:
-            rows.append(("Accuracy", [pct(hold[n]["accuracy"]) for n in names], ""))
+            rows.append(("Accuracy", [pct(hold[n]["accuracy"]) for n in names], held))
             rows.append(("Macro-F1", [num(hold[n]["macro_f1"]) for n in names], ""))
             rows.append(
                 (
@@ -330,7 +331,8 @@ class EvaluationDialog(QDialog):
         rows.append(("Logged answers", [str(e["feedback_events"])] * len(names), ""))
         unseen = [str(ope_all.get(n, {}).get("n", "—")) for n in names]
         rows.append(("Answers not trained on", unseen, "logged after the model's checkpoint"))
-        self.notes.setText("\n".join(notes_of(e, names)))
+        order = why.order_line(self.result)  # the model chose items: what each figure is about
+        self.notes.setText("\n".join(([order] if order else []) + notes_of(e, names)))
         t = self.summary
         t.clear()
         t.setRowCount(len(rows))

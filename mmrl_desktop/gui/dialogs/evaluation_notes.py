@@ -22,6 +22,31 @@ TIP = (
 )
 
 
+HELD_OUT_RANDOM = (
+    "on the held-out items: a random sample of the items, whatever the next-item order (no "
+    "order ever picks a held-out item)"
+)
+
+
+def chosen_by(result: dict) -> str | None:
+    """The order that chose some of the answered items (issue 19): its name, "the model" when
+    several did; None when every answer came in the queue order (or is of unknown order)."""
+    orders = [o for o, n in (result.get("answers_by_order") or {}).items() if n and o not in QUEUE]
+    if not orders:
+        return None
+    return orders[0] if len(orders) == 1 else "the model"
+
+
+QUEUE = ("shuffle", "unknown")
+
+
+def order_line(result: dict) -> str | None:
+    """The sentence above the notes when the model chose items: what each figure is about."""
+    if chosen_by(result) is None:
+        return None
+    return f"Which item next: {result.get('order_note', '')}."
+
+
 def holdout_reason(entry: dict) -> str | None:
     """Why the held-out figures of a task are missing (None when they are there)."""
     return None if entry.get("holdout_items") else prequential.NO_HOLDOUT
@@ -37,15 +62,19 @@ def prequential_row(result: dict, task: str | None, names: list[str]) -> tuple[s
         figures = {**figures, **(figures.get("per_task", {}).get(task) or {})}
     cells = [NOT_A_MODEL] * len(names)
     column = names.index("current") if "current" in names else 0
+    order = chosen_by(result)
+    label = LABEL if order is None else f"Prequential ({order})"
     if not figures.get("answers"):
         if cells:
             cells[column] = "no answers yet"
-        return LABEL, cells, figures.get("note", prequential.NO_ANSWERS)
+        return label, cells, figures.get("note", prequential.NO_ANSWERS)
     lo, hi = figures["ci95"]
     if cells:
         cells[column] = f"{100 * figures['accuracy']:.1f}%  ({100 * lo:.1f}–{100 * hi:.1f})"
     tip = f"{TIP} Over {figures['answers']} answers: {figures.get('scored', prequential.SCORED)}"
-    return LABEL, cells, tip
+    if order is not None:
+        tip = f"{LABEL} — items chosen by '{order}' (not a random sample). {tip}"
+    return label, cells, tip
 
 
 def explain_table(table: QTableWidget, entry: dict) -> bool:

@@ -23,7 +23,8 @@ at 1000×800, the size it has in a maximised main window):
   average is in the report).
 - RSS (current and peak) after the scrolls.
 
-Prints one JSON object.
+Prints one JSON object. ``--screenshots DIR`` then saves the main window showing each plane of
+the volume with its slider (``docs/screenshots/volume_<plane>.png``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from PySide6.QtWidgets import QApplication
 
 from mmrl_desktop.core.data.volumes import read_volume
 from mmrl_desktop.core.learning.trainer_loop import peak_rss_mb
+from mmrl_desktop.gui.app import make_app
 from mmrl_desktop.gui.bench_gui import _percentile
 from mmrl_desktop.gui.viewers.volume_view import VolumeView
 
@@ -194,42 +196,75 @@ def scroll(view: VolumeView, watch: PaintWatch, plane: str, steps: int) -> dict:
     }
 
 
-def screenshots(view: VolumeView, folder: Path, size: int, slices: int) -> list[str]:
-    """Each plane through the phantom's nodule, lung window, the cursor on the nodule (the
-    readout shown), 1000×760: ``volume_<plane>.png``."""
+def _hover(view: VolumeView, row: int, col: int) -> None:
+    """A mouse move onto displayed pixel (row, col): the readout shows its voxel and value."""
     from PySide6.QtCore import QPoint
     from PySide6.QtGui import QMouseEvent
 
+    pos = view.graphics.mapFromScene(view.image_item.mapToScene(QPointF(col + 0.5, row + 0.5)))
+    vp = view.graphics.viewport()
+    time.sleep(0.02)  # pyqtgraph drops mouse moves closer than 10 ms
+    move = QMouseEvent(
+        QEvent.MouseMove,
+        QPointF(pos),
+        QPointF(vp.mapToGlobal(QPoint(pos))),
+        Qt.NoButton,
+        Qt.NoButton,
+        Qt.NoModifier,
+    )
+    QApplication.sendEvent(vp, move)
+
+
+def screenshots(source: Path, fmt: str, folder: Path, size: int, slices: int) -> list[str]:
+    """The main window (1280×800, trainer not started) on a one-case project holding this
+    volume: each plane through the phantom's nodule, lung window, the cursor on the nodule,
+    saved as ``volume_<plane>.png``. Works on a temporary project; ``source`` is only read."""
+    from mmrl_desktop.core.data.items import Item
+    from mmrl_desktop.core.data.project import Project, Task
+    from mmrl_desktop.core.data.volumes.items import volume_record
+    from mmrl_desktop.gui.bench_gui import _wait
+    from mmrl_desktop.gui.main_window import MainWindow
+
+    app = QApplication.instance()
     folder.mkdir(parents=True, exist_ok=True)
-    k = round(0.6 * (slices - 1))  # z = 0.2 of -1…1
-    j, i = round(0.48 * size), round(0.33 * size)  # y = -0.02, x = -0.17 (patient right)
-    at = {"axial": (k, j, i), "coronal": (j, slices - 1 - k, i), "sagittal": (i, slices - 1 - k, j)}
-    view.resize(1000, 760)
+    tmp = Path(tempfile.mkdtemp(prefix="mmrl-volume-shots-"))
+    vol = read_volume(source)
+    files = list(vol.voxels.files) if fmt == "dicom" else None
+    root = source if fmt == "dicom" else source.parent
+    record = volume_record("dicom-series" if fmt == "dicom" else "nifti", vol, str(root), files)
+    info = {"source_root": str(root), "volume": record, "modality": "CT", "body_part": "CHEST"}
+    first = files[0] if files else str(source)
+    project = Project.create(tmp / "proj", tasks=[Task("finding", ["nodule", "normal"])])
+    with project.open_store() as store:
+        store.add_items([Item("chest_001", image=first, info=info, labels={"finding": "nodule"})])
+    w = MainWindow(project, annotator="screenshots", device="cpu", start_trainer=False)
+    w.resize(1280, 800)
+    w.show()
     out = []
-    for plane, (index, row, col) in at.items():
-        view.set_plane(plane)
-        view.set_slice(index)
-        view.apply_preset("lung")
-        view.fit()
-        QCoreApplication.processEvents()
-        pos = view.graphics.mapFromScene(view.image_item.mapToScene(QPointF(col + 0.5, row + 0.5)))
-        vp = view.graphics.viewport()
-        time.sleep(0.02)  # pyqtgraph drops mouse moves closer than 10 ms
-        QApplication.sendEvent(
-            vp,
-            QMouseEvent(
-                QEvent.MouseMove,
-                QPointF(pos),
-                QPointF(vp.mapToGlobal(QPoint(pos))),
-                Qt.NoButton,
-                Qt.NoButton,
-                Qt.NoModifier,
-            ),
-        )
-        QCoreApplication.processEvents()
-        path = folder / f"volume_{plane}.png"
-        view.grab().save(str(path))
-        out.append(str(path))
+    try:
+        _wait(app, lambda: w.labeling is not None and w.viewer.volume_view is not None, 30.0)
+        view = w.viewer.volume_view
+        k = round(0.6 * (slices - 1))  # the nodule: z = 0.2 of -1…1
+        j, i = round(0.48 * size), round(0.33 * size)  # y = -0.02, x = -0.17 (patient right)
+        at = {
+            "axial": (k, j, i),
+            "coronal": (j, slices - 1 - k, i),
+            "sagittal": (i, slices - 1 - k, j),
+        }
+        for plane, (index, row, col) in at.items():
+            view.set_plane(plane)
+            view.set_slice(index)
+            view.apply_preset("lung")
+            view.fit()
+            _wait(app, lambda: False, 0.3)
+            _hover(view, row, col)
+            _wait(app, lambda: False, 0.3)
+            path = folder / f"volume_{plane}.png"
+            w.grab().save(str(path))
+            out.append(str(path))
+    finally:
+        w.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
@@ -245,7 +280,7 @@ def main() -> None:
     ap.add_argument("--screenshots", help="save each plane as volume_<plane>.png in this folder")
     args = ap.parse_args()
 
-    app = QApplication.instance() or QApplication([])
+    app = make_app(offscreen=True)  # the app's style and fonts, as the window has them
     tmp = None if args.folder else Path(tempfile.mkdtemp(prefix="mmrl-volume-bench-"))
     base = Path(args.folder) if args.folder else tmp
     source = base / ("series" if args.format == "dicom" else "volume.nii")
@@ -279,7 +314,7 @@ def main() -> None:
         }
         if args.screenshots:
             report["screenshots"] = screenshots(
-                view, Path(args.screenshots), args.size, args.slices
+                source, args.format, Path(args.screenshots), args.size, args.slices
             )
     finally:
         if tmp is not None:

@@ -4,6 +4,9 @@
 
     nice -n 10 python -m benchmarks.own_folders.run --sets shapes,glyphs,textures,words,texts,digits \
         --seeds 0-4 --points 30,60,150,300 --out benchmarks/results/own_folders.json --jobs 1
+
+``--order uncertain`` (issue 19) runs the app's bench with that next-item order (the anchors are
+the same under every order): keep each order's runs in their own ``--out`` file.
 """
 
 from __future__ import annotations
@@ -58,10 +61,12 @@ def run_anchors(name: str, folder: str, seed: int, points: list[int], holdout: f
     return out
 
 
-def run_app(name, folder, seed, points, holdout, learner, app_root=None):
+def run_app(name, folder, seed, points, holdout, learner, app_root=None, order="shuffle"):
     """One ``mmrl-desktop bench --json`` run (a subprocess, as a user runs it); ``app_root``: a
-    checkout whose ``mmrl_desktop`` is run instead of the installed one (``--app-root``)."""
+    checkout whose ``mmrl_desktop`` is run instead of the installed one (``--app-root``);
+    ``order``: the next-item order (``--order``)."""
     cmd = [sys.executable, "-m", "mmrl_desktop", "bench", "--data", folder, "--json"]
+    cmd += ["--order", order] if order != "shuffle" else []
     cmd += ["--feedback", ",".join(map(str, points)), "--seed", str(seed)]
     cmd += ["--holdout", str(holdout), *APP_ALGORITHMS[learner], *datasets.SETS[name].bench_args]
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
@@ -122,6 +127,7 @@ def _jobs(args, folders: dict[str, str], done: set) -> list[tuple]:
                             args.holdout,
                             learner,
                             args.app_root,
+                            args.order,
                         )
                     )
     return jobs
@@ -163,6 +169,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="run the app from this checkout (e.g. `git archive HEAD | tar -x -C DIR`, with the "
         "commit in DIR/.commit) instead of the installed one, so others' uncommitted edits stay out",
     )
+    ap.add_argument(
+        "--order",
+        default="shuffle",
+        choices=("shuffle", "uncertain", "diverse"),
+        help="the app's next-item order (bench --order; issue 19)",
+    )
     ap.add_argument("--resume", action="store_true", help="keep --out's runs, do the missing ones")
     ap.add_argument("--merge", default="", help="comma-separated results files to add to --out")
     ap.add_argument("--table-only", action="store_true", help="print --out's table, run nothing")
@@ -196,7 +208,7 @@ def merge(results: dict, old: dict) -> dict:
 def _start(args) -> dict:
     results = {"commit": _commit(args.app_root), "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                "points": args.points, "holdout": args.holdout, "set_order": list(args.names),
-               "sets": {}, "skipped": {}, "runs": []}  # fmt: skip
+               "sets": {}, "skipped": {}, "runs": [], "order": args.order}  # fmt: skip
     if (args.resume or args.table_only) and args.out.is_file():
         results = merge(results, json.loads(args.out.read_text()))
     for extra in filter(None, args.merge.split(",")):

@@ -8,7 +8,7 @@ import pytest
 
 from mmrl_desktop.core.data.store import Selection
 from mmrl_desktop.core.evaluation import ope
-from mmrl_desktop.core.evaluation.evaluate import evaluate_project
+from mmrl_desktop.core.evaluation.evaluate import evaluate_project, format_report
 from tests.core.enginefixtures import DEFAULT_TASK, digits_project
 
 
@@ -75,3 +75,4 @@ def test_evaluate_names_the_order_and_weights_the_chosen_answers(tmp_path):
     est = res["tasks"][DEFAULT_TASK]["ope"]["reference"]
     assert est["n"] == 41 and est["selection_weighted"] == 20
     assert "20 answers on items the model chose count little" in est["reason"]
+    assert "next item: uncertain; 20 of 41 answers were on items chosen" in format_report(res)

@@ -77,6 +77,8 @@ def _per_class_lines(hold: dict, labels: list[str], names: list[str]) -> list[st
 def format_report(result: dict) -> str:
     names = [m["name"] for m in result["models"]]
     lines = [f"Project {result['project']} — algorithm {result['algorithm']}"]
+    if result.get("order_note"):  # which item next (issue 19): what the figures are about
+        lines.append(f"  next item: {result.get('order', 'shuffle')}; {result['order_note']}")
     for m in result["models"]:
         extra = f", step {m['step']}" if m.get("step") else ""
         lines.append(f"  {m['name']}: {m['source']}{extra}")

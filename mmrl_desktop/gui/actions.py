@@ -186,6 +186,10 @@ and evaluation; Ctrl+Z or Edit ▸ Include excluded items brings it back)</td></
 <tr><td>right-drag on an image</td><td>window / level (DICOM)</td></tr>
 <tr><td>wheel, left-drag</td><td>zoom, pan</td></tr>
 <tr><td><b>F</b>, <b>R</b> (image clicked first)</td><td>fit the image, reset the window</td></tr>
+<tr><td>a volume: wheel, <b>↑</b>/<b>↓</b>, <b>PgUp</b>/<b>PgDn</b>, <b>Home</b>/<b>End</b></td>
+<td>previous / next slice (PgUp/PgDn: ten); Ctrl+wheel zooms</td></tr>
+<tr><td>a volume: <b>Ctrl+1</b>, <b>Ctrl+2</b>, <b>Ctrl+3</b></td>
+<td>axial, coronal, sagittal plane (or the buttons above the image)</td></tr>
 </table>"""
 
 

@@ -384,3 +384,10 @@ def test_the_window_shows_each_volume_case_and_preloads_the_next(qtbot, volume_p
         qtbot.waitUntil(lambda: lab._settled and not w.after_paint._todo)  # its look-ahead ran
     finally:
         w.shutdown()
+
+
+def test_the_help_names_the_volume_keys():
+    from mmrl_desktop.gui.actions import shortcuts_text
+
+    text = shortcuts_text(["nodule", "normal"])
+    assert "PgUp" in text and "Ctrl+2" in text and "sagittal" in text

@@ -88,6 +88,23 @@ def _import_holdout(text: str) -> float:
     return value
 
 
+def _encoder_arg(text: str) -> tuple[str, str]:
+    """``--encoder MODALITY=PATH`` → (modality, path)."""
+    modality, sep, path = text.partition("=")
+    modality = modality.strip()
+    if not sep or modality not in ("image", "text", "audio") or not path.strip():
+        raise argparse.ArgumentTypeError(
+            f"--encoder takes image=PATH, text=PATH or audio=PATH, not {text!r}"
+        )
+    return modality, path.strip()
+
+
+ENCODER_HELP = (
+    "a pretrained encoder for a modality, MODALITY=PATH (image, text or audio = a local Hugging "
+    "Face model folder); repeat for several modalities (default: the built-in small encoders)"
+)
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -158,6 +175,9 @@ def _add_data_commands(sub) -> None:
         help="fraction of each label's new items kept out of the questions to measure the model "
         "(default 0.2; 0: none; at least 3 items of a label always stay in the pool)",
     )
+    p.add_argument(
+        "--encoder", type=_encoder_arg, action="append", metavar="MODALITY=PATH", help=ENCODER_HELP
+    )
     p.add_argument("--json", action="store_true", help=JSON_HELP)
 
     _add_bench(sub)
@@ -218,6 +238,9 @@ def _add_bench(sub) -> None:
         action="store_true",
         help="the labels do not depend on orientation: training also sees images flipped and "
         "turned by 90 degrees (project.toml [algorithm] orientation_free)",
+    )
+    p.add_argument(
+        "--encoder", type=_encoder_arg, action="append", metavar="MODALITY=PATH", help=ENCODER_HELP
     )
     p.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     p.add_argument("--json", action="store_true", help=JSON_HELP)

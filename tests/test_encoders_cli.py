@@ -58,3 +58,39 @@ def test_embed_fills_the_projects_cache_once(vit, tmp_path, capsys):
     assert out["embeddings"]["image"]["computed"] == 6
     assert main(["encoders", "embed", "--project", str(tmp_path / "p")]) == 0
     assert "6 already embedded, 0 computed" in capsys.readouterr().out
+
+
+def test_import_with_an_encoder_writes_the_table_and_embeds(vit, tmp_path, capsys):
+    from mmrl_desktop.core.data.project import Project
+    from tests.core.enginefixtures import make_pngs
+
+    src = make_pngs(tmp_path / "src", per_class=3)
+    p = str(tmp_path / "p")
+    assert main(["import", str(src), "--project", p, "--encoder", "text=" + str(vit)]) == 2
+    assert "is a image encoder" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()  # refused before anything was written
+    assert main(["import", str(src), "--project", p, "--encoder", f"image={vit}", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["imported"] == 6 and out["embedding"]["image"]["computed"] == 6
+    assert out["encoders"]["image"]["architecture"] == "ViTModel"
+    assert Project.open(p).encoders == {"image": str(vit.resolve())}
+
+
+def test_bench_with_an_encoder_embeds_once_then_runs_the_protocol(
+    vit, tmp_path, monkeypatch, capsys
+):
+    from tests.core.enginefixtures import make_pngs
+
+    monkeypatch.setenv("MMRL_BENCH_EMBEDDINGS", str(tmp_path / "shared"))
+    src = make_pngs(tmp_path / "src", per_class=6)
+    args = ["bench", "--data", str(src), "--feedback", "4,8", "--encoder", f"image={vit}"]
+    assert main([*args, "--json", "--device", "cpu"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["embedding"]["image"]["computed"] == 12
+    assert out["encoders"]["image"]["embedding_size"] == 32
+    assert [r["feedback"] for r in out["curve"]] == [4, 8]
+    assert main([*args, "--json", "--device", "cpu"]) == 0  # the shared cache: nothing again
+    again = json.loads(capsys.readouterr().out)
+    assert again["embedding"]["image"]["computed"] == 0
+    assert main(["bench", "--data", str(src), "--encoder", "image=/nowhere"]) == 2
+    assert "--encoder image=/nowhere: /nowhere is not a folder" in capsys.readouterr().err

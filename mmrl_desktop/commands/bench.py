@@ -22,6 +22,15 @@ def run(args) -> int:
 
     order = getattr(args, "order", None) or "shuffle"  # --order / --positive: once cli.py has them
     positive = getattr(args, "positive", None)
+    from mmrl_desktop.commands.progress import Bar
+
+    embedding = Bar("embedding", "items")  # with --encoder: the items embedded once, first
+
+    def bar(done: int, total: int, modality: str) -> None:
+        embedding.update(done, total, label=f"embedding {modality}")
+        if done >= total:
+            embedding.close()
+
     if not args.json:
         print(
             f"bench {args.data}  algorithm={args.algorithm}  order={order}  seed={args.seed}",
@@ -43,6 +52,8 @@ def run(args) -> int:
         progress=progress,
         order=order,
         positive=positive,
+        encoders=dict(getattr(args, "encoder", None) or []),
+        embed_progress=bar,
     )
     if args.json:
         sys.stdout.write(json.dumps(result) + "\n")

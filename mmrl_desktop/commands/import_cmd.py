@@ -44,6 +44,7 @@ def run(args) -> int:
     from mmrl_desktop.core.tasks import TaskState
 
     target, source = _checked_paths(args)
+    encoders = _checked_encoders(args)  # a refused folder: one sentence, before any scanning
     holdout = getattr(args, "holdout", None)
     holdout = DEFAULT_HOLDOUT if holdout is None else holdout
     with Bar("reading files", "files") as bar:
@@ -68,8 +69,9 @@ def run(args) -> int:
 
     project = Project.open_or_create(target)
     result = write_items(scan, project, holdout=holdout)
+    embedded = _embed(project, encoders)
     if args.json:
-        print(json.dumps(result.to_json(), ensure_ascii=False))
+        print(json.dumps({**result.to_json(), **embedded}, ensure_ascii=False))
         return 0
     classes = ", ".join(result.classes) if result.classes else "none"
     again = result.items - result.imported
@@ -84,7 +86,44 @@ def run(args) -> int:
     for w in result.warnings:
         print(f"Note: {w}")
     _print_skipped(result.skipped)
+    for m, r in embedded.get("embedding", {}).items():
+        print(
+            f"Encoder for {m}: {encoders[m].describe()}; {r['computed']} embeddings computed, "
+            f"{r['cached']} already there."
+        )
     return 0
+
+
+def _checked_encoders(args) -> dict:
+    """``--encoder MODALITY=PATH`` (issue 14) checked: {modality: EncoderInfo}."""
+    pairs = dict(getattr(args, "encoder", None) or [])
+    if not pairs:
+        return {}
+    from mmrl_desktop.core.learning.pretrained.settings import check_encoders
+
+    return check_encoders(".", pairs)
+
+
+def _embed(project, encoders: dict) -> dict:
+    """The encoders written to project.toml [encoders] and every item embedded (a progress bar;
+    interrupted, ``encoders embed`` or the app resumes it)."""
+    if not encoders:
+        return {}
+    from mmrl_desktop.commands.progress import Bar
+    from mmrl_desktop.core.learning.pretrained.settings import describe_infos, fill_project
+
+    project.encoders = {**project.encoders, **{m: i.path for m, i in encoders.items()}}
+    project.save()
+    with Bar("embedding", "items") as bar:
+
+        def report(done: int, total: int, modality: str) -> None:
+            bar.update(done, total, label=f"embedding {modality}")
+
+        results = fill_project(project, progress=report, modalities=list(encoders))
+    return {
+        "encoders": describe_infos(encoders),
+        "embedding": {m: r.to_dict() for m, r in results.items()},
+    }
 
 
 def holdout_sentence(result) -> str:

@@ -161,17 +161,25 @@ def run_bench(
     positive: str | None = None,
     random_fraction: float = 0.1,
     warm_up: int | None = None,
+    encoders: dict[str, str] | None = None,
+    embed_progress: Callable[[int, int, str], None] | None = None,
 ) -> dict:
     """Run the benchmark; returns the contract's JSON object. ``order``: which item the expert
     answers next (``core/learning/next_item.py``); ``positive``: report the fraction of that
-    label's items found after 10/25/50 % of the stream (the run goes on to 50 %)."""
+    label's items found after 10/25/50 % of the stream (the run goes on to 50 %).
+    ``encoders``: modality → a pretrained model folder (issue 14): every item is embedded once
+    (``embed_progress(done, total, modality)``), then the same protocol runs on the embeddings."""
+    from mmrl_desktop.core.learning.pretrained.settings import check_encoders, embed_for_bench
+
     check_order(order, positive)
+    infos = check_encoders(".", encoders)  # a refused folder: one sentence, nothing run
     t_start = time.perf_counter()
     points = sorted(set(int(p) for p in feedback))
     tmp = Path(tempfile.mkdtemp(prefix="mmrl-bench-"))
     try:
         settings = {"algorithm": algorithm, "seed": seed, "device": choose_device(device).type}
         project = _project(tmp, data, settings | dict(algorithm_settings or {}), model_settings)
+        pretrained = embed_for_bench(project, infos, settings["device"], embed_progress)
         writer = project.open_store()  # the expert's connection, as the GUI's
         stream, test, classes = _split(writer, data, holdout, seed)
         trainer = Trainer(project, queue_size=0, checkpoints=False, resume=False)
@@ -198,6 +206,7 @@ def run_bench(
             "updates_per_event": trainer.config.updates_per_event,
             "modalities": info["modalities"],
             **asker.describe(),  # order, random_fraction, pick_every, warm_up
+            **pretrained,  # with --encoder: encoders, embedding
         }
         if positive:
             out.update(positive=positive, positives_found=found)

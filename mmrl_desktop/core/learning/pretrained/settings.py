@@ -108,3 +108,69 @@ def fill_project(
         if results[modality].stopped:
             break
     return results
+
+
+def check_encoders(root: str | Path, encoders: dict[str, str] | None) -> dict[str, EncoderInfo]:
+    """``--encoder MODALITY=PATH`` pairs checked before anything runs (one sentence each)."""
+    out = {}
+    for modality, folder in (encoders or {}).items():
+        try:
+            out[modality] = inspect_encoder(resolve_folder(root, folder), modality)
+        except UserError as err:
+            raise UserError(f"--encoder {modality}={folder}: {err}") from None
+    return out
+
+
+def describe_infos(infos: dict[str, EncoderInfo]) -> dict[str, dict[str, Any]]:
+    keys = ("architecture", "model_type", "parameters", "embedding_size", "fingerprint", "path")
+    return {m: {k: getattr(i, k) for k in keys} for m, i in infos.items()}
+
+
+def share_embeddings(root: str | Path, shared: str | Path | None) -> bool:
+    """Make ``root``'s embedding cache a link to ``shared`` (the bench's temporary projects reuse
+    what an earlier run computed: the cache is keyed by content). False where links fail."""
+    import os
+
+    if not shared:
+        return False
+    link = Path(root) / "embeddings"
+    try:
+        Path(shared).mkdir(parents=True, exist_ok=True)
+        if not link.exists():
+            os.symlink(Path(shared).resolve(), link, target_is_directory=True)
+        return True
+    except OSError:
+        return False
+
+
+def default_shared_cache() -> Path | None:
+    """The bench's shared embedding cache: ``$MMRL_BENCH_EMBEDDINGS`` (empty: none), else the
+    user's cache folder."""
+    import os
+
+    env = os.environ.get("MMRL_BENCH_EMBEDDINGS")
+    if env is not None:
+        return Path(env) if env else None
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("mmrl-desktop")) / "bench-embeddings"
+
+
+def embed_for_bench(
+    project,
+    infos: dict[str, EncoderInfo],
+    device: str,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, Any]:
+    """The bench's project with ``[encoders]`` set and every item embedded once, before the
+    protocol; the JSON's ``encoders`` and ``embedding``."""
+    if not infos:
+        return {}
+    project.encoders = {m: i.path for m, i in infos.items()}
+    project.save()
+    share_embeddings(project.root, default_shared_cache())
+    results = fill_project(project, progress=progress, device=device)
+    return {
+        "encoders": describe_infos(infos),
+        "embedding": {m: r.to_dict() for m, r in results.items()},
+    }

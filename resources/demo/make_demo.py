@@ -4,8 +4,8 @@
 
 Writes resources/demo/{images,audio,texts,dicom}/ and items.csv: handwritten digits from
 scikit-learn's bundled set (as 32×32 PNGs), the spoken digit words synthesised with espeak-ng in
-several voices, short texts, multimodal items that combine the three, and pydicom's bundled CT
-slice (unlabelled; its patient tags replaced by a demo name). Deterministic.
+several voices, short texts, multimodal items that combine the three; and pydicom's bundled CT slice
+(its patient tags replaced by a demo name) for the CT demo, not an item of this one. Deterministic.
 """
 
 from __future__ import annotations
@@ -81,8 +81,9 @@ def main() -> None:
                     "label": str(d),
                 }
             )
+    # the CT slice is not a digit: it belongs to the CT demo (``--project demo-ct``, issue 15),
+    # which copies it from here; it is no longer an item of this one
     _demo_dicom(HERE / "dicom" / "ct_demo.dcm")
-    rows.append({"id": "ct_demo", "image": "dicom/ct_demo.dcm", "label": ""})
     with open(HERE / "items.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=["id", "image", "audio", "text", "label"])
         writer.writeheader()

@@ -18,15 +18,23 @@ from mmrl_desktop.paths import resources_dir, user_data_dir
 DEMO_NAME = "demo"
 DEMO_HOLDOUT = 0.3
 DEMO_TASK = "digit"
+# The CT demo (issue 15): chest-CT phantoms with or without a lung nodule, as DICOM series and
+# NIfTI volumes (``core.data.volumes.demo_data``); ``--project demo-ct``.
+DEMO_CT_NAME = "demo-ct"
+DEMO_CT_TASK = "finding"
 
 
 def demo_dir() -> Path:
     return user_data_dir() / "demo-project"
 
 
+def demo_ct_dir() -> Path:
+    return user_data_dir() / "demo-ct-project"
+
+
 def is_demo(path: str | Path) -> bool:
     try:
-        return Path(path).resolve() == demo_dir().resolve()
+        return Path(path).resolve() in (demo_dir().resolve(), demo_ct_dir().resolve())
     except OSError:
         return False
 
@@ -72,9 +80,39 @@ def create_demo(root: Path | None = None) -> Project:
     return Project.open(root)
 
 
+def create_ct_demo(root: Path | None = None) -> Project:
+    """Build the CT demo project (idempotent: a half-made one is rebuilt). Its volumes are
+    written next to it (``<root>-data``: the items keep absolute paths, so not inside the
+    project folder, which is renamed into place)."""
+    from mmrl_desktop.core.data.importer import import_source
+    from mmrl_desktop.core.data.volumes.demo_data import write_ct_demo_source
+
+    root = Path(root or demo_ct_dir())
+    if root.exists() and not (root / PROJECT_FILE).exists():
+        shutil.rmtree(root)
+    source = write_ct_demo_source(
+        root.with_name(root.name + "-data"), resources_dir() / "demo" / "dicom" / "ct_demo.dcm"
+    )
+    tmp = root.with_name(root.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    project = Project.create(
+        tmp,
+        name="Demo: chest CT phantoms, is there a lung nodule?",
+        algorithm={"eval_every": 20},
+    )
+    import_source(source, project, task=DEMO_CT_TASK, holdout=0.0)
+    assign_holdout(project, DEMO_HOLDOUT, seed=0)
+    tmp.rename(root)
+    return Project.open(root)
+
+
 def resolve_project(arg: str | None, settings=None) -> Project:
     """The project a command opens: ``demo`` → the demo; a folder → that project; nothing → the
-    last project (when it still opens), else the demo."""
+    last project (when it still opens), else the demo; ``demo-ct`` → the CT demo."""
+    if arg == DEMO_CT_NAME:
+        if (demo_ct_dir() / PROJECT_FILE).exists():
+            return Project.open(demo_ct_dir())
+        return create_ct_demo()
     if arg == DEMO_NAME or (arg is None and not _last_project(settings)):
         if (demo_dir() / PROJECT_FILE).exists():
             return Project.open(demo_dir())

@@ -22,6 +22,13 @@ from mmrl_desktop.core.data.volumes.volume import Volume
 GAP_FACTOR = 1.5  # a step over this × the median step is a gap (reported)
 SLICE_CACHE = 24  # decoded slices kept per open series
 PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
+HEADER_TAGS = [
+    "SeriesInstanceUID", "SeriesNumber", "SamplesPerPixel", "Rows", "Columns", "NumberOfFrames",
+    "ImageOrientationPatient", "ImagePositionPatient", "InstanceNumber", "PixelSpacing",
+    "SpacingBetweenSlices", "SliceThickness", "RescaleSlope", "RescaleIntercept",
+    "BitsAllocated", "PixelRepresentation", "WindowCenter", "WindowWidth", "Modality",
+    "BodyPartExamined", "StudyDescription", "SeriesDescription", *PIXEL_TAGS,
+]  # fmt: skip
 
 
 @dataclass
@@ -107,11 +114,11 @@ def read_header(path: str) -> SliceHeader:
     import pydicom
 
     file_size_or_raise(path)
-    try:  # large values (the pixel data) are deferred: seen, not read
-        ds = pydicom.dcmread(path, defer_size=256)
+    try:  # only the tags used; the pixel data's tag is seen, its value not read
+        ds = pydicom.dcmread(path, defer_size=256, specific_tags=HEADER_TAGS)
     except Exception:
         try:
-            ds = pydicom.dcmread(path, defer_size=256, force=True)
+            ds = pydicom.dcmread(path, defer_size=256, specific_tags=HEADER_TAGS, force=True)
             if "Rows" not in ds:
                 raise UnreadableFile("not a DICOM file") from None
         except UnreadableFile:

@@ -31,32 +31,29 @@ def chest_phantom(
     """One phantom's stored values (int16, HU + 1024)."""
     n_k, n_j, n_i = shape
     dz, dy, dx = spacing
-    zz, yy, xx = np.meshgrid(
-        np.arange(n_k) * dz, np.arange(n_j) * dy, np.arange(n_i) * dx, indexing="ij"
-    )
+    zz = (np.arange(n_k, dtype=np.float32) * dz)[:, None, None]  # broadcast, never a full grid
+    yy = (np.arange(n_j, dtype=np.float32) * dy)[None, :, None]
+    xx = (np.arange(n_i, dtype=np.float32) * dx)[None, None, :]
     cy, cx = n_j * dy / 2 + rng.uniform(-8, 8), n_i * dx / 2 + rng.uniform(-8, 8)
     body_ry, body_rx = rng.uniform(95, 115), rng.uniform(140, 165)
     hu = np.full(shape, -1000.0, np.float32)
-    body = _ellipse(yy, xx, cy, cx, body_ry, body_rx)
-    hu[body] = -100.0  # fat rim
-    hu[_ellipse(yy, xx, cy, cx, body_ry - 8, body_rx - 8)] = 40.0
-    # lungs: taller towards the base (slice 0), narrowing to the apex
+    hu[:] = np.where(_ellipse(yy, xx, cy, cx, body_ry, body_rx), -100.0, -1000.0)  # fat rim
+    hu[:, _ellipse(yy, xx, cy, cx, body_ry - 8, body_rx - 8)[0]] = 40.0
+    # lungs: wider towards the base (slice 0), narrowing to the apex
     height = (n_k - 1) * dz
     taper = 1.0 - 0.45 * (zz / max(height, 1.0)) ** 2
     lung_ry, lung_rx = rng.uniform(60, 72), rng.uniform(42, 52)
     sep = rng.uniform(58, 68)
     lungs = np.zeros(shape, bool)
     for side in (-1, 1):
-        lx = cx + side * sep
-        lungs |= _ellipse(yy, xx, cy - 6, lx, lung_ry * taper, lung_rx * taper)
+        lungs |= _ellipse(yy, xx, cy - 6, cx + side * sep, lung_ry * taper, lung_rx * taper)
     hu[lungs] = -850.0
     # spine behind the lungs, a table under the back
-    spine = _ellipse(yy, xx, cy + body_ry - 32, cx, 16, 14)
-    hu[spine] = 700.0
-    hu[(yy > cy + body_ry + 6) & (yy < cy + body_ry + 14)] = 200.0
+    hu[:, _ellipse(yy, xx, cy + body_ry - 32, cx, 16, 14)[0]] = 700.0
+    hu[:, ((yy > cy + body_ry + 6) & (yy < cy + body_ry + 14))[0, :, 0], :] = 200.0
     if nodule:
         _add_nodule(rng, hu, lungs, (zz, yy, xx))
-    hu += rng.normal(0.0, 15.0, shape).astype(np.float32)
+    hu += rng.standard_normal(shape, dtype=np.float32) * np.float32(15.0)
     return np.clip(np.rint(hu - INTERCEPT), -32768, 32767).astype(np.int16)
 
 
@@ -67,7 +64,7 @@ def _add_nodule(rng, hu: np.ndarray, lungs: np.ndarray, grids) -> None:
     inside = np.argwhere(lungs)
     for _ in range(50):
         k, j, i = inside[rng.integers(len(inside))]
-        centre = (zz[k, j, i], yy[k, j, i], xx[k, j, i])
+        centre = (zz[k, 0, 0], yy[0, j, 0], xx[0, 0, i])
         ball = (zz - centre[0]) ** 2 + (yy - centre[1]) ** 2 + (xx - centre[2]) ** 2 <= radius**2
         if lungs[ball].mean() > 0.97:  # the whole ball in lung: surrounded by air-like tissue
             hu[ball] = 40.0

@@ -44,7 +44,7 @@ def _base_dataset(uid: str, sop_class: str, shape, spacing, slope, intercept, wi
     ds.file_meta.MediaStorageSOPClassUID = sop_class
     ds.SOPClassUID = sop_class
     ds.PatientName, ds.PatientID = "Phantom", "0"
-    ds.StudyInstanceUID = generate_uid(prefix=None, entropy_srcs=[uid, "study"])
+    ds.StudyInstanceUID = generate_uid(entropy_srcs=[uid, "study"])
     ds.SeriesInstanceUID = uid
     ds.Modality = tags.get("modality", "CT")
     for key, kw in (("body_part", "BodyPartExamined"), ("series_description", "SeriesDescription")):
@@ -93,7 +93,7 @@ def write_series(
     ds.ImageOrientationPatient = [float(v) for v in orientation]
     paths = []
     for k in range(stored.shape[0]):
-        ds.SOPInstanceUID = generate_uid(prefix=None, entropy_srcs=[uid, str(k)])
+        ds.SOPInstanceUID = generate_uid(entropy_srcs=[uid, str(k)])
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         ds.InstanceNumber = k + 1
         ds.ImagePositionPatient = [float(v) for v in affine[:3, 3] + k * affine[:3, 0]]

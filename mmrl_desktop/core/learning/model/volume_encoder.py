@@ -9,8 +9,11 @@ grid is 32 KB in the featurizer's cache).
 
 Encoders (``ModelConfig.volume_encoder``, ADR 0015 for the measurements behind the default):
 
-- ``3d-cnn`` — ``SmallCNN3D``: per-volume standardisation, 3×3×3 conv blocks (BatchNorm, ReLU) with
-  2× max-pooling down to 4³, global average and max pooling, a linear projection.
+- ``3d-cnn`` — ``SmallCNN3D``: per-volume standardisation, a stride-2 3×3×3 stem down to 16³ (8
+  channels), three 3×3×3 conv blocks (16, 32, 64 channels; BatchNorm, ReLU) with 2× max-pooling
+  between them (16³ → 8³ → 4³), global average and max pooling, a linear projection. The stem
+  keeps an update cheap: without it (blocks at 32³) one 32-volume update took 1.7 s on one CPU
+  thread, with it 0.26 s.
 - ``2.5d`` — ``SlabEncoder``: the grid cut into three slabs along the body axis; the maximum and
   mean intensity projection of each (6 channels) through the 2-D ``SmallCNN``.
 
@@ -27,7 +30,8 @@ from torch.nn import functional as F
 from mmrl_desktop.core.learning.model.encoders import SmallCNN
 
 HU_RANGE = (-1000.0, 1000.0)
-WIDTHS_3D = (16, 32, 64, 64)
+WIDTHS_3D = (16, 32, 64)
+STEM_SIDE = 16  # a learned stride-2 stem brings larger grids down to this side first
 SLABS = 3
 
 
@@ -88,15 +92,15 @@ def _conv3d(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
 
 
 class SmallCNN3D(nn.Module):
-    """A from-scratch 3-D CNN: [B, 1, S, S, S] → [B, dim]. Above 32 a stride-2 stem first."""
+    """A from-scratch 3-D CNN: [B, 1, S, S, S] → [B, dim] (see the module's docstring)."""
 
     def __init__(self, size: int, dim: int):
         super().__init__()
         layers: list[nn.Module] = []
         c, s = 1, size
-        while s > 32:
-            layers.append(_conv3d(c, 12, stride=2))
-            c, s = 12, (s + 1) // 2
+        while s > STEM_SIDE:
+            layers.append(_conv3d(c, 8, stride=2))
+            c, s = 8, (s + 1) // 2
         for n, out in enumerate(WIDTHS_3D):
             layers.append(_conv3d(c, out))
             c = out

@@ -1,0 +1,189 @@
+"""Volumes benchmark (issue 15): lesion vs normal chest-CT phantoms, thumbs-only vs supervised, 3-D
+CNN vs 2.5-D slab encoder, through the app's own bench (``core.tools.bench.run_bench``: import,
+the trainer, the simulated expert, the held-out accuracy).
+
+    python -m benchmarks.volumes.run --out benchmarks/volumes/results/run.jsonl \\
+        [--cases 160] [--seeds 0,1,2] [--feedback 50,100,200] [--encoders 3d-cnn,2.5d] \\
+        [--algorithms default,supervised] [--size 32] [--jobs 2]
+    python -m benchmarks.volumes.run --summary benchmarks/volumes/results/run.jsonl
+
+The data set (``make_data``) is written once under ``--data`` (default
+``benchmarks/volumes/data``, ignored by git): ``nodule/`` and ``normal/`` class folders, each case
+a phantom (``core.data.volumes.phantom``, 64 × 64 × 32) written as a DICOM series (one file per
+slice, shuffled names) or as NIfTI (``.nii.gz``), the format chosen by a coin independent of
+the class, so neither format nor file names tell the classes apart. Every run is one process
+(``OMP_NUM_THREADS=1``); ``--jobs`` runs that many at once. One JSON line per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def make_data(root: Path, cases: int, seed: int = 0) -> Path:
+    """``cases`` phantoms, half with a nodule (idempotent: a finished set is reused)."""
+    from mmrl_desktop.core.data.volumes.phantom import INTERCEPT, SPACING, chest_phantom
+    from mmrl_desktop.core.data.volumes.synthetic import write_nifti, write_series
+
+    stamp = root / f".done-{cases}-{seed}"
+    if stamp.exists():
+        return root
+    rng = np.random.default_rng(seed)
+    for n in range(cases):
+        nodule = n % 2 == 0
+        label = "nodule" if nodule else "normal"
+        stored = chest_phantom(np.random.default_rng([seed, n]), nodule)
+        name = f"case{n:04d}"
+        if rng.random() < 0.5:
+            order = rng.permutation(stored.shape[0])
+            names = [f"{int(k):08x}.dcm" for k in rng.integers(0, 2**31, stored.shape[0])]
+            names = [names[int(i)] for i in order]
+            write_series(root / label / name, stored, SPACING, names=names)
+        else:
+            write_nifti(root / label / f"{name}.nii.gz", stored + INTERCEPT, SPACING)
+    stamp.write_text("ok")
+    return root
+
+
+def one_run(data: Path, encoder: str, algorithm: str, seed: int, feedback, size: int) -> dict:
+    from mmrl_desktop.core.tools.bench import run_bench
+
+    out = run_bench(
+        str(data),
+        algorithm=algorithm,
+        feedback=feedback,
+        holdout=0.3,
+        seed=seed,
+        device="cpu",
+        model_settings={"volume_encoder": encoder, "volume_size": size},
+    )
+    out.update(encoder=encoder, volume_size=size)
+    return out
+
+
+def _child(args) -> int:
+    row = one_run(
+        Path(args.data), args.encoder, args.algorithm, args.seed, args.feedback_list, args.size
+    )
+    print(json.dumps(row))
+    return 0
+
+
+def _spawn(args, encoder: str, algorithm: str, seed: int) -> subprocess.Popen:
+    cmd = [
+        sys.executable, "-m", "benchmarks.volumes.run", "--child", "--data", args.data,
+        "--encoder", encoder, "--algorithm", algorithm, "--seed", str(seed),
+        "--feedback", args.feedback, "--size", str(args.size),
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+
+
+def run_all(args) -> None:
+    make_data(Path(args.data), args.cases)
+    todo = [
+        (e, a, s) for s in args.seed_list for e in args.encoder_list for a in args.algorithm_list
+    ]
+    running: list[tuple[subprocess.Popen, tuple]] = []
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    while todo or running:
+        while todo and len(running) < args.jobs:
+            job = todo.pop(0)
+            running.append((_spawn(args, *job), job))
+        time.sleep(1.0)
+        for proc, job in list(running):
+            if proc.poll() is None:
+                continue
+            running.remove((proc, job))
+            text = proc.stdout.read().strip().splitlines()
+            if proc.returncode != 0 or not text:
+                print(f"run {job} failed (exit {proc.returncode})", file=sys.stderr)
+                continue
+            with out.open("a") as fh:
+                fh.write(text[-1] + "\n")
+            row = json.loads(text[-1])
+            acc = [p["accuracy"] for p in row["curve"]]
+            print(f"{job}: accuracy {acc} in {row['seconds']} s", flush=True)
+
+
+def summary(path: Path) -> str:
+    """Mean (min–max over seeds) held-out accuracy per encoder, algorithm and answers; and the
+    thumbs-only / supervised ratio."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    table: dict[tuple, list[float]] = {}
+    secs: dict[tuple, list[float]] = {}
+    for r in rows:
+        for p in r["curve"]:
+            table.setdefault((r["encoder"], r["algorithm"], p["feedback"]), []).append(
+                p["accuracy"]
+            )
+        secs.setdefault((r["encoder"], r["algorithm"]), []).append(r["seconds"])
+    points = sorted({k[2] for k in table})
+    lines = ["| encoder | algorithm | " + " | ".join(f"{p} answers" for p in points) + " | s/run |"]
+    lines.append("|" + "---|" * (len(points) + 3))
+    for enc in sorted({k[0] for k in table}):
+        for algo in ("default", "supervised"):
+            cells = []
+            for p in points:
+                v = table.get((enc, algo, p), [])
+                cells.append(
+                    f"{np.mean(v):.3f} ({min(v):.2f}–{max(v):.2f}, n={len(v)})" if v else ""
+                )
+            s = secs.get((enc, algo), [0])
+            lines.append(f"| {enc} | {algo} | " + " | ".join(cells) + f" | {np.mean(s):.0f} |")
+    for enc in sorted({k[0] for k in table}):
+        last = points[-1]
+        thumbs = table.get((enc, "default", last))
+        sup = table.get((enc, "supervised", last))
+        if thumbs and sup:
+            lines.append(
+                f"\n{enc}: thumbs-only / supervised at {last} answers = "
+                f"{np.mean(thumbs) / max(np.mean(sup), 1e-9):.3f} (goal ≥ 0.9)"
+            )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=str(HERE / "data"))
+    ap.add_argument("--cases", type=int, default=160)
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--feedback", default="50,100,200")
+    ap.add_argument("--encoders", default="3d-cnn,2.5d")
+    ap.add_argument("--encoder", default="3d-cnn")
+    ap.add_argument("--algorithms", default="default,supervised")
+    ap.add_argument("--algorithm", default="default")
+    ap.add_argument("--size", type=int, default=32)
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--out", default=str(HERE / "results" / "run.jsonl"))
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--summary", help="print the table of a results file and stop")
+    args = ap.parse_args(argv)
+    args.feedback_list = [int(x) for x in args.feedback.split(",")]
+    args.seed_list = [int(x) for x in args.seeds.split(",")]
+    args.encoder_list = args.encoders.split(",")
+    args.algorithm_list = args.algorithms.split(",")
+    if args.summary:
+        print(summary(Path(args.summary)))
+        return 0
+    if args.child:
+        return _child(args)
+    run_all(args)
+    print(summary(Path(args.out)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

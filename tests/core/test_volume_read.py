@@ -148,3 +148,31 @@ def test_an_items_volume_opens_from_its_record_without_reading_headers(tmp_path)
     vol = volume_of_item(item)
     np.testing.assert_array_equal(vol.plane_slice("axial", 1), _stored()[1] - 1024.0)
     assert vol.window == (40.0, 400.0) and vol.spacing == pytest.approx(SPACING)
+
+
+def test_plain_slices_are_read_at_their_offset_and_a_changed_file_is_decoded(tmp_path):
+    import pydicom
+
+    from mmrl_desktop.core.data.items import Item
+    from mmrl_desktop.core.data.loaders import SOURCE_ROOT
+    from mmrl_desktop.core.data.volumes import volume_of_item
+    from mmrl_desktop.core.data.volumes.dicom_series import plan_series, read_header
+    from mmrl_desktop.core.data.volumes.items import volume_record
+
+    stored = _stored()
+    paths = write_series(tmp_path / "s", stored, SPACING, names=_names(16, 7))
+    plan = plan_series([read_header(p) for p in paths])
+    record = volume_record("dicom-series", plan, str(tmp_path), plan.files)
+    assert record["raw_at"] and len(record["raw_at"]) == 16
+    item = Item("s", image=plan.files[0], info={SOURCE_ROOT: str(tmp_path), "volume": record})
+    np.testing.assert_array_equal(volume_of_item(item).array(), stored)
+    ds = pydicom.dcmread(plan.files[5])  # rewritten after import: longer header, new values
+    ds.SeriesDescription = "a much longer description that moves the pixel data along"
+    ds.PixelData = (stored[5] + 1).astype(np.int16).tobytes()
+    ds.save_as(plan.files[5])
+    np.testing.assert_array_equal(
+        volume_of_item(item).plane_slice("axial", 5), stored[5] + 1 - 1024.0
+    )
+    ds.BitsStored = 12  # bits that do not fill their words: never read raw
+    ds.save_as(plan.files[6])
+    assert read_header(plan.files[6]).raw_at is None

@@ -27,7 +27,8 @@ HEADER_TAGS = [
     "ImageOrientationPatient", "ImagePositionPatient", "InstanceNumber", "PixelSpacing",
     "SpacingBetweenSlices", "SliceThickness", "RescaleSlope", "RescaleIntercept",
     "BitsAllocated", "PixelRepresentation", "WindowCenter", "WindowWidth", "Modality",
-    "BodyPartExamined", "StudyDescription", "SeriesDescription", *PIXEL_TAGS,
+    "BodyPartExamined", "StudyDescription", "SeriesDescription", "BitsStored",
+    "PhotometricInterpretation", *PIXEL_TAGS,
 ]  # fmt: skip
 
 
@@ -53,6 +54,7 @@ class SliceHeader:
     dtype: str
     window: tuple[float, float] | None
     tags: dict[str, str] = field(default_factory=dict)
+    raw_at: tuple[int, int] | None = None  # (pixel offset, file size): plain pixels, read directly
 
 
 def _floats(value, n: int) -> tuple[float, ...] | None:
@@ -102,6 +104,33 @@ def display_tags(ds) -> dict[str, str]:
     return tags
 
 
+RAW_SYNTAXES = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")  # implicit / explicit little endian
+
+
+def _raw_pixels_at(path: str, ds) -> tuple[int, int] | None:
+    """(offset, file size) when the pixel data is one plain little-endian grey frame whose bits
+    fill its words (so reading the bytes gives what pydicom would decode); else None."""
+    meta = getattr(ds, "file_meta", None)
+    syntax = str(getattr(meta, "TransferSyntaxUID", "") or "") if meta is not None else ""
+    el = ds.get_item(0x7FE00010, keep_deferred=True)
+    try:
+        rows, cols = int(ds.Rows), int(ds.Columns)
+        bits, stored = int(ds.BitsAllocated), int(ds.get("BitsStored", 0) or 0)
+        grey = int(ds.get("SamplesPerPixel", 1) or 1) == 1
+        frames = int(_num(ds, "NumberOfFrames", 1) or 1)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if syntax not in RAW_SYNTAXES or el is None or not grey or frames != 1:
+        return None
+    if bits not in (8, 16, 32) or stored != bits:
+        return None
+    offset, length = getattr(el, "value_tell", None), getattr(el, "length", None)
+    if offset is None or length != rows * cols * bits // 8:
+        return None
+    size = os.path.getsize(path)
+    return (int(offset), size) if offset + length <= size else None
+
+
 def _window(ds) -> tuple[float, float] | None:
     centre, width = _num(ds, "WindowCenter"), _num(ds, "WindowWidth")
     if centre is None or width is None or width <= 0:
@@ -126,6 +155,7 @@ def read_header(path: str) -> SliceHeader:
         except Exception:
             raise UnreadableFile("not a DICOM file") from None
     has_pixels = any(ds.get_item(tag, keep_deferred=True) is not None for tag in PIXEL_TAGS)
+    raw_at = _raw_pixels_at(path, ds) if has_pixels else None
     spacing = _floats(ds.get("PixelSpacing") or [], 2)
     instance = _num(ds, "InstanceNumber")
     return SliceHeader(
@@ -141,6 +171,7 @@ def read_header(path: str) -> SliceHeader:
         position=_floats(ds.get("ImagePositionPatient") or [], 3),  # type: ignore[arg-type]
         instance=None if instance is None else int(instance),
         pixel_spacing=spacing,  # type: ignore[arg-type]
+        raw_at=raw_at,
         thickness=_num(ds, "SpacingBetweenSlices") or _num(ds, "SliceThickness"),
         slope=_num(ds, "RescaleSlope", 1.0) or 1.0,
         intercept=_num(ds, "RescaleIntercept", 0.0) or 0.0,
@@ -168,6 +199,7 @@ class SeriesPlan:
     tags: dict[str, str]
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     notes: list[str] = field(default_factory=list)  # kept but reported (a gap)
+    raw_at: list | None = None  # per file (offset, size) of plain pixels, when all have them
 
 
 def _normal(orientation) -> np.ndarray:
@@ -298,6 +330,7 @@ def plan_series(headers: list[SliceHeader]) -> SeriesPlan:
         slope=1.0 if per_slice else first.slope,
         intercept=0.0 if per_slice else first.intercept,
         per_slice_rescale=per_slice,
+        raw_at=[list(h.raw_at) for h in slices] if all(h.raw_at for h in slices) else None,
         dtype="float32" if per_slice else first.dtype,
         window=first.window,
         tags=dict(first.tags),
@@ -341,6 +374,7 @@ class LazySeries:
         dtype: str,
         rescale: list[tuple[float, float]] | None = None,
         frames_of: str | None = None,
+        raw_at: list | None = None,
     ):
         self.files = list(files)
         self.shape = tuple(int(s) for s in shape)
@@ -348,6 +382,7 @@ class LazySeries:
         self.ndim = 3
         self._rescale = rescale  # per-slice (slope, intercept) → float32 values
         self._multiframe = frames_of
+        self._raw_at = raw_at  # per slice (offset, file size): read the bytes, no decoder
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._full: np.ndarray | None = None
 
@@ -367,6 +402,8 @@ class LazySeries:
             return hit
         if self._multiframe:
             arr = decode_file(self._multiframe, index=k)
+        elif self._raw_at is not None:
+            arr = self._read_raw(k)
         else:
             arr = decode_file(self.files[k])
         if arr.ndim != 2 or arr.shape != self.shape[1:]:
@@ -382,6 +419,21 @@ class LazySeries:
         while len(self._cache) > SLICE_CACHE:
             self._cache.popitem(last=False)
         return arr
+
+    def _read_raw(self, k: int) -> np.ndarray:
+        """The slice's bytes at the offset import found (the file still of the size it had;
+        otherwise, or if it is no longer a regular file, decoded as any other)."""
+        path, (offset, size) = self.files[k], self._raw_at[k]  # type: ignore[index]
+        if file_size_or_raise(path) != size or self._rescale is not None:
+            return decode_file(path)
+        count = self.shape[1] * self.shape[2]
+        dtype = self.dtype.newbyteorder("<")
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            arr = np.frombuffer(fh.read(count * dtype.itemsize), dtype=dtype)
+        if arr.size != count:
+            return decode_file(path)
+        return arr.reshape(self.shape[1:])
 
     def __getitem__(self, key):
         if isinstance(key, (int, np.integer)):
@@ -405,7 +457,7 @@ class LazySeries:
 
 
 def volume_from_plan(plan: SeriesPlan, source: str, rescale=None) -> Volume:
-    stack = LazySeries(plan.files, plan.shape, plan.dtype, rescale=rescale)
+    stack = LazySeries(plan.files, plan.shape, plan.dtype, rescale=rescale, raw_at=plan.raw_at)
     return Volume(
         voxels=stack,
         spacing=plan.spacing,

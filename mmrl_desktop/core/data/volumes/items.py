@@ -6,7 +6,8 @@ An item is a volume when ``info`` has a ``"volume"`` entry::
      "files": ["label/study/IMG0001.dcm", ...],   # dicom-series: sorted, relative to source_root
      "shape": [k, j, i], "spacing": [slice, row, col], "affine": 4×4 nested list (LPS),
      "slope": 1.0, "intercept": -1024.0, "dtype": "int16", "window": [c, w] | null,
-     "rescale": [[slope, intercept], ...] | null}  # per-slice rescale (then dtype float32)
+     "rescale": [[slope, intercept], ...] | null,  # per-slice rescale (then dtype float32)
+     "raw_at": [[offset, file size], ...] | null}  # plain pixels: read at the offset directly
 
 ``Item.image`` is the series' first file (or the NIfTI / multi-frame file), so the checks every
 read makes (``loaders.item_file``) apply, and a reader that knows nothing of volumes still finds an
@@ -52,6 +53,7 @@ def volume_record(
         "dtype": str(np.dtype(dtype)),
         "window": [float(window[0]), float(window[1])] if window else None,
         "rescale": [[float(s), float(i)] for s, i in rescale] if rescale else None,
+        "raw_at": getattr(vol_or_plan, "raw_at", None),
     }
 
 
@@ -103,7 +105,9 @@ def volume_of_item(item) -> Volume:
     rescale = record.get("rescale")
     window = record.get("window")
     return Volume(
-        voxels=LazySeries(files, shape, record.get("dtype", "int16"), rescale=rescale),  # type: ignore[arg-type]
+        voxels=LazySeries(
+            files, shape, record.get("dtype", "int16"), rescale=rescale, raw_at=record.get("raw_at")
+        ),  # type: ignore[arg-type]
         spacing=tuple(float(s) for s in record["spacing"]),  # type: ignore[arg-type]
         affine=np.asarray(record["affine"], dtype=np.float64),
         slope=float(record.get("slope", 1.0)),

@@ -114,9 +114,11 @@ class Volume:
 
     # ---------------------------------------------------------------- values
     def to_hu(self, stored: np.ndarray) -> np.ndarray:
-        out = np.asarray(stored, dtype=np.float32)
-        if self.slope != 1.0 or self.intercept != 0.0:
-            out = out * np.float32(self.slope) + np.float32(self.intercept)
+        out = np.array(stored, dtype=np.float32)  # a copy: scaled in place
+        if self.slope != 1.0:
+            out *= np.float32(self.slope)
+        if self.intercept != 0.0:
+            out += np.float32(self.intercept)
         return out
 
     def plane_slice(self, plane: str, index: int) -> np.ndarray:

@@ -391,3 +391,17 @@ def test_the_help_names_the_volume_keys():
 
     text = shortcuts_text(["nodule", "normal"])
     assert "PgUp" in text and "Ctrl+2" in text and "sagittal" in text
+
+
+def test_hu_values_without_a_modality_get_the_ct_presets(show_widget):
+    """NIfTI has no modality tag: a volume whose air reads about −1000 is CT; MR-like is not."""
+    v = show_widget(VolumeView(), 800, 600)
+    ct = ct_volume()
+    ct.tags, ct.window = {"format": "NIfTI"}, None
+    ct.voxels[:, :2, :] = 0  # air rows: stored 0 = −1024 HU
+    ct.voxels[:, 12:, :] = 1064  # soft tissue: 40 HU
+    v.set_volume(ct)
+    assert "lung" in v.preset_names() and v.preset_combo.findText("bone") >= 0
+    mr = Volume(np.arange(SHAPE[0] * 192).reshape(SHAPE[0], 16, 12) % 900, SPACING, ct.affine)
+    v.set_volume(mr)
+    assert "lung" not in v.preset_names()

@@ -1,4 +1,5 @@
-"""The volume viewer's small Qt pieces: the window-preset box and the corner annotations.
+"""The volume viewer's small Qt pieces: the image item, the view box, the window-preset box and
+the corner annotations.
 
 Split from ``volume_view`` to keep that module short; they look and behave like the 2-D
 viewer's (``image_view``): "custom" is listed only while the window matches no preset, and the
@@ -7,12 +8,51 @@ corner labels never take the mouse.
 
 from __future__ import annotations
 
+import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QWidget
 
 from mmrl_desktop.gui import theme
+from mmrl_desktop.gui.viewers.image_view import _WindowLevelViewBox
 
 CUSTOM = "custom"
+
+
+GRAY32 = (np.arange(256, dtype=np.uint32) * 0x010101) | 0xFF000000  # grey level → RGB32
+
+
+class Gray32ImageItem(pg.ImageItem):
+    """An image item that draws its uint8 grey image as an RGB32 ``QImage``: Qt scales RGB32 onto
+    the screen about ten times faster than ``Grayscale8`` (0.2 against 1–3 ms for a 512² slice
+    drawn at 680², docs/benchmarks.md), and every scroll step draws a new slice."""
+
+    def render(self):
+        img = self.image
+        if img is None or img.ndim != 2 or img.dtype != np.uint8:
+            super().render()
+            return
+        self._rgb32 = np.take(GRAY32, img)  # kept: the QImage uses its memory
+        h, w = img.shape
+        self.qimage = QImage(self._rgb32.data, w, h, 4 * w, QImage.Format_RGB32)
+        self._renderRequired = False
+        self._unrenderable = False
+
+
+class SliceViewBox(_WindowLevelViewBox):
+    """The 2-D viewer's view box, whose wheel scrolls slices (Ctrl+wheel zooms)."""
+
+    def __init__(self, on_window_drag, on_wheel, **kwargs):
+        super().__init__(on_window_drag, **kwargs)
+        self._on_wheel = on_wheel
+
+    def wheelEvent(self, ev, axis=None):  # noqa: N802 (pyqtgraph API)
+        if ev.modifiers() & Qt.ControlModifier:
+            super().wheelEvent(ev, axis)
+            return
+        ev.accept()
+        self._on_wheel(ev.delta())
 
 
 class PresetBox(QComboBox):

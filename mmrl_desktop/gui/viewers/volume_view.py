@@ -37,7 +37,6 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QRectF, Qt, Signal
-from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QApplication,
     QGraphicsItem,
@@ -51,12 +50,20 @@ from PySide6.QtWidgets import (
 
 from mmrl_desktop.core.labelling.prefetch import first_view
 from mmrl_desktop.gui import theme
-from mmrl_desktop.gui.viewers.image_view import ZOOM_STEP, _WindowLevelViewBox
+from mmrl_desktop.gui.viewers.image_view import ZOOM_STEP
 from mmrl_desktop.gui.viewers.overlays import fit_beside, fmt_value
-from mmrl_desktop.gui.viewers.volume_controls import CUSTOM, PresetBox, corner_labels
+from mmrl_desktop.gui.viewers.volume_controls import (
+    CUSTOM,
+    Gray32ImageItem,
+    PresetBox,
+    SliceViewBox,
+    corner_labels,
+)
 from mmrl_desktop.gui.viewers.volume_overlays import (
+    CT_PRESETS,
     PLANES,
     WheelSteps,
+    looks_like_ct,
     matching_preset,
     range_window,
     readout_text,
@@ -71,41 +78,6 @@ from mmrl_desktop.gui.widgets import ElidedLabel
 PAGE_STEP = 10
 SLICE_KEYS = {Qt.Key_Up: -1, Qt.Key_Down: 1, Qt.Key_PageUp: -PAGE_STEP, Qt.Key_PageDown: PAGE_STEP}
 PLANE_KEYS = {Qt.Key_1: "axial", Qt.Key_2: "coronal", Qt.Key_3: "sagittal"}
-
-
-GRAY32 = (np.arange(256, dtype=np.uint32) * 0x010101) | 0xFF000000  # grey level → RGB32
-
-
-class _Gray32ImageItem(pg.ImageItem):
-    """An image item that draws its uint8 grey image as an RGB32 ``QImage``: Qt scales RGB32 onto
-    the screen about ten times faster than ``Grayscale8`` (0.2 against 1–3 ms for a 512² slice
-    drawn at 680², docs/benchmarks.md), and every scroll step draws a new slice."""
-
-    def render(self):
-        img = self.image
-        if img is None or img.ndim != 2 or img.dtype != np.uint8:
-            super().render()
-            return
-        self._rgb32 = np.take(GRAY32, img)  # kept: the QImage uses its memory
-        h, w = img.shape
-        self.qimage = QImage(self._rgb32.data, w, h, 4 * w, QImage.Format_RGB32)
-        self._renderRequired = False
-        self._unrenderable = False
-
-
-class _SliceViewBox(_WindowLevelViewBox):
-    """The 2-D viewer's view box, whose wheel scrolls slices (Ctrl+wheel zooms)."""
-
-    def __init__(self, on_window_drag, on_wheel, **kwargs):
-        super().__init__(on_window_drag, **kwargs)
-        self._on_wheel = on_wheel
-
-    def wheelEvent(self, ev, axis=None):  # noqa: N802 (pyqtgraph API)
-        if ev.modifiers() & Qt.ControlModifier:
-            super().wheelEvent(ev, axis)
-            return
-        ev.accept()
-        self._on_wheel(ev.delta())
 
 
 class VolumeView(QWidget):
@@ -194,7 +166,7 @@ class VolumeView(QWidget):
         self.graphics = pg.GraphicsView(background=theme.VIEWER_BG)
         self.graphics.setFocusPolicy(Qt.WheelFocus)
         self.graphics.installEventFilter(self)  # its scroll area would eat ↑/↓ and PgUp/PgDn
-        self.view_box = _SliceViewBox(
+        self.view_box = SliceViewBox(
             self._on_window_drag,
             self._on_wheel,
             lockAspect=True,
@@ -203,7 +175,7 @@ class VolumeView(QWidget):
             defaultPadding=0.0,
         )
         self.graphics.setCentralItem(self.view_box)
-        self.image_item = _Gray32ImageItem(axisOrder="row-major")
+        self.image_item = Gray32ImageItem(axisOrder="row-major")
         self.image_item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.view_box.addItem(self.image_item)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -248,6 +220,9 @@ class VolumeView(QWidget):
         if plane not in PLANES:
             plane, index = first_view(volume)
         self._switch_plane(plane, index)
+        if "lung" not in self._presets and looks_like_ct(self._hu):
+            self._presets.update(CT_PRESETS)  # a NIfTI says no modality: its air says HU
+            self._update_presets()
         self.fit()
 
     def volume(self):

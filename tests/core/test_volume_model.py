@@ -81,8 +81,9 @@ def trained(tmp_path_factory):
         model={"embed_dim": 16, "volume_size": 16},
     )
     result = import_source(_source(root / "src"), project, holdout=0.0)
-    assert result.volumes == 8
+    assert result.volumes == 8 and result.to_json()["volumes"] == 8
     with project.open_store() as store:
+        store.set_split(["nodule/case3", "normal/case3"], "holdout")
         for it in store.items(split="pool"):
             truth = it.labels[DEFAULT_TASK]
             store.record_feedback(it.item_id, DEFAULT_TASK, truth, 0.5, 1)
@@ -120,3 +121,15 @@ def test_export_documents_the_volume_input(trained, tmp_path, fmt):
     spec = {i["name"]: i for i in sidecar["inputs"]}
     assert spec["volume"]["shape"] == ["batch", 1, 16, 16, 16]
     assert "patient order" in spec["volume"]["preprocessing"] and "volume_mask" in spec
+
+
+def test_evaluate_and_simulate_take_volume_items(trained):
+    from mmrl_desktop.core.evaluation.evaluate import evaluate_project
+    from mmrl_desktop.core.tools.simulate import run_simulation
+
+    project, _ = trained
+    res = evaluate_project(project)
+    assert res["tasks"][DEFAULT_TASK]["holdout_items"] == 2
+    assert not res.get("unreadable_items")
+    sim = run_simulation(project, clicks=2, device="cpu")
+    assert sim["clicks"] == 2 and sim["unreadable_items"] == []

@@ -405,3 +405,24 @@ def test_hu_values_without_a_modality_get_the_ct_presets(show_widget):
     mr = Volume(np.arange(SHAPE[0] * 192).reshape(SHAPE[0], 16, 12) % 900, SPACING, ct.affine)
     v.set_volume(mr)
     assert "lung" not in v.preset_names()
+
+
+def test_a_plane_across_a_lazy_files_slices_is_read_into_memory_once(tmp_path, show_widget):
+    """NIfTI's proxy reads only what is sliced: an axial slice is one block of the file, a
+    sagittal one touches all of it, so that plane is read from the volume loaded once."""
+    from mmrl_desktop.core.data.volumes.synthetic import write_nifti
+
+    k, j, i = np.indices(SHAPE)
+    hu = (10 * k + j - 500).astype(np.int16)
+    path = write_nifti(tmp_path / "ct.nii", hu, spacing=SPACING)
+    v = show_widget(VolumeView(), 800, 600)
+    v.set_volume(read_volume(path))
+    assert not isinstance(v.volume().voxels, np.ndarray)  # axial: still lazy
+    lazy = v.volume()
+    v.set_plane("sagittal")
+    assert isinstance(v.volume().voxels, np.ndarray)
+    np.testing.assert_array_equal(
+        v.volume().plane_slice("sagittal", 5), lazy.plane_slice("sagittal", 5)
+    )
+    value, voxel = v.volume().value_at("sagittal", 5, 3, 4)
+    assert value == 10 * voxel[0] + voxel[1] - 500

@@ -7,6 +7,7 @@ widget stays small.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -16,12 +17,24 @@ from mmrl_desktop.core.data.loaders.dicom import CT_PRESETS
 from mmrl_desktop.gui.viewers.overlays import MAX_TAGS, _tag_rank, fmt_value
 
 PLANES = ("axial", "coronal", "sagittal")
+PLANE_NORMAL = {"axial": 2, "coronal": 1, "sagittal": 0}  # the LPS axis normal to each plane
 WHEEL_STEP = 120  # one wheel notch (angleDelta); a trackpad's smaller deltas add up to it
 # Tag names that could carry a person: never shown, whatever a reader let through.
 _IDENTIFYING = re.compile(
     r"patient|name|birth|accession|physician|operator|institution|address|uid|\bid\b|_id\b",
     re.IGNORECASE,
 )
+
+
+def readable_for(volume, plane: str):
+    """The volume to read ``plane`` from: itself when the plane's slices are its stored ones (one
+    file, or one block of a file, each), else a copy whose voxels were read into memory once.
+    A plane across the stored slices touches every one of them, and a lazy reader would read the
+    whole file again for every step (a NIfTI's sagittal plane of 512×512×300: ~0.9 s a step);
+    a DICOM series' reader keeps that array itself, so nothing is read twice."""
+    if isinstance(volume.voxels, np.ndarray) or volume.axis_map()[PLANE_NORMAL[plane]][0] == 0:
+        return volume
+    return dataclasses.replace(volume, voxels=np.asarray(volume.voxels))
 
 
 def volume_presets(volume) -> dict[str, tuple[float, float]]:

@@ -66,6 +66,7 @@ from mmrl_desktop.gui.viewers.volume_overlays import (
     looks_like_ct,
     matching_preset,
     range_window,
+    readable_for,
     readout_text,
     slice_label,
     unit_of_volume,
@@ -250,7 +251,7 @@ class VolumeView(QWidget):
             return
         depth = (self._index + 0.5) / max(self._count, 1)
         n = self._volume.n_slices(name)
-        # the first coronal or sagittal slice of a series reads every file once (~1 s for 300)
+        # the first coronal or sagittal slice reads the whole volume once (~1 s for 300 files)
         QApplication.setOverrideCursor(Qt.WaitCursor)
         try:
             self._switch_plane(name, min(n - 1, int(depth * n)))
@@ -316,6 +317,7 @@ class VolumeView(QWidget):
 
     # ------------------------------------------------------------------ slices and planes
     def _switch_plane(self, plane: str, index: int | None) -> None:
+        self._volume = readable_for(self._volume, plane)
         self._plane = plane
         self._count = int(self._volume.n_slices(plane))
         self._index = (

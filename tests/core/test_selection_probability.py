@@ -107,6 +107,8 @@ def test_the_session_stores_how_each_answered_item_was_chosen(project):
 
 def test_undo_keeps_how_the_item_was_chosen_and_no_pool_sizes_means_unknown(project):
     s = LabelingSession(project, project.open_store(), annotator="dr_a", seed=0)
+    s.set_next_items(["i3", "i4"], (0.0, 0.9), "uncertain", (4, 0))  # out of range: unknown
+    assert s._next_selection == {}
     s.set_next_items(["i4"], (0.9,), "uncertain")  # an older trainer: no pool sizes
     s.answer(+1)  # i2
     s.answer(+1)  # i4: picked, selection unknown

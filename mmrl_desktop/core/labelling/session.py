@@ -187,6 +187,7 @@ class LabelingSession:
         self._next_selection = {
             i: Selection(float(p), int(m), order)
             for i, p, m in (zip(item_ids, propensities, pools, strict=True) if known else ())
+            if 0.0 < p <= 1.0 and m >= 1  # else unknown, never an error on the GUI thread
         }
 
     # ----------------------------------------------------------- queue

@@ -426,3 +426,21 @@ def test_a_plane_across_a_lazy_files_slices_is_read_into_memory_once(tmp_path, s
     )
     value, voxel = v.volume().value_at("sagittal", 5, 3, 4)
     assert value == 10 * voxel[0] + voxel[1] - 500
+
+
+def test_a_series_read_whole_for_a_plane_is_let_go_with_the_case(tmp_path, show_widget):
+    """The prefetcher keeps up to 16 cases: a series read whole for its coronal plane must not
+    stay in memory with them once the viewer shows another case."""
+    import gc
+    import weakref
+
+    _write_series(tmp_path)
+    v = show_widget(VolumeView(), 800, 600)
+    kept = read_volume(tmp_path)  # what the prefetcher holds
+    v.set_volume(kept)
+    v.set_plane("coronal")
+    whole = weakref.ref(v.volume().voxels)
+    assert whole() is not None and whole().shape == (3, 8, 8)
+    v.set_volume(ct_volume())
+    gc.collect()
+    assert whole() is None and kept.plane_slice("coronal", 4).shape == (3, 8)

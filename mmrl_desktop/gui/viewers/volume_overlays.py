@@ -30,11 +30,20 @@ def readable_for(volume, plane: str):
     """The volume to read ``plane`` from: itself when the plane's slices are its stored ones (one
     file, or one block of a file, each), else a copy whose voxels were read into memory once.
     A plane across the stored slices touches every one of them, and a lazy reader would read the
-    whole file again for every step (a NIfTI's sagittal plane of 512×512×300: ~0.9 s a step);
-    a DICOM series' reader keeps that array itself, so nothing is read twice."""
-    if isinstance(volume.voxels, np.ndarray) or volume.axis_map()[PLANE_NORMAL[plane]][0] == 0:
+    whole file again for every step (a NIfTI's sagittal plane of 512×512×300: ~0.9 s a step).
+    The array lives only as long as the copy (the viewer page drops it with the next case): a
+    series (one file a slice, ``voxels.files``) is read file by file, as a series reader asked
+    for its array whole would keep it for as long as the prefetcher keeps the item; anything
+    else (a NIfTI) in one read."""
+    voxels = volume.voxels
+    if isinstance(voxels, np.ndarray) or volume.axis_map()[PLANE_NORMAL[plane]][0] == 0:
         return volume
-    return dataclasses.replace(volume, voxels=np.asarray(volume.voxels))
+    if not hasattr(voxels, "files"):
+        return dataclasses.replace(volume, voxels=np.asarray(voxels))
+    arr = np.empty(volume.shape, np.dtype(voxels.dtype))
+    for k in range(arr.shape[0]):
+        arr[k] = voxels[k]
+    return dataclasses.replace(volume, voxels=arr)
 
 
 def volume_presets(volume) -> dict[str, tuple[float, float]]:

@@ -94,3 +94,22 @@ def test_bench_with_an_encoder_embeds_once_then_runs_the_protocol(
     assert again["embedding"]["image"]["computed"] == 0
     assert main(["bench", "--data", str(src), "--encoder", "image=/nowhere"]) == 2
     assert "--encoder image=/nowhere: /nowhere is not a folder" in capsys.readouterr().err
+
+
+def test_simulate_predict_evaluate_and_the_export_refusal(vit, tmp_path, capsys):
+    from tests.core.enginefixtures import make_pngs
+
+    src = make_pngs(tmp_path / "src", per_class=6)
+    p = str(tmp_path / "p")
+    assert main(["import", str(src), "--project", p, "--encoder", f"image={vit}"]) == 0
+    assert main(["simulate", "--project", p, "--clicks", "6", "--device", "cpu"]) == 0
+    assert main(["train", "--project", p, "--steps", "5", "--device", "cpu"]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(src / "dark"), "--project", p, "--json", "--device", "cpu"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["items"] == 6 and {r["label"] for r in out["predictions"]} <= {"dark", "light"}
+    assert main(["evaluate", "--project", p, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"]["version"] >= 1
+    assert main(["export", "--project", p, "--format", "onnx", "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "embeddings of pretrained encoders (image: ViTModel at" in err and "predict" in err

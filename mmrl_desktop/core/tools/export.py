@@ -394,6 +394,10 @@ def export_model(
     trainer = open_trainer(project, "cpu")
     step()
     try:
+        if trainer.model_config.pretrained:  # issue 14: the encoder is not in the file yet
+            from mmrl_desktop.core.learning.pretrained.features import export_refusal
+
+            raise UserError(export_refusal(trainer.model_config.pretrained, fmt))
         policy = trainer.algorithm.policy.eval()
         tasks = list(trainer.labels)
         mods = list(policy.modalities)

@@ -171,3 +171,15 @@ def fit_encoders(trainer, plan):
         "checkpoints out of the project's checkpoints folder to keep them)."
     )
     return dataclasses.replace(plan, checkpoint=None)
+
+
+def export_refusal(pretrained: dict[str, dict[str, Any]], fmt: str) -> str:
+    """Why a model on pretrained encoders' embeddings is not exported (docs/adr/0014)."""
+    names = ", ".join(
+        f"{m}: {s.get('architecture')} at {s.get('path')}" for m, s in sorted(pretrained.items())
+    )
+    return (
+        f"this model reads the embeddings of pretrained encoders ({names}), which a {fmt} "
+        "export does not include yet; label new files with 'mmrl-desktop predict', which uses "
+        "the encoders from their folders."
+    )

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow
 from mmrl_desktop.core.data.loaders import apply_window
 from mmrl_desktop.core.data.volumes import Volume, read_volume
 from mmrl_desktop.gui.viewers.multi_view import MultiView
-from mmrl_desktop.gui.viewers.volume_overlays import WheelSteps, volume_tags_text
+from mmrl_desktop.gui.viewers.volume_overlays import WheelSteps, reads_whole, volume_tags_text
 from mmrl_desktop.gui.viewers.volume_view import VolumeView
 
 SHAPE = (20, 16, 12)  # slices, rows, cols
@@ -437,6 +437,8 @@ def test_a_series_read_whole_for_a_plane_is_let_go_with_the_case(tmp_path, show_
     _write_series(tmp_path)
     v = show_widget(VolumeView(), 800, 600)
     kept = read_volume(tmp_path)  # what the prefetcher holds
+    assert reads_whole(kept, "coronal") and not reads_whole(kept, "axial")
+    assert not reads_whole(ct_volume(), "sagittal")  # already in memory
     v.set_volume(kept)
     v.set_plane("coronal")
     whole = weakref.ref(v.volume().voxels)

@@ -26,6 +26,12 @@ _IDENTIFYING = re.compile(
 )
 
 
+def reads_whole(volume, plane: str) -> bool:
+    """Whether showing ``plane`` reads the whole volume first (``readable_for``)."""
+    stored = volume.axis_map()[PLANE_NORMAL[plane]][0] == 0
+    return not (stored or isinstance(volume.voxels, np.ndarray))
+
+
 def readable_for(volume, plane: str):
     """The volume to read ``plane`` from: itself when the plane's slices are its stored ones (one
     file, or one block of a file, each), else a copy whose voxels were read into memory once.
@@ -36,7 +42,7 @@ def readable_for(volume, plane: str):
     for its array whole would keep it for as long as the prefetcher keeps the item; anything
     else (a NIfTI) in one read."""
     voxels = volume.voxels
-    if isinstance(voxels, np.ndarray) or volume.axis_map()[PLANE_NORMAL[plane]][0] == 0:
+    if not reads_whole(volume, plane):
         return volume
     if not hasattr(voxels, "files"):
         return dataclasses.replace(volume, voxels=np.asarray(voxels))

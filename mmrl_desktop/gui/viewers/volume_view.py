@@ -68,6 +68,7 @@ from mmrl_desktop.gui.viewers.volume_overlays import (
     range_window,
     readable_for,
     readout_text,
+    reads_whole,
     slice_label,
     unit_of_volume,
     volume_presets,
@@ -317,6 +318,9 @@ class VolumeView(QWidget):
 
     # ------------------------------------------------------------------ slices and planes
     def _switch_plane(self, plane: str, index: int | None) -> None:
+        if reads_whole(self._volume, plane):  # ~1 s for 300 files: say so before it starts
+            self.slice_label.setText(f"reading all {self._volume.shape[0]} slices…")
+            self.slice_label.repaint()
         self._volume = readable_for(self._volume, plane)
         self._plane = plane
         self._count = int(self._volume.n_slices(plane))

@@ -102,3 +102,21 @@ def test_the_pretrained_view_places_items_by_their_embedding():
     assert set(views) == {"pretrained"}
     v = views["pretrained"]
     assert v[0] @ v[1] > v[0] @ v[2]
+
+
+def test_the_trainer_loop_reports_the_embeddings_progress(vit, tmp_path):
+    from mmrl_desktop.core.learning.trainer_loop import LoopControl, run_loop
+    from mmrl_desktop.core.learning.trainer_messages import Metrics, State
+
+    project = _project(tmp_path, vit)
+    control, seen = LoopControl(), []
+
+    def emit(event):
+        seen.append(event)
+        if event == State("idle"):
+            control.request_stop()
+
+    run_loop(lambda: Trainer(project, device="cpu", queue_size=0), control, emit)
+    reports = [e.metrics for e in seen if isinstance(e, Metrics) and "embeddings/done" in e.metrics]
+    assert reports and reports[-1]["embeddings/done"] == reports[-1]["embeddings/total"] == 30
+    assert reports[0]["embeddings/done"] < 30  # it was reported while they were computed

@@ -297,6 +297,9 @@ def run_loop(
     disk = None
     state = ""
     try:
+        from mmrl_desktop.core.learning.pretrained import features  # embeddings' progress
+
+        features.report_progress_to(features.embedding_metrics(lambda m: emit(Metrics(0, 0, m))))
         trainer = build()
         _announce(trainer, emit)
         sent = _Sent(tasks=_task_names(trainer), chooser=_chooser(trainer))

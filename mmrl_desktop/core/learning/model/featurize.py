@@ -317,6 +317,12 @@ class Featurizer:
         self._prefetch(items)
         return self.collate([self.features(it) for it in items])
 
+    def prefill(self, items: list[Item]) -> None:
+        """The pretrained modalities' embeddings of ``items`` into the project's cache, in
+        batches, with progress (``pretrained.features.report_progress_to``); else nothing."""
+        if self.pretrained is not None:
+            self.pretrained.prefill(items)
+
     def _prefetch(self, items: list[Item]) -> None:
         """The pretrained embeddings of items not featurized yet, computed in batches."""
         if self.pretrained is None:

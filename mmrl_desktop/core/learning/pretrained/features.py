@@ -141,6 +141,36 @@ class PretrainedInputs:
     def computed(self) -> int:
         return sum(s.computed for s in self.sources.values())
 
+    def prefill(self, items: list) -> None:
+        """Every item's embedding into the cache now, in batches, reporting to the progress sink
+        (``report_progress_to``): the trainer calls it before it places the pool."""
+        for source in self.sources.values():
+            source.fill(items, progress=_sink[0])
+
+
+_sink: list = [None]  # where prefill reports (done, total): the trainer process's status
+
+
+def report_progress_to(progress) -> None:
+    """``progress(done, total)`` from now on receives the embedding progress of ``prefill``
+    (the trainer process sends it to the window's status bar); None: nowhere."""
+    _sink[0] = progress
+
+
+def throttled(send, every_s: float = 0.5):
+    """``send(done, total)`` at most every ``every_s`` seconds, and always at the end."""
+    import time
+
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - last[0] >= every_s:
+            last[0] = now
+            send(done, total)
+
+    return report
+
 
 # ------------------------------------------------------------------ the trainer's two hooks
 def with_encoders(config, project):
@@ -183,3 +213,9 @@ def export_refusal(pretrained: dict[str, dict[str, Any]], fmt: str) -> str:
         "export does not include yet; label new files with 'mmrl-desktop predict', which uses "
         "the encoders from their folders."
     )
+
+
+def embedding_metrics(send):
+    """A progress callback sending ``{"embeddings/done", "embeddings/total"}`` through
+    ``send(metrics)``, at most twice a second (the trainer process → the status bar)."""
+    return throttled(lambda d, t: send({"embeddings/done": float(d), "embeddings/total": float(t)}))

@@ -217,6 +217,21 @@ class EmbeddingSource:
                 out[item_id] = z
         return out
 
+    def fill(self, items: list, progress: Progress | None = None) -> FillResult:
+        """``fill_cache`` for ``items`` with this source's encoder (loaded only if needed)."""
+        result = fill_cache(
+            self.root,
+            items,
+            self.encoder or self.info,
+            device=self.device,
+            batch_size=self.batch_size,
+            progress=progress,
+        )
+        self.cache.refresh()
+        self.computed += result.computed
+        self.unreadable.update(result.unreadable)
+        return result
+
     def _compute(self, pairs: list[tuple[Any, bytes]]) -> None:
         if self.encoder is None:
             self.encoder = load_encoder(self.info, device=self.device)

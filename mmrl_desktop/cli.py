@@ -244,6 +244,27 @@ def _add_bench(sub) -> None:
     )
     p.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     p.add_argument("--json", action="store_true", help=JSON_HELP)
+    p.add_argument(
+        "--task",
+        choices=("label", "generate"),
+        default="label",
+        help="label: choose among the labels (default); generate: a language model drafts the "
+        "answer's text and learns from thumbs (KTO; issue 16)",
+    )
+    p.add_argument(
+        "--lm",
+        metavar="PATH",
+        default=None,
+        help="--task generate: the base model folder (default: the bench's own tiny model, "
+        "warm-started on a few items)",
+    )
+    p.add_argument(
+        "--arm",
+        choices=("kto", "sft", "kto+edits", "none"),
+        default="kto",
+        help="--task generate: learn from thumbs (kto), from the expert's texts (sft: give "
+        "--corrections 1), both, or not at all",
+    )
 
 
 def _add_train(sub) -> None:

@@ -7,6 +7,8 @@ import sys
 
 
 def run(args) -> int:
+    if getattr(args, "task", "label") == "generate":
+        return _generate(args)
     from mmrl_desktop.core.config import TrainConfig
     from mmrl_desktop.core.tools.bench import run_bench
 
@@ -68,4 +70,41 @@ def run(args) -> int:
                 f"{positive} found after {row['fraction']:.0%} of the items "
                 f"({row['answers']} answers): {row['found']:.1%}"
             )
+    return 0
+
+
+def _generate(args) -> int:
+    """``bench --task generate``: drafts judged by a simulated expert (core/tools/bench_generate)."""
+    from mmrl_desktop.core.learning.device import choose_device
+    from mmrl_desktop.core.tools.bench_generate import run_generate_bench
+
+    def progress(row: dict) -> None:
+        if not args.json:
+            print(
+                f"{row['feedback']:>8}  {row['heldout_thumbs_up']:>8.3f}  "
+                f"{row['heldout_greedy']:>8.3f}  {row.get('answers_thumbs_up', float('nan')):>8.3f}",
+                flush=True,
+            )
+
+    if not args.json:
+        print(f"bench {args.data}  task=generate  arm={args.arm}  seed={args.seed}", flush=True)
+        print(f"{'feedback':>8}  {'held-out':>8}  {'greedy':>8}  {'answers':>8}", flush=True)
+    result = run_generate_bench(
+        args.data,
+        lm=args.lm,
+        arm=args.arm,
+        feedback=args.feedback,
+        corrections=args.corrections,
+        holdout=args.holdout,
+        seed=args.seed,
+        device=choose_device(args.device).type,
+        progress=progress,
+    )
+    if args.json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        print(
+            f"base {result['base']}, stream {result['stream_items']}, test "
+            f"{result['test_items']}, {result['seconds']:.1f} s"
+        )
     return 0

@@ -62,8 +62,10 @@ def build_tiny_lm(
 ) -> Path:
     """A tiny causal LM folder (safetensors, tokenizer.json) over ``words``."""
     import torch
+    import transformers
     from transformers import AutoModelForCausalLM
 
+    transformers.utils.logging.disable_progress_bar()
     folder = Path(folder)
     tok = word_tokenizer(words)
     torch.manual_seed(seed)

@@ -87,7 +87,10 @@ def test_the_evaluation_view_says_which_answers_the_model_chose(qtbot, tmp_path)
     assert "items chosen by 'uncertain' (not a random sample)" in tip
     assert t.item(rows.index("Accuracy"), 0).toolTip() == why.HELD_OUT_RANDOM
     first = dlg.notes.text().splitlines()[0]
-    assert first.startswith("Which item next: 12 of 24 answers were on items chosen by the model")
+    assert first == (
+        "Which item next: 'uncertain' chose 12 of 24 answered items, so the prequential figure "
+        "is not a random sample; the held-out figures are."
+    )
 
 
 def test_answers_in_the_queue_order_need_no_order_line():

@@ -41,10 +41,18 @@ QUEUE = ("shuffle", "unknown")
 
 
 def order_line(result: dict) -> str | None:
-    """The sentence above the notes when the model chose items: what each figure is about."""
-    if chosen_by(result) is None:
+    """The sentence above the notes when the model chose items: what each figure is about (one
+    line at the dialog's width; ``order_note`` of the JSON says more)."""
+    order = chosen_by(result)
+    if order is None:
         return None
-    return f"Which item next: {result.get('order_note', '')}."
+    counts = result.get("answers_by_order") or {}
+    chosen = sum(n for o, n in counts.items() if o not in QUEUE)
+    who = "the model" if order == "the model" else f"'{order}'"
+    return (
+        f"Which item next: {who} chose {chosen} of {sum(counts.values())} answered items, so the "
+        "prequential figure is not a random sample; the held-out figures are."
+    )
 
 
 def holdout_reason(entry: dict) -> str | None:

@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         self.viewer = None
         self.charts = None
         self.labeling = None
+        self.drafts = None  # gui/draft_panel.DraftController, with a generate task
         self._started = False
 
     def _dock(self, title: str, widget, area, name: str) -> QDockWidget:
@@ -129,6 +130,9 @@ class MainWindow(QMainWindow):
             [self.queue_dock], [self.queue.preferred_width(self.width() // 4)], Qt.Horizontal
         )
         self._wire()
+        from mmrl_desktop.gui.draft_panel import attach_drafts
+
+        self.drafts = attach_drafts(self)  # a generate task's draft dock (None without one)
         self.labeling.show_current()
         self.status.set_counts(*answer_counts(self.labeling.session))
         if self.start_trainer:

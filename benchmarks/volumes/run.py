@@ -4,7 +4,7 @@ the trainer, the simulated expert, the held-out accuracy).
 
     python -m benchmarks.volumes.run --out benchmarks/volumes/results/run.jsonl \\
         [--cases 160] [--seeds 0,1,2] [--feedback 50,100,200] [--encoders 3d-cnn,2.5d] \\
-        [--algorithms default,supervised] [--size 32] [--jobs 2]
+        [--algorithms default,supervised] [--size 24] [--jobs 2]
     python -m benchmarks.volumes.run --summary benchmarks/volumes/results/run.jsonl
 
 The data set (``make_data``) is written once under ``--data`` (default
@@ -66,6 +66,7 @@ def one_run(data: Path, encoder: str, algorithm: str, seed: int, feedback, size:
         seed=seed,
         device="cpu",
         model_settings={"volume_encoder": encoder, "volume_size": size},
+        progress=lambda row: print(json.dumps(row), file=sys.stderr, flush=True),
     )
     out.update(encoder=encoder, volume_size=size)
     return out
@@ -80,13 +81,15 @@ def _child(args) -> int:
 
 
 def _spawn(args, encoder: str, algorithm: str, seed: int) -> subprocess.Popen:
+    """One run in its own process; its progress (a curve point a line) in ``<out>.<run>.log``."""
     cmd = [
         sys.executable, "-m", "benchmarks.volumes.run", "--child", "--data", args.data,
         "--encoder", encoder, "--algorithm", algorithm, "--seed", str(seed),
         "--feedback", args.feedback, "--size", str(args.size),
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    log = open(f"{args.out}.{encoder}-{algorithm}-{seed}.log", "w")  # noqa: SIM115 (the child's)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
 
 
 def run_all(args) -> None:
@@ -165,7 +168,7 @@ def main(argv=None) -> int:
     ap.add_argument("--encoder", default="3d-cnn")
     ap.add_argument("--algorithms", default="default,supervised")
     ap.add_argument("--algorithm", default="default")
-    ap.add_argument("--size", type=int, default=32)
+    ap.add_argument("--size", type=int, default=24)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", default=str(HERE / "results" / "run.jsonl"))
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

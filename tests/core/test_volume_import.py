@@ -210,3 +210,20 @@ def test_cancel_stops_a_volume_scan(tmp_path):
     state.cancel()
     with pytest.raises(importer.ImportCancelled):
         scan_source(tmp_path / "src", state)
+
+
+def test_the_import_command_counts_volumes_and_says_the_notes(tmp_path, capsys):
+    import json
+
+    from mmrl_desktop.cli import main
+
+    folder = tmp_path / "src" / "a" / "study"
+    write_series(folder, _stored(21))
+    (folder / "slice_004.dcm").unlink()
+    write_nifti(tmp_path / "src" / "b" / "v.nii.gz", _stored(22).astype(np.float32))
+    assert main(["import", str(tmp_path / "src"), "--project", str(tmp_path / "p"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["volumes"] == 2 and out["items"] == 2
+    assert any("gap" in n for n in out["volume_notes"])
+    assert main(["import", str(tmp_path / "src"), "--project", str(tmp_path / "q")]) == 0
+    assert "Note: a/study: gap in the slice spacing" in capsys.readouterr().out

@@ -466,7 +466,7 @@ def write_items(
     ids_labels = [(it.item_id, label) for it, label in scan.items]
     with project.open_store() as store:
         splits, notes = plan_splits(store, ids_labels, task, holdout, scan.splits)
-        warnings += notes
+        warnings += notes + scan.notes  # volume notes (a gap, N series) shown as notes too
         items = [
             Item(
                 it.item_id,

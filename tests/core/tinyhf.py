@@ -54,6 +54,30 @@ def _wav2vec2(folder: Path) -> None:
     tf.Wav2Vec2FeatureExtractor(sampling_rate=16000).save_pretrained(folder)
 
 
+def _whisper(folder: Path) -> None:
+    import transformers as tf
+
+    cfg = tf.WhisperConfig(
+        vocab_size=64,
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=37,
+        decoder_ffn_dim=37,
+        num_mel_bins=80,
+        max_source_positions=1500,
+        max_target_positions=32,
+        decoder_start_token_id=1,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
+    tf.WhisperModel(cfg).save_pretrained(folder)
+    tf.WhisperFeatureExtractor(feature_size=80).save_pretrained(folder)
+
+
 def _bert(folder: Path) -> None:
     import transformers as tf
 
@@ -65,7 +89,7 @@ def _bert(folder: Path) -> None:
 
 
 def tiny_model(folder: str | Path, kind: str, side: int = 32) -> Path:
-    """Build and save a tiny ``kind`` model (vit, clip, wav2vec2, bert) in ``folder``."""
+    """Build and save a tiny ``kind`` model (vit, clip, wav2vec2, bert, whisper) in ``folder``."""
     import transformers
 
     transformers.utils.logging.set_verbosity_error()
@@ -79,6 +103,8 @@ def tiny_model(folder: str | Path, kind: str, side: int = 32) -> Path:
         _wav2vec2(folder)
     elif kind == "bert":
         _bert(folder)
+    elif kind == "whisper":
+        _whisper(folder)
     else:
         raise ValueError(kind)
     return folder

@@ -13,11 +13,14 @@ or frames (BERT family, wav2vec2, HuBERT, WavLM, Whisper's encoder).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from mmrl_desktop.core.learning.pretrained.hf_folder import LoadedEncoder
+
+WHISPER_FRAMES_PER_S = 50  # Whisper's encoder: 1,500 output frames for its 30 s window
 
 
 def _rgb(arr: np.ndarray) -> np.ndarray:
@@ -41,12 +44,8 @@ def _inputs(enc: LoadedEncoder, batch: list[Any]) -> dict:
         return dict(
             proc([str(t) for t in batch], padding=True, truncation=True, return_tensors="pt")
         )
-    waves = [np.asarray(w, dtype=np.float32).reshape(-1) for w in batch]
-    kwargs: dict[str, Any] = {"sampling_rate": info.sample_rate, "return_tensors": "pt"}
-    if info.model_type != "whisper" and info.model_type != "audio-spectrogram-transformer":
-        kwargs["padding"] = True
-        kwargs["return_attention_mask"] = True
-    return dict(proc(waves, **kwargs))
+    waves = [np.asarray(w, dtype=np.float32).reshape(-1) for w in batch]  # one length (above)
+    return dict(proc(waves, sampling_rate=info.sample_rate, return_tensors="pt"))
 
 
 def _frame_mask(enc: LoadedEncoder, mask, length: int):
@@ -68,7 +67,7 @@ def _pool(enc: LoadedEncoder, out, inputs: dict):
     if info.pooling == "cls":
         return hidden[:, 0]
     mask = inputs.get("attention_mask")
-    if mask is not None and info.modality == "audio":
+    if mask is not None and info.modality == "audio" and info.model_type != "whisper":
         mask = _frame_mask(enc, mask, hidden.shape[1])
     if mask is None or mask.shape[1] != hidden.shape[1]:
         return hidden.mean(1)
@@ -77,11 +76,24 @@ def _pool(enc: LoadedEncoder, out, inputs: dict):
 
 
 def embed_batch(enc: LoadedEncoder, batch: list[Any]) -> np.ndarray:
-    """float32 ``[len(batch), embedding_size]`` embeddings of ``batch`` (one forward pass)."""
-    import torch
-
+    """float32 ``[len(batch), embedding_size]`` embeddings of ``batch``: one forward pass, or for
+    sounds one per length (padding changes a group-normed wav2vec2's features: a sound's
+    embedding must not depend on the sounds it is batched with)."""
     if not batch:
         return np.zeros((0, enc.info.embedding_size), np.float32)
+    if enc.info.modality != "audio":
+        return _forward(enc, batch)
+    waves = [np.asarray(w, dtype=np.float32).reshape(-1) for w in batch]
+    out = np.zeros((len(waves), enc.info.embedding_size), np.float32)
+    for length in sorted({len(w) for w in waves}):
+        rows = [i for i, w in enumerate(waves) if len(w) == length]
+        out[rows] = _forward(enc, [waves[i] for i in rows])
+    return out
+
+
+def _forward(enc: LoadedEncoder, batch: list[Any]) -> np.ndarray:
+    import torch
+
     inputs = _inputs(enc, batch)
     moved = {}
     for k, v in inputs.items():
@@ -91,8 +103,17 @@ def embed_batch(enc: LoadedEncoder, batch: list[Any]) -> np.ndarray:
         if v.is_floating_point():
             v = v.to(enc.dtype)
         moved[k] = v
+    whisper = enc.info.model_type == "whisper"
+    if whisper:  # its encoder reads a 30 s window: pool only the frames of the sound itself
+        moved.pop("attention_mask", None)
     with torch.inference_mode():
         out = enc.model(**moved)
+        if whisper:
+            seconds = len(batch[0]) / float(enc.info.sample_rate or 16000)
+            frames = max(1, math.ceil(seconds * WHISPER_FRAMES_PER_S))
+            length = out.last_hidden_state.shape[1]
+            mask = torch.arange(length, device=out.last_hidden_state.device)[None, :] < frames
+            moved["attention_mask"] = mask.expand(len(batch), -1)
         z = _pool(enc, out, moved)
     return z.float().cpu().numpy().astype(np.float32, copy=False)
 

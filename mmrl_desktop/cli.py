@@ -294,9 +294,23 @@ def _add_model_commands(sub) -> None:
     p.add_argument(
         "--format",
         required=True,
-        choices=["torchscript", "onnx", "feedback-csv", "feedback-jsonl", "tensorboard"],
+        choices=[
+            "torchscript",
+            "onnx",
+            "feedback-csv",
+            "feedback-jsonl",
+            "tensorboard",
+            "generate",
+        ],
         help="what to write: the model (torchscript, onnx), the feedback log (feedback-csv, "
-        "feedback-jsonl) or the training metrics (tensorboard, a folder)",
+        "feedback-jsonl), the training metrics (tensorboard, a folder) or a generate task's "
+        "LoRA adapters and merged model (generate, a folder)",
+    )
+    p.add_argument(
+        "--task",
+        default=None,
+        metavar="NAME",
+        help="with --format generate: the generate task (default: the project's first)",
     )
     p.add_argument(
         "--out",

@@ -7,6 +7,9 @@
   (``model``: version, step, written) say which model, and stderr warns when the app open on the
   project holds a newer one (``core/evaluation/model_info.py``);
 - ``tensorboard``: an event log of the training metrics (a folder).
+- ``generate``: a generate task's LoRA adapters (``<out>/adapters``) and the merged model folder
+  (``<out>/merged``) that ``transformers`` loads back (``mmrl_desktop.core.tools.generate_deploy``;
+  ``--task`` picks the task, default the first).
 
 ``--out``: a path with a suffix is the file; a path without one, ending in ``/``, or an existing
 folder is a folder (created, parents too) that gets ``model.pt``, ``model.onnx``,
@@ -73,6 +76,16 @@ def run(args) -> int:
             f"{info['sidecar']}; re-loaded with {info['check']['reloaded_with']}: max abs "
             f"difference {info['check']['max_abs_diff']:.2e} on {info['check']['samples']} "
             "samples"
+        )
+        return _done(args, line, info)
+    if fmt == "generate":  # a generate task's adapters and merged model (issue 16)
+        from mmrl_desktop.core.tools.generate_deploy import export_generate
+
+        info = export_generate(project, args.out, getattr(args, "task", None))
+        line = (
+            f"wrote the LoRA adapters to {info['adapters']} and the merged model to "
+            f"{info['merged']} (task {info['task']}, policy v{info['policy_version']}, step "
+            f"{info['step']}); re-loaded with transformers ({info['check']['reloaded_with']})"
         )
         return _done(args, line, info)
     if fmt == "tensorboard":

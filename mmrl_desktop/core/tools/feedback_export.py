@@ -17,6 +17,14 @@ selection_pool, selection_order``.
 ``likely-positive``: the trainer's pick). Empty (null) when unknown: answers written before schema 3,
 an item the expert opened from the list, a second answer in review, and skips and retractions.
 
+A project with a ``generate`` task: the JSONL (not the CSV, whose columns stay) also has, after the
+events, one row per draft (``kind = draft``) and per answer to a draft (``draft_answer``, and
+``draft_retraction`` for an undo), with the columns above (null where they do not apply;
+``model_version`` is the policy version) and these keys: ``draft_id, draft_answer_id, draft_text,
+draft_token_ids, draft_logprob, policy_version, base_fingerprint, candidate, edited_text``
+(``core/tools/drafts_export.py``). An edit is a ``draft_answer`` with ``reward = -1`` and the
+expert's ``edited_text``. The prompt (the item's own text) is not written.
+
 No patient identifiers: items appear by their import id only (``<label>/<stem>`` for a folder of
 classes, the manifest's ``id``); no file paths and no DICOM tags are written. In CSV an empty cell
 is a missing value and booleans are ``true``/``false``; in JSONL they are ``null`` and JSON booleans.
@@ -154,6 +162,10 @@ def export_feedback(
         raise UserError(f"unknown feedback format {fmt!r}; use feedback-csv or feedback-jsonl.")
     out = output_path(out, f"feedback.{kind}")
     rows = feedback_rows(store, pseudonym_key)
+    if kind == "jsonl":  # a generate task's drafts and answers: JSONL only, after the events
+        from mmrl_desktop.core.tools.drafts_export import draft_rows
+
+        rows += draft_rows(store, pseudonym_key, dict.fromkeys(COLUMNS))
     payload = to_jsonl(rows) if kind == "jsonl" else to_csv(rows)
     write_files({out: payload})
     summary = {
@@ -164,6 +176,8 @@ def export_feedback(
         "skips": sum(r["kind"] == "skip" for r in rows),
         "retractions": sum(r["kind"] == "retraction" for r in rows),
         "retracted": sum(bool(r["retracted"]) for r in rows),
+        "drafts": sum(r["kind"] == "draft" for r in rows),
+        "draft_answers": sum(r["kind"] == "draft_answer" for r in rows),
         "pseudonymized": pseudonym_key is not None,
     }
     try:

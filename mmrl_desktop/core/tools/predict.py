@@ -17,6 +17,10 @@ Nothing is written to the project. Result (``--json`` prints it as one object)::
                       "top": [["normal", 0.91], ["abnormal", 0.09]]}, ...],
      "skipped": [{"path": "broken.png", "reason": "image is truncated"}, ...]}
 
+With a ``generate`` task the result also has ``drafts``: one greedy draft per item and generate
+task, ``{"id", "path", "task", "text", "logprob", "policy_version"}``
+(``core/tools/generate_deploy.py``).
+
 One prediction per item and task; ``label`` is the greedy label (argmax of the model's class
 probabilities, ``calibration.class_probs``: the same numbers the panel shows), ``confidence`` its
 probability, ``top`` the best three. Paths are relative to
@@ -250,7 +254,7 @@ def predict_source(
     try:
         usable = _usable(found, set(trainer.model_config.modality_list()), skipped)
         predictions = _predict(trainer, usable, progress)
-        return {
+        result = {
             "project": str(project.root),
             "model_version": trainer.model_version,
             "step": trainer.updates,
@@ -263,6 +267,12 @@ def predict_source(
         }
     finally:
         trainer.close(checkpoint=False)
+    if project.generate_tasks:  # a generate task's drafts (core/tools/generate_deploy.py)
+        from mmrl_desktop.core.tools.generate_deploy import draft_files
+
+        result["drafts"] = draft_files(project, found, device=device)
+        result["seconds"] = round(time.perf_counter() - t0, 3)
+    return result
 
 
 def _usable(found: list, mods: set[str], skipped: list[dict]) -> list:
@@ -328,6 +338,8 @@ def format_predictions(result: dict) -> str:
         lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
+    for d in result.get("drafts", []):
+        lines.append(f"{d['id']}  {d['task']}: {d['text']}")
     if result["skipped"]:
         lines.append(f"skipped {len(result['skipped'])}:")
         lines += [f"  {s['path']}: {s['reason']}" for s in result["skipped"]]

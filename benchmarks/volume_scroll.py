@@ -194,6 +194,7 @@ def scroll(view: VolumeView, watch: PaintWatch, plane: str, steps: int) -> dict:
     if plane != view.plane():
         t0 = time.perf_counter()
         view.set_plane(plane)
+        watch.painted_at = None  # not the "reading all N slices…" note painted before the read
         switch = round(watch.wait(t0), 1)
     view.set_slice(0)
     watch.wait(time.perf_counter())

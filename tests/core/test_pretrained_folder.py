@@ -144,3 +144,21 @@ def test_inspecting_imports_neither_torch_nor_transformers(models):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_bundle_collects_every_supported_family():
+    import ast
+    from pathlib import Path
+
+    from mmrl_desktop.core.learning.pretrained.hf_folder import _MODALITY, transformers_family
+
+    spec = Path(__file__).parents[2] / "packaging" / "mmrl-desktop.spec"
+    tree = ast.parse(spec.read_text(encoding="utf-8"))
+    listed = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Assign)
+            and getattr(node.targets[0], "id", "") == "PRETRAINED_FAMILIES"
+        ):
+            listed = {n.value for n in ast.walk(node.value) if isinstance(n, ast.Constant)}
+    assert {transformers_family(t) for t in _MODALITY} <= listed

@@ -71,6 +71,19 @@ _MODALITY = {
     **{t: "text" for t in TEXT_TYPES},
     **{t: "audio" for t in AUDIO_TYPES},
 }
+_FAMILY = {
+    "clip_vision_model": "clip",
+    "siglip_vision_model": "siglip",
+    "data2vec-audio": "data2vec",
+}
+
+
+def transformers_family(model_type: str) -> str:
+    """The ``transformers.models.<family>`` package of ``model_type`` (the bundle collects
+    these: transformers imports its model classes lazily, by name)."""
+    return _FAMILY.get(model_type, model_type.replace("-", "_"))
+
+
 # the sub-model actually used, and the prefix of its weights inside the folder's safetensors
 _TOWER = {"clip": "vision_config", "siglip": "vision_config"}
 _WEIGHT_PREFIX = {"clip": "vision_model.", "siglip": "vision_model.", "whisper": "encoder."}

@@ -230,3 +230,39 @@ def test_the_trainer_loop_sends_drafts_ahead_and_learns_from_the_answers(project
         client.stop()
     with project.open_store() as s:  # the metrics are in the store, for the charts' history
         assert s.metrics("loss/drafts_kto") and s.metrics("reward/drafts_thumbs_up")
+
+
+def test_several_candidates_per_item(project):
+    project.generate_task().settings.candidates = 2
+    gen = _gen(project)
+    gen.set_queue(["i0"])
+    drafts = gen.step().drafts
+    assert [(d.item_id, d.candidate) for d in drafts] == [("i0", 0), ("i0", 1)]
+    gen.close()
+
+
+def test_a_vision_language_model_drafts_image_items(tmp_path):
+    """A tiny LLaVA from its config: image items are drafted from their image and the prompt,
+    an item without an image is not drafted; an answer trains it."""
+    from PIL import Image
+
+    from mmrl_desktop.core.data.items import Item
+    from mmrl_desktop.core.learning.generate.tiny import build_tiny_vlm
+
+    vlm = build_tiny_vlm(tmp_path / "vlm", WORDS, hidden=16, image_size=16)
+    for k in range(2):
+        Image.new("RGB", (20, 20), (40 * k, 90, 200)).save(tmp_path / f"img{k}.png")
+    task = _task(model=str(vlm), draft_ahead=2, updates_per_answer=1)
+    p = Project.create(tmp_path / "p", tasks=[Task("label", ["a", "b"])], generate_tasks=[task])
+    with p.open_store() as s:
+        s.add_items([Item(f"img{k}", image=str(tmp_path / f"img{k}.png")) for k in range(2)])
+        s.add_items([Item("words", text_inline="case 1")])
+    gen = _gen(p)
+    gen.set_queue(["img0", "words", "img1"])
+    drafts = gen.step().drafts
+    assert [d.item_id for d in drafts] == ["img0", "img1"] and drafts[0].prompt == "Finding:"
+    with p.open_store() as s:
+        s.answer_draft(drafts[0].draft_id, -1, edited_text="no focal lesion")
+    metrics = gen.step().metrics
+    assert "loss/drafts_kto" in metrics and "loss/drafts_sft" in metrics
+    gen.close()

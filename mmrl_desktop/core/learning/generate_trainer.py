@@ -165,8 +165,9 @@ class GenerateTrainer:
         for pos, item_id in enumerate(self.queue[: 1 + self.settings.draft_ahead]):
             seen = self.drafted.get(item_id)
             stale = seen is None or (pos > 0 and seen < self.policy_version)
-            if stale and self._item(item_id) is not None:
-                out.append(item_id)
+            item = self._item(item_id) if stale else None
+            if item is not None and (item.image or self.policy.kind != "vision"):
+                out.append(item_id)  # a vision-language model drafts only items with an image
         return out[:DRAFT_BATCH]
 
     # ------------------------------------------------------------ drafting

@@ -1,6 +1,6 @@
 """Render the main window offscreen to PNG files (``mmrl-desktop snapshot``).
 
-One PNG per modality present (image, DICOM, audio, text, multimodal), the charts after simulated
+One PNG per modality present (image, DICOM, volume, audio, text, multimodal), the charts after simulated
 clicks, and the evaluation view. Works on a temporary copy of the project, so the user's answers
 are never touched.
 """
@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.items import Item, Modality
 from mmrl_desktop.core.data.project import Project
 
 
@@ -19,6 +19,8 @@ def _kind(item: Item) -> str:
     mods = item.modalities
     if len(mods) > 1:
         return "multimodal"
+    if mods == (Modality.VOLUME,):  # a series or NIfTI: its ``image`` is the first file
+        return "volume"
     if item.image:
         return "dicom" if _is_dicom(item.image) else "image"
     if item.audio:
@@ -77,7 +79,7 @@ def take_snapshots(
         seen: dict[str, str] = {}
         for it in lab.session.items:
             seen.setdefault(_kind(it), it.item_id)
-        for kind in ("image", "dicom", "audio", "text", "multimodal"):
+        for kind in ("image", "dicom", "volume", "audio", "text", "multimodal"):
             if kind in seen:
                 lab.activate(seen[kind])
                 _wait(app, lambda: False, 0.4)

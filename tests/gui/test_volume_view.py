@@ -446,3 +446,12 @@ def test_a_series_read_whole_for_a_plane_is_let_go_with_the_case(tmp_path, show_
     v.set_volume(ct_volume())
     gc.collect()
     assert whole() is None and kept.plane_slice("coronal", 4).shape == (3, 8)
+
+
+def test_snapshots_take_a_volume_case_as_its_own_kind(tmp_path):
+    from mmrl_desktop.core.data.items import Item
+    from mmrl_desktop.gui.snapshot import _kind
+
+    series = Item("v", image=str(tmp_path / "s0.dcm"), info={"volume": {"format": "dicom-series"}})
+    assert _kind(series) == "volume"
+    assert _kind(Item("d", image=str(tmp_path / "one.dcm"))) == "dicom"

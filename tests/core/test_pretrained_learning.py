@@ -120,3 +120,14 @@ def test_the_trainer_loop_reports_the_embeddings_progress(vit, tmp_path):
     reports = [e.metrics for e in seen if isinstance(e, Metrics) and "embeddings/done" in e.metrics]
     assert reports and reports[-1]["embeddings/done"] == reports[-1]["embeddings/total"] == 30
     assert reports[0]["embeddings/done"] < 30  # it was reported while they were computed
+
+
+def test_the_trainer_embeds_only_what_it_uses_first(vit, tmp_path):
+    """The default algorithm's pool sample and the hold-out, not every item of a large project."""
+    project = digits_project(tmp_path, n=30, algorithm={"options": {"pool_size": 10}})
+    project.encoders = {"image": str(vit)}
+    project.save()
+    trainer = Trainer(Project.open(project.root), device="cpu")
+    trainer.info()
+    assert trainer.featurizer.pretrained.computed == 10 + len(trainer.holdout_ids)
+    trainer.close(checkpoint=False)

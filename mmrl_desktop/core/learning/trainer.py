@@ -206,7 +206,8 @@ class Trainer(TrainerPredictions):
 
     def _attach_pool(self) -> None:
         """Unanswered pool items (never held-out ones) for an algorithm that uses them (default)."""
-        self.featurizer.prefill(self._items(self.pool_ids + self.holdout_ids))  # issue 14
+        sample = getattr(self.algorithm, "pool_sample", lambda ids: [])(self.pool_ids)
+        self.featurizer.prefill(self._items(sample + self.holdout_ids))  # embeddings (issue 14)
         attach_pool = getattr(self.algorithm, "attach_pool", None)
         if attach_pool is not None:
             attach_pool(self.pool_ids, lambda ids: self.featurizer.batch(self._items(ids)))

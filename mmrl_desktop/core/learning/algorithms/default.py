@@ -98,14 +98,19 @@ class DefaultAlgorithm(Algorithm):
         return self.views.graphs.get(self.views.chosen)
 
     # ---------------------------------------------------------------- the pool
-    def attach_pool(self, item_ids, load) -> None:
-        """Items the trainer may learn from without an answer (never held-out ones).
-        ``load(ids)`` returns their collated inputs."""
+    def pool_sample(self, item_ids) -> list[str]:
+        """The items ``attach_pool`` keeps: at most ``pool_size``, a seeded sample."""
         ids = list(dict.fromkeys(item_ids))
         if len(ids) > self.options.pool_size:
             rng = np.random.default_rng(self.config.seed)
             keep = sorted(rng.choice(len(ids), self.options.pool_size, replace=False))
             ids = [ids[i] for i in keep]
+        return ids
+
+    def attach_pool(self, item_ids, load) -> None:
+        """Items the trainer may learn from without an answer (never held-out ones).
+        ``load(ids)`` returns their collated inputs."""
+        ids = self.pool_sample(item_ids)
         self._load = load
         self.pool_ids, self.pool_index, self.pool_inputs = [], {}, None
         self._add_to_pool(ids)

@@ -285,7 +285,7 @@ def screenshots(source: Path, fmt: str, folder: Path, size: int, slices: int) ->
     return out
 
 
-def main() -> None:
+def _args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--format", choices=("dicom", "nifti"), default="dicom")
     ap.add_argument("--size", type=int, default=512)
@@ -295,9 +295,43 @@ def main() -> None:
     ap.add_argument("--folder", help="keep the written volume here (reused when present)")
     ap.add_argument("--out", help="also write the JSON here")
     ap.add_argument("--screenshots", help="save each plane as volume_<plane>.png in this folder")
-    args = ap.parse_args()
+    return ap.parse_args()
 
-    app = make_app(offscreen=True)  # the app's style and fonts, as the window has them
+
+def measure(source: Path, args) -> dict:
+    """Opens, then the scrolls of each plane, in one offscreen ``VolumeView``."""
+    from mmrl_desktop.core.labelling.prefetch import load_for_display
+
+    view = VolumeView()
+    view.resize(1000, 800)
+    view.show()
+    for _ in range(20):
+        QCoreApplication.processEvents()
+    watch = PaintWatch(view)  # top level (its window() is the W/L)
+    item = volume_item(source, args.format)
+    first = opens(view, watch, lambda: load_for_display(item).volume, args.opens)
+    from_files = opens(view, watch, lambda: read_volume(source), args.opens)
+    planes = {p: scroll(view, watch, p, args.steps) for p in ("axial", "coronal", "sagittal")}
+    return {
+        "format": args.format,
+        "shape": [args.slices, args.size, args.size],
+        "dtype": "int16",
+        "opens": first,  # as the app: load_for_display (the prefetch thread's part) + show
+        "first_painted_slice_warm_ms": min(o["first_painted_slice_ms"] for o in first[1:])
+        if len(first) > 1
+        else None,
+        "opens_from_files": from_files,  # read_volume: every header read, no import record
+        "planes": planes,
+        "rss_mb": rss_mb(),
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+        "cpus": os.cpu_count(),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def main() -> None:
+    args = _args()
+    make_app(offscreen=True)  # the app's style and fonts, as the window has them
     tmp = None if args.folder else Path(tempfile.mkdtemp(prefix="mmrl-volume-bench-"))
     base = Path(args.folder) if args.folder else tmp
     source = base / ("series" if args.format == "dicom" else "volume.nii")
@@ -305,35 +339,8 @@ def main() -> None:
         t = time.perf_counter()
         if not source.exists():
             write_source(source, args.format, phantom(args.size, args.slices))
-        write_s = time.perf_counter() - t
-        view = VolumeView()
-        view.resize(1000, 800)
-        view.show()
-        for _ in range(20):
-            app.processEvents()
-        watch = PaintWatch(view)  # top level (its window() is the W/L)
-        from mmrl_desktop.core.labelling.prefetch import load_for_display
-
-        item = volume_item(source, args.format)
-        first = opens(view, watch, lambda: load_for_display(item).volume, args.opens)
-        from_files = opens(view, watch, lambda: read_volume(source), args.opens)
-        planes = {p: scroll(view, watch, p, args.steps) for p in ("axial", "coronal", "sagittal")}
-        report = {
-            "format": args.format,
-            "shape": [args.slices, args.size, args.size],
-            "dtype": "int16",
-            "write_s": round(write_s, 1),
-            "opens": first,  # as the app: load_for_display (the prefetch thread's part) + show
-            "first_painted_slice_warm_ms": min(o["first_painted_slice_ms"] for o in first[1:])
-            if len(first) > 1
-            else None,
-            "opens_from_files": from_files,  # read_volume: every header read, no import record
-            "planes": planes,
-            "rss_mb": rss_mb(),
-            "load_average": [round(v, 2) for v in os.getloadavg()],
-            "cpus": os.cpu_count(),
-            "peak_rss_mb": peak_rss_mb(),
-        }
+        write_s = round(time.perf_counter() - t, 1)
+        report = {"write_s": write_s, **measure(source, args)}
         if args.screenshots:
             report["screenshots"] = screenshots(
                 source, args.format, Path(args.screenshots), args.size, args.slices

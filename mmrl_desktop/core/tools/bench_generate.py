@@ -21,9 +21,12 @@ thumbs-up rate (what the expert would see), and a greedy one (temperature 0).
 
 Without ``--lm`` the bench makes its own model (``make_bench_lm``): a tiny Llama-style LM (word
 tokenizer over the items' words, hidden 64, 2 layers) trained from random weights by a short
-supervised pass — language modelling on ``pretrain`` unlabelled items of the stream plus the
-answers of ``warm`` labelled items per class — so it starts writing answers in the task's form
-but mostly wrong. With ``--lm PATH`` that folder is the base model as it is.
+supervised pass (30 epochs, AdamW 3e-3, all weights) on: language modelling of ``pretrain`` (300)
+unlabelled stream items; the same items' prompts answered with a *random* class word (the form
+of an answer, not which one: a pretrained model knows how to answer, not this expert's labels);
+and the true answers of ``warm`` (2) labelled items per class, repeated. It starts writing class
+words, mostly wrong (held-out thumbs-up ≈ chance). With ``--lm PATH`` that folder is the base
+model as it is.
 """
 
 from __future__ import annotations
@@ -120,7 +123,7 @@ def vocabulary(items: list[GenItem]) -> list[str]:
 
 def make_bench_lm(
     folder: Path, items: list[GenItem], stream: list[GenItem], seed: int, warm: int = 2,
-    pretrain: int = 300, epochs: int = 30, hidden: int = 64,
+    pretrain: int = 300, epochs: int = 30, hidden: int = 64, answer_form: bool = True,
 ) -> Path:  # fmt: skip
     """The bench's own base model: a tiny LM, warm-started (module docstring)."""
     import torch
@@ -139,6 +142,9 @@ def make_bench_lm(
     labelled = [it for group in per_class.values() for it in group[-warm:]]  # late in the stream
     texts = rng.sample(stream, min(pretrain, len(stream)))
     examples = [Example("item:", it.text, True) for it in texts]
+    if answer_form:  # the form of an answer (one class word), not which: a random class word
+        words = sorted({it.label for it in items})
+        examples += [Example(it.prompt, rng.choice(words), True) for it in texts]
     examples += [Example(it.prompt, it.label, True) for it in labelled] * max(
         1, len(texts) // (4 * max(1, len(labelled)))
     )

@@ -455,3 +455,35 @@ def test_snapshots_take_a_volume_case_as_its_own_kind(tmp_path):
     series = Item("v", image=str(tmp_path / "s0.dcm"), info={"volume": {"format": "dicom-series"}})
     assert _kind(series) == "volume"
     assert _kind(Item("d", image=str(tmp_path / "one.dcm"))) == "dicom"
+
+
+def _drag(qtbot, view: VolumeView, start: QPoint, end: QPoint, steps: int = 6) -> None:
+    vp = view.graphics.viewport()
+
+    def send(kind, pos, button, buttons):
+        ev = QMouseEvent(
+            kind, QPointF(pos), QPointF(vp.mapToGlobal(pos)), button, buttons, Qt.NoModifier
+        )
+        QApplication.sendEvent(vp, ev)
+
+    send(QEvent.MouseButtonPress, start, Qt.RightButton, Qt.RightButton)
+    for n in range(1, steps + 1):
+        qtbot.wait(15)  # pyqtgraph drops mouse moves closer than 10 ms
+        send(QEvent.MouseMove, start + (end - start) * (n / steps), Qt.NoButton, Qt.RightButton)
+    send(QEvent.MouseButtonRelease, end, Qt.RightButton, Qt.NoButton)
+
+
+def test_right_drag_is_window_level_and_the_edges_name_the_patients_sides(qtbot, view):
+    c0, w0 = view.window()
+    centre = QPoint(400, 300)
+    with qtbot.waitSignal(view.windowChanged, timeout=2000):
+        _drag(qtbot, view, centre, centre + QPoint(100, 0))
+    c1, w1 = view.window()
+    assert w1 > w0 and c1 == pytest.approx(c0)  # right: wider, same centre
+    _drag(qtbot, view, centre, centre + QPoint(0, 60))
+    assert view.window()[0] > c1 and view.preset_combo.currentText() == "custom"
+    sides = {"axial": "APRL", "coronal": "SIRL", "sagittal": "SIAP"}
+    for plane, expected in sides.items():
+        view.set_plane(plane)
+        assert "".join(lab.text() for lab in view.edge_labels) == expected
+    assert all(lab.isVisible() for lab in view.edge_labels)

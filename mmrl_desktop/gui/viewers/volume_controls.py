@@ -80,6 +80,26 @@ class PresetBox(QComboBox):
         self.setCurrentIndex(i)
 
 
+def edge_labels(stack: QGridLayout) -> tuple[QLabel, QLabel, QLabel, QLabel]:
+    """Four small labels at the middle of the view's edges (top, bottom, left, right), for the
+    patient sides (A/P, S/I, R/L), on the grid ``corner_labels`` made."""
+    out = []
+    for align in (
+        Qt.AlignTop | Qt.AlignHCenter,
+        Qt.AlignBottom | Qt.AlignHCenter,
+        Qt.AlignLeft | Qt.AlignVCenter,
+        Qt.AlignRight | Qt.AlignVCenter,
+    ):
+        lab = QLabel(objectName="overlayReadout")
+        lab.setFont(theme.mono_font(9.5))
+        lab.setAttribute(Qt.WA_TransparentForMouseEvents)
+        lab.setStyleSheet("margin: 8px;")
+        lab.hide()
+        stack.addWidget(lab, 0, 0, align)
+        out.append(lab)
+    return tuple(out)
+
+
 def corner_labels(graphics: QWidget) -> tuple[QGridLayout, QLabel, QLabel, QLabel]:
     """``graphics`` under three hidden corner labels: (layout, tags at the top left, readout at
     the bottom left, window at the bottom right). Not in the scene, so they never move."""

@@ -18,6 +18,13 @@ from mmrl_desktop.gui.viewers.overlays import MAX_TAGS, _tag_rank, fmt_value
 
 PLANES = ("axial", "coronal", "sagittal")
 PLANE_NORMAL = {"axial": 2, "coronal": 1, "sagittal": 0}  # the LPS axis normal to each plane
+# the patient side at each edge (top, bottom, left, right) of a plane as ``plane_slice`` shows
+# it (radiological convention: the patient's right on the viewer's left)
+EDGES = {
+    "axial": ("A", "P", "R", "L"),
+    "coronal": ("S", "I", "R", "L"),
+    "sagittal": ("S", "I", "A", "P"),
+}
 WHEEL_STEP = 120  # one wheel notch (angleDelta); a trackpad's smaller deltas add up to it
 # Tag names that could carry a person: never shown, whatever a reader let through.
 _IDENTIFYING = re.compile(

@@ -58,9 +58,11 @@ from mmrl_desktop.gui.viewers.volume_controls import (
     PresetBox,
     SliceViewBox,
     corner_labels,
+    edge_labels,
 )
 from mmrl_desktop.gui.viewers.volume_overlays import (
     CT_PRESETS,
+    EDGES,
     PLANES,
     WheelSteps,
     looks_like_ct,
@@ -103,13 +105,14 @@ class VolumeView(QWidget):
         self._unit = ""
         self._hu: np.ndarray | None = None  # the shown slice in HU
         self._hover: tuple[int, int] | None = None  # (row, col) under the cursor
-        self._drag_start: tuple[float, float] | None = None
+        self._drag_start: tuple[float, float, float] | None = None  # centre, width, per px
         self._wheel = WheelSteps()
         self._fitted = False
 
         bar = self._build_toolbar()
         self._build_image()
         stack, self.tags_label, self.readout_label, self.window_label = corner_labels(self.graphics)
+        self.edge_labels = edge_labels(stack)  # top, bottom, left, right: the patient's sides
         slider_bar = self._build_slider()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -209,7 +212,7 @@ class VolumeView(QWidget):
             self.image_item.clear()
             self._window = self._first_window = None
             self._count = 0
-            for lab in (self.tags_label, self.window_label):
+            for lab in (self.tags_label, self.window_label, *self.edge_labels):
                 lab.hide()
             self._set_controls_enabled(False)
             self._update_slider()
@@ -335,6 +338,9 @@ class VolumeView(QWidget):
         self.image_item.setRect(QRectF(0, 0, w, h * aspect))  # rows stretched, pixels kept
         self.tags_label.setText(volume_tags_text(self._volume, plane))
         self.tags_label.show()
+        for lab, side in zip(self.edge_labels, EDGES[plane], strict=True):
+            lab.setText(side)
+            lab.show()
         self.planeChanged.emit(plane)
         self.sliceChanged.emit(self._index, self._count)
 
@@ -383,9 +389,10 @@ class VolumeView(QWidget):
         if self._hu is None or self._window is None:
             return
         if start or self._drag_start is None:
-            self._drag_start = self._window
-        c0, w0 = self._drag_start
-        per_px = max(range_window(self._hu)[1], 1.0) / 500.0  # the slice's range over ~500 px
+            # the slice's range over ~500 screen pixels, as in the 2-D viewer
+            per_px = max(range_window(self._hu)[1], 1.0) / 500.0
+            self._drag_start = (*self._window, per_px)
+        c0, w0, per_px = self._drag_start
         self.set_window(c0 + dy * per_px, w0 + 2.0 * dx * per_px)
         if finish:
             self._drag_start = None

@@ -118,7 +118,7 @@ def test_the_trainer_loop_reports_the_embeddings_progress(vit, tmp_path):
 
     run_loop(lambda: Trainer(project, device="cpu", queue_size=0), control, emit)
     reports = [e.metrics for e in seen if isinstance(e, Metrics) and "embeddings/done" in e.metrics]
-    assert reports and reports[-1]["embeddings/done"] == reports[-1]["embeddings/total"] == 30
+    assert {"embeddings/done": 30, "embeddings/total": 30} in reports  # pool and hold-out
     assert reports[0]["embeddings/done"] < 30  # it was reported while they were computed
 
 
@@ -131,3 +131,28 @@ def test_the_trainer_embeds_only_what_it_uses_first(vit, tmp_path):
     trainer.info()
     assert trainer.featurizer.pretrained.computed == 10 + len(trainer.holdout_ids)
     trainer.close(checkpoint=False)
+
+
+@pytest.mark.timeout(300)
+def test_the_idle_trainer_embeds_the_rest_of_the_pool(vit, tmp_path):
+    from mmrl_desktop.core.learning.pretrained.cache import EmbeddingCache
+    from mmrl_desktop.core.learning.trainer_loop import LoopControl, run_loop
+    from mmrl_desktop.core.learning.trainer_messages import Metrics
+
+    project = digits_project(tmp_path, n=30, algorithm={"options": {"pool_size": 10}})
+    project.encoders = {"image": str(vit)}
+    project.save()
+    project = Project.open(project.root)
+    control, seen = LoopControl(), []
+
+    def emit(event):
+        seen.append(event)
+        m = getattr(event, "metrics", {})
+        if (
+            isinstance(event, Metrics)
+            and m.get("embeddings/done") == m.get("embeddings/total") == 25
+        ):
+            control.request_stop()  # the whole pool (25 items), not only the sample of 10
+
+    run_loop(lambda: Trainer(project, device="cpu", queue_size=0), control, emit)
+    assert len(EmbeddingCache(project.root, inspect_encoder(vit))) == 30  # pool and hold-out

@@ -329,7 +329,7 @@ def run_loop(
             if new_state != state:
                 state = new_state
                 emit(State(state))
-            if not result.did_update:
+            if not result.did_update and not features.idle_fill(trainer):  # embeddings (ADR 0014)
                 control.wait(0.1)
     except Exception as err:  # never let the loop die silently
         control.error = err

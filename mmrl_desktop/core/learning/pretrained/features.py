@@ -107,6 +107,7 @@ class PretrainedInputs:
         self.modalities = list(pretrained)
         self.sizes = {m: int(s["embedding_size"]) for m, s in pretrained.items()}
         self.sources = {m: EmbeddingSource(root, infos[m], device=device) for m in infos}
+        self._cursor = 0  # fill_step's position in the trainer's pool
 
     def compute(self, items: list) -> dict[str, dict[str, np.ndarray]]:
         """``{item_id: {"<m>_emb": float16 [E]}}`` for the items each encoder could embed."""
@@ -147,8 +148,32 @@ class PretrainedInputs:
         for source in self.sources.values():
             source.fill(items, progress=_sink[0])
 
+    def fill_step(self, ids: list[str], items_of, batch: int = 4) -> bool:
+        """The next ``batch`` items of ``ids`` (the trainer's pool, in order) embedded when the
+        cache lacks them; False once the end is reached (nothing done)."""
+        if self._cursor >= len(ids):
+            return False
+        chunk = items_of(ids[self._cursor : self._cursor + batch])
+        self._cursor += batch
+        for source in self.sources.values():
+            source.vectors(chunk)  # computes and stores only the missing ones
+        if _sink[0] is not None:
+            _sink[0](min(self._cursor, len(ids)), len(ids))
+        return True
+
 
 _sink: list = [None]  # where prefill reports (done, total): the trainer process's status
+
+
+def idle_fill(trainer) -> bool:
+    """Between updates, when the trainer has nothing to train: one small batch of its pool's
+    missing embeddings (the rest of a large project, so later predictions find them cached).
+    False when there is nothing left (or no pretrained encoder)."""
+    featurizer = getattr(trainer, "featurizer", None)
+    pretrained = getattr(featurizer, "pretrained", None)
+    if pretrained is None:
+        return False
+    return pretrained.fill_step(trainer.pool_ids, trainer._items)
 
 
 def report_progress_to(progress) -> None:

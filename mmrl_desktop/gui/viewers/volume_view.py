@@ -29,7 +29,8 @@ item keeps each slice step to one render and one paint (the ≤ 16 ms budget), a
 one pyqtgraph view, like the 2-D viewer's, so ``MultiView`` preloads and flips it the same way.
 The aspect comes from ``Volume.pixel_aspect(plane)``: the image item's rectangle is stretched
 (``setRect``), never the pixels, so coronal and sagittal planes of thick slices are not squashed
-and the cursor still maps to whole voxels.
+and the cursor still maps to whole voxels. The patient's sides (A/P, S/I, R/L) sit at the middle
+of the view's edges. Design and measurements: ADR 0016.
 """
 
 from __future__ import annotations

@@ -29,12 +29,16 @@ class DataSet:
     bench_args: tuple[str, ...] = field(default=())  # extra `mmrl-desktop bench` arguments
 
 
+# the app is told what the anchors assume: flips and 90° turns keep these sets' labels (a user
+# ticks the wizard's "orientation does not matter" for such a folder)
+_FREE = ("--orientation-free",)
+
 SETS: dict[str, DataSet] = {
     d.name: d
     for d in (
-        DataSet("shapes", "image", images.write_shapes, 170, orientation_free=True),
+        DataSet("shapes", "image", images.write_shapes, 170, True, bench_args=_FREE),
         DataSet("glyphs", "image", images.write_glyphs, 50),
-        DataSet("textures", "image", images.write_textures, 100, orientation_free=True),
+        DataSet("textures", "image", images.write_textures, 100, True, bench_args=_FREE),
         DataSet("words", "audio", sound.write_words, 60),
         DataSet("texts", "text", texts.write_texts, 100),
         DataSet("digits", "image", images.write_digits, None),  # all 1,797 (as `--data digits`)

@@ -55,14 +55,19 @@ class SmallCNN(nn.Module):
     """A from-scratch CNN for one image size, cheap enough to retrain between clicks on a CPU.
 
     Above ``TINY`` px (photos, drawings: 32 or 64 px from ``resolve_model_config``, any side set
-    in project.toml): per-image
-    standardisation; learned stride-2 3×3 convolutions down to 32×32 (one at 64 px, two at 128);
-    four 3×3 conv blocks (BatchNorm, ReLU) with 2× max-pooling between them (32 → 16 → 8 → 4);
+    in project.toml): 2×2 means down to 32×32 (one at 64 px, two at 128), then per-image
+    standardisation; four 3×3 conv blocks (BatchNorm, ReLU) with 2× max-pooling between them
+    (32 → 16 → 8 → 4);
     global average and max pooling; a linear projection. Translation-equivariant, sees shape and
-    texture, and the global pooling makes it indifferent to where the object is. ~40 ms per
-    32-image update at 64 px on one CPU thread. BatchNorm, not GroupNorm: on 64 rotated
+    texture, and the global pooling makes it indifferent to where the object is. A 32-image
+    update costs the same at 64 px as at 32 px (≤ 40 ms on one idle CPU thread). BatchNorm, not GroupNorm: on 64 rotated
     circles and squares with augmentation it reached .99 in 120 updates where GroupNorm stayed at
-    chance (the maps are ≥ 4×4, so even a one-image training batch normalises).
+    chance (the maps are ≥ 4×4, so even a one-image training batch normalises). The way down to
+    32 px is fixed, not learned: with a learned stride-2 convolution at 64 px the trainer's
+    streamed learning (8 updates after each answer, each from the last answer's weights) fit the
+    pixel noise of the first answers and `supervised` stayed at .41 on the own-folder shapes after
+    300 answers; on 2×2-averaged pixels the same network reached .83 (the same network trained
+    once on the 300 answers: .85 either way; docs/benchmarks.md §5c).
 
     Up to ``TINY`` px (8×8 digits): the original design, a stem down to 8×8, conv blocks down to
     4×4, the 4×4 map flattened (position matters at that size); ``tiny=True`` forces it (the
@@ -76,11 +81,14 @@ class SmallCNN(nn.Module):
         if self.tiny:
             self._build_tiny(in_channels, size, dim, width)
             return
-        layers: list[nn.Module] = []
-        c, s = in_channels, size
+        stem: list[nn.Module] = []  # parameter-free: a 64 px model holds the 32 px model's weights
+        s = size
         while s > WORK_SIDE:
-            layers.append(_conv(c, 24, stride=2))
-            c, s = 24, math.ceil(s / 2)
+            stem.append(nn.AvgPool2d(2, ceil_mode=True))
+            s = math.ceil(s / 2)
+        self.stem = nn.Sequential(*stem)
+        layers: list[nn.Module] = []
+        c = in_channels
         for i, out in enumerate(WIDTHS):
             layers.append(_conv(c, out))
             c = out
@@ -115,7 +123,7 @@ class SmallCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.tiny:
             return self.proj(self.pool(self.features(x)))
-        f = self.features(standardize(x))
+        f = self.features(standardize(self.stem(x)))
         return self.proj(torch.cat([f.mean((2, 3)), f.amax((2, 3))], 1))
 
 

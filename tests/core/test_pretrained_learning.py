@@ -156,3 +156,12 @@ def test_the_idle_trainer_embeds_the_rest_of_the_pool(vit, tmp_path):
 
     run_loop(lambda: Trainer(project, device="cpu", queue_size=0), control, emit)
     assert len(EmbeddingCache(project.root, inspect_encoder(vit))) == 30  # pool and hold-out
+
+
+def test_lora_asked_for_is_said_to_be_unused(vit, tmp_path):
+    project = digits_project(tmp_path, n=10, algorithm={"algorithm": "supervised"})
+    project.encoders = {"image": str(vit), "lora": True}
+    project.save()
+    trainer = Trainer(Project.open(project.root), device="cpu")
+    assert any("lora = true is not used yet" in w for w in trainer.info()["checkpoint_warnings"])
+    trainer.close(checkpoint=False)

@@ -207,11 +207,22 @@ def with_encoders(config, project):
     return config.replace(pretrained=spec) if spec else config
 
 
+LORA_NOT_YET = (
+    "project.toml [encoders] lora = true is not used yet: the encoder stays frozen and the heads "
+    "learn on its cached embeddings (docs/adr/0014-pretrained-encoders.md)."
+)
+
+
 def fit_encoders(trainer, plan):
     """The resume plan without its checkpoint when that was trained on other encoders than the
     project's ``[encoders]`` now names (a warning says so; the model starts afresh)."""
     import dataclasses
 
+    from mmrl_desktop.core.learning.pretrained.settings import split_table
+
+    table = getattr(trainer.project, "encoders", None)
+    if table and split_table(table)[1]["lora"]:
+        trainer.checkpoint_warnings.append(LORA_NOT_YET)
     ckpt = plan.checkpoint
     if ckpt is None:
         return plan

@@ -402,6 +402,10 @@ def test_hu_values_without_a_modality_get_the_ct_presets(show_widget):
     ct.voxels[:, 12:, :] = 1064  # soft tissue: 40 HU
     v.set_volume(ct)
     assert "lung" in v.preset_names() and v.preset_combo.findText("bone") >= 0
+    assert v.window() == (40.0, 400.0) and v.preset_combo.currentText() == "soft tissue"
+    v.set_window(-600, 1500)
+    v.reset()
+    assert v.window() == (40.0, 400.0)  # the window it opened with
     mr = Volume(np.arange(SHAPE[0] * 192).reshape(SHAPE[0], 16, 12) % 900, SPACING, ct.affine)
     v.set_volume(mr)
     assert "lung" not in v.preset_names()

@@ -229,6 +229,9 @@ class VolumeView(QWidget):
         if "lung" not in self._presets and looks_like_ct(self._hu):
             self._presets.update(CT_PRESETS)  # a NIfTI says no modality: its air says HU
             self._update_presets()
+            if "file" not in self._presets:  # as a CT series' usual file window, not the range
+                self._first_window = CT_PRESETS["soft tissue"]
+                self.set_window(*self._first_window)
         self.fit()
 
     def volume(self):

@@ -3,7 +3,7 @@ CNN vs 2.5-D slab encoder, through the app's own bench (``core.tools.bench.run_b
 the trainer, the simulated expert, the held-out accuracy).
 
     python -m benchmarks.volumes.run --out benchmarks/volumes/results/run.jsonl \\
-        [--cases 160] [--seeds 0,1,2] [--feedback 50,100,200] [--encoders 3d-cnn,2.5d] \\
+        [--cases 300] [--seeds 0,1,2] [--feedback 50,100,200] [--encoders 3d-cnn,2.5d] \\
         [--algorithms default,supervised] [--size 24] [--jobs 2]
     python -m benchmarks.volumes.run --summary benchmarks/volumes/results/run.jsonl
 
@@ -160,7 +160,7 @@ def summary(path: Path) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(HERE / "data"))
-    ap.add_argument("--cases", type=int, default=160)
+    ap.add_argument("--cases", type=int, default=300)
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--feedback", default="50,100,200")

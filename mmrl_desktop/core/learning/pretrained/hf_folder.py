@@ -97,7 +97,7 @@ _TOKENIZER_FILES = (
     "sentencepiece.bpe.model",
     "spm.model",
 )
-_HASHED_FILES = (  # small files that change what the encoder computes (read whole when < 64 MB)
+_HASHED_FILES = (  # files that change what the encoder computes (whole up to 1 MB, else sampled)
     "config.json",
     "preprocessor_config.json",
     "processor_config.json",
@@ -217,17 +217,27 @@ def _fingerprint(folder: Path, weights: list[Path], headers: list[bytes]) -> str
     h = hashlib.sha256(b"mmrl-encoder-1")
     for fname in _HASHED_FILES:
         p = folder / fname
-        if p.is_file() and p.stat().st_size < 64 * 2**20:
-            h.update(fname.encode() + b"\0" + p.read_bytes() + b"\0")
+        if not p.is_file():
+            continue
+        size = p.stat().st_size
+        h.update(f"{fname}\0{size}\0".encode())
+        if size <= 2**20:
+            h.update(p.read_bytes())
+        else:  # a large tokenizer.json (the picker checks as the path is typed): sampled
+            _sample(p, 0, size, h)
     for p, raw in zip(weights, headers, strict=True):
         size = p.stat().st_size
         h.update(f"{p.name}\0{size}\0".encode() + raw)
-        with open(p, "rb") as fh:  # 16 samples of 4 KB across the data: other weights, same shapes
-            start = 8 + len(raw)
-            for i in range(_SAMPLES):
-                fh.seek(start + (size - start) * i // _SAMPLES)
-                h.update(fh.read(4096))
+        _sample(p, 8 + len(raw), size, h)  # other weights of the same shapes differ here
     return h.hexdigest()[:16]
+
+
+def _sample(path: Path, start: int, size: int, h) -> None:
+    """``_SAMPLES`` blocks of 4 KB spread over ``path``'s bytes from ``start`` into ``h``."""
+    with open(path, "rb") as fh:
+        for i in range(_SAMPLES):
+            fh.seek(start + (size - start) * i // _SAMPLES)
+            h.update(fh.read(4096))
 
 
 def _sizes(config: dict, model_type: str, folder: Path) -> tuple[int, int, str]:

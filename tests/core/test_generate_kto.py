@@ -7,7 +7,12 @@ import pytest
 import torch
 
 from mmrl_desktop.core.learning.generate.encode import join
-from mmrl_desktop.core.learning.generate.kto import KTOSettings, kto_loss, mismatched
+from mmrl_desktop.core.learning.generate.kto import (
+    KTOSettings,
+    balanced_desirable_weight,
+    kto_loss,
+    mismatched,
+)
 from mmrl_desktop.core.learning.generate.policy import Example, GenerativePolicy
 from mmrl_desktop.core.learning.generate.tiny import build_tiny_lm
 
@@ -43,6 +48,12 @@ def test_kto_loss_formula_by_hand():
     _, stats = kto_loss(logps, ref, kl_r, kl_p, desirable, SETTINGS)
     assert stats["kl"] == 0.0
     assert mismatched(3) == [2, 0, 1]
+
+
+def test_balanced_desirable_weight():
+    assert balanced_desirable_weight(10, 30) == 3.0
+    assert balanced_desirable_weight(30, 10) == 1.0  # never below 1
+    assert balanced_desirable_weight(0, 50) == 10.0  # capped; no division by zero
 
 
 @pytest.fixture(scope="module")

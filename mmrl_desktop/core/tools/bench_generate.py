@@ -217,11 +217,11 @@ class Learner:
         """λ_D so that λ_D·n_D ≈ λ_U·n_U (the paper's eq. 8 range [1, 4/3] at its low end)."""
         import dataclasses
 
+        from mmrl_desktop.core.learning.generate.kto import balanced_desirable_weight
+
         n_d = sum(ex.desirable for ex in self.kto)
-        ratio = (len(self.kto) - n_d) / max(1, n_d)
-        self.policy.kto = dataclasses.replace(
-            self.policy.kto, desirable_weight=min(max(ratio, 1.0), 10.0)
-        )
+        weight = balanced_desirable_weight(n_d, len(self.kto) - n_d)
+        self.policy.kto = dataclasses.replace(self.policy.kto, desirable_weight=weight)
 
     def _batch(self, pool: list) -> list:
         rest = self.rng.sample(pool[:-1], min(self.batch - 1, len(pool) - 1))

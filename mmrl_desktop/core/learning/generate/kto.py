@@ -74,3 +74,11 @@ def mismatched(n: int) -> list[int]:
     """For each prompt i, the index of the completion it is paired with for the KL estimate:
     i-1, cyclically (TRL's rotation by one: (x_1, y_n), (x_2, y_1), …)."""
     return [(i - 1) % n for i in range(n)]
+
+
+def balanced_desirable_weight(n_desirable: int, n_undesirable: int, cap: float = 10.0) -> float:
+    """λ_D (with λ_U = 1) so that λ_D·n_D ≈ λ_U·n_U: the low end of the paper's recommended range
+    λ_D·n_D / (λ_U·n_U) ∈ [1, 4/3] (eq. 8), never below 1 nor above ``cap``. Early thumbs are
+    mostly 👎 (a draft is right about as often as chance), and without it the 👎 outweigh."""
+    ratio = n_undesirable / max(1, n_desirable)
+    return float(min(max(ratio, 1.0), cap))

@@ -148,3 +148,16 @@ def test_saved_adapters_and_merged_folder_load_back(policy, lm, tmp_path):
     again = GenerativePolicy.load(merged)
     assert again.logprobs(BATCH) == pytest.approx(want, abs=1e-3)
     assert policy.logprobs(BATCH) == pytest.approx(want, abs=1e-6)  # the policy kept its adapters
+
+
+def test_a_long_prompt_keeps_its_end_in_drafts_and_training(policy):
+    policy.encoder.max_prompt = 8
+    long = " ".join(["the image shows a digit"] * 10) + " finding :"
+    torch.manual_seed(2)
+    d = policy.generate([long], max_new_tokens=4, temperature=1.0)[0][0]
+    ex = Example(long, d.text, True, completion_ids=d.token_ids)
+    assert policy.logprobs([ex])[0] == pytest.approx(d.logprob, abs=1e-4)
+    ids, n = policy.encoder.sequence(Example(long, "seven", True))
+    assert n == 8 and policy.tokenizer.decode(ids[:n]).endswith("finding :")
+    assert ids[n:] == [*policy.tokenizer("seven")["input_ids"], policy.encoder.eos_id]
+    policy.kto_step([ex, Example(long, "seven", True)])

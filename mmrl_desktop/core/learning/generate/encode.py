@@ -59,9 +59,10 @@ def as_rgb(image: Any):
 class Encoder:
     """Turns prompts (and images) into model inputs for one tokenizer / processor."""
 
-    def __init__(self, tokenizer, processor=None) -> None:
+    def __init__(self, tokenizer, processor=None, max_prompt_tokens: int = 1024) -> None:
         self.tokenizer = tokenizer
         self.processor = processor
+        self.max_prompt = int(max_prompt_tokens)  # a text prompt keeps its last this many tokens
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         self.pad_id = int(tokenizer.pad_token_id)
@@ -81,7 +82,14 @@ class Encoder:
             imgs = [as_rgb(i) for i in images] if images is not None else None
             enc = self.processor(text=texts, images=imgs, padding=True, return_tensors="pt")
         else:
-            enc = self.tokenizer(prompts, padding=True, return_tensors="pt")
+            self.tokenizer.truncation_side = "left"
+            enc = self.tokenizer(
+                prompts,
+                padding=True,
+                truncation=True,
+                max_length=self.max_prompt,
+                return_tensors="pt",
+            )
         return {k: v.to(device) for k, v in enc.items()}
 
     def _ids(self, text: str, image: Any) -> list[int]:
@@ -95,13 +103,17 @@ class Encoder:
         prompt = self.vision_prompt(ex.prompt) if self.processor is not None else ex.prompt
         prompt_ids = self._ids(prompt, ex.image)
         if ex.completion_ids is not None:
-            return prompt_ids + list(ex.completion_ids), len(prompt_ids)
-        full = self._ids(join(prompt, ex.completion), ex.image)
-        n = 0
-        while n < min(len(prompt_ids), len(full)) and prompt_ids[n] == full[n]:
-            n += 1
-        if self.eos_id is not None:
-            full = full + [int(self.eos_id)]
+            full = prompt_ids + list(ex.completion_ids)
+            n = len(prompt_ids)
+        else:
+            full = self._ids(join(prompt, ex.completion), ex.image)
+            n = 0
+            while n < min(len(prompt_ids), len(full)) and prompt_ids[n] == full[n]:
+                n += 1
+            if self.eos_id is not None:  # a draft's own tokens already end with it, if it ended
+                full = full + [int(self.eos_id)]
+        if self.processor is None and n > self.max_prompt:  # as generation saw it: the end
+            full, n = full[n - self.max_prompt :], self.max_prompt
         return full, n
 
     def batch(self, examples: list[Example], device) -> tuple[dict, torch.Tensor]:

@@ -219,7 +219,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self) -> None:
-        """Stop the trainer (bounded wait) and close the session's store."""
+        """Drop the work queued for after the next paint, stop the trainer (bounded wait) and
+        close the session's store."""
+        self.after_paint.close()  # it would run against the closed store (chart points, …)
         self.trainer.stop()
         if self.labeling is not None:
             self.labeling.close()

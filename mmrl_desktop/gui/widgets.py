@@ -180,17 +180,22 @@ class AfterPaint(QObject):
     anything scheduled that way delays the new item on screen. ``call(fn)`` queues ``fn`` (once,
     however often it is queued); the window calls ``painted()`` after handling an
     ``UpdateRequest``, which runs the queue at the next event-loop turn. A window that does not
-    paint (minimised, nothing changed) runs it after ``fallback_ms``."""
+    paint (minimised, nothing changed) runs it after ``fallback_ms``. ``close()`` (the window
+    shuts down) drops what is queued and ignores later calls: that work uses the session's store,
+    which closes with the window."""
 
     def __init__(self, parent: QObject, fallback_ms: int = 100):
         super().__init__(parent)
         self._todo: list[Callable[[], None]] = []
+        self._closed = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(fallback_ms)
         self._timer.timeout.connect(self.run)
 
     def call(self, fn: Callable[[], None]) -> None:
+        if self._closed:
+            return
         if fn not in self._todo:
             self._todo.append(fn)
         if not self._timer.isActive():
@@ -204,4 +209,12 @@ class AfterPaint(QObject):
         self._timer.stop()
         todo, self._todo = self._todo, []
         for fn in todo:
+            if self._closed:  # a queued fn closed the window
+                return
             fn()
+
+    def close(self) -> None:
+        """Drop the queue and ignore later calls (before the store closes)."""
+        self._closed = True
+        self._timer.stop()
+        self._todo = []

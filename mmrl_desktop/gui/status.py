@@ -80,8 +80,10 @@ class StatusBar(QStatusBar):
             self.version.setText(f"model v{info['model_version']}")
 
     def on_event(self, ev) -> None:
-        self.version.setText(f"model v{ev.model_version}")
         self.embeddings.on_metrics(ev.metrics)
+        if ev.metrics and all(k.startswith("embeddings/") for k in ev.metrics):
+            return  # the trainer's embedding progress (Metrics(0, 0, …)): not a model version
+        self.version.setText(f"model v{ev.model_version}")
         ups = ev.metrics.get("perf/updates_per_s")
         if ups is not None:
             self.speed.setText(f"{ups:.0f} updates/s")

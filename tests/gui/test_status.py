@@ -30,8 +30,13 @@ def test_the_embedding_progress_bar_shows_while_embeddings_are_computed(qtbot, s
     assert not bar.embeddings.isVisible()  # no pretrained encoder: nothing shown
     bar.set_info({"device": "cpu", "embeddings_done": 120, "embeddings_total": 1797})
     assert bar.embeddings.isVisible() and bar.embeddings.text() == "Embeddings 120 / 1,797"
-    bar.on_event(_event({"embeddings/done": 1500.0, "embeddings/total": 1797.0}))
+    bar.on_event(_event({"loss/total": 0.5}))
+    assert bar.version.text() == "model v7"
+    progress = Metrics(step=0, model_version=0, metrics={"embeddings/done": 1500.0,
+                                                        "embeddings/total": 1797.0})  # fmt: skip
+    bar.on_event(progress)  # how the trainer loop sends it (trainer_loop.py)
     assert bar.embeddings.value() == 1500 and bar.embeddings.text() == "Embeddings 1,500 / 1,797"
+    assert bar.version.text() == "model v7"  # the progress is not a model version
     bar.on_event(_event({"loss/total": 0.4}))  # an event without the numbers keeps the bar
     assert bar.embeddings.isVisible()
     bar.set_info({"embeddings_done": 1797, "embeddings_total": 1797})

@@ -71,6 +71,12 @@ def _wheel(view: VolumeView, delta: int, mods=Qt.NoModifier) -> None:
     QApplication.sendEvent(vp, ev)
 
 
+def switch(qtbot, view: VolumeView, plane: str) -> None:
+    """``set_plane``, then wait for a whole read (a lazy volume's plane across its slices)."""
+    view.set_plane(plane)
+    qtbot.waitUntil(lambda: view.plane() == plane and view.reading() is None, timeout=10000)
+
+
 def _screen_pos(view: VolumeView, row: float, col: float) -> QPoint:
     """Where the centre of displayed pixel (row, col) is on the view's viewport."""
     scene = view.image_item.mapToScene(QPointF(col + 0.5, row + 0.5))
@@ -251,14 +257,14 @@ def _write_series(folder, n: int = 3) -> None:
         ds.save_as(str(folder / f"s{z}.dcm"), enforce_file_format=True)
 
 
-def test_display_tags_never_show_patient_identifiers(tmp_path, show_widget):
+def test_display_tags_never_show_patient_identifiers(qtbot, tmp_path, show_widget):
     _write_series(tmp_path)
     v = show_widget(VolumeView(), 800, 600)
     v.set_volume(read_volume(tmp_path))
     shown = v.tags_label.text()
     assert "CT" in shown and "CHEST" in shown and "8 × 8 × 3" in shown
     for plane in ("axial", "coronal", "sagittal"):
-        v.set_plane(plane)
+        switch(qtbot, v, plane)
         text = " ".join(w.text() for w in v.findChildren(type(v.tags_label)))
         assert not any(s in text for s in ("Doe", "Jane", "PID12345", "1970")), plane
     # a reader that let one through is still not shown
@@ -411,7 +417,7 @@ def test_hu_values_without_a_modality_get_the_ct_presets(show_widget):
     assert "lung" not in v.preset_names()
 
 
-def test_a_plane_across_a_lazy_files_slices_is_read_into_memory_once(tmp_path, show_widget):
+def test_a_plane_across_a_lazy_files_slices_is_read_into_memory_once(qtbot, tmp_path, show_widget):
     """NIfTI's proxy reads only what is sliced: an axial slice is one block of the file, a
     sagittal one touches all of it, so that plane is read from the volume loaded once."""
     from mmrl_desktop.core.data.volumes.synthetic import write_nifti
@@ -423,7 +429,7 @@ def test_a_plane_across_a_lazy_files_slices_is_read_into_memory_once(tmp_path, s
     v.set_volume(read_volume(path))
     assert not isinstance(v.volume().voxels, np.ndarray)  # axial: still lazy
     lazy = v.volume()
-    v.set_plane("sagittal")
+    switch(qtbot, v, "sagittal")
     assert isinstance(v.volume().voxels, np.ndarray)
     np.testing.assert_array_equal(
         v.volume().plane_slice("sagittal", 5), lazy.plane_slice("sagittal", 5)
@@ -432,7 +438,7 @@ def test_a_plane_across_a_lazy_files_slices_is_read_into_memory_once(tmp_path, s
     assert value == 10 * voxel[0] + voxel[1] - 500
 
 
-def test_a_series_read_whole_for_a_plane_is_let_go_with_the_case(tmp_path, show_widget):
+def test_a_series_read_whole_for_a_plane_is_let_go_with_the_case(qtbot, tmp_path, show_widget):
     """The prefetcher keeps up to 16 cases: a series read whole for its coronal plane must not
     stay in memory with them once the viewer shows another case."""
     import gc
@@ -444,7 +450,7 @@ def test_a_series_read_whole_for_a_plane_is_let_go_with_the_case(tmp_path, show_
     assert reads_whole(kept, "coronal") and not reads_whole(kept, "axial")
     assert not reads_whole(ct_volume(), "sagittal")  # already in memory
     v.set_volume(kept)
-    v.set_plane("coronal")
+    switch(qtbot, v, "coronal")
     whole = weakref.ref(v.volume().voxels)
     assert whole() is not None and whole().shape == (3, 8, 8)
     v.set_volume(ct_volume())

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QWidget
 
 from mmrl_desktop.gui import theme
-from mmrl_desktop.gui.viewers.image_view import _WindowLevelViewBox
+from mmrl_desktop.gui.viewers.image_view import ZOOM_STEP, _WindowLevelViewBox
+from mmrl_desktop.gui.viewers.overlays import fit_beside
+from mmrl_desktop.gui.viewers.volume_overlays import edge_positions
 
 CUSTOM = "custom"
+PAGE_STEP = 10
+SLICE_KEYS = {Qt.Key_Up: -1, Qt.Key_Down: 1, Qt.Key_PageUp: -PAGE_STEP, Qt.Key_PageDown: PAGE_STEP}
+PLANE_KEYS = {Qt.Key_1: "axial", Qt.Key_2: "coronal", Qt.Key_3: "sagittal"}
 
 
 GRAY32 = (np.arange(256, dtype=np.uint32) * 0x010101) | 0xFF000000  # grey level → RGB32
@@ -80,24 +85,31 @@ class PresetBox(QComboBox):
         self.setCurrentIndex(i)
 
 
-def edge_labels(stack: QGridLayout) -> tuple[QLabel, QLabel, QLabel, QLabel]:
-    """Four small labels at the middle of the view's edges (top, bottom, left, right), for the
-    patient sides (A/P, S/I, R/L), on the grid ``corner_labels`` made."""
+def edge_labels(viewport: QWidget) -> tuple[QLabel, QLabel, QLabel, QLabel]:
+    """Four small hidden labels (top, bottom, left, right) on ``viewport``, for the patient's
+    sides (A/P, S/I, R/L); ``place_edge_labels`` puts them beside the image's edges."""
     out = []
-    for align in (
-        Qt.AlignTop | Qt.AlignHCenter,
-        Qt.AlignBottom | Qt.AlignHCenter,
-        Qt.AlignLeft | Qt.AlignVCenter,
-        Qt.AlignRight | Qt.AlignVCenter,
-    ):
-        lab = QLabel(objectName="overlayReadout")
+    for _ in range(4):
+        lab = QLabel(viewport, objectName="overlayReadout")
         lab.setFont(theme.mono_font(9.5))
         lab.setAttribute(Qt.WA_TransparentForMouseEvents)
-        lab.setStyleSheet("margin: 8px;")
+        lab.setStyleSheet("margin: 0px;")
         lab.hide()
-        stack.addWidget(lab, 0, 0, align)
         out.append(lab)
     return tuple(out)
+
+
+def place_edge_labels(labels, image: QRectF, viewport: QWidget) -> None:
+    """Move the side labels beside the edges of ``image`` (the image's rectangle in viewport
+    pixels), as ``edge_positions`` says."""
+    sizes = []
+    for lab in labels:
+        lab.adjustSize()
+        sizes.append((lab.width(), lab.height()))
+    box = (image.left(), image.top(), image.right(), image.bottom())
+    view = (viewport.width(), viewport.height())
+    for lab, (x, y) in zip(labels, edge_positions(box, view, sizes), strict=True):
+        lab.move(round(x), round(y))
 
 
 def corner_labels(graphics: QWidget) -> tuple[QGridLayout, QLabel, QLabel, QLabel]:
@@ -120,3 +132,39 @@ def corner_labels(graphics: QWidget) -> tuple[QGridLayout, QLabel, QLabel, QLabe
     stack.addWidget(readout, 0, 0, Qt.AlignBottom | Qt.AlignLeft)
     stack.addWidget(window, 0, 0, Qt.AlignBottom | Qt.AlignRight)
     return stack, tags, readout, window
+
+
+def viewer_key(view, event) -> bool:
+    """A key of the volume viewer ``view`` (a ``VolumeView``): slices, planes, zoom, fit, reset.
+    False leaves it to the window (the answer keys)."""
+    key, mods = event.key(), event.modifiers()
+    if key in SLICE_KEYS and not mods & ~Qt.KeypadModifier:
+        view.step(SLICE_KEYS[key])
+    elif key in (Qt.Key_Home, Qt.Key_End) and not mods:
+        view.set_slice(0 if key == Qt.Key_Home else view.slice_count() - 1)
+    elif key in PLANE_KEYS and mods == Qt.ControlModifier:
+        view.set_plane(PLANE_KEYS[key])
+    elif key in (Qt.Key_Plus, Qt.Key_Equal):
+        view.zoom(ZOOM_STEP)
+    elif key in (Qt.Key_Minus, Qt.Key_Underscore):
+        view.zoom(1.0 / ZOOM_STEP)
+    elif key == Qt.Key_F and not mods:
+        view.fit()
+    elif key == Qt.Key_R and not mods:
+        view.reset()
+    else:
+        return False
+    event.accept()
+    return True
+
+
+def fit_rect(rect: QRectF, viewport: QWidget, box) -> QRectF:
+    """The view range that fits ``rect`` (the image) in ``viewport`` clear of the tags ``box``
+    (a ``QSize`` in the top-left corner, or None): ``overlays.fit_beside``."""
+    vw, vh = viewport.width(), viewport.height()
+    w, h = rect.width(), rect.height()
+    place = fit_beside(w, h, vw, vh, (box.width(), box.height()) if box else None)
+    if place is None:
+        return rect
+    left, top, scale = place
+    return QRectF(-left / scale, -top / scale, vw / scale, vh / scale)

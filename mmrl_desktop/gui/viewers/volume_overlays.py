@@ -7,6 +7,7 @@ widget stays small.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 
@@ -39,7 +40,7 @@ def reads_whole(volume, plane: str) -> bool:
     return not (stored or isinstance(volume.voxels, np.ndarray))
 
 
-def readable_for(volume, plane: str):
+def readable_for(volume, plane: str, state=None):
     """The volume to read ``plane`` from: itself when the plane's slices are its stored ones (one
     file, or one block of a file, each), else a copy whose voxels were read into memory once.
     A plane across the stored slices touches every one of them, and a lazy reader would read the
@@ -47,16 +48,61 @@ def readable_for(volume, plane: str):
     The array lives only as long as the copy (the viewer page drops it with the next case): a
     series (one file a slice, ``voxels.files``) is read file by file, as a series reader asked
     for its array whole would keep it for as long as the prefetcher keeps the item; anything
-    else (a NIfTI) in one read."""
+    else (a NIfTI) in one read.
+
+    The viewer runs this on a worker thread (``volume_reader``) while the GUI thread goes on
+    reading slices of ``volume``: the series is read through a copy with its own slice cache (the
+    shared one is not thread-safe). ``state`` (a ``TaskState``): progress per file, and a stop
+    asked for (another case, another plane) raises ``Cancelled`` between files."""
     voxels = volume.voxels
     if not reads_whole(volume, plane):
         return volume
     if not hasattr(voxels, "files"):
         return dataclasses.replace(volume, voxels=np.asarray(voxels))
+    reader = copy.copy(voxels)
+    if isinstance(getattr(reader, "_cache", None), dict):
+        reader._cache = type(reader._cache)()
     arr = np.empty(volume.shape, np.dtype(voxels.dtype))
     for k in range(arr.shape[0]):
-        arr[k] = voxels[k]
+        if state is not None:
+            state.check()
+            state.progress(k, arr.shape[0])
+        arr[k] = reader[k]
     return dataclasses.replace(volume, voxels=arr)
+
+
+def edge_positions(
+    image: tuple[float, float, float, float],
+    view: tuple[float, float],
+    sizes: list[tuple[float, float]],
+    gap: float = 4.0,
+) -> list[tuple[float, float]]:
+    """Top-left corners of the four side labels (top, bottom, left, right; ``sizes`` their
+    width and height) for an image at ``image`` (x0, y0, x1, y1) in a ``view`` (width, height):
+    at the middle of the image's visible part, beside each edge, outside the image where the
+    margin has room (zoomed out), else just inside it; never outside the view (zoomed in: at
+    the view's edges)."""
+    x0, y0, x1, y1 = image
+    vw, vh = view
+    cx = (max(x0, 0.0) + min(x1, vw)) / 2
+    cy = (max(y0, 0.0) + min(y1, vh)) / 2
+    (tw, th), (bw, bh), (lw, lh), (rw, rh) = sizes
+
+    def beside(edge: float, size: float, before: bool, extent: float) -> float:
+        out = edge - size - gap if before else edge + gap
+        if not 0 <= out <= extent - size:  # no room outside the image: just inside it
+            out = edge + gap if before else edge - size - gap
+        return min(max(out, 0.0), max(extent - size, 0.0))
+
+    def centred(c: float, size: float, extent: float) -> float:
+        return min(max(c - size / 2, 0.0), max(extent - size, 0.0))
+
+    return [
+        (centred(cx, tw, vw), beside(y0, th, True, vh)),
+        (centred(cx, bw, vw), beside(y1, bh, False, vh)),
+        (beside(x0, lw, True, vw), centred(cy, lh, vh)),
+        (beside(x1, rw, False, vw), centred(cy, rh, vh)),
+    ]
 
 
 def volume_presets(volume) -> dict[str, tuple[float, float]]:

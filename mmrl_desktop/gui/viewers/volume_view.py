@@ -8,7 +8,8 @@ Public API
 - ``set_volume(volume, plane=None, index=None)``: show a ``Volume`` (``None`` clears) at slice
   ``index`` of ``plane`` (default: ``prefetch.first_view``, the middle axial slice, which the
   prefetch thread has decoded already). Only that slice is read.
-- ``set_plane(name)`` / ``plane()``: "axial", "coronal" or "sagittal" (keeps the relative depth).
+- ``set_plane(name)`` / ``plane()``: "axial", "coronal" or "sagittal" (keeps the relative depth);
+  ``reading()``: the plane asked for while the volume is read whole for it (else None).
 - ``set_slice(index)`` / ``slice_index()`` / ``slice_count()``; ``step(n)``: move n slices.
 - ``set_window(centre, width)`` / ``window()``; ``apply_preset(name)``, ``preset_names()``;
   ``reset()`` (the first window and fit); ``fit()``; ``zoom(factor)``.
@@ -23,14 +24,11 @@ or a wheel turn over it gives it focus): ↑/↓ one slice, PgUp/PgDn ten, Home/
 slice, Ctrl+1/2/3 axial/coronal/sagittal, +/− zoom, F fit, R reset. The plane buttons and the
 slider never take the focus: ←/→, A, X, Space and the label keys stay the window's answers.
 
-One large plane with a switch rather than three panes: at the window's 1280×800 the viewer is
-about 750 px wide, so three panes would show a 512-pixel slice at a third of that; one image
-item keeps each slice step to one render and one paint (the ≤ 16 ms budget), and the page stays
-one pyqtgraph view, like the 2-D viewer's, so ``MultiView`` preloads and flips it the same way.
-The aspect comes from ``Volume.pixel_aspect(plane)``: the image item's rectangle is stretched
-(``setRect``), never the pixels, so coronal and sagittal planes of thick slices are not squashed
-and the cursor still maps to whole voxels. The patient's sides (A/P, S/I, R/L) sit at the middle
-of the view's edges. Design and measurements: ADR 0016.
+One large plane with a switch, not three panes; the image item's rectangle is stretched to the
+physical aspect (``Volume.pixel_aspect``), never the pixels. A plane across a lazy volume's
+stored slices is shown once the volume is read whole on a worker thread (``volume_reader``).
+The patient's sides (A/P, S/I, R/L) sit beside the image's edges (the view's when zoomed in).
+Design and measurements: ADR 0016.
 """
 
 from __future__ import annotations
@@ -39,7 +37,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QRectF, Qt, Signal
 from PySide6.QtWidgets import (
-    QApplication,
     QGraphicsItem,
     QHBoxLayout,
     QLabel,
@@ -51,8 +48,7 @@ from PySide6.QtWidgets import (
 
 from mmrl_desktop.core.labelling.prefetch import first_view
 from mmrl_desktop.gui import theme
-from mmrl_desktop.gui.viewers.image_view import ZOOM_STEP
-from mmrl_desktop.gui.viewers.overlays import fit_beside, fmt_value
+from mmrl_desktop.gui.viewers.overlays import fmt_value
 from mmrl_desktop.gui.viewers.volume_controls import (
     CUSTOM,
     Gray32ImageItem,
@@ -60,6 +56,9 @@ from mmrl_desktop.gui.viewers.volume_controls import (
     SliceViewBox,
     corner_labels,
     edge_labels,
+    fit_rect,
+    place_edge_labels,
+    viewer_key,
 )
 from mmrl_desktop.gui.viewers.volume_overlays import (
     CT_PRESETS,
@@ -69,7 +68,6 @@ from mmrl_desktop.gui.viewers.volume_overlays import (
     looks_like_ct,
     matching_preset,
     range_window,
-    readable_for,
     readout_text,
     reads_whole,
     slice_label,
@@ -78,11 +76,8 @@ from mmrl_desktop.gui.viewers.volume_overlays import (
     volume_tags_text,
     window_slice,
 )
+from mmrl_desktop.gui.viewers.volume_reader import WholeRead
 from mmrl_desktop.gui.widgets import ElidedLabel
-
-PAGE_STEP = 10
-SLICE_KEYS = {Qt.Key_Up: -1, Qt.Key_Down: 1, Qt.Key_PageUp: -PAGE_STEP, Qt.Key_PageDown: PAGE_STEP}
-PLANE_KEYS = {Qt.Key_1: "axial", Qt.Key_2: "coronal", Qt.Key_3: "sagittal"}
 
 
 class VolumeView(QWidget):
@@ -109,11 +104,15 @@ class VolumeView(QWidget):
         self._drag_start: tuple[float, float, float] | None = None  # centre, width, per px
         self._wheel = WheelSteps()
         self._fitted = False
+        self._pending: str | None = None  # the plane asked for while the volume is read whole
+        self._reader = WholeRead(self)  # that read, on a worker thread
+        self._reader.done.connect(self._on_read)
+        self._reader.failed.connect(self._on_read_failed)
 
         bar = self._build_toolbar()
         self._build_image()
         stack, self.tags_label, self.readout_label, self.window_label = corner_labels(self.graphics)
-        self.edge_labels = edge_labels(stack)  # top, bottom, left, right: the patient's sides
+        self.edge_labels = edge_labels(self.graphics.viewport())  # the patient's sides
         slider_bar = self._build_slider()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -124,6 +123,8 @@ class VolumeView(QWidget):
         self._set_controls_enabled(False)
         self.view_box.sigRangeChangedManually.connect(lambda *_: setattr(self, "_fitted", False))
         self.view_box.sigResized.connect(lambda *_: self._fitted and self.fit())
+        self.view_box.sigTransformChanged.connect(self._place_edges)
+        self.view_box.sigResized.connect(self._place_edges)
 
     # ------------------------------------------------------------------ building
     def _build_toolbar(self) -> QWidget:
@@ -203,7 +204,10 @@ class VolumeView(QWidget):
 
     # ------------------------------------------------------------------ public API
     def set_volume(self, volume, plane: str | None = None, index: int | None = None) -> None:
-        """Show ``volume`` (None clears) at ``index`` of ``plane`` (default: ``first_view``)."""
+        """Show ``volume`` (None clears) at ``index`` of ``plane`` (default: ``first_view``; a
+        plane that reads the whole volume opens once read, the first view meanwhile)."""
+        self._reader.cancel()  # a read of the last case is dropped
+        self._pending = None
         self._volume = volume
         self._hu = None
         self._hover = None
@@ -223,9 +227,12 @@ class VolumeView(QWidget):
         self._window = self._first_window = self._presets.get("file")
         self._set_controls_enabled(True)
         self._update_presets()
-        if plane not in PLANES:
+        wanted = plane if plane in PLANES and reads_whole(volume, plane) else None
+        if plane not in PLANES or wanted:
             plane, index = first_view(volume)
         self._switch_plane(plane, index)
+        if wanted:
+            self.set_plane(wanted)
         if "lung" not in self._presets and looks_like_ct(self._hu):
             self._presets.update(CT_PRESETS)  # a NIfTI says no modality: its air says HU
             self._update_presets()
@@ -253,19 +260,48 @@ class VolumeView(QWidget):
         return list(self._presets)
 
     def set_plane(self, name: str) -> None:
-        """Switch plane at the same relative depth (the middle stays the middle)."""
-        if self._volume is None or name not in PLANES or name == self._plane:
+        """Switch plane at the same relative depth (the middle stays the middle); a plane that
+        reads the volume whole (``volume_reader``) is shown once read, the shown one meanwhile
+        ("reading all N slices…"); another plane or case asked for meanwhile takes its place."""
+        if self._volume is None or name not in PLANES:
             self._check_plane_button()
             return
+        if name == self._plane or not reads_whole(self._volume, name):
+            if self._pending is not None:  # the switch taken back: the read is not waited for
+                self._pending = None
+                self._reader.cancel()
+                self._update_slider()
+            if name != self._plane:
+                self._switch_at_depth(name)
+            self._check_plane_button()
+            return
+        self._pending = name
+        self._reader.start(self._volume, name)
+        self._check_plane_button()
+        self._update_slider()
+
+    def reading(self) -> str | None:
+        return self._pending
+
+    def _switch_at_depth(self, name: str) -> None:
         depth = (self._index + 0.5) / max(self._count, 1)
         n = self._volume.n_slices(name)
-        # the first coronal or sagittal slice reads the whole volume once (~1 s for 300 files)
-        QApplication.setOverrideCursor(Qt.WaitCursor)
-        try:
-            self._switch_plane(name, min(n - 1, int(depth * n)))
-        finally:
-            QApplication.restoreOverrideCursor()
+        self._switch_plane(name, min(n - 1, int(depth * n)))
         self.fit()
+
+    def _on_read(self, source, in_memory) -> None:
+        """The whole read is done: its copy replaces the lazy volume; the plane is shown."""
+        if source is not self._volume or self._pending is None:
+            return
+        plane, self._pending = self._pending, None
+        self._volume = in_memory
+        self._switch_at_depth(plane)
+
+    def _on_read_failed(self, text: str) -> None:
+        self._pending = None
+        self._update_slider()
+        self._check_plane_button()
+        self.slice_label.setText(text)
 
     def set_slice(self, index: int) -> None:
         if self._volume is None:
@@ -306,7 +342,8 @@ class VolumeView(QWidget):
             return
         self._fitted = True
         rect = self.image_item.mapRectToParent(self.image_item.boundingRect())
-        self.view_box.setRange(self._fit_rect(rect), padding=0.0)
+        box = self.tags_label.sizeHint() if self.tags_label.isVisibleTo(self) else None
+        self.view_box.setRange(fit_rect(rect, self.graphics.viewport(), box), padding=0.0)
 
     def zoom(self, factor: float) -> None:
         self._fitted = False
@@ -325,10 +362,6 @@ class VolumeView(QWidget):
 
     # ------------------------------------------------------------------ slices and planes
     def _switch_plane(self, plane: str, index: int | None) -> None:
-        if reads_whole(self._volume, plane):  # ~1 s for 300 files: say so before it starts
-            self.slice_label.setText(f"reading all {self._volume.shape[0]} slices…")
-            self.slice_label.repaint()
-        self._volume = readable_for(self._volume, plane)
         self._plane = plane
         self._count = int(self._volume.n_slices(plane))
         self._index = (
@@ -345,6 +378,7 @@ class VolumeView(QWidget):
         for lab, side in zip(self.edge_labels, EDGES[plane], strict=True):
             lab.setText(side)
             lab.show()
+        self._place_edges()
         self.planeChanged.emit(plane)
         self.sliceChanged.emit(self._index, self._count)
 
@@ -376,11 +410,15 @@ class VolumeView(QWidget):
         self.slider.setValue(self._index)
         self.slider.blockSignals(False)
         self.slider.setEnabled(self._count > 1)
-        self.slice_label.setText(slice_label(self._index, self._count))
+        text = slice_label(self._index, self._count)
+        if self._pending is not None:
+            text += f" · reading all {self._volume.shape[0]} slices…"
+        self.slice_label.setText(text)
 
     def _check_plane_button(self) -> None:
+        shown = self._pending or self._plane  # the plane asked for, while it is being read
         for name, b in self.plane_buttons.items():
-            b.setChecked(name == self._plane and self._volume is not None)
+            b.setChecked(name == shown and self._volume is not None)
 
     # ------------------------------------------------------------------ input
     def _on_wheel(self, delta: int) -> None:
@@ -431,36 +469,15 @@ class VolumeView(QWidget):
 
     def _key(self, event) -> bool:
         """Handle a key of the viewer; False leaves it to the window."""
-        key, mods = event.key(), event.modifiers()
-        if key in SLICE_KEYS and not mods & ~Qt.KeypadModifier:
-            self.step(SLICE_KEYS[key])
-        elif key in (Qt.Key_Home, Qt.Key_End) and not mods:
-            self.set_slice(0 if key == Qt.Key_Home else self._count - 1)
-        elif key in PLANE_KEYS and mods == Qt.ControlModifier:
-            self.set_plane(PLANE_KEYS[key])
-        elif key in (Qt.Key_Plus, Qt.Key_Equal):
-            self.zoom(ZOOM_STEP)
-        elif key in (Qt.Key_Minus, Qt.Key_Underscore):
-            self.zoom(1.0 / ZOOM_STEP)
-        elif key == Qt.Key_F and not mods:
-            self.fit()
-        elif key == Qt.Key_R and not mods:
-            self.reset()
-        else:
-            return False
-        event.accept()
-        return True
+        return viewer_key(self, event)
 
     # ------------------------------------------------------------------ overlays and controls
-    def _fit_rect(self, rect: QRectF) -> QRectF:
-        vw, vh = self.graphics.viewport().width(), self.graphics.viewport().height()
-        box = self.tags_label.sizeHint() if self.tags_label.isVisibleTo(self) else None
-        w, h = rect.width(), rect.height()
-        place = fit_beside(w, h, vw, vh, (box.width(), box.height()) if box else None)
-        if place is None:
-            return rect
-        left, top, scale = place
-        return QRectF(-left / scale, -top / scale, vw / scale, vh / scale)
+    def _place_edges(self, *_) -> None:
+        """The patient's sides beside the image's edges (at the view's edges when zoomed in)."""
+        if self._hu is not None:
+            scene = self.image_item.mapRectToScene(self.image_item.boundingRect())
+            on_view = self.graphics.mapFromScene(scene).boundingRect()
+            place_edge_labels(self.edge_labels, QRectF(on_view), self.graphics.viewport())
 
     def _update_presets(self) -> None:
         self.preset_combo.set_names(list(self._presets))

@@ -152,3 +152,22 @@ def test_resumes_after_kill_9_and_never_serves_a_half_written_shard(vit, tmp_pat
     resumed = fill_cache(project, items, info)
     assert (resumed.cached, resumed.computed) == (8, 6)
     assert len(EmbeddingCache(project, info)) == 14
+
+
+def test_a_few_at_a_time_make_few_files(vit, tmp_path):
+    items = make_items(tmp_path / "data", n=5)
+    info = inspect_encoder(vit)
+    source = EmbeddingSource(tmp_path / "p", info)
+    first = source.vectors(items[:3])
+    folder = cache_folder(tmp_path / "p", info)
+    assert len(first) == 3 and not list(folder.glob("shard-*.npz"))  # served from memory
+    source.flush()
+    assert len(list(folder.glob("shard-*.npz"))) == 1
+    reread = EmbeddingSource(tmp_path / "p", info).vectors(items[:3])  # from the shard
+    np.testing.assert_array_equal(reread["i0"], first["i0"])
+    cache = EmbeddingCache(tmp_path / "p2", info)
+    for i in range(40):  # one row at a time: merged once 32 small shards are there
+        cache.add([bytes([i]) * 32], np.full((1, 32), i, np.float32))
+    assert len(list(cache.folder.glob("shard-*.npz"))) <= 10
+    again = EmbeddingCache(tmp_path / "p2", info)
+    assert len(again) == 40 and float(again.get(bytes([7]) * 32)[0]) == 7.0

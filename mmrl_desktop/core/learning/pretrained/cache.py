@@ -41,6 +41,8 @@ EMBEDDINGS_DIR = "embeddings"
 HASHES_FILE = "content_hashes.json"
 INDEX_FILE = "index.json"
 _KEY_BYTES = 32
+SHARD_ROWS = 256  # a shard of fewer rows counts as small
+COMPACT_AT = 32  # this many small shards are merged into one
 
 
 def cache_folder(root: str | os.PathLike, info: EncoderInfo) -> Path:
@@ -143,13 +145,16 @@ class EmbeddingCache:
             loaded = self._load_shard(path)
             if loaded is None:
                 continue
-            keys, z = loaded
-            n = len(self._shards)
-            self._shards.append(z)
-            self._names.append(path.name)
-            for i, k in enumerate(keys):
-                self._rows[bytes(k)] = (n, i)
+            self._register(path.name, *loaded)
         return len(self._rows) - before
+
+    def _register(self, name: str, keys: np.ndarray, z: np.ndarray) -> None:
+        self._seen.add(name)
+        n = len(self._shards)
+        self._shards.append(z)
+        self._names.append(name)
+        for i, k in enumerate(keys):
+            self._rows[bytes(k)] = (n, i)
 
     def _load_shard(self, path: Path) -> tuple[np.ndarray, np.ndarray] | None:
         try:
@@ -188,17 +193,43 @@ class EmbeddingCache:
             raise ValueError(f"expected [{len(keys)}, {self.dim}] embeddings, got {list(z.shape)}")
         if not np.isfinite(z).all():
             raise ValueError("an embedding is not finite")
-        self._written += 1
-        name = f"shard-{time.time_ns():020d}-{os.getpid()}-{self._written:06d}.npz"
-        buf = io.BytesIO()
-        np.savez(buf, keys=np.asarray(keys, dtype=f"S{_KEY_BYTES}"), z=z.astype(np.float16))
-        _write_atomic(self.folder / name, self.folder / f".{name}.tmp", buf.getvalue())
-        self.refresh()
+        name = self._write_shard(np.asarray(keys, dtype=f"S{_KEY_BYTES}"), z.astype(np.float16))
+        self._compact()
         self._write_index()
         return name
 
+    def _write_shard(self, keys: np.ndarray, z16: np.ndarray) -> str:
+        self._written += 1
+        name = f"shard-{time.time_ns():020d}-{os.getpid()}-{self._written:06d}.npz"
+        buf = io.BytesIO()
+        np.savez(buf, keys=keys, z=z16)
+        _write_atomic(self.folder / name, self.folder / f".{name}.tmp", buf.getvalue())
+        self._register(name, keys, z16)
+        return name
+
+    def _compact(self) -> None:
+        """Many small shards (embeddings computed a few at a time) → one: their rows are
+        written as a new shard first, then the small files removed (a reader sees the rows in
+        one or the other; one that listed a removed file skips it and computes nothing twice
+        that the new shard does not hold)."""
+        small = [i for i, z in enumerate(self._shards) if 0 < len(z) < SHARD_ROWS]
+        if len(small) < COMPACT_AT:
+            return
+        where = set(small)
+        keys = [k for k, (n, _) in self._rows.items() if n in where]
+        if not keys:
+            return
+        z16 = np.stack([self._shards[self._rows[k][0]][self._rows[k][1]] for k in keys])
+        self._write_shard(np.asarray(keys, dtype=f"S{_KEY_BYTES}"), z16)
+        for i in small:
+            try:
+                (self.folder / self._names[i]).unlink()
+            except OSError:
+                pass
+            self._shards[i] = self._shards[i][:0]  # rows now live in the new shard
+
     def _write_index(self) -> None:
-        counts = {n: int(len(s)) for n, s in zip(self._names, self._shards, strict=True)}
+        counts = {n: int(len(s)) for n, s in zip(self._names, self._shards, strict=True) if len(s)}
         index = {
             "format": 1,
             "encoder": self.info.to_dict(),

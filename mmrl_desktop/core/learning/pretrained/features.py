@@ -100,7 +100,7 @@ class EmbeddingProjection(nn.Module):
 class PretrainedInputs:
     """The featurizer's helper for the pretrained modalities of ``config`` in project ``root``."""
 
-    def __init__(self, pretrained: dict[str, dict[str, Any]], root: str | Path, device="cpu"):
+    def __init__(self, pretrained: dict[str, dict[str, Any]], root: str | Path, device="auto"):
         from mmrl_desktop.core.learning.pretrained.fill import EmbeddingSource
 
         infos = check_encoder_files(pretrained)
@@ -156,7 +156,9 @@ class PretrainedInputs:
         chunk = items_of(ids[self._cursor : self._cursor + batch])
         self._cursor += batch
         for source in self.sources.values():
-            source.vectors(chunk)  # computes and stores only the missing ones
+            source.vectors(chunk)  # computes only the missing ones
+            if self._cursor >= len(ids):
+                source.flush()  # the last of them into a shard now
         if _sink[0] is not None:
             _sink[0](min(self._cursor, len(ids)), len(ids))
         return True

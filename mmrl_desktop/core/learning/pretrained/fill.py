@@ -185,7 +185,12 @@ class EmbeddingSource:
     """One modality's embeddings for the trainer: from the cache, else computed now (batched).
 
     ``vectors(items)`` → ``{item_id: float32 [D]}`` for the items it could embed; the others
-    (unreadable) are in ``unreadable``. The encoder is loaded on the first miss only."""
+    (unreadable) are in ``unreadable``. The encoder is loaded on the first miss only. What it
+    computes is served from memory at once and stored as one shard per ``FLUSH_ROWS`` embeddings
+    or ``FLUSH_S`` seconds (``flush``): a few items at a time would make thousands of files."""
+
+    FLUSH_ROWS = 256
+    FLUSH_S = 30.0
 
     def __init__(self, root, info: EncoderInfo, device: str = "cpu", batch_size: int = 16):
         self.root, self.info, self.device = root, info, device
@@ -195,6 +200,11 @@ class EmbeddingSource:
         self.encoder: LoadedEncoder | None = None
         self.unreadable: dict[str, str] = {}
         self.computed = 0
+        self._pending: dict[bytes, np.ndarray] = {}  # computed, not yet in a shard
+        self._flushed_at = time.monotonic()
+
+    def _has(self, key: bytes) -> bool:
+        return key in self._pending or key in self.cache
 
     def vectors(self, items: list) -> dict[str, np.ndarray]:
         keys: dict[str, bytes] = {}
@@ -205,20 +215,23 @@ class EmbeddingSource:
                 keys[it.item_id] = item_key(it, self.info.modality, self.hashes)
             except Exception as err:
                 self.unreadable[it.item_id] = _reason(err)
-        missing = [it for it in items if it.item_id in keys and keys[it.item_id] not in self.cache]
-        if missing and self.cache.refresh() >= 0:  # another process may have filled them
-            missing = [it for it in missing if keys[it.item_id] not in self.cache]
+        missing = [it for it in items if it.item_id in keys and not self._has(keys[it.item_id])]
+        if missing:
+            self.cache.refresh()  # another process may have filled them
+            missing = [it for it in missing if not self._has(keys[it.item_id])]
         if missing:
             self._compute([(it, keys[it.item_id]) for it in missing])
         out = {}
         for item_id, key in keys.items():
-            z = self.cache.get(key)
+            z = self._pending.get(key)
+            z = self.cache.get(key) if z is None else z
             if z is not None:
                 out[item_id] = z
         return out
 
     def fill(self, items: list, progress: Progress | None = None) -> FillResult:
         """``fill_cache`` for ``items`` with this source's encoder (loaded only if needed)."""
+        self.flush()
         result = fill_cache(
             self.root,
             items,
@@ -235,14 +248,23 @@ class EmbeddingSource:
     def _compute(self, pairs: list[tuple[Any, bytes]]) -> None:
         if self.encoder is None:
             self.encoder = load_encoder(self.info, device=self.device)
-        new_keys, parts = [], []
         for start in range(0, len(pairs), self.batch_size):
             k, z = embed_items(
                 self.encoder, pairs[start : start + self.batch_size], self.unreadable
             )
-            new_keys += k
-            parts.append(z)
-        if new_keys:
-            self.cache.add(new_keys, np.concatenate(parts))
-            self.computed += len(new_keys)
+            z = z.astype(np.float16).astype(np.float32)  # as a shard will give it back
+            self._pending.update(zip(k, z, strict=True))
+            self.computed += len(k)
+        if len(self._pending) >= self.FLUSH_ROWS or (
+            time.monotonic() - self._flushed_at >= self.FLUSH_S
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Store what was computed since the last flush as one shard."""
+        self._flushed_at = time.monotonic()
+        if self._pending:
+            keys = list(self._pending)
+            self.cache.add(keys, np.stack([self._pending[k] for k in keys]))
+            self._pending.clear()
         self.hashes.save()

@@ -52,7 +52,7 @@ def view(show_widget):
 
 def _done(qtbot, view):
     qtbot.waitUntil(lambda: view._reader.source() is None, timeout=10000)
-    assert view._reader.wait(5000)
+    assert view._reader.wait(5.0)
 
 
 def test_the_switch_reads_off_the_gui_thread_and_the_shown_plane_scrolls_meanwhile(
@@ -116,7 +116,7 @@ def test_a_new_case_drops_the_last_cases_read(qtbot, view, gated, tmp_path):
     assert view.reading() is None and view.plane() == "axial"
     gate.set()
     qtbot.wait(100)
-    assert view._reader.wait(5000)
+    assert view._reader.wait(5.0)
     qtbot.wait(50)
     assert view.plane() == "axial" and view.volume() is other
     assert not isinstance(other.voxels, np.ndarray)

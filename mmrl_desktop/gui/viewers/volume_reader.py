@@ -2,23 +2,52 @@
 
 A coronal or sagittal plane of a DICOM series (one file a slice) or of a lazy NIfTI crosses every
 stored slice, so the viewer reads the volume whole once (``volume_overlays.readable_for``: about
-1 s for 300 files). ``WholeRead`` runs that read on a ``BackgroundTask`` thread, as the app's
-other long work, and hands the in-memory copy back by a queued signal: the GUI thread keeps
-showing (and scrolling) the current plane meanwhile, and no Qt object is touched by the worker.
+1 s for 300 files). ``WholeRead`` runs that read on a worker thread, as the prefetcher decodes
+items (one ``ThreadPoolExecutor`` worker, shared by the viewers; a ``TaskState`` to stop it), and
+hands the in-memory copy back by a queued signal: the GUI thread keeps showing (and scrolling)
+the current plane meanwhile, and the worker touches no Qt object but that signal.
 
-One read at a time: ``start`` for another volume, or ``cancel`` (a new case, the switch taken
-back), stops the running one between files and its result is dropped, even one already queued
-(each read carries its own number, and only the latest one's result is delivered).
+One read at a time per viewer: ``start`` for another volume, or ``cancel`` (a new case, the
+switch taken back), stops the running one between files, and its result is dropped, even one
+already queued (each read carries its own number; only the latest one's result is delivered).
 """
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 from PySide6.QtCore import QObject, Signal, Slot
 
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.tasks import Cancelled
-from mmrl_desktop.gui.background import BackgroundTask
+from mmrl_desktop.core.tasks import Cancelled, TaskState
+from mmrl_desktop.gui.sentence import sentence
 from mmrl_desktop.gui.viewers.volume_overlays import readable_for
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    """One worker for every viewer's whole reads (a stopped read ends between two files)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="volume-read")
+        return _pool
+
+
+def read_whole(volume, plane: str, state: TaskState):
+    """``readable_for`` on a worker: the copy in memory, or a ``UserError`` sentence."""
+    try:
+        return readable_for(volume, plane, state)
+    except (Cancelled, UserError):
+        raise
+    except MemoryError:
+        raise UserError("there was not enough memory to read the volume whole") from None
+    except Exception as err:  # a slice changed or vanished since import
+        reason = str(err).strip() or type(err).__name__
+        raise UserError(f"the {plane} plane could not be read: {reason}") from None
 
 
 class WholeRead(QObject):
@@ -26,13 +55,15 @@ class WholeRead(QObject):
 
     done = Signal(object, object)  # the volume asked for, its copy with voxels in memory
     failed = Signal(str)  # one sentence
-    progress = Signal(int, int)  # files read, of
+    _ended = Signal(int, object, str)  # from the worker (queued): number, copy or None, error
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._number = 0  # of the latest read asked for
-        self._task: BackgroundTask | None = None
+        self._state: TaskState | None = None
+        self._future = None
         self._source = None
+        self._ended.connect(self._on_ended)
 
     def source(self):
         """The volume being read (None when no read is running)."""
@@ -44,51 +75,53 @@ class WholeRead(QObject):
             return
         self.cancel()
         self._number += 1
-        number, self._source = self._number, volume
+        number, state = self._number, TaskState()
+        self._source, self._state = volume, state
+        self._future = _executor().submit(self._job, number, volume, plane, state)
 
-        def job(state):
-            try:
-                return number, readable_for(volume, plane, state)
-            except (Cancelled, MemoryError):
-                raise
-            except Exception as err:  # a slice changed or vanished since import
-                reason = str(err).strip() or type(err).__name__
-                raise UserError(f"the {plane} plane could not be read: {reason}") from None
-
-        task = self._task = BackgroundTask(job, "volume-read")
-        task.finished.connect(self._finished)
-        task.failed.connect(self._failed)
-        task.progress.connect(self._progress)
-        task.start()
+    def _job(self, number: int, volume, plane: str, state: TaskState) -> None:
+        """On the worker thread: no Qt object is touched but the queued ``_ended`` signal."""
+        try:
+            copy, error = read_whole(volume, plane, state), ""
+        except Cancelled:
+            return
+        except UserError as err:
+            copy, error = None, sentence(str(err))
+        if state.should_stop():
+            return
+        try:
+            self._ended.emit(number, copy, error)
+        except RuntimeError:  # the viewer is gone
+            pass
 
     def cancel(self) -> None:
         """Stop the running read (between files); its result, if any comes, is dropped."""
         self._number += 1
         self._source = None
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        if self._state is not None:
+            self._state.cancel()
+            self._state = None
 
-    def wait(self, timeout_ms: int = 5000) -> bool:
-        """Block until the running read has ended (tests, shutdown). True when it has."""
-        return self._task is None or self._task.wait(timeout_ms)
+    def wait(self, timeout_s: float = 5.0) -> bool:
+        """Block until the last read asked for has ended (tests). True when it has."""
+        future = self._future
+        if future is None:
+            return True
+        try:
+            future.result(timeout=timeout_s)
+        except TimeoutError:
+            return False
+        except Exception:
+            pass
+        return True
 
     # ------------------------------------------------ GUI thread
-    @Slot(object)
-    def _finished(self, result) -> None:
-        if result is None or result[0] != self._number:  # cancelled, or a stale read
+    @Slot(int, object, str)
+    def _on_ended(self, number: int, copy, error: str) -> None:
+        if number != self._number:  # cancelled, or a stale read
             return
-        source, self._source, self._task = self._source, None, None
-        self.done.emit(source, result[1])
-
-    @Slot(str)
-    def _failed(self, text: str) -> None:
-        if self.sender() is not self._task:
-            return
-        self._source = self._task = None
-        self.failed.emit(text)
-
-    @Slot(int, int)
-    def _progress(self, done: int, total: int) -> None:
-        if self.sender() is self._task:
-            self.progress.emit(done, total)
+        source, self._source, self._state = self._source, None, None
+        if copy is None:
+            self.failed.emit(error)
+        else:
+            self.done.emit(source, copy)

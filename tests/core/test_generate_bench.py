@@ -45,7 +45,7 @@ def base(source, tmp_path_factory):
 
 def test_items_prompts_and_the_expert():
     assert load_items("digits")[7].label == "seven"
-    assert digit_text(np.full((8, 8), 16.0)).split() == ["########"] * 8
+    assert digit_text(np.full((8, 8), 16.0)).split() == (["#"] * 8 + ["|"]) * 8
     assert names("Billing...", "billing") and not names("bill", "billing")
 
 

@@ -1,8 +1,8 @@
 """``bench --task generate``: learning to *write* the right answer from thumbs (issue 16).
 
 The items are text: a SOURCE folder or manifest of text items (their class is the true label),
-or ``digits`` (scikit-learn's 8×8 digits written as text: each row of eight pixels quantised to
-four grey levels, ``. : + #``, one word per row). The prompt is ``item: <text> answer:``; a
+or ``digits`` (scikit-learn's 8×8 digits written as text: 64 pixel words quantised to four grey
+levels, ``. : + #``, each row ended by ``|``). The prompt is ``item: <text> answer:``; a
 simulated expert gives 👍 when the draft names the item's true label as a word (digits' ``7`` is
 ``seven``), else 👎 and, with ``--corrections P``, an edit: the right answer's text.
 
@@ -72,9 +72,9 @@ def words_of(text: str) -> str:
 
 
 def digit_text(image: np.ndarray) -> str:
-    """An 8×8 digit (0-16) as eight words of four grey levels each."""
+    """An 8×8 digit (0-16) as 64 pixel words of four grey levels, each row ended by ``|``."""
     q = np.clip((np.asarray(image) / 16.0 * len(LEVELS)).astype(int), 0, len(LEVELS) - 1)
-    return " ".join("".join(LEVELS[v] for v in row) for row in q)
+    return " ".join(" ".join(LEVELS[v] for v in row) + " |" for row in q)
 
 
 def load_items(data: str) -> list[GenItem]:

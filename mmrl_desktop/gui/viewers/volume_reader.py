@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.tasks import Cancelled, TaskState
@@ -26,6 +26,7 @@ from mmrl_desktop.gui.viewers.volume_overlays import readable_for
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+_running: set[TaskState] = set()  # stopped when the app quits: no read outlives the window
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -34,7 +35,17 @@ def _executor() -> ThreadPoolExecutor:
     with _pool_lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="volume-read")
+            app = QCoreApplication.instance()
+            if app is not None:
+                app.aboutToQuit.connect(stop_all)
         return _pool
+
+
+def stop_all() -> None:
+    """Stop every whole read (the app quits)."""
+    with _pool_lock:
+        for state in list(_running):
+            state.cancel()
 
 
 def read_whole(volume, plane: str, state: TaskState):
@@ -77,6 +88,8 @@ class WholeRead(QObject):
         self._number += 1
         number, state = self._number, TaskState()
         self._source, self._state = volume, state
+        with _pool_lock:
+            _running.add(state)
         self._future = _executor().submit(self._job, number, volume, plane, state)
 
     def _job(self, number: int, volume, plane: str, state: TaskState) -> None:
@@ -87,6 +100,9 @@ class WholeRead(QObject):
             return
         except UserError as err:
             copy, error = None, sentence(str(err))
+        finally:
+            with _pool_lock:
+                _running.discard(state)
         if state.should_stop():
             return
         try:

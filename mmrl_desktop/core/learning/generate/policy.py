@@ -243,10 +243,20 @@ class GenerativePolicy:
         base, tokenizer, processor = load_lm(self.info, "cpu")
         copy = _with_lora(base, self.info, self.lora_rank)
         set_peft_model_state_dict(copy, get_peft_model_state_dict(self.model))
-        merged = copy.merge_and_unload()
-        merged.save_pretrained(folder, safe_serialization=True)
+        merged = copy.merge_and_unload()  # in fp32, then stored as the base was (bf16 stays bf16)
+        merged.to(_stored_dtype(self.info)).save_pretrained(folder, safe_serialization=True)
         (processor or tokenizer).save_pretrained(folder)
         return folder
+
+
+def _stored_dtype(info: LMInfo) -> torch.dtype:
+    """The dtype the base folder's config.json says its weights are stored in (fp32 if none)."""
+    config = json.loads((info.path / "config.json").read_text(encoding="utf-8"))
+    name = config.get("dtype") or config.get("torch_dtype") or "float32"
+    if isinstance(config.get("text_config"), dict) and name == "float32":
+        name = config["text_config"].get("dtype") or name
+    dtype = getattr(torch, str(name), None)
+    return dtype if isinstance(dtype, torch.dtype) and dtype.is_floating_point else torch.float32
 
 
 def _paired(prompt_of: Example, completion_of: Example) -> Example:

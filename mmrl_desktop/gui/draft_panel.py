@@ -223,6 +223,7 @@ class DraftController(QObject):
         super().__init__(parent)
         self.book, self.panel, self.trainer = book, panel, trainer
         self.item_id: str | None = None
+        self.advance = None  # called after an answer when the project has no label task
         panel.draftUp.connect(lambda k: self._answer(lambda: book.answer(self.item_id, +1, k)))
         panel.draftDown.connect(lambda k: self._answer(lambda: book.answer(self.item_id, -1, k)))
         panel.editSubmitted.connect(
@@ -262,7 +263,10 @@ class DraftController(QObject):
         except (ValueError, KeyError) as err:
             self.messageRequested.emit(str(err).strip("'"))
             return
-        self._paint()
+        if self.advance is not None:  # no label task: the draft's answer moves on
+            self.advance()
+        else:
+            self._paint()
         if self.trainer is not None:
             self.trainer.feedback_arrived()  # the trainer reads the answer now
         self.answered.emit(click)
@@ -296,6 +300,21 @@ def attach_drafts(window) -> DraftController | None:
     if feedback is not None:  # the prediction keeps what it needs, the draft its own height
         height = panel.sizeHint().height()
         window.resizeDocks([feedback, dock], [window.height() - height, height], Qt.Vertical)
+    if not project.tasks:  # drafts only: an answer shows the next item without one
+        ctrl.advance = lambda: _next_unanswered(labeling, book)
     current = labeling.session.current_item()
     ctrl.show(current.item_id if current is not None else None)
     return ctrl
+
+
+def _next_unanswered(labeling, book: DraftBook) -> None:
+    """Show the next item in the queue order whose draft has no answer (a project whose only
+    task is a generate task); the shown one stays when every draft has an answer."""
+    session = labeling.session
+    items, start = session.items, session.current
+    for k in range(1, len(items) + 1):
+        item_id = items[(start + k) % len(items)].item_id
+        if book.answer_of(item_id) is None:
+            labeling.activate(item_id)
+            return
+    labeling.show_current()

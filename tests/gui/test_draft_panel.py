@@ -196,3 +196,31 @@ def test_the_window_shows_drafts_from_the_trainer_process_without_loading_the_mo
     )
     with project.open_store() as s:
         assert len(s.active_draft_answers()) == 1 and len(s.drafts()) >= 2
+
+
+def test_a_project_of_drafts_only_moves_on_after_each_answer(qtbot, tmp_path, lm_folder):
+    """No label task: the window shows the drafts, and answering one shows the next item."""
+    from mmrl_desktop.gui.main_window import MainWindow
+
+    task = make_project(tmp_path / "with", lm_folder).generate_task()
+    p = Project.create(tmp_path / "p", tasks=[], generate_tasks=[task])
+    with p.open_store() as s:
+        s.add_items([Item(f"i{k}", text_inline=f"case {k}") for k in range(3)])
+    w = MainWindow(p, annotator="tester", device="cpu", start_trainer=False)
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.ready, timeout=30000):
+        w.show()
+    try:
+        ctrl = w.drafts
+        first = ctrl.item_id
+        ctrl.on_drafts(Drafts(tuple(_real_drafts(p, ["i0", "i1", "i2"])), "finding"))
+        ctrl.panel.up_button.click()
+        assert ctrl.item_id != first and w.labeling.session.current_item().item_id == ctrl.item_id
+        assert ctrl.panel.texts[0].text() != DRAFTING
+        ctrl.panel.editSubmitted.emit(0, "no focal lesion")
+        ctrl.panel.down_button.click()
+        assert ctrl.book.answer_of(ctrl.item_id) is not None  # all three answered: it stays
+        with p.open_store() as s:
+            assert [a.reward for a in s.active_draft_answers()] == [1, -1, -1]
+    finally:
+        w.shutdown()

@@ -18,8 +18,11 @@ at 1000×800, the size it has in a maximised main window):
 - **slice-scroll paint**: one wheel notch at a time, sent to the viewport like a real one, timed
   from the event to the end of the window's first repaint after it (the slice read from the
   volume, windowed, handed to the image item and painted), over every axial slice, then the same
-  on the coronal and sagittal planes (their first slice reads the whole volume once: given
-  apart as ``plane_switch_ms``). Target p95 ≤ 16 ms.
+  on the coronal and sagittal planes. Their first slice reads the whole volume once, on a
+  worker thread: given apart as ``plane_switch_ms`` (to the new plane painted),
+  ``plane_switch_gui_cpu_ms`` (the GUI thread's CPU meanwhile), ``plane_switch_call_ms``
+  (``set_plane`` itself) and ``plane_switch_longest_stall_ms`` (the event loop's longest gap,
+  a 10 ms timer's). Target p95 ≤ 16 ms.
 - per step also the wheel handler alone (slice read, windowed, handed to the image item) and the
   GUI thread's CPU time (wall time minus it is time spent waiting for a CPU: the machine's load
   average is in the report).
@@ -41,7 +44,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPointF, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, QPointF, Qt, QTimer
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
@@ -189,13 +192,47 @@ def opens(view: VolumeView, watch: PaintWatch, load, times: int) -> list[dict]:
     return out
 
 
+def plane_switch(view: VolumeView, watch: PaintWatch, plane: str) -> dict:
+    """``set_plane`` to the end of the first repaint showing that plane, in a real event loop (a
+    whole read runs on a worker thread meanwhile): the wall time, the GUI thread's CPU time,
+    ``set_plane`` itself, and the event loop's longest stall (the largest gap between the ticks
+    of a 10 ms timer: the longest the GUI did not answer, plus up to 10 ms)."""
+    loop, ticks = QEventLoop(), [time.perf_counter()]
+    tick, poll = QTimer(interval=10), QTimer(interval=1)
+    tick.timeout.connect(lambda: ticks.append(time.perf_counter()))
+
+    def check() -> None:
+        if view.plane() == plane and view.reading() is None and watch.painted_at is not None:
+            loop.quit()
+
+    def switched(_plane: str) -> None:
+        watch.painted_at = None  # a paint before the switch (the "reading…" note) is not it
+
+    poll.timeout.connect(check)
+    view.planeChanged.connect(switched)
+    tick.start()
+    c0, t0 = time.thread_time(), time.perf_counter()
+    view.set_plane(plane)
+    call_ms = (time.perf_counter() - t0) * 1e3
+    poll.start()
+    QTimer.singleShot(60_000, loop.quit)
+    loop.exec()
+    cpu_ms = (time.thread_time() - c0) * 1e3
+    ticks.append(time.perf_counter())
+    tick.stop()
+    poll.stop()
+    view.planeChanged.disconnect(switched)
+    at, watch.painted_at = watch.painted_at or time.perf_counter(), None
+    return {
+        "plane_switch_ms": round((at - t0) * 1e3, 1),  # until the new plane is painted
+        "plane_switch_gui_cpu_ms": round(cpu_ms, 1),
+        "plane_switch_call_ms": round(call_ms, 1),  # set_plane itself
+        "plane_switch_longest_stall_ms": round(max(np.diff(ticks)) * 1e3, 1),
+    }
+
+
 def scroll(view: VolumeView, watch: PaintWatch, plane: str, steps: int) -> dict:
-    switch = None
-    if plane != view.plane():
-        t0 = time.perf_counter()
-        view.set_plane(plane)
-        watch.painted_at = None  # not the "reading all N slices…" note painted before the read
-        switch = round(watch.wait(t0), 1)
+    switch = plane_switch(view, watch, plane) if plane != view.plane() else {}
     view.set_slice(0)
     watch.wait(time.perf_counter())
     ms, handler, cpu = [], [], []
@@ -206,7 +243,8 @@ def scroll(view: VolumeView, watch: PaintWatch, plane: str, steps: int) -> dict:
         ms.append(watch.wait(t0))
         cpu.append((time.thread_time() - c0) * 1e3)
     return {
-        "plane_switch_ms": switch,
+        "plane_switch_ms": None,
+        **switch,
         "scroll_paint_ms": _stats(ms),
         "handler_ms": _stats(handler),  # the wheel event: slice read, windowed, handed over
         "gui_thread_cpu_ms": _stats(cpu),  # CPU the GUI thread used per step (wall - this: waiting)
@@ -269,7 +307,8 @@ def screenshots(source: Path, fmt: str, folder: Path, size: int, slices: int) ->
             "sagittal": (i, slices - 1 - k, j),
         }
         for plane, (index, row, col) in at.items():
-            view.set_plane(plane)
+            view.set_plane(plane)  # read whole on a worker thread the first time
+            _wait(app, lambda p=plane: view.plane() == p and view.reading() is None, 30.0)
             view.set_slice(index)
             view.apply_preset("lung")
             view.fit()

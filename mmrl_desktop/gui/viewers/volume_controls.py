@@ -12,12 +12,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from mmrl_desktop.gui import theme
 from mmrl_desktop.gui.viewers.image_view import ZOOM_STEP, _WindowLevelViewBox
 from mmrl_desktop.gui.viewers.overlays import fit_beside
-from mmrl_desktop.gui.viewers.volume_overlays import edge_positions
+from mmrl_desktop.gui.viewers.volume_overlays import PLANES, edge_positions
+from mmrl_desktop.gui.widgets import ElidedLabel
 
 CUSTOM = "custom"
 PAGE_STEP = 10
@@ -168,3 +169,48 @@ def fit_rect(rect: QRectF, viewport: QWidget, box) -> QRectF:
         return rect
     left, top, scale = place
     return QRectF(-left / scale, -top / scale, vw / scale, vh / scale)
+
+
+def _tool_button(text: str, tip: str, slot) -> QPushButton:
+    b = QPushButton(text, toolTip=tip, focusPolicy=Qt.NoFocus)
+    b.clicked.connect(slot)
+    return b
+
+
+def build_toolbar(view) -> QWidget:
+    """The volume viewer's top bar: the plane buttons, the window presets, Fit, Reset and the
+    hint; set on ``view`` (a ``VolumeView``) as ``plane_buttons``, ``preset_label``,
+    ``preset_combo``, ``fit_button``, ``reset_button`` and ``hint``. Nothing takes the focus."""
+    bar = QWidget(objectName="viewerToolbar")
+    row = QHBoxLayout(bar)
+    row.setContentsMargins(8, 4, 8, 4)
+    row.setSpacing(6)
+    view.plane_buttons = {}
+    for n, name in enumerate(PLANES, start=1):
+        tip = f"{name.capitalize()} plane (Ctrl+{n} with the image focused)"
+        b = QPushButton(name.capitalize(), checkable=True, toolTip=tip, focusPolicy=Qt.NoFocus)
+        b.clicked.connect(lambda _=False, p=name: view.set_plane(p))
+        view.plane_buttons[name] = b
+        row.addWidget(b)
+    row.addSpacing(8)
+    view.preset_label = QLabel("Window")
+    view.preset_combo = PresetBox()
+    view.preset_combo.activated.connect(lambda i: view.apply_preset(view.preset_combo.itemText(i)))
+    row.addWidget(view.preset_label)
+    row.addWidget(view.preset_combo)
+    view.fit_button = _tool_button("Fit", "Fit the slice to the window (F)", view.fit)
+    view.reset_button = _tool_button(
+        "Reset", "The first window and fit to the window (R)", view.reset
+    )
+    row.addWidget(view.fit_button)
+    row.addWidget(view.reset_button)
+    view.hint = ElidedLabel()
+    view.hint.set_texts(
+        "Wheel, ↑/↓, PgUp/PgDn: slices · Ctrl+wheel: zoom · right-drag: window/level",
+        "wheel ↑/↓: slices · right-drag: window",
+        "wheel: slices",
+        "",
+    )
+    view.hint.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+    row.addWidget(view.hint, 1)
+    return bar

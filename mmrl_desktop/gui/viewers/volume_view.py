@@ -40,7 +40,6 @@ from PySide6.QtWidgets import (
     QGraphicsItem,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -52,8 +51,8 @@ from mmrl_desktop.gui.viewers.overlays import fmt_value
 from mmrl_desktop.gui.viewers.volume_controls import (
     CUSTOM,
     Gray32ImageItem,
-    PresetBox,
     SliceViewBox,
+    build_toolbar,
     corner_labels,
     edge_labels,
     fit_rect,
@@ -77,7 +76,6 @@ from mmrl_desktop.gui.viewers.volume_overlays import (
     window_slice,
 )
 from mmrl_desktop.gui.viewers.volume_reader import WholeRead
-from mmrl_desktop.gui.widgets import ElidedLabel
 
 
 class VolumeView(QWidget):
@@ -109,7 +107,7 @@ class VolumeView(QWidget):
         self._reader.done.connect(self._on_read)
         self._reader.failed.connect(self._on_read_failed)
 
-        bar = self._build_toolbar()
+        bar = build_toolbar(self)
         self._build_image()
         stack, self.tags_label, self.readout_label, self.window_label = corner_labels(self.graphics)
         self.edge_labels = edge_labels(self.graphics.viewport())  # the patient's sides
@@ -127,48 +125,6 @@ class VolumeView(QWidget):
         self.view_box.sigResized.connect(self._place_edges)
 
     # ------------------------------------------------------------------ building
-    def _build_toolbar(self) -> QWidget:
-        bar = QWidget(objectName="viewerToolbar")
-        row = QHBoxLayout(bar)
-        row.setContentsMargins(8, 4, 8, 4)
-        row.setSpacing(6)
-        self.plane_buttons: dict[str, QPushButton] = {}
-        for n, name in enumerate(PLANES, start=1):
-            tip = f"{name.capitalize()} plane (Ctrl+{n} with the image focused)"
-            b = QPushButton(name.capitalize(), checkable=True, toolTip=tip, focusPolicy=Qt.NoFocus)
-            b.clicked.connect(lambda _=False, p=name: self.set_plane(p))
-            self.plane_buttons[name] = b
-            row.addWidget(b)
-        row.addSpacing(8)
-        self.preset_label = QLabel("Window")
-        self.preset_combo = PresetBox()
-        self.preset_combo.activated.connect(
-            lambda i: self.apply_preset(self.preset_combo.itemText(i))
-        )
-        row.addWidget(self.preset_label)
-        row.addWidget(self.preset_combo)
-        self.fit_button = self._tool_button("Fit", "Fit the slice to the window (F)", self.fit)
-        self.reset_button = self._tool_button(
-            "Reset", "The first window and fit to the window (R)", self.reset
-        )
-        row.addWidget(self.fit_button)
-        row.addWidget(self.reset_button)
-        self.hint = ElidedLabel()
-        self.hint.set_texts(
-            "Wheel, ↑/↓, PgUp/PgDn: slices · Ctrl+wheel: zoom · right-drag: window/level",
-            "wheel ↑/↓: slices · right-drag: window",
-            "wheel: slices",
-            "",
-        )
-        self.hint.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-        row.addWidget(self.hint, 1)
-        return bar
-
-    def _tool_button(self, text: str, tip: str, slot) -> QPushButton:
-        b = QPushButton(text, toolTip=tip, focusPolicy=Qt.NoFocus)
-        b.clicked.connect(slot)
-        return b
-
     def _build_image(self) -> None:
         self.graphics = pg.GraphicsView(background=theme.VIEWER_BG)
         self.graphics.setFocusPolicy(Qt.WheelFocus)

@@ -96,7 +96,7 @@ def test_bench_with_an_encoder_embeds_once_then_runs_the_protocol(
     assert "--encoder image=/nowhere: /nowhere is not a folder" in capsys.readouterr().err
 
 
-def test_simulate_predict_evaluate_and_the_export_refusal(vit, tmp_path, capsys):
+def test_simulate_predict_evaluate_and_export_with_the_encoder_inside(vit, tmp_path, capsys):
     from tests.core.enginefixtures import make_pngs
 
     src = make_pngs(tmp_path / "src", per_class=6)
@@ -110,6 +110,30 @@ def test_simulate_predict_evaluate_and_the_export_refusal(vit, tmp_path, capsys)
     assert out["items"] == 6 and {r["label"] for r in out["predictions"]} <= {"dark", "light"}
     assert main(["evaluate", "--project", p, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["model"]["version"] >= 1
+    for fmt in ("torchscript", "onnx"):  # the image encoder goes into the file
+        out = tmp_path / f"m-{fmt}"
+        assert main(["export", "--project", p, "--format", fmt, "--out", str(out), "--json"]) == 0
+        info = json.loads(capsys.readouterr().out)
+        assert info["inputs"][0]["shape"] == ["batch", 3, 32, 32]
+        assert info["check"]["max_abs_diff"] <= 1e-4
+        assert info["check"]["pretrained_max_abs_diff"] < 5e-2
+    import torch
+
+    model = torch.jit.load(str(tmp_path / "m-torchscript" / "model.pt"))
+    (probs,) = model(torch.rand(2, 3, 32, 32), torch.ones(2))
+    assert tuple(probs.shape) == (2, 2)
+
+
+def test_a_text_encoder_is_not_exported_one_sentence_says_why(tmp_path, capsys):
+    from tests.core.enginefixtures import make_texts
+
+    bert = tiny_model(tmp_path / "bert", "bert")
+    src = make_texts(tmp_path / "src", per_class=4)
+    p = str(tmp_path / "p")
+    assert main(["import", str(src), "--project", p, "--encoder", f"text={bert}"]) == 0
+    assert main(["simulate", "--project", p, "--clicks", "4", "--device", "cpu"]) == 0
+    capsys.readouterr()
     assert main(["export", "--project", p, "--format", "onnx", "--out", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err
-    assert "embeddings of pretrained encoders (image: ViTModel at" in err and "predict" in err
+    assert "pretrained text encoder, whose tokenizer cannot be inside a onnx file" in err
+    assert not list((tmp_path / "m").glob("model*"))  # nothing written

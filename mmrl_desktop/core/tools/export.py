@@ -394,18 +394,22 @@ def export_model(
     trainer = open_trainer(project, "cpu")
     step()
     try:
-        if trainer.model_config.pretrained:  # issue 14: the encoder is not in the file yet
-            from mmrl_desktop.core.learning.pretrained.features import export_refusal
+        pre = None  # a pretrained image encoder goes into the file (export_pretrained.py)
+        if trainer.model_config.pretrained:
+            from mmrl_desktop.core.tools import export_pretrained
 
-            raise UserError(export_refusal(trainer.model_config.pretrained, fmt))
-        policy = trainer.algorithm.policy.eval()
+            pre = export_pretrained.prepare(trainer, fmt)
+        policy = trainer.algorithm.policy.eval() if pre is None else pre.policy
         tasks = list(trainer.labels)
         mods = list(policy.modalities)
-        batches = sample_batches(trainer)
+        batches = sample_batches(trainer) if pre is None else pre.batches
         exported = onnx_ready(policy, batches[0]) if fmt == "onnx" else copy.deepcopy(policy)
         exported.requires_grad_(False)  # consumers get plain outputs
         module = ExportModule(exported, tasks, _temperature(trainer.algorithm)).eval()
-        live = [trainer.algorithm.greedy(b) for b in batches]
+        if pre is None:
+            live = [trainer.algorithm.greedy(b) for b in batches]
+        else:  # the eager module with the encoder inside (its distance to the live: pre)
+            live = [export_pretrained.reference(module, b, tasks) for b in batches]
         example = as_positional(batches[0], mods)
         payload, diff = _export_checked(
             fmt, module, example, batches, mods, tasks, live, project, step
@@ -420,6 +424,9 @@ def export_model(
             "exported_with": EXPORTER[fmt],
         }
         info = sidecar(fmt, trainer, target.name, check)
+        if pre is not None:
+            info["inputs"][0] = pre.image_spec()
+            check["pretrained_max_abs_diff"] = pre.consistency
         side = target.with_name(target.name + ".json")
         write_files({target: payload, side: json.dumps(info, indent=2).encode("utf-8")})
         step()

@@ -241,18 +241,6 @@ def fit_encoders(trainer, plan):
     return dataclasses.replace(plan, checkpoint=None)
 
 
-def export_refusal(pretrained: dict[str, dict[str, Any]], fmt: str) -> str:
-    """Why a model on pretrained encoders' embeddings is not exported (docs/adr/0014)."""
-    names = ", ".join(
-        f"{m}: {s.get('architecture')} at {s.get('path')}" for m, s in sorted(pretrained.items())
-    )
-    return (
-        f"this model reads the embeddings of pretrained encoders ({names}), which a {fmt} "
-        "export does not include yet; label new files with 'mmrl-desktop predict', which uses "
-        "the encoders from their folders."
-    )
-
-
 def embedding_metrics(send):
     """A progress callback sending ``{"embeddings/done", "embeddings/total"}`` through
     ``send(metrics)``, at most twice a second (the trainer process → the status bar)."""

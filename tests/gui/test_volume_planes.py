@@ -14,7 +14,7 @@ import pytest
 from mmrl_desktop.core.data.volumes import read_volume
 from mmrl_desktop.core.data.volumes.dicom_series import LazySeries
 from mmrl_desktop.core.data.volumes.synthetic import write_series
-from mmrl_desktop.gui.viewers.volume_view import VolumeView
+from mmrl_desktop.gui.viewers.volume_view import READ_AHEAD_MS, VolumeView
 
 N = 12  # slices
 
@@ -43,6 +43,12 @@ def gated(tmp_path):
     series.gate, series.threads = threading.Event(), set()
     yield dataclasses.replace(vol, voxels=series), series.gate
     series.gate.set()  # never leave the worker waiting
+
+
+@pytest.fixture(autouse=True)
+def _no_read_ahead_yet(monkeypatch):
+    """Each test starts as a fresh app: no cross plane used yet."""
+    monkeypatch.setattr(VolumeView, "cross_planes_used", False)
 
 
 @pytest.fixture
@@ -183,3 +189,52 @@ def test_the_sides_sit_beside_the_images_edges_zoomed_out_and_at_the_views_zoome
 
     qtbot.waitUntil(at_the_views_edges, timeout=3000)
     assert all(lab.isVisible() for lab in v.edge_labels)
+
+
+# ---------------------------------------------------------------------- read ahead
+def _series(folder, n: int = N):
+    write_series(folder, np.full((n, 8, 6), 1024, np.int16), spacing=(2.5, 0.7, 0.7))
+    return read_volume(folder)
+
+
+def test_once_a_cross_plane_was_used_the_shown_case_is_read_ahead(qtbot, view, tmp_path):
+    first = _series(tmp_path / "a")
+    view.set_volume(first)
+    qtbot.wait(READ_AHEAD_MS + 300)
+    assert view.volume() is first  # no cross plane used yet: nothing read ahead
+    view.set_plane("coronal")
+    qtbot.waitUntil(lambda: view.plane() == "coronal", timeout=10000)
+    second = _series(tmp_path / "b")
+    view.set_volume(second)  # the next case, shown axial
+    assert view.plane() == "axial" and view.volume() is second
+    qtbot.waitUntil(lambda: isinstance(view.volume().voxels, np.ndarray), timeout=10000)
+    assert view.plane() == "axial" and not isinstance(second.voxels, np.ndarray)
+    view.set_plane("sagittal")  # already read: at once
+    assert view.plane() == "sagittal" and view.reading() is None
+    hidden = VolumeView()  # a preloaded page: not read until it is shown
+    qtbot.addWidget(hidden)
+    hidden.resize(400, 300)
+    third = _series(tmp_path / "c")
+    hidden.set_volume(third)
+    qtbot.wait(READ_AHEAD_MS + 300)
+    assert hidden.volume() is third
+    hidden.show()
+    qtbot.waitUntil(lambda: isinstance(hidden.volume().voxels, np.ndarray), timeout=10000)
+    assert hidden.plane() == "axial"
+
+
+# ---------------------------------------------------------------------- around the viewer
+def test_the_help_names_the_volume_keys():
+    from mmrl_desktop.gui.actions import shortcuts_text
+
+    text = shortcuts_text(["nodule", "normal"])
+    assert "PgUp" in text and "Ctrl+2" in text and "sagittal" in text
+
+
+def test_snapshots_take_a_volume_case_as_its_own_kind(tmp_path):
+    from mmrl_desktop.core.data.items import Item
+    from mmrl_desktop.gui.snapshot import _kind
+
+    series = Item("v", image=str(tmp_path / "s0.dcm"), info={"volume": {"format": "dicom-series"}})
+    assert _kind(series) == "volume"
+    assert _kind(Item("d", image=str(tmp_path / "one.dcm"))) == "dicom"

@@ -35,6 +35,11 @@ def ct_volume() -> Volume:
     return Volume(stored, SPACING, affine, 1.0, -1024.0, (40.0, 400.0), tags, "synthetic")
 
 
+@pytest.fixture(autouse=True)
+def _no_read_ahead_yet(monkeypatch):
+    monkeypatch.setattr(VolumeView, "cross_planes_used", False)  # as a fresh app
+
+
 @pytest.fixture
 def view(show_widget):
     v = show_widget(VolumeView(), 800, 600)
@@ -392,13 +397,6 @@ def test_the_window_shows_each_volume_case_and_preloads_the_next(qtbot, volume_p
         w.shutdown()
 
 
-def test_the_help_names_the_volume_keys():
-    from mmrl_desktop.gui.actions import shortcuts_text
-
-    text = shortcuts_text(["nodule", "normal"])
-    assert "PgUp" in text and "Ctrl+2" in text and "sagittal" in text
-
-
 def test_hu_values_without_a_modality_get_the_ct_presets(show_widget):
     """NIfTI has no modality tag: a volume whose air reads about −1000 is CT; MR-like is not."""
     v = show_widget(VolumeView(), 800, 600)
@@ -456,15 +454,6 @@ def test_a_series_read_whole_for_a_plane_is_let_go_with_the_case(qtbot, tmp_path
     v.set_volume(ct_volume())
     gc.collect()
     assert whole() is None and kept.plane_slice("coronal", 4).shape == (3, 8)
-
-
-def test_snapshots_take_a_volume_case_as_its_own_kind(tmp_path):
-    from mmrl_desktop.core.data.items import Item
-    from mmrl_desktop.gui.snapshot import _kind
-
-    series = Item("v", image=str(tmp_path / "s0.dcm"), info={"volume": {"format": "dicom-series"}})
-    assert _kind(series) == "volume"
-    assert _kind(Item("d", image=str(tmp_path / "one.dcm"))) == "dicom"
 
 
 def _drag(qtbot, view: VolumeView, start: QPoint, end: QPoint, steps: int = 6) -> None:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QHBoxLayout,
@@ -77,6 +77,8 @@ from mmrl_desktop.gui.viewers.volume_overlays import (
 )
 from mmrl_desktop.gui.viewers.volume_reader import WholeRead
 
+READ_AHEAD_MS = 400  # a case shown this long (idle) is read whole, once cross planes were used
+
 
 class VolumeView(QWidget):
     sliceChanged = Signal(int, int)
@@ -84,6 +86,7 @@ class VolumeView(QWidget):
     windowChanged = Signal(float, float)
     presetApplied = Signal(str)
     voxelHovered = Signal(int, int, int)
+    cross_planes_used = False  # in any viewer of this process: later cases are read ahead
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -196,6 +199,7 @@ class VolumeView(QWidget):
                 self._first_window = CT_PRESETS["soft tissue"]
                 self.set_window(*self._first_window)
         self.fit()
+        self._schedule_read_ahead()
 
     def volume(self):
         return self._volume
@@ -232,6 +236,7 @@ class VolumeView(QWidget):
             self._check_plane_button()
             return
         self._pending = name
+        VolumeView.cross_planes_used = True
         self._reader.start(self._volume, name)
         self._check_plane_button()
         self._update_slider()
@@ -247,11 +252,30 @@ class VolumeView(QWidget):
 
     def _on_read(self, source, in_memory) -> None:
         """The whole read is done: its copy replaces the lazy volume; the plane is shown."""
-        if source is not self._volume or self._pending is None:
+        if source is not self._volume:
             return
-        plane, self._pending = self._pending, None
-        self._volume = in_memory
-        self._switch_at_depth(plane)
+        self._volume = in_memory  # read ahead (no plane asked for yet): kept for the switch
+        if self._pending is not None:
+            plane, self._pending = self._pending, None
+            self._switch_at_depth(plane)
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self._schedule_read_ahead()  # a preloaded page flipped to
+
+    def _schedule_read_ahead(self) -> None:
+        if VolumeView.cross_planes_used and self._volume is not None:
+            QTimer.singleShot(READ_AHEAD_MS, self, self._read_ahead)
+
+    def _read_ahead(self) -> None:
+        """The shown case read whole for a cross plane, before it is asked for (only once a
+        cross plane was used: most answers never leave the axial plane); a hidden page's never."""
+        vol = self._volume
+        if vol is None or self._pending is not None or not self.isVisible():
+            return
+        plane = next((p for p in ("coronal", "sagittal") if reads_whole(vol, p)), None)
+        if plane is not None:
+            self._reader.start(vol, plane)
 
     def _on_read_failed(self, text: str) -> None:
         self._pending = None

@@ -266,3 +266,35 @@ def test_a_vision_language_model_drafts_image_items(tmp_path):
     metrics = gen.step().metrics
     assert "loss/drafts_kto" in metrics and "loss/drafts_sft" in metrics
     gen.close()
+
+
+def test_a_model_folder_that_cannot_be_used_is_one_warning_and_labels_still_train(tmp_path):
+    from mmrl_desktop.core.data.items import Item
+    from mmrl_desktop.core.learning.trainer_client import TrainerClient
+    from mmrl_desktop.core.learning.trainer_messages import Failed, Metrics, Warned
+    from mmrl_desktop.core.learning.with_drafts import build_with_drafts
+
+    (tmp_path / "not-a-model").mkdir()
+    p = Project.create(
+        tmp_path / "p",
+        tasks=[Task("label", ["a", "b"])],
+        generate_tasks=[_task(model=str(tmp_path / "not-a-model"))],
+    )
+    with p.open_store() as s:
+        s.add_items([Item(f"i{k}", text_inline=f"case {k}") for k in range(4)])
+        s.record_feedback("i0", "label", "a", 0.5, +1)
+    client = TrainerClient(
+        str(p.root), "cpu", build=lambda: build_with_drafts(Project.open(p.root), "cpu")
+    )
+    client.start()
+    try:
+
+        def trained(seen):
+            return any(isinstance(e, Metrics) and "loss/total" in e.metrics for e in seen)
+
+        seen = _events_until(client, lambda s: trained(s) and any(isinstance(e, Warned) for e in s))
+    finally:
+        client.stop()
+    (warning,) = [e.text for e in seen if isinstance(e, Warned)]
+    assert warning.startswith("The finding task drafts nothing: ") and "\n" not in warning
+    assert not any(isinstance(e, Failed) for e in seen)

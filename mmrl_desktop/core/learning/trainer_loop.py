@@ -220,6 +220,8 @@ def _train_step(trainer, queue, dirty, meter, emit: Emit, sent: _Sent, interval_
     result = trainer.step()
     for event in Drafts.of(trainer.take_drafts() if hasattr(trainer, "take_drafts") else ()):
         emit(event)
+    for text in trainer.take_warnings() if hasattr(trainer, "take_warnings") else ():
+        emit(Warned(text))
     if result.metrics.get("train/checkpoint_failed"):  # the model stays in memory
         emit(Warned(trainer.save_error))
     pending = sent.pending

@@ -5,13 +5,16 @@
 as it drives a ``Trainer`` (``step``, ``predict_items``, ``info``, ``close``; the label trainer's
 other attributes are read through). Each step does one thing: drafts the queue needs come first
 (the expert must never wait for one), then a label update and a KTO update take turns. The loop
-sends the drafts of a step to the app (``take_drafts`` → ``trainer_messages.Drafts``).
+sends the drafts of a step to the app (``take_drafts`` → ``trainer_messages.Drafts``). A generate
+task whose model cannot be used is dropped with one sentence (``take_warnings`` → ``Warned``); the
+label tasks go on training.
 """
 
 from __future__ import annotations
 
 from mmrl_desktop.core.data.drafts import Draft
 from mmrl_desktop.core.data.project import Project
+from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning.generate_trainer import GenerateTrainer
 from mmrl_desktop.core.learning.trainer import StepResult, Trainer
 
@@ -22,6 +25,7 @@ class WithDrafts:
         self.generators = generators
         self.project = project
         self._drafts: list[Draft] = []
+        self._warnings: list[str] = []  # sentences for the app (``Warned``)
         self._turn = 0
         self._steps = 0
 
@@ -66,10 +70,24 @@ class WithDrafts:
         return out
 
     # ------------------------------------------------------------ stepping
+    def take_warnings(self) -> list[str]:
+        out, self._warnings = self._warnings, []
+        return out
+
+    def _drop(self, g: GenerateTrainer, err: UserError) -> None:
+        """A generate task that cannot run (its model folder refused, a checkpoint of another
+        rank): one sentence; the label tasks go on training."""
+        self.generators.remove(g)
+        self._warnings.append(f"The {g.task.name} task drafts nothing: {err}")
+
     def step(self) -> StepResult:
         metrics: dict[str, float] = {}
-        for g in self.generators:  # drafts first: read the answers, draft what is due
-            r = g.step(train=False)
+        for g in list(self.generators):  # drafts first: read the answers, draft what is due
+            try:
+                r = g.step(train=False)
+            except UserError as err:
+                self._drop(g, err)
+                continue
             metrics.update(r.metrics)
             if r.drafts:
                 self._drafts += r.drafts
@@ -79,9 +97,13 @@ class WithDrafts:
             r = self.label.step()
             if r.did_update:
                 return StepResult(r.step, r.model_version, True, {**r.metrics, **metrics})
-        for g in self.generators:
+        for g in list(self.generators):
             if g.pending_updates > 0:
-                metrics.update(g.step().metrics)
+                try:
+                    metrics.update(g.step().metrics)
+                except UserError as err:
+                    self._drop(g, err)
+                    continue
                 return self._result(True, metrics)
         if self.label is not None and not self._turn % 2:
             r = self.label.step()
@@ -97,7 +119,12 @@ class WithDrafts:
 
     def info(self) -> dict:
         info = dict(self.label.info()) if self.label is not None else {"model_version": 0}
-        gens = [g.info() for g in self.generators]
+        gens = []
+        for g in list(self.generators):
+            try:
+                gens.append(g.info())  # loads the model (in the trainer process)
+            except UserError as err:
+                self._drop(g, err)
         info["generate"] = gens
         info.setdefault("device", gens[0].get("device", "") if gens else "")
         return info

@@ -224,6 +224,7 @@ class DraftController(QObject):
         self.book, self.panel, self.trainer = book, panel, trainer
         self.item_id: str | None = None
         self.advance = None  # called after an answer when the project has no label task
+        self.go_to = None  # shows an item again (undo), when the project has no label task
         panel.draftUp.connect(lambda k: self._answer(lambda: book.answer(self.item_id, +1, k)))
         panel.draftDown.connect(lambda k: self._answer(lambda: book.answer(self.item_id, -1, k)))
         panel.editSubmitted.connect(
@@ -272,10 +273,17 @@ class DraftController(QObject):
         self.answered.emit(click)
 
     def undo(self) -> bool:
+        """Withdraw the newest draft answer (a retraction row); with ``go_to`` (a project of
+        drafts only) its item is shown again."""
         click = self.book.undo()
         if click is None:
+            self.messageRequested.emit("Nothing to undo.")
             return False
-        self._paint()
+        if self.go_to is not None:
+            self.go_to(click.item_id)
+        else:
+            self._paint()
+        self.messageRequested.emit(f"Undone: the answer on {click.item_id}'s draft was withdrawn.")
         if self.trainer is not None:
             self.trainer.feedback_arrived()
         return True
@@ -300,8 +308,13 @@ def attach_drafts(window) -> DraftController | None:
     if feedback is not None:  # the prediction keeps what it needs, the draft its own height
         height = panel.sizeHint().height()
         window.resizeDocks([feedback, dock], [window.height() - height, height], Qt.Vertical)
-    if not project.tasks:  # drafts only: an answer shows the next item without one
+    if not project.tasks:  # drafts only: an answer shows the next item, Ctrl+Z undoes it
         ctrl.advance = lambda: _next_unanswered(labeling, book)
+        ctrl.go_to = labeling.activate
+        window.actions_.undo.triggered.disconnect(labeling.undo)
+        window.feedback.undoRequested.disconnect(labeling.undo)
+        window.actions_.undo.triggered.connect(ctrl.undo)
+        window.feedback.undoRequested.connect(ctrl.undo)
     current = labeling.session.current_item()
     ctrl.show(current.item_id if current is not None else None)
     return ctrl

@@ -222,5 +222,10 @@ def test_a_project_of_drafts_only_moves_on_after_each_answer(qtbot, tmp_path, lm
         assert ctrl.book.answer_of(ctrl.item_id) is not None  # all three answered: it stays
         with p.open_store() as s:
             assert [a.reward for a in s.active_draft_answers()] == [1, -1, -1]
+        last = ctrl.item_id
+        w.actions_.undo.trigger()  # Ctrl+Z: the newest draft answer is withdrawn
+        assert ctrl.item_id == last and ctrl.book.answer_of(last) is None
+        with p.open_store() as s:
+            assert [a.reward for a in s.active_draft_answers()] == [1, -1]
     finally:
         w.shutdown()

@@ -198,7 +198,7 @@ def plane_switch(view: VolumeView, watch: PaintWatch, plane: str) -> dict:
     ``set_plane`` itself, and the event loop's longest stall (the largest gap between the ticks
     of a 10 ms timer: the longest the GUI did not answer, plus up to 10 ms)."""
     loop, ticks = QEventLoop(), [time.perf_counter()]
-    tick, poll = QTimer(interval=10), QTimer(interval=1)
+    tick, poll = QTimer(interval=10), QTimer(interval=5)
     tick.timeout.connect(lambda: ticks.append(time.perf_counter()))
 
     def check() -> None:

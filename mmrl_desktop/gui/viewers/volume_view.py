@@ -278,6 +278,8 @@ class VolumeView(QWidget):
             self._reader.start(vol, plane)
 
     def _on_read_failed(self, text: str) -> None:
+        if self._pending is None:  # a read ahead: said when the plane is asked for
+            return
         self._pending = None
         self._update_slider()
         self._check_plane_button()

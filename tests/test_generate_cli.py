@@ -121,3 +121,22 @@ def test_feedback_jsonl_carries_the_drafts_and_their_answers(trained, tmp_path, 
     csv_out = tmp_path / "feedback.csv"
     assert main([*args[:-1], "feedback-csv", "--out", str(csv_out)]) == 0
     assert len(csv_out.read_text().splitlines()) == 2  # the CSV keeps its columns: events only
+
+
+def test_predict_on_a_project_of_drafts_only(trained, tmp_path, capsys):
+    import shutil
+
+    project, new = trained
+    only = tmp_path / "only"
+    shutil.copytree(project.root, only)
+    text = (only / "project.toml").read_text()
+    start = text.index("[[tasks]]")
+    end = text.index("[[tasks]]", start + 1)
+    (only / "project.toml").write_text(text[:start] + text[end:])  # the label task removed
+    p = Project.open(only)
+    assert not p.tasks and p.generate_task().name == "finding"
+    shutil.copytree(project.root.parent / "lm", tmp_path / "lm")  # model = "../lm"
+    assert main(["predict", str(new), "--project", str(only), "--device", "cpu", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["predictions"] == [] and [d["id"] for d in out["drafts"]] == ["case9"]
+    assert out["model"]["version"] == 1 and out["model"]["written"]

@@ -57,7 +57,7 @@ def open_policy(project: Project, task: GenerateTask, device: str = "cpu"):
     if latest.checkpoint is None:
         return policy, {}
     policy.load_checkpoint_state(latest.checkpoint.state)
-    return policy, dict(latest.checkpoint.meta)
+    return policy, {**latest.checkpoint.meta, "path": str(latest.checkpoint.path)}
 
 
 def draft_files(
@@ -90,6 +90,41 @@ def draft_files(
                 }
             )
     return out
+
+
+def drafts_only(project: Project, found: list, skipped: list, source, device: str) -> dict:
+    """``predict``'s result for a project whose only tasks are generate tasks: no label
+    predictions, the drafts, and the first task's model (policy version, step, written)."""
+    from mmrl_desktop.core.evaluation.model_info import written_utc
+    from mmrl_desktop.core.learning.ckpt_files import scan
+    from mmrl_desktop.core.learning.generate.lm_folder import inspect_lm
+    from mmrl_desktop.core.learning.generate_trainer import checkpoint_folder
+
+    task = project.generate_tasks[0]
+    fingerprint = inspect_lm(task.model_folder(project.root)).fingerprint  # reads no weights
+    fits = [
+        e
+        for e in scan(checkpoint_folder(project, task.name))
+        if e.readable and (e.meta or {}).get("fingerprint") == fingerprint
+    ]
+    newest = max(fits, key=lambda e: e.order, default=None)
+    meta = {**newest.meta, "path": str(newest.weights)} if newest is not None else {}
+    model = {
+        "version": int(meta.get("policy_version", 0)),
+        "step": int(meta.get("step", 0)),
+        "written": written_utc(meta.get("path")),
+    }
+    return {
+        "project": str(project.root),
+        "model_version": model["version"],
+        "step": model["step"],
+        "model": model,
+        "source": str(Path(source)),
+        "items": len(found),
+        "predictions": [],
+        "skipped": skipped,
+        "drafts": draft_files(project, found, device=device),
+    }
 
 
 def export_generate(project: Project, out: str | Path, task: str | None = None) -> dict:

@@ -250,6 +250,11 @@ def predict_source(
 
     t0 = time.perf_counter()
     found, skipped, _ = scan_files(os.fspath(source), progress)
+    if not project.tasks and project.generate_tasks:  # drafts only: no label model
+        from mmrl_desktop.core.tools.generate_deploy import drafts_only
+
+        result = drafts_only(project, found, skipped, source, device)
+        return {**result, "seconds": round(time.perf_counter() - t0, 3)}
     trainer = open_trainer(project, device)
     try:
         usable = _usable(found, set(trainer.model_config.modality_list()), skipped)

@@ -125,18 +125,8 @@ def prepare(trainer, fmt: str) -> Prepared:
         enc.model, info.pooling, mean, std, policy.encoders["image"]
     )
     policy.input_keys = {}
-    items = [it for it in trainer.store.items() if it.image][: sum(SIZES)]
-    if not items:
-        raise UserError("the project has no image to check the export with.")
-    batches, live_diff, start = [], 0.0, 0
-    for n in SIZES:
-        chosen = items[start : start + n]
-        start += n
-        if not chosen:
-            continue
-        x = _pixels(enc, chosen, mean, std)
-        batches.append({"image": x, "image_mask": torch.ones(len(chosen), dtype=torch.bool)})
-        live_diff = max(live_diff, _consistency(trainer, policy, chosen, x))
+    batches, live_diff = _batches(trainer, enc, policy, mean, std)
+    x = batches[0]["image"]
     if live_diff > CONSISTENCY:
         raise UserError(
             f"the model with its image encoder inside differs from the live model by "
@@ -153,6 +143,24 @@ def prepare(trainer, fmt: str) -> Prepared:
         resample=resample,
         consistency=live_diff,
     )
+
+
+def _batches(trainer, enc, policy, mean, std) -> tuple[list[dict[str, torch.Tensor]], float]:
+    """Batches of the project's own images (8, 3, 1) at the processor's size, and the largest
+    distance of the eager module from the live model on them."""
+    items = [it for it in trainer.store.items() if it.image][: sum(SIZES)]
+    if not items:
+        raise UserError("the project has no image to check the export with.")
+    batches, live_diff, start = [], 0.0, 0
+    for n in SIZES:
+        chosen = items[start : start + n]
+        start += n
+        if not chosen:
+            continue
+        x = _pixels(enc, chosen, mean, std)
+        batches.append({"image": x, "image_mask": torch.ones(len(chosen), dtype=torch.bool)})
+        live_diff = max(live_diff, _consistency(trainer, policy, chosen, x))
+    return batches, live_diff
 
 
 def _consistency(trainer, policy, items, x: torch.Tensor) -> float:

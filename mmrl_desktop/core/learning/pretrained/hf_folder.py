@@ -275,6 +275,21 @@ def _processor_side(pre: dict) -> int:
     return 0
 
 
+def _count(headers: list[tuple[bytes, dict]], prefix: str) -> tuple[int, str]:
+    """(parameters, the most common dtype) of the tensors whose names start with ``prefix``."""
+    params, dtypes = 0, Counter()
+    for _, header in headers:
+        for key, t in header.items():
+            if key == "__metadata__" or not key.startswith(prefix):
+                continue
+            n = 1
+            for d in t["shape"]:
+                n *= int(d)
+            params += n
+            dtypes[t["dtype"]] += n
+    return params, (_ST_DTYPES.get(dtypes.most_common(1)[0][0], "") if dtypes else "")
+
+
 def inspect_encoder(path: str | os.PathLike, modality: str | None = None) -> EncoderInfo:
     """What the folder at ``path`` holds, or ``UserError`` (one sentence) when it is refused.
 
@@ -309,18 +324,7 @@ def inspect_encoder(path: str | os.PathLike, modality: str | None = None) -> Enc
     weights = _check_weights(folder, name)
     processor = _check_processor(folder, name, found)
     headers = [_safetensors_header(p, name) for p in weights]
-    prefix = _WEIGHT_PREFIX.get(model_type, "")
-    params, dtypes = 0, Counter()
-    for _, header in headers:
-        for key, t in header.items():
-            if key == "__metadata__" or not key.startswith(prefix):
-                continue
-            n = 1
-            for d in t["shape"]:
-                n *= int(d)
-            params += n
-            dtypes[t["dtype"]] += n
-    dtype = _ST_DTYPES.get(dtypes.most_common(1)[0][0], "") if dtypes else ""
+    params, dtype = _count(headers, _WEIGHT_PREFIX.get(model_type, ""))
     dtype = dtype or str(config.get("dtype") or config.get("torch_dtype") or "float32")
     width, side, pooling = _sizes(config, model_type, folder)
     rate = 0

@@ -118,6 +118,10 @@ def test_feedback_jsonl_carries_the_drafts_and_their_answers(trained, tmp_path, 
     assert (
         edit["draft_id"] == drafts[1]["draft_id"] and edit["draft_text"] == drafts[1]["draft_text"]
     )
+    hidden = tmp_path / "pseudonymous.jsonl"
+    assert main([*args, "--out", str(hidden), "--pseudonymize"]) == 0
+    ids = {json.loads(line)["item_id"] for line in hidden.read_text().splitlines()}
+    assert ids and not ids & {"i0", "i1", "i2"}  # the drafts' rows too
     csv_out = tmp_path / "feedback.csv"
     assert main([*args[:-1], "feedback-csv", "--out", str(csv_out)]) == 0
     assert len(csv_out.read_text().splitlines()) == 2  # the CSV keeps its columns: events only

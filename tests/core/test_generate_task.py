@@ -175,7 +175,17 @@ def test_checkpoints_resume_and_roll_back(project):
     back = again.policy.state_for_checkpoint()["adapters"]
     assert all(torch.equal(trained[k], back[k]) for k in trained)
     again.close()
-    promote_generate_checkpoint(project, "finding", first)
+    with project.open_store() as s:
+        promote_generate_checkpoint(project, "finding", first, s)
+        assert s.audit_log()[-1][1:] == (
+            "rollback",
+            {
+                "task": "finding",
+                "source": first.name,
+                "checkpoint": "ckpt-00000005.safetensors",
+                "version": 2,
+            },
+        )
     rolled = _gen(project)
     rolled.build()
     assert rolled.policy_version == 2  # above every version so far

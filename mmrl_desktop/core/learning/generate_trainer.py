@@ -377,10 +377,12 @@ class GenerateTrainer:
             self._built = False
 
 
-def promote_generate_checkpoint(project: Project, task: str, checkpoint: str | Path) -> Path:
+def promote_generate_checkpoint(
+    project: Project, task: str, checkpoint: str | Path, store: FeedbackStore | None = None
+) -> Path:
     """Roll a generate task back: a copy of ``checkpoint`` becomes its newest checkpoint (one
     step above every other, ``policy_version`` above every other), as ``rollback`` does for the
-    label tasks. Stop the trainer first."""
+    label tasks, audited in ``store`` when given. Stop the trainer first."""
     folder = checkpoint_folder(project, task)
     src = Path(checkpoint)
     if not src.is_absolute():
@@ -398,4 +400,6 @@ def promote_generate_checkpoint(project: Project, task: str, checkpoint: str | P
     meta = dict(full, step=step, policy_version=version, model_version=version)
     meta["note"] = f"rollback to {src.stem}"
     atomic_write_bytes(dst.with_suffix(".json"), json.dumps(meta).encode("utf-8"))
+    if store is not None:
+        store.audit("rollback", task=task, source=src.name, checkpoint=dst.name, version=version)
     return dst

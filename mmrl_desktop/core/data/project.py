@@ -29,14 +29,14 @@ from pathlib import Path
 
 import tomli_w
 
-from mmrl_desktop.core.config import GENERATE_KIND, GenerateConfig
+from mmrl_desktop.core.data.generate_task import GenerateTask, generate_tasks_of, is_generate
 from mmrl_desktop.core.data.project_lock import (
     project_lock,
     read_only_error,
     remove_stale_temp_files,
 )
 from mmrl_desktop.core.data.store import FeedbackStore
-from mmrl_desktop.core.errors import ProjectError, UserError, fault_sentence
+from mmrl_desktop.core.errors import ProjectError, fault_sentence
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -72,45 +72,6 @@ class Task:
             raise ProjectError(f"task {self.name!r} needs at least two labels.")
         if len(set(self.labels)) != len(self.labels):
             raise ProjectError(f"task {self.name!r} lists a label twice.")
-
-
-@dataclass
-class GenerateTask:
-    """A question whose answer is text a local language model drafts (``kind = "generate"``
-    in ``[[tasks]]``, beside the label tasks); its settings are ``config.GenerateConfig``."""
-
-    name: str
-    settings: GenerateConfig
-
-    kind = GENERATE_KIND
-
-    def validate(self) -> None:
-        if not _TASK_NAME.match(self.name):
-            raise ProjectError(
-                f"task name {self.name!r} must be 1–64 letters, digits, _ - or space."
-            )
-        self.settings.validate()
-
-    def model_folder(self, root: Path) -> Path:
-        """The model folder (a relative path is relative to the project folder)."""
-        folder = Path(self.settings.model).expanduser()
-        return folder if folder.is_absolute() else Path(root) / folder
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "kind": GENERATE_KIND, **self.settings.to_dict()}
-
-    @classmethod
-    def from_dict(cls, data: dict, path: Path | str = "project.toml") -> GenerateTask:
-        data = dict(data)
-        name = str(data.pop("name", ""))
-        data.pop("kind", None)
-        data.pop("labels", None)
-        try:
-            task = cls(name, GenerateConfig.from_dict(data))
-            task.validate()
-        except UserError as err:
-            raise ProjectError(f"{path}: generate task {name!r}: {err}") from None
-        return task
 
 
 @dataclass
@@ -227,7 +188,7 @@ class Project:
             model=dict(data.get("model", {})),
             algorithm=dict(data.get("algorithm", {})),
             source=str(data.get("source", "")),
-            generate_tasks=_generate_tasks_of(data, path),
+            generate_tasks=generate_tasks_of(data, path),
             encoders=dict(data.get("encoders", {})),
         )
         project._check_writable()
@@ -364,7 +325,7 @@ class Project:
         first: labels another process wrote keep their place)."""
         try:
             data = _read_toml(self.toml_path)
-            disk, generate = _tasks_of(data, self.toml_path), _generate_tasks_of(data, "")
+            disk, generate = _tasks_of(data, self.toml_path), generate_tasks_of(data, "")
         except (ProjectError, OSError):
             return  # no readable file yet: this one is the first
         mine = {t.name for t in self.generate_tasks}
@@ -400,20 +361,12 @@ def _read_toml(path: Path) -> dict:
     return migrate_project_data(data, path)
 
 
-def _is_generate(entry) -> bool:
-    return isinstance(entry, dict) and entry.get("kind") == GENERATE_KIND
-
-
-def _generate_tasks_of(data: dict, path: Path) -> list[GenerateTask]:
-    return [GenerateTask.from_dict(t, path) for t in data.get("tasks", []) if _is_generate(t)]
-
-
 def _tasks_of(data: dict, path: Path) -> list[Task]:
     try:
         tasks = [
             Task(str(t["name"]), [str(x) for x in t["labels"]], str(t.get("kind", "single")))
             for t in data.get("tasks", [])
-            if not _is_generate(t)
+            if not is_generate(t)
         ]
     except (KeyError, TypeError, AttributeError):
         raise ProjectError(f"{path}: every [[tasks]] entry needs a name and labels.") from None

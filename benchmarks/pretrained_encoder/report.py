@@ -49,6 +49,12 @@ def _seconds(results: dict, name: str, learner: str) -> str:
     return f"{mean(s):.0f}" if s else "—"
 
 
+def _seeds(results: dict, name: str, learner: str) -> str:
+    seeds = sorted({r["seed"] for r in results["runs"]
+                    if r.get("set") == name and r.get("learner") == learner and not r.get("error")})  # fmt: skip
+    return ",".join(map(str, seeds))
+
+
 def checks(results: dict, name: str) -> list[str]:
     points = results["points"]
     pt, ps = curves(results, name, PRE_THUMBS), curves(results, name, PRE_SUP)
@@ -81,13 +87,16 @@ def table(results: dict) -> str:
         seeds = sorted({r["seed"] for r in results["runs"] if r.get("set") == name})
         out.append(f"#### {name} ({info.get('classes', '?')} classes, {info.get('items', '?')} "
                    f"items; seeds {','.join(map(str, seeds))})\n")  # fmt: skip
-        out.append("| learner | " + " | ".join(f"acc@{p}" for p in points) + " | s/run |")
-        out.append("|---" * (len(points) + 2) + "|")
+        out.append("| learner | " + " | ".join(f"acc@{p}" for p in points) + " | seeds | s/run |")
+        out.append("|---" * (len(points) + 3) + "|")
         for learner in LEARNERS:
             c = curves(results, name, learner)
             if c:
                 cells = " | ".join(_cell(c.get(p, [])) for p in points)
-                out.append(f"| {TITLES[learner]} | {cells} | {_seconds(results, name, learner)} |")
+                n = _seeds(results, name, learner)
+                out.append(
+                    f"| {TITLES[learner]} | {cells} | {n} | {_seconds(results, name, learner)} |"
+                )
         out.append("")
         out += checks(results, name)
         out.append("")

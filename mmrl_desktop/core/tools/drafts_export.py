@@ -4,6 +4,8 @@ with the event columns (null where they do not apply) and the draft's own keys."
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from mmrl_desktop.core.data.drafts import Draft
 from mmrl_desktop.core.data.store import FeedbackStore
 
@@ -38,11 +40,12 @@ def _draft_row(d: Draft, blank: dict, item_id: str) -> dict:
     }
 
 
-def draft_rows(store: FeedbackStore, pseudonym_key: bytes | None, blank: dict) -> list[dict]:
-    """The rows (``blank``: every event column set to None); item ids as pseudonyms with
-    ``pseudonym_key``."""
+def draft_rows(
+    store: FeedbackStore, pseudonym_key: bytes | None, blank: dict, iso_utc: Callable
+) -> list[dict]:
+    """The rows (``blank``: every event column set to None; ``iso_utc``: the log's time format);
+    item ids as pseudonyms with ``pseudonym_key``."""
     from mmrl_desktop.core.data.pseudonyms import pseudonym
-    from mmrl_desktop.core.tools.feedback_export import iso_utc
 
     def item(item_id: str) -> str:
         return item_id if pseudonym_key is None else pseudonym(pseudonym_key, item_id)

@@ -165,7 +165,7 @@ def export_feedback(
     if kind == "jsonl":  # a generate task's drafts and answers: JSONL only, after the events
         from mmrl_desktop.core.tools.drafts_export import draft_rows
 
-        rows += draft_rows(store, pseudonym_key, dict.fromkeys(COLUMNS))
+        rows += draft_rows(store, pseudonym_key, dict.fromkeys(COLUMNS), iso_utc)
     payload = to_jsonl(rows) if kind == "jsonl" else to_csv(rows)
     write_files({out: payload})
     summary = {

@@ -41,9 +41,11 @@ def test_the_policy_trains_heads_on_the_cached_embedding(vit, tmp_path):
     spec = trainer.model_config.pretrained["image"]
     assert spec["fingerprint"] == info.fingerprint and spec["path"] == info.path
     batch = trainer.featurizer.batch(trainer._items(trainer.holdout_ids[:3]))
-    assert tuple(batch["image_emb"].shape) == (3, 32) and "image" not in batch
+    assert tuple(batch["image_emb"].shape) == (3, 32)
+    assert tuple(batch["image"].shape) == (3, 1, 8, 8)  # small pixels, for the graph views only
     assert trainer.updates > 0
     assert trainer.algorithm.graph_view == "pretrained"  # the foundation embedding's graph
+    assert {"pretrained", "pixels", "gradients"} <= set(trainer.algorithm.views.fixed)
     preds = trainer.predict_items(trainer.pool_ids[:2])
     assert set(preds) == set(trainer.pool_ids[:2])
     path = trainer.save_checkpoint("test")

@@ -178,8 +178,12 @@ class Featurizer:
     def __init__(self, config: ModelConfig, cache_mb: int = 512, root=None):
         self.config = config
         # a pretrained modality (``config.pretrained``, issue 14) is read as its encoder's cached
-        # embedding ("<m>_emb", computed at once when missing), not decoded here
-        self.modalities = [m for m in config.modality_list() if m not in config.pretrained]
+        # embedding ("<m>_emb", computed at once when missing), not decoded here; images also
+        # as small pixels, which only the default algorithm's graph views read (pixels, gradients
+        # against the pretrained view: the answers choose, docs/adr/0014)
+        self.modalities = [
+            m for m in config.modality_list() if m not in config.pretrained or m == "image"
+        ]
         self.pretrained = None
         if config.pretrained:
             from mmrl_desktop.core.learning.pretrained.features import PretrainedInputs

@@ -377,6 +377,10 @@ class GenerateConfig:
     )
     candidates: int = field(default=1, metadata=_help("drafts shown per item (1 to 4)"))
     lora_rank: int = field(default=8, metadata=_help("rank of the LoRA adapters that learn"))
+    lr: float = field(default=1e-4, metadata=_help("AdamW learning rate of the adapters"))
+    kto_beta: float = field(
+        default=0.1, metadata=_help("KTO's β: how far the drafts may move from the base model")
+    )
     updates_per_answer: int = field(
         default=2, metadata=_help("KTO updates the trainer runs for each new answer")
     )
@@ -392,6 +396,8 @@ class GenerateConfig:
         _check(0.0 <= self.temperature <= 5.0, "temperature must be between 0 and 5.")
         _check(1 <= self.candidates <= 4, "candidates must be between 1 and 4.")
         _check(1 <= self.lora_rank <= 256, "lora_rank must be between 1 and 256.")
+        _check(self.lr > 0, f"lr must be positive, not {self.lr}.")
+        _check(self.kto_beta > 0, f"kto_beta must be positive, not {self.kto_beta}.")
         _check(self.updates_per_answer >= 0, "updates_per_answer must be zero or positive.")
         _check(self.batch_size >= 1, "batch_size must be at least 1.")
         _check(0 <= self.draft_ahead <= 32, "draft_ahead must be between 0 and 32.")

@@ -48,6 +48,7 @@ def test_add_generate_task_keeps_what_another_process_wrote(tmp_path):
         ({"model": ""}, "model folder"),
         ({"temperature": -1.0}, "temperature"),
         ({"candidates": 9}, "candidates"),
+        ({"kto_beta": 0.0}, "kto_beta"),
         ({"top_k": 3}, "unknown GenerateConfig setting"),
     ],
 )
@@ -116,6 +117,7 @@ def test_drafts_ahead_of_the_queue_are_stored_with_their_policy(project):
     gen = _gen(project)
     gen.set_queue(["i0", "i1", "i2", "i3", "i4"])
     r = gen.step()
+    assert gen.policy.kto.beta == 0.1 and gen.policy.optimizer.param_groups[0]["lr"] == 1e-4
     assert [d.item_id for d in r.drafts] == ["i0", "i1", "i2"]  # the shown one + draft_ahead
     d = r.drafts[0]
     assert d.prompt == "case 0\nFinding:" and d.policy_version == 0 and d.logprob < 0

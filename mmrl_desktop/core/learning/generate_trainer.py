@@ -43,7 +43,7 @@ from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning import ckpt_files
 from mmrl_desktop.core.learning.checkpoints import find_latest, save_checkpoint
 from mmrl_desktop.core.learning.device import choose_device
-from mmrl_desktop.core.learning.generate.policy import Example, GenerativePolicy
+from mmrl_desktop.core.learning.generate.policy import Example, GenerativePolicy, KTOSettings
 
 DRAFT_BATCH = 4  # items drafted in one step at most
 THUMBS_WINDOW = 50  # the thumbs-up rate is over the newest this many answers
@@ -123,7 +123,13 @@ class GenerateTrainer:
         self.store = self._store_factory()
         folder = self.task.model_folder(self.project.root)
         self.device = str(choose_device(self.device_name))
-        self.policy = GenerativePolicy.load(folder, self.device, self.settings.lora_rank)
+        self.policy = GenerativePolicy.load(
+            folder,
+            self.device,
+            self.settings.lora_rank,
+            lr=self.settings.lr,
+            kto=KTOSettings(beta=self.settings.kto_beta),
+        )
         self._items = {it.item_id: it for it in self.store.items(with_excluded=True)}
         if self.resume:
             self._resume()

@@ -167,3 +167,33 @@ def test_lora_asked_for_is_said_to_be_unused(vit, tmp_path):
     trainer = Trainer(Project.open(project.root), device="cpu")
     assert any("lora = true is not used yet" in w for w in trainer.info()["checkpoint_warnings"])
     trainer.close(checkpoint=False)
+
+
+@pytest.mark.timeout(300)
+def test_the_first_model_waits_for_first_pool_items_only_the_rest_join_later(vit, tmp_path):
+    from mmrl_desktop.core.learning.trainer_loop import LoopControl, run_loop
+    from mmrl_desktop.core.learning.trainer_messages import Metrics
+
+    project = digits_project(tmp_path, n=30)
+    project.encoders = {"image": str(vit), "first_pool": 10}
+    project.save()
+    project = Project.open(project.root)
+    control, seen, built = LoopControl(), [], []
+
+    def build():
+        built.append(Trainer(project, device="cpu", queue_size=0))
+        return built[0]
+
+    def emit(event):
+        seen.append(event)
+        m = getattr(event, "metrics", {})
+        if (
+            isinstance(event, Metrics)
+            and m.get("embeddings/done") == m.get("embeddings/total") == 25
+        ):
+            control.request_stop()
+
+    run_loop(build, control, emit)
+    reports = [e.metrics for e in seen if isinstance(e, Metrics) and "embeddings/done" in e.metrics]
+    assert reports[0] == {"embeddings/done": 0.0, "embeddings/total": 15.0}  # 10 + 5 held out
+    assert len(built[0].algorithm.pool_ids) == 25  # the other 15 joined once embedded

@@ -41,7 +41,7 @@ from mmrl_desktop.core.learning.device import choose_device
 from mmrl_desktop.core.learning.metrics_buffer import MetricsBuffer
 from mmrl_desktop.core.learning.model.featurize import Featurizer, resolve_model_config
 from mmrl_desktop.core.learning.model.policy import build_policy
-from mmrl_desktop.core.learning.pretrained.features import fit_encoders, with_encoders
+from mmrl_desktop.core.learning.pretrained.features import first_pool, fit_encoders, with_encoders
 from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
 from mmrl_desktop.core.learning.resume import (
     ResumePlan,
@@ -206,11 +206,10 @@ class Trainer(TrainerPredictions):
 
     def _attach_pool(self) -> None:
         """Unanswered pool items (never held-out ones) for an algorithm that uses them (default)."""
-        sample = getattr(self.algorithm, "pool_sample", lambda ids: [])(self.pool_ids)
-        self.featurizer.prefill(self._items(sample + self.holdout_ids))  # embeddings (issue 14)
+        pool = first_pool(self)  # a pretrained encoder: its embedded part first (issue 14)
         attach_pool = getattr(self.algorithm, "attach_pool", None)
         if attach_pool is not None:
-            attach_pool(self.pool_ids, lambda ids: self.featurizer.batch(self._items(ids)))
+            attach_pool(pool, lambda ids: self.featurizer.batch(self._items(ids)))
 
     def _read_feedback_log(self) -> None:
         """The whole feedback log into the replay buffer; answers after the checkpoint's last

@@ -115,6 +115,10 @@ class DefaultAlgorithm(Algorithm):
         self.pool_ids, self.pool_index, self.pool_inputs = [], {}, None
         self._add_to_pool(ids)
 
+    def extend_pool(self, item_ids) -> None:
+        """More unanswered items join the pool (a pretrained encoder's, as they are embedded)."""
+        self._add_to_pool(item_ids)
+
     def _add_to_pool(self, ids) -> None:
         new = [i for i in dict.fromkeys(ids) if i not in self.pool_index]
         if not new or self._load is None:

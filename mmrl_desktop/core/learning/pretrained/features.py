@@ -108,6 +108,8 @@ class PretrainedInputs:
         self.sizes = {m: int(s["embedding_size"]) for m, s in pretrained.items()}
         self.sources = {m: EmbeddingSource(root, infos[m], device=device) for m in infos}
         self._cursor = 0  # fill_step's position in the trainer's pool
+        self.pending_pool: list[str] = []  # pool sample waiting for embeddings (first_pool)
+        self.ready_pool: list[str] = []  # embedded, not yet added to the algorithm's pool
 
     def compute(self, items: list) -> dict[str, dict[str, np.ndarray]]:
         """``{item_id: {"<m>_emb": float16 [E]}}`` for the items each encoder could embed."""
@@ -167,15 +169,61 @@ class PretrainedInputs:
 _sink: list = [None]  # where prefill reports (done, total): the trainer process's status
 
 
+def first_pool(trainer) -> list[str]:
+    """The pool the trainer attaches first. With a pretrained encoder: of the default algorithm's
+    pool sample, what the cache holds plus up to ``[encoders] first_pool`` more, embedded now
+    with the first hold-out items (progress to the status bar); the rest of the sample joins the
+    pool as the idle trainer embeds it (``idle_fill``). The first model waits for minutes of a
+    CPU, not for a whole project."""
+    from mmrl_desktop.core.learning.pretrained.cache import item_key
+    from mmrl_desktop.core.learning.pretrained.settings import split_table
+
+    pre = getattr(trainer.featurizer, "pretrained", None)
+    if pre is None:
+        return trainer.pool_ids
+    sample = getattr(trainer.algorithm, "pool_sample", lambda ids: [])(trainer.pool_ids)
+    first_n = split_table(getattr(trainer.project, "encoders", None))[1]["first_pool"]
+    cached, rest = [], []
+    for it in trainer._items(sample):
+        try:
+            have = all(item_key(it, m, s.hashes) in s.cache for m, s in pre.sources.items())
+        except Exception:
+            have = False  # unreadable: let the featurizer say so
+        (cached if have else rest).append(it.item_id)
+    first = cached + rest[: max(0, first_n - len(cached))]
+    pre.prefill(trainer._items(first + trainer.holdout_ids[:HOLDOUT_FIRST]))
+    pre.pending_pool = rest[len(first) - len(cached) :]
+    return first if sample else trainer.pool_ids
+
+
+HOLDOUT_FIRST = 128  # hold-out items embedded before the first model (the rest when evaluated)
+
+
 def idle_fill(trainer) -> bool:
-    """Between updates, when the trainer has nothing to train: one small batch of its pool's
-    missing embeddings (the rest of a large project, so later predictions find them cached).
-    False when there is nothing left (or no pretrained encoder)."""
+    """Between updates, when the trainer has nothing to train: the next few pool items waiting
+    for their embedding, added to the default algorithm's pool every ``POOL_STEP`` (then the
+    rest of a large project, so later predictions find them cached). False when there is
+    nothing left (or no pretrained encoder)."""
     featurizer = getattr(trainer, "featurizer", None)
-    pretrained = getattr(featurizer, "pretrained", None)
-    if pretrained is None:
+    pre = getattr(featurizer, "pretrained", None)
+    if pre is None:
         return False
-    return pretrained.fill_step(trainer.pool_ids, trainer._items)
+    if pre.pending_pool:
+        chunk, pre.pending_pool = pre.pending_pool[:4], pre.pending_pool[4:]
+        for source in pre.sources.values():
+            source.vectors(trainer._items(chunk))
+        pre.ready_pool += chunk
+        if len(pre.ready_pool) >= POOL_STEP or not pre.pending_pool:
+            trainer.algorithm.extend_pool(pre.ready_pool)
+            pre.ready_pool = []
+        total = len(trainer.algorithm.pool_ids) + len(pre.ready_pool) + len(pre.pending_pool)
+        if _sink[0] is not None:
+            _sink[0](total - len(pre.pending_pool), total)
+        return True
+    return pre.fill_step(trainer.pool_ids, trainer._items)
+
+
+POOL_STEP = 256  # embedded items added to the pool at once (each addition rebuilds the graphs)
 
 
 def report_progress_to(progress) -> None:

@@ -4,8 +4,9 @@ fills a project's embedding cache for them.
     [encoders]
     image = "/models/dinov2-base"     # a Hugging Face folder; relative paths: to the project
     text = "/models/bert-base"
-    lora = false                      # LoRA adapters on the encoder (GPU or opt-in)
+    lora = false                      # LoRA adapters on the encoder (not used yet)
     batch_size = 16                   # items per forward pass of the background job
+    first_pool = 512                  # pool items embedded before the first model
 
 ``encoder_infos(root, table)`` checks every folder (``inspect_encoder``: refusals are one
 sentence) and returns ``{modality: EncoderInfo}``; ``fill_project`` embeds every item of the
@@ -26,14 +27,15 @@ from mmrl_desktop.core.learning.pretrained.hf_folder import (
     inspect_encoder,
 )
 
-OPTIONS: dict[str, type] = {"lora": bool, "batch_size": int}
+OPTIONS: dict[str, type] = {"lora": bool, "batch_size": int, "first_pool": int}
 DEFAULT_BATCH = 16
+FIRST_POOL = 512  # pool items embedded before the first model; the rest join as they are
 
 
 def split_table(table: dict | None) -> tuple[dict[str, str], dict[str, Any]]:
     """``[encoders]`` → (modality → folder, options), or ``UserError`` for a bad key or value."""
     paths: dict[str, str] = {}
-    options: dict[str, Any] = {"lora": False, "batch_size": DEFAULT_BATCH}
+    options: dict[str, Any] = {"lora": False, "batch_size": DEFAULT_BATCH, "first_pool": FIRST_POOL}
     for key, value in (table or {}).items():
         if key in ENCODER_MODALITIES:
             if not isinstance(value, str):
@@ -48,8 +50,8 @@ def split_table(table: dict | None) -> tuple[dict[str, str], dict[str, Any]]:
         else:
             known = ", ".join([*ENCODER_MODALITIES, *OPTIONS])
             raise UserError(f"unknown [encoders] setting {key!r}; known: {known}.")
-    if options["batch_size"] < 1:
-        raise UserError("[encoders] batch_size must be at least 1.")
+    if options["batch_size"] < 1 or options["first_pool"] < 1:
+        raise UserError("[encoders] batch_size and first_pool must be at least 1.")
     return paths, options
 
 

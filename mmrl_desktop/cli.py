@@ -260,10 +260,11 @@ def _add_bench(sub) -> None:
     )
     p.add_argument(
         "--arm",
-        choices=("kto", "sft", "kto+edits", "none"),
+        choices=("kto", "kto+accepted", "sft", "kto+edits", "none"),
         default="kto",
-        help="--task generate: learn from thumbs (kto), from the expert's texts (sft: give "
-        "--corrections 1), both, or not at all",
+        help="--task generate: learn from thumbs (kto; kto+accepted: each thumbs-up draft also "
+        "a supervised target), from the expert's texts (sft: give --corrections 1), both, or "
+        "not at all",
     )
 
 

@@ -50,12 +50,12 @@ def test_items_prompts_and_the_expert():
 
 
 def test_every_arm_runs_and_reports_the_curve(source, base):
-    for arm in ("kto", "sft", "kto+edits", "none"):
+    for arm in ("kto", "kto+accepted", "sft", "kto+edits", "none"):
         out = run_generate_bench(str(source), str(base), arm, [3], 1.0, settings=FAST)
         assert [row["feedback"] for row in out["curve"]] == [0, 3]
         assert 0 <= out["curve"][-1]["heldout_thumbs_up"] <= 1
         assert out["test_items"] == 6 and out["arm"] == arm
-        if arm in ("kto", "kto+edits"):
+        if arm.startswith("kto"):
             assert {"loss", "kl", "reward_margin"} <= set(out["curve"][-1])
         if arm == "none":
             assert out["curve"][0]["heldout_greedy"] == out["curve"][-1]["heldout_greedy"]

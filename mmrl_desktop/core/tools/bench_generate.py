@@ -9,6 +9,8 @@ simulated expert gives 👍 when the draft names the item's true label as a word
 Arms (one per run; ``benchmarks/generate/run.py`` runs them all over seeds):
 
 * ``kto``   — thumbs only: each answer becomes a KTO example (the draft, desirable or not);
+* ``kto+accepted`` — thumbs only, and each 👍 draft also a supervised target (an accepted draft
+  is the expert's text, as an edit is);
 * ``sft``   — supervised on the expert's texts: the accepted draft, or the right answer typed in
   (an edit after every 👎: the supervised run's expert writes every correction);
 * ``kto+edits`` — KTO on thumbs, the edits as desirable examples and supervised targets;
@@ -44,7 +46,7 @@ import numpy as np
 
 from mmrl_desktop.core.errors import UserError
 
-ARMS = ("kto", "sft", "kto+edits", "none")
+ARMS = ("kto", "kto+accepted", "sft", "kto+edits", "none")
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 LEVELS = ".:+#"
 PROMPT = "item: {text} answer:"
@@ -197,10 +199,12 @@ class Learner:
     def answer(self, item: GenItem, draft, up: bool, edit: str | None) -> None:
         from mmrl_desktop.core.learning.generate.encode import Example
 
-        if self.arm in ("kto", "kto+edits"):
+        if self.arm in ("kto", "kto+accepted", "kto+edits"):
             self.kto.append(Example(item.prompt, draft.text, up, None, draft.token_ids))
             if edit is not None and self.arm == "kto+edits":
                 self.kto.append(Example(item.prompt, edit, True))
+        if self.arm == "kto+accepted" and up:  # thumbs only: the accepted draft as a target too
+            self.sft.append(Example(item.prompt, draft.text, True, None, draft.token_ids))
         if self.arm == "sft" or (self.arm == "kto+edits" and edit is not None):
             target = draft.text if up else edit
             if target is not None:

@@ -117,9 +117,13 @@ def test_simulate_predict_evaluate_and_export_with_the_encoder_inside(vit, tmp_p
         assert info["inputs"][0]["shape"] == ["batch", 3, 32, 32]
         assert info["check"]["max_abs_diff"] <= 1e-4
         assert info["check"]["pretrained_max_abs_diff"] < 5e-2
+    import warnings
+
     import torch
 
-    model = torch.jit.load(str(tmp_path / "m-torchscript" / "model.pt"))
+    with warnings.catch_warnings():  # torch.jit.load says it is deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model = torch.jit.load(str(tmp_path / "m-torchscript" / "model.pt"))
     (probs,) = model(torch.rand(2, 3, 32, 32), torch.ones(2))
     assert tuple(probs.shape) == (2, 2)
 

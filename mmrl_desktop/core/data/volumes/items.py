@@ -96,7 +96,7 @@ def volume_of_item(item) -> Volume:
         return read_multiframe(first)
     if fmt != "dicom-series":
         raise UnreadableFile(f"unknown volume format {fmt!r}")
-    from mmrl_desktop.core.data.volumes.dicom_series import LazySeries
+    from mmrl_desktop.core.data.volumes.lazy import LazySeries
 
     files = _series_files(item, record)
     shape = tuple(int(s) for s in record["shape"])

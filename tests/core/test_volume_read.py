@@ -176,3 +176,16 @@ def test_plain_slices_are_read_at_their_offset_and_a_changed_file_is_decoded(tmp
     ds.BitsStored = 12  # bits that do not fill their words: never read raw
     ds.save_as(plan.files[6])
     assert read_header(plan.files[6]).raw_at is None
+
+
+def test_nifti_scaling_and_a_4d_file_read_as_its_first_volume(tmp_path):
+    import nibabel as nib
+
+    data = _stored().T.astype(np.int16)  # (x, y, z)
+    img = nib.Nifti1Image(np.stack([data, data + 1], axis=-1), np.diag([0.7, 0.8, 2.5, 1.0]))
+    img.header.set_slope_inter(2.0, -1000.0)
+    nib.save(img, tmp_path / "four.nii")
+    vol = read_volume(tmp_path / "four.nii")
+    assert vol.shape == SHAPE and "first" in vol.tags["frames"]
+    np.testing.assert_allclose(vol.array(), _stored() * 2.0 - 1000.0)
+    assert vol.spacing == pytest.approx(SPACING)

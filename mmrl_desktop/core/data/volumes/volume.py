@@ -20,7 +20,7 @@ convention**, from the affine (the voxel axis nearest each patient axis):
 - coronal: rows superior → inferior, columns patient right → left; index 0 is the most anterior.
 - sagittal: rows superior → inferior, columns anterior → posterior; index 0 is the patient's right.
 
-Reading is lazy: a NIfTI file through nibabel's array proxy (one plane read at a time), a DICOM
+``read.read_volume`` opens a path. Reading is lazy: a NIfTI file through nibabel's array proxy (one plane read at a time), a DICOM
 series one file per slice on demand with a small LRU (``dicom_series.LazySeries``); ``voxels`` is
 then an array-like (``shape``, ``dtype``, ``__getitem__``, ``__array__``) rather than an ndarray.
 """
@@ -173,36 +173,6 @@ def axis_map(affine: np.ndarray) -> list[tuple[int, int]]:
         if score > best_score + 1e-9:
             best, best_score = perm, score
     return [(best[p], 1 if cos[p, best[p]] >= 0 else -1) for p in range(3)]
-
-
-def read_volume(path: str | os.PathLike | list | tuple) -> Volume:
-    """A volume from a DICOM series folder, a list of a series' files, a multi-frame DICOM file,
-    or a ``.nii`` / ``.nii.gz`` file. Raises ``UnreadableFile`` (one sentence) otherwise; a folder
-    with several series is refused (import them: each becomes its own item)."""
-    from mmrl_desktop.core.data.loaders.base import UnreadableFile
-
-    if isinstance(path, (list, tuple)):
-        from mmrl_desktop.core.data.volumes.dicom_series import read_series
-
-        return read_series([os.fspath(p) for p in path])
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        from mmrl_desktop.core.data.volumes.dicom_series import read_series_folder
-
-        return read_series_folder(path)
-    if is_nifti_name(path):
-        from mmrl_desktop.core.data.volumes.nifti import read_nifti
-
-        return read_nifti(path)
-    from mmrl_desktop.core.data.loaders.base import is_dicom_path
-
-    if is_dicom_path(path):
-        from mmrl_desktop.core.data.volumes.multiframe import read_multiframe
-
-        return read_multiframe(path)
-    raise UnreadableFile(
-        "not a volume (a DICOM series folder, a multi-frame DICOM or a NIfTI file)"
-    )
 
 
 def is_nifti_name(name: str) -> bool:

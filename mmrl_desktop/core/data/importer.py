@@ -14,60 +14,28 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import time
 from dataclasses import dataclass, field
-from pathlib import PureWindowsPath
 
-from mmrl_desktop.core.data.holdout import DEFAULT_HOLDOUT, per_label, plan_splits, split_of_cell
+from mmrl_desktop.core.data.holdout import DEFAULT_HOLDOUT, per_label, plan_splits
 from mmrl_desktop.core.data.items import Item
 from mmrl_desktop.core.data.loaders import (
-    SOURCE_ROOT,
-    UnreadableFile,
-    check_file,
-    has_dicom_preamble,
     kind_of,
     regular_file_reason,
 )
 from mmrl_desktop.core.data.manifest import MAX_MANIFEST_BYTES as MAX_MANIFEST_BYTES
-from mmrl_desktop.core.data.manifest import MEDIA, read_manifest
+from mmrl_desktop.core.data.manifest_scan import scan_manifest as scan_manifest
 from mmrl_desktop.core.data.project import DEFAULT_TASK, PROJECT_FILE, Project
+from mmrl_desktop.core.data.scan_common import ImportCancelled as ImportCancelled
+from mmrl_desktop.core.data.scan_common import Scan as Scan
+from mmrl_desktop.core.data.scan_common import Skipped as Skipped
+from mmrl_desktop.core.data.scan_common import _check_slots, _Checker, _inside, _slot, _unique
+from mmrl_desktop.core.data.scan_common import natural_key as natural_key
 from mmrl_desktop.core.data.volumes import scan as volumes
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.tasks import TaskState
 
 MANIFEST_NAMES = ("items.csv", "items.jsonl")
-
-
-class ImportCancelled(UserError):
-    """The user cancelled an import; nothing was written."""
-
-
-@dataclass(frozen=True)
-class Skipped:
-    path: str  # relative to SOURCE (for a manifest: to the manifest's folder), '/' separated
-    reason: str
-
-
-@dataclass
-class Scan:
-    """What a SOURCE holds: valid items with their label (None = unlabelled; written under the
-    project's task by ``write_items``) and the files that were refused."""
-
-    source: str
-    layout: str  # "folder" | "manifest"
-    items: list[tuple[Item, str | None]] = field(default_factory=list)  # (item, label)
-    skipped: list[Skipped] = field(default_factory=list)
-    files_seen: int = 0
-    splits: dict[str, str] | None = None  # a manifest's split column: {item id: pool|holdout}
-    notes: list[str] = field(default_factory=list)  # kept but reported (a volume's spacing gap)
-
-    def skip(self, path: str, reason: str) -> None:
-        self.skipped.append(Skipped(path, reason))
-
-    @property
-    def classes(self) -> list[str]:
-        return sorted({lab for _, lab in self.items if lab}, key=natural_key)
 
 
 @dataclass
@@ -103,60 +71,7 @@ class ImportResult:
         }
 
 
-def natural_key(text: str) -> list:
-    """'2' before '10'; case-insensitive otherwise."""
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", text)]
-
-
-# ------------------------------------------------------------------ per-file checks
-def _slot(kind: str) -> str:
-    return "image" if kind == "dicom" else kind
-
-
-class _Checker:
-    """Runs ``check_file`` once per path, with progress and cancellation (``state``)."""
-
-    def __init__(self, state: TaskState | None, total: int):
-        self.state = state if state is not None else TaskState()
-        self.total, self.done = total, 0
-        self.cache: dict[tuple[str, str], dict | str] = {}
-        self.root = ""  # a manifest's folder: a volume's files are recorded relative to it
-
-    def __call__(self, path: str, kind: str) -> dict | str:
-        """Info dict when the file is good, else the reason (a sentence)."""
-        key = (path, kind)
-        if key not in self.cache:
-            try:
-                if kind == "volume":  # (image path, info, files set aside, notes)
-                    self.cache[key] = volumes.manifest_volume(path, self.root)  # type: ignore[assignment]
-                else:
-                    self.cache[key] = check_file(path, kind)
-            except UnreadableFile as err:
-                self.cache[key] = str(err)
-            except MemoryError:
-                self.cache[key] = "file is too large to check"
-            except Exception as err:  # a library failing on odd input must not stop an import
-                self.cache[key] = f"file cannot be read ({type(err).__name__}: {err})"[:200]
-            self.done += 1
-            self.state.progress(self.done, self.total)
-            self.stop()
-        return self.cache[key]
-
-    def stop(self) -> None:
-        if self.state.should_stop():
-            raise ImportCancelled("the import was cancelled; nothing was imported.")
-
-
-def _unique(slot_maps) -> int:
-    """How many distinct (path, kind) checks the slots need (the progress total)."""
-    return len({(path, kind) for slots in slot_maps for path, kind, _ in slots.values()})
-
-
 # ------------------------------------------------------------------ symlinks
-def _inside(root: str, path: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
 def _follow_link(path: str, root: str) -> tuple[str | None, str | None]:
     """(real path, None) for a link that stays inside ``root``; (None, reason) otherwise."""
     try:
@@ -198,27 +113,6 @@ def _class_folders(real_root: str, scan: Scan) -> list[tuple[str, str]]:
         else:
             scan.skip(name, "not a regular file or folder")
     return classes
-
-
-def _check_slots(check, slots: dict, scan: Scan, root: str, prefix: str = ""):
-    """An item's files that pass ``check`` (slot → path) and its info (the source root, a
-    DICOM's tags); a file that fails is skipped as ``prefix`` + its name as written."""
-    files: dict[str, str] = {}
-    info: dict = {SOURCE_ROOT: root}
-    for slot, (path, kind, name) in slots.items():
-        result = check(path, kind)
-        if isinstance(result, str):
-            scan.skip(f"{prefix}{name}", result)
-            continue
-        files[slot] = path
-        if kind == "volume":  # a manifest's series folder, NIfTI or multi-frame file
-            files[slot], vinfo, dropped, notes = result  # type: ignore[misc]
-            info = {**vinfo, **info}
-            scan.skipped += [Skipped(p, r) for p, r in dropped]
-            scan.notes += notes
-        elif kind == "dicom":
-            info.update(result)
-    return files, info
 
 
 def scan_folder(root: str, state: TaskState | None = None) -> Scan:
@@ -293,124 +187,6 @@ def _entries(folder: str, rel: str, scan: Scan) -> list[os.DirEntry]:
     except OSError as err:
         scan.skip(rel or ".", f"folder cannot be read ({err.strerror or err})")
         return []
-
-
-# ------------------------------------------------------------------ manifests
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
-def _manifest_path(cell: str, base: str) -> tuple[str | None, str | None]:
-    """(real path, None) for a manifest cell that names a file inside ``base``; else the reason."""
-    if os.path.isabs(cell) or PureWindowsPath(cell).is_absolute() or cell.startswith(("/", "\\")):
-        return (
-            None,
-            "absolute paths are not allowed in a manifest (write them relative to its folder)",
-        )
-    norm = os.path.normpath(cell.replace("\\", "/"))
-    if norm == ".." or norm.startswith(".." + os.sep) or PureWindowsPath(cell).drive:
-        return None, "path leaves the manifest's folder ('..' is not allowed)"
-    full = os.path.join(base, norm)
-    real = os.path.realpath(full)
-    if not _inside(base, real):
-        if os.path.islink(full) or os.path.lexists(full):
-            return None, "path leads outside the manifest's folder through a symbolic link"
-        return None, "path leaves the manifest's folder"
-    if not os.path.exists(real):
-        try:
-            os.stat(full)
-        except OSError as err:
-            if err.errno == errno.ELOOP:
-                return None, "symbolic link loops (it leads back to itself)"
-        return None, "file not found"
-    if os.path.isdir(real):
-        return real, None  # a series folder (an ``image``), else refused by ``_row_media``
-    not_regular = regular_file_reason(real)  # never open a FIFO, socket or device
-    if not_regular:
-        return None, not_regular
-    return real, None
-
-
-def _is_text_path(text: str) -> bool:
-    return "\n" not in text and len(text) < 1024 and text.lower().endswith(".txt")
-
-
-def _row_media(row: dict, base: str, scan: Scan) -> tuple[dict, str | None, bool]:
-    """A manifest row's files (slot → (real path, kind, path as written)), its inline text, and
-    whether it names no media at all; a path that cannot be used is skipped into ``scan``."""
-    files: dict[str, tuple[str, str, str]] = {}
-    inline = None
-    empty = True
-    for slot in MEDIA:
-        value = _cell(row.get(slot))
-        if not value:
-            continue
-        empty = False
-        if slot == "text" and not _is_text_path(value):
-            inline = str(row.get(slot))
-            continue
-        real, reason = _manifest_path(value, base)
-        if reason:
-            scan.skip(value.replace("\\", "/"), reason)
-            continue
-        kind = slot
-        if os.path.isdir(real) and slot != "image":
-            scan.skip(value.replace("\\", "/"), "is a folder, not a file")
-            continue
-        if slot == "image" and (os.path.isdir(real) or volumes.is_nifti_name(real)):
-            kind = "volume"
-        elif slot == "image" and (value.lower().endswith(".dcm") or has_dicom_preamble(real)):
-            kind = "dicom"
-        files[slot] = (real, kind, value.replace("\\", "/"))
-    return files, inline, empty
-
-
-def scan_manifest(manifest: str, state: TaskState | None = None) -> Scan:
-    scan = Scan(source=manifest, layout="manifest")
-    name = os.path.basename(manifest)
-    base = os.path.realpath(os.path.dirname(os.path.abspath(manifest)))
-    seen: dict[str, int] = {}
-    splits: dict[str, str] = {}
-    rows: list[tuple[str, str | None, str | None, dict[str, tuple[str, str, str]]]] = []
-    for line, row in read_manifest(manifest):
-        where = f"{name}:{line}"
-        if isinstance(row, str):
-            scan.skip(where, row)
-            continue
-        item_id = _cell(row.get("id"))
-        if not item_id:
-            scan.skip(where, "row has no id")
-            continue
-        if item_id in seen:
-            scan.skip(where, f"duplicate id {item_id!r}: the row on line {seen[item_id]} was kept")
-            continue
-        split = split_of_cell(_cell(row.get("split")))
-        if split is None:
-            scan.skip(where, f"split {_cell(row.get('split'))!r} is neither pool nor holdout")
-            continue
-        seen[item_id] = line
-        splits[item_id] = split
-        label = _cell(row.get("label")) or None
-        files, inline, empty = _row_media(row, base, scan)
-        if empty:
-            scan.skip(where, "row has no image, audio or text")
-            continue
-        rows.append((item_id, label, inline, files))
-    scan.files_seen = sum(len(f) for *_, f in rows)
-    check = _Checker(state, _unique(f for *_, f in rows))
-    check.root = base
-    for item_id, label, inline, slots in rows:
-        files, info = _check_slots(check, slots, scan, base)
-        if files or inline is not None:
-            scan.items.append((Item(item_id, text_inline=inline, info=info, **files), label))
-    volumes.promote_multiframe(scan.items)
-    if any(splits.values()):  # the manifest names a split: it decides (an empty cell = pool)
-        scan.splits = {i: s or "pool" for i, s in splits.items()}
-    return scan
 
 
 # ------------------------------------------------------------------ entry points

@@ -17,11 +17,11 @@ MAX_LISTED = 20
 def _checked_paths(args) -> tuple[Path, Path]:
     """(project folder, SOURCE), refused in one sentence before any scanning: the demo, a file,
     the SOURCE itself, an unreadable project."""
-    from mmrl_desktop.core.data.demo import DEMO_NAME, is_demo
+    from mmrl_desktop.core.data.demo import DEMO_CT_NAME, DEMO_NAME, is_demo
     from mmrl_desktop.core.data.project import PROJECT_FILE, Project
 
     target = Path(args.project).expanduser()
-    if args.project == DEMO_NAME or is_demo(target):
+    if args.project in (DEMO_NAME, DEMO_CT_NAME) or is_demo(target):
         raise UserError(
             "the built-in demo project is protected and cannot be imported into; "
             "give a folder of your own, e.g. --project my-project."

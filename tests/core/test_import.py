@@ -178,6 +178,18 @@ def test_progress_and_cancel_through_the_core_task_state(tmp_path):
     assert steps[-1][0] == steps[-1][1]
 
 
+def test_demo_ct_project_is_refused_by_name(tmp_path, monkeypatch):
+    from mmrl_desktop.commands import import_cmd
+
+    src = tmp_path / "src" / "a"
+    src.mkdir(parents=True)
+    (src / "x.png").write_bytes(png_bytes())
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match="demo project is protected"):
+        import_cmd.run(SimpleNamespace(source=str(src.parent), project="demo-ct", json=True))
+    assert not (tmp_path / "demo-ct").exists()
+
+
 def test_demo_project_is_refused(tmp_path):
     from mmrl_desktop.commands import import_cmd
 

@@ -123,10 +123,9 @@ def image_side(sides: list[int]) -> int:
 
     Tiny images (median ≤ 16 px, e.g. 8×8 digits) keep their median side (at least 8): upscaling
     adds nothing. Larger ones get the power of two nearest their median, clamped to 32..64: 24 px
-    icons become 32, 64 px shapes stay 64, photos 64. Not 128: an update at 128 px costs ~2× one at
-    64 (~110 ms against ~55 ms of CPU for 32 images, plus the algorithm's own passes), more than
-    the 1/8 s the trainer has per update at 8 updates per answer; set ``image_size = 128`` for
-    fine detail on a fast machine."""
+    icons become 32, 64 px shapes stay 64, photos 64. Not 128: the image model averages
+    2×2 blocks down to 32 px whatever the side (``encoders.SmallCNN``), so a larger side only costs
+    memory in the cache and the pool (the default algorithm's pixel and gradient views read it)."""
     if not sides:
         return 32
     median = float(statistics.median(sides))

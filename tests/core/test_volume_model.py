@@ -133,3 +133,17 @@ def test_evaluate_and_simulate_take_volume_items(trained):
     assert not res.get("unreadable_items")
     sim = run_simulation(project, clicks=2, device="cpu")
     assert sim["clicks"] == 2 and sim["unreadable_items"] == []
+
+
+def test_slab_projections_keep_a_small_nodule_bright_in_the_lung_window():
+    from mmrl_desktop.core.learning.model.volume_encoder import SLABS, SlabEncoder
+
+    lung, tissue = (-850 + 1000) / 2000, (40 + 1000) / 2000  # the grid's [0, 1] = [-1000, 1000] HU
+    x = torch.full((1, 1, 64, 64, 64), lung)
+    x[0, 0, 40, 21, 37] = tissue  # one voxel of soft tissue in the lung, 64³ grid
+    p = SlabEncoder.projections(x)
+    assert p.shape == (1, 2 * SLABS, 32, 32)  # 2×2 max down to the CNN's working side
+    slab = 40 * SLABS // 64
+    assert p[0, slab, 10, 18] == pytest.approx(tissue)  # not averaged away
+    assert p[0, SLABS + slab, 10, 18] > 0.9  # the windowed MIP: as bright as it gets
+    assert p[0, SLABS + slab].median() < 0.3  # the lung stays dark

@@ -14,8 +14,15 @@ Encoders (``ModelConfig.volume_encoder``, ADR 0015 for the measurements behind t
   between them (16³ → 8³ → 4³), global average and max pooling, a linear projection. The stem
   keeps an update cheap: without it (blocks at 32³) one 32-volume update took 1.7 s on one CPU
   thread, with it 0.26 s.
-- ``2.5d`` — ``SlabEncoder``: the grid cut into three slabs along the body axis; the maximum and
-  mean intensity projection of each (6 channels) through the 2-D ``SmallCNN``.
+- ``2.5d`` — ``SlabEncoder``: the grid cut into ``SLABS`` (4) slabs along the body axis; the
+  maximum intensity projection of each, twice: as stored and in a lung window (the grid's
+  [-1000, 1000] HU clipped at ``LUNG_WINDOW_TOP`` 100 HU, so a soft-tissue nodule is as bright as
+  anything in the lung's MIP and bone no longer dominates the standardisation), 8 channels; a
+  2×2 max (not mean: a small bright spot survives it) while the side is above 32; then the 2-D
+  ``SmallCNN`` at its 32 px working side. For MR (percentile-scaled grids) the windowed channels
+  are the upper half clipped; the plain ones keep everything. Offline, on 200 of the benchmark's
+  phantoms (600 Adam steps, 90 held out, 2 seeds): 3 slabs of max+mean at 24³ .76/.59; 4 slabs,
+  windowed MIP at 32³ .84/.86; at 48³ with the CNN's 2×2 mean .76/.74, with a 2×2 max .82/.84.
 
 Input: float ``[B, 1, S, S, S]`` in [0, 1] (``Featurizer.collate``'s ``"volume"``).
 """
@@ -32,7 +39,9 @@ from mmrl_desktop.core.learning.model.encoders import SmallCNN
 HU_RANGE = (-1000.0, 1000.0)
 WIDTHS_3D = (16, 32, 64)
 STEM_SIDE = 16  # a learned stride-2 stem brings larger grids down to this side first
-SLABS = 3
+SLABS = 4
+LUNG_WINDOW_TOP = 0.55  # on the grid's [0, 1] = [-1000, 1000] HU: 100 HU
+WORK_SIDE_2D = 32
 
 
 # ------------------------------------------------------------------ the grid
@@ -116,18 +125,24 @@ class SmallCNN3D(nn.Module):
 
 
 class SlabEncoder(nn.Module):
-    """2.5-D: max and mean projections of ``SLABS`` slabs along the body axis → 2-D CNN."""
+    """2.5-D: plain and lung-windowed MIPs of ``SLABS`` slabs along the body axis → 2-D CNN."""
 
     def __init__(self, size: int, dim: int):
         super().__init__()
-        self.cnn = SmallCNN(2 * SLABS, size, dim)
+        self.cnn = SmallCNN(2 * SLABS, min(size, WORK_SIDE_2D), dim)
+
+    @staticmethod
+    def projections(x: torch.Tensor) -> torch.Tensor:
+        """``[B, 2·SLABS, s, s]`` (s ≤ 32): the plain MIPs, then the lung-windowed ones."""
+        v = x[:, 0]  # [B, Z, Y, X]
+        mips = torch.stack([s.amax(1) for s in torch.tensor_split(v, SLABS, dim=1)], 1)
+        p = torch.cat([mips, (mips / LUNG_WINDOW_TOP).clamp(max=1.0)], 1)
+        while p.shape[-1] > WORK_SIDE_2D:
+            p = F.max_pool2d(p, 2, ceil_mode=True)
+        return p
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        v = x[:, 0]  # [B, Z, Y, X]
-        slabs = torch.tensor_split(v, SLABS, dim=1)
-        maxes = [s.amax(1) for s in slabs]
-        means = [s.mean(1) for s in slabs]
-        return self.cnn(torch.stack(maxes + means, 1))
+        return self.cnn(self.projections(x))
 
 
 def build_volume_encoder(kind: str, size: int, dim: int) -> nn.Module:

@@ -4,7 +4,7 @@ the trainer, the simulated expert, the held-out accuracy).
 
     python -m benchmarks.volumes.run --out benchmarks/volumes/results/run.jsonl \\
         [--cases 300] [--seeds 0,1,2] [--feedback 50,100,200] [--encoders 3d-cnn,2.5d] \\
-        [--algorithms default,supervised] [--size 24] [--jobs 2]
+        [--algorithms default,supervised] [--size 32] [--jobs 2]
     python -m benchmarks.volumes.run --summary benchmarks/volumes/results/run.jsonl
 
 The data set (``make_data``) is written once under ``--data`` (default
@@ -168,7 +168,7 @@ def main(argv=None) -> int:
     ap.add_argument("--encoder", default="3d-cnn")
     ap.add_argument("--algorithms", default="default,supervised")
     ap.add_argument("--algorithm", default="default")
-    ap.add_argument("--size", type=int, default=24)
+    ap.add_argument("--size", type=int, default=32)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", default=str(HERE / "results" / "run.jsonl"))
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

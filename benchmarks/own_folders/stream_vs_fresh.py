@@ -1,0 +1,170 @@
+# ruff: noqa: B023  (each lambda is called at once by run())
+"""Issue 17 diagnosis (an experiment, not a test): the app's Policy trained with the image anchor's
+loop (500 Adam steps on the first N answered items at once) against the trainer's procedure
+(one answer at a time, 8 AdamW updates after each, uniform replay, the app's augmentation).
+
+    SET=shapes SEED=0 N=300 python -m benchmarks.own_folders.stream_vs_fresh \
+        anchor pol64-anchorloop pol64-stream-of pol32-stream-of
+
+Names: ``anchor`` (the anchor's CNN, 32 px); ``pol<side>-anchorloop`` / ``pol<side>-stream``,
+with ``-of`` (flips/turns), ``-augA`` (the anchor's augmentation), ``-lr<x>``, ``-per<n>``.
+Seed 0, shapes, 300: anchor .78; the policy with the anchor's loop .85 (64 px) / .92 (32 px);
+streamed: .83 (2×2-mean stem, now the default) against .41/.37 with the old learned stride-2
+stem (docs/benchmarks.md §5c)."""
+
+import os
+import sys
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from benchmarks.own_folders import anchors, datasets, protocol
+from mmrl_desktop.core.config import ModelConfig
+from mmrl_desktop.core.learning.augment import Augmenter
+from mmrl_desktop.core.learning.model.policy import build_policy
+from mmrl_desktop.core.learning.optim import AdamW
+
+torch.set_num_threads(1)
+SET = os.environ.get("SET", "shapes")
+SEED = int(os.environ.get("SEED", "0"))
+N = int(os.environ.get("N", "300"))
+ds = datasets.SETS[SET]
+folder, _ = datasets.ensure(SET)
+entries = protocol.folder_items(folder, "image")
+stream, test = protocol.stratified_split([e.label for e in entries], 0.3, SEED)
+labels = sorted({e.label for e in entries})
+y = np.array([labels.index(e.label) for e in entries])
+tr = protocol.answered(stream, N)
+K = len(labels)
+
+
+def load(size, grey=False):
+    x = anchors.load_images([str(e.path) for e in entries], size)
+    if grey:
+        x = (x * np.array([0.299, 0.587, 0.114], np.float32)[:, None, None]).sum(1, keepdims=True)
+    return torch.from_numpy(x)
+
+
+def policy(size, ch, **kw):
+    cfg = ModelConfig(modalities="image", image_size=size, image_channels=ch, **kw)
+    return build_policy(cfg, {"label": K})
+
+
+def acc(model, x, logits_of):
+    model.eval()
+    with torch.no_grad():
+        p = torch.cat(
+            [logits_of(model, x[test][i : i + 256]).argmax(1) for i in range(0, len(test), 256)]
+        )
+    return float((p.numpy() == y[test]).mean())
+
+
+def anchor_loop(model, x, logits_of, aug, steps=500, opt=None, std=False):
+    g = torch.Generator().manual_seed(SEED * 100003 + N)
+    torch.manual_seed(SEED)
+    opt = opt or torch.optim.Adam(model.parameters(), lr=2e-3)
+    xt, yt = x[tr], torch.from_numpy(y[tr])
+    model.train()
+    for _ in range(steps):
+        idx = torch.randint(0, len(xt), (min(32, len(xt)),), generator=g)
+        xb = aug(xt[idx], g)
+        if std:
+            xb = anchors._standardise(xb)
+        loss = F.cross_entropy(logits_of(model, xb), yt[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model
+
+
+def stream_loop(model, x, logits_of, aug, per=8, lr=2e-3, wd=1e-4, clip=5.0, bs=32):
+    """The app's procedure: one answer at a time, ``per`` updates after each, uniform replay."""
+    g = torch.Generator().manual_seed(SEED)
+    opt = AdamW(model.parameters(), lr=lr, weight_decay=wd)
+    model.train()
+    for t in range(1, N + 1):
+        seen = tr[:t]
+        for _ in range(per):
+            n = len(seen)
+            idx = (
+                torch.randperm(n, generator=g) if n <= bs else torch.randint(n, (bs,), generator=g)
+            )
+            rows = [seen[i] for i in idx.tolist()]
+            xb = aug(x[rows], g)
+            loss = F.cross_entropy(logits_of(model, xb), torch.from_numpy(y[rows]))
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            opt.step()
+        if t in (30, 60, 150):
+            print(f"   at {t}: {acc(model, x, logits_of):.3f}", flush=True)
+            model.train()
+    return model
+
+
+pol_logits = lambda m, xb: m({"image": xb})["label"]  # noqa: E731
+seq_logits = lambda m, xb: m(xb)  # noqa: E731
+anc_aug = lambda xb, g: anchors.augment_image(xb, g, ds.orientation_free)  # noqa: E731
+app_aug_of = lambda of: lambda xb, g: Augmenter(orientation_free=of).image(xb, g)  # noqa: E731
+
+
+def run(name, fn):
+    t0 = time.perf_counter()
+    a = fn()
+    print(
+        f"{SET} s{SEED} N{N} {name:40s} acc {a:.3f}  {time.perf_counter() - t0:5.0f}s", flush=True
+    )
+
+
+GREY = SET == "glyphs"
+CH = 1 if GREY else 3
+x32, x64 = load(32, GREY), load(64, GREY)
+which = sys.argv[1:] or ["anchor", "pol32-anchorloop", "pol64-anchorloop", "pol64-stream"]
+torch.manual_seed(SEED)
+for w in which:
+    torch.manual_seed(SEED)
+    if w == "anchor":
+        run(
+            w,
+            lambda: acc(
+                anchor_loop(anchors.small_cnn(CH, K), x32, seq_logits, anc_aug, std=True),
+                anchors._standardise(x32),
+                seq_logits,
+            ),
+        )
+    elif w.startswith("pol"):
+        parts = w.split("-")
+        s = int(parts[0][3:])
+        xs = x32 if s == 32 else x64
+        of = "of" in parts
+        aug = anc_aug if "augA" in parts else app_aug_of(of)
+        kw = {}
+        for p in parts:
+            if p.startswith("lr"):
+                kw["lr"] = float(p[2:])
+            if p.startswith("per"):
+                kw["per"] = int(p[3:])
+        if "anchorloop" in parts:
+            run(w, lambda: acc(anchor_loop(policy(s, CH), xs, pol_logits, aug), xs, pol_logits))
+        else:
+            run(
+                w,
+                lambda: acc(stream_loop(policy(s, CH), xs, pol_logits, aug, **kw), xs, pol_logits),
+            )
+    elif w.startswith("anc") and "stream" in w:
+        run(
+            w,
+            lambda: acc(
+                stream_loop(
+                    anchors.small_cnn(CH, K),
+                    x32,
+                    seq_logits,
+                    lambda xb, g: anchors._standardise(anc_aug(xb, g)),
+                ),
+                anchors._standardise(x32),
+                seq_logits,
+            ),
+        )

@@ -167,6 +167,8 @@ class _TrainerLog:
         trainer.infoChanged.connect(self.info.update)
 
     def _event(self, ev) -> None:
+        if ev.metrics and all(k.startswith("embeddings/") for k in ev.metrics):
+            return  # a pretrained encoder's progress (step 0), not a model version
         self.versions.append((time.perf_counter(), int(ev.metrics.get("data/last_event_id", -1))))
         self.steps.append(int(ev.step))
         if "perf/updates_per_s" in ev.metrics:

@@ -322,7 +322,7 @@ class Featurizer:
 
     def prefill(self, items: list[Item]) -> None:
         """The pretrained modalities' embeddings of ``items`` into the project's cache, in
-        batches, with progress (``pretrained.features.report_progress_to``); else nothing."""
+        batches, with progress (``pretrained.progress.report_progress_to``); else nothing."""
         if self.pretrained is not None:
             self.pretrained.prefill(items)
 

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning.pretrained import progress
 from mmrl_desktop.core.learning.pretrained.hf_folder import EncoderInfo, inspect_encoder
 
 SPEC_KEYS = ("path", "fingerprint", "embedding_size", "architecture", "model_type")
@@ -148,7 +149,7 @@ class PretrainedInputs:
         """Every item's embedding into the cache now, in batches, reporting to the progress sink
         (``report_progress_to``): the trainer calls it before it places the pool."""
         for source in self.sources.values():
-            source.fill(items, progress=_sink[0])
+            source.fill(items, progress=progress.sink())
 
     def fill_step(self, ids: list[str], items_of, batch: int = 4) -> bool:
         """The next ``batch`` items of ``ids`` (the trainer's pool, in order) embedded when the
@@ -161,12 +162,8 @@ class PretrainedInputs:
             source.vectors(chunk)  # computes only the missing ones
             if self._cursor >= len(ids):
                 source.flush()  # the last of them into a shard now
-        if _sink[0] is not None:
-            _sink[0](min(self._cursor, len(ids)), len(ids))
+        progress.report(min(self._cursor, len(ids)), len(ids))
         return True
-
-
-_sink: list = [None]  # where prefill reports (done, total): the trainer process's status
 
 
 def first_pool(trainer) -> list[str]:
@@ -217,34 +214,12 @@ def idle_fill(trainer) -> bool:
             trainer.algorithm.extend_pool(pre.ready_pool)
             pre.ready_pool = []
         total = len(trainer.algorithm.pool_ids) + len(pre.ready_pool) + len(pre.pending_pool)
-        if _sink[0] is not None:
-            _sink[0](total - len(pre.pending_pool), total)
+        progress.report(total - len(pre.pending_pool), total)
         return True
     return pre.fill_step(trainer.pool_ids, trainer._items)
 
 
 POOL_STEP = 256  # embedded items added to the pool at once (each addition rebuilds the graphs)
-
-
-def report_progress_to(progress) -> None:
-    """``progress(done, total)`` from now on receives the embedding progress of ``prefill``
-    (the trainer process sends it to the window's status bar); None: nowhere."""
-    _sink[0] = progress
-
-
-def throttled(send, every_s: float = 0.5):
-    """``send(done, total)`` at most every ``every_s`` seconds, and always at the end."""
-    import time
-
-    last = [0.0]
-
-    def report(done: int, total: int) -> None:
-        now = time.monotonic()
-        if done >= total or now - last[0] >= every_s:
-            last[0] = now
-            send(done, total)
-
-    return report
 
 
 # ------------------------------------------------------------------ the trainer's two hooks
@@ -287,9 +262,3 @@ def fit_encoders(trainer, plan):
         "checkpoints out of the project's checkpoints folder to keep them)."
     )
     return dataclasses.replace(plan, checkpoint=None)
-
-
-def embedding_metrics(send):
-    """A progress callback sending ``{"embeddings/done", "embeddings/total"}`` through
-    ``send(metrics)``, at most twice a second (the trainer process → the status bar)."""
-    return throttled(lambda d, t: send({"embeddings/done": float(d), "embeddings/total": float(t)}))

@@ -299,7 +299,7 @@ def run_loop(
     disk = None
     state = ""
     try:
-        from mmrl_desktop.core.learning.pretrained import progress  # embeddings' progress
+        from mmrl_desktop.core.learning.pretrained import idle, progress  # ADR 0014
 
         progress.report_progress_to(progress.embedding_metrics(lambda m: emit(Metrics(0, 0, m))))
         trainer = build()
@@ -331,7 +331,7 @@ def run_loop(
             if new_state != state:
                 state = new_state
                 emit(State(state))
-            if not result.did_update and not progress.idle_fill(trainer):  # embeddings (ADR 0014)
+            if not result.did_update and not idle.idle_fill(trainer):  # embeddings (ADR 0014)
                 control.wait(0.1)
     except Exception as err:  # never let the loop die silently
         control.error = err

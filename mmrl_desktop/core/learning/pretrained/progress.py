@@ -1,8 +1,6 @@
-"""The trainer loop's hooks for pretrained encoders: where the embedding progress goes (the
-trainer process sends it to the window's status bar) and the idle embedding.
+"""Where the embedding progress goes: the trainer process sends it to the window's status bar.
 
-Torch-free: the loop uses them before anything heavy is imported, and a project without a
-pretrained encoder never imports the embedding code.
+Torch-free, so the trainer loop can set the sink before anything heavy is imported.
 """
 
 from __future__ import annotations
@@ -46,13 +44,3 @@ def embedding_metrics(send):
     """A progress callback sending ``{"embeddings/done", "embeddings/total"}`` through
     ``send(metrics)``, at most twice a second (the trainer process → the status bar)."""
     return throttled(lambda d, t: send({"embeddings/done": float(d), "embeddings/total": float(t)}))
-
-
-def idle_fill(trainer) -> bool:
-    """``features.idle_fill`` when the trainer has a pretrained encoder (ADR 0014); else False,
-    without importing it."""
-    if getattr(getattr(trainer, "featurizer", None), "pretrained", None) is None:
-        return False
-    from mmrl_desktop.core.learning.pretrained import features
-
-    return features.idle_fill(trainer)

@@ -17,3 +17,12 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
     monkeypatch.setenv("MMRL_DESKTOP_LOG_DIR", str(home / "logs"))  # logs.install in subprocesses
     yield
+
+
+@pytest.fixture(scope="module")
+def tiny_lm_folder(tmp_path_factory):
+    """A saved tiny Llama (1 layer) whose vocabulary is ``tests.core.tinylm.WORDS``."""
+    from mmrl_desktop.core.learning.generate.tiny import build_tiny_lm
+    from tests.core.tinylm import WORDS
+
+    return build_tiny_lm(tmp_path_factory.mktemp("lm") / "lm", WORDS, hidden=16, layers=1)

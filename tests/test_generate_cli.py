@@ -14,26 +14,7 @@ from mmrl_desktop.core.config import GenerateConfig
 from mmrl_desktop.core.data.items import Item
 from mmrl_desktop.core.data.project import GenerateTask, Project, Task
 from mmrl_desktop.core.tools.feedback_export import COLUMNS
-
-WORDS = [
-    "Finding:",
-    "case",
-    "0",
-    "1",
-    "2",
-    "3",
-    "4",
-    "5",
-    "no",
-    "focal",
-    "lesion",
-    "nodule",
-    "mm",
-    "right",
-    "upper",
-    "lobe",
-    "normal",
-]
+from tests.core.tinylm import WORDS
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import pytest
 from mmrl_desktop.core.config import GenerateConfig
 from mmrl_desktop.core.data.project import GenerateTask, Project, Task
 from mmrl_desktop.core.errors import ProjectError
+from tests.core.tinylm import WORDS
 
 FINDING = {"prompt": "Finding:", "model": "lm", "max_new_tokens": 4, "temperature": 0.0}
 
@@ -63,39 +64,13 @@ def test_a_bad_generate_task_is_one_sentence(tmp_path, entry, match):
 
 
 # ---------------------------------------------------------------- the trainer process's side
-WORDS = [
-    "Finding:",
-    "case",
-    "0",
-    "1",
-    "2",
-    "3",
-    "4",
-    "5",
-    "no",
-    "focal",
-    "lesion",
-    "nodule",
-    "mm",
-    "right",
-    "upper",
-    "lobe",
-    "normal",
-]
-
-
-@pytest.fixture(scope="module")
-def lm_folder(tmp_path_factory):
-    from mmrl_desktop.core.learning.generate.tiny import build_tiny_lm
-
-    return build_tiny_lm(tmp_path_factory.mktemp("lm") / "lm", WORDS, hidden=16, layers=1)
 
 
 @pytest.fixture
-def project(tmp_path, lm_folder):
+def project(tmp_path, tiny_lm_folder):
     from mmrl_desktop.core.data.items import Item
 
-    task = _task(model=str(lm_folder), temperature=1.0, updates_per_answer=2, draft_ahead=2)
+    task = _task(model=str(tiny_lm_folder), temperature=1.0, updates_per_answer=2, draft_ahead=2)
     p = Project.create(tmp_path / "p", tasks=[Task("label", ["a", "b"])], generate_tasks=[task])
     with p.open_store() as s:
         s.add_items(

@@ -22,39 +22,12 @@ from mmrl_desktop.core.labelling.drafts import DraftBook
 from mmrl_desktop.core.learning.trainer_messages import Drafts
 from mmrl_desktop.gui.draft_panel import DRAFTING, DraftController, DraftPanel
 
-WORDS = [
-    "Finding:",
-    "case",
-    "0",
-    "1",
-    "2",
-    "3",
-    "4",
-    "5",
-    "no",
-    "focal",
-    "lesion",
-    "nodule",
-    "mm",
-    "right",
-    "upper",
-    "lobe",
-    "normal",
-]
 
-
-@pytest.fixture(scope="module")
-def lm_folder(tmp_path_factory):
-    from mmrl_desktop.core.learning.generate.tiny import build_tiny_lm
-
-    return build_tiny_lm(tmp_path_factory.mktemp("lm") / "lm", WORDS, hidden=16, layers=1)
-
-
-def make_project(root, lm_folder, **settings) -> Project:
+def make_project(root, tiny_lm_folder, **settings) -> Project:
     task = GenerateTask(
         "finding",
         GenerateConfig.from_dict(
-            {"prompt": "Finding:", "model": str(lm_folder), "max_new_tokens": 6, **settings}
+            {"prompt": "Finding:", "model": str(tiny_lm_folder), "max_new_tokens": 6, **settings}
         ),
     )
     p = Project.create(root, tasks=[Task("label", ["a", "b"])], generate_tasks=[task])
@@ -71,8 +44,8 @@ def make_project(root, lm_folder, **settings) -> Project:
 
 
 @pytest.fixture
-def project(tmp_path, lm_folder):
-    return make_project(tmp_path / "p", lm_folder)
+def project(tmp_path, tiny_lm_folder):
+    return make_project(tmp_path / "p", tiny_lm_folder)
 
 
 def _real_drafts(project, ids):
@@ -177,12 +150,12 @@ if __name__ == '__main__':
 
 
 def test_the_window_shows_drafts_from_the_trainer_process_without_loading_the_model(
-    tmp_path, lm_folder
+    tmp_path, tiny_lm_folder
 ):
     """The real app: the trainer process loads the tiny model and drafts ahead; the window
     shows the draft, and the next item's draft is there when the expert moves on. A fresh
     interpreter: this test process has imported torch and transformers long ago."""
-    project = make_project(tmp_path / "p", lm_folder, temperature=0.0)
+    project = make_project(tmp_path / "p", tiny_lm_folder, temperature=0.0)
     script = tmp_path / "window_with_drafts.py"
     script.write_text(WINDOW_SCRIPT, encoding="utf-8")
     args = [sys.executable, str(script), str(project.root)]
@@ -198,11 +171,11 @@ def test_the_window_shows_drafts_from_the_trainer_process_without_loading_the_mo
         assert len(s.active_draft_answers()) == 1 and len(s.drafts()) >= 2
 
 
-def test_a_project_of_drafts_only_moves_on_after_each_answer(qtbot, tmp_path, lm_folder):
+def test_a_project_of_drafts_only_moves_on_after_each_answer(qtbot, tmp_path, tiny_lm_folder):
     """No label task: the window shows the drafts, and answering one shows the next item."""
     from mmrl_desktop.gui.main_window import MainWindow
 
-    task = make_project(tmp_path / "with", lm_folder).generate_task()
+    task = make_project(tmp_path / "with", tiny_lm_folder).generate_task()
     p = Project.create(tmp_path / "p", tasks=[], generate_tasks=[task])
     with p.open_store() as s:
         s.add_items([Item(f"i{k}", text_inline=f"case {k}") for k in range(3)])

@@ -108,7 +108,7 @@ def test_the_pretrained_view_places_items_by_their_embedding():
 
 def test_the_trainer_loop_reports_the_embeddings_progress(vit, tmp_path):
     from mmrl_desktop.core.learning.trainer_loop import LoopControl, run_loop
-    from mmrl_desktop.core.learning.trainer_messages import Metrics, State
+    from mmrl_desktop.core.learning.trainer_messages import Metrics, PeakMemory, State
 
     project = _project(tmp_path, vit)
     control, seen = LoopControl(), []
@@ -122,6 +122,9 @@ def test_the_trainer_loop_reports_the_embeddings_progress(vit, tmp_path):
     reports = [e.metrics for e in seen if isinstance(e, Metrics) and "embeddings/done" in e.metrics]
     assert {"embeddings/done": 30, "embeddings/total": 30} in reports  # pool and hold-out
     assert reports[0]["embeddings/done"] < 30  # it was reported while they were computed
+    # with the trainer's peak memory, which a trainer still embedding when stopped never sent
+    first = next(i for i, e in enumerate(seen) if isinstance(e, Metrics))
+    assert isinstance(seen[first + 1], PeakMemory) and seen[first + 1].mb > 0
 
 
 def test_the_trainer_embeds_only_what_it_uses_first(vit, tmp_path):

@@ -5,10 +5,9 @@ then steps it until ``control`` says stop; it never raises. What it reports goes
 ``emit(event)``, one of the events of ``core/learning/trainer_messages.py``: ``State``, ``Info``,
 ``Predictions`` (after each new model version, for the queue), ``Metrics`` (at most every
 ``event_interval_s``, under the charts' keys), ``Warned`` (one sentence; training goes on),
-``Failed`` (one sentence, then ``State("error")``) and ``PeakMemory`` (with each ``Metrics``).
-With an active next-item order (``[algorithm] next_item``, ADR 0013) it also chooses the next
-items on the new model's predictions (``NextItems``, then their ``Predictions``); the GUI only
-reads the next id from them.
+``Failed`` (one sentence, then ``State("error")``) and ``PeakMemory`` (with each ``Metrics``,
+also a pretrained encoder's progress). With an active next-item order (ADR 0013) it also chooses
+the next items on fresh predictions (``NextItems``, then their ``Predictions``).
 
 The newest model reaches disk within seconds of training on an answer (a checkpoint once the
 answers' updates are done, at most every ``save_after_s``), and ``<project>/.trainer.json`` says
@@ -25,8 +24,7 @@ GUI paints a click (a trainer thread only).
 ``serve(conn, project_root, device)`` is the entry point of the trainer *process* (the app's
 default, ADR 0007; ``core/learning/trainer_client.py`` starts it): a reader thread applies the
 commands arriving on ``conn`` to a ``LoopControl`` and the loop's events go back on ``conn``. A
-closed pipe (the app died) stops the loop, which saves a checkpoint on the way out as it always
-does.
+closed pipe (the app died) stops the loop, which saves a checkpoint on the way out as always.
 """
 
 from __future__ import annotations
@@ -301,7 +299,11 @@ def run_loop(
     try:
         from mmrl_desktop.core.learning.pretrained import idle, progress  # ADR 0014
 
-        progress.report_progress_to(progress.embedding_metrics(lambda m: emit(Metrics(0, 0, m))))
+        progress.report_progress_to(
+            progress.embedding_metrics(
+                lambda m: (emit(Metrics(0, 0, m)), emit(PeakMemory(peak_rss_mb())))
+            )
+        )
         trainer = build()
         _announce(trainer, emit)
         sent = _Sent(tasks=_task_names(trainer), chooser=_chooser(trainer))

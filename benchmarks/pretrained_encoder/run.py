@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from benchmarks.own_folders import datasets
-from benchmarks.own_folders.run import _commit, parse_seeds
+from benchmarks.own_folders.run import _commit, merge, parse_seeds
 from benchmarks.pretrained_encoder import pretrain, report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,18 +113,9 @@ def _encoder(args, results: dict) -> str:
 
 def _merge(results: dict, old: dict) -> None:
     """Add ``old``'s runs (one per set, learner and seed: the first kept), sets and encoder."""
-    have = {(r["set"], r["learner"], r["seed"]) for r in results["runs"]}
-    for r in old.get("runs", []):
-        if not r.get("error") and (r["set"], r["learner"], r["seed"]) not in have:
-            results["runs"].append(r)
-            have.add((r["set"], r["learner"], r["seed"]))
-    for name, info in old.get("sets", {}).items():
-        results["sets"].setdefault(name, info)
+    merge(results, old)
     if old.get("encoder"):
         results.setdefault("encoder", old["encoder"])
-    results.setdefault("commits_merged", [])
-    if old.get("commit") not in results["commits_merged"]:
-        results["commits_merged"].append(old.get("commit"))
 
 
 def main(argv=None) -> dict:

@@ -64,27 +64,13 @@ def test_on_ready_reports_decoded_items_only():
 
 
 def _series(folder, n: int = 5):
-    """A small CT series written with pydicom (8×8 slices, 2.5 mm apart)."""
+    """A small CT series (8×8 slices, 2.5 mm apart, stored value 1000 + k in slice k)."""
     import numpy as np
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
-    series = generate_uid()
-    for z in range(n):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = FileDataset(str(folder / f"s{z}.dcm"), {}, file_meta=meta, preamble=b"\0" * 128)
-        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
-        ds.Modality, ds.SeriesInstanceUID, ds.StudyInstanceUID = "CT", series, generate_uid()
-        ds.ImageOrientationPatient, ds.ImagePositionPatient = [1, 0, 0, 0, 1, 0], [0, 0, 2.5 * z]
-        ds.PixelSpacing, ds.InstanceNumber, ds.Rows, ds.Columns = [0.7, 0.7], z + 1, 8, 8
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
-        ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
-        ds.PixelData = np.full((8, 8), 1000 + z, np.int16).tobytes()
-        ds.save_as(str(folder / f"s{z}.dcm"), enforce_file_format=True)
+    from mmrl_desktop.core.data.volumes.synthetic import write_series
+
+    stored = np.stack([np.full((8, 8), 1000 + z, np.int16) for z in range(n)])
+    write_series(folder, stored, spacing=(2.5, 0.7, 0.7), window=None)
 
 
 def test_a_volume_item_is_opened_with_its_first_shown_slice_read_ahead(tmp_path):

@@ -107,3 +107,15 @@ def _no_dangling_qthreads(monkeypatch, request):
             thread.quit()
             thread.wait(2000)
         pytest.fail(f"{len(running)} QThread(s) still running at the end of the test: {names}")
+
+
+@pytest.fixture
+def charts(qtbot):
+    """A shown ``ChartsPanel`` at 1280 × 230 (the chart tests')."""
+    from mmrl_desktop.gui.charts import ChartsPanel
+
+    c = ChartsPanel(capacity=100)
+    qtbot.addWidget(c)
+    c.resize(1280, 230)
+    c.show()
+    return c

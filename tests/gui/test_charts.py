@@ -26,15 +26,6 @@ def test_ring_buffer_wraps_and_keeps_the_newest_in_order():
     assert len(buf) == 0 and buf.last() is None and len(buf.data()[0]) == 0
 
 
-@pytest.fixture
-def charts(qtbot):
-    c = ChartsPanel(capacity=100)
-    qtbot.addWidget(c)
-    c.resize(1280, 230)
-    c.show()
-    return c
-
-
 def test_redraw_timer_draws_only_after_changes(qtbot, charts):
     curve = charts._curves["loss/total"]
     assert not charts.timer.isActive()  # nothing to draw: no timer running

@@ -8,21 +8,11 @@ import pytest
 from mmrl_desktop.core.data.store import Selection
 from mmrl_desktop.core.evaluation.evaluate import evaluate_project
 from mmrl_desktop.core.learning.trainer_messages import Info
-from mmrl_desktop.gui.charts import ChartsPanel
 from mmrl_desktop.gui.dialogs import evaluation_notes as why
 from mmrl_desktop.gui.dialogs.evaluation import EvaluationDialog
 from tests.core.enginefixtures import DEFAULT_TASK, digits_project
 from tests.gui.test_charts import _fill_every_plot
 from tests.gui.test_next_item_gui import project, window  # noqa: F401  (fixtures)
-
-
-@pytest.fixture
-def charts(qtbot):
-    c = ChartsPanel(capacity=100)
-    qtbot.addWidget(c)
-    c.resize(1280, 230)
-    c.show()
-    return c
 
 
 def _x_label(charts, pid):

@@ -236,30 +236,16 @@ def test_coronal_and_sagittal_keep_the_physical_aspect(view):
 
 # ---------------------------------------------------------------------- tags
 def _write_series(folder, n: int = 3) -> None:
-    """A tiny CT series written with pydicom, with a patient's name, id and birth date."""
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+    """A tiny CT series of the chest, with a patient's name, id and birth date in every file."""
+    import pydicom
 
-    series = generate_uid()
-    for z in range(n):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = FileDataset(str(folder / f"s{z}.dcm"), {}, file_meta=meta, preamble=b"\0" * 128)
-        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
-        ds.Modality, ds.BodyPartExamined = "CT", "CHEST"
+    from mmrl_desktop.core.data.volumes.synthetic import write_series
+
+    stored = np.stack([np.full((8, 8), 1000 + z, np.int16) for z in range(n)])
+    for path in write_series(folder, stored, spacing=(2.5, 0.7, 0.7), tags={"body_part": "CHEST"}):
+        ds = pydicom.dcmread(path)
         ds.PatientName, ds.PatientID, ds.PatientBirthDate = "Doe^Jane", "PID12345", "19700101"
-        ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), series
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.ImagePositionPatient = [0, 0, 2.5 * z]
-        ds.PixelSpacing, ds.SliceThickness, ds.InstanceNumber = [0.7, 0.7], 2.5, z + 1
-        ds.Rows = ds.Columns = 8
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
-        ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
-        ds.PixelData = np.full((8, 8), 1000 + z, np.int16).tobytes()
-        ds.save_as(str(folder / f"s{z}.dcm"), enforce_file_format=True)
+        ds.save_as(path, enforce_file_format=True)
 
 
 def test_display_tags_never_show_patient_identifiers(qtbot, tmp_path, show_widget):

@@ -52,3 +52,26 @@ def test_whisper_is_its_encoder_pooled_over_the_sounds_own_frames(tmp_path):
     sound = np.random.default_rng(0).normal(0, 0.1, 8000).astype(np.float32)
     z = embed_batch(enc, [sound, np.zeros(16000, np.float32)])
     assert z.shape == (2, 32) and np.isfinite(z).all()
+
+
+@pytest.mark.parametrize("kind", ["resnet", "convnext"])
+def test_a_convolutional_image_model_is_its_pooled_output(tmp_path, kind):
+    folder = tiny_model(tmp_path / kind, kind)
+    enc = load_encoder(folder, "image")
+    assert (enc.info.embedding_size, enc.info.pooling, enc.info.input_size) == (16, "pooler", 32)
+    z = embed_batch(enc, [np.full((50, 40), 200, np.uint8), np.zeros((20, 30, 3), np.uint8)])
+    assert z.shape == (2, 16) and np.isfinite(z).all() and not np.allclose(z[0], z[1])
+
+
+def test_the_exported_image_tower_pools_a_resnet_as_the_embedding_does(tmp_path):
+    import torch
+
+    from mmrl_desktop.core.tools.export_pretrained import ImageTower
+
+    enc = load_encoder(tiny_model(tmp_path / "resnet", "resnet"), "image")
+    img = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    tower = ImageTower(enc.model, "pooler", [0.5] * 3, [0.5] * 3, torch.nn.Identity())
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        z = tower(x).numpy()
+    np.testing.assert_allclose(z, embed_batch(enc, [img]), rtol=1e-4, atol=1e-5)

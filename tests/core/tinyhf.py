@@ -78,6 +78,18 @@ def _whisper(folder: Path) -> None:
     tf.WhisperFeatureExtractor(feature_size=80).save_pretrained(folder)
 
 
+def _cnn(folder: Path, kind: str, side: int) -> None:
+    import transformers as tf
+
+    widths = {"hidden_sizes": [8, 16], "depths": [1, 1]}
+    if kind == "resnet":
+        model = tf.ResNetModel(tf.ResNetConfig(embedding_size=8, layer_type="basic", **widths))
+    else:
+        model = tf.ConvNextModel(tf.ConvNextConfig(image_size=side, num_stages=2, **widths))
+    model.save_pretrained(folder)
+    tf.ViTImageProcessor(size={"height": side, "width": side}).save_pretrained(folder)
+
+
 def _bert(folder: Path) -> None:
     import transformers as tf
 
@@ -89,7 +101,8 @@ def _bert(folder: Path) -> None:
 
 
 def tiny_model(folder: str | Path, kind: str, side: int = 32) -> Path:
-    """Build and save a tiny ``kind`` model (vit, clip, wav2vec2, bert, whisper) in ``folder``."""
+    """Build and save a tiny ``kind`` model (vit, clip, resnet, convnext, wav2vec2, bert, whisper)
+    in ``folder``."""
     import transformers
 
     transformers.utils.logging.set_verbosity_error()
@@ -99,6 +112,8 @@ def tiny_model(folder: str | Path, kind: str, side: int = 32) -> Path:
         _vit(folder, side)
     elif kind == "clip":
         _clip(folder, side)
+    elif kind in ("resnet", "convnext"):
+        _cnn(folder, kind, side)
     elif kind == "wav2vec2":
         _wav2vec2(folder)
     elif kind == "bert":

@@ -43,7 +43,7 @@ class ImageTower(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.model(pixel_values=(x - self.mean) / self.std, return_dict=False)
-        z = out[1] if self.pooling == "pooler" else out[0][:, 0]
+        z = out[1].flatten(1) if self.pooling == "pooler" else out[0][:, 0]
         return self.projection(z)
 
 

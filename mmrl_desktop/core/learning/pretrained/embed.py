@@ -7,7 +7,8 @@ Inputs per modality: images as ``uint8`` arrays (H×W grey or H×W×3 RGB, any s
 image processor resizes them to the resolution it asks for, 224–518 px for real models); texts as
 ``str``; sounds as float waveforms at ``info.sample_rate``. Pooling (``EncoderInfo.pooling``):
 ``cls`` the first token of the last hidden state (ViT, DeiT, DINOv2), ``pooler`` the model's own
-pooled output (CLIP, SigLIP, AST), ``mean`` the mean of the last hidden states over the real tokens
+pooled output (CLIP, SigLIP, AST; ResNet and ConvNeXt: the global average of the last stage,
+flattened), ``mean`` the mean of the last hidden states over the real tokens
 or frames (BERT family, wav2vec2, HuBERT, WavLM, Whisper's encoder).
 """
 
@@ -62,7 +63,7 @@ def _frame_mask(enc: LoadedEncoder, mask, length: int):
 def _pool(enc: LoadedEncoder, out, inputs: dict):
     info = enc.info
     if info.pooling == "pooler" and getattr(out, "pooler_output", None) is not None:
-        return out.pooler_output
+        return out.pooler_output.flatten(1)  # a ResNet pools to [B, C, 1, 1]
     hidden = out.last_hidden_state
     if info.pooling == "cls":
         return hidden[:, 0]

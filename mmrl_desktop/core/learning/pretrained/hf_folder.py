@@ -46,7 +46,11 @@ IMAGE_TYPES = (
     "clip_vision_model",
     "siglip",
     "siglip_vision_model",
+    "resnet",
+    "convnext",
 )
+# convolutional image models: the pooled output (global average of the last stage) is the embedding
+_CNN_TYPES = ("resnet", "convnext")
 TEXT_TYPES = (
     "bert",
     "distilbert",
@@ -244,6 +248,8 @@ def _sizes(config: dict, model_type: str, folder: Path) -> tuple[int, int, str]:
     """(embedding size, image side, pooling) from the config and the processor config."""
     tower = config.get(_TOWER.get(model_type, "")) or config
     width = int(tower.get("hidden_size") or tower.get("d_model") or tower.get("dim") or 0)
+    if model_type in _CNN_TYPES:
+        width = int((tower.get("hidden_sizes") or [0])[-1])
     side = 0
     pre = folder / "preprocessor_config.json"
     if _MODALITY[model_type] == "image" and pre.is_file():
@@ -255,7 +261,7 @@ def _sizes(config: dict, model_type: str, folder: Path) -> tuple[int, int, str]:
     }[_MODALITY[model_type]]
     if model_type.startswith("siglip"):
         pooling = "pooler"
-    if model_type == "audio-spectrogram-transformer":
+    if model_type == "audio-spectrogram-transformer" or model_type in _CNN_TYPES:
         pooling = "pooler"
     return width, side, pooling
 
@@ -315,7 +321,8 @@ def inspect_encoder(path: str | os.PathLike, modality: str | None = None) -> Enc
     if found is None:
         raise UserError(
             f"{name} is a {model_type or 'model without model_type'} model, which is not a "
-            "supported encoder (image: ViT, DeiT, DINOv2, CLIP, SigLIP; text: BERT family; "
+            "supported encoder (image: ViT, DeiT, DINOv2, CLIP, SigLIP, ResNet, ConvNeXt; text: BERT "
+            "family; "
             "audio: wav2vec2, HuBERT, WavLM, AST, Whisper)."
         )
     arch = (config.get("architectures") or [model_type])[0]

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from mmrl_desktop.core.labelling.drafts import DraftBook
+from mmrl_desktop.core.labelling.undo import DRAFT, newest_kind
 from mmrl_desktop.gui.widgets import reserve_lines
 from mmrl_desktop.paths import resources_dir
 
@@ -224,7 +225,7 @@ class DraftController(QObject):
         self.book, self.panel, self.trainer = book, panel, trainer
         self.item_id: str | None = None
         self.advance = None  # called after an answer when the project has no label task
-        self.go_to = None  # shows an item again (undo), when the project has no label task
+        self.go_to = None  # shows an item again (undo)
         panel.draftUp.connect(lambda k: self._answer(lambda: book.answer(self.item_id, +1, k)))
         panel.draftDown.connect(lambda k: self._answer(lambda: book.answer(self.item_id, -1, k)))
         panel.editSubmitted.connect(
@@ -273,8 +274,8 @@ class DraftController(QObject):
         self.answered.emit(click)
 
     def undo(self) -> bool:
-        """Withdraw the newest draft answer (a retraction row); with ``go_to`` (a project of
-        drafts only) its item is shown again."""
+        """Withdraw the newest draft answer (a retraction row); with ``go_to`` its item is
+        shown again."""
         click = self.book.undo()
         if click is None:
             self.messageRequested.emit("Nothing to undo.")
@@ -308,16 +309,27 @@ def attach_drafts(window) -> DraftController | None:
     if feedback is not None:  # the prediction keeps what it needs, the draft its own height
         height = panel.sizeHint().height()
         window.resizeDocks([feedback, dock], [window.height() - height, height], Qt.Vertical)
-    if not project.tasks:  # drafts only: an answer shows the next item, Ctrl+Z undoes it
+    ctrl.go_to = labeling.activate  # an undone draft answer shows its item again
+    undo = ctrl.undo  # drafts only: Ctrl+Z undoes the newest draft answer
+    if not project.tasks:  # and an answer shows the next item
         ctrl.advance = lambda: _next_unanswered(labeling, book)
-        ctrl.go_to = labeling.activate
-        window.actions_.undo.triggered.disconnect(labeling.undo)
-        window.feedback.undoRequested.disconnect(labeling.undo)
-        window.actions_.undo.triggered.connect(ctrl.undo)
-        window.feedback.undoRequested.connect(ctrl.undo)
+    else:  # label tasks too: the newest answer of either kind (``core/labelling/undo.py``)
+        undo = lambda: _undo_newest(labeling, ctrl)  # noqa: E731
+    window.actions_.undo.triggered.disconnect(labeling.undo)
+    window.feedback.undoRequested.disconnect(labeling.undo)
+    window.actions_.undo.triggered.connect(undo)
+    window.feedback.undoRequested.connect(undo)
     current = labeling.session.current_item()
     ctrl.show(current.item_id if current is not None else None)
     return ctrl
+
+
+def _undo_newest(labeling, ctrl: DraftController) -> None:
+    """Ctrl+Z with label tasks and drafts: withdraw the newest answer, a label's or a draft's."""
+    if newest_kind(labeling.session, ctrl.book) == DRAFT:
+        ctrl.undo()
+    else:
+        labeling.undo()
 
 
 def _next_unanswered(labeling, book: DraftBook) -> None:

@@ -202,3 +202,39 @@ def test_a_project_of_drafts_only_moves_on_after_each_answer(qtbot, tmp_path, ti
             assert [a.reward for a in s.active_draft_answers()] == [1, -1]
     finally:
         w.shutdown()
+
+
+def test_ctrl_z_withdraws_the_newest_answer_label_or_draft(qtbot, project):
+    """Label tasks and a generate task: Ctrl+Z withdraws the newest answer of either kind, and
+    an undone draft answer shows its item again."""
+    from mmrl_desktop.gui.main_window import MainWindow
+
+    w = MainWindow(project, annotator="tester", device="cpu", start_trainer=False)
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.ready, timeout=30000):
+        w.show()
+    try:
+        ctrl, lab = w.drafts, w.labeling
+        first = ctrl.item_id
+        ctrl.on_drafts(Drafts(tuple(_real_drafts(project, [f"i{k}" for k in range(6)])), "finding"))
+        ctrl.panel.down_button.click()  # the draft of the shown item: bad
+        lab.thumb_up()  # its label: right; the next item is shown
+        second = ctrl.item_id
+        assert second != first
+        ctrl.panel.up_button.click()  # the next item's draft: good
+        with project.open_store() as s:
+            assert [a.reward for a in s.active_draft_answers()] == [-1, 1]
+            assert len(s.active_feedback()) == 1
+        w.actions_.undo.trigger()  # the newest: the second item's draft answer
+        assert ctrl.book.answer_of(second) is None and ctrl.book.answer_of(first) is not None
+        w.actions_.undo.trigger()  # then the label answer: the first item is shown again
+        assert lab.session.current_item().item_id == first == ctrl.item_id
+        with project.open_store() as s:
+            assert s.active_feedback() == [] and len(s.active_draft_answers()) == 1
+        w.feedback.undoRequested.emit()  # the panel's Undo button: the first draft answer
+        assert ctrl.book.answer_of(first) is None and ctrl.panel.status.text() == ""
+        with project.open_store() as s:
+            assert s.active_draft_answers() == []
+            assert [a.kind for a in s.all_draft_answers()].count("retraction") == 2
+    finally:
+        w.shutdown()

@@ -5,7 +5,8 @@ The trainer process drafts the queue's items ahead of time and stores every draf
 ``Drafts`` messages reach the book through ``receive``. The shown item's draft never changes
 under the expert's eyes: a newer draft of the shown item (a new policy version) waits until the
 item is left. The answers go straight to the store, one committed row each (an edit = a
-thumbs-down on the draft + the edited text); ``undo`` appends a retraction.
+thumbs-down on the draft + the edited text); ``undo`` appends a retraction (the newest live
+answer, also after a restart; ``core/labelling/undo.py`` orders it with the label answers).
 
     book = DraftBook(store, "finding", annotator="dr_a")
     book.receive(event.drafts)            # from the trainer
@@ -16,6 +17,7 @@ thumbs-down on the draft + the edited text); ``undo`` appends a retraction.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -31,6 +33,7 @@ class DraftClick:
     item_id: str
     reward: int
     edited: bool
+    timestamp: float = 0.0  # when it was stored (the store's clock: ordered with label clicks)
 
 
 class DraftBook:
@@ -40,9 +43,12 @@ class DraftBook:
         self._waiting: dict[str, list[Draft]] = {}  # newer drafts of the shown item
         self.shown: str | None = None
         self.answers: dict[str, DraftAnswer] = {}  # item id -> its live answer
+        self._history: list[DraftClick] = []  # Ctrl+Z's order, also after a restart
         for a in store.active_draft_answers(task):
             self.answers[a.draft.item_id] = a
-        self._history: list[DraftClick] = []
+            self._history.append(
+                DraftClick(a.answer_id, a.draft.item_id, a.reward, a.is_edit, a.timestamp)
+            )
 
     # ------------------------------------------------------------ drafts from the trainer
     def receive(self, drafts: Iterable[Draft]) -> set[str]:
@@ -103,25 +109,34 @@ class DraftBook:
         previous = self.answers.get(item_id)
         if previous is not None:  # a second answer replaces the first
             self.store.retract_draft_answer(previous.answer_id, self.annotator)
-        answer_id = self.store.answer_draft(draft.draft_id, reward, text, self.annotator)
+        now = time.time()
+        answer_id = self.store.answer_draft(draft.draft_id, reward, text, self.annotator, now)
         self.answers[item_id] = DraftAnswer(
-            answer_id, "answer", draft, reward, text, self.annotator, 0.0, None
+            answer_id, "answer", draft, reward, text, self.annotator, now, None
         )
-        click = DraftClick(answer_id, item_id, reward, text is not None)
+        click = DraftClick(answer_id, item_id, reward, text is not None, now)
         self._history.append(click)
         return click
 
+    def newest(self) -> DraftClick | None:
+        """The live answer ``undo`` would withdraw (None when there is none)."""
+        while self._history:
+            click = self._history[-1]
+            current = self.answers.get(click.item_id)
+            if current is not None and current.answer_id == click.answer_id:
+                return click
+            self._history.pop()  # replaced by a later answer, or withdrawn
+        return None
+
     def undo(self) -> DraftClick | None:
         """Withdraw the newest answer (a retraction row). None when there is none."""
-        while self._history:
-            click = self._history.pop()
-            current = self.answers.get(click.item_id)
-            if current is None or current.answer_id != click.answer_id:
-                continue
-            self.store.retract_draft_answer(click.answer_id, self.annotator)
-            del self.answers[click.item_id]
-            return click
-        return None
+        click = self.newest()
+        if click is None:
+            return None
+        self._history.pop()
+        self.store.retract_draft_answer(click.answer_id, self.annotator)
+        del self.answers[click.item_id]
+        return click
 
     def thumbs_up_rate(self) -> float | None:
         """The share of live answers that were a thumbs-up (an edit counts as thumbs-down)."""

@@ -78,6 +78,14 @@ class GraphViews:
         self.chosen = self.chosen if self.chosen in self.graphs else self.candidates()[0]
 
     @property
+    def anchored(self) -> bool:
+        """Whether the pool has a fixed view (one not made by the policy being trained). Volumes
+        have none (ADR 0015: neighbours in their pooled slab MIPs share a label no more often than
+        chance on the volumes benchmark), so their graph stands on the policy's own embedding and
+        the default algorithm then teaches no pseudo-labels and sets no thumb aside from it."""
+        return bool(self.fixed)
+
+    @property
     def share(self) -> float:
         return float(self.o.input_views.split(",")[0])
 

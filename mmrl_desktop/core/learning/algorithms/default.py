@@ -33,7 +33,10 @@ After each answer (``refresh``, closed form, milliseconds):
 4. q = (1 − w) · the graph's posterior + w · the network's probabilities times each item's own
    answers' likelihood; from q: the acting distribution softmax(κ · standardised log q_i)
    (``act_kappa``), and soft pseudo-labels for the pool (``pseudo_kappa``), weighted by how much
-   evidence q_i holds and by 1 − w (the network's own opinion teaches it nothing).
+   evidence q_i holds and by 1 − w (the network's own opinion teaches it nothing). A pool
+   without a fixed view (volumes: ``GraphViews.anchored``) has its graph on the policy's own
+   embedding only: it gets no pseudo-labels and no thumb is set aside (the untrained network's
+   neighbours would teach the network its own noise; ADR 0015 has the measurement).
    The coupling is at most 0.8 K (K labels): above K the uniform posterior is unstable and
    every unanswered item collapsed onto one label (3 classes at β = 3).
 
@@ -202,6 +205,7 @@ class DefaultAlgorithm(Algorithm):
         self.refreshes += 1
         self.views.choose()
         metrics: dict[str, float] = {"policy/graph_input_share": self.views.share}
+        metrics["policy/graph_anchored"] = float(self.views.anchored)
         metrics.update(self.views.metrics())
         for t, k in self.num_labels.items():
             q = self._posterior(buffer, t, n, k, metrics)
@@ -243,7 +247,7 @@ class DefaultAlgorithm(Algorithm):
                 q = _softmax(loglik)
             gv.q.setdefault(name, {})[t] = q if graph is None else self._sweeps(loglik, graph, q)
         graph, q = self.graph, gv.q[gv.chosen][t]
-        if graph is not None and o.suspect_ratio > 0:
+        if graph is not None and o.suspect_ratio > 0 and gv.anchored:
             self.suspect[t] = self._suspects(buffer, t, graph @ q)
             if self.suspect[t]:
                 loglik = self._loglik(buffer, t, n, k)
@@ -367,6 +371,7 @@ class DefaultAlgorithm(Algorithm):
         o = self.options
         b = len(next(iter(batch.feedback.values())).shown)
         use_pool = self.fitted and o.pseudo_weight > 0 and self.pool_inputs is not None
+        use_pool = use_pool and self.views.anchored  # no fixed view: no pseudo-labels
         if use_pool:
             idx = torch.randint(len(self.pool_ids), (b,), generator=self.pool_gen)
             pool = _to(self._pool_batch(idx), self.device)
@@ -423,17 +428,20 @@ class DefaultAlgorithm(Algorithm):
 
 # -------------------------------------------------------------------- helpers
 def _compact(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Images as uint8 (the featurizer's own precision: x = uint8 / 255), the rest as is."""
+    """Images and volumes as uint8 (the featurizer's own precision: x = uint8 / 255), the rest
+    as is."""
     out = dict(inputs)
-    if "image" in out:
-        out["image"] = (out["image"] * 255.0).round().clamp(0, 255).to(torch.uint8)
+    for key in ("image", "volume"):  # a 32³ volume: 32 KB in the pool, not 128
+        if key in out:
+            out[key] = (out[key] * 255.0).round().clamp(0, 255).to(torch.uint8)
     return out
 
 
 def _expand(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     out = dict(inputs)
-    if "image" in out and out["image"].dtype == torch.uint8:
-        out["image"] = out["image"].float().div_(255.0)
+    for key in ("image", "volume"):
+        if key in out and out[key].dtype == torch.uint8:
+            out[key] = out[key].float().div_(255.0)
     return out
 
 

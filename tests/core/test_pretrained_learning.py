@@ -163,15 +163,6 @@ def test_the_idle_trainer_embeds_the_rest_of_the_pool(vit, tmp_path):
     assert len(EmbeddingCache(project.root, inspect_encoder(vit))) == 30  # pool and hold-out
 
 
-def test_lora_asked_for_is_said_to_be_unused(vit, tmp_path):
-    project = digits_project(tmp_path, n=10, algorithm={"algorithm": "supervised"})
-    project.encoders = {"image": str(vit), "lora": True}
-    project.save()
-    trainer = Trainer(Project.open(project.root), device="cpu")
-    assert any("lora = true is not used yet" in w for w in trainer.info()["checkpoint_warnings"])
-    trainer.close(checkpoint=False)
-
-
 @pytest.mark.timeout(300)
 def test_the_first_model_waits_for_first_pool_items_only_the_rest_join_later(vit, tmp_path):
     from mmrl_desktop.core.learning.trainer_loop import LoopControl, run_loop

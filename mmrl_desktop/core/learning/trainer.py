@@ -42,6 +42,7 @@ from mmrl_desktop.core.learning.metrics_buffer import MetricsBuffer
 from mmrl_desktop.core.learning.model.featurize import Featurizer, resolve_model_config
 from mmrl_desktop.core.learning.model.policy import build_policy
 from mmrl_desktop.core.learning.pretrained.features import first_pool, fit_encoders, with_encoders
+from mmrl_desktop.core.learning.pretrained.idle import flush_embeddings
 from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
 from mmrl_desktop.core.learning.resume import (
     ResumePlan,
@@ -180,7 +181,7 @@ class Trainer(TrainerPredictions):
             self.checkpoint_warnings.append(ignored)
         if self._model_config_arg is not None:
             mcfg = self._model_config_arg
-        mcfg = with_encoders(mcfg, self.project)  # project.toml [encoders] (issue 14)
+        mcfg = with_encoders(mcfg, self.project, self.device)  # [encoders] (issue 14)
         self.model_config = resolve_model_config(mcfg, items)
         self._set_item_lists(items)
         del items
@@ -490,6 +491,7 @@ class Trainer(TrainerPredictions):
         try:
             if checkpoint and self.checkpoints_enabled and self.unsaved():
                 self.save_checkpoint("on close", keep_going=True)
+            flush_embeddings(self)  # computed since the last shard (ADR 0014)
             self.flush_metrics()
         finally:
             self.store.close()

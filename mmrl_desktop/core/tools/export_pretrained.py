@@ -1,7 +1,9 @@
 """TorchScript/ONNX export of a model on a pretrained *image* encoder: the encoder goes into the
 file (issue 14, docs/adr/0014-pretrained-encoders.md).
 
-The live model reads cached embeddings; the exported one reads pixels. ``prepare`` loads the
+The live model reads cached embeddings (or, with LoRA adapters, the processor's resized pixels
+through the adapted encoder); the exported one reads pixels, the adapters merged into the
+encoder's weights. ``prepare`` loads the
 encoder the model was trained on (its fingerprint checked), puts it in front of the trained
 projection (``ImageTower``: the processor's mean/std normalisation, the encoder, its pooling, the
 projection) and gives ``export_model`` the policy to trace, sample batches of the project's own
@@ -121,9 +123,10 @@ def prepare(trainer, fmt: str) -> Prepared:
     enc = load_encoder(info, "image", device="cpu", half=False)
     mean, std = _normalisation(enc.processor)
     policy = copy.deepcopy(trainer.algorithm.policy).eval()
-    policy.encoders["image"] = ImageTower(
-        enc.model, info.pooling, mean, std, policy.encoders["image"]
-    )
+    model, projection = enc.model, policy.encoders["image"]
+    if hasattr(projection, "merged"):  # LoRA adapters: merged into a copy of the encoder
+        model, projection = projection.merged().eval(), projection.projection
+    policy.encoders["image"] = ImageTower(model, info.pooling, mean, std, projection)
     policy.input_keys = {}
     batches, live_diff = _batches(trainer, enc, policy, mean, std)
     x = batches[0]["image"]

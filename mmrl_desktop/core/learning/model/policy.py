@@ -68,13 +68,10 @@ class Policy(nn.Module):
         self.input_keys: dict[str, str] = {}  # a pretrained modality reads its cached embedding
         for m, spec in config.pretrained.items():
             if m in self.modalities:
-                from mmrl_desktop.core.learning.pretrained.features import (
-                    EmbeddingProjection,
-                    input_key,
-                )
+                from mmrl_desktop.core.learning.pretrained.features import policy_encoder
 
-                encoders[m] = EmbeddingProjection(int(spec["embedding_size"]), dim)
-                self.input_keys[m] = input_key(m)
+                # a projection of the cached embedding, or the encoder with LoRA adapters
+                encoders[m], self.input_keys[m] = policy_encoder(m, spec, dim)
         self.encoders = nn.ModuleDict(encoders)
         self.fusion = MaskedMeanFusion(self.modalities, dim, config.dropout)
         self.heads = TaskHeads(dim, num_labels)

@@ -108,6 +108,12 @@ class PretrainedInputs:
         self.modalities = list(pretrained)
         self.sizes = {m: int(s["embedding_size"]) for m, s in pretrained.items()}
         self.sources = {m: EmbeddingSource(root, infos[m], device=device) for m in infos}
+        self.lora = {}  # adapted modalities: their encoder's input too (pretrained/lora.py)
+        if any(s.get("lora") for s in pretrained.values()):
+            from mmrl_desktop.core.learning.pretrained.lora import LoraInputs
+
+            self.lora = {m: LoraInputs(infos[m]) for m, s in pretrained.items() if s.get("lora")}
+        self.lora_unreadable: dict[str, str] = {}
         self._cursor = 0  # fill_step's position in the trainer's pool
         self.pending_pool: list[str] = []  # pool sample waiting for embeddings (first_pool)
         self.ready_pool: list[str] = []  # embedded, not yet added to the algorithm's pool
@@ -118,14 +124,31 @@ class PretrainedInputs:
         for m, source in self.sources.items():
             for item_id, z in source.vectors(items).items():
                 out.setdefault(item_id, {})[input_key(m)] = z.astype(np.float16)
+        for m, inputs in self.lora.items():
+            self._lora_inputs(m, inputs, items, out)
         return out
 
+    def _lora_inputs(self, m: str, inputs, items: list, out: dict) -> None:
+        """An adapted modality's encoder input (``lora.lora_key``) of the items it embedded."""
+        from mmrl_desktop.core.learning.pretrained.fill import _reason, load_input
+        from mmrl_desktop.core.learning.pretrained.lora import lora_key
+
+        for it in items:
+            if input_key(m) not in out.get(it.item_id, {}):
+                continue
+            try:
+                out[it.item_id][lora_key(m)] = inputs.encode(load_input(it, inputs.info))
+            except Exception as err:  # unreadable now: the modality is off for the item
+                self.lora_unreadable[it.item_id] = f"{m}: {_reason(err)}"
+                out[it.item_id].pop(input_key(m))
+
     def failure(self, item_id: str) -> list[str]:
-        return [
+        out = [
             f"{m}: {s.unreadable[item_id]}"
             for m, s in self.sources.items()
             if item_id in s.unreadable
         ]
+        return out + ([self.lora_unreadable[item_id]] if item_id in self.lora_unreadable else [])
 
     def collate(self, feats: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
         out: dict[str, torch.Tensor] = {}
@@ -139,7 +162,18 @@ class PretrainedInputs:
                     z[i], mask[i] = f[key], True
             out[key] = torch.from_numpy(z)
             out[f"{m}_mask"] = torch.from_numpy(mask)
+            if m in self.lora:
+                from mmrl_desktop.core.learning.pretrained.lora import LoraInputs, lora_key
+
+                arrays = [f.get(lora_key(m)) for f in feats]
+                out[lora_key(m)] = LoraInputs.collate(arrays, m)
+                out[f"{m}_mask"] = torch.tensor([a is not None for a in arrays])
         return out
+
+    def flush(self) -> None:
+        """Embeddings computed but not yet in a shard, into one now (the trainer's close)."""
+        for source in self.sources.values():
+            source.flush()
 
     @property
     def computed(self) -> int:
@@ -223,37 +257,57 @@ POOL_STEP = 256  # embedded items added to the pool at once (each addition rebui
 
 
 # ------------------------------------------------------------------ the trainer's two hooks
-def with_encoders(config, project):
+def project_spec(project, device=None) -> dict[str, dict[str, Any]]:
+    """``ModelConfig.pretrained`` for ``project``'s ``[encoders]`` on ``device``: LoRA adapters
+    where asked, or by default on a CUDA device (``lora.with_lora``)."""
+    from mmrl_desktop.core.learning.pretrained.settings import split_table
+
+    table = getattr(project, "encoders", None)
+    spec = pretrained_spec(project.root, table)
+    if not spec:
+        return spec
+    from mmrl_desktop.core.learning.pretrained.lora import with_lora
+
+    return with_lora(spec, split_table(table)[1], device)
+
+
+def with_encoders(config, project, device=None):
     """``config`` with ``pretrained`` from ``project``'s ``[encoders]`` (the project decides);
-    a config that already names encoders (a caller's own) is kept."""
+    a config that already names encoders (a caller's own, a resumed checkpoint's) is kept."""
     if config.pretrained:
         return config
-    spec = pretrained_spec(project.root, getattr(project, "encoders", None))
+    spec = project_spec(project, device)
     return config.replace(pretrained=spec) if spec else config
 
 
-LORA_NOT_YET = (
-    "project.toml [encoders] lora = true is not used yet: the encoder stays frozen and the heads "
-    "learn on its cached embeddings (docs/adr/0014-pretrained-encoders.md)."
-)
+def policy_encoder(modality: str, spec: dict[str, Any], dim: int) -> tuple[nn.Module, str]:
+    """The policy's encoder for a pretrained modality and the input key it reads: the encoder
+    with LoRA adapters on its input (``spec["lora"]``), else a projection of its embedding."""
+    if spec.get("lora"):
+        from mmrl_desktop.core.learning.pretrained.lora import AdaptedEncoder, lora_key
+
+        return AdaptedEncoder(modality, spec, dim), lora_key(modality)
+    return EmbeddingProjection(int(spec["embedding_size"]), dim), input_key(modality)
 
 
 def fit_encoders(trainer, plan):
     """The resume plan without its checkpoint when that was trained on other encoders than the
-    project's ``[encoders]`` now names (a warning says so; the model starts afresh)."""
+    project's ``[encoders]`` now names, or with other LoRA adapters than an explicit ``lora``
+    setting asks for (a warning says so; the model starts afresh). Without ``lora`` in
+    ``[encoders]`` a resumed model keeps what it was trained with."""
     import dataclasses
 
+    from mmrl_desktop.core.learning.pretrained.lora import lora_changed, lora_notes
     from mmrl_desktop.core.learning.pretrained.settings import split_table
 
-    table = getattr(trainer.project, "encoders", None)
-    if table and split_table(table)[1]["lora"]:
-        trainer.checkpoint_warnings.append(LORA_NOT_YET)
+    wanted = project_spec(trainer.project, getattr(trainer, "device", None))
     ckpt = plan.checkpoint
-    if ckpt is None:
-        return plan
-    used = (ckpt.meta.get("model_config") or {}).get("pretrained")
-    wanted = pretrained_spec(trainer.project.root, getattr(trainer.project, "encoders", None))
-    why = encoder_changed(used, wanted)
+    used = ((ckpt.meta.get("model_config") or {}).get("pretrained")) if ckpt else None
+    explicit = split_table(getattr(trainer.project, "encoders", None))[1]["lora"] is not None
+    why = encoder_changed(used, wanted) if ckpt else ""
+    if ckpt and not why and explicit:
+        why = lora_changed(used, wanted)
+    trainer.checkpoint_warnings.extend(lora_notes(used if ckpt and not why else wanted))
     if not why:
         return plan
     trainer.incompatible_checkpoint = f"{ckpt.path.name}: {why}"

@@ -4,7 +4,9 @@ fills a project's embedding cache for them.
     [encoders]
     image = "/models/dinov2-base"     # a Hugging Face folder; relative paths: to the project
     text = "/models/bert-base"
-    lora = false                      # LoRA adapters on the encoder (not used yet)
+    lora = true                       # LoRA adapters on the encoder (absent: on with CUDA)
+    lora_rank = 8                     # their rank (query and value projections)
+    lora_alpha = 16                   # their scale is lora_alpha / lora_rank
     batch_size = 16                   # items per forward pass of the background job
     first_pool = 512                  # pool items embedded before the first model
 
@@ -27,7 +29,13 @@ from mmrl_desktop.core.learning.pretrained.hf_folder import (
     inspect_encoder,
 )
 
-OPTIONS: dict[str, type] = {"lora": bool, "batch_size": int, "first_pool": int}
+OPTIONS: dict[str, type] = {
+    "lora": bool,
+    "lora_rank": int,
+    "lora_alpha": float,
+    "batch_size": int,
+    "first_pool": int,
+}
 DEFAULT_BATCH = 16
 FIRST_POOL = 512  # pool items embedded before the first model; the rest join as they are
 
@@ -35,7 +43,13 @@ FIRST_POOL = 512  # pool items embedded before the first model; the rest join as
 def split_table(table: dict | None) -> tuple[dict[str, str], dict[str, Any]]:
     """``[encoders]`` → (modality → folder, options), or ``UserError`` for a bad key or value."""
     paths: dict[str, str] = {}
-    options: dict[str, Any] = {"lora": False, "batch_size": DEFAULT_BATCH, "first_pool": FIRST_POOL}
+    options: dict[str, Any] = {
+        "lora": None,  # not set: on for a new model on a CUDA device (lora.with_lora)
+        "lora_rank": 8,
+        "lora_alpha": 16.0,
+        "batch_size": DEFAULT_BATCH,
+        "first_pool": FIRST_POOL,
+    }
     for key, value in (table or {}).items():
         if key in ENCODER_MODALITIES:
             if not isinstance(value, str):
@@ -44,15 +58,26 @@ def split_table(table: dict | None) -> tuple[dict[str, str], dict[str, Any]]:
                 paths[key] = value.strip()
         elif key in OPTIONS:
             kind = OPTIONS[key]
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            ok = isinstance(value, (int, float) if kind is float else kind)
+            if not ok or (kind is not bool and isinstance(value, bool)):
                 raise UserError(f"[encoders] {key} must be a {kind.__name__}, not {value!r}.")
-            options[key] = value
+            options[key] = float(value) if kind is float else value
         else:
             known = ", ".join([*ENCODER_MODALITIES, *OPTIONS])
             raise UserError(f"unknown [encoders] setting {key!r}; known: {known}.")
     if options["batch_size"] < 1 or options["first_pool"] < 1:
         raise UserError("[encoders] batch_size and first_pool must be at least 1.")
+    check_lora_options(options)
     return paths, options
+
+
+def check_lora_options(options: dict[str, Any]) -> None:
+    """``[encoders]`` lora_rank and lora_alpha in range, else one sentence."""
+    rank, alpha = options.get("lora_rank", 8), options.get("lora_alpha", 16.0)
+    if not 1 <= int(rank) <= 256:
+        raise UserError(f"[encoders] lora_rank must be between 1 and 256, not {rank!r}.")
+    if not 0 < float(alpha) <= 4096:
+        raise UserError(f"[encoders] lora_alpha must be above 0 (at most 4096), not {alpha!r}.")
 
 
 def resolve_folder(root: str | Path, folder: str) -> Path:

@@ -3,6 +3,8 @@ answers (core/learning/graph_views.py)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -61,7 +63,7 @@ def test_the_gradients_view_sees_textures_the_pixels_do_not():
     x, y = _textures()
     inputs = {"image": torch.from_numpy(x), "image_mask": torch.ones(len(y), dtype=torch.bool)}
     fixed, stats = views.fixed_views([inputs])
-    assert set(fixed) == {"pixels", "gradients"}
+    assert set(fixed) == {"pixels", "gradients", "hog"}
     assert np.allclose(np.linalg.norm(fixed["gradients"], axis=1), 1)
     assert _loo_1nn(fixed["gradients"], y) >= 0.9
     assert _loo_1nn(fixed["pixels"], y) <= 0.75
@@ -145,6 +147,95 @@ def test_the_network_takes_over_when_it_predicts_the_answers_better():
     gv.choose()
     assert gv.net_weight == 1.0  # it predicted every answer better
     assert len(gv.scores[NETWORK]) == 10
+
+
+def _strokes(n_per: int = 20, seed: int = 0, side: int = 32):
+    """Two letter-like classes, L and T, drawn as thick strokes at a random shift, stroke width
+    and polarity (dark on light or light on dark) with noise: the raw pixels place them by their
+    polarity, the orientation histograms by their strokes."""
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for c in range(2):
+        for _ in range(n_per):
+            m = np.zeros((side, side), np.float32)
+            w, dx, dy = rng.integers(3, 6), rng.integers(-3, 4), rng.integers(-3, 4)
+            lo, hi = 8 + dy, 24 + dy
+            left, right = 8 + dx, 24 + dx
+            if c == 0:  # L: a vertical stroke and a bottom bar
+                m[lo:hi, left : left + w] = 1
+                m[hi - w : hi, left:right] = 1
+            else:  # T: a top bar and a vertical stroke in the middle
+                m[lo : lo + w, left:right] = 1
+                mid = (left + right) // 2
+                m[lo:hi, mid - w // 2 : mid - w // 2 + w] = 1
+            if rng.random() < 0.5:
+                m = 1 - m
+            img = np.clip(m + rng.normal(0, 0.1, m.shape), 0, 1)
+            xs.append(np.repeat(img[None], 3, 0))
+            ys.append(c)
+    return np.asarray(xs, np.float32), np.asarray(ys)
+
+
+def test_the_hog_view_sees_strokes_whatever_their_polarity():
+    x, y = _strokes()
+    inputs = {"image": torch.from_numpy(x), "image_mask": torch.ones(len(y), dtype=torch.bool)}
+    fixed, stats = views.fixed_views([inputs])
+    assert "hog" in fixed
+    assert np.allclose(np.linalg.norm(fixed["hog"], axis=1), 1)
+    assert _loo_1nn(fixed["hog"], y) >= 0.95
+    inverse = views.view_of("hog", {"image": 1 - inputs["image"][:5]}, stats)
+    assert ((inverse * fixed["hog"][:5]).sum(1) > 0.99).all()  # blind to polarity
+
+
+def _scored(options, q_by_view, answers, k=2):
+    gv = GraphViews(dataclasses.replace(options, graph_views=",".join(q_by_view)))
+    gv.graphs = {v: None for v in q_by_view}
+    gv.fixed = {v: 1 for v in q_by_view}
+    gv.q = {v: {"label": q} for v, q in q_by_view.items()}
+    n = max(len(q) for q in q_by_view.values())
+    gv.score(answers, {str(i): i for i in range(n)}, {"label": k})
+    gv.choose()
+    return gv
+
+
+def test_the_views_are_weighed_by_how_well_they_foretold_unseen_answers():
+    """view_choice = mixture: each view's posterior weighs exp(the sum of its scores on the
+    answers it had not seen), the Bayesian weight of "this view is the right one"; a tie keeps
+    them equal, and the graph's view is the heaviest."""
+    answers = _rows([(e, e, 0, 1) for e in range(20)])
+    good, flat = np.tile([0.8, 0.2], (20, 1)), np.full((20, 2), 0.5)
+    gv = _scored(DefaultOptions(view_choice="mixture"), {"pixels": flat, "hog": good}, answers)
+    assert gv.chosen == "hog"
+    assert gv.weights["hog"] > 0.99 and sum(gv.weights.values()) == pytest.approx(1.0)
+    tie = _scored(DefaultOptions(view_choice="mixture"), {"pixels": flat, "hog": flat}, answers)
+    assert tie.weights == pytest.approx({"pixels": 0.5, "hog": 0.5})
+    assert tie.chosen == "pixels"  # a tie keeps the first candidate
+    switch = _scored(
+        DefaultOptions(view_choice="switch", view_min_labels=5),
+        {"pixels": flat, "hog": good},
+        answers,
+    )
+    assert switch.weights == {"hog": 1.0}
+
+
+def test_pseudo_labels_wait_until_the_posterior_foretells_answers_better_than_chance():
+    """pseudo_gate: the pool's pseudo-labels count only as far as the posterior predicted the
+    answers it had not seen better than a uniform guess (view_z standard errors: full weight);
+    without the option they always count."""
+    assert GraphViews(DefaultOptions(pseudo_gate=False)).pseudo_gate == 1.0
+    ups = _rows([(e, e, 0, 1 if e % 10 else -1) for e in range(30)])
+    opts = DefaultOptions(view_min_labels=10, pseudo_gate=True)
+    gv = _scored(opts, {"pixels": np.full((30, 2), 0.5)}, [])
+    gv.mixed = {"label": np.full((30, 2), 0.5)}
+    gv.score(ups, {str(i): i for i in range(30)}, {"label": 2})
+    gv.choose()
+    assert gv.pseudo_gate == 0.0  # no better than a coin
+    gv.seen = set()
+    gv.scores = {}
+    gv.mixed = {"label": np.tile([0.7, 0.3], (30, 1))}  # leaning to label 0: 9 answers in 10
+    gv.score(ups, {str(i): i for i in range(30)}, {"label": 2})
+    gv.choose()
+    assert gv.pseudo_gate == 1.0
 
 
 def test_options_name_known_views():

@@ -24,7 +24,8 @@ class NoOptions:
     """An algorithm without knobs of its own."""
 
 
-GRAPH_VIEWS = ("pixels", "gradients", "logmel", "ngrams", "embedding", "pretrained")
+GRAPH_VIEWS = ("pixels", "gradients", "hog", "logmel", "ngrams", "embedding", "pretrained")
+VIEW_CHOICES = ("mixture", "switch")
 
 
 @dataclass
@@ -58,9 +59,19 @@ class DefaultOptions:
     )
     graph_views: str = _opt(
         "pixels,gradients,logmel,ngrams",
-        "candidate views of the pool graph, comma-separated (pixels, gradients, logmel, ngrams, "
-        "embedding): the first present until view_min_labels answers are scored, then the one "
-        "whose posterior best predicted the answers it had not seen",
+        "candidate views of the pool graph, comma-separated (pixels, gradients, hog, logmel, "
+        "ngrams, embedding): see view_choice",
+    )
+    view_choice: str = _opt(
+        "switch",
+        "switch: the first of graph_views until another predicted the answers it had not seen "
+        "better by view_z standard errors; mixture: every view's posterior weighted by "
+        "exp(the sum of its scores on the answers it had not seen), from the first answer",
+    )
+    pseudo_gate: bool = _opt(
+        False,
+        "weigh the pool's pseudo-labels by how far the posterior predicted the answers it had "
+        "not seen better than a uniform guess (full weight at view_z standard errors)",
     )
     view_score: str = _opt(
         "loglik",
@@ -106,6 +117,8 @@ class DefaultOptions:
             raise UserError(
                 f"default: graph_views is a comma-separated list of {', '.join(GRAPH_VIEWS)}."
             )
+        if self.view_choice not in VIEW_CHOICES:
+            raise UserError(f"default: view_choice is {' or '.join(VIEW_CHOICES)}.")
         if self.view_score not in ("brier", "loglik"):
             raise UserError("default: view_score is brier or loglik.")
         if self.view_window < 1 or self.view_min_labels < 0 or self.net_temper < 0:

@@ -33,6 +33,8 @@ import numpy as np
 from mmrl_desktop.core.learning import views
 
 NETWORK = "network"
+POSTERIOR = "posterior"  # the posterior the algorithm acted on (views mixed, network mixed in)
+UNIFORM = "uniform"  # a uniform guess: what "no better than chance" is measured against
 
 
 class GraphViews:
@@ -45,8 +47,11 @@ class GraphViews:
         self.net: dict[str, np.ndarray] = {}  # task → the network's probabilities [n, K]
         self.scores: dict[str, deque] = {}  # candidate → log-lik of recent held-back answers
         self.seen: set[int] = set()  # event ids already scored
+        self.mixed: dict[str, np.ndarray] = {}  # task → the posterior acted on [n, K]
         self.chosen = ""
+        self.weights: dict[str, float] = {}  # view → its weight in the posterior
         self.net_weight = 0.0
+        self.pseudo_gate = 1.0  # share of the pseudo-labels' weight (pseudo_gate option)
 
     def reset(self) -> None:
         """The pool changed: every view and posterior is rebuilt at the next refresh."""
@@ -120,6 +125,10 @@ class GraphViews:
             preds = {v: q[r.task] for v, q in self.q.items() if r.task in q}
             if r.task in self.net:
                 preds[NETWORK] = self.net[r.task]
+            if r.task in self.mixed:
+                preds[POSTERIOR] = self.mixed[r.task]
+                k = num_labels[r.task]
+                preds[UNIFORM] = np.full((i + 1, k), 1.0 / k)
             for name, q in preds.items():
                 if i >= len(q):
                     continue
@@ -127,16 +136,24 @@ class GraphViews:
                 self.scores.setdefault(name, deque(maxlen=self.o.view_window)).append(score)
 
     def choose(self) -> None:
-        """The graph view and the network's weight (see the module docstring)."""
+        """The graph view, the views' weights, the network's weight and the pseudo-labels' gate
+        (see the module docstring)."""
         cands = [c for c in self.candidates() if c in self.graphs]
+        self._gate()
+        if self.o.view_choice == "mixture" and cands:
+            self._mixture(cands)
         counts = [len(self.scores.get(c, ())) for c in cands]
         if not cands or min(counts) < max(1, self.o.view_min_labels):
             self.net_weight = 0.0
+            if self.o.view_choice != "mixture":
+                self.weights = {self.chosen: 1.0} if self.chosen else {}
             return
-        base = cands[0]
-        gain = {c: _paired_z(self.scores[c], self.scores[base]) for c in cands[1:]}
-        best = max(gain, key=lambda c: gain[c], default=base)
-        self.chosen = best if gain.get(best, 0.0) > self.o.view_z else base
+        if self.o.view_choice != "mixture":
+            base = cands[0]
+            gain = {c: _paired_z(self.scores[c], self.scores[base]) for c in cands[1:]}
+            best = max(gain, key=lambda c: gain[c], default=base)
+            self.chosen = best if gain.get(best, 0.0) > self.o.view_z else base
+            self.weights = {self.chosen: 1.0}
         net = self.scores.get(NETWORK, ())
         if len(net) < max(1, self.o.view_min_labels) or self.o.net_temper <= 0:
             self.net_weight = 0.0
@@ -144,8 +161,31 @@ class GraphViews:
         z = _paired_z(net, self.scores[self.chosen])
         self.net_weight = float(np.clip(self.o.net_temper * (z - self.o.view_z), 0.0, 1.0))
 
+    def _mixture(self, cands: list[str]) -> None:
+        """Weights ∝ exp(the sum of each view's scores on the same recent answers): the
+        posterior probability that the view is the right one given the answers it foretold."""
+        n = min(len(self.scores.get(c, ())) for c in cands)
+        tot = np.array([sum(list(self.scores[c])[-n:]) if n else 0.0 for c in cands])
+        w = np.exp(tot - tot.max())
+        w /= w.sum()
+        self.weights = {c: float(x) for c, x in zip(cands, w, strict=True)}
+        self.chosen = cands[int(np.argmax(w))]  # the first on a tie
+
+    def _gate(self) -> None:
+        """pseudo_gate: the posterior's advantage over a uniform guess, in view_z units."""
+        post, uni = self.scores.get(POSTERIOR, ()), self.scores.get(UNIFORM, ())
+        if not self.o.pseudo_gate:
+            self.pseudo_gate = 1.0
+        elif min(len(post), len(uni)) < max(2, self.o.view_min_labels):
+            self.pseudo_gate = 0.0
+        else:
+            z = _paired_z(post, uni)
+            self.pseudo_gate = float(np.clip(z / max(self.o.view_z, 1e-9), 0.0, 1.0))
+
     def metrics(self) -> dict[str, float]:
-        out = {"policy/graph_net_weight": self.net_weight}
+        out = {"policy/graph_net_weight": self.net_weight, "policy/pseudo_gate": self.pseudo_gate}
+        for c, w in self.weights.items():
+            out[f"policy/view_weight_{c}"] = w
         for c, s in self.scores.items():
             if s:
                 out[f"policy/view_score_{c}"] = float(np.mean(s))

@@ -11,12 +11,18 @@ answers it had not seen yet (``ViewScores``). The candidates, per modality prese
   of the Fourier series of the whole image's 24-bin signed orientation histogram (the same
   whatever the rotation or position: corners, sides, stripes), and the radially binned power
   spectrum (the same whatever the rotation or position: the scale of a texture);
+- image ``hog``: grey, ≤ 32 px, standardised per image; an 8×8 grid (side / 4 below 32 px) of
+  9-bin unsigned gradient orientation histograms, square-rooted (Hellinger), not standardised
+  over the pool: the layout of strokes, blind to polarity, colour and brightness (letters in many
+  fonts: leave-one-out 1-NN .67 on the own-folder glyphs against .47 for ``gradients``, .29 for
+  ``pixels``);
 - audio ``logmel``: log-mel bands (per-item mean removed: blind to gain), their mean and spread
   over time and their means over four stretches of the loud part (the order of the sounds);
 - text ``ngrams``: tf-idf of the hashed word and character n-grams, folded to 2,048 dimensions.
 
 Every fixed view's dimensions are standardised over the pool before the rows are unit-normed
-(``pixels`` excepted: it is kept as the graph always placed images). Computed once per pool, in
+(``pixels`` and ``hog`` excepted: standardising the HOG cells over the pool brought its glyphs
+1-NN from .67 to .47). Computed once per pool, in
 chunks, without the network.
 """
 
@@ -30,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 TEXT_DIMS = 2048
-FIXED = ("pixels", "gradients", "logmel", "ngrams", "pretrained")
+FIXED = ("pixels", "gradients", "hog", "logmel", "ngrams", "pretrained")
 
 
 # -------------------------------------------------------------------- per-chunk features
@@ -51,16 +57,22 @@ def _orientation_hist(ang: torch.Tensor, mag: torch.Tensor, bins: int, period: f
     return F.one_hot(idx, bins).permute(0, 3, 1, 2).float() * mag[:, None]
 
 
-def gradients(inputs: dict[str, torch.Tensor]) -> np.ndarray:
-    """HOG-like cells + rotation-free orientation spectrum + radial power spectrum."""
-    img = inputs["image"].float().mean(1, keepdim=True)
+def _sobel(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Grey, ≤ 32 px, standardised per image [N, 1, S, S]; its Sobel gradients' magnitude and
+    angle [N, S, S]."""
+    img = image.float().mean(1, keepdim=True)
     if img.shape[-1] > 32:
         img = F.adaptive_avg_pool2d(img, 32)
     img = (img - img.mean((2, 3), keepdim=True)) / (img.std((2, 3), keepdim=True) + 1e-5)
     kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])[None, None]
     gx = F.conv2d(img, kx, padding=1)[:, 0]
     gy = F.conv2d(img, kx.transpose(2, 3), padding=1)[:, 0]
-    mag, ang = torch.sqrt(gx**2 + gy**2), torch.atan2(gy, gx)
+    return img, torch.sqrt(gx**2 + gy**2), torch.atan2(gy, gx)
+
+
+def gradients(inputs: dict[str, torch.Tensor]) -> np.ndarray:
+    """HOG-like cells + rotation-free orientation spectrum + radial power spectrum."""
+    img, mag, ang = _sobel(inputs["image"])
     side = img.shape[-1]
     cells = F.adaptive_avg_pool2d(_orientation_hist(ang, mag, 8, math.pi), min(4, side))
     cells = F.normalize(cells.flatten(1), dim=1)
@@ -73,6 +85,19 @@ def gradients(inputs: dict[str, torch.Tensor]) -> np.ndarray:
     radial = torch.zeros(len(img), 9).index_add_(1, ring, power.flatten(1))[:, 1:]
     radial = F.normalize(torch.log1p(radial), dim=1)
     out = torch.cat([cells, F.normalize(spectrum, dim=1), radial], 1)
+    if "image_mask" in inputs:
+        out = out * inputs["image_mask"].float()[:, None]
+    return out.double().numpy()
+
+
+def hog(inputs: dict[str, torch.Tensor]) -> np.ndarray:
+    """Square-rooted 9-bin orientation histograms on an 8×8 grid of cells, unit rows."""
+    img, mag, ang = _sobel(inputs["image"])
+    cells = F.adaptive_avg_pool2d(
+        _orientation_hist(ang, mag, 9, math.pi), max(1, min(8, img.shape[-1] // 4))
+    )
+    out = torch.sqrt(F.normalize(cells.flatten(1), dim=1))
+    out = F.normalize(out, dim=1)
     if "image_mask" in inputs:
         out = out * inputs["image_mask"].float()[:, None]
     return out.double().numpy()
@@ -118,13 +143,21 @@ def _raw(name: str, inputs: dict[str, torch.Tensor], sample_rate: int) -> np.nda
     """View ``name`` of one collated batch before the pool's scaling (None: modality absent)."""
     if name == "pretrained":
         return pretrained(inputs)
-    need = {"pixels": "image", "gradients": "image", "logmel": "audio", "ngrams": "text"}[name]
+    need = {
+        "pixels": "image",
+        "gradients": "image",
+        "hog": "image",
+        "logmel": "audio",
+        "ngrams": "text",
+    }[name]
     if need not in inputs:
         return None
     if name == "pixels":
         return pixels(inputs)
     if name == "gradients":
         return gradients(inputs)
+    if name == "hog":
+        return hog(inputs)
     if name == "logmel":
         return logmel(inputs, sample_rate)
     return ngram_counts(inputs)
@@ -142,7 +175,7 @@ def _scaled(name: str, x: np.ndarray, stats: np.ndarray | tuple) -> np.ndarray:
         return unit_rows(x - stats[0])
     if name == "ngrams":
         return unit_rows(np.log1p(x) * stats)
-    if name == "pixels":
+    if name in ("pixels", "hog"):
         return x
     return unit_rows((x - stats[0]) / stats[1])
 

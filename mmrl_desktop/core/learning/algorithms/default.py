@@ -209,7 +209,7 @@ class DefaultAlgorithm(Algorithm):
         metrics.update(self.views.metrics())
         for t, k in self.num_labels.items():
             q = self._posterior(buffer, t, n, k, metrics)
-            self.q[t] = q
+            self.q[t] = self.views.mixed[t] = q
             lq = np.log(q + 1e-12)
             sd = lq.std(1, keepdims=True)
             z = (lq - lq.mean(1, keepdims=True)) / (sd + 1e-12)
@@ -253,6 +253,10 @@ class DefaultAlgorithm(Algorithm):
                 loglik = self._loglik(buffer, t, n, k)
                 q = gv.q[gv.chosen][t] = self._sweeps(loglik, graph, q)
             metrics[f"policy/suspect_thumbs_{t}"] = float(len(self.suspect.get(t, ())))
+        mix = {v: x for v, x in gv.weights.items() if x > 1e-3 and v in gv.q and v != gv.chosen}
+        if mix:  # view_choice = mixture: the other views' posteriors by their weights
+            q = gv.weights.get(gv.chosen, 0.0) * q + sum(x * gv.q[v][t] for v, x in mix.items())
+            q = q / q.sum(1, keepdims=True)
         w = gv.net_weight
         if w > 0 and t in gv.net and gv.net[t].shape == (n, k):
             post = gv.net[t] * np.exp(loglik - loglik.max(1, keepdims=True))
@@ -415,7 +419,8 @@ class DefaultAlgorithm(Algorithm):
                 target = self.targets[t][idx].to(self.device)
                 weight = self.target_weight[t][idx].to(self.device)
                 pseudo = (weight * -(target * lq).sum(-1)).mean()
-                loss = loss + o.pseudo_weight * (1.0 - self.views.net_weight) * pseudo
+                share = (1.0 - self.views.net_weight) * self.views.pseudo_gate
+                loss = loss + o.pseudo_weight * share * pseudo
                 metrics[f"loss/pseudo_{t}"] = float(pseudo.detach())
             if t in kl:
                 loss = loss + self.config.kl_beta * kl[t]

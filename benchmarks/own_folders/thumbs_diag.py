@@ -1,0 +1,116 @@
+"""Issue 17 diagnosis (an experiment, not a test): what limits the default learner, thumbs only,
+on an own-folder set. Runs the app's bench in-process (``run_bench``, the same code path as
+``mmrl-desktop bench``) with extra default-algorithm options, and at each point records, on the
+pool's items (stream items; their true labels come from the folder), how right each candidate
+view's graph posterior and the network are, on answered and unanswered items, which view is
+chosen, and how right the weighted pseudo-labels are.
+
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.own_folders.thumbs_diag glyphs 0 \
+        '{"graph_views": "pixels,gradients,embedding"}' [POINTS] [OUT.jsonl]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+import torch
+
+from benchmarks.own_folders import datasets
+from mmrl_desktop.core.data.project import DEFAULT_TASK
+from mmrl_desktop.core.learning import trainer as trainer_mod
+from mmrl_desktop.core.tools import bench
+
+RECORDS: list[dict] = []
+
+
+def _truth(alg) -> tuple[np.ndarray, np.ndarray]:
+    """True label index of every pool item and whether it has an answer."""
+    labels = alg._diag_labels
+    y = np.array([labels.index(i.split("/")[0]) for i in alg.pool_ids])
+    return y, alg._diag_answered[: len(y)]
+
+
+def snapshot(tr, t: int) -> dict:
+    alg = tr.algorithm
+    gv = alg.views
+    y, answered = _truth(alg)
+    out: dict = {"answers": t, "chosen": gv.chosen, "net_weight": gv.net_weight}
+    un = ~answered
+    for name, q in list(gv.q.items()) + [("network", gv.net)]:
+        p = q.get(DEFAULT_TASK)
+        if p is None or len(p) != len(y):
+            continue
+        hit = p.argmax(1) == y
+        out[f"acc_{name}"] = round(float(hit[un].mean()), 3) if un.any() else None
+        out[f"acc_{name}_answered"] = round(float(hit[answered].mean()), 3)
+        out[f"score_{name}"] = round(float(np.mean(gv.scores.get(name, [np.nan]))), 3)
+    tgt = alg.targets.get(DEFAULT_TASK)
+    if tgt is not None:
+        w = alg.target_weight[DEFAULT_TASK].numpy()
+        hit = tgt.numpy().argmax(1) == y
+        out["pseudo_acc_weighted"] = round(float((w * hit).sum() / max(w.sum(), 1e-9)), 3)
+        out["pseudo_weight_mean"] = round(float(w.mean()), 3)
+        out["pseudo_acc"] = round(float(hit.mean()), 3)
+    rows = tr.buffer.rows
+    out["ups"] = sum(r.reward > 0 for r in rows)
+    out["labels_confirmed"] = len({r.shown for r in rows if r.reward > 0})
+    return out
+
+
+class DiagTrainer(trainer_mod.Trainer):
+    points: tuple[int, ...] = ()
+
+    def train_pending(self, *a, **kw):
+        res = super().train_pending(*a, **kw)
+        alg = self.algorithm
+        if not hasattr(alg, "views"):
+            return res
+        if not hasattr(alg, "_diag_labels"):
+            alg._diag_labels = list(self.labels[DEFAULT_TASK])
+        n = len(self.buffer.rows)
+        ans = np.zeros(len(alg.pool_ids) + 1, bool)
+        for r in self.buffer.rows:
+            i = alg.pool_index.get(r.item_id)
+            if i is not None:
+                ans[i] = True
+        alg._diag_answered = ans
+        if n in self.points:
+            rec = snapshot(self, n)
+            RECORDS.append(rec)
+            print(json.dumps(rec), file=sys.stderr, flush=True)
+        return res
+
+
+def main() -> None:
+    name, seed = sys.argv[1], int(sys.argv[2])
+    opts = json.loads(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3] else {}
+    points = [int(p) for p in (sys.argv[4] if len(sys.argv) > 4 else "30,60,150,300").split(",")]
+    out_path = sys.argv[5] if len(sys.argv) > 5 else None
+    torch.set_num_threads(1)
+    ds = datasets.SETS[name]
+    folder, _ = datasets.ensure(name)
+    settings: dict = {"options": opts} if opts else {}
+    if ds.orientation_free:
+        settings["orientation_free"] = True
+    DiagTrainer.points = tuple(points)
+    bench.Trainer = DiagTrainer
+    t0 = time.perf_counter()
+    res = bench.run_bench(str(folder), feedback=points, seed=seed, algorithm_settings=settings)
+    curve = {c["feedback"]: c["accuracy"] for c in res["curve"]}
+    line = {"set": name, "seed": seed, "options": opts, "curve": curve,
+            "seconds": round(time.perf_counter() - t0, 1), "diag": RECORDS}  # fmt: skip
+    print(json.dumps({"set": name, "seed": seed, "options": opts, "curve": curve,
+                      "seconds": line["seconds"]}))  # fmt: skip
+    if out_path:
+        with open(out_path, "a") as fh:
+            fh.write(json.dumps(line) + "\n")
+
+
+if __name__ == "__main__":
+    main()

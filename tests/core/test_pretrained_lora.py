@@ -201,3 +201,11 @@ def test_an_image_export_holds_the_merged_adapters(vit, tmp_path, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["check"]["max_abs_diff"] <= 1e-4
     assert info["check"]["pretrained_max_abs_diff"] < 5e-2  # the live adapted model agrees
+
+
+def test_an_encoder_without_attention_is_refused_in_one_sentence(tmp_path):
+    resnet = tiny_model(tmp_path / "resnet", "resnet")
+    project = _project(tmp_path, resnet, algorithm="supervised", lora=True)
+    trainer = Trainer(project, device="cpu")
+    with pytest.raises(UserError, match="has no attention query/value projections"):
+        trainer.info()

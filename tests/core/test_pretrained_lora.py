@@ -183,7 +183,7 @@ def test_an_explicit_lora_change_starts_afresh_unset_keeps_the_checkpoints(vit, 
     third.close(checkpoint=False)
 
 
-def test_an_image_export_holds_the_merged_adapters(vit, tmp_path, capsys):
+def test_predict_evaluate_and_the_export_use_the_adapted_encoder(vit, tmp_path, capsys):
     import json
 
     from mmrl_desktop.cli import main
@@ -193,14 +193,43 @@ def test_an_image_export_holds_the_merged_adapters(vit, tmp_path, capsys):
     p = str(project.root)
     assert main(["train", "--project", p, "--steps", "6", "--device", "cpu"]) == 0
     capsys.readouterr()
+    src = project.root.parent / "src" / "3"
+    assert main(["predict", str(src), "--project", p, "--json", "--device", "cpu"]) == 0
+    assert json.loads(capsys.readouterr().out)["items"] == len(list(src.iterdir()))
+    assert main(["evaluate", "--project", p, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"]["version"] >= 1
     out = tmp_path / "m"
-    assert (
-        main(["export", "--project", p, "--format", "torchscript", "--out", str(out), "--json"])
-        == 0
-    )
+    cmd = ["export", "--project", p, "--format", "torchscript", "--out", str(out), "--json"]
+    assert main(cmd) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["check"]["max_abs_diff"] <= 1e-4
     assert info["check"]["pretrained_max_abs_diff"] < 5e-2  # the live adapted model agrees
+
+
+def test_a_rollback_brings_back_the_older_adapters(vit, tmp_path):
+    from mmrl_desktop.core.learning.rollback import promote_checkpoint
+
+    project = _project(tmp_path, vit, algorithm="supervised", lora=True)
+    answer(project, 6)
+    trainer = Trainer(project, device="cpu")
+    trainer.train_pending()
+    first = trainer.save_checkpoint("first")
+    x = trainer.featurizer.batch(trainer._items(trainer.holdout_ids[:2]))["image_lora"]
+    enc = trainer.algorithm.policy.encoders["image"]
+    with torch.no_grad():
+        then = enc(x)
+    trainer.add_budget(6)
+    trainer.train_pending()
+    with torch.no_grad():
+        assert (enc(x) - then).abs().max() > 1e-5
+    trainer.close()
+    with project.open_store() as store:
+        promote_checkpoint(project, first, store)
+    again = Trainer(Project.open(project.root), device="cpu")
+    again.info()
+    with torch.no_grad():
+        assert torch.allclose(again.algorithm.policy.encoders["image"](x), then, atol=1e-6)
+    again.close(checkpoint=False)
 
 
 def test_an_encoder_without_attention_is_refused_in_one_sentence(tmp_path):

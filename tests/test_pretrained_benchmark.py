@@ -10,10 +10,13 @@ from benchmarks.own_folders import images
 from benchmarks.pretrained_encoder import pretrain, report, run
 
 
-def test_the_pretraining_letters_are_not_the_downstream_ones():
-    assert len(pretrain.PRETRAIN_LETTERS) == 16
-    assert not set(pretrain.PRETRAIN_LETTERS) & set(images.LETTERS)
-    xs, ys = pretrain.render(pretrain.PRETRAIN_LETTERS, 2, 0, [None])  # Pillow's own font
+def test_the_pretraining_characters_are_not_the_downstream_ones():
+    chars = pretrain.PRETRAIN_CHARS
+    assert len(chars) == len(set(chars)) == 76
+    target = {ch.upper() for ch in images.LETTERS} | set(images.LETTERS)  # drawn upper case
+    look_alikes = set("ΑΒΕΗΚΡΤΧΟΖΙΥΜΝ") | set("АВЕКНРСТХОМ") | set("$§€0123456789")
+    assert not set(chars) & (target | look_alikes)
+    xs, ys = pretrain.render(pretrain.UPPER, 2, 0, [None])  # Pillow's own font
     assert xs.shape == (32, pretrain.SIZE, pretrain.SIZE) and sorted(set(ys)) == list(range(16))
     px = pretrain.to_pixels(xs[:4], __import__("numpy").random.default_rng(0))
     assert tuple(px.shape) == (4, 3, pretrain.SIZE, pretrain.SIZE)
@@ -23,11 +26,13 @@ def test_the_pretraining_letters_are_not_the_downstream_ones():
 def test_the_pretrained_folder_is_one_the_app_accepts(tmp_path):
     from mmrl_desktop.core.learning.pretrained import inspect_encoder
 
-    model, rep = pretrain.train(steps=2, per_class=2, batch=8, val_per_class=1, fonts=[None])
+    model, rep = pretrain.train(
+        steps=2, per_class=2, batch=8, val_per_class=1, fonts=[None], chars=pretrain.UPPER
+    )
     pretrain.save(model, tmp_path / "enc")
     info = inspect_encoder(tmp_path / "enc", "image")
-    assert (info.architecture, info.input_size) == ("ViTModel", pretrain.SIZE)
-    assert info.embedding_size == pretrain.ARCH["hidden_size"] and info.dtype == "float32"
+    assert (info.architecture, info.input_size, info.pooling) == ("ResNetModel", 64, "pooler")
+    assert info.embedding_size == pretrain.ARCH["hidden_sizes"][-1] and info.dtype == "float32"
     assert rep["steps"] == 2 and 0.0 <= rep["val_accuracy"] <= 1.0
     assert sorted(p.name for p in (tmp_path / "enc").iterdir()) == [
         "config.json", "model.safetensors", "preprocessor_config.json"
@@ -53,7 +58,9 @@ def test_the_goal_checks():
         == "- pretrained above scratch, thumbs only, at every point: NO (not above at 300, 1000)"
     )
     assert lines[2] == "- pretrained above scratch, supervised, at every point: yes"
-    assert "| **pretrained ViT, thumbs only (default)** | 0.800 ± 0.000 |" in report.table(results)
+    assert "| **pretrained encoder, thumbs only (default)** | 0.800 ± 0.000 |" in report.table(
+        results
+    )
 
 
 def test_merged_runs_are_kept_once():

@@ -1,5 +1,6 @@
-"""A linear probe: the pretrained folder's CLS embeddings (computed here with ``transformers``
-directly, not through the app) and logistic regression on the distinct items of the first N asks
+"""A linear probe: the pretrained folder's embeddings (computed here with ``transformers``
+directly, not through the app, pooled as the app pools: the CLS token of a ViT, the pooled output
+of a ResNet) and logistic regression on the distinct items of the first N asks
 of the app's bench protocol, scored on the same held-out items. It says how much the encoder
 itself transfers, independently of the app's learning from thumbs."""
 
@@ -13,10 +14,14 @@ from benchmarks.own_folders import protocol
 
 
 def embed(folder: Path, paths: list[Path], batch: int = 128) -> np.ndarray:
-    """CLS embeddings (N × hidden) of image files, through the folder's own image processor."""
+    """Embeddings (N × E) of image files, through the folder's own image processor."""
     import torch
     from PIL import Image
     from transformers import AutoImageProcessor, AutoModel
+
+    from mmrl_desktop.core.learning.pretrained import inspect_encoder
+
+    pooling = inspect_encoder(folder, "image").pooling
 
     proc = AutoImageProcessor.from_pretrained(folder, local_files_only=True)
     model = AutoModel.from_pretrained(folder, local_files_only=True, use_safetensors=True).eval()
@@ -25,7 +30,9 @@ def embed(folder: Path, paths: list[Path], batch: int = 128) -> np.ndarray:
         for i in range(0, len(paths), batch):
             imgs = [Image.open(p).convert("RGB") for p in paths[i : i + batch]]
             px = proc(images=imgs, return_tensors="pt")["pixel_values"]
-            out.append(model(pixel_values=px).last_hidden_state[:, 0].numpy())
+            res = model(pixel_values=px)
+            z = res.pooler_output.flatten(1) if pooling == "pooler" else res.last_hidden_state[:, 0]
+            out.append(z.numpy())
     return np.concatenate(out)
 
 

@@ -14,11 +14,11 @@ SCRATCH_THUMBS, SCRATCH_SUP = "scratch-thumbs", "scratch-supervised"
 PROBE = "probe-logreg"
 LEARNERS = (PRE_THUMBS, PRE_SUP, SCRATCH_THUMBS, SCRATCH_SUP, PROBE)
 TITLES = {
-    PRE_THUMBS: "**pretrained ViT, thumbs only (default)**",
-    PRE_SUP: "pretrained ViT, supervised",
+    PRE_THUMBS: "**pretrained encoder, thumbs only (default)**",
+    PRE_SUP: "pretrained encoder, supervised",
     SCRATCH_THUMBS: "scratch policy, thumbs only (default)",
     SCRATCH_SUP: "scratch policy, supervised",
-    PROBE: "probe: logistic regression on the ViT's CLS embedding",
+    PROBE: "probe: logistic regression on the encoder's embedding",
 }
 
 

@@ -1,7 +1,8 @@
-"""Issue 14's learning gain: a ViT pretrained here on glyphs of 16 letters (``pretrain.py``),
-used through ``mmrl-desktop bench --encoder image=PATH`` on data it never saw — glyphs of the
-own-folder suite's 10 other letters (150 per letter) and scikit-learn's digits — against today's
-scratch policy, thumbs only (the default algorithm) and supervised, same protocol, same seeds.
+"""Issue 14's learning gain: a small ResNet pretrained here on glyphs of 76 other characters
+(``pretrain.py``: Latin, Greek and Cyrillic letters and symbols, none of the target letters or
+their look-alikes, no digits), used through ``mmrl-desktop bench --encoder image=PATH`` on data
+it never saw — glyphs of the own-folder suite's 10 letters (A B C D E G H K R S, 150 per letter)
+and scikit-learn's digits — against today's scratch policy, thumbs only (the default algorithm) and supervised, same protocol, same seeds.
 
     OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.pretrained_encoder.run \
         --out benchmarks/results/pretrained_encoder.json --seeds 0-2

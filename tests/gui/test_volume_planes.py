@@ -223,6 +223,34 @@ def test_once_a_cross_plane_was_used_the_shown_case_is_read_ahead(qtbot, view, t
     assert hidden.plane() == "axial"
 
 
+def test_a_page_flipped_away_stops_its_whole_read_and_takes_it_up_when_shown_again(
+    qtbot, view, gated, monkeypatch
+):
+    """One worker reads for every viewer: a hidden page's read (read ahead, or a plane asked for)
+    would keep the page shown now waiting. Hidden, it stops; shown again, the asked plane reads."""
+    vol, gate = gated
+    monkeypatch.setattr(VolumeView, "cross_planes_used", True)
+    view.set_volume(vol)
+    qtbot.waitUntil(lambda: view._reader.source() is vol, timeout=10000)  # read ahead
+    state = view._reader._state
+    view.hide()  # another page flipped to
+    assert view._reader.source() is None and state.should_stop()
+    view.show()
+    qtbot.waitUntil(lambda: view._reader.source() is vol, timeout=10000)  # read ahead again
+    view.set_plane("coronal")
+    state = view._reader._state
+    view.hide()
+    assert state.should_stop() and view._reader.source() is None
+    assert view.reading() == "coronal"  # still asked for
+    gate.set()
+    assert view._reader.wait(5.0)
+    qtbot.wait(50)
+    assert view.plane() == "axial" and view.volume() is vol  # the stopped read delivered nothing
+    view.show()
+    qtbot.waitUntil(lambda: view.plane() == "coronal", timeout=10000)
+    assert view.reading() is None and isinstance(view.volume().voxels, np.ndarray)
+
+
 # ---------------------------------------------------------------------- around the viewer
 def test_the_help_names_the_volume_keys():
     from mmrl_desktop.gui.actions import shortcuts_text

@@ -261,7 +261,17 @@ class VolumeView(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
+        if self._pending is not None and self._volume is not None:  # stopped when flipped away
+            self._reader.start(self._volume, self._pending)
         self._schedule_read_ahead()  # a preloaded page flipped to
+
+    def hideEvent(self, event) -> None:  # noqa: N802
+        """Flipped away (``MultiView`` shows another page): this case's whole read stops between
+        files, so the one reader thread is free for the page shown; a plane asked for is read
+        again when the page comes back. Minimising the window (spontaneous) stops nothing."""
+        super().hideEvent(event)
+        if not event.spontaneous() and self._reader.source() is not None:
+            self._reader.cancel()
 
     def _schedule_read_ahead(self) -> None:
         if VolumeView.cross_planes_used and self._volume is not None:

@@ -54,9 +54,10 @@ def test_adapters_train_change_the_encoder_and_come_back_from_the_checkpoint(vit
     trainer.info()
     enc = trainer.algorithm.policy.encoders["image"]
     assert isinstance(enc, AdaptedEncoder)
-    assert any(
-        "LoRA adapters (rank 4) train the image encoder" in w for w in trainer.checkpoint_warnings
-    )
+    said = " ".join(trainer.checkpoint_warnings)
+    assert "LoRA adapters (rank 4) train the image encoder" in said
+    assert "'pretrained' view stays on the frozen encoder's cached embeddings" in said
+    assert "on the CPU every update runs the encoder forward and backward" in said
     x = trainer.featurizer.batch(trainer._items(trainer.holdout_ids[:3]))["image_lora"]
     assert x.dtype == torch.uint8 and tuple(x.shape) == (3, 3, 32, 32)  # the processor's size
     frozen = _frozen_embedding(vit, "image", x, enc)

@@ -307,7 +307,8 @@ def fit_encoders(trainer, plan):
     why = encoder_changed(used, wanted) if ckpt else ""
     if ckpt and not why and explicit:
         why = lora_changed(used, wanted)
-    trainer.checkpoint_warnings.extend(lora_notes(used if ckpt and not why else wanted))
+    device = getattr(trainer, "device", None)
+    trainer.checkpoint_warnings.extend(lora_notes(used if ckpt and not why else wanted, device))
     if not why:
         return plan
     trainer.incompatible_checkpoint = f"{ckpt.path.name}: {why}"

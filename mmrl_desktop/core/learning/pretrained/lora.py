@@ -70,8 +70,8 @@ def with_lora(
     return {m: ({**s, "lora": dict(lora)} if m in adapted else dict(s)) for m, s in spec.items()}
 
 
-def lora_notes(spec: dict[str, dict[str, Any]] | None) -> list[str]:
-    """What the user is told about a model's adapters (none: nothing)."""
+def lora_notes(spec: dict[str, dict[str, Any]] | None, device=None) -> list[str]:
+    """What the user is told about a model's adapters trained on ``device`` (none: nothing)."""
     adapted = [m for m, s in (spec or {}).items() if (s or {}).get("lora")]
     if not adapted:
         return []
@@ -82,6 +82,12 @@ def lora_notes(spec: dict[str, dict[str, Any]] | None) -> list[str]:
         "view stays on the frozen encoder's cached embeddings (what the adapters learn reaches "
         "the graph through the policy's own embedding)."
     ]
+    if torch.device(device or "cpu").type == "cpu":
+        notes.append(
+            "on the CPU every update runs the encoder forward and backward (seconds for a "
+            "ViT-Base) and the default algorithm's passes over its pool take minutes; a GPU, or "
+            "lora = false, keeps the model current between clicks."
+        )
     frozen = sorted(set(spec or {}) - set(adapted))
     if frozen:
         notes.append(

@@ -296,3 +296,21 @@ def test_the_graph_moves_to_the_view_that_predicts_the_thumbs():
     new = algo.act(feat.batch([str(i) for i in range(40, 60)]), gen)["label"]
     assert ((new.propensity > 0) & (new.propensity <= 1)).all()
     assert (new.labels.numpy() == y[40:60]).mean() >= 0.7
+
+
+def test_the_posterior_temperature_is_fitted_on_the_answers_it_had_not_seen():
+    """act_rule = calibrated: an overconfident posterior (sure of one label, right one time in
+    two) is flattened (τ < 1), a timid one that is always right is sharpened (τ > 1)."""
+    opts = DefaultOptions(view_min_labels=10, act_rule="calibrated")
+    rows = _rows([(e, e, 0, 1 if e % 2 else -1) for e in range(40)])
+    gv = _scored(opts, {"pixels": np.full((40, 3), 1 / 3)}, [])
+    gv.mixed = {"label": np.tile([0.98, 0.01, 0.01], (40, 1))}
+    gv.score(rows, {str(i): i for i in range(40)}, {"label": 3})
+    assert gv.fit_temperature() < 0.5
+    timid = _scored(opts, {"pixels": np.full((40, 3), 1 / 3)}, [])
+    timid.mixed = {"label": np.tile([0.4, 0.3, 0.3], (40, 1))}
+    timid.score(
+        _rows([(e, e, 0, 1) for e in range(40)]), {str(i): i for i in range(40)}, {"label": 3}
+    )
+    assert timid.fit_temperature() > 3
+    assert GraphViews(opts).fit_temperature() == 1.0  # no answers scored yet

@@ -26,6 +26,7 @@ class NoOptions:
 
 GRAPH_VIEWS = ("pixels", "gradients", "hog", "logmel", "ngrams", "embedding", "pretrained")
 VIEW_CHOICES = ("mixture", "switch")
+ACT_RULES = ("standardised", "calibrated")
 
 
 @dataclass
@@ -40,6 +41,12 @@ class DefaultOptions:
     )
     act_kappa: float = _opt(
         5.0, "acting: softmax(κ · standardised log-posterior); larger is greedier"
+    )
+    act_rule: str = _opt(
+        "standardised",
+        "acting: standardised (softmax(act_kappa · (standardised log-posterior + bonus))) or "
+        "calibrated (posterior sampling from q^τ · exp(bonus), τ fitted on the answers the "
+        "posterior had not seen)",
     )
     answer_noise: float = _opt(0.05, "probability that a thumb is wrong, in the graph posterior")
     pseudo_weight: float = _opt(1.0, "weight of the pool pseudo-label cross-entropy")
@@ -117,6 +124,8 @@ class DefaultOptions:
             raise UserError(
                 f"default: graph_views is a comma-separated list of {', '.join(GRAPH_VIEWS)}."
             )
+        if self.act_rule not in ACT_RULES:
+            raise UserError(f"default: act_rule is {' or '.join(ACT_RULES)}.")
         if self.view_choice not in VIEW_CHOICES:
             raise UserError(f"default: view_choice is {' or '.join(VIEW_CHOICES)}.")
         if self.view_score not in ("brier", "loglik"):

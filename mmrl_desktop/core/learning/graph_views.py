@@ -52,6 +52,8 @@ class GraphViews:
         self.weights: dict[str, float] = {}  # view → its weight in the posterior
         self.net_weight = 0.0
         self.pseudo_gate = 1.0  # share of the pseudo-labels' weight (pseudo_gate option)
+        self.post_log: deque = deque(maxlen=options.view_window)  # (posterior row, answer)
+        self.temperature = 1.0  # of the posterior, fitted on post_log (act_rule calibrated)
 
     def reset(self) -> None:
         """The pool changed: every view and posterior is rebuilt at the next refresh."""
@@ -125,8 +127,9 @@ class GraphViews:
             preds = {v: q[r.task] for v, q in self.q.items() if r.task in q}
             if r.task in self.net:
                 preds[NETWORK] = self.net[r.task]
-            if r.task in self.mixed:
+            if r.task in self.mixed and i < len(self.mixed[r.task]):
                 preds[POSTERIOR] = self.mixed[r.task]
+                self.post_log.append((self.mixed[r.task][i].copy(), r))
                 k = num_labels[r.task]
                 preds[UNIFORM] = np.full((i + 1, k), 1.0 / k)
             for name, q in preds.items():
@@ -171,6 +174,27 @@ class GraphViews:
         self.weights = {c: float(x) for c, x in zip(cands, w, strict=True)}
         self.chosen = cands[int(np.argmax(w))]  # the first on a tie
 
+    def fit_temperature(self) -> float:
+        """The power τ of the posterior (q^τ, renormalised) that best foretold the answers it
+        had not seen (log-likelihood on a grid of 0.1–10); 1 until view_min_labels answers."""
+        if len(self.post_log) < max(2, self.o.view_min_labels):
+            self.temperature = 1.0
+            return self.temperature
+        grid = np.geomspace(0.1, 10.0, 31)
+        lq = np.log(np.stack([q for q, _ in self.post_log]) + 1e-12)
+        best, best_ll = 1.0, -np.inf
+        for tau in grid:
+            qt = np.exp(tau * (lq - lq.max(1, keepdims=True)))
+            qt /= qt.sum(1, keepdims=True)
+            rows = [r for _, r in self.post_log]
+            ll = sum(
+                _score(q, r, self.o.answer_noise, "loglik") for q, r in zip(qt, rows, strict=True)
+            )
+            if ll > best_ll:
+                best, best_ll = float(tau), ll
+        self.temperature = best
+        return best
+
     def _gate(self) -> None:
         """pseudo_gate: the posterior's advantage over a uniform guess, in view_z units."""
         post, uni = self.scores.get(POSTERIOR, ()), self.scores.get(UNIFORM, ())
@@ -184,6 +208,7 @@ class GraphViews:
 
     def metrics(self) -> dict[str, float]:
         out = {"policy/graph_net_weight": self.net_weight, "policy/pseudo_gate": self.pseudo_gate}
+        out["policy/posterior_temperature"] = self.temperature
         for c, w in self.weights.items():
             out[f"policy/view_weight_{c}"] = w
         for c, s in self.scores.items():

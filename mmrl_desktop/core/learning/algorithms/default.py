@@ -204,6 +204,8 @@ class DefaultAlgorithm(Algorithm):
             self._reembed(n)
         self.refreshes += 1
         self.views.choose()
+        if o.act_rule == "calibrated":
+            self.views.fit_temperature()
         metrics: dict[str, float] = {"policy/graph_input_share": self.views.share}
         metrics["policy/graph_anchored"] = float(self.views.anchored)
         metrics.update(self.views.metrics())
@@ -218,7 +220,7 @@ class DefaultAlgorithm(Algorithm):
                 if r.task == t and (r.corrected >= 0 or (r.reward > 0 and r.shown >= 0)):
                     confirmed[r.corrected if r.corrected >= 0 else r.shown] += 1
             self.bonus[t] = o.optimism / np.sqrt(1.0 + confirmed)
-            self.acting[t] = _softmax(o.act_kappa * (z + self.bonus[t]))
+            self.acting[t] = self._acting(lq, z, self.bonus[t])
             self.targets[t] = torch.from_numpy(_softmax(o.pseudo_kappa * z).astype(np.float32))
             ref = float(np.quantile(sd[:, 0], o.pseudo_quantile)) + 1e-12
             weight = np.minimum(1.0, sd[:, 0] / ref).astype(np.float32)
@@ -226,6 +228,12 @@ class DefaultAlgorithm(Algorithm):
             metrics[f"policy/pool_confidence_{t}"] = float(self.acting[t].max(1).mean())
         self.fitted = True
         return metrics
+
+    def _acting(self, lq: np.ndarray, z: np.ndarray, bonus: np.ndarray) -> np.ndarray:
+        """The acting distribution from the log-posterior ``lq`` (standardised: ``z``)."""
+        if self.options.act_rule == "calibrated":
+            return _softmax(self.views.temperature * lq + bonus)
+        return _softmax(self.options.act_kappa * (z + bonus))
 
     def _sweeps(self, loglik: np.ndarray, graph, q: np.ndarray) -> np.ndarray:
         """Mean-field sweeps; the coupling stays below 0.8 K: above K the uniform posterior is
@@ -341,7 +349,9 @@ class DefaultAlgorithm(Algorithm):
             if nb is not None:
                 lq = self.options.graph_beta * self.q[t][nb[~known]].mean(1)
                 z = (lq - lq.mean(1, keepdims=True)) / (lq.std(1, keepdims=True) + 1e-12)
-                dist[~known] = _softmax(self.options.act_kappa * (z + self.bonus[t]))
+                dist[~known] = self._acting(
+                    np.log(self.q[t][nb[~known]].mean(1) + 1e-12), z, self.bonus[t]
+                )
                 belief[~known] = self.q[t][nb[~known]].mean(1)
             dist_t = torch.from_numpy(dist).float()
             lab = torch.multinomial(dist_t, 1, generator=generator).squeeze(1)

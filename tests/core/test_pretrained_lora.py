@@ -199,12 +199,13 @@ def test_predict_evaluate_and_the_export_use_the_adapted_encoder(vit, tmp_path, 
     assert json.loads(capsys.readouterr().out)["items"] == len(list(src.iterdir()))
     assert main(["evaluate", "--project", p, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["model"]["version"] >= 1
-    out = tmp_path / "m"
-    cmd = ["export", "--project", p, "--format", "torchscript", "--out", str(out), "--json"]
-    assert main(cmd) == 0
-    info = json.loads(capsys.readouterr().out)
-    assert info["check"]["max_abs_diff"] <= 1e-4
-    assert info["check"]["pretrained_max_abs_diff"] < 5e-2  # the live adapted model agrees
+    for fmt in ("torchscript", "onnx"):  # the encoder inside, its adapters merged
+        out = tmp_path / f"m-{fmt}"
+        cmd = ["export", "--project", p, "--format", fmt, "--out", str(out), "--json"]
+        assert main(cmd) == 0
+        info = json.loads(capsys.readouterr().out)
+        assert info["check"]["max_abs_diff"] <= 1e-4
+        assert info["check"]["pretrained_max_abs_diff"] < 5e-2  # the live adapted model agrees
 
 
 def test_a_rollback_brings_back_the_older_adapters(vit, tmp_path):

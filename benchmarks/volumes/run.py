@@ -121,39 +121,53 @@ def run_all(args) -> None:
 
 
 def summary(path: Path) -> str:
-    """Mean (min–max over seeds) held-out accuracy per encoder, algorithm and answers; and the
-    thumbs-only / supervised ratio."""
+    """Per encoder, algorithm and answers: held-out accuracy, mean ± sd over seeds (n), then each
+    seed's; each run's wall time; the thumbs-only / supervised ratio at the last point, on the
+    means and per seed (seeds with both arms)."""
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    table: dict[tuple, list[float]] = {}
-    secs: dict[tuple, list[float]] = {}
+    acc: dict[tuple, dict[int, float]] = {}
+    secs: dict[tuple, dict[int, float]] = {}
     for r in rows:
+        key = (r["encoder"], r["algorithm"])
         for p in r["curve"]:
-            table.setdefault((r["encoder"], r["algorithm"], p["feedback"]), []).append(
-                p["accuracy"]
-            )
-        secs.setdefault((r["encoder"], r["algorithm"]), []).append(r["seconds"])
-    points = sorted({k[2] for k in table})
-    lines = ["| encoder | algorithm | " + " | ".join(f"{p} answers" for p in points) + " | s/run |"]
-    lines.append("|" + "---|" * (len(points) + 3))
-    for enc in sorted({k[0] for k in table}):
+            acc.setdefault((*key, p["feedback"]), {})[r["seed"]] = p["accuracy"]
+        secs.setdefault(key, {})[r["seed"]] = r["seconds"]
+    points = sorted({k[2] for k in acc})
+    lines = ["Wall time per run (s), by seed:", ""]
+    for (enc, algo), by_seed in sorted(secs.items()):
+        runs = ", ".join(f"seed {s}: {v:.0f}" for s, v in sorted(by_seed.items()))
+        lines.append(f"- {enc} {algo}: {runs}")
+    lines += ["", "| encoder | algorithm | " + " | ".join(f"{p} answers" for p in points) + " |"]
+    lines.append("|" + "---|" * (len(points) + 2))
+    encoders = sorted({k[0] for k in acc})
+    for enc in encoders:
         for algo in ("default", "supervised"):
             cells = []
             for p in points:
-                v = table.get((enc, algo, p), [])
-                cells.append(
-                    f"{np.mean(v):.3f} ({min(v):.2f}–{max(v):.2f}, n={len(v)})" if v else ""
-                )
-            s = secs.get((enc, algo), [0])
-            lines.append(f"| {enc} | {algo} | " + " | ".join(cells) + f" | {np.mean(s):.0f} |")
-    for enc in sorted({k[0] for k in table}):
-        last = points[-1]
-        thumbs = table.get((enc, "default", last))
-        sup = table.get((enc, "supervised", last))
-        if thumbs and sup:
-            lines.append(
-                f"\n{enc}: thumbs-only / supervised at {last} answers = "
-                f"{np.mean(thumbs) / max(np.mean(sup), 1e-9):.3f} (goal ≥ 0.9)"
-            )
+                v = acc.get((enc, algo, p), {})
+                if not v:
+                    cells.append("")
+                    continue
+                a = np.array(list(v.values()))
+                each = ", ".join(f"s{s} {v[s]:.2f}" for s in sorted(v))
+                cells.append(f"{a.mean():.3f} ± {a.std(ddof=1) if len(a) > 1 else 0:.3f} ({each})")
+            if any(cells):
+                lines.append(f"| {enc} | {algo} | " + " | ".join(cells) + " |")
+    lines.append("\n(mean ± sd over seeds, then each seed: s3 .85 = seed 3, accuracy .85)")
+    last = points[-1] if points else None
+    for enc in encoders:
+        thumbs = acc.get((enc, "default", last), {})
+        sup = acc.get((enc, "supervised", last), {})
+        both = sorted(set(thumbs) & set(sup))
+        if not both:
+            continue
+        mt = np.mean([thumbs[s] for s in both])
+        ms = np.mean([sup[s] for s in both])
+        each = ", ".join(f"seed {s}: {thumbs[s] / max(sup[s], 1e-9):.3f}" for s in both)
+        lines.append(
+            f"\n{enc}: thumbs-only / supervised at {last} answers = {mt / max(ms, 1e-9):.3f} on "
+            f"the means (goal ≥ 0.9); per seed {each}"
+        )
     return "\n".join(lines)
 
 

@@ -150,12 +150,15 @@ def test_a_bad_order_or_positive_is_one_sentence(tmp_path):
         run_bench(str(src), feedback=[2], device="cpu", model_settings=TINY_MODEL, positive="cat")
 
 
-def test_an_active_order_asks_every_stream_item_once_a_round_on_fresh_predictions(tmp_path):
+def test_an_active_order_asks_every_stream_item_once_a_round_on_fresh_predictions(
+    tmp_path, monkeypatch
+):
     """The learner picks from the unanswered items (each once until all are answered, then a new
     round), and its first pick is the item its current model is least sure of."""
     import numpy as np
 
     from mmrl_desktop.core.data.project import DEFAULT_TASK
+    from mmrl_desktop.core.learning import next_item
     from mmrl_desktop.core.learning.next_item import pool_candidates, thumb_gain
     from mmrl_desktop.core.learning.trainer import Trainer
     from mmrl_desktop.core.tools.bench import Asker, _project, _split
@@ -165,6 +168,7 @@ def test_an_active_order_asks_every_stream_item_once_a_round_on_fresh_prediction
     with project.open_store() as writer:
         stream, _test, _ = _split(writer, str(src), 0.25, 0)
     trainer = Trainer(project, queue_size=0, checkpoints=False, resume=False)
+    monkeypatch.setattr(next_item, "READY_Z", None)  # no evidence needed (test_next_item_ready)
     asker = Asker("uncertain", stream, trainer, 0, 0.0, None, "default", 0)
     gain = thumb_gain(pool_candidates(trainer, stream, DEFAULT_TASK).probs)
     first = asker.next()

@@ -158,12 +158,17 @@ def _trainer(tmp_path, **algorithm):
     return project, Trainer(project, queue_size=0, checkpoints=False, resume=False)
 
 
-def test_the_trainer_chooses_unanswered_pool_items_on_its_current_model(tmp_path):
+def test_the_trainer_chooses_unanswered_pool_items_on_its_current_model(tmp_path, monkeypatch):
+    monkeypatch.setattr(next_item, "READY_Z", None)  # no evidence needed (test_next_item_ready)
     project, trainer = _trainer(tmp_path, next_item="uncertain", next_item_random=0.0)
     chooser = NextItemChooser(trainer.config)
     assert chooser.active and chooser.due(answers=0, model_version=0)
-    assert not chooser.due(answers=19, model_version=0, num_labels=2)  # 10 per label first
-    assert chooser.due(answers=20, model_version=0, num_labels=2)
+    # in the warm-up (10 per label) uncertain is due to score the pool, not to choose
+    assert chooser.due(answers=19, model_version=0, num_labels=2)
+    likely = NextItemChooser(TrainConfig(next_item="likely-positive", positive_label="a"))
+    assert not likely.due(answers=19, model_version=0, num_labels=2)  # 10 per label first
+    assert likely.due(answers=20, model_version=0, num_labels=2)
+    monkeypatch.setattr(next_item, "WARM_UP_PER_LABEL", 0)  # 3 answers: past the warm-up now
     trainer.info()  # built
     answered = set(trainer.pool_ids[:3])
     picks = chooser.choose(trainer, answered, model_version=0)
@@ -206,6 +211,7 @@ def test_the_trainer_loop_sends_its_choice_and_the_predictions_of_the_chosen(tmp
     pool items, with their selection probabilities and the order) and their predictions; the
     Info names the order for the status bar."""
     monkeypatch.setattr(next_item, "WARM_UP_PER_LABEL", 0)  # a 12-item project: no warm-up
+    monkeypatch.setattr(next_item, "READY_Z", None)  # and no evidence needed
     import threading
     import time
 
@@ -261,6 +267,7 @@ def test_the_shuffle_order_sends_no_choice(tmp_path):
 def test_the_loop_looks_at_the_answers_once_per_model_version(tmp_path, monkeypatch):
     """Between two model versions the loop steps many times; it reads the answered items once."""
     monkeypatch.setattr(next_item, "WARM_UP_PER_LABEL", 0)
+    monkeypatch.setattr(next_item, "READY_Z", None)
     from mmrl_desktop.core.learning.trainer_loop import _choose_next
 
     _project, trainer = _trainer(tmp_path, next_item="uncertain")

@@ -32,7 +32,12 @@ strategies it is ``ε / m`` for every item but one: an off-policy estimate that 
 only use the uniform part (ADR 0013).
 
 Candidates without model predictions (before the first model) are taken in queue order, and so
-are the first ``WARM_UP_PER_LABEL`` answers per label (``warm_up_answers``).
+are the first ``WARM_UP_PER_LABEL`` answers per label (``warm_up_answers``). ``uncertain`` and
+``diverse`` also wait until the model's uncertainty has been shown to mean something
+(``Readiness``): its score of each item, taken before the item was asked in the queue order,
+predicted the 👎 of the last ``READY_WINDOW`` such answers better than chance by ``READY_Z``
+standard errors (rank AUC). On a small folder the network can stay near chance for a hundred
+answers; ranking by its uncertainty then asks a biased, not a useful, sample.
 
 ``NextItemChooser`` is the trainer process's side (``trainer_loop``): after a new model version,
 once ``REPICK_ANSWERS`` answers came since its last choice, it scores the unanswered pool items
@@ -57,6 +62,10 @@ BATCH = 16  # the trainer chooses this many next items at a time
 REPICK_ANSWERS = 5  # and chooses again after a new model version once this many answers came
 MAX_CANDIDATES = 4096  # a larger unanswered pool is scored on a uniform random subset
 WARM_UP_PER_LABEL = 10  # the first 10 answers per label come in the queue order
+READY_Z = 2.5  # uncertain/diverse choose once their uncertainty predicted 👎 by this many SEs
+READY_WINDOW = 40  # ... on the last this many answers scored before they were asked
+READY_MIN = 5  # ... with at least this many 👍 and this many 👎 among them
+GATED = ("uncertain", "diverse")  # the orders that rank by the model's uncertainty
 
 
 def warm_up_answers(num_labels: int) -> int:
@@ -154,6 +163,68 @@ def choose(
     return picks
 
 
+def rank_auc(scores, downs) -> tuple[float, float]:
+    """The rank AUC of ``scores`` for ``downs`` (ties: half) and its distance from 0.5 in
+    standard errors under no relation, ``sqrt((n + 1) / (12 n₁ n₀))``; (0.5, 0) with one class."""
+    s = np.asarray(scores, dtype=np.float64)
+    d = np.asarray(downs, dtype=bool)
+    n1, n0 = int(d.sum()), int((~d).sum())
+    if n1 == 0 or n0 == 0:
+        return 0.5, 0.0
+    order = np.argsort(s, kind="stable")
+    ranks = np.empty(len(s))
+    ranks[order] = np.arange(1, len(s) + 1)
+    for v in np.unique(s):  # ties share their mean rank
+        tie = s == v
+        ranks[tie] = ranks[tie].mean()
+    auc = (ranks[d].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
+    return float(auc), float((auc - 0.5) / np.sqrt((n1 + n0 + 1) / (12.0 * n1 * n0)))
+
+
+class Readiness:
+    """Whether the model's uncertainty ranks the items better than the queue order (module
+    docstring): ``scored`` keeps each unanswered item's latest uncertainty, ``answered`` pairs
+    it with the item's first thumb. ``check``: ready once the rank AUC of the last
+    ``READY_WINDOW`` pairs for 👎 is ``READY_Z`` standard errors over 0.5 (``READY_Z`` None: at
+    once); it stays ready: the chosen items are the unsure ones, on which no ranking looks good."""
+
+    def __init__(self) -> None:
+        self.scores: dict[str, float] = {}
+        self.pairs: list[tuple[float, bool]] = []  # (uncertainty before, 👎) per answer
+        self.ready_at: int | None = None  # the answers when it became ready
+
+    @property
+    def ready(self) -> bool:
+        return self.ready_at is not None
+
+    @property
+    def evidence(self) -> int:
+        return len(self.pairs)
+
+    def scored(self, ids: Sequence[str], scores: np.ndarray) -> None:
+        self.scores.update(zip(ids, (float(x) for x in scores), strict=True))
+
+    def answered(self, item_id: str, up: bool, answers: int) -> None:
+        score = self.scores.pop(item_id, None)
+        if score is None or self.ready:
+            return
+        self.pairs.append((score, not up))
+
+    def check(self, answers: int) -> bool:
+        """Looked at when the learner would choose (every few answers, not after each: fewer
+        looks, fewer chance passes); ``answers``: how many came so far."""
+        if not self.ready and (READY_Z is None or self._evidence_says_so()):
+            self.ready_at = int(answers)
+        return self.ready
+
+    def _evidence_says_so(self) -> bool:
+        window = self.pairs[-READY_WINDOW:]
+        downs = [d for _, d in window]
+        if min(sum(downs), len(downs) - sum(downs)) < READY_MIN:
+            return False
+        return rank_auc([s for s, _ in window], downs)[1] >= READY_Z
+
+
 Ranker = Callable[[np.ndarray, list[int]], int]
 
 
@@ -231,31 +302,45 @@ class NextItemChooser:
         self.answers_at_pick = -1  # answers when it last chose (-1: never)
         self.version_at_pick = None
         self.version_seen = None  # the model version the trainer loop last looked at
+        self.readiness = Readiness()  # uncertain/diverse: does the uncertainty mean something?
 
     @property
     def active(self) -> bool:
         return self.order != "shuffle"
 
+    @property
+    def gated(self) -> bool:
+        return self.order in GATED
+
     def due(self, answers: int, model_version, num_labels: int = 0) -> bool:
-        """A new model version, past the warm-up, and enough new answers (or no choice yet)."""
+        """A new model version, past the warm-up, and enough new answers (or no choice yet).
+        ``uncertain``/``diverse`` are due in the warm-up too: they score the pool, for the
+        evidence of ``Readiness``, and choose nothing."""
         if not self.active or model_version == self.version_at_pick:
             return False
-        if answers < warm_up_answers(num_labels):
+        if answers < warm_up_answers(num_labels) and not self.gated:
             return False
         return self.answers_at_pick < 0 or answers - self.answers_at_pick >= REPICK_ANSWERS
 
     def choose(self, trainer, answered: set[str], model_version=None) -> list[Pick]:
         """The next ``BATCH`` unanswered pool items of ``trainer`` (built), with their selection
-        probabilities. A positive label the project lacks is one sentence (``UserError``)."""
+        probabilities; none (the queue order goes on) in the warm-up and, for ``uncertain`` and
+        ``diverse``, until ``Readiness``. A positive label the project lacks is one sentence
+        (``UserError``)."""
+        task = next(iter(trainer.labels))
+        if self.gated:
+            self._note_answers(trainer, task)
         ids = [i for i in trainer.pool_ids if i not in answered]
         m = len(ids)
         if m > MAX_CANDIDATES:
             keep = np.sort(self.rng.choice(m, MAX_CANDIDATES, replace=False))
             ids = [ids[k] for k in keep]
-        task = next(iter(trainer.labels))
         cands = pool_candidates(
             trainer, trainer._items(ids), task, embedding=self.order == "diverse"
         )
+        if not self._may_choose(cands, len(answered), len(trainer.labels[task])):
+            self.answers_at_pick, self.version_at_pick = len(answered), model_version
+            return []
         picks = choose(
             self.order, cands, BATCH, self.rng, self.random_fraction, self.positive, self.measure
         )
@@ -264,6 +349,22 @@ class NextItemChooser:
             n = len(ids)
             picks = [_over(p, m - j, n - j, self.random_fraction) for j, p in enumerate(picks)]
         return picks
+
+    def _may_choose(self, cands: Candidates, answers: int, num_labels: int) -> bool:
+        """uncertain/diverse (due in the warm-up too): past the warm-up and ready, after noting
+        the fresh scores. The others are due only past the warm-up."""
+        if not self.gated:
+            return True
+        self.readiness.scored(cands.ids, uncertainty(cands.probs, self.measure))
+        self.readiness.check(answers)
+        return answers >= warm_up_answers(num_labels) and self.readiness.ready
+
+    def _note_answers(self, trainer, task: str) -> None:
+        """Pair the answers since the last look with the scores their items had before."""
+        buffer = getattr(trainer, "buffer", None)
+        for k, row in enumerate(getattr(buffer, "rows", ()) or (), 1):
+            if row.task == task and row.shown >= 0:
+                self.readiness.answered(row.item_id, row.reward > 0, k)
 
 
 def _over(pick: Pick, m: int, scored: int, eps: float) -> Pick:

@@ -33,9 +33,12 @@ from mmrl_desktop.core.data.project import DEFAULT_TASK, Project
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning.device import choose_device
 from mmrl_desktop.core.learning.next_item import (
+    GATED,
+    Readiness,
     check_order,
     choose,
     pool_candidates,
+    uncertainty,
     warm_up_answers,
 )
 from mmrl_desktop.core.learning.trainer import Trainer
@@ -248,7 +251,9 @@ class Asker:
     (cycling), as the bench always did. The others: after ``warm_up`` answers in the stream's
     order, every ``PICK_EVERY`` answers the trainer's
     current model predicts the unanswered items afresh and ``next_item.choose`` picks the next
-    ``PICK_EVERY`` of them; when every item has an answer a new round starts (the stream cycles)."""
+    ``PICK_EVERY`` of them; when every item has an answer a new round starts (the stream cycles).
+    ``uncertain``/``diverse`` also wait for ``next_item.Readiness``: their scores of the items
+    asked in the stream's order must have predicted the thumbs first (``ready_at`` in the JSON)."""
 
     def __init__(self, order, stream, trainer, seed, random_fraction, positive, algorithm, warm_up):
         self.order, self.stream, self.trainer = order, list(stream), trainer
@@ -259,6 +264,8 @@ class Asker:
         self.queue: list[Item] = []
         self.asked = 0
         self.warm_up = warm_up  # the first answers in the stream's order (warm_up_answers)
+        self.readiness = Readiness()  # uncertain/diverse: once their uncertainty means something
+        self.ready_at: int | None = None  # the answers before the learner's first own pick
 
     def describe(self) -> dict:
         """The order's keys of the bench JSON."""
@@ -268,6 +275,7 @@ class Asker:
             "random_fraction": self.random_fraction if active else 0.0,
             "pick_every": PICK_EVERY if active else 1,
             "warm_up": self.warm_up if active else 0,
+            "ready_at": self.ready_at,  # None: it never chose (shuffle, or never ready)
         }
 
     def next(self) -> Item:
@@ -287,7 +295,7 @@ class Asker:
             self.trainer, self.unanswered, DEFAULT_TASK, embedding=self.order == "diverse"
         )
         picks = choose(
-            self.order if self.asked > self.warm_up else "shuffle",
+            self.order if self._chooses(cands) else "shuffle",
             cands,
             PICK_EVERY,
             self.rng,
@@ -297,6 +305,20 @@ class Asker:
         )
         by_id = {it.item_id: it for it in self.unanswered}
         return [by_id[p.item_id] for p in picks]
+
+    def answered(self, item_id: str, up: bool) -> None:
+        """The simulated expert's thumb on the item just asked (``Readiness``'s evidence)."""
+        self.readiness.answered(item_id, up, self.asked)
+
+    def _chooses(self, cands) -> bool:
+        """Past the warm-up and, for uncertain/diverse, ready (after noting the fresh scores)."""
+        if self.order in GATED:
+            self.readiness.scored(cands.ids, uncertainty(cands.probs, self.measure))
+            self.readiness.check(self.asked - 1)
+        active = self.asked > self.warm_up and (self.order not in GATED or self.readiness.ready)
+        if active and self.ready_at is None:
+            self.ready_at = self.asked - 1
+        return active
 
 
 def _answer(trainer, writer, expert, asker: Asker, test, points, progress):
@@ -316,6 +338,7 @@ def _answer(trainer, writer, expert, asker: Asker, test, points, progress):
         pred = trainer.predict_items([item.item_id])[item.item_id][DEFAULT_TASK]
         ans = expert.answer(pred.shown_label, item.labels[DEFAULT_TASK])
         ups += ans.reward > 0
+        asker.answered(item.item_id, ans.reward > 0)
         writer.record_feedback(
             item.item_id,
             DEFAULT_TASK,

@@ -55,6 +55,16 @@ def test_every_checkpoint_unreadable_is_said_by_evaluate(tmp_path, capsys):
     assert result["models"][0]["source"] == "starting model (no usable checkpoint)"
 
 
+def test_a_warning_without_any_checkpoint_on_disk_is_not_called_an_unusable_checkpoint(tmp_path):
+    from mmrl_desktop.core.evaluation.evaluate import current_source
+
+    project = digits_project(tmp_path, n=20)
+    t = Trainer(project, device="cpu", queue_size=0)
+    t.checkpoint_warnings.append("the neighbour graph's view stays on the frozen embedding.")
+    assert current_source(t) == "starting model (no checkpoint yet)"
+    t.close()
+
+
 def test_train_names_skipped_checkpoint_and_prints_a_path_that_exists(tmp_path, capsys):
     from mmrl_desktop.commands import train as train_cmd
 

@@ -95,7 +95,10 @@ def open_trainer(project: Project, device: str = "cpu"):
 def current_source(trainer) -> str:
     resumed = getattr(trainer, "resumed_from", None)
     if not resumed:
-        why = "no usable checkpoint" if trainer.checkpoint_warnings else "no checkpoint yet"
+        from mmrl_desktop.core.learning.checkpoints import list_checkpoints
+
+        on_disk = list_checkpoints(trainer.project.checkpoints_dir)
+        why = "no usable checkpoint" if on_disk else "no checkpoint yet"
         return f"starting model ({why})"
     return str(Path(resumed).relative_to(trainer.project.root))
 

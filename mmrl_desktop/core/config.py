@@ -389,6 +389,21 @@ class GenerateConfig:
     draft_ahead: int = field(
         default=3, metadata=_help("items after the shown one drafted ahead of time")
     )
+    kto_kl: str = field(
+        default="samples",
+        metadata=_help(
+            "KTO's reference point, an estimate of the KL to the base model: 'samples' (texts "
+            "the model samples now for the batch's prompts) or 'batch' (the batch's mismatched "
+            "pairs, as TRL's KTOTrainer)"
+        ),
+    )
+    thumbs_up_ramp: int = field(
+        default=20,
+        metadata=_help(
+            "thumbs-up answers before the adapters learn at the full rate (a smaller rate "
+            "while few drafts are good; 0 = always the full rate)"
+        ),
+    )
 
     def validate(self) -> None:
         _check(bool(self.prompt.strip()), "a generate task needs a prompt (e.g. 'Finding:').")
@@ -402,6 +417,8 @@ class GenerateConfig:
         _check(self.updates_per_answer >= 0, "updates_per_answer must be zero or positive.")
         _check(self.batch_size >= 1, "batch_size must be at least 1.")
         _check(0 <= self.draft_ahead <= 32, "draft_ahead must be between 0 and 32.")
+        _check(self.kto_kl in ("samples", "batch"), "kto_kl must be 'samples' or 'batch'.")
+        _check(self.thumbs_up_ramp >= 0, "thumbs_up_ramp must be zero or positive.")
 
     @classmethod
     def from_dict(cls, data: dict | None) -> GenerateConfig:

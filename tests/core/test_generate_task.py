@@ -285,3 +285,42 @@ def test_a_model_folder_that_cannot_be_used_is_one_warning_and_labels_still_trai
     (warning,) = [e.text for e in seen if isinstance(e, Warned)]
     assert warning.startswith("The finding task drafts nothing: ") and "\n" not in warning
     assert not any(isinstance(e, Failed) for e in seen)
+
+
+def test_the_trainer_balances_thumbs_and_learns_slowly_while_few_are_good(project):
+    """λ_D·n_D = λ_U·n_U from the replay's counts (the majority's weight lowered), the reference
+    point from the policy's own samples, and no learning before the first thumbs-up."""
+    import torch
+
+    gen = _gen(project)
+    gen.set_queue(["i0", "i1", "i2"])
+    drafts = gen.step().drafts
+    gen.set_queue(["i3"])
+    drafts += gen.step().drafts
+    sampled = []  # the reference point's texts: sampled by the policy (kto_kl = "samples")
+    sample = gen.policy.sample_kl_batch
+    gen.policy.sample_kl_batch = lambda b, n: sampled.append(n) or sample(b, n)
+
+    def train() -> dict:
+        metrics = {}
+        while (r := gen.step()).did_work:
+            metrics.update(r.metrics)
+        return metrics
+
+    with project.open_store() as s:
+        for d in drafts[:3]:
+            s.answer_draft(d.draft_id, -1)
+    before = {k: v.clone() for k, v in gen.policy.model.named_parameters() if v.requires_grad}
+    metrics = train()
+    after = dict(gen.policy.model.named_parameters())
+    assert all(torch.equal(v, after[k]) for k, v in before.items())  # 👎 only: nothing learnt
+    assert metrics["kl/drafts_kto"] >= 0 and gen.policy.optimizer.param_groups[0]["lr"] == 0
+    assert sampled and set(sampled) == {gen.settings.max_new_tokens}
+    with project.open_store() as s:
+        s.answer_draft(drafts[3].draft_id, +1)
+    train()
+    kto = gen.policy.kto
+    assert (kto.desirable_weight, kto.undesirable_weight) == (1.0, pytest.approx(1 / 3))
+    assert gen.policy.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4 / 20)
+    assert not all(torch.equal(v, after[k]) for k, v in before.items())
+    gen.close()

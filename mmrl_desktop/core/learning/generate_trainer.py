@@ -18,7 +18,10 @@ work, so a stop or a new queue is heard within one generation or one update:
    thumbs-down = undesirable, an edit = the draft undesirable + the edited text desirable (and a
    supervised target, ``sft_step``). Each new answer owes ``updates_per_answer`` KTO updates on
    minibatches replayed from every live answer; a retraction removes its examples. When the owed
-   updates are done the policy version goes up and the next items are drafted again.
+   updates are done the policy version goes up and the next items are drafted again. Against
+   the early run of 👎 (docs/adr/0018): λ_D·n_D = λ_U·n_U from the replay's counts (the
+   majority's weight lowered), KTO's reference point from texts the policy samples now
+   (``kto_kl = "samples"``), and a smaller learning rate until ``thumbs_up_ramp`` 👍.
 
 Checkpoints (``checkpoints/generate-<task>/ckpt-<step>``, the same safetensors + JSON files as the
 label tasks') hold the adapters and optimiser state (``state_for_checkpoint``) and the base
@@ -28,6 +31,7 @@ promotes an older one (``promote_generate_checkpoint``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -43,6 +47,7 @@ from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning import ckpt_files
 from mmrl_desktop.core.learning.checkpoints import find_latest, save_checkpoint
 from mmrl_desktop.core.learning.device import choose_device
+from mmrl_desktop.core.learning.generate.kto import balanced_weights, thumbs_up_lr_scale
 from mmrl_desktop.core.learning.generate.policy import Example, GenerativePolicy, KTOSettings
 
 DRAFT_BATCH = 4  # items drafted in one step at most
@@ -282,8 +287,12 @@ class GenerateTrainer:
         if not pool:
             self.pending_updates = 0
             return {}
+        self._balance(pool)
         batch = self.rng.sample(pool, min(len(pool), self.settings.batch_size))
-        out = chart_metrics(self.policy.kto_step(batch))
+        kl = None  # the reference point from the batch's mismatched pairs (TRL's)
+        if self.settings.kto_kl == "samples":  # or from texts the policy samples now
+            kl = self.policy.sample_kl_batch(batch, self.settings.max_new_tokens)
+        out = chart_metrics(self.policy.kto_step(batch, kl))
         edits = list(self.edits.values())
         if edits:
             sft = self.rng.sample(edits, min(len(edits), max(1, self.settings.batch_size // 2)))
@@ -294,6 +303,16 @@ class GenerateTrainer:
             self.policy_version += 1
             self._trained_answer_id = self.last_answer_id
         return out
+
+    def _balance(self, pool: list[Example]) -> None:
+        """λ_D, λ_U from the replay's counts (λ_D·n_D = λ_U·n_U, the minority's weight 1) and
+        the learning rate's scale while few answers are desirable (``thumbs_up_ramp``)."""
+        n_d = sum(e.desirable for e in pool)
+        w_d, w_u = balanced_weights(n_d, len(pool) - n_d)
+        self.policy.kto = dataclasses.replace(
+            self.policy.kto, desirable_weight=w_d, undesirable_weight=w_u
+        )
+        self.policy.set_lr_scale(thumbs_up_lr_scale(n_d, self.settings.thumbs_up_ramp))
 
     def thumbs_up_rate(self) -> float | None:
         return sum(self.recent) / len(self.recent) if self.recent else None

@@ -56,6 +56,7 @@ PROMPT = "item: {text} answer:"
 DEFAULTS = {
     "batch": 16, "steps": 3, "lr": 1e-3, "beta": 2.0, "lora_rank": 8, "temperature": 1.0,
     "max_new_tokens": 4, "heldout_max": 300, "balance": True,
+    "cap": 10.0, "ramp": 0, "kl": "mismatched", "weights": "desirable",
 }  # fmt: skip
 
 
@@ -173,24 +174,33 @@ def names(draft: str, label: str) -> bool:
 def heldout_rates(policy, test: list[GenItem], temperature: float, max_new_tokens: int) -> dict:
     """Held-out thumbs-up rates: one draft per item sampled at ``temperature``, and greedy."""
     out = {}
+    labels = {it.label for it in test}
     for key, t in (("heldout_thumbs_up", temperature), ("heldout_greedy", 0.0)):
-        ups = 0
+        ups = several = 0
         for i in range(0, len(test), 64):
             chunk = test[i : i + 64]
             drafts = policy.generate([it.prompt for it in chunk], None, max_new_tokens, t)
             ups += sum(names(d[0].text, it.label) for d, it in zip(drafts, chunk, strict=True))
+            several += sum(len(labels & set(words_of(d[0].text).split())) > 1 for d in drafts)
         out[key] = round(ups / len(test), 4)
+        if key == "heldout_thumbs_up":  # drafts naming two class words or more (a hedge)
+            out["heldout_several_labels"] = round(several / len(test), 4)
+            out["heldout_example"] = drafts[0][0].text
     return out
 
 
 class Learner:
-    """One arm's learning from answers: replay of every answer so far, ``steps`` per answer."""
+    """One arm's learning from answers: replay of every answer so far, ``steps`` per answer on
+    a batch of ``batch`` (the newest and the rest drawn at random). Against an early run of 👎
+    (docs/adr/0018), as the app's trainer does: ``weights`` "minority" sets λ_D·n_D = λ_U·n_U
+    from the replay's counts, lowering the majority's weight ("desirable": λ_D raised, capped at
+    ``cap``, the first protocol; ``balance`` False: neither); ``kl`` "samples" takes KTO's
+    reference point from texts the policy samples now for the batch's prompts ("mismatched":
+    TRL's pairs); ``ramp`` scales the learning rate by n_D / ramp while fewer 👍 (0: off)."""
 
-    def __init__(
-        self, policy, arm: str, batch: int, steps: int, seed: int, balance: bool = True
-    ) -> None:
-        self.policy, self.arm, self.batch, self.steps = policy, arm, batch, steps
-        self.balance = balance
+    def __init__(self, policy, arm: str, seed: int, s: dict) -> None:
+        self.policy, self.arm, self.s = policy, arm, s
+        self.batch, self.steps = int(s["batch"]), int(s["steps"])
         self.rng = random.Random(seed)
         self.kto: list = []
         self.sft: list = []
@@ -209,23 +219,35 @@ class Learner:
             target = draft.text if up else edit
             if target is not None:
                 self.sft.append(Example(item.prompt, target, True))
-        if self.balance and self.kto:
+        if self.kto:
             self._balance()
         for _ in range(self.steps if self.arm != "none" else 0):
             if self.kto:
-                self.last = self.policy.kto_step(self._batch(self.kto))
+                batch = self._batch(self.kto)
+                kl = None
+                if self.s["kl"] in ("samples", "onpolicy"):
+                    kl = self.policy.sample_kl_batch(batch, self.s["max_new_tokens"])
+                self.last = self.policy.kto_step(batch, kl)
             if self.sft:
                 self.last["sft_loss"] = self.policy.sft_step(self._batch(self.sft))["loss"]
 
     def _balance(self) -> None:
-        """λ_D so that λ_D·n_D ≈ λ_U·n_U (the paper's eq. 8 range [1, 4/3] at its low end)."""
+        """The KTO weights from the replay's counts and the learning rate's scale."""
         import dataclasses
 
-        from mmrl_desktop.core.learning.generate.kto import balanced_desirable_weight
+        from mmrl_desktop.core.learning.generate import kto
 
         n_d = sum(ex.desirable for ex in self.kto)
-        weight = balanced_desirable_weight(n_d, len(self.kto) - n_d)
-        self.policy.kto = dataclasses.replace(self.policy.kto, desirable_weight=weight)
+        n_u = len(self.kto) - n_d
+        w_d, w_u = 1.0, 1.0
+        if self.s["balance"] and self.s["weights"] == "minority":
+            w_d, w_u = kto.balanced_weights(n_d, n_u)
+        elif self.s["balance"]:
+            w_d = kto.balanced_desirable_weight(n_d, n_u, cap=float(self.s["cap"]))
+        self.policy.kto = dataclasses.replace(
+            self.policy.kto, desirable_weight=w_d, undesirable_weight=w_u
+        )
+        self.policy.set_lr_scale(kto.thumbs_up_lr_scale(n_d, int(self.s["ramp"])))
 
     def _batch(self, pool: list) -> list:
         rest = self.rng.sample(pool[:-1], min(self.batch - 1, len(pool) - 1))
@@ -294,7 +316,7 @@ def run_generate_bench(
         policy = GenerativePolicy.load(
             folder, device, s["lora_rank"], s["lr"], KTOSettings(beta=s["beta"])
         )
-        learner = Learner(policy, arm, s["batch"], s["steps"], seed, s["balance"])
+        learner = Learner(policy, arm, seed, s)
         curve = _answer_stream(learner, stream, test, feedback, corrections, seed, s, progress)
         return {
             "task": "generate", "data": data, "arm": arm, "seed": seed, "device": device,

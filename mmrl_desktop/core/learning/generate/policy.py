@@ -154,13 +154,19 @@ class GenerativePolicy:
             return completion_logps(self.model, inputs, mask).tolist()
 
     # ---- learning -------------------------------------------------------------------------
-    def kto_step(self, batch: list[Example]) -> dict[str, float]:
-        """One KTO step on thumbs (desirable / undesirable completions): loss, kl, rewards."""
+    def kto_step(
+        self, batch: list[Example], kl_batch: list[Example] | None = None
+    ) -> dict[str, float]:
+        """One KTO step on thumbs (desirable / undesirable completions): loss, kl, rewards.
+
+        The KL estimate's pairs are ``kl_batch`` when given (e.g. the policy's own samples for
+        the batch's prompts, ``sample_kl_batch``), else the batch's mismatched pairs (TRL)."""
         if not batch:
             raise ValueError("kto_step needs at least one example")
         inputs, mask = self.encoder.batch(batch, self.device)
-        pairs = mismatched(len(batch))
-        kl_batch = [_paired(batch[i], batch[j]) for i, j in enumerate(pairs)]
+        if kl_batch is None:
+            pairs = mismatched(len(batch))
+            kl_batch = [_paired(batch[i], batch[j]) for i, j in enumerate(pairs)]
         kl_inputs, kl_mask = self.encoder.batch(kl_batch, self.device)
         with torch.no_grad():
             kl_logps = completion_logps(self.model, kl_inputs, kl_mask)
@@ -172,6 +178,22 @@ class GenerativePolicy:
         loss, stats = kto_loss(logps, ref_logps, kl_logps, kl_ref_logps, desirable, self.kto)
         self._step(loss)
         return stats
+
+    def sample_kl_batch(self, batch: list[Example], max_new_tokens: int) -> list[Example]:
+        """For each example's prompt, one completion sampled from the policy now (temperature
+        1): the pairs of an on-policy estimate of KL(π‖π_ref)."""
+        images = [e.image for e in batch] if self.kind == "vision" else None
+        drafts = self.generate([e.prompt for e in batch], images, max_new_tokens, 1.0)
+        return [
+            Example(e.prompt, d[0].text, e.desirable, e.image, d[0].token_ids)
+            for e, d in zip(batch, drafts, strict=True)
+        ]
+
+    def set_lr_scale(self, scale: float) -> None:
+        """The optimiser's learning rate: ``scale`` × the one the policy was loaded with."""
+        for group in self.optimizer.param_groups:
+            group.setdefault("base_lr", group["lr"])
+            group["lr"] = group["base_lr"] * float(scale)
 
     def sft_step(self, batch: list[Example]) -> dict[str, float]:
         """One supervised step: the completions (an expert's edits) as targets."""

@@ -132,3 +132,26 @@ def test_settings_show_and_save_the_encoders(qtbot, tmp_path, vit_folder, monkey
     dlg.encoders.pickers["text"].combo.setCurrentText(BUILTIN)
     dlg.accept()
     assert Project.open(project.root).encoders == {"batch_size": 8}
+
+
+def test_settings_choose_lora_adapters_and_their_rank(qtbot, tmp_path, vit_folder):
+    project = Project.create(tmp_path / "p", tasks=[Task("label", ["a", "b"])])
+    project.encoders = {"image": str(vit_folder)}
+    project.save()
+    dlg = SettingsDialog(Project.open(project.root), UserSettings())
+    qtbot.addWidget(dlg)
+    box = dlg.encoders
+    assert box.lora.currentText() == "Automatic (on a GPU)" and box.lora_rank.value() == 8
+    assert "lora" not in box.table() and "lora_rank" not in box.table()  # automatic: not written
+    box.lora.setCurrentText("On")
+    box.lora_rank.setValue(16)
+    dlg.accept()
+    assert dlg.result() == dlg.DialogCode.Accepted
+    saved = Project.open(project.root).encoders
+    assert saved["lora"] is True and saved["lora_rank"] == 16
+    dlg = SettingsDialog(Project.open(project.root), UserSettings())
+    qtbot.addWidget(dlg)
+    assert dlg.encoders.lora.currentText() == "On" and dlg.encoders.lora_rank.value() == 16
+    dlg.encoders.lora.setCurrentText("Off")
+    dlg.accept()
+    assert Project.open(project.root).encoders["lora"] is False

@@ -10,7 +10,9 @@ imported), so it runs on the GUI thread as the path changes.
 
 ``EncodersBox`` holds one picker per modality; ``table()`` is project.toml's ``[encoders]``
 (modality → folder) for the pickers set to a pretrained folder, with the table's other settings
-(``lora``, ``batch_size``) and its relative paths (to the project folder) kept as they were.
+(``batch_size``, …) and its relative paths (to the project folder) kept as they were; a last row
+chooses whether LoRA adapters train on a pretrained encoder (``lora``: automatic — on a GPU —,
+on, off) and their rank (``lora_rank``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSizePolicy,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -43,6 +46,7 @@ from mmrl_desktop.gui.sentence import sentence
 BUILTIN = "Small built-in (default)"
 PRETRAINED = "Pretrained folder…"
 TITLES = {"image": "Image encoder", "text": "Text encoder", "audio": "Audio encoder"}
+LORA_CHOICES = (("Automatic (on a GPU)", None), ("On", True), ("Off", False))
 ERROR_STYLE = "color: #c53030;"
 INFO_STYLE = "color: #4a5568;"
 
@@ -222,6 +226,33 @@ class EncodersBox(QWidget):
             picker.changed.connect(self.changed)
             self.pickers[modality] = picker
             form.addRow(TITLES[modality], picker)
+        form.addRow("Adapters (LoRA)", self._lora_row())
+
+    def _lora_row(self) -> QWidget:
+        """Automatic / On / Off and the rank: train LoRA adapters on a pretrained image or text
+        encoder (on a CPU each update runs the encoder forward and backward: seconds)."""
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.lora = QComboBox()
+        for text, _value in LORA_CHOICES:
+            self.lora.addItem(text)
+        values = [value for _text, value in LORA_CHOICES]
+        current = self.current.get("lora")
+        self.lora.setCurrentIndex(values.index(current) if isinstance(current, bool) else 0)
+        self.lora.setToolTip(
+            "Train LoRA adapters on a pretrained image or text encoder together with the heads. "
+            "Automatic: for a new model on a GPU. On a CPU an update takes seconds."
+        )
+        self.lora_rank = QSpinBox()
+        self.lora_rank.setRange(1, 256)
+        rank = self.current.get("lora_rank", 8)
+        self.lora_rank.setValue(rank if isinstance(rank, int) and 1 <= rank <= 256 else 8)
+        self.lora_rank.setPrefix("rank ")
+        layout.addWidget(self.lora)
+        layout.addWidget(self.lora_rank)
+        layout.addStretch(1)
+        return row
 
     def _resolve(self, path: str) -> Path:
         return resolve_folder(self.root, path.strip()) if self.root else Path(path).expanduser()
@@ -237,6 +268,13 @@ class EncodersBox(QWidget):
             before = self.current.get(modality)
             same = isinstance(before, str) and self._resolve(before).resolve() == Path(folder)
             out[modality] = before if same else folder
+        lora = LORA_CHOICES[self.lora.currentIndex()][1]
+        if lora is None:
+            out.pop("lora", None)
+        else:
+            out["lora"] = lora
+        if self.lora_rank.value() != 8 or "lora_rank" in out:
+            out["lora_rank"] = self.lora_rank.value()
         return out
 
     def problems(self) -> list[str]:

@@ -10,7 +10,9 @@ answers, thumbs-only KTO vs supervised-on-edits vs no training, over seeds, on t
 too. Each seed makes its own base model once (``make_bench_lm``: a tiny LM warm-started on
 unlabelled items and 2 labelled items per class) and every arm starts from it. The JSON keeps
 every run (rewritten after each); the table is the mean ± sd over seeds; the goal line says
-whether KTO moved at least halfway from the start to the supervised run at the last point.
+whether KTO moved at least halfway from the start to the supervised run at the last point. With
+``--out X.json`` the tables (also per seed, greedy, and the share of drafts naming several
+labels) are written to ``X.md``.
 """
 
 from __future__ import annotations
@@ -51,10 +53,22 @@ def table(runs: list[dict], key: str = "heldout_thumbs_up") -> str:
         rs = [r for r in runs if r["arm"] == arm]
         cells = []
         for p in points:
-            v = [row[key] for r in rs for row in r["curve"] if row["feedback"] == p]
+            v = [row[key] for r in rs for row in r["curve"] if row["feedback"] == p and key in row]
             sd = statistics.stdev(v) if len(v) > 1 else 0.0
             cells.append(f"{statistics.mean(v):.3f} ± {sd:.3f}" if v else "–")
         lines.append(f"| {arm} | " + " | ".join(cells) + f" | {len(rs)} |")
+    return "\n".join(lines)
+
+
+def per_seed(runs: list[dict], key: str = "heldout_thumbs_up") -> str:
+    """Markdown: one row per seed and arm, one column per point."""
+    points = sorted({row["feedback"] for r in runs for row in r["curve"]})
+    lines = ["| seed | arm | " + " | ".join(f"@{p}" for p in points) + " |"]
+    lines.append("|---" * (len(points) + 2) + "|")
+    for r in sorted(runs, key=lambda r: (r["seed"], ARMS.index(r["arm"]))):
+        by = {row["feedback"]: row.get(key) for row in r["curve"]}
+        cells = [f"{by[p]:.3f}" if by.get(p) is not None else "–" for p in points]
+        lines.append(f"| {r['seed']} | {r['arm']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -105,11 +119,45 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(r)
                 if args.out:
                     Path(args.out).write_text(json.dumps(runs, indent=1) + "\n", encoding="utf-8")
-    print(table(runs))
-    print()
-    print(table(runs, "heldout_greedy"))
-    print(goal(runs))
+    text = report(runs, args)
+    print(text)
+    if args.out:
+        Path(args.out).with_suffix(".md").write_text(text, encoding="utf-8")
     return 0
+
+
+def report(runs: list[dict], args) -> str:
+    """The tables (sampled, greedy, drafts naming several labels), the goal per seed and the
+    runs' settings, as markdown."""
+    keys = runs[0]["settings"] if runs else {}
+    return "\n".join(
+        [
+            f"# bench --task generate: {args.data}, seeds {args.seeds}",
+            "",
+            "Held-out thumbs-up rate (one draft per item, sampled at the loop's temperature):",
+            "",
+            table(runs),
+            "",
+            "Per seed:",
+            "",
+            per_seed(runs),
+            "",
+            "Greedy (temperature 0):",
+            "",
+            table(runs, "heldout_greedy"),
+            "",
+            "Share of held-out drafts naming two class words or more (a hedge):",
+            "",
+            table(runs, "heldout_several_labels"),
+            "",
+            "Goal (KTO at least halfway from the start to the supervised run):",
+            "",
+            *[f"- {line}" for line in goal(runs).splitlines()],
+            "",
+            f"Settings: `{json.dumps(keys)}`",
+            "",
+        ]
+    )
 
 
 if __name__ == "__main__":

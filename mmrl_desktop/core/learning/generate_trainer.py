@@ -32,7 +32,6 @@ promotes an older one (``promote_generate_checkpoint``).
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 import time
 from collections import deque
@@ -41,14 +40,16 @@ from pathlib import Path
 
 from mmrl_desktop.core.data.drafts import Draft, DraftAnswer, NewDraft, compose_prompt, item_image
 from mmrl_desktop.core.data.items import Item
-from mmrl_desktop.core.data.project import GenerateTask, Project, atomic_write_bytes
+from mmrl_desktop.core.data.project import GenerateTask, Project
 from mmrl_desktop.core.data.store import FeedbackStore, new_run_id
-from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.learning import ckpt_files
 from mmrl_desktop.core.learning.checkpoints import find_latest, save_checkpoint
 from mmrl_desktop.core.learning.device import choose_device
 from mmrl_desktop.core.learning.generate.kto import balanced_weights, thumbs_up_lr_scale
 from mmrl_desktop.core.learning.generate.policy import Example, GenerativePolicy, KTOSettings
+from mmrl_desktop.core.learning.generate_ckpt import (  # noqa: F401  (where they were)
+    checkpoint_folder,
+    promote_generate_checkpoint,
+)
 
 DRAFT_BATCH = 4  # items drafted in one step at most
 THUMBS_WINDOW = 50  # the thumbs-up rate is over the newest this many answers
@@ -66,11 +67,6 @@ KTO_KEYS = {"loss": "loss/drafts_kto", "kl": "kl/drafts_kto", "reward_margin": "
 def chart_metrics(stats: dict[str, float]) -> dict[str, float]:
     """A KTO step's figures under the charts' keys (the others under ``generate/``)."""
     return {KTO_KEYS.get(k, f"generate/{k}"): float(v) for k, v in stats.items()}
-
-
-def checkpoint_folder(project: Project, task: str) -> Path:
-    """Where a generate task's checkpoints live (beside the label tasks' ones)."""
-    return project.checkpoints_dir / f"generate-{task}"
 
 
 @dataclass
@@ -400,31 +396,3 @@ class GenerateTrainer:
         finally:
             self.store.close()
             self._built = False
-
-
-def promote_generate_checkpoint(
-    project: Project, task: str, checkpoint: str | Path, store: FeedbackStore | None = None
-) -> Path:
-    """Roll a generate task back: a copy of ``checkpoint`` becomes its newest checkpoint (one
-    step above every other, ``policy_version`` above every other), as ``rollback`` does for the
-    label tasks, audited in ``store`` when given. Stop the trainer first."""
-    folder = checkpoint_folder(project, task)
-    src = Path(checkpoint)
-    if not src.is_absolute():
-        src = project.root / src
-    src = src.with_suffix(".safetensors")
-    entry = ckpt_files.read_entry(src)
-    if not entry.readable:
-        raise UserError(f"cannot roll back to {src.stem}: {entry.problem}.")
-    entries = [e for e in ckpt_files.scan(folder) if e.readable]
-    step = ckpt_files.highest_step(entries) + 1
-    version = max(int((e.meta or {}).get("policy_version", 0)) for e in entries) + 1
-    dst = ckpt_files.checkpoint_path(folder, step)
-    atomic_write_bytes(dst, src.read_bytes())
-    full = json.loads(src.with_suffix(".json").read_text(encoding="utf-8"))  # with its skeleton
-    meta = dict(full, step=step, policy_version=version, model_version=version)
-    meta["note"] = f"rollback to {src.stem}"
-    atomic_write_bytes(dst.with_suffix(".json"), json.dumps(meta).encode("utf-8"))
-    if store is not None:
-        store.audit("rollback", task=task, source=src.name, checkpoint=dst.name, version=version)
-    return dst

@@ -52,11 +52,15 @@ LEVELS = ".:+#"
 PROMPT = "item: {text} answer:"
 # the loop's settings (docs/benchmarks.md): β = 2 — at TRL's 0.1 the tiny model's thumbs-only run
 # pushed the 👎 drafts' log-ratio to −15 nats and forgot how to answer (held-out 0.28 → 0.00 in
-# 300 answers on the help-desk texts); 3 updates per answer on a replayed batch of 16
+# 300 answers on the help-desk texts); 3 updates per answer on a replayed batch of 16; against an
+# early run of 👎 (seed 1 of the help-desk texts fell to 0.00 with λ_D raised and TRL's mismatched
+# pairs: "weights": "desirable", "kl": "mismatched", "ramp": 0 is that first protocol) the
+# majority's weight lowered, the reference point from the policy's own samples, and the learning
+# rate n_D/20 of itself until 20 👍 — the app's trainer's defaults too (GenerateConfig)
 DEFAULTS = {
     "batch": 16, "steps": 3, "lr": 1e-3, "beta": 2.0, "lora_rank": 8, "temperature": 1.0,
     "max_new_tokens": 4, "heldout_max": 300, "balance": True,
-    "cap": 10.0, "ramp": 0, "kl": "mismatched", "weights": "desirable",
+    "weights": "minority", "kl": "samples", "ramp": 20, "cap": 10.0,
 }  # fmt: skip
 
 

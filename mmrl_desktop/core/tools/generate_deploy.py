@@ -161,6 +161,22 @@ def export_generate(project: Project, out: str | Path, task: str | None = None) 
     return info
 
 
+def export_generate_apart(project_root: str | Path, out: str | Path, task: str | None = None):
+    """``export_generate`` in a process of its own (spawned) — the app's Export dialog: the base
+    model is loaded and merged there, never in the window's process, which imports neither torch
+    nor transformers (ADR 0017). A ``UserError`` there is raised here."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        return pool.submit(_export_in_child, str(project_root), str(out), task).result()
+
+
+def _export_in_child(project_root: str, out: str, task: str | None) -> dict:
+    return export_generate(Project.open(project_root), out, task)
+
+
 def check_merged(policy, merged: Path, task: GenerateTask) -> dict:
     """Load ``merged`` with plain ``transformers`` and compare its greedy draft of the task's
     prompt with the live policy's (a text model; a vision model is only loaded back)."""

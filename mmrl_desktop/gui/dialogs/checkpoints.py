@@ -3,7 +3,8 @@
 Rolling back stops the trainer (its closing checkpoint is written first), promotes the chosen
 checkpoint with ``core.learning.rollback.promote_checkpoint`` — a copy becomes the newest checkpoint, the
 store records ``audit("rollback", ...)`` — and starts the trainer again, which resumes from it.
-Nothing is deleted; the answers given since stay in the log.
+Nothing is deleted; the answers given since stay in the log. A generate task's drafting model
+has its own list below (``generate_checkpoints.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from PySide6.QtWidgets import (
 
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning.ckpt_files import read_entry
+from mmrl_desktop.gui.dialogs.generate_checkpoints import (
+    GenerateCheckpointsPanel,
+    rollback_generate,
+)
 from mmrl_desktop.gui.widgets import close_and_action, list_table, stack
 
 # how checkpoints are written while the app is open (the trainer process, core/learning/trainer.py)
@@ -114,7 +119,15 @@ class CheckpointsDialog(QDialog):
             self, "Roll back to this checkpoint", self._rollback
         )
         self.rollback_button.setEnabled(False)
-        stack(self, intro, self.table, self.empty, self.buttons, stretch=self.table)
+        self.generate_panels = [  # a generate task's drafting model: its own list
+            GenerateCheckpointsPanel(project, t.name, self)
+            for t in getattr(project, "generate_tasks", [])
+        ]
+        stack(self, intro, self.table, self.empty, *self.generate_panels, self.buttons,
+              stretch=self.table if project.tasks else None)  # fmt: skip
+        if not project.tasks:  # drafts only: no label model
+            for w in (self.table, self.empty, self.rollback_button):
+                w.hide()
         self.rows: list[dict] = []
         self.refresh()
 
@@ -205,5 +218,7 @@ def rollback(window, path: str) -> bool:
 def open_checkpoints(window) -> CheckpointsDialog:
     dlg = CheckpointsDialog(window.project, window)
     dlg.rolledBack.connect(lambda path: rollback(window, path))
+    for panel in dlg.generate_panels:
+        panel.rolledBack.connect(lambda task, path: rollback_generate(window, task, path))
     dlg.open()
     return dlg

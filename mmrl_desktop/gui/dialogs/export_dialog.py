@@ -1,5 +1,7 @@
-"""Export: the model (TorchScript, ONNX), the feedback log (CSV, JSONL) or the training metrics
-(TensorBoard), to a chosen path, in the background; the result is one sentence.
+"""Export: the model (TorchScript, ONNX), the feedback log (CSV, JSONL), the training metrics
+(TensorBoard) or, with a generate task, its drafting model (LoRA adapters and the merged model,
+``core.tools.generate_deploy``, in a process of its own: the window's never loads a language
+model), to a chosen path, in the background; the result is one sentence.
 
 "Pseudonymous item ids" replaces every item id (a file name, which may carry a patient's name) by
 a keyed pseudonym (``core.data.pseudonyms``); only the feedback log has item ids.
@@ -34,8 +36,10 @@ from PySide6.QtWidgets import (
 )
 
 from mmrl_desktop.core.tools.export_formats import unavailable
+from mmrl_desktop.core.tools.generate_deploy import export_generate_apart
 from mmrl_desktop.gui.background import BackgroundTask
 
+GENERATE_NAME = "Drafting model: LoRA adapters + merged model (folder)"
 # shown name → (format key, default file name, file filter; "" = a folder)
 FORMATS: dict[str, tuple[str, str, str]] = {
     "TorchScript model (.pt)": ("torchscript", "model.pt", "TorchScript (*.pt)"),
@@ -44,7 +48,9 @@ FORMATS: dict[str, tuple[str, str, str]] = {
     "Feedback log, JSONL (.jsonl)": ("feedback-jsonl", "feedback.jsonl", "JSON lines (*.jsonl)"),
     "Training metrics for TensorBoard (folder)": ("tensorboard", "tensorboard", ""),
 }
-MODEL_FORMATS = ("torchscript", "onnx")
+# listed too for a project with a generate task
+GENERATE_FORMAT = {GENERATE_NAME: ("generate", "drafting-model", "")}
+MODEL_FORMATS = ("torchscript", "onnx", "generate")
 DESCRIPTION = {
     "torchscript": "The current model as a TorchScript program taking plain tensors, with a JSON "
     "description of its inputs and labels beside it; checked against the live model.",
@@ -55,6 +61,9 @@ DESCRIPTION = {
     "feedback-jsonl": "The same audit trail as CSV, one JSON object per line.",
     "tensorboard": "The training metrics (thumbs-up rate, loss, KL, held-out accuracy) as "
     "TensorBoard event logs, one folder per training run.",
+    "generate": "The generate task's LoRA adapters (adapters/, with the base model they belong "
+    "to) and the base model with them merged (merged/, safetensors and tokenizer: transformers "
+    "loads it without this app); reloaded and checked. Written by a process of its own.",
 }
 PSEUDONYM_TEXT = (
     "Item ids are file names and can contain a patient's name. With this box ticked each id is "
@@ -86,6 +95,8 @@ def export_job(project_root: str, fmt: str, out: str, pseudonymize: bool = False
             )
         from mmrl_desktop.core.tools import export
 
+        if fmt == "generate":
+            return _generate_sentence(export_generate_apart(project_root, out))
         if fmt == "tensorboard":
             s = export.export_tensorboard(project, out)
             return (
@@ -106,6 +117,23 @@ def export_job(project_root: str, fmt: str, out: str, pseudonymize: bool = False
     return run
 
 
+def _generate_sentence(info: dict) -> str:
+    check = info.get("check", {})
+    same = check.get("same_draft")
+    checked = (
+        " Reloaded with transformers: it drafts what the app's model drafts."
+        if same
+        else " Reloaded with transformers; its draft differs from the app's model's."
+        if same is False
+        else " Reloaded with transformers."
+    )
+    return (
+        f"Wrote the {info['task']} task's adapters (policy v{info['policy_version']}, step "
+        f"{info['step']}) to {info['adapters']} and the merged model to {info['merged']}."
+        f"{checked}"
+    )
+
+
 class ExportDialog(QDialog):
     def __init__(self, project, parent=None, before_model_export=None):
         super().__init__(parent)
@@ -115,7 +143,10 @@ class ExportDialog(QDialog):
         self.setWindowTitle(f"Export — {project.name}")
         self.resize(720, 380)
         self.format = QComboBox()
-        self.format.addItems(list(FORMATS))
+        self.formats = dict(FORMATS)
+        if getattr(project, "generate_tasks", None):
+            self.formats.update(GENERATE_FORMAT)
+        self.format.addItems(list(self.formats))
         self._grey_out_unwritable()
         self.path = QLineEdit()
         browse = QPushButton("Browse…")
@@ -157,7 +188,7 @@ class ExportDialog(QDialog):
     def _grey_out_unwritable(self) -> None:
         """Formats whose packages are missing: not selectable, the tooltip says what to install."""
         model = self.format.model()
-        for row, (key, _, _) in enumerate(FORMATS.values()):
+        for row, (key, _, _) in enumerate(self.formats.values()):
             reason = unavailable(key)
             if reason:
                 item = model.item(row)
@@ -165,21 +196,21 @@ class ExportDialog(QDialog):
                 item.setToolTip(reason[:1].upper() + reason[1:])
 
     def fmt(self) -> str:
-        return FORMATS[self.format.currentText()][0]
+        return self.formats[self.format.currentText()][0]
 
     def _format_changed(self, text: str) -> None:
-        key, default, _ = FORMATS[text]
+        key, default, _ = self.formats[text]
         self.description.setText(DESCRIPTION[key])
         has_ids = key.startswith("feedback")
         self.pseudonymize.setEnabled(has_ids)
         self.pseudonym_note.setText(PSEUDONYM_TEXT if has_ids else PSEUDONYM_NA)
         current = self.path.text().strip()
-        defaults = {str(self.project.exports_dir / d) for _, d, _ in FORMATS.values()}
+        defaults = {str(self.project.exports_dir / d) for _, d, _ in self.formats.values()}
         if not current or current in defaults:
             self.path.setText(str(self.project.exports_dir / default))
 
     def _browse(self) -> None:
-        _, default, filt = FORMATS[self.format.currentText()]
+        _, default, filt = self.formats[self.format.currentText()]
         if not filt:
             path = QFileDialog.getExistingDirectory(self, "Export to folder", self.path.text())
         else:

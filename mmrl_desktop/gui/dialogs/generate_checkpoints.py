@@ -15,6 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QHBoxLayout,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -73,8 +74,12 @@ class GenerateCheckpointsPanel(QWidget):
         self.rollback_button.clicked.connect(self._rollback)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 8, 0, 0)
-        for w in (title, self.table, self.empty, self.rollback_button):
+        for w in (title, self.table, self.empty):
             lay.addWidget(w, 1 if w is self.table else 0)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.rollback_button)
+        lay.addLayout(row)
         self.rows: list[dict] = []
         self.refresh()
 

@@ -1,0 +1,126 @@
+"""Which item next on the own folders (issue 19): one table over next-item orders, from the
+results files ``run.py --order O`` wrote (one file per order), with the issue's goal checked per
+set and point: ``uncertain`` or ``diverse`` (thumbs only) at least as good as ``shuffle``.
+
+    python -m benchmarks.own_folders.orders \\
+        --results shuffle=benchmarks/results/own_folders_order_shuffle.json,uncertain=...,diverse=... \\
+        --out benchmarks/results/own_folders_orders.md
+
+A name ending in ``/supervised`` takes the file's ``--algorithm supervised`` runs (the anchor:
+``uncertain/supervised=FILE``, the true label on each item the margin picks; ``run.py --learners
+supervised --order uncertain``); a name may be any text (``uncertain, ready check=FILE``). Means ± sd over the
+seeds of each row; the goal lines compare the means over the seeds both orders ran, and say how
+many of those seeds the order was below shuffle at.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+from benchmarks.own_folders import report
+
+
+def load(spec: str) -> dict[str, list[dict]]:
+    """``name=file,...`` → {row name: runs}. A name ending in ``/supervised`` takes the file's
+    ``--algorithm supervised`` runs, any other its thumbs-only runs; one name may list several
+    files (their runs are pooled)."""
+    rows: dict[str, list[dict]] = {}
+    for part in filter(None, spec.split(",")):
+        name, _, path = part.partition("=")
+        sup = name.endswith("/supervised")
+        want = report.APP_SUPERVISED if sup else report.APP_DEFAULT
+        data = json.loads(Path(path).read_text())
+        runs = [r for r in data["runs"] if r.get("learner") == want and not r.get("error")]
+        for r in runs:
+            r["_commit"] = data.get("commit", "?")
+        rows.setdefault(name, []).extend(runs)
+    return rows
+
+
+def _acc(run: dict, point: int) -> float | None:
+    return next((c["accuracy"] for c in run["curve"] if c["feedback"] == point), None)
+
+
+def _cell(vals: list[float]) -> str:
+    if not vals:
+        return "–"
+    sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+    return f"{statistics.fmean(vals):.3f} ± {sd:.3f}"
+
+
+def _by_seed(runs: list[dict], name: str) -> dict[int, dict]:
+    return {r["seed"]: r for r in runs if r["set"] == name}
+
+
+def goal_lines(rows: dict, name: str, points: list[int]) -> list[str]:
+    """Per thumbs-only row other than shuffle and point: its mean over the seeds shuffle also ran
+    against shuffle's."""
+    base = _by_seed(rows.get("shuffle", []), name)
+    out = []
+    for order in rows:
+        if order == "shuffle" or order.endswith("/supervised"):
+            continue
+        runs = _by_seed(rows[order], name)
+        seeds = sorted(set(runs) & set(base))
+        if not seeds:
+            continue
+        cells, below_any = [], False
+        for p in points:
+            a = [_acc(runs[s], p) for s in seeds]
+            b = [_acc(base[s], p) for s in seeds]
+            if None in a or None in b:
+                continue
+            d = statistics.fmean(a) - statistics.fmean(b)
+            worse = sum(x < y for x, y in zip(a, b, strict=True))
+            below_any |= d < 0
+            cells.append(f"@{p} {d:+.3f} ({worse}/{len(seeds)} seeds below)")
+        ok = "NO" if below_any else "yes"
+        seeds_txt = ",".join(map(str, seeds))
+        out.append(
+            f"- `{order}` ≥ shuffle at every point (seeds {seeds_txt}): {ok}; " + "; ".join(cells)
+        )
+    return out
+
+
+def table(rows: dict, sets: list[str] | None = None) -> str:
+    runs = [r for rs in rows.values() for r in rs]
+    points = sorted({c["feedback"] for r in runs for c in r["curve"]})
+    names = sets or list(dict.fromkeys(r["set"] for r in runs))
+    commits = sorted({r["_commit"] for r in runs})
+    out = [f"App commit(s): {', '.join(commits)}. Held-out accuracy, mean ± sd over the seeds.", ""]
+    for name in names:
+        out += [
+            f"### {name}",
+            "",
+            "| order | seeds | " + " | ".join(f"acc@{p}" for p in points) + " |",
+        ]
+        out += ["|---" * (2 + len(points)) + "|"]
+        for row, rs in rows.items():
+            mine = sorted(_by_seed(rs, name).items())
+            if not mine:
+                continue
+            seeds = ",".join(str(s) for s, _ in mine)
+            cells = [_cell([v for _, r in mine if (v := _acc(r, p)) is not None]) for p in points]
+            out.append(f"| {row} | {seeds} | " + " | ".join(cells) + " |")
+        out += ["", *goal_lines(rows, name, points), ""]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results", required=True, help="order=file,... (order/supervised=file)")
+    ap.add_argument("--sets", default="", help="comma-separated, in this order (default: all)")
+    ap.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
+    args = ap.parse_args(argv)
+    text = table(load(args.results), [s for s in args.sets.split(",") if s] or None)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,39 @@
+"""The own folders under each next-item order (issue 19, benchmarks/own_folders/orders.py): one
+table over the orders' results files, and the goal line says yes/NO from the means over the seeds
+both orders ran."""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks.own_folders import orders, report
+
+
+def _file(tmp_path, name, accs_by_seed, learner=report.APP_DEFAULT):
+    runs = [
+        {
+            "set": "shapes",
+            "learner": learner,
+            "seed": seed,
+            "curve": [{"feedback": p, "accuracy": a} for p, a in zip((30, 60), accs, strict=True)],
+        }
+        for seed, accs in accs_by_seed.items()
+    ]
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps({"commit": "abc", "runs": runs}))
+    return path
+
+
+def test_the_goal_line_compares_the_means_over_the_seeds_both_orders_ran(tmp_path):
+    shuffle = _file(tmp_path, "s", {0: (0.4, 0.5), 1: (0.4, 0.7), 2: (0.9, 0.9)})
+    uncertain = _file(tmp_path, "u", {0: (0.4, 0.6), 1: (0.5, 0.5)})  # no seed 2
+    anchor = _file(tmp_path, "a", {0: (0.8, 0.9)}, learner=report.APP_SUPERVISED)
+    spec = f"shuffle={shuffle},uncertain={uncertain},uncertain/supervised={anchor}"
+    text = orders.table(orders.load(spec))
+    assert "| shuffle | 0,1,2 | 0.567 ± 0.289 | 0.700 ± 0.200 |" in text
+    assert "| uncertain/supervised | 0 | 0.800 ± 0.000 | 0.900 ± 0.000 |" in text
+    line = next(t for t in text.splitlines() if t.startswith("- `uncertain`"))
+    # seeds 0,1: @30 .45 vs .40; @60 .55 vs .60, below at seed 1
+    assert "(seeds 0,1): NO" in line
+    assert "@30 +0.050 (0/2 seeds below)" in line and "@60 -0.050 (1/2 seeds below)" in line
+    assert not any(t.startswith("- `uncertain/supervised`") for t in text.splitlines())

@@ -147,12 +147,16 @@ def test_thumbs_down_moves_the_posterior_away_from_the_shown_label():
     assert q[2] < 0.1 and q.argmax() != 2
 
 
-def test_the_graph_view_of_images_does_not_follow_the_answers():
-    """By default the graph's view of images is the raw pixels: an embedding fit to the answers
-    (mis-clicks included) and to the graph's own pseudo-labels would confirm their mistakes."""
+def test_the_graph_views_of_images_are_weighed_by_answers_they_had_not_seen():
+    """Issue 17: the policy's own embedding is a candidate view beside the fixed ones, and every
+    candidate weighs by how well its posterior foretold answers before it saw them (an embedding
+    fit to the answers is never judged on answers it has fit)."""
     algo, _, _ = _simulate(40)
     assert algo.views.share == 0.99
-    assert algo.graph_view in ("pixels", "gradients") and "embedding" not in algo.views.graphs
+    assert {"pixels", "gradients", "hog", "embedding"} <= set(algo.views.graphs)
+    assert sum(algo.views.weights.values()) == pytest.approx(1.0)
+    assert algo.graph_view == max(algo.views.weights, key=algo.views.weights.get)
+    assert len(algo.views.scores["embedding"]) == len(algo.views.scores["pixels"]) > 0
     wide, _ = _algo(input_views="0.99,0.5,0")  # an older project's list still loads
     assert wide.options.input_views == "0.99,0.5,0"
 

@@ -44,9 +44,10 @@ class DefaultOptions:
     )
     act_rule: str = _opt(
         "standardised",
-        "acting: standardised (softmax(act_kappa · (standardised log-posterior + bonus))) or "
-        "calibrated (posterior sampling from q^τ · exp(bonus), τ fitted on the answers the "
-        "posterior had not seen)",
+        "acting and pseudo-labels: standardised (softmax(act_kappa · (standardised "
+        "log-posterior + bonus)), pseudo-labels softmax(pseudo_kappa · standardised "
+        "log-posterior)) or calibrated (posterior sampling from q^τ · exp(bonus), pseudo-labels "
+        "q^τ; τ fitted on the answers the posterior had not seen)",
     )
     answer_noise: float = _opt(0.05, "probability that a thumb is wrong, in the graph posterior")
     pseudo_weight: float = _opt(1.0, "weight of the pool pseudo-label cross-entropy")
@@ -65,18 +66,18 @@ class DefaultOptions:
         "weight set (each scored by a posterior that had not seen it)",
     )
     graph_views: str = _opt(
-        "pixels,gradients,logmel,ngrams",
+        "pixels,gradients,hog,logmel,ngrams,embedding",
         "candidate views of the pool graph, comma-separated (pixels, gradients, hog, logmel, "
         "ngrams, embedding): see view_choice",
     )
     view_choice: str = _opt(
-        "switch",
+        "mixture",
         "switch: the first of graph_views until another predicted the answers it had not seen "
         "better by view_z standard errors; mixture: every view's posterior weighted by "
         "exp(the sum of its scores on the answers it had not seen), from the first answer",
     )
     pseudo_gate: bool = _opt(
-        False,
+        True,
         "weigh the pool's pseudo-labels by how far the posterior predicted the answers it had "
         "not seen better than a uniform guess (full weight at view_z standard errors)",
     )

@@ -7,12 +7,26 @@ each candidate's posterior from the previous refresh — which had not seen it �
 (``view_score``: loglik, the answer's log-probability, or brier, minus the squared error of the
 predicted probability of a 👍; on the dev textures set loglik at 2 standard errors moved to the
 gradients view in time, brier at 3 never did, brier at 1 also left digits' pixels by chance). The network's own probabilities, taken when the pool was last embedded, are scored the
-same way. Over the last ``view_window`` scored answers (once there are ``view_min_labels``):
+same way. Over the last ``view_window`` scored answers:
 
-- the graph stays on the first candidate present unless another predicted the same answers
-  better by more than ``view_z`` standard errors of the paired differences (most answers early
-  on are on items no answer has reached yet, where every view predicts the same: a plain
-  argmax followed that noise and left digits' pixels for a worse view);
+- ``view_choice = mixture`` (the default since issue 17): every candidate's posterior weighs
+  exp(the sum of its scores on the same answers), the Bayesian weight of "this view is the
+  right one" given the answers it foretold, from the first answer (equal weights until then);
+  the posterior is that mixture and the graph's view (suspects, items outside the pool) the
+  heaviest. Most early answers are 👎 on items no answer has reached, where every view
+  predicts the same: the weights stay even instead of following that noise, and a view that
+  foretells the 👍 pulls ahead as they come. The policy's own embedding (``embedding``,
+  refreshed as it trains) is a candidate like the fixed views; it is judged only on answers it
+  had not been trained on;
+- ``view_choice = switch`` (before issue 17): once there are ``view_min_labels`` scored answers,
+  the graph stays on the first candidate present unless another predicted the same answers
+  better by more than ``view_z`` standard errors of the paired differences. On the own-folder
+  glyphs the first 👍 are few (5 in 60 answers with 10 labels), so the scores could not tell
+  the views apart while the acting followed the raw pixels: the loop never got going;
+- ``pseudo_gate`` (default on): the posterior actually acted on is scored too, against a
+  uniform guess on the same answers; the pool's pseudo-labels count by its advantage in
+  ``view_z`` standard errors (none before ``view_min_labels`` answers), so a posterior that
+  foretells nothing better than chance does not teach the network;
 - the network's weight w = ``net_temper`` × (its advantage over the graph in standard errors −
   ``view_z``), clipped to [0, 1] (``net_temper`` = 0, the default, keeps the graph alone): the
   posterior the algorithm acts on and teaches with is (1 − w) · graph + w · network (the

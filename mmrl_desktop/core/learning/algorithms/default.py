@@ -14,10 +14,10 @@ After each answer (``refresh``, closed form, milliseconds):
    embedding; the policy's own probabilities are taken at the same time; re-embedded every
    ``embed_every`` answers (every answer during the first ``embed_warmup``). Each answer is first
    scored by every candidate's posterior from before it (``core/learning/graph_views.py``): the
-   graph leaves the first candidate for one that predicted the last ``view_window`` answers
-   better by ``view_z`` (2) standard errors, and the network gets a weight w when it predicted them
-   better than that graph (``net_temper``; 0 by default: off) — an embedding fit to the answers
-   is never judged on answers it has fit;
+   candidates' posteriors are mixed by exp(their summed scores) (``view_choice``; issue 17:
+   the policy's embedding and ``hog`` are candidates), and the network gets a weight w when it
+   predicted them better than that graph (``net_temper``; 0 by default: off) — an embedding fit
+   to the answers is never judged on answers it has fit;
 2. a symmetric kNN graph (``graph_k``) over that view;
 3. per task, each pool item's answers give a log-likelihood over labels (👍 a: a, 👎 a: not a,
    correction c: c; each trusted with probability 1 − ``answer_noise``), and a mean-field posterior
@@ -33,7 +33,8 @@ After each answer (``refresh``, closed form, milliseconds):
 4. q = (1 − w) · the graph's posterior + w · the network's probabilities times each item's own
    answers' likelihood; from q: the acting distribution softmax(κ · standardised log q_i)
    (``act_kappa``), and soft pseudo-labels for the pool (``pseudo_kappa``), weighted by how much
-   evidence q_i holds and by 1 − w (the network's own opinion teaches it nothing). A pool
+   evidence q_i holds, by 1 − w (the network's own opinion teaches it nothing) and by the
+   pseudo-label gate (``pseudo_gate``: how far q foretold the answers better than chance). A pool
    without a fixed view (volumes: ``GraphViews.anchored``) has its graph on the policy's own
    embedding only: it gets no pseudo-labels and no thumb is set aside (the untrained network's
    neighbours would teach the network its own noise; ADR 0015 has the measurement).
@@ -221,7 +222,10 @@ class DefaultAlgorithm(Algorithm):
                     confirmed[r.corrected if r.corrected >= 0 else r.shown] += 1
             self.bonus[t] = o.optimism / np.sqrt(1.0 + confirmed)
             self.acting[t] = self._acting(lq, z, self.bonus[t])
-            self.targets[t] = torch.from_numpy(_softmax(o.pseudo_kappa * z).astype(np.float32))
+            sharp = (
+                self.views.temperature * lq if o.act_rule == "calibrated" else o.pseudo_kappa * z
+            )
+            self.targets[t] = torch.from_numpy(_softmax(sharp).astype(np.float32))
             ref = float(np.quantile(sd[:, 0], o.pseudo_quantile)) + 1e-12
             weight = np.minimum(1.0, sd[:, 0] / ref).astype(np.float32)
             self.target_weight[t] = torch.from_numpy(weight)

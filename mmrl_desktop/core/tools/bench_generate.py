@@ -8,7 +8,9 @@ simulated expert gives 👍 when the draft names the item's true label as a word
 
 Arms (one per run; ``benchmarks/generate/run.py`` runs them all over seeds):
 
-* ``kto``   — thumbs only: each answer becomes a KTO example (the draft, desirable or not);
+* ``kto``   — thumbs only: each answer becomes a KTO example (the draft, desirable or not),
+  learnt as the app's trainer learns (``Learner``: the majority's weight lowered, the reference
+  point from the policy's own samples, a smaller learning rate until 20 👍; docs/adr/0018);
 * ``kto+accepted`` — thumbs only, and each 👍 draft also a supervised target (an accepted draft
   is the expert's text, as an edit is);
 * ``sft``   — supervised on the expert's texts: the accepted draft, or the right answer typed in
@@ -19,7 +21,9 @@ Arms (one per run; ``benchmarks/generate/run.py`` runs them all over seeds):
 After each answer the policy takes ``steps`` updates on a batch of ``batch`` answers: the newest
 and the rest drawn at random from all the answers so far (replay). At 0 and at each point of
 ``feedback`` the held-out items get one draft each at the loop's temperature: the held-out
-thumbs-up rate (what the expert would see), and a greedy one (temperature 0).
+thumbs-up rate (what the expert would see), and a greedy one (temperature 0); and the share of
+the sampled drafts that name two class words or more (a hedge the simulated expert accepts when
+one of them is right).
 
 Without ``--lm`` the bench makes its own model (``make_bench_lm``): a tiny Llama-style LM (word
 tokenizer over the items' words, hidden 64, 2 layers) trained from random weights by a short

@@ -82,9 +82,11 @@ class DefaultOptions:
         "not seen better than a uniform guess (full weight at view_z standard errors)",
     )
     view_score: str = _opt(
-        "loglik",
-        "how a view's or the network's prediction is scored on an answer it had not seen: loglik "
-        "(the answer's log-probability) or brier (squared error of the predicted thumb, bounded)",
+        "calibrated",
+        "how a view's or the network's prediction is scored on answers it had not seen: "
+        "calibrated (the answers' log-probability under the view's posterior raised to the "
+        "power that fits them best: its ranking, not its confidence, counts), loglik (the "
+        "answer's log-probability) or brier (squared error of the predicted thumb, bounded)",
     )
     view_window: int = _opt(150, "the views and the network are scored on this many recent answers")
     view_z: float = _opt(
@@ -129,8 +131,8 @@ class DefaultOptions:
             raise UserError(f"default: act_rule is {' or '.join(ACT_RULES)}.")
         if self.view_choice not in VIEW_CHOICES:
             raise UserError(f"default: view_choice is {' or '.join(VIEW_CHOICES)}.")
-        if self.view_score not in ("brier", "loglik"):
-            raise UserError("default: view_score is brier or loglik.")
+        if self.view_score not in ("brier", "loglik", "calibrated"):
+            raise UserError("default: view_score is calibrated, loglik or brier.")
         if self.view_window < 1 or self.view_min_labels < 0 or self.net_temper < 0:
             raise UserError("default: view_window ≥ 1, view_min_labels ≥ 0 and net_temper ≥ 0.")
         if not 0.0 < self.answer_noise < 0.5:

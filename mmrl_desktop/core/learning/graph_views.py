@@ -67,6 +67,7 @@ class GraphViews:
         self.net_weight = 0.0
         self.pseudo_gate = 1.0  # share of the pseudo-labels' weight (pseudo_gate option)
         self.post_log: deque = deque(maxlen=options.view_window)  # (posterior row, answer)
+        self.logs: dict[str, deque] = {}  # view → (its posterior row, answer) of recent answers
         self.temperature = 1.0  # of the posterior, fitted on post_log (act_rule calibrated)
 
     def reset(self) -> None:
@@ -149,7 +150,12 @@ class GraphViews:
             for name, q in preds.items():
                 if i >= len(q):
                     continue
-                score = _score(q[i], r, e, self.o.view_score)
+                if name in self.q:  # a view: its row kept for the calibrated score
+                    log = self.logs.setdefault(name, deque(maxlen=self.o.view_window))
+                    log.append((q[i].copy(), r))
+                score = _score(
+                    q[i], r, e, "loglik" if self.o.view_score == "calibrated" else self.o.view_score
+                )
                 self.scores.setdefault(name, deque(maxlen=self.o.view_window)).append(score)
 
     def choose(self) -> None:
@@ -182,7 +188,11 @@ class GraphViews:
         """Weights ∝ exp(the sum of each view's scores on the same recent answers): the
         posterior probability that the view is the right one given the answers it foretold."""
         n = min(len(self.scores.get(c, ())) for c in cands)
-        tot = np.array([sum(list(self.scores[c])[-n:]) if n else 0.0 for c in cands])
+        if self.o.view_score == "calibrated":  # each view at its own best temperature
+            e = self.o.answer_noise
+            tot = np.array([_tempered(list(self.logs[c])[-n:], e)[1] if n else 0.0 for c in cands])
+        else:
+            tot = np.array([sum(list(self.scores[c])[-n:]) if n else 0.0 for c in cands])
         w = np.exp(tot - tot.max())
         w /= w.sum()
         self.weights = {c: float(x) for c, x in zip(cands, w, strict=True)}
@@ -193,21 +203,9 @@ class GraphViews:
         had not seen (log-likelihood on a grid of 0.1–10); 1 until view_min_labels answers."""
         if len(self.post_log) < max(2, self.o.view_min_labels):
             self.temperature = 1.0
-            return self.temperature
-        grid = np.geomspace(0.1, 10.0, 31)
-        lq = np.log(np.stack([q for q, _ in self.post_log]) + 1e-12)
-        best, best_ll = 1.0, -np.inf
-        for tau in grid:
-            qt = np.exp(tau * (lq - lq.max(1, keepdims=True)))
-            qt /= qt.sum(1, keepdims=True)
-            rows = [r for _, r in self.post_log]
-            ll = sum(
-                _score(q, r, self.o.answer_noise, "loglik") for q, r in zip(qt, rows, strict=True)
-            )
-            if ll > best_ll:
-                best, best_ll = float(tau), ll
-        self.temperature = best
-        return best
+        else:
+            self.temperature = _tempered(list(self.post_log), self.o.answer_noise)[0]
+        return self.temperature
 
     def _gate(self) -> None:
         """pseudo_gate: the posterior's advantage over a uniform guess, in view_z units."""
@@ -218,6 +216,9 @@ class GraphViews:
             self.pseudo_gate = 0.0
         else:
             z = _paired_z(post, uni)
+            if self.o.view_score == "calibrated":  # the posterior at its own best temperature
+                each = _tempered(list(self.post_log), self.o.answer_noise)[2]
+                z = _paired_z(deque(each), deque(list(uni)[-len(each) :]))
             self.pseudo_gate = float(np.clip(z / max(self.o.view_z, 1e-9), 0.0, 1.0))
 
     def metrics(self) -> dict[str, float]:
@@ -244,6 +245,29 @@ def _score(q: np.ndarray, r, noise: float, rule: str) -> float:
     if r.corrected >= 0:
         return -float((((np.arange(len(q)) == r.corrected) - q) ** 2).sum())
     return -float(((r.reward > 0) - q[r.shown]) ** 2)
+
+
+TEMPERATURES = np.geomspace(0.1, 10.0, 31)
+
+
+def _tempered(log: list, noise: float) -> tuple[float, float, np.ndarray]:
+    """(τ, total log-likelihood, each answer's) of the power q^τ (renormalised) of the predictions in ``log``
+    — (row [K], answer) pairs — that best foretold the answers (each mixed with ``noise`` of
+    uniform, as ``_score``): a view is judged by how well it ranks the labels, not by how
+    over- or under-confident its posterior happens to be."""
+    if not log:
+        return 1.0, 0.0, np.zeros(0)
+    lq = np.log(np.stack([q for q, _ in log]) + 1e-12)
+    lq = lq - lq.max(1, keepdims=True)
+    n, k = lq.shape
+    idx = np.array([r.corrected if r.corrected >= 0 else r.shown for _, r in log])
+    hit = np.array([r.corrected >= 0 or r.reward > 0 for _, r in log])
+    qt = np.exp(TEMPERATURES[:, None, None] * lq[None])  # [T, n, K]
+    qt /= qt.sum(2, keepdims=True)
+    p = (1 - noise) * qt[:, np.arange(n), idx] + noise / k  # [T, n]
+    each = np.where(hit[None], np.log(p), np.log1p(-p))  # [T, n]
+    best = int(np.argmax(each.sum(1)))
+    return float(TEMPERATURES[best]), float(each[best].sum()), each[best]
 
 
 def _paired_z(a: deque, b: deque) -> float:

@@ -8,8 +8,10 @@ import torch
 
 from mmrl_desktop.core.config import ModelConfig, TrainConfig
 from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning.algorithm_options import DefaultOptions
 from mmrl_desktop.core.learning.algorithms import ALGORITHMS
 from mmrl_desktop.core.learning.algorithms.base import Action, ReplayBatch
+from mmrl_desktop.core.learning.graph_views import GraphViews
 from mmrl_desktop.core.learning.model.policy import build_policy
 from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
 
@@ -148,15 +150,20 @@ def test_thumbs_down_moves_the_posterior_away_from_the_shown_label():
 
 
 def test_the_graph_views_of_images_are_weighed_by_answers_they_had_not_seen():
-    """Issue 17: the policy's own embedding is a candidate view beside the fixed ones, and every
-    candidate weighs by how well its posterior foretold answers before it saw them (an embedding
-    fit to the answers is never judged on answers it has fit)."""
+    """Issue 17: beside the fixed views, the policy's own embedding is a candidate view for
+    images over 16 px (judged only on answers it had not been trained on); on tiny images
+    (8×8 digits) the graph keeps the fixed views: there the embedding's scores overtook the
+    pixels' while its graph was less right (digits seed 0: .963 → .922 at 300 answers)."""
     algo, _, _ = _simulate(40)
     assert algo.views.share == 0.99
-    assert {"pixels", "gradients", "hog", "embedding"} <= set(algo.views.graphs)
-    assert sum(algo.views.weights.values()) == pytest.approx(1.0)
-    assert algo.graph_view == max(algo.views.weights, key=algo.views.weights.get)
-    assert len(algo.views.scores["embedding"]) == len(algo.views.scores["pixels"]) > 0
+    assert algo.views.tiny_images and "embedding" not in algo.views.graphs
+    assert {"pixels", "gradients", "hog"} <= set(algo.views.graphs)
+    assert algo.graph_view == "pixels"
+    x, _ = _data()
+    big = torch.from_numpy(x).repeat_interleave(4, 2).repeat_interleave(4, 3)  # 32×32
+    gv = GraphViews(DefaultOptions())
+    gv.rebuild(np.eye(len(big))[:, :16], lambda: iter([{"image": big}]), 16000, 5, True)
+    assert not gv.tiny_images and "embedding" in gv.graphs
     wide, _ = _algo(input_views="0.99,0.5,0")  # an older project's list still loads
     assert wide.options.input_views == "0.99,0.5,0"
 

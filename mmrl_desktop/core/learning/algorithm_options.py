@@ -68,10 +68,11 @@ class DefaultOptions:
     graph_views: str = _opt(
         "pixels,gradients,hog,logmel,ngrams,embedding",
         "candidate views of the pool graph, comma-separated (pixels, gradients, hog, logmel, "
-        "ngrams, embedding): see view_choice",
+        "ngrams, embedding: the policy's own embedding, not for images of 16 px or less): see "
+        "view_choice",
     )
     view_choice: str = _opt(
-        "mixture",
+        "switch",
         "switch: the first of graph_views until another predicted the answers it had not seen "
         "better by view_z standard errors; mixture: every view's posterior weighted by "
         "exp(the sum of its scores on the answers it had not seen), from the first answer",

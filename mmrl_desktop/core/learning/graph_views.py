@@ -45,6 +45,7 @@ from collections import deque
 import numpy as np
 
 from mmrl_desktop.core.learning import views
+from mmrl_desktop.core.learning.model.encoders import TINY
 
 NETWORK = "network"
 POSTERIOR = "posterior"  # the posterior the algorithm acted on (views mixed, network mixed in)
@@ -63,6 +64,7 @@ class GraphViews:
         self.seen: set[int] = set()  # event ids already scored
         self.mixed: dict[str, np.ndarray] = {}  # task → the posterior acted on [n, K]
         self.chosen = ""
+        self.tiny_images = False  # the pool's images are ≤ TINY px (the digits design)
         self.weights: dict[str, float] = {}  # view → its weight in the posterior
         self.net_weight = 0.0
         self.pseudo_gate = 1.0  # share of the pseudo-labels' weight (pseudo_gate option)
@@ -76,6 +78,8 @@ class GraphViews:
 
     def candidates(self) -> list[str]:
         names = [v.strip() for v in self.o.graph_views.split(",") if v.strip()]
+        if self.tiny_images:  # 8×8 digits: the pixel graph, never the network's own embedding
+            names = [v for v in names if v != "embedding"] or names
         have = set(self.fixed or ()) | {"embedding"}
         if "pretrained" in have and "pretrained" not in names:  # a foundation model's embedding
             names.insert(0, "pretrained")  # comes first when there is one (issue 14)
@@ -86,6 +90,8 @@ class GraphViews:
         """Graphs on the embedding ``z`` (unit rows) and, when the pool changed, the fixed views."""
         if self.fixed is None:
             self.fixed, self.stats = views.fixed_views(chunks(), sample_rate)
+            first = next(iter(chunks()), {})
+            self.tiny_images = "image" in first and first["image"].shape[-1] <= TINY
             fixed_too = True
         n = len(z)
         for name in self.candidates():

@@ -77,3 +77,17 @@ def test_merged_runs_are_kept_once():
 def test_unknown_sets_and_learners_are_refused(argv):
     with pytest.raises(SystemExit):
         run._parse(argv)
+
+
+def test_resuming_one_set_runs_only_that_set(tmp_path):
+    """A resumed file's other sets stay in its table and are not run (the merge once appended
+    them to the list of sets to run: a 45-minute glyph run started after the digits)."""
+    import json
+
+    out = tmp_path / "r.json"
+    done = _run(report.SCRATCH_THUMBS, 0, (0.5, 0.6, 0.7))
+    out.write_text(json.dumps({"set_order": ["glyphs", "digits"], "sets": {}, "runs": [done]}))
+    args = ["--sets", "digits", "--learners", report.SCRATCH_THUMBS, "--seeds", "0"]
+    res = run.main([*args, "--resume", "--out", str(out), "--cache", str(tmp_path / "data")])
+    assert set(res["sets"]) == {"digits"} and res["set_order"] == ["digits", "glyphs"]
+    assert len(res["runs"]) == 1

@@ -123,7 +123,7 @@ def main(argv=None) -> dict:
     args = _parse(argv)
     results = {"commit": _commit(), "points": args.points, "holdout": args.holdout,
                "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-               "set_order": args.names, "sets": {}, "runs": []}  # fmt: skip
+               "set_order": list(args.names), "sets": {}, "runs": []}  # fmt: skip
     olds = [args.out] if (args.resume or args.table_only) and args.out.is_file() else []
     for old in [*olds, *(Path(m) for m in args.merge.split(",") if m)]:
         _merge(results, json.loads(old.read_text()))

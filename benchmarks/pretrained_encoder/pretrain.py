@@ -1,6 +1,6 @@
 """Make the benchmark's pretrained image encoder: a small convolutional network (transformers'
 ``ResNetModel``, basic blocks, widths 32–256, 1.2 M parameters) trained with labels on glyphs of
-75 characters rendered from the system's fonts, saved as a local Hugging Face folder
+76 characters rendered from the system's fonts, saved as a local Hugging Face folder
 (``config.json``, ``model.safetensors``, ``preprocessor_config.json``) — the kind of folder an
 institution keeps on disk, made here because nothing can be downloaded.
 
@@ -38,7 +38,7 @@ SYMBOLS = tuple("?!&@#%+=<>*¶£¥")  # no $ § € (S, C, E look-alikes), no di
 PRETRAIN_CHARS = UPPER + LOWER + GREEK + CYRILLIC + SYMBOLS
 PRETRAIN_LETTERS = PRETRAIN_CHARS  # the name before version 2
 SIZE = 64  # the processor's input side
-STEPS = 3000  # batches of 96: ~25 CPU-minutes on one thread
+STEPS = 3000  # batches of 96: ~14 CPU-minutes on one idle thread (21 min wall at load 5-8)
 BATCH = 96
 VERSION = 2  # bump when the recipe changes, so the cached folder is remade
 ARCH = dict(  # 1.2 M parameters: ~350 images/s training on one idle CPU thread at 64 px

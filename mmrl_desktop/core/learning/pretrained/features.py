@@ -286,7 +286,9 @@ def policy_encoder(modality: str, spec: dict[str, Any], dim: int) -> tuple[nn.Mo
     if spec.get("lora"):
         from mmrl_desktop.core.learning.pretrained.lora import AdaptedEncoder, lora_key
 
-        return AdaptedEncoder(modality, spec, dim), lora_key(modality)
+        info = check_encoder_files({modality: spec})[modality]
+        projection = EmbeddingProjection(int(info.embedding_size), dim)
+        return AdaptedEncoder(modality, spec, info, projection), lora_key(modality)
     return EmbeddingProjection(int(spec["embedding_size"]), dim), input_key(modality)
 
 

@@ -197,17 +197,16 @@ class AdaptedEncoder(nn.Module):
     """A pretrained encoder with LoRA adapters, its pooling and a trainable projection:
     ``"<m>_lora"`` inputs ``[N, ...]`` → ``[N, dim]`` (see the module docstring)."""
 
-    def __init__(self, modality: str, spec: dict[str, Any], dim: int):
+    def __init__(self, modality: str, spec: dict[str, Any], info: EncoderInfo,
+                 projection: nn.Module):  # fmt: skip
+        """``info``: the checked folder (``features.check_encoder_files``); ``projection``: the
+        trainable layer from the embedding into the fusion (``features.EmbeddingProjection``) —
+        both given by the caller, so this module does not import ``features``."""
         super().__init__()
         from peft import LoraConfig, inject_adapter_in_model
 
-        from mmrl_desktop.core.learning.pretrained.features import (
-            EmbeddingProjection,
-            check_encoder_files,
-        )
         from mmrl_desktop.core.learning.pretrained.hf_folder import load_encoder
 
-        info = check_encoder_files({modality: spec})[modality]
         enc = load_encoder(info, modality, device="cpu", half=False)
         lora = spec["lora"]
         config = LoraConfig(
@@ -230,7 +229,7 @@ class AdaptedEncoder(nn.Module):
         self.adapters = nn.ModuleDict(adapters)  # the same modules, registered: these train
         for p in self.adapters.parameters():
             p.requires_grad_(True)
-        self.projection = EmbeddingProjection(int(info.embedding_size), dim)
+        self.projection = projection
         if modality == "image":
             scale, mean, std = _normalisation(enc.processor)
             self.scale = scale

@@ -27,6 +27,7 @@ from mmrl_desktop.gui.dialogs.generate_checkpoints import (
     GenerateCheckpointsPanel,
     rollback_generate,
 )
+from mmrl_desktop.gui.dialogs.rollback_run import promote_while_stopped, refuse
 from mmrl_desktop.gui.widgets import close_and_action, list_table, stack
 
 # how checkpoints are written while the app is open (the trainer process, core/learning/trainer.py)
@@ -189,26 +190,12 @@ def rollback(window, path: str) -> bool:
     try:  # an unreadable target is refused before the trainer is even stopped
         check_target(window.project, (window.project.root / path).with_suffix(".safetensors"))
     except UserError as err:
-        text = str(err)
-        QMessageBox.warning(window, "Roll back", text[:1].upper() + text[1:])
+        return refuse(window, err)
+    dest = promote_while_stopped(
+        window, lambda store: promote_checkpoint(window.project, path, store)
+    )
+    if dest is None:
         return False
-    trainer = window.trainer
-    was_running = trainer.is_running()
-    if not trainer.stop():
-        QMessageBox.warning(
-            window, "Roll back", "The trainer did not stop in time; nothing was rolled back."
-        )
-        return False
-    try:
-        with window.project.open_store() as store:
-            dest = promote_checkpoint(window.project, path, store)
-    except UserError as err:
-        text = str(err)
-        QMessageBox.warning(window, "Roll back", text[:1].upper() + text[1:])
-        return False
-    finally:
-        if was_running:
-            trainer.start()
     window.statusBar().showMessage(
         f"Rolled back: training continues from {Path(path).stem} (now {dest.stem}).", 15000
     )

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning import ckpt_files
 from mmrl_desktop.core.learning.generate_ckpt import checkpoint_folder, promote_generate_checkpoint
+from mmrl_desktop.gui.dialogs.rollback_run import promote_while_stopped
 from mmrl_desktop.gui.widgets import list_table
 
 COLUMNS = ["Saved", "Step", "Drafting model", "Answers seen", "Note"]
@@ -136,23 +136,11 @@ class GenerateCheckpointsPanel(QWidget):
 def rollback_generate(window, task: str, path: str) -> bool:
     """Stop the trainer, promote ``path`` for ``task``, restart the trainer. A sentence on
     failure (nothing rolled back)."""
-    trainer = window.trainer
-    was_running = trainer.is_running()
-    if not trainer.stop():
-        QMessageBox.warning(
-            window, "Roll back", "The trainer did not stop in time; nothing was rolled back."
-        )
+    dest = promote_while_stopped(
+        window, lambda store: promote_generate_checkpoint(window.project, task, path, store)
+    )
+    if dest is None:
         return False
-    try:
-        with window.project.open_store() as store:
-            dest = promote_generate_checkpoint(window.project, task, path, store)
-    except UserError as err:
-        text = str(err)
-        QMessageBox.warning(window, "Roll back", text[:1].upper() + text[1:])
-        return False
-    finally:
-        if was_running:
-            trainer.start()
     window.statusBar().showMessage(
         f"Rolled back: the {task} drafts continue from {Path(path).stem} (now {dest.stem}).",
         15000,

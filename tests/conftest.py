@@ -26,3 +26,15 @@ def tiny_lm_folder(tmp_path_factory):
     from tests.core.tinylm import WORDS
 
     return build_tiny_lm(tmp_path_factory.mktemp("lm") / "lm", WORDS, hidden=16, layers=1)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """As the trainer runs (``cpu_threads`` = 1): small ops stay fast on a busy machine. Use with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -18,13 +18,7 @@ from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
 K = 4
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """As the trainer runs it (``cpu_threads`` = 1): small ops stay fast on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _data(n_per: int = 30, seed: int = 0):

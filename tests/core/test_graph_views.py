@@ -18,13 +18,7 @@ from mmrl_desktop.core.learning.graph_views import NETWORK, GraphViews, _score
 from mmrl_desktop.core.learning.model.policy import build_policy
 from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _textures(n_per: int = 40, seed: int = 0, side: int = 32):

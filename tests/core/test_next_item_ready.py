@@ -9,6 +9,7 @@ import pytest
 from mmrl_desktop.core.learning import next_item
 from mmrl_desktop.core.learning.next_item import NextItemChooser, Readiness, rank_auc
 from tests.core.enginefixtures import TINY_MODEL, make_pngs
+from tests.core.test_next_item import _trainer
 
 
 def _answer(ready: Readiness, scores, downs, start=0):
@@ -73,22 +74,6 @@ def test_an_answer_without_a_score_before_it_is_no_evidence():
     ready.answered("a", up=True, answers=41)
     ready.answered("a", up=False, answers=42)  # a second answer on it: the score is used once
     assert ready.evidence == 1
-
-
-def _trainer(tmp_path, **algorithm):
-    from mmrl_desktop.core.data.importer import import_source
-    from mmrl_desktop.core.data.project import DEFAULT_TASK, Project
-    from mmrl_desktop.core.learning.trainer import Trainer
-
-    src = make_pngs(tmp_path / "src", per_class=6)
-    project = Project.create(
-        tmp_path / "p",
-        algorithm={"updates_per_event": 1, "batch_size": 4, "device": "cpu"} | algorithm,
-        model=TINY_MODEL,
-    )
-    import_source(src, project, task=DEFAULT_TASK)
-    project = Project.open(project.root)
-    return project, Trainer(project, queue_size=0, checkpoints=False, resume=False)
 
 
 def test_the_trainer_scores_but_does_not_choose_until_ready(tmp_path, monkeypatch):

@@ -130,7 +130,12 @@ def test_undo_of_an_older_wrong_correction_pushes_it_back_out(tmp_path, algorith
     """Beyond the snapshot ring: the live answers are trained on again with a 👎 on the
     retracted label joined to each minibatch, for one answer's worth of updates (the project's
     default settings). Not covered: supervised ignores 👎s, and reinforce's 👎 barely moves a
-    confident softmax (its score 1 − π vanishes): there an old answer fades only as it trains."""
+    confident softmax (its score 1 − π vanishes): there an old answer fades only as it trains.
+
+    The 👎 may push the label further out than a run that never had the answer holds it (the
+    default with its pseudo-labels gated off before 30 answers leaves that run unsure: p ≈ .38
+    for the wrong label here, .04 after the undo), so the check is one-sided: out at least as
+    far as never having it, within the tolerance."""
     runs, x, bad = _runs(tmp_path, algorithm, KEEP, digits, upe=8, batch_size=32)
     (undo, store, eid), (never, store2, _) = runs
     learned, reference = _p(undo, x, bad), _p(never, x, bad)
@@ -138,7 +143,7 @@ def test_undo_of_an_older_wrong_correction_pushes_it_back_out(tmp_path, algorith
     store.retract(eid)
     _steps(undo, limit=8)
     assert undo.undo.replays == 1 and undo.undo.rollbacks == 0
-    assert abs(_p(undo, x, bad) - reference) <= TOL, (learned, _p(undo, x, bad), reference)
+    assert _p(undo, x, bad) <= reference + TOL, (learned, _p(undo, x, bad), reference)
     for t, s in ((undo, store), (never, store2)):
         t.close()
         s.close()

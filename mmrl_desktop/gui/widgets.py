@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QSizePolicy,
     QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -48,6 +49,20 @@ def list_table(columns: list[str], selection: QAbstractItemView.SelectionMode) -
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
     table.horizontalHeader().setStretchLastSection(True)
     return table
+
+
+def set_row(table: QTableWidget, r: int, cells: list[str], right: range, enabled: bool = True,
+            tip: str = "") -> None:  # fmt: skip
+    """Row ``r`` of a ``list_table``: ``cells`` as text, the columns in ``right`` right-aligned
+    (numbers), greyed out when not ``enabled``, ``tip`` as every cell's tooltip."""
+    for c, text in enumerate(cells):
+        item = QTableWidgetItem(text)
+        if c in right:
+            item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        if not enabled:
+            item.setFlags(item.flags() & ~Qt.ItemIsEnabled)
+        item.setToolTip(tip)
+        table.setItem(r, c, item)
 
 
 def close_and_action(dialog: QDialog, text: str, action: Callable[[], None]):

@@ -12,13 +12,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QLabel,
     QMessageBox,
-    QTableWidgetItem,
 )
 
 from mmrl_desktop.core.errors import UserError
@@ -28,7 +27,7 @@ from mmrl_desktop.gui.dialogs.generate_checkpoints import (
     rollback_generate,
 )
 from mmrl_desktop.gui.dialogs.rollback_run import promote_while_stopped, refuse
-from mmrl_desktop.gui.widgets import close_and_action, list_table, stack
+from mmrl_desktop.gui.widgets import close_and_action, list_table, set_row, stack
 
 # how checkpoints are written while the app is open (the trainer process, core/learning/trainer.py)
 CADENCE = (
@@ -146,14 +145,7 @@ class CheckpointsDialog(QDialog):
                 _pct(row["thumbs_up_rate"]),
                 NOTES.get(row["note"], row["note"]) + _state_note(row),
             ]
-            for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if 1 <= c <= 5:
-                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-                if not _usable(row):
-                    item.setFlags(item.flags() & ~Qt.ItemIsEnabled)
-                item.setToolTip(row["path"])
-                self.table.setItem(r, c, item)
+            set_row(self.table, r, cells, range(1, 6), _usable(row), row["path"])
         self.empty.setVisible(not self.rows)
         self._selection()
 

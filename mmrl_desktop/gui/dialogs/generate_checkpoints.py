@@ -12,14 +12,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QLabel,
     QMessageBox,
     QPushButton,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -27,7 +26,7 @@ from PySide6.QtWidgets import (
 from mmrl_desktop.core.learning import ckpt_files
 from mmrl_desktop.core.learning.generate_ckpt import checkpoint_folder, promote_generate_checkpoint
 from mmrl_desktop.gui.dialogs.rollback_run import promote_while_stopped
-from mmrl_desktop.gui.widgets import list_table
+from mmrl_desktop.gui.widgets import list_table, set_row
 
 COLUMNS = ["Saved", "Step", "Drafting model", "Answers seen", "Note"]
 NOTES = {"on close": "when the trainer stopped"}
@@ -97,14 +96,7 @@ class GenerateCheckpointsPanel(QWidget):
                 str(row["answers_seen"]),
                 note,
             ]
-            for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if 1 <= c <= 3:
-                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-                if row["problem"]:
-                    item.setFlags(item.flags() & ~Qt.ItemIsEnabled)
-                item.setToolTip(row["path"])
-                self.table.setItem(r, c, item)
+            set_row(self.table, r, cells, range(1, 4), not row["problem"], row["path"])
         self.empty.setVisible(not self.rows)
         self._selection()
 

@@ -266,6 +266,13 @@ def _add_bench(sub) -> None:
         "a supervised target), from the expert's texts (sft: give --corrections 1), both, or "
         "not at all",
     )
+    p.add_argument(
+        "--expert",
+        choices=("strict", "names"),
+        default="strict",
+        help="--task generate: the simulated expert's thumbs-up: the draft names the true label "
+        "and no other (strict, default) or names it among others (names: a hedge accepted)",
+    )
 
 
 def _add_train(sub) -> None:

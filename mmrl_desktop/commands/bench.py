@@ -98,6 +98,7 @@ def _generate(args) -> int:
         holdout=args.holdout,
         seed=args.seed,
         device=choose_device(args.device).type,
+        settings={"expert": args.expert},
         progress=progress,
     )
     if args.json:

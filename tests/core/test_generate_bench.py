@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from mmrl_desktop.cli import main
+from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.tools.bench_generate import (
     digit_text,
     load_items,
@@ -15,6 +16,7 @@ from mmrl_desktop.core.tools.bench_generate import (
     names,
     run_generate_bench,
     split_items,
+    thumbs_up,
 )
 
 CLASSES = {
@@ -49,6 +51,23 @@ def test_items_prompts_and_the_expert():
     assert names("Billing...", "billing") and not names("bill", "billing")
 
 
+def test_the_strict_expert_refuses_a_hedge():
+    """A draft naming the right label among others is a hedge: 👎 from the strict expert (the
+    default), 👍 from the first protocol's ("names")."""
+    labels = {"billing", "outage", "access"}
+    assert thumbs_up("billing", "billing", labels)
+    assert thumbs_up("the billing team.", "billing", labels)
+    assert not thumbs_up("billing outage", "billing", labels)
+    assert thumbs_up("billing outage", "billing", labels, "names")
+    assert not thumbs_up("outage", "billing", labels, "names")
+    assert thumbs_up("billing billing", "billing", labels)
+
+
+def test_an_unknown_expert_is_refused(source, base):
+    with pytest.raises(UserError, match="unknown expert"):
+        run_generate_bench(str(source), str(base), "none", [1], settings={**FAST, "expert": "x"})
+
+
 def test_every_arm_runs_and_reports_the_curve(source, base):
     for arm in ("kto", "kto+accepted", "sft", "kto+edits", "none"):
         out = run_generate_bench(str(source), str(base), arm, [3], 1.0, settings=FAST)
@@ -66,6 +85,15 @@ def test_bench_cli_generate_json(source, base, capsys):
     assert main([*argv, "--feedback", "2", "--device", "cpu", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["task"] == "generate" and out["arm"] == "kto"
+    assert out["settings"]["expert"] == "strict"
+    # CONTRACT.md: the held-out rate before any answer, and after each point
+    assert out["start_thumbs_up_rate"] == out["curve"][0]["heldout_thumbs_up"]
+    assert out["curve"][-1]["thumbs_up_rate"] == out["curve"][-1]["heldout_thumbs_up"]
+    assert main([*argv, "--feedback", "1", "--expert", "names", "--json"]) == 0
+    assert (
+        json.loads(capsys.readouterr().out.strip().splitlines()[-1])["settings"]["expert"]
+        == "names"
+    )
     assert [row["feedback"] for row in out["curve"]] == [0, 2]
 
 

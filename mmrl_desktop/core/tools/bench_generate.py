@@ -4,7 +4,10 @@ The items are text: a SOURCE folder or manifest of text items (their class is th
 or ``digits`` (scikit-learn's 8×8 digits written as text: 64 pixel words quantised to four grey
 levels, ``. : + #``, each row ended by ``|``). The prompt is ``item: <text> answer:``; a
 simulated expert gives 👍 when the draft names the item's true label as a word (digits' ``7`` is
-``seven``), else 👎 and, with ``--corrections P``, an edit: the right answer's text.
+``seven``) and no other label (``expert`` "strict", the default since the ninth session: a hedge
+such as "billing or outage" is 👎, as a radiologist would refuse "nodule or no lesion"; "names":
+the first protocol, which accepted a hedge), else 👎 and, with ``--corrections P``, an edit: the
+right answer's text.
 
 Arms (one per run; ``benchmarks/generate/run.py`` runs them all over seeds):
 
@@ -22,8 +25,7 @@ After each answer the policy takes ``steps`` updates on a batch of ``batch`` ans
 and the rest drawn at random from all the answers so far (replay). At 0 and at each point of
 ``feedback`` the held-out items get one draft each at the loop's temperature: the held-out
 thumbs-up rate (what the expert would see), and a greedy one (temperature 0); and the share of
-the sampled drafts that name two class words or more (a hedge the simulated expert accepts when
-one of them is right).
+the sampled drafts that name two class words or more (a hedge: 👎 from the strict expert).
 
 Without ``--lm`` the bench makes its own model (``make_bench_lm``): a tiny Llama-style LM (word
 tokenizer over the items' words, hidden 64, 2 layers) trained from random weights by a short
@@ -64,8 +66,9 @@ PROMPT = "item: {text} answer:"
 DEFAULTS = {
     "batch": 16, "steps": 3, "lr": 1e-3, "beta": 2.0, "lora_rank": 8, "temperature": 1.0,
     "max_new_tokens": 4, "heldout_max": 300, "balance": True,
-    "weights": "minority", "kl": "samples", "ramp": 20, "cap": 10.0,
+    "weights": "minority", "kl": "samples", "ramp": 20, "cap": 10.0, "expert": "strict",
 }  # fmt: skip
+EXPERTS = ("strict", "names")
 
 
 @dataclass
@@ -179,7 +182,18 @@ def names(draft: str, label: str) -> bool:
     return label in words_of(draft).split()
 
 
-def heldout_rates(policy, test: list[GenItem], temperature: float, max_new_tokens: int) -> dict:
+def thumbs_up(draft: str, label: str, labels: set[str], expert: str = "strict") -> bool:
+    """The simulated expert's answer: 👍 when the draft names ``label``; the strict expert also
+    refuses a hedge, a draft that names any other of ``labels`` too."""
+    said = set(words_of(draft).split())
+    if label not in said:
+        return False
+    return expert == "names" or not (said & labels) - {label}
+
+
+def heldout_rates(
+    policy, test: list[GenItem], temperature: float, max_new_tokens: int, expert: str = "strict"
+) -> dict:
     """Held-out thumbs-up rates: one draft per item sampled at ``temperature``, and greedy."""
     out = {}
     labels = {it.label for it in test}
@@ -188,7 +202,10 @@ def heldout_rates(policy, test: list[GenItem], temperature: float, max_new_token
         for i in range(0, len(test), 64):
             chunk = test[i : i + 64]
             drafts = policy.generate([it.prompt for it in chunk], None, max_new_tokens, t)
-            ups += sum(names(d[0].text, it.label) for d, it in zip(drafts, chunk, strict=True))
+            ups += sum(
+                thumbs_up(d[0].text, it.label, labels, expert)
+                for d, it in zip(drafts, chunk, strict=True)
+            )
             several += sum(len(labels & set(words_of(d[0].text).split())) > 1 for d in drafts)
         out[key] = round(ups / len(test), 4)
         if key == "heldout_thumbs_up":  # drafts naming two class words or more (a hedge)
@@ -267,20 +284,22 @@ def _answer_stream(learner, stream, test, feedback, corrections, seed, s, progre
     at 0 and at each point of ``feedback``."""
     policy, expert = learner.policy, random.Random(seed + 1)
     points = sorted({int(p) for p in feedback})
-    temp, max_new = s["temperature"], s["max_new_tokens"]
-    curve = [{"feedback": 0, **heldout_rates(policy, test, temp, max_new)}]
+    temp, max_new, judge = s["temperature"], s["max_new_tokens"], s["expert"]
+    labels = {it.label for it in stream} | {it.label for it in test}
+    curve = [{"feedback": 0, **heldout_rates(policy, test, temp, max_new, judge)}]
     if progress:
         progress(curve[-1])
     ups = 0
     for n in range(1, points[-1] + 1):
         item = stream[(n - 1) % len(stream)]
         draft = policy.generate([item.prompt], None, max_new, temp)[0][0]
-        up = names(draft.text, item.label)
+        up = thumbs_up(draft.text, item.label, labels, judge)
         ups += up
         edit = item.label if not up and expert.random() < corrections else None
         learner.answer(item, draft, up, edit)
         if n in points:
-            row = {"feedback": n, **heldout_rates(policy, test, temp, max_new)}
+            row = {"feedback": n, **heldout_rates(policy, test, temp, max_new, judge)}
+            row["thumbs_up_rate"] = row["heldout_thumbs_up"]
             row["answers_thumbs_up"] = round(ups / n, 4)
             row.update({k: round(v, 5) for k, v in learner.last.items()})
             curve.append(row)
@@ -311,6 +330,8 @@ def run_generate_bench(
     if arm not in ARMS:
         raise UserError(f"unknown arm {arm!r}; choose one of {', '.join(ARMS)}.")
     s = {**DEFAULTS, **(settings or {})}
+    if s["expert"] not in EXPERTS:
+        raise UserError(f"unknown expert {s['expert']!r}; choose one of {', '.join(EXPERTS)}.")
     t0 = time.perf_counter()
     items = load_items(data)
     stream, test = split_items(items, holdout, seed)
@@ -331,6 +352,8 @@ def run_generate_bench(
             "lm": str(lm) if lm else "bench's own (make_bench_lm)", "base": policy.info.describe(),
             "stream_items": len(stream), "test_items": len(test), "corrections": corrections,
             "settings": s, "curve": curve, "seconds": round(time.perf_counter() - t0, 1),
+            # CONTRACT.md's names: the held-out rate before any answer and after each point
+            "start_thumbs_up_rate": curve[0]["heldout_thumbs_up"],
         }  # fmt: skip
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

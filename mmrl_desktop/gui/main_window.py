@@ -167,6 +167,7 @@ class MainWindow(QMainWindow):
         a.train_stop.triggered.connect(self.trainer.stop)
         self.trainer.stateChanged.connect(self.status.set_trainer_state)
         self.trainer.infoChanged.connect(self.status.set_info)
+        self.trainer.nextItemsArrived.connect(self.status.on_next_items)
         self.trainer.infoChanged.connect(self._order_changed)
         self.trainer.warned.connect(self.status.show_error)
         self.trainer.metricsArrived.connect(self.status.on_event)

@@ -20,6 +20,15 @@ ACTIVE_NOTE = (
     "thumbs-up and agreement figures are about the items it chose, not a random sample. The "
     "held-out accuracy stays a random sample of the items."
 )
+WAITING_NOTE = (
+    "For now the items are asked in the queue order: the model starts choosing ({order}) after "
+    "a warm-up of answers to every label{check}."
+)
+READINESS = (
+    ", and once its uncertainty has shown that it predicts which answers are thumbs-down (the "
+    "readiness check)"
+)
+GATED_ORDERS = ("uncertain", "diverse")  # core/learning/next_item.py's GATED
 
 
 def order_note(order: str, random_fraction: float = 0.1) -> str:
@@ -43,6 +52,7 @@ class StatusBar(QStatusBar):
         self.state = QLabel("trainer: stopped")
         self.speed = QLabel("")
         self.order = QLabel("")  # "Next: uncertain", from the trainer's Info
+        self._order, self._random, self._choosing = "", 0.1, False
         self.starved = QLabel("")  # left of the bar, empty unless training is starved
         self.embeddings = EmbeddingProgress()  # hidden unless embeddings are being computed
         self.addWidget(self.starved, 1)
@@ -71,13 +81,30 @@ class StatusBar(QStatusBar):
     def set_info(self, info: dict) -> None:
         self.embeddings.on_info(info)
         if "next_item" in info:
-            self.order.setText(f"Next: {info['next_item']}")
-            share = info.get("next_item_random", 0.1)
-            self.order.setToolTip(order_note(info["next_item"], share))
+            if info["next_item"] != self._order:
+                self._choosing = False  # a new order waits for its own first choice
+            self._order, self._random = str(info["next_item"]), info.get("next_item_random", 0.1)
+            self._show_order()
         if "device" in info:
             self.device.setText(f"device: {info['device']}")
         if "model_version" in info:
             self.version.setText(f"model v{info['model_version']}")
+
+    def on_next_items(self, _event=None) -> None:
+        """The trainer chose items: the order is choosing now, no longer the queue's."""
+        self._choosing = True
+        self._show_order()
+
+    def _show_order(self) -> None:
+        order = self._order
+        note = order_note(order, self._random)
+        if order == "shuffle" or self._choosing:
+            self.order.setText(f"Next: {order}")
+        else:  # warm-up or readiness check: the queue order goes on (ADR 0013)
+            self.order.setText(f"Next: {order} (queue order for now)")
+            check = READINESS if order in GATED_ORDERS else ""
+            note = WAITING_NOTE.format(order=order, check=check) + " " + note
+        self.order.setToolTip(note)
 
     def on_event(self, ev) -> None:
         self.embeddings.on_metrics(ev.metrics)

@@ -63,6 +63,10 @@ def test_the_status_bar_names_the_order_and_what_the_figures_are_about(qtbot):
     qtbot.addWidget(bar)
     assert bar.order.text() == ""
     bar.set_info({"device": "cpu", "next_item": "uncertain", "next_item_random": 0.2})
+    # before the trainer's first choice: the queue order goes on, and the bar says so
+    assert bar.order.text() == "Next: uncertain (queue order for now)"
+    assert "readiness check" in bar.order.toolTip()
+    bar.on_next_items()
     assert bar.order.text() == "Next: uncertain"
     tip = bar.order.toolTip()
     assert "about the items it chose, not a random sample" in tip
@@ -72,9 +76,15 @@ def test_the_status_bar_names_the_order_and_what_the_figures_are_about(qtbot):
     assert bar.order.text() == "Next: shuffle" and "random sample" in bar.order.toolTip()
     bar.set_info({"model_version": 4})  # an Info without the order keeps it
     assert bar.order.text() == "Next: shuffle"
+    bar.set_info({"next_item": "likely-positive"})  # a new order waits for its own choice
+    assert bar.order.text() == "Next: likely-positive (queue order for now)"
+    assert "readiness" not in bar.order.toolTip() and "warm-up" in bar.order.toolTip()
 
 
 def test_info_reaches_the_status_bar_with_the_order(qtbot, window):
     ctrl = window.trainer
     ctrl._on_yielded(ctrl.generation, Info({"device": "cpu", "next_item": "uncertain"}))
-    assert window.status.order.text() == "Next: uncertain"
+    assert window.status.order.text() == "Next: uncertain (queue order for now)"
+    ids = [window.labeling.session.current_item().item_id]
+    ctrl._on_yielded(ctrl.generation, NextItems(tuple(ids), (1.0,), "uncertain", 1, (5,)))
+    assert window.status.order.text() == "Next: uncertain"  # the trainer chooses now

@@ -9,7 +9,9 @@ predicted probability of a 👍; on the dev textures set loglik at 2 standard er
 gradients view in time, brier at 3 never did, brier at 1 also left digits' pixels by chance). The network's own probabilities, taken when the pool was last embedded, are scored the
 same way. Over the last ``view_window`` scored answers:
 
-- ``view_choice = mixture`` (the default since issue 17): every candidate's posterior weighs
+- ``view_choice = mixture`` (an option; the default was mixture for a while in issue 17 and went
+  back to switch: it diluted digits' pixel graph early, .776 → .528 at 100 answers): every
+  candidate's posterior weighs
   exp(the sum of its scores on the same answers), the Bayesian weight of "this view is the
   right one" given the answers it foretold, from the first answer (equal weights until then);
   the posterior is that mixture and the graph's view (suspects, items outside the pool) the
@@ -18,7 +20,7 @@ same way. Over the last ``view_window`` scored answers:
   foretells the 👍 pulls ahead as they come. The policy's own embedding (``embedding``,
   refreshed as it trains) is a candidate like the fixed views; it is judged only on answers it
   had not been trained on;
-- ``view_choice = switch`` (before issue 17): once there are ``view_min_labels`` scored answers,
+- ``view_choice = switch`` (the default): once there are ``view_min_labels`` scored answers,
   the graph stays on the first candidate present unless another predicted the same answers
   better by more than ``view_z`` standard errors of the paired differences. On the own-folder
   glyphs the first 👍 are few (5 in 60 answers with 10 labels), so the scores could not tell

@@ -19,6 +19,11 @@ processor (``preprocessor_config.json`` or ``processor_config.json``) is a visio
 ``fingerprint``: sha256 over config.json, and for each safetensors file its name, size, header and
 first and last MiB (cheap for a 15 GB model; a different model or a re-saved file changes it).
 
+``check_lm_folder(path)`` makes the same refusals without importing torch or transformers (the
+window's process checks a folder this way, ADR 0017): the architecture test is a rule on the class
+name (``looks_generative``) that accepts every class the two transformers mappings build; the
+trainer's ``inspect_lm`` still makes the exact test when it loads the folder.
+
 ``load_lm(info, device)`` loads with ``local_files_only=True`` and ``trust_remote_code=False``,
 in bf16 on a GPU and fp32 on a CPU, and returns ``(model, tokenizer, processor or None)``.
 """
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +42,21 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt")
 PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
 _SAMPLE = 1 << 20  # bytes of each weight file's data in the fingerprint, at each end
+# class-name endings of models that do not write text (classifiers, encoders)
+_NOT_GENERATIVE = (
+    "ForSequenceClassification",
+    "ForTokenClassification",
+    "ForQuestionAnswering",
+    "ForMaskedLM",
+    "ForMultipleChoice",
+    "ForImageClassification",
+    "ForAudioClassification",
+    "ForCTC",
+    "ForSemanticSegmentation",
+    "ForObjectDetection",
+    "ForNextSentencePrediction",
+)
+_WRITES_TEXT = re.compile(r"LMHead|Generation|Decoder|Text2Text|ForCausalLM")
 
 
 @dataclass(frozen=True)
@@ -58,8 +79,52 @@ class LMInfo:
         )
 
 
-def inspect_lm(path: str | Path) -> LMInfo:
-    """The folder's ``LMInfo``, or a ``UserError`` sentence saying why it cannot be used."""
+@dataclass(frozen=True)
+class LMFolder:
+    """What ``check_lm_folder`` read: nothing but small files and the safetensors headers."""
+
+    path: Path
+    model_type: str
+    architecture: str  # config.json's first architecture, or ""
+    weight_files: tuple[str, ...]
+    n_params: int
+    vision: bool  # it holds an image processor (a vision-language model for image items)
+
+    def describe(self) -> str:
+        """One line for the window: what the folder holds."""
+        what = "vision-language model" if self.vision else "language model"
+        n = self.n_params
+        size = f"{n / 1e9:.1f} B" if n >= 1e9 else f"{n / 1e6:.1f} M"
+        return f"{self.architecture or self.model_type} {what}, {size} parameters"
+
+
+def looks_generative(architecture: str) -> bool:
+    """Whether a config.json architecture's class name is one that writes text (a rule on the
+    name, so that the window's process imports no transformers; a test checks it against every
+    class of transformers' causal-LM and image-text-to-text mappings)."""
+    if architecture.endswith(_NOT_GENERATIVE):
+        return False
+    return not architecture.endswith("Model") or bool(_WRITES_TEXT.search(architecture))
+
+
+def check_lm_folder(path: str | Path) -> LMFolder:
+    """``inspect_lm``'s refusals without torch or transformers (milliseconds: config.json, the
+    file names, the safetensors headers): an ``LMFolder``, or one ``UserError`` sentence."""
+    root, config, files, weights = _light_checks(path)
+    archs = [a for a in config.get("architectures") or [] if isinstance(a, str)]
+    arch = archs[0] if archs else ""
+    if archs and not any(looks_generative(a) for a in archs):
+        raise UserError(
+            f"{root} is not a generative model ({arch}); "
+            "choose a causal language model or a vision-language model folder."
+        )
+    n_params = sum(_count(_safetensors_header(root / f)) for f in weights)
+    vision = any(f in files for f in PROCESSOR_FILES)
+    return LMFolder(root, str(config.get("model_type", "")), arch, weights, n_params, vision)
+
+
+def _light_checks(path: str | Path) -> tuple[Path, dict, list[str], tuple[str, ...]]:
+    """The checks on small files: (folder, config, file names, safetensors files)."""
     root = Path(path).expanduser()
     if not root.is_dir():
         raise UserError(f"{root} is not a folder (a model is a Hugging Face model folder).")
@@ -81,6 +146,12 @@ def inspect_lm(path: str | Path) -> LMInfo:
             f"{root} has no tokenizer (tokenizer.json or tokenizer.model); save the model's "
             "tokenizer into the same folder."
         )
+    return root, config, files, weights
+
+
+def inspect_lm(path: str | Path) -> LMInfo:
+    """The folder's ``LMInfo``, or a ``UserError`` sentence saying why it cannot be used."""
+    root, config, files, weights = _light_checks(path)
     model_type = str(config.get("model_type", ""))
     kind, arch = _kind(root, config, model_type, files)
     headers = [_safetensors_header(root / f) for f in weights]

@@ -13,7 +13,12 @@ script): every part that moves tensors to the accelerator, each timed, into one 
 5. the generate task's trainer (a tiny Llama): drafts ahead, answers, KTO updates on D;
 6. ``bench --task generate --device D`` (the bench's own tiny LM, 60 answers);
 7. ``benchmarks/generate/gpu_step.py`` on a ~0.5 B-parameter model (bf16, LoRA rank 16; skipped
-   with ``--skip-05b`` or on a CPU, where ``--small`` runs instead).
+   with ``--skip-05b``; on a CPU ``--small`` runs instead);
+8. a ViT-Base (random weights, 224 px): embeddings/s through the app's cache filler, and one
+   LoRA update (rank 8, batch 8);
+9. ``train`` under ``torchrun --nproc_per_node=1`` (NCCL on a GPU).
+
+``--parts a,b`` runs only those.
 """
 
 from __future__ import annotations
@@ -153,12 +158,73 @@ def generate_trainer(tmp: Path, device: str) -> dict:
     return out
 
 
+def embed_vit_base(tmp: Path, device: str, n: int = 600) -> dict:
+    """Embedding throughput of a ViT-Base (ViTConfig defaults, random weights, 224 px) through
+    the cache filler the app uses (decode, image processor, forward), ``n`` digits PNGs."""
+    from benchmarks.lora_step import _vit_base
+    from mmrl_desktop.core.learning.pretrained import inspect_encoder
+    from mmrl_desktop.core.learning.pretrained.fill import fill_cache
+    from tests.core.enginefixtures import digits_project
+
+    info = inspect_encoder(_vit_base(tmp / "vit-base"), "image")
+    project = digits_project(tmp / "embedproj", n=n)
+    with project.open_store() as store:
+        items = store.items()
+    out = {}
+    for batch in (16, 64):
+        cache = project.root / "embeddings"
+        if cache.exists():
+            import shutil
+
+            shutil.rmtree(cache)
+        r = fill_cache(project.root, items, info, device=device, batch_size=batch)
+        out[f"batch_{batch}"] = {"computed": r.computed, "seconds": round(r.seconds, 2),
+                                 "images_per_s": round(r.items_per_s, 1)}  # fmt: skip
+    return out
+
+
+def lora_vit_base(tmp: Path, device: str, steps: int = 5) -> dict:
+    """One supervised update on a ViT-Base: the head on the frozen embedding, and LoRA rank 8 on
+    the query/value projections + head (``benchmarks/lora_step.py``, on ``device``)."""
+    import statistics
+
+    import torch
+
+    from benchmarks.lora_step import _algorithm, _batch, _vit_base
+    from mmrl_desktop.core.learning.pretrained import inspect_encoder
+    from mmrl_desktop.core.learning.pretrained.features import spec_of
+
+    info = inspect_encoder(_vit_base(tmp / "vit-lora"), "image")
+    adapted = _algorithm({"image": {**spec_of(info), "lora": {"rank": 8, "alpha": 16.0}}}, device)
+    gen = torch.Generator().manual_seed(0)
+    pixels = torch.randint(0, 256, (8, 3, 224, 224), generator=gen).to(torch.uint8)
+    batch = _batch("image_lora", pixels)
+    times = []
+    for _ in range(steps + 1):
+        t0 = time.perf_counter()
+        adapted.update(batch)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return {"lora_update_s_median": round(statistics.median(times[1:]), 4), "batch": 8,
+            "all": [round(x, 4) for x in times]}  # fmt: skip
+
+
+def torchrun_one(tmp: Path, device: str) -> dict:
+    """``train`` under torchrun with one process per GPU (here one): NCCL on a GPU."""
+    cmd = ["torch.distributed.run", "--nproc_per_node=1", "--master_port=29533", "-m",
+           "mmrl_desktop", "train", "--project", str(tmp / "digits" / "project"), "--steps", "20",
+           "--device", device]  # fmt: skip
+    return _cli(cmd, 120)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--out", default=None)
     ap.add_argument("--skip-05b", action="store_true")
     ap.add_argument("--feedback", default="100,300")
+    ap.add_argument("--parts", default=None, help="comma-separated: only these parts")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     import torch
@@ -185,7 +251,15 @@ def main(argv: list[str] | None = None) -> int:
             "bench_generate": lambda: _gen_bench(t, dev),
             "bench_supervised": lambda: _cli(
                 [*bench, "--algorithm", "supervised", "--device", dev, "--json"], 120),
+            "embed_vit_base": lambda: embed_vit_base(t, dev),
+            "lora_vit_base": lambda: lora_vit_base(t, dev),
+            "torchrun_one": lambda: torchrun_one(t, dev),
         })  # fmt: skip
+        if args.parts:
+            want = args.parts.split(",")
+            if "torchrun_one" in want and "label_trainer" not in want:
+                want.insert(0, "label_trainer")  # its project
+            parts = {k: v for k, v in parts.items() if k in want}
         for name, run in parts.items():
             t0 = time.perf_counter()
             try:

@@ -43,6 +43,9 @@ def test_bench_gui_reports_latency_model_and_memory(qtbot, tmp_path):
     assert set(kinds) <= {"image", "audio", "text", "nothing"}
     assert 0 <= r["clicks_relaid_out_after_paint"] <= 12
     assert r["model_versions_seen"] > 0 and r["click_to_model_s"]["p50"] > 0
+    # CONTRACT.md's keys (outside scripts read them)
+    contract = {"clicks", "click_to_paint_ms", "click_to_model_s", "trainer_updates_per_s"}
+    assert contract | {"device"} <= set(r) and r["trainer_updates_per_s"] > 0
     # the model that has trained on an answer is on disk seconds later (issue 12.4)
     disk = r["answer_to_model_on_disk_s"]
     assert disk["answers"] == 12 and 0 < disk["p50"] <= disk["p95"] < 30

@@ -1,4 +1,5 @@
-"""New-project wizard: source → project folder and name → tasks and labels → model → import.
+"""New-project wizard: source → project folder and name → tasks and labels (and, optionally, a
+task whose answer a local language model drafts: ``generate_task_box``) → model → import.
 
 The last page creates the project (``Project.create``), copies a chosen weights file into it
 (so the folder stays self-contained), writes the pretrained encoder folders chosen on the Model
@@ -9,9 +10,6 @@ main window to open the new project.
 
 from __future__ import annotations
 
-import csv
-import json
-import re
 import shutil
 from pathlib import Path
 
@@ -37,11 +35,17 @@ from PySide6.QtWidgets import (
 from mmrl_desktop.core.data.project import DEFAULT_TASK, PROJECT_FILE, Project, Task
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.gui.dialogs.encoder_picker import EncodersBox
+from mmrl_desktop.gui.dialogs.generate_task_box import GenerateTaskBox
 from mmrl_desktop.gui.dialogs.import_dialog import (
     ImportPanel,
     check_source,
     holdout_field,
     source_row,
+)
+from mmrl_desktop.gui.dialogs.wizard_helpers import (  # noqa: F401 (re-exported)
+    guess_labels,
+    parse_tasks,
+    slug,
 )
 from mmrl_desktop.gui.sentence import sentence
 from mmrl_desktop.paths import user_data_dir
@@ -61,69 +65,6 @@ MODEL_PRESETS: dict[str, tuple[dict, bool]] = {
 
 
 # ---------------------------------------------------------------- Qt-free helpers
-def guess_labels(source: str | Path, limit: int = 10000) -> list[str]:
-    """Labels a source suggests: the class folder names, or the manifest's ``label`` values."""
-    path = Path(source).expanduser()
-    try:
-        if path.is_dir():
-            for name in ("items.csv", "items.jsonl"):
-                if (path / name).is_file() and not _class_dirs(path):
-                    return guess_labels(path / name, limit)
-            return _class_dirs(path)
-        labels: list[str] = []
-        if not path.is_file():  # a FIFO or device named *.csv would block the GUI thread
-            return []
-        if path.suffix.lower() == ".csv":
-            with path.open(newline="", encoding="utf-8-sig") as fh:
-                for k, row in enumerate(csv.DictReader(fh)):
-                    if k >= limit:
-                        break
-                    labels.append((row.get("label") or "").strip())
-        elif path.suffix.lower() == ".jsonl":
-            with path.open(encoding="utf-8") as fh:
-                for k, line in enumerate(fh):
-                    if k >= limit:
-                        break
-                    try:
-                        obj = json.loads(line)
-                    except ValueError:
-                        continue
-                    if isinstance(obj, dict) and obj.get("label") is not None:
-                        labels.append(str(obj["label"]).strip())
-        return sorted({lab for lab in labels if lab})
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return []
-
-
-def _class_dirs(path: Path) -> list[str]:
-    return sorted(
-        p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
-    )
-
-
-def slug(name: str) -> str:
-    s = re.sub(r"[^A-Za-z0-9_\-]+", "-", name.strip()).strip("-")
-    return s or "project"
-
-
-def parse_tasks(rows: list[tuple[str, str]]) -> list[Task]:
-    """(task name, comma-separated labels) rows → validated tasks (UserError with a sentence)."""
-    tasks = []
-    for name, labels in rows:
-        name = name.strip()
-        labs = [x.strip() for x in labels.split(",") if x.strip()]
-        if not name and not labs:
-            continue
-        task = Task(name, labs)
-        task.validate()
-        tasks.append(task)
-    if not tasks:
-        raise UserError("add at least one task with two labels or more.")
-    if len({t.name for t in tasks}) != len(tasks):
-        raise UserError("two tasks have the same name.")
-    return tasks
-
-
 def create_job(
     root: str,
     name: str,
@@ -134,17 +75,25 @@ def create_job(
     holdout: float | None = None,
     algorithm: dict | None = None,
     encoders: dict | None = None,
+    generate_tasks: list | None = None,
 ):
     """The background work of the last page: create, copy weights, import (``holdout``: the
     fraction of labelled items kept for evaluation; None: the default; ``algorithm``: project.toml's
     ``[algorithm]`` table, e.g. ``orientation_free``; ``encoders``: its ``[encoders]`` table,
-    modality → pretrained model folder)."""
+    modality → pretrained model folder; ``generate_tasks``: ``GenerateTask``s written beside the
+    label tasks)."""
     from mmrl_desktop.gui.dialogs.import_dialog import import_job
 
     def run(state):
         model_table = dict(model)
         project = Project.create(
-            root, name=name, tasks=tasks, model=model_table, algorithm=algorithm, source=source
+            root,
+            name=name,
+            tasks=tasks,
+            model=model_table,
+            algorithm=algorithm,
+            source=source,
+            generate_tasks=generate_tasks,
         )
         if weights:
             dest = project.root / "weights" / Path(weights).name
@@ -261,11 +210,15 @@ class TasksPage(QWizardPage):
         buttons.addWidget(remove)
         buttons.addStretch(1)
         self.holdout, self.holdout_note, hold_row = holdout_field()
+        self.generate = GenerateTaskBox()  # optional: a task whose answer a language model drafts
+        self.generate.changed.connect(self.completeChanged)
         lay = QVBoxLayout(self)
         lay.addWidget(self.table, 1)
         lay.addLayout(buttons)
         lay.addLayout(hold_row)
         lay.addWidget(self.holdout_note)
+        lay.addSpacing(6)
+        lay.addWidget(self.generate)
         self._source = None
 
     def add_row(self, task: str, labels: str) -> None:
@@ -299,9 +252,22 @@ class TasksPage(QWizardPage):
     def holdout_fraction(self) -> float:
         return self.holdout.value() / 100.0
 
+    def generate_tasks(self) -> list:
+        """The drafted-text task (``[]`` when its box is unticked); a ``UserError`` sentence."""
+        tasks = self.generate.tasks()
+        if {t.name for t in tasks} & {t.name for t in self.tasks()}:
+            raise UserError("the drafted-text task and a label task have the same name.")
+        return tasks
+
+    def isComplete(self) -> bool:  # noqa: N802
+        return self.generate.is_complete()
+
     def validatePage(self) -> bool:  # noqa: N802
+        if self.generate.problem():
+            return False  # its sentence is already shown under the field
         try:
             self.tasks()
+            self.generate_tasks()
         except UserError as err:
             QMessageBox.warning(self, "Tasks and labels", sentence(str(err)))
             return False
@@ -425,6 +391,7 @@ class ImportPage(QWizardPage):
             wiz.tasks_page.holdout_fraction(),
             wiz.model_page.algorithm_table(),
             wiz.model_page.encoders_table(),
+            wiz.tasks_page.generate_tasks(),
         )
         self.panel.run(job, "Creating the project and importing…")
 
@@ -447,7 +414,7 @@ class NewProjectWizard(QWizard):
         self.setOption(QWizard.NoBackButtonOnLastPage, True)
         # the last page creates the project: there is nothing left to cancel, only to open
         self.setOption(QWizard.NoCancelButtonOnLastPage, True)
-        self.resize(780, 600)  # the Model page's three encoder choices
+        self.resize(780, 680)  # the Model page's three encoder choices, the drafted-text task
         self.source_page = SourcePage()
         self.project_page = ProjectPage()
         self.tasks_page = TasksPage()

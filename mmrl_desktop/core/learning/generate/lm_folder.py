@@ -94,7 +94,7 @@ class LMFolder:
         """One line for the window: what the folder holds."""
         what = "vision-language model" if self.vision else "language model"
         n = self.n_params
-        size = f"{n / 1e9:.1f} B" if n >= 1e9 else f"{n / 1e6:.1f} M"
+        size = f"{n / 1e9:.1f} B" if n >= 1e9 else f"{n / 1e6:.1f} M" if n >= 1e6 else f"{n:,}"
         return f"{self.architecture or self.model_type} {what}, {size} parameters"
 
 

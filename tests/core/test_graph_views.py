@@ -212,6 +212,27 @@ def test_the_views_are_weighed_by_how_well_they_foretold_unseen_answers():
     assert switch.weights == {"hog": 1.0}
 
 
+def test_auto_mixes_the_views_of_large_images_and_sounds_and_switches_otherwise():
+    """view_choice = auto: the mixture where no fixed view is known to be right (images over 16
+    px, sounds), the switch on tiny images (digits' pixels) and texts."""
+    gv = GraphViews(DefaultOptions(view_choice="auto"))
+    cases = [
+        ({"image"}, False, True),
+        ({"image"}, True, False),  # 8×8 digits
+        ({"audio"}, False, True),
+        ({"text"}, False, False),
+        ({"image", "text"}, False, True),
+        (set(), False, False),  # volumes only: no fixed view at all
+    ]
+    for modalities, tiny, mixing in cases:
+        gv.modalities, gv.tiny_images = frozenset(modalities), tiny
+        assert gv.mixing is mixing, (modalities, tiny)
+    assert GraphViews(DefaultOptions(view_choice="mixture")).mixing
+    assert not GraphViews(DefaultOptions(view_choice="switch")).mixing
+    with pytest.raises(UserError, match="mixture, switch or auto"):
+        DefaultOptions(view_choice="vote").validate()
+
+
 def test_pseudo_labels_wait_until_the_posterior_foretells_answers_better_than_chance():
     """pseudo_gate: the pool's pseudo-labels count only as far as the posterior predicted the
     answers it had not seen better than a uniform guess (view_z standard errors: full weight);

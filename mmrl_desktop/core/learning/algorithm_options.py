@@ -25,7 +25,7 @@ class NoOptions:
 
 
 GRAPH_VIEWS = ("pixels", "gradients", "hog", "logmel", "ngrams", "embedding", "pretrained")
-VIEW_CHOICES = ("mixture", "switch")
+VIEW_CHOICES = ("mixture", "switch", "auto")
 ACT_RULES = ("standardised", "calibrated")
 
 
@@ -75,7 +75,8 @@ class DefaultOptions:
         "switch",
         "switch: the first of graph_views until another predicted the answers it had not seen "
         "better by view_z standard errors; mixture: every view's posterior weighted by "
-        "exp(the sum of its scores on the answers it had not seen), from the first answer",
+        "exp(the sum of its scores on the answers it had not seen), from the first answer; "
+        "auto: mixture for images over 16 px and sounds, switch otherwise",
     )
     pseudo_gate: bool = _opt(
         True,
@@ -131,7 +132,7 @@ class DefaultOptions:
         if self.act_rule not in ACT_RULES:
             raise UserError(f"default: act_rule is {' or '.join(ACT_RULES)}.")
         if self.view_choice not in VIEW_CHOICES:
-            raise UserError(f"default: view_choice is {' or '.join(VIEW_CHOICES)}.")
+            raise UserError(f"default: view_choice is {', '.join(VIEW_CHOICES[:-1])} or auto.")
         if self.view_score not in ("brier", "loglik", "calibrated"):
             raise UserError("default: view_score is calibrated, loglik or brier.")
         if self.view_window < 1 or self.view_min_labels < 0 or self.net_temper < 0:

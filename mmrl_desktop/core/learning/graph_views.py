@@ -67,6 +67,7 @@ class GraphViews:
         self.mixed: dict[str, np.ndarray] = {}  # task → the posterior acted on [n, K]
         self.chosen = ""
         self.tiny_images = False  # the pool's images are ≤ TINY px (the digits design)
+        self.modalities: frozenset[str] = frozenset()  # of the pool's inputs
         self.weights: dict[str, float] = {}  # view → its weight in the posterior
         self.net_weight = 0.0
         self.pseudo_gate = 1.0  # share of the pseudo-labels' weight (pseudo_gate option)
@@ -77,6 +78,15 @@ class GraphViews:
     def reset(self) -> None:
         """The pool changed: every view and posterior is rebuilt at the next refresh."""
         self.fixed, self.stats, self.graphs, self.q, self.net = None, {}, {}, {}, {}
+
+    @property
+    def mixing(self) -> bool:
+        """``view_choice`` mixture, or auto on a pool of images over TINY px or of sounds (where
+        no fixed view is known to be right; tiny images and texts keep the switch)."""
+        if self.o.view_choice == "auto":
+            big_images = "image" in self.modalities and not self.tiny_images
+            return big_images or "audio" in self.modalities
+        return self.o.view_choice == "mixture"
 
     def candidates(self) -> list[str]:
         names = [v.strip() for v in self.o.graph_views.split(",") if v.strip()]
@@ -94,6 +104,7 @@ class GraphViews:
             self.fixed, self.stats = views.fixed_views(chunks(), sample_rate)
             first = next(iter(chunks()), {})
             self.tiny_images = "image" in first and first["image"].shape[-1] <= TINY
+            self.modalities = frozenset(k for k in ("image", "audio", "text") if k in first)
             fixed_too = True
         n = len(z)
         for name in self.candidates():
@@ -171,15 +182,15 @@ class GraphViews:
         (see the module docstring)."""
         cands = [c for c in self.candidates() if c in self.graphs]
         self._gate()
-        if self.o.view_choice == "mixture" and cands:
+        if self.mixing and cands:
             self._mixture(cands)
         counts = [len(self.scores.get(c, ())) for c in cands]
         if not cands or min(counts) < max(1, self.o.view_min_labels):
             self.net_weight = 0.0
-            if self.o.view_choice != "mixture":
+            if not self.mixing:
                 self.weights = {self.chosen: 1.0} if self.chosen else {}
             return
-        if self.o.view_choice != "mixture":
+        if not self.mixing:
             base = cands[0]
             gain = {c: _paired_z(self.scores[c], self.scores[base]) for c in cands[1:]}
             best = max(gain, key=lambda c: gain[c], default=base)

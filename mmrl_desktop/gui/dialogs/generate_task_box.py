@@ -1,5 +1,5 @@
 """A generate task's settings in the window (issue 16): the New-project wizard's optional
-"Drafted text" group and Settings' "Drafted text" tab.
+"Drafted text" group and Settings' "Drafts" tab.
 
 ``GenerateTaskBox`` is a group with a checkbox in its title (unticked: no generate task, as
 before): the task's name, the prompt the expert writes once, the model folder (Browse… a folder),
@@ -12,7 +12,8 @@ button off until it is fixed. ``tasks()`` is the ``GenerateTask`` list ``Project
 to project.toml, validated by the core as a hand-written one is.
 
 In Settings (``editable_model=False``) the box is not checkable and the model folder is shown,
-not edited: the adapters learnt so far belong to that model.
+not edited (the adapters learnt so far belong to that model), nor is the number of drafts shown
+(the draft panel is built for it when the project opens).
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class GenerateTaskBox(QGroupBox):
         self.temperature.setValue(self._base.temperature)
         self.temperature.setToolTip("0 = always the most likely words (greedy)")
         self.candidates = _spin(1, 4, self._base.candidates, "")
+        self.candidates.setEnabled(editable_model)  # the draft panel is built for this many
         self._lay_out()
         for edit in (self.name, self.prompt, self.folder):
             edit.textChanged.connect(self._update)
@@ -172,7 +174,7 @@ class GenerateTaskBox(QGroupBox):
             self._folder_problem = "Choose the language model's folder."
             self._show(self._folder_problem, ERROR_STYLE)
         elif not self.editable_model:
-            self._show("Saved drafts and adapters belong to this model.", INFO_STYLE)
+            self._show("Kept as created: the drafts and adapters belong to this model.", INFO_STYLE)
         else:
             try:
                 info = check_lm_folder(text)

@@ -9,7 +9,9 @@ options that differ from their defaults are written. The "Next item" tab chooses
 expert is asked next (``next_item``, its random share, the positive label for screening; issue
 19); settings without an editor here (``augment``, ``orientation_free``) keep their values. The
 "Encoders" tab chooses each modality's encoder (``encoder_picker.py``: the small built-in one or
-a pretrained folder; issue 14), written to ``[encoders]``. On OK the
+a pretrained folder; issue 14), written to ``[encoders]``. A project with a generate task has a
+"Drafts" tab (``generate_task_box.py``): its prompt, longest draft and temperature, written
+to its ``[[tasks]]`` entry (the model folder and the drafts shown stay as created). On OK the
 ``[algorithm]`` table of project.toml is written (``Project.save``), the annotator is stored in the
 user's settings and given to the running labeling session, and a running trainer is restarted so
 it picks the new settings up.
@@ -47,6 +49,7 @@ from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.labelling.session import default_annotator
 from mmrl_desktop.core.learning.algorithm_options import OPTIONS, options_help, parse_options
 from mmrl_desktop.gui.dialogs.encoder_picker import EncodersBox, device_text
+from mmrl_desktop.gui.dialogs.generate_task_box import GenerateTaskBox, box_page
 
 TITLES = {
     "algorithm": "Algorithm",
@@ -160,6 +163,12 @@ class SettingsDialog(QDialog):
         scroll.setWidget(self.options_page)
         tabs.addTab(scroll, "Algorithm options")
         tabs.addTab(self._encoders_page(), "Encoders")
+        self.generate_box = None  # the first generate task's drafting settings
+        if getattr(project, "generate_tasks", None):
+            self.generate_box = GenerateTaskBox(project.generate_tasks[0], editable_model=False)
+            tabs.addTab(box_page(self.generate_box), "Drafts")
+            self.resize(700, 600)  # seven tabs side by side
+        self._generate = []
         self.problem = QLabel(self._load_problem)
         self.problem.setObjectName("settingsProblem")
         self.problem.setStyleSheet("color: #c53030;")
@@ -318,6 +327,7 @@ class SettingsDialog(QDialog):
             cfg = self.validated()
             if not self.encoders.is_complete():
                 raise UserError(" ".join(self.encoders.problems()))
+            self._generate = self.generate_box.tasks() if self.generate_box else []
         except UserError as err:
             text = humane(str(err))
             self.problem.setText(text)
@@ -334,6 +344,9 @@ class SettingsDialog(QDialog):
         table = {k: v for k, v in cfg.to_dict().items() if v != defaults[k]}
         self.project.algorithm = table
         self.project.encoders = self.encoders.table()
+        for new in self._generate:  # the edited generate task, in its place
+            tasks = self.project.generate_tasks
+            self.project.generate_tasks = [new if t.name == new.name else t for t in tasks]
         self.project.save()
         self.user_settings.annotator = self.annotator.text().strip()
         try:

@@ -67,6 +67,10 @@ class GenerateTaskBox(QGroupBox):
         self.folder = QLineEdit(self._base.model)
         self.folder.setPlaceholderText("a Hugging Face model folder (config.json + .safetensors)")
         self.folder.setReadOnly(not editable_model)
+        self.folder.setToolTip(
+            "A causal language model drafts from each item's text; a vision-language model "
+            "(saved with its image processor) from the image too. Nothing is downloaded."
+        )
         self.browse = QPushButton("Browse…")
         self.browse.clicked.connect(self.choose_folder)
         self.browse.setVisible(editable_model)
@@ -185,8 +189,9 @@ class GenerateTaskBox(QGroupBox):
                 self._folder_problem = sentence(msg)
                 self._show(self._folder_problem, ERROR_STYLE)
             else:
+                reads = "image and text" if info.vision else "text"
                 self._show(
-                    sentence(info.describe()) + " The trainer loads it, not this window.",
+                    f"{info.describe()}: reads each item's {reads}; the trainer loads it.",
                     INFO_STYLE,
                 )
         self.changed.emit()

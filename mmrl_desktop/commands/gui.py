@@ -5,16 +5,24 @@ from __future__ import annotations
 import sys
 import time
 
+EXEC_SLACK_S = 5.0  # from the interpreter's start to the first import of cli: well under this
+
 
 def _seconds_since_process_start() -> float:
+    """Seconds since this process started, the interpreter's own start included (psutil). A
+    process a shell exec'd — the last command of ``bash -c "pip install … && mmrl-desktop …"`` —
+    keeps the shell's start time; when that lies more than ``EXEC_SLACK_S`` before cli's first
+    import, the time since that import is the truer figure."""
+    from mmrl_desktop.cli import PROCESS_START
+
+    since_import = time.perf_counter() - PROCESS_START
     try:
         import psutil
 
-        return max(0.0, time.time() - psutil.Process().create_time())
+        since_start = max(0.0, time.time() - psutil.Process().create_time())
     except Exception:  # psutil missing or a platform without process times
-        from mmrl_desktop.cli import PROCESS_START
-
-        return time.perf_counter() - PROCESS_START
+        return since_import
+    return since_start if since_start - since_import < EXEC_SLACK_S else since_import
 
 
 def close_windows(window) -> None:

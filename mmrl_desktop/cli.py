@@ -14,6 +14,8 @@ import os
 import sys
 import time
 
+from mmrl_desktop.commands.bench_flags import add_generate_flags
+
 PROCESS_START = time.perf_counter()
 
 log = logging.getLogger(__name__)
@@ -244,35 +246,7 @@ def _add_bench(sub) -> None:
     )
     p.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     p.add_argument("--json", action="store_true", help=JSON_HELP)
-    p.add_argument(
-        "--task",
-        choices=("label", "generate"),
-        default="label",
-        help="label: choose among the labels (default); generate: a language model drafts the "
-        "answer's text and learns from thumbs (KTO; issue 16)",
-    )
-    p.add_argument(
-        "--lm",
-        metavar="PATH",
-        default=None,
-        help="--task generate: the base model folder (default: the bench's own tiny model, "
-        "warm-started on a few items)",
-    )
-    p.add_argument(
-        "--arm",
-        choices=("kto", "kto+accepted", "sft", "kto+edits", "none"),
-        default="kto",
-        help="--task generate: learn from thumbs (kto; kto+accepted: each thumbs-up draft also "
-        "a supervised target), from the expert's texts (sft: give --corrections 1), both, or "
-        "not at all",
-    )
-    p.add_argument(
-        "--expert",
-        choices=("strict", "names"),
-        default="strict",
-        help="--task generate: the simulated expert's thumbs-up: the draft names the true label "
-        "and no other (strict, default) or names it among others (names: a hedge accepted)",
-    )
+    add_generate_flags(p)
 
 
 def _add_train(sub) -> None:

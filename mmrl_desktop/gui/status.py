@@ -81,8 +81,7 @@ class StatusBar(QStatusBar):
     def set_info(self, info: dict) -> None:
         self.embeddings.on_info(info)
         if "next_item" in info:
-            if info["next_item"] != self._order:
-                self._choosing = False  # a new order waits for its own first choice
+            self._choosing = False  # a trainer (re)started: the queue order until its first choice
             self._order, self._random = str(info["next_item"]), info.get("next_item_random", 0.1)
             self._show_order()
         if "device" in info:

@@ -68,6 +68,9 @@ def test_the_status_bar_names_the_order_and_what_the_figures_are_about(qtbot):
     assert "readiness check" in bar.order.toolTip()
     bar.on_next_items()
     assert bar.order.text() == "Next: uncertain"
+    bar.set_info({"next_item": "uncertain", "next_item_random": 0.2})  # a restarted trainer
+    assert bar.order.text() == "Next: uncertain (queue order for now)"
+    bar.on_next_items()
     tip = bar.order.toolTip()
     assert "about the items it chose, not a random sample" in tip
     assert "20% of the picks at random" in tip

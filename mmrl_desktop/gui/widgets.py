@@ -104,6 +104,18 @@ def reserve_lines(label: QLabel, lines: int) -> QLabel:
     return label
 
 
+NOTE_ERROR = "color: #c53030;"  # a field's note: why it is refused
+NOTE_INFO = "color: #4a5568;"  # a field's note: what it holds
+
+
+def show_note(label: QLabel, text: str, style: str = NOTE_INFO) -> None:
+    """A note under a field (a folder's check): ``text`` in ``style``, hidden when empty (no
+    blank line under a field with nothing to say)."""
+    label.setText(text)
+    label.setStyleSheet(style)
+    label.setVisible(bool(text))
+
+
 def reserve_width(label: QLabel, widest: str) -> QLabel:
     """Keep a label at least as wide as ``widest`` in its font, so a count that gains a digit or a
     changing number does not re-lay out and shift its neighbours (the status bar)."""

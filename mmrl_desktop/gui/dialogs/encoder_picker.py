@@ -42,13 +42,12 @@ from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning.pretrained import ENCODER_MODALITIES, EncoderInfo, inspect_encoder
 from mmrl_desktop.core.learning.pretrained.settings import resolve_folder
 from mmrl_desktop.gui.sentence import sentence
+from mmrl_desktop.gui.widgets import NOTE_ERROR, NOTE_INFO, show_note
 
 BUILTIN = "Small built-in (default)"
 PRETRAINED = "Pretrained folder…"
 TITLES = {"image": "Image encoder", "text": "Text encoder", "audio": "Audio encoder"}
 LORA_CHOICES = (("Automatic (on a GPU)", None), ("On", True), ("Off", False))
-ERROR_STYLE = "color: #c53030;"
-INFO_STYLE = "color: #4a5568;"
 
 
 def _cuda_likely() -> bool:
@@ -177,10 +176,10 @@ class EncoderPicker(QWidget):
     def _folder_changed(self, text: str) -> None:
         self.info, self.problem = None, ""
         if not self.is_pretrained():
-            self._show("", INFO_STYLE)
+            show_note(self.note, "", NOTE_INFO)
         elif not text.strip():
             self.problem = "Choose the model folder."
-            self._show(self.problem, ERROR_STYLE)
+            show_note(self.note, self.problem, NOTE_ERROR)
         else:
             try:
                 self.info = inspect_encoder(text.strip(), self.modality)
@@ -189,15 +188,10 @@ class EncoderPicker(QWidget):
                 if msg.startswith(text.strip() + " "):
                     msg = "This folder" + msg[len(text.strip()) :]
                 self.problem = sentence(msg)
-                self._show(self.problem, ERROR_STYLE)
+                show_note(self.note, self.problem, NOTE_ERROR)
             else:
-                self._show(describe(self.info, self.device), INFO_STYLE)
+                show_note(self.note, describe(self.info, self.device), NOTE_INFO)
         self.changed.emit()
-
-    def _show(self, text: str, style: str) -> None:
-        self.note.setText(text)
-        self.note.setStyleSheet(style)
-        self.note.setVisible(bool(text))  # no empty line under a built-in choice
 
 
 class EncodersBox(QWidget):

@@ -42,12 +42,11 @@ from mmrl_desktop.core.data.generate_task import GenerateTask
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning.generate.lm_folder import check_lm_folder
 from mmrl_desktop.gui.sentence import sentence
+from mmrl_desktop.gui.widgets import NOTE_ERROR, NOTE_INFO, show_note
 
 TITLE = "Drafted text (a language model writes the answer)"
 DEFAULT_NAME = "finding"
 PROMPT_EXAMPLE = "One-line finding:"
-ERROR_STYLE = "color: #c53030;"
-INFO_STYLE = "color: #4a5568;"
 
 
 class GenerateTaskBox(QGroupBox):
@@ -173,12 +172,16 @@ class GenerateTaskBox(QGroupBox):
         self._folder_problem = ""
         text = self.folder.text().strip()
         if not self.is_on():
-            self._show("", INFO_STYLE)
+            show_note(self.note, "", NOTE_INFO)
         elif not text:
             self._folder_problem = "Choose the language model's folder."
-            self._show(self._folder_problem, ERROR_STYLE)
+            show_note(self.note, self._folder_problem, NOTE_ERROR)
         elif not self.editable_model:
-            self._show("Kept as created: the drafts and adapters belong to this model.", INFO_STYLE)
+            show_note(
+                self.note,
+                "Kept as created: the drafts and adapters belong to this model.",
+                NOTE_INFO,
+            )
         else:
             try:
                 info = check_lm_folder(text)
@@ -187,19 +190,15 @@ class GenerateTaskBox(QGroupBox):
                 if msg.startswith(text + " "):
                     msg = "This folder" + msg[len(text) :]
                 self._folder_problem = sentence(msg)
-                self._show(self._folder_problem, ERROR_STYLE)
+                show_note(self.note, self._folder_problem, NOTE_ERROR)
             else:
                 reads = "image and text" if info.vision else "text"
-                self._show(
+                show_note(
+                    self.note,
                     f"{info.describe()}: reads each item's {reads}; the trainer loads it.",
-                    INFO_STYLE,
+                    NOTE_INFO,
                 )
         self.changed.emit()
-
-    def _show(self, text: str, style: str) -> None:
-        self.note.setText(text)
-        self.note.setStyleSheet(style)
-        self.note.setVisible(bool(text))
 
 
 def _spin(low: int, high: int, value: int, suffix: str) -> QSpinBox:

@@ -66,6 +66,7 @@ READY_Z = 2.5  # uncertain/diverse choose once their uncertainty predicted 👎 
 READY_WINDOW = 40  # ... on the last this many answers scored before they were asked
 READY_MIN = 5  # ... with at least this many 👍 and this many 👎 among them
 GATED = ("uncertain", "diverse")  # the orders that rank by the model's uncertainty
+POWER = 0.0  # uncertain: 0 = the most uncertain item; β > 0 = each drawn ∝ uncertainty^β
 
 
 def warm_up_answers(num_labels: int) -> int:
@@ -139,15 +140,21 @@ def choose(
     random_fraction: float = 0.1,
     positive: str | None = None,
     measure: str = "thumb",
+    power: float | None = None,
 ) -> list[Pick]:
     """The next ``n`` items (fewer when fewer are unanswered), each with its selection
-    probability (module docstring)."""
+    probability (module docstring). ``power`` (None: ``POWER``): ``uncertain`` draws each pick
+    ∝ uncertainty^power instead of taking the most uncertain (0)."""
     check_order(order, positive, cands.labels if cands.probs is not None else ())
     m = len(cands.ids)
     n = max(0, min(int(n), m))
     if order == "shuffle" or cands.probs is None:
         return [Pick(cands.ids[j], 1.0 / (m - j), pool=m - j) for j in range(n)]
     eps = float(random_fraction)
+    power = POWER if power is None else float(power)
+    if order == "uncertain" and power > 0:
+        score = uncertainty(cands.probs, measure)  # margin: −margin; drawn ∝ (1 − margin)^β
+        return _drawn(score + 1.0 if measure == "margin" else score, cands.ids, n, rng, eps, power)
     best = _ranker(order, cands, n, positive, measure)
     left = np.ones(m, dtype=bool)
     chosen: list[int] = []
@@ -160,6 +167,29 @@ def choose(
         picks.append(Pick(cands.ids[idx], float(min(1.0, prop)), uniform, m - j))
         left[idx] = False
         chosen.append(idx)
+    return picks
+
+
+def _drawn(score, ids, n: int, rng: np.random.Generator, eps: float, power: float) -> list[Pick]:
+    """Stochastic uncertainty sampling (Kirsch et al. 2023, "power" acquisition): each pick drawn
+    from the unanswered items ∝ uncertainty^power (uniformly with probability ε). Where the model
+    is about as unsure of every item the picks are nearly uniform — the queue order's sample —
+    and where it is sure of most they go to the few it is not. Every item's probability is known:
+    ``ε / m + (1 − ε) · its share``."""
+    weight = np.clip(np.asarray(score, dtype=np.float64), 0.0, None) ** power
+    left = np.ones(len(ids), dtype=bool)
+    picks: list[Pick] = []
+    for _ in range(n):
+        m = int(left.sum())
+        w = np.where(left, weight, 0.0)
+        share = w / w.sum() if w.sum() > 0 else left / m
+        uniform = bool(rng.random() < eps)
+        idx = (
+            int(rng.choice(np.flatnonzero(left))) if uniform else int(rng.choice(len(ids), p=share))
+        )
+        prop = eps / m + (1.0 - eps) * float(share[idx])
+        picks.append(Pick(ids[idx], float(min(1.0, prop)), uniform, m))
+        left[idx] = False
     return picks
 
 

@@ -1,0 +1,94 @@
+"""Thumbs-only runs of the default algorithm under an active order with a chosen ranking
+measure (issue 19, an experiment): ``run_bench`` in process on the own-folder sets, one JSON line
+per run appended to ``--out``. The same protocol as ``run.py --order O`` (checked equal on texts
+seed 0 with the measure ``thumb``, the app's own). The readiness check keeps the app's measure;
+only the ranking of the unanswered items changes.
+
+Measures (per item, class probabilities ``p`` of the label that would be shown):
+* ``thumb``: the app's, ``Σ p_l h(p_l)`` — a thumb's expected information, 👍 and 👎 alike;
+* ``up``: the information of the 👍 outcomes only, ``Σ p_l² log2(1/p_l)`` — an answer that names
+  the label is what this learner draws most from;
+* ``random=F``: the app's measure with a larger uniform fraction ``F`` of the picks;
+* ``power=B``: the app's measure, each pick drawn ∝ uncertainty^B (``next_item.POWER``).
+
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.own_folders.order_measure_runs \\
+        --out results.jsonl words:0:uncertain:up shapes:0:uncertain:thumb …
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+from benchmarks.own_folders import datasets
+
+POINTS = [30, 60, 150, 300]
+
+
+def up_gain(probs: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
+    return (p * p * -np.log2(p)).sum(-1)
+
+
+def patch(measure: str) -> float | None:
+    """Make the bench rank by ``measure``; a random fraction to use instead, or None."""
+    from mmrl_desktop.core.learning import next_item
+    from mmrl_desktop.core.tools import bench
+
+    if measure.startswith("random="):
+        return float(measure.split("=", 1)[1])
+    if measure.startswith("power="):
+        next_item.POWER = float(measure.split("=", 1)[1])
+        return None
+    if measure == "thumb":
+        return None
+    own_uncertainty, own_choose = next_item.uncertainty, next_item.choose
+
+    def uncertainty(probs, m="thumb"):
+        return up_gain(probs) if m == "up" else own_uncertainty(probs, m)
+
+    def choose(order, cands, n, rng, random_fraction=0.1, positive=None, m="thumb"):
+        return own_choose(order, cands, n, rng, random_fraction, positive,
+                          measure if m == "thumb" else m)  # fmt: skip
+
+    next_item.MEASURES = (*next_item.MEASURES, measure)
+    next_item.uncertainty = uncertainty  # _ranker's; the bench's readiness keeps its own import
+    bench.choose = choose
+    return None
+
+
+def main() -> None:
+    import torch
+
+    from mmrl_desktop.core.tools.bench import run_bench
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("job", help="SET:SEED:ORDER:MEASURE (one run: the patch is per process)")
+    args = ap.parse_args()
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    name, seed, order, measure = args.job.split(":")
+    fraction = patch(measure)
+    folder, _ = datasets.ensure(name)
+    alg: dict = {}
+    if datasets.SETS[name].orientation_free:
+        alg["orientation_free"] = True
+    t = time.time()
+    extra = {} if fraction is None else {"random_fraction": fraction}
+    r = run_bench(str(folder), "default", POINTS, seed=int(seed), holdout=0.3, device="cpu",
+                  algorithm_settings=alg, order=order, **extra)  # fmt: skip
+    row = {"set": name, "seed": int(seed), "order": order, "measure": measure,
+           "acc": [c["accuracy"] for c in r["curve"]],
+           "up": [c.get("thumbs_up_rate") for c in r["curve"]],
+           "ready_at": r.get("ready_at"), "s": round(time.time() - t)}  # fmt: skip
+    print(row, flush=True)
+    with open(args.out, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -153,44 +153,43 @@ def choose(
     eps = float(random_fraction)
     power = POWER if power is None else float(power)
     if order == "uncertain" and power > 0:
-        score = uncertainty(cands.probs, measure)  # margin: −margin; drawn ∝ (1 − margin)^β
-        return _drawn(score + 1.0 if measure == "margin" else score, cands.ids, n, rng, eps, power)
-    best = _ranker(order, cands, n, positive, measure)
+        strategy = _drawer(cands, measure, power)
+    else:
+        strategy = _ranker(order, cands, n, positive, measure)
     left = np.ones(m, dtype=bool)
     chosen: list[int] = []
     picks: list[Pick] = []
     for j in range(n):
-        det = best(left, chosen)
+        own = strategy(left, chosen)  # the strategy's item, or each item's probability (drawn)
         uniform = bool(rng.random() < eps)
-        idx = int(rng.choice(np.flatnonzero(left))) if uniform else det
-        prop = eps / (m - j) + (1.0 - eps) * (idx == det)
+        if uniform:
+            idx = int(rng.choice(np.flatnonzero(left)))
+        else:
+            idx = own if isinstance(own, int) else int(rng.choice(m, p=own))
+        p_own = float(idx == own) if isinstance(own, int) else float(own[idx])
+        prop = eps / (m - j) + (1.0 - eps) * p_own
         picks.append(Pick(cands.ids[idx], float(min(1.0, prop)), uniform, m - j))
         left[idx] = False
         chosen.append(idx)
     return picks
 
 
-def _drawn(score, ids, n: int, rng: np.random.Generator, eps: float, power: float) -> list[Pick]:
+def _drawer(cands: Candidates, measure: str, power: float) -> Callable:
     """Stochastic uncertainty sampling (Kirsch et al. 2023, "power" acquisition): each pick drawn
-    from the unanswered items ∝ uncertainty^power (uniformly with probability ε). Where the model
-    is about as unsure of every item the picks are nearly uniform — the queue order's sample —
-    and where it is sure of most they go to the few it is not. Every item's probability is known:
-    ``ε / m + (1 − ε) · its share``."""
-    weight = np.clip(np.asarray(score, dtype=np.float64), 0.0, None) ** power
-    left = np.ones(len(ids), dtype=bool)
-    picks: list[Pick] = []
-    for _ in range(n):
-        m = int(left.sum())
+    from the unanswered items ∝ uncertainty^power (``choose`` mixes in the uniform ε). Where the
+    model is about as unsure of every item the picks are nearly uniform — the queue order's
+    sample — and where it is sure of most they go to the few it is not. Every item's probability
+    is known: ``ε / m + (1 − ε) · its share``. The margin (``supervised``) is drawn ∝
+    (1 − margin)^power."""
+    score = uncertainty(cands.probs, measure)
+    score = score + 1.0 if measure == "margin" else score
+    weight = np.clip(score, 0.0, None) ** power
+
+    def share(left: np.ndarray, _chosen: list[int]) -> np.ndarray:
         w = np.where(left, weight, 0.0)
-        share = w / w.sum() if w.sum() > 0 else left / m
-        uniform = bool(rng.random() < eps)
-        idx = (
-            int(rng.choice(np.flatnonzero(left))) if uniform else int(rng.choice(len(ids), p=share))
-        )
-        prop = eps / m + (1.0 - eps) * float(share[idx])
-        picks.append(Pick(ids[idx], float(min(1.0, prop)), uniform, m))
-        left[idx] = False
-    return picks
+        return w / w.sum() if w.sum() > 0 else left / left.sum()
+
+    return share
 
 
 def rank_auc(scores, downs) -> tuple[float, float]:

@@ -35,5 +35,16 @@ def test_the_goal_line_compares_the_means_over_the_seeds_both_orders_ran(tmp_pat
     line = next(t for t in text.splitlines() if t.startswith("- `uncertain`"))
     # seeds 0,1: @30 .45 vs .40; @60 .55 vs .60, below at seed 1
     assert "(seeds 0,1): NO" in line
-    assert "@30 +0.050 (0/2 seeds below)" in line and "@60 -0.050 (1/2 seeds below)" in line
+    assert "@30 +0.050 (0/2 seeds below" in line and "@60 -0.050 (1/2 seeds below" in line
     assert not any(t.startswith("- `uncertain/supervised`") for t in text.splitlines())
+
+
+def test_the_goal_line_gives_a_paired_95_interval_of_the_difference(tmp_path):
+    """Differences +.1, +.2, +.3 at 30 over three seeds: mean .2, sd .1, t(2) 4.303 → ± .248."""
+    shuffle = _file(tmp_path, "s", {0: (0.4, 0.5), 1: (0.4, 0.5), 2: (0.4, 0.5)})
+    drawn = _file(tmp_path, "d", {0: (0.5, 0.5), 1: (0.6, 0.5), 2: (0.7, 0.5)})
+    text = orders.table(orders.load(f"shuffle={shuffle},drawn={drawn}"))
+    line = next(t for t in text.splitlines() if t.startswith("- `drawn`"))
+    assert "@30 +0.200 (0/3 seeds below; 95 % CI -0.048 to +0.448)" in line
+    assert "@60 +0.000 (0/3 seeds below; 95 % CI +0.000 to +0.000)" in line
+    assert "(seeds 0,1,2): yes" in line

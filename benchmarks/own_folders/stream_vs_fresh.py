@@ -7,10 +7,13 @@ loop (500 Adam steps on the first N answered items at once) against the trainer'
         anchor pol64-anchorloop pol64-stream-of pol32-stream-of
 
 Names: ``anchor`` (the anchor's CNN, 32 px); ``pol<side>-anchorloop`` / ``pol<side>-stream``,
-with ``-of`` (flips/turns), ``-augA`` (the anchor's augmentation), ``-lr<x>``, ``-per<n>``.
+with ``-of`` (flips/turns), ``-augA`` (the anchor's augmentation), ``-lr<x>``, ``-per<n>``,
+``-wd<x>`` (AdamW weight decay), ``-sp<λ>`` (shrink-perturb when the answers double from 32).
 Seed 0, shapes, 300: anchor .78; the policy with the anchor's loop .85 (64 px) / .92 (32 px);
 streamed: .83 (2×2-mean stem, now the default) against .41/.37 with the old learned stride-2
-stem (docs/benchmarks.md §5c)."""
+stem (docs/benchmarks.md §5c). Eleventh session, streamed at 300 answers, seeds 0/1/3/4: .784 /
+.412 / .431 / – without renewal, .797 / .863 / .484 / .810 with ``-sp0.5`` (λ .3: seeds 1/3 .876 /
+.863; λ .7: .608 / .438); ADR 0020."""
 
 import os
 import sys
@@ -80,12 +83,26 @@ def anchor_loop(model, x, logits_of, aug, steps=500, opt=None, std=False):
     return model
 
 
-def stream_loop(model, x, logits_of, aug, per=8, lr=2e-3, wd=1e-4, clip=5.0, bs=32):
-    """The app's procedure: one answer at a time, ``per`` updates after each, uniform replay."""
+def shrink_perturb(model, fresh, lam):
+    """Ash & Adams (2020): the weights moved toward a new random initialisation,
+    θ ← λθ + (1 − λ)θ_fresh (buffers kept)."""
+    with torch.no_grad():
+        for p, q in zip(model.parameters(), fresh.parameters(), strict=True):
+            p.mul_(lam).add_(q, alpha=1 - lam)
+
+
+def stream_loop(model, x, logits_of, aug, per=8, lr=2e-3, wd=1e-4, clip=5.0, bs=32, sp=None,
+                fresh=None):  # fmt: skip
+    """The app's procedure: one answer at a time, ``per`` updates after each, uniform replay;
+    ``sp``: shrink-perturb by λ = sp each time the answers double from 32 (``fresh()``: a new
+    model of the same shape)."""
     g = torch.Generator().manual_seed(SEED)
     opt = AdamW(model.parameters(), lr=lr, weight_decay=wd)
     model.train()
     for t in range(1, N + 1):
+        if sp is not None and t >= 32 and t & (t - 1) == 0:
+            shrink_perturb(model, fresh(), sp)
+            opt = AdamW(model.parameters(), lr=lr, weight_decay=wd)
         seen = tr[:t]
         for _ in range(per):
             n = len(seen)
@@ -147,6 +164,11 @@ for w in which:
                 kw["lr"] = float(p[2:])
             if p.startswith("per"):
                 kw["per"] = int(p[3:])
+            if p.startswith("wd"):
+                kw["wd"] = float(p[2:])
+            if p.startswith("sp"):
+                kw["sp"] = float(p[2:])
+                kw["fresh"] = lambda: policy(s, CH)
         if "anchorloop" in parts:
             run(w, lambda: acc(anchor_loop(policy(s, CH), xs, pol_logits, aug), xs, pol_logits))
         else:

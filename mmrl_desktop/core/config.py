@@ -118,6 +118,13 @@ class TrainConfig:
         metadata=_help("discount; fixed at 0: each answer is one-step feedback (a bandit)"),
     )
     grad_clip: float = field(default=5.0, metadata=_help("clip the gradient norm at this value"))
+    shrink_perturb: float = field(
+        default=0.5,
+        metadata=_help(
+            "shrink and perturb: when the answers double from 32, a model trained from scratch "
+            "keeps λ of its weights and takes the rest from new random ones; 1 = never"
+        ),
+    )
     seed: int = field(default=0, metadata=_help("random seed (CPU runs are deterministic)"))
     device: str = field(default="auto", metadata=_help(_one_of(DEVICES)))
     cpu_threads: int = field(
@@ -195,6 +202,10 @@ class TrainConfig:
             f"gamma must be 0: each answer is one-step feedback with no next state (got {self.gamma}).",
         )
         _check(self.grad_clip > 0, "grad_clip must be positive.")
+        _check(
+            0.0 <= self.shrink_perturb <= 1.0,
+            f"shrink_perturb must be between 0 and 1, not {self.shrink_perturb}.",
+        )
         _check(self.cpu_threads >= 0, "cpu_threads must be zero or positive.")
         _check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}.")
         _check(self.checkpoint_every >= 0, "checkpoint_every must be zero or positive.")

@@ -378,8 +378,9 @@ class Trainer(TrainerPredictions):
 
     def _update(self) -> dict[str, float]:
         t0 = time.perf_counter()
+        renewed = self.algorithm.renew_if_due(len(self.buffer))  # renew.py: shrink and perturb
         batch = self.buffer.sample(self.config.batch_size, self.sample_gen, self.undo.push())
-        out = self.algorithm.update(batch)
+        out = {**self.algorithm.update(batch), **renewed}
         if not self._finite(out):
             self.algorithm.load_state_dict(copy.deepcopy(self._snapshot))
             self.nan_rollbacks += 1

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmrl_desktop.core.config import TrainConfig
+from mmrl_desktop.core.learning import renew
 from mmrl_desktop.core.learning.algorithm_options import NoOptions, parse_options
 from mmrl_desktop.core.learning.batch import ReplayBatch, TaskFeedback  # noqa: F401 (re-exported)
 from mmrl_desktop.core.learning.device import evaluating
@@ -77,6 +78,8 @@ class Algorithm:
             p.requires_grad_(False)
         self.optimizer = self.make_optimizer()
         self.updates = 0
+        self.renewable = renew.from_scratch(self.policy)
+        self.renewed_at: int | None = None  # answers at the last shrink-perturb (renew.py)
 
     # ---------------------------------------------------------------- building blocks
     def make_optimizer(self) -> AdamW:
@@ -95,6 +98,22 @@ class Algorithm:
         self.optimizer.step()
         self.updates += 1
         return {"policy/grad_norm": float(norm)}
+
+    def renew_if_due(self, answers: int) -> dict[str, float]:
+        """Shrink and perturb the weights when the answers have doubled (``renew.py``; the
+        config's ``shrink_perturb`` λ, 1 = never); the optimiser's moments start over. The first
+        call only notes the doubling a resumed model has already had."""
+        lam = self.config.shrink_perturb
+        if lam >= 1.0 or not self.renewable:
+            return {}
+        if self.renewed_at is None:
+            self.renewed_at = renew.last_doubling(answers)
+        if not renew.due(answers, self.renewed_at):
+            return {}
+        renew.shrink_perturb(self.policy, lam, self.config.seed * 1_000_003 + answers)
+        self.optimizer.state.clear()
+        self.renewed_at = answers
+        return {"train/renewed_at_answers": float(answers)}
 
     def kl_to_reference(
         self, inputs: dict[str, torch.Tensor], logits: dict[str, torch.Tensor]

@@ -1,0 +1,126 @@
+"""Runs of the app's learners with chosen training settings (an experiment): ``run_bench`` in
+process on the own-folder sets, one JSON line per run appended to ``--out``. The same protocol
+as ``run.py`` (the set's own bench arguments, e.g. ``--orientation-free``, included).
+
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.own_folders.setting_runs \\
+        --out results.jsonl --settings '{"shrink_perturb": 0.5}' shapes:0:supervised glyphs:1:default
+
+``--settings``: the project's ``[algorithm]`` fields (``TrainConfig``) as JSON, on top of the set's.
+``--goals BASE.json`` prints the suite's table and goal lines with these runs as the app's rows
+beside BASE's anchors. ``--table BASE.json`` prints, instead of running, the runs in ``--out`` against the same set,
+learner and seed in a ``run.py`` results file (the same app without the settings): means over the
+seeds both have, and the paired difference.
+
+The set ``bench-digits`` is ``mmrl-desktop bench --data digits`` (§1's protocol; give ``--points
+100,300,1000``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+from benchmarks.own_folders import datasets
+
+POINTS = [30, 60, 150, 300]
+
+
+def _base_curves(path: str) -> dict:
+    from benchmarks.own_folders import report
+
+    names = {report.APP_SUPERVISED: "supervised", report.APP_DEFAULT: "default"}
+    with open(path, encoding="utf-8") as fh:
+        runs = json.load(fh)["runs"]
+    return {(r["set"], names[r["learner"]], r["seed"]): [c["accuracy"] for c in r["curve"]]
+            for r in runs if r["learner"] in names and not r.get("error")}  # fmt: skip
+
+
+def table(out: str, base_path: str, points: list[int]) -> str:
+    """Markdown: per set and learner, the runs' mean against the baseline's over shared seeds."""
+    import statistics
+
+    base = _base_curves(base_path)
+    rows: dict = {}
+    with open(out, encoding="utf-8") as fh:
+        runs = [json.loads(line) for line in fh if line.strip()]
+    for r in runs:
+        key = (r["set"], r["algorithm"], r["seed"])
+        if key in base and len(r["acc"]) == len(points):
+            rows.setdefault(key[:2], []).append((r["seed"], r["acc"], base[key]))
+    head = " / ".join(map(str, points))
+    lines = [f"| set | learner | seeds | without, {head} | with, {head} | with − without |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for (name, alg), got in sorted(rows.items()):
+        seeds = ",".join(str(s) for s, _, _ in sorted(got))
+        with_ = [statistics.fmean(g[1][j] for g in got) for j in range(len(points))]
+        without = [statistics.fmean(g[2][j] for g in got) for j in range(len(points))]
+        cells = [" / ".join(f"{v:.3f}" for v in vs) for vs in (without, with_)]
+        diff = " / ".join(f"{a - b:+.3f}" for a, b in zip(with_, without, strict=True))
+        lines.append(f"| {name} | {alg} | {seeds} | {cells[0]} | {cells[1]} | {diff} |")
+    return "\n".join(lines)
+
+
+def with_anchors(out: str, base_path: str, points: list[int]) -> str:
+    """``report.table`` of the runs in ``out`` as the app's rows beside ``base_path``'s anchors of
+    the same sets and seeds: the issue's goal lines for the app with the settings."""
+    from benchmarks.own_folders import report
+
+    names = {"supervised": report.APP_SUPERVISED, "default": report.APP_DEFAULT}
+    with open(base_path, encoding="utf-8") as fh:
+        base = json.load(fh)
+    with open(out, encoding="utf-8") as fh:
+        mine = [json.loads(line) for line in fh if line.strip()]
+    seeds = {(r["set"], r["seed"]) for r in mine}  # the anchors of the same seeds only
+    runs = [r for r in base["runs"]
+            if r["learner"] not in report.APP_LEARNERS and (r["set"], r["seed"]) in seeds]  # fmt: skip
+    for r in mine:
+        if r["set"] in base.get("sets", {}) and len(r["acc"]) == len(points):
+            curve = [{"feedback": p, "accuracy": a} for p, a in zip(points, r["acc"], strict=True)]
+            runs.append({"set": r["set"], "learner": names[r["algorithm"]], "seed": r["seed"],
+                         "curve": curve, "seconds": r["s"]})  # fmt: skip
+    return report.table({**base, "runs": runs})
+
+
+def main() -> None:
+    import torch
+
+    from mmrl_desktop.core.tools.bench import run_bench
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--settings", default="{}", help="TrainConfig fields as JSON")
+    ap.add_argument("--points", default=",".join(map(str, POINTS)))
+    ap.add_argument("--table", default="", help="a run.py results file: print the comparison")
+    ap.add_argument("--goals", default="", help="a run.py results file: its anchors, these runs")
+    ap.add_argument("jobs", nargs="*", help="SET:SEED:ALGORITHM (supervised or default)")
+    args = ap.parse_args()
+    if args.table or args.goals:
+        points = [int(p) for p in args.points.split(",")]
+        print(table(args.out, args.table, points) if args.table else "")
+        print(with_anchors(args.out, args.goals, points) if args.goals else "")
+        return
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    settings = json.loads(args.settings)
+    points = [int(p) for p in args.points.split(",")]
+    for job in args.jobs:
+        name, seed, algorithm = job.split(":")
+        if name == "bench-digits":
+            folder, alg = "digits", {}
+        else:
+            folder = datasets.ensure(name)[0]
+            alg = {"orientation_free": True} if datasets.SETS[name].orientation_free else {}
+        alg.update(settings)
+        t = time.time()
+        r = run_bench(str(folder), algorithm, points, seed=int(seed), holdout=0.3, device="cpu",
+                      algorithm_settings=alg)  # fmt: skip
+        row = {"set": name, "seed": int(seed), "algorithm": algorithm, "settings": settings,
+               "acc": [c["accuracy"] for c in r["curve"]], "s": round(time.time() - t)}  # fmt: skip
+        print(row, flush=True)
+        with open(args.out, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Shrink and perturb (Ash & Adams, "On warm-starting neural network training", NeurIPS 2020): a
+network trained one answer at a time, from the first answers on, generalises worse than the same
+network trained afresh on all of them — it has fitted the first few answers for hundreds of
+updates and lost the plasticity to learn what the later ones show. Each time the number of
+answers doubles (from ``FIRST`` on) the weights move part of the way toward a new random
+initialisation, ``θ ← λθ + (1 − λ)θ_new``, and the optimiser's moments start over: what was learnt
+stays (shrunk), the new random part restores the gradients a fresh network would have.
+
+Own-folder shapes, the trainer's procedure replayed outside the app
+(``benchmarks/own_folders/stream_vs_fresh.py``, 300 answers): seed 1 .41 → .86, seed 3 .43 → .48
+at λ = .5; docs/benchmarks.md §5h and ADR 0020 for the runs through the app.
+
+Only for a model trained from scratch (every weight trainable): a pretrained encoder's head or
+LoRA adapters start from what the user's folder gave them (a LoRA B matrix starts at zero, and
+a fresh ``reset_parameters`` would not), so they are never renewed. The new weights come from a
+CPU generator seeded from the config's seed and the answer count, so every rank of a ``torchrun``
+job renews alike.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+FIRST = 32  # the first renewal, at 32 answers; then 64, 128, 256, …
+
+
+def from_scratch(policy: nn.Module) -> bool:
+    """Every weight of ``policy`` is trained (no frozen pretrained encoder or base model)."""
+    params = list(policy.parameters())
+    return bool(params) and all(p.requires_grad for p in params)
+
+
+def due(answers: int, renewed_at: int) -> bool:
+    """A renewal is due: at least ``FIRST`` answers and twice as many as at the last one."""
+    return answers >= FIRST and answers >= 2 * max(renewed_at, FIRST // 2)
+
+
+def last_doubling(answers: int) -> int:
+    """The renewal a model trained on ``answers`` answers has already had (a resumed model is
+    not renewed again at once): the largest power of two ≤ answers from ``FIRST`` on, else 0."""
+    if answers < FIRST:
+        return 0
+    return 1 << (answers.bit_length() - 1)
+
+
+@torch.no_grad()
+def shrink_perturb(policy: nn.Module, lam: float, seed: int) -> int:
+    """θ ← λθ + (1 − λ)θ_new for every module that owns parameters and can reset them (its
+    ``reset_parameters`` under a CPU generator seeded ``seed``); buffers (running statistics)
+    are kept. Returns the number of tensors renewed."""
+    done = 0
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for module in policy.modules():
+            own = dict(module.named_parameters(recurse=False))
+            if not own or not hasattr(module, "reset_parameters"):
+                continue
+            twin = copy.deepcopy(module).to("cpu")
+            twin.reset_parameters()
+            new = dict(twin.named_parameters(recurse=False))
+            for name, p in own.items():
+                p.mul_(lam).add_(new[name].to(p.device, p.dtype), alpha=1.0 - lam)
+                done += 1
+    return done

@@ -1,0 +1,114 @@
+"""Shrink and perturb when the answers double (core/learning/renew.py, ADR 0020): the schedule,
+the interpolation toward new random weights, models that are never renewed, and the trainer."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from mmrl_desktop.core.config import ModelConfig, TrainConfig
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning import renew
+from mmrl_desktop.core.learning.algorithms import ALGORITHMS
+from mmrl_desktop.core.learning.model.policy import build_policy
+from mmrl_desktop.core.learning.trainer import Trainer
+from tests.core.enginefixtures import answer, digits_project
+
+
+def _policy():
+    cfg = ModelConfig.from_dict(
+        {"modalities": "image", "image_size": 8, "image_channels": 1, "embed_dim": 16}
+    )
+    torch.manual_seed(0)
+    return build_policy(cfg, {"label": 4})
+
+
+def _params(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def test_renewals_come_at_32_64_128_answers_and_a_resumed_model_waits_for_the_next_doubling():
+    assert [n for n in range(1, 300) if renew.due(n, 0)][:1] == [32]
+    at, got = 0, []
+    for n in range(1, 300):
+        if renew.due(n, at):
+            got.append(n)
+            at = n
+    assert got == [32, 64, 128, 256]
+    assert renew.last_doubling(20) == 0 and renew.last_doubling(32) == 32
+    assert renew.last_doubling(100) == 64 and renew.last_doubling(256) == 256
+    assert not renew.due(100, renew.last_doubling(100)) and renew.due(128, 64)
+
+
+def test_lambda_one_keeps_the_weights_and_lambda_zero_gives_new_random_ones_from_the_seed():
+    a, b = _policy(), _policy()
+    before = _params(a)
+    renew.shrink_perturb(a, 1.0, seed=7)
+    assert all(torch.equal(x, y) for x, y in zip(before, _params(a), strict=True))
+    renew.shrink_perturb(a, 0.0, seed=7)
+    renew.shrink_perturb(b, 0.0, seed=7)
+    after = _params(a)
+    assert all(torch.equal(x, y) for x, y in zip(after, _params(b), strict=True))  # seeded
+    assert any(not torch.equal(x, y) for x, y in zip(before, after, strict=True))
+
+
+def test_half_way_is_the_mean_of_the_old_and_the_new_weights_and_buffers_are_kept():
+    lin = nn.Sequential(nn.Linear(5, 3), nn.BatchNorm1d(3))
+    lin[1].running_mean.fill_(2.0)
+    old = _params(lin)
+    fresh = nn.Sequential(nn.Linear(5, 3), nn.BatchNorm1d(3))
+    torch.manual_seed(11)
+    # the new weights are what reset_parameters draws from the seed
+    renew.shrink_perturb(fresh, 0.0, seed=3)
+    renew.shrink_perturb(lin, 0.5, seed=3)
+    for o, f, n in zip(old, _params(fresh), _params(lin), strict=True):
+        assert torch.allclose(n, 0.5 * o + 0.5 * f)
+    assert torch.equal(lin[1].running_mean, torch.full((3,), 2.0))
+
+
+def test_a_model_with_frozen_weights_is_never_renewed():
+    policy = _policy()
+    assert renew.from_scratch(policy)
+    next(policy.parameters()).requires_grad_(False)
+    assert not renew.from_scratch(policy)
+    algo = ALGORITHMS["supervised"](policy, {"label": 4}, TrainConfig(shrink_perturb=0.5))
+    before = _params(policy)
+    assert algo.renew_if_due(1) == {} and algo.renew_if_due(64) == {}
+    assert all(torch.equal(x, y) for x, y in zip(before, _params(policy), strict=True))
+
+
+def test_the_algorithm_renews_once_per_doubling_and_forgets_its_optimiser_moments():
+    algo = ALGORITHMS["supervised"](_policy(), {"label": 4}, TrainConfig(shrink_perturb=0.5))
+    assert algo.renew_if_due(1) == {}
+    algo.optimizer.state[next(algo.policy.parameters())] = {"step": torch.tensor(3.0)}
+    before = _params(algo.policy)
+    assert algo.renew_if_due(32) == {"train/renewed_at_answers": 32.0}
+    assert algo.optimizer.state == {}
+    assert any(not torch.equal(x, y) for x, y in zip(before, _params(algo.policy), strict=True))
+    assert algo.renew_if_due(33) == {} and algo.renew_if_due(63) == {}
+    assert algo.renew_if_due(64) == {"train/renewed_at_answers": 64.0}
+    resumed = ALGORITHMS["supervised"](_policy(), {"label": 4}, TrainConfig(shrink_perturb=0.5))
+    assert resumed.renew_if_due(100) == {}  # its 64th-answer renewal is behind it
+    assert resumed.renew_if_due(128) == {"train/renewed_at_answers": 128.0}
+    off = ALGORITHMS["supervised"](_policy(), {"label": 4}, TrainConfig(shrink_perturb=1.0))
+    assert off.renew_if_due(1) == {} and off.renew_if_due(32) == {}
+
+
+def test_the_trainer_renews_when_the_answers_reach_32(tmp_path):
+    project = digits_project(tmp_path, n=60, algorithm={"shrink_perturb": 0.5})
+    trainer = Trainer(project, device="cpu", checkpoints=False)
+    answer(project, 31)
+    trainer.train_pending()
+    assert trainer.algorithm.renewed_at == 0
+    answer(project, 1, seed=1)
+    seen = [trainer.step().metrics.get("train/renewed_at_answers")]  # reads the 32nd answer
+    while trainer.pending_updates:
+        seen.append(trainer.step().metrics.get("train/renewed_at_answers"))
+    assert seen[0] == 32.0 and seen[1:].count(32.0) == 0
+    assert trainer.algorithm.renewed_at == 32
+
+
+def test_shrink_perturb_outside_zero_to_one_is_refused_in_a_sentence():
+    with pytest.raises(UserError, match="shrink_perturb must be between 0 and 1"):
+        TrainConfig.from_dict({"shrink_perturb": 1.5})

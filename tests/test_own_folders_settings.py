@@ -1,0 +1,48 @@
+"""Runs with chosen settings against the same commit's suite (benchmarks/own_folders/setting_runs.py):
+the paired table and the goal lines beside the anchors of the same seeds."""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks.own_folders import report, setting_runs
+
+
+def _curve(accs):
+    return [{"feedback": p, "accuracy": a} for p, a in zip((30, 60), accs, strict=True)]
+
+
+def _files(tmp_path):
+    base = {
+        "sets": {"shapes": {"classes": 3, "items": 510}},
+        "set_order": ["shapes"],
+        "runs": [
+            {"set": "shapes", "learner": report.APP_SUPERVISED, "seed": 0,
+             "curve": _curve((0.3, 0.4)), "seconds": 1},
+            {"set": "shapes", "learner": report.APP_SUPERVISED, "seed": 1,
+             "curve": _curve((0.5, 0.6)), "seconds": 1},
+            {"set": "shapes", "learner": "cnn", "seed": 0, "curve": _curve((0.4, 0.5)), "seconds": 1},
+            {"set": "shapes", "learner": "cnn", "seed": 2, "curve": _curve((0.9, 0.9)), "seconds": 1},
+        ],
+    }  # fmt: skip
+    bp = tmp_path / "base.json"
+    bp.write_text(json.dumps(base))
+    out = tmp_path / "runs.jsonl"
+    rows = [{"set": "shapes", "seed": 0, "algorithm": "supervised", "acc": [0.35, 0.6], "s": 2},
+            {"set": "shapes", "seed": 3, "algorithm": "supervised", "acc": [0.15, 0.1], "s": 2}]  # fmt: skip
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(out), str(bp)
+
+
+def test_the_table_pairs_each_run_with_the_same_set_learner_and_seed(tmp_path):
+    out, base = _files(tmp_path)
+    text = setting_runs.table(out, base, [30, 60])
+    assert "| shapes | supervised | 0 | 0.300 / 0.400 | 0.350 / 0.600 | +0.050 / +0.200 |" in text
+
+
+def test_the_goal_lines_use_the_anchors_of_the_runs_seeds_only(tmp_path):
+    out, base = _files(tmp_path)
+    text = setting_runs.with_anchors(out, base, [30, 60])
+    assert "| cnn (the anchor) | 0.40 ± 0.00 | 0.50 ± 0.00 |" in text  # seed 2's cnn left out
+    assert "| app-supervised | 0.25 ± 0.14 | 0.35 ± 0.35 |" in text  # the runs, not the base's
+    assert "supervised ≥ anchor (cnn) at every point: NO (below at 30, 60)" in text

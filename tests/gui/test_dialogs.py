@@ -225,6 +225,21 @@ def test_settings_validation_and_persistence(qtbot, tmp_path, boxes):
     assert UserSettings.load().annotator == "Dr. Ada"
 
 
+def test_settings_edit_the_renewal_lambda_with_a_sentence_for_a_bad_value(qtbot, tmp_path, boxes):
+    project = Project.create(tmp_path / "p", tasks=[Task("label", ["a", "b"])])
+    dlg = SettingsDialog(project, UserSettings())
+    qtbot.addWidget(dlg)
+    assert dlg.editors["shrink_perturb"].text() == "0.5"
+    assert "shrink and perturb" in dlg.editors["shrink_perturb"].toolTip()
+    dlg.editors["shrink_perturb"].setText("2")
+    dlg.accept()
+    assert dlg.problem.text() == "Renewal λ (1 = off) must be between 0 and 1, not 2.0."
+    dlg.editors["shrink_perturb"].setText("1")
+    dlg.accept()
+    assert dlg.result() == dlg.DialogCode.Accepted
+    assert Project.open(project.root).algorithm == {"shrink_perturb": 1.0}
+
+
 # ------------------------------------------------------------------ with a main window
 @pytest.fixture
 def window(qtbot, trained_copy):

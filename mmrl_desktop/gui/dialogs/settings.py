@@ -61,6 +61,7 @@ TITLES = {
     "gamma": "Discount γ",
     "weight_decay": "Weight decay",
     "grad_clip": "Gradient clip",
+    "shrink_perturb": "Renewal λ (1 = off)",
     "seed": "Random seed",
     "device": "Device",
     "cpu_threads": "CPU threads",
@@ -93,6 +94,16 @@ NEXT_ITEM_SUMMARY = {
     "same case again and again.",
     "likely-positive": "Screening: the items most likely to carry the positive label first.",
 }
+
+
+def _scrolled(page: QWidget) -> QScrollArea:
+    """``page`` in a frameless scroll area: its rows keep their height (a two-line help text is
+    not squeezed into one) and a scroll bar appears when the dialog is shorter than the page."""
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QScrollArea.NoFrame)
+    scroll.setWidget(page)
+    return scroll
 
 
 def humane(text: str) -> str:
@@ -150,18 +161,15 @@ class SettingsDialog(QDialog):
         )
         tabs.addTab(general, "General")
         for title, names in (("Learning", LEARNING), ("Next item", NEXT), ("Advanced", ADVANCED)):
-            tabs.addTab(self._config_page(names), title)
+            tabs.addTab(_scrolled(self._config_page(names)), title)
         self._next_item_changed(current.next_item)
         self.option_editors: dict[str, QLineEdit] = {}
         self.options_page = QWidget()
         self.options_form = QFormLayout(self.options_page)
         self.options_form.setFieldGrowthPolicy(QFormLayout.ExpandingFieldsGrow)
         self._fill_options(current.algorithm, current.options)
-        scroll = QScrollArea()  # the default algorithm has ~25 options: the dialog fits a screen
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.NoFrame)
-        scroll.setWidget(self.options_page)
-        tabs.addTab(scroll, "Algorithm options")
+        # the default algorithm has ~25 options: the dialog fits a screen
+        tabs.addTab(_scrolled(self.options_page), "Algorithm options")
         tabs.addTab(self._encoders_page(), "Encoders")
         self.generate_box = None  # the first generate task's drafting settings
         if getattr(project, "generate_tasks", None):

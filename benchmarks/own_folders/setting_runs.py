@@ -84,10 +84,6 @@ def with_anchors(out: str, base_path: str, points: list[int]) -> str:
 
 
 def main() -> None:
-    import torch
-
-    from mmrl_desktop.core.tools.bench import run_bench
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--settings", default="{}", help="TrainConfig fields as JSON")
@@ -101,25 +97,37 @@ def main() -> None:
         print(table(args.out, args.table, points) if args.table else "")
         print(with_anchors(args.out, args.goals, points) if args.goals else "")
         return
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     settings = json.loads(args.settings)
     points = [int(p) for p in args.points.split(",")]
     for job in args.jobs:
         name, seed, algorithm = job.split(":")
-        if name == "bench-digits":
-            folder, alg = "digits", {}
-        else:
-            folder = datasets.ensure(name)[0]
-            alg = {"orientation_free": True} if datasets.SETS[name].orientation_free else {}
-        alg.update(settings)
-        t = time.time()
-        r = run_bench(str(folder), algorithm, points, seed=int(seed), holdout=0.3, device="cpu",
-                      algorithm_settings=alg)  # fmt: skip
-        row = {"set": name, "seed": int(seed), "algorithm": algorithm, "settings": settings,
-               "acc": [c["accuracy"] for c in r["curve"]], "s": round(time.time() - t)}  # fmt: skip
-        print(row, flush=True)
-        with open(args.out, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(row) + "\n")
+        run_one(args.out, name, int(seed), algorithm, settings, points)
+
+
+def run_one(out: str, name: str, seed: int, algorithm: str, settings: dict, points: list[int],
+            **extra) -> dict:  # fmt: skip
+    """One ``run_bench`` in process on set ``name`` with ``settings``; its row (plus ``extra``)
+    printed and appended to ``out``."""
+    import torch
+
+    from mmrl_desktop.core.tools.bench import run_bench
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    if name == "bench-digits":
+        folder, alg = "digits", {}
+    else:
+        folder = datasets.ensure(name)[0]
+        alg = {"orientation_free": True} if datasets.SETS[name].orientation_free else {}
+    alg.update(settings)
+    t = time.time()
+    r = run_bench(str(folder), algorithm, points, seed=seed, holdout=0.3, device="cpu",
+                  algorithm_settings=alg)  # fmt: skip
+    row = {"set": name, "seed": seed, "algorithm": algorithm, "settings": settings, **extra,
+           "acc": [c["accuracy"] for c in r["curve"]], "s": round(time.time() - t)}  # fmt: skip
+    print(row, flush=True)
+    with open(out, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row) + "\n")
+    return row
 
 
 if __name__ == "__main__":

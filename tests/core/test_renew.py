@@ -78,6 +78,18 @@ def test_a_model_with_frozen_weights_is_never_renewed():
     assert all(torch.equal(x, y) for x, y in zip(before, _params(policy), strict=True))
 
 
+def test_a_head_on_a_pretrained_encoders_embeddings_is_never_renewed():
+    cfg = ModelConfig.from_dict(
+        {"modalities": "image", "image_size": 8, "image_channels": 1, "embed_dim": 16,
+         "pretrained": {"image": {"fingerprint": "f", "embedding_size": 8}}}
+    )  # fmt: skip
+    policy = build_policy(cfg, {"label": 4})
+    assert all(p.requires_grad for p in policy.parameters())  # every weight trains, and yet
+    assert not renew.from_scratch(policy)
+    algo = ALGORITHMS["supervised"](policy, {"label": 4}, TrainConfig(shrink_perturb=0.5))
+    assert algo.renew_if_due(1) == {} and algo.renew_if_due(32) == {}
+
+
 def test_the_algorithm_renews_once_per_doubling_and_forgets_its_optimiser_moments():
     algo = ALGORITHMS["supervised"](_policy(), {"label": 4}, TrainConfig(shrink_perturb=0.5))
     assert algo.renew_if_due(1) == {}

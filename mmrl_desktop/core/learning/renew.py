@@ -28,7 +28,10 @@ FIRST = 32  # the first renewal, at 32 answers; then 64, 128, 256, …
 
 
 def from_scratch(policy: nn.Module) -> bool:
-    """Every weight of ``policy`` is trained (no frozen pretrained encoder or base model)."""
+    """``policy`` reads no pretrained encoder (neither its cached embedding nor the encoder with
+    LoRA adapters: ``Policy.input_keys``) and every weight of it is trained."""
+    if getattr(policy, "input_keys", None):
+        return False
     params = list(policy.parameters())
     return bool(params) and all(p.requires_grad for p in params)
 

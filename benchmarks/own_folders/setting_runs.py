@@ -6,10 +6,10 @@ as ``run.py`` (the set's own bench arguments, e.g. ``--orientation-free``, inclu
         --out results.jsonl --settings '{"shrink_perturb": 0.5}' shapes:0:supervised glyphs:1:default
 
 ``--settings``: the project's ``[algorithm]`` fields (``TrainConfig``) as JSON, on top of the set's.
-``--goals BASE.json`` prints the suite's table and goal lines with these runs as the app's rows
-beside BASE's anchors. ``--table BASE.json`` prints, instead of running, the runs in ``--out`` against the same set,
-learner and seed in a ``run.py`` results file (the same app without the settings): means over the
-seeds both have, and the paired difference.
+Instead of running: ``--table BASE.json`` prints the runs in ``--out`` against the same set,
+learner and seed in a ``run.py`` results file (the app without the settings): means over the
+seeds both have, and the paired difference; ``--goals BASE.json`` prints the suite's table and
+goal lines with these runs as the app's rows beside BASE's anchors of the same seeds.
 
 The set ``bench-digits`` is ``mmrl-desktop bench --data digits`` (§1's protocol; give ``--points
 100,300,1000``).

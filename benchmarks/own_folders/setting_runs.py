@@ -5,7 +5,8 @@ as ``run.py`` (the set's own bench arguments, e.g. ``--orientation-free``, inclu
     OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.own_folders.setting_runs \\
         --out results.jsonl --settings '{"shrink_perturb": 0.5}' shapes:0:supervised glyphs:1:default
 
-``--settings``: the project's ``[algorithm]`` fields (``TrainConfig``) as JSON, on top of the set's.
+``--settings``: the project's ``[algorithm]`` fields (``TrainConfig``) as JSON, on top of the set's;
+``--model``: its ``[model]`` fields (``ModelConfig``), e.g. ``'{"image_size": 32}'``.
 Instead of running: ``--table BASE.json`` prints the runs in ``--out`` against the same set,
 learner and seed in a ``run.py`` results file (the app without the settings): means over the
 seeds both have, and the paired difference; ``--goals BASE.json`` prints the suite's table and
@@ -87,6 +88,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--settings", default="{}", help="TrainConfig fields as JSON")
+    ap.add_argument("--model", default="", help="ModelConfig fields as JSON (e.g. image_size)")
     ap.add_argument("--points", default=",".join(map(str, POINTS)))
     ap.add_argument("--table", default="", help="a run.py results file: print the comparison")
     ap.add_argument("--goals", default="", help="a run.py results file: its anchors, these runs")
@@ -101,13 +103,14 @@ def main() -> None:
     points = [int(p) for p in args.points.split(",")]
     for job in args.jobs:
         name, seed, algorithm = job.split(":")
-        run_one(args.out, name, int(seed), algorithm, settings, points)
+        extra = {"model": json.loads(args.model)} if args.model else {}
+        run_one(args.out, name, int(seed), algorithm, settings, points, **extra)
 
 
 def run_one(out: str, name: str, seed: int, algorithm: str, settings: dict, points: list[int],
             **extra) -> dict:  # fmt: skip
-    """One ``run_bench`` in process on set ``name`` with ``settings``; its row (plus ``extra``)
-    printed and appended to ``out``."""
+    """One ``run_bench`` in process on set ``name`` with ``settings`` (and ``extra["model"]``:
+    ModelConfig fields); its row (plus ``extra``) printed and appended to ``out``."""
     import torch
 
     from mmrl_desktop.core.tools.bench import run_bench
@@ -121,7 +124,7 @@ def run_one(out: str, name: str, seed: int, algorithm: str, settings: dict, poin
     alg.update(settings)
     t = time.time()
     r = run_bench(str(folder), algorithm, points, seed=seed, holdout=0.3, device="cpu",
-                  algorithm_settings=alg)  # fmt: skip
+                  algorithm_settings=alg, model_settings=extra.get("model"))  # fmt: skip
     row = {"set": name, "seed": seed, "algorithm": algorithm, "settings": settings, **extra,
            "acc": [c["accuracy"] for c in r["curve"]], "s": round(time.time() - t)}  # fmt: skip
     print(row, flush=True)

@@ -92,7 +92,7 @@ def shrink_perturb(model, fresh, lam):
 
 
 def stream_loop(model, x, logits_of, aug, per=8, lr=2e-3, wd=1e-4, clip=5.0, bs=32, sp=None,
-                fresh=None):  # fmt: skip
+                fresh=None, spfrom=32):  # fmt: skip
     """The app's procedure: one answer at a time, ``per`` updates after each, uniform replay;
     ``sp``: shrink-perturb by λ = sp each time the answers double from 32 (``fresh()``: a new
     model of the same shape)."""
@@ -100,7 +100,7 @@ def stream_loop(model, x, logits_of, aug, per=8, lr=2e-3, wd=1e-4, clip=5.0, bs=
     opt = AdamW(model.parameters(), lr=lr, weight_decay=wd)
     model.train()
     for t in range(1, N + 1):
-        if sp is not None and t >= 32 and t & (t - 1) == 0:
+        if sp is not None and t >= spfrom and t & (t - 1) == 0:
             shrink_perturb(model, fresh(), sp)
             opt = AdamW(model.parameters(), lr=lr, weight_decay=wd)
         seen = tr[:t]
@@ -139,6 +139,7 @@ def run(name, fn):
 GREY = SET == "glyphs"
 CH = 1 if GREY else 3
 x32, x64 = load(32, GREY), load(64, GREY)
+sized = {32: x32, 64: x64}
 which = sys.argv[1:] or ["anchor", "pol32-anchorloop", "pol64-anchorloop", "pol64-stream"]
 torch.manual_seed(SEED)
 for w in which:
@@ -155,7 +156,7 @@ for w in which:
     elif w.startswith("pol"):
         parts = w.split("-")
         s = int(parts[0][3:])
-        xs = x32 if s == 32 else x64
+        xs = sized[s] if s in sized else sized.setdefault(s, load(s, GREY))
         of = "of" in parts
         aug = anc_aug if "augA" in parts else app_aug_of(of)
         kw = {}
@@ -166,7 +167,9 @@ for w in which:
                 kw["per"] = int(p[3:])
             if p.startswith("wd"):
                 kw["wd"] = float(p[2:])
-            if p.startswith("sp"):
+            if p.startswith("spfrom"):
+                kw["spfrom"] = int(p[6:])
+            elif p.startswith("sp"):
                 kw["sp"] = float(p[2:])
                 kw["fresh"] = lambda: policy(s, CH)
         if "anchorloop" in parts:

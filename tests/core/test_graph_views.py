@@ -355,3 +355,26 @@ def test_a_view_that_ranks_labels_right_outweighs_one_whose_confidence_happens_t
         gv = _scored(opts, {"pixels": timid, "hog": sure}, rows, k)
         weights[rule] = gv.weights["hog"]
     assert weights["loglik"] < 0.5 < 0.95 < weights["calibrated"]
+
+
+def test_the_rate_gate_does_not_open_for_a_posterior_that_only_foretells_the_thumbs_down():
+    """gate_baseline = rate: an item-blind posterior (the same row for every item: sure that
+    labels 1–9, the ones shown to explore, are rare) foretells 19 👎 in 20 better than a 1/K
+    guess, so the uniform gate opens; measured against the best constant 👍 probability it
+    has foretold nothing about any item, and the pseudo-labels stay out."""
+    n, k = 150, 10
+    rows = _rows([(e, e, 1 + e % 9, 1 if e % 20 == 0 else -1) for e in range(n)])
+    blind = np.tile([0.55] + [0.05] * 9, (n, 1))
+
+    def gate(baseline):
+        opts = DefaultOptions(view_min_labels=10, gate_baseline=baseline)
+        gv = _scored(opts, {"pixels": blind}, [], k)
+        gv.mixed = {"label": blind}
+        gv.score(rows, {str(i): i for i in range(n)}, {"label": k})
+        gv.choose()
+        return gv.pseudo_gate
+
+    assert gate("uniform") > 0.5
+    assert gate("rate") < 0.1  # (the temperature grid fits the rate only to a step)
+    with pytest.raises(UserError):
+        parse_options(DefaultOptions, {"gate_baseline": "coin"}, "default")

@@ -83,6 +83,12 @@ class DefaultOptions:
         "weigh the pool's pseudo-labels by how far the posterior predicted the answers it had "
         "not seen better than a uniform guess (full weight at view_z standard errors)",
     )
+    gate_baseline: str = _opt(
+        "uniform",
+        "what the pseudo-label gate measures the posterior against: uniform (a 1/K guess of "
+        "every label) or rate (the same 👍 probability for every answer, the recent 👍 share: "
+        "a posterior that only foretells 👎 on labels shown to explore does not pass)",
+    )
     view_score: str = _opt(
         "calibrated",
         "how a view's or the network's prediction is scored on answers it had not seen: "
@@ -133,6 +139,8 @@ class DefaultOptions:
             raise UserError(f"default: act_rule is {' or '.join(ACT_RULES)}.")
         if self.view_choice not in VIEW_CHOICES:
             raise UserError(f"default: view_choice is {', '.join(VIEW_CHOICES[:-1])} or auto.")
+        if self.gate_baseline not in ("uniform", "rate"):
+            raise UserError("default: gate_baseline is uniform or rate.")
         if self.view_score not in ("brier", "loglik", "calibrated"):
             raise UserError("default: view_score is calibrated, loglik or brier.")
         if self.view_window < 1 or self.view_min_labels < 0 or self.net_temper < 0:

@@ -237,7 +237,10 @@ class GraphViews:
             z = _paired_z(post, uni)
             if self.o.view_score == "calibrated":  # the posterior at its own best temperature
                 each = _tempered(list(self.post_log), self.o.answer_noise)[2]
-                z = _paired_z(deque(each), deque(list(uni)[-len(each) :]))
+                base = list(uni)[-len(each) :]
+                if self.o.gate_baseline == "rate":
+                    base = _rate_scores(list(self.post_log), self.o.answer_noise)
+                z = _paired_z(deque(each), deque(base))
             self.pseudo_gate = float(np.clip(z / max(self.o.view_z, 1e-9), 0.0, 1.0))
 
     def metrics(self) -> dict[str, float]:
@@ -287,6 +290,18 @@ def _tempered(log: list, noise: float) -> tuple[float, float, np.ndarray]:
     each = np.where(hit[None], np.log(p), np.log1p(-p))  # [T, n]
     best = int(np.argmax(each.sum(1)))
     return float(TEMPERATURES[best]), float(each[best].sum()), each[best]
+
+
+def _rate_scores(log: list, noise: float) -> np.ndarray:
+    """Each answer's log-probability under the best constant guess: the same 👍 probability —
+    the 👍 share of these thumbs — for every answer (a correction: 1/K). The baseline an
+    item-blind predictor reaches, fitted in-sample as the posterior's temperature is."""
+    k = len(log[0][0]) if log else 2
+    thumbs = [r.reward > 0 for _, r in log if r.corrected < 0]
+    share = float(np.clip(np.mean(thumbs) if thumbs else 1.0 / k, 1e-3, 1 - 1e-3))
+    p = (1 - noise) * share + noise / k
+    return np.array([np.log(1.0 / k) if r.corrected >= 0 else np.log(p if r.reward > 0 else 1 - p)
+                     for _, r in log])  # fmt: skip
 
 
 def _paired_z(a: deque, b: deque) -> float:

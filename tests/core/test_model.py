@@ -151,7 +151,9 @@ def _toy_shapes(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tenso
 def test_image_encoder_learns_shapes_anywhere_in_any_colour():
     """The default image model, trained as the trainer does (augmented replay), tells circles from
     squares (random position, size, rotation and colours on a noisy background) from 64 labelled
-    examples in 120 updates: well above chance (0.5), where the old 8×8-stem model stayed."""
+    examples in 240 updates: well above chance (0.5), where the old 8×8-stem model stayed. (At
+    120 updates seed 0 gave .52 on one machine and ≥ .94 on another — float rounding; seeds 0–5
+    at 240 updates: .89–1.00 on the first.)"""
     from mmrl_desktop.core.learning.augment import Augmenter
 
     augment = Augmenter(orientation_free=True)
@@ -162,7 +164,7 @@ def test_image_encoder_learns_shapes_anywhere_in_any_colour():
     policy = build_policy(cfg, {"label": 2})
     opt = torch.optim.Adam(policy.parameters(), lr=2e-3)
     gen = torch.Generator().manual_seed(0)
-    for _ in range(120):
+    for _ in range(240):
         idx = torch.randint(0, len(x), (32,), generator=gen)
         batch = augment({"image": x[idx]}, gen)
         loss = torch.nn.functional.cross_entropy(policy(batch)["label"], y[idx])
@@ -172,7 +174,7 @@ def test_image_encoder_learns_shapes_anywhere_in_any_colour():
     policy.eval()
     with torch.no_grad():
         acc = (policy({"image": x_test})["label"].argmax(1) == y_test).float().mean().item()
-    assert acc >= 0.75  # the old 8×8-stem model: 0.53 (seed 0), 0.50 (seed 1)
+    assert acc >= 0.75  # the old 8×8-stem model at 120 updates: 0.53 (seed 0), 0.50 (seed 1)
 
 
 def test_image_side_is_chosen_from_the_data(tmp_path):

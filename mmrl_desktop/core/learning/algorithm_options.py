@@ -87,7 +87,8 @@ class DefaultOptions:
         "uniform",
         "what the pseudo-label gate measures the posterior against: uniform (a 1/K guess of "
         "every label) or rate (the same 👍 probability for every answer, the recent 👍 share: "
-        "a posterior that only foretells 👎 on labels shown to explore does not pass)",
+        "a posterior that only foretells 👎 on labels shown to explore does not pass); with "
+        "view_score calibrated (the default)",
     )
     view_score: str = _opt(
         "calibrated",

@@ -28,7 +28,10 @@ same way. Over the last ``view_window`` scored answers:
 - ``pseudo_gate`` (default on): the posterior actually acted on is scored too, against a
   uniform guess on the same answers; the pool's pseudo-labels count by its advantage in
   ``view_z`` standard errors (none before ``view_min_labels`` answers), so a posterior that
-  foretells nothing better than chance does not teach the network;
+  foretells nothing better than chance does not teach the network (``gate_baseline = rate``,
+  an option: against the best constant 👍 probability instead of the uniform guess, which a
+  posterior beats by foretelling 👎 on labels shown to explore; not the default: digits −.05 at
+  300 answers, docs/benchmarks.md §5i);
 - the network's weight w = ``net_temper`` × (its advantage over the graph in standard errors −
   ``view_z``), clipped to [0, 1] (``net_temper`` = 0, the default, keeps the graph alone): the
   posterior the algorithm acts on and teaches with is (1 − w) · graph + w · network (the

@@ -86,9 +86,9 @@ class DefaultOptions:
     gate_baseline: str = _opt(
         "uniform",
         "what the pseudo-label gate measures the posterior against: uniform (a 1/K guess of "
-        "every label) or rate (the same 👍 probability for every answer, the recent 👍 share: "
-        "a posterior that only foretells 👎 on labels shown to explore does not pass); with "
-        "view_score calibrated (the default)",
+        "every label) or rate (the same thumbs-up probability for every answer, the recent "
+        "thumbs-up share: a posterior that only foretells the thumbs-down on labels shown to "
+        "explore does not pass); with view_score calibrated (the default)",
     )
     view_score: str = _opt(
         "calibrated",

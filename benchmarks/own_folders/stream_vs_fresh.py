@@ -8,7 +8,8 @@ loop (500 Adam steps on the first N answered items at once) against the trainer'
 
 Names: ``anchor`` (the anchor's CNN, 32 px); ``pol<side>-anchorloop`` / ``pol<side>-stream``,
 with ``-of`` (flips/turns), ``-augA`` (the anchor's augmentation), ``-lr<x>``, ``-per<n>``,
-``-wd<x>`` (AdamW weight decay), ``-sp<λ>`` (shrink-perturb when the answers double from 32).
+``-wd<x>`` (AdamW weight decay), ``-sp<λ>`` (shrink-perturb when the answers double from 32),
+``-spfrom<n>`` (… from n instead); ``pol<side>`` takes any side (``pol8``: the tiny digits design).
 Seed 0, shapes, 300: anchor .78; the policy with the anchor's loop .85 (64 px) / .92 (32 px);
 streamed: .83 (2×2-mean stem, now the default) against .41/.37 with the old learned stride-2
 stem (docs/benchmarks.md §5c). Eleventh session, streamed at 300 answers, seeds 0/1/3/4: .784 /
@@ -156,7 +157,9 @@ for w in which:
     elif w.startswith("pol"):
         parts = w.split("-")
         s = int(parts[0][3:])
-        xs = sized[s] if s in sized else sized.setdefault(s, load(s, GREY))
+        if s not in sized:
+            sized[s] = load(s, GREY)
+        xs = sized[s]
         of = "of" in parts
         aug = anc_aug if "augA" in parts else app_aug_of(of)
         kw = {}

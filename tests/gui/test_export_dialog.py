@@ -60,7 +60,9 @@ def test_every_offered_format_is_writable(qtbot, tmp_path):
         out = tmp_path / "new" / key  # no suffix: a folder, created
         dlg.path.setText(str(out))
         dlg.start()
-        qtbot.waitUntil(lambda: not dlg.is_running(), timeout=60000)
+        # the result line is set by the finished signal, a queued call delivered after the task
+        # stops running: wait for the line itself (waiting on is_running alone raced on CI)
+        qtbot.waitUntil(lambda: dlg.result.text() != "Exporting…", timeout=60000)
         dlg.task.wait()
         assert dlg.result.text().startswith("Wrote"), (key, dlg.result.text())
         written = out if key == "tensorboard" else out / name  # TensorBoard: the folder itself

@@ -9,7 +9,11 @@ loop (500 Adam steps on the first N answered items at once) against the trainer'
 Names: ``anchor`` (the anchor's CNN, 32 px); ``pol<side>-anchorloop`` / ``pol<side>-stream``,
 with ``-of`` (flips/turns), ``-augA`` (the anchor's augmentation), ``-lr<x>``, ``-per<n>``,
 ``-wd<x>`` (AdamW weight decay), ``-sp<λ>`` (shrink-perturb when the answers double from 32),
-``-spfrom<n>`` (… from n instead); ``pol<side>`` takes any side (``pol8``: the tiny digits design).
+``-spfrom<n>`` (… from n instead), ``-steps<n>`` (the anchor loop's steps), ``-burst<b>`` (at
+each renewal at t answers, b·t updates at once, repaid by skipping the next answers' updates: the
+same total), ``-full<n>`` (renewals up to n answers are full resets with the burst, later ones λ
+without it), ``-big`` (the large-image design even at ≤ 16 px); ``pol<side>`` takes any side
+(``pol8``: the tiny digits design; ``pol16``: digits upsampled to 16 px).
 Seed 0, shapes, 300: anchor .78; the policy with the anchor's loop .85 (64 px) / .92 (32 px);
 streamed: .83 (2×2-mean stem, now the default) against .41/.37 with the old learned stride-2
 stem (docs/benchmarks.md §5c). Eleventh session, streamed at 300 answers, seeds 0/1/3/4: .784 /
@@ -28,6 +32,7 @@ import torch.nn.functional as F
 from benchmarks.own_folders import anchors, datasets, protocol
 from mmrl_desktop.core.config import ModelConfig
 from mmrl_desktop.core.learning.augment import Augmenter
+from mmrl_desktop.core.learning.model import encoders
 from mmrl_desktop.core.learning.model.policy import build_policy
 from mmrl_desktop.core.learning.optim import AdamW
 
@@ -52,9 +57,15 @@ def load(size, grey=False):
     return torch.from_numpy(x)
 
 
-def policy(size, ch, **kw):
+def policy(size, ch, big=False, **kw):
+    """The app's Policy; ``big``: the large-image design even at a tiny side."""
     cfg = ModelConfig(modalities="image", image_size=size, image_channels=ch, **kw)
-    return build_policy(cfg, {"label": K})
+    tiny = encoders.TINY
+    encoders.TINY = 4 if big else tiny
+    try:
+        return build_policy(cfg, {"label": K})
+    finally:
+        encoders.TINY = tiny
 
 
 def acc(model, x, logits_of):
@@ -93,19 +104,28 @@ def shrink_perturb(model, fresh, lam):
 
 
 def stream_loop(model, x, logits_of, aug, per=8, lr=2e-3, wd=1e-4, clip=5.0, bs=32, sp=None,
-                fresh=None, spfrom=32):  # fmt: skip
+                fresh=None, spfrom=32, burst=0, full=0):  # fmt: skip
     """The app's procedure: one answer at a time, ``per`` updates after each, uniform replay;
     ``sp``: shrink-perturb by λ = sp each time the answers double from 32 (``fresh()``: a new
     model of the same shape)."""
     g = torch.Generator().manual_seed(SEED)
     opt = AdamW(model.parameters(), lr=lr, weight_decay=wd)
     model.train()
+    debt = 0
     for t in range(1, N + 1):
+        todo = per
         if sp is not None and t >= spfrom and t & (t - 1) == 0:
-            shrink_perturb(model, fresh(), sp)
+            early = t <= full  # a full reset with its burst; later renewals: λ = sp, no burst
+            shrink_perturb(model, fresh(), 0.0 if early else sp)
             opt = AdamW(model.parameters(), lr=lr, weight_decay=wd)
+            b = burst * t if early or not full else 0
+            todo += b  # borrowed from the next answers' updates
+            debt += b
+        elif debt:
+            paid = min(debt, per)
+            todo, debt = per - paid, debt - paid
         seen = tr[:t]
-        for _ in range(per):
+        for _ in range(todo):
             n = len(seen)
             idx = (
                 torch.randperm(n, generator=g) if n <= bs else torch.randint(n, (bs,), generator=g)
@@ -137,7 +157,7 @@ def run(name, fn):
     )
 
 
-GREY = SET == "glyphs"
+GREY = SET in ("glyphs", "digits")  # the app reads both as one channel
 CH = 1 if GREY else 3
 x32, x64 = load(32, GREY), load(64, GREY)
 sized = {32: x32, 64: x64}
@@ -161,11 +181,18 @@ for w in which:
             sized[s] = load(s, GREY)
         xs = sized[s]
         of = "of" in parts
+        big = "big" in parts
         aug = anc_aug if "augA" in parts else app_aug_of(of)
         kw = {}
         for p in parts:
             if p.startswith("lr"):
                 kw["lr"] = float(p[2:])
+            if p.startswith("full"):
+                kw["full"] = int(p[4:])
+            if p.startswith("burst"):
+                kw["burst"] = int(p[5:])
+            if p.startswith("steps"):
+                kw["steps"] = int(p[5:])
             if p.startswith("per"):
                 kw["per"] = int(p[3:])
             if p.startswith("wd"):
@@ -174,13 +201,20 @@ for w in which:
                 kw["spfrom"] = int(p[6:])
             elif p.startswith("sp"):
                 kw["sp"] = float(p[2:])
-                kw["fresh"] = lambda: policy(s, CH)
+                kw["fresh"] = lambda: policy(s, CH, big)
         if "anchorloop" in parts:
-            run(w, lambda: acc(anchor_loop(policy(s, CH), xs, pol_logits, aug), xs, pol_logits))
+            run(
+                w,
+                lambda: acc(
+                    anchor_loop(policy(s, CH, big), xs, pol_logits, aug, **kw), xs, pol_logits
+                ),
+            )
         else:
             run(
                 w,
-                lambda: acc(stream_loop(policy(s, CH), xs, pol_logits, aug, **kw), xs, pol_logits),
+                lambda: acc(
+                    stream_loop(policy(s, CH, big), xs, pol_logits, aug, **kw), xs, pol_logits
+                ),
             )
     elif w.startswith("anc") and "stream" in w:
         run(

@@ -125,6 +125,17 @@ class TrainConfig:
             "keeps λ of its weights and takes the rest from new random ones; 1 = never"
         ),
     )
+    renew_from: int = field(
+        default=32,
+        metadata=_help("answers at the first renewal (shrink_perturb); then at every doubling"),
+    )
+    renew_catch_up: float = field(
+        default=0.0,
+        metadata=_help(
+            "at a renewal after n answers, this many × n updates at once on the renewed model, "
+            "repaid by the next answers' updates (the same total); it is shown once they ran"
+        ),
+    )
     seed: int = field(default=0, metadata=_help("random seed (CPU runs are deterministic)"))
     device: str = field(default="auto", metadata=_help(_one_of(DEVICES)))
     cpu_threads: int = field(
@@ -205,6 +216,11 @@ class TrainConfig:
         _check(
             0.0 <= self.shrink_perturb <= 1.0,
             f"shrink_perturb must be between 0 and 1, not {self.shrink_perturb}.",
+        )
+        _check(self.renew_from >= 2, f"renew_from must be at least 2, not {self.renew_from}.")
+        _check(
+            0.0 <= self.renew_catch_up <= 16.0,
+            f"renew_catch_up must be between 0 and 16, not {self.renew_catch_up}.",
         )
         _check(self.cpu_threads >= 0, "cpu_threads must be zero or positive.")
         _check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}.")

@@ -124,3 +124,62 @@ def test_the_trainer_renews_when_the_answers_reach_32(tmp_path):
 def test_shrink_perturb_outside_zero_to_one_is_refused_in_a_sentence():
     with pytest.raises(UserError, match="shrink_perturb must be between 0 and 1"):
         TrainConfig.from_dict({"shrink_perturb": 1.5})
+
+
+def test_renewals_can_start_earlier():
+    at, got = 0, []
+    for n in range(1, 70):
+        if renew.due(n, at, first=8):
+            got.append(n)
+            at = n
+    assert got == [8, 16, 32, 64]
+    assert renew.last_doubling(7, first=8) == 0 and renew.last_doubling(12, first=8) == 8
+
+
+def test_a_catch_up_is_repaid_by_the_next_answers_budgets():
+    c = renew.CatchUp()
+    assert c.start(20) == 20 and (c.left, c.owed) == (20, 20)
+    assert c.budget(8) == 0 and c.budget(8) == 0 and c.budget(8) == 4 and c.budget(8) == 8
+    c.ran(pending=5)
+    assert c.left == 19
+    c.ran(pending=0)  # nothing owed any more: caught up, whatever was counted
+    assert c.left == 0
+
+
+def test_the_trainer_publishes_a_renewed_model_only_after_its_catch_up(tmp_path):
+    """λ = 0 from 8 answers with a catch-up of 1 × the answers: the renewal at 8 answers runs 8
+    updates before the next model version, and the next answers' budgets repay them — the total
+    stays updates_per_event per answer."""
+    algorithm = {"shrink_perturb": 0.0, "renew_from": 8, "renew_catch_up": 1.0}
+    project = digits_project(tmp_path, n=60, algorithm=algorithm)
+    trainer = Trainer(project, device="cpu", checkpoints=False)
+    answer(project, 7)
+    trainer.train_pending()
+    per = trainer.config.updates_per_event
+    start, version = trainer.updates, trainer.model_version
+    assert trainer.algorithm.renewed_at == 0
+    answer(project, 1, seed=1)
+    first = trainer.step()  # reads the 8th answer, renews, runs the first update
+    assert first.metrics.get("train/renewed_at_answers") == 8.0
+    assert trainer.pending_updates == per + 8 - 1
+    versions = [first.model_version]
+    while trainer.pending_updates:
+        versions.append(trainer.step().model_version)
+    assert versions[:7] == [version] * 7  # not shown half way through the 8
+    assert versions[7] == version + 1  # shown once they ran; the answer's own updates follow
+    assert versions[-1] == version + 2 and trainer.updates - start == per + 8
+    k = 1 + 8 // per  # answers enough to repay the 8 (and fewer than the next doubling's 16)
+    answer(project, 1, seed=2)
+    trainer.train_pending()
+    assert trainer.updates - start == per + 8  # this answer's budget went to the debt
+    answer(project, k - 1, seed=3)
+    trainer.train_pending()
+    assert trainer.updates - start == (1 + k) * per  # the total: per for each answer
+    assert trainer.algorithm.renewed_at == 8
+
+
+def test_renewal_settings_out_of_range_are_refused_in_a_sentence():
+    with pytest.raises(UserError, match="renew_from must be at least 2"):
+        TrainConfig.from_dict({"renew_from": 1})
+    with pytest.raises(UserError, match="renew_catch_up must be between 0 and 16"):
+        TrainConfig.from_dict({"renew_catch_up": -1})

@@ -20,6 +20,7 @@ job renews alike.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -36,17 +37,47 @@ def from_scratch(policy: nn.Module) -> bool:
     return bool(params) and all(p.requires_grad for p in params)
 
 
-def due(answers: int, renewed_at: int) -> bool:
-    """A renewal is due: at least ``FIRST`` answers and twice as many as at the last one."""
-    return answers >= FIRST and answers >= 2 * max(renewed_at, FIRST // 2)
+def due(answers: int, renewed_at: int, first: int = FIRST) -> bool:
+    """A renewal is due: at least ``first`` answers and twice as many as at the last one."""
+    return answers >= first and answers >= 2 * max(renewed_at, first // 2)
 
 
-def last_doubling(answers: int) -> int:
+def last_doubling(answers: int, first: int = FIRST) -> int:
     """The renewal a model trained on ``answers`` answers has already had (a resumed model is
-    not renewed again at once): the largest power of two ≤ answers from ``FIRST`` on, else 0."""
-    if answers < FIRST:
+    not renewed again at once): the largest power of two ≤ answers from ``first`` on, else 0."""
+    if answers < first:
         return 0
     return 1 << (answers.bit_length() - 1)
+
+
+@dataclass
+class CatchUp:
+    """The trainer's catch-up after a renewal (``TrainConfig.renew_catch_up``): ``extra``
+    updates at once on the renewed model, repaid by the next answers' budgets, so the total stays
+    ``updates_per_event`` per answer; the renewed model is published only once they have run.
+
+    A model renewed to fresh weights (λ = 0) and given a few updates is near chance: without the
+    catch-up every renewal shows as a dip of several answers; with it the new model is already
+    trained on every answer when it is first shown."""
+
+    left: int = 0  # catch-up updates not run yet: no new model version before they are
+    owed: int = 0  # updates still to repay from the next answers' budgets
+
+    def start(self, extra: int) -> int:
+        extra = max(0, int(extra))
+        self.left += extra
+        self.owed += extra
+        return extra
+
+    def budget(self, updates: int) -> int:
+        """New answers' ``updates``, less what is still owed."""
+        paid = min(self.owed, max(0, updates))
+        self.owed -= paid
+        return updates - paid
+
+    def ran(self, pending: int) -> None:
+        """One update ran; ``pending``: the updates still owed after it (none: caught up)."""
+        self.left = 0 if pending <= 0 else max(0, self.left - 1)
 
 
 @torch.no_grad()

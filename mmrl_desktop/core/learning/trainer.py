@@ -10,7 +10,8 @@ Each ``step()`` reads new events from the store (answers join the replay buffer,
 it and are unlearned — ``core/learning/unlearn.py`` —, skips are ignored), lets the algorithm
 ``refresh`` after new feedback, then runs at most one update on a minibatch replayed from the
 whole feedback log — ``updates_per_event`` updates per new answer. ``model_version`` goes up
-after the first update that used new feedback and again when its update budget is spent; the
+after the first update that used new feedback (after a renewal: once its catch-up ran,
+``renew.CatchUp``) and again when its update budget is spent; the
 queued items' predictions are then refreshed in the store. NaN/inf in a loss or a parameter rolls
 back to the last good in-memory snapshot (``train/nan_rollbacks``). Checkpoints every
 ``checkpoint_every`` updates, newest ``keep_checkpoints`` kept; a restart resumes from the newest
@@ -34,6 +35,7 @@ from mmrl_desktop.core.data.items import Item
 from mmrl_desktop.core.data.project import Project
 from mmrl_desktop.core.data.store import FeedbackStore
 from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning import renew
 from mmrl_desktop.core.learning.augment import Augmenter
 from mmrl_desktop.core.learning.calibration import PrequentialCalibrator, observe_events
 from mmrl_desktop.core.learning.checkpoints import save_checkpoint
@@ -116,6 +118,7 @@ class Trainer(TrainerPredictions):
         self.last_event_id = 0  # the newest event read from the store
         self.trained_event_id = 0  # the newest event the current model version has trained on
         self.pending_updates = 0  # updates owed (updates_per_event per new answer, add_budget)
+        self.catch_up = renew.CatchUp()  # after a renewal (TrainConfig.renew_catch_up)
         self.nan_rollbacks = 0
         self._last_ckpt_step = self._last_ckpt_version = 0  # of the last checkpoint on disk
         self.undo = UndoSnapshots()  # undo that unlearns (core/learning/unlearn.py)
@@ -233,6 +236,7 @@ class Trainer(TrainerPredictions):
         self.last_event_id = 0
         self.trained_event_id = 0
         self.pending_updates = 0
+        self.catch_up = renew.CatchUp()
         self.nan_rollbacks = 0
         self._last_ckpt_step = self.updates  # never re-save a step on disk without an update
         self._last_ckpt_version = self.model_version  # the model version on disk
@@ -301,7 +305,7 @@ class Trainer(TrainerPredictions):
                     trained.append(row)
                 self._needs_refresh = True
         if new:
-            self.pending_updates += new * self.config.updates_per_event
+            self.pending_updates += self.catch_up.budget(new * self.config.updates_per_event)
             self._needs_refresh = True
             self._version_pending = True
         if trained:
@@ -362,7 +366,7 @@ class Trainer(TrainerPredictions):
         if self.pending_updates > 0 and len(self.buffer):
             metrics.update(self._update())
             did = True
-            if self._version_pending or self.pending_updates == 0:
+            if self.pending_updates == 0 or (self._version_pending and not self.catch_up.left):
                 self._bump_version(metrics)
             self._periodic(metrics)
         if did or metrics:
@@ -379,6 +383,9 @@ class Trainer(TrainerPredictions):
     def _update(self) -> dict[str, float]:
         t0 = time.perf_counter()
         renewed = self.algorithm.renew_if_due(len(self.buffer))  # renew.py: shrink and perturb
+        if renewed:
+            extra = round(self.config.renew_catch_up * len(self.buffer))
+            self.pending_updates += self.catch_up.start(extra)
         batch = self.buffer.sample(self.config.batch_size, self.sample_gen, self.undo.push())
         out = {**self.algorithm.update(batch), **renewed}
         if not self._finite(out):
@@ -388,6 +395,7 @@ class Trainer(TrainerPredictions):
             return {"train/nan_rollbacks": float(self.nan_rollbacks)}
         self.updates += 1
         self.pending_updates -= 1
+        self.catch_up.ran(self.pending_updates)
         if self.updates % SNAPSHOT_EVERY == 0:
             self._snapshot = copy.deepcopy(self.algorithm.state_dict())
         dt = time.perf_counter() - t0
@@ -411,7 +419,8 @@ class Trainer(TrainerPredictions):
 
     def _periodic(self, metrics: dict[str, float]) -> None:
         c = self.config
-        if c.eval_every and self.holdout_ids and self.updates % c.eval_every == 0:
+        shown = not self.catch_up.left  # not a renewed model half way through its catch-up
+        if shown and c.eval_every and self.holdout_ids and self.updates % c.eval_every == 0:
             metrics.update(self.evaluate_ids(self.holdout_ids))
         due = c.checkpoint_every and self.updates % c.checkpoint_every == 0
         if self.checkpoints_enabled and due and self.save_checkpoint(keep_going=True) is None:

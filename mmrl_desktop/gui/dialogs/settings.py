@@ -62,6 +62,8 @@ TITLES = {
     "weight_decay": "Weight decay",
     "grad_clip": "Gradient clip",
     "shrink_perturb": "Renewal λ (1 = off)",
+    "renew_from": "First renewal at (answers)",
+    "renew_catch_up": "Renewal catch-up (× answers)",
     "seed": "Random seed",
     "device": "Device",
     "cpu_threads": "CPU threads",

@@ -100,15 +100,17 @@ class Algorithm:
         return {"policy/grad_norm": float(norm)}
 
     def renew_if_due(self, answers: int) -> dict[str, float]:
-        """Shrink and perturb the weights when the answers have doubled (``renew.py``; the
-        config's ``shrink_perturb`` λ, 1 = never); the optimiser's moments start over. The first
-        call only notes the doubling a resumed model has already had."""
+        """Shrink and perturb the weights when the answers have doubled from the config's
+        ``renew_from`` (``renew.py``; its ``shrink_perturb`` λ, 1 = never); the optimiser's
+        moments start over. The first call only notes the doubling a resumed model has already
+        had."""
         lam = self.config.shrink_perturb
         if lam >= 1.0 or not self.renewable:
             return {}
+        first = self.config.renew_from
         if self.renewed_at is None:
-            self.renewed_at = renew.last_doubling(answers)
-        if not renew.due(answers, self.renewed_at):
+            self.renewed_at = renew.last_doubling(answers, first)
+        if not renew.due(answers, self.renewed_at, first):
             return {}
         renew.shrink_perturb(self.policy, lam, self.config.seed * 1_000_003 + answers)
         self.optimizer.state.clear()

@@ -10,6 +10,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from benchmarks.own_folders import images, sound, texts
@@ -42,6 +43,11 @@ SETS: dict[str, DataSet] = {
         DataSet("words", "audio", sound.write_words, 60),
         DataSet("texts", "text", texts.write_texts, 100),
         DataSet("digits", "image", images.write_digits, None),  # all 1,797 (as `--data digits`)
+        # tiny images besides 8×8 digits: 16 px letters and shapes (issue 17, §5j)
+        DataSet("glyphs16", "image", partial(images.write_glyphs, size=16), 50),
+        DataSet(
+            "shapes16", "image", partial(images.write_shapes, size=16), 170, True, bench_args=_FREE
+        ),  # fmt: skip
     )
 }
 

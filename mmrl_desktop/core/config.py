@@ -282,8 +282,8 @@ class ModelConfig:
     image_size: int = field(
         default=0,
         metadata=_help(
-            "side in pixels images are resized to; 0 = from the data: the median side for tiny "
-            "images (≤ 16 px), else the power of two nearest the median, 32 to 64"
+            "side in pixels images are resized to; 0 = from the data: 8 for images of 8 px or "
+            "less (8×8 digits), else the power of two nearest the median, 32 to 64"
         ),
     )
     image_channels: int = field(default=0, metadata=_help("1 (grey) or 3 (RGB); 0 = from data"))

@@ -57,10 +57,10 @@ def test_featurizer_reads_files_and_collates(tmp_path):
     ]
     cfg = resolve_model_config(ModelConfig.from_dict(TINY_MODEL | {"image_size": 0}), items)
     assert cfg.modality_list() == ["image", "audio", "text"]
-    assert cfg.image_size == 12 and cfg.image_channels == 1  # median side of 10×12 images
+    assert cfg.image_size == 32 and cfg.image_channels == 1  # 10×12 images: upsampled (§5j)
     fz = Featurizer(cfg)
     batch = fz.batch(items)
-    assert batch["image"].shape == (4, 1, 12, 12)
+    assert batch["image"].shape == (4, 1, 32, 32)
     assert batch["image_mask"].tolist() == [True, False, False, True]
     assert batch["audio_mask"].tolist() == [False, True, False, False]
     assert batch["text_mask"].tolist() == [False, False, True, True]
@@ -182,8 +182,8 @@ def test_image_side_is_chosen_from_the_data(tmp_path):
 
     from mmrl_desktop.core.learning.model.featurize import image_side
 
-    # tiny images keep their side (8×8 digits stay 8×8); larger ones: nearest power of two, 32..64
-    assert [image_side([s]) for s in (8, 12, 16)] == [8, 12, 16]
+    # 8×8 digits stay 8×8; larger ones: nearest power of two, 32..64 (16 px icons: 32, §5j)
+    assert [image_side([s]) for s in (6, 8, 12, 16)] == [8, 8, 32, 32]
     assert [image_side([s]) for s in (20, 40, 48, 64, 100, 256, 4000)] == [
         32,
         32,

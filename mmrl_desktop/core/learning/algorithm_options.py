@@ -68,7 +68,7 @@ class DefaultOptions:
     graph_views: str = _opt(
         "pixels,gradients,hog,logmel,ngrams,embedding",
         "candidate views of the pool graph, comma-separated (pixels, gradients, hog, logmel, "
-        "ngrams, embedding: the policy's own embedding, not for images of 16 px or less): see "
+        "ngrams, embedding: the policy's own embedding, not for images of 8 px or less): see "
         "view_choice",
     )
     view_choice: str = _opt(
@@ -76,7 +76,7 @@ class DefaultOptions:
         "switch: the first of graph_views until another predicted the answers it had not seen "
         "better by view_z standard errors; mixture: every view's posterior weighted by "
         "exp(the sum of its scores on the answers it had not seen), from the first answer; "
-        "auto: mixture for images over 16 px and sounds, switch otherwise",
+        "auto: mixture for images over 8 px and sounds, switch otherwise",
     )
     pseudo_gate: bool = _opt(
         True,

@@ -29,7 +29,7 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 
 
 STEM_TARGET = 8  # tiny inputs (≤ TINY px) wider than this are first brought down to it
-TINY = 16  # up to this side an image keeps the 8×8-digits design (flattened 4×4 map)
+TINY = 8  # up to this side an image keeps the 8×8-digits design (flattened 4×4 map)
 WORK_SIDE = 32  # larger inputs are brought to this side by learned stride-2 convolutions
 WIDTHS = (32, 64, 128, 128)  # channels of the four 3×3 conv blocks after the stem
 
@@ -71,7 +71,9 @@ class SmallCNN(nn.Module):
 
     Up to ``TINY`` px (8×8 digits): the original design, a stem down to 8×8, conv blocks down to
     4×4, the 4×4 map flattened (position matters at that size); ``tiny`` forces one design or
-    the other whatever the size."""
+    the other whatever the size. Not above 8 px: on 16 px letters the tiny design stayed at
+    chance with every true label (`supervised` .10–.17 after 300 answers) where this one, on the
+    letters upsampled to 32 px, reached .73–.77 (docs/benchmarks.md §5j)."""
 
     def __init__(
         self, in_channels: int, size: int, dim: int, width: int = 32, tiny: bool | None = None

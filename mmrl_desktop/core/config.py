@@ -121,8 +121,9 @@ class TrainConfig:
     shrink_perturb: float = field(
         default=0.5,
         metadata=_help(
-            "shrink and perturb: when the answers double from 32, a model trained from scratch "
-            "keeps λ of its weights and takes the rest from new random ones; 1 = never"
+            "shrink and perturb: each time the answers double from renew_from (32), a model "
+            "trained from scratch keeps λ of its weights and takes the rest from new random "
+            "ones; 1 = never"
         ),
     )
     renew_from: int = field(
@@ -133,7 +134,8 @@ class TrainConfig:
         default=0.0,
         metadata=_help(
             "at a renewal after n answers, this many × n updates at once on the renewed model, "
-            "repaid by the next answers' updates (the same total); it is shown once they ran"
+            "repaid by the next answers' updates (the same total); the renewed model is shown "
+            "once they ran; 0 = none"
         ),
     )
     seed: int = field(default=0, metadata=_help("random seed (CPU runs are deterministic)"))

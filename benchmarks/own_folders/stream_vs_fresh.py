@@ -157,6 +157,9 @@ def run(name, fn):
     )
 
 
+# the numeric parts of a name: prefix -> type (stream_loop's / anchor_loop's keyword)
+FLAGS = {"lr": float, "full": int, "burst": int, "steps": int, "per": int, "wd": float,
+         "spfrom": int, "sp": float}  # fmt: skip
 GREY = SET in ("glyphs", "digits")  # the app reads both as one channel
 CH = 1 if GREY else 3
 x32, x64 = load(32, GREY), load(64, GREY)
@@ -184,24 +187,12 @@ for w in which:
         big = "big" in parts
         aug = anc_aug if "augA" in parts else app_aug_of(of)
         kw = {}
-        for p in parts:
-            if p.startswith("lr"):
-                kw["lr"] = float(p[2:])
-            if p.startswith("full"):
-                kw["full"] = int(p[4:])
-            if p.startswith("burst"):
-                kw["burst"] = int(p[5:])
-            if p.startswith("steps"):
-                kw["steps"] = int(p[5:])
-            if p.startswith("per"):
-                kw["per"] = int(p[3:])
-            if p.startswith("wd"):
-                kw["wd"] = float(p[2:])
-            if p.startswith("spfrom"):
-                kw["spfrom"] = int(p[6:])
-            elif p.startswith("sp"):
-                kw["sp"] = float(p[2:])
-                kw["fresh"] = lambda: policy(s, CH, big)
+        for p in parts[1:]:
+            name = next((f for f in FLAGS if p.startswith(f) and p[len(f) :][:1].isdigit()), None)
+            if name is not None:
+                kw[name] = FLAGS[name](p[len(name) :])
+        if "sp" in kw:
+            kw["fresh"] = lambda: policy(s, CH, big)
         if "anchorloop" in parts:
             run(
                 w,

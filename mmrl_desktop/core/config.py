@@ -121,14 +121,14 @@ class TrainConfig:
     shrink_perturb: float = field(
         default=0.5,
         metadata=_help(
-            "shrink and perturb: each time the answers double from renew_from (32), a model "
-            "trained from scratch keeps λ of its weights and takes the rest from new random "
-            "ones; 1 = never"
+            "shrink and perturb: each time the answers double from the first renewal (32), a "
+            "model trained from scratch keeps λ of its weights and takes the rest from new "
+            "random ones; 1 = never"
         ),
     )
     renew_from: int = field(
         default=32,
-        metadata=_help("answers at the first renewal (shrink_perturb); then at every doubling"),
+        metadata=_help("answers at the first renewal (renewal λ); then at every doubling"),
     )
     renew_catch_up: float = field(
         default=0.0,

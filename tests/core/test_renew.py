@@ -183,3 +183,26 @@ def test_renewal_settings_out_of_range_are_refused_in_a_sentence():
         TrainConfig.from_dict({"renew_from": 1})
     with pytest.raises(UserError, match="renew_catch_up must be between 0 and 16"):
         TrainConfig.from_dict({"renew_catch_up": -1})
+
+
+def test_undo_back_past_a_renewal_drops_its_catch_up_debt(tmp_path):
+    """A retraction that rolls the model back to before a renewal takes the catch-up's updates
+    with it: the next answers get their whole budgets, not a debt for updates no longer there."""
+    algorithm = {"shrink_perturb": 0.0, "renew_from": 8, "renew_catch_up": 1.0}
+    project = digits_project(tmp_path, n=60, algorithm=algorithm)
+    trainer = Trainer(project, device="cpu", checkpoints=False)
+    answer(project, 7)
+    trainer.train_pending()
+    eid = answer(project, 1, seed=1)[0]  # the 8th: renewal and a catch-up of 8
+    trainer.train_pending()
+    assert trainer.catch_up.owed == 8
+    with project.open_store() as store:
+        store.retract(eid)
+    trainer.poll()  # rolled back to the snapshot taken before the 8th answer
+    assert trainer.undo.rollbacks == 1 and trainer.catch_up.owed == 0
+    trainer.train_pending()
+    per = trainer.config.updates_per_event
+    before = trainer.updates
+    answer(project, 1, seed=2)
+    trainer.train_pending()
+    assert trainer.updates - before == per

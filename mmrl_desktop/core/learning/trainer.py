@@ -11,8 +11,8 @@ it and are unlearned — ``core/learning/unlearn.py`` —, skips are ignored), l
 ``refresh`` after new feedback, then runs at most one update on a minibatch replayed from the
 whole feedback log — ``updates_per_event`` updates per new answer. ``model_version`` goes up
 after the first update that used new feedback (after a renewal: once its catch-up ran,
-``renew.CatchUp``) and again when its update budget is spent; the
-queued items' predictions are then refreshed in the store. NaN/inf in a loss or a parameter rolls
+``renew.CatchUp``) and again when its update budget is spent; the queued items' predictions
+are then refreshed in the store. NaN/inf in a loss or a parameter rolls
 back to the last good in-memory snapshot (``train/nan_rollbacks``). Checkpoints every
 ``checkpoint_every`` updates, newest ``keep_checkpoints`` kept; a restart resumes from the newest
 readable one that fits, with its heads grown when labels were added, and steps continue above
@@ -309,7 +309,8 @@ class Trainer(TrainerPredictions):
             self._needs_refresh = True
             self._version_pending = True
         if trained:
-            self.undo.retracted(self, trained)
+            if self.undo.retracted(self, trained) == "rollback":
+                self.catch_up = renew.CatchUp()  # its updates went with the rolled-back weights
             self._version_pending = True
         return new
 
@@ -392,6 +393,7 @@ class Trainer(TrainerPredictions):
             self.algorithm.load_state_dict(copy.deepcopy(self._snapshot))
             self.nan_rollbacks += 1
             self.pending_updates = max(0, self.pending_updates - 1)
+            self.catch_up.ran(self.pending_updates)
             return {"train/nan_rollbacks": float(self.nan_rollbacks)}
         self.updates += 1
         self.pending_updates -= 1

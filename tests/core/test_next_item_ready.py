@@ -12,13 +12,13 @@ from tests.core.enginefixtures import TINY_MODEL, make_pngs
 from tests.core.test_next_item import _trainer
 
 
-def _answer(ready: Readiness, scores, downs, start=0):
+def _answer(ready: Readiness, scores, downs, start=0, num_labels=0):
     ids = [f"i{start + j}" for j in range(len(scores))]
     ready.scored(ids, np.asarray(scores, dtype=float))
     for j, (item, down) in enumerate(zip(ids, downs, strict=True)):
         ready.answered(item, up=not down, answers=start + j + 1)
         if (start + j + 1) % 10 == 0:  # looked at every 10 answers, as the bench picks
-            ready.check(start + j + 1)
+            ready.check(start + j + 1, num_labels)
 
 
 def test_rank_auc_counts_ties_as_half_and_says_how_far_from_chance():
@@ -112,3 +112,25 @@ def test_the_bench_asks_in_the_stream_order_until_the_learner_is_ready(tmp_path,
     assert unready["curve"] == shuffled["curve"] and unready["ready_at"] is None
     monkeypatch.setattr(next_item, "READY_Z", None)  # no check: chooses after the warm-up
     assert run_bench(str(src), order="uncertain", **args)["ready_at"] == 0
+
+
+def test_skill_takes_chance_out_of_the_share_of_thumbs_up():
+    assert next_item.skill(5, 40, 8) == pytest.approx(0.0)  # 1/8 👍: chance
+    assert next_item.skill(40, 40, 8) == pytest.approx(1.0)
+    assert next_item.skill(20, 40, 2) == pytest.approx(0.0)  # half 👍 of two labels: chance
+    assert next_item.skill(20, 40, 0) == pytest.approx(0.5)  # K unknown: the plain share
+
+
+def test_a_model_that_is_mostly_wrong_keeps_the_queue_order_however_well_it_ranks():
+    """Words, 8 labels, thumbs only: the uncertainty ranked the 👎 well while 3 in 4 answers
+    were 👎, and choosing then cost against the queue order (§6g). A ranking as good with the
+    shown label right on 3 in 4 answers makes the learner ready."""
+    every_fourth = np.arange(40) % 4 == 0
+    ranked = np.linspace(0, 0.1, 40)  # a perfect ranking: every 👎 scored above every 👍
+    mostly_wrong = Readiness()
+    _answer(mostly_wrong, ranked + ~every_fourth, ~every_fourth, num_labels=8)  # 1 👍 in 4
+    assert mostly_wrong.evidence == 40 and not mostly_wrong.ready
+    assert rank_auc(ranked + ~every_fourth, ~every_fourth)[0] == pytest.approx(1.0)
+    mostly_right = Readiness()
+    _answer(mostly_right, ranked + every_fourth, every_fourth, num_labels=8)  # 3 👍 in 4
+    assert mostly_right.ready

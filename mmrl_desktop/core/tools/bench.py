@@ -314,7 +314,7 @@ class Asker:
         """Past the warm-up and, for uncertain/diverse, ready (after noting the fresh scores)."""
         if self.order in GATED:
             self.readiness.scored(cands.ids, uncertainty(cands.probs, self.measure))
-            self.readiness.check(self.asked - 1)
+            self.readiness.check(self.asked - 1, cands.probs.shape[1])
         active = self.asked > self.warm_up and (self.order not in GATED or self.readiness.ready)
         if active and self.ready_at is None:
             self.ready_at = self.asked - 1

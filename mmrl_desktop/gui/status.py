@@ -25,8 +25,8 @@ WAITING_NOTE = (
     "a warm-up of answers to every label{check}."
 )
 READINESS = (
-    ", and once its uncertainty has shown that it predicts which answers are thumbs-down (the "
-    "readiness check)"
+    ", and once its uncertainty has shown that it predicts which answers are thumbs-down while "
+    "its labels are right well above chance (the readiness check)"
 )
 GATED_ORDERS = ("uncertain", "diverse")  # core/learning/next_item.py's GATED
 

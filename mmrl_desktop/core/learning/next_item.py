@@ -41,7 +41,8 @@ standard errors (rank AUC), and the label it showed on them was right well above
 network can stay near chance for a hundred answers; ranking by its uncertainty then asks a
 biased, not a useful, sample. And a weak model's uncertainty can rank its 👎 well while asking
 its unsure items still costs: on spoken words (8 labels) thumbs only at .3 👍, `diverse` lost
-.036 at 300 answers to the queue order (seeds 0–4, benchmarks §6g).
+.036 at 300 answers to the queue order (seeds 0–4, benchmarks §6g); with ``READY_SKILL`` it
+chooses from 160–260 answers there and loses .018 (seeds 0–6, §6h), not nothing.
 
 ``NextItemChooser`` is the trainer process's side (``trainer_loop``): after a new model version,
 once ``REPICK_ANSWERS`` answers came since its last choice, it scores the unanswered pool items

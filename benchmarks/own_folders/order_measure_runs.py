@@ -9,7 +9,9 @@ Measures (per item, class probabilities ``p`` of the label that would be shown):
 * ``up``: the information of the 👍 outcomes only, ``Σ p_l² log2(1/p_l)`` — an answer that names
   the label is what this learner draws most from;
 * ``random=F``: the app's measure with a larger uniform fraction ``F`` of the picks;
-* ``power=B``: the app's measure, each pick drawn ∝ uncertainty^B (``next_item.POWER``).
+* ``power=B``: the app's measure, each pick drawn ∝ uncertainty^B (``next_item.POWER``);
+* ``typical=B``: the app's measure; ``diverse``'s picks after the first weigh the distance to the
+  picks by typicality^B (``next_item.TYPICAL``: outliers discounted).
 
     OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.own_folders.order_measure_runs \\
         --out results.jsonl words:0:uncertain:up shapes:0:uncertain:thumb …
@@ -43,6 +45,9 @@ def patch(measure: str) -> float | None:
         return float(measure.split("=", 1)[1])
     if measure.startswith("power="):
         next_item.POWER = float(measure.split("=", 1)[1])
+        return None
+    if measure.startswith("typical="):
+        next_item.TYPICAL = float(measure.split("=", 1)[1])
         return None
     if measure == "thumb":
         return None

@@ -307,3 +307,24 @@ def test_bench_takes_order_and_positive_on_the_command_line():
     )
     assert (args.order, args.positive) == ("likely-positive", "3")
     assert tuple(cli.NEXT_ITEM_NAMES) == tuple(NEXT_ITEM_NAMES)
+
+
+def test_typicality_discounts_an_outlier_in_diverse_picks(monkeypatch):
+    """After the first pick, plain k-center takes the item farthest from it — here a lone outlier;
+    weighing the distance by typicality takes a case from the dense group instead."""
+    rng = np.random.default_rng(0)
+    group = np.array([0.0, 1.0, 0.0]) + 0.02 * rng.standard_normal((6, 3))
+    emb = np.vstack([[1.0, 0.0, 0.0], [1.0, 0.05, 0.0], [-0.3, 0.0, 1.0], group])
+    probs = np.tile([0.5, 0.3, 0.2], (len(emb), 1))
+    probs[0] = [0.4, 0.3, 0.3]  # the most uncertain: the first pick
+    ids = ["first", "near-first", "outlier", *(f"g{i}" for i in range(6))]
+    typical = next_item.typicality(
+        emb / np.linalg.norm(emb, axis=1, keepdims=True), np.ones(9, bool), k=2
+    )
+    assert typical[2] < typical[3:].min()  # the outlier's neighbours are far
+    plain = choose("diverse", _cands(probs, ids, emb), 2, _rng(), 0.0)
+    assert [p.item_id for p in plain] == ["first", "outlier"]
+    monkeypatch.setattr(next_item, "TYPICAL", 1.0)
+    monkeypatch.setattr(next_item, "TYPICAL_K", 2)
+    weighed = choose("diverse", _cands(probs, ids, emb), 2, _rng(), 0.0)
+    assert weighed[0].item_id == "first" and weighed[1].item_id.startswith("g")

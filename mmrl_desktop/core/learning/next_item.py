@@ -73,6 +73,8 @@ READY_MIN = 5  # ... with at least this many 👍 and this many 👎 among them
 READY_SKILL = 0.4  # ... and 👍 on 1/K + READY_SKILL·(1 − 1/K) of them or more (K labels)
 GATED = ("uncertain", "diverse")  # the orders that rank by the model's uncertainty
 POWER = 0.0  # uncertain: 0 = the most uncertain item; β > 0 = each drawn ∝ uncertainty^β
+TYPICAL = 0.0  # diverse: after the first pick, distance to the picks × typicality^TYPICAL
+TYPICAL_K = 10  # typicality: 1 / the mean cosine distance to this many nearest unanswered items
 
 
 def warm_up_answers(num_labels: int) -> int:
@@ -291,7 +293,25 @@ def _ranker(order: str, cands: Candidates, n: int, positive: str | None, measure
     z = z / np.linalg.norm(z, axis=1, keepdims=True).clip(1e-12)
     top = np.zeros(len(score), dtype=bool)
     top[np.argsort(-score, kind="stable")[: DIVERSE_POOL * max(1, n)]] = True
-    return lambda left, chosen: _k_center(score, z, top, left, chosen)
+    weight = typicality(z, top) ** TYPICAL if TYPICAL > 0 else np.ones(len(score))
+    return lambda left, chosen: _k_center(score, z, top, left, chosen, weight)
+
+
+def typicality(z: np.ndarray, rows: np.ndarray, k: int | None = None) -> np.ndarray:
+    """1 / the mean cosine distance of each item to its ``k`` (``TYPICAL_K``) nearest other
+    items of ``z`` (unit rows), for the items in ``rows`` (others: 1): large in a dense region,
+    small for an outlier (Hacohen et al. 2022's typicality)."""
+    k = TYPICAL_K if k is None else int(k)
+    out = np.ones(len(z))
+    idx = np.flatnonzero(rows)
+    if len(z) < 2 or not len(idx):
+        return out
+    dist = 1.0 - z[idx] @ z.T
+    dist[np.arange(len(idx)), idx] = np.inf  # not itself
+    k = min(k, len(z) - 1)
+    near = np.partition(dist, k - 1, axis=1)[:, :k]
+    out[idx] = 1.0 / np.clip(near.mean(axis=1), 1e-6, None)
+    return out
 
 
 def _argmax(score: np.ndarray, allowed: np.ndarray) -> int:
@@ -299,16 +319,22 @@ def _argmax(score: np.ndarray, allowed: np.ndarray) -> int:
 
 
 def _k_center(
-    score: np.ndarray, z: np.ndarray, top: np.ndarray, left: np.ndarray, chosen: list[int]
+    score: np.ndarray,
+    z: np.ndarray,
+    top: np.ndarray,
+    left: np.ndarray,
+    chosen: list[int],
+    weight: np.ndarray,
 ) -> int:
-    """The most uncertain candidate first; then the candidate farthest from every pick so far."""
+    """The most uncertain candidate first; then the candidate farthest from every pick so far,
+    the distance times ``weight`` (``TYPICAL``: an outlier is far from everything)."""
     allowed = top & left
     if not allowed.any():  # the top candidates are all taken: the most uncertain of the rest
         return _argmax(score, left)
     if not chosen:
         return _argmax(score, allowed)
     far = 1.0 - (z @ z[chosen].T).max(axis=1)  # cosine distance to the nearest pick
-    return _argmax(far + 1e-9 * score, allowed)  # ties: the more uncertain
+    return _argmax(far * weight + 1e-9 * score, allowed)  # ties: the more uncertain
 
 
 def pool_candidates(trainer, items: Sequence, task: str, embedding: bool = False) -> Candidates:

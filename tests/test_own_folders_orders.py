@@ -48,3 +48,20 @@ def test_the_goal_line_gives_a_paired_95_interval_of_the_difference(tmp_path):
     assert "@30 +0.200 (0/3 seeds below; 95 % CI -0.048 to +0.448)" in line
     assert "@60 +0.000 (0/3 seeds below; 95 % CI +0.000 to +0.000)" in line
     assert "(seeds 0,1,2): yes" in line
+
+
+def test_order_measure_runs_lines_are_read_by_measure(tmp_path):
+    """``order_measure_runs.py``'s JSON lines (acc at its POINTS) join the table as a row; ``@M``
+    keeps one measure's lines."""
+    shuffle = _file(tmp_path, "s", {0: (0.4, 0.5), 1: (0.4, 0.7)})
+    lines = tmp_path / "m.jsonl"
+    rows = [
+        {"set": "shapes", "seed": 0, "measure": "typical=1", "acc": [0.4, 0.6, 0.7, 0.8]},
+        {"set": "shapes", "seed": 1, "measure": "typical=1", "acc": [0.4, 0.8, 0.7, 0.8]},
+        {"set": "shapes", "seed": 0, "measure": "up", "acc": [0.1, 0.1, 0.1, 0.1]},
+    ]
+    lines.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    text = orders.table(orders.load(f"shuffle={shuffle},typical@typical=1={lines}"))
+    assert "| typical | 0,1 | 0.400 ± 0.000 | 0.700 ± 0.141 |" in text
+    line = next(t for t in text.splitlines() if t.startswith("- `typical`"))
+    assert "(seeds 0,1): yes" in line and "@60 +0.100 (0/2 seeds below" in line

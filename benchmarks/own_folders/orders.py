@@ -11,6 +11,8 @@ A name ending in ``/supervised`` takes the file's ``--algorithm supervised`` run
 supervised --order uncertain``); a name may be any text (``uncertain, ready check=FILE``). Means ± sd over the
 seeds of each row; the goal lines compare the means over the seeds both orders ran, and say how
 many of those seeds the order was below shuffle at, with a paired 95 % interval of the difference.
+A ``.jsonl`` file is ``order_measure_runs.py``'s lines (thumbs only, at its ``POINTS``):
+``diverse, typical=…=FILE.jsonl`` takes them all, ``NAME@MEASURE=FILE.jsonl`` those of one measure.
 """
 
 from __future__ import annotations
@@ -29,7 +31,11 @@ def load(spec: str) -> dict[str, list[dict]]:
     files (their runs are pooled)."""
     rows: dict[str, list[dict]] = {}
     for part in filter(None, spec.split(",")):
-        name, _, path = part.partition("=")
+        name, _, path = part.rpartition("=") if part.endswith(".jsonl") else part.partition("=")
+        if path.endswith(".jsonl"):
+            name, _, measure = name.partition("@")
+            rows.setdefault(name, []).extend(measure_runs(Path(path), measure))
+            continue
         sup = name.endswith("/supervised")
         want = report.APP_SUPERVISED if sup else report.APP_DEFAULT
         data = json.loads(Path(path).read_text())
@@ -38,6 +44,21 @@ def load(spec: str) -> dict[str, list[dict]]:
             r["_commit"] = data.get("commit", "?")
         rows.setdefault(name, []).extend(runs)
     return rows
+
+
+def measure_runs(path: Path, measure: str = "") -> list[dict]:
+    """``order_measure_runs.py``'s lines (of one ``measure``, or all) in ``run.py``'s run form."""
+    from benchmarks.own_folders.order_measure_runs import POINTS
+
+    out = []
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        if measure and row["measure"] != measure:
+            continue
+        curve = [{"feedback": p, "accuracy": a} for p, a in zip(POINTS, row["acc"], strict=True)]
+        out.append({"set": row["set"], "seed": row["seed"], "curve": curve,
+                    "_commit": f"{path.name} ({row['measure']})"})  # fmt: skip
+    return out
 
 
 def _acc(run: dict, point: int) -> float | None:

@@ -11,8 +11,9 @@ A name ending in ``/supervised`` takes the file's ``--algorithm supervised`` run
 supervised --order uncertain``); a name may be any text (``uncertain, ready check=FILE``). Means ± sd over the
 seeds of each row; the goal lines compare the means over the seeds both orders ran, and say how
 many of those seeds the order was below shuffle at, with a paired 95 % interval of the difference.
-A ``.jsonl`` file is ``order_measure_runs.py``'s lines (thumbs only, at its ``POINTS``):
-``diverse, typical=…=FILE.jsonl`` takes them all, ``NAME@MEASURE=FILE.jsonl`` those of one measure.
+A ``.jsonl`` file is ``order_measure_runs.py``'s lines (thumbs only, at its ``POINTS`` or a
+row's own ``points``): ``NAME=FILE.jsonl`` takes them all, ``NAME@MEASURE=FILE.jsonl`` the lines
+of one measure (``diverse-typical@typical=1=…``).
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def measure_runs(path: Path, measure: str = "") -> list[dict]:
         row = json.loads(line)
         if measure and row["measure"] != measure:
             continue
-        curve = [{"feedback": p, "accuracy": a} for p, a in zip(POINTS, row["acc"], strict=True)]
+        points = row.get("points", POINTS)  # a row run at other points says which
+        curve = [{"feedback": p, "accuracy": a} for p, a in zip(points, row["acc"], strict=True)]
         out.append({"set": row["set"], "seed": row["seed"], "curve": curve,
                     "_commit": f"{path.name} ({row['measure']})"})  # fmt: skip
     return out

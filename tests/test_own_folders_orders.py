@@ -56,8 +56,20 @@ def test_order_measure_runs_lines_are_read_by_measure(tmp_path):
     shuffle = _file(tmp_path, "s", {0: (0.4, 0.5), 1: (0.4, 0.7)})
     lines = tmp_path / "m.jsonl"
     rows = [
-        {"set": "shapes", "seed": 0, "measure": "typical=1", "acc": [0.4, 0.6, 0.7, 0.8]},
-        {"set": "shapes", "seed": 1, "measure": "typical=1", "acc": [0.4, 0.8, 0.7, 0.8]},
+        {
+            "set": "shapes",
+            "seed": 0,
+            "measure": "typical=1",
+            "acc": [0.4, 0.6, 0.7, 0.8],
+            "up": [0.1, 0.2, 0.3, 0.4],
+        },
+        {
+            "set": "shapes",
+            "seed": 1,
+            "measure": "typical=1",
+            "acc": [0.4, 0.8, 0.7, 0.8],
+            "up": [0.1, 0.2, 0.3, 0.6],
+        },
         {"set": "shapes", "seed": 0, "measure": "up", "acc": [0.1, 0.1, 0.1, 0.1]},
         {"set": "shapes", "seed": 0, "measure": "random=1.0", "points": [60], "acc": [0.9]},
     ]
@@ -66,5 +78,6 @@ def test_order_measure_runs_lines_are_read_by_measure(tmp_path):
     assert "| typical | 0,1 | 0.400 ± 0.000 | 0.700 ± 0.141 |" in text
     line = next(t for t in text.splitlines() if t.startswith("- `typical`"))
     assert "(seeds 0,1): yes" in line and "@60 +0.100 (0/2 seeds below" in line
+    assert "- 👍 share of the first 300 answers, mean: typical 0.500 (2 seeds)" in text
     uniform = orders.table(orders.load(f"shuffle={shuffle},uniform@random=1.0={lines}"))
     assert "| uniform | 0 | – | 0.900 ± 0.000 |" in uniform  # run at its own points

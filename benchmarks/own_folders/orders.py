@@ -57,7 +57,11 @@ def measure_runs(path: Path, measure: str = "") -> list[dict]:
         if measure and row["measure"] != measure:
             continue
         points = row.get("points", POINTS)  # a row run at other points says which
-        curve = [{"feedback": p, "accuracy": a} for p, a in zip(points, row["acc"], strict=True)]
+        ups = row.get("up") or [None] * len(points)
+        curve = [
+            {"feedback": p, "accuracy": a, "thumbs_up_rate": u}
+            for p, a, u in zip(points, row["acc"], ups, strict=True)
+        ]
         out.append({"set": row["set"], "seed": row["seed"], "curve": curve,
                     "_commit": f"{path.name} ({row['measure']})"})  # fmt: skip
     return out
@@ -121,6 +125,21 @@ def goal_lines(rows: dict, name: str, points: list[int]) -> list[str]:
     return out
 
 
+def up_line(rows: dict, name: str, point: int) -> list[str]:
+    """The mean share of 👍 among the first ``point`` answers (``thumbs_up_rate``) per row."""
+    cells = []
+    for row, rs in rows.items():
+        ups = [
+            c["thumbs_up_rate"]
+            for r in _by_seed(rs, name).values()
+            for c in r["curve"]
+            if c["feedback"] == point and c.get("thumbs_up_rate") is not None
+        ]
+        if ups and not row.endswith("/supervised"):
+            cells.append(f"{row} {statistics.fmean(ups):.3f} ({len(ups)} seeds)")
+    return [f"- 👍 share of the first {point} answers, mean: " + "; ".join(cells)] if cells else []
+
+
 def table(rows: dict, sets: list[str] | None = None) -> str:
     runs = [r for rs in rows.values() for r in rs]
     points = sorted({c["feedback"] for r in runs for c in r["curve"]})
@@ -141,7 +160,7 @@ def table(rows: dict, sets: list[str] | None = None) -> str:
             seeds = ",".join(str(s) for s, _ in mine)
             cells = [_cell([v for _, r in mine if (v := _acc(r, p)) is not None]) for p in points]
             out.append(f"| {row} | {seeds} | " + " | ".join(cells) + " |")
-        out += ["", *goal_lines(rows, name, points), ""]
+        out += ["", *goal_lines(rows, name, points), *up_line(rows, name, points[-1]), ""]
     return "\n".join(out)
 
 

@@ -19,7 +19,8 @@ The strategies (``config.NEXT_ITEM_NAMES``):
 * ``diverse``: uncertain, spread over the embedding space: among the ``DIVERSE_POOL × n`` most
   uncertain items, greedy k-center — the first pick is the most uncertain, each next one the
   candidate farthest (cosine) from every pick of the batch so far — so ten questions are not ten
-  copies of one case.
+  copies of one case. (``TYPICAL`` > 0, an experiment, off: the distance times the candidate's
+  ``typicality``, so a lone outlier is not asked first; no better on words, benchmarks §6i.)
 * ``likely-positive``: highest probability of the positive label first (ASReview-style
   screening).
 

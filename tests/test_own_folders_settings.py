@@ -46,3 +46,19 @@ def test_the_goal_lines_use_the_anchors_of_the_runs_seeds_only(tmp_path):
     assert "| cnn (the anchor) | 0.40 ± 0.00 | 0.50 ± 0.00 |" in text  # seed 2's cnn left out
     assert "| app-supervised | 0.25 ± 0.14 | 0.35 ± 0.35 |" in text  # the runs, not the base's
     assert "supervised ≥ anchor (cnn) at every point: NO (below at 30, 60)" in text
+
+
+def test_one_jsonl_holds_the_baseline_and_the_runs_with_settings(tmp_path):
+    """Rows without settings are the baseline; those with settings are compared to them."""
+    path = tmp_path / "both.jsonl"
+    rows = [
+        {"set": "words", "seed": 0, "algorithm": "supervised", "settings": {}, "acc": [0.3, 0.5]},
+        {"set": "words", "seed": 0, "algorithm": "supervised", "settings": {"renew_from": 8},
+         "acc": [0.4, 0.5]},
+        {"set": "words", "seed": 1, "algorithm": "supervised", "settings": {"renew_from": 8},
+         "acc": [0.9, 0.9]},  # no baseline for seed 1: left out
+    ]  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    text = setting_runs.table(str(path), str(path), [30, 60])
+    assert "| words | supervised | 0 | 0.300 / 0.500 | 0.400 / 0.500 | +0.100 / +0.000 |" in text
+    assert text.count("| words |") == 1

@@ -8,8 +8,9 @@ as ``run.py`` (the set's own bench arguments, e.g. ``--orientation-free``, inclu
 ``--settings``: the project's ``[algorithm]`` fields (``TrainConfig``) as JSON, on top of the set's;
 ``--model``: its ``[model]`` fields (``ModelConfig``), e.g. ``'{"image_size": 32}'``.
 Instead of running: ``--table BASE.json`` prints the runs in ``--out`` against the same set,
-learner and seed in a ``run.py`` results file (the app without the settings): means over the
-seeds both have, and the paired difference; ``--goals BASE.json`` prints the suite's table and
+learner and seed in a ``run.py`` results file (the app without the settings) or in a ``.jsonl``
+of this script's runs without settings (``--out`` itself may hold both): means over the seeds
+both have, and the paired difference; ``--goals BASE.json`` prints the suite's table and
 goal lines with these runs as the app's rows beside BASE's anchors of the same seeds.
 
 The set ``bench-digits`` is ``mmrl-desktop bench --data digits`` (§1's protocol; give ``--points
@@ -28,9 +29,20 @@ from benchmarks.own_folders import datasets
 POINTS = [30, 60, 150, 300]
 
 
+def _plain(row: dict) -> bool:
+    """A run of the app as it is: no ``--settings``, no ``--model``."""
+    return not row.get("settings") and not row.get("model")
+
+
 def _base_curves(path: str) -> dict:
+    """{(set, learner, seed): accuracies} of a ``run.py`` results file, or of this script's own
+    JSON lines run without settings (``--table`` on a ``.jsonl``: the same file may hold both)."""
     from benchmarks.own_folders import report
 
+    if path.endswith(".jsonl"):
+        with open(path, encoding="utf-8") as fh:
+            rows = [json.loads(line) for line in fh if line.strip()]
+        return {(r["set"], r["algorithm"], r["seed"]): r["acc"] for r in rows if _plain(r)}
     names = {report.APP_SUPERVISED: "supervised", report.APP_DEFAULT: "default"}
     with open(path, encoding="utf-8") as fh:
         runs = json.load(fh)["runs"]
@@ -48,6 +60,8 @@ def table(out: str, base_path: str, points: list[int]) -> str:
         runs = [json.loads(line) for line in fh if line.strip()]
     for r in runs:
         key = (r["set"], r["algorithm"], r["seed"])
+        if base_path.endswith(".jsonl") and _plain(r):
+            continue  # a baseline itself
         if key in base and len(r["acc"]) == len(points):
             rows.setdefault(key[:2], []).append((r["seed"], r["acc"], base[key]))
     head = " / ".join(map(str, points))

@@ -13,8 +13,8 @@ checkpoints are always the newest.
 
 Also here: ``model_config_for`` (project.toml's ``[model]`` against the checkpoint's model: an
 invalid value is an error, a setting the checkpoint overrides is said), ``check_writable`` (before
-training starts), ``save_failed`` (a failed save's sentence) and ``index_checkpoint`` (the store's
-index and pruning after a save).
+training starts), ``save_trainer`` (a trainer's checkpoint written and indexed), ``save_failed`` (a
+failed save's sentence) and ``index_checkpoint`` (the store's index and pruning after a save).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 from mmrl_desktop.core.config import ModelConfig
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning import ckpt_files
-from mmrl_desktop.core.learning.checkpoints import Checkpoint, find_latest
+from mmrl_desktop.core.learning.checkpoints import Checkpoint, find_latest, save_checkpoint
 from mmrl_desktop.core.learning.growth import grow_state
 
 AUTO = {"image_size": 0, "image_channels": 0, "modalities": ""}  # "adapt to the data" values
@@ -195,3 +195,33 @@ def index_checkpoint(store, root: Path, path: Path, numbers: tuple, note: str, c
     for rec in store.checkpoints():
         if rec.path in removed:
             store.remove_checkpoint(rec.ckpt_id)
+
+
+def save_trainer(trainer, note: str = "", keep_going: bool = False) -> str | None:
+    """Write a checkpoint of ``trainer``'s current step and index it; return its path. A failed
+    write (read-only folder, disk full) is one sentence: a ``UserError``, or with ``keep_going``
+    (the loop's periodic and closing saves) ``trainer.save_error`` and None — the model stays in
+    memory and the next save tries again.
+
+    A new model version without a new update (an undo that rolled back to a snapshot with
+    nothing owed) goes one step above the last checkpoint: it never rewrites that one."""
+    if trainer.updates == trainer._last_ckpt_step and (
+        trainer.model_version != trainer._last_ckpt_version
+    ):
+        trainer.updates += 1
+    folder = trainer.project.checkpoints_dir
+    try:
+        meta = checkpoint_meta(trainer, note)
+        path = save_checkpoint(folder, trainer.algorithm.state_dict(), meta, trainer.updates)
+    except OSError as err:
+        then = ("close" if note == "on close" else "retry") if keep_going else "lost"
+        trainer.save_error = save_failed(folder, err, then)
+        if keep_going:
+            return None
+        raise UserError(trainer.save_error) from None
+    trainer.save_error = None
+    numbers = (trainer.updates, trainer.model_version, len(trainer.buffer))
+    index_checkpoint(trainer.store, trainer.project.root, path, numbers, note, trainer.config)
+    trainer._last_ckpt_step = trainer.updates
+    trainer._last_ckpt_version = trainer.model_version
+    return str(path)

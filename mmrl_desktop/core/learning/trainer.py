@@ -38,7 +38,6 @@ from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning import renew
 from mmrl_desktop.core.learning.augment import Augmenter
 from mmrl_desktop.core.learning.calibration import PrequentialCalibrator, observe_events
-from mmrl_desktop.core.learning.checkpoints import save_checkpoint
 from mmrl_desktop.core.learning.device import choose_device
 from mmrl_desktop.core.learning.metrics_buffer import MetricsBuffer
 from mmrl_desktop.core.learning.model.featurize import Featurizer, resolve_model_config
@@ -49,12 +48,10 @@ from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
 from mmrl_desktop.core.learning.resume import (
     ResumePlan,
     check_writable,
-    checkpoint_meta,
-    index_checkpoint,
     model_config_for,
     plan_resume,
     restore,
-    save_failed,
+    save_trainer,
 )
 from mmrl_desktop.core.learning.trainer_eval import TrainerPredictions
 from mmrl_desktop.core.learning.unlearn import UndoSnapshots
@@ -440,32 +437,10 @@ class Trainer(TrainerPredictions):
 
     # ---------------------------------------------------------------- checkpoints
     def save_checkpoint(self, note: str = "", *, keep_going: bool = False) -> str | None:
-        """Write a checkpoint of the current step; return its path. A failed write (read-only
-        folder, disk full) is one sentence: a ``UserError``, or with ``keep_going`` (the loop's
-        periodic and closing saves) ``save_error`` and None — the model stays in memory and the
-        next save tries again.
-
-        A new model version without a new update (an undo that rolled back to a snapshot with
-        nothing owed) goes one step above the last checkpoint: it never rewrites that one."""
+        """Write a checkpoint of the current step; return its path (``resume.save_trainer``: a
+        failed write is one sentence — a ``UserError``, or with ``keep_going`` None)."""
         self._ensure_built()
-        if self.updates == self._last_ckpt_step and self.model_version != self._last_ckpt_version:
-            self.updates += 1
-        folder = self.project.checkpoints_dir
-        try:
-            meta = checkpoint_meta(self, note)
-            path = save_checkpoint(folder, self.algorithm.state_dict(), meta, self.updates)
-        except OSError as err:
-            then = ("close" if note == "on close" else "retry") if keep_going else "lost"
-            self.save_error = save_failed(folder, err, then)
-            if keep_going:
-                return None
-            raise UserError(self.save_error) from None
-        self.save_error = None
-        numbers = (self.updates, self.model_version, len(self.buffer))
-        index_checkpoint(self.store, self.project.root, path, numbers, note, self.config)
-        self._last_ckpt_step = self.updates
-        self._last_ckpt_version = self.model_version
-        return str(path)
+        return save_trainer(self, note, keep_going)
 
     def unsaved(self) -> bool:
         """True when the model in memory is not the last checkpoint written: new updates, or a

@@ -43,7 +43,8 @@ network can stay near chance for a hundred answers; ranking by its uncertainty t
 biased, not a useful, sample. And a weak model's uncertainty can rank its 👎 well while asking
 its unsure items still costs: on spoken words (8 labels) thumbs only at .3 👍, `diverse` lost
 .036 at 300 answers to the queue order (seeds 0–4, benchmarks §6g); with ``READY_SKILL`` it
-chooses from 160–260 answers there and is .006 below the queue order over seeds 0–10
+chooses from 160–260 answers there (never on one seed of eleven) and is .006 below the
+queue order over seeds 0–10
 (§6h, §6i: the paired interval holds 0).
 
 ``NextItemChooser`` is the trainer process's side (``trainer_loop``): after a new model version,

@@ -44,8 +44,7 @@ biased, not a useful, sample. And a weak model's uncertainty can rank its 👎 w
 its unsure items still costs: on spoken words (8 labels) thumbs only at .3 👍, `diverse` lost
 .036 at 300 answers to the queue order (seeds 0–4, benchmarks §6g); with ``READY_SKILL`` it
 chooses from 160–260 answers there (never on one seed of eleven) and is .006 below the
-queue order over seeds 0–10
-(§6h, §6i: the paired interval holds 0).
+queue order over seeds 0–10 (§6h, §6i: the paired interval holds 0).
 
 ``NextItemChooser`` is the trainer process's side (``trainer_loop``): after a new model version,
 once ``REPICK_ANSWERS`` answers came since its last choice, it scores the unanswered pool items

@@ -12,7 +12,7 @@ with ``-of`` (flips/turns), ``-augA`` (the anchor's augmentation), ``-lr<x>``, `
 ``-spfrom<n>`` (… from n instead), ``-steps<n>`` (the anchor loop's steps), ``-burst<b>`` (at
 each renewal at t answers, b·t updates at once, repaid by skipping the next answers' updates: the
 same total), ``-full<n>`` (renewals up to n answers are full resets with the burst, later ones λ
-without it), ``-big`` (the large-image design even at ≤ 16 px); ``pol<side>`` takes any side
+without it), ``-grow<x>`` (renew when the answers grew × x, not 2), ``-ema<d>`` (the weights' moving average, decay d, restarted at each renewal, is the model evaluated), ``-refit<n>`` (a full reset's burst is n updates, not b·t), ``-recent<f>`` (a share f of each batch from the newest eighth of the answers), ``-norepay`` (the burst is extra, not repaid), ``-bal`` (the least replayed answers first), ``-big`` (the large-image design even at ≤ 16 px); ``pol<side>`` takes any side
 (``pol8``: the tiny digits design; ``pol16``: digits upsampled to 16 px).
 Seed 0, shapes, 300: anchor .78; the policy with the anchor's loop .85 (64 px) / .92 (32 px);
 streamed: .83 (2×2-mean stem, now the default) against .41/.37 with the old learned stride-2
@@ -104,7 +104,7 @@ def shrink_perturb(model, fresh, lam):
 
 
 def stream_loop(model, x, logits_of, aug, per=8, lr=2e-3, wd=1e-4, clip=5.0, bs=32, sp=None,
-                fresh=None, spfrom=32, burst=0, full=0):  # fmt: skip
+                fresh=None, spfrom=32, burst=0, full=0, bal=False, norepay=False, grow=2.0, ema=0.0, refit=0, recent=0.0):  # fmt: skip
     """The app's procedure: one answer at a time, ``per`` updates after each, uniform replay;
     ``sp``: shrink-perturb by λ = sp each time the answers double from 32 (``fresh()``: a new
     model of the same shape)."""
@@ -112,24 +112,41 @@ def stream_loop(model, x, logits_of, aug, per=8, lr=2e-3, wd=1e-4, clip=5.0, bs=
     opt = AdamW(model.parameters(), lr=lr, weight_decay=wd)
     model.train()
     debt = 0
+    seen_count = torch.zeros(len(tr))
+    last = spfrom / grow  # the last renewal (none yet)
+    avg = None  # ``ema``: an exponential moving average of the weights (and BN statistics)
     for t in range(1, N + 1):
         todo = per
-        if sp is not None and t >= spfrom and t & (t - 1) == 0:
+        if sp is not None and t >= spfrom and t >= grow * last - 1e-9:
+            last = t
             early = t <= full  # a full reset with its burst; later renewals: λ = sp, no burst
             shrink_perturb(model, fresh(), 0.0 if early else sp)
             opt = AdamW(model.parameters(), lr=lr, weight_decay=wd)
+            avg = None
             b = burst * t if early or not full else 0
-            todo += b  # borrowed from the next answers' updates
-            debt += b
+            if early and refit:
+                b = refit  # a fixed number of updates for a full reset, whatever t
+            todo += b  # borrowed from the next answers' updates (or, norepay, extra)
+            debt += 0 if norepay else b
         elif debt:
             paid = min(debt, per)
             todo, debt = per - paid, debt - paid
         seen = tr[:t]
         for _ in range(todo):
             n = len(seen)
-            idx = (
-                torch.randperm(n, generator=g) if n <= bs else torch.randint(n, (bs,), generator=g)
-            )
+            if n <= bs:
+                idx = torch.randperm(n, generator=g)
+            elif bal:  # the least replayed answers first (ties at random)
+                jitter = torch.rand(n, generator=g)
+                idx = torch.argsort(seen_count[:n] + jitter)[:bs]
+            elif recent:  # part of the batch from the newest eighth of the answers
+                k = round(bs * recent)
+                w = max(4, -(-n // 8))
+                idx = torch.cat([torch.randint(n, (bs - k,), generator=g),
+                                 n - w + torch.randint(w, (k,), generator=g)])  # fmt: skip
+            else:
+                idx = torch.randint(n, (bs,), generator=g)
+            seen_count[idx] += 1
             rows = [seen[i] for i in idx.tolist()]
             xb = aug(x[rows], g)
             loss = F.cross_entropy(logits_of(model, xb), torch.from_numpy(y[rows]))
@@ -137,10 +154,24 @@ def stream_loop(model, x, logits_of, aug, per=8, lr=2e-3, wd=1e-4, clip=5.0, bs=
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
             opt.step()
+            if ema:
+                if avg is None:
+                    import copy
+
+                    avg, navg = copy.deepcopy(model), 0
+                navg += 1
+                d = min(ema, (1 + navg) / (10 + navg))
+                with torch.no_grad():
+                    for a, m in zip(avg.state_dict().values(), model.state_dict().values(),
+                                    strict=True):  # fmt: skip
+                        if a.dtype.is_floating_point:
+                            a.lerp_(m, 1 - d)
+                        else:
+                            a.copy_(m)
         if t in (30, 60, 150):
-            print(f"   at {t}: {acc(model, x, logits_of):.3f}", flush=True)
+            print(f"   at {t}: {acc(avg or model, x, logits_of):.3f}", flush=True)
             model.train()
-    return model
+    return avg or model
 
 
 pol_logits = lambda m, xb: m({"image": xb})["label"]  # noqa: E731
@@ -159,7 +190,7 @@ def run(name, fn):
 
 # the numeric parts of a name: prefix -> type (stream_loop's / anchor_loop's keyword)
 FLAGS = {"lr": float, "full": int, "burst": int, "steps": int, "per": int, "wd": float,
-         "spfrom": int, "sp": float}  # fmt: skip
+         "spfrom": int, "sp": float, "grow": float, "ema": float, "refit": int, "recent": float}  # fmt: skip
 GREY = SET in ("glyphs", "digits")  # the app reads both as one channel
 CH = 1 if GREY else 3
 x32, x64 = load(32, GREY), load(64, GREY)
@@ -191,6 +222,9 @@ for w in which:
             name = next((f for f in FLAGS if p.startswith(f) and p[len(f) :][:1].isdigit()), None)
             if name is not None:
                 kw[name] = FLAGS[name](p[len(name) :])
+        for flag in ("bal", "norepay"):
+            if flag in parts:
+                kw[flag] = True
         if "sp" in kw:
             kw["fresh"] = lambda: policy(s, CH, big)
         if "anchorloop" in parts:

@@ -138,6 +138,18 @@ class TrainConfig:
             "once they ran; 0 = none"
         ),
     )
+    refit_until: int = field(
+        default=0,
+        metadata=_help(
+            "while the answers are at most this many, a model trained from scratch restarts "
+            "from new random weights each time they grow by half (8, 12, 18, 27, 41, 62, …) "
+            "and trains refit_updates updates at once on all of them, on top of the answers' "
+            "own; shown once they ran; 0 = never"
+        ),
+    )
+    refit_updates: int = field(
+        default=300, metadata=_help("updates at once after each refit (refit_until)")
+    )
     seed: int = field(default=0, metadata=_help("random seed (CPU runs are deterministic)"))
     device: str = field(default="auto", metadata=_help(_one_of(DEVICES)))
     cpu_threads: int = field(
@@ -220,6 +232,11 @@ class TrainConfig:
             f"shrink_perturb must be between 0 and 1, not {self.shrink_perturb}.",
         )
         _check(self.renew_from >= 2, f"renew_from must be at least 2, not {self.renew_from}.")
+        _check(self.refit_until >= 0, f"refit_until must be 0 or more, not {self.refit_until}.")
+        _check(
+            1 <= self.refit_updates <= 100_000,
+            f"refit_updates must be between 1 and 100000, not {self.refit_updates}.",
+        )
         _check(
             0.0 <= self.renew_catch_up <= 16.0,
             f"renew_catch_up must be between 0 and 16, not {self.renew_catch_up}.",

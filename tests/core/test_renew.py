@@ -206,3 +206,70 @@ def test_undo_back_past_a_renewal_drops_its_catch_up_debt(tmp_path):
     answer(project, 1, seed=2)
     trainer.train_pending()
     assert trainer.updates - before == per
+
+
+def test_refits_come_each_time_the_few_answers_grow_by_half_and_a_resumed_model_waits():
+    assert renew.refits(64) == [8, 12, 18, 27, 41, 62] and renew.refits(7) == []
+    at, got = 0, []
+    for n in range(1, 70):
+        if renew.refit_due(n, at, 64):
+            got.append(n)
+            at = n
+    assert got == [8, 12, 18, 27, 41, 62]
+    assert renew.last_renewal(20, until=64) == 18 and renew.last_renewal(5, until=64) == 0
+    assert renew.last_renewal(100, until=64) == 64  # past the refits: the last doubling
+    assert renew.last_renewal(40, until=0) == 32 == renew.last_doubling(40)
+
+
+def test_the_algorithm_refits_to_new_weights_while_answers_are_few_then_shrinks_and_perturbs():
+    cfg = TrainConfig(shrink_perturb=0.5, refit_until=30)
+    algo = ALGORITHMS["supervised"](_policy(), {"label": 4}, cfg)
+    assert algo.renew_if_due(7) == {}
+    got = {n: algo.renew_if_due(n) for n in range(8, 130)}
+    refits = [n for n, out in got.items() if out.get("train/refit")]
+    shrinks = [n for n, out in got.items() if out and not out.get("train/refit")]
+    assert refits == [8, 12, 18, 27] and shrinks == [54, 108]  # then doublings of the last
+    fresh = _policy()
+    renew.shrink_perturb(fresh, 0.0, seed=cfg.seed * 1_000_003 + 8)
+    again = ALGORITHMS["supervised"](_policy(), {"label": 4}, cfg)
+    assert again.renew_if_due(1) == {}
+    again.renew_if_due(8)  # a refit: the new random weights alone (λ = 0), seeded
+    assert all(
+        torch.equal(x, y) for x, y in zip(_params(again.policy), _params(fresh), strict=True)
+    )
+    resumed = ALGORITHMS["supervised"](_policy(), {"label": 4}, cfg)
+    assert resumed.renew_if_due(20) == {}  # its refit at 18 is behind it
+    assert resumed.renew_if_due(27) == {"train/renewed_at_answers": 27.0, "train/refit": 1.0}
+
+
+def test_a_refit_trains_its_updates_on_top_of_the_answers_budgets_before_it_is_shown(tmp_path):
+    algorithm = {"refit_until": 12, "refit_updates": 20}
+    project = digits_project(tmp_path, n=60, algorithm=algorithm)
+    trainer = Trainer(project, device="cpu", checkpoints=False)
+    per = trainer.config.updates_per_event
+    answer(project, 7)
+    trainer.train_pending()
+    assert trainer.updates == 7 * per
+    version = trainer.model_version
+    answer(project, 1, seed=1)
+    first = trainer.step()  # reads the 8th answer, refits, runs the first update
+    assert first.metrics.get("train/refit") == 1.0
+    versions = [first.model_version]
+    while trainer.pending_updates:
+        versions.append(trainer.step().model_version)
+    assert versions[:19] == [version] * 19  # not shown half way through the 20
+    assert versions[19] == version + 1
+    assert trainer.updates == 8 * per + 20
+    answer(project, 3, seed=2)
+    trainer.train_pending()
+    assert trainer.updates == 11 * per + 20  # nothing repaid: each answer keeps its budget
+    answer(project, 1, seed=3)  # the 12th: the second refit
+    trainer.train_pending()
+    assert trainer.updates == 12 * per + 40 and trainer.algorithm.renewed_at == 12
+
+
+def test_refit_settings_out_of_range_are_refused_in_a_sentence():
+    with pytest.raises(UserError, match="refit_until must be 0 or more"):
+        TrainConfig.from_dict({"refit_until": -1})
+    with pytest.raises(UserError, match="refit_updates must be between 1 and 100000"):
+        TrainConfig.from_dict({"refit_updates": 0})

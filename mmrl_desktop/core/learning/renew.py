@@ -20,12 +20,15 @@ job renews alike.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 FIRST = 32  # the first renewal, at 32 answers; then 64, 128, 256, …
+REFIT_FROM = 8  # the first refit (``TrainConfig.refit_until``), at 8 answers; then 12, 18, 27, …
+REFIT_GROWTH = 1.5  # a refit each time the answers grow by half while they are few
 
 
 def from_scratch(policy: nn.Module) -> bool:
@@ -50,6 +53,33 @@ def last_doubling(answers: int, first: int = FIRST) -> int:
     return 1 << (answers.bit_length() - 1)
 
 
+def refits(until: int) -> list[int]:
+    """The answer counts at which the model is refit (``TrainConfig.refit_until``): from
+    ``REFIT_FROM``, each the last one grown by half (rounded up), up to ``until``: 8, 12, 18, 27,
+    41, 62, 93, …"""
+    out, n = [], REFIT_FROM
+    while n <= until:
+        out.append(n)
+        n = math.ceil(n * REFIT_GROWTH)
+    return out
+
+
+def refit_due(answers: int, renewed_at: int, until: int) -> bool:
+    """A refit is due: ``answers`` is at most ``until`` and has reached the first refit point
+    after the last renewal."""
+    return any(renewed_at < n <= answers for n in refits(min(answers, until)))
+
+
+def last_renewal(answers: int, first: int = FIRST, until: int = 0) -> int:
+    """The renewal a model trained on ``answers`` answers has already had (a resumed model is
+    not renewed again at once): the last refit point while the answers are at most ``until``,
+    else the last doubling (``last_doubling``)."""
+    points = refits(min(answers, until))
+    if answers <= until:
+        return points[-1] if points else 0
+    return max(last_doubling(answers, first), points[-1] if points else 0)
+
+
 @dataclass
 class CatchUp:
     """The trainer's catch-up after a renewal (``TrainConfig.renew_catch_up``): ``extra``
@@ -63,10 +93,11 @@ class CatchUp:
     left: int = 0  # catch-up updates not run yet: no new model version before they are
     owed: int = 0  # updates still to repay from the next answers' budgets
 
-    def start(self, extra: int) -> int:
+    def start(self, extra: int, repaid: bool = True) -> int:
+        """``extra`` updates at once; ``repaid`` False (a refit): on top of the answers' budgets."""
         extra = max(0, int(extra))
         self.left += extra
-        self.owed += extra
+        self.owed += extra if repaid else 0
         return extra
 
     def budget(self, updates: int) -> int:

@@ -381,7 +381,9 @@ class Trainer(TrainerPredictions):
     def _update(self) -> dict[str, float]:
         t0 = time.perf_counter()
         renewed = self.algorithm.renew_if_due(len(self.buffer))  # renew.py: shrink and perturb
-        if renewed:
+        if renewed.get("train/refit"):  # extra updates, not repaid (renew.refits)
+            self.pending_updates += self.catch_up.start(self.config.refit_updates, repaid=False)
+        elif renewed:
             extra = round(self.config.renew_catch_up * len(self.buffer))
             self.pending_updates += self.catch_up.start(extra)
         batch = self.buffer.sample(self.config.batch_size, self.sample_gen, self.undo.push())

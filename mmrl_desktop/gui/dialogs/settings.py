@@ -64,6 +64,8 @@ TITLES = {
     "shrink_perturb": "Renewal λ (1 = off)",
     "renew_from": "First renewal at (answers)",
     "renew_catch_up": "Renewal catch-up (× answers)",
+    "refit_until": "Refit while answers ≤",
+    "refit_updates": "Updates per refit",
     "seed": "Random seed",
     "device": "Device",
     "cpu_threads": "CPU threads",

@@ -100,22 +100,29 @@ class Algorithm:
         return {"policy/grad_norm": float(norm)}
 
     def renew_if_due(self, answers: int) -> dict[str, float]:
-        """Shrink and perturb the weights when the answers have doubled from the config's
-        ``renew_from`` (``renew.py``; its ``shrink_perturb`` λ, 1 = never); the optimiser's
-        moments start over. The first call only notes the doubling a resumed model has already
-        had."""
-        lam = self.config.shrink_perturb
-        if lam >= 1.0 or not self.renewable:
+        """Renew the weights when due (``renew.py``): while the answers are at most the config's
+        ``refit_until``, a refit to new random weights each time they grow by half
+        (``train/refit``: the trainer then runs ``refit_updates`` at once); after, shrink and
+        perturb when they have doubled from ``renew_from`` (its ``shrink_perturb`` λ, 1 = never).
+        The optimiser's moments start over. The first call only notes the renewal a resumed
+        model has already had."""
+        lam, until = self.config.shrink_perturb, self.config.refit_until
+        if not self.renewable or (lam >= 1.0 and until <= 0):
             return {}
         first = self.config.renew_from
         if self.renewed_at is None:
-            self.renewed_at = renew.last_doubling(answers, first)
-        if not renew.due(answers, self.renewed_at, first):
+            self.renewed_at = renew.last_renewal(answers, first, until)
+        refit = renew.refit_due(answers, self.renewed_at, until)
+        if not refit and (lam >= 1.0 or not renew.due(answers, self.renewed_at, first)):
             return {}
-        renew.shrink_perturb(self.policy, lam, self.config.seed * 1_000_003 + answers)
+        seed = self.config.seed * 1_000_003 + answers
+        renew.shrink_perturb(self.policy, 0.0 if refit else lam, seed)
         self.optimizer.state.clear()
         self.renewed_at = answers
-        return {"train/renewed_at_answers": float(answers)}
+        return {
+            "train/renewed_at_answers": float(answers),
+            **({"train/refit": 1.0} if refit else {}),
+        }
 
     def kl_to_reference(
         self, inputs: dict[str, torch.Tensor], logits: dict[str, torch.Tensor]

@@ -9,9 +9,10 @@ as ``run.py`` (the set's own bench arguments, e.g. ``--orientation-free``, inclu
 ``--model``: its ``[model]`` fields (``ModelConfig``), e.g. ``'{"image_size": 32}'``.
 Instead of running: ``--table BASE.json`` prints the runs in ``--out`` against the same set,
 learner and seed in a ``run.py`` results file (the app without the settings) or in a ``.jsonl``
-of this script's runs without settings (``--out`` itself may hold both): means over the seeds
-both have, and the paired difference; ``--goals BASE.json`` prints the suite's table and
-goal lines with these runs as the app's rows beside BASE's anchors of the same seeds.
+of this script's runs without settings (``--out`` itself may hold both; several files, comma-
+separated, are merged): means over the seeds both have, and the paired difference;
+``--goals BASE.json`` prints the suite's table and goal lines with these runs as the app's rows
+beside BASE's anchors of the same seeds.
 
 The set ``bench-digits`` is ``mmrl-desktop bench --data digits`` (§1's protocol; give ``--points
 100,300,1000``).
@@ -54,13 +55,15 @@ def table(out: str, base_path: str, points: list[int]) -> str:
     """Markdown: per set and learner, the runs' mean against the baseline's over shared seeds."""
     import statistics
 
-    base = _base_curves(base_path)
+    base: dict = {}
+    for path in base_path.split(","):  # several files: a later one's run of the same key wins
+        base.update(_base_curves(path))
     rows: dict = {}
     with open(out, encoding="utf-8") as fh:
         runs = [json.loads(line) for line in fh if line.strip()]
     for r in runs:
         key = (r["set"], r["algorithm"], r["seed"])
-        if base_path.endswith(".jsonl") and _plain(r):
+        if ".jsonl" in base_path and _plain(r):
             continue  # a baseline itself
         if key in base and len(r["acc"]) == len(points):
             rows.setdefault(key[:2], []).append((r["seed"], r["acc"], base[key]))

@@ -10,6 +10,16 @@ Own-folder shapes, the trainer's procedure replayed outside the app
 (``benchmarks/own_folders/stream_vs_fresh.py``, 300 answers): seed 1 .41 → .86, seed 3 .43 → .48
 at λ = .5; docs/benchmarks.md §5h and ADR 0020 for the runs through the app.
 
+While the answers are few, a renewal can go further (``TrainConfig.refit_until``, 0 = off): each
+time they grow by half from 8 (8, 12, 18, 27, 41, 62, …: ``refits``) the model restarts from new
+random weights and trains ``refit_updates`` updates at once on every answer, on top of the
+answers' own budgets (``CatchUp.start(…, repaid=False)``), and is shown once they ran — what a
+network trained once on the first answers gets (replayed on the own-folder glyphs at 60 answers:
+.55 / .65 streamed, .83 / .78 trained once; docs/benchmarks.md §5l). Cheap while the answers are
+few (the six refits up to 64 answers are 1,800 updates: an own-folder run of 300 answers at 64 px
+took 149–173 s of one CPU thread with them, 99–109 s without), so it stops at ``refit_until``;
+then the doublings go on from the last refit.
+
 Only for a model trained from scratch (every weight trainable): a pretrained encoder's head or
 LoRA adapters start from what the user's folder gave them (a LoRA B matrix starts at zero, and
 a fresh ``reset_parameters`` would not), so they are never renewed. The new weights come from a

@@ -143,12 +143,12 @@ class TrainConfig:
         metadata=_help(
             "while the answers are at most this many, a model trained from scratch restarts "
             "from new random weights each time they grow by half (8, 12, 18, 27, 41, 62, …) "
-            "and trains refit_updates updates at once on all of them, on top of the answers' "
-            "own; shown once they ran; 0 = never"
+            "and is trained at once on all of them (updates per refit), on top of each "
+            "answer's own updates; shown once they ran; 0 = never"
         ),
     )
     refit_updates: int = field(
-        default=300, metadata=_help("updates at once after each refit (refit_until)")
+        default=300, metadata=_help("updates at once on each refit (refit while answers ≤)")
     )
     seed: int = field(default=0, metadata=_help("random seed (CPU runs are deterministic)"))
     device: str = field(default="auto", metadata=_help(_one_of(DEVICES)))

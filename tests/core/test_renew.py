@@ -219,6 +219,8 @@ def test_refits_come_each_time_the_few_answers_grow_by_half_and_a_resumed_model_
     assert renew.last_renewal(20, until=64) == 18 and renew.last_renewal(5, until=64) == 0
     assert renew.last_renewal(100, until=64) == 64  # past the refits: the last doubling
     assert renew.last_renewal(40, until=0) == 32 == renew.last_doubling(40)
+    assert [n for n in (100, 127, 128) if renew.due_after_refits(n, 62)] == [128]
+    assert renew.due_after_refits(32, 0) and not renew.due_after_refits(63, 27)
 
 
 def test_the_algorithm_refits_to_new_weights_while_answers_are_few_then_shrinks_and_perturbs():
@@ -228,7 +230,7 @@ def test_the_algorithm_refits_to_new_weights_while_answers_are_few_then_shrinks_
     got = {n: algo.renew_if_due(n) for n in range(8, 130)}
     refits = [n for n, out in got.items() if out.get("train/refit")]
     shrinks = [n for n, out in got.items() if out and not out.get("train/refit")]
-    assert refits == [8, 12, 18, 27] and shrinks == [54, 108]  # then doublings of the last
+    assert refits == [8, 12, 18, 27] and shrinks == [64, 128]  # the doublings without refits
     fresh = _policy()
     renew.shrink_perturb(fresh, 0.0, seed=cfg.seed * 1_000_003 + 8)
     again = ALGORITHMS["supervised"](_policy(), {"label": 4}, cfg)

@@ -18,7 +18,8 @@ network trained once on the first answers gets (replayed on the own-folder glyph
 .55 / .65 streamed, .83 / .78 trained once; docs/benchmarks.md §5l). Cheap while the answers are
 few (the six refits up to 64 answers are 1,800 updates: an own-folder run of 300 answers at 64 px
 took 149–173 s of one CPU thread with them, 99–109 s without), so it stops at ``refit_until``;
-then the doublings go on from the last refit.
+then the doublings of ``renew_from`` go on where they would have been without refits
+(``due_after_refits``).
 
 Only for a model trained from scratch (every weight trainable): a pretrained encoder's head or
 LoRA adapters start from what the user's folder gave them (a LoRA B matrix starts at zero, and
@@ -78,6 +79,17 @@ def refit_due(answers: int, renewed_at: int, until: int) -> bool:
     """A refit is due: ``answers`` is at most ``until`` and has reached the first refit point
     after the last renewal."""
     return any(renewed_at < n <= answers for n in refits(min(answers, until)))
+
+
+def due_after_refits(answers: int, renewed_at: int, first: int = FIRST) -> bool:
+    """After the last refit (at ``renewed_at``), the doublings of ``first`` go on as without
+    refits: the first of 32, 64, 128, … at least twice ``renewed_at`` (a refit at 62 answers:
+    128, then 256), so a project with refits differs from one without only in its first
+    answers."""
+    nxt = first
+    while nxt < 2 * renewed_at:
+        nxt *= 2
+    return answers >= nxt
 
 
 def last_renewal(answers: int, first: int = FIRST, until: int = 0) -> int:

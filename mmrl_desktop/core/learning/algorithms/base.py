@@ -102,8 +102,9 @@ class Algorithm:
     def renew_if_due(self, answers: int) -> dict[str, float]:
         """Renew the weights when due (``renew.py``): while the answers are at most the config's
         ``refit_until``, a refit to new random weights each time they grow by half
-        (``train/refit``: the trainer then runs ``refit_updates`` at once); after, shrink and
-        perturb when they have doubled from ``renew_from`` (its ``shrink_perturb`` λ, 1 = never).
+        (``train/refit``: the trainer then runs ``refit_updates`` at once); otherwise shrink and
+        perturb when they have doubled from ``renew_from`` (its ``shrink_perturb`` λ, 1 = never;
+        after refits at the doublings a project without them has).
         The optimiser's moments start over. The first call only notes the renewal a resumed
         model has already had."""
         lam, until = self.config.shrink_perturb, self.config.refit_until
@@ -113,7 +114,11 @@ class Algorithm:
         if self.renewed_at is None:
             self.renewed_at = renew.last_renewal(answers, first, until)
         refit = renew.refit_due(answers, self.renewed_at, until)
-        if not refit and (lam >= 1.0 or not renew.due(answers, self.renewed_at, first)):
+        if self.renewed_at and self.renewed_at <= until:  # the last renewal was a refit
+            due = renew.due_after_refits(answers, self.renewed_at, first)
+        else:
+            due = renew.due(answers, self.renewed_at, first)
+        if not refit and (lam >= 1.0 or not due):
             return {}
         seed = self.config.seed * 1_000_003 + answers
         renew.shrink_perturb(self.policy, 0.0 if refit else lam, seed)

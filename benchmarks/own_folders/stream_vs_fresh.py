@@ -12,7 +12,11 @@ with ``-of`` (flips/turns), ``-augA`` (the anchor's augmentation), ``-lr<x>``, `
 ``-spfrom<n>`` (… from n instead), ``-steps<n>`` (the anchor loop's steps), ``-burst<b>`` (at
 each renewal at t answers, b·t updates at once, repaid by skipping the next answers' updates: the
 same total), ``-full<n>`` (renewals up to n answers are full resets with the burst, later ones λ
-without it), ``-grow<x>`` (renew when the answers grew × x, not 2), ``-ema<d>`` (the weights' moving average, decay d, restarted at each renewal, is the model evaluated), ``-refit<n>`` (a full reset's burst is n updates, not b·t), ``-recent<f>`` (a share f of each batch from the newest eighth of the answers), ``-norepay`` (the burst is extra, not repaid), ``-bal`` (the least replayed answers first), ``-big`` (the large-image design even at ≤ 16 px); ``pol<side>`` takes any side
+without it), ``-grow<x>`` (renew when the answers grew × x, not 2), ``-ema<d>`` (the weights'
+moving average, decay d, restarted at each renewal, is the model evaluated), ``-refit<n>`` (a
+full reset's burst is n updates, not b·t), ``-recent<f>`` (a share f of each batch from the
+newest eighth of the answers), ``-norepay`` (the burst is extra, not repaid), ``-bal`` (the least
+replayed answers first), ``-big`` (the large-image design even at ≤ 16 px); ``pol<side>`` takes any side
 (``pol8``: the tiny digits design; ``pol16``: digits upsampled to 16 px).
 Seed 0, shapes, 300: anchor .78; the policy with the anchor's loop .85 (64 px) / .92 (32 px);
 streamed: .83 (2×2-mean stem, now the default) against .41/.37 with the old learned stride-2
@@ -20,6 +24,7 @@ stem (docs/benchmarks.md §5c). Eleventh session, streamed at 300 answers, seeds
 .412 / .431 / – without renewal, .797 / .863 / .484 / .810 with ``-sp0.5`` (λ .3: seeds 1/3 .876 /
 .863; λ .7: .608 / .438); ADR 0020."""
 
+import copy
 import os
 import sys
 import time
@@ -156,8 +161,6 @@ def stream_loop(model, x, logits_of, aug, per=8, lr=2e-3, wd=1e-4, clip=5.0, bs=
             opt.step()
             if ema:
                 if avg is None:
-                    import copy
-
                     avg, navg = copy.deepcopy(model), 0
                 navg += 1
                 d = min(ema, (1 + navg) / (10 + navg))
@@ -169,9 +172,9 @@ def stream_loop(model, x, logits_of, aug, per=8, lr=2e-3, wd=1e-4, clip=5.0, bs=
                         else:
                             a.copy_(m)
         if t in (30, 60, 150):
-            print(f"   at {t}: {acc(avg or model, x, logits_of):.3f}", flush=True)
+            print(f"   at {t}: {acc(model if avg is None else avg, x, logits_of):.3f}", flush=True)
             model.train()
-    return avg or model
+    return model if avg is None else avg
 
 
 pol_logits = lambda m, xb: m({"image": xb})["label"]  # noqa: E731

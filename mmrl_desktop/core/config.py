@@ -150,6 +150,14 @@ class TrainConfig:
     refit_updates: int = field(
         default=300, metadata=_help("updates at once on each refit (refit while answers ≤)")
     )
+    weight_average: float = field(
+        default=0.99,
+        metadata=_help(
+            "the model shown (predictions, evaluation, exports) is a moving average of the "
+            "trained weights with this decay per update, started over at each renewal; "
+            "0 = the trained weights themselves"
+        ),
+    )
     seed: int = field(default=0, metadata=_help("random seed (CPU runs are deterministic)"))
     device: str = field(default="auto", metadata=_help(_one_of(DEVICES)))
     cpu_threads: int = field(
@@ -233,6 +241,10 @@ class TrainConfig:
         )
         _check(self.renew_from >= 2, f"renew_from must be at least 2, not {self.renew_from}.")
         _check(self.refit_until >= 0, f"refit_until must be 0 or more, not {self.refit_until}.")
+        _check(
+            0.0 <= self.weight_average < 1.0,
+            f"weight_average must be at least 0 and below 1, not {self.weight_average}.",
+        )
         _check(
             1 <= self.refit_updates <= 100_000,
             f"refit_updates must be between 1 and 100000, not {self.refit_updates}.",

@@ -75,7 +75,7 @@ def test_added_class_keeps_training_and_the_old_rows(tmp_path):
     t.info()
     assert t.updates == 8  # resumed, not started from scratch
     assert not t.checkpoint_warnings
-    for prefix in ("policy", "reference"):
+    for prefix in ("policy", "reference", "average"):  # average: the model shown (ADR 0022)
         grown = t.algorithm.state_dict()[prefix]
         old = before.state[prefix]
         for key in ("heads.heads.label.weight", "heads.heads.label.bias"):
@@ -98,8 +98,11 @@ def test_added_class_keeps_training_and_the_old_rows(tmp_path):
     # evaluate --checkpoint on the checkpoint from before the class was added: it grows too
     cand = load_candidate_file(aside / before.path.name, again)
     w = cand.algorithm.policy.heads.heads["label"].weight
-    assert w.shape[0] == 3 and torch.equal(
-        w[:2], before.state["policy"]["heads.heads.label.weight"]
+    assert (
+        w.shape[0] == 3
+        and torch.equal(  # the model the checkpoint showed
+            w[:2], before.state["average"]["heads.heads.label.weight"]
+        )
     )
     again.close(checkpoint=False)
 

@@ -104,15 +104,16 @@ def current_source(trainer) -> str:
 
 
 def _with_policy(algorithm, policy):
-    clone = copy.copy(algorithm)  # greedy() only reads policy, device and options
-    clone.policy = policy
+    clone = copy.copy(algorithm)  # greedy() only reads the shown model, device and options
+    clone.policy, clone.average = policy, None  # ``policy`` is the model shown
     return clone
 
 
 def policy_state_from(weights: dict) -> dict:
-    """The policy's tensors from a weights file: a project checkpoint's ``/policy/…`` keys, a
-    ``policy.``-prefixed dict, or a bare state dict."""
-    for prefix in ("/policy/", "policy/", "policy."):
+    """The policy's tensors from a weights file: a project checkpoint's ``/average/…`` keys (the
+    model it showed: ``TrainConfig.weight_average``) or ``/policy/…`` keys, a ``policy.``-prefixed
+    dict, or a bare state dict."""
+    for prefix in ("/average/", "/policy/", "policy/", "policy."):
         sub = {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
         if sub:
             return sub

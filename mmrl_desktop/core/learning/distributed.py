@@ -235,9 +235,11 @@ def attach(ctx: DistContext, trainer) -> None:
     Collective: every rank calls it at the same point. Patches the algorithm *instance* only
     (``update`` and ``refresh`` wrappers, an optimiser step pre-hook); no class is changed."""
     algo = trainer.algorithm
+    shown = [] if algo.average is None else [*algo.average.parameters(), *algo.average.buffers()]
     _broadcast_tensors(
         [*algo.policy.parameters(), *algo.policy.buffers(), *algo.reference.parameters()]
         + list(algo.reference.buffers())
+        + shown
     )
     _sync_extra_state(ctx, algo)
     state = (
@@ -264,7 +266,8 @@ def attach(ctx: DistContext, trainer) -> None:
 
     def synced_update(batch):
         metrics = update(batch)
-        _broadcast_tensors(list(algo.policy.buffers()))
+        averaged = [] if algo.average is None else list(algo.average.buffers())
+        _broadcast_tensors(list(algo.policy.buffers()) + averaged)
         return _average_metrics(ctx, metrics)
 
     def synced_refresh(buffer):

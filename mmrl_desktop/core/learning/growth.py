@@ -6,7 +6,7 @@
 the state of an algorithm just built for ``new_labels`` (the shapes to grow to); ``param_names``
 are that policy's ``named_parameters()`` names, in the optimiser's order.
 
-In the policy and the frozen reference policy, each task head (``heads.heads.<task>.weight`` /
+In the policy, the frozen reference policy and the weights' moving average, each task head (``heads.heads.<task>.weight`` /
 ``.bias``, one row per label) keeps the rows of the labels it knew, moved to their new positions;
 a new label's row starts with zero weights and the mean of the old biases (an average prior, no
 opinion about any item). A task the checkpoint did not have keeps the fresh head. The optimiser's
@@ -104,8 +104,9 @@ def grow_state(
     maps = row_maps(old_labels, new_labels)
     out = dict(old_state)
     out["policy"] = grow_module(old_state["policy"], fresh_state["policy"], maps)
-    if "reference" in old_state:
-        out["reference"] = grow_module(old_state["reference"], fresh_state["reference"], maps)
+    for key in ("reference", "average"):  # the frozen policy; the weights' moving average
+        if key in old_state and key in fresh_state:
+            out[key] = grow_module(old_state[key], fresh_state[key], maps)
     opt = old_state.get("optimizer")
     fresh = fresh_state["policy"]
     out["optimizer"] = (

@@ -355,7 +355,7 @@ def pool_candidates(trainer, items: Sequence, task: str, embedding: bool = False
         p = class_probs(trainer.algorithm, inputs, trainer.calibrator.temperatures)[task]
         probs.append(p.double().numpy())
         if embedding:
-            policy = trainer.algorithm.policy
+            policy = trainer.algorithm.shown  # the model the predictions come from
             with evaluating(policy):
                 dev = {k: v.to(trainer.device) for k, v in inputs.items()}
                 embs.append(policy.embed(dev).double().cpu().numpy())

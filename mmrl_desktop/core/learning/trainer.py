@@ -386,8 +386,11 @@ class Trainer(TrainerPredictions):
         elif renewed:
             extra = round(self.config.renew_catch_up * len(self.buffer))
             self.pending_updates += self.catch_up.start(extra)
-        batch = self.buffer.sample(self.config.batch_size, self.sample_gen, self.undo.push())
+        counter = self.undo.push()  # an old answer's undo: 👎s on what it asserted (unlearn.py)
+        batch = self.buffer.sample(self.config.batch_size, self.sample_gen, counter)
         out = {**self.algorithm.update(batch), **renewed}
+        if counter:  # the model shown follows the undo at once, not the average's memory of it
+            self.algorithm.restart_average()
         if not self._finite(out):
             self.algorithm.load_state_dict(copy.deepcopy(self._snapshot))
             self.nan_rollbacks += 1

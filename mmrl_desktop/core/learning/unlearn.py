@@ -20,7 +20,10 @@ leaves the replay and the posterior all the same, the live answers are trained o
 label the retracted answer asserted (its correction, or its 👍'd label). Measured (tests/core/
 test_unlearn.py, digits, default settings): default and egreedy-q come back within 0.1 of the
 run without the answer; supervised ignores 👎s and reinforce's 👎 barely moves a confident
-softmax, so there an old answer fades only as training goes on.
+softmax, so there an old answer fades only as training goes on. While those updates run, the
+model shown is the trained weights (its moving average, ``TrainConfig.weight_average``, starts
+over after each of them): the average would otherwise remember the retracted answer for
+hundreds of updates.
 """
 
 from __future__ import annotations

@@ -399,7 +399,7 @@ def export_model(
             from mmrl_desktop.core.tools import export_pretrained
 
             pre = export_pretrained.prepare(trainer, fmt)
-        policy = trainer.algorithm.policy.eval() if pre is None else pre.policy
+        policy = trainer.algorithm.shown.eval() if pre is None else pre.policy
         tasks = list(trainer.labels)
         mods = list(policy.modalities)
         batches = sample_batches(trainer) if pre is None else pre.batches

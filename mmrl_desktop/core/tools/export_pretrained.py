@@ -122,7 +122,7 @@ def prepare(trainer, fmt: str) -> Prepared:
     info = check_encoder_files(spec)["image"]
     enc = load_encoder(info, "image", device="cpu", half=False)
     mean, std = _normalisation(enc.processor)
-    policy = copy.deepcopy(trainer.algorithm.policy).eval()
+    policy = copy.deepcopy(trainer.algorithm.shown).eval()
     model, projection = enc.model, policy.encoders["image"]
     if hasattr(projection, "merged"):  # LoRA adapters: merged into a copy of the encoder
         model, projection = projection.merged().eval(), projection.projection

@@ -5,6 +5,7 @@ An algorithm owns the policy's optimiser and turns replayed feedback into parame
     algo = ALGORITHMS[name](policy, num_labels={"label": 10}, config=TrainConfig(), device=dev)
     actions = algo.act(inputs, generator, item_ids)  # {task: Action}: the label shown + propensity
     probs = algo.greedy(inputs)               # {task: [B, K]} — for evaluation
+    algo.shown                                # the model that predicts (weight_average)
     metrics = algo.update(batch)              # one optimiser step on a ReplayBatch
     metrics = algo.refresh(buffer)            # after new feedback arrived (optional hook)
     state = algo.state_dict(); algo.load_state_dict(state)
@@ -80,6 +81,13 @@ class Algorithm:
         self.updates = 0
         self.renewable = renew.from_scratch(self.policy)
         self.renewed_at: int | None = None  # answers at the last shrink-perturb (renew.py)
+        self.average: nn.Module | None = None  # the model shown: the weights' moving average
+        self.averaged = 0  # updates in ``average`` since it last started over
+        if config.weight_average > 0 and self.renewable:
+            self.average = copy.deepcopy(self.policy).eval()
+            for p in self.average.parameters():
+                p.requires_grad_(False)
+        self._pairs: tuple[list, list, list, list] | None = None
 
     # ---------------------------------------------------------------- building blocks
     def make_optimizer(self) -> AdamW:
@@ -97,7 +105,53 @@ class Algorithm:
         norm = nn.utils.clip_grad_norm_(self.trainable(), self.config.grad_clip)
         self.optimizer.step()
         self.updates += 1
+        self.average_step()
         return {"policy/grad_norm": float(norm)}
+
+    # ---------------------------------------------------------------- the model shown
+    @property
+    def shown(self) -> nn.Module:
+        """The model that predicts for the user, the evaluation and the exports: the moving
+        average of the weights (``TrainConfig.weight_average``), else the trained policy."""
+        return self.policy if self.average is None else self.average
+
+    def _tensor_pairs(self) -> tuple[list, list, list, list]:
+        """(averaged float tensors, live ones, averaged others, live others) of the state."""
+        if self._pairs is None:
+            avg, live = self.average.state_dict(), self.policy.state_dict()
+            fl = [k for k, v in live.items() if v.dtype.is_floating_point]
+            other = [k for k in live if k not in set(fl)]
+            self._pairs = (
+                [avg[k] for k in fl],
+                [live[k] for k in fl],
+                [avg[k] for k in other],
+                [live[k] for k in other],
+            )
+        return self._pairs
+
+    @torch.no_grad()
+    def average_step(self) -> None:
+        """Move the average toward the weights just updated: decay ``min(d, (1 + n)/(10 + n))``
+        after n updates since it started over (a short memory at first)."""
+        if self.average is None:
+            return
+        self.averaged += 1
+        n = self.averaged
+        d = min(self.config.weight_average, (1 + n) / (10 + n))
+        avg_f, live_f, avg_o, live_o = self._tensor_pairs()
+        torch._foreach_lerp_(avg_f, live_f, 1.0 - d)
+        for a, m in zip(avg_o, live_o, strict=True):
+            a.copy_(m)
+
+    @torch.no_grad()
+    def restart_average(self) -> None:
+        """The average starts over from the weights as they are (after a renewal, a load)."""
+        if self.average is None:
+            return
+        self.averaged = 0
+        avg_f, live_f, avg_o, live_o = self._tensor_pairs()
+        for a, m in zip(avg_f + avg_o, live_f + live_o, strict=True):
+            a.copy_(m)
 
     def renew_if_due(self, answers: int) -> dict[str, float]:
         """Renew the weights when due (``renew.py``): while the answers are at most the config's
@@ -123,6 +177,7 @@ class Algorithm:
         seed = self.config.seed * 1_000_003 + answers
         renew.shrink_perturb(self.policy, 0.0 if refit else lam, seed)
         self.optimizer.state.clear()
+        self.restart_average()
         self.renewed_at = answers
         return {
             "train/renewed_at_answers": float(answers),
@@ -145,9 +200,9 @@ class Algorithm:
     # ---------------------------------------------------------------- the interface
     @torch.no_grad()
     def greedy(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Class probabilities per task, [B, K] on the CPU, policy in eval mode."""
-        with evaluating(self.policy):
-            logits = self.policy(_to(inputs, self.device))
+        """Class probabilities per task, [B, K] on the CPU, the model shown in eval mode."""
+        with evaluating(self.shown):
+            logits = self.shown(_to(inputs, self.device))
         return {t: F.softmax(lg.float(), dim=-1).cpu() for t, lg in logits.items()}
 
     @torch.no_grad()
@@ -183,13 +238,17 @@ class Algorithm:
         pass
 
     def state_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "policy": self.policy.state_dict(),
             "reference": self.reference.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "extra": self.extra_state(),
             "updates": self.updates,
         }
+        if self.average is not None:
+            out["average"] = self.average.state_dict()
+            out["averaged"] = self.averaged
+        return out
 
     def load_state_dict(self, state: dict[str, Any], *, optimizer: bool = True) -> None:
         self.policy.load_state_dict(state["policy"])
@@ -199,6 +258,18 @@ class Algorithm:
             self.optimizer.load_state_dict(state["optimizer"])
         self.load_extra_state(state.get("extra") or {})
         self.updates = int(state.get("updates", self.updates))
+        self._load_average(state)
+
+    def _load_average(self, state: dict[str, Any]) -> None:
+        """The saved average; a checkpoint without one (older, or saved with the average off)
+        or with one that does not fit starts it over from the loaded weights."""
+        if self.average is None:
+            return
+        try:
+            self.average.load_state_dict(state["average"])
+            self.averaged = int(state.get("averaged", 0))
+        except (KeyError, RuntimeError, TypeError):
+            self.restart_average()
 
 
 # -------------------------------------------------------------------- shared helpers

@@ -160,12 +160,13 @@ class DefaultAlgorithm(Algorithm):
     @torch.no_grad()
     def _embed(self, inputs) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The policy's embedding [B, D] and its probabilities per task (eval mode)."""
-        was = self.policy.training
-        self.policy.eval()
-        z = self.policy.embed(_to(inputs, self.device))
-        heads = getattr(self.policy, "heads", None)
-        logits = heads(z) if heads is not None else self.policy(_to(inputs, self.device))
-        self.policy.train(was)
+        net = self.shown  # the weights' moving average when there is one
+        was = net.training
+        net.eval()
+        z = net.embed(_to(inputs, self.device))
+        heads = getattr(net, "heads", None)
+        logits = heads(z) if heads is not None else net(_to(inputs, self.device))
+        net.train(was)
         probs = {t: F.softmax(v.float(), -1).cpu().double().numpy() for t, v in logits.items()}
         return z.float().cpu(), probs
 

@@ -28,8 +28,8 @@ class EGreedyQ(Algorithm):
 
     @torch.no_grad()
     def greedy(self, inputs) -> dict[str, torch.Tensor]:
-        with evaluating(self.policy):
-            q = self.policy(_to(inputs, self.device))
+        with evaluating(self.shown):
+            q = self.shown(_to(inputs, self.device))
         return {t: F.softmax(v.float() / self.options.temperature, -1).cpu() for t, v in q.items()}
 
     @torch.no_grad()

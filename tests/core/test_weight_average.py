@@ -10,6 +10,7 @@ import torch
 from mmrl_desktop.core.config import TrainConfig
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning.algorithms import ALGORITHM_NAMES, ALGORITHMS
+from mmrl_desktop.core.learning.algorithms.base import HOLD_ANSWERS
 from mmrl_desktop.core.learning.growth import grow_state
 from mmrl_desktop.core.learning.model.policy import build_policy
 from mmrl_desktop.core.learning.trainer import Trainer
@@ -149,3 +150,36 @@ def test_the_trainer_evaluates_and_checkpoints_the_average(tmp_path):
         for a, b in zip(_floats(resumed.algorithm.average), _floats(algo.average), strict=True)
     )
     resumed.close(checkpoint=False)
+
+
+def test_after_a_renewal_the_old_average_is_shown_until_the_new_one_caught_up():
+    algo = _algo(shrink_perturb=0.5, updates_per_event=2)
+    batch = _batch()
+    for _ in range(6):
+        algo.update(batch)
+    before = _floats(algo.average)
+    algo.renew_if_due(4)
+    algo.renew_if_due(32)
+    assert algo.shown is algo.held
+    assert all(torch.equal(a, b) for a, b in zip(_floats(algo.shown), before, strict=True))
+    for _ in range(HOLD_ANSWERS * 2 - 1):  # HOLD_ANSWERS answers' updates, 2 per answer
+        algo.update(batch)
+    assert algo.shown is algo.held
+    algo.update(batch)
+    assert algo.held is None and algo.shown is algo.average
+
+
+def test_an_undo_or_a_load_shows_nothing_older():
+    algo = _algo(shrink_perturb=0.5)
+    batch = _batch()
+    algo.update(batch)
+    algo.renew_if_due(4)
+    algo.renew_if_due(32)
+    assert algo.held is not None
+    state = algo.state_dict()
+    algo.restart_average()  # the trainer, during an old answer's undo
+    assert algo.held is None and algo.shown is algo.average
+    algo.renew_if_due(64)
+    assert algo.held is not None
+    algo.load_state_dict(state)
+    assert algo.held is None and algo.shown is algo.average

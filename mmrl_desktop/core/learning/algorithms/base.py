@@ -42,6 +42,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from mmrl_desktop.core.learning.replay import ReplayBuffer
 
 
+HOLD_ANSWERS = 8  # after a renewal the old average is shown for this many answers' updates
+
+
 @dataclass
 class Action:
     """What the policy shows for one task, for a batch of items (CPU tensors).
@@ -87,6 +90,7 @@ class Algorithm:
             self.average = copy.deepcopy(self.policy).eval()
             for p in self.average.parameters():
                 p.requires_grad_(False)
+        self.held: nn.Module | None = None  # the average before a renewal, shown for a while
         self._pairs: tuple[list, list, list, list] | None = None
 
     # ---------------------------------------------------------------- building blocks
@@ -112,7 +116,11 @@ class Algorithm:
     @property
     def shown(self) -> nn.Module:
         """The model that predicts for the user, the evaluation and the exports: the moving
-        average of the weights (``TrainConfig.weight_average``), else the trained policy."""
+        average of the weights (``TrainConfig.weight_average``), else the trained policy. Right
+        after a renewal, the average from before it, for ``HOLD_ANSWERS`` answers' updates: a
+        renewed model is near chance at first (docs/benchmarks.md §5m)."""
+        if self.held is not None:
+            return self.held
         return self.policy if self.average is None else self.average
 
     def _tensor_pairs(self) -> tuple[list, list, list, list]:
@@ -142,12 +150,20 @@ class Algorithm:
         torch._foreach_lerp_(avg_f, live_f, 1.0 - d)
         for a, m in zip(avg_o, live_o, strict=True):
             a.copy_(m)
+        if self.held is not None and n >= HOLD_ANSWERS * self.config.updates_per_event:
+            self.held = None  # the renewed average has caught up: shown from now on
 
     @torch.no_grad()
-    def restart_average(self) -> None:
-        """The average starts over from the weights as they are (after a renewal, a load)."""
+    def restart_average(self, hold: bool = False) -> None:
+        """The average starts over from the weights as they are (after a renewal, a load, an
+        undo). ``hold`` (a renewal): the average so far stays on show until the new one has
+        had ``HOLD_ANSWERS`` answers' updates; otherwise nothing older is shown."""
         if self.average is None:
             return
+        if not hold:
+            self.held = None
+        elif self.held is None:
+            self.held = copy.deepcopy(self.average)
         self.averaged = 0
         avg_f, live_f, avg_o, live_o = self._tensor_pairs()
         for a, m in zip(avg_f + avg_o, live_f + live_o, strict=True):
@@ -177,7 +193,7 @@ class Algorithm:
         seed = self.config.seed * 1_000_003 + answers
         renew.shrink_perturb(self.policy, 0.0 if refit else lam, seed)
         self.optimizer.state.clear()
-        self.restart_average()
+        self.restart_average(hold=True)
         self.renewed_at = answers
         return {
             "train/renewed_at_answers": float(answers),
@@ -265,6 +281,7 @@ class Algorithm:
         or with one that does not fit starts it over from the loaded weights."""
         if self.average is None:
             return
+        self.held = None
         try:
             self.average.load_state_dict(state["average"])
             self.averaged = int(state.get("averaged", 0))

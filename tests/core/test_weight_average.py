@@ -183,3 +183,16 @@ def test_an_undo_or_a_load_shows_nothing_older():
     assert algo.held is not None
     algo.load_state_dict(state)
     assert algo.held is None and algo.shown is algo.average
+
+
+def test_evaluate_shows_the_reference_model_itself_even_while_an_average_is_held():
+    from mmrl_desktop.core.evaluation.evaluate import _with_policy
+
+    algo = _algo(shrink_perturb=0.5)
+    batch = _batch()
+    algo.update(batch)
+    algo.renew_if_due(4)
+    algo.renew_if_due(32)
+    assert algo.held is not None
+    ref = _with_policy(algo, algo.reference)
+    assert ref.shown is algo.reference and algo.shown is algo.held

@@ -105,7 +105,7 @@ def current_source(trainer) -> str:
 
 def _with_policy(algorithm, policy):
     clone = copy.copy(algorithm)  # greedy() only reads the shown model, device and options
-    clone.policy, clone.average = policy, None  # ``policy`` is the model shown
+    clone.policy, clone.average, clone.held = policy, None, None  # ``policy`` is shown
     return clone
 
 

@@ -6,16 +6,16 @@
 the state of an algorithm just built for ``new_labels`` (the shapes to grow to); ``param_names``
 are that policy's ``named_parameters()`` names, in the optimiser's order.
 
-In the policy, the frozen reference policy and the weights' moving average, each task head (``heads.heads.<task>.weight`` /
-``.bias``, one row per label) keeps the rows of the labels it knew, moved to their new positions;
-a new label's row starts with zero weights and the mean of the old biases (an average prior, no
-opinion about any item). A task the checkpoint did not have keeps the fresh head. The optimiser's
-moments of a grown head are widened the same way (new rows: zero moments); the other parameters'
-state is carried over unchanged. When the saved optimiser state does not line up with the
-parameters it is dropped (the optimiser starts afresh; the weights are kept). Per-task algorithm
-state (``extra``, e.g. reinforce's baselines) keeps its known tasks; the default algorithm's graph
-posterior is recomputed from the answers at the next refresh, sized by the new label count.
-"""
+In the policy, the frozen reference policy and the weights' moving average (``average``), each task
+head (``heads.heads.<task>.weight`` / ``.bias``, one row per label) keeps the rows of the labels it
+knew, moved to their new positions; a new label's row starts with zero weights and the mean of the
+old biases (an average prior, no opinion about any item). A task the checkpoint did not have keeps
+the fresh head. The optimiser's moments of a grown head are widened the same way (new rows: zero
+moments); the other parameters' state is carried over unchanged. When the saved optimiser state
+does not line up with the parameters it is dropped (the optimiser starts afresh; the weights are
+kept). Per-task algorithm state (``extra``, e.g. reinforce's baselines) keeps its known tasks; the
+default algorithm's graph posterior is recomputed from the answers at the next refresh, sized by
+the new label count."""
 
 from __future__ import annotations
 

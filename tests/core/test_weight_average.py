@@ -169,13 +169,18 @@ def test_after_a_renewal_the_old_average_is_shown_until_the_new_one_caught_up():
     assert algo.held is None and algo.shown is algo.average
 
 
-def test_an_undo_or_a_load_shows_nothing_older():
+def _renewed():
+    """An algorithm one update in, renewed at 32 answers: its old average held."""
     algo = _algo(shrink_perturb=0.5)
-    batch = _batch()
-    algo.update(batch)
-    algo.renew_if_due(4)
+    algo.update(_batch())
+    algo.renew_if_due(4)  # the first call notes the renewal it already had: none
     algo.renew_if_due(32)
     assert algo.held is not None
+    return algo
+
+
+def test_an_undo_or_a_load_shows_nothing_older():
+    algo = _renewed()
     state = algo.state_dict()
     algo.restart_average()  # the trainer, during an old answer's undo
     assert algo.held is None and algo.shown is algo.average
@@ -188,11 +193,6 @@ def test_an_undo_or_a_load_shows_nothing_older():
 def test_evaluate_shows_the_reference_model_itself_even_while_an_average_is_held():
     from mmrl_desktop.core.evaluation.evaluate import _with_policy
 
-    algo = _algo(shrink_perturb=0.5)
-    batch = _batch()
-    algo.update(batch)
-    algo.renew_if_due(4)
-    algo.renew_if_due(32)
-    assert algo.held is not None
+    algo = _renewed()
     ref = _with_policy(algo, algo.reference)
     assert ref.shown is algo.reference and algo.shown is algo.held

@@ -16,8 +16,8 @@ without it), ``-grow<x>`` (renew when the answers grew × x, not 2), ``-ema<d>``
 moving average, decay d, restarted at each renewal, is the model evaluated), ``-refit<n>`` (a
 full reset's burst is n updates, not b·t), ``-recent<f>`` (a share f of each batch from the
 newest eighth of the answers), ``-norepay`` (the burst is extra, not repaid), ``-bal`` (the least
-replayed answers first), ``-big`` (the large-image design even at ≤ 16 px); ``pol<side>`` takes any side
-(``pol8``: the tiny digits design; ``pol16``: digits upsampled to 16 px).
+replayed answers first), ``-big`` (the large-image design even at ≤ 16 px); ``pol<side>`` takes
+any side (``pol8``: the tiny digits design; ``pol16``: digits upsampled to 16 px).
 Seed 0, shapes, 300: anchor .78; the policy with the anchor's loop .85 (64 px) / .92 (32 px);
 streamed: .83 (2×2-mean stem, now the default) against .41/.37 with the old learned stride-2
 stem (docs/benchmarks.md §5c). Eleventh session, streamed at 300 answers, seeds 0/1/3/4: .784 /

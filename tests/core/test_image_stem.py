@@ -42,3 +42,30 @@ def test_128px_and_odd_sides_come_down_to_the_working_side():
         with torch.no_grad():
             out = policy({"image": torch.rand(2, 1, side, side)})["label"]
         assert out.shape == (2, 3) and torch.isfinite(out).all()
+
+
+def test_the_conv_maps_are_channels_last_and_compute_what_the_plain_layout_does():
+    """oneDNN's native layout (ADR 0023): the conv weights are channels-last from
+    the start, stay so through a checkpoint's contiguous tensors, and the outputs and gradients
+    are those of the same weights in the plain layout (within float rounding)."""
+    torch.manual_seed(0)
+    for channels, side in ((3, 32), (1, 64)):
+        model = _policy(side, channels)
+        convs = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+        assert not convs[1].is_contiguous()  # a 3×3 kernel over 32 channels: a real reorder
+        plain = _policy(side, channels)
+        plain.to(memory_format=torch.contiguous_format)
+        plain.load_state_dict({k: v.contiguous() for k, v in model.state_dict().items()})
+        model.load_state_dict({k: v.contiguous() for k, v in model.state_dict().items()})
+        assert all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+        x = torch.rand(6, channels, side, side)
+        outs = []
+        for net in (model, plain):
+            net.zero_grad()
+            y = net({"image": x})["label"]
+            y.pow(2).sum().backward()
+            first = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+            outs.append((y.detach(), first.weight.grad.contiguous()))
+        torch.testing.assert_close(outs[0][0], outs[1][0], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(outs[0][1], outs[1][1], rtol=1e-4, atol=1e-5)

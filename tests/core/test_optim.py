@@ -76,6 +76,12 @@ def test_mismatched_state_is_refused():
     small = AdamW(list(other.parameters())[:2])
     with pytest.raises(ValueError):
         opt.load_state_dict(small.state_dict())
+    other_opt = AdamW(other.parameters())
+    _train(other, other_opt, 1)
+    wrong = other_opt.state_dict()
+    wrong["state"][0] = {k: v[..., :1] if v.dim() else v for k, v in wrong["state"][0].items()}
+    with pytest.raises(ValueError, match="moment of shape"):  # copy_ would have broadcast it
+        opt.load_state_dict(wrong)
 
 
 def test_training_never_imports_dynamo():
@@ -131,10 +137,73 @@ def _ops_of_one_step(n_layers: int) -> list[str]:
     return counted.ops
 
 
-def test_a_step_is_a_fixed_number_of_multi_tensor_kernel_calls():
-    """torch's foreach kernels update every parameter in one call per operation: the tensor
-    kernels dispatched from Python do not grow with the number of parameter tensors (only the
-    reads of each tensor's step count for its bias correction do, as in torch.optim.AdamW)."""
+def test_a_step_is_a_fixed_number_of_kernel_calls():
+    """On the CPU torch's fused kernel updates every parameter in one call (elsewhere the
+    multi-tensor kernels, one call per operation): the tensor kernels dispatched from Python do
+    not grow with the number of parameter tensors (only the reads of each tensor's step count
+    for its bias correction may, as in torch.optim.AdamW)."""
     few, many = _ops_of_one_step(1), _ops_of_one_step(12)  # 2 and 24 parameter tensors
     kernels = [[op for op in ops if "_local_scalar_dense" not in op] for ops in (few, many)]
-    assert kernels[0] == kernels[1] and any("_foreach_" in op for op in kernels[1])
+    assert kernels[0] == kernels[1] and any("_fused_adamw" in op for op in kernels[1])
+
+
+def test_the_fused_cpu_step_matches_the_multi_tensor_kernels():
+    """The fused kernel (CPU) and the multi-tensor one (what a GPU runs) agree within float
+    rounding after many steps, so a model trained on either is the same model."""
+    from torch.optim.adamw import adamw
+
+    torch.manual_seed(0)
+    shapes = [(32, 3, 3, 3), (32,), (128, 64), (10,)]
+    start = [torch.randn(s) for s in shapes]
+    ends = []
+    for fused in (True, False):
+        params = [p.clone() for p in start]
+        m, v = [torch.zeros(s) for s in shapes], [torch.zeros(s) for s in shapes]
+        steps = [torch.tensor(0.0) for _ in shapes]
+        gen = torch.Generator().manual_seed(1)
+        for _ in range(100):
+            grads = [torch.randn(s, generator=gen) for s in shapes]
+            adamw(params, grads, m, v, [], steps, foreach=not fused, fused=fused or None,
+                  has_complex=False, amsgrad=False, beta1=0.9, beta2=0.999, lr=1e-3,
+                  weight_decay=0.01, eps=1e-8, maximize=False)  # fmt: skip
+        ends.append(params)
+    for a, b in zip(*ends, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_channels_last_model_resumes_from_a_checkpoint_as_if_never_stopped():
+    """The image CNN's conv weights are channels-last (ADR 0023) and a checkpoint stores every
+    tensor contiguous. The fused CPU kernel walks a weight and its moments in memory order, so
+    moments loaded in the checkpoint's layout would be applied to the wrong weights: they must
+    take their parameter's layout, and the resumed run must continue exactly."""
+    from mmrl_desktop.core.learning.checkpoints import flatten_state, unflatten_state
+
+    def net():
+        torch.manual_seed(0)
+        m = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 4, 3))
+        return m.to(memory_format=torch.channels_last)
+
+    def train(m, opt, steps, seed):
+        gen = torch.Generator().manual_seed(seed)
+        for _ in range(steps):
+            x = torch.randn(4, 3, 9, 9, generator=gen).contiguous(memory_format=torch.channels_last)
+            opt.zero_grad(set_to_none=True)
+            m(x).pow(2).mean().backward()
+            opt.step()
+
+    a = net()
+    opt_a = AdamW(a.parameters(), lr=1e-2)
+    train(a, opt_a, 3, seed=1)
+    tensors, skeleton = flatten_state({"policy": a.state_dict(), "optimizer": opt_a.state_dict()})
+    saved = unflatten_state({k: v.clone() for k, v in tensors.items()}, skeleton)  # contiguous
+    assert not saved["optimizer"]["state"][2]["exp_avg"].is_contiguous(
+        memory_format=torch.channels_last
+    )
+    b = net()
+    b.load_state_dict(saved["policy"])
+    opt_b = AdamW(b.parameters(), lr=1)
+    opt_b.load_state_dict(saved["optimizer"])
+    train(a, opt_a, 3, seed=2)
+    train(b, opt_b, 3, seed=2)
+    for x, y in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(x, y, rtol=0, atol=0)

@@ -5,14 +5,17 @@ call imports ``torch._dynamo`` — and with it sympy and Triton, for a compiler 
 (its memory and time: docs/adr/0006-own-adamw.md). The desktop app's memory budget
 (docs/benchmarks.md §2b, ≤ 1 GB with the demo after 1,000 clicks) cannot afford that.
 
-The update is torch's own: ``step`` calls the functional ``torch.optim.adamw.adamw`` with
-``foreach=True`` (decoupled weight decay, bias-corrected moments, amsgrad off), a plain function
-that imports nothing (the dynamo wrapper around it only acts while compiling). Its multi-tensor
-kernels update every parameter in one call per operation, bit for bit like the per-tensor loop
-this module had before, and ``state_dict()`` has ``torch.optim.AdamW``'s layout, so checkpoints
-written by either load into the other. ``register_step_pre_hook`` calls ``hook(optimizer, args,
-kwargs)`` before each step, as torch's does (``core/learning/distributed.py`` averages gradients
-there).
+The update is torch's own: ``step`` calls the functional ``torch.optim.adamw.adamw``
+(decoupled weight decay, bias-corrected moments, amsgrad off), a plain function that imports
+nothing (the dynamo wrapper around it only acts while compiling). On the CPU it runs torch's fused
+kernel (``fused=True``: one pass over each parameter and its moments; the demo model's step took
+~1 ms instead of 3-4 ms, equal to the multi-tensor kernels within float rounding, 2e-7 after 100
+steps); elsewhere the multi-tensor kernels (``foreach=True``: CUDA's fused kernel would want the
+step counters on the GPU, which would change the checkpoint layout). ``state_dict()`` has
+``torch.optim.AdamW``'s layout, so checkpoints written by either load into the other; loaded
+moments take their parameter's memory layout (the fused kernel needs it).
+``register_step_pre_hook`` calls ``hook(optimizer, args, kwargs)`` before each step, as torch's
+does (``core/learning/distributed.py`` averages gradients there).
 """
 
 from __future__ import annotations
@@ -96,14 +99,24 @@ class AdamW:
                 continue
             states = [self.state.get(p) or self._new_state(p) for p in params]
             beta1, beta2 = group["betas"]
-            functional_adamw(  # torch.optim.AdamW's own multi-tensor kernels, called directly
+            fused = all(  # the fused kernel needs each moment in its parameter's layout
+                p.device.type == "cpu"
+                and p.is_floating_point()
+                and p.grad.stride()
+                == p.stride()
+                == s["exp_avg"].stride()
+                == s["exp_avg_sq"].stride()
+                for p, s in zip(params, states, strict=True)
+            )
+            functional_adamw(  # torch.optim.AdamW's own kernels, called directly
                 params,
                 [p.grad for p in params],
                 [s["exp_avg"] for s in states],
                 [s["exp_avg_sq"] for s in states],
                 [],  # max_exp_avg_sqs: no amsgrad
                 [s["step"] for s in states],
-                foreach=True,
+                foreach=not fused,
+                fused=fused or None,
                 has_complex=any(torch.is_complex(p) for p in params),
                 amsgrad=False,
                 beta1=beta1,
@@ -168,6 +181,20 @@ class AdamW:
                 continue
             self.state[p] = {
                 "step": torch.as_tensor(value["step"], dtype=torch.float32).clone().cpu(),
-                "exp_avg": value["exp_avg"].to(p.device, p.dtype).clone(),
-                "exp_avg_sq": value["exp_avg_sq"].to(p.device, p.dtype).clone(),
+                "exp_avg": _like(p, value["exp_avg"]),
+                "exp_avg_sq": _like(p, value["exp_avg_sq"]),
             }
+
+
+def _like(p: torch.Tensor, saved: torch.Tensor) -> torch.Tensor:
+    """A moment read from a checkpoint (contiguous there) in ``p``'s memory layout: the fused
+    CPU kernel walks a parameter and its moments element by element in memory order, so a
+    contiguous moment beside a channels-last conv weight would be updated against the wrong
+    weights (ADR 0023; ``tests/core/test_optim.py``). Another shape is refused (``copy_`` alone
+    would broadcast it)."""
+    if saved.shape != p.shape:
+        raise ValueError(
+            f"loaded state dict has a moment of shape {tuple(saved.shape)} for a parameter of "
+            f"shape {tuple(p.shape)}"
+        )
+    return torch.empty_like(p).copy_(saved)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from mmrl_desktop.core.data.store import Prediction
@@ -65,7 +66,9 @@ def test_predict_items_and_retraction(tmp_path):
     trainer.close()
 
 
-def test_nan_rolls_back_and_keeps_running(tmp_path):
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_nan_rolls_back_and_keeps_running(tmp_path, bad):
+    """One non-finite weight anywhere (the check sums the weights) rolls the update back."""
     project = digits_project(tmp_path)
     answer(project, 4)
     trainer = Trainer(project, device="cpu", checkpoints=False)
@@ -77,7 +80,7 @@ def test_nan_rolls_back_and_keeps_running(tmp_path):
     def poisoned(batch):
         out = real_update(batch)
         with torch.no_grad():
-            next(trainer.algorithm.policy.parameters()).fill_(float("nan"))
+            list(trainer.algorithm.policy.parameters())[-1].view(-1)[-1] = bad
         return out
 
     trainer.algorithm.update = poisoned

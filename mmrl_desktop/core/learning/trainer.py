@@ -409,8 +409,11 @@ class Trainer(TrainerPredictions):
     def _finite(self, metrics: dict[str, float]) -> bool:
         if not all(math.isfinite(v) for v in metrics.values()):
             return False
-        params = [p.detach() for p in self.algorithm.policy.parameters()]
-        return bool(torch.stack([torch.isfinite(p).all() for p in params]).all())
+        # a NaN or an infinity anywhere makes the sum of sums non-finite (finite weights would
+        # need |w| ~1e32 to overflow it): 0.4 ms for the demo model where isfinite() per tensor
+        # took 4.6 ms of each update
+        sums = [p.detach().float().sum() for p in self.algorithm.policy.parameters()]
+        return bool(torch.isfinite(torch.stack(sums).sum()))
 
     def _bump_version(self, metrics: dict[str, float]) -> None:
         self.model_version += 1

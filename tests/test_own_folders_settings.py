@@ -62,3 +62,24 @@ def test_one_jsonl_holds_the_baseline_and_the_runs_with_settings(tmp_path):
     text = setting_runs.table(str(path), str(path), [30, 60])
     assert "| words | supervised | 0 | 0.300 / 0.500 | 0.400 / 0.500 | +0.100 / +0.000 |" in text
     assert text.count("| words |") == 1
+
+
+def test_rows_that_record_their_points_give_the_ones_asked_for(tmp_path):
+    """A run at more points than the table's (30, 45, 60) pairs on the shared ones; a row
+    without a point asked for is left out."""
+    path = tmp_path / "points.jsonl"
+    rows = [
+        {"set": "glyphs", "seed": 0, "algorithm": "supervised", "settings": {},
+         "points": [30, 45, 60], "acc": [0.2, 0.3, 0.4]},
+        {"set": "glyphs", "seed": 0, "algorithm": "supervised", "settings": {"refit_until": 64},
+         "points": [30, 45, 60], "acc": [0.3, 0.35, 0.6]},
+        {"set": "glyphs", "seed": 1, "algorithm": "supervised", "settings": {},
+         "points": [30], "acc": [0.1]},
+        {"set": "glyphs", "seed": 1, "algorithm": "supervised", "settings": {"refit_until": 64},
+         "points": [30, 60], "acc": [0.9, 0.9]},  # its baseline lacks 60: left out
+    ]  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    text = setting_runs.table(str(path), str(path), [30, 60])
+    assert "| glyphs | supervised | 0 | 0.200 / 0.400 | 0.300 / 0.600 | +0.100 / +0.200 |" in text
+    assert setting_runs.at_points(rows[0], [45]) == [0.3]
+    assert setting_runs.at_points({"acc": [0.5, 0.6]}, [30, 60]) == [0.5, 0.6]  # an older row

@@ -43,12 +43,24 @@ def _base_curves(path: str) -> dict:
     if path.endswith(".jsonl"):
         with open(path, encoding="utf-8") as fh:
             rows = [json.loads(line) for line in fh if line.strip()]
-        return {(r["set"], r["algorithm"], r["seed"]): r["acc"] for r in rows if _plain(r)}
+        return {(r["set"], r["algorithm"], r["seed"]): r for r in rows if _plain(r)}
     names = {report.APP_SUPERVISED: "supervised", report.APP_DEFAULT: "default"}
     with open(path, encoding="utf-8") as fh:
         runs = json.load(fh)["runs"]
-    return {(r["set"], names[r["learner"]], r["seed"]): [c["accuracy"] for c in r["curve"]]
+    return {(r["set"], names[r["learner"]], r["seed"]): {"acc": [c["accuracy"] for c in r["curve"]],
+            "points": [c["feedback"] for c in r["curve"]]}
             for r in runs if r["learner"] in names and not r.get("error")}  # fmt: skip
+
+
+def at_points(row: dict, points: list[int]) -> list[float] | None:
+    """``row``'s accuracies at ``points``: a row that records its own ``points`` (runs since the
+    nineteenth session, which may hold more) gives those asked for; an older row, its ``acc``
+    when it has one per point; None when it lacks a point."""
+    have = row.get("points")
+    if have is None:
+        return row["acc"] if len(row["acc"]) == len(points) else None
+    by = dict(zip(have, row["acc"], strict=True))
+    return [by[p] for p in points] if all(p in by for p in points) else None
 
 
 def table(out: str, base_path: str, points: list[int]) -> str:
@@ -65,8 +77,9 @@ def table(out: str, base_path: str, points: list[int]) -> str:
         key = (r["set"], r["algorithm"], r["seed"])
         if ".jsonl" in base_path and _plain(r):
             continue  # a baseline itself
-        if key in base and len(r["acc"]) == len(points):
-            rows.setdefault(key[:2], []).append((r["seed"], r["acc"], base[key]))
+        mine, theirs = at_points(r, points), key in base and at_points(base[key], points)
+        if mine and theirs:
+            rows.setdefault(key[:2], []).append((r["seed"], mine, theirs))
     head = " / ".join(map(str, points))
     lines = [f"| set | learner | seeds | without, {head} | with, {head} | with − without |",
              "|---|---|---|---|---|---|"]  # fmt: skip
@@ -94,8 +107,9 @@ def with_anchors(out: str, base_path: str, points: list[int]) -> str:
     runs = [r for r in base["runs"]
             if r["learner"] not in report.APP_LEARNERS and (r["set"], r["seed"]) in seeds]  # fmt: skip
     for r in mine:
-        if r["set"] in base.get("sets", {}) and len(r["acc"]) == len(points):
-            curve = [{"feedback": p, "accuracy": a} for p, a in zip(points, r["acc"], strict=True)]
+        acc = at_points(r, points)
+        if r["set"] in base.get("sets", {}) and acc:
+            curve = [{"feedback": p, "accuracy": a} for p, a in zip(points, acc, strict=True)]
             runs.append({"set": r["set"], "learner": names[r["algorithm"]], "seed": r["seed"],
                          "curve": curve, "seconds": r["s"]})  # fmt: skip
     return report.table({**base, "runs": runs})
@@ -143,7 +157,8 @@ def run_one(out: str, name: str, seed: int, algorithm: str, settings: dict, poin
     r = run_bench(str(folder), algorithm, points, seed=seed, holdout=0.3, device="cpu",
                   algorithm_settings=alg, model_settings=extra.get("model"))  # fmt: skip
     row = {"set": name, "seed": seed, "algorithm": algorithm, "settings": settings, **extra,
-           "acc": [c["accuracy"] for c in r["curve"]], "s": round(time.time() - t)}  # fmt: skip
+           "points": [c["feedback"] for c in r["curve"]], "acc": [c["accuracy"] for c in r["curve"]],
+           "ups": [c["thumbs_up_rate"] for c in r["curve"]], "s": round(time.time() - t)}  # fmt: skip
     print(row, flush=True)
     with open(out, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(row) + "\n")

@@ -50,4 +50,16 @@ def test_the_table_pairs_a_thumbs_run_with_supervised_of_the_same_seed(tmp_path)
     assert recs[0]["m"] == pytest.approx(m)
     assert recs[0]["sup_at_m"] == pytest.approx(0.3 + 0.4 * (m - 30) / 70)  # between 30 and 100
     text = bits.table(recs, 300)
-    assert "| glyphs (0) | 0.500 | 0.900 | 0.56 | 0.500 | 300 | 90 |" in text
+    assert "| glyphs (0) | 0.500 | 0.900 | 0.56 | 0.500 | 0.500 | 300 | 90 |" in text
+    assert "👍 share 31–300" in text
+
+
+def test_the_share_since_the_last_point_is_of_the_answers_between():
+    """Cumulative 👍 .2 at 50 and .6 at 100: answers 51–100 were 👍 at 1.0."""
+    rows = {
+        ("words", 0, "default"): {"points": [50, 100], "acc": [0.2, 0.5], "ups": [0.2, 0.6]},
+        ("words", 0, "supervised"): {"points": [50, 100], "acc": [0.4, 0.7], "ups": [0.3, 0.5]},
+    }
+    (rec,) = bits.per_seed(rows, 100, {"words": 8})
+    assert rec["last"] == pytest.approx(1.0) and rec["since"] == 50
+    assert rec["bits"] == pytest.approx(50 * bits.binary_entropy(0.2))

@@ -15,6 +15,10 @@ answers draws that much more from each bit than the supervised learner does from
 
     python -m benchmarks.own_folders.bits --results RUNS.jsonl[,MORE.jsonl] [--out TABLE.md]
 
+The 👍 share since the previous point is how often the label the learner *showed* was right
+there (ε's uniform picks included): beside the held-out accuracy of its network it says whether
+the learner acts on what its network knows.
+
 ``RUNS``: ``setting_runs.py`` rows without settings that record their points and 👍 rates
 (``points``, ``ups``; since the nineteenth session), thumbs only (``default``) and
 ``supervised`` of the same sets and seeds.
@@ -85,12 +89,15 @@ def per_seed(rows: dict, point: int, classes: dict[str, int]) -> list[dict]:
         if alg != "default" or s is None or point not in t["points"] or point not in s["points"]:
             continue
         bits = answer_bits(t["points"], t["ups"], point)
+        i = t["points"].index(point)
+        before, n0 = (t["ups"][i - 1], t["points"][i - 1]) if i else (0.0, 0)
+        last = (t["ups"][i] * point - before * n0) / (point - n0)  # 👍 share since the last point
         m = bits / math.log2(classes[name])
         out.append({
             "set": name, "seed": seed,
             "thumbs": t["acc"][t["points"].index(point)],
             "supervised": s["acc"][s["points"].index(point)],
-            "up": t["ups"][t["points"].index(point)],
+            "up": t["ups"][i], "last": last, "since": n0,
             "bits": bits, "m": m,
             "sup_at_m": accuracy_at(s["points"], s["acc"], m),
             "first": s["points"][0], "sup_first": s["acc"][0],
@@ -100,9 +107,11 @@ def per_seed(rows: dict, point: int, classes: dict[str, int]) -> list[dict]:
 
 def table(records: list[dict], point: int) -> str:
     """Markdown, one row per set: means over its seeds."""
-    head = (f"| set (seeds) | thumbs @{point} | `supervised` @{point} | ratio | 👍 share | bits ≤ | "
-            f"equal-information answers | `supervised` there | thumbs − that |")  # fmt: skip
-    lines = [head, "|---|---|---|---|---|---|---|---|---|"]
+    since = records[0]["since"] if records else 0
+    head = (f"| set (seeds) | thumbs @{point} | `supervised` @{point} | ratio | 👍 share | "
+            f"👍 share {since + 1}–{point} | bits ≤ | equal-information answers | "
+            f"`supervised` there | thumbs − that |")  # fmt: skip
+    lines = [head, "|---|---|---|---|---|---|---|---|---|---|"]
     for name in dict.fromkeys(r["set"] for r in records):
         rs = [r for r in records if r["set"] == name]
 
@@ -118,7 +127,8 @@ def table(records: list[dict], point: int) -> str:
             cells = f"< {rs[0]['first']} answers (`supervised` {mean('sup_first'):.3f} there) | —"
         lines.append(
             f"| {name} ({seeds}) | {mean('thumbs'):.3f} | {mean('supervised'):.3f} | "
-            f"{mean('thumbs') / mean('supervised'):.2f} | {mean('up'):.3f} | {mean('bits'):.0f} | "
+            f"{mean('thumbs') / mean('supervised'):.2f} | {mean('up'):.3f} | {mean('last'):.3f} | "
+            f"{mean('bits'):.0f} | "
             f"{mean('m'):.0f} | {cells} |"
         )
     return "\n".join(lines)

@@ -95,7 +95,7 @@ def per_seed(rows: dict, point: int, classes: dict[str, int]) -> list[dict]:
         m = bits / math.log2(classes[name])
         out.append({
             "set": name, "seed": seed,
-            "thumbs": t["acc"][t["points"].index(point)],
+            "thumbs": t["acc"][i],
             "supervised": s["acc"][s["points"].index(point)],
             "up": t["ups"][i], "last": last, "since": n0,
             "bits": bits, "m": m,

@@ -50,6 +50,21 @@ def snapshot(tr, t: int) -> dict:
         out[f"acc_{name}"] = round(float(hit[un].mean()), 3) if un.any() else None
         out[f"acc_{name}_answered"] = round(float(hit[answered].mean()), 3)
         out[f"score_{name}"] = round(float(np.mean(gv.scores.get(name, [np.nan]))), 3)
+        if name in gv.label_scores:
+            out[f"label_score_{name}"] = round(float(np.mean(gv.label_scores[name])), 3)
+        if name in gv.logs and gv.candidates():
+            from collections import deque
+
+            from mmrl_desktop.core.learning.graph_views import _paired_z, _tempered
+
+            base = gv.candidates()[0]
+            e = gv.o.answer_noise
+            out[f"z_{name}"] = round(_paired_z(gv.scores[name], gv.scores[base]), 2)
+            out[f"zlab_{name}"] = round(_paired_z(gv.label_scores[name], gv.label_scores[base]), 2)
+            mine, theirs = _tempered(list(gv.logs[name]), e), _tempered(list(gv.logs[base]), e)
+            out[f"ztemp_{name}"] = round(_paired_z(deque(mine[2]), deque(theirs[2])), 2)
+            out[f"tau_{name}"] = round(mine[0], 2)
+            out[f"conf_{name}"] = round(float(p[un].max(1).mean()), 3) if un.any() else None
     tgt = alg.targets.get(DEFAULT_TASK)
     if tgt is not None:
         w = alg.target_weight[DEFAULT_TASK].numpy()

@@ -378,3 +378,47 @@ def test_the_rate_gate_does_not_open_for_a_posterior_that_only_foretells_the_thu
     assert gate("rate") < 0.1  # (the temperature grid fits the rate only to a step)
     with pytest.raises(UserError):
         parse_options(DefaultOptions, {"gate_baseline": "coin"}, "default")
+
+
+def test_the_calibrated_switch_moves_to_the_view_that_ranks_labels_right():
+    """switch_score = calibrated: the switch compares the views at the power of each posterior
+    that fits the answers best. An overconfident view right on 80 % of the items loses to a
+    timid one right on 60 % when every answer's log-probability is compared as it stands (its
+    few confident mistakes cost more than its many right calls gain); calibrated, it wins."""
+    rng = np.random.default_rng(0)
+    n, k = 120, 3
+    y = rng.integers(0, k, n)
+
+    def view(acc, conf):
+        top = np.where(rng.random(n) < acc, y, (y + rng.integers(1, k, n)) % k)
+        q = np.full((n, k), (1 - conf) / (k - 1))
+        q[np.arange(n), top] = conf
+        return q
+
+    timid, sure = view(0.6, 0.45), view(0.8, 0.99999)
+    wrong = (y + rng.integers(1, k, n)) % k
+    rows = [Row(e, str(e), "label", int(wrong[e]), -1, 0.5, -1) for e in range(n)]
+    chosen = {}
+    for rule in ("answers", "calibrated"):
+        opts = DefaultOptions(view_min_labels=30, switch_score=rule)
+        chosen[rule] = _scored(opts, {"pixels": timid, "hog": sure}, rows, k).chosen
+    assert chosen == {"answers": "pixels", "calibrated": "hog"}
+    with pytest.raises(UserError):
+        parse_options(DefaultOptions, {"switch_score": "votes"}, "default")
+
+
+def test_the_label_score_of_a_thumb_is_unbiased_whatever_label_the_acting_showed():
+    """switch_score = labels: over the acting distribution μ, a 👍 on the shown label weighted by
+    1 / μ(shown) sums to the log-probability the view gave the true label, whichever view the
+    acting followed; a 👎 counts 0 for every view, a correction its label's log-probability."""
+    from mmrl_desktop.core.learning.graph_views import _label_score
+
+    q, noise, y = np.array([0.1, 0.6, 0.3]), 0.05, 2
+    p = (1 - noise) * q + noise / 3
+    for mu in (np.array([0.2, 0.5, 0.3]), np.array([0.7, 0.2, 0.1])):
+        rows = [Row(s, "0", "label", s, 1 if s == y else -1, float(mu[s]), -1) for s in range(3)]
+        expected = sum(mu[s] * _label_score(q, r, noise) for s, r in enumerate(rows))
+        assert expected == pytest.approx(np.log(p[y]))
+    assert _label_score(q, Row(0, "0", "label", 0, -1, 0.5, 1), noise) == pytest.approx(
+        np.log(p[1])
+    )

@@ -97,6 +97,14 @@ class DefaultOptions:
         "power that fits them best: its ranking, not its confidence, counts), loglik (the "
         "answer's log-probability) or brier (squared error of the predicted thumb, bounded)",
     )
+    switch_score: str = _opt(
+        "answers",
+        "what view_choice switch compares the views on: answers (the log-probability of every "
+        "answer), calibrated (the same, each view's posterior raised to the power that fits "
+        "those answers best) or labels (the log-probability each view gave the labels the "
+        "answers revealed: a correction's label, a thumbs-up's shown label weighted by 1 / its "
+        "propensity; a thumbs-down counts for no view)",
+    )
     view_window: int = _opt(150, "the views and the network are scored on this many recent answers")
     view_z: float = _opt(
         2.0,
@@ -144,6 +152,8 @@ class DefaultOptions:
             raise UserError("default: gate_baseline is uniform or rate.")
         if self.view_score not in ("brier", "loglik", "calibrated"):
             raise UserError("default: view_score is calibrated, loglik or brier.")
+        if self.switch_score not in ("answers", "calibrated", "labels"):
+            raise UserError("default: switch_score is answers, calibrated or labels.")
         if self.view_window < 1 or self.view_min_labels < 0 or self.net_temper < 0:
             raise UserError("default: view_window ≥ 1, view_min_labels ≥ 0 and net_temper ≥ 0.")
         if not 0.0 < self.answer_noise < 0.5:

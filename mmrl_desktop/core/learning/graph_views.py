@@ -66,6 +66,7 @@ class GraphViews:
         self.q: dict[str, dict[str, np.ndarray]] = {}  # view → task → graph posterior [n, K]
         self.net: dict[str, np.ndarray] = {}  # task → the network's probabilities [n, K]
         self.scores: dict[str, deque] = {}  # candidate → log-lik of recent held-back answers
+        self.label_scores: dict[str, deque] = {}  # view → its labels' score (switch_score)
         self.seen: set[int] = set()  # event ids already scored
         self.mixed: dict[str, np.ndarray] = {}  # task → the posterior acted on [n, K]
         self.chosen = ""
@@ -175,6 +176,8 @@ class GraphViews:
                 if name in self.q:  # a view: its row kept for the calibrated score
                     log = self.logs.setdefault(name, deque(maxlen=self.o.view_window))
                     log.append((q[i].copy(), r))
+                    lab = self.label_scores.setdefault(name, deque(maxlen=self.o.view_window))
+                    lab.append(_label_score(q[i], r, e))
                 score = _score(
                     q[i], r, e, "loglik" if self.o.view_score == "calibrated" else self.o.view_score
                 )
@@ -195,7 +198,8 @@ class GraphViews:
             return
         if not self.mixing:
             base = cands[0]
-            gain = {c: _paired_z(self.scores[c], self.scores[base]) for c in cands[1:]}
+            by = self._switch_scores(cands)
+            gain = {c: _paired_z(by[c], by[base]) for c in cands[1:]}
             best = max(gain, key=lambda c: gain[c], default=base)
             self.chosen = best if gain.get(best, 0.0) > self.o.view_z else base
             self.weights = {self.chosen: 1.0}
@@ -205,6 +209,19 @@ class GraphViews:
             return
         z = _paired_z(net, self.scores[self.chosen])
         self.net_weight = float(np.clip(self.o.net_temper * (z - self.o.view_z), 0.0, 1.0))
+
+    def _switch_scores(self, cands: list[str]) -> dict[str, deque]:
+        """Each candidate's scores on the same recent answers, as ``switch_score`` asks:
+        answers (``scores``), calibrated (each view's posterior at the power that foretold these
+        answers best: two views are compared by how they rank the labels, not by how flat their
+        posteriors happen to be) or labels (``label_scores``)."""
+        if self.o.switch_score == "labels":
+            return {c: self.label_scores.get(c, deque()) for c in cands}
+        if self.o.switch_score == "calibrated" and all(c in self.logs for c in cands):
+            n = min(len(self.logs[c]) for c in cands)
+            e = self.o.answer_noise
+            return {c: deque(_tempered(list(self.logs[c])[-n:], e)[2]) for c in cands}
+        return {c: self.scores.get(c, deque()) for c in cands}
 
     def _mixture(self, cands: list[str]) -> None:
         """Weights ∝ exp(the sum of each view's scores on the same recent answers): the
@@ -270,6 +287,24 @@ def _score(q: np.ndarray, r, noise: float, rule: str) -> float:
     if r.corrected >= 0:
         return -float((((np.arange(len(q)) == r.corrected) - q) ** 2).sum())
     return -float(((r.reward > 0) - q[r.shown]) ** 2)
+
+
+PROPENSITY_FLOOR = 0.05  # a 👍's importance weight is at most 1 / this
+
+
+def _label_score(q: np.ndarray, r, noise: float) -> float:
+    """An unbiased estimate, from one answer, of the log-probability ``q`` (mixed with ``noise``
+    of uniform) gives the item's true label: a correction names it; a 👍 names it too, weighted
+    by 1 / the propensity of the label shown (so the labels the acting posterior shows most are
+    not favoured: over the acting distribution the weighted 👍 sum to log q(true label)); a 👎
+    adds 0 to every view. The views are compared on the labels the answers revealed, not on the
+    many 👎 every view foretells alike (switch_score labels)."""
+    p = (1 - noise) * q + noise / len(q)
+    if r.corrected >= 0:
+        return float(np.log(p[r.corrected]))
+    if r.reward > 0 and r.shown >= 0:
+        return float(np.log(p[r.shown])) / max(float(r.propensity), PROPENSITY_FLOOR)
+    return 0.0
 
 
 TEMPERATURES = np.geomspace(0.1, 10.0, 31)

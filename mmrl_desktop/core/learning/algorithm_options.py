@@ -105,6 +105,12 @@ class DefaultOptions:
         "answers revealed: a correction's label, a thumbs-up's shown label weighted by 1 / its "
         "propensity; a thumbs-down counts for no view)",
     )
+    switch_from: str = _opt(
+        "first",
+        "what a view must beat by view_z standard errors for the switch to move the graph to "
+        "it: first (the first of graph_views, which the graph goes back to otherwise) or current "
+        "(the view the graph is on now, which it keeps otherwise)",
+    )
     view_window: int = _opt(150, "the views and the network are scored on this many recent answers")
     view_z: float = _opt(
         2.0,
@@ -154,6 +160,8 @@ class DefaultOptions:
             raise UserError("default: view_score is calibrated, loglik or brier.")
         if self.switch_score not in ("answers", "calibrated", "labels"):
             raise UserError("default: switch_score is answers, calibrated or labels.")
+        if self.switch_from not in ("first", "current"):
+            raise UserError("default: switch_from is first or current.")
         if self.view_window < 1 or self.view_min_labels < 0 or self.net_temper < 0:
             raise UserError("default: view_window ≥ 1, view_min_labels ≥ 0 and net_temper ≥ 0.")
         if not 0.0 < self.answer_noise < 0.5:

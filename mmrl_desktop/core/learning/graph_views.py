@@ -197,9 +197,11 @@ class GraphViews:
                 self.weights = {self.chosen: 1.0} if self.chosen else {}
             return
         if not self.mixing:
-            base = cands[0]
+            base = cands[0]  # switch_from first; current: the view the graph is on now
+            if self.o.switch_from == "current" and self.chosen in cands:
+                base = self.chosen
             by = self._switch_scores(cands)
-            gain = {c: _paired_z(by[c], by[base]) for c in cands[1:]}
+            gain = {c: _paired_z(by[c], by[base]) for c in cands if c != base}
             best = max(gain, key=lambda c: gain[c], default=base)
             self.chosen = best if gain.get(best, 0.0) > self.o.view_z else base
             self.weights = {self.chosen: 1.0}

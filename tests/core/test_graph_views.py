@@ -422,3 +422,24 @@ def test_the_label_score_of_a_thumb_is_unbiased_whatever_label_the_acting_showed
     assert _label_score(q, Row(0, "0", "label", 0, -1, 0.5, 1), noise) == pytest.approx(
         np.log(p[1])
     )
+
+
+def test_the_switch_from_current_keeps_the_view_it_moved_to_until_another_beats_it():
+    """switch_from = current: once the answers moved the graph off the first view, it stays on
+    the new one when the evidence for it fades, until a view beats it by view_z standard errors;
+    switch_from = first goes back to the first view."""
+    n, k = 40, 2
+    good, flat = np.tile([0.8, 0.2], (n, 1)), np.full((n, k), 0.5)
+    moved = {}
+    for origin in ("first", "current"):
+        opts = DefaultOptions(view_min_labels=5, switch_from=origin, view_score="loglik")
+        gv = _scored(opts, {"pixels": flat, "hog": good}, _rows([(e, e, 0, 1) for e in range(n)]))
+        assert gv.chosen == "hog"  # 40 👍 that hog foretold
+        gv.q["hog"] = {"label": flat}  # hog now predicts no better than the pixels
+        gv.score(_rows([(n + e, e % n, 0, 1) for e in range(200)]), {str(i): i for i in range(n)},
+                 {"label": k})  # fmt: skip
+        gv.choose()
+        moved[origin] = gv.chosen
+    assert moved == {"first": "pixels", "current": "hog"}
+    with pytest.raises(UserError):
+        parse_options(DefaultOptions, {"switch_from": "best"}, "default")

@@ -331,13 +331,11 @@ def test_the_posterior_temperature_is_fitted_on_the_answers_it_had_not_seen():
     assert GraphViews(opts).fit_temperature() == 1.0  # no answers scored yet
 
 
-def test_a_view_that_ranks_labels_right_outweighs_one_whose_confidence_happens_to_fit():
-    """view_score = calibrated: each view's posterior is judged at the power that fits the
-    answers best. With the plain log-likelihood an overconfident view right on 82 % of the items
-    weighed less than a timid one right on 58 % (the digits' pixels and gradients scored the
-    same: −1.84 per answer); calibrated, the better ranker takes the weight."""
+def _sure_and_timid(n: int, k: int, conf: float = 0.99999, acc: float = 0.8):
+    """Two views' posteriors of n items with k labels — sure (right on ~``acc``, its top label at
+    ``conf``) and timid (right on ~60 %, its top label at .45) —, a 👎 on a wrong label of every
+    item, and the items' true labels."""
     rng = np.random.default_rng(0)
-    n, k = 60, 3
     y = rng.integers(0, k, n)
 
     def view(acc, conf):
@@ -346,9 +344,19 @@ def test_a_view_that_ranks_labels_right_outweighs_one_whose_confidence_happens_t
         q[np.arange(n), top] = conf
         return q
 
-    sure, timid = view(0.8, 0.99999), view(0.6, 0.45)
-    wrong = (y + rng.integers(1, k, n)) % k  # a 👎 on a wrong label of every item
+    sure, timid = view(acc, conf), view(0.6, 0.45)
+    wrong = (y + rng.integers(1, k, n)) % k
     rows = [Row(e, str(e), "label", int(wrong[e]), -1, 0.5, -1) for e in range(n)]
+    return sure, timid, rows, y
+
+
+def test_a_view_that_ranks_labels_right_outweighs_one_whose_confidence_happens_to_fit():
+    """view_score = calibrated: each view's posterior is judged at the power that fits the
+    answers best. With the plain log-likelihood an overconfident view right on 82 % of the items
+    weighed less than a timid one right on 58 % (the digits' pixels and gradients scored the
+    same: −1.84 per answer); calibrated, the better ranker takes the weight."""
+    k = 3
+    sure, timid, rows, _ = _sure_and_timid(60, k)
     weights = {}
     for rule in ("loglik", "calibrated"):
         opts = DefaultOptions(view_score=rule, view_choice="mixture")
@@ -382,22 +390,14 @@ def test_the_rate_gate_does_not_open_for_a_posterior_that_only_foretells_the_thu
 
 def test_the_calibrated_switch_moves_to_the_view_that_ranks_labels_right():
     """switch_score = calibrated: the switch compares the views at the power of each posterior
-    that fits the answers best. An overconfident view right on 80 % of the items loses to a
+    that fits the answers best. An overconfident view right on 85 % of the items does not beat a
     timid one right on 60 % when every answer's log-probability is compared as it stands (its
-    few confident mistakes cost more than its many right calls gain); calibrated, it wins."""
-    rng = np.random.default_rng(0)
-    n, k = 120, 3
-    y = rng.integers(0, k, n)
-
-    def view(acc, conf):
-        top = np.where(rng.random(n) < acc, y, (y + rng.integers(1, k, n)) % k)
-        q = np.full((n, k), (1 - conf) / (k - 1))
-        q[np.arange(n), top] = conf
-        return q
-
-    timid, sure = view(0.6, 0.45), view(0.8, 0.99999)
-    wrong = (y + rng.integers(1, k, n)) % k
-    rows = [Row(e, str(e), "label", int(wrong[e]), -1, 0.5, -1) for e in range(n)]
+    confident mistakes cost more than its many right calls gain); calibrated, it does."""
+    n, k = 150, 3
+    sure, timid, _, y = _sure_and_timid(n, k, acc=0.85)
+    shown = np.arange(n) % k  # each label shown in turn: a 👍 when it is the item's
+    rows = [Row(e, str(e), "label", int(shown[e]), 1 if shown[e] == y[e] else -1, 1 / k, -1)
+            for e in range(n)]  # fmt: skip
     chosen = {}
     for rule in ("answers", "calibrated"):
         opts = DefaultOptions(view_min_labels=30, switch_score=rule)

@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+from collections import deque
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -24,6 +25,7 @@ import torch
 from benchmarks.own_folders import datasets
 from mmrl_desktop.core.data.project import DEFAULT_TASK
 from mmrl_desktop.core.learning import trainer as trainer_mod
+from mmrl_desktop.core.learning.graph_views import _paired_z, _tempered
 from mmrl_desktop.core.tools import bench
 
 RECORDS: list[dict] = []
@@ -53,10 +55,6 @@ def snapshot(tr, t: int) -> dict:
         if name in gv.label_scores:
             out[f"label_score_{name}"] = round(float(np.mean(gv.label_scores[name])), 3)
         if name in gv.logs and gv.candidates():
-            from collections import deque
-
-            from mmrl_desktop.core.learning.graph_views import _paired_z, _tempered
-
             base = gv.candidates()[0]
             e = gv.o.answer_noise
             out[f"z_{name}"] = round(_paired_z(gv.scores[name], gv.scores[base]), 2)

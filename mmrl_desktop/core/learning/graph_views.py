@@ -25,6 +25,9 @@ same way. Over the last ``view_window`` scored answers:
   better by more than ``view_z`` standard errors of the paired differences. On the own-folder
   glyphs the first 👍 are few (5 in 60 answers with 10 labels), so the scores could not tell
   the views apart while the acting followed the raw pixels: the loop never got going;
+  ``switch_score`` (options, not the default: docs/benchmarks.md §5r) compares the views at
+  their best-fitting power, or on the labels the answers revealed; ``switch_from = current``
+  (§5s) makes the view the graph is on, not the first, the one to beat;
 - ``pseudo_gate`` (default on): the posterior actually acted on is scored too, against a
   uniform guess on the same answers; the pool's pseudo-labels count by its advantage in
   ``view_z`` standard errors (none before ``view_min_labels`` answers), so a posterior that
@@ -295,10 +298,11 @@ PROPENSITY_FLOOR = 0.05  # a 👍's importance weight is at most 1 / this
 
 
 def _label_score(q: np.ndarray, r, noise: float) -> float:
-    """An unbiased estimate, from one answer, of the log-probability ``q`` (mixed with ``noise``
-    of uniform) gives the item's true label: a correction names it; a 👍 names it too, weighted
-    by 1 / the propensity of the label shown (so the labels the acting posterior shows most are
-    not favoured: over the acting distribution the weighted 👍 sum to log q(true label)); a 👎
+    """An estimate, from one answer, of the log-probability ``q`` (mixed with ``noise`` of
+    uniform) gives the item's true label: a correction names it; a 👍 names it too, weighted by
+    1 / the propensity of the label shown (so the labels the acting posterior shows most are not
+    favoured: over the acting distribution the weighted 👍 sum to log q(true label) — unbiased
+    while the propensity stays above ``PROPENSITY_FLOOR``, where the weight is capped); a 👎
     adds 0 to every view. The views are compared on the labels the answers revealed, not on the
     many 👎 every view foretells alike (switch_score labels)."""
     p = (1 - noise) * q + noise / len(q)

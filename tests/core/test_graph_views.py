@@ -424,6 +424,31 @@ def test_the_label_score_of_a_thumb_is_unbiased_whatever_label_the_acting_showed
     )
 
 
+def test_a_calibrated_network_enters_where_its_raw_overconfidence_kept_it_out():
+    """net_score = calibrated: a network right on 85 % of the items but overconfident foretells
+    the answers worse than a timid graph right on 60 % when its raw probabilities are scored, and
+    never enters the posterior (docs/benchmarks.md §5i); at the power that fits the answers best
+    it is the better predictor, takes the full weight and enters at that power (below 1)."""
+    n, k = 150, 3
+    sure, timid, _, y = _sure_and_timid(n, k, acc=0.85)
+    shown = np.arange(n) % k
+    rows = [Row(e, str(e), "label", int(shown[e]), 1 if shown[e] == y[e] else -1, 1 / k, -1)
+            for e in range(n)]  # fmt: skip
+    out = {}
+    for rule in ("answers", "calibrated"):
+        opts = DefaultOptions(view_min_labels=30, net_temper=1.0, net_score=rule)
+        gv = GraphViews(dataclasses.replace(opts, graph_views="pixels"))
+        gv.graphs, gv.fixed = {"pixels": None}, {"pixels": 1}
+        gv.q, gv.net = {"pixels": {"label": timid}}, {"label": sure}
+        gv.score(rows, {str(i): i for i in range(n)}, {"label": k})
+        gv.choose()
+        out[rule] = (gv.net_weight, gv.net_tau)
+    assert out["answers"] == (0.0, 1.0)
+    assert out["calibrated"][0] == 1.0 and out["calibrated"][1] < 0.5
+    with pytest.raises(UserError):
+        parse_options(DefaultOptions, {"net_score": "raw"}, "default")
+
+
 def test_the_switch_from_current_keeps_the_view_it_moved_to_until_another_beats_it():
     """switch_from = current: once the answers moved the graph off the first view, it stays on
     the new one when the evidence for it fades, until a view beats it by view_z standard errors;

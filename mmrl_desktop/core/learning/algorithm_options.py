@@ -122,6 +122,13 @@ class DefaultOptions:
         "the network's weight in the posterior: net_temper × (its standard errors of advantage "
         "over the graph − view_z), clipped to [0, 1]; 0 = the graph alone",
     )
+    net_score: str = _opt(
+        "answers",
+        "what the network's weight (net_temper) compares it with the graph's view on: answers "
+        "(the log-probability of every answer, the network's raw probabilities) or calibrated "
+        "(both at the power that fits those answers best; the network then enters the "
+        "posterior at its fitted power)",
+    )
     pool_size: int = _opt(4096, "at most this many pool items (a seeded sample) are kept")
     embed_every: int = _opt(
         5, "re-embed the pool and rebuild the graph every N answers (after embed_warmup)"
@@ -160,6 +167,8 @@ class DefaultOptions:
             raise UserError("default: view_score is calibrated, loglik or brier.")
         if self.switch_score not in ("answers", "calibrated", "labels"):
             raise UserError("default: switch_score is answers, calibrated or labels.")
+        if self.net_score not in ("answers", "calibrated"):
+            raise UserError("default: net_score is answers or calibrated.")
         if self.switch_from not in ("first", "current"):
             raise UserError("default: switch_from is first or current.")
         if self.view_window < 1 or self.view_min_labels < 0 or self.net_temper < 0:

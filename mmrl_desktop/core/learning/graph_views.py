@@ -38,7 +38,10 @@ same way. Over the last ``view_window`` scored answers:
 - the network's weight w = ``net_temper`` × (its advantage over the graph in standard errors −
   ``view_z``), clipped to [0, 1] (``net_temper`` = 0, the default, keeps the graph alone): the
   posterior the algorithm acts on and teaches with is (1 − w) · graph + w · network (the
-  network's probabilities times each item's own answers' likelihood).
+  network's probabilities times each item's own answers' likelihood); ``net_score =
+  calibrated`` (an option) compares the two at the powers that fit the answers best, and the
+  network enters at its power (raw, it is overconfident and never entered: docs/benchmarks.md
+  §5i).
 
 So a project whose pixels mean nothing (colour, position and rotation vary) moves its graph to a
 view that predicts its answers, and digits keep their pixel graph. Everything is
@@ -77,6 +80,7 @@ class GraphViews:
         self.modalities: frozenset[str] = frozenset()  # of the pool's inputs
         self.weights: dict[str, float] = {}  # view → its weight in the posterior
         self.net_weight = 0.0
+        self.net_tau = 1.0  # the power the network's probabilities enter the posterior at
         self.pseudo_gate = 1.0  # share of the pseudo-labels' weight (pseudo_gate option)
         self.post_log: deque = deque(maxlen=options.view_window)  # (posterior row, answer)
         self.logs: dict[str, deque] = {}  # view → (its posterior row, answer) of recent answers
@@ -176,7 +180,7 @@ class GraphViews:
             for name, q in preds.items():
                 if i >= len(q):
                     continue
-                if name in self.q:  # a view: its row kept for the calibrated score
+                if name in self.q or name == NETWORK:  # its row kept for the calibrated score
                     log = self.logs.setdefault(name, deque(maxlen=self.o.view_window))
                     log.append((q[i].copy(), r))
                     lab = self.label_scores.setdefault(name, deque(maxlen=self.o.view_window))
@@ -210,9 +214,15 @@ class GraphViews:
             self.weights = {self.chosen: 1.0}
         net = self.scores.get(NETWORK, ())
         if len(net) < max(1, self.o.view_min_labels) or self.o.net_temper <= 0:
-            self.net_weight = 0.0
+            self.net_weight, self.net_tau = 0.0, 1.0
             return
         z = _paired_z(net, self.scores[self.chosen])
+        if self.o.net_score == "calibrated" and self.chosen in self.logs:
+            n = min(len(self.logs[NETWORK]), len(self.logs[self.chosen]))
+            e = self.o.answer_noise
+            self.net_tau, _, mine = _tempered(list(self.logs[NETWORK])[-n:], e)
+            theirs = _tempered(list(self.logs[self.chosen])[-n:], e)[2]
+            z = _paired_z(deque(mine), deque(theirs))
         self.net_weight = float(np.clip(self.o.net_temper * (z - self.o.view_z), 0.0, 1.0))
 
     def _switch_scores(self, cands: list[str]) -> dict[str, deque]:

@@ -272,7 +272,8 @@ class DefaultAlgorithm(Algorithm):
             q = q / q.sum(1, keepdims=True)
         w = gv.net_weight
         if w > 0 and t in gv.net and gv.net[t].shape == (n, k):
-            post = gv.net[t] * np.exp(loglik - loglik.max(1, keepdims=True))
+            net = gv.net[t] if gv.net_tau == 1.0 else np.power(gv.net[t] + 1e-12, gv.net_tau)
+            post = net * np.exp(loglik - loglik.max(1, keepdims=True))
             q = (1 - w) * q + w * post / post.sum(1, keepdims=True)
         return q
 

@@ -21,6 +21,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 ALGORITHM_NAMES = ("default", "egreedy-q", "reinforce", "supervised")
 # Which item the expert is asked about next (``core/learning/next_item.py``, ADR 0013).
 NEXT_ITEM_NAMES = ("shuffle", "uncertain", "diverse", "likely-positive")
+SUPERVISED_REFIT_UNTIL = 64  # refit_until = −1 for supervised: refits up to 64 answers
 
 
 def _one_of(names: tuple[str, ...]) -> str:
@@ -139,12 +140,13 @@ class TrainConfig:
         ),
     )
     refit_until: int = field(
-        default=0,
+        default=-1,
         metadata=_help(
             "while the answers are at most this many, a model trained from scratch restarts "
             "from new random weights each time they grow by half (8, 12, 18, 27, 41, 62, …) "
             "and is trained at once on all of them (updates per refit), on top of each "
-            "answer's own updates; shown once they ran; 0 = never"
+            "answer's own updates; shown once they ran; 0 = never; −1 = the algorithm's "
+            "choice (64 for supervised, never for the others)"
         ),
     )
     refit_updates: int = field(
@@ -223,6 +225,16 @@ class TrainConfig:
         ),
     )
 
+    @property
+    def refit_answers(self) -> int:
+        """``refit_until`` as it applies: −1 (the default) is the algorithm's choice — 64 for
+        ``supervised`` (its answers are labels: refits gained at 30–60 answers on every group
+        of seeds, docs/benchmarks.md §5u), 0 (never) for the thumbs learners (§5l: refits cost
+        thumbs only at 300 answers)."""
+        if self.refit_until >= 0:
+            return self.refit_until
+        return SUPERVISED_REFIT_UNTIL if self.algorithm == "supervised" else 0
+
     def validate(self) -> None:
         _check(self.lr > 0, f"lr must be positive, not {self.lr}.")
         _check(self.weight_decay >= 0, "weight_decay must be zero or positive.")
@@ -240,7 +252,10 @@ class TrainConfig:
             f"shrink_perturb must be between 0 and 1, not {self.shrink_perturb}.",
         )
         _check(self.renew_from >= 2, f"renew_from must be at least 2, not {self.renew_from}.")
-        _check(self.refit_until >= 0, f"refit_until must be 0 or more, not {self.refit_until}.")
+        _check(
+            self.refit_until >= -1,
+            f"refit_until must be −1 (the algorithm's choice), 0 or more, not {self.refit_until}.",
+        )
         _check(
             0.0 <= self.weight_average < 1.0,
             f"weight_average must be at least 0 and below 1, not {self.weight_average}.",

@@ -270,8 +270,21 @@ def test_a_refit_trains_its_updates_on_top_of_the_answers_budgets_before_it_is_s
     assert trainer.updates == 12 * per + 40 and trainer.algorithm.renewed_at == 12
 
 
+def test_supervised_refits_while_answers_are_few_by_default_and_the_thumbs_learners_do_not():
+    assert TrainConfig(algorithm="supervised").refit_answers == 64
+    assert TrainConfig(algorithm="default").refit_answers == 0
+    assert TrainConfig(algorithm="reinforce").refit_answers == 0
+    assert TrainConfig(algorithm="supervised", refit_until=0).refit_answers == 0
+    assert TrainConfig(algorithm="default", refit_until=30).refit_answers == 30
+    got = ALGORITHMS["supervised"](_policy(), {"label": 4}, TrainConfig(algorithm="supervised"))
+    refits = [n for n in range(1, 130) if got.renew_if_due(n).get("train/refit")]
+    assert refits == [8, 12, 18, 27, 41, 62]
+    thumbs = ALGORITHMS["supervised"](_policy(), {"label": 4}, TrainConfig(algorithm="default"))
+    assert not [n for n in range(1, 130) if thumbs.renew_if_due(n).get("train/refit")]
+
+
 def test_refit_settings_out_of_range_are_refused_in_a_sentence():
-    with pytest.raises(UserError, match="refit_until must be 0 or more"):
-        TrainConfig.from_dict({"refit_until": -1})
+    with pytest.raises(UserError, match="refit_until must be −1 .the algorithm's choice., 0 or"):
+        TrainConfig.from_dict({"refit_until": -2})
     with pytest.raises(UserError, match="refit_updates must be between 1 and 100000"):
         TrainConfig.from_dict({"refit_updates": 0})

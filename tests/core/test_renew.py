@@ -279,7 +279,8 @@ def test_supervised_refits_while_answers_are_few_by_default_and_the_thumbs_learn
     got = ALGORITHMS["supervised"](_policy(), {"label": 4}, TrainConfig(algorithm="supervised"))
     refits = [n for n in range(1, 130) if got.renew_if_due(n).get("train/refit")]
     assert refits == [8, 12, 18, 27, 41, 62]
-    thumbs = ALGORITHMS["supervised"](_policy(), {"label": 4}, TrainConfig(algorithm="default"))
+    cfg = TrainConfig(algorithm="reinforce")
+    thumbs = ALGORITHMS["reinforce"](_policy(), {"label": 4}, cfg)
     assert not [n for n in range(1, 130) if thumbs.renew_if_due(n).get("train/refit")]
 
 

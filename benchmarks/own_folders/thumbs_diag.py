@@ -58,7 +58,9 @@ def snapshot(tr, t: int) -> dict:
             base = gv.candidates()[0]
             e = gv.o.answer_noise
             out[f"z_{name}"] = round(_paired_z(gv.scores[name], gv.scores[base]), 2)
-            out[f"zlab_{name}"] = round(_paired_z(gv.label_scores[name], gv.label_scores[base]), 2)
+            if name in gv.label_scores:  # a view (the network has no labels' score)
+                lab = _paired_z(gv.label_scores[name], gv.label_scores[base])
+                out[f"zlab_{name}"] = round(lab, 2)
             mine, theirs = _tempered(list(gv.logs[name]), e), _tempered(list(gv.logs[base]), e)
             out[f"ztemp_{name}"] = round(_paired_z(deque(mine[2]), deque(theirs[2])), 2)
             out[f"tau_{name}"] = round(mine[0], 2)

@@ -183,6 +183,7 @@ class GraphViews:
                 if name in self.q or name == NETWORK:  # its row kept for the calibrated score
                     log = self.logs.setdefault(name, deque(maxlen=self.o.view_window))
                     log.append((q[i].copy(), r))
+                if name in self.q:  # a view: its labels' score (switch_score labels)
                     lab = self.label_scores.setdefault(name, deque(maxlen=self.o.view_window))
                     lab.append(_label_score(q[i], r, e))
                 score = _score(

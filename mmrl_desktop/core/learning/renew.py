@@ -10,9 +10,9 @@ Own-folder shapes, the trainer's procedure replayed outside the app
 (``benchmarks/own_folders/stream_vs_fresh.py``, 300 answers): seed 1 .41 → .86, seed 3 .43 → .48
 at λ = .5; docs/benchmarks.md §5h and ADR 0020 for the runs through the app.
 
-While the answers are few, a renewal can go further (``TrainConfig.refit_until``, 0 = off; −1, the default,
-is 64 for ``supervised`` and off for the thumbs learners: ``TrainConfig.refit_answers``): each
-time they grow by half from 8 (8, 12, 18, 27, 41, 62, …: ``refits``) the model restarts from new
+While the answers are few, a renewal can go further (``TrainConfig.refit_until``, 0 = off; −1,
+the default, is 64 for ``supervised`` and off for the thumbs learners:
+``TrainConfig.refit_answers``): each time they grow by half from 8 (8, 12, 18, 27, 41, 62, …: ``refits``) the model restarts from new
 random weights and trains ``refit_updates`` updates at once on every answer, on top of the
 answers' own budgets (``CatchUp.start(…, repaid=False)``), and is shown once they ran — what a
 network trained once on the first answers gets (replayed on the own-folder glyphs at 60 answers:

@@ -171,7 +171,7 @@ class Algorithm:
 
     def renew_if_due(self, answers: int) -> dict[str, float]:
         """Renew the weights when due (``renew.py``): while the answers are at most the config's
-        ``refit_until`` (``refit_answers``), a refit to new random weights each time they grow by half
+        ``refit_answers``, a refit to new random weights each time they grow by half
         (``train/refit``: the trainer then runs ``refit_updates`` at once); otherwise shrink and
         perturb when they have doubled from ``renew_from`` (its ``shrink_perturb`` λ, 1 = never;
         after refits at the doublings a project without them has).

@@ -1,5 +1,6 @@
 """The status bar: the next-item order, device, model version, answers given, trainer state,
-updates per second, a note on the left when other programs starve the trainer
+updates per second, notes on the left while the trainer retrains the model at once
+(``train/retrain_left``, core/learning/renew.py) and when other programs starve the trainer
 (``perf/starved``, core/learning/trainer_loop.py), and a progress bar while a pretrained
 encoder's embeddings are computed (``embedding_progress.py``)."""
 
@@ -38,6 +39,19 @@ def order_note(order: str, random_fraction: float = 0.1) -> str:
     return ACTIVE_NOTE.format(order=order, random=f"{random_fraction:.0%}")
 
 
+def retrain_text(metrics: dict[str, float]) -> str:
+    """While the trainer retrains the model at once (a refit from new weights while the answers
+    are few, or a renewal's catch-up: core/learning/renew.py) its new model is not shown yet."""
+    size = int(metrics.get("train/retrain_updates", 0))
+    done = size - int(metrics.get("train/retrain_left", 0))
+    answers = metrics.get("data/answers")
+    on = f" on {int(answers)} answers" if answers is not None else ""
+    return (
+        f"training: retraining the model{on} ({done} of {size} updates); "
+        "the model from before answers until it is done"
+    )
+
+
 def starved_text(metrics: dict[str, float]) -> str:
     rate = metrics.get("perf/throughput_updates_per_s", 0.0)
     return f"training: starved ({rate:.1f} updates/s, other programs are using the CPU)"
@@ -54,7 +68,9 @@ class StatusBar(QStatusBar):
         self.order = QLabel("")  # "Next: uncertain", from the trainer's Info
         self._order, self._random, self._choosing = "", 0.1, False
         self.starved = QLabel("")  # left of the bar, empty unless training is starved
+        self.retrain = QLabel("")  # beside it, empty unless a refit or a catch-up is under way
         self.embeddings = EmbeddingProgress()  # hidden unless embeddings are being computed
+        self.addWidget(self.retrain)
         self.addWidget(self.starved, 1)
         self.addPermanentWidget(self.embeddings)
         for w in (self.order, self.device, self.version, self.answers, self.state, self.speed):
@@ -113,6 +129,11 @@ class StatusBar(QStatusBar):
         ups = ev.metrics.get("perf/updates_per_s")
         if ups is not None:
             self.speed.setText(f"{ups:.0f} updates/s")
+        left = ev.metrics.get("train/retrain_left")
+        if left:
+            self.retrain.setText(retrain_text(ev.metrics))
+        elif left is not None or "data/model_version" in ev.metrics:
+            self.retrain.setText("")  # done, or a new model shown (an undo dropped the refit)
         starved = ev.metrics.get("perf/starved")
         if starved is not None:
             self.starved.setText(starved_text(ev.metrics) if starved else "")

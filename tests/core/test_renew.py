@@ -256,11 +256,16 @@ def test_a_refit_trains_its_updates_on_top_of_the_answers_budgets_before_it_is_s
     answer(project, 1, seed=1)
     first = trainer.step()  # reads the 8th answer, refits, runs the first update
     assert first.metrics.get("train/refit") == 1.0
-    versions = [first.model_version]
+    versions, steps = [first.model_version], [first]
     while trainer.pending_updates:
-        versions.append(trainer.step().model_version)
+        steps.append(trainer.step())
+        versions.append(steps[-1].model_version)
     assert versions[:19] == [version] * 19  # not shown half way through the 20
     assert versions[19] == version + 1
+    # its progress, for the status bar: the updates left after each, and once 0; then nothing
+    left = [s.metrics.get("train/retrain_left") for s in steps]
+    assert left[:20] == [float(n) for n in range(19, -1, -1)] and set(left[20:]) == {None}
+    assert {s.metrics.get("train/retrain_updates") for s in steps[:20]} == {20.0}
     assert trainer.updates == 8 * per + 20
     answer(project, 3, seed=2)
     trainer.train_pending()

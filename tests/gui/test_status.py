@@ -1,4 +1,5 @@
-"""The status bar says when other programs starve the trainer, and stops saying it after."""
+"""The status bar says when other programs starve the trainer, and while it retrains the model
+at once (a refit), and stops saying it after."""
 
 from __future__ import annotations
 
@@ -41,3 +42,23 @@ def test_the_embedding_progress_bar_shows_while_embeddings_are_computed(qtbot, s
     assert bar.embeddings.isVisible()
     bar.set_info({"embeddings_done": 1797, "embeddings_total": 1797})
     assert not bar.embeddings.isVisible()
+
+
+def test_a_refit_under_way_is_shown_and_the_note_goes_when_its_model_is(qtbot, show_widget):
+    bar = show_widget(StatusBar(), 1000, 24)
+    assert bar.retrain.text() == ""
+    bar.on_event(_event({"train/retrain_left": 450.0, "train/retrain_updates": 600.0,
+                         "data/answers": 27.0, "loss/total": 0.5}))  # fmt: skip
+    assert bar.retrain.text() == (
+        "training: retraining the model on 27 answers (150 of 600 updates); "
+        "the model from before answers until it is done"
+    )
+    assert bar.retrain.isVisible()
+    bar.on_event(_event({"loss/total": 0.4}))  # an event without the numbers keeps it
+    assert "150 of 600" in bar.retrain.text()
+    bar.on_event(_event({"train/retrain_left": 0.0, "train/retrain_updates": 600.0}))
+    assert bar.retrain.text() == ""
+    bar.on_event(_event({"train/retrain_left": 10.0, "train/retrain_updates": 20.0}))
+    assert bar.retrain.text().startswith("training: retraining the model (10 of 20 updates)")
+    bar.on_event(_event({"data/model_version": 9.0}))  # an undo dropped it: a new model shown
+    assert bar.retrain.text() == ""

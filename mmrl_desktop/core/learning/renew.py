@@ -115,10 +115,12 @@ class CatchUp:
 
     left: int = 0  # catch-up updates not run yet: no new model version before they are
     owed: int = 0  # updates still to repay from the next answers' budgets
+    size: int = 0  # the updates of the catch-up under way (its progress: ``progress``)
 
     def start(self, extra: int, repaid: bool = True) -> int:
         """``extra`` updates at once; ``repaid`` False (a refit): on top of the answers' budgets."""
         extra = max(0, int(extra))
+        self.size = self.left + extra
         self.left += extra
         self.owed += extra if repaid else 0
         return extra
@@ -132,6 +134,17 @@ class CatchUp:
     def ran(self, pending: int) -> None:
         """One update ran; ``pending``: the updates still owed after it (none: caught up)."""
         self.left = 0 if pending <= 0 else max(0, self.left - 1)
+
+    def progress(self) -> dict[str, float]:
+        """After an update, while a catch-up or a refit runs and once more when it is done: the
+        updates it has left and its size (``train/retrain_left``, ``train/retrain_updates``),
+        for the status bar's note that the model shown is the one from before."""
+        if not self.size:
+            return {}
+        out = {"train/retrain_left": float(self.left), "train/retrain_updates": float(self.size)}
+        if not self.left:
+            self.size = 0
+        return out
 
 
 @torch.no_grad()

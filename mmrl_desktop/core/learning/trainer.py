@@ -400,6 +400,7 @@ class Trainer(TrainerPredictions):
         self.updates += 1
         self.pending_updates -= 1
         self.catch_up.ran(self.pending_updates)
+        out.update(self.catch_up.progress())
         if self.updates % SNAPSHOT_EVERY == 0:
             self._snapshot = copy.deepcopy(self.algorithm.state_dict())
         dt = time.perf_counter() - t0

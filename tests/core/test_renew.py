@@ -3,6 +3,8 @@ the interpolation toward new random weights, models that are never renewed, and 
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -240,6 +242,7 @@ def test_the_algorithm_refits_to_new_weights_while_answers_are_few_then_shrinks_
         torch.equal(x, y) for x, y in zip(_params(again.policy), _params(fresh), strict=True)
     )
     resumed = ALGORITHMS["supervised"](_policy(), {"label": 4}, cfg)
+    resumed.updates = 160  # as a checkpoint trained on 20 answers loads it
     assert resumed.renew_if_due(20) == {}  # its refit at 18 is behind it
     assert resumed.renew_if_due(27) == {"train/renewed_at_answers": 27.0, "train/refit": 1.0}
 
@@ -273,6 +276,25 @@ def test_a_refit_trains_its_updates_on_top_of_the_answers_budgets_before_it_is_s
     answer(project, 1, seed=3)  # the 12th: the second refit
     trainer.train_pending()
     assert trainer.updates == 12 * per + 40 and trainer.algorithm.renewed_at == 12
+
+
+def test_a_trainer_that_starts_on_answers_refits_at_once_and_a_resumed_one_does_not(tmp_path):
+    """Answers given while the trainer loaded (or a project opened without a checkpoint): the
+    new weights have had no refit, so the first update refits them on all the answers."""
+    algorithm = {"refit_until": 64, "refit_updates": 20}
+    project = digits_project(tmp_path, n=60, algorithm=algorithm)
+    answer(project, 9)
+    trainer = Trainer(project, device="cpu", checkpoints=False)
+    per = trainer.config.updates_per_event
+    first = trainer.step()
+    assert first.metrics.get("train/refit") == 1.0
+    assert first.metrics.get("train/retrain_left") == 19.0
+    trainer.train_pending()
+    assert trainer.updates == 9 * per + 20 and trainer.algorithm.renewed_at == 9
+    algo = trainer.algorithm
+    resumed = type(algo)(copy.deepcopy(algo.policy), algo.num_labels, trainer.config)
+    resumed.load_state_dict(algo.state_dict())  # as from a checkpoint: it has updates
+    assert resumed.renew_if_due(9) == {} and resumed.renewed_at == 8
 
 
 def test_supervised_refits_while_answers_are_few_by_default_and_the_thumbs_learners_do_not():

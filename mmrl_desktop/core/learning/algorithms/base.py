@@ -176,13 +176,16 @@ class Algorithm:
         perturb when they have doubled from ``renew_from`` (its ``shrink_perturb`` λ, 1 = never;
         after refits at the doublings a project without them has).
         The optimiser's moments start over. The first call only notes the renewal a resumed
-        model has already had."""
+        model (one with updates) has already had; untrained weights have had none."""
         lam, until = self.config.shrink_perturb, self.config.refit_answers
         if not self.renewable or (lam >= 1.0 and until <= 0):
             return {}
         first = self.config.renew_from
-        if self.renewed_at is None:
-            self.renewed_at = renew.last_renewal(answers, first, until)
+        if self.renewed_at is None:  # a resumed model has had its renewals, new weights none:
+            # a trainer that starts on 8–64 answers (given while it loaded, or a project opened
+            # without a checkpoint) refits at once, as the answers' first refit would have
+            fresh = self.updates == 0 and answers <= until
+            self.renewed_at = 0 if fresh else renew.last_renewal(answers, first, until)
         refit = renew.refit_due(answers, self.renewed_at, until)
         if self.renewed_at and self.renewed_at <= until:  # the last renewal was a refit
             due = renew.due_after_refits(answers, self.renewed_at, first)

@@ -3,6 +3,8 @@ at once (a refit), and stops saying it after."""
 
 from __future__ import annotations
 
+import pytest
+
 from mmrl_desktop.core.learning.trainer_messages import Metrics
 from mmrl_desktop.gui.status import StatusBar
 
@@ -11,19 +13,43 @@ def _event(metrics: dict[str, float]) -> Metrics:
     return Metrics(step=40, model_version=7, metrics=metrics)
 
 
-def test_a_starved_trainer_is_shown_and_the_note_goes_when_it_catches_up(qtbot, show_widget):
+NOTES = {  # a note on the left of the bar: the event that shows it, its text, the one that ends it
+    "starved": (
+        {"perf/starved": 1.0, "perf/throughput_updates_per_s": 0.31},
+        "training: starved (0.3 updates/s, other programs are using the CPU)",
+        {"perf/starved": 0.0, "perf/throughput_updates_per_s": 30.0},
+    ),
+    "retrain": (
+        {"train/retrain_left": 450.0, "train/retrain_updates": 600.0, "data/answers": 27.0},
+        "training: retraining the model on 27 answers (150 of 600 updates); "
+        "the model from before answers until it is done",
+        {"train/retrain_left": 0.0, "train/retrain_updates": 600.0},
+    ),
+}
+
+
+@pytest.mark.parametrize("note", sorted(NOTES))
+def test_a_note_is_shown_while_it_holds_and_goes_after(qtbot, show_widget, note):
+    """Starved by other programs; retraining the model at once (a refit or a catch-up)."""
+    shown, text, ended = NOTES[note]
     bar = show_widget(StatusBar(), 1000, 24)
+    label = getattr(bar, note)
     bar.on_event(_event({"perf/updates_per_s": 40.0, "loss/total": 0.5}))
-    assert bar.starved.text() == ""
-    bar.on_event(_event({"perf/starved": 1.0, "perf/throughput_updates_per_s": 0.31}))
-    assert bar.starved.text() == (
-        "training: starved (0.3 updates/s, other programs are using the CPU)"
-    )
-    assert bar.starved.isVisible()
-    bar.on_event(_event({"loss/total": 0.4}))  # an event without the verdict keeps it
-    assert "starved" in bar.starved.text()
-    bar.on_event(_event({"perf/starved": 0.0, "perf/throughput_updates_per_s": 30.0}))
-    assert bar.starved.text() == ""
+    assert label.text() == ""
+    bar.on_event(_event({**shown, "loss/total": 0.5}))
+    assert label.text() == text and label.isVisible()
+    bar.on_event(_event({"loss/total": 0.4}))  # an event without its numbers keeps it
+    assert label.text() == text
+    bar.on_event(_event(ended))
+    assert label.text() == ""
+
+
+def test_a_retraining_note_goes_when_a_new_model_is_shown_without_it(qtbot, show_widget):
+    bar = show_widget(StatusBar(), 1000, 24)
+    bar.on_event(_event({"train/retrain_left": 10.0, "train/retrain_updates": 20.0}))
+    assert bar.retrain.text().startswith("training: retraining the model (10 of 20 updates)")
+    bar.on_event(_event({"data/model_version": 9.0}))  # an undo dropped it: a new model shown
+    assert bar.retrain.text() == ""
 
 
 def test_the_embedding_progress_bar_shows_while_embeddings_are_computed(qtbot, show_widget):
@@ -42,23 +68,3 @@ def test_the_embedding_progress_bar_shows_while_embeddings_are_computed(qtbot, s
     assert bar.embeddings.isVisible()
     bar.set_info({"embeddings_done": 1797, "embeddings_total": 1797})
     assert not bar.embeddings.isVisible()
-
-
-def test_a_refit_under_way_is_shown_and_the_note_goes_when_its_model_is(qtbot, show_widget):
-    bar = show_widget(StatusBar(), 1000, 24)
-    assert bar.retrain.text() == ""
-    bar.on_event(_event({"train/retrain_left": 450.0, "train/retrain_updates": 600.0,
-                         "data/answers": 27.0, "loss/total": 0.5}))  # fmt: skip
-    assert bar.retrain.text() == (
-        "training: retraining the model on 27 answers (150 of 600 updates); "
-        "the model from before answers until it is done"
-    )
-    assert bar.retrain.isVisible()
-    bar.on_event(_event({"loss/total": 0.4}))  # an event without the numbers keeps it
-    assert "150 of 600" in bar.retrain.text()
-    bar.on_event(_event({"train/retrain_left": 0.0, "train/retrain_updates": 600.0}))
-    assert bar.retrain.text() == ""
-    bar.on_event(_event({"train/retrain_left": 10.0, "train/retrain_updates": 20.0}))
-    assert bar.retrain.text().startswith("training: retraining the model (10 of 20 updates)")
-    bar.on_event(_event({"data/model_version": 9.0}))  # an undo dropped it: a new model shown
-    assert bar.retrain.text() == ""

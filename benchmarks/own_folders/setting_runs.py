@@ -6,7 +6,8 @@ as ``run.py`` (the set's own bench arguments, e.g. ``--orientation-free``, inclu
         --out results.jsonl --settings '{"shrink_perturb": 0.5}' shapes:0:supervised glyphs:1:default
 
 ``--settings``: the project's ``[algorithm]`` fields (``TrainConfig``) as JSON, on top of the set's;
-``--model``: its ``[model]`` fields (``ModelConfig``), e.g. ``'{"image_size": 32}'``.
+``--model``: its ``[model]`` fields (``ModelConfig``), e.g. ``'{"image_size": 32}'``; ``--noise P``:
+the simulated expert answers wrongly with probability P (``bench --noise``).
 Instead of running: ``--table BASE.json`` prints the runs in ``--out`` against the same set,
 learner and seed in a ``run.py`` results file (the app without the settings) or in a ``.jsonl``
 of this script's runs without settings (``--out`` itself may hold both; several files, comma-
@@ -31,8 +32,8 @@ POINTS = [30, 60, 150, 300]
 
 
 def _plain(row: dict) -> bool:
-    """A run of the app as it is: no ``--settings``, no ``--model``."""
-    return not row.get("settings") and not row.get("model")
+    """A run of the app as it is: no ``--settings``, no ``--model``, no ``--noise``."""
+    return not row.get("settings") and not row.get("model") and not row.get("noise")
 
 
 def _base_curves(path: str) -> dict:
@@ -120,6 +121,7 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--settings", default="{}", help="TrainConfig fields as JSON")
     ap.add_argument("--model", default="", help="ModelConfig fields as JSON (e.g. image_size)")
+    ap.add_argument("--noise", type=float, default=0.0, help="the expert's error rate")
     ap.add_argument("--points", default=",".join(map(str, POINTS)))
     ap.add_argument("--table", default="", help="a run.py results file: print the comparison")
     ap.add_argument("--goals", default="", help="a run.py results file: its anchors, these runs")
@@ -135,13 +137,16 @@ def main() -> None:
     for job in args.jobs:
         name, seed, algorithm = job.split(":")
         extra = {"model": json.loads(args.model)} if args.model else {}
+        if args.noise:
+            extra["noise"] = args.noise
         run_one(args.out, name, int(seed), algorithm, settings, points, **extra)
 
 
 def run_one(out: str, name: str, seed: int, algorithm: str, settings: dict, points: list[int],
             **extra) -> dict:  # fmt: skip
     """One ``run_bench`` in process on set ``name`` with ``settings`` (and ``extra["model"]``:
-    ModelConfig fields); its row (plus ``extra``) printed and appended to ``out``."""
+    ModelConfig fields; ``extra["noise"]``: the expert's error rate); its row (plus ``extra``)
+    printed and appended to ``out``."""
     import torch
 
     from mmrl_desktop.core.tools.bench import run_bench
@@ -155,7 +160,8 @@ def run_one(out: str, name: str, seed: int, algorithm: str, settings: dict, poin
     alg.update(settings)
     t = time.time()
     r = run_bench(str(folder), algorithm, points, seed=seed, holdout=0.3, device="cpu",
-                  algorithm_settings=alg, model_settings=extra.get("model"))  # fmt: skip
+                  algorithm_settings=alg, model_settings=extra.get("model"),
+                  noise=extra.get("noise", 0.0))  # fmt: skip
     row = {"set": name, "seed": seed, "algorithm": algorithm, "settings": settings, **extra,
            "points": [c["feedback"] for c in r["curve"]], "acc": [c["accuracy"] for c in r["curve"]],
            "ups": [c["thumbs_up_rate"] for c in r["curve"]], "s": round(time.time() - t)}  # fmt: skip

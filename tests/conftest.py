@@ -7,6 +7,19 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 
 
+def _share_the_cores() -> None:
+    """Under pytest-xdist (``-n auto``: one worker process per core) each worker's torch takes
+    its share of the cores, not all of them: N workers × N threads would oversubscribe."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if workers > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+_share_the_cores()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     """platformdirs → a temporary home so tests never read or write the user's real settings."""

@@ -15,12 +15,12 @@ the default, is 64 for ``supervised`` and off for the thumbs learners:
 ``TrainConfig.refit_answers``): each time they grow by half from 8 (8, 12, 18, 27, 41, 62, …:
 ``refits``) the model restarts from new random weights and trains ``refit_updates`` updates at
 once on every answer, on top of the answers' own budgets (``CatchUp.start(…, repaid=False)``),
-and is shown once they ran — what a network trained once on the first answers gets (replayed on the own-folder glyphs at 60 answers:
-.55 / .65 streamed, .83 / .78 trained once; docs/benchmarks.md §5l). Cheap while the answers are
-few (the six refits up to 64 answers are 1,800 updates: an own-folder run of 300 answers at 64 px
-took 149–173 s of one CPU thread with them, 99–109 s without), so it stops at ``refit_until``;
-then the doublings of ``renew_from`` go on where they would have been without refits
-(``due_after_refits``).
+and is shown once they ran — what a network trained once on the first answers gets (replayed
+on the own-folder glyphs at 60 answers: .55 / .65 streamed, .83 / .78 trained once;
+docs/benchmarks.md §5l). Cheap while the answers are few (the six refits up to 64 answers are
+1,800 updates: an own-folder run of 300 answers at 64 px took 149–173 s of one CPU thread with
+them, 99–109 s without), so it stops at ``refit_until``; then the doublings of ``renew_from`` go
+on where they would have been without refits (``due_after_refits``).
 
 Only for a model trained from scratch (every weight trainable): a pretrained encoder's head or
 LoRA adapters start from what the user's folder gave them (a LoRA B matrix starts at zero, and

@@ -5,6 +5,7 @@ and nothing saved before is lost."""
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
 import subprocess
@@ -285,17 +286,26 @@ def small_disk(tmp_path):
 
 
 def _fill(disk: Path, margin: int = 0) -> Path:
-    """Fill ``disk`` up to ``margin`` free bytes."""
+    """Fill ``disk`` up to ``margin`` free bytes. A disk the program under test has already
+    filled (it writes while the test runs) is left as it is: creating the filler then fails
+    with ENOSPC, and the path returned does not exist."""
     filler = disk / "filler"
     st = os.statvfs(disk)
-    with filler.open("ab") as fh:
-        left = st.f_bavail * st.f_frsize - margin
+    left = st.f_bavail * st.f_frsize - margin
+    try:
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        return filler
+    try:
         while left > 0:
             try:
-                left -= fh.write(b"\0" * min(left, 1 << 20))
-                fh.flush()
+                left -= os.write(fd, b"\0" * min(left, 1 << 20))
             except OSError:
                 break
+    finally:
+        os.close(fd)
     return filler
 
 
@@ -317,7 +327,7 @@ def test_a_full_disk_during_import_simulate_train_is_one_sentence(tmp_path, smal
     _one_sentence(_cli("train", "--project", root, "--steps", "5", "--device", "cpu"), "full")
 
     # simulate: the disk fills while it runs (after its first acknowledged answer)
-    filler.unlink()
+    filler.unlink(missing_ok=True)
     proc = subprocess.Popen(
         [sys.executable, "-m", "mmrl_desktop", "simulate", "--project", root, "--clicks", "400"],
         stdout=subprocess.PIPE,
@@ -334,7 +344,9 @@ def test_a_full_disk_during_import_simulate_train_is_one_sentence(tmp_path, smal
     _one_sentence(done, "disk is full")
     acked |= {int(line.split()[1]) for line in done.stdout.splitlines() if line.startswith("ack ")}
 
-    filler.unlink()  # space again: everything acknowledged is there, the project opens
+    filler.unlink(
+        missing_ok=True
+    )  # space again: everything acknowledged is there, the project opens
     with Project.open(project.root).open_store() as store:
         assert acked <= {e.event_id for e in store.all_events()}
         assert store.item_count() == 20

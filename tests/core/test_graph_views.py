@@ -468,3 +468,33 @@ def test_the_switch_from_current_keeps_the_view_it_moved_to_until_another_beats_
     assert moved == {"first": "pixels", "current": "hog"}
     with pytest.raises(UserError):
         parse_options(DefaultOptions, {"switch_from": "best"}, "default")
+
+
+def test_the_precision_gate_weighs_pseudo_labels_by_how_often_the_first_label_is_right():
+    """pseudo_precision: every item's posterior puts label 0 first; half the answers show it
+    (propensity .5), the rest show another label. Where label 0 is the item's label on 90 % of
+    the items the gate stays as it was; on 20 % it keeps (.2 − .1) / (.5 − .1) of it: the
+    estimate of how often the first label is right (a 👍 on it weighted by 1 / .5) is .2."""
+    n, k = 200, 10
+    row = np.tile([0.55] + [0.05] * 9, (n, 1))
+
+    def gate(right_share, precision):
+        rows = []
+        for e in range(n):
+            true = 0 if (e // 2) % 10 < right_share * 10 else 1 + e % 9
+            shown = 0 if e % 2 == 0 else 1 + (e // 2) % 9
+            prop = 0.5 if shown == 0 else 0.5 / 9
+            rows.append(Row(e, str(e), "label", shown, 1 if shown == true else -1, prop, -1))
+        opts = DefaultOptions(view_min_labels=10, view_window=n, pseudo_precision=precision)
+        gv = _scored(opts, {"pixels": row}, [], k)
+        gv.mixed = {"label": row}
+        gv.score(rows, {str(i): i for i in range(n)}, {"label": k})
+        gv.choose()
+        return gv.pseudo_gate, gv.metrics()
+
+    assert gate(0.9, 0.5)[0] == gate(0.9, 0.0)[0] == 1.0
+    low, metrics = gate(0.2, 0.5)
+    assert metrics["policy/first_label_right"] == pytest.approx(0.2)
+    assert 0.0 < low == pytest.approx(gate(0.2, 0.0)[0] * 0.25)
+    with pytest.raises(UserError):
+        parse_options(DefaultOptions, {"pseudo_precision": 1.5}, "default")

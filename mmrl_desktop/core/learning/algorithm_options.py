@@ -90,6 +90,13 @@ class DefaultOptions:
         "thumbs-up share: a posterior that only foretells the thumbs-down on labels shown to "
         "explore does not pass); with view_score calibrated (the default)",
     )
+    pseudo_precision: float = _opt(
+        0.0,
+        "weigh the pool's pseudo-labels also by how often the posterior's first label is "
+        "right, estimated on the answers it had not seen (a correction naming it, a thumbs-up "
+        "on it weighted by 1 / its propensity): full weight at this share, none at 1/K; "
+        "0 = off",
+    )
     view_score: str = _opt(
         "calibrated",
         "how a view's or the network's prediction is scored on answers it had not seen: "
@@ -179,6 +186,8 @@ class DefaultOptions:
             raise UserError("default: graph_beta, act_kappa, pseudo_* must be ≥ 0.")
         if not 0.0 < self.pseudo_quantile <= 1.0 or self.embed_every < 1:
             raise UserError("default: pseudo_quantile in (0, 1] and embed_every ≥ 1.")
+        if not 0.0 <= self.pseudo_precision <= 1.0:
+            raise UserError("default: pseudo_precision in [0, 1] (0 = off).")
         if not (self.suspect_ratio == 0.0 or self.suspect_ratio >= 1.0):
             raise UserError("default: suspect_ratio is 0 (off) or ≥ 1.")
 

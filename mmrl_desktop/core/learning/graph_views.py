@@ -35,6 +35,11 @@ same way. Over the last ``view_window`` scored answers:
   an option: against the best constant 👍 probability instead of the uniform guess, which a
   posterior beats by foretelling 👎 on labels shown to explore; not the default: digits −.05 at
   300 answers, docs/benchmarks.md §5i);
+- ``pseudo_precision`` (an option, 0 = off): the gate is multiplied by how often the
+  posterior's first label is right, estimated from the answers it had not seen (a correction
+  naming it; a 👍 on it weighted by 1 / its propensity), from none at 1/K to full at
+  ``pseudo_precision``: on the dev glyphs the pseudo-labels were right on a sixth of the items
+  with the gate open (docs/benchmarks.md §5x);
 - the network's weight w = ``net_temper`` × (its advantage over the graph in standard errors −
   ``view_z``), clipped to [0, 1] (``net_temper`` = 0, the default, keeps the graph alone): the
   posterior the algorithm acts on and teaches with is (1 − w) · graph + w · network (the
@@ -82,6 +87,7 @@ class GraphViews:
         self.net_weight = 0.0
         self.net_tau = 1.0  # the power the network's probabilities enter the posterior at
         self.pseudo_gate = 1.0  # share of the pseudo-labels' weight (pseudo_gate option)
+        self.precision = 0.0  # estimated share of items whose first label is right
         self.post_log: deque = deque(maxlen=options.view_window)  # (posterior row, answer)
         self.logs: dict[str, deque] = {}  # view → (its posterior row, answer) of recent answers
         self.temperature = 1.0  # of the posterior, fitted on post_log (act_rule calibrated)
@@ -278,10 +284,17 @@ class GraphViews:
                     base = _rate_scores(list(self.post_log), self.o.answer_noise)
                 z = _paired_z(deque(each), deque(base))
             self.pseudo_gate = float(np.clip(z / max(self.o.view_z, 1e-9), 0.0, 1.0))
+        if self.o.pseudo_precision > 0 and self.post_log:
+            hit, chance = _first_label_rate(list(self.post_log))
+            top = max(self.o.pseudo_precision - chance, 1e-9)
+            self.precision = hit
+            self.pseudo_gate *= float(np.clip((hit - chance) / top, 0.0, 1.0))
 
     def metrics(self) -> dict[str, float]:
         out = {"policy/graph_net_weight": self.net_weight, "policy/pseudo_gate": self.pseudo_gate}
         out["policy/posterior_temperature"] = self.temperature
+        if self.o.pseudo_precision > 0:
+            out["policy/first_label_right"] = self.precision
         for c, w in self.weights.items():
             out[f"policy/view_weight_{c}"] = w
         for c, s in self.scores.items():
@@ -357,6 +370,25 @@ def _rate_scores(log: list, noise: float) -> np.ndarray:
     p = (1 - noise) * share + noise / k
     return np.array([np.log(1.0 / k) if r.corrected >= 0 else np.log(p if r.reward > 0 else 1 - p)
                      for _, r in log])  # fmt: skip
+
+
+def _first_label_rate(log: list) -> tuple[float, float]:
+    """(An estimate of how often the posterior's first label is the item's label, chance) from
+    (row [K], answer) pairs it had not seen: a correction counts 1 when it names the first
+    label; a thumbs-up on the first label 1 / its propensity (floored as ``_label_score``); any
+    other answer 0. Over the acting distribution the weighted thumbs-up average the indicator
+    that the first label is right: unbiased while its propensity stays above the floor."""
+    each, chance = [], []
+    for q, r in log:
+        first = int(np.argmax(q))
+        chance.append(1.0 / len(q))
+        if r.corrected >= 0:
+            each.append(float(r.corrected == first))
+        elif r.reward > 0 and r.shown == first:
+            each.append(1.0 / max(float(r.propensity), PROPENSITY_FLOOR))
+        else:
+            each.append(0.0)
+    return float(np.mean(each)), float(np.mean(chance))
 
 
 def _paired_z(a: deque, b: deque) -> float:

@@ -344,9 +344,8 @@ def test_a_full_disk_during_import_simulate_train_is_one_sentence(tmp_path, smal
     _one_sentence(done, "disk is full")
     acked |= {int(line.split()[1]) for line in done.stdout.splitlines() if line.startswith("ack ")}
 
-    filler.unlink(
-        missing_ok=True
-    )  # space again: everything acknowledged is there, the project opens
+    # space again: everything acknowledged is there, the project opens
+    filler.unlink(missing_ok=True)
     with Project.open(project.root).open_store() as store:
         assert acked <= {e.event_id for e in store.all_events()}
         assert store.item_count() == 20

@@ -43,6 +43,8 @@ def snapshot(tr, t: int) -> dict:
     gv = alg.views
     y, answered = _truth(alg)
     out: dict = {"answers": t, "chosen": gv.chosen, "net_weight": gv.net_weight}
+    out["pseudo_gate"] = round(gv.pseudo_gate, 3)
+    out["first_label_right_estimate"] = round(gv.precision, 3)  # with pseudo_precision > 0
     un = ~answered
     for name, q in list(gv.q.items()) + [("network", gv.net)]:
         p = q.get(DEFAULT_TASK)

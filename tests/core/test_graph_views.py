@@ -498,3 +498,34 @@ def test_the_precision_gate_weighs_pseudo_labels_by_how_often_the_first_label_is
     assert 0.0 < low == pytest.approx(gate(0.2, 0.0)[0] * 0.25)
     with pytest.raises(UserError):
         parse_options(DefaultOptions, {"pseudo_precision": 1.5}, "default")
+
+
+def test_pseudo_recent_estimates_the_first_label_on_the_latest_answers_only():
+    """pseudo_recent: the posterior's first label was right on 20 % of the first 100 items
+    answered and on 90 % of the latest 100. On the whole window the estimate is .55 (the gate
+    keeps (.55 − .1) / (.9 − .1) of itself); on the latest 100 it is .9 (all of it)."""
+    n, k = 200, 10
+    row = np.tile([0.55] + [0.05] * 9, (n, 1))
+
+    def gate(recent):
+        rows = []
+        for e in range(n):
+            share = 0.2 if e < n // 2 else 0.9
+            true = 0 if (e // 2) % 10 < share * 10 else 1 + e % 9
+            shown = 0 if e % 2 == 0 else 1 + (e // 2) % 9
+            prop = 0.5 if shown == 0 else 0.5 / 9
+            rows.append(Row(e, str(e), "label", shown, 1 if shown == true else -1, prop, -1))
+        opts = DefaultOptions(
+            view_min_labels=10, view_window=n, pseudo_precision=0.9, pseudo_recent=recent
+        )
+        gv = _scored(opts, {"pixels": row}, [], k)
+        gv.mixed = {"label": row}
+        gv.score(rows, {str(i): i for i in range(n)}, {"label": k})
+        gv.choose()
+        return gv.pseudo_gate, gv.metrics()["policy/first_label_right"]
+
+    whole, recent = gate(0), gate(100)
+    assert whole[1] == pytest.approx(0.55) and recent[1] == pytest.approx(0.9)
+    assert 0.0 < whole[0] == pytest.approx(recent[0] * 0.45 / 0.8)
+    with pytest.raises(UserError):
+        parse_options(DefaultOptions, {"pseudo_recent": -1}, "default")

@@ -97,6 +97,12 @@ class DefaultOptions:
         "on it weighted by 1 / its propensity): full weight at this share, none at 1/K; "
         "0 = off",
     )
+    pseudo_recent: int = _opt(
+        0,
+        "with pseudo_precision: estimate how often the first label is right on only the "
+        "latest this many answers (the posterior improves as answers come; the whole "
+        "view_window lags it); 0 = the whole view_window",
+    )
     view_score: str = _opt(
         "calibrated",
         "how a view's or the network's prediction is scored on answers it had not seen: "
@@ -188,6 +194,8 @@ class DefaultOptions:
             raise UserError("default: pseudo_quantile in (0, 1] and embed_every ≥ 1.")
         if not 0.0 <= self.pseudo_precision <= 1.0:
             raise UserError("default: pseudo_precision in [0, 1] (0 = off).")
+        if self.pseudo_recent < 0:
+            raise UserError("default: pseudo_recent ≥ 0 (0 = the whole view_window).")
         if not (self.suspect_ratio == 0.0 or self.suspect_ratio >= 1.0):
             raise UserError("default: suspect_ratio is 0 (off) or ≥ 1.")
 

@@ -39,7 +39,8 @@ same way. Over the last ``view_window`` scored answers:
   posterior's first label is right, estimated from the answers it had not seen (a correction
   naming it; a 👍 on it weighted by 1 / its propensity), from none at 1/K to full at
   ``pseudo_precision``: on the dev glyphs the pseudo-labels were right on a sixth of the items
-  with the gate open (docs/benchmarks.md §5x);
+  with the gate open (docs/benchmarks.md §5x); ``pseudo_recent`` (an option) estimates it on
+  the latest answers only: on the whole window the estimate lagged the posterior (§5y);
 - the network's weight w = ``net_temper`` × (its advantage over the graph in standard errors −
   ``view_z``), clipped to [0, 1] (``net_temper`` = 0, the default, keeps the graph alone): the
   posterior the algorithm acts on and teaches with is (1 − w) · graph + w · network (the
@@ -285,7 +286,8 @@ class GraphViews:
                 z = _paired_z(deque(each), deque(base))
             self.pseudo_gate = float(np.clip(z / max(self.o.view_z, 1e-9), 0.0, 1.0))
         if self.o.pseudo_precision > 0 and self.post_log:
-            hit, chance = _first_label_rate(list(self.post_log))
+            log = list(self.post_log)[-self.o.pseudo_recent :] if self.o.pseudo_recent else None
+            hit, chance = _first_label_rate(log or list(self.post_log))
             top = max(self.o.pseudo_precision - chance, 1e-9)
             self.precision = hit
             self.pseudo_gate *= float(np.clip((hit - chance) / top, 0.0, 1.0))

@@ -63,10 +63,10 @@ def _algo(seed: int = 0, **options):
     return ALGORITHMS["default"](policy, {"label": K}, config), config
 
 
-def _simulate(n_events: int, seed: int = 0, attach: bool = True, upe: int = 4):
+def _simulate(n_events: int, seed: int = 0, attach: bool = True, upe: int = 4, **options):
     x, y = _data(seed=seed)
     pool, test = np.arange(90), np.arange(90, len(y))
-    algo, config = _algo(seed)
+    algo, config = _algo(seed, **options)
     feat = _Feat(x)
     buf = ReplayBuffer(["label"], feat, lambda i: i)
     if attach:
@@ -94,6 +94,22 @@ def test_learns_from_thumbs_only_with_the_pool():
     assert algo.fitted and len(algo.pool_ids) == 90
     q = algo.q["label"]
     assert q.shape == (90, K) and np.allclose(q.sum(1), 1)
+
+
+def test_pseudo_confidence_weighs_each_pool_item_by_its_calibrated_top_probability():
+    """pseudo_confidence: a pool item's pseudo-label weight follows the top probability of its
+    posterior at the power τ fitted on the answers (the more confident half above chance gets
+    full weight), where without it the weight follows the spread of the log-posterior."""
+    algo, acc, _ = _simulate(40, pseudo_confidence=True)
+    assert acc >= 0.8
+    q, w = algo.q["label"], algo.target_weight["label"].numpy()
+    top = q**algo.views.temperature
+    top = (top / top.sum(1, keepdims=True)).max(1)
+    order = np.argsort(top)
+    assert np.all(np.diff(w[order]) >= -1e-6)  # never less weight for a more confident item
+    assert (w > 1 - 1e-6).mean() >= 0.5 and w.min() >= 0.0
+    plain = _simulate(40)[0]
+    assert not np.allclose(plain.target_weight["label"].numpy(), w)
 
 
 def test_deterministic_for_a_seed():

@@ -103,6 +103,13 @@ class DefaultOptions:
         "latest this many answers (the posterior improves as answers come; the whole "
         "view_window lags it); 0 = the whole view_window",
     )
+    pseudo_confidence: bool = _opt(
+        False,
+        "weigh each pool item's pseudo-label also by its calibrated confidence: the top "
+        "label's probability under q^τ (τ fitted on the answers the posterior had not seen), "
+        "from none at 1/K to full at 1 — the posterior as it is now, judged by a calibration "
+        "fitted on past answers",
+    )
     view_score: str = _opt(
         "calibrated",
         "how a view's or the network's prediction is scored on answers it had not seen: "

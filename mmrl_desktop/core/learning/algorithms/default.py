@@ -34,7 +34,9 @@ After each answer (``refresh``, closed form, milliseconds):
    answers' likelihood; from q: the acting distribution softmax(κ · standardised log q_i)
    (``act_kappa``), and soft pseudo-labels for the pool (``pseudo_kappa``), weighted by how much
    evidence q_i holds, by 1 − w (the network's own opinion teaches it nothing) and by the
-   pseudo-label gate (``pseudo_gate``: how far q foretold the answers better than chance). A pool
+   pseudo-label gate (``pseudo_gate``: how far q foretold the answers better than chance; the
+   evidence is the spread of log q_i, or with ``pseudo_confidence`` its top label's probability
+   at the power fitted on the answers, docs/benchmarks.md §5z). A pool
    without a fixed view (volumes: ``GraphViews.anchored``) has its graph on the policy's own
    embedding only: it gets no pseudo-labels and no thumb is set aside (the untrained network's
    neighbours would teach the network its own noise; ADR 0015 has the measurement).
@@ -206,7 +208,7 @@ class DefaultAlgorithm(Algorithm):
             self._reembed(n)
         self.refreshes += 1
         self.views.choose()
-        if o.act_rule == "calibrated":
+        if o.act_rule == "calibrated" or o.pseudo_confidence:
             self.views.fit_temperature()
         metrics: dict[str, float] = {"policy/graph_input_share": self.views.share}
         metrics["policy/graph_anchored"] = float(self.views.anchored)
@@ -227,8 +229,11 @@ class DefaultAlgorithm(Algorithm):
                 self.views.temperature * lq if o.act_rule == "calibrated" else o.pseudo_kappa * z
             )
             self.targets[t] = torch.from_numpy(_softmax(sharp).astype(np.float32))
-            ref = float(np.quantile(sd[:, 0], o.pseudo_quantile)) + 1e-12
-            weight = np.minimum(1.0, sd[:, 0] / ref).astype(np.float32)
+            evidence = sd[:, 0]
+            if o.pseudo_confidence:  # the calibrated top probability above chance
+                evidence = _softmax(self.views.temperature * lq).max(1) - 1.0 / k
+            ref = float(np.quantile(evidence, o.pseudo_quantile)) + 1e-12
+            weight = np.clip(evidence / ref, 0.0, 1.0).astype(np.float32)
             self.target_weight[t] = torch.from_numpy(weight)
             metrics[f"policy/pool_confidence_{t}"] = float(self.acting[t].max(1).mean())
         self.fitted = True

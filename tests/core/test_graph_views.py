@@ -529,3 +529,21 @@ def test_pseudo_recent_estimates_the_first_label_on_the_latest_answers_only():
     assert 0.0 < whole[0] == pytest.approx(recent[0] * 0.45 / 0.8)
     with pytest.raises(UserError):
         parse_options(DefaultOptions, {"pseudo_recent": -1}, "default")
+
+
+def test_large_first_starts_the_graph_of_large_images_on_that_view_only():
+    """large_first: a pool of images over 8 px starts (and, under the switch, falls back) on
+    the named view; 8×8 images keep the pixels, a pool without images keeps graph_views' order."""
+
+    def first(modalities, tiny, **opts):
+        gv = GraphViews(DefaultOptions(**opts))
+        gv.fixed = {"pixels": 1, "gradients": 1, "hog": 1, "logmel": 1}
+        gv.modalities, gv.tiny_images = frozenset(modalities), tiny
+        return gv.candidates()
+
+    assert first({"image"}, False, large_first="hog")[:2] == ["hog", "pixels"]
+    assert first({"image"}, True, large_first="hog")[0] == "pixels"
+    assert first({"audio"}, False, large_first="hog")[0] == "pixels"
+    assert first({"image"}, False)[0] == "pixels"
+    with pytest.raises(UserError):
+        parse_options(DefaultOptions, {"large_first": "colour"}, "default")

@@ -71,6 +71,12 @@ class DefaultOptions:
         "ngrams, embedding: the policy's own embedding, not for images of 8 px or less): see "
         "view_choice",
     )
+    large_first: str = _opt(
+        "",
+        "the view the graph starts on for images over 8 px (e.g. hog: the switch rarely leaves "
+        "its first view on many-class sets, docs/benchmarks.md §5z); tiny images, sounds and "
+        "texts keep the first of graph_views; empty = the first of graph_views everywhere",
+    )
     view_choice: str = _opt(
         "switch",
         "switch: the first of graph_views until another predicted the answers it had not seen "
@@ -177,6 +183,8 @@ class DefaultOptions:
             raise UserError(
                 f"default: graph_views is a comma-separated list of {', '.join(GRAPH_VIEWS)}."
             )
+        if self.large_first and self.large_first not in names:
+            raise UserError("default: large_first is empty or one of graph_views.")
         if self.act_rule not in ACT_RULES:
             raise UserError(f"default: act_rule is {' or '.join(ACT_RULES)}.")
         if self.view_choice not in VIEW_CHOICES:

@@ -111,10 +111,10 @@ class DefaultOptions:
     )
     pseudo_confidence: bool = _opt(
         False,
-        "weigh each pool item's pseudo-label also by its calibrated confidence: the top "
-        "label's probability under q^τ (τ fitted on the answers the posterior had not seen), "
-        "from none at 1/K to full at 1 — the posterior as it is now, judged by a calibration "
-        "fitted on past answers",
+        "weigh each pool item's pseudo-label by its calibrated confidence instead of the "
+        "spread of its log-posterior: the top label's probability under q^τ (τ fitted on the "
+        "answers the posterior had not seen) above 1/K, full weight from pseudo_quantile's "
+        "quantile of the pool up",
     )
     view_score: str = _opt(
         "calibrated",

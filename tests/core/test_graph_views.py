@@ -57,7 +57,7 @@ def test_the_gradients_view_sees_textures_the_pixels_do_not():
     x, y = _textures()
     inputs = {"image": torch.from_numpy(x), "image_mask": torch.ones(len(y), dtype=torch.bool)}
     fixed, stats = views.fixed_views([inputs])
-    assert set(fixed) == {"pixels", "gradients", "hog"}
+    assert set(fixed) == {"pixels", "gradients", "hog", "edges"}
     assert np.allclose(np.linalg.norm(fixed["gradients"], axis=1), 1)
     assert _loo_1nn(fixed["gradients"], y) >= 0.9
     assert _loo_1nn(fixed["pixels"], y) <= 0.75
@@ -179,6 +179,23 @@ def test_the_hog_view_sees_strokes_whatever_their_polarity():
     assert _loo_1nn(fixed["hog"], y) >= 0.95
     inverse = views.view_of("hog", {"image": 1 - inputs["image"][:5]}, stats)
     assert ((inverse * fixed["hog"][:5]).sum(1) > 0.99).all()  # blind to polarity
+
+
+def test_the_edges_view_sees_both_textures_and_strokes():
+    """hog and gradients side by side: each item's cosine the mean of theirs, so the view keeps
+    what either sees (the textures gradients place, the strokes hog places)."""
+    for (x, y), best in ((_textures(), "gradients"), (_strokes(), "hog")):
+        inputs = {"image": torch.from_numpy(x), "image_mask": torch.ones(len(y), dtype=torch.bool)}
+        fixed, stats = views.fixed_views([inputs])
+        e = fixed["edges"]
+        assert np.allclose(np.linalg.norm(e, axis=1), 1)
+        assert np.allclose(
+            e @ e.T, (fixed["hog"] @ fixed["hog"].T + fixed["gradients"] @ fixed["gradients"].T) / 2
+        )
+        assert _loo_1nn(e, y) >= 0.9 and _loo_1nn(fixed[best], y) >= 0.9
+        again = views.view_of("edges", {"image": inputs["image"][:5]}, stats)
+        assert np.allclose(again, e[:5])
+    assert views.view_of("edges", {"text": torch.zeros(2, 3, dtype=torch.long)}, stats) is None
 
 
 def _scored(options, q_by_view, answers, k=2):

@@ -550,11 +550,12 @@ def test_pseudo_recent_estimates_the_first_label_on_the_latest_answers_only():
 
 def test_large_first_starts_the_graph_of_large_images_on_that_view_only():
     """large_first: a pool of images over 8 px starts (and, under the switch, falls back) on
-    the named view; 8×8 images keep the pixels, a pool without images keeps graph_views' order."""
+    the named view, a candidate there even when graph_views does not name it; 8×8 images keep
+    the pixels, a pool without images keeps graph_views' order."""
 
     def first(modalities, tiny, **opts):
         gv = GraphViews(DefaultOptions(**opts))
-        gv.fixed = {"pixels": 1, "gradients": 1, "hog": 1, "logmel": 1}
+        gv.fixed = {"pixels": 1, "gradients": 1, "hog": 1, "edges": 1, "logmel": 1}
         gv.modalities, gv.tiny_images = frozenset(modalities), tiny
         return gv.candidates()
 
@@ -562,5 +563,9 @@ def test_large_first_starts_the_graph_of_large_images_on_that_view_only():
     assert first({"image"}, True, large_first="hog")[0] == "pixels"
     assert first({"audio"}, False, large_first="hog")[0] == "pixels"
     assert first({"image"}, False)[0] == "pixels"
+    assert "edges" not in first({"image"}, False)  # not in the default graph_views
+    assert first({"image"}, False, large_first="edges")[:2] == ["edges", "pixels"]
+    assert "edges" not in first({"image"}, True, large_first="edges")
+    assert "edges" not in first({"audio"}, False, large_first="edges")
     with pytest.raises(UserError):
         parse_options(DefaultOptions, {"large_first": "colour"}, "default")

@@ -73,9 +73,10 @@ class DefaultOptions:
     )
     large_first: str = _opt(
         "",
-        "the view the graph starts on for images over 8 px (e.g. hog: the switch rarely leaves "
-        "its first view on many-class sets, docs/benchmarks.md §5z); tiny images, sounds and "
-        "texts keep the first of graph_views; empty = the first of graph_views everywhere",
+        "the view the graph starts on for images over 8 px, a candidate there even when not in "
+        "graph_views (e.g. hog or edges: the switch rarely leaves its first view on many-class "
+        "sets, docs/benchmarks.md §5z); tiny images, sounds and texts keep graph_views as they "
+        "are; empty = the first of graph_views everywhere",
     )
     view_choice: str = _opt(
         "switch",
@@ -183,8 +184,8 @@ class DefaultOptions:
             raise UserError(
                 f"default: graph_views is a comma-separated list of {', '.join(GRAPH_VIEWS)}."
             )
-        if self.large_first and self.large_first not in names:
-            raise UserError("default: large_first is empty or one of graph_views.")
+        if self.large_first and self.large_first not in GRAPH_VIEWS:
+            raise UserError(f"default: large_first is empty or one of {', '.join(GRAPH_VIEWS)}.")
         if self.act_rule not in ACT_RULES:
             raise UserError(f"default: act_rule is {' or '.join(ACT_RULES)}.")
         if self.view_choice not in VIEW_CHOICES:

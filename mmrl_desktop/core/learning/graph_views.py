@@ -28,7 +28,8 @@ same way. Over the last ``view_window`` scored answers:
   ``switch_score`` (options, not the default: docs/benchmarks.md §5r) compares the views at
   their best-fitting power, or on the labels the answers revealed; ``switch_from = current``
   (§5s) makes the view the graph is on, not the first, the one to beat; ``large_first`` (an
-  option, off) puts a view first for images over 8 px only (hog: glyphs' dev seed, §5z);
+  option, off) puts a view first for images over 8 px only, a candidate there even when
+  ``graph_views`` does not name it (hog: glyphs' dev seed, §5z; edges, §5za);
 - ``pseudo_gate`` (default on): the posterior actually acted on is scored too, against a
   uniform guess on the same answers; the pool's pseudo-labels count by its advantage in
   ``view_z`` standard errors (none before ``view_min_labels`` answers), so a posterior that
@@ -111,7 +112,7 @@ class GraphViews:
         names = [v.strip() for v in self.o.graph_views.split(",") if v.strip()]
         if self.tiny_images:  # 8×8 digits: the pixel graph, never the network's own embedding
             names = [v for v in names if v != "embedding"] or names
-        elif self.o.large_first in names and "image" in self.modalities:  # images over TINY px
+        elif self.o.large_first and "image" in self.modalities:  # images over TINY px
             names = [self.o.large_first] + [v for v in names if v != self.o.large_first]
         have = set(self.fixed or ()) | {"embedding"}
         if "pretrained" in have and "pretrained" not in names:  # a foundation model's embedding

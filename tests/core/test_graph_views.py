@@ -78,8 +78,42 @@ def test_the_logmel_view_hears_pitch_whatever_the_gain_and_onset():
             waves.append(w + rng.normal(0, 0.002, sr).astype(np.float32))
             ys.append(c)
     fixed, _ = views.fixed_views([{"audio": torch.from_numpy(np.stack(waves))}], sr)
-    assert set(fixed) == {"logmel"}
+    assert set(fixed) == {"logmel", "cepstra"}
     assert _loo_1nn(fixed["logmel"], np.asarray(ys)) >= 0.9
+
+
+def _tone_words(sr: int, rng: np.random.Generator, n_per: int = 12):
+    """Two 'words' of the same two voiced sounds (harmonics of 200 and 500 Hz, smooth onsets)
+    in opposite order, at any speed, onset and gain."""
+    waves, ys = [], []
+    for c, order in enumerate(((200.0, 500.0), (500.0, 200.0))):
+        for _ in range(n_per):
+            n = int(sr * rng.uniform(0.15, 0.3))  # each sound's length: the speed varies
+            t = np.arange(n) / sr
+            ramp = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.02)  # 20 ms fades
+            word = np.concatenate(
+                [ramp * sum(np.sin(2 * np.pi * f * h * t) / h for h in range(1, 6)) for f in order]
+            )
+            w = np.zeros(sr, np.float32)
+            start = rng.integers(0, sr - len(word))
+            w[start : start + len(word)] = rng.uniform(0.05, 1.0) * word
+            waves.append(w + rng.normal(0, 0.002, sr).astype(np.float32))
+            ys.append(c)
+    return np.stack(waves), np.asarray(ys)
+
+
+def test_the_cepstra_view_hears_the_order_of_sounds_whatever_the_speed_gain_and_onset():
+    sr = 8000
+    x, y = _tone_words(sr, np.random.default_rng(0))
+    fixed, stats = views.fixed_views([{"audio": torch.from_numpy(x)}], sr)
+    assert fixed["cepstra"].shape == (len(y), 12 * 40)
+    assert np.allclose(np.linalg.norm(fixed["cepstra"], axis=1), 1)
+    assert _loo_1nn(fixed["cepstra"], y) >= 0.95
+    mask = torch.tensor([True, False, True])
+    out = views.view_of(
+        "cepstra", {"audio": torch.from_numpy(x[:3]), "audio_mask": mask}, stats, sr
+    )
+    assert np.allclose(out[[0, 2]], fixed["cepstra"][[0, 2]])  # as the pool placed them
 
 
 def test_the_ngram_view_places_texts_by_their_words():

@@ -24,7 +24,17 @@ class NoOptions:
     """An algorithm without knobs of its own."""
 
 
-GRAPH_VIEWS = ("pixels", "gradients", "hog", "edges", "logmel", "ngrams", "embedding", "pretrained")
+GRAPH_VIEWS = (
+    "pixels",
+    "gradients",
+    "hog",
+    "edges",
+    "logmel",
+    "cepstra",
+    "ngrams",
+    "embedding",
+    "pretrained",
+)
 VIEW_CHOICES = ("mixture", "switch", "auto")
 ACT_RULES = ("standardised", "calibrated")
 
@@ -68,7 +78,7 @@ class DefaultOptions:
     graph_views: str = _opt(
         "pixels,gradients,hog,logmel,ngrams,embedding",
         "candidate views of the pool graph, comma-separated (pixels, gradients, hog, edges: hog "
-        "and gradients side by side, logmel, ngrams, embedding: the policy's own embedding, not for images of 8 px or less): see "
+        "and gradients side by side, logmel, cepstra, ngrams, embedding: the policy's own embedding, not for images of 8 px or less): see "
         "view_choice",
     )
     large_first: str = _opt(

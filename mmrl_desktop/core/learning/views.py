@@ -22,6 +22,11 @@ answers it had not seen yet (``ViewScores``). The candidates, per modality prese
   hog alone has textures .56 and gradients alone glyphs .63 (docs/benchmarks.md §5za);
 - audio ``logmel``: log-mel bands (per-item mean removed: blind to gain), their mean and spread
   over time and their means over four stretches of the loud part (the order of the sounds);
+- audio ``cepstra``: the loud part (frames within ~6.5 dB of the loudest) as 12 mel cepstra
+  (MFCC without c0, each coefficient's mean over the part removed: blind to gain and to the
+  channel), resampled to 40 frames: the order of the sounds, whatever the speed (leave-one-out
+  1-NN .76 on the own-folder words against ``logmel``'s .58, and on spoken numbers made with
+  another seed, never tuned on, .80 against .63: docs/benchmarks.md §5zb);
 - text ``ngrams``: tf-idf of the hashed word and character n-grams, folded to 2,048 dimensions.
 
 Every fixed view's dimensions are standardised over the pool before the rows are unit-normed
@@ -40,7 +45,7 @@ import torch
 import torch.nn.functional as F
 
 TEXT_DIMS = 2048
-FIXED = ("pixels", "gradients", "hog", "logmel", "ngrams", "pretrained")
+FIXED = ("pixels", "gradients", "hog", "logmel", "cepstra", "ngrams", "pretrained")
 EDGES = ("hog", "gradients")  # the ``edges`` view: these two side by side
 
 
@@ -108,26 +113,52 @@ def hog(inputs: dict[str, torch.Tensor]) -> np.ndarray:
     return out.double().numpy()
 
 
-def logmel(inputs: dict[str, torch.Tensor], sample_rate: int) -> np.ndarray:
-    """Log-mel statistics: mean, spread, and four stretches of the loud part [N, 6 × 32]."""
+def _log_mel(audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """Log-mel spectrogram [N, 32, T]: 32 bands, ~25 ms windows, half-window hops."""
     import torchaudio
 
     n_fft = 1 << max(8, int(math.log2(sample_rate * 0.025)) + 1)
     mel = torchaudio.transforms.MelSpectrogram(
         sample_rate=sample_rate, n_fft=n_fft, hop_length=n_fft // 2, n_mels=32
     )
-    spec = torch.log(mel(inputs["audio"].float()) + 1e-6)  # [N, 32, T]
+    return torch.log(mel(audio.float()) + 1e-6)
+
+
+def _loud_parts(spec: torch.Tensor, below: float):
+    """Each item's frames from the first to the last within ``below`` (natural log) of its
+    loudest frame's mean log-mel (the whole item when none)."""
     energy = spec.mean(1)  # [N, T]
-    loud = energy > energy.amax(1, keepdim=True) - 2.5  # within ~11 dB of the loudest frame
-    rows = []
+    loud = energy > energy.amax(1, keepdim=True) - below
     for s, m in zip(spec, loud, strict=True):
         idx = m.nonzero().squeeze(1)
-        part = s[:, int(idx.min()) : int(idx.max()) + 1] if idx.numel() else s
+        yield s[:, int(idx.min()) : int(idx.max()) + 1] if idx.numel() else s
+
+
+def logmel(inputs: dict[str, torch.Tensor], sample_rate: int) -> np.ndarray:
+    """Log-mel statistics: mean, spread, and four stretches of the loud part [N, 6 × 32]."""
+    rows = []
+    for part in _loud_parts(_log_mel(inputs["audio"], sample_rate), 2.5):  # within ~11 dB
         part = part - part.mean()
         chunks = [c.mean(1) for c in torch.tensor_split(part, 4, dim=1) if c.shape[1]]
         chunks += [chunks[-1]] * (4 - len(chunks))
         rows.append(torch.cat([part.mean(1), part.std(1, unbiased=False), *chunks]))
-    out = torch.stack(rows)
+    return _masked(torch.stack(rows), inputs)
+
+
+def cepstra(inputs: dict[str, torch.Tensor], sample_rate: int, frames: int = 40) -> np.ndarray:
+    """The loud part's mel cepstra c1–c12, mean-removed, resampled to ``frames`` [N, 12 × 40]."""
+    import torchaudio
+
+    dct = torchaudio.functional.create_dct(13, 32, "ortho")  # [32 bands, 13 cepstra]
+    rows = []
+    for part in _loud_parts(_log_mel(inputs["audio"], sample_rate), 1.5):  # within ~6.5 dB
+        c = (dct.T @ (part - part.mean(1, keepdim=True)))[1:]  # [12, t]
+        rows.append(F.interpolate(c[None], size=frames, mode="linear")[0].flatten())
+    return _masked(torch.stack(rows), inputs)
+
+
+def _masked(out: torch.Tensor, inputs: dict[str, torch.Tensor]) -> np.ndarray:
+    """Audio rows, zero where the item has no sound."""
     if "audio_mask" in inputs:
         out = out * inputs["audio_mask"].float()[:, None]
     return out.double().numpy()
@@ -153,6 +184,7 @@ def _raw(name: str, inputs: dict[str, torch.Tensor], sample_rate: int) -> np.nda
         "gradients": "image",
         "hog": "image",
         "logmel": "audio",
+        "cepstra": "audio",
         "ngrams": "text",
     }[name]
     if need not in inputs:
@@ -165,6 +197,8 @@ def _raw(name: str, inputs: dict[str, torch.Tensor], sample_rate: int) -> np.nda
         return hog(inputs)
     if name == "logmel":
         return logmel(inputs, sample_rate)
+    if name == "cepstra":
+        return cepstra(inputs, sample_rate)
     return ngram_counts(inputs)
 
 

@@ -38,9 +38,15 @@ def knn_acc(x: np.ndarray, y: np.ndarray, k: int = 5) -> tuple[float, float]:
 def pool_of(name: str, seed: int = 0):
     ds = datasets.SETS[name]
     folder, _ = datasets.ensure(name)
+    return pool_in(folder, seed, ds.orientation_free)
+
+
+def pool_in(folder: Path, seed: int = 0, orientation_free: bool = False):
+    """(trainer, default algorithm, true label of each pool item) of the 70 % of the class
+    subfolders of ``folder`` that a bench run with ``seed`` answers from."""
     tmp = Path(tempfile.mkdtemp(prefix="mmrl-ceiling-"))
     settings = {"algorithm": "default", "seed": seed, "device": "cpu"}
-    if ds.orientation_free:
+    if orientation_free:
         settings["orientation_free"] = True
     project = bench._project(tmp, str(folder), settings, None)
     writer = project.open_store()

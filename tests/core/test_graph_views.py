@@ -331,12 +331,23 @@ class _Feat:
         return {"image": img, "image_mask": torch.ones(len(ids), dtype=torch.bool)}
 
 
+def test_a_pool_of_large_images_starts_its_graph_on_edges_by_default():
+    x, y = _textures(n_per=10)  # 32 px
+    algo = _algo()
+    feat = _Feat(x)
+    algo.attach_pool([str(i) for i in range(len(y))], feat.batch)
+    buf = ReplayBuffer(["label"], feat, lambda i: i)
+    buf.add(Row(1, "0", "label", int(y[0]), 1, 0.5, -1))
+    algo.refresh(buf)
+    assert algo.graph_view == "edges" and "pixels" in algo.views.graphs
+
+
 def test_the_graph_moves_to_the_view_that_predicts_the_thumbs():
     """Stripes vs dots in random colours: the raw pixels place them at random, the gradients
     view by their kind; after the first answers the graph is built on the gradients and acts
     with exact propensities (the acting distribution's probability of the label shown)."""
     x, y = _textures(n_per=30)
-    algo = _algo(view_min_labels=15)
+    algo = _algo(view_min_labels=15, large_first="")  # the switch from the raw pixels
     feat = _Feat(x)
     algo.attach_pool([str(i) for i in range(len(y))], feat.batch)
     buf = ReplayBuffer(["label"], feat, lambda i: i)
@@ -596,9 +607,9 @@ def test_large_first_starts_the_graph_of_large_images_on_that_view_only():
     assert first({"image"}, False, large_first="hog")[:2] == ["hog", "pixels"]
     assert first({"image"}, True, large_first="hog")[0] == "pixels"
     assert first({"audio"}, False, large_first="hog")[0] == "pixels"
-    assert first({"image"}, False)[0] == "pixels"
-    assert "edges" not in first({"image"}, False)  # not in the default graph_views
-    assert first({"image"}, False, large_first="edges")[:2] == ["edges", "pixels"]
+    assert first({"image"}, False, large_first="")[0] == "pixels"
+    assert "edges" not in first({"image"}, False, large_first="")  # not in graph_views
+    assert first({"image"}, False)[:2] == ["edges", "pixels"]  # the default (ADR 0026)
     assert "edges" not in first({"image"}, True, large_first="edges")
     assert "edges" not in first({"audio"}, False, large_first="edges")
     with pytest.raises(UserError):

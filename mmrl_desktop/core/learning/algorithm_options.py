@@ -82,11 +82,12 @@ class DefaultOptions:
         "view_choice",
     )
     large_first: str = _opt(
-        "",
+        "edges",
         "the view the graph starts on for images over 8 px, a candidate there even when not in "
-        "graph_views (e.g. hog or edges: the switch rarely leaves its first view on many-class "
-        "sets, docs/benchmarks.md §5z); tiny images, sounds and texts keep graph_views as they "
-        "are; empty = the first of graph_views everywhere",
+        "graph_views (edges: hog and gradients side by side, which lifted the own-folder glyphs, "
+        "shapes and textures, docs/benchmarks.md §5za; the switch rarely leaves its first view "
+        "on many-class sets); tiny images, sounds and texts keep graph_views as they are; "
+        "empty = the first of graph_views everywhere",
     )
     view_choice: str = _opt(
         "switch",

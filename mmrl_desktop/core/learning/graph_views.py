@@ -21,15 +21,16 @@ same way. Over the last ``view_window`` scored answers:
   refreshed as it trains) is a candidate like the fixed views; it is judged only on answers it
   had not been trained on;
 - ``view_choice = switch`` (the default): once there are ``view_min_labels`` scored answers,
-  the graph stays on the first candidate present unless another predicted the same answers
-  better by more than ``view_z`` standard errors of the paired differences. On the own-folder
+  the graph stays on the first candidate present (``large_first`` for large images) unless
+  another predicted the same answers better by more than ``view_z`` standard errors of the paired differences. On the own-folder
   glyphs the first 👍 are few (5 in 60 answers with 10 labels), so the scores could not tell
   the views apart while the acting followed the raw pixels: the loop never got going;
   ``switch_score`` (options, not the default: docs/benchmarks.md §5r) compares the views at
   their best-fitting power, or on the labels the answers revealed; ``switch_from = current``
-  (§5s) makes the view the graph is on, not the first, the one to beat; ``large_first`` (an
-  option, off) puts a view first for images over 8 px only, a candidate there even when
-  ``graph_views`` does not name it (hog: glyphs' dev seed, §5z; edges, §5za);
+  (§5s) makes the view the graph is on, not the first, the one to beat; ``large_first`` (default
+  ``edges``, ADR 0026) puts a view first for images over 8 px only, a candidate there even when
+  ``graph_views`` does not name it (hog: glyphs +.22 but textures −.10, §5z; edges, hog and
+  gradients side by side: no set lower, §5za);
 - ``pseudo_gate`` (default on): the posterior actually acted on is scored too, against a
   uniform guess on the same answers; the pool's pseudo-labels count by its advantage in
   ``view_z`` standard errors (none before ``view_min_labels`` answers), so a posterior that

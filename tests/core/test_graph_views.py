@@ -614,3 +614,15 @@ def test_large_first_starts_the_graph_of_large_images_on_that_view_only():
     assert "edges" not in first({"audio"}, False, large_first="edges")
     with pytest.raises(UserError):
         parse_options(DefaultOptions, {"large_first": "colour"}, "default")
+
+
+def test_a_pool_of_sounds_starts_its_graph_on_cepstra_by_default():
+    """ADR 0027: cepstra before logmel in graph_views; texts and images start as before."""
+    sr = 8000
+    x, _ = _tone_words(sr, np.random.default_rng(1), n_per=4)
+    gv = GraphViews(DefaultOptions())
+    gv.rebuild(np.eye(len(x))[:, :4], lambda: iter([{"audio": torch.from_numpy(x)}]), sr, 3, True)
+    assert gv.candidates()[:2] == ["cepstra", "logmel"] and gv.chosen == "cepstra"
+    old = GraphViews(DefaultOptions(graph_views="pixels,gradients,hog,logmel,ngrams,embedding"))
+    old.rebuild(np.eye(len(x))[:, :4], lambda: iter([{"audio": torch.from_numpy(x)}]), sr, 3, True)
+    assert old.chosen == "logmel" and "cepstra" not in old.graphs

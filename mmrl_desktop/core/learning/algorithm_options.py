@@ -76,9 +76,10 @@ class DefaultOptions:
         "weight set (each scored by a posterior that had not seen it)",
     )
     graph_views: str = _opt(
-        "pixels,gradients,hog,logmel,ngrams,embedding",
+        "pixels,gradients,hog,cepstra,logmel,ngrams,embedding",
         "candidate views of the pool graph, comma-separated (pixels, gradients, hog, edges: hog "
-        "and gradients side by side, logmel, cepstra, ngrams, embedding: the policy's own embedding, not for images of 8 px or less): see "
+        "and gradients side by side, cepstra: a sound's cepstra over time, logmel, ngrams, "
+        "embedding: the policy's own embedding, not for images of 8 px or less): see "
         "view_choice",
     )
     large_first: str = _opt(

@@ -294,6 +294,32 @@ def test_readers_never_see_a_torn_checkpoint_while_the_app_writes_and_prunes(tmp
     assert reads > 10 and problems == []
 
 
+def test_a_reader_that_lists_a_checkpoint_pruned_under_it_looks_again(tmp_path, monkeypatch):
+    """The listing saw a checkpoint's metadata whose weights were pruned before it looked at
+    them, and a newer one is written meanwhile (a busy machine: the CI run beside benchmarks):
+    the reader looks again instead of saying there is no checkpoint."""
+    import torch
+
+    from mmrl_desktop.core.learning import checkpoints
+
+    folder = tmp_path / "checkpoints"
+    first = checkpoints.save_checkpoint(folder, {"w": torch.zeros(3)}, {"model_version": 1}, 1)
+    first.unlink()  # mid-prune: the weights gone, the metadata still listed
+    real_scan, looks = ckpt_files.scan, []
+
+    def scan(folder_, pruned=None):
+        out = real_scan(folder_, pruned)
+        if not looks:  # the app's trainer saves the next one meanwhile
+            checkpoints.save_checkpoint(folder, {"w": torch.ones(3)}, {"model_version": 2}, 2)
+        looks.append(len(out))
+        return out
+
+    monkeypatch.setattr(ckpt_files, "scan", scan)
+    latest = checkpoints.find_latest(folder)
+    assert latest.checkpoint is not None and latest.checkpoint.meta["step"] == 2
+    assert looks == [0, 1]
+
+
 def test_time_based_checkpoints_replace_one_another_and_the_milestones_stay(tmp_path):
     """Saving every few seconds must not push the rollback history out of ``keep``: a
     ``recent`` checkpoint is deleted by the next checkpoint, milestones count for ``keep``."""

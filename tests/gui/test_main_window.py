@@ -205,7 +205,9 @@ def test_trainer_runs_in_its_own_process_and_stop_ends_it(qtbot, window):
         assert os.getpriority(os.PRIO_PROCESS, pid) == 19
         assert os.sched_getscheduler(0) == os.SCHED_OTHER
     assert tr.stop()
-    assert _gone(pid)  # ended and reaped: no zombie left behind
+    # ended and reaped: no zombie left behind (on a machine too busy for a killed process at
+    # the lowest priority to exit within the stop's wait, reaped by a thread when it does)
+    qtbot.waitUntil(lambda: _gone(pid), timeout=30000)
 
 
 @pytest.mark.slow

@@ -163,21 +163,29 @@ def gone(weights: Path) -> bool:
     return not (weights.is_file() and weights.with_suffix(".json").is_file())
 
 
-def complete(folder: str | Path) -> list[Path]:
+def complete(folder: str | Path, missing: list[Path] | None = None) -> list[Path]:
     """The weights of every complete checkpoint (weights + JSON) in ``folder``, by file name
-    (oldest first)."""
+    (oldest first); a listed JSON whose weights are not there (pruned since the listing, or
+    never whole) is left out and added to ``missing``."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    found = (js.with_suffix(".safetensors") for js in sorted(folder.glob(f"{PREFIX}*.json")))
-    return [w for w in found if w.is_file()]
+    out = []
+    for js in sorted(folder.glob(f"{PREFIX}*.json")):
+        w = js.with_suffix(".safetensors")
+        if w.is_file():
+            out.append(w)
+        elif missing is not None:
+            missing.append(w)
+    return out
 
 
 def scan(folder: str | Path, pruned: list[Path] | None = None) -> list[Entry]:
     """Every complete checkpoint (weights + JSON) in ``folder``, by file name; one pruned while
-    it was being read is left out (and added to ``pruned``)."""
+    it was being listed or read is left out (and added to ``pruned``: the caller may look
+    again, a newer one being there)."""
     out = []
-    for w in complete(folder):
+    for w in complete(folder, pruned):
         entry = read_entry(w)
         if entry.readable or not gone(w):
             out.append(entry)

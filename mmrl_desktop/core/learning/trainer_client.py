@@ -203,6 +203,8 @@ class TrainerClient:
         if proc.is_alive():
             proc.kill()
             proc.join(JOIN_S)
+        if proc.is_alive():  # killed, but starved of the CPU even to exit: reaped when it does
+            threading.Thread(target=proc.join, name="reap-trainer", daemon=True).start()
         self._reader.close()
         self.done = True
         if not clean and self._stop_asked is None:

@@ -22,9 +22,10 @@ same way. Over the last ``view_window`` scored answers:
   had not been trained on;
 - ``view_choice = switch`` (the default): once there are ``view_min_labels`` scored answers,
   the graph stays on the first candidate present (``large_first`` for large images) unless
-  another predicted the same answers better by more than ``view_z`` standard errors of the paired differences. On the own-folder
-  glyphs the first 👍 are few (5 in 60 answers with 10 labels), so the scores could not tell
-  the views apart while the acting followed the raw pixels: the loop never got going;
+  another predicted the same answers better by more than ``view_z`` standard errors of the
+  paired differences. On the own-folder glyphs the first 👍 are few (5 in 60 answers with 10
+  labels), so the scores could not tell the views apart while the acting followed the raw
+  pixels: the loop never got going;
   ``switch_score`` (options, not the default: docs/benchmarks.md §5r) compares the views at
   their best-fitting power, or on the labels the answers revealed; ``switch_from = current``
   (§5s) makes the view the graph is on, not the first, the one to beat; ``large_first`` (default

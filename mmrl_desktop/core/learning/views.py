@@ -25,7 +25,7 @@ answers it had not seen yet (``ViewScores``). The candidates, per modality prese
 - audio ``cepstra``: the loud part (frames within ~6.5 dB of the loudest) as 12 mel cepstra
   (MFCC without c0, each coefficient's mean over the part removed: blind to gain and to the
   channel), resampled to 40 frames: the order of the sounds, whatever the speed (leave-one-out
-  1-NN .76 on the own-folder words against ``logmel``'s .58, and on spoken numbers made with
+  1-NN .765 on the own-folder words against ``logmel``'s .58, and on spoken numbers made with
   another seed, never tuned on, .80 against .63: docs/benchmarks.md §5zb);
 - text ``ngrams``: tf-idf of the hashed word and character n-grams, folded to 2,048 dimensions.
 

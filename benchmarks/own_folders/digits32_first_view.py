@@ -1,0 +1,54 @@
+"""Issue 17 check (an experiment, not a test): scikit-learn's digits upscaled to 32 px (the kind
+of the demo project's digit PNGs: images over 8 px, so ``large_first`` applies), thumbs only,
+the default (``edges`` first) against ``large_first = ""`` (the pixels first). One JSON line per
+run on stdout.
+
+    OMP_NUM_THREADS=1 python -m benchmarks.own_folders.digits32_first_view SEED default|pixels
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+import torch
+from PIL import Image
+
+from benchmarks.own_folders import datasets
+from mmrl_desktop.core.tools.bench import run_bench
+
+
+def folder():
+    root = datasets.default_cache() / "digits32"
+    if not (root / ".made").exists():
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        for n, (img, y) in enumerate(zip(d.images, d.target, strict=True)):
+            pix = np.clip(img * (255.0 / 16.0) + 0.5, 0, 255).astype(np.uint8)
+            out = root / str(int(y))
+            out.mkdir(parents=True, exist_ok=True)
+            big = Image.fromarray(pix, mode="L").resize((32, 32), Image.BILINEAR)
+            big.save(out / f"{n:05d}.png")
+        (root / ".made").write_text("")
+    return root
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    seed, arm = int(sys.argv[1]), sys.argv[2]
+    opts = {} if arm == "default" else {"options": {"large_first": ""}}
+    t = time.time()
+    r = run_bench(str(folder()), "default", [60, 150, 300], seed=seed, holdout=0.3,
+                  device="cpu", algorithm_settings=opts)  # fmt: skip
+    acc = [c["accuracy"] for c in r["curve"]]
+    print(json.dumps({"seed": seed, "arm": arm, "acc": acc, "s": round(time.time() - t)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -15,26 +15,16 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np
 import torch
-from PIL import Image
 
-from benchmarks.own_folders import datasets
+from benchmarks.own_folders import datasets, images
 from mmrl_desktop.core.tools.bench import run_bench
 
 
 def folder():
     root = datasets.default_cache() / "digits32"
     if not (root / ".made").exists():
-        from sklearn.datasets import load_digits
-
-        d = load_digits()
-        for n, (img, y) in enumerate(zip(d.images, d.target, strict=True)):
-            pix = np.clip(img * (255.0 / 16.0) + 0.5, 0, 255).astype(np.uint8)
-            out = root / str(int(y))
-            out.mkdir(parents=True, exist_ok=True)
-            big = Image.fromarray(pix, mode="L").resize((32, 32), Image.BILINEAR)
-            big.save(out / f"{n:05d}.png")
+        images.write_digits(root, size=32)
         (root / ".made").write_text("")
     return root
 

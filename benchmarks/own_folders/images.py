@@ -210,9 +210,10 @@ def write_textures(out: Path, per_class: int = 100, seed: int = 0, size: int = 6
 
 
 # ------------------------------------------------------------------ digits
-def write_digits(out: Path, per_class: int | None = None, seed: int = 0) -> dict:
+def write_digits(out: Path, per_class: int | None = None, seed: int = 0, size: int = 8) -> dict:
     """scikit-learn's bundled 8×8 digits as grey PNGs (``per_class`` None: all 1,797), the
-    layout of the app's ``bench --data digits``. ``seed`` is unused (the set is fixed)."""
+    layout of the app's ``bench --data digits``; ``size`` > 8 draws them larger (bilinear).
+    ``seed`` is unused (the set is fixed)."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -224,6 +225,7 @@ def write_digits(out: Path, per_class: int | None = None, seed: int = 0) -> dict
             continue
         counts[y] = counts.get(y, 0) + 1
         pix = np.clip(img * (255.0 / 16.0) + 0.5, 0, 255).astype(np.uint8)
-        _save(Image.fromarray(pix, mode="L"), out, str(y), n)
+        im = Image.fromarray(pix, mode="L")
+        _save(im if size == 8 else im.resize((size, size), Image.BILINEAR), out, str(y), n)
         n += 1
     return {"classes": len(counts), "items": n}

@@ -12,7 +12,6 @@ import sys
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np
 import torch
 
 from benchmarks.own_folders.view_ceiling import knn_acc, pool_of
@@ -26,8 +25,7 @@ def main() -> None:
         f, _ = views.fixed_views(alg._chunks(), alg._sample_rate())
         out = {v: knn_acc(x, y)[0] for v, x in f.items()}
         for a in (0.3, 0.5, 0.7):
-            x = np.hstack([np.sqrt(a) * f["hog"], np.sqrt(1 - a) * f["gradients"]])
-            out[f"hog{a}+gradients"] = knn_acc(views.unit_rows(x), y)[0]
+            out[f"hog{a}+gradients"] = knn_acc(views.mix(f["gradients"], f["hog"], a), y)[0]
         print(name, {k: round(v, 3) for k, v in out.items()}, flush=True)
 
 

@@ -46,7 +46,7 @@ import torch.nn.functional as F
 
 TEXT_DIMS = 2048
 FIXED = ("pixels", "gradients", "hog", "logmel", "cepstra", "ngrams", "pretrained")
-EDGES = ("hog", "gradients")  # the ``edges`` view: these two side by side
+EDGES = ("hog", "gradients")  # the ``edges`` view: these two side by side at equal weight
 
 
 # -------------------------------------------------------------------- per-chunk features
@@ -237,20 +237,15 @@ def fixed_views(chunks, sample_rate: int = 16000) -> tuple[dict[str, np.ndarray]
             stats[name] = (x.mean(0), x.std(0) + 1e-6)
         out[name] = _scaled(name, x, stats[name])
     if all(v in out for v in EDGES):
-        out["edges"] = _edges(*(out[v] for v in EDGES))
+        out["edges"] = mix(*(out[v] for v in EDGES), 0.5)
     return out, stats
-
-
-def _edges(*parts: np.ndarray) -> np.ndarray:
-    """Unit rows side by side at equal weight: the cosine of two rows is the mean of theirs."""
-    return np.concatenate(parts, 1) / math.sqrt(len(parts))
 
 
 def view_of(name: str, inputs: dict[str, torch.Tensor], stats: dict, sample_rate: int = 16000):
     """Fixed view ``name`` of items outside the pool, scaled as the pool was."""
     if name == "edges":
         parts = [view_of(v, inputs, stats, sample_rate) for v in EDGES]
-        return None if any(p is None for p in parts) else _edges(*parts)
+        return None if any(p is None for p in parts) else mix(*parts, 0.5)
     x = _raw(name, inputs, sample_rate)
     return None if x is None else _scaled(name, x, stats[name])
 

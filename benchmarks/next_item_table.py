@@ -109,7 +109,7 @@ def run_all(args) -> dict:
     folders = {"digits": "digits", "imbalanced": str(_imbalanced(Path(args.cache)))}
     for seed in args.seeds:
         for data, algorithm, order in CONFIGS:
-            if (data, algorithm, order, seed) in done:
+            if algorithm not in args.learners or (data, algorithm, order, seed) in done:
                 continue
             cmd = bench_command(data, folders[data], algorithm, order, seed)
             print(f"[{time.strftime('%H:%M:%S')}] mmrl-desktop {' '.join(cmd)}", flush=True)
@@ -225,6 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", default="/tmp/mmrl-next-item", help="where the imbalanced set goes")
     ap.add_argument("--resume", action="store_true", help="skip the runs already in --out")
     ap.add_argument("--table-only", action="store_true", help="only print the table of --out")
+    ap.add_argument(
+        "--learners",
+        type=lambda t: t.split(","),
+        default=["default", "supervised"],
+        help="run only these learners' rows (default,supervised)",
+    )
     args = ap.parse_args(argv)
     if args.table_only:
         results = json.loads(Path(args.out).read_text())

@@ -1,9 +1,10 @@
 """Issue 17 check (an experiment, not a test): scikit-learn's digits upscaled to 32 px (the kind
 of the demo project's digit PNGs: images over 8 px, so ``large_first`` applies), thumbs only,
-the default (``edges`` first) against ``large_first = ""`` (the pixels first). One JSON line per
-run on stdout.
+the default (``edges`` first) against ``large_first = ""`` (the pixels first) or against
+``aligned_overlap = 0.3`` (the pixels first when they see the neighbourhoods the edges see,
+docs/benchmarks.md §5zc). One JSON line per run on stdout.
 
-    OMP_NUM_THREADS=1 python -m benchmarks.own_folders.digits32_first_view SEED default|pixels
+    OMP_NUM_THREADS=1 python -m benchmarks.own_folders.digits32_first_view SEED default|pixels|aligned
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def folder():
 def main() -> None:
     torch.set_num_threads(1)
     seed, arm = int(sys.argv[1]), sys.argv[2]
-    opts = {} if arm == "default" else {"options": {"large_first": ""}}
+    arms = {"default": {}, "pixels": {"large_first": ""}, "aligned": {"aligned_overlap": 0.3}}
+    opts = {"options": arms[arm]} if arms[arm] else {}
     t = time.time()
     r = run_bench(str(folder()), "default", [60, 150, 300], seed=seed, holdout=0.3,
                   device="cpu", algorithm_settings=opts)  # fmt: skip

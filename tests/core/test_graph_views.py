@@ -616,6 +616,49 @@ def test_large_first_starts_the_graph_of_large_images_on_that_view_only():
         parse_options(DefaultOptions, {"large_first": "colour"}, "default")
 
 
+def test_neighbour_overlap_is_one_for_the_same_view_and_small_for_unrelated_ones():
+    rng = np.random.default_rng(0)
+    a, b = (views.unit_rows(rng.normal(size=(200, 16))) for _ in range(2))
+    assert views.neighbour_overlap(a, a, 5) == pytest.approx(1.0)
+    assert views.neighbour_overlap(a, b, 5) < 0.1  # chance: 5 / 199
+    assert views.neighbour_overlap(a[:3], b[:3], 5) == pytest.approx(1.0)  # k capped at n - 1
+    assert views.neighbour_overlap(a[:1], b[:1], 5) == 0.0
+
+
+def _digits_at(side: int, n: int = 300) -> torch.Tensor:
+    """scikit-learn's 8×8 digits drawn at ``side`` px in three channels (the demo's kind)."""
+    from sklearn.datasets import load_digits
+
+    x = torch.from_numpy(load_digits().images[:n].astype(np.float32) / 16)[:, None]
+    x = torch.nn.functional.interpolate(x, size=side, mode="bilinear", align_corners=False)
+    return x.repeat(1, 3, 1, 1)
+
+
+def test_aligned_images_keep_the_pixels_first_where_the_others_start_on_large_first():
+    """aligned_overlap: digits drawn at 32 px, whose pixels see the neighbourhoods their edges
+    see, keep graph_views' order (the pixels first); textures, whose pixels group them by
+    colour and phase, start on large_first; 0 turns the check off (nothing computed)."""
+
+    def start(images: torch.Tensor, share: float) -> GraphViews:
+        gv = GraphViews(DefaultOptions(aligned_overlap=share))
+        z = np.eye(len(images))[:, :4]
+        gv.rebuild(z, lambda: iter([{"image": images}]), 16000, 5, True)
+        return gv
+
+    digits, textures = _digits_at(32), torch.from_numpy(_textures()[0])
+    gv = start(digits, 0.3)
+    assert gv.overlap > 0.4 and gv.aligned
+    assert gv.candidates()[0] == "pixels" == gv.chosen
+    assert gv.metrics()["policy/pixels_edges_overlap"] == gv.overlap
+    gv = start(textures, 0.3)
+    assert gv.overlap < 0.15 and not gv.aligned
+    assert gv.candidates()[0] == "edges" == gv.chosen
+    gv = start(digits, 0.0)
+    assert gv.overlap == 0.0 and gv.chosen == "edges"
+    with pytest.raises(UserError):
+        parse_options(DefaultOptions, {"aligned_overlap": 1.5}, "default")
+
+
 def test_a_pool_of_sounds_starts_its_graph_on_cepstra_by_default():
     """ADR 0027: cepstra before logmel in graph_views; texts and images start as before."""
     sr = 8000

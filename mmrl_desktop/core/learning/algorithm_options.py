@@ -90,6 +90,13 @@ class DefaultOptions:
         "on many-class sets); tiny images, sounds and texts keep graph_views as they are; "
         "empty = the first of graph_views everywhere",
     )
+    aligned_overlap: float = _opt(
+        0.0,
+        "images over 8 px whose pixels and edges views share at least this share of each "
+        "item's graph_k nearest neighbours (aligned images, as scanned digits: the pixels mean "
+        "what the edges do) keep graph_views' order instead of starting on large_first; "
+        "0 = off (docs/benchmarks.md §5zc)",
+    )
     view_choice: str = _opt(
         "switch",
         "switch: the first of graph_views until another predicted the answers it had not seen "
@@ -196,6 +203,8 @@ class DefaultOptions:
             raise UserError(
                 f"default: graph_views is a comma-separated list of {', '.join(GRAPH_VIEWS)}."
             )
+        if not 0.0 <= self.aligned_overlap <= 1.0:
+            raise UserError("default: aligned_overlap is a share in [0, 1] (0 = off).")
         if self.large_first and self.large_first not in GRAPH_VIEWS:
             raise UserError(f"default: large_first is empty or one of {', '.join(GRAPH_VIEWS)}.")
         if self.act_rule not in ACT_RULES:

@@ -87,6 +87,7 @@ class GraphViews:
         self.mixed: dict[str, np.ndarray] = {}  # task → the posterior acted on [n, K]
         self.chosen = ""
         self.tiny_images = False  # the pool's images are ≤ TINY px (the digits design)
+        self.overlap = 0.0  # share of the pixels' and edges' nearest neighbours in common
         self.modalities: frozenset[str] = frozenset()  # of the pool's inputs
         self.weights: dict[str, float] = {}  # view → its weight in the posterior
         self.net_weight = 0.0
@@ -114,7 +115,7 @@ class GraphViews:
         names = [v.strip() for v in self.o.graph_views.split(",") if v.strip()]
         if self.tiny_images:  # 8×8 digits: the pixel graph, never the network's own embedding
             names = [v for v in names if v != "embedding"] or names
-        elif self.o.large_first and "image" in self.modalities:  # images over TINY px
+        elif self.o.large_first and "image" in self.modalities and not self.aligned:
             names = [self.o.large_first] + [v for v in names if v != self.o.large_first]
         have = set(self.fixed or ()) | {"embedding"}
         if "pretrained" in have and "pretrained" not in names:  # a foundation model's embedding
@@ -129,6 +130,9 @@ class GraphViews:
             first = next(iter(chunks()), {})
             self.tiny_images = "image" in first and first["image"].shape[-1] <= TINY
             self.modalities = frozenset(k for k in ("image", "audio", "text") if k in first)
+            self.overlap = 0.0
+            if self.o.aligned_overlap > 0 and not self.tiny_images and "edges" in self.fixed:
+                self.overlap = views.neighbour_overlap(self.fixed["pixels"], self.fixed["edges"], k)
             fixed_too = True
         n = len(z)
         for name in self.candidates():
@@ -141,6 +145,14 @@ class GraphViews:
             elif fixed_too or name not in self.graphs:
                 self.graphs[name] = views.knn_graph(self.fixed[name], k)
         self.chosen = self.chosen if self.chosen in self.graphs else self.candidates()[0]
+
+    @property
+    def aligned(self) -> bool:
+        """Images over TINY px whose pixels see the neighbourhoods their edges see (aligned, as
+        scanned digits): the graph keeps graph_views' order instead of ``large_first``. On the
+        own-folder sets the overlap at 5 neighbours is .02–.15 (colour, position and rotation
+        vary), on digits drawn at 32 px .47 (docs/benchmarks.md §5zc)."""
+        return 0 < self.o.aligned_overlap <= self.overlap
 
     @property
     def anchored(self) -> bool:
@@ -301,6 +313,8 @@ class GraphViews:
     def metrics(self) -> dict[str, float]:
         out = {"policy/graph_net_weight": self.net_weight, "policy/pseudo_gate": self.pseudo_gate}
         out["policy/posterior_temperature"] = self.temperature
+        if self.overlap:
+            out["policy/pixels_edges_overlap"] = self.overlap
         if self.o.pseudo_precision > 0:
             out["policy/first_label_right"] = self.precision
         for c, w in self.weights.items():

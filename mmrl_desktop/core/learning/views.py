@@ -259,13 +259,29 @@ def mix(z: np.ndarray, x: np.ndarray, share: float) -> np.ndarray:
     return np.concatenate([(1 - share) ** 0.5 * z, share**0.5 * x], 1)
 
 
-def knn_graph(view: np.ndarray, k: int):
-    """Symmetrised, row-normalised kNN graph (cosine similarity of unit-norm rows)."""
-    n = len(view)
+def knn_indices(view: np.ndarray, k: int) -> np.ndarray:
+    """[n, k] indices of each row's k nearest other rows (cosine similarity of unit-norm rows)."""
     v = torch.from_numpy(view.astype(np.float32))
     sims = v @ v.T
     sims.fill_diagonal_(-float("inf"))
-    idx = sims.topk(k, dim=1).indices.numpy()
+    return sims.topk(k, dim=1).indices.numpy()
+
+
+def neighbour_overlap(a: np.ndarray, b: np.ndarray, k: int) -> float:
+    """Mean share of each item's k nearest in view ``a`` that are among its k nearest in ``b``
+    (1: the two views see the same neighbourhoods; about k / n: unrelated)."""
+    if len(a) < 2:
+        return 0.0
+    k = min(k, len(a) - 1)
+    na, nb = knn_indices(a, k), knn_indices(b, k)
+    same = (na[:, :, None] == nb[:, None, :]).any(2)
+    return float(same.mean())
+
+
+def knn_graph(view: np.ndarray, k: int):
+    """Symmetrised, row-normalised kNN graph (cosine similarity of unit-norm rows)."""
+    n = len(view)
+    idx = knn_indices(view, k)
     rows = np.repeat(np.arange(n), k)
     adj = sp.csr_matrix((np.ones(n * k), (rows, idx.ravel())), shape=(n, n))
     adj = ((adj + adj.T) > 0).astype(np.float64)

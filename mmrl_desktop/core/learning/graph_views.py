@@ -31,7 +31,8 @@ same way. Over the last ``view_window`` scored answers:
   (§5s) makes the view the graph is on, not the first, the one to beat; ``large_first`` (default
   ``edges``, ADR 0026) puts a view first for images over 8 px only, a candidate there even when
   ``graph_views`` does not name it (hog: glyphs +.22 but textures −.10, §5z; edges, hog and
-  gradients side by side: no set lower, §5za);
+  gradients side by side: no set lower, §5za); ``aligned_overlap`` (an option, off: its rule
+  failed, §5zc) skips ``large_first`` where the pixels' and edges' nearest neighbours agree;
 - ``pseudo_gate`` (default on): the posterior actually acted on is scored too, against a
   uniform guess on the same answers; the pool's pseudo-labels count by its advantage in
   ``view_z`` standard errors (none before ``view_min_labels`` answers), so a posterior that

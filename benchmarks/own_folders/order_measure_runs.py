@@ -11,7 +11,10 @@ Measures (per item, class probabilities ``p`` of the label that would be shown):
 * ``random=F``: the app's measure with a larger uniform fraction ``F`` of the picks;
 * ``power=B``: the app's measure, each pick drawn ∝ uncertainty^B (``next_item.POWER``);
 * ``typical=B``: the app's measure; ``diverse``'s picks after the first weigh the distance to the
-  picks by typicality^B (``next_item.TYPICAL``: outliers discounted).
+  picks by typicality^B (``next_item.TYPICAL``: outliers discounted);
+* ``acting``: the app's measure on the default algorithm's acting distribution of each pool
+  item (what the shown label is drawn from) instead of the network's class probabilities
+  (``pool_candidates``' source), for the ranking and the readiness check alike.
 
     OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.own_folders.order_measure_runs \\
         --out results.jsonl words:0:uncertain:up shapes:0:uncertain:thumb …
@@ -20,6 +23,7 @@ Measures (per item, class probabilities ``p`` of the label that would be shown):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import time
@@ -36,6 +40,24 @@ def up_gain(probs: np.ndarray) -> np.ndarray:
     return (p * p * -np.log2(p)).sum(-1)
 
 
+def _on_acting(own):
+    """``pool_candidates`` whose probabilities of pool items are the algorithm's acting rows."""
+
+    def candidates(trainer, items, task, embedding=False):
+        c = own(trainer, items, task, embedding)
+        alg = trainer.algorithm
+        acting = getattr(alg, "acting", {}).get(task)
+        if acting is None or c.probs is None or not len(c.ids):
+            return c
+        rows = alg._rows(list(c.ids), len(c.ids))
+        known = (rows >= 0) & (rows < len(acting))
+        probs = c.probs.copy()
+        probs[known] = acting[rows[known]]
+        return dataclasses.replace(c, probs=probs)
+
+    return candidates
+
+
 def patch(measure: str) -> float | None:
     """Make the bench rank by ``measure``; a random fraction to use instead, or None."""
     from mmrl_desktop.core.learning import next_item
@@ -50,6 +72,9 @@ def patch(measure: str) -> float | None:
         next_item.TYPICAL = float(measure.split("=", 1)[1])
         return None
     if measure == "thumb":
+        return None
+    if measure == "acting":
+        bench.pool_candidates = _on_acting(bench.pool_candidates)
         return None
     own_uncertainty, own_choose = next_item.uncertainty, next_item.choose
 

@@ -14,7 +14,9 @@ Measures (per item, class probabilities ``p`` of the label that would be shown):
   picks by typicality^B (``next_item.TYPICAL``: outliers discounted);
 * ``acting``: the app's measure on the default algorithm's acting distribution of each pool
   item (what the shown label is drawn from) instead of the network's class probabilities
-  (``pool_candidates``' source), for the ranking and the readiness check alike.
+  (``pool_candidates``' source), for the ranking and the readiness check alike;
+* ``actrank``: the acting rows for the ranking only; the readiness check keeps the network's
+  class probabilities (``acting``'s readiness passed far earlier, §6k).
 
     OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.own_folders.order_measure_runs \\
         --out results.jsonl words:0:uncertain:up shapes:0:uncertain:thumb …
@@ -40,22 +42,45 @@ def up_gain(probs: np.ndarray) -> np.ndarray:
     return (p * p * -np.log2(p)).sum(-1)
 
 
+def _acting(trainer, c, task):
+    """``c`` with the probabilities of its pool items replaced by the algorithm's acting rows."""
+    alg = trainer.algorithm
+    acting = getattr(alg, "acting", {}).get(task)
+    if acting is None or c.probs is None or not len(c.ids):
+        return c
+    rows = alg._rows(list(c.ids), len(c.ids))
+    known = (rows >= 0) & (rows < len(acting))
+    probs = c.probs.copy()
+    probs[known] = acting[rows[known]]
+    return dataclasses.replace(c, probs=probs)
+
+
 def _on_acting(own):
     """``pool_candidates`` whose probabilities of pool items are the algorithm's acting rows."""
 
     def candidates(trainer, items, task, embedding=False):
-        c = own(trainer, items, task, embedding)
-        alg = trainer.algorithm
-        acting = getattr(alg, "acting", {}).get(task)
-        if acting is None or c.probs is None or not len(c.ids):
-            return c
-        rows = alg._rows(list(c.ids), len(c.ids))
-        known = (rows >= 0) & (rows < len(acting))
-        probs = c.probs.copy()
-        probs[known] = acting[rows[known]]
-        return dataclasses.replace(c, probs=probs)
+        return _acting(trainer, own(trainer, items, task, embedding), task)
 
     return candidates
+
+
+def _rank_on_acting(bench) -> None:
+    """``choose`` ranks by the acting rows of the candidates ``pool_candidates`` just gave (the
+    readiness check, which reads the candidates before ``choose``, keeps the network's)."""
+    own_candidates, own_choose = bench.pool_candidates, bench.choose
+    last: dict = {}
+
+    def candidates(trainer, items, task, embedding=False):
+        c = own_candidates(trainer, items, task, embedding)
+        last["c"], last["acting"] = c, _acting(trainer, c, task)
+        return c
+
+    def choose(order, cands, *args, **kwargs):
+        if last.get("c") is cands:
+            cands = last["acting"]
+        return own_choose(order, cands, *args, **kwargs)
+
+    bench.pool_candidates, bench.choose = candidates, choose
 
 
 def patch(measure: str) -> float | None:
@@ -75,6 +100,9 @@ def patch(measure: str) -> float | None:
         return None
     if measure == "acting":
         bench.pool_candidates = _on_acting(bench.pool_candidates)
+        return None
+    if measure == "actrank":
+        _rank_on_acting(bench)
         return None
     own_uncertainty, own_choose = next_item.uncertainty, next_item.choose
 

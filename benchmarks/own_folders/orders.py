@@ -87,11 +87,10 @@ def paired_interval(diffs: list[float]) -> str:
     one seed: with four or five seeds a difference of a few hundredths is usually inside it."""
     if len(diffs) < 2:
         return ""
-    from scipy.stats import t
+    from benchmarks.own_folders.paired import t_interval
 
-    half = t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / len(diffs) ** 0.5
-    m = statistics.fmean(diffs)
-    return f"; 95 % CI {m - half:+.3f} to {m + half:+.3f}"
+    lo, hi = t_interval(diffs)
+    return f"; 95 % CI {lo:+.3f} to {hi:+.3f}"
 
 
 def goal_lines(rows: dict, name: str, points: list[int]) -> list[str]:

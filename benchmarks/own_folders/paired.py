@@ -7,7 +7,8 @@ matches a record without that field). A record's accuracies line up with its ``p
 ``order_measure_runs``' records (which have none), with that script's points. Seeds a set has in
 both arms are paired; a seed two sources of one arm both hold is an error (filter them apart),
 never a silent choice. Each arm's sources may come from different sessions — so a pooled
-figure names exactly the runs it pools:
+figure names exactly the runs it pools (``orders.py`` tables whole files by order; this pairs
+any two filtered arms, e.g. a setting against the default of another session's runs):
 
     python -m benchmarks.own_folders.paired --set words --seeds 23-31 --points 150,300 \\
         --a 'benchmarks/results/own_folders_order_28.jsonl?order=diverse' \\
@@ -25,9 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-
-# the points of order_measure_runs (its records carry no "points" field)
-ORDER_POINTS = (30, 60, 150, 300)
 
 
 def _value(text: str):
@@ -63,7 +61,9 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def accuracy_at(record: dict, point: int) -> float | None:
-    points = record.get("points", ORDER_POINTS)
+    from benchmarks.own_folders.order_measure_runs import POINTS  # its records carry none
+
+    points = record.get("points", POINTS)
     return record["acc"][list(points).index(point)] if point in points else None
 
 
@@ -88,6 +88,15 @@ def arm(sources: list[str], set_name: str, seeds: list[int]) -> dict[int, dict]:
     return out
 
 
+def t_interval(diffs: list[float], level: float = 0.95) -> tuple[float, float]:
+    """Student's t interval of the mean of paired differences over seeds (nan for one seed)."""
+    if len(diffs) < 2:
+        return (math.nan, math.nan)
+    d = np.asarray(diffs, dtype=float)
+    half = stats.t.ppf(0.5 + level / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+    return (float(d.mean() - half), float(d.mean() + half))
+
+
 @dataclass
 class Paired:
     point: int
@@ -99,16 +108,9 @@ class Paired:
     def diffs(self) -> np.ndarray:
         return np.asarray(self.a) - np.asarray(self.b)
 
-    def interval(self, level: float = 0.95) -> tuple[float, float]:
-        d = self.diffs
-        if len(d) < 2:
-            return (math.nan, math.nan)
-        half = stats.t.ppf(0.5 + level / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
-        return (float(d.mean() - half), float(d.mean() + half))
-
     def summary(self) -> dict:
         d = self.diffs
-        lo, hi = self.interval()
+        lo, hi = t_interval(list(d))
         return {
             "point": self.point,
             "seeds": self.seeds,

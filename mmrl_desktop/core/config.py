@@ -21,7 +21,9 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 ALGORITHM_NAMES = ("default", "egreedy-q", "reinforce", "supervised")
 # Which item the expert is asked about next (``core/learning/next_item.py``, ADR 0013).
 NEXT_ITEM_NAMES = ("shuffle", "uncertain", "diverse", "likely-positive")
-SUPERVISED_REFIT_UNTIL = 64  # refit_until = −1 for supervised: refits up to 64 answers
+# refit_until = −1, "the algorithm's choice": refits up to this many answers (ADR 0024, 0028;
+# the thumbs learner `default` not on the tiny 8×8 design: `DefaultAlgorithm.refit_until`)
+REFIT_UNTIL = {"supervised": 64, "default": 64}
 
 
 def _one_of(names: tuple[str, ...]) -> str:
@@ -146,7 +148,7 @@ class TrainConfig:
             "from new random weights each time they grow by half (8, 12, 18, 27, 41, 62, …) "
             "and is trained at once on all of them (updates per refit), on top of each "
             "answer's own updates; shown once they ran; 0 = never; −1 = the algorithm's "
-            "choice (64 for supervised, never for the others)"
+            "choice (64 for supervised and default, never for the others)"
         ),
     )
     refit_updates: int = field(
@@ -228,12 +230,12 @@ class TrainConfig:
     @property
     def refit_answers(self) -> int:
         """``refit_until`` as it applies: −1 (the default) is the algorithm's choice — 64 for
-        ``supervised`` (its answers are labels: refits gained at 30–60 answers on every group
-        of seeds, docs/benchmarks.md §5u), 0 (never) for the thumbs learners (§5l: refits cost
-        thumbs only at 300 answers)."""
+        ``supervised`` (refits gained at 30–60 answers on every group of seeds,
+        docs/benchmarks.md §5u) and for ``default`` (thumbs only, except on the tiny 8×8
+        design, where they cost bench-digits at 100 answers: §5zd), 0 (never) for the others."""
         if self.refit_until >= 0:
             return self.refit_until
-        return SUPERVISED_REFIT_UNTIL if self.algorithm == "supervised" else 0
+        return REFIT_UNTIL.get(self.algorithm, 0)
 
     def validate(self) -> None:
         _check(self.lr > 0, f"lr must be positive, not {self.lr}.")

@@ -14,7 +14,11 @@ from mmrl_desktop.gui.bench_gui import run_bench_gui
 
 def _project(tmp_path) -> Project:
     rng = np.random.default_rng(0)
-    p = Project.create(tmp_path / "proj", tasks=[Task("label", ["a", "b"])])
+    # no refits (ADR 0028): 300 updates at once at 8 and 12 answers would hold the model on disk
+    # back for a minute on a 2-core machine; this test is about the path to disk, not refits
+    p = Project.create(
+        tmp_path / "proj", tasks=[Task("label", ["a", "b"])], algorithm={"refit_until": 0}
+    )
     items = []
     for k in range(8):
         path = tmp_path / f"img{k}.png"

@@ -11,11 +11,12 @@ Own-folder shapes, the trainer's procedure replayed outside the app
 at λ = .5; docs/benchmarks.md §5h and ADR 0020 for the runs through the app.
 
 While the answers are few, a renewal can go further (``TrainConfig.refit_until``, 0 = off; −1,
-the default, is 64 for ``supervised`` and off for the thumbs learners:
-``TrainConfig.refit_answers``): each time they grow by half from 8 (8, 12, 18, 27, 41, 62, …:
-``refits``) the model restarts from new random weights and trains ``refit_updates`` updates at
-once on every answer, on top of the answers' own budgets (``CatchUp.start(…, repaid=False)``),
-and is shown once they ran — what a network trained once on the first answers gets (replayed
+the default, is 64 for ``supervised`` and ``default`` — not on the tiny 8×8 design — and off for
+the other thumbs learners: ``TrainConfig.refit_answers``, ``Algorithm.refit_until``; ADR 0024,
+0028): each time they grow by half from 8 (8, 12, 18, 27, 41, 62, …: ``refits``) the model
+restarts from new random weights and trains ``refit_updates`` updates at once on every answer,
+on top of the answers' own budgets (``CatchUp.start(…, repaid=False)``), and is shown once they
+ran — what a network trained once on the first answers gets (replayed
 on the own-folder glyphs at 60 answers: .55 / .65 streamed, .83 / .78 trained once;
 docs/benchmarks.md §5l). Cheap while the answers are few (the six refits up to 64 answers are
 1,800 updates: an own-folder run of 300 answers at 64 px took 149–173 s of one CPU thread with
@@ -50,6 +51,11 @@ def from_scratch(policy: nn.Module) -> bool:
         return False
     params = list(policy.parameters())
     return bool(params) and all(p.requires_grad for p in params)
+
+
+def tiny_design(policy: nn.Module) -> bool:
+    """``policy`` sees images through the 8×8-digits design (``SmallCNN.tiny``)."""
+    return any(getattr(m, "tiny", False) is True for m in policy.modules())
 
 
 def due(answers: int, renewed_at: int, first: int = FIRST) -> bool:

@@ -169,15 +169,20 @@ class Algorithm:
         for a, m in zip(avg_f + avg_o, live_f + live_o, strict=True):
             a.copy_(m)
 
+    @property
+    def refit_until(self) -> int:
+        """Refits while the answers are at most this many (the config's ``refit_answers``)."""
+        return self.config.refit_answers
+
     def renew_if_due(self, answers: int) -> dict[str, float]:
         """Renew the weights when due (``renew.py``): while the answers are at most the config's
-        ``refit_answers``, a refit to new random weights each time they grow by half
+        ``refit_until``, a refit to new random weights each time they grow by half
         (``train/refit``: the trainer then runs ``refit_updates`` at once); otherwise shrink and
         perturb when they have doubled from ``renew_from`` (its ``shrink_perturb`` λ, 1 = never;
         after refits at the doublings a project without them has).
         The optimiser's moments start over. The first call only notes the renewal a resumed
         model (one with updates) has already had; untrained weights have had none."""
-        lam, until = self.config.shrink_perturb, self.config.refit_answers
+        lam, until = self.config.shrink_perturb, self.refit_until
         if not self.renewable or (lam >= 1.0 and until <= 0):
             return {}
         first = self.config.renew_from

@@ -262,3 +262,17 @@ def test_distributed_train_names_skipped_checkpoints(tmp_path, monkeypatch, caps
     out, err = capsys.readouterr()
     assert "warning: 1 checkpoint could not be read (ckpt-99999999: its metadata" in err
     assert "world size 1" in out
+
+
+def test_a_full_disk_before_training_says_the_disk_is_full(tmp_path, monkeypatch):
+    import errno
+
+    from mmrl_desktop.core.learning import resume
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(resume.os, "fsync", full)
+    with pytest.raises(UserError, match="^the disk is full: cannot write checkpoints to .*free"):
+        resume.check_writable(tmp_path / "checkpoints")
+    assert not list((tmp_path / "checkpoints").iterdir())  # the probe file is gone

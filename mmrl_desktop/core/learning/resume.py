@@ -20,6 +20,7 @@ failed save's sentence) and ``index_checkpoint`` (the store's index and pruning 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -147,6 +148,11 @@ def check_writable(folder: str | Path) -> None:
             os.close(fd)
             os.unlink(tmp)
     except OSError as err:
+        if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            raise UserError(
+                f"the disk is full: cannot write checkpoints to {folder}; training would be "
+                "lost, so it does not start — free some space and run it again."
+            ) from None
         raise UserError(
             f"cannot write checkpoints to {folder} ({err.strerror or err}); training would be "
             "lost, so it does not start — make the folder writable or free some space."

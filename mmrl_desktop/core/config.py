@@ -21,8 +21,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 ALGORITHM_NAMES = ("default", "egreedy-q", "reinforce", "supervised")
 # Which item the expert is asked about next (``core/learning/next_item.py``, ADR 0013).
 NEXT_ITEM_NAMES = ("shuffle", "uncertain", "diverse", "likely-positive")
-# refit_until = −1, "the algorithm's choice": refits up to this many answers (ADR 0024, 0028;
-# the thumbs learner `default` not on the tiny 8×8 design: `DefaultAlgorithm.refit_until`)
+# refit_until = −1: refits up to this many answers (ADR 0024, 0028; `Algorithm.refit_until`)
 REFIT_UNTIL = {"supervised": 64, "default": 64}
 
 

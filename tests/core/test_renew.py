@@ -288,6 +288,42 @@ def test_a_refit_trains_its_updates_on_top_of_the_answers_budgets_before_it_is_s
     assert trainer.updates == 12 * per + 40 and trainer.algorithm.renewed_at == 12
 
 
+def test_a_refit_due_while_a_refit_runs_joins_it_instead_of_drawing_new_weights(tmp_path):
+    """Answers faster than a refit runs (the GUI; the bench waits for every update): the refit
+    at 12 answers, due while the one at 8 still has updates to run, keeps its weights and its
+    updates left — before, each refit point drew new weights and added its updates again, so
+    the model shown waited for every one of them (ADR 0029)."""
+    algorithm = {"refit_until": 20, "refit_updates": 20}
+    project = digits_project(tmp_path, n=60, algorithm=algorithm)
+    trainer = Trainer(project, device="cpu", checkpoints=False)
+    per = trainer.config.updates_per_event
+    answer(project, 8)
+    first = trainer.step()  # reads the 8 answers, refits (a fresh trainer on 8), one update
+    assert first.metrics.get("train/refit") == 1.0 and trainer.catch_up.refitting
+    for _ in range(4):
+        trainer.step()  # 5 of the refit's 20 updates have run
+    version, weights = trainer.model_version, _params(trainer.algorithm.policy)
+    answer(project, 4, seed=1)  # the 12th answer arrives while the refit runs
+    joined = trainer.step()
+    assert joined.metrics.get("train/refit_joined") == 1.0
+    assert "train/refit" not in joined.metrics and trainer.algorithm.renewed_at == 12
+    # one more update of the same weights (not new random ones): close to them, not far
+    moved = max((a - b).abs().max().item() for a, b in zip(
+        _params(trainer.algorithm.policy), weights, strict=True))  # fmt: skip
+    assert 0 < moved < 0.1
+    assert joined.metrics.get("train/retrain_left") == 14.0  # 20 − 6: nothing added
+    assert joined.metrics.get("train/retrain_updates") == 20.0 and trainer.catch_up.refitting
+    versions = [joined.model_version]
+    while trainer.catch_up.left:
+        versions.append(trainer.step().model_version)
+    assert len(versions) == 15 and set(versions[:-1]) == {version}  # shown once the 20 ran
+    assert versions[-1] == version + 1
+    trainer.train_pending()
+    assert trainer.updates == 12 * per + 20  # one refit's updates, not two
+    answer(project, 6, seed=2)  # the 18th, the refits done: the next refit draws new weights
+    assert trainer.step().metrics.get("train/refit") == 1.0
+
+
 def test_a_trainer_that_starts_on_answers_refits_at_once_and_a_resumed_one_does_not(tmp_path):
     """Answers given while the trainer loaded (or a project opened without a checkpoint): the
     new weights have had no refit, so the first update refits them on all the answers."""

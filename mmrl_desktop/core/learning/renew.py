@@ -18,7 +18,10 @@ restarts from new random weights and trains ``refit_updates`` updates at once on
 on top of the answers' own budgets (``CatchUp.start(…, repaid=False)``), and is shown once they
 ran — what a network trained once on the first answers gets (replayed
 on the own-folder glyphs at 60 answers: .55 / .65 streamed, .83 / .78 trained once;
-docs/benchmarks.md §5l). Cheap while the answers are few (the six refits up to 64 answers are
+docs/benchmarks.md §5l). A refit due while one is still training joins it (``CatchUp
+.refitting``; ADR 0029): an expert who answers faster than a refit runs would otherwise restart
+it at every refit point and see no new model until the answers stopped passing them. Cheap while
+the answers are few (the six refits up to 64 answers are
 1,800 updates: an own-folder run of 300 answers at 64 px took 149–173 s of one CPU thread with
 them, 99–109 s without), so it stops at ``refit_until``; then the doublings of ``renew_from`` go
 on where they would have been without refits (``due_after_refits``).
@@ -122,14 +125,23 @@ class CatchUp:
     left: int = 0  # catch-up updates not run yet: no new model version before they are
     owed: int = 0  # updates still to repay from the next answers' budgets
     size: int = 0  # the updates of the catch-up under way (its progress: ``progress``)
+    refit: bool = False  # the catch-up under way is a refit's (``start(…, repaid=False)``)
 
     def start(self, extra: int, repaid: bool = True) -> int:
         """``extra`` updates at once; ``repaid`` False (a refit): on top of the answers' budgets."""
         extra = max(0, int(extra))
+        self.refit = not repaid or self.refitting  # a renewal's catch-up within a refit: still it
         self.size = self.left + extra
         self.left += extra
         self.owed += extra if repaid else 0
         return extra
+
+    @property
+    def refitting(self) -> bool:
+        """A refit's updates are still under way: a refit due now joins it (``Algorithm
+        .renew_if_due``), so answers given faster than a refit runs do not draw new weights
+        again and again, each time before the last ones were shown (ADR 0029)."""
+        return self.refit and self.left > 0
 
     def budget(self, updates: int) -> int:
         """New answers' ``updates``, less what is still owed."""

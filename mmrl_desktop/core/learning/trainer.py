@@ -380,10 +380,10 @@ class Trainer(TrainerPredictions):
 
     def _update(self) -> dict[str, float]:
         t0 = time.perf_counter()
-        renewed = self.algorithm.renew_if_due(len(self.buffer))  # renew.py: shrink and perturb
+        renewed = self.algorithm.renew_if_due(len(self.buffer), self.catch_up.refitting)
         if renewed.get("train/refit"):  # extra updates, not repaid (renew.refits)
             self.pending_updates += self.catch_up.start(self.config.refit_updates, repaid=False)
-        elif renewed:
+        elif renewed and not renewed.get("train/refit_joined"):  # a joined refit: nothing more
             extra = round(self.config.renew_catch_up * len(self.buffer))
             self.pending_updates += self.catch_up.start(extra)
         counter = self.undo.push()  # an old answer's undo: 👎s on what it asserted (unlearn.py)

@@ -174,14 +174,17 @@ class Algorithm:
         """Refits while the answers are at most this many (the config's ``refit_answers``)."""
         return self.config.refit_answers
 
-    def renew_if_due(self, answers: int) -> dict[str, float]:
+    def renew_if_due(self, answers: int, refitting: bool = False) -> dict[str, float]:
         """Renew the weights when due (``renew.py``): while the answers are at most the config's
         ``refit_until``, a refit to new random weights each time they grow by half
         (``train/refit``: the trainer then runs ``refit_updates`` at once); otherwise shrink and
         perturb when they have doubled from ``renew_from`` (its ``shrink_perturb`` λ, 1 = never;
         after refits at the doublings a project without them has).
         The optimiser's moments start over. The first call only notes the renewal a resumed
-        model (one with updates) has already had; untrained weights have had none."""
+        model (one with updates) has already had; untrained weights have had none.
+        ``refitting``: a refit's updates are still under way (the trainer's ``CatchUp``) — a refit
+        due now joins it (``train/refit_joined``): its new weights already train on every
+        answer, so they are kept rather than drawn again (ADR 0029)."""
         lam, until = self.config.shrink_perturb, self.refit_until
         if not self.renewable or (lam >= 1.0 and until <= 0):
             return {}
@@ -192,6 +195,9 @@ class Algorithm:
             fresh = self.updates == 0 and answers <= until
             self.renewed_at = 0 if fresh else renew.last_renewal(answers, first, until)
         refit = renew.refit_due(answers, self.renewed_at, until)
+        if refit and refitting:
+            self.renewed_at = answers
+            return {"train/renewed_at_answers": float(answers), "train/refit_joined": 1.0}
         if self.renewed_at and self.renewed_at <= until:  # the last renewal was a refit
             due = renew.due_after_refits(answers, self.renewed_at, first)
         else:

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from mmrl_desktop.core.config import ModelConfig, TrainConfig
+from mmrl_desktop.core.data.project import Project
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning import renew
 from mmrl_desktop.core.learning.algorithms import ALGORITHMS
@@ -322,6 +323,62 @@ def test_a_refit_due_while_a_refit_runs_joins_it_instead_of_drawing_new_weights(
     assert trainer.updates == 12 * per + 20  # one refit's updates, not two
     answer(project, 6, seed=2)  # the 18th, the refits done: the next refit draws new weights
     assert trainer.step().metrics.get("train/refit") == 1.0
+
+
+def test_a_model_saved_while_a_refit_trains_goes_on_with_it_when_resumed(tmp_path):
+    """The model on disk is saved every few seconds and a refit takes tens of them: a trainer
+    resumed from a save made half way through a refit runs the refit's updates left before it
+    shows the model — before, it counted the refit as done and showed weights a few updates
+    from random (ADR 0029)."""
+    algorithm = {"refit_until": 20, "refit_updates": 20}
+    project = digits_project(tmp_path, n=60, algorithm=algorithm)
+    trainer = Trainer(project, device="cpu", queue_size=0)
+    answer(project, 8)
+    for _ in range(6):
+        trainer.step()  # the refit at 8 answers and 5 more of its 20 updates
+    assert trainer.catch_up.left == 14 and trainer.algorithm.renewed_at == 8
+    version = trainer.model_version
+    trainer.save_checkpoint("on close")
+    trainer.close(checkpoint=False)
+    again = Trainer(Project.open(project.root), device="cpu", queue_size=0, checkpoints=False)
+    again.info()
+    assert again.resumed_from and again.algorithm.renewed_at == 8
+    assert again.catch_up.refitting and again.catch_up.left == 14
+    steps = [again.step() for _ in range(14)]
+    assert "train/refit" not in steps[0].metrics  # not drawn again: the same refit goes on
+    assert [s.metrics.get("train/retrain_left") for s in steps] == [
+        float(n) for n in range(13, -1, -1)
+    ]
+    assert [s.model_version for s in steps[:-1]] == [version] * 13
+    assert steps[-1].model_version == version + 1  # shown once its 20 updates have run
+    again.close(checkpoint=False)
+
+
+def test_an_undo_while_a_refit_trains_rolls_back_to_the_refit_still_under_way(tmp_path):
+    """An answer given and undone during a refit: the rollback goes to the snapshot taken when
+    it arrived, half way through the refit — the refit goes on from there and its model is shown
+    once its updates have run, and a refit point after it still joins it. Before, the rollback
+    dropped the catch-up: the half-trained model was shown at the next update (ADR 0029)."""
+    algorithm = {"refit_until": 20, "refit_updates": 20}
+    project = digits_project(tmp_path, n=60, algorithm=algorithm)
+    trainer = Trainer(project, device="cpu", checkpoints=False)
+    answer(project, 8)
+    for _ in range(5):
+        trainer.step()  # the refit at 8 answers and 4 more of its 20 updates
+    version = trainer.model_version
+    eid = answer(project, 1, seed=1)[0]  # the 9th, while the refit has 15 updates left
+    for _ in range(3):
+        trainer.step()
+    with project.open_store() as store:
+        store.retract(eid)
+    trainer.poll()
+    assert trainer.undo.rollbacks == 1
+    assert trainer.catch_up.refitting and trainer.catch_up.left == 15
+    answer(project, 4, seed=2)  # the 12th answer: joins the refit
+    steps = [trainer.step() for _ in range(15)]
+    assert steps[0].metrics.get("train/refit_joined") == 1.0
+    assert [s.model_version for s in steps[:-1]] == [version] * 14
+    assert steps[-1].model_version == version + 1
 
 
 def test_a_trainer_that_starts_on_answers_refits_at_once_and_a_resumed_one_does_not(tmp_path):

@@ -184,7 +184,35 @@ def checkpoint_meta(trainer, note: str) -> dict:
         "labels": trainer.labels,
         "note": note,
         "calibration": trainer.calibrator.to_meta(),
+        **refit_meta(trainer),
     }
+
+
+def refit_meta(trainer) -> dict:
+    """The renewals a checkpoint's model has had and, saved while a refit trained (the model on
+    disk is saved every few seconds, a refit takes tens of seconds), the refit's updates left: a
+    model resumed from it goes on with the refit before it is shown, rather than counting the
+    refit as done and showing weights a few updates from random (ADR 0029)."""
+    renewed_at = getattr(trainer.algorithm, "renewed_at", None)
+    if renewed_at is None:
+        return {}
+    cu = trainer.catch_up
+    left = cu.left if cu.refitting else 0
+    return {"renewed_at": int(renewed_at), "refit_left": left, "refit_size": cu.size if left else 0}
+
+
+def restore_refit(trainer, meta: dict) -> None:
+    """``refit_meta`` read back into a trainer whose weights came from that checkpoint: the
+    renewals had, and a refit under way goes on with its updates left before it is shown."""
+    from mmrl_desktop.core.learning import renew
+
+    if meta.get("renewed_at") is not None and hasattr(trainer.algorithm, "renewed_at"):
+        trainer.algorithm.renewed_at = int(meta["renewed_at"])
+    left = int(meta.get("refit_left", 0))
+    if left > 0:
+        size = int(meta.get("refit_size", left))
+        trainer.catch_up = renew.CatchUp(left=left, size=size, refit=True)
+        trainer.pending_updates += left
 
 
 def index_checkpoint(store, root: Path, path: Path, numbers: tuple, note: str, config) -> None:

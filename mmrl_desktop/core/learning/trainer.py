@@ -51,6 +51,7 @@ from mmrl_desktop.core.learning.resume import (
     model_config_for,
     plan_resume,
     restore,
+    restore_refit,
     save_trainer,
 )
 from mmrl_desktop.core.learning.trainer_eval import TrainerPredictions
@@ -219,7 +220,7 @@ class Trainer(TrainerPredictions):
         self._observe_prequential([e for e in events if e.event_id > self.trained_event_id])
         self._ingest(events, count_new_after=self.trained_event_id)
         self._needs_refresh = len(self.buffer) > 0
-        self._version_pending = False
+        self._version_pending = self.catch_up.refitting  # a resumed refit: shown when it ends
         self._snapshot = copy.deepcopy(self.algorithm.state_dict())
         self._update_s = 0.0
         self._metrics = MetricsBuffer()
@@ -261,6 +262,7 @@ class Trainer(TrainerPredictions):
         if not problem:
             cal = ckpt.meta.get("calibration")
             self.calibrator = PrequentialCalibrator.from_meta(cal, self.labels)
+            restore_refit(self, ckpt.meta)  # a refit under way at the save goes on (ADR 0029)
 
     # ---------------------------------------------------------------- feedback intake
     def _row(self, ev) -> Row | None:
@@ -306,8 +308,7 @@ class Trainer(TrainerPredictions):
             self._needs_refresh = True
             self._version_pending = True
         if trained:
-            if self.undo.retracted(self, trained) == "rollback":
-                self.catch_up = renew.CatchUp()  # its updates went with the rolled-back weights
+            self.undo.retracted(self, trained)  # a rollback restores the catch-up of its snapshot
             self._version_pending = True
         return new
 

@@ -51,6 +51,7 @@ class TrainerState(Protocol):
     config: TrainConfig
     buffer: ReplayBuffer
     pending_updates: int  # updates still owed to the answers
+    catch_up: Any  # renew.CatchUp: a renewal's or a refit's updates under way
     _snapshot: dict[str, Any]  # the NaN guard's last good state
 
 
@@ -59,6 +60,7 @@ class Snapshot:
     boundary: int  # the model had seen the log up to this event id (none after it)
     state: dict[str, Any]  # the algorithm's state_dict without the frozen reference
     owed: int  # updates still owed to answers ≤ boundary when it was taken
+    catch_up: Any  # the trainer's renew.CatchUp then (a refit under way goes on)
 
 
 class UndoSnapshots:
@@ -77,7 +79,8 @@ class UndoSnapshots:
             return
         state = trainer.algorithm.state_dict()
         state = _cpu_copy({k: v for k, v in state.items() if k != "reference"})
-        self.ring.append(Snapshot(boundary, state, trainer.pending_updates))
+        snap = Snapshot(boundary, state, trainer.pending_updates, copy.copy(trainer.catch_up))
+        self.ring.append(snap)
 
     def retracted(self, trainer: TrainerState, rows: list[Row]) -> str:
         """Answers the model has trained on were retracted (their rows are out of the replay
@@ -98,6 +101,9 @@ class UndoSnapshots:
         trainer.algorithm.load_state_dict(copy.deepcopy(snap.state))
         later = sum(1 for row in trainer.buffer.rows if row.event_id > snap.boundary)
         trainer.pending_updates = snap.owed + per_answer * later
+        # the catch-up as it was: a refit half way through at the snapshot goes on before its
+        # model is shown (ADR 0029); one begun after it went with the rolled-back weights
+        trainer.catch_up = copy.copy(snap.catch_up)
         trainer._snapshot = copy.deepcopy(trainer.algorithm.state_dict())  # the NaN guard's too
         self.rollbacks += 1
         return "rollback"

@@ -270,3 +270,44 @@ def test_the_replay_buffer_names_the_item_of_each_row():
         buf.add(r)
     assert buf.make_batch(rows).item_ids == ["0", "1", "2"]
     assert sorted(buf.sample(8, torch.Generator().manual_seed(0)).item_ids) == ["0", "1", "2"]
+
+
+def _policy_inputs(algo, batch) -> torch.Tensor:
+    """The images the policy's training forward saw in one ``update``."""
+    seen = []
+    hook = algo.policy.register_forward_pre_hook(lambda m, a: seen.append(a[0]["image"].clone()))
+    try:
+        algo.update(batch)
+    finally:
+        hook.remove()
+    return seen[0]
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_pool_augment_shows_the_pseudo_labelled_pool_items_augmented(augment):
+    """``pool_augment``: the pool items the pseudo-labels train on go through the replay's
+    augmentation (here the project's flips and turns), drawn from their own generator, so the
+    pool items drawn are the same ones with and without it; off, they are the pool's copy."""
+    x, y = _data()
+    feat = _Feat(x)
+    torch.manual_seed(0)
+    cfg = ModelConfig.from_dict(
+        {"modalities": "image", "image_size": 8, "image_channels": 1, "embed_dim": 16}
+    )
+    config = TrainConfig(seed=0, orientation_free=True, options={"pool_augment": augment})
+    algo = ALGORITHMS["default"](build_policy(cfg, {"label": K}), {"label": K}, config)
+    buf = ReplayBuffer(["label"], feat, lambda i: i)
+    algo.attach_pool([str(i) for i in range(90)], feat.batch)
+    for t in range(20):
+        buf.add(Row(t + 1, str(t), "label", int(y[t]), 1, 1.0, -1))
+    algo.refresh(buf)
+    batch = _batch(buf, buf.rows[:8])
+    gen = algo.pool_gen.get_state()
+    seen = _policy_inputs(algo, batch)
+    algo.pool_gen.set_state(gen)
+    idx = torch.randint(len(algo.pool_ids), (8,), generator=algo.pool_gen)
+    raw = algo._pool_batch(idx)["image"]
+    assert seen.shape[0] == 16 and torch.equal(seen[:8], batch.inputs["image"])
+    assert torch.equal(seen[8:], raw) is not augment
+    if augment:  # a flip or turn of each pool image: the same pixels, rearranged
+        assert torch.allclose(seen[8:].flatten(1).sort(1).values, raw.flatten(1).sort(1).values)

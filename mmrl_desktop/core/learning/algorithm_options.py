@@ -62,6 +62,11 @@ class DefaultOptions:
     answer_noise: float = _opt(0.05, "probability that a thumb is wrong, in the graph posterior")
     pseudo_weight: float = _opt(1.0, "weight of the pool pseudo-label cross-entropy")
     pseudo_kappa: float = _opt(10.0, "sharpness of the pseudo-labels")
+    pool_augment: bool = _opt(
+        False,
+        "augment the pool items the pseudo-labels train on as the replayed answers are "
+        "(without it the network can learn the pool's pictures by heart, not what they show)",
+    )
     pseudo_quantile: float = _opt(
         0.5, "items with evidence above this quantile get the full pseudo-label weight"
     )

@@ -65,6 +65,7 @@ import torch.nn.functional as F
 from mmrl_desktop.core.learning import renew
 from mmrl_desktop.core.learning.algorithm_options import DefaultOptions
 from mmrl_desktop.core.learning.algorithms.base import Action, Algorithm, ReplayBatch, _to
+from mmrl_desktop.core.learning.augment import Augmenter
 from mmrl_desktop.core.learning.graph_views import GraphViews
 from mmrl_desktop.core.learning.views import unit_rows
 
@@ -76,6 +77,9 @@ class DefaultAlgorithm(Algorithm):
     def __init__(self, policy, num_labels, config, device="cpu"):
         super().__init__(policy, num_labels, config, device)
         self.pool_gen = torch.Generator().manual_seed(config.seed + 11)
+        # the pool's own augmentation draws (``pool_augment``): pool_gen's sequence stays as is
+        self.augment_gen = torch.Generator().manual_seed(config.seed + 12)
+        self.augment = Augmenter.from_config(config) if self.options.pool_augment else None
         self.pool_ids: list[str] = []
         self.pool_index: dict[str, int] = {}
         self.pool_inputs: dict[str, torch.Tensor] | None = None
@@ -410,7 +414,10 @@ class DefaultAlgorithm(Algorithm):
         use_pool = use_pool and self.views.anchored  # no fixed view: no pseudo-labels
         if use_pool:
             idx = torch.randint(len(self.pool_ids), (b,), generator=self.pool_gen)
-            pool = _to(self._pool_batch(idx), self.device)
+            pool = self._pool_batch(idx)
+            if self.augment is not None:
+                pool = self.augment(pool, self.augment_gen)
+            pool = _to(pool, self.device)
             inputs = {k: _cat([batch.inputs[k], pool[k]]) for k in batch.inputs}
         else:
             inputs = batch.inputs

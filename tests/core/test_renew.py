@@ -200,7 +200,10 @@ def test_renewal_settings_out_of_range_are_refused_in_a_sentence():
 
 def test_undo_back_past_a_renewal_drops_its_catch_up_debt(tmp_path):
     """A retraction that rolls the model back to before a renewal takes the catch-up's updates
-    with it: the next answers get their whole budgets, not a debt for updates no longer there."""
+    with it: no debt for updates no longer there. The rolled-back model never had that renewal,
+    so the next 8th answer renews it with a catch-up of its own, which the answers after it
+    repay once (before, the undo kept the renewal's count and the rolled-back model never had
+    it)."""
     algorithm = {"shrink_perturb": 0.0, "renew_from": 8, "renew_catch_up": 1.0}
     project = digits_project(tmp_path, n=60, algorithm=algorithm)
     trainer = Trainer(project, device="cpu", checkpoints=False)
@@ -216,9 +219,13 @@ def test_undo_back_past_a_renewal_drops_its_catch_up_debt(tmp_path):
     trainer.train_pending()
     per = trainer.config.updates_per_event
     before = trainer.updates
-    answer(project, 1, seed=2)
+    answer(project, 1, seed=2)  # the 8th again: the renewal and its catch-up of 8
     trainer.train_pending()
-    assert trainer.updates - before == per
+    assert trainer.updates - before == per + 8 and trainer.algorithm.renewed_at == 8
+    assert trainer.catch_up.owed == 8
+    answer(project, 1, seed=3)
+    trainer.train_pending()  # its budget repays the new catch-up
+    assert trainer.updates - before == per + 8 and trainer.catch_up.owed == 8 - per
 
 
 def test_refits_come_each_time_the_few_answers_grow_by_half_and_a_resumed_model_waits():
@@ -379,6 +386,31 @@ def test_an_undo_while_a_refit_trains_rolls_back_to_the_refit_still_under_way(tm
     assert steps[0].metrics.get("train/refit_joined") == 1.0
     assert [s.model_version for s in steps[:-1]] == [version] * 14
     assert steps[-1].model_version == version + 1
+
+
+def test_an_undo_of_the_answer_that_brought_a_refit_lets_the_refit_come_again(tmp_path):
+    """The 12th answer brings a refit; undone, the model goes back to the one before it and so
+    does the count of the last refit (8), so the next 12th answer refits again. Before, the undo
+    kept the refit's count: the rolled-back model never had that refit (ADR 0029)."""
+    algorithm = {"refit_until": 12, "refit_updates": 10}
+    project = digits_project(tmp_path, n=60, algorithm=algorithm)
+    trainer = Trainer(project, device="cpu", checkpoints=False)
+    answer(project, 8)
+    trainer.train_pending()  # the refit at 8
+    answer(project, 3, seed=1)
+    trainer.train_pending()
+    assert trainer.algorithm.renewed_at == 8
+    eid = answer(project, 1, seed=2)[0]  # the 12th: a refit
+    first = trainer.step()
+    assert first.metrics.get("train/refit") == 1.0 and trainer.algorithm.renewed_at == 12
+    with project.open_store() as store:
+        store.retract(eid)
+    trainer.poll()
+    assert trainer.undo.rollbacks == 1 and trainer.algorithm.renewed_at == 8
+    assert not trainer.catch_up.refitting
+    trainer.train_pending()
+    answer(project, 1, seed=3)  # another 12th answer
+    assert trainer.step().metrics.get("train/refit") == 1.0
 
 
 def test_a_trainer_that_starts_on_answers_refits_at_once_and_a_resumed_one_does_not(tmp_path):

@@ -61,6 +61,7 @@ class Snapshot:
     state: dict[str, Any]  # the algorithm's state_dict without the frozen reference
     owed: int  # updates still owed to answers ≤ boundary when it was taken
     catch_up: Any  # the trainer's renew.CatchUp then (a refit under way goes on)
+    renewed_at: int | None = None  # the answers at the algorithm's last renewal or refit then
 
 
 class UndoSnapshots:
@@ -79,7 +80,10 @@ class UndoSnapshots:
             return
         state = trainer.algorithm.state_dict()
         state = _cpu_copy({k: v for k, v in state.items() if k != "reference"})
-        snap = Snapshot(boundary, state, trainer.pending_updates, copy.copy(trainer.catch_up))
+        renewed_at = getattr(trainer.algorithm, "renewed_at", None)
+        snap = Snapshot(
+            boundary, state, trainer.pending_updates, copy.copy(trainer.catch_up), renewed_at
+        )
         self.ring.append(snap)
 
     def retracted(self, trainer: TrainerState, rows: list[Row]) -> str:
@@ -104,6 +108,8 @@ class UndoSnapshots:
         # the catch-up as it was: a refit half way through at the snapshot goes on before its
         # model is shown (ADR 0029); one begun after it went with the rolled-back weights
         trainer.catch_up = copy.copy(snap.catch_up)
+        if hasattr(trainer.algorithm, "renewed_at"):  # a refit the rolled-back model never had
+            trainer.algorithm.renewed_at = snap.renewed_at  # comes again at its point
         trainer._snapshot = copy.deepcopy(trainer.algorithm.state_dict())  # the NaN guard's too
         self.rollbacks += 1
         return "rollback"

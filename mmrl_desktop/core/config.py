@@ -153,6 +153,9 @@ class TrainConfig:
     refit_updates: int = field(
         default=300, metadata=_help("updates at once on each refit (refit while answers ≤)")
     )
+    refit_growth: float = field(
+        default=1.5, metadata=_help("a refit each time the answers grow by this factor (from 8)")
+    )
     weight_average: float = field(
         default=0.99,
         metadata=_help(
@@ -260,6 +263,10 @@ class TrainConfig:
         _check(
             0.0 <= self.weight_average < 1.0,
             f"weight_average must be at least 0 and below 1, not {self.weight_average}.",
+        )
+        _check(
+            1.1 <= self.refit_growth <= 4.0,
+            f"refit_growth must be between 1.1 and 4, not {self.refit_growth}.",
         )
         _check(
             1 <= self.refit_updates <= 100_000,

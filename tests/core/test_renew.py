@@ -230,6 +230,8 @@ def test_undo_back_past_a_renewal_drops_its_catch_up_debt(tmp_path):
 
 def test_refits_come_each_time_the_few_answers_grow_by_half_and_a_resumed_model_waits():
     assert renew.refits(64) == [8, 12, 18, 27, 41, 62] and renew.refits(7) == []
+    assert renew.refits(64, 1.25) == [8, 10, 13, 17, 22, 28, 35, 44, 55]
+    assert renew.last_renewal(60, until=64, growth=1.25) == 55
     at, got = 0, []
     for n in range(1, 70):
         if renew.refit_due(n, at, 64):
@@ -469,6 +471,10 @@ def test_supervised_and_default_refit_by_default_except_default_on_the_tiny_desi
     assert not _refits(ALGORITHMS["default"](_policy(), {"label": 4}, cfg))
     cfg = TrainConfig(algorithm="default", refit_until=20)
     assert _refits(ALGORITHMS["default"](_policy(), {"label": 4}, cfg)) == [8, 12, 18]
+    cfg = TrainConfig(algorithm="supervised", refit_growth=1.25)
+    assert _refits(ALGORITHMS["supervised"](_policy(), {"label": 4}, cfg)) == [
+        *(8, 10, 13, 17, 22, 28, 35, 44, 55)
+    ]
 
 
 def test_refit_settings_out_of_range_are_refused_in_a_sentence():
@@ -476,3 +482,5 @@ def test_refit_settings_out_of_range_are_refused_in_a_sentence():
         TrainConfig.from_dict({"refit_until": -2})
     with pytest.raises(UserError, match="refit_updates must be between 1 and 100000"):
         TrainConfig.from_dict({"refit_updates": 0})
+    with pytest.raises(UserError, match="refit_growth must be between 1.1 and 4"):
+        TrainConfig.from_dict({"refit_growth": 1.0})

@@ -74,21 +74,21 @@ def last_doubling(answers: int, first: int = FIRST) -> int:
     return 1 << (answers.bit_length() - 1)
 
 
-def refits(until: int) -> list[int]:
+def refits(until: int, growth: float = REFIT_GROWTH) -> list[int]:
     """The answer counts at which the model is refit (``TrainConfig.refit_until``): from
     ``REFIT_FROM``, each the last one grown by half (rounded up), up to ``until``: 8, 12, 18, 27,
     41, 62, 93, …"""
     out, n = [], REFIT_FROM
     while n <= until:
         out.append(n)
-        n = math.ceil(n * REFIT_GROWTH)
+        n = math.ceil(n * growth)
     return out
 
 
-def refit_due(answers: int, renewed_at: int, until: int) -> bool:
+def refit_due(answers: int, renewed_at: int, until: int, growth: float = REFIT_GROWTH) -> bool:
     """A refit is due: ``answers`` is at most ``until`` and has reached the first refit point
     after the last renewal."""
-    return any(renewed_at < n <= answers for n in refits(min(answers, until)))
+    return any(renewed_at < n <= answers for n in refits(min(answers, until), growth))
 
 
 def due_after_refits(answers: int, renewed_at: int, first: int = FIRST) -> bool:
@@ -102,11 +102,13 @@ def due_after_refits(answers: int, renewed_at: int, first: int = FIRST) -> bool:
     return answers >= nxt
 
 
-def last_renewal(answers: int, first: int = FIRST, until: int = 0) -> int:
+def last_renewal(
+    answers: int, first: int = FIRST, until: int = 0, growth: float = REFIT_GROWTH
+) -> int:
     """The renewal a model trained on ``answers`` answers has already had (a resumed model is
     not renewed again at once): the last refit point while the answers are at most ``until``,
     else the last doubling (``last_doubling``)."""
-    points = refits(min(answers, until))
+    points = refits(min(answers, until), growth)
     if answers <= until:
         return points[-1] if points else 0
     return max(last_doubling(answers, first), points[-1] if points else 0)

@@ -66,6 +66,7 @@ TITLES = {
     "renew_catch_up": "Renewal catch-up (× answers)",
     "refit_until": "Refit while answers ≤",
     "refit_updates": "Updates per refit",
+    "refit_growth": "Refit when answers grow ×",
     "weight_average": "Shown model: weight average",
     "seed": "Random seed",
     "device": "Device",

@@ -186,6 +186,7 @@ class Algorithm:
         due now joins it (``train/refit_joined``): its new weights already train on every
         answer, so they are kept rather than drawn again (ADR 0029)."""
         lam, until = self.config.shrink_perturb, self.refit_until
+        growth = getattr(self.config, "refit_growth", renew.REFIT_GROWTH)
         if not self.renewable or (lam >= 1.0 and until <= 0):
             return {}
         first = self.config.renew_from
@@ -193,8 +194,8 @@ class Algorithm:
             # a trainer that starts on 8–64 answers (given while it loaded, or a project opened
             # without a checkpoint) refits at once, as the answers' first refit would have
             fresh = self.updates == 0 and answers <= until
-            self.renewed_at = 0 if fresh else renew.last_renewal(answers, first, until)
-        refit = renew.refit_due(answers, self.renewed_at, until)
+            self.renewed_at = 0 if fresh else renew.last_renewal(answers, first, until, growth)
+        refit = renew.refit_due(answers, self.renewed_at, until, growth)
         if refit and refitting:
             self.renewed_at = answers
             return {"train/renewed_at_answers": float(answers), "train/refit_joined": 1.0}

@@ -311,3 +311,16 @@ def test_pool_augment_shows_the_pseudo_labelled_pool_items_augmented(augment):
     assert torch.equal(seen[8:], raw) is not augment
     if augment:  # a flip or turn of each pool image: the same pixels, rearranged
         assert torch.allclose(seen[8:].flatten(1).sort(1).values, raw.flatten(1).sort(1).values)
+
+
+def test_pseudo_agree_keeps_pseudo_labels_only_where_the_network_agrees_with_the_graph():
+    """``pseudo_agree``: a pool item whose graph top label is not the network's gets no
+    pseudo-label weight; the others keep the weight they have without the option."""
+    plain = _simulate(10)[0]  # early: the network and the graph agree on about half
+    algo = _simulate(10, pseudo_agree=True)[0]
+    q, net = algo.q["label"], algo.views.net["label"]
+    agree = net.argmax(1) == q.argmax(1)
+    w, w0 = algo.target_weight["label"].numpy(), plain.target_weight["label"].numpy()
+    assert 0 < agree.sum() < len(agree)
+    assert np.all(w[~agree] == 0) and np.any(w[agree] > 0)
+    assert np.any(w0[~agree] > 0)

@@ -135,6 +135,11 @@ class DefaultOptions:
         "latest this many answers (the posterior improves as answers come; the whole "
         "view_window lags it); 0 = the whole view_window",
     )
+    pseudo_agree: bool = _opt(
+        False,
+        "pseudo-labels only on the pool items where the graph's top label is the network's too "
+        "(co-training: two views that agree are right more often than either)",
+    )
     pseudo_confidence: bool = _opt(
         False,
         "weigh each pool item's pseudo-label by its calibrated confidence instead of the "

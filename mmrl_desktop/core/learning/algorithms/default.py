@@ -249,6 +249,10 @@ class DefaultAlgorithm(Algorithm):
                 evidence = _softmax(self.views.temperature * lq).max(1) - 1.0 / k
             ref = float(np.quantile(evidence, o.pseudo_quantile)) + 1e-12
             weight = np.clip(evidence / ref, 0.0, 1.0).astype(np.float32)
+            net = self.views.net.get(t)
+            if o.pseudo_agree and net is not None and net.shape == q.shape:
+                weight = weight * (net.argmax(1) == q.argmax(1))
+                metrics[f"policy/pseudo_agree_{t}"] = float((net.argmax(1) == q.argmax(1)).mean())
             self.target_weight[t] = torch.from_numpy(weight)
             metrics[f"policy/pool_confidence_{t}"] = float(self.acting[t].max(1).mean())
         self.fitted = True

@@ -83,6 +83,36 @@ def snapshot(tr, t: int) -> dict:
 class DiagTrainer(trainer_mod.Trainer):
     points: tuple[int, ...] = ()
 
+    def greedy_labels(self, items):
+        """The bench's held-out figure (the network), and beside it how right the vote of each
+        held-out item's pool neighbours in the graph's view is (what ``act`` shows for an item
+        outside the pool), and their mean; drawn with a generator of its own, so the run is
+        unchanged."""
+        res = super().greedy_labels(items)
+        alg = self.algorithm
+        if not getattr(alg, "fitted", False) or not hasattr(alg, "views"):
+            return res
+        labels = list(self.labels[DEFAULT_TASK])
+        y = np.array([labels.index(it.labels[DEFAULT_TASK]) for it in items])
+        net, vote = [], []
+        gen = torch.Generator().manual_seed(0)
+        for s in range(0, len(items), 256):
+            inputs = self.featurizer.batch(items[s : s + 256])
+            net.append(alg.greedy(inputs)[DEFAULT_TASK].numpy())
+            vote.append(alg.act(inputs, gen)[DEFAULT_TASK].probs.numpy())
+        p_net, p_vote = np.concatenate(net), np.concatenate(vote)
+        rec = {"answers": len(self.buffer.rows), "heldout_network": _acc(p_net, y)}
+        rec["heldout_vote"] = _acc(p_vote, y)
+        rec["heldout_mean"] = _acc(p_net + p_vote, y)
+        rec["vote_view"] = alg.views.chosen
+        RECORDS.append(rec)
+        print(json.dumps(rec), file=sys.stderr, flush=True)
+        return res
+
+
+def _acc(p: np.ndarray, y: np.ndarray) -> float:
+    return round(float((p.argmax(1) == y).mean()), 4)
+
     def train_pending(self, *a, **kw):
         res = super().train_pending(*a, **kw)
         alg = self.algorithm

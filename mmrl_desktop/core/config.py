@@ -144,7 +144,8 @@ class TrainConfig:
         default=-1,
         metadata=_help(
             "while the answers are at most this many, a model trained from scratch restarts "
-            "from new random weights each time they grow by half (refit growth: 8, 12, 18, 27, 41, 62, …) "
+            "from new random weights each time they grow by half (by the refit growth: 8, 12, "
+            "18, 27, 41, 62, …) "
             "and is trained at once on all of them (updates per refit), on top of each "
             "answer's own updates; shown once they ran; 0 = never; −1 = the algorithm's "
             "choice (64 for supervised and default, never for the others)"

@@ -76,8 +76,8 @@ def last_doubling(answers: int, first: int = FIRST) -> int:
 
 def refits(until: int, growth: float = REFIT_GROWTH) -> list[int]:
     """The answer counts at which the model is refit (``TrainConfig.refit_until``): from
-    ``REFIT_FROM``, each the last one grown by half (rounded up), up to ``until``: 8, 12, 18, 27,
-    41, 62, 93, …"""
+    ``REFIT_FROM``, each the last one times ``growth`` (``TrainConfig.refit_growth``; rounded
+    up), up to ``until``: 8, 12, 18, 27, 41, 62, 93, … by half"""
     out, n = [], REFIT_FROM
     while n <= until:
         out.append(n)

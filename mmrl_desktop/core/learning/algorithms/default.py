@@ -251,8 +251,9 @@ class DefaultAlgorithm(Algorithm):
             weight = np.clip(evidence / ref, 0.0, 1.0).astype(np.float32)
             net = self.views.net.get(t)
             if o.pseudo_agree and net is not None and net.shape == q.shape:
-                weight = weight * (net.argmax(1) == q.argmax(1))
-                metrics[f"policy/pseudo_agree_{t}"] = float((net.argmax(1) == q.argmax(1)).mean())
+                agree = net.argmax(1) == q.argmax(1)
+                weight = weight * agree
+                metrics[f"policy/pseudo_agree_{t}"] = float(agree.mean())
             self.target_weight[t] = torch.from_numpy(weight)
             metrics[f"policy/pool_confidence_{t}"] = float(self.acting[t].max(1).mean())
         self.fitted = True

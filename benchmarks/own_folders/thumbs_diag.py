@@ -109,10 +109,6 @@ class DiagTrainer(trainer_mod.Trainer):
         print(json.dumps(rec), file=sys.stderr, flush=True)
         return res
 
-
-def _acc(p: np.ndarray, y: np.ndarray) -> float:
-    return round(float((p.argmax(1) == y).mean()), 4)
-
     def train_pending(self, *a, **kw):
         res = super().train_pending(*a, **kw)
         alg = self.algorithm
@@ -132,6 +128,10 @@ def _acc(p: np.ndarray, y: np.ndarray) -> float:
             RECORDS.append(rec)
             print(json.dumps(rec), file=sys.stderr, flush=True)
         return res
+
+
+def _acc(p: np.ndarray, y: np.ndarray) -> float:
+    return round(float((p.argmax(1) == y).mean()), 4)
 
 
 def main() -> None:

@@ -165,6 +165,8 @@ def run_one(out: str, name: str, seed: int, algorithm: str, settings: dict, poin
     row = {"set": name, "seed": seed, "algorithm": algorithm, "settings": settings, **extra,
            "points": [c["feedback"] for c in r["curve"]], "acc": [c["accuracy"] for c in r["curve"]],
            "ups": [c["thumbs_up_rate"] for c in r["curve"]], "s": round(time.time() - t)}  # fmt: skip
+    if any("network_accuracy" in c for c in r["curve"]):  # the network alone, beside
+        row["net"] = [c.get("network_accuracy") for c in r["curve"]]
     print(row, flush=True)
     with open(out, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(row) + "\n")

@@ -324,3 +324,24 @@ def test_pseudo_agree_keeps_pseudo_labels_only_where_the_network_agrees_with_the
     assert 0 < agree.sum() < len(agree)
     assert np.all(w[~agree] == 0) and np.any(w[agree] > 0)
     assert np.any(w0[~agree] > 0)
+
+
+def test_new_item_vote_predicts_held_out_items_from_the_network_and_the_pools_vote():
+    """new_item_vote: after 20 answers (one update each) the network is still near chance on
+    held-out items; the vote of their pool neighbours, which foretold the answers better, carries
+    the prediction. Without it a held-out item gets the network's (what an export carries)."""
+    x, y = _data()
+    test = [str(i) for i in range(90, len(y))]
+    feat = _Feat(x)
+    algo, net_acc, _ = _simulate(20, upe=1, new_item_vote=True)
+    assert algo.votes_for_new_items
+    a, b = algo.views.stacks["label"].powers
+    assert b > a
+    pred = algo.predict_unseen(feat.batch(test))["label"]
+    assert torch.allclose(pred.sum(1), torch.ones(len(test)))
+    assert (pred.argmax(1).numpy() == y[90:]).mean() >= net_acc + 0.3
+    plain, plain_acc, _ = _simulate(20, upe=1)
+    assert plain_acc == net_acc  # the option changes no training
+    assert not plain.votes_for_new_items and not plain.views.stacks
+    assert torch.equal(plain.predict_unseen(feat.batch(test))["label"],
+                       plain.greedy(feat.batch(test))["label"])  # fmt: skip

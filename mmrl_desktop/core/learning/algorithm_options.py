@@ -140,6 +140,12 @@ class DefaultOptions:
         "pseudo-labels only on the pool items where the graph's top label is the network's too "
         "(co-training: two views that agree are right more often than either)",
     )
+    new_item_vote: bool = _opt(
+        False,
+        "predict an item outside the pool (a held-out case) from the network and its pool "
+        "neighbours' vote, each raised to the power that foretold the answers they had not "
+        "seen best; off: the network alone (what an export carries)",
+    )
     pseudo_confidence: bool = _opt(
         False,
         "weigh each pool item's pseudo-label by its calibrated confidence instead of the "

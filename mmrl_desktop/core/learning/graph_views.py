@@ -68,6 +68,7 @@ import numpy as np
 
 from mmrl_desktop.core.learning import views
 from mmrl_desktop.core.learning.model.encoders import TINY
+from mmrl_desktop.core.learning.new_items import NEW_ITEM_MIN_ANSWERS, NewItemStack
 
 NETWORK = "network"
 POSTERIOR = "posterior"  # the posterior the algorithm acted on (views mixed, network mixed in)
@@ -98,6 +99,7 @@ class GraphViews:
         self.post_log: deque = deque(maxlen=options.view_window)  # (posterior row, answer)
         self.logs: dict[str, deque] = {}  # view → (its posterior row, answer) of recent answers
         self.temperature = 1.0  # of the posterior, fitted on post_log (act_rule calibrated)
+        self.stacks: dict[str, NewItemStack] = {}  # task → how new items are predicted
 
     def reset(self) -> None:
         """The pool changed: every view and posterior is rebuilt at the next refresh."""
@@ -195,6 +197,7 @@ class GraphViews:
                 continue
             if r.corrected < 0 and r.shown < 0:
                 continue
+            self._log_new_item(i, r)
             preds = {v: q[r.task] for v, q in self.q.items() if r.task in q}
             if r.task in self.net:
                 preds[NETWORK] = self.net[r.task]
@@ -217,11 +220,27 @@ class GraphViews:
                 )
                 self.scores.setdefault(name, deque(maxlen=self.o.view_window)).append(score)
 
+    def _log_new_item(self, i: int, r) -> None:
+        """The network's row and the vote of the item's graph neighbours, as they stood before
+        answer ``r`` (``new_items.py``; only with ``new_item_vote``)."""
+        graph, t = self.graphs.get(self.chosen), r.task
+        if not self.o.new_item_vote or graph is None or t not in self.net or t not in self.mixed:
+            return
+        net, post = self.net[t], self.mixed[t]
+        if i >= min(len(net), len(post), graph.shape[0]) or graph.shape[1] != len(post):
+            return
+        vote = np.asarray(graph[i] @ post).ravel()
+        if vote.sum() > 0:
+            stack = self.stacks.setdefault(t, NewItemStack(self.o.view_window, self.o.answer_noise))
+            stack.record(net[i], vote / vote.sum(), r)
+
     def choose(self) -> None:
         """The graph view, the views' weights, the network's weight and the pseudo-labels' gate
         (see the module docstring)."""
         cands = [c for c in self.candidates() if c in self.graphs]
         self._gate()
+        for stack in self.stacks.values():  # from its tenth answer (view_min_labels: 30)
+            stack.fit(min(NEW_ITEM_MIN_ANSWERS, self.o.view_min_labels))
         if self.mixing and cands:
             self._mixture(cands)
         counts = [len(self.scores.get(c, ())) for c in cands]
@@ -313,6 +332,9 @@ class GraphViews:
 
     def metrics(self) -> dict[str, float]:
         out = {"policy/graph_net_weight": self.net_weight, "policy/pseudo_gate": self.pseudo_gate}
+        for t, stack in self.stacks.items():
+            out[f"policy/new_item_network_power_{t}"] = stack.powers[0]
+            out[f"policy/new_item_vote_power_{t}"] = stack.powers[1]
         out["policy/posterior_temperature"] = self.temperature
         if self.overlap:
             out["policy/pixels_edges_overlap"] = self.overlap

@@ -64,12 +64,14 @@ class TrainerPredictions:
             preds = self.predict_items(ids)
             self.store.put_predictions([p for per in preds.values() for p in per.values()])
 
-    def greedy_labels(self, items: list[Item]) -> dict[str, np.ndarray]:
-        """Greedy label index per task for ``items``."""
+    def greedy_labels(self, items: list[Item], network: bool = False) -> dict[str, np.ndarray]:
+        """Greedy label index per task for ``items``, items the learner holds no answer of
+        (``predict_unseen``); ``network``: the network's alone, as an export predicts."""
         self._ensure_built()
         out: dict[str, list[np.ndarray]] = {t: [] for t in self.labels}
+        predict = self.algorithm.greedy if network else self.algorithm.predict_unseen
         for start in range(0, len(items), 256):
-            probs = self.algorithm.greedy(self.featurizer.batch(items[start : start + 256]))
+            probs = predict(self.featurizer.batch(items[start : start + 256]))
             for t, p in probs.items():
                 out[t].append(p.argmax(-1).numpy())
         return {t: np.concatenate(v) if v else np.zeros(0, int) for t, v in out.items()}

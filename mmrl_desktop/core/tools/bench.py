@@ -358,6 +358,9 @@ def _answer(trainer, writer, expert, asker: Asker, test, points, progress):
                 "macro_f1": round(macro_f1(confusion_matrix(y_test, y_pred, len(label_ids))), 4),
                 "thumbs_up_rate": round(ups / t, 4),
             }
+            if trainer.algorithm.votes_for_new_items:  # what an export of the network gets
+                y_net = trainer.greedy_labels(test, network=True)[DEFAULT_TASK]
+                row["network_accuracy"] = round(float((y_net == y_test).mean()), 4)
             curve.append(row)
             if progress is not None:
                 progress(row)

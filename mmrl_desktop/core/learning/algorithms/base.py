@@ -236,6 +236,17 @@ class Algorithm:
             logits = self.shown(_to(inputs, self.device))
         return {t: F.softmax(lg.float(), dim=-1).cpu() for t, lg in logits.items()}
 
+    def predict_unseen(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Class probabilities per task for items the learner holds no answer or pool row of
+        (the held-out figure): ``greedy`` unless the algorithm knows better (``default`` with
+        ``new_item_vote``)."""
+        return self.greedy(inputs)
+
+    @property
+    def votes_for_new_items(self) -> bool:
+        """Whether ``predict_unseen`` adds more than the network (an export carries only it)."""
+        return False
+
     @torch.no_grad()
     def act(
         self,

@@ -393,6 +393,30 @@ class DefaultAlgorithm(Algorithm):
             out[t] = Action(lab, prop, torch.from_numpy(belief).float())
         return out
 
+    @property
+    def votes_for_new_items(self) -> bool:
+        return self.options.new_item_vote
+
+    @torch.no_grad()
+    def predict_unseen(self, inputs) -> dict[str, torch.Tensor]:
+        """With ``new_item_vote``: the network and the vote of the item's pool neighbours, each
+        at the power that foretold the answers best (``core/learning/new_items.py``)."""
+        probs = self.greedy(inputs)
+        stacks = self.views.stacks
+        if not self.options.new_item_vote or not self.fitted or self.z is None or not stacks:
+            return probs
+        sims = self._new_view(inputs)
+        kk = min(self.options.graph_k, sims.shape[1])
+        nb = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+        out = {}
+        for t, p in probs.items():
+            if t not in stacks or t not in self.q:
+                out[t] = p
+                continue
+            vote = self.q[t][nb].mean(1)
+            out[t] = torch.from_numpy(stacks[t].combine(p.double().numpy(), vote)).float()
+        return out
+
     def _new_view(self, inputs) -> np.ndarray:
         """Similarities [B, n] of items outside the pool to the pool, in the graph's view (the
         embedding where that view lacks the items' modality)."""

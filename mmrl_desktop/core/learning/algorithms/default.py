@@ -66,7 +66,9 @@ from mmrl_desktop.core.learning import renew
 from mmrl_desktop.core.learning.algorithm_options import DefaultOptions
 from mmrl_desktop.core.learning.algorithms.base import Action, Algorithm, ReplayBatch, _to
 from mmrl_desktop.core.learning.augment import Augmenter
+from mmrl_desktop.core.learning.graph_answers import answer_loglik, contradicted
 from mmrl_desktop.core.learning.graph_views import GraphViews
+from mmrl_desktop.core.learning.pool_inputs import cat, compact, expand
 from mmrl_desktop.core.learning.views import unit_rows
 
 
@@ -144,12 +146,12 @@ class DefaultAlgorithm(Algorithm):
         new = [i for i in dict.fromkeys(ids) if i not in self.pool_index]
         if not new or self._load is None:
             return
-        parts = [_compact(self._load(new[s : s + 512])) for s in range(0, len(new), 512)]
-        add = {k: _cat([p[k] for p in parts]) for k in parts[0]}
+        parts = [compact(self._load(new[s : s + 512])) for s in range(0, len(new), 512)]
+        add = {k: cat([p[k] for p in parts]) for k in parts[0]}
         if self.pool_inputs is None:
             self.pool_inputs = add
         else:
-            self.pool_inputs = {k: _cat([self.pool_inputs[k], add[k]]) for k in add}
+            self.pool_inputs = {k: cat([self.pool_inputs[k], add[k]]) for k in add}
         for i in new:
             self.pool_index[i] = len(self.pool_ids)
             self.pool_ids.append(i)
@@ -159,7 +161,7 @@ class DefaultAlgorithm(Algorithm):
 
     def _pool_batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         assert self.pool_inputs is not None
-        return _expand({k: v[idx] for k, v in self.pool_inputs.items()})
+        return expand({k: v[idx] for k, v in self.pool_inputs.items()})
 
     def _chunks(self):
         n = len(self.pool_ids)
@@ -278,7 +280,9 @@ class DefaultAlgorithm(Algorithm):
         """Every candidate view's graph posterior for task ``t`` (warm-started), the chosen one's
         suspects set aside, mixed with the network's by ``views.net_weight``."""
         o, gv = self.options, self.views
-        loglik = self._loglik(buffer, t, n, k)
+        loglik = answer_loglik(
+            buffer.rows, t, self.pool_index, (n, k), o.answer_noise, self.suspect.get(t)
+        )
         for name, graph in gv.graphs.items():
             q = gv.q.get(name, {}).get(t)
             if q is None or q.shape != (n, k):
@@ -286,9 +290,13 @@ class DefaultAlgorithm(Algorithm):
             gv.q.setdefault(name, {})[t] = q if graph is None else self._sweeps(loglik, graph, q)
         graph, q = self.graph, gv.q[gv.chosen][t]
         if graph is not None and o.suspect_ratio > 0 and gv.anchored:
-            self.suspect[t] = self._suspects(buffer, t, graph @ q)
+            self.suspect[t] = contradicted(
+                buffer.rows, t, self.pool_index, graph @ q, o.suspect_ratio
+            )
             if self.suspect[t]:
-                loglik = self._loglik(buffer, t, n, k)
+                loglik = answer_loglik(
+                    buffer.rows, t, self.pool_index, (n, k), o.answer_noise, self.suspect.get(t)
+                )
                 q = gv.q[gv.chosen][t] = self._sweeps(loglik, graph, q)
             metrics[f"policy/suspect_thumbs_{t}"] = float(len(self.suspect.get(t, ())))
         mix = {v: x for v, x in gv.weights.items() if x > 1e-3 and v in gv.q and v != gv.chosen}
@@ -309,48 +317,6 @@ class DefaultAlgorithm(Algorithm):
         self.views.q = {}
         self.z = None
 
-    def _suspects(self, buffer, task: str, vote: np.ndarray) -> set[tuple[int, int, bool]]:
-        """Thumbs the item's neighbours contradict: ``vote`` = their mean posterior [n, K]."""
-        ratio = self.options.suspect_ratio
-        top = vote.argmax(1)
-        out = set()
-        for r in buffer.rows:
-            i = self.pool_index.get(r.item_id)
-            if r.task != task or i is None or r.corrected >= 0 or r.shown < 0 or r.reward == 0:
-                continue
-            v, a = vote[i], r.shown
-            if r.reward < 0:  # 👎 on the neighbours' clear first choice
-                bad = top[i] == a and v[a] > ratio * np.delete(v, a).max(initial=0.0)
-            else:  # 👍 on a label the neighbours clearly place below another
-                bad = top[i] != a and v[top[i]] > ratio * v[a]
-            if bad:
-                out.add((i, r.shown, r.reward > 0))
-        return out
-
-    def _loglik(self, buffer, task: str, n: int, k: int) -> np.ndarray:
-        e = self.options.answer_noise
-        lo, hi = np.log(e), np.log(1 - e)
-        out = np.zeros((n, k))
-        suspect = self.suspect.get(task, set())
-        for r in buffer.rows:
-            if r.task != task:
-                continue
-            i = self.pool_index.get(r.item_id)
-            if i is None:
-                continue
-            if suspect and r.corrected < 0 and (i, r.shown, r.reward > 0) in suspect:
-                continue
-            if r.corrected >= 0:
-                v = np.full(k, lo)
-                v[r.corrected] = hi
-                out[i] += v
-            elif r.shown >= 0 and r.reward != 0:
-                up = r.reward > 0
-                v = np.full(k, lo if up else hi)
-                v[r.shown] = hi if up else lo
-                out[i] += v
-        return out
-
     # ---------------------------------------------------------------- acting
     @torch.no_grad()
     def act(self, inputs, generator=None, item_ids=None) -> dict[str, Action]:
@@ -365,11 +331,7 @@ class DefaultAlgorithm(Algorithm):
             return out
         rows = self._rows(item_ids, len(next(iter(probs.values()))))
         known = rows >= 0
-        nb = None
-        if not known.all():  # not a pool item: the vote of its pool neighbours
-            sims = self._new_view(inputs)
-            kk = min(self.options.graph_k, sims.shape[1])
-            nb = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+        nb = None if known.all() else self._neighbours(inputs)  # outside the pool: their vote
         out = {}
         for t, p in probs.items():
             dist = np.zeros(tuple(p.shape))
@@ -405,9 +367,7 @@ class DefaultAlgorithm(Algorithm):
         stacks = self.views.stacks
         if not self.options.new_item_vote or not self.fitted or self.z is None or not stacks:
             return probs
-        sims = self._new_view(inputs)
-        kk = min(self.options.graph_k, sims.shape[1])
-        nb = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+        nb = self._neighbours(inputs)
         out = {}
         for t, p in probs.items():
             if t not in stacks or t not in self.q:
@@ -416,6 +376,12 @@ class DefaultAlgorithm(Algorithm):
             vote = self.q[t][nb].mean(1)
             out[t] = torch.from_numpy(stacks[t].combine(p.double().numpy(), vote)).float()
         return out
+
+    def _neighbours(self, inputs) -> np.ndarray:
+        """[B, k] pool rows nearest each item in the graph's view (``graph_k`` of them)."""
+        sims = self._new_view(inputs)
+        kk = min(self.options.graph_k, sims.shape[1])
+        return np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
 
     def _new_view(self, inputs) -> np.ndarray:
         """Similarities [B, n] of items outside the pool to the pool, in the graph's view (the
@@ -447,7 +413,7 @@ class DefaultAlgorithm(Algorithm):
             if self.augment is not None:
                 pool = self.augment(pool, self.augment_gen)
             pool = _to(pool, self.device)
-            inputs = {k: _cat([batch.inputs[k], pool[k]]) for k in batch.inputs}
+            inputs = {k: cat([batch.inputs[k], pool[k]]) for k in batch.inputs}
         else:
             inputs = batch.inputs
         logits_all = self.policy(inputs)
@@ -500,32 +466,6 @@ class DefaultAlgorithm(Algorithm):
 
 
 # -------------------------------------------------------------------- helpers
-def _compact(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Images and volumes as uint8 (the featurizer's own precision: x = uint8 / 255), the rest
-    as is."""
-    out = dict(inputs)
-    for key in ("image", "volume"):  # a 32³ volume: 32 KB in the pool, not 128
-        if key in out:
-            out[key] = (out[key] * 255.0).round().clamp(0, 255).to(torch.uint8)
-    return out
-
-
-def _expand(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    out = dict(inputs)
-    for key in ("image", "volume"):
-        if key in out and out[key].dtype == torch.uint8:
-            out[key] = out[key].float().div_(255.0)
-    return out
-
-
-def _cat(tensors: list[torch.Tensor]) -> torch.Tensor:
-    """Concatenate along the batch, right-padding hashed text ids to a common width."""
-    if tensors[0].dim() == 2 and tensors[0].dtype == torch.long:
-        width = max(t.shape[1] for t in tensors)
-        tensors = [F.pad(t, (0, width - t.shape[1])) for t in tensors]
-    return torch.cat(tensors)
-
-
 def _softmax(x: np.ndarray) -> np.ndarray:
     x = x - x.max(1, keepdims=True)
     e = np.exp(x)

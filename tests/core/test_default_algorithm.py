@@ -345,3 +345,12 @@ def test_new_item_vote_predicts_held_out_items_from_the_network_and_the_pools_vo
     assert not plain.votes_for_new_items and not plain.views.stacks
     assert torch.equal(plain.predict_unseen(feat.batch(test))["label"],
                        plain.greedy(feat.batch(test))["label"])  # fmt: skip
+
+
+def test_new_item_vote_logs_only_an_items_first_answer():
+    """Once answered, an item has taught the network and its neighbours (through the graph):
+    a held-out item has done neither, so its later answers foretell nothing about one."""
+    algo, _, _ = _simulate(100, upe=0, new_item_vote=True)  # the 90-item pool cycles
+    log = algo.views.stacks["label"].log
+    items = [r.item_id for _, _, r in log]
+    assert len(items) == len(set(items)) and 80 <= len(items) <= 90

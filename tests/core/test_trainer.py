@@ -196,3 +196,26 @@ def test_the_unused_loop_hooks_are_gone():
     params = inspect.signature(Trainer).parameters
     assert "should_stop" not in params and "report" not in params
     assert not hasattr(Trainer, "run")
+
+
+def test_with_new_item_vote_the_held_out_figure_gives_the_network_alone_too(tmp_path):
+    """``eval/accuracy_<task>``: what the app predicts for a held-out case; with new_item_vote
+    that adds the pool's vote to the network, so ``eval/network_accuracy_<task>`` gives the
+    network alone (what an export predicts) beside it; without it there is no such key."""
+    from mmrl_desktop.core import metrics
+
+    project = digits_project(tmp_path, algorithm={"options": {"new_item_vote": True}})
+    answer(project, 30)
+    trainer = Trainer(project, device="cpu", checkpoints=False)
+    trainer.train_pending()
+    items = trainer._items(trainer.holdout_ids)
+    got = trainer.evaluate_items(items)
+    idx = trainer.label_index["label"]
+    y = [idx[it.labels["label"]] for it in items]
+    alone = trainer.greedy_labels(items, network=True)["label"]
+    assert got["eval/network_accuracy_label"] == metrics.accuracy(y, alone)
+    assert got["eval/accuracy_label"] == metrics.accuracy(y, trainer.greedy_labels(items)["label"])
+    trainer.close()
+    plain = Trainer(digits_project(tmp_path / "plain"), device="cpu", checkpoints=False)
+    assert "eval/network_accuracy_label" not in plain.evaluate_items(items)
+    plain.close()

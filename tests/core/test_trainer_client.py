@@ -98,6 +98,8 @@ def test_the_loop_sends_the_charts_keys():
 def test_chart_keys_fold_only_a_single_task():
     raw = {"loss/total": 1.0, "loss/a": 1.0, "kl/a": 0.1, "eval/accuracy_a": 0.9}
     assert chart_keys(raw, ["a"]) == {"loss/total": 1.0, "kl/ref": 0.1, "eval/accuracy": 0.9}
+    alone = chart_keys({"eval/network_accuracy_a": 0.7}, ["a"])  # new_item_vote
+    assert alone == {"eval/network_accuracy": 0.7}
     assert chart_keys(raw, ["a", "b"]) == raw
     assert chart_keys({"reward/thumbs_up_rate": 0.5, "perf/starved": 1.0}, []) == {
         "perf/starved": 1.0

@@ -100,6 +100,7 @@ class GraphViews:
         self.logs: dict[str, deque] = {}  # view → (its posterior row, answer) of recent answers
         self.temperature = 1.0  # of the posterior, fitted on post_log (act_rule calibrated)
         self.stacks: dict[str, NewItemStack] = {}  # task → how new items are predicted
+        self.first_answered: set[tuple[str, str]] = set()  # (item, task) logged in a stack
 
     def reset(self) -> None:
         """The pool changed: every view and posterior is rebuilt at the next refresh."""
@@ -222,9 +223,14 @@ class GraphViews:
 
     def _log_new_item(self, i: int, r) -> None:
         """The network's row and the vote of the item's graph neighbours, as they stood before
-        answer ``r`` (``new_items.py``; only with ``new_item_vote``)."""
+        answer ``r`` (``new_items.py``; only with ``new_item_vote``), on an item's first answer
+        only: after it, the network has trained on the item and its answer has reached its
+        neighbours through the graph, where an item outside the pool has neither."""
         graph, t = self.graphs.get(self.chosen), r.task
-        if not self.o.new_item_vote or graph is None or t not in self.net or t not in self.mixed:
+        if not self.o.new_item_vote or (r.item_id, t) in self.first_answered:
+            return
+        self.first_answered.add((r.item_id, t))
+        if graph is None or t not in self.net or t not in self.mixed:
             return
         net, post = self.net[t], self.mixed[t]
         if i >= min(len(net), len(post), graph.shape[0]) or graph.shape[1] != len(post):

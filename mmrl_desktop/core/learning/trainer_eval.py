@@ -78,8 +78,13 @@ class TrainerPredictions:
 
     def evaluate_items(self, items: list[Item]) -> dict[str, float]:
         """Held-out accuracy and macro-F1 per task (``eval/…``, ``core/metrics.py``) over the
-        labelled ``items``; a task none of them is labelled for has no keys."""
+        labelled ``items``; a task none of them is labelled for has no keys. Where the algorithm
+        predicts new items with more than its network (``votes_for_new_items``), also
+        ``eval/network_accuracy_<task>``: the network alone, as an export predicts."""
         preds = self.greedy_labels(items)
+        alone = (
+            self.greedy_labels(items, network=True) if self.algorithm.votes_for_new_items else {}
+        )
         out: dict[str, float] = {}
         for t, labels in self.labels.items():
             idx = self.label_index[t]
@@ -91,6 +96,8 @@ class TrainerPredictions:
             cm = metrics.confusion_matrix(y, p, len(labels))
             out[f"eval/accuracy_{t}"] = metrics.accuracy(y, p)
             out[f"eval/macro_f1_{t}"] = metrics.macro_f1(cm)
+            if t in alone:  # the network alone: what an export of the model predicts
+                out[f"eval/network_accuracy_{t}"] = metrics.accuracy(y, alone[t][rows])
         return out
 
     def evaluate_ids(self, item_ids: list[str]) -> dict[str, float]:

@@ -179,6 +179,7 @@ def chart_keys(metrics: dict[str, float], tasks: list[str]) -> dict[str, float]:
                 f"kl/{single}": "kl/ref",
                 f"eval/accuracy_{single}": "eval/accuracy",
                 f"eval/macro_f1_{single}": "eval/macro_f1",
+                f"eval/network_accuracy_{single}": "eval/network_accuracy",
             }.get(key, key)
         out[key] = value
     return out

@@ -16,6 +16,7 @@ class _Answer:
     shown: int
     reward: int
     corrected: int = -1
+    propensity: float = 1.0 / K  # the label shown: uniform over the K labels
 
 
 def _rows(rng, right: bool) -> np.ndarray:
@@ -77,3 +78,19 @@ def test_never_a_uniform_guess_and_only_the_window_counts():
     for _ in range(10):  # two flat predictors: the likeliest would be the uniform guess
         flat.record(np.full(K, 0.25), np.full(K, 0.25), _Answer(0, -1))
     assert flat.fit(min_answers=8) != (0.0, 0.0)
+
+
+def test_accuracy_rule_takes_the_vote_only_when_its_first_label_was_clearly_right_more():
+    """new_item_rule accuracy: a 👍 on the first label counts 1 / its propensity; the vote
+    replaces the network when it was right on clearly more of the answers, not on a hunch."""
+    clear = NewItemStack(window=150, noise=0.05)
+    _log(clear, net_right=0.1, vote_right=0.95, n=120)
+    assert clear.fit(min_answers=8, rule="accuracy") != (1.0, 0.0)
+    p, v = np.array([[0.1, 0.7, 0.1, 0.1]]), np.array([[0.9, 0.04, 0.03, 0.03]])
+    assert clear.combine(p, v).argmax() == 0  # a confident vote outweighs the network
+    close = NewItemStack(window=150, noise=0.05)
+    _log(close, net_right=0.5, vote_right=0.6, n=40)
+    assert close.fit(min_answers=8, rule="accuracy") == (1.0, 0.0)
+    better_net = NewItemStack(window=150, noise=0.05)
+    _log(better_net, net_right=0.95, vote_right=0.1, n=120)
+    assert better_net.fit(min_answers=8, rule="accuracy") == (1.0, 0.0)

@@ -146,6 +146,14 @@ class DefaultOptions:
         "neighbours' vote, each raised to the power that foretold the answers they had not "
         "seen best; off: the network alone (what an export carries)",
     )
+    new_item_rule: str = _opt(
+        "accuracy",
+        "with new_item_vote, how the network and the vote are weighed: accuracy (the vote, "
+        "or the two at equal powers, replaces the network only where its first label was right "
+        "on more of the answers they had not seen, by view_z standard errors; a thumbs-up "
+        "counts 1 / the propensity of the label shown) or likelihood (the powers under which "
+        "those answers were likeliest)",
+    )
     pseudo_confidence: bool = _opt(
         False,
         "weigh each pool item's pseudo-label by its calibrated confidence instead of the "
@@ -240,6 +248,8 @@ class DefaultOptions:
             raise UserError("default: switch_from is first or current.")
         if self.view_window < 1 or self.view_min_labels < 0 or self.net_temper < 0:
             raise UserError("default: view_window ≥ 1, view_min_labels ≥ 0 and net_temper ≥ 0.")
+        if self.new_item_rule not in ("accuracy", "likelihood"):
+            raise UserError("default: new_item_rule is accuracy or likelihood.")
         if not 0.0 < self.answer_noise < 0.5:
             raise UserError("default: answer_noise in (0, 0.5).")
         if min(self.graph_beta, self.act_kappa, self.pseudo_kappa, self.pseudo_weight) < 0:

@@ -246,7 +246,8 @@ class GraphViews:
         cands = [c for c in self.candidates() if c in self.graphs]
         self._gate()
         for stack in self.stacks.values():  # from its tenth answer (view_min_labels: 30)
-            stack.fit(min(NEW_ITEM_MIN_ANSWERS, self.o.view_min_labels))
+            stack.fit(min(NEW_ITEM_MIN_ANSWERS, self.o.view_min_labels), self.o.new_item_rule,
+                      self.o.view_z)  # fmt: skip
         if self.mixing and cands:
             self._mixture(cands)
         counts = [len(self.scores.get(c, ())) for c in cands]

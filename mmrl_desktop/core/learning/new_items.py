@@ -31,6 +31,9 @@ from collections import deque
 import numpy as np
 
 NEW_ITEM_MIN_ANSWERS = 10  # logged answers before the powers are fitted (the network alone)
+# new_item_rule accuracy: the network alone, the two at equal powers, the vote alone
+CANDIDATES = ((1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
+PROPENSITY_FLOOR = 0.05  # a 👍's weight is at most 1 / this (graph_views' floor)
 POWERS = np.concatenate([[0.0], np.geomspace(0.1, 10.0, 16)])
 
 
@@ -43,11 +46,15 @@ class NewItemStack:
     def record(self, net_row: np.ndarray, vote_row: np.ndarray, answer) -> None:
         self.log.append((np.asarray(net_row, float).copy(), np.asarray(vote_row, float), answer))
 
-    def fit(self, min_answers: int) -> tuple[float, float]:
-        """The powers that foretold the logged answers best (see the module docstring)."""
+    def fit(
+        self, min_answers: int, rule: str = "likelihood", z: float = 2.0
+    ) -> tuple[float, float]:
+        """The powers for new items from the logged answers (see the module docstring)."""
         if len(self.log) < max(1, min_answers):
             self.powers = (1.0, 0.0)
             return self.powers
+        if rule == "accuracy":
+            return self._fit_accuracy(z)
         ln = np.log(np.stack([n for n, _, _ in self.log]) + 1e-12)
         lv = np.log(np.stack([v for _, v, _ in self.log]) + 1e-12)
         n, k = ln.shape
@@ -65,9 +72,41 @@ class NewItemStack:
         self.powers = (float(POWERS[i]), float(POWERS[j]))
         return self.powers
 
+    def _fit_accuracy(self, z: float) -> tuple[float, float]:
+        """The network alone unless a candidate in ``CANDIDATES`` had its first label right on
+        more of the logged answers by more than ``z`` standard errors of the paired differences
+        (then the best such). An answer reveals the label by a correction (weight 1) or a 👍 on
+        the label shown (weight 1 / its propensity, floored at ``PROPENSITY_FLOOR``): over the
+        labels the acting could have shown, the weighted hits average the indicator that the
+        first label is right — unbiased, where the 👍 alone favour the posterior that chose
+        what to show."""
+        ln = np.stack([n for n, _, _ in self.log])
+        lv = np.stack([v for _, v, _ in self.log])
+        rows = [r for _, _, r in self.log]
+        hits = np.zeros((len(CANDIDATES), len(rows)))
+        for c, powers in enumerate(CANDIDATES):
+            first = _combine(ln, lv, powers).argmax(1)
+            for j, r in enumerate(rows):
+                if r.corrected >= 0:
+                    hits[c, j] = float(first[j] == r.corrected)
+                elif r.reward > 0 and r.shown == first[j]:
+                    hits[c, j] = 1.0 / max(float(r.propensity), PROPENSITY_FLOOR)
+        best, self.powers = 0.0, CANDIDATES[0]
+        for c in range(1, len(CANDIDATES)):
+            d = hits[c] - hits[0]
+            sd = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0
+            gain = d.mean() / (sd + 1e-9)
+            if gain > z and d.mean() > best:
+                best, self.powers = d.mean(), CANDIDATES[c]
+        return self.powers
+
     def combine(self, p_net: np.ndarray, vote: np.ndarray) -> np.ndarray:
         """p ∝ p_net^a · vote^b, row by row [B, K]."""
-        a, b = self.powers
-        logits = a * np.log(p_net + 1e-12) + b * np.log(vote + 1e-12)
-        p = np.exp(logits - logits.max(1, keepdims=True))
-        return p / p.sum(1, keepdims=True)
+        return _combine(p_net, vote, self.powers)
+
+
+def _combine(p_net: np.ndarray, vote: np.ndarray, powers: tuple[float, float]) -> np.ndarray:
+    a, b = powers
+    logits = a * np.log(p_net + 1e-12) + b * np.log(vote + 1e-12)
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    return p / p.sum(1, keepdims=True)

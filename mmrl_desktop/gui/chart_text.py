@@ -16,7 +16,11 @@ ABOUT: dict[str, tuple[str, str]] = {
         "Each answer scores the label shown before the model learned from it; "
         "the band is its 95 % (Wilson) interval.",
     ),
-    "eval": ("Held-out accuracy", "The model on the items kept out of the questions."),
+    "eval": (
+        "Held-out accuracy",
+        "The model on the items kept out of the questions; 'network alone', where shown: "
+        "without the vote of their nearest answered items, as an export predicts.",
+    ),
     "reward": ("Thumbs-up rate", "Recent answers and all answers."),
     "loss": ("Training loss", "The loss of the latest training steps."),
     "kl": ("KL to the starting model", "How far the model has moved from where it started."),

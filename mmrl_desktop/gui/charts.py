@@ -83,6 +83,8 @@ SERIES: dict[str, tuple[str, str, str]] = {
     "perf/updates_per_s": ("perf", "", theme.SERIES[3]),
 }
 OPEN_PREFIXES = {"reward/": "reward", "loss/": "loss", "kl/": "kl", "eval/": "eval"}
+# open keys with a name of their own: the network without the pool's vote (ADR 0030)
+OPEN_NAMES = {"eval/network_accuracy": "network alone"}
 
 
 class ChartsPanel(QWidget):
@@ -322,7 +324,7 @@ class ChartsPanel(QWidget):
         if key in SERIES:
             _, name, colour = SERIES[key]
         else:
-            name = key.split("/", 1)[1].replace("_", " ")
+            name = OPEN_NAMES.get(key) or key.split("/", 1)[1].replace("_", " ")
             used = {self._names[k][1] for k in self._members[pid]}
             colour = next((c for c in theme.SERIES if c not in used), theme.SERIES[-1])
             if len(self._members[pid]) == 1 and not self._names[self._members[pid][0]][0]:

@@ -196,3 +196,14 @@ def test_the_trainers_metrics_are_plotted_under_the_keys_they_arrive_with(charts
     charts.add_trainer_metrics(Metrics(5, 2, {"kl/ref": 0.25, "loss/total": 1.5}))
     assert charts.series("kl/ref").last() == (5.0, 0.25)
     assert charts.series("loss/total").last() == (5.0, 1.5)
+
+
+def test_the_network_alone_is_named_beside_the_held_out_accuracy(charts):
+    """With new_item_vote the held-out plot has a second curve, the network without the pool's
+    vote (what an export predicts), named so in the tooltip."""
+    charts.add_point("eval/accuracy", 10, 0.6)
+    charts.add_point("eval/network_accuracy", 10, 0.4)
+    charts.flush()
+    tip = charts.plots["eval"].toolTip()
+    assert "network alone 0.4" in tip and "accuracy 0.6" in tip
+    assert "as an export predicts" in tip

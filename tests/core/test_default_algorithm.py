@@ -353,3 +353,20 @@ def test_new_item_vote_logs_only_an_items_first_answer():
     log = algo.views.stacks["label"].log
     items = [r.item_id for _, _, r in log]
     assert len(items) == len(set(items)) and 80 <= len(items) <= 90
+
+
+def test_explore_network_shows_the_networks_first_label_where_the_graph_disagrees():
+    """explore_network: on the pool items where the network's first label is not the graph
+    posterior's, that share of the acting distribution goes to the network's — the only way
+    answers can judge the network's own choices there (ADR 0030)."""
+    algo, _, _ = _simulate(15, upe=1, explore_network=0.3)
+    net = algo.views.net["label"].argmax(1)
+    top = algo.q["label"].argmax(1)
+    acting = algo.acting["label"]
+    rows = np.flatnonzero(net != top)
+    assert len(rows) > 0 and np.allclose(acting.sum(1), 1)
+    assert (acting[rows, net[rows]] >= 0.3).all()
+    plain, _, _ = _simulate(15, upe=1)
+    assert (plain.acting["label"][rows, net[rows]] < 0.3).any()
+    with pytest.raises(UserError):
+        _algo(explore_network=1.0)

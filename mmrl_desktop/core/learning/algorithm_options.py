@@ -146,6 +146,12 @@ class DefaultOptions:
         "neighbours' vote, each raised to the power that foretold the answers they had not "
         "seen best; off: the network alone (what an export carries)",
     )
+    explore_network: float = _opt(
+        0.0,
+        "share of the acting distribution given to the network's first label on the pool items "
+        "where it is not the graph posterior's (0 = off): answers on the network's own choices, "
+        "without which new_item_vote cannot tell when the network has overtaken the vote",
+    )
     new_item_rule: str = _opt(
         "accuracy",
         "with new_item_vote, how the network and the vote are weighed: accuracy (the vote, "
@@ -248,6 +254,8 @@ class DefaultOptions:
             raise UserError("default: switch_from is first or current.")
         if self.view_window < 1 or self.view_min_labels < 0 or self.net_temper < 0:
             raise UserError("default: view_window ≥ 1, view_min_labels ≥ 0 and net_temper ≥ 0.")
+        if not 0.0 <= self.explore_network < 1.0:
+            raise UserError("default: explore_network in [0, 1) (0 = off).")
         if self.new_item_rule not in ("accuracy", "likelihood"):
             raise UserError("default: new_item_rule is accuracy or likelihood.")
         if not 0.0 < self.answer_noise < 0.5:

@@ -242,6 +242,9 @@ class DefaultAlgorithm(Algorithm):
                     confirmed[r.corrected if r.corrected >= 0 else r.shown] += 1
             self.bonus[t] = o.optimism / np.sqrt(1.0 + confirmed)
             self.acting[t] = self._acting(lq, z, self.bonus[t])
+            net = self.views.net.get(t)
+            if o.explore_network > 0 and net is not None and net.shape == q.shape:
+                self._show_network_too(self.acting[t], net.argmax(1), q.argmax(1))
             sharp = (
                 self.views.temperature * lq if o.act_rule == "calibrated" else o.pseudo_kappa * z
             )
@@ -260,6 +263,14 @@ class DefaultAlgorithm(Algorithm):
             metrics[f"policy/pool_confidence_{t}"] = float(self.acting[t].max(1).mean())
         self.fitted = True
         return metrics
+
+    def _show_network_too(self, acting: np.ndarray, net_top: np.ndarray, top: np.ndarray) -> None:
+        """``explore_network``: where the network's first label is not the posterior's, that
+        share of the acting distribution goes to the network's (in place; the propensity stays
+        exact), so some answers judge the network's own choices (ADR 0030)."""
+        eps, rows = self.options.explore_network, np.flatnonzero(net_top != top)
+        acting[rows] *= 1.0 - eps
+        acting[rows, net_top[rows]] += eps
 
     def _acting(self, lq: np.ndarray, z: np.ndarray, bonus: np.ndarray) -> np.ndarray:
         """The acting distribution from the log-posterior ``lq`` (standardised: ``z``)."""

@@ -170,17 +170,22 @@ def test_every_attribute_is_declared_in_init(tmp_path):
     assert set(vars(trainer)) == declared
 
 
-def test_evaluate_items_is_core_metrics_on_the_greedy_labels(tmp_path):
-    from mmrl_desktop.core import metrics
-
-    project = digits_project(tmp_path)
-    answer(project, 4)
+def _held_out(tmp_path, answers: int, algorithm: dict | None = None):
+    """A digits project's trainer after ``answers`` answers, its held-out items, their
+    ``evaluate_items`` and true label indices."""
+    project = digits_project(tmp_path, algorithm=algorithm)
+    answer(project, answers)
     trainer = Trainer(project, device="cpu", checkpoints=False)
     trainer.train_pending()
     items = trainer._items(trainer.holdout_ids)
-    got = trainer.evaluate_items(items)
     idx = trainer.label_index["label"]
-    y = [idx[it.labels["label"]] for it in items]
+    return trainer, items, trainer.evaluate_items(items), [idx[it.labels["label"]] for it in items]
+
+
+def test_evaluate_items_is_core_metrics_on_the_greedy_labels(tmp_path):
+    from mmrl_desktop.core import metrics
+
+    trainer, items, got, y = _held_out(tmp_path, 4)
     pred = trainer.greedy_labels(items)["label"]
     k = len(trainer.labels["label"])
     assert got["eval/accuracy_label"] == metrics.accuracy(y, pred)
@@ -204,14 +209,7 @@ def test_with_new_item_vote_the_held_out_figure_gives_the_network_alone_too(tmp_
     network alone (what an export predicts) beside it; without it there is no such key."""
     from mmrl_desktop.core import metrics
 
-    project = digits_project(tmp_path, algorithm={"options": {"new_item_vote": True}})
-    answer(project, 30)
-    trainer = Trainer(project, device="cpu", checkpoints=False)
-    trainer.train_pending()
-    items = trainer._items(trainer.holdout_ids)
-    got = trainer.evaluate_items(items)
-    idx = trainer.label_index["label"]
-    y = [idx[it.labels["label"]] for it in items]
+    trainer, items, got, y = _held_out(tmp_path, 30, {"options": {"new_item_vote": True}})
     alone = trainer.greedy_labels(items, network=True)["label"]
     assert got["eval/network_accuracy_label"] == metrics.accuracy(y, alone)
     assert got["eval/accuracy_label"] == metrics.accuracy(y, trainer.greedy_labels(items)["label"])

@@ -5,22 +5,31 @@ no row in the graph posterior. ``act`` already shows it the vote of its pool nei
 mean posterior in the graph's view); the held-out figure scored the network alone. Which of the
 two is right more often changes as the answers come (docs/benchmarks.md §5zj: on shapes the vote
 .56 at 60 answers against the network's .36, the network ahead at 300), so neither is taken on
-trust: each answer, before it is used, is scored under both predictions of its item as they stood
-— the network's probabilities from the last embedding of the pool, and the vote of the item's
-graph neighbours from the posterior of the last refresh, neither of which had seen it — and the
-prediction for a new item is
+trust: each item's first answer, before it is used, is scored under both predictions of its item
+as they stood — the network's probabilities from the last embedding of the pool, and the vote of
+the item's graph neighbours from the posterior of the last refresh, neither of which had seen
+it — and the prediction for a new item is
 
     p ∝ p_network^a · vote^b
 
-with (a, b) the powers that gave the logged answers (``view_window`` of them) the highest
-likelihood (each mixed with ``answer_noise`` of uniform, as the views are scored). A network
-that foretold nothing the vote did not gets a = 0, a flat vote b = 0; both at 0 is not allowed
-(a uniform guess has no first label). Until ``NEW_ITEM_MIN_ANSWERS`` (10) answers are logged, or
-``view_min_labels`` when fewer: the network alone, a = 1, b = 0.
+with (a, b) from the last ``view_window`` logged answers by ``new_item_rule``:
+
+- ``accuracy`` (the option's default): the network alone (1, 0) unless the vote alone (0, 1) or
+  the two at equal powers (1, 1) had its first label right on more of them by ``view_z``
+  standard errors of the paired differences (a 👍 on the shown label counts 1 / its propensity,
+  a correction 1);
+- ``likelihood``: the powers (grid 0, 0.1–10) under which the answers were likeliest (each
+  mixed with ``answer_noise`` of uniform, as the views are scored); both at 0 is not allowed (a
+  uniform guess has no first label).
+
+Until ``NEW_ITEM_MIN_ANSWERS`` (10) answers are logged, or ``view_min_labels`` when fewer: the
+network alone. Neither rule can yet tell when the network has overtaken the vote: the answers are
+on labels the graph posterior chose to show, rarely the network's where the two disagree (ADR
+0030, docs/benchmarks.md §5zl; ``explore_network`` shows some). The option is off by default.
 
     stack = NewItemStack(window=150, noise=0.05)
     stack.record(net_row, vote_row, answer)     # in GraphViews.score, before the answer is used
-    stack.fit(min_answers=8)                    # in GraphViews.choose
+    stack.fit(min_answers=8, rule="accuracy")   # in GraphViews.choose
     probs = stack.combine(p_net, vote)          # [B, K] each
 """
 

@@ -53,7 +53,10 @@ Training (``update``, one optimiser step): the replayed minibatch's thumbs likel
 ``pseudo_weight`` × the cross-entropy to the pseudo-labels of an equal-sized minibatch of pool
 items, plus ``kl_beta`` × KL(π ‖ π_ref) toward the starting policy on those pool items (reference
 log-probs cached: no extra forward).
-Evaluation (``greedy``): the softmax head, so the exported network carries what was learned.
+Evaluation (``greedy``): the softmax head, so the exported network carries what was learned;
+with ``new_item_vote`` (an option, off) the held-out figure scores ``predict_unseen``, the network
+and the pool's vote (``core/learning/new_items.py``, ADR 0030); ``explore_network`` (off) shows
+the network's first label on some of the pool items where it is not the posterior's.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The answers in the default algorithm's graph posterior: each pool item's log-likelihood over
-labels, and the thumbs its graph neighbours contradict (``algorithms/default.py``, step 3).
+labels, the thumbs its graph neighbours contradict (``algorithms/default.py``, step 3), and how
+a prediction is scored on answers it had not seen (``graph_views.py``, ``new_items.py``).
 
 A thumb is (pool row, shown label, 👍?): 👍 a says a, 👎 a says not a, a correction c says c,
 each trusted with probability 1 − ``noise``."""
@@ -7,6 +8,8 @@ each trusted with probability 1 − ``noise``."""
 from __future__ import annotations
 
 import numpy as np
+
+PROPENSITY_FLOOR = 0.05  # a 👍's importance weight is at most 1 / this
 
 
 def answer_loglik(rows, task: str, pool_index: dict[str, int], shape: tuple[int, int],
@@ -55,3 +58,28 @@ def contradicted(rows, task: str, pool_index: dict[str, int], vote: np.ndarray,
         if bad:
             out.add((i, r.shown, r.reward > 0))
     return out
+
+
+def first_label_hits(first: np.ndarray, rows) -> np.ndarray:
+    """Per answer, whether the predicted first label ``first`` [n] was the item's: a correction
+    counts 1 when it names it; a 👍 on it 1 / the propensity of the label shown (floored at
+    ``PROPENSITY_FLOOR``); any other answer 0. Over the acting distribution the weighted 👍
+    average the indicator that the first label is right: unbiased while its propensity stays
+    above the floor — and silent on labels the acting never shows."""
+    out = np.zeros(len(rows))
+    for j, r in enumerate(rows):
+        if r.corrected >= 0:
+            out[j] = float(r.corrected == first[j])
+        elif r.reward > 0 and r.shown == first[j]:
+            out[j] = 1.0 / max(float(r.propensity), PROPENSITY_FLOOR)
+    return out
+
+
+def paired_z(a, b) -> float:
+    """Mean over the answers both scored (the latest) of a − b, in standard errors: a
+    candidate replaces the first only when it predicted the same answers clearly better."""
+    n = min(len(a), len(b))
+    if n < 2:
+        return 0.0
+    d = np.asarray(list(a)[-n:]) - np.asarray(list(b)[-n:])
+    return float(d.mean() / (d.std(ddof=1) / np.sqrt(n) + 1e-9))

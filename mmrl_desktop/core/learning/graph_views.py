@@ -67,6 +67,7 @@ from collections import deque
 import numpy as np
 
 from mmrl_desktop.core.learning import views
+from mmrl_desktop.core.learning.graph_answers import PROPENSITY_FLOOR, first_label_hits, paired_z
 from mmrl_desktop.core.learning.model.encoders import TINY
 from mmrl_desktop.core.learning.new_items import NEW_ITEM_MIN_ANSWERS, NewItemStack
 
@@ -261,7 +262,7 @@ class GraphViews:
             if self.o.switch_from == "current" and self.chosen in cands:
                 base = self.chosen
             by = self._switch_scores(cands)
-            gain = {c: _paired_z(by[c], by[base]) for c in cands if c != base}
+            gain = {c: paired_z(by[c], by[base]) for c in cands if c != base}
             best = max(gain, key=lambda c: gain[c], default=base)
             self.chosen = best if gain.get(best, 0.0) > self.o.view_z else base
             self.weights = {self.chosen: 1.0}
@@ -269,13 +270,13 @@ class GraphViews:
         if len(net) < max(1, self.o.view_min_labels) or self.o.net_temper <= 0:
             self.net_weight, self.net_tau = 0.0, 1.0
             return
-        z = _paired_z(net, self.scores[self.chosen])
+        z = paired_z(net, self.scores[self.chosen])
         if self.o.net_score == "calibrated" and self.chosen in self.logs:
             n = min(len(self.logs[NETWORK]), len(self.logs[self.chosen]))
             e = self.o.answer_noise
             self.net_tau, _, mine = _tempered(list(self.logs[NETWORK])[-n:], e)
             theirs = _tempered(list(self.logs[self.chosen])[-n:], e)[2]
-            z = _paired_z(deque(mine), deque(theirs))
+            z = paired_z(deque(mine), deque(theirs))
         self.net_weight = float(np.clip(self.o.net_temper * (z - self.o.view_z), 0.0, 1.0))
 
     def _switch_scores(self, cands: list[str]) -> dict[str, deque]:
@@ -322,13 +323,13 @@ class GraphViews:
         elif min(len(post), len(uni)) < max(2, self.o.view_min_labels):
             self.pseudo_gate = 0.0
         else:
-            z = _paired_z(post, uni)
+            z = paired_z(post, uni)
             if self.o.view_score == "calibrated":  # the posterior at its own best temperature
                 each = _tempered(list(self.post_log), self.o.answer_noise)[2]
                 base = list(uni)[-len(each) :]
                 if self.o.gate_baseline == "rate":
                     base = _rate_scores(list(self.post_log), self.o.answer_noise)
-                z = _paired_z(deque(each), deque(base))
+                z = paired_z(deque(each), deque(base))
             self.pseudo_gate = float(np.clip(z / max(self.o.view_z, 1e-9), 0.0, 1.0))
         if self.o.pseudo_precision > 0 and self.post_log:
             log = list(self.post_log)[-self.o.pseudo_recent :] if self.o.pseudo_recent else None
@@ -368,9 +369,6 @@ def _score(q: np.ndarray, r, noise: float, rule: str) -> float:
     if r.corrected >= 0:
         return -float((((np.arange(len(q)) == r.corrected) - q) ** 2).sum())
     return -float(((r.reward > 0) - q[r.shown]) ** 2)
-
-
-PROPENSITY_FLOOR = 0.05  # a 👍's importance weight is at most 1 / this
 
 
 def _label_score(q: np.ndarray, r, noise: float) -> float:
@@ -430,24 +428,6 @@ def _first_label_rate(log: list) -> tuple[float, float]:
     label; a thumbs-up on the first label 1 / its propensity (floored as ``_label_score``); any
     other answer 0. Over the acting distribution the weighted thumbs-up average the indicator
     that the first label is right: unbiased while its propensity stays above the floor."""
-    each, chance = [], []
-    for q, r in log:
-        first = int(np.argmax(q))
-        chance.append(1.0 / len(q))
-        if r.corrected >= 0:
-            each.append(float(r.corrected == first))
-        elif r.reward > 0 and r.shown == first:
-            each.append(1.0 / max(float(r.propensity), PROPENSITY_FLOOR))
-        else:
-            each.append(0.0)
-    return float(np.mean(each)), float(np.mean(chance))
-
-
-def _paired_z(a: deque, b: deque) -> float:
-    """Mean over the answers both scored (the latest) of a − b, in standard errors: a
-    candidate replaces the first only when it predicted the same answers clearly better."""
-    n = min(len(a), len(b))
-    if n < 2:
-        return 0.0
-    d = np.asarray(list(a)[-n:]) - np.asarray(list(b)[-n:])
-    return float(d.mean() / (d.std(ddof=1) / np.sqrt(n) + 1e-9))
+    first = np.array([int(np.argmax(q)) for q, _ in log])
+    each = first_label_hits(first, [r for _, r in log])
+    return float(np.mean(each)), float(np.mean([1.0 / len(q) for q, _ in log]))

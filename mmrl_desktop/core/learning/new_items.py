@@ -39,10 +39,11 @@ from collections import deque
 
 import numpy as np
 
+from mmrl_desktop.core.learning.graph_answers import first_label_hits, paired_z
+
 NEW_ITEM_MIN_ANSWERS = 10  # logged answers before the powers are fitted (the network alone)
 # new_item_rule accuracy: the network alone, the two at equal powers, the vote alone
 CANDIDATES = ((1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
-PROPENSITY_FLOOR = 0.05  # a 👍's weight is at most 1 / this (graph_views' floor)
 POWERS = np.concatenate([[0.0], np.geomspace(0.1, 10.0, 16)])
 
 
@@ -85,28 +86,19 @@ class NewItemStack:
         """The network alone unless a candidate in ``CANDIDATES`` had its first label right on
         more of the logged answers by more than ``z`` standard errors of the paired differences
         (then the best such). An answer reveals the label by a correction (weight 1) or a 👍 on
-        the label shown (weight 1 / its propensity, floored at ``PROPENSITY_FLOOR``): over the
+        the label shown (weight 1 / its propensity, floored: ``graph_answers.first_label_hits``): over the
         labels the acting could have shown, the weighted hits average the indicator that the
         first label is right — unbiased, where the 👍 alone favour the posterior that chose
         what to show."""
         ln = np.stack([n for n, _, _ in self.log])
         lv = np.stack([v for _, v, _ in self.log])
         rows = [r for _, _, r in self.log]
-        hits = np.zeros((len(CANDIDATES), len(rows)))
-        for c, powers in enumerate(CANDIDATES):
-            first = _combine(ln, lv, powers).argmax(1)
-            for j, r in enumerate(rows):
-                if r.corrected >= 0:
-                    hits[c, j] = float(first[j] == r.corrected)
-                elif r.reward > 0 and r.shown == first[j]:
-                    hits[c, j] = 1.0 / max(float(r.propensity), PROPENSITY_FLOOR)
+        hits = [first_label_hits(_combine(ln, lv, p).argmax(1), rows) for p in CANDIDATES]
         best, self.powers = 0.0, CANDIDATES[0]
         for c in range(1, len(CANDIDATES)):
-            d = hits[c] - hits[0]
-            sd = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0
-            gain = d.mean() / (sd + 1e-9)
-            if gain > z and d.mean() > best:
-                best, self.powers = d.mean(), CANDIDATES[c]
+            gain = float(np.mean(hits[c] - hits[0]))
+            if paired_z(hits[c], hits[0]) > z and gain > best:
+                best, self.powers = gain, CANDIDATES[c]
         return self.powers
 
     def combine(self, p_net: np.ndarray, vote: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ POINTS = [30, 60, 150, 300]
 
 def _plain(row: dict) -> bool:
     """A run of the app as it is: no ``--settings``, no ``--model``, no ``--noise``."""
-    return not row.get("settings") and not row.get("model") and not row.get("noise")
+    return not any(row.get(k) for k in ("settings", "model", "noise", "ask_again"))
 
 
 def _base_curves(path: str) -> dict:
@@ -123,6 +123,7 @@ def main() -> None:
     ap.add_argument("--model", default="", help="ModelConfig fields as JSON (e.g. image_size)")
     ap.add_argument("--noise", type=float, default=0.0, help="the expert's error rate")
     ap.add_argument("--points", default=",".join(map(str, POINTS)))
+    ap.add_argument("--ask-again", type=float, default=0.0, help="bench's ask_again threshold")
     ap.add_argument("--table", default="", help="a run.py results file: print the comparison")
     ap.add_argument("--goals", default="", help="a run.py results file: its anchors, these runs")
     ap.add_argument("jobs", nargs="*", help="SET:SEED:ALGORITHM (supervised or default)")
@@ -139,6 +140,8 @@ def main() -> None:
         extra = {"model": json.loads(args.model)} if args.model else {}
         if args.noise:
             extra["noise"] = args.noise
+        if args.ask_again:
+            extra["ask_again"] = args.ask_again
         run_one(args.out, name, int(seed), algorithm, settings, points, **extra)
 
 
@@ -161,10 +164,10 @@ def run_one(out: str, name: str, seed: int, algorithm: str, settings: dict, poin
     t = time.time()
     r = run_bench(str(folder), algorithm, points, seed=seed, holdout=0.3, device="cpu",
                   algorithm_settings=alg, model_settings=extra.get("model"),
-                  noise=extra.get("noise", 0.0))  # fmt: skip
+                  noise=extra.get("noise", 0.0), ask_again=extra.get("ask_again", 0.0))  # fmt: skip
     row = {"set": name, "seed": seed, "algorithm": algorithm, "settings": settings, **extra,
            "points": [c["feedback"] for c in r["curve"]], "acc": [c["accuracy"] for c in r["curve"]],
-           "ups": [c["thumbs_up_rate"] for c in r["curve"]], "s": round(time.time() - t)}  # fmt: skip
+           "ups": [c["thumbs_up_rate"] for c in r["curve"]], "s": round(time.time() - t), "asked_again": r["asked_again"]}  # fmt: skip
     if any("network_accuracy" in c for c in r["curve"]):  # the network alone, beside
         row["net"] = [c.get("network_accuracy") for c in r["curve"]]
     print(row, flush=True)

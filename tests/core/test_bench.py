@@ -225,3 +225,34 @@ def test_with_new_item_vote_the_curve_also_gives_the_network_alone(tmp_path):
             "network_accuracy",
         }
     assert all(row["accuracy"] >= row["network_accuracy"] for row in out["curve"])
+
+
+def test_ask_again_brings_a_thumbed_down_item_back_after_three_others(tmp_path):
+    """ask_again (an experiment of the bench, §6p): a 👎'd item comes back after AGAIN_AFTER other
+    answers when the belief its label is drawn from is sure enough, at most AGAIN_MAX asks in
+    all; a 👍'd item never does; with a threshold above 1 none comes back."""
+    from mmrl_desktop.core.learning.trainer import Trainer
+    from mmrl_desktop.core.tools.bench import AGAIN_AFTER, AGAIN_MAX, Asker, _project, _split
+
+    src = make_pngs(tmp_path / "png", per_class=8)
+    project = _project(tmp_path, str(src), {"seed": 0, "device": "cpu"} | FAST, TINY_MODEL)
+    with project.open_store() as writer:
+        stream, _test, _ = _split(writer, str(src), 0.25, 0)
+    trainer = Trainer(project, queue_size=0, checkpoints=False, resume=False)
+    first = stream[0].item_id  # the expert answers 👎 on it every time, 👍 on every other
+    for threshold, expect_back in ((0.01, True), (1.01, False)):
+        asker = Asker("shuffle", stream, trainer, 0, 0.0, None, "default", 0)
+        asker.ask_again = threshold
+        asked = []
+        for _ in range(12):
+            item = asker.next()
+            asked.append(item.item_id)
+            asker.answered(item, up=item.item_id != first)
+        back = [k for k, i in enumerate(asked) if i == first]
+        if expect_back:  # 👎 at 0, again after three others, and once more: AGAIN_MAX in all
+            assert back == [0, AGAIN_AFTER + 1, 2 * (AGAIN_AFTER + 1)][:AGAIN_MAX]
+            assert asker.describe()["asked_again"] == AGAIN_MAX - 1
+        else:
+            assert back == [0] and asker.describe()["asked_again"] == 0
+        assert asked[1:4] == [it.item_id for it in stream[1:4]]  # the stream goes on meanwhile
+    trainer.close(checkpoint=False)

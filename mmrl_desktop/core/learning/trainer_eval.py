@@ -51,6 +51,15 @@ class TrainerPredictions:
                 out[iid] = per
         return out
 
+    def acting_beliefs(self, item_ids: list[str], generator) -> dict[str, np.ndarray]:
+        """{task: [B, K]} the belief each item's shown label is drawn from (the default
+        algorithm: its graph posterior row; others: their greedy probabilities). ``generator``:
+        the caller's, so that asking leaves the shown labels' random stream as it was."""
+        self._ensure_built()
+        inputs = self.featurizer.batch(self._items(item_ids))
+        actions = self.algorithm.act(inputs, generator, item_ids)
+        return {t: a.probs.double().numpy() for t, a in actions.items()}
+
     def set_queue(self, item_ids: list[str] | None) -> None:
         """Items whose predictions are refreshed after each model version (None: automatic)."""
         self.queue = None if item_ids is None else list(item_ids)

@@ -146,6 +146,8 @@ def stratified_split(labels: list[str], holdout: float, seed: int) -> tuple[list
 
 POSITIVE_FRACTIONS = (0.1, 0.25, 0.5)  # positives_found after these fractions of the stream
 PICK_EVERY = 10  # an active order picks this many items on each fresh prediction of the pool
+AGAIN_AFTER = 3  # ask_again: a 👎'd item comes back after this many other answers
+AGAIN_MAX = 3  # and is asked at most this many times in all
 
 
 def run_bench(
@@ -166,12 +168,17 @@ def run_bench(
     warm_up: int | None = None,
     encoders: dict[str, str] | None = None,
     embed_progress: Callable[[int, int, str], None] | None = None,
+    ask_again: float = 0.0,
 ) -> dict:
     """Run the benchmark; returns the contract's JSON object. ``order``: which item the expert
     answers next (``core/learning/next_item.py``); ``positive``: report the fraction of that
     label's items found after 10/25/50 % of the stream (the run goes on to 50 %).
     ``encoders``: modality → a pretrained model folder (issue 14): every item is embedded once
-    (``embed_progress(done, total, modality)``), then the same protocol runs on the embeddings."""
+    (``embed_progress(done, total, modality)``), then the same protocol runs on the embeddings.
+    ``ask_again`` (an experiment, 0 = off; docs/benchmarks.md §6p): a 👎'd item comes back after
+    ``AGAIN_AFTER`` other answers if the belief its label is drawn from then gives some label at
+    least this probability (up to ``AGAIN_MAX`` asks), as Prodigy's binary loop may show one
+    text again with another label."""
     from mmrl_desktop.core.learning.pretrained.settings import check_encoders, embed_for_bench
 
     check_order(order, positive)
@@ -190,6 +197,7 @@ def run_bench(
         check_order(order, positive, trainer.labels[DEFAULT_TASK])
         wu = warm_up_answers(len(classes)) if warm_up is None else warm_up
         asker = Asker(order, stream, trainer, seed, random_fraction, positive, algorithm, wu)
+        asker.ask_again = ask_again
         expert = SimulatedExpert(corrections, noise, seed, always_correct=algorithm == "supervised")
         curve, found = _answer(trainer, writer, expert, asker, test, points, progress)
         trainer.close(checkpoint=False)
@@ -266,6 +274,12 @@ class Asker:
         self.warm_up = warm_up  # the first answers in the stream's order (warm_up_answers)
         self.readiness = Readiness()  # uncertain/diverse: once their uncertainty means something
         self.ready_at: int | None = None  # the answers before the learner's first own pick
+        self.ask_again = 0.0  # > 0: a 👎'd item comes back when its belief's top is this sure
+        self.again: list[tuple[int, Item]] = []  # (due after this many answers, item)
+        self.asks: dict[str, int] = {}
+        self.again_asked = 0
+        self.taken = 0  # the stream's items taken (shuffle)
+        self.gen = None
 
     def describe(self) -> dict:
         """The order's keys of the bench JSON."""
@@ -276,12 +290,18 @@ class Asker:
             "pick_every": PICK_EVERY if active else 1,
             "warm_up": self.warm_up if active else 0,
             "ready_at": self.ready_at,  # None: it never chose (shuffle, or never ready)
+            "ask_again": self.ask_again,
+            "asked_again": self.again_asked,
         }
 
     def next(self) -> Item:
         self.asked += 1
+        item = self._again()
+        if item is not None:
+            return item
         if self.order == "shuffle":
-            return self.stream[(self.asked - 1) % len(self.stream)]
+            self.taken += 1
+            return self.stream[(self.taken - 1) % len(self.stream)]
         if not self.unanswered:
             self.unanswered = list(self.stream)
         if not self.queue:
@@ -306,9 +326,26 @@ class Asker:
         by_id = {it.item_id: it for it in self.unanswered}
         return [by_id[p.item_id] for p in picks]
 
-    def answered(self, item_id: str, up: bool) -> None:
+    def answered(self, item: Item, up: bool) -> None:
         """The simulated expert's thumb on the item just asked (``Readiness``'s evidence)."""
-        self.readiness.answered(item_id, up, self.asked)
+        self.readiness.answered(item.item_id, up, self.asked)
+        self.asks[item.item_id] = self.asks.get(item.item_id, 0) + 1
+        if self.ask_again > 0 and not up and self.asks[item.item_id] < AGAIN_MAX:
+            self.again.append((self.asked + AGAIN_AFTER, item))
+
+    def _again(self) -> Item | None:
+        """A 👎'd item due again whose belief (after the answers since) is sure enough."""
+        import torch
+
+        while self.again and self.again[0][0] < self.asked:
+            _, item = self.again.pop(0)
+            if self.gen is None:
+                self.gen = torch.Generator().manual_seed(int(self.rng.integers(2**31)))
+            belief = self.trainer.acting_beliefs([item.item_id], self.gen)[DEFAULT_TASK][0]
+            if belief.max() >= self.ask_again:
+                self.again_asked += 1
+                return item
+        return None
 
     def _chooses(self, cands) -> bool:
         """Past the warm-up and, for uncertain/diverse, ready (after noting the fresh scores)."""
@@ -338,7 +375,7 @@ def _answer(trainer, writer, expert, asker: Asker, test, points, progress):
         pred = trainer.predict_items([item.item_id])[item.item_id][DEFAULT_TASK]
         ans = expert.answer(pred.shown_label, item.labels[DEFAULT_TASK])
         ups += ans.reward > 0
-        asker.answered(item.item_id, ans.reward > 0)
+        asker.answered(item, ans.reward > 0)
         writer.record_feedback(
             item.item_id,
             DEFAULT_TASK,

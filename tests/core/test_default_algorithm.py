@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -84,6 +86,7 @@ def _simulate(n_events: int, seed: int = 0, attach: bool = True, upe: int = 4, *
         for _ in range(upe):
             algo.update(buf.sample(config.batch_size, gen))
     pred = algo.greedy(feat.batch([str(i) for i in test]))["label"].argmax(1).numpy()
+    algo.simulated_rows = buf.rows  # the answers, for the tests
     return algo, float((pred == y[test]).mean()), props
 
 
@@ -324,6 +327,36 @@ def test_pseudo_agree_keeps_pseudo_labels_only_where_the_network_agrees_with_the
     assert 0 < agree.sum() < len(agree)
     assert np.all(w[~agree] == 0) and np.any(w[agree] > 0)
     assert np.any(w0[~agree] > 0)
+
+
+def test_self_train_teaches_the_networks_sure_labels_that_no_answer_refused():
+    """``self_train``: a pool item the network gives a label at least that probability, a label
+    its own answers have not refused, is taught that label at full weight; the others keep
+    the graph's pseudo-label and its weight."""
+    tau = 0.55
+    algo = _simulate(10, self_train=tau)[0]
+    net = algo.views.net["label"]
+    top, sure = net.argmax(1), net.max(1) >= tau
+    for r in algo.simulated_rows:  # an item's own 👎 on its sure label: not taught
+        if r.reward < 0 and r.shown == top[algo.pool_index[r.item_id]]:
+            sure[algo.pool_index[r.item_id]] = False
+    assert 0 < sure.sum() < len(sure)
+    target, w = algo.targets["label"].numpy(), algo.target_weight["label"].numpy()
+    assert np.all(target[sure].argmax(1) == top[sure]) and np.all(target[sure].max(1) == 1.0)
+    assert np.all(w[sure] == 1.0)
+    assert np.allclose(target[~sure].sum(1), 1.0)
+    # a 👎 on an item's sure label: it keeps the graph's pseudo-label
+    row = int(np.flatnonzero(sure)[0])
+    item = algo.pool_ids[row]
+    down = Row(99, item, "label", int(top[row]), -1, 0.5, -1)
+    graph_target = torch.full((len(top), K), 1.0 / K)
+    algo.targets["label"] = graph_target.clone()
+    weight = np.full(len(top), 0.25, dtype=np.float32)
+    algo._self_train(SimpleNamespace(rows=[down]), "label", net, weight, {})
+    assert torch.equal(algo.targets["label"][row], graph_target[row]) and weight[row] == 0.25
+    others = np.flatnonzero(sure)[1:]
+    assert np.all(weight[others] == 1.0)
+    assert np.all(algo.targets["label"].numpy()[others].argmax(1) == top[others])
 
 
 def test_new_item_vote_predicts_held_out_items_from_the_network_and_the_pools_vote():

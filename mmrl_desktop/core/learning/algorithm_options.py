@@ -152,6 +152,13 @@ class DefaultOptions:
         "where it is not the graph posterior's (0 = off): answers on the network's own choices, "
         "without which new_item_vote cannot tell when the network has overtaken the vote",
     )
+    self_train: float = _opt(
+        0.0,
+        "self-training (FixMatch's rule, with the replay's augmentation as its strong view): a "
+        "pool item the network gives a label it has not been refused at least this probability "
+        "(un-augmented, as the pool was last embedded) is taught that label instead of the "
+        "graph's pseudo-label; 0 = off",
+    )
     new_item_rule: str = _opt(
         "accuracy",
         "with new_item_vote, how the network and the vote are weighed: accuracy (the vote, "
@@ -254,6 +261,8 @@ class DefaultOptions:
             raise UserError("default: switch_from is first or current.")
         if self.view_window < 1 or self.view_min_labels < 0 or self.net_temper < 0:
             raise UserError("default: view_window ≥ 1, view_min_labels ≥ 0 and net_temper ≥ 0.")
+        if not 0.0 <= self.self_train <= 1.0:
+            raise UserError("default: self_train in [0, 1] (0 = off).")
         if not 0.0 <= self.explore_network < 1.0:
             raise UserError("default: explore_network in [0, 1) (0 = off).")
         if self.new_item_rule not in ("accuracy", "likelihood"):

@@ -262,10 +262,30 @@ class DefaultAlgorithm(Algorithm):
                 agree = net.argmax(1) == q.argmax(1)
                 weight = weight * agree
                 metrics[f"policy/pseudo_agree_{t}"] = float(agree.mean())
+            if o.self_train > 0 and net is not None and net.shape == q.shape:
+                self._self_train(buffer, t, net, weight, metrics)
             self.target_weight[t] = torch.from_numpy(weight)
             metrics[f"policy/pool_confidence_{t}"] = float(self.acting[t].max(1).mean())
         self.fitted = True
         return metrics
+
+    def _self_train(self, buffer, t: str, net: np.ndarray, weight: np.ndarray, metrics) -> None:
+        """``self_train``: where the network gives a label its item has not been refused at least
+        that probability, the pseudo-label is that label at full weight (in place)."""
+        refused = np.zeros(net.shape, dtype=bool)
+        for r in buffer.rows:
+            i = self.pool_index.get(r.item_id, -1)
+            if r.task == t and i >= 0 and r.reward < 0 and r.shown >= 0:
+                refused[i, r.shown] = True
+        top = net.argmax(1)
+        rows = np.flatnonzero(
+            (net.max(1) >= self.options.self_train) & ~refused[np.arange(len(top)), top]
+        )
+        target, at = self.targets[t], torch.from_numpy(rows)
+        target[at] = 0.0
+        target[at, torch.from_numpy(top[rows])] = 1.0
+        weight[rows] = 1.0
+        metrics[f"policy/self_train_{t}"] = float(len(rows) / max(1, len(top)))
 
     def _show_network_too(self, acting: np.ndarray, net_top: np.ndarray, top: np.ndarray) -> None:
         """``explore_network``: where the network's first label is not the posterior's, that

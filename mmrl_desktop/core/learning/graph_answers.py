@@ -60,6 +60,16 @@ def contradicted(rows, task: str, pool_index: dict[str, int], vote: np.ndarray,
     return out
 
 
+def refused(rows, task: str, pool_index: dict[str, int], shape: tuple[int, int]) -> np.ndarray:
+    """[n, K] bool: the labels a 👎 on each pool item refused (task ``task``)."""
+    out = np.zeros(shape, dtype=bool)
+    for r in rows:
+        i = pool_index.get(r.item_id, -1)
+        if r.task == task and i >= 0 and r.reward < 0 and r.shown >= 0:
+            out[i, r.shown] = True
+    return out
+
+
 def first_label_hits(first: np.ndarray, rows) -> np.ndarray:
     """Per answer, whether the predicted first label ``first`` [n] was the item's: a correction
     counts 1 when it names it; a 👍 on it 1 / the propensity of the label shown (floored at

@@ -69,7 +69,7 @@ from mmrl_desktop.core.learning import renew
 from mmrl_desktop.core.learning.algorithm_options import DefaultOptions
 from mmrl_desktop.core.learning.algorithms.base import Action, Algorithm, ReplayBatch, _to
 from mmrl_desktop.core.learning.augment import Augmenter
-from mmrl_desktop.core.learning.graph_answers import answer_loglik, contradicted
+from mmrl_desktop.core.learning.graph_answers import answer_loglik, contradicted, refused
 from mmrl_desktop.core.learning.graph_views import GraphViews
 from mmrl_desktop.core.learning.pool_inputs import cat, compact, expand
 from mmrl_desktop.core.learning.views import unit_rows
@@ -272,18 +272,12 @@ class DefaultAlgorithm(Algorithm):
     def _self_train(self, buffer, t: str, net: np.ndarray, weight: np.ndarray, metrics) -> None:
         """``self_train``: where the network gives a label its item has not been refused at least
         that probability, the pseudo-label is that label at full weight (in place)."""
-        refused = np.zeros(net.shape, dtype=bool)
-        for r in buffer.rows:
-            i = self.pool_index.get(r.item_id, -1)
-            if r.task == t and i >= 0 and r.reward < 0 and r.shown >= 0:
-                refused[i, r.shown] = True
         top = net.argmax(1)
-        rows = np.flatnonzero(
-            (net.max(1) >= self.options.self_train) & ~refused[np.arange(len(top)), top]
-        )
-        target, at = self.targets[t], torch.from_numpy(rows)
-        target[at] = 0.0
-        target[at, torch.from_numpy(top[rows])] = 1.0
+        no = refused(buffer.rows, t, self.pool_index, net.shape)[np.arange(len(top)), top]
+        rows = np.flatnonzero((net.max(1) >= self.options.self_train) & ~no)
+        at = torch.from_numpy(rows)
+        self.targets[t][at] = 0.0
+        self.targets[t][at, torch.from_numpy(top[rows])] = 1.0
         weight[rows] = 1.0
         metrics[f"policy/self_train_{t}"] = float(len(rows) / max(1, len(top)))
 

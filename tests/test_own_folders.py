@@ -174,3 +174,27 @@ def test_merged_results_keep_one_run_per_set_learner_seed():
     assert len(merged["runs"]) == 4  # three of a, b's seed-1 run; b's duplicates and error dropped
     assert merged["runs"][0]["curve"][0]["accuracy"] == 0.8
     assert merged["set_order"] == ["s", "t"] and merged["commits_merged"] == ["abc"]
+
+
+SCRIPTS = {"benchmarks.own_folders.stream_vs_fresh"}  # a script: it runs its experiment on import
+
+
+def _benchmark_modules() -> list[str]:
+    import pkgutil
+
+    import benchmarks
+
+    out = []
+    for info in pkgutil.walk_packages(benchmarks.__path__, "benchmarks."):
+        if not info.ispkg and info.name not in SCRIPTS:
+            out.append(info.name)
+    return out
+
+
+@pytest.mark.parametrize("module", _benchmark_modules())
+def test_every_benchmark_module_imports(module):
+    """A benchmark no test runs still imports: the app's code it reads did not move away
+    (thumbs_diag read graph_views' paired z after it moved to graph_answers.py)."""
+    import importlib
+
+    importlib.import_module(module)

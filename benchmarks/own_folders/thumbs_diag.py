@@ -25,7 +25,8 @@ import torch
 from benchmarks.own_folders import datasets
 from mmrl_desktop.core.data.project import DEFAULT_TASK
 from mmrl_desktop.core.learning import trainer as trainer_mod
-from mmrl_desktop.core.learning.graph_views import _paired_z, _tempered
+from mmrl_desktop.core.learning.graph_answers import paired_z
+from mmrl_desktop.core.learning.graph_views import _tempered
 from mmrl_desktop.core.tools import bench
 
 RECORDS: list[dict] = []
@@ -59,12 +60,12 @@ def snapshot(tr, t: int) -> dict:
         if name in gv.logs and gv.candidates():
             base = gv.candidates()[0]
             e = gv.o.answer_noise
-            out[f"z_{name}"] = round(_paired_z(gv.scores[name], gv.scores[base]), 2)
+            out[f"z_{name}"] = round(paired_z(gv.scores[name], gv.scores[base]), 2)
             if name in gv.label_scores:  # a view (the network has no labels' score)
-                lab = _paired_z(gv.label_scores[name], gv.label_scores[base])
+                lab = paired_z(gv.label_scores[name], gv.label_scores[base])
                 out[f"zlab_{name}"] = round(lab, 2)
             mine, theirs = _tempered(list(gv.logs[name]), e), _tempered(list(gv.logs[base]), e)
-            out[f"ztemp_{name}"] = round(_paired_z(deque(mine[2]), deque(theirs[2])), 2)
+            out[f"ztemp_{name}"] = round(paired_z(deque(mine[2]), deque(theirs[2])), 2)
             out[f"tau_{name}"] = round(mine[0], 2)
             out[f"conf_{name}"] = round(float(p[un].max(1).mean()), 3) if un.any() else None
     tgt = alg.targets.get(DEFAULT_TASK)

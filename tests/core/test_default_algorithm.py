@@ -329,6 +329,17 @@ def test_pseudo_agree_keeps_pseudo_labels_only_where_the_network_agrees_with_the
     assert np.any(w0[~agree] > 0)
 
 
+def test_gate_open_until_keeps_the_pseudo_labels_at_full_weight_while_the_answers_are_few():
+    """``gate_open_until``: below that many answers the pseudo-label gate is open whatever the
+    answers say (without it the gate is shut until the posterior has foretold enough answers);
+    from then on the gate judges as before."""
+    plain = _simulate(8)[0]
+    early = _simulate(8, gate_open_until=10)[0]
+    assert plain.views.pseudo_gate == 0.0 and early.views.pseudo_gate == 1.0
+    later = _simulate(12, gate_open_until=10)[0]
+    assert later.views.pseudo_gate == 0.0  # 12 answers: the gate's own verdict, still shut
+
+
 def test_self_train_teaches_the_networks_sure_labels_that_no_answer_refused():
     """``self_train``: a pool item the network gives a label at least that probability, a label
     its own answers have not refused, is taught that label at full weight; the others keep

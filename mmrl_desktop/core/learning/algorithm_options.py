@@ -122,6 +122,12 @@ class DefaultOptions:
         "thumbs-up share: a posterior that only foretells the thumbs-down on labels shown to "
         "explore does not pass); with view_score calibrated (the default)",
     )
+    gate_open_until: int = _opt(
+        0,
+        "while the answers are fewer than this, the pseudo-labels keep their full weight "
+        "whatever the gate says (early the answers are too few to judge the posterior, and "
+        "the network knows no more than it); 0 = the gate from the first answer",
+    )
     pseudo_precision: float = _opt(
         0.0,
         "weigh the pool's pseudo-labels also by how often the posterior's first label is "
@@ -261,6 +267,8 @@ class DefaultOptions:
             raise UserError("default: switch_from is first or current.")
         if self.view_window < 1 or self.view_min_labels < 0 or self.net_temper < 0:
             raise UserError("default: view_window ≥ 1, view_min_labels ≥ 0 and net_temper ≥ 0.")
+        if self.gate_open_until < 0:
+            raise UserError("default: gate_open_until ≥ 0 (0 = off).")
         if not 0.0 <= self.self_train <= 1.0:
             raise UserError("default: self_train in [0, 1] (0 = off).")
         if not 0.0 <= self.explore_network < 1.0:

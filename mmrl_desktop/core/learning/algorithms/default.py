@@ -228,6 +228,8 @@ class DefaultAlgorithm(Algorithm):
             self._reembed(n)
         self.refreshes += 1
         self.views.choose()
+        if len(buffer) < o.gate_open_until:  # too few answers to judge the posterior by
+            self.views.pseudo_gate = 1.0
         if o.act_rule == "calibrated" or o.pseudo_confidence:
             self.views.fit_temperature()
         metrics: dict[str, float] = {"policy/graph_input_share": self.views.share}
@@ -275,9 +277,7 @@ class DefaultAlgorithm(Algorithm):
         top = net.argmax(1)
         no = refused(buffer.rows, t, self.pool_index, net.shape)[np.arange(len(top)), top]
         rows = np.flatnonzero((net.max(1) >= self.options.self_train) & ~no)
-        at = torch.from_numpy(rows)
-        self.targets[t][at] = 0.0
-        self.targets[t][at, torch.from_numpy(top[rows])] = 1.0
+        self.targets[t][rows] = torch.from_numpy(np.eye(net.shape[1], dtype=np.float32)[top[rows]])
         weight[rows] = 1.0
         metrics[f"policy/self_train_{t}"] = float(len(rows) / max(1, len(top)))
 

@@ -343,7 +343,13 @@ class ModelConfig:
     )
     image_channels: int = field(default=0, metadata=_help("1 (grey) or 3 (RGB); 0 = from data"))
     audio_sample_rate: int = field(default=16000, metadata=_help("audio is resampled to this"))
-    audio_seconds: float = field(default=2.0, metadata=_help("audio is cut/padded to this length"))
+    audio_seconds: float = field(
+        default=0.0,
+        metadata=_help(
+            "audio is cut/padded to this length in seconds; 0 = from the data: the 90th "
+            "percentile of the clips' lengths, rounded up to a quarter second, at most 2"
+        ),
+    )
     n_mels: int = field(default=64, metadata=_help("mel bands of the audio spectrogram"))
     text_buckets: int = field(
         default=8192, metadata=_help("hash buckets for text word and character n-grams")
@@ -391,7 +397,10 @@ class ModelConfig:
             4000 <= self.audio_sample_rate <= 96000,
             "audio_sample_rate must be between 4000 and 96000.",
         )
-        _check(0.1 <= self.audio_seconds <= 60, "audio_seconds must be between 0.1 and 60.")
+        _check(
+            self.audio_seconds == 0 or 0.1 <= self.audio_seconds <= 60,
+            "audio_seconds must be 0 (auto) or between 0.1 and 60.",
+        )
         _check(8 <= self.n_mels <= 256, "n_mels must be between 8 and 256.")
         _check(self.text_buckets >= 16, "text_buckets must be at least 16.")
         _check(self.text_max_tokens >= 1, "text_max_tokens must be at least 1.")
@@ -419,8 +428,10 @@ class ModelConfig:
     def resolved(self) -> bool:
         """True when nothing is left to adapt to the data."""
         mods = self.modality_list()
-        return bool(mods) and (
-            "image" not in mods or (self.image_size > 0 and self.image_channels > 0)
+        return (
+            bool(mods)
+            and ("image" not in mods or (self.image_size > 0 and self.image_channels > 0))
+            and ("audio" not in mods or self.audio_seconds > 0)
         )
 
     @classmethod

@@ -202,6 +202,35 @@ def test_image_side_is_chosen_from_the_data(tmp_path):
     assert (cfg.image_size, cfg.image_channels) == (32, 3)
 
 
+def test_audio_window_follows_the_clips_lengths(tmp_path):
+    """``audio_seconds = 0`` (the default) reads the window from the sounds' headers: the 90th
+    percentile of their lengths rounded up to a quarter second (1 s clips: 1 s, not a window
+    half of padding), never above the 2 s the model always read; a set value is kept."""
+    import soundfile as sf
+
+    from mmrl_desktop.core.learning.model.featurize import audio_window
+
+    assert audio_window([1.0] * 20) == 1.0
+    assert audio_window([0.4] * 18 + [9.0, 9.0]) == 0.5  # two long clips do not set it
+    assert audio_window([0.05]) == 0.25
+    assert audio_window([30.0]) == 2.0
+    assert audio_window([]) == 2.0
+
+    items = []
+    for i, seconds in enumerate([0.6, 0.7, 0.8, 1.1, 1.2]):
+        path = tmp_path / f"s{i}.wav"
+        sf.write(path, np.zeros(int(8000 * seconds), np.float32), 8000)
+        items.append(Item(str(i), audio=str(path)))
+    items.append(Item("broken", audio=str(tmp_path / "missing.wav")))  # skipped, not fatal
+    cfg = resolve_model_config(ModelConfig(), items)
+    assert cfg.modality_list() == ["audio"] and cfg.audio_seconds == 1.25 and cfg.resolved
+    assert not ModelConfig(modalities="audio").resolved
+    kept = resolve_model_config(ModelConfig(audio_seconds=2.0), items)
+    assert kept.audio_seconds == 2.0
+    fz = Featurizer(cfg)
+    assert fz.batch(items[:2])["audio"].shape == (2, 20000)  # 1.25 s at 16 kHz
+
+
 def test_image_encoder_standardises_each_image():
     """Above 16 px the encoder sees each image standardised: a darker, lower-contrast copy of an
     image is the same input (within rounding); tiny images (the 8×8 design) keep the raw pixels."""

@@ -32,7 +32,8 @@ from mmrl_desktop.core.learning import ckpt_files
 from mmrl_desktop.core.learning.checkpoints import Checkpoint, find_latest, save_checkpoint
 from mmrl_desktop.core.learning.growth import grow_state
 
-AUTO = {"image_size": 0, "image_channels": 0, "modalities": ""}  # "adapt to the data" values
+# "adapt to the data" values
+AUTO = {"image_size": 0, "image_channels": 0, "audio_seconds": 0.0, "modalities": ""}
 
 
 @dataclass

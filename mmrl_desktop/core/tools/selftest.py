@@ -160,7 +160,9 @@ def _engine_model(device: str):
     from mmrl_desktop.core.config import ModelConfig
     from mmrl_desktop.core.learning.model.policy import build_policy
 
-    config = ModelConfig(image_size=32, image_channels=1, modalities="image,audio,text")
+    config = ModelConfig(
+        image_size=32, image_channels=1, audio_seconds=2.0, modalities="image,audio,text"
+    )
     model = build_policy(config, {"digit": 10})
     b = 2
     samples = int(config.audio_sample_rate * config.audio_seconds)

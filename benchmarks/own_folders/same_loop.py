@@ -1,0 +1,119 @@
+"""Issue 17, goal 1 (an experiment, not a test): is a gap between the app's `supervised` and the
+anchor its network or its training? Trains the anchor's network and the app's ``Policy`` with the
+anchor's loop (``anchors.train_cnn``: Adam 2e-3, batch 32, the anchor's augmentation, a fixed
+step budget) on the distinct items of the first N asks of a seed's stream, and scores both on
+the held-out items, ``--repeats`` times each (the loop's own randomness is several hundredths
+at 30 answers).
+
+    OMP_NUM_THREADS=1 python -m benchmarks.own_folders.same_loop words 26 30 anchor,app,app@1.0
+
+Variants: ``anchor`` (the anchor's CNN on its own inputs and augmentation), ``app`` (the app's
+network on the inputs as the app reads them: images at the app's side with the anchor's
+augmentation, sounds in the app's window with the app's augmentation of waves), and for sounds
+``app@S``, the app's network on an S-second window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+import torch
+
+from benchmarks.own_folders import anchors, datasets, protocol
+from mmrl_desktop.core.config import ModelConfig
+from mmrl_desktop.core.data.project import DEFAULT_TASK
+from mmrl_desktop.core.learning.model.featurize import Featurizer, resolve_model_config
+
+
+class _AppNet(torch.nn.Module):
+    """The app's policy for one modality, as the anchor's loop calls a network: x → logits."""
+
+    def __init__(self, config: ModelConfig, classes: int, key: str):
+        super().__init__()
+        from mmrl_desktop.core.learning.model.policy import build_policy
+
+        self.policy, self.key = build_policy(config, {DEFAULT_TASK: classes}), key
+
+    def forward(self, x):
+        return self.policy({self.key: x})[DEFAULT_TASK]
+
+
+def _app_inputs(entries, modality: str, seconds: float | None) -> tuple[np.ndarray, ModelConfig]:
+    """Every item's input as the app's featurizer reads it, and the resolved model config."""
+    from mmrl_desktop.core.data.items import Item
+
+    items = [Item(e.item_id, **{modality: str(e.path)}) for e in entries]
+    asked = ModelConfig(modalities=modality, audio_seconds=seconds or 0.0)
+    config = resolve_model_config(asked, items)
+    batch = Featurizer(config).batch(items)
+    return batch[modality].float().numpy(), config
+
+
+def run(name: str, seed: int, n: int, variants: list[str], repeats: int, steps: int) -> list[dict]:
+    ds = datasets.SETS[name]
+    folder, _ = datasets.ensure(name)
+    entries = protocol.folder_items(folder, ds.modality)
+    labels = sorted({e.label for e in entries}, key=str)
+    y = np.array([labels.index(e.label) for e in entries])
+    stream, test = protocol.stratified_split([e.label for e in entries], 0.3, seed)
+    train = protocol.answered(stream, n)
+    loader, _ = anchors.anchors_for(ds.modality, ds.orientation_free, ds.cnn_size)[
+        "cnn" if ds.modality == "image" else "cnn-logmel"
+    ]
+    if ds.modality == "image":
+        augment = lambda x, g: anchors.augment_image(x, g, ds.orientation_free)  # noqa: E731
+    else:  # waves: the app's own augmentation of sounds (the anchor's works on log-mel maps)
+        from mmrl_desktop.core.learning.augment import Augmenter
+
+        augment = lambda x, g: Augmenter()({"audio": x}, g)["audio"]  # noqa: E731
+    out = []
+    for variant in variants:
+        if variant == "anchor":
+            x, make, aug = (
+                loader([str(e.path) for e in entries]),
+                None,
+                (augment if ds.modality == "image" else anchors.augment_spec),
+            )
+        else:
+            seconds = float(variant.split("@")[1]) if "@" in variant else None
+            x, config = _app_inputs(entries, ds.modality, seconds)
+            make = lambda c, k, widths=None, config=config: _AppNet(config, k, ds.modality)  # noqa: E731
+            aug = augment
+        accs = []
+        for rep in range(repeats):
+            original = anchors.small_cnn
+            if make is not None:
+                anchors.small_cnn = make
+            try:
+                pred = anchors.train_cnn(
+                    x[train], y[train], x[test], len(labels), aug, seed * 100003 + n + rep, steps
+                )
+            finally:
+                anchors.small_cnn = original
+            accs.append(round(float((pred == y[test]).mean()), 3))
+        row = {"set": name, "seed": seed, "answers": n, "variant": variant, "acc": accs}
+        row["mean"] = round(float(np.mean(accs)), 3)
+        print(row, flush=True)
+        out.append(row)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("set")
+    ap.add_argument("seed", type=int)
+    ap.add_argument("answers", type=int)
+    ap.add_argument("variants")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=anchors.CNN_STEPS)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    run(a.set, a.seed, a.answers, a.variants.split(","), a.repeats, a.steps)
+
+
+if __name__ == "__main__":
+    main()

@@ -199,6 +199,13 @@ class TrainConfig:
             "of images, time shift, gain and masks of sounds, dropped words of texts"
         ),
     )
+    image_shift: float = field(
+        default=1.0 / 16,
+        metadata=_help(
+            "the largest shift of an image in training (with augment), a fraction of its side "
+            "each way; not for images of 16 px or less"
+        ),
+    )
     orientation_free: bool = field(
         default=False,
         metadata=_help(
@@ -244,6 +251,10 @@ class TrainConfig:
         _check(self.lr > 0, f"lr must be positive, not {self.lr}.")
         _check(self.weight_decay >= 0, "weight_decay must be zero or positive.")
         _check(self.batch_size >= 1, "batch_size must be at least 1.")
+        _check(
+            0.0 <= self.image_shift <= 0.25,
+            f"image_shift must be between 0 and 0.25 of the side, not {self.image_shift}.",
+        )
         _check(0.0 <= self.epsilon <= 1.0, f"epsilon must be between 0 and 1, not {self.epsilon}.")
         _check(self.kl_beta >= 0, "kl_beta must be zero or positive.")
         _check(self.updates_per_event >= 0, "updates_per_event must be zero or positive.")

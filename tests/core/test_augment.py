@@ -9,6 +9,7 @@ import torch
 
 from mmrl_desktop.core.config import ModelConfig, TrainConfig
 from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning.augment import Augmenter
 from mmrl_desktop.core.learning.model.featurize import Featurizer
 from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
@@ -50,6 +51,22 @@ def test_config_switches():
     assert Augmenter.from_config(TrainConfig()) == Augmenter(orientation_free=False)
     assert Augmenter.from_config(TrainConfig(orientation_free=True)).orientation_free
     assert Augmenter.from_config(TrainConfig(augment=False)) is None
+    assert Augmenter.from_config(TrainConfig(image_shift=0.125)).shift == 0.125
+
+
+def test_image_shift_bounds_the_translation():
+    """``image_shift`` is the largest shift each way, a fraction of the side: a one-pixel dot
+    in the middle of a 32 px image moves at most 4 px at 1/8, at most 2 at the default 1/16,
+    and not at all at 0."""
+    x = torch.zeros(64, 1, 32, 32)
+    x[:, :, 16, 16] = 1.0
+    for shift, most in ((0.125, 4), (1.0 / 16, 2), (0.0, 0)):
+        aug = Augmenter(shift=shift, contrast=0, brightness=0)
+        out = aug({"image": x}, torch.Generator().manual_seed(1))["image"]
+        moved = [(out[i, 0] == out[i, 0].max()).nonzero()[0] - 16 for i in range(64)]
+        assert max(int(d.abs().max()) for d in moved) == most
+    with pytest.raises(UserError, match="image_shift"):
+        TrainConfig(image_shift=0.5).validate()
 
 
 def test_deterministic_under_a_seed_and_input_untouched():

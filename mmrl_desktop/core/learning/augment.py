@@ -43,11 +43,14 @@ class Augmenter:
 
     @classmethod
     def from_config(cls, config) -> Augmenter | None:
-        """From a ``TrainConfig`` (``augment``, ``orientation_free``); None when ``augment`` is
-        off."""
+        """From a ``TrainConfig`` (``augment``, ``orientation_free``, ``image_shift``); None when
+        ``augment`` is off."""
         if not getattr(config, "augment", True):
             return None
-        return cls(orientation_free=bool(getattr(config, "orientation_free", False)))
+        return cls(
+            orientation_free=bool(getattr(config, "orientation_free", False)),
+            shift=float(getattr(config, "image_shift", cls.shift)),
+        )
 
     def __call__(
         self, inputs: dict[str, torch.Tensor], generator: torch.Generator | None = None

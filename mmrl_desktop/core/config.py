@@ -200,10 +200,11 @@ class TrainConfig:
         ),
     )
     image_shift: float = field(
-        default=1.0 / 16,
+        default=-1.0,
         metadata=_help(
             "the largest shift of an image in training (with augment), a fraction of its side "
-            "each way; not for images of 16 px or less"
+            "each way; not for images of 16 px or less; −1 = from the project: 1/8, or 1/16 "
+            "where orientation_free already flips and turns the images"
         ),
     )
     orientation_free: bool = field(
@@ -252,8 +253,9 @@ class TrainConfig:
         _check(self.weight_decay >= 0, "weight_decay must be zero or positive.")
         _check(self.batch_size >= 1, "batch_size must be at least 1.")
         _check(
-            0.0 <= self.image_shift <= 0.25,
-            f"image_shift must be between 0 and 0.25 of the side, not {self.image_shift}.",
+            self.image_shift == -1 or 0.0 <= self.image_shift <= 0.25,
+            f"image_shift must be −1 (from the project) or between 0 and 0.25 of the side, "
+            f"not {self.image_shift}.",
         )
         _check(0.0 <= self.epsilon <= 1.0, f"epsilon must be between 0 and 1, not {self.epsilon}.")
         _check(self.kl_beta >= 0, "kl_beta must be zero or positive.")

@@ -48,15 +48,16 @@ def test_no_flips_or_turns_unless_orientation_free():
 
 
 def test_config_switches():
-    assert Augmenter.from_config(TrainConfig()) == Augmenter(orientation_free=False)
-    assert Augmenter.from_config(TrainConfig(orientation_free=True)).orientation_free
+    assert Augmenter.from_config(TrainConfig()) == Augmenter(orientation_free=False, shift=1 / 8)
+    free = Augmenter.from_config(TrainConfig(orientation_free=True))
+    assert free.orientation_free and free.shift == 1 / 16  # turns and flips vary them already
     assert Augmenter.from_config(TrainConfig(augment=False)) is None
     assert Augmenter.from_config(TrainConfig(image_shift=0.125)).shift == 0.125
 
 
 def test_image_shift_bounds_the_translation():
     """``image_shift`` is the largest shift each way, a fraction of the side: a one-pixel dot
-    in the middle of a 32 px image moves at most 4 px at 1/8, at most 2 at the default 1/16,
+    in the middle of a 32 px image moves at most 4 px at 1/8, at most 2 at 1/16,
     and not at all at 0."""
     x = torch.zeros(64, 1, 32, 32)
     x[:, :, 16, 16] = 1.0

@@ -7,10 +7,11 @@
 pool embeddings never see it (they read ``Featurizer.batch`` directly). Every draw comes from the
 ``torch.Generator`` passed in, so a seeded trainer stays deterministic.
 
-- image (float [B, C, S, S] in [0, 1]): a random translation of up to S/16 pixels (edges
-  replicated), contrast, brightness and, for colour images, per-channel gain jitter. None of these
-  for tiny images (≤ 16 px, such as 8×8 digits, where a pixel is a stroke and the model is the one
-  tuned on digits: their training is exactly as before). Flips and 90° turns only with
+- image (float [B, C, S, S] in [0, 1]): a random translation of up to S/8 pixels, S/16 where the
+  images are also flipped and turned (``TrainConfig.image_shift``; edges replicated), contrast,
+  brightness and, for colour images, per-channel gain jitter. None of these for tiny images
+  (≤ 16 px, such as 8×8 digits, where a pixel is a stroke and the model is the one tuned on
+  digits: their training is exactly as before). Flips and 90° turns only with
   ``orientation_free`` (the project says the label does not depend on orientation: a photo of a
   shape, a cell, a texture — not a chest radiograph's left and right, not a digit 6 and 9).
 - audio (float [B, T] waveform): a circular time shift of up to 10 % of the clip, a gain of
@@ -25,6 +26,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+# The largest shift, a fraction of the side (``TrainConfig.image_shift`` −1): 1/8 (the anchor's
+# CNN's, and CIFAR's pad-4-of-32); 1/16 where ``orientation_free`` already shows each image in
+# eight orientations — on the own-folder shapes and textures 1/8 cost `supervised` .02–.04 at
+# 150–300 answers, on the glyphs (letters: no flips or turns) thumbs only gained +.09 at 300 over
+# three unseen seeds (docs/benchmarks.md §5zo).
+SHIFT, SHIFT_FREE = 1.0 / 8, 1.0 / 16
 
 
 @dataclass(frozen=True)
@@ -47,10 +55,11 @@ class Augmenter:
         ``augment`` is off."""
         if not getattr(config, "augment", True):
             return None
-        return cls(
-            orientation_free=bool(getattr(config, "orientation_free", False)),
-            shift=float(getattr(config, "image_shift", cls.shift)),
-        )
+        free = bool(getattr(config, "orientation_free", False))
+        shift = float(getattr(config, "image_shift", -1.0))
+        if shift < 0:  # from the project (docs/benchmarks.md §5zo)
+            shift = SHIFT_FREE if free else SHIFT
+        return cls(orientation_free=free, shift=shift)
 
     def __call__(
         self, inputs: dict[str, torch.Tensor], generator: torch.Generator | None = None

@@ -143,8 +143,8 @@ def audio_window(seconds: list[float]) -> float:
 
     The audio model reads a 64-frame log-mel map whatever the window (``AudioEncoder``), so a
     window mostly of padding halves the frames that hold the sound: on the own-folder spoken
-    words (1 s clips) the 2 s window gave `supervised` .38 after 30 answers, the 1 s window
-    .54 (docs/benchmarks.md §5zn)."""
+    words (1 s clips), three unseen seeds, `supervised` was right .38 of the time after 30
+    answers with the 2 s window and .62 with the 1 s one (docs/benchmarks.md §5zn, ADR 0031)."""
     if not seconds:
         return MAX_AUTO_SECONDS
     p90 = float(np.percentile(seconds, 90, method="lower"))  # 90 % of the clips fit

@@ -38,7 +38,7 @@ SHIFT, SHIFT_FREE = 1.0 / 8, 1.0 / 16
 @dataclass(frozen=True)
 class Augmenter:
     orientation_free: bool = False
-    shift: float = 1.0 / 16  # image translation, fraction of the side
+    shift: float = SHIFT_FREE  # image translation, fraction of the side (``from_config``: the rule)
     tiny: int = 16  # images up to this side get no shift or jitter (flips and turns still)
     contrast: float = 0.2  # contrast factor in [1 − c, 1 + c]
     brightness: float = 0.1  # added to every pixel, in [−b, b]

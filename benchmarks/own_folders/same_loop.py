@@ -10,7 +10,8 @@ at 30 answers).
 Variants: ``anchor`` (the anchor's CNN on its own inputs and augmentation), ``app`` (the app's
 network on the inputs as the app reads them: images at the app's side with the anchor's
 augmentation, sounds in the app's window with the app's augmentation of waves), and for sounds
-``app@S``, the app's network on an S-second window.
+``app@S``, the app's network on an S-second window; ``app+own``, the app's network with the app's
+own augmentation (``Augmenter.from_config``) instead of the anchor's.
 """
 
 from __future__ import annotations
@@ -83,6 +84,12 @@ def run(name: str, seed: int, n: int, variants: list[str], repeats: int, steps: 
             x, config = _app_inputs(entries, ds.modality, seconds)
             make = lambda c, k, widths=None, config=config: _AppNet(config, k, ds.modality)  # noqa: E731
             aug = augment
+            if variant.startswith("app+own"):  # the app's own augmentation of images too
+                from mmrl_desktop.core.config import TrainConfig
+                from mmrl_desktop.core.learning.augment import Augmenter
+
+                own = Augmenter.from_config(TrainConfig(orientation_free=ds.orientation_free))
+                aug = lambda x, g, own=own: own({ds.modality: x}, g)[ds.modality]  # noqa: E731
         accs = []
         for rep in range(repeats):
             original = anchors.small_cnn

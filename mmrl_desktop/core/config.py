@@ -157,6 +157,15 @@ class TrainConfig:
     refit_growth: float = field(
         default=1.5, metadata=_help("a refit each time the answers grow by this factor (from 8)")
     )
+    refit_follow: float = field(
+        default=0.0,
+        metadata=_help(
+            "after a refit, while the answers are at most refit_until, each new answer gets this "
+            "many times the refit's updates per answer it was fit on (updates per refit / its "
+            "answers), on top of its own updates, so it is learned as the refit learned the "
+            "others; 0 = none"
+        ),
+    )
     weight_average: float = field(
         default=0.99,
         metadata=_help(
@@ -281,6 +290,10 @@ class TrainConfig:
         _check(
             1.1 <= self.refit_growth <= 4.0,
             f"refit_growth must be between 1.1 and 4, not {self.refit_growth}.",
+        )
+        _check(
+            0.0 <= self.refit_follow <= 10.0,
+            f"refit_follow must be between 0 and 10, not {self.refit_follow}.",
         )
         _check(
             1 <= self.refit_updates <= 100_000,

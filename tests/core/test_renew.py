@@ -298,6 +298,38 @@ def test_a_refit_trains_its_updates_on_top_of_the_answers_budgets_before_it_is_s
     assert trainer.updates == 12 * per + 40 and trainer.algorithm.renewed_at == 12
 
 
+def test_answers_after_a_refit_are_learned_as_hard_as_the_refits_own():
+    # refit at 27 with 300 updates: 300 / 27 ≈ 11 more for each answer until the next one
+    assert renew.follow_updates(28, 27, 64, 300, 1.0) == 11
+    assert renew.follow_updates(40, 27, 64, 300, 0.5) == 6
+    assert renew.follow_updates(41, 27, 64, 300, 1.0) == 0  # the next refit trains on them all
+    assert renew.follow_updates(65, 62, 64, 300, 1.0) == 0  # past the refits: the budget alone
+    assert renew.follow_updates(9, 0, 64, 300, 1.0) == 0  # no refit yet
+    assert renew.follow_updates(9, None, 64, 300, 1.0) == 0
+    assert renew.follow_updates(28, 27, 64, 300, 0.0) == 0  # off
+    assert renew.follow_updates(70, 64, 0, 300, 1.0) == 0  # a shrink-perturb, not a refit
+
+
+def test_the_trainer_gives_each_answer_after_a_refit_its_share_of_the_refits_updates(tmp_path):
+    algorithm = {"refit_until": 12, "refit_updates": 24, "refit_follow": 1.0}
+    project = digits_project(tmp_path, n=60, algorithm=algorithm)
+    trainer = Trainer(project, device="cpu", checkpoints=False)
+    per = trainer.config.updates_per_event
+    answer(project, 8)
+    trainer.train_pending()
+    assert trainer.updates == 8 * per + 24 and trainer.algorithm.renewed_at == 8
+    answer(project, 2, seed=1)  # answers 9 and 10: 24 / 8 = 3 more each
+    trainer.train_pending()
+    assert trainer.updates == 10 * per + 24 + 2 * 3
+    answer(project, 2, seed=2)  # 11, and 12 — the second refit: 11 and 12 together, then 24
+    trainer.train_pending()
+    assert trainer.algorithm.renewed_at == 12
+    assert trainer.updates == 12 * per + 48 + 2 * 3
+    answer(project, 1, seed=3)  # 13: past refit_until, the budget alone
+    trainer.train_pending()
+    assert trainer.updates == 13 * per + 48 + 2 * 3
+
+
 def test_a_refit_due_while_a_refit_runs_joins_it_instead_of_drawing_new_weights(tmp_path):
     """Answers faster than a refit runs (the GUI; the bench waits for every update): the refit
     at 12 answers, due while the one at 8 still has updates to run, keeps its weights and its
@@ -484,3 +516,5 @@ def test_refit_settings_out_of_range_are_refused_in_a_sentence():
         TrainConfig.from_dict({"refit_updates": 0})
     with pytest.raises(UserError, match="refit_growth must be between 1.1 and 4"):
         TrainConfig.from_dict({"refit_growth": 1.0})
+    with pytest.raises(UserError, match="refit_follow must be between 0 and 10"):
+        TrainConfig.from_dict({"refit_follow": -1})

@@ -91,6 +91,27 @@ def refit_due(answers: int, renewed_at: int, until: int, growth: float = REFIT_G
     return any(renewed_at < n <= answers for n in refits(min(answers, until), growth))
 
 
+def follow_updates(
+    answers: int,
+    renewed_at: int | None,
+    until: int,
+    refit_updates: int,
+    follow: float,
+    growth: float = REFIT_GROWTH,
+) -> int:
+    """Extra updates for each new answer after a refit (``TrainConfig.refit_follow``): while
+    ``answers`` is at most ``until`` and the last renewal was a refit at ``renewed_at`` answers,
+    ``follow`` × the refit's updates per answer it was fit on (``refit_updates / renewed_at``),
+    so the answers that come after a refit are learned as hard as the ones it was fit on. None
+    when a refit is due at ``answers`` (it trains on them all), before any refit, or with
+    ``follow`` 0."""
+    if follow <= 0 or not renewed_at or renewed_at > until or answers > until:
+        return 0
+    if refit_due(answers, renewed_at, until, growth):
+        return 0
+    return round(follow * refit_updates / renewed_at)
+
+
 def due_after_refits(answers: int, renewed_at: int, first: int = FIRST) -> bool:
     """After the last refit (at ``renewed_at``), the doublings of ``first`` go on as without
     refits: the first of 32, 64, 128, … at least twice ``renewed_at`` (a refit at 62 answers:

@@ -305,12 +305,25 @@ class Trainer(TrainerPredictions):
                 self._needs_refresh = True
         if new:
             self.pending_updates += self.catch_up.budget(new * self.config.updates_per_event)
+            self.pending_updates += new * self._follow_updates()
             self._needs_refresh = True
             self._version_pending = True
         if trained:
             self.undo.retracted(self, trained)  # a rollback restores the catch-up of its snapshot
             self._version_pending = True
         return new
+
+    def _follow_updates(self) -> int:
+        """Each new answer's updates after a refit, on top of its budget (``renew.follow_updates``)."""
+        alg, cfg = self.algorithm, self.config
+        return renew.follow_updates(
+            len(self.buffer),
+            getattr(alg, "renewed_at", None),
+            getattr(alg, "refit_until", 0),
+            cfg.refit_updates,
+            cfg.refit_follow,
+            cfg.refit_growth,
+        )
 
     def poll(self) -> int:
         """Read events that arrived since the last poll. Returns new answers."""

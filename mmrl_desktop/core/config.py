@@ -160,10 +160,10 @@ class TrainConfig:
     refit_follow: float = field(
         default=0.0,
         metadata=_help(
-            "after a refit, while the answers are at most refit_until, each new answer gets this "
-            "many times the refit's updates per answer it was fit on (updates per refit / its "
-            "answers), on top of its own updates, so it is learned as the refit learned the "
-            "others; 0 = none"
+            "after a refit, while the answers are few enough to refit (refit while answers ≤), "
+            "each new answer gets this many times the refit's updates per answer it was fit on "
+            "(updates per refit ÷ its answers) on top of its own, so it is learned as hard as "
+            "those; 0 = none"
         ),
     )
     weight_average: float = field(

@@ -268,7 +268,8 @@ def test_the_algorithm_refits_to_new_weights_while_answers_are_few_then_shrinks_
 
 
 def test_a_refit_trains_its_updates_on_top_of_the_answers_budgets_before_it_is_shown(tmp_path):
-    algorithm = {"refit_until": 12, "refit_updates": 20}
+    # the answers after a refit alone (refit_follow's share of its updates: the test below)
+    algorithm = {"refit_until": 12, "refit_updates": 20, "refit_follow": 0.0}
     project = digits_project(tmp_path, n=60, algorithm=algorithm)
     trainer = Trainer(project, device="cpu", checkpoints=False)
     per = trainer.config.updates_per_event

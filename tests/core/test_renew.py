@@ -267,12 +267,17 @@ def test_the_algorithm_refits_to_new_weights_while_answers_are_few_then_shrinks_
     assert resumed.renew_if_due(27) == {"train/renewed_at_answers": 27.0, "train/refit": 1.0}
 
 
+def _refitting(tmp_path, **algorithm):
+    """A digits project that refits up to 12 answers with ``algorithm``'s settings, its trainer
+    and the trainer's updates per answer."""
+    project = digits_project(tmp_path, n=60, algorithm={"refit_until": 12, **algorithm})
+    trainer = Trainer(project, device="cpu", checkpoints=False)
+    return project, trainer, trainer.config.updates_per_event
+
+
 def test_a_refit_trains_its_updates_on_top_of_the_answers_budgets_before_it_is_shown(tmp_path):
     # the answers after a refit alone (refit_follow's share of its updates: the test below)
-    algorithm = {"refit_until": 12, "refit_updates": 20, "refit_follow": 0.0}
-    project = digits_project(tmp_path, n=60, algorithm=algorithm)
-    trainer = Trainer(project, device="cpu", checkpoints=False)
-    per = trainer.config.updates_per_event
+    project, trainer, per = _refitting(tmp_path, refit_updates=20, refit_follow=0.0)
     answer(project, 7)
     trainer.train_pending()
     assert trainer.updates == 7 * per
@@ -312,10 +317,7 @@ def test_answers_after_a_refit_are_learned_as_hard_as_the_refits_own():
 
 
 def test_the_trainer_gives_each_answer_after_a_refit_its_share_of_the_refits_updates(tmp_path):
-    algorithm = {"refit_until": 12, "refit_updates": 24, "refit_follow": 1.0}
-    project = digits_project(tmp_path, n=60, algorithm=algorithm)
-    trainer = Trainer(project, device="cpu", checkpoints=False)
-    per = trainer.config.updates_per_event
+    project, trainer, per = _refitting(tmp_path, refit_updates=24, refit_follow=1.0)
     answer(project, 8)
     trainer.train_pending()
     assert trainer.updates == 8 * per + 24 and trainer.algorithm.renewed_at == 8

@@ -67,7 +67,7 @@ TITLES = {
     "refit_until": "Refit while answers ≤",
     "refit_updates": "Updates per refit",
     "refit_growth": "Refit when answers grow ×",
-    "refit_follow": "After a refit: × its updates per answer",
+    "refit_follow": "Refit follow-up (× share)",
     "weight_average": "Shown model: weight average",
     "seed": "Random seed",
     "device": "Device",

@@ -102,9 +102,9 @@ def follow_updates(
     """Extra updates for each new answer after a refit (``TrainConfig.refit_follow``): while
     ``answers`` is at most ``until`` and the last renewal was a refit at ``renewed_at`` answers,
     ``follow`` × the refit's updates per answer it was fit on (``refit_updates / renewed_at``),
-    so the answers that come after a refit are learned as hard as the ones it was fit on. None
-    when a refit is due at ``answers`` (it trains on them all), before any refit, or with
-    ``follow`` 0."""
+    so the answers that come after a refit are learned as hard as the ones it was fit on. 0 when
+    a refit is due at ``answers`` (it trains on them all), before any refit, or with ``follow``
+    0."""
     if follow <= 0 or not renewed_at or renewed_at > until or answers > until:
         return 0
     if refit_due(answers, renewed_at, until, growth):

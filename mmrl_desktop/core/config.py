@@ -3,16 +3,23 @@
 Plain dataclasses with a help sentence on every field (CleanRL / TRL style). They live in
 project.toml's ``[algorithm]`` and ``[model]`` tables and in every checkpoint's metadata.
 ``from_dict`` validates: an unknown key or a bad value raises ``UserError`` with one sentence.
-Torch-free, so the GUI can read and show them before torch is imported.
+Torch-free, so the GUI can read and show them before torch is imported. The fields' plumbing is
+``core/config_fields.py``; a ``generate`` task's settings, ``GenerateConfig``, are
+``core/generate_config.py`` (imported from here too).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
-from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.config_fields import build as _from_dict
+from mmrl_desktop.core.config_fields import check as _check
+from mmrl_desktop.core.config_fields import help_table  # noqa: F401 (re-exported)
+from mmrl_desktop.core.config_fields import help_text as _help
+from mmrl_desktop.core.config_fields import one_of as _one_of
+from mmrl_desktop.core.generate_config import GENERATE_KIND, GenerateConfig  # noqa: F401
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # The learning algorithms, by the name project.toml and the command line use: the one list. The
@@ -23,75 +30,6 @@ ALGORITHM_NAMES = ("default", "egreedy-q", "reinforce", "supervised")
 NEXT_ITEM_NAMES = ("shuffle", "uncertain", "diverse", "likely-positive")
 # refit_until = −1: refits up to this many answers (ADR 0024, 0028; `Algorithm.refit_until`)
 REFIT_UNTIL = {"supervised": 64, "default": 64}
-
-
-def _one_of(names: tuple[str, ...]) -> str:
-    """``"a, b or c"``."""
-    return f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
-
-
-def _help(text: str, **extra) -> dict:
-    return {"help": text, **extra}
-
-
-def _coerce(cls_name: str, f: dataclasses.Field, value: Any) -> Any:
-    """Convert a TOML/JSON value to the field's declared type, or raise UserError."""
-    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-    try:
-        if kind == "int":
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            return int(value)
-        if kind == "float":
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        if kind == "bool":
-            if not isinstance(value, bool):
-                raise ValueError
-            return value
-        if kind == "str":
-            if not isinstance(value, str):
-                raise ValueError
-            return value
-        if kind.startswith("dict"):
-            if not isinstance(value, dict):
-                raise ValueError
-            return dict(value)
-    except (TypeError, ValueError):
-        raise UserError(
-            f"{cls_name}.{f.name} must be a {kind.split('[')[0]}, not {value!r}."
-        ) from None
-    return value
-
-
-def _from_dict(cls, data: dict | None):
-    data = dict(data or {})
-    names = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise UserError(
-            f"unknown {cls.__name__} setting(s) {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(names))}."
-        )
-    kwargs = {k: _coerce(cls.__name__, names[k], v) for k, v in data.items()}
-    obj = cls(**kwargs)
-    obj.validate()
-    return obj
-
-
-def _check(cond: bool, message: str) -> None:
-    if not cond:
-        raise UserError(message)
-
-
-def help_table(cls) -> list[tuple[str, Any, str]]:
-    """(name, default, help) for every field: for ``--help`` texts and the settings dialog."""
-    out = []
-    for f in fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        out.append((f.name, default, f.metadata.get("help", "")))
-    return out
 
 
 @dataclass
@@ -469,79 +407,3 @@ class ModelConfig:
 
     def replace(self, **changes) -> ModelConfig:
         return ModelConfig.from_dict({**self.to_dict(), **changes})
-
-
-GENERATE_KIND = "generate"  # a ``[[tasks]]`` entry whose answer is text a language model drafts
-
-
-@dataclass
-class GenerateConfig:
-    """A ``generate`` task's settings (project.toml ``[[tasks]]`` with ``kind = "generate"``):
-    a local language model drafts a text for each item from the expert's prompt; the expert
-    answers thumbs-up / thumbs-down or edits it, and the model learns from that (KTO on LoRA)."""
-
-    prompt: str = field(
-        default="",
-        metadata=_help("the instruction written once, after the item's text (e.g. 'Finding:')"),
-    )
-    model: str = field(
-        default="",
-        metadata=_help(
-            "a local Hugging Face model folder (safetensors, no remote code): a causal language "
-            "model for text items, a vision-language model for images; relative to the project"
-        ),
-    )
-    max_new_tokens: int = field(default=32, metadata=_help("longest draft, in tokens"))
-    temperature: float = field(
-        default=0.7, metadata=_help("sampling temperature of the drafts; 0 = greedy")
-    )
-    candidates: int = field(default=1, metadata=_help("drafts shown per item (1 to 4)"))
-    lora_rank: int = field(default=8, metadata=_help("rank of the LoRA adapters that learn"))
-    lr: float = field(default=1e-4, metadata=_help("AdamW learning rate of the adapters"))
-    kto_beta: float = field(
-        default=0.1, metadata=_help("KTO's β: how far the drafts may move from the base model")
-    )
-    updates_per_answer: int = field(
-        default=2, metadata=_help("KTO updates the trainer runs for each new answer")
-    )
-    batch_size: int = field(default=8, metadata=_help("answers replayed per KTO update"))
-    draft_ahead: int = field(
-        default=3, metadata=_help("items after the shown one drafted ahead of time")
-    )
-    kto_kl: str = field(
-        default="samples",
-        metadata=_help(
-            "KTO's reference point, an estimate of the KL to the base model: 'samples' (texts "
-            "the model samples now for the batch's prompts) or 'batch' (the batch's mismatched "
-            "pairs, as TRL's KTOTrainer)"
-        ),
-    )
-    thumbs_up_ramp: int = field(
-        default=20,
-        metadata=_help(
-            "thumbs-up answers before the adapters learn at the full rate (a smaller rate "
-            "while few drafts are good; 0 = always the full rate)"
-        ),
-    )
-
-    def validate(self) -> None:
-        _check(bool(self.prompt.strip()), "a generate task needs a prompt (e.g. 'Finding:').")
-        _check(bool(self.model.strip()), "a generate task needs the model folder (model = …).")
-        _check(1 <= self.max_new_tokens <= 1024, "max_new_tokens must be between 1 and 1024.")
-        _check(0.0 <= self.temperature <= 5.0, "temperature must be between 0 and 5.")
-        _check(1 <= self.candidates <= 4, "candidates must be between 1 and 4.")
-        _check(1 <= self.lora_rank <= 256, "lora_rank must be between 1 and 256.")
-        _check(self.lr > 0, f"lr must be positive, not {self.lr}.")
-        _check(self.kto_beta > 0, f"kto_beta must be positive, not {self.kto_beta}.")
-        _check(self.updates_per_answer >= 0, "updates_per_answer must be zero or positive.")
-        _check(self.batch_size >= 1, "batch_size must be at least 1.")
-        _check(0 <= self.draft_ahead <= 32, "draft_ahead must be between 0 and 32.")
-        _check(self.kto_kl in ("samples", "batch"), "kto_kl must be 'samples' or 'batch'.")
-        _check(self.thumbs_up_ramp >= 0, "thumbs_up_ramp must be zero or positive.")
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> GenerateConfig:
-        return _from_dict(cls, data)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)

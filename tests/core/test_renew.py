@@ -134,6 +134,17 @@ def test_the_trainer_renews_when_the_answers_reach_32(tmp_path):
     assert trainer.algorithm.renewed_at == 32
 
 
+def test_a_renewal_renews_every_weight_the_fusions_modality_embeddings_too():
+    policy = _policy()
+    emb = policy.fusion.modality_embedding["image"]
+    with torch.no_grad():
+        emb.fill_(1.0)
+    renew.shrink_perturb(policy, 0.5, seed=3)
+    assert torch.allclose(emb, torch.full_like(emb, 0.5))  # halfway to its start, zeros
+    renew.shrink_perturb(policy, 0.0, seed=3)
+    assert not emb.any()
+
+
 def test_shrink_perturb_outside_zero_to_one_is_refused_in_a_sentence():
     with pytest.raises(UserError, match="shrink_perturb must be between 0 and 1"):
         TrainConfig.from_dict({"shrink_perturb": 1.5})
@@ -314,6 +325,36 @@ def test_answers_after_a_refit_are_learned_as_hard_as_the_refits_own():
     assert renew.follow_updates(9, None, 64, 300, 1.0) == 0
     assert renew.follow_updates(28, 27, 64, 300, 0.0) == 0  # off
     assert renew.follow_updates(70, 64, 0, 300, 1.0) == 0  # a shrink-perturb, not a refit
+    assert renew.follow_updates(61, 41, 64, 300, 1.0) == 7
+    assert renew.follow_updates(63, 62, 64, 300, 1.0) == 0  # after the last refit: none
+
+
+def test_a_refit_trains_the_same_model_whatever_came_before_it(tmp_path):
+    """The refit's weights, every one of them (the fusion's modality embeddings too), and its
+    replay's draws are seeded (``renew.draws_seed``): two ``supervised`` trainers that trained
+    the first answers differently (``refit_follow``'s extra updates) hold the same model once
+    the refit at 12 answers has run, and on after it. (Thumbs only's pool targets remember the
+    model before the refit: not so there.)"""
+    models = []
+    for follow in (0.0, 2.0):
+        project, trainer, _ = _refitting(
+            tmp_path / str(follow), algorithm="supervised", refit_updates=24, refit_follow=follow
+        )
+        answer(project, 8)  # the first refit
+        trainer.train_pending()
+        answer(project, 2, seed=3)  # 9 and 10: with the option 2 × 24 / 8 = 6 more updates each
+        trainer.train_pending()
+        models.append([trainer])
+        answer(project, 2, seed=1)  # 11, and 12: the last refit
+        trainer.train_pending()
+        models[-1].append(copy.deepcopy(trainer.algorithm.policy.state_dict()))
+        answer(project, 3, seed=2)
+        trainer.train_pending()
+        models[-1].append(copy.deepcopy(trainer.algorithm.average.state_dict()))
+    (a, a_refit, a_on), (b, b_refit, b_on) = models
+    assert a.updates < b.updates  # the option trained answers 9 and 10 harder
+    for x, y in ((a_refit, b_refit), (a_on, b_on)):
+        assert [k for k in x if not torch.equal(x[k], y[k])] == []
 
 
 def test_the_trainer_gives_each_answer_after_a_refit_its_share_of_the_refits_updates(tmp_path):

@@ -257,7 +257,8 @@ def attach(ctx: DistContext, trainer) -> None:
             "started?); run the command again."
         )
     seed = trainer.config.seed
-    trainer.sample_gen.manual_seed(seed + 1 + ctx.rank * RANK_SEED_STRIDE)
+    trainer.sample_seed = seed + 1 + ctx.rank * RANK_SEED_STRIDE
+    trainer.sample_gen.manual_seed(trainer.sample_seed)
     torch.manual_seed(seed + ctx.rank * RANK_SEED_STRIDE)  # dropout masks differ per rank too
 
     averager = _GradAverager(ctx.world_size)

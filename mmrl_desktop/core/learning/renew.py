@@ -103,13 +103,26 @@ def follow_updates(
     ``answers`` is at most ``until`` and the last renewal was a refit at ``renewed_at`` answers,
     ``follow`` × the refit's updates per answer it was fit on (``refit_updates / renewed_at``),
     so the answers that come after a refit are learned as hard as the ones it was fit on. 0 when
-    a refit is due at ``answers`` (it trains on them all), before any refit, or with ``follow``
-    0."""
-    if follow <= 0 or not renewed_at or renewed_at > until or answers > until:
+    a refit is due at ``answers`` (it trains on them all), before any refit, with ``follow`` 0,
+    and from the last refit on (62 of ``until`` = 64): the refits seed their draws
+    (``draws_seed``), so ``supervised``'s model after it is the same with the option or
+    without."""
+    last = refits(until, growth)
+    if follow <= 0 or not renewed_at or not last or answers >= last[-1]:
         return 0
     if refit_due(answers, renewed_at, until, growth):
         return 0
     return round(follow * refit_updates / renewed_at)
+
+
+def draws_seed(sample_seed: int, answers: int) -> int:
+    """The seed of the replay's draws (minibatches, augmentations) from a refit at ``answers``
+    answers on (the trainer's ``sample_gen``): seeded as the refit's new weights are, so the
+    model ``supervised`` refits on the same answers is the same whatever came before it — an
+    option that changes only how the first answers are trained changes nothing after the next
+    refit it does not act on (docs/benchmarks.md §5zr). (Thumbs only's pool targets still
+    remember the model before.)"""
+    return sample_seed * 1_000_003 + answers
 
 
 def due_after_refits(answers: int, renewed_at: int, first: int = FIRST) -> bool:

@@ -202,7 +202,8 @@ class Trainer(TrainerPredictions):
         self.buffer = ReplayBuffer(list(self.labels), self.featurizer, self.store.item, augment)
         self._exclusions_seen = (-1, 0)
         self._sync_exclusions()
-        self.sample_gen = torch.Generator().manual_seed(self.config.seed + 1)
+        self.sample_seed = self.config.seed + 1  # per rank under torchrun (distributed.py)
+        self.sample_gen = torch.Generator().manual_seed(self.sample_seed)
         self.act_gen = torch.Generator().manual_seed(self.config.seed + 2)
         return fresh
 
@@ -397,6 +398,9 @@ class Trainer(TrainerPredictions):
         renewed = self.algorithm.renew_if_due(len(self.buffer), self.catch_up.refitting)
         if renewed.get("train/refit"):  # extra updates, not repaid (renew.refits)
             self.pending_updates += self.catch_up.start(self.config.refit_updates, repaid=False)
+            # the refit's draws seeded as its weights are: what it trains does not depend on how
+            # the answers before it were trained (renew.refit_draws_seed)
+            self.sample_gen.manual_seed(renew.draws_seed(self.sample_seed, len(self.buffer)))
         elif renewed and not renewed.get("train/refit_joined"):  # a joined refit: nothing more
             extra = round(self.config.renew_catch_up * len(self.buffer))
             self.pending_updates += self.catch_up.start(extra)

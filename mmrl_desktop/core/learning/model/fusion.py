@@ -11,11 +11,22 @@ import torch
 from torch import nn
 
 
+class ModalityEmbeddings(nn.ParameterDict):
+    """One learned vector per modality, zeros at first; ``reset_parameters`` zeros them again, so
+    a renewal (``renew.shrink_perturb``: a refit starts from new weights) renews them too — a
+    ``ParameterDict`` has none, and they were carried over from before the refit."""
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        for p in self.values():
+            p.zero_()
+
+
 class MaskedMeanFusion(nn.Module):
     def __init__(self, modalities: list[str], dim: int, dropout: float = 0.0):
         super().__init__()
         self.modalities = list(modalities)
-        self.modality_embedding = nn.ParameterDict(
+        self.modality_embedding = ModalityEmbeddings(
             {m: nn.Parameter(torch.zeros(dim)) for m in self.modalities}
         )
         self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Dropout(dropout))

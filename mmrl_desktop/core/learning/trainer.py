@@ -106,6 +106,7 @@ class Trainer(TrainerPredictions):
         self.holdout_ids: list[str] = []  # labelled held-out items evaluated every eval_every
         self.pool_ids: list[str] = []  # items that may be shown
         self.sample_gen = torch.Generator()  # replay sampling (seeded at build)
+        self.sample_seed = 0  # its seed, and each refit's from it (renew.draws_seed)
         self.act_gen = torch.Generator()  # exploration of the shown label (seeded at build)
         self.checkpoint_warnings: list[str] = []  # checkpoints skipped, settings ignored
         self.incompatible_checkpoint: str | None = None  # "<name>: why" when one did not fit

@@ -122,7 +122,7 @@ def draws_seed(sample_seed: int, answers: int) -> int:
     option that changes only how the first answers are trained changes nothing after the next
     refit it does not act on (docs/benchmarks.md §5zr). (Thumbs only's pool targets still
     remember the model before.)"""
-    return sample_seed * 1_000_003 + answers
+    return (sample_seed * 1_000_003 + answers) % 2**63  # a generator's seed fits 64 bits
 
 
 def due_after_refits(answers: int, renewed_at: int, first: int = FIRST) -> bool:

@@ -400,7 +400,7 @@ class Trainer(TrainerPredictions):
         if renewed.get("train/refit"):  # extra updates, not repaid (renew.refits)
             self.pending_updates += self.catch_up.start(self.config.refit_updates, repaid=False)
             # the refit's draws seeded as its weights are: what it trains does not depend on how
-            # the answers before it were trained (renew.refit_draws_seed)
+            # the answers before it were trained (renew.draws_seed)
             self.sample_gen.manual_seed(renew.draws_seed(self.sample_seed, len(self.buffer)))
         elif renewed and not renewed.get("train/refit_joined"):  # a joined refit: nothing more
             extra = round(self.config.renew_catch_up * len(self.buffer))

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.learning import trainer
+from mmrl_desktop.core.learning import trainer_build
 from mmrl_desktop.core.learning.device import choose_device, evaluating
 from mmrl_desktop.core.tools import selftest
 
@@ -25,7 +25,7 @@ def test_auto_takes_the_best_device_present_and_a_missing_gpu_is_one_sentence():
 
 
 def test_trainer_and_self_test_use_the_one_picker():
-    assert trainer.choose_device is choose_device
+    assert trainer_build.choose_device is choose_device
     assert not hasattr(selftest, "pick_device")  # its own copy is gone
     detail = selftest.check_torch()
     assert f"({choose_device('auto')}" in detail, detail

@@ -120,15 +120,25 @@ class ReplayBuffer:
         return ReplayBatch(inputs, feedback, [r.item_id for r in rows])
 
     def sample(
-        self, batch_size: int, generator: torch.Generator | None = None, extra: Sequence[Row] = ()
+        self,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        extra: Sequence[Row] = (),
+        replace: bool = False,
     ) -> ReplayBatch:
-        """Uniform minibatch (with replacement when the buffer is smaller than the batch), plus
-        the ``extra`` rows (rows not in the buffer: ``core/learning/unlearn.py``'s counter-answers),
-        its inputs augmented by ``augment`` (drawing from ``generator`` too)."""
+        """Uniform minibatch of ``batch_size`` rows drawn with replacement, plus the ``extra``
+        rows (rows not in the buffer: ``core/learning/unlearn.py``'s counter-answers), its inputs
+        augmented by ``augment`` (drawing from ``generator`` too). While the buffer holds at most
+        ``batch_size`` rows: every row once in a random order, or with ``replace``
+        (``TrainConfig.draws_with_replacement``) as many rows as it holds, drawn with
+        replacement — the draws' own noise, which a full batch of the same few answers at every
+        update lacks (docs/benchmarks.md §5zu)."""
         n = len(self.rows)
         if n == 0:
             raise ValueError("the replay buffer is empty")
-        if n <= batch_size:
+        if n <= batch_size and replace:
+            idx = torch.randint(n, (n,), generator=generator).tolist()
+        elif n <= batch_size:
             idx = torch.randperm(n, generator=generator).tolist()
         else:
             idx = torch.randint(n, (batch_size,), generator=generator).tolist()

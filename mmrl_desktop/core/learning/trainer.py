@@ -258,7 +258,9 @@ class Trainer(TrainerBuild, TrainerPredictions):
             extra = round(self.config.renew_catch_up * len(self.buffer))
             self.pending_updates += self.catch_up.start(extra)
         counter = self.undo.push()  # an old answer's undo: 👎s on what it asserted (unlearn.py)
-        batch = self.buffer.sample(self.config.batch_size, self.sample_gen, counter)
+        batch = self.buffer.sample(
+            self.config.batch_size, self.sample_gen, counter, self.config.replace_draws
+        )
         out = {**self.algorithm.update(batch), **renewed}
         if counter:  # the model shown follows the undo at once, not the average's memory of it
             self.algorithm.restart_average()

@@ -240,6 +240,21 @@ def test_settings_edit_the_renewal_lambda_with_a_sentence_for_a_bad_value(qtbot,
     assert Project.open(project.root).algorithm == {"shrink_perturb": 1.0}
 
 
+def test_settings_edit_the_draws_with_replacement(qtbot, tmp_path, boxes):
+    project = Project.create(tmp_path / "p", tasks=[Task("label", ["a", "b"])])
+    dlg = SettingsDialog(project, UserSettings())
+    qtbot.addWidget(dlg)
+    editor = dlg.editors["draws_with_replacement"]
+    assert editor.text() == "-1" and "with replacement" in editor.toolTip()
+    editor.setText("2")
+    dlg.accept()
+    assert dlg.problem.text() == "Few answers drawn with replacement must be -1, 0 or 1, not 2."
+    editor.setText("1")
+    dlg.accept()
+    assert dlg.result() == dlg.DialogCode.Accepted
+    assert Project.open(project.root).algorithm == {"draws_with_replacement": 1}
+
+
 # ------------------------------------------------------------------ with a main window
 @pytest.fixture
 def window(qtbot, trained_copy):

@@ -68,7 +68,7 @@ TITLES = {
     "refit_updates": "Updates per refit",
     "refit_growth": "Refit when answers grow ×",
     "refit_follow": "Refit follow-up (× share)",
-    "draws_with_replacement": "Few answers: draw with replacement",
+    "draws_with_replacement": "Few answers drawn with replacement",
     "weight_average": "Shown model: weight average",
     "seed": "Random seed",
     "device": "Device",

@@ -5,7 +5,7 @@ the app's network in the anchor's loop on eight of eight seeds, −.065)? Trains
 (``anchors.train_cnn``) or the app's trainer's in each of its parts, and scores it on the
 held-out items, ``--repeats`` times.
 
-    OMP_NUM_THREADS=1 python -m benchmarks.own_folders.loop_parts glyphs 41 30 anchor app app-opt
+    OMP_NUM_THREADS=1 python -m benchmarks.own_folders.loop_parts glyphs 41 30 anchor,app,app-opt
 
 A variant is a name: ``anchor`` (Adam 2e-3, no weight decay, no clip, 32 draws with
 replacement, the anchor's augmentation after which each image is standardised, 500 steps, the
@@ -19,7 +19,6 @@ moving average evaluated), or one of them with parts swapped: ``anchor+opt`` / `
 
 from __future__ import annotations
 
-import argparse
 import copy
 import os
 
@@ -28,8 +27,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import torch
 
-from benchmarks.own_folders import anchors, datasets, protocol
-from benchmarks.own_folders.same_loop import _app_inputs, _AppNet
+from benchmarks.own_folders import anchors
+from benchmarks.own_folders.same_loop import _app_inputs, _AppNet, parser, scored, split_for
 from mmrl_desktop.core.config import TrainConfig
 
 PARTS = ("opt", "draw", "aug", "steps", "avg")
@@ -97,13 +96,7 @@ def train(x_tr, y_tr, x_te, make, app: set[str], own_aug, anchor_aug, seed: int,
 def run(name: str, seed: int, n: int, variants: list[str], repeats: int) -> list[dict]:
     from mmrl_desktop.core.learning.augment import Augmenter
 
-    ds = datasets.SETS[name]
-    folder, _ = datasets.ensure(name)
-    entries = protocol.folder_items(folder, ds.modality)
-    labels = sorted({e.label for e in entries}, key=str)
-    y = np.array([labels.index(e.label) for e in entries])
-    stream, test = protocol.stratified_split([e.label for e in entries], 0.3, seed)
-    tr = protocol.answered(stream, n)
+    ds, entries, labels, y, tr, test = split_for(name, seed, n)
     x, config = _app_inputs(entries, ds.modality, None)
     cfg = TrainConfig(orientation_free=ds.orientation_free)
     own = Augmenter.from_config(cfg)
@@ -112,29 +105,20 @@ def run(name: str, seed: int, n: int, variants: list[str], repeats: int) -> list
     make = lambda: _AppNet(config, len(labels), ds.modality)  # noqa: E731
     out = []
     for variant in variants:
-        app = parts_of(variant)
-        accs = []
-        for rep in range(repeats):
-            pred = train(x[tr], y[tr], x[test], make, app, own_aug, anchor_aug,
-                         seed * 100003 + n + rep, cfg)  # fmt: skip
-            accs.append(round(float((pred == y[test]).mean()), 3))
-        row = {"set": name, "seed": seed, "answers": n, "variant": variant, "acc": accs,
-               "mean": round(float(np.mean(accs)), 3)}  # fmt: skip
-        print(row, flush=True)
-        out.append(row)
+
+        def fit(rep, app=parts_of(variant)):
+            seed_ = seed * 100003 + n + rep
+            return train(x[tr], y[tr], x[test], make, app, own_aug, anchor_aug, seed_, cfg)
+
+        key = {"set": name, "seed": seed, "answers": n, "variant": variant}
+        out.append(scored(key, repeats, y[test], fit))
     return out
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("set")
-    ap.add_argument("seed", type=int)
-    ap.add_argument("answers", type=int)
-    ap.add_argument("variants", nargs="+")
-    ap.add_argument("--repeats", type=int, default=3)
-    a = ap.parse_args(argv)
+    a = parser(__doc__).parse_args(argv)
     torch.set_num_threads(1)
-    run(a.set, a.seed, a.answers, a.variants, a.repeats)
+    run(a.set, a.seed, a.answers, a.variants.split(","), a.repeats)
 
 
 if __name__ == "__main__":

@@ -54,14 +54,29 @@ def _app_inputs(entries, modality: str, seconds: float | None) -> tuple[np.ndarr
     return batch[modality].float().numpy(), config
 
 
-def run(name: str, seed: int, n: int, variants: list[str], repeats: int, steps: int) -> list[dict]:
+def split_for(name: str, seed: int, n: int):
+    """The set's data set, its entries and labels, every entry's label index, and the indices of
+    the distinct items of the first ``n`` asks of ``seed``'s stream and of the held-out items."""
     ds = datasets.SETS[name]
     folder, _ = datasets.ensure(name)
     entries = protocol.folder_items(folder, ds.modality)
     labels = sorted({e.label for e in entries}, key=str)
     y = np.array([labels.index(e.label) for e in entries])
     stream, test = protocol.stratified_split([e.label for e in entries], 0.3, seed)
-    train = protocol.answered(stream, n)
+    return ds, entries, labels, y, protocol.answered(stream, n), test
+
+
+def scored(key: dict, repeats: int, y_test: np.ndarray, fit) -> dict:
+    """``key`` (set, seed, answers, variant) with the held-out accuracy of ``fit(rep)``'s
+    predicted labels for each of ``repeats`` repeats and their mean; printed as it ends."""
+    accs = [round(float((fit(rep) == y_test).mean()), 3) for rep in range(repeats)]
+    row = {**key, "acc": accs, "mean": round(float(np.mean(accs)), 3)}
+    print(row, flush=True)
+    return row
+
+
+def run(name: str, seed: int, n: int, variants: list[str], repeats: int, steps: int) -> list[dict]:
+    ds, entries, labels, y, train, test = split_for(name, seed, n)
     loader, _ = anchors.anchors_for(ds.modality, ds.orientation_free, ds.cnn_size)[
         "cnn" if ds.modality == "image" else "cnn-logmel"
     ]
@@ -90,32 +105,37 @@ def run(name: str, seed: int, n: int, variants: list[str], repeats: int, steps: 
 
                 own = Augmenter.from_config(TrainConfig(orientation_free=ds.orientation_free))
                 aug = lambda x, g, own=own: own({ds.modality: x}, g)[ds.modality]  # noqa: E731
-        accs = []
-        for rep in range(repeats):
+
+        def fit(rep, x=x, make=make, aug=aug):
             original = anchors.small_cnn
             if make is not None:
                 anchors.small_cnn = make
             try:
-                pred = anchors.train_cnn(
+                return anchors.train_cnn(
                     x[train], y[train], x[test], len(labels), aug, seed * 100003 + n + rep, steps
                 )
             finally:
                 anchors.small_cnn = original
-            accs.append(round(float((pred == y[test]).mean()), 3))
-        row = {"set": name, "seed": seed, "answers": n, "variant": variant, "acc": accs}
-        row["mean"] = round(float(np.mean(accs)), 3)
-        print(row, flush=True)
-        out.append(row)
+
+        key = {"set": name, "seed": seed, "answers": n, "variant": variant}
+        out.append(scored(key, repeats, y[test], fit))
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments this script and ``loop_parts`` share: a set, a seed, the answers, the
+    variants (comma-separated) and ``--repeats``."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("set")
     ap.add_argument("seed", type=int)
     ap.add_argument("answers", type=int)
     ap.add_argument("variants")
     ap.add_argument("--repeats", type=int, default=3)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = parser(__doc__)
     ap.add_argument("--steps", type=int, default=anchors.CNN_STEPS)
     a = ap.parse_args(argv)
     torch.set_num_threads(1)

@@ -30,9 +30,6 @@ ALGORITHM_NAMES = ("default", "egreedy-q", "reinforce", "supervised")
 NEXT_ITEM_NAMES = ("shuffle", "uncertain", "diverse", "likely-positive")
 # refit_until = −1: refits up to this many answers (ADR 0024, 0028; `Algorithm.refit_until`)
 REFIT_UNTIL = {"supervised": 64, "default": 64}
-# ``draws_with_replacement`` −1: the algorithms whose replay draws with replacement while the
-# answers are at most a batch (docs/benchmarks.md §5zu)
-DRAWS_WITH_REPLACEMENT: dict[str, bool] = {}
 
 
 @dataclass
@@ -108,11 +105,11 @@ class TrainConfig:
         ),
     )
     draws_with_replacement: int = field(
-        default=-1,
+        default=0,
         metadata=_help(
             "while the answers are at most a batch, each update draws as many of them as there "
             "are at random with replacement (1: some twice, some not at all, as a larger "
-            "project's updates do) or takes every answer once (0); −1 = the algorithm's choice"
+            "project's updates do) or takes every answer once (0)"
         ),
     )
     weight_average: float = field(
@@ -206,14 +203,6 @@ class TrainConfig:
             return self.refit_until
         return REFIT_UNTIL.get(self.algorithm, 0)
 
-    @property
-    def replace_draws(self) -> bool:
-        """``draws_with_replacement`` as it applies: −1 (the default) is the algorithm's choice
-        (``DRAWS_WITH_REPLACEMENT``)."""
-        if self.draws_with_replacement >= 0:
-            return bool(self.draws_with_replacement)
-        return DRAWS_WITH_REPLACEMENT.get(self.algorithm, False)
-
     def validate(self) -> None:
         _check(self.lr > 0, f"lr must be positive, not {self.lr}.")
         _check(self.weight_decay >= 0, "weight_decay must be zero or positive.")
@@ -253,8 +242,8 @@ class TrainConfig:
             f"refit_follow must be between 0 and 10, not {self.refit_follow}.",
         )
         _check(
-            self.draws_with_replacement in (-1, 0, 1),
-            f"draws_with_replacement must be -1, 0 or 1, not {self.draws_with_replacement}.",
+            self.draws_with_replacement in (0, 1),
+            f"draws_with_replacement must be 0 or 1, not {self.draws_with_replacement}.",
         )
         _check(
             1 <= self.refit_updates <= 100_000,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mmrl_desktop.core.config import DRAWS_WITH_REPLACEMENT, TrainConfig
+from mmrl_desktop.core.config import TrainConfig
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning.trainer import Trainer
 from tests.core.enginefixtures import answer, digits_project
@@ -47,14 +47,13 @@ def test_few_answers_once_each_or_drawn_with_replacement(tmp_path):
     assert len(buf.sample(8, torch.Generator().manual_seed(0), replace=False).item_ids) == 8
 
 
-def test_the_setting_is_checked_and_minus_one_is_the_algorithms_choice():
+def test_the_setting_is_checked_and_off_by_default():
     with pytest.raises(UserError, match="draws_with_replacement"):
         TrainConfig.from_dict({"draws_with_replacement": 2})
-    for name in ("supervised", "default", "reinforce"):
-        config = TrainConfig(algorithm=name)
-        assert config.replace_draws is DRAWS_WITH_REPLACEMENT.get(name, False)
-        assert TrainConfig(algorithm=name, draws_with_replacement=1).replace_draws is True
-        assert TrainConfig(algorithm=name, draws_with_replacement=0).replace_draws is False
+    with pytest.raises(UserError, match="draws_with_replacement"):
+        TrainConfig.from_dict({"draws_with_replacement": -1})
+    for name in ("supervised", "default", "reinforce"):  # judged and not adopted (§5zu)
+        assert TrainConfig(algorithm=name).draws_with_replacement == 0
 
 
 def test_the_trainer_draws_as_the_project_says(tmp_path):

@@ -259,7 +259,10 @@ class Trainer(TrainerBuild, TrainerPredictions):
             self.pending_updates += self.catch_up.start(extra)
         counter = self.undo.push()  # an old answer's undo: 👎s on what it asserted (unlearn.py)
         batch = self.buffer.sample(
-            self.config.batch_size, self.sample_gen, counter, self.config.replace_draws
+            self.config.batch_size,
+            self.sample_gen,
+            counter,
+            bool(self.config.draws_with_replacement),
         )
         out = {**self.algorithm.update(batch), **renewed}
         if counter:  # the model shown follows the undo at once, not the average's memory of it

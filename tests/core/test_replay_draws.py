@@ -19,13 +19,13 @@ def _buffer(tmp_path, rows: int):
     from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
     from tests.core.enginefixtures import make_pngs
 
-    make_pngs(tmp_path, 4)
+    make_pngs(tmp_path, (rows + 1) // 2)  # two classes: one file per row, each row its own item
     files = sorted(tmp_path.rglob("*.png"))
     items = {str(i): Item(str(i), image=str(f)) for i, f in enumerate(files)}
     config = ModelConfig(modalities="image", image_size=16, image_channels=1)
     buf = ReplayBuffer(["label"], Featurizer(config), items.__getitem__)
     for i in range(rows):
-        buf.add(Row(i + 1, str(i % len(files)), "label", i % 4, 1, 0.25, -1))
+        buf.add(Row(i + 1, str(i), "label", i % 4, 1, 0.25, -1))
     return buf
 
 
@@ -38,6 +38,7 @@ def test_few_answers_once_each_or_drawn_with_replacement(tmp_path):
     draws = [buf.sample(32, torch.Generator().manual_seed(s), replace=True) for s in range(5)]
     assert all(len(b.item_ids) == 12 for b in draws)  # as many rows as there are answers
     rows = [r.item_id for r in buf.rows]
+    assert len(set(rows)) == 12
     # with replacement some rows come twice and others not at all (12 draws from 12: the chance
     # of a permutation is 12!/12^12 ≈ 5e-5 per draw)
     assert all(sorted(b.item_ids) != sorted(rows) for b in draws)

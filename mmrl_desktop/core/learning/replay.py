@@ -136,12 +136,12 @@ class ReplayBuffer:
         n = len(self.rows)
         if n == 0:
             raise ValueError("the replay buffer is empty")
-        if n <= batch_size and replace:
-            idx = torch.randint(n, (n,), generator=generator).tolist()
-        elif n <= batch_size:
-            idx = torch.randperm(n, generator=generator).tolist()
-        else:
+        if n > batch_size:
             idx = torch.randint(n, (batch_size,), generator=generator).tolist()
+        elif replace:
+            idx = torch.randint(n, (n,), generator=generator).tolist()
+        else:
+            idx = torch.randperm(n, generator=generator).tolist()
         batch = self.make_batch([self.rows[i] for i in idx] + list(extra))
         if self.augment is not None:
             batch = ReplayBatch(

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from mmrl_desktop.core.data.project import Project
 from mmrl_desktop.core.labelling.prefetch import Prefetcher
 from mmrl_desktop.core.labelling.session import Click, ItemStatus, LabelingSession
+from mmrl_desktop.core.labelling.tips import CorrectionTip
 from mmrl_desktop.gui.chart_history import AnswerCharts, rewards_of
 from mmrl_desktop.gui.queue_panel import answer_counts
 
@@ -30,6 +31,7 @@ PREFETCH_AHEAD = 4
 QUEUE_AHEAD = 8  # items predicted after each model version: the next few are enough
 CLICK_HOLD_S = 0.05  # the trainer waits this long after a click so the paint is not slowed
 CHART_HOLD_S = 0.3  # and the charts redraw only once the expert pauses
+TIP_ITEMS = 4  # the correction tip is shown on this many items once it is due (tips.py)
 
 
 class LabelingController(QObject):
@@ -62,6 +64,8 @@ class LabelingController(QObject):
         self.charts = charts
         self.trainer = trainer
         self.session = LabelingSession(project, project.open_store(), annotator)
+        self.tip = CorrectionTip([len(t.labels) for t in project.tasks])  # core/labelling/tips.py
+        self._tip_text, self._tip_left = "", 0
         self.prefetcher = Prefetcher(on_ready=self._decoded.emit)
         self._decoded.connect(self._on_decoded)
         self._next_id: str | None = None  # the item expected after the shown one
@@ -97,8 +101,11 @@ class LabelingController(QObject):
         self.feedback.show_item(title, shown, s.has_model_prediction(item.item_id))
         if s.all_done():
             self.feedback.show_message("Every item has an answer. Evaluate, or import more.")
-        else:
+        elif view.errors:
             self.feedback.show_message(" ".join(view.errors))
+        else:
+            self._tip_left = max(0, self._tip_left - 1)
+            self.feedback.show_message(self._tip_text if self._tip_left else "")
         self.queue.select(item.item_id)
         self._settled = False
         self._after_paint(self._look_ahead)
@@ -159,6 +166,7 @@ class LabelingController(QObject):
             self.show_current()
             self.feedback.show_message(f"Undone: {action.item_id} is back in the queue.")
         else:
+            self.tip.forget(action.status)
             self.queue.item_changed(action.item_id)
             self.feedback.show_message(f"Undone: the answer on {action.item_id} was withdrawn.")
             self.show_current()
@@ -213,6 +221,10 @@ class LabelingController(QObject):
         self._after_paint(self.trainer.feedback_arrived)  # the trainer starts on it after the paint
         if answered:
             self._record_reward(action)
+            tip = self.tip.record(action.status)
+            if tip is not None:
+                self._tip_text, self._tip_left = tip, TIP_ITEMS
+                self.feedback.show_message(tip)
         self.answered.emit(action)
         self.countsChanged.emit(*answer_counts(self.session))
 

@@ -1,0 +1,59 @@
+"""The correction tip in the real main window (core/labelling/tips.py): after a window of mostly
+"wrong" answers on a ten-label project the feedback panel says once that the right answer
+teaches more; an undone answer leaves the window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import Project, Task
+from mmrl_desktop.core.labelling.tips import WINDOW
+from mmrl_desktop.gui.labeling import TIP_ITEMS
+from mmrl_desktop.gui.main_window import MainWindow
+
+LABELS = [f"letter {c}" for c in "abcdefghij"]
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    p = Project.create(tmp_path / "proj", tasks=[Task("letter", LABELS)])
+    rng = np.random.default_rng(0)
+    items = []
+    for k in range(40):
+        path = tmp_path / f"img{k}.png"
+        Image.fromarray((rng.random((16, 16)) * 255).astype(np.uint8)).save(path)
+        items.append(Item(f"img{k}", image=str(path), labels={"letter": LABELS[k % 10]}))
+    with p.open_store() as s:
+        s.add_items(items)
+    w = MainWindow(p, annotator="tester", device="cpu")
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.ready, timeout=30000):
+        w.show()
+    w.activateWindow()
+    qtbot.waitExposed(w)
+    yield w
+    w.shutdown()
+
+
+def test_mostly_wrong_answers_on_ten_labels_bring_the_tip_once(qtbot, window):
+    message = window.feedback.message
+    for _ in range(WINDOW - 1):
+        qtbot.keyClick(window, Qt.Key_X)  # 👎
+    assert "Tip:" not in message.text()
+    qtbot.keyClick(window, Qt.Key_Z, Qt.ControlModifier)  # the last one undone: one fewer
+    qtbot.keyClick(window, Qt.Key_X)
+    assert "Tip:" not in message.text()
+    qtbot.keyClick(window, Qt.Key_X)
+    assert "Tip:" in message.text() and "10 labels" in message.text()
+    for _ in range(TIP_ITEMS - 1):  # it stays on the next few items, then goes
+        qtbot.keyClick(window, Qt.Key_A)
+        assert "Tip:" in message.text()
+    qtbot.keyClick(window, Qt.Key_A)
+    assert "Tip:" not in message.text()
+    for _ in range(WINDOW):
+        qtbot.keyClick(window, Qt.Key_X)
+    assert "Tip:" not in message.text()  # once per session

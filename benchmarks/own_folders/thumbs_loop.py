@@ -11,6 +11,10 @@ stream in order (``protocol``), so the held-out items and the asks are the app's
 
     OMP_NUM_THREADS=1 python -m benchmarks.own_folders.thumbs_loop glyphs 44 sample,greedy \
         --points 30,60,150,300 --out benchmarks/results/thumbs_loop_41.jsonl
+
+``--report LOOP.jsonl --app THUMBS.jsonl,SUPERVISED.jsonl --anchors ANCHORS.json`` prints the
+mean per set of each variant beside the app's runs (``setting_runs``' rows, without settings)
+and the CNN anchor (``run``'s file) of the same seeds, and each learner's thumbs ÷ full labels.
 """
 
 from __future__ import annotations
@@ -100,14 +104,54 @@ def run(name: str, seed: int, variant: str, points: list[int]) -> dict:
     return row
 
 
+def _means(rows, key) -> dict:
+    """{(set, key(row)): the mean curve over the rows' seeds, and the seeds}."""
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((r["set"], key(r)), []).append(r)
+    return {k: (np.mean([r["acc"] for r in v], 0), sorted(r["seed"] for r in v))
+            for k, v in groups.items()}  # fmt: skip
+
+
+def report(loop: str, app: str, anchors_file: str) -> str:
+    """The Markdown table of ``--report``: three-seed means, 30 / 60 / … answers."""
+    rows = []
+    for name in [loop, *app.split(",")]:
+        with open(name) as f:
+            rows += [json.loads(line) for line in f]
+    rows = [r for r in rows if not r.get("settings")]
+    curves = _means(rows, lambda r: r.get("variant") or r["algorithm"])
+    with open(anchors_file) as f:
+        runs = json.load(f)["runs"]
+    cnn = [{"set": r["set"], "seed": r["seed"], "acc": [c["accuracy"] for c in r["curve"]]}
+           for r in runs if r["learner"] in ("cnn", "cnn-logmel")]  # fmt: skip
+    curves.update(_means(cnn, lambda r: "anchor"))
+    fmt = lambda c: " / ".join(f"{v:.3f}".lstrip("0") for v in c)  # noqa: E731
+    out = [
+        "| set | learner | seeds | held-out accuracy | thumbs ÷ full labels |",
+        "|---|---|---|---|---|",
+    ]
+    for (name, who), (c, seeds) in sorted(curves.items()):
+        full = curves.get((name, "anchor" if who in ("sample", "greedy") else "supervised"))
+        ratio = fmt(c / full[0]) if full is not None and who not in ("anchor", "supervised") else ""
+        out.append(f"| {name} | {who} | {','.join(map(str, seeds))} | {fmt(c)} | {ratio} |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("set")
-    ap.add_argument("seed", type=int)
-    ap.add_argument("variants")
+    ap.add_argument("set", nargs="?")
+    ap.add_argument("seed", type=int, nargs="?")
+    ap.add_argument("variants", nargs="?")
     ap.add_argument("--points", default="30,60,150,300")
     ap.add_argument("--out")
+    ap.add_argument("--report")
+    ap.add_argument("--app")
+    ap.add_argument("--anchors")
     a = ap.parse_args(argv)
+    if a.report:
+        print(report(a.report, a.app, a.anchors))
+        return
     torch.set_num_threads(1)
     for variant in a.variants.split(","):
         row = run(a.set, a.seed, variant, [int(p) for p in a.points.split(",")])

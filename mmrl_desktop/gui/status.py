@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 from mmrl_desktop.gui.embedding_progress import EmbeddingProgress
-from mmrl_desktop.gui.widgets import reserve_width
+from mmrl_desktop.gui.widgets import ElidedLabel, reserve_width
 
 TRAINER_STATES = ("stopped", "loading", "running", "idle", "paused", "error")
 SHUFFLE_NOTE = (
@@ -52,6 +52,12 @@ def retrain_text(metrics: dict[str, float]) -> str:
     )
 
 
+def retrain_short(metrics: dict[str, float]) -> str:
+    """``retrain_text`` where the bar has no room for it."""
+    size = int(metrics.get("train/retrain_updates", 0))
+    return f"retraining ({size - int(metrics.get('train/retrain_left', 0))} of {size} updates)"
+
+
 def starved_text(metrics: dict[str, float]) -> str:
     rate = metrics.get("perf/throughput_updates_per_s", 0.0)
     return f"training: starved ({rate:.1f} updates/s, other programs are using the CPU)"
@@ -67,11 +73,16 @@ class StatusBar(QStatusBar):
         self.speed = QLabel("")
         self.order = QLabel("")  # "Next: uncertain", from the trainer's Info
         self._order, self._random, self._choosing = "", 0.1, False
-        self.starved = QLabel("")  # left of the bar, empty unless training is starved
-        self.retrain = QLabel("")  # beside it, empty unless a refit or a catch-up is under way
+        # the notes on the left: hidden unless training is starved, resp. a refit or a catch-up
+        # is under way; shortened, then cut with "…" (full text in the tooltip) rather than
+        # widening the window past the screen (at 1280 px the retraining note did)
+        self.starved = ElidedLabel("")
+        self.retrain = ElidedLabel("")
         self.embeddings = EmbeddingProgress()  # hidden unless embeddings are being computed
-        self.addWidget(self.retrain)
+        self.addWidget(self.retrain, 1)
         self.addWidget(self.starved, 1)
+        self.retrain.hide()
+        self.starved.hide()
         self.addPermanentWidget(self.embeddings)
         for w in (self.order, self.device, self.version, self.answers, self.state, self.speed):
             w.setContentsMargins(8, 0, 8, 0)
@@ -131,12 +142,17 @@ class StatusBar(QStatusBar):
             self.speed.setText(f"{ups:.0f} updates/s")
         left = ev.metrics.get("train/retrain_left")
         if left:
-            self.retrain.setText(retrain_text(ev.metrics))
+            self._note(self.retrain, retrain_text(ev.metrics), retrain_short(ev.metrics))
         elif left is not None or "data/model_version" in ev.metrics:
-            self.retrain.setText("")  # done, or a new model shown (an undo dropped the refit)
+            self._note(self.retrain, "")  # done, or a new model shown (an undo dropped the refit)
         starved = ev.metrics.get("perf/starved")
         if starved is not None:
-            self.starved.setText(starved_text(ev.metrics) if starved else "")
+            self._note(self.starved, starved_text(ev.metrics) if starved else "", "starved")
+
+    @staticmethod
+    def _note(label: ElidedLabel, text: str, *shorter: str) -> None:
+        label.set_texts(text, *shorter)
+        label.setVisible(bool(text))
 
     def show_error(self, text: str) -> None:
         self.showMessage(text, 15000)

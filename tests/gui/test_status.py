@@ -68,3 +68,24 @@ def test_the_embedding_progress_bar_shows_while_embeddings_are_computed(qtbot, s
     assert bar.embeddings.isVisible()
     bar.set_info({"embeddings_done": 1797, "embeddings_total": 1797})
     assert not bar.embeddings.isVisible()
+
+
+def test_a_long_note_never_widens_the_window_past_1280_px(qtbot):
+    """The retraining note once made the main window 1,591 px wide on a 1280 px request: the
+    notes shorten, then cut with "…", and keep the full text as their tooltip."""
+    from PySide6.QtWidgets import QMainWindow
+
+    win = QMainWindow()
+    bar = StatusBar()
+    win.setStatusBar(bar)
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    bar.set_info({"next_item": "shuffle", "device": "cpu", "model_version": 12})
+    bar.set_counts(30, 150)
+    shown, text, _ = NOTES["retrain"]
+    bar.on_event(_event({**shown, **NOTES["starved"][0]}))
+    qtbot.wait(50)
+    assert bar.minimumSizeHint().width() <= 1280 and win.width() == 1280
+    assert bar.retrain.toolTip() == text and bar.retrain.shown_text() != text

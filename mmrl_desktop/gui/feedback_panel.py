@@ -257,7 +257,8 @@ class FeedbackPanel(QWidget):
         self.message.setWordWrap(True)
         lay.addWidget(self.message)
         lay.addStretch(1)
-        self.key_hint = QLabel(key_hint(tasks[0][1] if tasks else []))
+        self._keys_text = key_hint(tasks[0][1] if tasks else [])
+        self.key_hint = QLabel(self._keys_text)  # or, for a few items, a tip (``show_tip``)
         self.key_hint.setObjectName("keyHint")
         self.key_hint.setWordWrap(True)
         lay.addWidget(self.key_hint)
@@ -290,6 +291,11 @@ class FeedbackPanel(QWidget):
 
     def show_message(self, text: str) -> None:
         self.message.setText(text)
+
+    def show_tip(self, text: str) -> None:
+        """A tip in the key hint's place (``core/labelling/tips.py``; "" brings the keys back):
+        room the panel always has, so nothing above it moves."""
+        self.key_hint.setText(text or self._keys_text)
 
     def find_label(self) -> None:
         """/ or Ctrl+F: type the right label of the first task (its filter box, or its list)."""

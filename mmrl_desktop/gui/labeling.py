@@ -101,11 +101,10 @@ class LabelingController(QObject):
         self.feedback.show_item(title, shown, s.has_model_prediction(item.item_id))
         if s.all_done():
             self.feedback.show_message("Every item has an answer. Evaluate, or import more.")
-        elif view.errors:
-            self.feedback.show_message(" ".join(view.errors))
         else:
-            self._tip_left = max(0, self._tip_left - 1)
-            self.feedback.show_message(self._tip_text if self._tip_left else "")
+            self.feedback.show_message(" ".join(view.errors))
+        self._tip_left = max(0, self._tip_left - 1)
+        self.feedback.show_tip(self._tip_text if self._tip_left else "")
         self.queue.select(item.item_id)
         self._settled = False
         self._after_paint(self._look_ahead)
@@ -224,7 +223,7 @@ class LabelingController(QObject):
             tip = self.tip.record(action.status)
             if tip is not None:
                 self._tip_text, self._tip_left = tip, TIP_ITEMS
-                self.feedback.show_message(tip)
+                self.feedback.show_tip(tip)
         self.answered.emit(action)
         self.countsChanged.emit(*answer_counts(self.session))
 

@@ -18,10 +18,8 @@ from mmrl_desktop.core.labelling.session import ItemStatus
 WINDOW = 30  # the answers looked at: the latest this many
 MIN_LABELS = 5  # fewer labels: a 👎 rules out a good share of them
 MAX_UP_SHARE = 0.25
-TIP = (
-    "Tip: {downs} of your last {window} answers were “wrong”; with {labels} labels each rules out "
-    "one. The right answer (its key, or Correct to…) teaches far more."
-)
+# shown in the key hint's place: two lines of the feedback panel at 1280 × 800
+TIP = "Tip: {labels} labels — a “wrong” rules out one; the right answer's key teaches far more."
 ANSWERS = (ItemStatus.UP, ItemStatus.DOWN, ItemStatus.CORRECTED)
 
 
@@ -46,7 +44,7 @@ class CorrectionTip:
         if WINDOW - downs > MAX_UP_SHARE * WINDOW:
             return None
         self.given = True
-        return TIP.format(downs=downs, window=WINDOW, labels=self.labels)
+        return TIP.format(labels=self.labels)
 
     def forget(self, status: ItemStatus) -> None:
         """An undone answer leaves the window (the latest one with that status)."""

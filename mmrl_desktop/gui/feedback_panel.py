@@ -252,11 +252,15 @@ class FeedbackPanel(QWidget):
             b.setMinimumHeight(34)
             small.addWidget(b)
         lay.addLayout(small)
+        lay.addStretch(1)
+        # the message and the key hint share the foot of the panel: a message hides the keys
+        # while it shows, so a sentence of three or four lines takes the room the two lines of
+        # keys had instead of squeezing the task rows above (at 1280 × 800 it did)
         self.message = QLabel("")
         self.message.setObjectName("feedbackMessage")
         self.message.setWordWrap(True)
+        self.message.hide()
         lay.addWidget(self.message)
-        lay.addStretch(1)
         self._keys_text = key_hint(tasks[0][1] if tasks else [])
         self.key_hint = QLabel(self._keys_text)  # or, for a few items, a tip (``show_tip``)
         self.key_hint.setObjectName("keyHint")
@@ -291,6 +295,8 @@ class FeedbackPanel(QWidget):
 
     def show_message(self, text: str) -> None:
         self.message.setText(text)
+        self.message.setVisible(bool(text))
+        self.key_hint.setVisible(not text)
 
     def show_tip(self, text: str) -> None:
         """A tip in the key hint's place (``core/labelling/tips.py``; "" brings the keys back):

@@ -440,3 +440,52 @@ def test_picking_a_label_in_the_filter_list_corrects_only_once(qtbot):
     row.filter.returnPressed.emit()
     row.filter.completer().activated.emit("label10")
     assert got == ["label10"]
+
+
+def test_a_long_message_or_a_tip_moves_nothing_at_1280_x_800(qtbot, tmp_path, open_window):
+    """A four-line message once squeezed the task row of a 1280 × 800 window (its exploration
+    note drawn over its top-3) and moved the buttons up: a message and a tip take the key
+    hint's place at the foot of the panel instead."""
+    from mmrl_desktop.core.data.demo import create_demo
+    from mmrl_desktop.gui.app import STYLE_SHEET
+
+    app = QApplication.instance()  # the app's own font and style sheet (make_app's): its sizes
+    font, sheet = app.font(), app.styleSheet()
+    themed = app.font()
+    themed.setPointSizeF(10.5)
+    app.setFont(themed)
+    app.setStyleSheet(STYLE_SHEET)
+    try:
+        _message_and_tip_in_place(qtbot, open_window(create_demo(tmp_path / "demo")))
+    finally:
+        app.setFont(font)
+        app.setStyleSheet(sheet)
+
+
+def _message_and_tip_in_place(qtbot, window) -> None:
+    lab, fb = window.labeling, window.feedback
+    item = lab.session.current_item()
+    pred = Prediction(item.item_id, "digit", 12, "5", 0.2, {"8": 0.3, "5": 0.2, "3": 0.1})
+    lab.on_predictions({item.item_id: {"digit": pred}})
+    lab.activate(item.item_id)  # exploring: the note under the top-3 is shown
+    qtbot.wait(150)
+    row = fb.rows["digit"]
+    assert row.explore.text()
+
+    def layout():
+        assert row.explore.geometry().top() >= row.top3.geometry().bottom()  # no overlap
+        return fb.up_button.geometry().getRect(), row.picker.geometry().getRect()
+
+    quiet = layout()
+    fb.show_message(
+        "Excluded case4_0: out of the queue, training and evaluation; its answers stay in the "
+        "log. Ctrl+Z brings it back."
+    )
+    qtbot.wait(50)
+    assert layout() == quiet and fb.message.isVisible() and not fb.key_hint.isVisible()
+    fb.show_message("")
+    fb.show_tip("Tip: 10 labels — a “wrong” rules out one; the right answer's key teaches more.")
+    qtbot.wait(50)
+    assert layout() == quiet and fb.key_hint.isVisible() and fb.key_hint.text().startswith("Tip")
+    fb.show_tip("")
+    assert "correct" in fb.key_hint.text()

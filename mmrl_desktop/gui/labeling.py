@@ -64,7 +64,7 @@ class LabelingController(QObject):
         self.charts = charts
         self.trainer = trainer
         self.session = LabelingSession(project, project.open_store(), annotator)
-        self.tip = CorrectionTip([len(t.labels) for t in project.tasks])  # core/labelling/tips.py
+        self.tip = CorrectionTip.for_tasks(project.tasks)  # core/labelling/tips.py
         self._tip_text, self._tip_left = "", 0
         self.prefetcher = Prefetcher(on_ready=self._decoded.emit)
         self._decoded.connect(self._on_decoded)

@@ -40,3 +40,12 @@ def test_skips_are_no_answers_and_an_undo_leaves_the_window():
     empty = CorrectionTip([10])
     empty.forget(UP)  # nothing to forget: no error
     assert len(empty.recent) == 0
+
+
+def test_only_single_label_tasks_count():
+    from mmrl_desktop.core.data.project import Task
+
+    findings = Task("findings", [f"f{k}" for k in range(8)], kind="multi")
+    assert CorrectionTip.for_tasks([findings, Task("view", ["AP", "PA"])]).labels == 2
+    assert CorrectionTip.for_tasks([findings, Task("digit", list("0123456789"))]).labels == 10
+    assert feed(CorrectionTip.for_tasks([findings]), [DOWN] * 3 * WINDOW) == []

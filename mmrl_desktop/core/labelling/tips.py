@@ -5,8 +5,9 @@ A 👎 among K labels only rules out the label shown; a correction gives the lab
 on the own-folder letters (ten labels, seeds 44–46, docs/benchmarks.md §5zs): after 60 answers the
 model held out .80 with the right label on every answer (`supervised`) and .19 with thumbs alone;
 on eight spoken words .76 and .40. So after ``WINDOW`` answers of which at most ``MAX_UP_SHARE``
-were 👍 and none a correction, on a project whose largest task has ``MIN_LABELS`` or more
-labels, the labelling controller shows ``TIP`` once per session (never again once given).
+were 👍 and none a correction, on a project whose largest single-label task has ``MIN_LABELS``
+or more labels (``CorrectionTip.for_tasks``: a 👎 on a multi-label task's findings does not
+rule out one label of many), the labelling controller shows ``TIP`` once per session.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ class CorrectionTip:
         self.labels = max(label_counts, default=0)
         self.recent: deque[ItemStatus] = deque(maxlen=WINDOW)
         self.given = False
+
+    @classmethod
+    def for_tasks(cls, tasks) -> CorrectionTip:
+        """The tip of a project's tasks: its single-label ones (a 👎 on a multi-label task's
+        findings does not rule out one label of many)."""
+        return cls([len(t.labels) for t in tasks if t.kind == "single"])
 
     def record(self, status: ItemStatus) -> str | None:
         if status not in ANSWERS:  # a skip is no answer

@@ -13,13 +13,14 @@ from mmrl_desktop.core.data.items import Item
 from mmrl_desktop.core.data.project import Project, Task
 from mmrl_desktop.core.labelling.tips import WINDOW
 from mmrl_desktop.gui.labeling import TIP_ITEMS
-from mmrl_desktop.gui.main_window import MainWindow
+from tests.gui.test_main_window import window  # noqa: F401  (fixture)
 
 LABELS = [f"letter {c}" for c in "abcdefghij"]
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
+def project(tmp_path):
+    """Ten labels, forty small images: ``window`` (test_main_window's) opens it."""
     p = Project.create(tmp_path / "proj", tasks=[Task("letter", LABELS)])
     rng = np.random.default_rng(0)
     items = []
@@ -29,17 +30,10 @@ def window(qtbot, tmp_path):
         items.append(Item(f"img{k}", image=str(path), labels={"letter": LABELS[k % 10]}))
     with p.open_store() as s:
         s.add_items(items)
-    w = MainWindow(p, annotator="tester", device="cpu")
-    qtbot.addWidget(w)
-    with qtbot.waitSignal(w.ready, timeout=30000):
-        w.show()
-    w.activateWindow()
-    qtbot.waitExposed(w)
-    yield w
-    w.shutdown()
+    return p
 
 
-def test_mostly_wrong_answers_on_ten_labels_bring_the_tip_once(qtbot, window):
+def test_mostly_wrong_answers_on_ten_labels_bring_the_tip_once(qtbot, window):  # noqa: F811
     message = window.feedback.key_hint  # the tip takes the key hint's place
     keys = message.text()
     for _ in range(WINDOW - 1):

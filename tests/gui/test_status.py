@@ -70,18 +70,14 @@ def test_the_embedding_progress_bar_shows_while_embeddings_are_computed(qtbot, s
     assert not bar.embeddings.isVisible()
 
 
-def test_a_long_note_never_widens_the_window_past_1280_px(qtbot):
+def test_a_long_note_never_widens_the_window_past_1280_px(qtbot, show_widget):
     """The retraining note once made the main window 1,591 px wide on a 1280 px request: the
     notes shorten, then cut with "…", and keep the full text as their tooltip."""
     from PySide6.QtWidgets import QMainWindow
 
-    win = QMainWindow()
-    bar = StatusBar()
+    win, bar = QMainWindow(), StatusBar()
     win.setStatusBar(bar)
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    qtbot.waitExposed(win)
+    show_widget(win, 1280, 800)
     bar.set_info({"next_item": "shuffle", "device": "cpu", "model_version": 12})
     bar.set_counts(30, 150)
     shown, text, _ = NOTES["retrain"]

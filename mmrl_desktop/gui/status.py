@@ -147,7 +147,9 @@ class StatusBar(QStatusBar):
             self._note(self.retrain, "")  # done, or a new model shown (an undo dropped the refit)
         starved = ev.metrics.get("perf/starved")
         if starved is not None:
-            self._note(self.starved, starved_text(ev.metrics) if starved else "", "training: starved")
+            self._note(
+                self.starved, starved_text(ev.metrics) if starved else "", "training: starved"
+            )
 
     @staticmethod
     def _note(label: ElidedLabel, text: str, *shorter: str) -> None:

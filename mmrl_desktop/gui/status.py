@@ -39,23 +39,25 @@ def order_note(order: str, random_fraction: float = 0.1) -> str:
     return ACTIVE_NOTE.format(order=order, random=f"{random_fraction:.0%}")
 
 
+def _retrain_progress(metrics: dict[str, float]) -> str:
+    size = int(metrics.get("train/retrain_updates", 0))
+    return f"{size - int(metrics.get('train/retrain_left', 0))} of {size} updates"
+
+
 def retrain_text(metrics: dict[str, float]) -> str:
     """While the trainer retrains the model at once (a refit from new weights while the answers
     are few, or a renewal's catch-up: core/learning/renew.py) its new model is not shown yet."""
-    size = int(metrics.get("train/retrain_updates", 0))
-    done = size - int(metrics.get("train/retrain_left", 0))
     answers = metrics.get("data/answers")
     on = f" on {int(answers)} answers" if answers is not None else ""
     return (
-        f"training: retraining the model{on} ({done} of {size} updates); "
+        f"training: retraining the model{on} ({_retrain_progress(metrics)}); "
         "the model from before answers until it is done"
     )
 
 
 def retrain_short(metrics: dict[str, float]) -> str:
     """``retrain_text`` where the bar has no room for it."""
-    size = int(metrics.get("train/retrain_updates", 0))
-    return f"retraining ({size - int(metrics.get('train/retrain_left', 0))} of {size} updates)"
+    return f"retraining ({_retrain_progress(metrics)})"
 
 
 def starved_text(metrics: dict[str, float]) -> str:

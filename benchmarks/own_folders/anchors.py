@@ -119,30 +119,37 @@ def augment_spec(x, gen):
     return x
 
 
-def train_cnn(x_tr, y_tr, x_te, classes: int, augment: Callable, seed: int, steps=CNN_STEPS):
-    """Train the small CNN for ``steps`` Adam steps on (x_tr, y_tr); predicted labels of x_te."""
+def cnn_probs(x_tr, targets, x_te, classes: int, augment: Callable, seed: int, steps=CNN_STEPS,
+              loss: Callable | None = None):  # fmt: skip
+    """Train the small CNN for ``steps`` Adam steps on ``x_tr`` with ``loss(logits, targets of
+    the batch)`` (cross-entropy on label indices when None); softmax probabilities of x_te."""
     import torch
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = small_cnn(x_tr.shape[1], classes)
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-    xt, yt = torch.from_numpy(x_tr), torch.from_numpy(np.asarray(y_tr, dtype=np.int64))
+    xt, tt = torch.from_numpy(x_tr), torch.from_numpy(np.asarray(targets))
+    loss = loss or torch.nn.functional.cross_entropy
     batch = min(CNN_BATCH, len(xt))
     model.train()
     for _ in range(steps):
         idx = torch.randint(0, len(xt), (batch,), generator=gen)
         xb = _standardise(augment(xt[idx], gen))
-        loss = torch.nn.functional.cross_entropy(model(xb), yt[idx])
+        value = loss(model(xb), tt[idx])
         opt.zero_grad()
-        loss.backward()
+        value.backward()
         opt.step()
     model.eval()
     with torch.no_grad():
         xe = _standardise(torch.from_numpy(x_te))
-        return np.concatenate(
-            [model(xe[i : i + 256]).argmax(1).numpy() for i in range(0, len(xe), 256)]
-        )
+        return torch.cat([model(xe[i : i + 256]).softmax(1) for i in range(0, len(xe), 256)])
+
+
+def train_cnn(x_tr, y_tr, x_te, classes: int, augment: Callable, seed: int, steps=CNN_STEPS):
+    """Train the small CNN for ``steps`` Adam steps on (x_tr, y_tr); predicted labels of x_te."""
+    y = np.asarray(y_tr, dtype=np.int64)
+    return cnn_probs(x_tr, y, x_te, classes, augment, seed, steps).argmax(1).numpy()
 
 
 # ------------------------------------------------------------------ linear anchors

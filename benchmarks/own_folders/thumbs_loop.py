@@ -35,28 +35,18 @@ from benchmarks.own_folders.same_loop import split_for
 REFITS = (10, 20, 30, 45, 60, 90, 120, 150, 200, 250, 300)
 
 
+def partial_label_loss(logits, allowed):
+    """−log Σ p(y) over each item's allowed labels (``allowed``: bool [batch, K])."""
+    kept = logits.masked_fill(~allowed, float("-inf"))
+    return (torch.logsumexp(logits, 1) - torch.logsumexp(kept, 1)).mean()
+
+
 def fit_partial(x, mask, x_all, augment, seed: int, steps: int = anchors.CNN_STEPS):
     """The anchor's CNN trained afresh on items ``x`` whose allowed labels are ``mask`` [n, K]
     (bool); softmax probabilities of ``x_all``."""
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    model = anchors.small_cnn(x.shape[1], mask.shape[1])
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-    xt, mt = torch.from_numpy(x), torch.from_numpy(mask)
-    batch = min(anchors.CNN_BATCH, len(xt))
-    model.train()
-    for _ in range(steps):
-        idx = torch.randint(0, len(xt), (batch,), generator=gen)
-        logits = model(anchors._standardise(augment(xt[idx], gen)))
-        allowed = logits.masked_fill(~mt[idx], float("-inf"))
-        loss = (torch.logsumexp(logits, 1) - torch.logsumexp(allowed, 1)).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
-    with torch.no_grad():
-        xe = anchors._standardise(torch.from_numpy(x_all))
-        return torch.cat([model(xe[i : i + 256]).softmax(1) for i in range(0, len(xe), 256)])
+    return anchors.cnn_probs(
+        x, mask, x_all, mask.shape[1], augment, seed, steps, loss=partial_label_loss
+    )
 
 
 def run(name: str, seed: int, variant: str, points: list[int]) -> dict:

@@ -96,20 +96,22 @@ class TrainConfig:
         default=1.5, metadata=_help("a refit each time the answers grow by this factor (from 8)")
     )
     refit_follow: float = field(
-        default=0.0,
+        default=-1.0,
         metadata=_help(
             "after a refit, while the answers are few enough to refit (refit while answers ≤), "
             "each new answer gets this many times the refit's updates per answer it was fit on "
             "(updates per refit ÷ its answers) on top of its own, so it is learned as hard as "
-            "those; 0 = none"
+            "those; 0 = none; −1 = the algorithm's choice (1 for supervised while the answers "
+            "are fewer than 8 per label, 0 otherwise)"
         ),
     )
     draws_with_replacement: int = field(
-        default=0,
+        default=-1,
         metadata=_help(
             "while the answers are at most a batch, each update draws as many of them as there "
             "are at random with replacement (1: some twice, some not at all, as a larger "
-            "project's updates do) or takes every answer once (0)"
+            "project's updates do) or takes every answer once (0); −1 = the algorithm's choice "
+            "(1 for supervised while the answers are fewer than 8 per label, 0 otherwise)"
         ),
     )
     weight_average: float = field(
@@ -238,12 +240,14 @@ class TrainConfig:
             f"refit_growth must be between 1.1 and 4, not {self.refit_growth}.",
         )
         _check(
-            0.0 <= self.refit_follow <= 10.0,
-            f"refit_follow must be between 0 and 10, not {self.refit_follow}.",
+            self.refit_follow == -1 or 0.0 <= self.refit_follow <= 10.0,
+            f"refit_follow must be −1 (the algorithm's choice) or between 0 and 10, "
+            f"not {self.refit_follow}.",
         )
         _check(
-            self.draws_with_replacement in (0, 1),
-            f"draws_with_replacement must be 0 or 1, not {self.draws_with_replacement}.",
+            self.draws_with_replacement in (-1, 0, 1),
+            f"draws_with_replacement must be −1 (the algorithm's choice), 0 or 1, "
+            f"not {self.draws_with_replacement}.",
         )
         _check(
             1 <= self.refit_updates <= 100_000,

@@ -560,5 +560,5 @@ def test_refit_settings_out_of_range_are_refused_in_a_sentence():
         TrainConfig.from_dict({"refit_updates": 0})
     with pytest.raises(UserError, match="refit_growth must be between 1.1 and 4"):
         TrainConfig.from_dict({"refit_growth": 1.0})
-    with pytest.raises(UserError, match="refit_follow must be between 0 and 10"):
-        TrainConfig.from_dict({"refit_follow": -1})
+    with pytest.raises(UserError, match="refit_follow must be −1 .* or between 0 and 10"):
+        TrainConfig.from_dict({"refit_follow": -2})

@@ -245,10 +245,12 @@ def test_settings_edit_the_draws_with_replacement(qtbot, tmp_path, boxes):
     dlg = SettingsDialog(project, UserSettings())
     qtbot.addWidget(dlg)
     editor = dlg.editors["draws_with_replacement"]
-    assert editor.text() == "0" and "with replacement" in editor.toolTip()
+    assert editor.text() == "-1" and "the algorithm's choice" in editor.toolTip()
     editor.setText("2")
     dlg.accept()
-    assert dlg.problem.text() == "Few answers drawn with replacement must be 0 or 1, not 2."
+    assert dlg.problem.text() == (
+        "Few answers drawn with replacement must be −1 (the algorithm's choice), 0 or 1, not 2."
+    )
     editor.setText("1")
     dlg.accept()
     assert dlg.result() == dlg.DialogCode.Accepted

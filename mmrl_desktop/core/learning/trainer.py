@@ -169,13 +169,13 @@ class Trainer(TrainerBuild, TrainerPredictions):
 
     def _follow_updates(self) -> int:
         """Each new answer's updates after a refit, on top of its budget (``renew.follow_updates``)."""
-        alg, cfg = self.algorithm, self.config
+        alg, cfg, answers = self.algorithm, self.config, len(self.buffer)
         return renew.follow_updates(
-            len(self.buffer),
+            answers,
             getattr(alg, "renewed_at", None),
             getattr(alg, "refit_until", 0),
             cfg.refit_updates,
-            cfg.refit_follow,
+            alg.refit_follow_at(answers),
             cfg.refit_growth,
         )
 
@@ -262,7 +262,7 @@ class Trainer(TrainerBuild, TrainerPredictions):
             self.config.batch_size,
             self.sample_gen,
             counter,
-            bool(self.config.draws_with_replacement),
+            self.algorithm.draws_with_replacement_at(len(self.buffer)),
         )
         out = {**self.algorithm.update(batch), **renewed}
         if counter:  # the model shown follows the undo at once, not the average's memory of it

@@ -43,6 +43,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 HOLD_ANSWERS = 8  # after a renewal the old average is shown for this many answers' updates
+# "Few answers": fewer than this many per label of the task with the most labels — where the
+# algorithm's choice (``Algorithm.learns_few_harder``) turns on ``refit_follow`` and
+# ``draws_with_replacement`` (docs/benchmarks.md §5zw)
+FEW_PER_LABEL = 8
 
 
 @dataclass
@@ -64,6 +68,8 @@ class Algorithm:
 
     name: ClassVar[str] = "base"
     Options: ClassVar[type] = NoOptions
+    # −1 in ``refit_follow`` / ``draws_with_replacement``: on while the answers are few
+    learns_few_harder: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -168,6 +174,28 @@ class Algorithm:
         avg_f, live_f, avg_o, live_o = self._tensor_pairs()
         for a, m in zip(avg_f + avg_o, live_f + live_o, strict=True):
             a.copy_(m)
+
+    def few_answers(self, answers: int) -> bool:
+        """Fewer than ``FEW_PER_LABEL`` answers per label of the task with the most labels."""
+        return answers < FEW_PER_LABEL * max(self.num_labels.values(), default=0)
+
+    def refit_follow_at(self, answers: int) -> float:
+        """``TrainConfig.refit_follow`` as it applies at ``answers``: −1 (the default) is the
+        algorithm's choice — 1 while the answers are few for one that learns them harder
+        (``supervised``: with draws with replacement, +.0xx at 30 answers over four sets,
+        docs/benchmarks.md §5zw), else 0."""
+        chosen = self.config.refit_follow
+        if chosen >= 0:
+            return chosen
+        return 1.0 if self.learns_few_harder and self.few_answers(answers) else 0.0
+
+    def draws_with_replacement_at(self, answers: int) -> bool:
+        """``TrainConfig.draws_with_replacement`` as it applies at ``answers`` (−1: as
+        ``refit_follow_at`` chooses)."""
+        chosen = self.config.draws_with_replacement
+        if chosen >= 0:
+            return bool(chosen)
+        return self.learns_few_harder and self.few_answers(answers)
 
     @property
     def refit_until(self) -> int:

@@ -15,6 +15,7 @@ from mmrl_desktop.core.learning.algorithms.base import Algorithm, ReplayBatch
 
 class Supervised(Algorithm):
     name = "supervised"
+    learns_few_harder = True  # refit_follow and draws with replacement while answers are few
 
     def update(self, batch: ReplayBatch) -> dict[str, float]:
         batch = batch.to(self.device)

@@ -69,7 +69,9 @@ def _algorithm(name: str, labels: int, **config):
         {"modalities": "image", "image_size": 8, "image_channels": 1, "embed_dim": 16}
     )
     tasks = {"label": labels, "second": 2}  # the task with the most labels decides
-    return ALGORITHMS[name](build_policy(model, tasks), tasks, TrainConfig(algorithm=name, **config))
+    return ALGORITHMS[name](
+        build_policy(model, tasks), tasks, TrainConfig(algorithm=name, **config)
+    )
 
 
 def test_supervised_learns_few_answers_harder_by_its_own_choice():

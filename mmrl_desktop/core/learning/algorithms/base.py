@@ -182,8 +182,8 @@ class Algorithm:
     def refit_follow_at(self, answers: int) -> float:
         """``TrainConfig.refit_follow`` as it applies at ``answers``: −1 (the default) is the
         algorithm's choice — 1 while the answers are few for one that learns them harder
-        (``supervised``: with draws with replacement, +.0xx at 30 answers over four sets,
-        docs/benchmarks.md §5zw), else 0."""
+        (``supervised``: with draws with replacement, +.015 / +.016 at 30 / 60 answers over
+        four sets, docs/benchmarks.md §5zw, ADR 0034), else 0."""
         chosen = self.config.refit_follow
         if chosen >= 0:
             return chosen

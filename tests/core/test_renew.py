@@ -374,6 +374,21 @@ def test_the_trainer_gives_each_answer_after_a_refit_its_share_of_the_refits_upd
     assert trainer.updates == 13 * per + 48 + 2 * 3
 
 
+def test_supervised_follows_its_refits_by_its_own_choice_while_the_answers_are_few(tmp_path):
+    """``refit_follow`` −1 (the default): ``supervised`` on ten labels (few until 80 answers)
+    follows its refits as with 1 (ADR 0034); the thumbs learner does not."""
+    extra = {}
+    for name in ("supervised", "default"):
+        project, trainer, per = _refitting(tmp_path / name, algorithm=name, refit_updates=24)
+        assert trainer.config.refit_follow == -1
+        answer(project, 8)  # the first refit
+        trainer.train_pending()
+        answer(project, 2, seed=1)  # answers 9 and 10
+        trainer.train_pending()
+        extra[name] = trainer.updates - 10 * per - 24
+    assert extra == {"supervised": 2 * 3, "default": 0}  # 24 / 8 = 3 more each, or none
+
+
 def test_a_refit_due_while_a_refit_runs_joins_it_instead_of_drawing_new_weights(tmp_path):
     """Answers faster than a refit runs (the GUI; the bench waits for every update): the refit
     at 12 answers, due while the one at 8 still has updates to run, keeps its weights and its

@@ -414,3 +414,24 @@ def test_explore_network_shows_the_networks_first_label_where_the_graph_disagree
     assert (plain.acting["label"][rows, net[rows]] < 0.3).any()
     with pytest.raises(UserError):
         _algo(explore_network=1.0)
+
+
+def test_the_acting_bonus_favours_the_labels_the_answers_have_confirmed_least():
+    """The shown label is drawn from softmax(act_kappa · (z + bonus)), the bonus ``optimism`` /
+    √(1 + the label's 👍 and corrections so far), 2 by default (ADR 0035): a label few answers
+    have confirmed is shown more than its posterior alone would show it."""
+    assert DefaultOptions().optimism == 2.0
+    algo, _, _ = _simulate(15, upe=1)
+    confirmed = np.zeros(K)
+    for r in algo.simulated_rows:
+        if r.reward > 0:
+            confirmed[r.shown] += 1
+    assert 0 < confirmed.sum() < 15 and confirmed.min() < confirmed.max()
+    assert np.allclose(algo.bonus["label"], 2.0 / np.sqrt(1.0 + confirmed))
+    lq = np.log(algo.q["label"] + 1e-12)
+    z = (lq - lq.mean(1, keepdims=True)) / (lq.std(1, keepdims=True) + 1e-12)
+    plain = algo._acting(lq, z, np.zeros(K))
+    least, most = int(confirmed.argmin()), int(confirmed.argmax())
+    ratio = algo.acting["label"][:, least] / algo.acting["label"][:, most]
+    assert np.allclose(algo.acting["label"].sum(1), 1)
+    assert (ratio > plain[:, least] / plain[:, most]).all()

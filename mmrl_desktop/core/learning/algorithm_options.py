@@ -47,7 +47,9 @@ class DefaultOptions:
     graph_beta: float = _opt(3.0, "coupling of the graph posterior (mean-field Potts model)")
     graph_iters: int = _opt(10, "mean-field sweeps per refresh (warm-started)")
     optimism: float = _opt(
-        1.0, "acting bonus, in posterior std units, of c / sqrt(1 + confirmed answers of c)"
+        2.0,
+        "acting bonus, in posterior std units, of c / sqrt(1 + confirmed answers of c) "
+        "(2 since ADR 0035; 1 before)",
     )
     act_kappa: float = _opt(
         5.0, "acting: softmax(κ · standardised log-posterior); larger is greedier"

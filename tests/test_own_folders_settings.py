@@ -48,6 +48,20 @@ def test_the_goal_lines_use_the_anchors_of_the_runs_seeds_only(tmp_path):
     assert "supervised ≥ anchor (cnn) at every point: NO (below at 30, 60)" in text
 
 
+def test_the_goal_lines_of_plain_runs_from_several_files(tmp_path):
+    """``plain``: a run with settings in either file is not the app as it is, so it is left out."""
+    out, base = _files(tmp_path)
+    more = tmp_path / "more.jsonl"
+    rows = [{"set": "shapes", "seed": 0, "algorithm": "supervised", "acc": [0.45, 0.7], "s": 2},
+            {"set": "shapes", "seed": 0, "algorithm": "supervised", "acc": [0.0, 0.0], "s": 2,
+             "settings": {"optimism": 3.0}}]  # fmt: skip
+    more.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    text = setting_runs.with_anchors(f"{out},{more}", base, [30, 60], plain=True)
+    assert "| app-supervised | 0.32 ± 0.15 | 0.47 ± 0.32 |" in text  # three plain runs
+    text = setting_runs.with_anchors(f"{out},{more}", base, [30, 60])
+    assert "| app-supervised | 0.24 ± 0.20 | 0.35 ± 0.35 |" in text  # four, the setting's too
+
+
 def test_one_jsonl_holds_the_baseline_and_the_runs_with_settings(tmp_path):
     """Rows without settings are the baseline; those with settings are compared to them."""
     path = tmp_path / "both.jsonl"

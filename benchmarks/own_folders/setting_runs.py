@@ -13,7 +13,8 @@ learner and seed in a ``run.py`` results file (the app without the settings) or 
 of this script's runs without settings (``--out`` itself may hold both; several files, comma-
 separated, are merged): means over the seeds both have, and the paired difference;
 ``--goals BASE.json`` prints the suite's table and goal lines with these runs as the app's rows
-beside BASE's anchors of the same seeds.
+beside BASE's anchors of the same seeds (``--out`` may name several files, comma-separated;
+``--plain`` keeps only the runs without settings).
 
 The set ``bench-digits`` is ``mmrl-desktop bench --data digits`` (§1's protocol; give ``--points
 100,300,1000``).
@@ -94,16 +95,21 @@ def table(out: str, base_path: str, points: list[int]) -> str:
     return "\n".join(lines)
 
 
-def with_anchors(out: str, base_path: str, points: list[int]) -> str:
-    """``report.table`` of the runs in ``out`` as the app's rows beside ``base_path``'s anchors of
-    the same sets and seeds: the issue's goal lines for the app with the settings."""
+def with_anchors(out: str, base_path: str, points: list[int], plain: bool = False) -> str:
+    """``report.table`` of the runs in ``out`` (several files: comma-separated) as the app's rows
+    beside ``base_path``'s anchors of the same sets and seeds: the issue's goal lines for the app
+    with the settings; ``plain``: only the runs without settings (the app as it is)."""
     from benchmarks.own_folders import report
 
     names = {"supervised": report.APP_SUPERVISED, "default": report.APP_DEFAULT}
     with open(base_path, encoding="utf-8") as fh:
         base = json.load(fh)
-    with open(out, encoding="utf-8") as fh:
-        mine = [json.loads(line) for line in fh if line.strip()]
+    mine = []
+    for path in out.split(","):
+        with open(path, encoding="utf-8") as fh:
+            mine += [json.loads(line) for line in fh if line.strip()]
+    if plain:
+        mine = [r for r in mine if _plain(r)]
     seeds = {(r["set"], r["seed"]) for r in mine}  # the anchors of the same seeds only
     runs = [r for r in base["runs"]
             if r["learner"] not in report.APP_LEARNERS and (r["set"], r["seed"]) in seeds]  # fmt: skip
@@ -126,12 +132,13 @@ def main() -> None:
     ap.add_argument("--ask-again", type=float, default=0.0, help="bench's ask_again threshold")
     ap.add_argument("--table", default="", help="a run.py results file: print the comparison")
     ap.add_argument("--goals", default="", help="a run.py results file: its anchors, these runs")
+    ap.add_argument("--plain", action="store_true", help="--goals: only the runs without settings")
     ap.add_argument("jobs", nargs="*", help="SET:SEED:ALGORITHM (supervised or default)")
     args = ap.parse_args()
     if args.table or args.goals:
         points = [int(p) for p in args.points.split(",")]
         print(table(args.out, args.table, points) if args.table else "")
-        print(with_anchors(args.out, args.goals, points) if args.goals else "")
+        print(with_anchors(args.out, args.goals, points, args.plain) if args.goals else "")
         return
     settings = json.loads(args.settings)
     points = [int(p) for p in args.points.split(",")]

@@ -297,6 +297,9 @@ IMAGE_ENCODERS = ("small-cnn", "resnet18", "resnet34", "mobilenet_v3_small", "ef
 # the volumes benchmark), or a 3-D CNN over the whole grid.
 VOLUME_ENCODERS = ("2.5d", "3d-cnn")
 MODEL_MODALITIES = ("image", "audio", "text", "volume")
+# Texts: the mean of the n-grams' embeddings through LayerNorm, Linear and ReLU ("mean-proj"),
+# or the mean itself, its embeddings starting small ("mean": docs/benchmarks.md §5zz5).
+TEXT_ENCODERS = ("mean", "mean-proj")
 
 
 @dataclass
@@ -335,6 +338,13 @@ class ModelConfig:
         default=8192, metadata=_help("hash buckets for text word and character n-grams")
     )
     text_max_tokens: int = field(default=256, metadata=_help("n-gram ids kept per text"))
+    text_encoder: str = field(
+        default="mean-proj",
+        metadata=_help(
+            "text encoder: mean-proj (the mean of the n-grams' embeddings through LayerNorm, "
+            "Linear and ReLU) or mean (the mean itself, the embeddings small at first)"
+        ),
+    )
     embed_dim: int = field(default=128, metadata=_help("width of every modality's embedding"))
     dropout: float = field(default=0.0, metadata=_help("dropout before the task heads"))
     pretrained: dict[str, Any] = field(
@@ -384,6 +394,10 @@ class ModelConfig:
         _check(8 <= self.n_mels <= 256, "n_mels must be between 8 and 256.")
         _check(self.text_buckets >= 16, "text_buckets must be at least 16.")
         _check(self.text_max_tokens >= 1, "text_max_tokens must be at least 1.")
+        _check(
+            self.text_encoder in TEXT_ENCODERS,
+            f"unknown text_encoder {self.text_encoder!r}; choose one of {', '.join(TEXT_ENCODERS)}.",
+        )
         _check(self.embed_dim >= 4, "embed_dim must be at least 4.")
         _check(0.0 <= self.dropout < 1.0, "dropout must be in [0, 1).")
         for m, spec in self.pretrained.items():
@@ -416,6 +430,15 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict | None) -> ModelConfig:
+        return _from_dict(cls, data)
+
+    @classmethod
+    def saved(cls, data: dict | None) -> ModelConfig:
+        """The model a checkpoint or an export was written with: one saved before
+        ``text_encoder`` existed had "mean-proj" whatever the default is now."""
+        data = dict(data or {})
+        if data and "text_encoder" not in data:
+            data["text_encoder"] = "mean-proj"
         return _from_dict(cls, data)
 
     def to_dict(self) -> dict:

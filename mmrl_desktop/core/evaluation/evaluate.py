@@ -149,7 +149,7 @@ def load_candidate_file(path: str | Path, trainer, name: str = "checkpoint") -> 
             old = meta.get("labels")
             if old and not labels_cover(trainer.labels, old):
                 raise UserError(f"{path} was trained for other tasks or labels than this project.")
-            cfg = ModelConfig.from_dict(meta["model_config"])
+            cfg = ModelConfig.saved(meta["model_config"])
             if cfg.to_dict() != trainer.model_config.to_dict():
                 num = {t: len(v) for t, v in trainer.labels.items()}
                 policy = build_policy(cfg, num, trainer.project.root).to(trainer.device)

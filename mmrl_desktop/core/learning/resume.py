@@ -115,7 +115,7 @@ def model_config_for(project_model: dict, ckpt: Checkpoint | None) -> tuple[Mode
     if ckpt is None:
         return asked, ""
     try:
-        used = ModelConfig.from_dict(ckpt.meta.get("model_config") or {})
+        used = ModelConfig.saved(ckpt.meta.get("model_config"))
     except UserError as err:
         raise UserError(
             f"checkpoint {ckpt.path.stem} holds invalid model settings: {err}"

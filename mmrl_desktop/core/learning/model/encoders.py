@@ -224,13 +224,33 @@ class AudioEncoder(nn.Module):
         return self.cnn(spec)  # standardised per clip by the CNN
 
 
-class TextEncoder(nn.Module):
-    """Hashed n-gram ids [N, L] (0 = padding) → mean of embeddings → [N, dim]."""
+class SmallStartBag(nn.EmbeddingBag):
+    """An ``EmbeddingBag`` whose rows start as fastText's input vectors do, uniform in ±1/dim
+    (padding row zero) — at construction and at every renewal (``renew.shrink_perturb`` calls
+    ``reset_parameters`` of the module that owns the weights)."""
 
-    def __init__(self, buckets: int, dim: int):
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        nn.init.uniform_(self.weight, -1.0 / self.embedding_dim, 1.0 / self.embedding_dim)
+        if self.padding_idx is not None:
+            self.weight[self.padding_idx].zero_()
+
+
+class TextEncoder(nn.Module):
+    """Hashed n-gram ids [N, L] (0 = padding) → mean of embeddings → [N, dim].
+
+    ``design`` "mean" (docs/benchmarks.md §5zz5): the mean itself, the embeddings starting small
+    (``SmallStartBag``), so the little each answer teaches them is not lost under a large random
+    start; "mean-proj": embeddings drawn N(0, 1), the mean through LayerNorm, Linear and ReLU."""
+
+    def __init__(self, buckets: int, dim: int, design: str = "mean-proj"):
         super().__init__()
-        self.bag = nn.EmbeddingBag(buckets, dim, mode="mean", padding_idx=0)
-        self.proj = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim), nn.ReLU())
+        if design == "mean-proj":
+            self.bag = nn.EmbeddingBag(buckets, dim, mode="mean", padding_idx=0)
+            self.proj: nn.Module = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim), nn.ReLU())
+        else:
+            self.bag = SmallStartBag(buckets, dim, mode="mean", padding_idx=0)
+            self.proj = nn.Identity()
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return self.proj(self.bag(ids.long()))

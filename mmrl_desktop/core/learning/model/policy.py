@@ -58,7 +58,7 @@ class Policy(nn.Module):
         if "audio" in self.modalities:
             encoders["audio"] = AudioEncoder(config.audio_sample_rate, config.n_mels, dim)
         if "text" in self.modalities:
-            encoders["text"] = TextEncoder(config.text_buckets, dim)
+            encoders["text"] = TextEncoder(config.text_buckets, dim, config.text_encoder)
         if "volume" in self.modalities:
             from mmrl_desktop.core.learning.model.volume_encoder import build_volume_encoder
 

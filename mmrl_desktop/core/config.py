@@ -297,8 +297,8 @@ IMAGE_ENCODERS = ("small-cnn", "resnet18", "resnet34", "mobilenet_v3_small", "ef
 # the volumes benchmark), or a 3-D CNN over the whole grid.
 VOLUME_ENCODERS = ("2.5d", "3d-cnn")
 MODEL_MODALITIES = ("image", "audio", "text", "volume")
-# Texts: the mean of the n-grams' embeddings through LayerNorm, Linear and ReLU ("mean-proj"),
-# or the mean itself, its embeddings starting small ("mean": docs/benchmarks.md §5zz5).
+# Texts (ADR 0036): the mean of the n-grams' embeddings, starting small ("mean", the default), or
+# that mean through LayerNorm, Linear and ReLU ("mean-proj", the design of models saved before).
 TEXT_ENCODERS = ("mean", "mean-proj")
 
 
@@ -339,10 +339,10 @@ class ModelConfig:
     )
     text_max_tokens: int = field(default=256, metadata=_help("n-gram ids kept per text"))
     text_encoder: str = field(
-        default="mean-proj",
+        default="mean",
         metadata=_help(
-            "text encoder: mean-proj (the mean of the n-grams' embeddings through LayerNorm, "
-            "Linear and ReLU) or mean (the mean itself, the embeddings small at first)"
+            "text encoder: mean (the mean of the n-grams' embeddings, small at first; ADR 0036) "
+            "or mean-proj (that mean through LayerNorm, Linear and ReLU: models saved before)"
         ),
     )
     embed_dim: int = field(default=128, metadata=_help("width of every modality's embedding"))

@@ -19,8 +19,8 @@ def _text_policy(**extra):
     return build_policy(ModelConfig.from_dict({**TEXT, **extra}), {"label": 3})
 
 
-def test_mean_is_the_mean_of_small_embeddings():
-    enc = _text_policy(text_encoder="mean").encoders["text"]
+def test_the_default_is_the_mean_of_small_embeddings():
+    enc = _text_policy().encoders["text"]
     w = enc.bag.weight.detach()
     assert isinstance(enc.proj, nn.Identity)
     assert float(w.abs().max()) <= 1.0 / 16 and not w[0].any()  # fastText's start, padding zero
@@ -29,7 +29,7 @@ def test_mean_is_the_mean_of_small_embeddings():
 
 
 def test_a_renewal_starts_the_embeddings_small_again():
-    policy = _text_policy(text_encoder="mean")
+    policy = _text_policy()
     with torch.no_grad():
         policy.encoders["text"].bag.weight.fill_(1.0)
     renew.shrink_perturb(policy, 0.0, seed=3)
@@ -45,7 +45,7 @@ def test_the_design_before_is_kept_for_models_saved_before():
     assert cfg.text_encoder == "mean-proj"
     again = build_policy(cfg, {"label": 3})
     again.load_state_dict(before.state_dict(), strict=True)  # the same shapes, every weight
-    assert ModelConfig.saved({**saved, "text_encoder": "mean"}).text_encoder == "mean"
+    assert ModelConfig.saved(ModelConfig().to_dict()).text_encoder == "mean"  # saved since
 
 
 def test_an_unknown_text_encoder_is_refused_in_a_sentence():

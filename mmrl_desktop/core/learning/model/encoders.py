@@ -239,11 +239,12 @@ class SmallStartBag(nn.EmbeddingBag):
 class TextEncoder(nn.Module):
     """Hashed n-gram ids [N, L] (0 = padding) → mean of embeddings → [N, dim].
 
-    ``design`` "mean" (docs/benchmarks.md §5zz5): the mean itself, the embeddings starting small
+    ``design`` "mean" (ADR 0036, the default): the mean itself, the embeddings starting small
     (``SmallStartBag``), so the little each answer teaches them is not lost under a large random
-    start; "mean-proj": embeddings drawn N(0, 1), the mean through LayerNorm, Linear and ReLU."""
+    start; "mean-proj": embeddings drawn N(0, 1), the mean through LayerNorm, Linear and ReLU
+    (the design of models saved before)."""
 
-    def __init__(self, buckets: int, dim: int, design: str = "mean-proj"):
+    def __init__(self, buckets: int, dim: int, design: str = "mean"):
         super().__init__()
         if design == "mean-proj":
             self.bag = nn.EmbeddingBag(buckets, dim, mode="mean", padding_idx=0)

@@ -434,7 +434,7 @@ class ModelConfig:
 
     @classmethod
     def saved(cls, data: dict | None) -> ModelConfig:
-        """The model a checkpoint or an export was written with: one saved before
+        """The model a checkpoint was written with (its ``model_config``): one saved before
         ``text_encoder`` existed had "mean-proj" whatever the default is now."""
         data = dict(data or {})
         if data and "text_encoder" not in data:

@@ -298,8 +298,9 @@ IMAGE_ENCODERS = ("small-cnn", "resnet18", "resnet34", "mobilenet_v3_small", "ef
 VOLUME_ENCODERS = ("2.5d", "3d-cnn")
 MODEL_MODALITIES = ("image", "audio", "text", "volume")
 # Texts (ADR 0036): the mean of the n-grams' embeddings, starting small ("mean", the default), or
-# that mean through LayerNorm, Linear and ReLU ("mean-proj", the design of models saved before).
-TEXT_ENCODERS = ("mean", "mean-proj")
+# that mean through LayerNorm, Linear and ReLU ("mean-proj", the design of models saved before);
+# "idf-mean" weighs the mean by the n-grams' idf over the project's texts (ADR 0037).
+TEXT_ENCODERS = ("mean", "mean-proj", "idf-mean")
 
 
 @dataclass
@@ -341,8 +342,9 @@ class ModelConfig:
     text_encoder: str = field(
         default="mean",
         metadata=_help(
-            "text encoder: mean (the mean of the n-grams' embeddings, small at first; ADR 0036) "
-            "or mean-proj (that mean through LayerNorm, Linear and ReLU: models saved before)"
+            "text encoder: mean (the mean of the n-grams' embeddings, small at first; ADR 0036), "
+            "idf-mean (that mean weighted by each n-gram's idf over the project's texts; ADR "
+            "0037) or mean-proj (the mean through LayerNorm, Linear and ReLU: models saved before)"
         ),
     )
     embed_dim: int = field(default=128, metadata=_help("width of every modality's embedding"))

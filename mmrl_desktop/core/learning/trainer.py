@@ -94,6 +94,7 @@ class Trainer(TrainerBuild, TrainerPredictions):
         self.buffer: ReplayBuffer = None  # type: ignore[assignment]  # the replayed answers
         self.holdout_ids: list[str] = []  # labelled held-out items evaluated every eval_every
         self.pool_ids: list[str] = []  # items that may be shown
+        self._idf_pool: set[str] = set()  # the texts an "idf-mean" encoder's idf is of (ADR 0037)
         self.sample_gen = torch.Generator()  # replay sampling (seeded at build)
         self.sample_seed = 0  # its seed, and each refit's from it (renew.draws_seed)
         self.act_gen = torch.Generator()  # exploration of the shown label (seeded at build)
@@ -257,6 +258,8 @@ class Trainer(TrainerBuild, TrainerPredictions):
         elif renewed and not renewed.get("train/refit_joined"):  # a joined refit: nothing more
             extra = round(self.config.renew_catch_up * len(self.buffer))
             self.pending_updates += self.catch_up.start(extra)
+        if renewed and not renewed.get("train/refit_joined"):
+            self._refresh_text_idf()  # texts added since: their n-grams weigh as they now do
         counter = self.undo.push()  # an old answer's undo: 👎s on what it asserted (unlearn.py)
         batch = self.buffer.sample(
             self.config.batch_size,

@@ -12,13 +12,18 @@ from collections.abc import Callable
 
 import torch
 
+from mmrl_desktop.core.config import ModelConfig
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning import renew
 from mmrl_desktop.core.learning.augment import Augmenter
 from mmrl_desktop.core.learning.calibration import PrequentialCalibrator
 from mmrl_desktop.core.learning.device import choose_device
 from mmrl_desktop.core.learning.metrics_buffer import MetricsBuffer
-from mmrl_desktop.core.learning.model.featurize import Featurizer, resolve_model_config
+from mmrl_desktop.core.learning.model.featurize import (
+    Featurizer,
+    resolve_model_config,
+    text_document_frequencies,
+)
 from mmrl_desktop.core.learning.model.policy import build_policy
 from mmrl_desktop.core.learning.pretrained.features import first_pool, fit_encoders, with_encoders
 from mmrl_desktop.core.learning.replay import ReplayBuffer
@@ -93,6 +98,9 @@ class TrainerBuild:
         mcfg = with_encoders(mcfg, self.project, self.device)  # [encoders] (issue 14)
         self.model_config = resolve_model_config(mcfg, items)
         self._set_item_lists(items)
+        pool = [it for it in items if it.split == "pool"]
+        text_idf = _text_idf(self.model_config, pool)
+        self._idf_pool = {it.item_id for it in pool}  # the texts the idf was fitted on
         del items
         from mmrl_desktop.core.learning.algorithms import ALGORITHMS
 
@@ -101,6 +109,8 @@ class TrainerBuild:
 
         def fresh():
             policy = build_policy(self.model_config, num, self.project.root)
+            if text_idf is not None:  # a checkpoint's own idf replaces it when one loads
+                policy.encoders["text"].fit_idf(*text_idf)
             return algo_cls(policy, num, self.config, self.device)
 
         torch.manual_seed(self.config.seed)
@@ -114,6 +124,18 @@ class TrainerBuild:
         self.sample_gen = torch.Generator().manual_seed(self.sample_seed)
         self.act_gen = torch.Generator().manual_seed(self.config.seed + 2)
         return fresh
+
+    def _refresh_text_idf(self) -> None:
+        """At a renewal, the idf of an "idf-mean" text encoder (ADR 0037) follows the texts
+        added to the project since it was fitted (or loaded with a checkpoint); unchanged
+        texts are not read again."""
+        if not _idf_design(self.model_config):
+            return
+        pool = self.store.items(split="pool")
+        if {it.item_id for it in pool} == self._idf_pool:
+            return
+        self.algorithm.policy.encoders["text"].fit_idf(*_text_idf(self.model_config, pool))
+        self._idf_pool = {it.item_id for it in pool}
 
     def _attach_pool(self) -> None:
         """Unanswered pool items (never held-out ones) for an algorithm that uses them (default)."""
@@ -161,6 +183,7 @@ class TrainerBuild:
             self.store.audit("checkpoint_incompatible", path=str(ckpt.path), reason=problem[:300])
         else:
             self.resumed_from = str(ckpt.path)
+            self._idf_pool = set()  # its idf is of the texts it was saved with: refreshed later
         step = int(ckpt.meta.get("step", 0))
         if step >= highest_step and not problem:  # the newest on disk: its own step
             self.updates = step
@@ -172,3 +195,17 @@ class TrainerBuild:
             cal = ckpt.meta.get("calibration")
             self.calibrator = PrequentialCalibrator.from_meta(cal, self.labels)
             restore_refit(self, ckpt.meta)  # a refit under way at the save goes on (ADR 0029)
+
+
+def _idf_design(config: ModelConfig) -> bool:
+    """The model's text encoder is the app's own "idf-mean" (ADR 0037)."""
+    own = "text" in config.modality_list() and "text" not in config.pretrained
+    return own and config.text_encoder == "idf-mean"
+
+
+def _text_idf(config: ModelConfig, pool: list) -> tuple | None:
+    """The document frequencies of the pool's texts (never the held-out ones) for the
+    "idf-mean" text encoder (ADR 0037); None for a model without it."""
+    if not _idf_design(config):
+        return None
+    return text_document_frequencies(pool, config.text_buckets, config.text_max_tokens)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -236,22 +237,50 @@ class SmallStartBag(nn.EmbeddingBag):
             self.weight[self.padding_idx].zero_()
 
 
+# "idf-mean"'s weight is idf²: on dev seeds 41–46 `supervised` gained +.020 / +.026 at 30 / 60
+# answers with it against +.010 / +.014 with idf itself (docs/benchmarks.md §5zz6, ADR 0037).
+IDF_POWER = 2.0
+
+
 class TextEncoder(nn.Module):
     """Hashed n-gram ids [N, L] (0 = padding) → mean of embeddings → [N, dim].
 
     ``design`` "mean" (ADR 0036, the default): the mean itself, the embeddings starting small
     (``SmallStartBag``), so the little each answer teaches them is not lost under a large random
-    start; "mean-proj": embeddings drawn N(0, 1), the mean through LayerNorm, Linear and ReLU
-    (the design of models saved before)."""
+    start; "idf-mean" (ADR 0037): the same mean weighted by the square of each n-gram's inverse
+    document frequency over the project's texts (``idf``, a buffer of the weights: saved with
+    the model, kept through renewals; ``fit_idf``), as tf-idf weighs a word that every text has
+    less than a rare one;
+    "mean-proj": embeddings drawn N(0, 1), the mean through LayerNorm, Linear and ReLU (the
+    design of models saved before)."""
 
     def __init__(self, buckets: int, dim: int, design: str = "mean"):
         super().__init__()
+        self.design = design
         if design == "mean-proj":
             self.bag = nn.EmbeddingBag(buckets, dim, mode="mean", padding_idx=0)
             self.proj: nn.Module = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim), nn.ReLU())
         else:
-            self.bag = SmallStartBag(buckets, dim, mode="mean", padding_idx=0)
+            mode = "sum" if design == "idf-mean" else "mean"  # the weighted sum, then ÷ Σ weights
+            self.bag = SmallStartBag(buckets, dim, mode=mode, padding_idx=0)
             self.proj = nn.Identity()
+        if design == "idf-mean":  # 1 everywhere (the plain mean) until ``fit_idf``
+            self.register_buffer("idf", torch.ones(buckets))
+
+    @torch.no_grad()
+    def fit_idf(self, doc_freq: np.ndarray, docs: int) -> None:
+        """The weights of "idf-mean" from ``doc_freq[b]``, the number of the ``docs`` texts
+        holding n-gram id ``b``: scikit-learn's smoothed idf, ln((1 + n) / (1 + df)) + 1, to the
+        power ``IDF_POWER`` (an n-gram no text had, e.g. one of a text added later, weighs as
+        the rarest)."""
+        if self.design != "idf-mean":
+            return
+        df = torch.as_tensor(np.asarray(doc_freq), dtype=torch.float32)
+        self.idf.copy_((torch.log((1.0 + docs) / (1.0 + df)) + 1.0) ** IDF_POWER)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.proj(self.bag(ids.long()))
+        ids = ids.long()
+        if self.design == "idf-mean":
+            w = self.idf[ids] * (ids > 0)
+            return self.bag(ids, per_sample_weights=w) / w.sum(1, keepdim=True).clamp_min(1e-6)
+        return self.proj(self.bag(ids))

@@ -95,6 +95,24 @@ def hash_text(text: str, buckets: int, max_tokens: int) -> np.ndarray:
     return np.asarray(ids or [0], dtype=np.int32)
 
 
+def text_document_frequencies(items, buckets: int, max_tokens: int) -> tuple[np.ndarray, int]:
+    """How many of ``items``' texts hold each n-gram id ([buckets]), and how many texts were
+    read (the idf of ``TextEncoder.fit_idf``). Only the texts are read; one that cannot be is
+    left out (the featurizer reports it when the item is drawn)."""
+    df = np.zeros(buckets, np.int64)
+    docs = 0
+    for item in items:
+        if not (item.text or item.text_inline is not None):
+            continue
+        try:
+            ids = hash_text(_load_text(item), buckets, max_tokens)
+        except Exception:  # an unreadable text weighs nothing here
+            continue
+        df[np.unique(ids[ids > 0])] += 1
+        docs += 1
+    return df, docs
+
+
 # ------------------------------------------------------------------ image shaping
 def _to_chw(display: np.ndarray, channels: int, size: int) -> np.ndarray:
     from PIL import Image

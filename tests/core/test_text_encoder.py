@@ -115,3 +115,21 @@ def test_a_renewal_weighs_the_texts_added_since(tmp_path):
         store.add_items([Item("p3", text_inline="novel word")])
     trainer._refresh_text_idf()  # what the trainer does at each renewal
     assert float(idf[new]) == pytest.approx((np.log(5 / 2) + 1) ** 2)  # 1 of 4 texts
+
+
+@pytest.mark.parametrize("design", ["mean", "idf-mean"])
+def test_the_onnx_bag_computes_what_the_encoder_does(design):
+    import copy
+
+    from mmrl_desktop.core.tools.export_onnx import OnnxMeanBag
+
+    enc = _text_policy(text_encoder=design).encoders["text"]
+    with torch.no_grad():
+        enc.bag.weight.normal_()
+        enc.bag.weight[0].zero_()
+    df = np.arange(64) % 7
+    enc.fit_idf(df, 9)
+    traced = copy.deepcopy(enc)
+    traced.bag = OnnxMeanBag(traced.bag)  # what the ONNX export traces (export_onnx.onnx_ready)
+    ids = torch.tensor([[3, 5, 5, 0, 0], [7, 1, 2, 60, 9]])
+    assert torch.allclose(traced(ids), enc(ids), atol=1e-6)

@@ -59,18 +59,26 @@ class OnnxMelSpectrogram(nn.Module):
 
 
 class OnnxMeanBag(nn.Module):
-    """``nn.EmbeddingBag(mode="mean", padding_idx=...)`` on 2-D ids, as gather + masked mean."""
+    """``nn.EmbeddingBag(mode="mean" or "sum", padding_idx=...)`` on 2-D ids, as gather + masked
+    mean or sum; "sum" takes the ``per_sample_weights`` of the idf-weighted mean (ADR 0037)."""
 
     def __init__(self, bag: nn.EmbeddingBag):
         super().__init__()
-        if bag.mode != "mean" or bag.max_norm is not None:
+        if bag.mode not in ("mean", "sum") or bag.max_norm is not None:
             raise UserError("this text encoder cannot be exported to ONNX.")
         self.weight = nn.Parameter(bag.weight.detach().clone(), requires_grad=False)
         self.pad = -1 if bag.padding_idx is None else int(bag.padding_idx)
+        self.mode = bag.mode
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, ids: torch.Tensor, per_sample_weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
         emb = nn.functional.embedding(ids, self.weight)  # [B, L, D]
         keep = (ids != self.pad).to(emb.dtype)[:, :, None]
+        if self.mode == "sum":
+            if per_sample_weights is not None:
+                keep = keep * per_sample_weights[:, :, None].to(emb.dtype)
+            return (emb * keep).sum(1)
         return (emb * keep).sum(1) / keep.sum(1).clamp_min(1.0)
 
 

@@ -297,9 +297,9 @@ IMAGE_ENCODERS = ("small-cnn", "resnet18", "resnet34", "mobilenet_v3_small", "ef
 # the volumes benchmark), or a 3-D CNN over the whole grid.
 VOLUME_ENCODERS = ("2.5d", "3d-cnn")
 MODEL_MODALITIES = ("image", "audio", "text", "volume")
-# Texts (ADR 0036): the mean of the n-grams' embeddings, starting small ("mean", the default), or
-# that mean through LayerNorm, Linear and ReLU ("mean-proj", the design of models saved before);
-# "idf-mean" weighs the mean by the n-grams' idf over the project's texts (ADR 0037).
+# Texts (ADR 0036, 0037): the mean of the n-grams' embeddings, starting small, weighted by each
+# n-gram's idf² over the project's texts ("idf-mean", the default), or not ("mean", the default
+# of ADR 0036), or the mean through LayerNorm, Linear and ReLU ("mean-proj", models saved before).
 TEXT_ENCODERS = ("mean", "mean-proj", "idf-mean")
 
 
@@ -340,11 +340,11 @@ class ModelConfig:
     )
     text_max_tokens: int = field(default=256, metadata=_help("n-gram ids kept per text"))
     text_encoder: str = field(
-        default="mean",
+        default="idf-mean",
         metadata=_help(
-            "text encoder: mean (the mean of the n-grams' embeddings, small at first; ADR 0036), "
-            "idf-mean (that mean weighted by each n-gram's idf over the project's texts; ADR "
-            "0037) or mean-proj (the mean through LayerNorm, Linear and ReLU: models saved before)"
+            "text encoder: idf-mean (the mean of the n-grams' embeddings, small at first, each "
+            "weighted by its idf² over the project's texts; ADR 0037), mean (the same unweighted; "
+            "ADR 0036) or mean-proj (the mean through LayerNorm, Linear and ReLU: older models)"
         ),
     )
     embed_dim: int = field(default=128, metadata=_help("width of every modality's embedding"))

@@ -24,8 +24,12 @@ def _text_policy(**extra):
     return build_policy(ModelConfig.from_dict({**TEXT, **extra}), {"label": 3})
 
 
-def test_the_default_is_the_mean_of_small_embeddings():
-    enc = _text_policy().encoders["text"]
+def test_the_default_is_the_idf_weighted_mean():
+    assert _text_policy().encoders["text"].design == "idf-mean"  # ADR 0037
+
+
+def test_the_mean_is_of_small_embeddings():
+    enc = _text_policy(text_encoder="mean").encoders["text"]
     w = enc.bag.weight.detach()
     assert isinstance(enc.proj, nn.Identity)
     assert float(w.abs().max()) <= 1.0 / 16 and not w[0].any()  # fastText's start, padding zero
@@ -33,8 +37,9 @@ def test_the_default_is_the_mean_of_small_embeddings():
     assert torch.allclose(enc(ids), (w[3] + w[5])[None] / 2)  # padding left out of the mean
 
 
-def test_a_renewal_starts_the_embeddings_small_again():
-    policy = _text_policy()
+@pytest.mark.parametrize("design", ["mean", "idf-mean"])
+def test_a_renewal_starts_the_embeddings_small_again(design):
+    policy = _text_policy(text_encoder=design)
     with torch.no_grad():
         policy.encoders["text"].bag.weight.fill_(1.0)
     renew.shrink_perturb(policy, 0.0, seed=3)
@@ -50,7 +55,9 @@ def test_the_design_before_is_kept_for_models_saved_before():
     assert cfg.text_encoder == "mean-proj"
     again = build_policy(cfg, {"label": 3})
     again.load_state_dict(before.state_dict(), strict=True)  # the same shapes, every weight
-    assert ModelConfig.saved(ModelConfig().to_dict()).text_encoder == "mean"  # saved since
+    assert ModelConfig.saved(ModelConfig().to_dict()).text_encoder == "idf-mean"  # saved since
+    mean = ModelConfig.from_dict({**TEXT, "text_encoder": "mean"}).to_dict()
+    assert ModelConfig.saved(mean).text_encoder == "mean"  # saved under ADR 0036: kept
 
 
 def test_an_unknown_text_encoder_is_refused_in_a_sentence():

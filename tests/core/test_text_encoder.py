@@ -122,6 +122,8 @@ def test_a_renewal_weighs_the_texts_added_since(tmp_path):
         store.add_items([Item("p3", text_inline="novel word")])
     trainer._refresh_text_idf()  # what the trainer does at each renewal
     assert float(idf[new]) == pytest.approx((np.log(5 / 2) + 1) ** 2)  # 1 of 4 texts
+    shown = trainer.algorithm.average  # the model shown weighs the same from now on
+    assert torch.equal(shown.encoders["text"].idf, idf)
 
 
 @pytest.mark.parametrize("design", ["mean", "idf-mean"])

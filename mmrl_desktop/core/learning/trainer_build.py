@@ -136,6 +136,7 @@ class TrainerBuild:
             return
         self.algorithm.policy.encoders["text"].fit_idf(*_text_idf(self.model_config, pool))
         self._idf_pool = {it.item_id for it in pool}
+        self.algorithm.restart_average(hold=True)  # the average starts from the new weights too
 
     def _attach_pool(self) -> None:
         """Unanswered pool items (never held-out ones) for an algorithm that uses them (default)."""

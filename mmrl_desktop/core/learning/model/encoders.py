@@ -247,12 +247,11 @@ class TextEncoder(nn.Module):
 
     ``design`` "mean" (ADR 0036): the mean itself, the embeddings starting small
     (``SmallStartBag``), so the little each answer teaches them is not lost under a large random
-    start; "idf-mean" (ADR 0037, the default): the same mean weighted by the square of each n-gram's inverse
-    document frequency over the project's texts (``idf``, a buffer of the weights: saved with
-    the model, kept through renewals; ``fit_idf``), as tf-idf weighs a word that every text has
-    less than a rare one;
-    "mean-proj": embeddings drawn N(0, 1), the mean through LayerNorm, Linear and ReLU (the
-    design of models saved before)."""
+    start; "idf-mean" (ADR 0037, the default): the same mean weighted by the square of each
+    n-gram's inverse document frequency over the project's texts (``idf``, a buffer of the
+    weights: saved with the model, kept through renewals; ``fit_idf``), as tf-idf weighs a word
+    that every text has less than a rare one; "mean-proj": embeddings drawn N(0, 1), the mean
+    through LayerNorm, Linear and ReLU (the design of models saved before)."""
 
     def __init__(self, buckets: int, dim: int, design: str = "idf-mean"):
         super().__init__()

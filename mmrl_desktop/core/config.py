@@ -301,6 +301,9 @@ MODEL_MODALITIES = ("image", "audio", "text", "volume")
 # n-gram's idf² over the project's texts ("idf-mean", the default), or not ("mean", the default
 # of ADR 0036), or the mean through LayerNorm, Linear and ReLU ("mean-proj", models saved before).
 TEXT_ENCODERS = ("mean", "mean-proj", "idf-mean")
+# Fusion of several modalities (§5zz7): the masked mean of their embeddings ("mean"), or of their
+# embeddings each through its own LayerNorm ("norm-mean"; a model of one modality is the same).
+FUSIONS = ("mean", "norm-mean")
 
 
 @dataclass
@@ -345,6 +348,13 @@ class ModelConfig:
             "text encoder: idf-mean (the mean of the n-grams' embeddings, small at first, each "
             "weighted by its idf² over the project's texts; ADR 0037), mean (the same unweighted; "
             "ADR 0036) or mean-proj (the mean through LayerNorm, Linear and ReLU: older models)"
+        ),
+    )
+    fusion: str = field(
+        default="mean",
+        metadata=_help(
+            "fusion of several modalities: mean (the mean of their embeddings) or norm-mean "
+            "(of their embeddings each through its own LayerNorm); one modality: no difference"
         ),
     )
     embed_dim: int = field(default=128, metadata=_help("width of every modality's embedding"))
@@ -400,6 +410,10 @@ class ModelConfig:
             self.text_encoder in TEXT_ENCODERS,
             f"unknown text_encoder {self.text_encoder!r}; choose one of {', '.join(TEXT_ENCODERS)}.",
         )
+        _check(
+            self.fusion in FUSIONS,
+            f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}.",
+        )
         _check(self.embed_dim >= 4, "embed_dim must be at least 4.")
         _check(0.0 <= self.dropout < 1.0, "dropout must be in [0, 1).")
         for m, spec in self.pretrained.items():
@@ -441,6 +455,8 @@ class ModelConfig:
         data = dict(data or {})
         if data and "text_encoder" not in data:
             data["text_encoder"] = "mean-proj"
+        if data and "fusion" not in data:
+            data["fusion"] = "mean"
         return _from_dict(cls, data)
 
     def to_dict(self) -> dict:

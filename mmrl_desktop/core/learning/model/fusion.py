@@ -23,11 +23,21 @@ class ModalityEmbeddings(nn.ParameterDict):
 
 
 class MaskedMeanFusion(nn.Module):
-    def __init__(self, modalities: list[str], dim: int, dropout: float = 0.0):
+    """``norm`` (``[model] fusion = "norm-mean"``, docs/benchmarks.md §5zz7): with two modalities
+    or more, each modality's embedding first goes through its own LayerNorm, so that one whose
+    embedding starts small (a text's, ADR 0036) is not drowned by another's in the mean; a model
+    of one modality has none (it is the same as without)."""
+
+    def __init__(self, modalities: list[str], dim: int, dropout: float = 0.0, norm: bool = False):
         super().__init__()
         self.modalities = list(modalities)
         self.modality_embedding = ModalityEmbeddings(
             {m: nn.Parameter(torch.zeros(dim)) for m in self.modalities}
+        )
+        self.norms = (
+            nn.ModuleDict({m: nn.LayerNorm(dim) for m in self.modalities})
+            if norm and len(self.modalities) > 1
+            else None
         )
         self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Dropout(dropout))
 
@@ -40,7 +50,8 @@ class MaskedMeanFusion(nn.Module):
             if m not in parts:
                 continue
             w = masks[m].to(parts[m].dtype)[:, None]
-            z = (parts[m] + self.modality_embedding[m]) * w
+            part = self.norms[m](parts[m]) if self.norms is not None else parts[m]
+            z = (part + self.modality_embedding[m]) * w
             total = z if total is None else total + z
             count = w if count is None else count + w
         assert total is not None and count is not None, "no modality in the batch"

@@ -73,7 +73,9 @@ class Policy(nn.Module):
                 # a projection of the cached embedding, or the encoder with LoRA adapters
                 encoders[m], self.input_keys[m] = policy_encoder(m, spec, dim)
         self.encoders = nn.ModuleDict(encoders)
-        self.fusion = MaskedMeanFusion(self.modalities, dim, config.dropout)
+        self.fusion = MaskedMeanFusion(
+            self.modalities, dim, config.dropout, norm=config.fusion == "norm-mean"
+        )
         self.heads = TaskHeads(dim, num_labels)
         self.num_labels = dict(num_labels)
 

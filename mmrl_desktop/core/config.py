@@ -301,8 +301,9 @@ MODEL_MODALITIES = ("image", "audio", "text", "volume")
 # n-gram's idf² over the project's texts ("idf-mean", the default), or not ("mean", the default
 # of ADR 0036), or the mean through LayerNorm, Linear and ReLU ("mean-proj", models saved before).
 TEXT_ENCODERS = ("mean", "mean-proj", "idf-mean")
-# Fusion of several modalities (§5zz7): the masked mean of their embeddings ("mean"), or of their
-# embeddings each through its own LayerNorm ("norm-mean"; a model of one modality is the same).
+# Fusion of several modalities (ADR 0038): the masked mean of their embeddings each through its
+# own LayerNorm ("norm-mean", the default; a model of one modality has none), or of the embeddings
+# as they are ("mean", models saved before).
 FUSIONS = ("mean", "norm-mean")
 
 
@@ -351,10 +352,11 @@ class ModelConfig:
         ),
     )
     fusion: str = field(
-        default="mean",
+        default="norm-mean",
         metadata=_help(
-            "fusion of several modalities: mean (the mean of their embeddings) or norm-mean "
-            "(of their embeddings each through its own LayerNorm); one modality: no difference"
+            "fusion of several modalities: norm-mean (the mean of their embeddings, each through "
+            "its own LayerNorm; ADR 0038) or mean (of the embeddings as they are: older models); "
+            "one modality: no difference"
         ),
     )
     embed_dim: int = field(default=128, metadata=_help("width of every modality's embedding"))
@@ -451,7 +453,8 @@ class ModelConfig:
     @classmethod
     def saved(cls, data: dict | None) -> ModelConfig:
         """The model a checkpoint was written with (its ``model_config``): one saved before
-        ``text_encoder`` existed had "mean-proj" whatever the default is now."""
+        ``text_encoder`` existed had "mean-proj" whatever the default is now, one saved before
+        ``fusion`` existed the plain "mean" (ADR 0038)."""
         data = dict(data or {})
         if data and "text_encoder" not in data:
             data["text_encoder"] = "mean-proj"

@@ -1,6 +1,6 @@
-"""The fusion's LayerNorm per modality (``[model] fusion = "norm-mean"``, docs/benchmarks.md
-§5zz7): only with several modalities, each one's embedding brought to one scale before the
-mean; models saved before the field are rebuilt with the plain mean."""
+"""The fusion's LayerNorm per modality (``[model] fusion = "norm-mean"``, ADR 0038): only with
+several modalities, each one's embedding brought to one scale before the mean; models saved
+before the field are rebuilt with the plain mean."""
 
 from __future__ import annotations
 
@@ -29,13 +29,14 @@ def test_norm_mean_brings_each_modality_to_one_scale():
 
 def test_one_modality_has_no_norm_and_the_same_weights():
     cfg = {"modalities": "text", "text_buckets": 64, "embed_dim": 16}
-    one = build_policy(ModelConfig.from_dict({**cfg, "fusion": "norm-mean"}), {"t": 2})
+    one = build_policy(ModelConfig.from_dict(cfg), {"t": 2})
     assert one.fusion.norms is None
-    plain = build_policy(ModelConfig.from_dict(cfg), {"t": 2})
+    plain = build_policy(ModelConfig.from_dict({**cfg, "fusion": "mean"}), {"t": 2})
     assert set(one.state_dict()) == set(plain.state_dict())
 
 
-def test_saved_models_keep_the_plain_mean_and_names_are_checked():
+def test_norm_mean_is_the_default_and_saved_models_keep_the_plain_mean():
+    assert ModelConfig().fusion == "norm-mean"  # ADR 0038
     saved = {k: v for k, v in ModelConfig().to_dict().items() if k != "fusion"}
     assert ModelConfig.saved(saved).fusion == "mean"
     with pytest.raises(UserError, match="unknown fusion 'sum'; choose one of mean, norm-mean"):

@@ -1,7 +1,8 @@
 """Fusion of per-modality embeddings that works when an item lacks some modalities.
 
 Each present modality's embedding gets a learned modality embedding added; the fused vector is the
-masked mean over the modalities the item has, followed by a small MLP. An item with no modality at
+masked mean over the modalities the item has, followed by a small MLP. With several modalities
+each one's embedding first goes through its own LayerNorm (ADR 0038). An item with no modality at
 all (should not happen) fuses to the MLP of zeros.
 """
 
@@ -23,7 +24,7 @@ class ModalityEmbeddings(nn.ParameterDict):
 
 
 class MaskedMeanFusion(nn.Module):
-    """``norm`` (``[model] fusion = "norm-mean"``, docs/benchmarks.md §5zz7): with two modalities
+    """``norm`` (``[model] fusion = "norm-mean"``, the default, ADR 0038): with two modalities
     or more, each modality's embedding first goes through its own LayerNorm, so that one whose
     embedding starts small (a text's, ADR 0036) is not drowned by another's in the mean; a model
     of one modality has none (it is the same as without)."""

@@ -359,6 +359,13 @@ class ModelConfig:
             "one modality: no difference"
         ),
     )
+    modality_dropout: float = field(
+        default=0.0,
+        metadata=_help(
+            "while training, the probability that an item with several modalities keeps only "
+            "one of them, drawn at random, so each learns to predict alone; 0 = never"
+        ),
+    )
     embed_dim: int = field(default=128, metadata=_help("width of every modality's embedding"))
     dropout: float = field(default=0.0, metadata=_help("dropout before the task heads"))
     pretrained: dict[str, Any] = field(
@@ -416,6 +423,7 @@ class ModelConfig:
             self.fusion in FUSIONS,
             f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}.",
         )
+        _check(0.0 <= self.modality_dropout < 1.0, "modality_dropout must be in [0, 1).")
         _check(self.embed_dim >= 4, "embed_dim must be at least 4.")
         _check(0.0 <= self.dropout < 1.0, "dropout must be in [0, 1).")
         for m, spec in self.pretrained.items():

@@ -27,11 +27,25 @@ class MaskedMeanFusion(nn.Module):
     """``norm`` (``[model] fusion = "norm-mean"``, the default, ADR 0038): with two modalities
     or more, each modality's embedding first goes through its own LayerNorm, so that one whose
     embedding starts small (a text's, ADR 0036) is not drowned by another's in the mean; a model
-    of one modality has none (it is the same as without)."""
+    of one modality has none (it is the same as without).
 
-    def __init__(self, modalities: list[str], dim: int, dropout: float = 0.0, norm: bool = False):
+    ``modality_dropout`` (``[model] modality_dropout``): while training (grad on), each item
+    that has two modalities or more keeps only one of them, drawn uniformly, with this
+    probability — so every modality learns to predict alone and one that fits the few answers
+    fast (a picture's network memorising them) does not leave the other untrained (ModDrop,
+    Neverova et al. 2016). Predictions always fuse every modality the item has."""
+
+    def __init__(
+        self,
+        modalities: list[str],
+        dim: int,
+        dropout: float = 0.0,
+        norm: bool = False,
+        modality_dropout: float = 0.0,
+    ):
         super().__init__()
         self.modalities = list(modalities)
+        self.modality_dropout = float(modality_dropout)
         self.modality_embedding = ModalityEmbeddings(
             {m: nn.Parameter(torch.zeros(dim)) for m in self.modalities}
         )
@@ -47,6 +61,8 @@ class MaskedMeanFusion(nn.Module):
     ) -> torch.Tensor:
         total = None
         count = None
+        if self.modality_dropout > 0 and self.training and torch.is_grad_enabled():
+            masks = self.drop_modalities(masks, [m for m in self.modalities if m in parts])
         for m in self.modalities:
             if m not in parts:
                 continue
@@ -57,3 +73,20 @@ class MaskedMeanFusion(nn.Module):
             count = w if count is None else count + w
         assert total is not None and count is not None, "no modality in the batch"
         return self.mlp(total / count.clamp_min(1.0))
+
+    def drop_modalities(
+        self, masks: dict[str, torch.Tensor], present: list[str]
+    ) -> dict[str, torch.Tensor]:
+        """The masks with, for each item of two modalities or more and with probability
+        ``modality_dropout``, all but one of its modalities (drawn uniformly) masked out."""
+        if len(present) < 2:
+            return masks
+        have = torch.stack([masks[m].bool() for m in present], dim=1)  # [B, k]
+        several = have.sum(1) >= 2
+        drop = several & (torch.rand(have.shape[0], device=have.device) < self.modality_dropout)
+        if not bool(drop.any()):
+            return masks
+        keep = (torch.rand(have.shape, device=have.device) * have).argmax(1)  # a present one
+        only = torch.nn.functional.one_hot(keep, len(present)).bool()
+        have = torch.where(drop[:, None], only, have)
+        return {**masks, **{m: have[:, i].to(masks[m].dtype) for i, m in enumerate(present)}}

@@ -74,7 +74,11 @@ class Policy(nn.Module):
                 encoders[m], self.input_keys[m] = policy_encoder(m, spec, dim)
         self.encoders = nn.ModuleDict(encoders)
         self.fusion = MaskedMeanFusion(
-            self.modalities, dim, config.dropout, norm=config.fusion == "norm-mean"
+            self.modalities,
+            dim,
+            config.dropout,
+            norm=config.fusion == "norm-mean",
+            modality_dropout=config.modality_dropout,
         )
         self.heads = TaskHeads(dim, num_labels)
         self.num_labels = dict(num_labels)

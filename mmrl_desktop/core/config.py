@@ -305,6 +305,7 @@ TEXT_ENCODERS = ("mean", "mean-proj", "idf-mean")
 # own LayerNorm ("norm-mean", the default; a model of one modality has none), or of the embeddings
 # as they are ("mean", models saved before).
 FUSIONS = ("mean", "norm-mean")
+MODALITY_CHOICES = ("all", "prequential")
 
 
 @dataclass
@@ -357,6 +358,15 @@ class ModelConfig:
             "fusion of several modalities: norm-mean (the mean of their embeddings, each through "
             "its own LayerNorm; ADR 0038) or mean (of the embeddings as they are: older models); "
             "one modality: no difference"
+        ),
+    )
+    modality_choice: str = field(
+        default="all",
+        metadata=_help(
+            "which modalities of an item the model shown predicts from: all (fused), or "
+            "prequential (each modality alone is scored on the answers before it trains on "
+            "them, and one that predicts them clearly better than the fusion is used alone; "
+            "ADR 0039)"
         ),
     )
     modality_dropout: float = field(
@@ -422,6 +432,11 @@ class ModelConfig:
         _check(
             self.fusion in FUSIONS,
             f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}.",
+        )
+        _check(
+            self.modality_choice in MODALITY_CHOICES,
+            f"unknown modality_choice {self.modality_choice!r}; choose one of "
+            f"{', '.join(MODALITY_CHOICES)}.",
         )
         _check(0.0 <= self.modality_dropout < 1.0, "modality_dropout must be in [0, 1).")
         _check(self.embed_dim >= 4, "embed_dim must be at least 4.")

@@ -35,7 +35,7 @@ from mmrl_desktop.core.config import ModelConfig, TrainConfig
 from mmrl_desktop.core.data.items import Item
 from mmrl_desktop.core.data.project import Project
 from mmrl_desktop.core.data.store import FeedbackStore
-from mmrl_desktop.core.learning import renew
+from mmrl_desktop.core.learning import modality_choice, renew
 from mmrl_desktop.core.learning.calibration import PrequentialCalibrator, observe_events
 from mmrl_desktop.core.learning.metrics_buffer import MetricsBuffer
 from mmrl_desktop.core.learning.model.featurize import Featurizer
@@ -112,6 +112,8 @@ class Trainer(TrainerBuild, TrainerPredictions):
         self._last_ckpt_step = self._last_ckpt_version = 0  # of the last checkpoint on disk
         self.undo = UndoSnapshots()  # undo that unlearns (core/learning/unlearn.py)
         self.calibrator = PrequentialCalibrator()  # temperatures (core/learning/calibration.py)
+        # which modalities the model shown fuses (core/learning/modality_choice.py, ADR 0039)
+        self.modality_choice: modality_choice.ModalityChoice | None = None
         self._exclusions_seen = (-1, 0)  # (exclusions_mark, unreadable items) last applied
         self._needs_refresh = False  # the algorithm's refresh is owed (new/retracted answers)
         self._version_pending = False  # new feedback not yet in a model version
@@ -190,9 +192,11 @@ class Trainer(TrainerBuild, TrainerPredictions):
 
     def _observe_prequential(self, events) -> None:
         """Before training on new answers: the model's log-probabilities for their items, for the
-        temperature fit (``core/learning/calibration.py``). Read-only trainers (evaluate, predict) skip it."""
+        temperature fit (``core/learning/calibration.py``; read-only trainers — evaluate,
+        predict — skip it) and for the choice of modalities (``modality_choice.py``)."""
         if self.checkpoints_enabled:
             observe_events(self, events)
+        modality_choice.observe_events(self, events)
 
     def _set_item_lists(self, items: list[Item]) -> None:
         self.holdout_ids = [it.item_id for it in items if it.split == "holdout" and it.labels][

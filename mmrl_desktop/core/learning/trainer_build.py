@@ -14,7 +14,7 @@ import torch
 
 from mmrl_desktop.core.config import ModelConfig
 from mmrl_desktop.core.errors import UserError
-from mmrl_desktop.core.learning import renew
+from mmrl_desktop.core.learning import modality_choice, renew
 from mmrl_desktop.core.learning.augment import Augmenter
 from mmrl_desktop.core.learning.calibration import PrequentialCalibrator
 from mmrl_desktop.core.learning.device import choose_device
@@ -53,6 +53,7 @@ class TrainerBuild:
         self._start_counters(plan)
         if plan.checkpoint is not None:
             self._resume_from(plan.checkpoint, plan.highest_step, fresh)
+        self.modality_choice = modality_choice.start(self)
         self._attach_pool()
         self._read_feedback_log()
         self._built = True

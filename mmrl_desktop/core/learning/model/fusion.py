@@ -33,7 +33,12 @@ class MaskedMeanFusion(nn.Module):
     that has two modalities or more keeps only one of them, drawn uniformly, with this
     probability — so every modality learns to predict alone and one that fits the few answers
     fast (a picture's network memorising them) does not leave the other untrained (ModDrop,
-    Neverova et al. 2016). Predictions always fuse every modality the item has."""
+    Neverova et al. 2016). Predictions always fuse every modality the item has.
+
+    ``used`` (a buffer, one flag per modality, all on at first): in eval mode only the flagged
+    modalities an item has are fused — one with none of them fuses all it has.
+    ``core/learning/modality_choice.py`` sets it from the answers (``[model] modality_choice``,
+    ADR 0039); training always fuses every modality."""
 
     def __init__(
         self,
@@ -55,6 +60,12 @@ class MaskedMeanFusion(nn.Module):
             else None
         )
         self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Dropout(dropout))
+        self.register_buffer("used", torch.ones(len(self.modalities), dtype=torch.bool))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # models saved before ``used`` existed fused every modality
+        state_dict.setdefault(prefix + "used", torch.ones_like(self.used))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(
         self, parts: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
@@ -63,6 +74,8 @@ class MaskedMeanFusion(nn.Module):
         count = None
         if self.modality_dropout > 0 and self.training and torch.is_grad_enabled():
             masks = self.drop_modalities(masks, [m for m in self.modalities if m in parts])
+        elif not self.training and len(self.modalities) > 1:
+            masks = self.chosen(masks, [m for m in self.modalities if m in parts])
         for m in self.modalities:
             if m not in parts:
                 continue
@@ -90,3 +103,13 @@ class MaskedMeanFusion(nn.Module):
         only = torch.nn.functional.one_hot(keep, len(present)).bool()
         have = torch.where(drop[:, None], only, have)
         return {**masks, **{m: have[:, i].to(masks[m].dtype) for i, m in enumerate(present)}}
+
+    def chosen(self, masks: dict[str, torch.Tensor], present: list[str]) -> dict[str, torch.Tensor]:
+        """The masks of the modalities ``used`` flags; an item with none of them keeps its own
+        (traced as it is by the exports, so they predict as the model shown does)."""
+        if not present:
+            return masks
+        flag = {m: self.used[self.modalities.index(m)] for m in present}
+        kept = {m: masks[m].bool() & flag[m] for m in present}
+        some = torch.stack([kept[m] for m in present], 1).any(1)
+        return {**masks, **{m: torch.where(some, kept[m], masks[m].bool()) for m in present}}

@@ -1,0 +1,144 @@
+"""Which of an item's modalities the model shown predicts from (``[model] modality_choice``,
+ADR 0039).
+
+A model of several modalities fuses them (``model/fusion.py``); with few answers one of them
+may predict better alone than the fusion does — a picture whose network has memorised the
+answers adds noise to a sound that already tells the label (docs/benchmarks.md §5zz8). Each
+new answer is scored, before the model trains on it, by the model shown with every modality
+and with each modality alone: the log-likelihood of what the expert said (👍 → p(shown),
+correction → p(corrected), plain 👎 → 1 − p(shown); the calibration's score,
+``calibration.py``). The scores decay by ``DECAY`` an answer (the models change as they
+learn); a modality alone is chosen when its score beats the fusion's by ``MARGIN`` nats after
+at least ``MIN_SCORED`` answers, else every modality is fused. The choice is the fusion's
+``used`` buffer, so it travels with the model's weights and its exports; the scores start
+over when a trainer starts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mmrl_desktop.core.learning.device import evaluating
+from mmrl_desktop.core.learning.model.fusion import MaskedMeanFusion
+
+DECAY = 0.95  # per answer: the last ~20 answers weigh most
+MARGIN = 1.0  # nats by which a modality alone must beat the fusion
+MIN_SCORED = 8  # answers scored before anything but the fusion is chosen
+MAX_BATCH = 64  # answers scored at once (a log read at start: its newest)
+
+
+def fusions(algorithm) -> list[MaskedMeanFusion]:
+    """The fusion of every model the algorithm predicts or trains with (trained, averaged, held)."""
+    models = [getattr(algorithm, n, None) for n in ("policy", "average", "held")]
+    return [f for m in models if m is not None for f in [getattr(m, "fusion", None)]
+            if isinstance(f, MaskedMeanFusion)]  # fmt: skip
+
+
+def outcome_loglik(probs: torch.Tensor, shown: int, reward: int, corrected: int) -> float | None:
+    """log p of what the expert said about an item whose class probabilities are ``probs``
+    (None when the answer says nothing the score can use)."""
+    if corrected >= 0:
+        p = float(probs[corrected])
+    elif shown >= 0 and reward > 0:
+        p = float(probs[shown])
+    elif shown >= 0 and reward < 0:
+        p = 1.0 - float(probs[shown])
+    else:
+        return None
+    return math.log(min(max(p, 1e-6), 1.0))
+
+
+class ModalityChoice:
+    """Decayed prequential scores of "all modalities" and of each modality alone."""
+
+    def __init__(self, modalities: list[str]):
+        self.modalities = list(modalities)
+        self.scores = np.zeros(1 + len(self.modalities))  # [all, each alone]
+        self.scored = 0
+
+    @property
+    def candidates(self) -> list[tuple[str, ...]]:
+        return [tuple(self.modalities)] + [(m,) for m in self.modalities]
+
+    def add(self, logliks) -> None:
+        """One answer's log-likelihoods, in ``candidates``' order."""
+        self.scores = DECAY * self.scores + np.asarray(logliks, float)
+        self.scored += 1
+
+    def choice(self) -> tuple[str, ...]:
+        """The modalities to fuse: every one, unless one alone has beaten them by ``MARGIN``."""
+        if self.scored < MIN_SCORED:
+            return tuple(self.modalities)
+        best = 1 + int(np.argmax(self.scores[1:]))
+        if self.scores[best] - self.scores[0] >= MARGIN:
+            return self.candidates[best]
+        return tuple(self.modalities)
+
+
+def set_used(algorithm, modalities: tuple[str, ...]) -> None:
+    """Every fusion of ``algorithm`` fuses only ``modalities`` when it predicts."""
+    for f in fusions(algorithm):
+        f.used.copy_(torch.tensor([m in modalities for m in f.modalities]))
+
+
+def start(trainer) -> ModalityChoice | None:
+    """The trainer's chooser, when its model fuses several modalities and the project chose
+    ``modality_choice = "prequential"``; otherwise every fusion fuses every modality (a model
+    loaded from a time the option was on included)."""
+    fs = fusions(trainer.algorithm)
+    if not fs or len(fs[0].modalities) < 2:
+        return None
+    if trainer.model_config.modality_choice != "prequential":
+        set_used(trainer.algorithm, tuple(fs[0].modalities))
+        return None
+    return ModalityChoice(fs[0].modalities)
+
+
+def observe_events(trainer, events) -> None:
+    """``observe`` the answers among ``events``."""
+    if trainer.modality_choice is not None:
+        rows = [trainer._row(e) for e in events if e.kind == "feedback"]
+        observe(trainer, [r for r in rows if r is not None])
+
+
+def observe(trainer, rows) -> None:
+    """Score the new answers ``rows`` (replay rows, not yet trained on) with the model shown
+    under each candidate, then set the fusion to the choice."""
+    chooser: ModalityChoice | None = trainer.modality_choice
+    rows = rows[-MAX_BATCH:]
+    if chooser is None or not rows:
+        return
+    alg = trainer.algorithm
+    shown = alg.shown
+    fusion = getattr(shown, "fusion", None)
+    if not isinstance(fusion, MaskedMeanFusion):
+        return
+    ids = list(dict.fromkeys(r.item_id for r in rows))
+    try:
+        items = {it.item_id: it for it in trainer.featurizer.readable(trainer._items(ids))}
+    except KeyError:  # an item gone from the store: not scored
+        return
+    rows = [r for r in rows if r.item_id in items]
+    if not rows:
+        return
+    inputs = trainer.featurizer.batch([items[r.item_id] for r in rows])
+    inputs = {k: v.to(alg.device) for k, v in inputs.items()}
+    before = fusion.used.clone()
+    probs = []
+    try:
+        for cand in chooser.candidates:
+            fusion.used.copy_(torch.tensor([m in cand for m in fusion.modalities]))
+            with evaluating(shown):
+                logits = shown(inputs)
+            probs.append({t: F.softmax(lg.float(), -1).cpu() for t, lg in logits.items()})
+    finally:
+        fusion.used.copy_(before)
+    for i, r in enumerate(rows):
+        ll = [outcome_loglik(p[r.task][i], r.shown, r.reward, r.corrected) for p in probs]
+        if all(v is not None for v in ll):
+            chooser.add(ll)
+    set_used(alg, chooser.choice())

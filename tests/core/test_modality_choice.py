@@ -1,0 +1,125 @@
+"""Which modalities the model shown predicts from (``[model] modality_choice``, ADR 0039): the
+decayed prequential scores, the fusion's ``used`` flags in eval mode, and the trainer scoring
+each new answer before it trains on it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mmrl_desktop.core.config import ModelConfig
+from mmrl_desktop.core.data.items import Item
+from mmrl_desktop.core.data.project import Project, Task
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning import modality_choice as mc
+from mmrl_desktop.core.learning.model.fusion import MaskedMeanFusion
+
+from .enginefixtures import make_pngs
+
+
+def test_the_fusion_is_kept_until_one_modality_alone_beats_it_clearly():
+    choice = mc.ModalityChoice(["image", "text"])
+    assert choice.candidates == [("image", "text"), ("image",), ("text",)]
+    for _ in range(mc.MIN_SCORED - 1):
+        choice.add([math.log(0.3), math.log(0.3), math.log(0.9)])
+    assert choice.choice() == ("image", "text")  # too few answers scored
+    choice.add([math.log(0.3), math.log(0.3), math.log(0.9)])
+    assert choice.choice() == ("text",)
+    close = mc.ModalityChoice(["image", "text"])
+    for _ in range(40):  # better alone, but by less than the margin over the decayed window
+        close.add([math.log(0.80), math.log(0.5), math.log(0.82)])
+    assert close.scores[2] - close.scores[0] < mc.MARGIN
+    assert close.choice() == ("image", "text")
+
+
+def test_old_answers_fade():
+    choice = mc.ModalityChoice(["image", "text"])
+    for _ in range(30):
+        choice.add([0.0, -3.0, -3.0])  # the fusion was best
+    for _ in range(60):
+        choice.add([-1.0, 0.0, -1.0])  # now the image alone is
+    assert choice.choice() == ("image",)
+
+
+def test_the_score_is_the_likelihood_of_what_the_expert_said():
+    p = torch.tensor([0.2, 0.5, 0.3])
+    assert mc.outcome_loglik(p, shown=1, reward=1, corrected=-1) == pytest.approx(math.log(0.5))
+    assert mc.outcome_loglik(p, shown=1, reward=-1, corrected=-1) == pytest.approx(math.log(0.5))
+    assert mc.outcome_loglik(p, shown=0, reward=-1, corrected=-1) == pytest.approx(math.log(0.8))
+    assert mc.outcome_loglik(p, shown=0, reward=-1, corrected=2) == pytest.approx(math.log(0.3))
+    assert mc.outcome_loglik(p, shown=-1, reward=0, corrected=-1) is None
+
+
+def test_the_fusion_predicts_from_the_flagged_modalities_only_in_eval_mode():
+    torch.manual_seed(0)
+    fusion = MaskedMeanFusion(["image", "text"], 8, norm=True)
+    parts = {"image": torch.randn(3, 8), "text": torch.randn(3, 8)}
+    masks = {"image": torch.tensor([1, 1, 1]).bool(), "text": torch.tensor([1, 1, 0]).bool()}
+    fusion.eval()
+    both = fusion(parts, masks)
+    text_only = fusion(parts, {**masks, "image": torch.zeros(3, dtype=torch.bool)})
+    fusion.used.copy_(torch.tensor([False, True]))
+    got = fusion(parts, masks)
+    assert torch.allclose(got[:2], text_only[:2])
+    assert torch.allclose(got[2], both[2])  # no text: it fuses what it has (the picture)
+    fusion.train()
+    assert torch.allclose(fusion(parts, masks), both)  # training fuses every modality
+    # a model saved before the flags existed loads with every modality on
+    old = {k: v for k, v in fusion.state_dict().items() if k != "used"}
+    again = MaskedMeanFusion(["image", "text"], 8, norm=True)
+    again.used.zero_()
+    again.load_state_dict(old)
+    assert bool(again.used.all())
+
+
+def test_the_setting_is_checked():
+    assert ModelConfig().modality_choice == "all"
+    with pytest.raises(UserError, match="unknown modality_choice 'best'; choose one of all"):
+        ModelConfig.from_dict({"modality_choice": "best"})
+
+
+def _project(tmp_path, choice: str) -> Project:
+    make_pngs(tmp_path / "png", 6)
+    model = {"modalities": "image,text", "text_buckets": 64, "embed_dim": 16,
+             "image_size": 16, "image_channels": 1, "modality_choice": choice}  # fmt: skip
+    project = Project.create(tmp_path / "p", tasks=[Task("t", ["a", "b"])], model=model)
+    rng = np.random.default_rng(0)
+    items = []
+    for i in range(12):
+        label = "ab"[i % 2]
+        png = tmp_path / "png" / ("dark", "light")[int(rng.integers(2))] / f"img{i % 6}.png"
+        items.append(
+            Item(f"i{i}", image=str(png), text_inline=f"word{label} x", labels={"t": label})
+        )
+    with project.open_store() as store:
+        store.add_items(items)
+    return project
+
+
+@pytest.mark.parametrize("choice", ["all", "prequential"])
+def test_the_trainer_scores_each_answer_before_training_on_it(tmp_path, choice):
+    from mmrl_desktop.core.learning.trainer import Trainer
+
+    project = _project(tmp_path, choice)
+    trainer = Trainer(project, device="cpu", queue_size=0, checkpoints=False, resume=False)
+    trainer._ensure_built()
+    assert (trainer.modality_choice is None) == (choice == "all")
+    with project.open_store() as store:
+        for i in range(10):
+            label = "ab"[i % 2]
+            store.record_feedback(f"i{i}", "t", "a", 0.5, 1 if label == "a" else -1, label)
+            trainer.train_pending()
+    fusions = mc.fusions(trainer.algorithm)
+    assert len(fusions) >= 2  # the trained model and the model shown
+    flags = {tuple(f.used.tolist()) for f in fusions}
+    assert len(flags) == 1  # every model predicts from the same modalities
+    if choice == "all":
+        assert flags == {(True, True)}
+        return
+    assert trainer.modality_choice.scored == 10
+    assert np.isfinite(trainer.modality_choice.scores).all()
+    want = trainer.modality_choice.choice()
+    assert flags == {tuple(m in want for m in ("image", "text"))}

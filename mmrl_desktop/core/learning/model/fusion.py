@@ -109,7 +109,8 @@ class MaskedMeanFusion(nn.Module):
         (traced as it is by the exports, so they predict as the model shown does)."""
         if not present:
             return masks
-        flag = {m: self.used[self.modalities.index(m)] for m in present}
-        kept = {m: masks[m].bool() & flag[m] for m in present}
-        some = torch.stack([kept[m] for m in present], 1).any(1)
-        return {**masks, **{m: torch.where(some, kept[m], masks[m].bool()) for m in present}}
+        # in float arithmetic: ONNX Runtime has no Where on booleans
+        have = {m: masks[m].float() for m in present}
+        kept = {m: have[m] * self.used[self.modalities.index(m)].float() for m in present}
+        some = (torch.stack([kept[m] for m in present], 1).sum(1) > 0).float()
+        return {**masks, **{m: kept[m] * some + have[m] * (1 - some) for m in present}}

@@ -63,6 +63,7 @@ def test_bench_on_generated_sources(tmp_path, kind):
         "manifest": ["image", "audio", "text"],
     }[kind]
     assert out["modalities"] == expected
+    assert out["modalities_used"] == expected  # the default fuses every modality (ADR 0039)
 
 
 @pytest.mark.parametrize("algorithm", ["supervised", "egreedy-q", "reinforce"])

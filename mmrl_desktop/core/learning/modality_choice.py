@@ -79,6 +79,14 @@ class ModalityChoice:
         return tuple(self.modalities)
 
 
+def used_by(algorithm) -> list[str] | None:
+    """The modalities the model shown predicts from (None: a model without a fusion)."""
+    f = getattr(algorithm.shown, "fusion", None)
+    if not isinstance(f, MaskedMeanFusion):
+        return None
+    return [m for m, on in zip(f.modalities, f.used.tolist(), strict=True) if on]
+
+
 def set_used(algorithm, modalities: tuple[str, ...]) -> None:
     """Every fusion of ``algorithm`` fuses only ``modalities`` when it predicts."""
     for f in fusions(algorithm):

@@ -351,6 +351,8 @@ class Trainer(TrainerBuild, TrainerPredictions):
             "answers": len(self.buffer),
             "updates": self.updates,
             "modalities": self.model_config.modality_list(),
+            # those the model shown predicts from ([model] modality_choice, ADR 0039)
+            "modalities_used": modality_choice.used_by(self.algorithm),
             "parameters": sum(p.numel() for p in self.algorithm.policy.parameters()),
             "checkpoint_warnings": list(self.checkpoint_warnings),  # sentences for the app
         }

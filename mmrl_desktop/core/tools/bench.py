@@ -216,6 +216,7 @@ def run_bench(
             "seconds": round(time.perf_counter() - t_start, 2),
             "updates_per_event": trainer.config.updates_per_event,
             "modalities": info["modalities"],
+            "modalities_used": trainer.info()["modalities_used"],
             **asker.describe(),  # order, random_fraction, pick_every, warm_up
             **pretrained,  # with --encoder: encoders, embedding
         }

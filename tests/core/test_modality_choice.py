@@ -25,7 +25,7 @@ def test_the_fusion_is_kept_until_one_modality_alone_beats_it_clearly():
     assert choice.candidates == [("image", "text"), ("image",), ("text",)]
     for _ in range(mc.MIN_SCORED - 1):
         choice.add([math.log(0.3), math.log(0.3), math.log(0.9)])
-    assert choice.choice() == ("image", "text")  # too few answers scored
+    assert choice.choice() is None  # too few answers scored: the choice stays as it is
     choice.add([math.log(0.3), math.log(0.3), math.log(0.9)])
     assert choice.choice() == ("text",)
     close = mc.ModalityChoice(["image", "text"])
@@ -123,3 +123,42 @@ def test_the_trainer_scores_each_answer_before_training_on_it(tmp_path, choice):
     assert np.isfinite(trainer.modality_choice.scores).all()
     want = trainer.modality_choice.choice()
     assert flags == {tuple(m in want for m in ("image", "text"))}
+
+
+def test_a_resumed_trainer_keeps_the_saved_choice_until_it_has_scored_enough(tmp_path):
+    from mmrl_desktop.core.learning.trainer import Trainer
+
+    project = _project(tmp_path, "prequential")
+    trainer = Trainer(project, device="cpu", queue_size=0, checkpoints=True, resume=False)
+    trainer._ensure_built()
+    mc.set_used(trainer.algorithm, ("text",))
+    trainer.save_checkpoint("test")
+    trainer.close(checkpoint=False)
+    again = Trainer(project, device="cpu", queue_size=0, checkpoints=True)
+    with project.open_store() as store:
+        for i in range(mc.MIN_SCORED - 1):
+            store.record_feedback(f"i{i}", "t", "a", 0.5, 1 if i % 2 == 0 else -1, "ab"[i % 2])
+            again.train_pending()
+    assert again.modality_choice.scored == mc.MIN_SCORED - 1
+    assert again.info()["modalities_used"] == ["text"]
+    again.close(checkpoint=False)
+
+
+def test_a_read_only_trainer_predicts_from_what_the_saved_model_chose(tmp_path):
+    from mmrl_desktop.core.learning.trainer import Trainer
+
+    project = _project(tmp_path, "prequential")
+    trainer = Trainer(project, device="cpu", queue_size=0, checkpoints=True, resume=False)
+    with project.open_store() as store:
+        for i in range(4):
+            store.record_feedback(f"i{i}", "t", "a", 0.5, 1 if i % 2 == 0 else -1, "ab"[i % 2])
+    trainer.train_pending()
+    mc.set_used(trainer.algorithm, ("text",))  # as if the answers had chosen the text
+    trainer.save_checkpoint("test")
+    trainer.close(checkpoint=False)
+    with project.open_store() as store:  # an answer after the save
+        store.record_feedback("i4", "t", "a", 0.5, 1, "a")
+    look = Trainer(project, device="cpu", queue_size=0, checkpoints=False)  # evaluate's
+    assert look.info()["modalities_used"] == ["text"]
+    assert look.modality_choice is None  # nothing re-chosen on the answer after the save
+    look.close(checkpoint=False)

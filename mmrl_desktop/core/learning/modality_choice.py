@@ -69,10 +69,12 @@ class ModalityChoice:
         self.scores = DECAY * self.scores + np.asarray(logliks, float)
         self.scored += 1
 
-    def choice(self) -> tuple[str, ...]:
-        """The modalities to fuse: every one, unless one alone has beaten them by ``MARGIN``."""
+    def choice(self) -> tuple[str, ...] | None:
+        """The modalities to fuse: every one, unless one alone has beaten them by ``MARGIN``;
+        None before ``MIN_SCORED`` answers (the choice stays as it is: after a resume, the
+        saved model's)."""
         if self.scored < MIN_SCORED:
-            return tuple(self.modalities)
+            return None
         best = 1 + int(np.argmax(self.scores[1:]))
         if self.scores[best] - self.scores[0] >= MARGIN:
             return self.candidates[best]
@@ -96,12 +98,16 @@ def set_used(algorithm, modalities: tuple[str, ...]) -> None:
 def start(trainer) -> ModalityChoice | None:
     """The trainer's chooser, when its model fuses several modalities and the project chose
     ``modality_choice = "prequential"``; otherwise every fusion fuses every modality (a model
-    loaded from a time the option was on included)."""
+    loaded from a time the option was on included). A read-only trainer (``evaluate``,
+    ``predict``, ``export``: a saved model, no checkpoints of its own) has no chooser: it
+    predicts from the modalities the saved model had chosen, as the app did."""
     fs = fusions(trainer.algorithm)
     if not fs or len(fs[0].modalities) < 2:
         return None
     if trainer.model_config.modality_choice != "prequential":
         set_used(trainer.algorithm, tuple(fs[0].modalities))
+        return None
+    if trainer.resume and not trainer.checkpoints_enabled:
         return None
     return ModalityChoice(fs[0].modalities)
 
@@ -149,4 +155,6 @@ def observe(trainer, rows) -> None:
         ll = [outcome_loglik(p[r.task][i], r.shown, r.reward, r.corrected) for p in probs]
         if all(v is not None for v in ll):
             chooser.add(ll)
-    set_used(alg, chooser.choice())
+    chosen = chooser.choice()
+    if chosen is not None:
+        set_used(alg, chosen)

@@ -162,3 +162,15 @@ def test_a_read_only_trainer_predicts_from_what_the_saved_model_chose(tmp_path):
     assert look.info()["modalities_used"] == ["text"]
     assert look.modality_choice is None  # nothing re-chosen on the answer after the save
     look.close(checkpoint=False)
+
+
+def test_with_every_flag_on_the_fusion_predicts_as_before_the_flags():
+    torch.manual_seed(2)
+    fusion = MaskedMeanFusion(["image", "audio", "text"], 8, norm=True).eval()
+    parts = {m: torch.randn(5, 8) for m in fusion.modalities}
+    masks = {m: torch.rand(5) > 0.3 for m in fusion.modalities}
+    masks["text"][0] = True
+    ln = torch.nn.functional.layer_norm
+    total = sum(ln(parts[m], (8,)) * masks[m].float()[:, None] for m in fusion.modalities)
+    count = sum(masks[m].float() for m in fusion.modalities).clamp_min(1.0)[:, None]
+    assert torch.allclose(fusion(parts, masks), fusion.mlp(total / count), atol=1e-6)

@@ -218,6 +218,19 @@ class PrequentialCalibrator:
         return cal
 
 
+def answered_items(trainer, rows) -> tuple[list, dict]:
+    """``rows`` (replay rows) whose items are readable, and those items by id; none when an
+    item is gone from the store (nothing is scored this time)."""
+    if not rows:
+        return [], {}
+    try:
+        ids = list(dict.fromkeys(r.item_id for r in rows))
+        items = {it.item_id: it for it in trainer.featurizer.readable(trainer._items(ids))}
+    except KeyError:
+        return [], {}
+    return [r for r in rows if r.item_id in items], items
+
+
 def observe_events(trainer, events) -> None:
     """Record, for the new answers among ``events``, the trainer's current (not yet trained on
     them) log-probabilities; a retraction removes its answer's record."""
@@ -228,15 +241,7 @@ def observe_events(trainer, events) -> None:
         if e.kind == "retraction" and e.retracts is not None:
             cal.forget(e.retracts)
     rows = [trainer._row(e) for e in events if e.kind == "feedback"]
-    rows = [r for r in rows if r is not None][-MAX_KEEP:]
-    if not rows:
-        return
-    try:
-        ids = list(dict.fromkeys(r.item_id for r in rows))
-        items = {it.item_id: it for it in trainer.featurizer.readable(trainer._items(ids))}
-    except KeyError:  # an item gone from the store: no record this time
-        return
-    rows = [r for r in rows if r.item_id in items]
+    rows, items = answered_items(trainer, [r for r in rows if r is not None][-MAX_KEEP:])
     logp: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(rows), 256):
         chunk = [items[r.item_id] for r in rows[start : start + 256]]

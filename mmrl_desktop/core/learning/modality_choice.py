@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mmrl_desktop.core.learning.calibration import answered_items
 from mmrl_desktop.core.learning.device import evaluating
 from mmrl_desktop.core.learning.model.fusion import MaskedMeanFusion
 
@@ -131,12 +132,7 @@ def observe(trainer, rows) -> None:
     fusion = getattr(shown, "fusion", None)
     if not isinstance(fusion, MaskedMeanFusion):
         return
-    ids = list(dict.fromkeys(r.item_id for r in rows))
-    try:
-        items = {it.item_id: it for it in trainer.featurizer.readable(trainer._items(ids))}
-    except KeyError:  # an item gone from the store: not scored
-        return
-    rows = [r for r in rows if r.item_id in items]
+    rows, items = answered_items(trainer, rows)
     if not rows:
         return
     inputs = trainer.featurizer.batch([items[r.item_id] for r in rows])

@@ -174,3 +174,38 @@ def test_with_every_flag_on_the_fusion_predicts_as_before_the_flags():
     total = sum(ln(parts[m], (8,)) * masks[m].float()[:, None] for m in fusion.modalities)
     count = sum(masks[m].float() for m in fusion.modalities).clamp_min(1.0)[:, None]
     assert torch.allclose(fusion(parts, masks), fusion.mlp(total / count), atol=1e-6)
+
+
+def test_the_scores_are_saved_with_the_checkpoint_and_go_on_after_a_resume(tmp_path):
+    from mmrl_desktop.core.learning.trainer import Trainer
+
+    project = _project(tmp_path, "prequential")
+    trainer = Trainer(project, device="cpu", queue_size=0, checkpoints=True, resume=False)
+    with project.open_store() as store:
+        for i in range(5):
+            store.record_feedback(f"i{i}", "t", "a", 0.5, 1 if i % 2 == 0 else -1, "ab"[i % 2])
+            trainer.train_pending()
+    saved = trainer.modality_choice.scores.copy()
+    assert trainer.modality_choice.scored == 5
+    trainer.save_checkpoint("test")
+    trainer.close(checkpoint=False)
+    again = Trainer(project, device="cpu", queue_size=0, checkpoints=True)
+    again._ensure_built()
+    assert again.modality_choice.scored == 5  # not started over: 3 more answers decide
+    assert np.allclose(again.modality_choice.scores, saved)
+    again.close(checkpoint=False)
+
+
+def test_saved_scores_of_other_modalities_or_malformed_are_dropped():
+    chooser = mc.ModalityChoice(["image", "text"])
+    chooser.add([-1.0, -2.0, -0.5])
+    meta = chooser.to_meta()
+    back = mc.ModalityChoice.from_meta(["image", "text"], meta)
+    assert back.scored == 1 and np.allclose(back.scores, chooser.scores)
+    for bad in (None, {}, {"modalities": ["image", "audio"], "scores": [0, 0, 0], "scored": 3},
+                {"modalities": ["image", "text"], "scores": [0, "x", 0], "scored": 3},
+                {"modalities": ["image", "text"], "scores": [0, 0], "scored": 3},
+                {"modalities": ["image", "text"], "scores": [0, float("nan"), 0], "scored": 3},
+                {"modalities": ["image", "text"], "scores": [0, 0, 0], "scored": -1}):  # fmt: skip
+        fresh = mc.ModalityChoice.from_meta(["image", "text"], bad)
+        assert fresh.scored == 0 and not fresh.scores.any()

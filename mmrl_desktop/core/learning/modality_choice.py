@@ -10,8 +10,8 @@ correction → p(corrected), plain 👎 → 1 − p(shown); the calibration's sc
 ``calibration.py``). The scores decay by ``DECAY`` an answer (the models change as they
 learn); a modality alone is chosen when its score beats the fusion's by ``MARGIN`` nats after
 at least ``MIN_SCORED`` answers, else every modality is fused. The choice is the fusion's
-``used`` buffer, so it travels with the model's weights and its exports; the scores start
-over when a trainer starts.
+``used`` buffer, so it travels with the model's weights and its exports; the scores travel in
+the checkpoint's metadata (``to_meta``), so a resumed trainer goes on scoring where it stopped.
 """
 
 from __future__ import annotations
@@ -70,6 +70,30 @@ class ModalityChoice:
         self.scores = DECAY * self.scores + np.asarray(logliks, float)
         self.scored += 1
 
+    def to_meta(self) -> dict:
+        """The scores for a checkpoint's metadata (``resume.checkpoint_meta``)."""
+        return {
+            "modalities": self.modalities,
+            "scores": self.scores.tolist(),
+            "scored": self.scored,
+        }
+
+    @classmethod
+    def from_meta(cls, modalities: list[str], meta) -> ModalityChoice:
+        """A chooser for ``modalities`` with the scores ``to_meta`` saved; fresh scores when the
+        saved ones are of other modalities, or anything in them is malformed."""
+        chooser = cls(modalities)
+        if not isinstance(meta, dict) or meta.get("modalities") != chooser.modalities:
+            return chooser
+        try:
+            scores = np.asarray(meta["scores"], dtype=float)
+            scored = int(meta["scored"])
+        except (KeyError, TypeError, ValueError):
+            return chooser
+        if scores.shape == chooser.scores.shape and np.isfinite(scores).all() and scored >= 0:
+            chooser.scores, chooser.scored = scores, scored
+        return chooser
+
     def choice(self) -> tuple[str, ...] | None:
         """The modalities to fuse: every one, unless one alone has beaten them by ``MARGIN``;
         None before ``MIN_SCORED`` answers (the choice stays as it is: after a resume, the
@@ -101,7 +125,8 @@ def start(trainer) -> ModalityChoice | None:
     ``modality_choice = "prequential"``; otherwise every fusion fuses every modality (a model
     loaded from a time the option was on included). A read-only trainer (``evaluate``,
     ``predict``, ``export``: a saved model, no checkpoints of its own) has no chooser: it
-    predicts from the modalities the saved model had chosen, as the app did."""
+    predicts from the modalities the saved model had chosen, as the app did. A resumed one
+    goes on from the scores its checkpoint saved (``trainer.saved_choice``)."""
     fs = fusions(trainer.algorithm)
     if not fs or len(fs[0].modalities) < 2:
         return None
@@ -110,7 +135,7 @@ def start(trainer) -> ModalityChoice | None:
         return None
     if trainer.resume and not trainer.checkpoints_enabled:
         return None
-    return ModalityChoice(fs[0].modalities)
+    return ModalityChoice.from_meta(fs[0].modalities, trainer.saved_choice)
 
 
 def observe_events(trainer, events) -> None:

@@ -185,8 +185,15 @@ def checkpoint_meta(trainer, note: str) -> dict:
         "labels": trainer.labels,
         "note": note,
         "calibration": trainer.calibrator.to_meta(),
+        **choice_meta(trainer),
         **refit_meta(trainer),
     }
+
+
+def choice_meta(trainer) -> dict:
+    """The modality choice's scores (ADR 0039), when the trainer has a chooser."""
+    chooser = getattr(trainer, "modality_choice", None)
+    return {"modality_choice": chooser.to_meta()} if chooser is not None else {}
 
 
 def refit_meta(trainer) -> dict:

@@ -114,6 +114,7 @@ class Trainer(TrainerBuild, TrainerPredictions):
         self.calibrator = PrequentialCalibrator()  # temperatures (core/learning/calibration.py)
         # which modalities the model shown fuses (core/learning/modality_choice.py, ADR 0039)
         self.modality_choice: modality_choice.ModalityChoice | None = None
+        self.saved_choice: dict | None = None  # its scores in the checkpoint resumed from
         self._exclusions_seen = (-1, 0)  # (exclusions_mark, unreadable items) last applied
         self._needs_refresh = False  # the algorithm's refresh is owed (new/retracted answers)
         self._version_pending = False  # new feedback not yet in a model version

@@ -174,6 +174,7 @@ class TrainerBuild:
         self.resumed_from = None
         self.undo = UndoSnapshots()
         self.calibrator = PrequentialCalibrator()
+        self.saved_choice = None  # the modality choice's scores of the checkpoint resumed from
 
     def _resume_from(self, ckpt, highest_step: int, fresh) -> None:
         """Load the checkpoint the resume plan chose (``fresh`` builds a new algorithm for a
@@ -196,6 +197,7 @@ class TrainerBuild:
         if not problem:
             cal = ckpt.meta.get("calibration")
             self.calibrator = PrequentialCalibrator.from_meta(cal, self.labels)
+            self.saved_choice = ckpt.meta.get("modality_choice")
             restore_refit(self, ckpt.meta)  # a refit under way at the save goes on (ADR 0029)
 
 

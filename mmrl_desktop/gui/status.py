@@ -1,4 +1,5 @@
-"""The status bar: the next-item order, device, model version, answers given, trainer state,
+"""The status bar: the next-item order, the modality the model predicts from when it leaves
+the others out (ADR 0039), device, model version, answers given, trainer state,
 updates per second, notes on the left while the trainer retrains the model at once
 (``train/retrain_left``, core/learning/renew.py) and when other programs starve the trainer
 (``perf/starved``, core/learning/trainer_loop.py), and a progress bar while a pretrained
@@ -30,6 +31,21 @@ READINESS = (
     "its labels are right well above chance (the readiness check)"
 )
 GATED_ORDERS = ("uncertain", "diverse")  # core/learning/next_item.py's GATED
+ALONE_NOTE = (
+    "The model predicts from the {used} alone: on the latest answers it predicted what you said "
+    "better than with every modality fused ({all}). It fuses them again once they do better "
+    "([model] modality_choice)."
+)
+
+
+def modalities_text(info: dict) -> tuple[str, str]:
+    """(the bar's text, its tooltip) for the modalities the model predicts from; empty while
+    it fuses every modality its items have (ADR 0039)."""
+    used, every = info.get("modalities_used"), info.get("modalities") or []
+    if not used or set(used) >= set(every):
+        return "", ""
+    alone = " + ".join(used)
+    return f"model: {alone} alone", ALONE_NOTE.format(used=alone, all=", ".join(every))
 
 
 def order_note(order: str, random_fraction: float = 0.1) -> str:
@@ -74,6 +90,8 @@ class StatusBar(QStatusBar):
         self.state = QLabel("trainer: stopped")
         self.speed = QLabel("")
         self.order = QLabel("")  # "Next: uncertain", from the trainer's Info
+        self.modalities = QLabel("")  # "model: audio alone" (ADR 0039); hidden while it fuses
+        self.modalities.hide()
         self._order, self._random, self._choosing = "", 0.1, False
         # the notes on the left: hidden unless training is starved, resp. a refit or a catch-up
         # is under way; shortened, then cut with "…" (full text in the tooltip) rather than
@@ -86,7 +104,8 @@ class StatusBar(QStatusBar):
         self.retrain.hide()
         self.starved.hide()
         self.addPermanentWidget(self.embeddings)
-        for w in (self.order, self.device, self.version, self.answers, self.state, self.speed):
+        labels = (self.order, self.modalities, self.device, self.version, self.answers)
+        for w in (*labels, self.state, self.speed):
             w.setContentsMargins(8, 0, 8, 0)
             self.addPermanentWidget(w)
         # numbers that change while the expert works keep their room: the labels to their left
@@ -113,6 +132,11 @@ class StatusBar(QStatusBar):
             self._choosing = False  # a trainer (re)started: the queue order until its first choice
             self._order, self._random = str(info["next_item"]), info.get("next_item_random", 0.1)
             self._show_order()
+        if "modalities_used" in info:
+            text, tip = modalities_text(info)
+            self.modalities.setText(text)
+            self.modalities.setToolTip(tip)
+            self.modalities.setVisible(bool(text))
         if "device" in info:
             self.device.setText(f"device: {info['device']}")
         if "model_version" in info:

@@ -209,3 +209,19 @@ def test_saved_scores_of_other_modalities_or_malformed_are_dropped():
                 {"modalities": ["image", "text"], "scores": [0, 0, 0], "scored": -1}):  # fmt: skip
         fresh = mc.ModalityChoice.from_meta(["image", "text"], bad)
         assert fresh.scored == 0 and not fresh.scores.any()
+
+
+def test_the_trainer_tells_when_the_modalities_it_predicts_from_change(tmp_path):
+    from mmrl_desktop.core.learning.trainer import Trainer
+
+    project = _project(tmp_path, "prequential")
+    trainer = Trainer(project, device="cpu", queue_size=0, checkpoints=False, resume=False)
+    assert trainer.info()["modalities_used"] == ["image", "text"]
+    assert trainer.take_info_update() is None  # info() told it
+    mc.set_used(trainer.algorithm, ("text",))
+    assert trainer.take_info_update() == {
+        "modalities": ["image", "text"],
+        "modalities_used": ["text"],
+    }
+    assert trainer.take_info_update() is None  # told once
+    trainer.close(checkpoint=False)

@@ -87,6 +87,25 @@ def test_reports_state_info_events_and_queue_predictions_then_stops_cleanly():
     assert trainer.predicted[0] == ["a", "b"] and trainer.closed
 
 
+class _ChoosingTrainer(_Trainer):
+    """Its model leaves a modality out after its second step (ADR 0039)."""
+
+    def take_info_update(self):
+        if self.steps == 2:
+            return {"modalities": ["image", "audio"], "modalities_used": ["audio"]}
+        return None
+
+
+def test_a_change_in_what_the_model_predicts_from_is_told_once():
+    trainer, control = _ChoosingTrainer(updates=3), LoopControl()
+    reports = _run(trainer, control, lambda r: State("idle") in r)
+    infos = [e.info for e in reports if isinstance(e, Info)]
+    assert infos == [
+        {"device": "cpu"},
+        {"modalities": ["image", "audio"], "modalities_used": ["audio"]},
+    ]
+
+
 def test_pause_holds_steps_and_resume_continues():
     trainer, control = _Trainer(updates=100), LoopControl()
     control.pause()

@@ -85,3 +85,18 @@ def test_a_long_note_never_widens_the_window_past_1280_px(qtbot, show_widget):
     qtbot.wait(50)
     assert bar.minimumSizeHint().width() <= 1280 and win.width() == 1280
     assert bar.retrain.toolTip() == text and bar.retrain.shown_text() != text
+
+
+def test_the_bar_says_when_the_model_predicts_from_one_modality_alone(qtbot, show_widget):
+    """[model] modality_choice (ADR 0039): shown only while the model leaves a modality out."""
+    bar = show_widget(StatusBar(), 1000, 24)
+    both = ["image", "audio"]
+    bar.set_info({"device": "cpu", "modalities": both, "modalities_used": both})
+    assert bar.modalities.isHidden()
+    bar.set_info({"modalities": both, "modalities_used": ["audio"]})
+    assert bar.modalities.isVisible() and bar.modalities.text() == "model: audio alone"
+    assert "better than with every modality" in bar.modalities.toolTip()
+    bar.set_info({"modalities": both, "modalities_used": both})
+    assert bar.modalities.isHidden()
+    bar.set_info({"modalities": ["image"], "modalities_used": None})  # no fusion: nothing to say
+    assert bar.modalities.isHidden()

@@ -115,6 +115,7 @@ class Trainer(TrainerBuild, TrainerPredictions):
         # which modalities the model shown fuses (core/learning/modality_choice.py, ADR 0039)
         self.modality_choice: modality_choice.ModalityChoice | None = None
         self.saved_choice: dict | None = None  # its scores in the checkpoint resumed from
+        self._told_used: list[str] | None = None  # the modalities used, as last told the app
         self._exclusions_seen = (-1, 0)  # (exclusions_mark, unreadable items) last applied
         self._needs_refresh = False  # the algorithm's refresh is owed (new/retracted answers)
         self._version_pending = False  # new feedback not yet in a model version
@@ -345,6 +346,7 @@ class Trainer(TrainerBuild, TrainerPredictions):
     # ---------------------------------------------------------------- info / running / closing
     def info(self) -> dict:
         self._ensure_built()
+        self._told_used = modality_choice.used_by(self.algorithm)
         return {
             "device": str(self.device),
             "model_version": self.model_version,
@@ -353,10 +355,20 @@ class Trainer(TrainerBuild, TrainerPredictions):
             "updates": self.updates,
             "modalities": self.model_config.modality_list(),
             # those the model shown predicts from ([model] modality_choice, ADR 0039)
-            "modalities_used": modality_choice.used_by(self.algorithm),
+            "modalities_used": self._told_used,
             "parameters": sum(p.numel() for p in self.algorithm.policy.parameters()),
             "checkpoint_warnings": list(self.checkpoint_warnings),  # sentences for the app
         }
+
+    def take_info_update(self) -> dict | None:
+        """The fields of ``info()`` that changed since it or this was last called — the
+        modalities the model shown predicts from (ADR 0039) — for the status bar; None when
+        nothing did."""
+        used = modality_choice.used_by(self.algorithm) if self._built else self._told_used
+        if used == self._told_used:
+            return None
+        self._told_used = used
+        return {"modalities": self.model_config.modality_list(), "modalities_used": used}
 
     def train_pending(self) -> dict[str, float]:
         """Run steps until the update budget is spent (bench, simulate, headless train)."""

@@ -220,6 +220,8 @@ def _train_step(trainer, queue, dirty, meter, emit: Emit, sent: _Sent, interval_
         emit(event)
     for text in trainer.take_warnings() if hasattr(trainer, "take_warnings") else ():
         emit(Warned(text))
+    if news := (trainer.take_info_update() if hasattr(trainer, "take_info_update") else None):
+        emit(Info(news))  # e.g. the modalities the model predicts from (ADR 0039)
     if result.metrics.get("train/checkpoint_failed"):  # the model stays in memory
         emit(Warned(trainer.save_error))
     pending = sent.pending

@@ -187,11 +187,14 @@ def test_the_scores_are_saved_with_the_checkpoint_and_go_on_after_a_resume(tmp_p
             trainer.train_pending()
     saved = trainer.modality_choice.scores.copy()
     assert trainer.modality_choice.scored == 5
+    mc.observe(trainer, list(trainer.buffer.rows))  # the same answers read again (a resume's)
+    assert trainer.modality_choice.scored == 5  # each scored once, before training on it
     trainer.save_checkpoint("test")
     trainer.close(checkpoint=False)
     again = Trainer(project, device="cpu", queue_size=0, checkpoints=True)
     again._ensure_built()
     assert again.modality_choice.scored == 5  # not started over: 3 more answers decide
+    assert again.modality_choice.seen == max(r.event_id for r in again.buffer.rows)
     assert np.allclose(again.modality_choice.scores, saved)
     again.close(checkpoint=False)
 
@@ -202,6 +205,8 @@ def test_saved_scores_of_other_modalities_or_malformed_are_dropped():
     meta = chooser.to_meta()
     back = mc.ModalityChoice.from_meta(["image", "text"], meta)
     assert back.scored == 1 and np.allclose(back.scores, chooser.scores)
+    chooser.seen = 7
+    assert mc.ModalityChoice.from_meta(["image", "text"], chooser.to_meta()).seen == 7
     for bad in (None, {}, {"modalities": ["image", "audio"], "scores": [0, 0, 0], "scored": 3},
                 {"modalities": ["image", "text"], "scores": [0, "x", 0], "scored": 3},
                 {"modalities": ["image", "text"], "scores": [0, 0], "scored": 3},

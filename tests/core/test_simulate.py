@@ -66,3 +66,15 @@ def test_simulate_and_bench_need_no_gymnasium():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_later_info_adds_to_what_the_trainer_said():
+    """An Info that tells a change (the modalities used, ADR 0039) keeps the device said before."""
+    from mmrl_desktop.core.learning.trainer_messages import Info
+    from mmrl_desktop.core.tools.simulate import _Seen
+
+    seen = _Seen("auto")
+    seen.note(Info({"device": "cpu", "model_version": 3}), session=None)
+    seen.note(Info({"modalities": ["image", "audio"], "modalities_used": ["audio"]}), None)
+    assert seen.info["device"] == "cpu" and seen.info["modalities_used"] == ["audio"]
+    assert seen.version == 3

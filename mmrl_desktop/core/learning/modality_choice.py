@@ -60,6 +60,7 @@ class ModalityChoice:
         self.modalities = list(modalities)
         self.scores = np.zeros(1 + len(self.modalities))  # [all, each alone]
         self.scored = 0
+        self.seen = 0  # the newest answer (event id) scored: none is scored twice
 
     @property
     def candidates(self) -> list[tuple[str, ...]]:
@@ -76,6 +77,7 @@ class ModalityChoice:
             "modalities": self.modalities,
             "scores": self.scores.tolist(),
             "scored": self.scored,
+            "seen": self.seen,
         }
 
     @classmethod
@@ -87,11 +89,11 @@ class ModalityChoice:
             return chooser
         try:
             scores = np.asarray(meta["scores"], dtype=float)
-            scored = int(meta["scored"])
+            scored, seen = int(meta["scored"]), int(meta.get("seen", 0))
         except (KeyError, TypeError, ValueError):
             return chooser
         if scores.shape == chooser.scores.shape and np.isfinite(scores).all() and scored >= 0:
-            chooser.scores, chooser.scored = scores, scored
+            chooser.scores, chooser.scored, chooser.seen = scores, scored, seen
         return chooser
 
     def choice(self) -> tuple[str, ...] | None:
@@ -149,8 +151,12 @@ def observe(trainer, rows) -> None:
     """Score the new answers ``rows`` (replay rows, not yet trained on) with the model shown
     under each candidate, then set the fusion to the choice."""
     chooser: ModalityChoice | None = trainer.modality_choice
-    rows = rows[-MAX_BATCH:]
-    if chooser is None or not rows:
+    if chooser is None:
+        return
+    # an answer read again after a resume (given while a refit ran, so after the checkpoint's
+    # last trained event) was scored before its save: once, before any training on it
+    rows = [r for r in rows if r.event_id > chooser.seen][-MAX_BATCH:]
+    if not rows:
         return
     alg = trainer.algorithm
     shown = alg.shown
@@ -176,6 +182,7 @@ def observe(trainer, rows) -> None:
         ll = [outcome_loglik(p[r.task][i], r.shown, r.reward, r.corrected) for p in probs]
         if all(v is not None for v in ll):
             chooser.add(ll)
+        chooser.seen = max(chooser.seen, int(r.event_id))
     chosen = chooser.choice()
     if chosen is not None:
         set_used(alg, chosen)

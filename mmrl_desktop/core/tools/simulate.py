@@ -131,7 +131,7 @@ class _Seen:
             session.update_predictions(event.predictions)
             self.version = max(self.version, event.model_version)
         elif isinstance(event, Info):
-            self.info = event.info
+            self.info = {**self.info, **event.info}  # a later Info tells what changed
             self.version = max(self.version, int(event.info.get("model_version") or 0))
         elif isinstance(event, Warned):
             self.warnings.append(event.text)

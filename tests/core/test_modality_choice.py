@@ -137,22 +137,36 @@ def test_a_resumed_trainer_keeps_the_saved_choice_until_it_has_scored_enough(tmp
     again = Trainer(project, device="cpu", queue_size=0, checkpoints=True)
     with project.open_store() as store:
         for i in range(mc.MIN_SCORED - 1):
-            store.record_feedback(f"i{i}", "t", "a", 0.5, 1 if i % 2 == 0 else -1, "ab"[i % 2])
+            _answer(store, i)
             again.train_pending()
     assert again.modality_choice.scored == mc.MIN_SCORED - 1
     assert again.info()["modalities_used"] == ["text"]
     again.close(checkpoint=False)
 
 
-def test_a_read_only_trainer_predicts_from_what_the_saved_model_chose(tmp_path):
+def _answer(store, i: int) -> None:
+    """Answer ``i``: a 👍 on "a" for even items, a 👎 with the right label for odd ones."""
+    store.record_feedback(f"i{i}", "t", "a", 0.5, 1 if i % 2 == 0 else -1, "ab"[i % 2])
+
+
+def _answered(tmp_path, answers: int):
+    """A "prequential" project and its checkpointing trainer, trained after each of ``answers``
+    answers."""
     from mmrl_desktop.core.learning.trainer import Trainer
 
     project = _project(tmp_path, "prequential")
     trainer = Trainer(project, device="cpu", queue_size=0, checkpoints=True, resume=False)
     with project.open_store() as store:
-        for i in range(4):
-            store.record_feedback(f"i{i}", "t", "a", 0.5, 1 if i % 2 == 0 else -1, "ab"[i % 2])
-    trainer.train_pending()
+        for i in range(answers):
+            _answer(store, i)
+            trainer.train_pending()
+    return project, trainer
+
+
+def test_a_read_only_trainer_predicts_from_what_the_saved_model_chose(tmp_path):
+    from mmrl_desktop.core.learning.trainer import Trainer
+
+    project, trainer = _answered(tmp_path, 4)
     mc.set_used(trainer.algorithm, ("text",))  # as if the answers had chosen the text
     trainer.save_checkpoint("test")
     trainer.close(checkpoint=False)
@@ -179,12 +193,7 @@ def test_with_every_flag_on_the_fusion_predicts_as_before_the_flags():
 def test_the_scores_are_saved_with_the_checkpoint_and_go_on_after_a_resume(tmp_path):
     from mmrl_desktop.core.learning.trainer import Trainer
 
-    project = _project(tmp_path, "prequential")
-    trainer = Trainer(project, device="cpu", queue_size=0, checkpoints=True, resume=False)
-    with project.open_store() as store:
-        for i in range(5):
-            store.record_feedback(f"i{i}", "t", "a", 0.5, 1 if i % 2 == 0 else -1, "ab"[i % 2])
-            trainer.train_pending()
+    project, trainer = _answered(tmp_path, 5)
     saved = trainer.modality_choice.scores.copy()
     assert trainer.modality_choice.scored == 5
     mc.observe(trainer, list(trainer.buffer.rows))  # the same answers read again (a resume's)

@@ -361,12 +361,12 @@ class ModelConfig:
         ),
     )
     modality_choice: str = field(
-        default="all",
+        default="prequential",
         metadata=_help(
-            "which modalities of an item the model shown predicts from: all (fused), or "
-            "prequential (each modality alone is scored on the answers before it trains on "
-            "them, and one that predicts them clearly better than the fusion is used alone; "
-            "ADR 0039)"
+            "which modalities of an item the model shown predicts from: prequential (each "
+            "modality alone is scored on the answers before it trains on them, and one that "
+            "predicts them clearly better than the fusion is used alone; the default since the "
+            "forty-eighth session, ADR 0039) or all (always fused)"
         ),
     )
     modality_dropout: float = field(

@@ -76,7 +76,9 @@ def test_the_fusion_predicts_from_the_flagged_modalities_only_in_eval_mode():
 
 
 def test_the_setting_is_checked():
-    assert ModelConfig().modality_choice == "all"
+    assert ModelConfig().modality_choice == "prequential"  # since §5zz9 (ADR 0039, amended)
+    assert ModelConfig.saved({"modalities": "image,text"}).modality_choice == "prequential"
+    assert ModelConfig.saved({"modality_choice": "all"}).modality_choice == "all"  # as saved
     with pytest.raises(UserError, match="unknown modality_choice 'best'; choose one of all"):
         ModelConfig.from_dict({"modality_choice": "best"})
 

@@ -14,6 +14,7 @@ from mmrl_desktop.core.config import ModelConfig
 from mmrl_desktop.core.data.items import Item
 from mmrl_desktop.core.data.project import Project, Task
 from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.evaluation.model_info import summary
 from mmrl_desktop.core.learning import modality_choice as mc
 from mmrl_desktop.core.learning.model.fusion import MaskedMeanFusion
 
@@ -176,6 +177,8 @@ def test_a_read_only_trainer_predicts_from_what_the_saved_model_chose(tmp_path):
         store.record_feedback("i4", "t", "a", 0.5, 1, "a")
     look = Trainer(project, device="cpu", queue_size=0, checkpoints=False)  # evaluate's
     assert look.info()["modalities_used"] == ["text"]
+    model = summary(look)  # the JSON `model` of evaluate, predict and export
+    assert model["modalities"] == ["image", "text"] and model["modalities_used"] == ["text"]
     assert look.modality_choice is None  # nothing re-chosen on the answer after the save
     look.close(checkpoint=False)
 

@@ -205,6 +205,11 @@ def test_describe_names_the_model_and_its_age():
     assert "(3 min ago)" in describe({"version": 1, "step": 2, "written": written}, stamp + 200)
     start = describe({"version": 0, "step": 0, "written": None})
     assert start == "model: the starting model (no checkpoint yet)"
+    both = ["image", "audio"]  # a model that leaves a modality out says so (ADR 0039)
+    alone = {"version": 3, "step": 9, "written": written, "modalities": both}
+    line = describe({**alone, "modalities_used": ["audio"]}, stamp + 1)
+    assert line.endswith("(1 s ago), from the audio alone")
+    assert describe({**alone, "modalities_used": both}, stamp + 1).endswith("(1 s ago)")
 
 
 @pytest.fixture(scope="module")
@@ -231,7 +236,9 @@ def test_evaluate_says_which_model_and_warns_of_a_newer_one_in_the_app(trained, 
         assert main(["evaluate", "--project", str(trained.root), "--json"]) == 0
         captured = capsys.readouterr()
         model = json.loads(captured.out)["model"]
-        assert set(model) == {"version", "step", "written"} and model["written"].endswith("Z")
+        keys = {"version", "step", "written", "modalities", "modalities_used"}
+        assert set(model) == keys and model["written"].endswith("Z")
+        assert model["modalities_used"] == model["modalities"]  # one modality: all of it
         assert "model: version" not in captured.err  # --json: the JSON says it
         assert "newer model (version 99" in captured.err  # the warning still goes to stderr
     finally:

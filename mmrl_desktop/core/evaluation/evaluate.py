@@ -196,13 +196,14 @@ def candidates_for(trainer, checkpoint: str | Path | None = None) -> list[Candid
 def model_summary(cand: Candidate, trainer) -> dict:
     """The contract's ``model``: the evaluated model's version, step and when its file was
     written (``model_info.written_utc``; None for the starting model, which no file holds)."""
-    from mmrl_desktop.core.evaluation.model_info import written_utc
+    from mmrl_desktop.core.evaluation.model_info import modalities, written_utc
 
     path = getattr(trainer, "resumed_from", None) if cand.name == "current" else cand.source
     return {
         "version": cand.info.get("model_version"),
         "step": cand.info.get("step"),
         "written": written_utc(path),
+        **modalities(cand.algorithm),  # those it reads and predicts from (ADR 0039)
     }
 
 

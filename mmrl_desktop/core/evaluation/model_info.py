@@ -1,13 +1,15 @@
 """Which model a command used, in its JSON and in one line, and whether the open app has a newer
 one (``evaluate``, ``export``, ``predict``).
 
-    model = summary(trainer)      # {"version": 60, "step": 248, "written": "2026-12-01T10:00:00Z"}
+    model = summary(trainer)      # {"version": 60, "step": 248, "written": "2026-12-01T10:00:00Z",
+                                  #  "modalities": ["image"], "modalities_used": ["image"]}
     tell(model, project.root, line=not args.json)   # on stderr, see below
 
 ``written`` is when the checkpoint's file was written (its metadata's ``created_at``, else the
 file's time), in UTC; the starting model (no checkpoint yet) is version 0, step 0, written None.
 ``tell`` prints ``model: version 60, step 248, written 2026-12-01 11:00:00 (12 s ago)`` (local
-time) in text mode, and in every mode a warning when the app open on the project holds a newer
+time; ``, from the audio alone`` after it when the model leaves a modality out, ADR 0039) in
+text mode, and in every mode a warning when the app open on the project holds a newer
 model than the one used (its heartbeat, ``core/learning/model_on_disk.live_trainer``).
 """
 
@@ -49,7 +51,24 @@ def summary(trainer) -> dict:
         "version": int(trainer.model_version),
         "step": int(trainer.updates),
         "written": written_utc(getattr(trainer, "resumed_from", None)),
+        **modalities(getattr(trainer, "algorithm", None)),
     }
+
+
+def modalities(algorithm) -> dict:
+    """The modalities the model reads and those it predicts from (``[model] modality_choice``,
+    ADR 0039; both None for a model without a fusion)."""
+    from mmrl_desktop.core.learning.modality_choice import summary as modality_summary
+
+    return modality_summary(algorithm)
+
+
+def alone_words(model: dict) -> str:
+    """``, from the audio alone`` when the model leaves some of its modalities out; else ''."""
+    used, every = model.get("modalities_used"), model.get("modalities") or []
+    if not used or set(used) >= set(every):
+        return ""
+    return f", from the {' + '.join(used)} alone"
 
 
 def _age(seconds: float) -> str:
@@ -81,7 +100,7 @@ def describe(model: dict, now: float | None = None) -> str:
         return f"model: {written_words(model)}"
     version = "unknown" if model.get("version") is None else model["version"]
     step = "unknown" if model.get("step") is None else model["step"]
-    return f"model: version {version}, step {step}, {written_words(model, now)}"
+    return f"model: version {version}, step {step}, {written_words(model, now)}{alone_words(model)}"
 
 
 def newer_in_app(root: str | Path, model: dict) -> str | None:

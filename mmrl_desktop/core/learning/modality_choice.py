@@ -116,6 +116,15 @@ def used_by(algorithm) -> list[str] | None:
     return [m for m, on in zip(f.modalities, f.used.tolist(), strict=True) if on]
 
 
+def summary(algorithm) -> dict:
+    """``modalities`` (those the model shown reads) and ``modalities_used`` (those it predicts
+    from) for a command's JSON ``model``; both None for a model without a fusion."""
+    f = getattr(getattr(algorithm, "shown", None), "fusion", None)  # a generate model: none
+    if not isinstance(f, MaskedMeanFusion):
+        return {"modalities": None, "modalities_used": None}
+    return {"modalities": list(f.modalities), "modalities_used": used_by(algorithm)}
+
+
 def set_used(algorithm, modalities: tuple[str, ...]) -> None:
     """Every fusion of ``algorithm`` fuses only ``modalities`` when it predicts."""
     for f in fusions(algorithm):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QStatusBar
 
+from mmrl_desktop.core.evaluation.model_info import used_alone
 from mmrl_desktop.gui.embedding_progress import EmbeddingProgress
 from mmrl_desktop.gui.widgets import ElidedLabel, reserve_width
 
@@ -41,11 +42,11 @@ ALONE_NOTE = (
 def modalities_text(info: dict) -> tuple[str, str]:
     """(the bar's text, its tooltip) for the modalities the model predicts from; empty while
     it fuses every modality its items have (ADR 0039)."""
-    used, every = info.get("modalities_used"), info.get("modalities") or []
-    if not used or set(used) >= set(every):
+    alone = used_alone(info)
+    if not alone:
         return "", ""
-    alone = " + ".join(used)
-    return f"model: {alone} alone", ALONE_NOTE.format(used=alone, all=", ".join(every))
+    every = ", ".join(info.get("modalities") or [])
+    return f"model: {alone} alone", ALONE_NOTE.format(used=alone, all=every)
 
 
 def order_note(order: str, random_fraction: float = 0.1) -> str:

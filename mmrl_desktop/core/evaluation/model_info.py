@@ -63,12 +63,19 @@ def modalities(algorithm) -> dict:
     return modality_summary(algorithm)
 
 
-def alone_words(model: dict) -> str:
-    """``, from the audio alone`` when the model leaves some of its modalities out; else ''."""
+def used_alone(model: dict) -> str:
+    """``audio`` (or ``image + text``) when ``model`` (a ``summary`` or ``Trainer.info()``)
+    predicts from fewer modalities than it reads; else ''."""
     used, every = model.get("modalities_used"), model.get("modalities") or []
     if not used or set(used) >= set(every):
         return ""
-    return f", from the {' + '.join(used)} alone"
+    return " + ".join(used)
+
+
+def alone_words(model: dict) -> str:
+    """``, from the audio alone`` when the model leaves some of its modalities out; else ''."""
+    alone = used_alone(model)
+    return f", from the {alone} alone" if alone else ""
 
 
 def _age(seconds: float) -> str:

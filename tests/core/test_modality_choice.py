@@ -244,3 +244,20 @@ def test_the_trainer_tells_when_the_modalities_it_predicts_from_change(tmp_path)
     }
     assert trainer.take_info_update() is None  # told once
     trainer.close(checkpoint=False)
+
+
+def test_the_setting_follows_project_toml_on_a_resume(tmp_path):
+    """Not a setting of the model's shape: a checkpoint does not pin it (nor dropout)."""
+    from mmrl_desktop.core.learning.checkpoints import latest_checkpoint
+    from mmrl_desktop.core.learning.resume import model_config_for
+
+    project, trainer = _answered(tmp_path, 2)
+    trainer.save_checkpoint("test")
+    trainer.close(checkpoint=False)
+    ckpt = latest_checkpoint(project.checkpoints_dir)
+    asked = {**project.model, "modality_choice": "all", "modality_dropout": 0.3}
+    used, warning = model_config_for(asked, ckpt)
+    assert (used.modality_choice, used.modality_dropout, warning) == ("all", 0.3, "")
+    ckpt.meta["model_config"]["modality_choice"] = "all"  # saved when "all" was the default
+    used, _ = model_config_for({k: v for k, v in asked.items() if k != "modality_choice"}, ckpt)
+    assert used.modality_choice == "prequential"  # today's default, as for a fresh model

@@ -34,6 +34,9 @@ from mmrl_desktop.core.learning.growth import grow_state
 
 # "adapt to the data" values
 AUTO = {"image_size": 0, "image_channels": 0, "audio_seconds": 0.0, "modalities": ""}
+# [model] settings of how the model is trained and predicts, not of its shape: project.toml's
+# (or today's default) apply to a resumed model too (ADR 0039)
+FOLLOW_PROJECT = ("modality_choice", "modality_dropout")
 
 
 @dataclass
@@ -107,7 +110,8 @@ def restore(algorithm, ckpt: Checkpoint, labels: dict, make_fresh):
 def model_config_for(project_model: dict, ckpt: Checkpoint | None) -> tuple[ModelConfig, str]:
     """The model to build and a sentence ('' when none). project.toml's ``[model]`` is always
     validated (an invalid value is a ``UserError``); with a checkpoint its model is used, and every
-    setting project.toml sets differently is named as ignored."""
+    setting project.toml sets differently is named as ignored — but ``FOLLOW_PROJECT``'s, which
+    are project.toml's (or the default) whatever the checkpoint says."""
     try:
         asked = ModelConfig.from_dict(project_model)
     except UserError as err:
@@ -120,6 +124,7 @@ def model_config_for(project_model: dict, ckpt: Checkpoint | None) -> tuple[Mode
         raise UserError(
             f"checkpoint {ckpt.path.stem} holds invalid model settings: {err}"
         ) from None
+    used = used.replace(**{k: getattr(asked, k) for k in FOLLOW_PROJECT})
     differ = [
         f"{k} = {v!r} (the checkpoint's: {getattr(used, k)!r})"
         for k, v in project_model.items()

@@ -14,7 +14,9 @@ of this script's runs without settings (``--out`` itself may hold both; several 
 separated, are merged): means over the seeds both have, and the paired difference;
 ``--goals BASE.json`` prints the suite's table and goal lines with these runs as the app's rows
 beside BASE's anchors of the same seeds (``--out`` may name several files, comma-separated;
-``--plain`` keeps only the runs without settings).
+``--plain`` keeps only the runs without settings). ``--corrections P``: the simulated expert gives
+the right label with each 👎 with probability P (``bench --corrections``; 1: every answer is
+full information, as ``supervised``'s).
 
 The set ``bench-digits`` is ``mmrl-desktop bench --data digits`` (§1's protocol; give ``--points
 100,300,1000``).
@@ -34,7 +36,7 @@ POINTS = [30, 60, 150, 300]
 
 def _plain(row: dict) -> bool:
     """A run of the app as it is: no ``--settings``, no ``--model``, no ``--noise``."""
-    return not any(row.get(k) for k in ("settings", "model", "noise", "ask_again"))
+    return not any(row.get(k) for k in ("settings", "model", "noise", "ask_again", "corrections"))
 
 
 def _base_curves(path: str) -> dict:
@@ -128,6 +130,7 @@ def main() -> None:
     ap.add_argument("--settings", default="{}", help="TrainConfig fields as JSON")
     ap.add_argument("--model", default="", help="ModelConfig fields as JSON (e.g. image_size)")
     ap.add_argument("--noise", type=float, default=0.0, help="the expert's error rate")
+    ap.add_argument("--corrections", type=float, default=0.0, help="bench --corrections P")
     ap.add_argument("--points", default=",".join(map(str, POINTS)))
     ap.add_argument("--ask-again", type=float, default=0.0, help="bench's ask_again threshold")
     ap.add_argument("--table", default="", help="a run.py results file: print the comparison")
@@ -149,6 +152,8 @@ def main() -> None:
             extra["noise"] = args.noise
         if args.ask_again:
             extra["ask_again"] = args.ask_again
+        if args.corrections:
+            extra["corrections"] = args.corrections
         run_one(args.out, name, int(seed), algorithm, settings, points, **extra)
 
 
@@ -171,7 +176,8 @@ def run_one(out: str, name: str, seed: int, algorithm: str, settings: dict, poin
     t = time.time()
     r = run_bench(str(folder), algorithm, points, seed=seed, holdout=0.3, device="cpu",
                   algorithm_settings=alg, model_settings=extra.get("model"),
-                  noise=extra.get("noise", 0.0), ask_again=extra.get("ask_again", 0.0))  # fmt: skip
+                  noise=extra.get("noise", 0.0), ask_again=extra.get("ask_again", 0.0),
+                  corrections=extra.get("corrections", 0.0))  # fmt: skip
     row = {"set": name, "seed": seed, "algorithm": algorithm, "settings": settings, **extra,
            "points": [c["feedback"] for c in r["curve"]], "acc": [c["accuracy"] for c in r["curve"]],
            "ups": [c["thumbs_up_rate"] for c in r["curve"]], "s": round(time.time() - t), "asked_again": r["asked_again"]}  # fmt: skip

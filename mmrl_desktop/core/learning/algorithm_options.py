@@ -292,6 +292,17 @@ class DefaultOptions:
 
 
 @dataclass
+class SupervisedOptions(DefaultOptions):
+    """supervised: the labels, and optionally the pool graph's pseudo-labels (the default's
+    graph over the project's unanswered items, fitted to the corrected labels)."""
+
+    pseudo_weight: float = _opt(
+        0.0,
+        "weight of the pool pseudo-label cross-entropy (0: the labels alone, no pool graph)",
+    )
+
+
+@dataclass
 class EGreedyQOptions:
     """egreedy-q: a reward (Q) head per label."""
 
@@ -334,7 +345,7 @@ OPTIONS: dict[str, type] = {
     "default": DefaultOptions,
     "egreedy-q": EGreedyQOptions,
     "reinforce": ReinforceOptions,
-    "supervised": NoOptions,
+    "supervised": SupervisedOptions,
 }
 
 

@@ -429,21 +429,38 @@ class DefaultAlgorithm(Algorithm):
         return np.array([self.pool_index.get(i, -1) for i in item_ids], dtype=np.int64)
 
     # ---------------------------------------------------------------- learning
+    def _with_pool(self, batch: ReplayBatch, b: int) -> tuple[dict, torch.Tensor | None]:
+        """The minibatch's inputs followed by ``b`` pool items drawn for their pseudo-labels, and
+        those items' rows (None, and the minibatch alone, when no pseudo-labels apply)."""
+        use_pool = self.fitted and self.options.pseudo_weight > 0 and self.pool_inputs is not None
+        if not (use_pool and self.views.anchored):  # no fixed view: no pseudo-labels
+            return batch.inputs, None
+        idx = torch.randint(len(self.pool_ids), (b,), generator=self.pool_gen)
+        pool = self._pool_batch(idx)
+        if self.augment is not None:
+            pool = self.augment(pool, self.augment_gen)
+        pool = _to(pool, self.device)
+        return {k: cat([batch.inputs[k], pool[k]]) for k in batch.inputs}, idx
+
+    def _pseudo_loss(
+        self, t: str, logits: torch.Tensor, idx: torch.Tensor, metrics
+    ) -> torch.Tensor:
+        """``pseudo_weight`` × the gated cross-entropy of the pool rows ``idx`` (their ``logits``)
+        to their pseudo-labels for task ``t``."""
+        lq = F.log_softmax(logits, -1)
+        target = self.targets[t][idx].to(self.device)
+        weight = self.target_weight[t][idx].to(self.device)
+        pseudo = (weight * -(target * lq).sum(-1)).mean()
+        share = (1.0 - self.views.net_weight) * self.views.pseudo_gate
+        metrics[f"loss/pseudo_{t}"] = float(pseudo.detach())
+        return self.options.pseudo_weight * share * pseudo
+
     def update(self, batch: ReplayBatch) -> dict[str, float]:
         batch = batch.to(self.device)
         o = self.options
         b = len(next(iter(batch.feedback.values())).shown)
-        use_pool = self.fitted and o.pseudo_weight > 0 and self.pool_inputs is not None
-        use_pool = use_pool and self.views.anchored  # no fixed view: no pseudo-labels
-        if use_pool:
-            idx = torch.randint(len(self.pool_ids), (b,), generator=self.pool_gen)
-            pool = self._pool_batch(idx)
-            if self.augment is not None:
-                pool = self.augment(pool, self.augment_gen)
-            pool = _to(pool, self.device)
-            inputs = {k: cat([batch.inputs[k], pool[k]]) for k in batch.inputs}
-        else:
-            inputs = batch.inputs
+        inputs, idx = self._with_pool(batch, b)
+        use_pool = idx is not None
         logits_all = self.policy(inputs)
         kl: dict[str, torch.Tensor] = {}
         if self.config.kl_beta > 0 and use_pool:
@@ -477,13 +494,7 @@ class DefaultAlgorithm(Algorithm):
             loss = (thumbs.sum() + o.correction_weight * ce.sum()) / n
             metrics[f"loss/{t}"] = float(loss.detach())
             if use_pool and t in self.targets:
-                lq = F.log_softmax(logits_all[t][b:], -1)
-                target = self.targets[t][idx].to(self.device)
-                weight = self.target_weight[t][idx].to(self.device)
-                pseudo = (weight * -(target * lq).sum(-1)).mean()
-                share = (1.0 - self.views.net_weight) * self.views.pseudo_gate
-                loss = loss + o.pseudo_weight * share * pseudo
-                metrics[f"loss/pseudo_{t}"] = float(pseudo.detach())
+                loss = loss + self._pseudo_loss(t, logits_all[t][b:], idx, metrics)
             if t in kl:
                 loss = loss + self.config.kl_beta * kl[t]
                 metrics[f"kl/{t}"] = float(kl[t].detach())

@@ -3,31 +3,61 @@
 The bench passes the true label as the correction on every event, so this learns from labels
 through the same model, replay and loop as the thumbs learners. Rows without a correction (a real
 expert's bare 👍) use the shown label when it was confirmed. Acting is ε-greedy on the softmax.
+
+With ``pseudo_weight`` > 0 it also learns from the items nobody has labelled yet: the default
+algorithm's graph posterior over the project's pool (``default.py``), fitted to the labels,
+gives each pool item soft pseudo-labels, gated by how well that posterior foretold the labels
+it had not seen; the minibatch then carries as many pool items as answers. At 0 it keeps no pool
+and builds no graph.
 """
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 
+from mmrl_desktop.core.learning.algorithm_options import SupervisedOptions
 from mmrl_desktop.core.learning.algorithms.base import Algorithm, ReplayBatch
+from mmrl_desktop.core.learning.algorithms.default import DefaultAlgorithm
 
 
-class Supervised(Algorithm):
+class Supervised(DefaultAlgorithm):
     name = "supervised"
+    Options = SupervisedOptions
     learns_few_harder = True  # refit_follow and draws with replacement while answers are few
+
+    act = Algorithm.act  # the network's label: the pool's posterior only teaches
+    refit_until = Algorithm.refit_until  # the config's, on every design
+
+    @property
+    def uses_pool(self) -> bool:
+        return self.options.pseudo_weight > 0
+
+    def attach_pool(self, item_ids, load) -> None:
+        if self.uses_pool:
+            super().attach_pool(item_ids, load)
+
+    def extend_pool(self, item_ids) -> None:
+        if self.uses_pool:
+            super().extend_pool(item_ids)
+
+    def refresh(self, buffer) -> dict[str, float]:
+        return super().refresh(buffer) if self.uses_pool else {}
 
     def update(self, batch: ReplayBatch) -> dict[str, float]:
         batch = batch.to(self.device)
-        logits = self.policy(batch.inputs)
+        b = len(next(iter(batch.feedback.values())).shown)
+        inputs, idx = self._with_pool(batch, b)
+        logits = self.policy(inputs)
         total = 0.0
         metrics: dict[str, float] = {}
         for t, fb in batch.feedback.items():
-            target = torch.where(fb.has_correction, fb.corrected, fb.shown)
+            target = fb.corrected.where(fb.has_correction, fb.shown)
             use = fb.has_correction | (fb.reward > 0)
-            ce = F.cross_entropy(logits[t], target.clamp_min(0), reduction="none")
+            ce = F.cross_entropy(logits[t][:b], target.clamp_min(0), reduction="none")
             loss = (ce * use.float()).sum() / use.float().sum().clamp_min(1.0)
             metrics[f"loss/{t}"] = float(loss.detach())
+            if idx is not None and t in self.targets:
+                loss = loss + self._pseudo_loss(t, logits[t][b:], idx, metrics)
             total = total + loss
         metrics["loss/total"] = float(total.detach())
         metrics.update(self.optimizer_step(total))

@@ -55,20 +55,24 @@ def _batch(buf: ReplayBuffer, rows: list[Row]) -> ReplayBatch:
     return ReplayBatch(made.inputs, made.feedback, [r.item_id for r in rows])
 
 
-def _algo(seed: int = 0, **options):
+def _algo(seed: int = 0, name: str = "default", **options):
     torch.manual_seed(seed)
     cfg = ModelConfig.from_dict(
         {"modalities": "image", "image_size": 8, "image_channels": 1, "embed_dim": 16}
     )
     policy = build_policy(cfg, {"label": K})
     config = TrainConfig(seed=seed, options=options)
-    return ALGORITHMS["default"](policy, {"label": K}, config), config
+    return ALGORITHMS[name](policy, {"label": K}, config), config
 
 
-def _simulate(n_events: int, seed: int = 0, attach: bool = True, upe: int = 4, **options):
+def _simulate(
+    n_events: int, seed: int = 0, attach: bool = True, upe: int = 4, name="default", **options
+):
+    """``n_events`` answers on the pool's items in turn, ``upe`` updates after each; with
+    ``name="supervised"`` each answer also carries the true label as its correction."""
     x, y = _data(seed=seed)
     pool, test = np.arange(90), np.arange(90, len(y))
-    algo, config = _algo(seed, **options)
+    algo, config = _algo(seed, name, **options)
     feat = _Feat(x)
     buf = ReplayBuffer(["label"], feat, lambda i: i)
     if attach:
@@ -81,7 +85,8 @@ def _simulate(n_events: int, seed: int = 0, attach: bool = True, upe: int = 4, *
         a = algo.act(feat.batch([str(i)]), act_gen, [str(i)])["label"]
         shown = int(a.labels[0])
         props.append(float(a.propensity[0]))
-        buf.add(Row(t + 1, str(i), "label", shown, 1 if shown == y[i] else -1, props[-1], -1))
+        fix = int(y[i]) if name == "supervised" else -1
+        buf.add(Row(t + 1, str(i), "label", shown, 1 if shown == y[i] else -1, props[-1], fix))
         algo.refresh(buf)
         for _ in range(upe):
             algo.update(buf.sample(config.batch_size, gen))

@@ -1,0 +1,49 @@
+"""``supervised`` with the pool graph's pseudo-labels (``pseudo_weight`` > 0) and without."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tests.core.test_default_algorithm import _algo, _data, _Feat, _simulate
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_supervised_without_pseudo_weight_keeps_no_pool_and_builds_no_graph():
+    algo, _ = _algo(name="supervised")
+    assert algo.options.pseudo_weight == 0
+    feat = _Feat(_data()[0])
+    algo.attach_pool([str(i) for i in range(90)], feat.batch)
+    assert algo.pool_ids == [] and algo.pool_inputs is None
+    algo, acc, _ = _simulate(30, name="supervised")
+    assert not algo.fitted and algo.q == {} and algo.pool_ids == []
+    assert acc >= 0.8
+
+
+def test_supervised_with_pseudo_weight_learns_from_the_pools_posterior_and_acts_on_its_network():
+    algo, acc, props = _simulate(30, name="supervised", pseudo_weight=1.0)
+    assert algo.fitted and len(algo.pool_ids) == 90
+    q = algo.q["label"]
+    assert q.shape == (90, 4) and np.allclose(q.sum(1), 1)
+    assert acc >= 0.8
+    gen = torch.Generator().manual_seed(3)
+    batch = _batch_of(algo, gen)
+    metrics = algo.update(batch)
+    assert "loss/pseudo_label" in metrics and metrics["loss/pseudo_label"] > 0
+    # the label shown comes from the network (ε-greedy on its softmax), not the posterior
+    x = _data()[0]
+    feat = _Feat(x)
+    ids = [str(i) for i in range(5)]
+    act = algo.act(feat.batch(ids), torch.Generator().manual_seed(0), ids)["label"]
+    assert torch.allclose(act.probs, algo.greedy(feat.batch(ids))["label"])
+
+
+def _batch_of(algo, gen):
+    from mmrl_desktop.core.learning.replay import ReplayBuffer
+
+    buf = ReplayBuffer(["label"], _Feat(_data()[0]), lambda i: i)
+    for r in algo.simulated_rows:
+        buf.add(r)
+    return buf.sample(8, gen)

@@ -47,3 +47,10 @@ def _batch_of(algo, gen):
     for r in algo.simulated_rows:
         buf.add(r)
     return buf.sample(8, gen)
+
+
+def test_supervised_options_are_checked_and_named_for_supervised():
+    from mmrl_desktop.core.errors import UserError
+
+    with pytest.raises(UserError, match="^supervised: graph_k"):
+        _algo(name="supervised", graph_k=0)

@@ -301,6 +301,12 @@ class SupervisedOptions(DefaultOptions):
         "weight of the pool pseudo-label cross-entropy (0: the labels alone, no pool graph)",
     )
 
+    def validate(self) -> None:
+        try:
+            super().validate()
+        except UserError as err:  # the same checks, named for this algorithm
+            raise UserError(str(err).replace("default:", "supervised:", 1)) from None
+
 
 @dataclass
 class EGreedyQOptions:

@@ -54,3 +54,12 @@ def test_supervised_options_are_checked_and_named_for_supervised():
 
     with pytest.raises(UserError, match="^supervised: graph_k"):
         _algo(name="supervised", graph_k=0)
+
+
+def test_pseudo_after_few_keeps_the_labels_alone_while_they_are_few():
+    """Four labels: fewer than 8 × 4 answers are few, 40 are not."""
+    gen = torch.Generator().manual_seed(3)
+    algo = _simulate(30, name="supervised", pseudo_weight=1.0, pseudo_after_few=True)[0]
+    assert algo.fitted and "loss/pseudo_label" not in algo.update(_batch_of(algo, gen))
+    algo = _simulate(40, name="supervised", pseudo_weight=1.0, pseudo_after_few=True)[0]
+    assert "loss/pseudo_label" in algo.update(_batch_of(algo, gen))

@@ -300,6 +300,11 @@ class SupervisedOptions(DefaultOptions):
         0.0,
         "weight of the pool pseudo-label cross-entropy (0: the labels alone, no pool graph)",
     )
+    pseudo_after_few: bool = _opt(
+        False,
+        "the pseudo-labels only once the answers are no longer few (8 per label): before, the "
+        "labels alone, learned harder",
+    )
 
     def validate(self) -> None:
         try:

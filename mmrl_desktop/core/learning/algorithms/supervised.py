@@ -24,6 +24,7 @@ class Supervised(DefaultAlgorithm):
     name = "supervised"
     Options = SupervisedOptions
     learns_few_harder = True  # refit_follow and draws with replacement while answers are few
+    answers = 0  # at the last refresh
 
     act = Algorithm.act  # the network's label: the pool's posterior only teaches
     refit_until = Algorithm.refit_until  # the config's, on every design
@@ -41,7 +42,15 @@ class Supervised(DefaultAlgorithm):
             super().extend_pool(item_ids)
 
     def refresh(self, buffer) -> dict[str, float]:
-        return super().refresh(buffer) if self.uses_pool else {}
+        if not self.uses_pool:
+            return {}
+        self.answers = len(buffer)
+        return super().refresh(buffer)
+
+    def _with_pool(self, batch: ReplayBatch, b: int):
+        if self.options.pseudo_after_few and self.few_answers(self.answers):
+            return batch.inputs, None
+        return super()._with_pool(batch, b)
 
     def update(self, batch: ReplayBatch) -> dict[str, float]:
         batch = batch.to(self.device)

@@ -63,3 +63,15 @@ def test_pseudo_after_few_keeps_the_labels_alone_while_they_are_few():
     assert algo.fitted and "loss/pseudo_label" not in algo.update(_batch_of(algo, gen))
     algo = _simulate(40, name="supervised", pseudo_weight=1.0, pseudo_after_few=True)[0]
     assert "loss/pseudo_label" in algo.update(_batch_of(algo, gen))
+
+
+def test_supervised_options_leave_out_the_defaults_acting_knobs_and_show_its_own_first():
+    from mmrl_desktop.core.errors import UserError
+    from mmrl_desktop.core.learning.algorithm_options import options_help
+
+    names = [n for n, _, _ in options_help("supervised")]
+    assert names[:2] == ["pseudo_weight", "pseudo_after_few"]
+    assert "optimism" not in names and "graph_k" in names
+    assert "optimism" in [n for n, _, _ in options_help("default")]
+    with pytest.raises(UserError, match="has no option.s. optimism"):
+        _algo(name="supervised", optimism=3.0)

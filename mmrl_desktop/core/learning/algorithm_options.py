@@ -10,7 +10,7 @@ own (``default.DefaultOptions`` …) and names it as its ``Options``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from mmrl_desktop.core.errors import UserError
 
@@ -306,6 +306,13 @@ class SupervisedOptions(DefaultOptions):
         "labels alone, learned harder",
     )
 
+    # the default's acting and thumbs-loss knobs: supervised shows the network's label and
+    # learns the labels by cross-entropy, so these would change nothing
+    NOT_USED: ClassVar[tuple[str, ...]] = (
+        "optimism", "act_kappa", "explore_network", "down_weight", "correction_weight",
+    )  # fmt: skip
+    SHOWN_FIRST: ClassVar[tuple[str, ...]] = ("pseudo_weight", "pseudo_after_few")
+
     def validate(self) -> None:
         try:
             super().validate()
@@ -361,15 +368,26 @@ OPTIONS: dict[str, type] = {
 
 
 def options_help(algorithm: str) -> list[tuple[str, Any, str]]:
-    """(name, default, help) for every option of ``algorithm`` (none for an unknown name)."""
+    """(name, default, help) for every option of ``algorithm`` (none for an unknown name), its
+    ``SHOWN_FIRST`` ones first."""
     cls = OPTIONS.get(algorithm, NoOptions)
-    return [(f.name, f.default, f.metadata.get("help", "")) for f in fields(cls)]
+    first = getattr(cls, "SHOWN_FIRST", ())
+    rows = sorted(
+        _fields(cls),
+        key=lambda f: (f.name not in first, first.index(f.name) if f.name in first else 0),
+    )
+    return [(f.name, f.default, f.metadata.get("help", "")) for f in rows]
+
+
+def _fields(cls) -> list:
+    """The options ``cls`` takes: its dataclass fields less the ``NOT_USED`` it inherits."""
+    return [f for f in fields(cls) if f.name not in getattr(cls, "NOT_USED", ())]
 
 
 def parse_options(cls, data: dict[str, Any] | None, algorithm: str):
     """Build an algorithm's Options dataclass from ``TrainConfig.options`` (unknown key → UserError)."""
     data = dict(data or {})
-    names = {f.name: f for f in fields(cls)}
+    names = {f.name: f for f in _fields(cls)}
     unknown = sorted(set(data) - set(names))
     if unknown:
         known = ", ".join(sorted(names)) or "none"

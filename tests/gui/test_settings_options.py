@@ -49,7 +49,9 @@ def test_the_algorithm_options_and_their_help_are_shown(qtbot, tmp_path):
     assert dlg.option_editors["temperature"].text() == "0.25"
     assert "confidence" in dlg.option_editors["temperature"].toolTip()
     dlg.editors["algorithm"].setCurrentText("supervised")
-    assert dlg.option_editors == {} and "supervised has no options of its own." in _texts(dlg)
+    assert list(dlg.option_editors)[:2] == ["pseudo_weight", "pseudo_after_few"]
+    assert "graph_k" in dlg.option_editors and "optimism" not in dlg.option_editors
+    assert "no pool graph" in dlg.option_editors["pseudo_weight"].toolTip()
 
 
 def test_a_changed_option_is_saved_and_a_bad_one_is_a_sentence(qtbot, tmp_path, warnings):

@@ -293,17 +293,29 @@ class DefaultOptions:
 
 @dataclass
 class SupervisedOptions(DefaultOptions):
-    """supervised: the labels, and optionally the pool graph's pseudo-labels (the default's
-    graph over the project's unanswered items, fitted to the corrected labels)."""
+    """supervised: the labels, and optionally (``pseudo_weight`` > 0) the pool graph's
+    pseudo-labels (the default's graph over the project's unanswered items, fitted to the
+    corrected labels); the other knobs below apply only then."""
 
     pseudo_weight: float = _opt(
         0.0,
-        "weight of the pool pseudo-label cross-entropy (0: the labels alone, no pool graph)",
+        "weight of the pool pseudo-label cross-entropy (0: the labels alone, no pool graph; "
+        "1 with the three below as they are: docs/benchmarks.md §5zz10)",
     )
     pseudo_after_few: bool = _opt(
-        False,
+        True,
         "the pseudo-labels only once the answers are no longer few (8 per label): before, the "
         "labels alone, learned harder",
+    )
+    net_temper: float = _opt(
+        1.0,
+        "the network's weight in the pool posterior: net_temper × (its standard errors of "
+        "advantage over the graph − view_z), clipped to [0, 1]; 0 = the graph alone",
+    )
+    net_score: str = _opt(
+        "calibrated",
+        "what net_temper compares the network with the graph on: calibrated (both at the power "
+        "that fits the labels best) or answers (their raw probabilities)",
     )
 
     # the default's acting and thumbs-loss knobs: supervised shows the network's label and
@@ -311,7 +323,9 @@ class SupervisedOptions(DefaultOptions):
     NOT_USED: ClassVar[tuple[str, ...]] = (
         "optimism", "act_kappa", "explore_network", "down_weight", "correction_weight",
     )  # fmt: skip
-    SHOWN_FIRST: ClassVar[tuple[str, ...]] = ("pseudo_weight", "pseudo_after_few")
+    SHOWN_FIRST: ClassVar[tuple[str, ...]] = (
+        "pseudo_weight", "pseudo_after_few", "net_temper", "net_score",
+    )  # fmt: skip
 
     def validate(self) -> None:
         try:

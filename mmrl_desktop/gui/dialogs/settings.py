@@ -91,8 +91,9 @@ ALGORITHM_SUMMARY = {
     "shown; a replayed softmax policy learns from the thumbs and the graph. Recommended.",
     "egreedy-q": "The source article's method: a reward (Q) head per label, ε-greedy choice.",
     "reinforce": "Policy gradient from thumbs with a per-item baseline, pulled toward the starting model.",
-    "supervised": "Learns from corrected labels only: the upper bound when every answer "
-    "carries the right label.",
+    "supervised": "Learns from the right labels: the upper bound when every answer carries "
+    "one. Its option pseudo_weight lets the default's graph carry them to the items not yet "
+    "answered.",
 }
 NEXT_ITEM_SUMMARY = {
     "shuffle": "A fixed random order: every answer is a random sample of the items.",

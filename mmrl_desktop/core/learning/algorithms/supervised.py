@@ -2,13 +2,17 @@
 
 The bench passes the true label as the correction on every event, so this learns from labels
 through the same model, replay and loop as the thumbs learners. Rows without a correction (a real
-expert's bare 👍) use the shown label when it was confirmed. Acting is ε-greedy on the softmax.
+expert's bare 👍) use the shown label when it was confirmed. Acting is ε-greedy on the softmax:
+the label shown is the network's.
 
-With ``pseudo_weight`` > 0 it also learns from the items nobody has labelled yet: the default
-algorithm's graph posterior over the project's pool (``default.py``), fitted to the labels,
-gives each pool item soft pseudo-labels, gated by how well that posterior foretold the labels
-it had not seen; the minibatch then carries as many pool items as answers. At 0 it keeps no pool
-and builds no graph.
+With ``pseudo_weight`` > 0 (an option, 0 by default: docs/benchmarks.md §5zz10) it also learns
+from the items nobody has labelled yet: the default algorithm's graph posterior over the
+project's pool (``default.py``), fitted to the labels, gives each pool item soft pseudo-labels,
+gated by how well that posterior foretold the labels it had not seen, and the network's own
+prediction takes the graph's place as far as it foretells them better (``net_temper``); the
+minibatch then carries as many pool items as answers. While the answers are few
+(``pseudo_after_few``: fewer than 8 per label) the labels alone teach, learned harder (ADR
+0034). At ``pseudo_weight`` 0 it keeps no pool and builds no graph.
 """
 
 from __future__ import annotations

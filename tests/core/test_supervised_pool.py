@@ -16,6 +16,8 @@ def test_supervised_without_pseudo_weight_keeps_no_pool_and_builds_no_graph():
     feat = _Feat(_data()[0])
     algo.attach_pool([str(i) for i in range(90)], feat.batch)
     assert algo.pool_ids == [] and algo.pool_inputs is None
+    assert algo.pool_sample([str(i) for i in range(90)]) == []  # nothing embedded up front
+    assert len(_algo(name="supervised", pseudo_weight=1.0)[0].pool_sample(["a", "b"])) == 2
     algo, acc, _ = _simulate(30, name="supervised", pseudo_weight=0.0)
     assert not algo.fitted and algo.q == {} and algo.pool_ids == []
     assert acc >= 0.8

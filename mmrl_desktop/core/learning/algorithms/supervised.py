@@ -37,6 +37,10 @@ class Supervised(DefaultAlgorithm):
     def uses_pool(self) -> bool:
         return self.options.pseudo_weight > 0
 
+    def pool_sample(self, item_ids) -> list[str]:
+        """None without the pool (a pretrained encoder then embeds no pool items up front)."""
+        return super().pool_sample(item_ids) if self.uses_pool else []
+
     def attach_pool(self, item_ids, load) -> None:
         if self.uses_pool:
             super().attach_pool(item_ids, load)

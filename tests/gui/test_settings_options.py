@@ -73,6 +73,24 @@ def test_a_changed_option_is_saved_and_a_bad_one_is_a_sentence(qtbot, tmp_path, 
     assert len(warnings) == 2
 
 
+def test_a_yes_no_option_is_turned_off_by_its_text(qtbot, tmp_path, warnings):
+    """``bool("False")`` is True: a yes/no option reads its text, and a bad one is a sentence."""
+    project = Project.create(tmp_path / "p", tasks=[Task("label", ["a", "b"])])
+    dlg = SettingsDialog(project, UserSettings())
+    qtbot.addWidget(dlg)
+    dlg.editors["algorithm"].setCurrentText("supervised")
+    editor = dlg.option_editors["pseudo_after_few"]
+    assert editor.text() == "True"
+    editor.setText("maybe")
+    dlg.accept()
+    assert dlg.problem.text() == "Pseudo after few must be true or false, not 'maybe'."
+    editor.setText("False")
+    dlg.accept()
+    assert dlg.result() == dlg.DialogCode.Accepted
+    saved = Project.open(project.root).algorithm
+    assert saved == {"algorithm": "supervised", "options": {"pseudo_after_few": False}}
+
+
 def test_the_settings_dialog_imports_no_torch():
     """The window imports the dialogs at start-up and loads torch only for an evaluation or an
     export: the options' help comes from the torch-free table."""

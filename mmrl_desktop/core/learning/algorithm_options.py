@@ -398,6 +398,19 @@ def _fields(cls) -> list:
     return [f for f in fields(cls) if f.name not in getattr(cls, "NOT_USED", ())]
 
 
+def typed(default: Any, value: Any) -> Any:
+    """``value`` as the type of ``default``; a yes/no option also from its text ("false" is
+    no: ``bool("false")`` would say yes). ValueError when it is neither."""
+    if isinstance(default, bool) and not isinstance(value, bool):
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+        raise ValueError(f"{value!r} is not true or false")
+    return type(default)(value)
+
+
 def parse_options(cls, data: dict[str, Any] | None, algorithm: str):
     """Build an algorithm's Options dataclass from ``TrainConfig.options`` (unknown key → UserError)."""
     data = dict(data or {})
@@ -409,7 +422,7 @@ def parse_options(cls, data: dict[str, Any] | None, algorithm: str):
             f"algorithm {algorithm!r} has no option(s) {', '.join(unknown)}; known: {known}."
         )
     try:
-        out = cls(**{k: type(getattr(cls(), k))(v) for k, v in data.items()})
+        out = cls(**{k: typed(getattr(cls(), k), v) for k, v in data.items()})
     except (TypeError, ValueError) as err:
         raise UserError(f"bad option for algorithm {algorithm!r}: {err}.") from None
     check = getattr(out, "validate", None)

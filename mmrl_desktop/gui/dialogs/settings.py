@@ -47,7 +47,12 @@ from mmrl_desktop.core.config import (
 from mmrl_desktop.core.data.user_settings import UserSettings
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.labelling.session import default_annotator
-from mmrl_desktop.core.learning.algorithm_options import OPTIONS, options_help, parse_options
+from mmrl_desktop.core.learning.algorithm_options import (
+    OPTIONS,
+    options_help,
+    parse_options,
+    typed,
+)
 from mmrl_desktop.gui.dialogs.encoder_picker import EncodersBox, device_text
 from mmrl_desktop.gui.dialogs.generate_task_box import GenerateTaskBox, box_page
 
@@ -328,9 +333,10 @@ class SettingsDialog(QDialog):
             if text == _format(default):
                 continue
             try:
-                out[name] = type(default)(text)
+                out[name] = typed(default, text)
             except ValueError:
-                kind = {int: "a whole number", float: "a number"}.get(type(default), "text")
+                kinds = {bool: "true or false", int: "a whole number", float: "a number"}
+                kind = kinds.get(type(default), "text")
                 raise UserError(f"{option_title(name)} must be {kind}, not {text!r}.") from None
         return out
 

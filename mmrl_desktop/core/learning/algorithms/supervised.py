@@ -38,7 +38,7 @@ class Supervised(DefaultAlgorithm):
         return self.options.pseudo_weight > 0
 
     def pool_sample(self, item_ids) -> list[str]:
-        """None without the pool (a pretrained encoder then embeds no pool items up front)."""
+        """No items without the pool (a pretrained encoder then embeds none up front)."""
         return super().pool_sample(item_ids) if self.uses_pool else []
 
     def attach_pool(self, item_ids, load) -> None:

@@ -75,6 +75,21 @@ def test_pseudo_after_few_keeps_the_labels_alone_while_they_are_few():
     assert "loss/pseudo_label" in algo.update(_batch_of(algo, gen))
 
 
+def test_pseudo_from_keeps_the_labels_alone_below_that_many_answers():
+    gen = torch.Generator().manual_seed(3)
+    algo = _simulate(40, name="supervised", pseudo_weight=1.0, pseudo_from=41)[0]
+    assert algo.fitted and "loss/pseudo_label" not in algo.update(_batch_of(algo, gen))
+    algo = _simulate(40, name="supervised", pseudo_weight=1.0, pseudo_from=40)[0]
+    assert "loss/pseudo_label" in algo.update(_batch_of(algo, gen))
+
+
+def test_pseudo_from_cannot_be_negative():
+    from mmrl_desktop.core.errors import UserError
+
+    with pytest.raises(UserError, match="^supervised: pseudo_from must be 0 or more"):
+        _algo(name="supervised", pseudo_from=-1)
+
+
 def test_supervised_options_leave_out_the_defaults_acting_knobs_and_show_its_own_first():
     from mmrl_desktop.core.errors import UserError
     from mmrl_desktop.core.learning.algorithm_options import options_help

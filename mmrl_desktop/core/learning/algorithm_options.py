@@ -307,6 +307,11 @@ class SupervisedOptions(DefaultOptions):
         "the pseudo-labels only once the answers are no longer few (8 per label): before, the "
         "labels alone, learned harder",
     )
+    pseudo_from: int = _opt(
+        0,
+        "the pseudo-labels only from this many answers on, whatever the labels (0: only "
+        "pseudo_after_few's rule)",
+    )
     net_temper: float = _opt(
         1.0,
         "the network's weight in the pool posterior: net_temper × (its standard errors of "
@@ -324,7 +329,7 @@ class SupervisedOptions(DefaultOptions):
         "optimism", "act_kappa", "explore_network", "down_weight", "correction_weight",
     )  # fmt: skip
     SHOWN_FIRST: ClassVar[tuple[str, ...]] = (
-        "pseudo_weight", "pseudo_after_few", "net_temper", "net_score",
+        "pseudo_weight", "pseudo_after_few", "pseudo_from", "net_temper", "net_score",
     )  # fmt: skip
 
     def validate(self) -> None:
@@ -332,6 +337,8 @@ class SupervisedOptions(DefaultOptions):
             super().validate()
         except UserError as err:  # the same checks, named for this algorithm
             raise UserError(str(err).replace("default:", "supervised:", 1)) from None
+        if self.pseudo_from < 0:
+            raise UserError("supervised: pseudo_from must be 0 or more answers.")
 
 
 @dataclass

@@ -100,3 +100,20 @@ def test_supervised_options_leave_out_the_defaults_acting_knobs_and_show_its_own
     assert "optimism" in [n for n, _, _ in options_help("default")]
     with pytest.raises(UserError, match="has no option.s. optimism"):
         _algo(name="supervised", optimism=3.0)
+
+
+def test_supervised_without_the_pool_does_not_vote_for_new_items():
+    """``new_item_vote`` needs the pool's posterior: without it the network alone."""
+    assert not _algo(name="supervised", new_item_vote=True)[0].votes_for_new_items
+    assert _algo(name="supervised", new_item_vote=True, pseudo_weight=1.0)[0].votes_for_new_items
+
+
+def test_the_references_pool_log_probs_are_taken_only_when_the_kl_needs_them():
+    algo = _simulate(40, name="supervised", pseudo_weight=1.0)[0]
+    algo.update(_batch_of(algo, torch.Generator().manual_seed(3)))
+    assert algo.ref_logp == {}  # supervised has no KL term
+    algo = _simulate(40)[0]  # the default: kl_beta 0.01 on the pool items
+    assert algo.ref_logp and algo.ref_logp["label"].shape == (90, 4)
+    assert torch.equal(algo.ref_logp["label"], algo._pool_logp(algo.reference)["label"])
+    algo.load_state_dict(algo.state_dict())
+    assert algo.ref_logp == {}

@@ -51,8 +51,8 @@ propensity is that distribution's probability of the shown label, exact, in (0, 
 Training (``update``, one optimiser step): the replayed minibatch's thumbs likelihood —
 👍 −log p(a), 👎 −log(1 − p(a)), correction −log p(c) (set-aside thumbs: 0) — plus
 ``pseudo_weight`` × the cross-entropy to the pseudo-labels of an equal-sized minibatch of pool
-items, plus ``kl_beta`` × KL(π ‖ π_ref) toward the starting policy on those pool items (reference
-log-probs cached: no extra forward).
+items, plus ``kl_beta`` × KL(π ‖ π_ref) toward the starting policy on those pool items (the
+reference's pool log-probs cached when first needed: no extra forward).
 Evaluation (``greedy``): the softmax head, so the exported network carries what was learned;
 with ``new_item_vote`` (an option, off) the held-out figure scores ``predict_unseen``, the network
 and the pool's vote (``core/learning/new_items.py``, ADR 0030); ``explore_network`` (off) shows
@@ -160,7 +160,10 @@ class DefaultAlgorithm(Algorithm):
             self.pool_ids.append(i)
         self.z = None
         self.views.reset()
-        self.ref_logp = self._pool_logp(self.reference)
+        self.ref_logp = {}  # the reference's pool log-probs, taken when the KL first needs them
+
+    def load_extra_state(self, state) -> None:
+        self.ref_logp = {}  # a loaded reference: its pool log-probs are taken again when needed
 
     def _pool_batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         assert self.pool_inputs is not None
@@ -464,6 +467,8 @@ class DefaultAlgorithm(Algorithm):
         logits_all = self.policy(inputs)
         kl: dict[str, torch.Tensor] = {}
         if self.config.kl_beta > 0 and use_pool:
+            if not self.ref_logp:
+                self.ref_logp = self._pool_logp(self.reference)
             for t, v in logits_all.items():
                 lp = F.log_softmax(v[b:], -1)
                 kl[t] = (lp.exp() * (lp - self.ref_logp[t][idx].to(self.device))).sum(-1).mean()

@@ -37,6 +37,11 @@ class Supervised(DefaultAlgorithm):
     def uses_pool(self) -> bool:
         return self.options.pseudo_weight > 0
 
+    @property
+    def votes_for_new_items(self) -> bool:
+        """``new_item_vote`` needs the pool: without it the held-out figure is the network's."""
+        return self.uses_pool and super().votes_for_new_items
+
     def pool_sample(self, item_ids) -> list[str]:
         """No items without the pool (a pretrained encoder then embeds none up front)."""
         return super().pool_sample(item_ids) if self.uses_pool else []

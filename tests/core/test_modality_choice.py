@@ -261,3 +261,54 @@ def test_the_setting_follows_project_toml_on_a_resume(tmp_path):
     ckpt.meta["model_config"]["modality_choice"] = "all"  # saved when "all" was the default
     used, _ = model_config_for({k: v for k, v in asked.items() if k != "modality_choice"}, ckpt)
     assert used.modality_choice == "prequential"  # today's default, as for a fresh model
+
+
+def test_a_retracted_answer_leaves_the_scores_as_if_never_given():
+    """The other answers keep the decay they had (a retracted answer's step is not undone)."""
+    chooser = mc.ModalityChoice(["image", "text"])
+    rng = np.random.default_rng(0)
+    given = {e: list(-rng.random(3) * 3) for e in range(1, 31)}
+    for e, ll in given.items():
+        chooser.add(ll, event_id=e)
+    chooser.forget(5)  # an older answer: its decayed term comes out
+    chooser.forget(30)  # the newest
+    chooser.forget(99)  # never scored: nothing changes
+    assert chooser.scored == 28 and sorted(chooser.terms) == [e for e in given if e not in (5, 30)]
+    kept = sum(mc.DECAY ** (30 - e) * np.asarray(ll) for e, ll in given.items() if e not in (5, 30))
+    assert np.allclose(chooser.scores, kept)
+    back = mc.ModalityChoice.from_meta(["image", "text"], chooser.to_meta())
+    assert back.terms == chooser.terms and back.adds == chooser.adds
+    back.forget(10)
+    chooser.forget(10)
+    assert np.allclose(back.scores, chooser.scores) and back.scored == 27
+
+
+def test_only_the_newest_answers_terms_are_kept_and_old_checkpoints_resume_without_them():
+    chooser = mc.ModalityChoice(["image", "text"])
+    for e in range(mc.KEEP + 10):
+        chooser.add([-1.0, -1.0, -1.0], event_id=e)
+    assert len(chooser.terms) == mc.KEEP and min(chooser.terms) == 10
+    meta = chooser.to_meta()
+    del meta["terms"], meta["adds"]  # a checkpoint from before the retraction's terms
+    back = mc.ModalityChoice.from_meta(["image", "text"], meta)
+    assert back.terms == {} and back.scored == chooser.scored
+    back.forget(100)  # unknown: the scores stay
+    assert np.allclose(back.scores, chooser.scores)
+    meta = chooser.to_meta()
+    meta["terms"] = [[1, 5, [0.0]]]  # malformed: dropped, the scores kept
+    assert mc.ModalityChoice.from_meta(["image", "text"], meta).terms == {}
+
+
+def test_the_trainer_takes_an_undone_answer_out_of_the_scores(tmp_path):
+    project, trainer = _answered(tmp_path, 5)
+    chooser = trainer.modality_choice
+    assert len(chooser.terms) == 5
+    last = max(chooser.terms)
+    before = chooser.scores.copy()
+    at, ll = chooser.terms[last]
+    with project.open_store() as store:
+        store.retract(last)
+    trainer.train_pending()
+    assert last not in chooser.terms and chooser.scored == 4
+    assert np.allclose(chooser.scores, before - np.asarray(ll))
+    trainer.close(checkpoint=False)

@@ -12,6 +12,8 @@ learn); a modality alone is chosen when its score beats the fusion's by ``MARGIN
 at least ``MIN_SCORED`` answers, else every modality is fused. The choice is the fusion's
 ``used`` buffer, so it travels with the model's weights and its exports; the scores travel in
 the checkpoint's metadata (``to_meta``), so a resumed trainer goes on scoring where it stopped.
+A retracted answer (undo) leaves the scores: its decayed term is taken out again (the last
+``KEEP`` answers' terms are kept for that; an older one weighs less than 1e-4).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ DECAY = 0.95  # per answer: the last ~20 answers weigh most
 MARGIN = 1.0  # nats by which a modality alone must beat the fusion
 MIN_SCORED = 8  # answers scored before anything but the fusion is chosen
 MAX_BATCH = 64  # answers scored at once (a log read at start: its newest)
+KEEP = 200  # the newest answers whose terms are kept, for a retraction (DECAY ** KEEP < 1e-4)
 
 
 def fusions(algorithm) -> list[MaskedMeanFusion]:
@@ -59,17 +62,35 @@ class ModalityChoice:
     def __init__(self, modalities: list[str]):
         self.modalities = list(modalities)
         self.scores = np.zeros(1 + len(self.modalities))  # [all, each alone]
-        self.scored = 0
+        self.scored = 0  # answers in the scores (a retracted one leaves)
         self.seen = 0  # the newest answer (event id) scored: none is scored twice
+        self.adds = 0  # decay steps so far (a retraction takes none back)
+        self.terms: dict[int, tuple[int, list[float]]] = {}  # event id → (adds then, logliks)
 
     @property
     def candidates(self) -> list[tuple[str, ...]]:
         return [tuple(self.modalities)] + [(m,) for m in self.modalities]
 
-    def add(self, logliks) -> None:
-        """One answer's log-likelihoods, in ``candidates``' order."""
+    def add(self, logliks, event_id: int | None = None) -> None:
+        """One answer's log-likelihoods, in ``candidates``' order (``event_id``: so that its
+        retraction can take them out)."""
         self.scores = DECAY * self.scores + np.asarray(logliks, float)
         self.scored += 1
+        self.adds += 1
+        if event_id is not None:
+            self.terms[int(event_id)] = (self.adds, [float(v) for v in logliks])
+            while len(self.terms) > KEEP:
+                self.terms.pop(min(self.terms))
+
+    def forget(self, event_id: int) -> None:
+        """A retracted answer leaves the scores (one older than the last ``KEEP``: its weight
+        is below 1e-4, it stays)."""
+        term = self.terms.pop(int(event_id), None)
+        if term is None:
+            return
+        at, logliks = term
+        self.scores = self.scores - DECAY ** (self.adds - at) * np.asarray(logliks, float)
+        self.scored = max(0, self.scored - 1)
 
     def to_meta(self) -> dict:
         """The scores for a checkpoint's metadata (``resume.checkpoint_meta``)."""
@@ -78,6 +99,8 @@ class ModalityChoice:
             "scores": self.scores.tolist(),
             "scored": self.scored,
             "seen": self.seen,
+            "adds": self.adds,
+            "terms": [[e, at, ll] for e, (at, ll) in self.terms.items()],
         }
 
     @classmethod
@@ -94,6 +117,7 @@ class ModalityChoice:
             return chooser
         if scores.shape == chooser.scores.shape and np.isfinite(scores).all() and scored >= 0:
             chooser.scores, chooser.scored, chooser.seen = scores, scored, seen
+            chooser.adds, chooser.terms = _terms(meta, scored, len(scores))
         return chooser
 
     def choice(self) -> tuple[str, ...] | None:
@@ -106,6 +130,19 @@ class ModalityChoice:
         if self.scores[best] - self.scores[0] >= MARGIN:
             return self.candidates[best]
         return tuple(self.modalities)
+
+
+def _terms(meta: dict, scored: int, width: int) -> tuple[int, dict]:
+    """The saved decay steps and answers' terms; none when the checkpoint was saved before
+    them or they are malformed (those answers then stay in the scores when retracted)."""
+    try:
+        adds = int(meta.get("adds", scored))
+        terms = {int(e): (int(at), [float(v) for v in ll]) for e, at, ll in meta.get("terms", [])}
+    except (TypeError, ValueError):
+        return scored, {}
+    if any(len(ll) != width or not 0 < at <= adds for at, ll in terms.values()):
+        return scored, {}
+    return adds, terms
 
 
 def used_by(algorithm) -> list[str] | None:
@@ -150,10 +187,18 @@ def start(trainer) -> ModalityChoice | None:
 
 
 def observe_events(trainer, events) -> None:
-    """``observe`` the answers among ``events``."""
-    if trainer.modality_choice is not None:
-        rows = [trainer._row(e) for e in events if e.kind == "feedback"]
-        observe(trainer, [r for r in rows if r is not None])
+    """``observe`` the answers among ``events``; then their retractions leave the scores."""
+    chooser: ModalityChoice | None = trainer.modality_choice
+    if chooser is None:
+        return
+    rows = [trainer._row(e) for e in events if e.kind == "feedback"]
+    observe(trainer, [r for r in rows if r is not None])
+    gone = [e.retracts for e in events if e.kind == "retraction" and e.retracts is not None]
+    for event_id in gone:
+        chooser.forget(event_id)
+    chosen = chooser.choice() if gone else None
+    if chosen is not None:
+        set_used(trainer.algorithm, chosen)
 
 
 def observe(trainer, rows) -> None:
@@ -190,7 +235,7 @@ def observe(trainer, rows) -> None:
     for i, r in enumerate(rows):
         ll = [outcome_loglik(p[r.task][i], r.shown, r.reward, r.corrected) for p in probs]
         if all(v is not None for v in ll):
-            chooser.add(ll)
+            chooser.add(ll, r.event_id)
         chooser.seen = max(chooser.seen, int(r.event_id))
     chosen = chooser.choice()
     if chosen is not None:

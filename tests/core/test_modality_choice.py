@@ -312,3 +312,32 @@ def test_the_trainer_takes_an_undone_answer_out_of_the_scores(tmp_path):
     assert last not in chooser.terms and chooser.scored == 4
     assert np.allclose(chooser.scores, before - np.asarray(ll))
     trainer.close(checkpoint=False)
+
+
+def test_after_an_undo_rolls_the_model_back_it_predicts_from_what_the_scores_now_choose(
+    tmp_path, monkeypatch
+):
+    """The rollback loads a state whose fusion flags are of its time: the choice the undone
+    answer made must not come back with it, nor stay."""
+    project, trainer = _answered(tmp_path, 9)
+    chooser = trainer.modality_choice
+    assert chooser.choice() == ("image", "text")
+    add = chooser.add
+
+    def text_far_better(ll, event_id=None):  # the 10th answer: the text alone foretells it
+        add([ll[0], ll[1], ll[2] + 50.0], event_id)
+
+    monkeypatch.setattr(chooser, "add", text_far_better)
+    with project.open_store() as store:
+        _answer(store, 9)
+    trainer.train_pending()
+    monkeypatch.setattr(chooser, "add", add)
+    assert mc.used_by(trainer.algorithm) == ["text"]
+    with project.open_store() as store:
+        store.retract(max(chooser.terms))
+    trainer.train_pending()
+    assert trainer.undo.rollbacks == 1  # the undo restored the model from before the answer
+    assert chooser.choice() == ("image", "text")
+    assert mc.used_by(trainer.algorithm) == ["image", "text"]
+    assert {tuple(f.used.tolist()) for f in mc.fusions(trainer.algorithm)} == {(True, True)}
+    trainer.close(checkpoint=False)

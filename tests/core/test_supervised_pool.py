@@ -115,5 +115,8 @@ def test_the_references_pool_log_probs_are_taken_only_when_the_kl_needs_them():
     algo = _simulate(40)[0]  # the default: kl_beta 0.01 on the pool items
     assert algo.ref_logp and algo.ref_logp["label"].shape == (90, 4)
     assert torch.equal(algo.ref_logp["label"], algo._pool_logp(algo.reference)["label"])
-    algo.load_state_dict(algo.state_dict())
+    state = algo.state_dict()
+    algo.load_state_dict({k: v for k, v in state.items() if k != "reference"})  # an undo's
+    assert algo.ref_logp  # the reference unchanged: its log-probs kept
+    algo.load_state_dict(state)
     assert algo.ref_logp == {}

@@ -138,7 +138,7 @@ def _terms(meta: dict, scored: int, width: int) -> tuple[int, dict]:
     try:
         adds = int(meta.get("adds", scored))
         terms = {int(e): (int(at), [float(v) for v in ll]) for e, at, ll in meta.get("terms", [])}
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return scored, {}
     if any(len(ll) != width or not 0 < at <= adds for at, ll in terms.values()):
         return scored, {}
@@ -187,16 +187,25 @@ def start(trainer) -> ModalityChoice | None:
 
 
 def observe_events(trainer, events) -> None:
-    """``observe`` the answers among ``events``; then their retractions leave the scores."""
+    """``observe`` the answers among ``events``; then the retractions among them leave the
+    scores."""
     chooser: ModalityChoice | None = trainer.modality_choice
     if chooser is None:
         return
     rows = [trainer._row(e) for e in events if e.kind == "feedback"]
     observe(trainer, [r for r in rows if r is not None])
-    gone = [e.retracts for e in events if e.kind == "retraction" and e.retracts is not None]
-    for event_id in gone:
-        chooser.forget(event_id)
-    chosen = chooser.choice() if gone else None
+    for e in events:
+        if e.kind == "retraction" and e.retracts is not None:
+            chooser.forget(e.retracts)  # the choice follows in ``reapply``, after the ingest
+
+
+def reapply(trainer) -> None:
+    """The chooser's choice on every fusion again, after the trainer read its events (an
+    undo's rollback loads a model state whose flags are of that state's time, a retraction
+    changes the scores) or a NaN guard loaded its snapshot. Below ``MIN_SCORED`` answers the
+    flags loaded stay, as after a resume."""
+    chooser: ModalityChoice | None = trainer.modality_choice
+    chosen = chooser.choice() if chooser is not None else None
     if chosen is not None:
         set_used(trainer.algorithm, chosen)
 

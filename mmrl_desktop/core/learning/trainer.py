@@ -190,7 +190,9 @@ class Trainer(TrainerBuild, TrainerPredictions):
         self._sync_exclusions()
         events = self.store.events_since(self.last_event_id)
         self._observe_prequential(events)
-        return self._ingest(events)
+        new = self._ingest(events)
+        modality_choice.reapply(self)  # after an undo's rollback, a retraction
+        return new
 
     def _observe_prequential(self, events) -> None:
         """Before training on new answers: the model's log-probabilities for their items, for the
@@ -278,6 +280,7 @@ class Trainer(TrainerBuild, TrainerPredictions):
             self.algorithm.restart_average()
         if not self._finite(out):
             self.algorithm.load_state_dict(copy.deepcopy(self._snapshot))
+            modality_choice.reapply(self)  # the snapshot's flags may be older than the choice
             self.nan_rollbacks += 1
             self.pending_updates = max(0, self.pending_updates - 1)
             self.catch_up.ran(self.pending_updates)

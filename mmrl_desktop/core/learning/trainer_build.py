@@ -152,6 +152,7 @@ class TrainerBuild:
         events = self.store.events_since(0)
         self._observe_prequential([e for e in events if e.event_id > self.trained_event_id])
         self._ingest(events, count_new_after=self.trained_event_id)
+        modality_choice.reapply(self)
         self._needs_refresh = len(self.buffer) > 0
         self._version_pending = self.catch_up.refitting  # a resumed refit: shown when it ends
         self._snapshot = copy.deepcopy(self.algorithm.state_dict())

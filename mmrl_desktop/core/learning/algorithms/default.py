@@ -162,8 +162,10 @@ class DefaultAlgorithm(Algorithm):
         self.views.reset()
         self.ref_logp = {}  # the reference's pool log-probs, taken when the KL first needs them
 
-    def load_extra_state(self, state) -> None:
-        self.ref_logp = {}  # a loaded reference: its pool log-probs are taken again when needed
+    def load_state_dict(self, state, *, optimizer: bool = True) -> None:
+        super().load_state_dict(state, optimizer=optimizer)
+        if "reference" in state:  # its pool log-probs are taken again when needed
+            self.ref_logp = {}
 
     def _pool_batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         assert self.pool_inputs is not None

@@ -11,8 +11,8 @@ project's pool (``default.py``), fitted to the labels, gives each pool item soft
 gated by how well that posterior foretold the labels it had not seen, and the network's own
 prediction takes the graph's place as far as it foretells them better (``net_temper``); the
 minibatch then carries as many pool items as answers. While the answers are few
-(``pseudo_after_few``: fewer than 8 per label; ``pseudo_from``: fewer than that many) the
-labels alone teach, learned harder (ADR 0034). At ``pseudo_weight`` 0 it keeps no pool and builds no graph.
+(``pseudo_after_few``: fewer than 8 per label) the labels alone teach, learned harder (ADR
+0034); below ``pseudo_from`` answers too. At ``pseudo_weight`` 0 it keeps no pool and builds no graph.
 """
 
 from __future__ import annotations

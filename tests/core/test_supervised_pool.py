@@ -24,16 +24,19 @@ def test_supervised_without_pseudo_weight_keeps_no_pool_and_builds_no_graph():
 
 
 def test_supervised_keeps_to_the_labels_by_default_and_pseudo_weight_alone_turns_the_pool_on():
-    """§5zz10's variant is ``pseudo_weight = 1`` with the other knobs as they are: after 8
-    answers per label, the network taking the graph's place as far as it foretells better."""
+    """§5zz11's variant is ``pseudo_weight = 1`` with the other knobs as they are: after 8
+    answers per label and 40 answers, the network taking the graph's place as far as it
+    foretells better."""
     o = _algo(name="supervised")[0].options
-    assert (o.pseudo_weight, o.pseudo_after_few, o.net_temper, o.net_score) == (
-        0.0, True, 1.0, "calibrated"
+    assert (o.pseudo_weight, o.pseudo_after_few, o.pseudo_from, o.net_temper, o.net_score) == (
+        0.0, True, 40, 1.0, "calibrated"
     )  # fmt: skip
 
 
 def test_supervised_with_pseudo_weight_learns_from_the_pools_posterior_and_acts_on_its_network():
-    algo, acc, props = _simulate(30, name="supervised", pseudo_weight=1.0, pseudo_after_few=False)
+    algo, acc, props = _simulate(
+        30, name="supervised", pseudo_weight=1.0, pseudo_after_few=False, pseudo_from=0
+    )
     assert algo.fitted and len(algo.pool_ids) == 90
     q = algo.q["label"]
     assert q.shape == (90, 4) and np.allclose(q.sum(1), 1)

@@ -300,7 +300,7 @@ class SupervisedOptions(DefaultOptions):
     pseudo_weight: float = _opt(
         0.0,
         "weight of the pool pseudo-label cross-entropy (0: the labels alone, no pool graph; "
-        "1 with the three below as they are: docs/benchmarks.md §5zz10)",
+        "1 with the four below as they are: docs/benchmarks.md §5zz11)",
     )
     pseudo_after_few: bool = _opt(
         True,
@@ -308,9 +308,9 @@ class SupervisedOptions(DefaultOptions):
         "labels alone, learned harder",
     )
     pseudo_from: int = _opt(
-        0,
-        "the pseudo-labels only from this many answers on, whatever the labels (0: only "
-        "pseudo_after_few's rule)",
+        40,
+        "the pseudo-labels only from this many answers on, whatever the number of labels (0: "
+        "pseudo_after_few's rule alone, from 24 answers on three labels)",
     )
     net_temper: float = _opt(
         1.0,

@@ -5,7 +5,7 @@ through the same model, replay and loop as the thumbs learners. Rows without a c
 expert's bare 👍) use the shown label when it was confirmed. Acting is ε-greedy on the softmax:
 the label shown is the network's.
 
-With ``pseudo_weight`` > 0 (an option, 0 by default: docs/benchmarks.md §5zz10) it also learns
+With ``pseudo_weight`` > 0 (an option, 0 by default: docs/benchmarks.md §5zz10–§5zz11) it also learns
 from the items nobody has labelled yet: the default algorithm's graph posterior over the
 project's pool (``default.py``), fitted to the labels, gives each pool item soft pseudo-labels,
 gated by how well that posterior foretold the labels it had not seen, and the network's own

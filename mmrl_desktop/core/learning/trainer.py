@@ -191,7 +191,8 @@ class Trainer(TrainerBuild, TrainerPredictions):
         events = self.store.events_since(self.last_event_id)
         self._observe_prequential(events)
         new = self._ingest(events)
-        modality_choice.reapply(self)  # after an undo's rollback, a retraction
+        if events:  # after an undo's rollback, a retraction (not on every step's empty poll)
+            modality_choice.reapply(self)
         return new
 
     def _observe_prequential(self, events) -> None:

@@ -71,11 +71,11 @@ from mmrl_desktop.core.learning.algorithms.base import Action, Algorithm, Replay
 from mmrl_desktop.core.learning.augment import Augmenter
 from mmrl_desktop.core.learning.graph_answers import answer_loglik, contradicted, refused
 from mmrl_desktop.core.learning.graph_views import GraphViews
-from mmrl_desktop.core.learning.pool_inputs import cat, compact, expand
+from mmrl_desktop.core.learning.pool_inputs import PoolMixin, cat
 from mmrl_desktop.core.learning.views import unit_rows
 
 
-class DefaultAlgorithm(Algorithm):
+class DefaultAlgorithm(PoolMixin, Algorithm):
     name = "default"
     Options = DefaultOptions
 
@@ -85,11 +85,8 @@ class DefaultAlgorithm(Algorithm):
         # the pool's own augmentation draws (``pool_augment``): pool_gen's sequence stays as is
         self.augment_gen = torch.Generator().manual_seed(config.seed + 12)
         self.augment = Augmenter.from_config(config) if self.options.pool_augment else None
-        self.pool_ids: list[str] = []
-        self.pool_index: dict[str, int] = {}
-        self.pool_inputs: dict[str, torch.Tensor] | None = None
+        self._init_pool()
         self.ref_logp: dict[str, torch.Tensor] = {}
-        self._load = None
         self.z: np.ndarray | None = None  # unit-norm policy embedding of the pool [n, D]
         self.views = GraphViews(self.options)  # candidate views, their graphs, the choice
         self.q: dict[str, np.ndarray] = {}  # graph posterior per task [n, K]
@@ -123,66 +120,17 @@ class DefaultAlgorithm(Algorithm):
         """The row-normalised kNN graph of ``graph_view`` (scipy sparse; None before a refresh)."""
         return self.views.graphs.get(self.views.chosen)
 
-    # ---------------------------------------------------------------- the pool
-    def pool_sample(self, item_ids) -> list[str]:
-        """The items ``attach_pool`` keeps: at most ``pool_size``, a seeded sample."""
-        ids = list(dict.fromkeys(item_ids))
-        if len(ids) > self.options.pool_size:
-            rng = np.random.default_rng(self.config.seed)
-            keep = sorted(rng.choice(len(ids), self.options.pool_size, replace=False))
-            ids = [ids[i] for i in keep]
-        return ids
-
-    def attach_pool(self, item_ids, load) -> None:
-        """Items the trainer may learn from without an answer (never held-out ones).
-        ``load(ids)`` returns their collated inputs."""
-        ids = self.pool_sample(item_ids)
-        self._load = load
-        self.pool_ids, self.pool_index, self.pool_inputs = [], {}, None
-        self._add_to_pool(ids)
-
-    def extend_pool(self, item_ids) -> None:
-        """More unanswered items join the pool (a pretrained encoder's, as they are embedded)."""
-        self._add_to_pool(item_ids)
-
-    def _add_to_pool(self, ids) -> None:
-        new = [i for i in dict.fromkeys(ids) if i not in self.pool_index]
-        if not new or self._load is None:
-            return
-        parts = [compact(self._load(new[s : s + 512])) for s in range(0, len(new), 512)]
-        add = {k: cat([p[k] for p in parts]) for k in parts[0]}
-        if self.pool_inputs is None:
-            self.pool_inputs = add
-        else:
-            self.pool_inputs = {k: cat([self.pool_inputs[k], add[k]]) for k in add}
-        for i in new:
-            self.pool_index[i] = len(self.pool_ids)
-            self.pool_ids.append(i)
+    def _pool_changed(self) -> None:
+        """Items joined the pool: embed it again, rebuild the views, drop the reference's log-probs
+        (taken again when the KL first needs them)."""
         self.z = None
         self.views.reset()
-        self.ref_logp = {}  # the reference's pool log-probs, taken when the KL first needs them
+        self.ref_logp = {}
 
     def load_state_dict(self, state, *, optimizer: bool = True) -> None:
         super().load_state_dict(state, optimizer=optimizer)
         if "reference" in state:  # its pool log-probs are taken again when needed
             self.ref_logp = {}
-
-    def _pool_batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
-        assert self.pool_inputs is not None
-        return expand({k: v[idx] for k, v in self.pool_inputs.items()})
-
-    def _chunks(self):
-        n = len(self.pool_ids)
-        for s in range(0, n, 512):
-            yield self._pool_batch(torch.arange(s, min(n, s + 512)))
-
-    @torch.no_grad()
-    def _pool_logp(self, net) -> dict[str, torch.Tensor]:
-        out: dict[str, list[torch.Tensor]] = {t: [] for t in self.num_labels}
-        for inp in self._chunks():
-            for t, v in net(_to(inp, self.device)).items():
-                out[t].append(F.log_softmax(v.float(), -1).cpu())
-        return {t: torch.cat(v) for t, v in out.items() if v}
 
     @torch.no_grad()
     def _embed(self, inputs) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

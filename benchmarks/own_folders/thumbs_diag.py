@@ -6,7 +6,10 @@ view's graph posterior and the network are, on answered and unanswered items, wh
 chosen, and how right the weighted pseudo-labels are.
 
     OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.own_folders.thumbs_diag glyphs 0 \
-        '{"graph_views": "pixels,gradients,embedding"}' [POINTS] [OUT.jsonl]
+        '{"graph_views": "pixels,gradients,embedding"}' [POINTS] [OUT.jsonl] [ALGORITHM]
+
+ALGORITHM: ``default`` (thumbs only) or ``supervised`` (the true label on every answer; its
+options as the third argument, e.g. ``{"pseudo_weight": 1}`` for its pool).
 """
 
 from __future__ import annotations
@@ -139,7 +142,8 @@ def main() -> None:
     name, seed = sys.argv[1], int(sys.argv[2])
     opts = json.loads(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3] else {}
     points = [int(p) for p in (sys.argv[4] if len(sys.argv) > 4 else "30,60,150,300").split(",")]
-    out_path = sys.argv[5] if len(sys.argv) > 5 else None
+    out_path = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
+    algorithm = sys.argv[6] if len(sys.argv) > 6 else "default"
     torch.set_num_threads(1)
     if name == "digits32":  # the demo's kind of digits: 8×8 drawn at 32 px
         from benchmarks.own_folders.digits32_first_view import folder as digits32
@@ -154,9 +158,9 @@ def main() -> None:
     DiagTrainer.points = tuple(points)
     bench.Trainer = DiagTrainer
     t0 = time.perf_counter()
-    res = bench.run_bench(str(folder), feedback=points, seed=seed, algorithm_settings=settings)
+    res = bench.run_bench(str(folder), algorithm, points, seed=seed, algorithm_settings=settings)
     curve = {c["feedback"]: c["accuracy"] for c in res["curve"]}
-    line = {"set": name, "seed": seed, "options": opts, "curve": curve,
+    line = {"set": name, "seed": seed, "algorithm": algorithm, "options": opts, "curve": curve,
             "seconds": round(time.perf_counter() - t0, 1), "diag": RECORDS}  # fmt: skip
     print(json.dumps({"set": name, "seed": seed, "options": opts, "curve": curve,
                       "seconds": line["seconds"]}))  # fmt: skip

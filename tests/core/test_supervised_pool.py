@@ -23,14 +23,18 @@ def test_supervised_without_pseudo_weight_keeps_no_pool_and_builds_no_graph():
     assert acc >= 0.8
 
 
-def test_supervised_keeps_to_the_labels_by_default_and_pseudo_weight_alone_turns_the_pool_on():
-    """§5zz11's variant is ``pseudo_weight = 1`` with the other knobs as they are: after 8
-    answers per label and 40 answers, the network taking the graph's place as far as it
-    foretells better."""
-    o = _algo(name="supervised")[0].options
+def test_supervised_learns_from_the_pool_by_default_its_items_augmented():
+    """§5zz12's default: ``pseudo_weight = 1`` after 8 answers per label and 40 answers, the
+    network taking the graph's place as far as it foretells better, the pool's items augmented as
+    the answers are (the default algorithm keeps them as they are)."""
+    algo = _algo(name="supervised")[0]
+    o = algo.options
     assert (o.pseudo_weight, o.pseudo_after_few, o.pseudo_from, o.net_temper, o.net_score) == (
-        0.0, True, 40, 1.0, "calibrated"
+        1.0, True, 40, 1.0, "calibrated"
     )  # fmt: skip
+    assert o.pool_augment and algo.augment is not None and algo.uses_pool
+    assert not _algo()[0].options.pool_augment and _algo()[0].augment is None
+    assert _algo(name="supervised", pool_augment=False)[0].augment is None
 
 
 def test_supervised_with_pseudo_weight_learns_from_the_pools_posterior_and_acts_on_its_network():
@@ -107,7 +111,9 @@ def test_supervised_options_leave_out_the_defaults_acting_knobs_and_show_its_own
 
 def test_supervised_without_the_pool_does_not_vote_for_new_items():
     """``new_item_vote`` needs the pool's posterior: without it the network alone."""
-    assert not _algo(name="supervised", new_item_vote=True)[0].votes_for_new_items
+    assert not _algo(name="supervised", new_item_vote=True, pseudo_weight=0.0)[
+        0
+    ].votes_for_new_items
     assert _algo(name="supervised", new_item_vote=True, pseudo_weight=1.0)[0].votes_for_new_items
 
 

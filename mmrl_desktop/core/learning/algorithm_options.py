@@ -293,14 +293,14 @@ class DefaultOptions:
 
 @dataclass
 class SupervisedOptions(DefaultOptions):
-    """supervised: the labels, and optionally (``pseudo_weight`` > 0) the pool graph's
-    pseudo-labels (the default's graph over the project's unanswered items, fitted to the
-    corrected labels); the other knobs below apply only then."""
+    """supervised: the labels and the pool graph's pseudo-labels (the default's graph over the
+    project's unanswered items, fitted to the corrected labels; ``pseudo_weight`` 0: the labels
+    alone); the other knobs below apply only with the pool."""
 
     pseudo_weight: float = _opt(
-        0.0,
-        "weight of the pool pseudo-label cross-entropy (0: the labels alone, no pool graph; "
-        "1 with the four below as they are: docs/benchmarks.md §5zz11)",
+        1.0,
+        "weight of the pool pseudo-label cross-entropy (0: the labels alone, no pool graph, as "
+        "before docs/benchmarks.md §5zz12; 1 with the five below as they are: §5zz12)",
     )
     pseudo_after_few: bool = _opt(
         True,
@@ -311,6 +311,12 @@ class SupervisedOptions(DefaultOptions):
         40,
         "the pseudo-labels only from this many answers on, whatever the number of labels (0: "
         "pseudo_after_few's rule alone, from 24 answers on three labels)",
+    )
+    pool_augment: bool = _opt(
+        True,
+        "augment the pool items the pseudo-labels train on as the replayed answers are (its "
+        "pseudo-labels are right more often than its network, and unaugmented the network "
+        "learns the pool's pictures by heart: docs/benchmarks.md §5zz12)",
     )
     net_temper: float = _opt(
         1.0,
@@ -329,7 +335,8 @@ class SupervisedOptions(DefaultOptions):
         "optimism", "act_kappa", "explore_network", "down_weight", "correction_weight",
     )  # fmt: skip
     SHOWN_FIRST: ClassVar[tuple[str, ...]] = (
-        "pseudo_weight", "pseudo_after_few", "pseudo_from", "net_temper", "net_score",
+        "pseudo_weight", "pseudo_after_few", "pseudo_from", "pool_augment", "net_temper",
+        "net_score",
     )  # fmt: skip
 
     def validate(self) -> None:

@@ -5,15 +5,15 @@ through the same model, replay and loop as the thumbs learners. Rows without a c
 expert's bare 👍) use the shown label when it was confirmed. Acting is ε-greedy on the softmax:
 the label shown is the network's.
 
-With ``pseudo_weight`` > 0 (an option, 0 by default: docs/benchmarks.md §5zz10–§5zz11) it
-also learns from the items nobody has labelled yet: the default algorithm's graph posterior over
-the project's pool (``default.py``), fitted to the labels, gives each pool item soft
-pseudo-labels, gated by how well that posterior foretold the labels it had not seen, and the
-network's own prediction takes the graph's place as far as it foretells them better
-(``net_temper``); the minibatch then carries as many pool items as answers. While the answers
-are few (``pseudo_after_few``: fewer than 8 per label) the labels alone teach, learned harder
-(ADR 0034); below ``pseudo_from`` answers (40) too. At ``pseudo_weight`` 0 it keeps no pool and
-builds no graph.
+It also learns from the items nobody has labelled yet (``pseudo_weight`` 1, the default since
+docs/benchmarks.md §5zz12; ADR 0040): the default algorithm's graph posterior over the project's
+pool (``default.py``), fitted to the labels, gives each pool item soft pseudo-labels, gated by
+how well that posterior foretold the labels it had not seen, and the network's own prediction
+takes the graph's place as far as it foretells them better (``net_temper``); the minibatch then
+carries as many pool items as answers, augmented as the answers are (``pool_augment``). While
+the answers are few (``pseudo_after_few``: fewer than 8 per label) the labels alone teach,
+learned harder (ADR 0034); below ``pseudo_from`` answers (40) too. At ``pseudo_weight`` 0 it
+keeps no pool and builds no graph: the learner before §5zz12.
 """
 
 from __future__ import annotations

@@ -111,9 +111,8 @@ def test_supervised_options_leave_out_the_defaults_acting_knobs_and_show_its_own
 
 def test_supervised_without_the_pool_does_not_vote_for_new_items():
     """``new_item_vote`` needs the pool's posterior: without it the network alone."""
-    assert not _algo(name="supervised", new_item_vote=True, pseudo_weight=0.0)[
-        0
-    ].votes_for_new_items
+    alone = _algo(name="supervised", new_item_vote=True, pseudo_weight=0.0)[0]
+    assert not alone.votes_for_new_items
     assert _algo(name="supervised", new_item_vote=True, pseudo_weight=1.0)[0].votes_for_new_items
 
 

@@ -12,6 +12,8 @@ Measures (per item, class probabilities ``p`` of the label that would be shown):
 * ``power=B``: the app's measure, each pick drawn ∝ uncertainty^B (``next_item.POWER``);
 * ``typical=B``: the app's measure; ``diverse``'s picks after the first weigh the distance to the
   picks by typicality^B (``next_item.TYPICAL``: outliers discounted);
+* ``handback=F``: the app's measure, handing back to the queue order at the share ``F`` of the
+  pool (``next_item.HANDBACK_SHARE``; ``handback=none``: never, the order before §6u);
 * ``acting``: the app's measure on the default algorithm's acting distribution of each pool
   item (what the shown label is drawn from) instead of the network's class probabilities
   (``pool_candidates``' source), for the ranking and the readiness check alike;
@@ -92,6 +94,10 @@ def patch(measure: str) -> float | None:
         return float(measure.split("=", 1)[1])
     if measure.startswith("power="):
         next_item.POWER = float(measure.split("=", 1)[1])
+        return None
+    if measure.startswith("handback="):
+        value = measure.split("=", 1)[1]
+        next_item.HANDBACK_SHARE = None if value == "none" else float(value)
         return None
     if measure.startswith("typical="):
         next_item.TYPICAL = float(measure.split("=", 1)[1])

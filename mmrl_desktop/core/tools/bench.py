@@ -37,6 +37,7 @@ from mmrl_desktop.core.learning.next_item import (
     Readiness,
     check_order,
     choose,
+    handed_back,
     pool_candidates,
     uncertainty,
     warm_up_answers,
@@ -275,6 +276,7 @@ class Asker:
         self.warm_up = warm_up  # the first answers in the stream's order (warm_up_answers)
         self.readiness = Readiness()  # uncertain/diverse: once their uncertainty means something
         self.ready_at: int | None = None  # the answers before the learner's first own pick
+        self.handed_back_at: int | None = None  # the answers when it handed back (handed_back)
         self.ask_again = 0.0  # > 0: a 👎'd item comes back when its belief's top is this sure
         self.again: list[tuple[int, Item]] = []  # (due after this many answers, item)
         self.asks: dict[str, int] = {}
@@ -291,6 +293,7 @@ class Asker:
             "pick_every": PICK_EVERY if active else 1,
             "warm_up": self.warm_up if active else 0,
             "ready_at": self.ready_at,  # None: it never chose (shuffle, or never ready)
+            "handed_back_at": self.handed_back_at,  # None: it did not hand back to the stream
             "ask_again": self.ask_again,
             "asked_again": self.again_asked,
         }
@@ -349,7 +352,13 @@ class Asker:
         return None
 
     def _chooses(self, cands) -> bool:
-        """Past the warm-up and, for uncertain/diverse, ready (after noting the fresh scores)."""
+        """Past the warm-up and, for uncertain/diverse, ready (after noting the fresh scores) and
+        not yet handed back."""
+        if self.handed_back_at is not None:
+            return False
+        if handed_back(self.order, self.asked - 1, len(self.stream)):
+            self.handed_back_at = self.asked - 1
+            return False
         if self.order in GATED:
             self.readiness.scored(cands.ids, uncertainty(cands.probs, self.measure))
             self.readiness.check(self.asked - 1, cands.probs.shape[1])

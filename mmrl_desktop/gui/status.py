@@ -32,6 +32,12 @@ READINESS = (
     "its labels are right well above chance (the readiness check)"
 )
 GATED_ORDERS = ("uncertain", "diverse")  # core/learning/next_item.py's GATED
+HANDED_BACK_NOTE = (
+    "Half of the items have answers, so the model no longer chooses ({order}): the rest are "
+    "asked in the queue order. By now most items get asked whichever the order, and what the "
+    "model would leave to the end are the cases it is surest of. The thumbs-up and agreement "
+    "figures still include the items it chose; the held-out accuracy stays a random sample."
+)
 ALONE_NOTE = (
     "The model predicts from the {used} alone: on the latest answers it predicted what you said "
     "better than with every modality fused ({all}). It fuses them again once they do better "
@@ -94,6 +100,7 @@ class StatusBar(QStatusBar):
         self.modalities = QLabel("")  # "model: audio alone" (ADR 0039); hidden while it fuses
         self.modalities.hide()
         self._order, self._random, self._choosing = "", 0.1, False
+        self._handed_back: int | None = None  # the answers when the order handed back
         # the notes on the left: hidden unless training is starved, resp. a refit or a catch-up
         # is under way; shortened, then cut with "…" (full text in the tooltip) rather than
         # widening the window past the screen (at 1280 px the retraining note did)
@@ -131,7 +138,11 @@ class StatusBar(QStatusBar):
         self.embeddings.on_info(info)
         if "next_item" in info:
             self._choosing = False  # a trainer (re)started: the queue order until its first choice
+            self._handed_back = None  # ... and it says again if it hands back (next_item.py)
             self._order, self._random = str(info["next_item"]), info.get("next_item_random", 0.1)
+            self._show_order()
+        if "next_item_handed_back" in info:
+            self._handed_back = int(info["next_item_handed_back"])
             self._show_order()
         if "modalities_used" in info:
             text, tip = modalities_text(info)
@@ -151,7 +162,10 @@ class StatusBar(QStatusBar):
     def _show_order(self) -> None:
         order = self._order
         note = order_note(order, self._random)
-        if order == "shuffle" or self._choosing:
+        if self._handed_back is not None and order != "shuffle":
+            self.order.setText(f"Next: queue order ({order} until {self._handed_back} answers)")
+            note = HANDED_BACK_NOTE.format(order=order)
+        elif order == "shuffle" or self._choosing:
             self.order.setText(f"Next: {order}")
         else:  # warm-up or readiness check: the queue order goes on (ADR 0013)
             self.order.setText(f"Next: {order} (queue order for now)")

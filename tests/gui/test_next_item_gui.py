@@ -91,3 +91,19 @@ def test_info_reaches_the_status_bar_with_the_order(qtbot, window):
     ids = [window.labeling.session.current_item().item_id]
     ctrl._on_yielded(ctrl.generation, NextItems(tuple(ids), (1.0,), "uncertain", 1, (5,)))
     assert window.status.order.text() == "Next: uncertain"  # the trainer chooses now
+
+
+def test_the_status_bar_says_when_the_order_handed_back_to_the_queue(qtbot, window):
+    """uncertain/diverse hand back once half the items have answers (next_item.handed_back):
+    the bar says the queue order goes on, and a restarted trainer's Info starts afresh."""
+    ctrl = window.trainer
+    ctrl._on_yielded(ctrl.generation, Info({"device": "cpu", "next_item": "diverse"}))
+    ids = [window.labeling.session.current_item().item_id]
+    ctrl._on_yielded(ctrl.generation, NextItems(tuple(ids), (1.0,), "diverse", 1, (5,)))
+    ctrl._on_yielded(ctrl.generation, Info({"next_item_handed_back": 168}))
+    bar = window.status
+    assert bar.order.text() == "Next: queue order (diverse until 168 answers)"
+    assert "no longer chooses (diverse)" in bar.order.toolTip()
+    assert "held-out accuracy stays a random sample" in bar.order.toolTip()
+    ctrl._on_yielded(ctrl.generation, Info({"next_item": "diverse"}))  # a restarted trainer
+    assert bar.order.text() == "Next: diverse (queue order for now)"

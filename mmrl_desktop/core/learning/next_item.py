@@ -396,10 +396,19 @@ class NextItemChooser:
         self.version_at_pick = None
         self.version_seen = None  # the model version the trainer loop last looked at
         self.readiness = Readiness()  # uncertain/diverse: does the uncertainty mean something?
+        self.handed_back_at: int | None = None  # the answers when it handed back (handed_back)
+        self.handback_told = False  # the trainer loop has said so (Info next_item_handed_back)
 
     @property
     def active(self) -> bool:
-        return self.order != "shuffle"
+        return self.order != "shuffle" and self.handed_back_at is None
+
+    def handback_news(self) -> dict:
+        """``{"next_item_handed_back": answers}`` once, after it handed back; else ``{}``."""
+        if self.handed_back_at is None or self.handback_told:
+            return {}
+        self.handback_told = True
+        return {"next_item_handed_back": self.handed_back_at}
 
     @property
     def gated(self) -> bool:
@@ -418,9 +427,12 @@ class NextItemChooser:
     def choose(self, trainer, answered: set[str], model_version=None) -> list[Pick]:
         """The next ``BATCH`` unanswered pool items of ``trainer`` (built), with their selection
         probabilities; none (the queue order goes on) in the warm-up and, for ``uncertain`` and
-        ``diverse``, until ``Readiness``. A positive label the project lacks is one sentence
-        (``UserError``)."""
+        ``diverse``, until ``Readiness`` and from ``handed_back`` on. A positive label the project
+        lacks is one sentence (``UserError``)."""
         task = next(iter(trainer.labels))
+        if handed_back(self.order, len(answered), len(trainer.pool_ids)):
+            self.handed_back_at = len(answered)
+            return []
         if self.gated:
             self._note_answers(trainer, task)
         ids = [i for i in trainer.pool_ids if i not in answered]

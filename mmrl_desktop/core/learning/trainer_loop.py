@@ -264,6 +264,8 @@ def _choose_next(trainer, chooser: NextItemChooser | None, version, emit: Emit) 
         chooser.order = "shuffle"
         emit(Warned(f"{err} The items are asked in the queue order."))
         return
+    if news := chooser.handback_news():
+        emit(Info(news))  # uncertain/diverse handed back to the queue order (next_item.py)
     if picks:
         ids = tuple(p.item_id for p in picks)
         props, pools = tuple(p.propensity for p in picks), tuple(p.pool for p in picks)

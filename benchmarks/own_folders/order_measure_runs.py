@@ -22,6 +22,7 @@ Measures (per item, class probabilities ``p`` of the label that would be shown):
 
     OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.own_folders.order_measure_runs \\
         --out results.jsonl words:0:uncertain:up shapes:0:uncertain:thumb …
+    … order_measure_runs --out results.jsonl --points 100,300,600,1000 bench-digits:0:diverse:thumb
 """
 
 from __future__ import annotations
@@ -133,17 +134,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("job", help="SET:SEED:ORDER:MEASURE (one run: the patch is per process)")
+    ap.add_argument("--points", default=",".join(map(str, POINTS)), help="answers, e.g. 30,60")
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     name, seed, order, measure = args.job.split(":")
     fraction = patch(measure)
-    folder, _ = datasets.ensure(name)
     alg: dict = {}
-    if datasets.SETS[name].orientation_free:
-        alg["orientation_free"] = True
+    if name == "bench-digits":  # `mmrl-desktop bench --data digits`, as setting_runs names it
+        folder = "digits"
+    else:
+        folder = datasets.ensure(name)[0]
+        if datasets.SETS[name].orientation_free:
+            alg["orientation_free"] = True
     t = time.time()
     extra = {} if fraction is None else {"random_fraction": fraction}
-    r = run_bench(str(folder), "default", POINTS, seed=int(seed), holdout=0.3, device="cpu",
+    points = [int(x) for x in args.points.split(",")]
+    r = run_bench(str(folder), "default", points, seed=int(seed), holdout=0.3, device="cpu",
                   algorithm_settings=alg, order=order, **extra)  # fmt: skip
     row = {"set": name, "seed": int(seed), "order": order, "measure": measure,
            "acc": [c["accuracy"] for c in r["curve"]],

@@ -1,5 +1,6 @@
-"""uncertain/diverse hand back to the queue order once half the pool has answers (issue 19,
-benchmarks §6u): the rule, the trainer's chooser and its Info, the bench's Asker."""
+"""uncertain/diverse hand back to the queue order once a share of the pool has answers (issue
+19, benchmarks §6u; off by default): the rule, the trainer's chooser and its Info, the bench's
+Asker."""
 
 from __future__ import annotations
 
@@ -11,19 +12,25 @@ from tests.core.enginefixtures import TINY_MODEL, make_pngs
 from tests.core.test_next_item import _trainer
 
 
+@pytest.fixture(autouse=True)
+def _half(monkeypatch):
+    """The rule at a share of .5 (off by default: benchmarks §6u)."""
+    monkeypatch.setattr(next_item, "HANDBACK_SHARE", 0.5)
+
+
+def test_the_hand_back_is_off_by_default(monkeypatch):
+    monkeypatch.undo()
+    assert next_item.HANDBACK_SHARE is None
+    assert not handed_back("diverse", 1000, 1000)
+
+
 def test_uncertain_and_diverse_hand_back_at_half_the_pool_and_the_others_never():
-    assert next_item.HANDBACK_SHARE == 0.5
     for order in ("uncertain", "diverse"):
         assert not handed_back(order, 167, 336)
         assert handed_back(order, 168, 336)
     assert not handed_back("likely-positive", 1000, 1000)  # screening goes on to the end
     assert not handed_back("shuffle", 1000, 1000)
     assert not handed_back("diverse", 0, 0)  # no pool: nothing to say
-
-
-def test_no_share_never_hands_back(monkeypatch):
-    monkeypatch.setattr(next_item, "HANDBACK_SHARE", None)
-    assert not handed_back("diverse", 1000, 1000)
 
 
 def test_the_chooser_hands_back_once_and_the_loop_says_so(tmp_path, monkeypatch):

@@ -74,8 +74,8 @@ READY_WINDOW = 40  # ... on the last this many answers scored before they were a
 READY_MIN = 5  # ... with at least this many 👍 and this many 👎 among them
 READY_SKILL = 0.4  # ... and 👍 on 1/K + READY_SKILL·(1 − 1/K) of them or more (K labels)
 GATED = ("uncertain", "diverse")  # the orders that rank by the model's uncertainty
-HANDBACK_SHARE = 0.5  # uncertain/diverse: the queue order again once this share of the pool has
-# answers (None: never)
+HANDBACK_SHARE = None  # uncertain/diverse: the queue order again once this share of the pool has
+# answers (None: never, the default: an experiment, benchmarks §6u)
 POWER = 0.0  # uncertain: 0 = the most uncertain item; β > 0 = each drawn ∝ uncertainty^β
 TYPICAL = 0.0  # diverse: after the first pick, distance to the picks × typicality^TYPICAL
 TYPICAL_K = 10  # typicality: 1 / the mean cosine distance to this many nearest unanswered items
@@ -88,7 +88,8 @@ def handed_back(order: str, answers: int, pool: int) -> bool:
     items its model is surest of, while the unsure ones it asked early, when its labels were
     weakest, brought fewer 👍 (benchmarks §6t–§6u: on the own-folder sets, pools of 336–357
     items asked to 300, `diverse` was ahead at 150 and behind at 300 on the words and the
-    shapes). On digits (1,257 items) it chooses to 629 answers, past the issue's 600."""
+    shapes). Off by default: at .5 and .35 the words' dev seeds stayed below the queue order
+    at 300 (§6u)."""
     if order not in GATED or HANDBACK_SHARE is None or pool <= 0:
         return False
     return answers >= HANDBACK_SHARE * pool

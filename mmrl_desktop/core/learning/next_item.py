@@ -72,7 +72,7 @@ WARM_UP_PER_LABEL = 10  # the first 10 answers per label come in the queue order
 READY_Z = 2.5  # uncertain/diverse choose once their uncertainty predicted 👎 by this many SEs
 READY_WINDOW = 40  # ... on the last this many answers scored before they were asked
 READY_MIN = 5  # ... with at least this many 👍 and this many 👎 among them
-READY_SKILL = 0.6  # ... and 👍 on 1/K + READY_SKILL·(1 − 1/K) of them or more (K labels)
+READY_SKILL = 0.4  # ... and 👍 on 1/K + READY_SKILL·(1 − 1/K) of them or more (K labels)
 GATED = ("uncertain", "diverse")  # the orders that rank by the model's uncertainty
 HANDBACK_SHARE = None  # uncertain/diverse: the queue order again once this share of the pool has
 # answers (None: never, the default: an experiment, benchmarks §6u)

@@ -33,7 +33,7 @@ READINESS = (
 )
 GATED_ORDERS = ("uncertain", "diverse")  # core/learning/next_item.py's GATED
 HANDED_BACK_NOTE = (
-    "Half of the items have answers, so the model no longer chooses ({order}): the rest are "
+    "Most of the items have answers, so the model no longer chooses ({order}): the rest are "
     "asked in the queue order. By now most items get asked whichever the order, and what the "
     "model would leave to the end are the cases it is surest of. The thumbs-up and agreement "
     "figures still include the items it chose; the held-out accuracy stays a random sample."

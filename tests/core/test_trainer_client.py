@@ -116,7 +116,7 @@ def test_without_nice_the_priority_class_is_lowered_through_psutil():
         "    if hasattr(os, name):\n"
         "        delattr(os, name)\n"
         "psutil.BELOW_NORMAL_PRIORITY_CLASS, psutil.IDLE_PRIORITY_CLASS = 10, 19\n"
-        "from mmrl_desktop.core.learning.trainer_loop import _lower_priority as low\n"
+        "from mmrl_desktop.core.learning.priority import lower_priority as low\n"
         "for n in (10, 19, 10):\n"
         "    low(n); print(psutil.Process().nice())\n"
     )

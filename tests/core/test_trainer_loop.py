@@ -227,7 +227,7 @@ def test_the_trainer_process_gives_way_but_is_never_idle_class():
     busy programs starve to nothing (ADR 0009, amended)."""
     code = (
         "import os\n"
-        "from mmrl_desktop.core.learning.trainer_loop import _lower_priority as low\n"
+        "from mmrl_desktop.core.learning.priority import lower_priority as low\n"
         "low(10); print(os.nice(0), os.sched_getscheduler(0))\n"
         "low(19); print(os.nice(0), os.sched_getscheduler(0))\n"
         "low(10); print(os.nice(0), os.sched_getscheduler(0))\n"  # never back up
@@ -245,7 +245,7 @@ def test_threads_started_while_loading_are_lowered_too():
     """torch's pool threads start while the model loads at nice 10: the drop to 19 reaches them."""
     code = (
         "import os, threading\n"
-        "from mmrl_desktop.core.learning.trainer_loop import _lower_priority as low\n"
+        "from mmrl_desktop.core.learning.priority import lower_priority as low\n"
         "low(10)\n"
         "go, done = threading.Event(), threading.Event()\n"
         "tid = []\n"

@@ -83,3 +83,41 @@ def test_arms_pool_sources_pair_by_seed_and_refuse_a_seed_held_twice(tmp_path, c
     assert rows[0]["per_seed"] == pytest.approx([0.0, -0.1]) and rows[0]["below"] == 1
     with pytest.raises(ValueError, match="seed 1 is in this arm twice"):
         paired.arm([a1], "words", [1])
+
+
+def test_run_py_results_pair_by_learner_with_json_lines(tmp_path):
+    curve = [{"feedback": p, "accuracy": a} for p, a in ((30, 0.5), (60, 0.7))]
+    results = tmp_path / "anchors.json"
+    results.write_text(
+        json.dumps(
+            {
+                "runs": [
+                    {"set": "glyphs", "learner": "cnn", "seed": 7, "curve": curve},
+                    {"set": "glyphs", "learner": "logreg", "seed": 7, "curve": curve[:1]},
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    app = _write(
+        tmp_path / "app.jsonl",
+        [{"set": "glyphs", "seed": 7, "points": [30, 60], "acc": [0.45, 0.75]}],
+    )
+    records = paired.read_records(str(results))
+    assert records[0]["points"] == [30, 60] and records[0]["acc"] == [0.5, 0.7]
+    assert "curve" not in records[0]
+    rows = paired.main(
+        [
+            "--set",
+            "glyphs",
+            "--seeds",
+            "7",
+            "--points",
+            "30,60",
+            "--a",
+            app,
+            "--b",
+            f"{results}?learner=cnn",
+        ]
+    )
+    assert [r["diff"] for r in rows] == pytest.approx([-0.05, 0.05])

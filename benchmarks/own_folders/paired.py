@@ -8,7 +8,10 @@ matches a record without that field). A record's accuracies line up with its ``p
 both arms are paired; a seed two sources of one arm both hold is an error (filter them apart),
 never a silent choice. Each arm's sources may come from different sessions — so a pooled
 figure names exactly the runs it pools (``orders.py`` tables whole files by order; this pairs
-any two filtered arms, e.g. a setting against the default of another session's runs):
+any two filtered arms, e.g. a setting against the default of another session's runs). A source
+ending in ``.json`` is ``run.py``'s results file (the anchors, ``--learners anchors``): each of
+its runs is a record with its ``learner`` and the accuracies of its curve, so
+``own_folders_anchors_S.json?learner=cnn`` pairs the CNN anchor with the app's runs:
 
     python -m benchmarks.own_folders.paired --set words --seeds 23-31 --points 150,300 \\
         --a 'benchmarks/results/own_folders_order_28.jsonl?order=diverse' \\
@@ -73,9 +76,7 @@ def arm(sources: list[str], set_name: str, seeds: list[int]) -> dict[int, dict]:
     where: dict[int, str] = {}
     for spec in sources:
         path, filters = parse_source(spec)
-        with open(path, encoding="utf-8") as f:
-            records = [json.loads(line) for line in f if line.strip()]
-        for r in records:
+        for r in read_records(path):
             if r.get("set") != set_name or r.get("seed") not in seeds or not matches(r, filters):
                 continue
             seed = r["seed"]
@@ -86,6 +87,23 @@ def arm(sources: list[str], set_name: str, seeds: list[int]) -> dict[int, dict]:
                 )
             out[seed], where[seed] = r, spec
     return out
+
+
+def read_records(path: str) -> list[dict]:
+    """The records of a JSON-lines file, or the runs of ``run.py``'s ``.json`` results file as
+    records (``points`` and ``acc`` from each run's curve)."""
+    with open(path, encoding="utf-8") as f:
+        if not path.endswith(".json"):
+            return [json.loads(line) for line in f if line.strip()]
+        runs = json.load(f).get("runs", [])
+    return [
+        {
+            **{k: v for k, v in r.items() if k != "curve"},
+            "points": [c["feedback"] for c in r.get("curve", [])],
+            "acc": [c["accuracy"] for c in r.get("curve", [])],
+        }
+        for r in runs
+    ]
 
 
 def t_interval(diffs: list[float], level: float = 0.95) -> tuple[float, float]:

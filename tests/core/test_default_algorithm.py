@@ -120,20 +120,6 @@ def test_pseudo_confidence_weighs_each_pool_item_by_its_calibrated_top_probabili
     assert not np.allclose(plain.target_weight["label"].numpy(), w)
 
 
-def test_calibrated_pseudo_targets_are_the_posterior_at_its_fitted_power():
-    """pseudo_targets = calibrated: each pool item's pseudo-label is q^τ (τ fitted on the
-    answers the posterior had not seen), where the sharpened default puts nearly all of it on one
-    label whatever the posterior's accuracy."""
-    algo, acc, _ = _simulate(40, pseudo_targets="calibrated")
-    assert acc >= 0.8
-    q, tau = algo.q["label"], algo.views.temperature
-    want = q**tau / (q**tau).sum(1, keepdims=True)
-    assert np.allclose(algo.targets["label"].numpy(), want, atol=1e-5)
-    assert tau != 1.0  # fitted on the answers (1 until view_min_labels)
-    with pytest.raises(UserError):
-        DefaultOptions(pseudo_targets="hard").validate()
-
-
 def test_deterministic_for_a_seed():
     a1, acc1, p1 = _simulate(12, attach=True)
     a2, acc2, p2 = _simulate(12, attach=True)

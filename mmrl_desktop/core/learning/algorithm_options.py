@@ -64,13 +64,6 @@ class DefaultOptions:
     answer_noise: float = _opt(0.05, "probability that a thumb is wrong, in the graph posterior")
     pseudo_weight: float = _opt(1.0, "weight of the pool pseudo-label cross-entropy")
     pseudo_kappa: float = _opt(10.0, "sharpness of the pseudo-labels")
-    pseudo_targets: str = _opt(
-        "sharpened",
-        "the pool's pseudo-labels: sharpened (softmax(pseudo_kappa · standardised "
-        "log-posterior): near one label whatever the posterior's accuracy) or calibrated (q^τ, "
-        "τ fitted on the answers the posterior had not seen: a posterior right on a third of "
-        "the items teaches about that much)",
-    )
     pool_augment: bool = _opt(
         False,
         "augment the pool items the pseudo-labels train on as the replayed answers are "
@@ -260,8 +253,6 @@ class DefaultOptions:
             raise UserError("default: aligned_overlap is a share in [0, 1] (0 = off).")
         if self.large_first and self.large_first not in GRAPH_VIEWS:
             raise UserError(f"default: large_first is empty or one of {', '.join(GRAPH_VIEWS)}.")
-        if self.pseudo_targets not in ("sharpened", "calibrated"):
-            raise UserError("default: pseudo_targets is sharpened or calibrated.")
         if self.act_rule not in ACT_RULES:
             raise UserError(f"default: act_rule is {' or '.join(ACT_RULES)}.")
         if self.view_choice not in VIEW_CHOICES:

@@ -32,8 +32,7 @@ After each answer (``refresh``, closed form, milliseconds):
    measurement: docs/benchmarks.md §1, "Third session");
 4. q = (1 − w) · the graph's posterior + w · the network's probabilities times each item's own
    answers' likelihood; from q: the acting distribution softmax(κ · standardised log q_i)
-   (``act_kappa``), and soft pseudo-labels for the pool (``pseudo_kappa``; or q^τ at the power
-   fitted on the answers, ``pseudo_targets = calibrated``, an option), weighted by how much
+   (``act_kappa``), and soft pseudo-labels for the pool (``pseudo_kappa``), weighted by how much
    evidence q_i holds, by 1 − w (the network's own opinion teaches it nothing) and by the
    pseudo-label gate (``pseudo_gate``: how far q foretold the answers better than chance; the
    evidence is the spread of log q_i, or with ``pseudo_confidence`` its top label's probability
@@ -184,8 +183,7 @@ class DefaultAlgorithm(PoolMixin, Algorithm):
         self.views.choose()
         if len(buffer) < o.gate_open_until:  # too few answers to judge the posterior by
             self.views.pseudo_gate = 1.0
-        calibrated = o.act_rule == "calibrated"
-        if calibrated or o.pseudo_confidence or o.pseudo_targets == "calibrated":
+        if o.act_rule == "calibrated" or o.pseudo_confidence:
             self.views.fit_temperature()
         metrics: dict[str, float] = {"policy/graph_input_share": self.views.share}
         metrics["policy/graph_anchored"] = float(self.views.anchored)
@@ -205,10 +203,9 @@ class DefaultAlgorithm(PoolMixin, Algorithm):
             net = self.views.net.get(t)
             if o.explore_network > 0 and net is not None and net.shape == q.shape:
                 self._show_network_too(self.acting[t], net.argmax(1), q.argmax(1))
-            if calibrated or o.pseudo_targets == "calibrated":
-                sharp = self.views.temperature * lq
-            else:
-                sharp = o.pseudo_kappa * z
+            sharp = (
+                self.views.temperature * lq if o.act_rule == "calibrated" else o.pseudo_kappa * z
+            )
             self.targets[t] = torch.from_numpy(_softmax(sharp).astype(np.float32))
             evidence = sd[:, 0]
             if o.pseudo_confidence:  # the calibrated top probability above chance

@@ -32,7 +32,13 @@ from PySide6.QtWidgets import (
 
 from mmrl_desktop.core.data.store import Prediction
 from mmrl_desktop.gui.label_keys import filter_box_wanted, keys_summary, label_keys
-from mmrl_desktop.gui.widgets import ElidedLabel, reserve_lines, reserve_width, set_bar_value
+from mmrl_desktop.gui.widgets import (
+    ElidedLabel,
+    LinesLabel,
+    reserve_lines,
+    reserve_width,
+    set_bar_value,
+)
 from mmrl_desktop.paths import resources_dir
 
 
@@ -197,6 +203,9 @@ class _TaskRow(QFrame):
             self.explore.setText("No model prediction for this item yet: a random first guess.")
 
 
+FOOT_LINES = 3  # the panel's foot: a message, a tip or the keys
+
+
 class FeedbackPanel(QWidget):
     thumbUp = Signal()
     thumbDown = Signal()
@@ -254,18 +263,26 @@ class FeedbackPanel(QWidget):
         lay.addLayout(small)
         lay.addStretch(1)
         # the message and the key hint share the foot of the panel: a message hides the keys
-        # while it shows, so a sentence of three or four lines takes the room the two lines of
-        # keys had instead of squeezing the task rows above (at 1280 × 800 it did)
-        self.message = QLabel("")
+        # while it shows. The foot has a fixed height of FOOT_LINES lines: the panel's minimum
+        # holds them, and a longer sentence is cut with "…" (whole in its tooltip) instead of
+        # squeezing the task rows above. A word-wrapped label's own minimum is one line; a
+        # window that gave the panel only that (with a font of taller lines, such as Noto Sans)
+        # drew the exploration note over the top-3 and moved the buttons when a tip came.
+        foot = QWidget()
+        foot.setObjectName("panelFoot")
+        foot_lay = QVBoxLayout(foot)
+        foot_lay.setContentsMargins(0, 0, 0, 0)
+        self.message = LinesLabel("", FOOT_LINES)
         self.message.setObjectName("feedbackMessage")
-        self.message.setWordWrap(True)
         self.message.hide()
-        lay.addWidget(self.message)
+        foot_lay.addWidget(self.message.reserve())
         self._keys_text = key_hint(tasks[0][1] if tasks else [])
-        self.key_hint = QLabel(self._keys_text)  # or, for a few items, a tip (``show_tip``)
+        # or, for a few items, a tip (``show_tip``)
+        self.key_hint = LinesLabel(self._keys_text, FOOT_LINES)
         self.key_hint.setObjectName("keyHint")
-        self.key_hint.setWordWrap(True)
-        lay.addWidget(self.key_hint)
+        foot_lay.addWidget(self.key_hint.reserve())
+        foot.setFixedHeight(max(self.message.height(), self.key_hint.height()))
+        lay.addWidget(foot)
 
     def _big_button(self, text: str, icon: QIcon, name: str, tip: str) -> QPushButton:
         b = QPushButton(icon, text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QPoint, QSize, Qt, QTimer
-from PySide6.QtGui import QFont, QFontMetrics, QPainter
+from PySide6.QtGui import QFont, QFontMetrics, QPainter, QTextLayout
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -195,6 +195,63 @@ class ElidedLabel(QLabel):
         fm = self.fontMetrics()
         y = rect.top() + fm.ascent()
         for line in lines:  # top-aligned, one line per line of text
+            painter.drawText(QPoint(rect.left(), y), line)
+            y += fm.lineSpacing()
+
+
+def wrapped_lines(text: str, font: QFont, width: int, most: int) -> list[str]:
+    """``text`` word-wrapped at ``width`` in ``font``, at most ``most`` lines: when it needs
+    more, the last one shown ends in "…"."""
+    fm = QFontMetrics(font)
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        layout = QTextLayout(paragraph, font)
+        layout.beginLayout()
+        while (line := layout.createLine()).isValid():
+            line.setLineWidth(max(1, width))
+            lines.append(paragraph[line.textStart() : line.textStart() + line.textLength()])
+        layout.endLayout()
+    if len(lines) <= most:
+        return [line.rstrip() for line in lines]
+    rest = " ".join(line.strip() for line in lines[most - 1 :])
+    cut = fm.elidedText(rest + " …", Qt.ElideRight, width)  # "…" even when the rest fits
+    return [line.rstrip() for line in lines[: most - 1]] + [cut]
+
+
+class LinesLabel(QLabel):
+    """Word-wrapped text in a fixed height of ``lines`` lines: a longer text is cut with "…" at
+    the end of the last line and is whole in the tooltip. It never asks its layout for more
+    room, so a long sentence cannot squeeze or move the widgets around it."""
+
+    def __init__(self, text: str = "", lines: int = 3, parent=None):
+        super().__init__(text, parent)
+        self._lines = lines
+        self.setWordWrap(True)
+        self.setToolTip(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        super().setText(text)
+        self.setToolTip(text)
+
+    def reserve(self) -> LinesLabel:
+        """Fix the height at the label's lines in its (style sheet's) font."""
+        return reserve_lines(self, self._lines)
+
+    def shown_lines(self) -> list[str]:
+        """What is drawn at the present width."""
+        return wrapped_lines(self.text(), self.font(), self.contentsRect().width(), self._lines)
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802
+        return self.height()
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.setFont(self.font())
+        rect = self.contentsRect()
+        fm = self.fontMetrics()
+        y = rect.top() + fm.ascent()
+        for line in self.shown_lines():
             painter.drawText(QPoint(rect.left(), y), line)
             y += fm.lineSpacing()
 

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from mmrl_desktop.core.evaluation.evaluate import evaluate_project
 from mmrl_desktop.gui.dialogs.evaluation import EvaluationDialog
 from tests.gui.test_evaluation_dialog import trained  # noqa: F401  (the fixture)
 from tests.gui.test_header_fit import app_look  # noqa: F401  (the app's font and style)
 
 
-def test_ten_labels_confusion_matrix_fits_without_scrolling(qtbot, app_look, trained):  # noqa: F811
+@pytest.mark.parametrize("points", [10.5, 12.0])
+def test_ten_labels_confusion_matrix_fits_without_scrolling(qtbot, qapp, app_look, trained, points):  # noqa: F811
+    """12 pt stands for a font of taller lines (Noto Sans's against DejaVu Sans's): the matrix
+    asks the dialog for its rows' height instead of an even share of it."""
+    font = qapp.font()
+    font.setPointSizeF(points)  # app_look puts its own font back afterwards
+    qapp.setFont(font)
     result = copy.deepcopy(evaluate_project(trained))
     labels = [str(d) for d in range(10)]
     for entry in result["tasks"].values():  # the demo's ten digits

@@ -442,17 +442,20 @@ def test_picking_a_label_in_the_filter_list_corrects_only_once(qtbot):
     assert got == ["label10"]
 
 
-def test_a_long_message_or_a_tip_moves_nothing_at_1280_x_800(qtbot, tmp_path, open_window):
+@pytest.mark.parametrize("points", [10.5, 12.0])
+def test_a_long_message_or_a_tip_moves_nothing_at_1280_x_800(qtbot, tmp_path, open_window, points):
     """A four-line message once squeezed the task row of a 1280 × 800 window (its exploration
     note drawn over its top-3) and moved the buttons up: a message and a tip take the key
-    hint's place at the foot of the panel instead."""
+    hint's place at the foot of the panel instead. The foot's lines are in the panel's minimum
+    height: with Noto Sans (taller lines than DejaVu Sans) the window once gave the panel one line
+    of keys, too little; 12 pt stands for a font with taller lines whichever the system has."""
     from mmrl_desktop.core.data.demo import create_demo
     from mmrl_desktop.gui.app import STYLE_SHEET
 
     app = QApplication.instance()  # the app's own font and style sheet (make_app's): its sizes
     font, sheet = app.font(), app.styleSheet()
     themed = app.font()
-    themed.setPointSizeF(10.5)
+    themed.setPointSizeF(points)
     app.setFont(themed)
     app.setStyleSheet(STYLE_SHEET)
     try:
@@ -483,6 +486,14 @@ def _message_and_tip_in_place(qtbot, window) -> None:
     )
     qtbot.wait(50)
     assert layout() == quiet and fb.message.isVisible() and not fb.key_hint.isVisible()
+    shown = fb.message.shown_lines()  # at most the foot's lines; the tooltip has it whole
+    assert 2 <= len(shown) <= 3 and fb.message.toolTip().endswith("brings it back.")
+    drawn, whole = " ".join(" ".join(shown).split()), " ".join(fb.message.text().split())
+    assert drawn == whole or (drawn.endswith("…") and whole.startswith(drawn[:-1].rstrip()))
+    fb.show_message(" ".join(["A sentence far longer than the foot of the panel can hold."] * 6))
+    qtbot.wait(50)
+    assert layout() == quiet and fb.message.shown_lines()[-1].endswith("…")
+    assert len(fb.message.shown_lines()) == 3
     fb.show_message("")
     fb.show_tip("Tip: 10 labels — a “wrong” rules out one; the right answer's key teaches more.")
     qtbot.wait(50)

@@ -90,6 +90,7 @@ def merge_checkpoint(result: dict, other: dict) -> dict:
 
 
 DIAGONAL = "Perfectly calibrated"
+FIT_ROWS = 12  # the confusion matrix shows this many labels without a scroll bar
 
 
 def _item(text: str, align=Qt.AlignRight | Qt.AlignVCenter, tip: str = "") -> QTableWidgetItem:
@@ -367,6 +368,7 @@ class EvaluationDialog(QDialog):
             self.confusion.clear()
             self.confusion.setRowCount(0)
             self.confusion.setColumnCount(0)
+            self.confusion.setMinimumHeight(0)
             if e is not None:  # no held-out items: one sentence why
                 why.explain_table(self.confusion, e)
             return
@@ -392,6 +394,14 @@ class EvaluationDialog(QDialog):
                 it.setBackground(QBrush(colour))
                 it.setForeground(QBrush(QColor("white" if frac > 0.55 else "#1a202c")))
                 t.setItem(r, c, it)
+        # up to FIT_ROWS labels are seen whole: the matrix asks the dialog for their height (a
+        # font of taller lines, such as Noto Sans, needed a scroll bar for ten at 1180 × 760)
+        shown = min(len(labels), FIT_ROWS)
+        t.setMinimumHeight(
+            t.horizontalHeader().sizeHint().height()
+            + shown * t.verticalHeader().minimumSectionSize()
+            + 2 * t.frameWidth()
+        )
 
     def _show_reliability(self, e: dict) -> None:
         self.plot.clear()

@@ -45,6 +45,9 @@ QPushButton#thumbUp:hover { background: #38a169; }
 QPushButton#thumbDown { background: #c53030; color: white; border-radius: 8px; }
 QPushButton#thumbDown:hover { background: #e53e3e; }
 QPushButton#thumbUp:disabled, QPushButton#thumbDown:disabled { background: #4a5568; color: #a0aec0; }
+#taskRows QScrollBar:vertical { background: #1f2430; width: 10px; margin: 0; }
+#taskRows QScrollBar::handle:vertical { background: #4a5568; border-radius: 4px; min-height: 24px; }
+#taskRows QScrollBar::add-line:vertical, #taskRows QScrollBar::sub-line:vertical { height: 0; }
 QProgressBar { border: 1px solid #4a5568; border-radius: 4px; text-align: center; min-height: 18px; }
 QProgressBar::chunk { background: #3182ce; border-radius: 3px; }
 """

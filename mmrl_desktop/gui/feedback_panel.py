@@ -13,7 +13,7 @@ Signals
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QComboBox,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -203,6 +204,53 @@ class _TaskRow(QFrame):
             self.explore.setText("No model prediction for this item yet: a random first guess.")
 
 
+class _RowsArea(QScrollArea):
+    """The task rows, scrolled when the panel is too short for all of them: the window needs room
+    for one row only, the buttons below stay in view, and a project of two or three tasks fits a
+    screen of 800 px instead of making the window taller than the screen (it did). Never taller
+    than its rows, so the panel's spare height stays below the buttons."""
+
+    def __init__(self):
+        super().__init__()
+        self.setObjectName("taskRows")
+        self.setFrameShape(QFrame.NoFrame)
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setFocusPolicy(Qt.NoFocus)  # keys go to the window's shortcuts
+        self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Maximum)
+        inner = QWidget()
+        inner.setObjectName("taskRowsInner")
+        self._lay = QVBoxLayout(inner)
+        self._lay.setContentsMargins(0, 0, 0, 0)
+        self._lay.setSpacing(6)
+        self.setWidget(inner)
+        self.viewport().setAutoFillBackground(False)  # the panel's dark background shows
+        inner.setAutoFillBackground(False)
+        inner.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        """The rows' sizes changed (the style sheet's fonts came, a label was reserved): so did
+        this area's hints, which the panel's layout would otherwise keep from before."""
+        if obj is self.widget() and event.type() == QEvent.LayoutRequest:
+            self.updateGeometry()
+        return super().eventFilter(obj, event)
+
+    def add_row(self, row: QWidget) -> None:
+        self._lay.addWidget(row)
+
+    def _rows(self) -> list[QWidget]:
+        return [self._lay.itemAt(i).widget() for i in range(self._lay.count())]
+
+    def sizeHint(self) -> QSize:  # noqa: N802  (every row at its size: no scroll bar)
+        inner = self.widget().sizeHint()
+        return QSize(inner.width() + self.verticalScrollBar().sizeHint().width(), inner.height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802  (the first row at its size)
+        rows = self._rows()
+        first = rows[0].sizeHint().height() if rows else 0
+        return QSize(self.sizeHint().width(), first)
+
+
 FOOT_LINES = 3  # the panel's foot: a message, a tip or the keys
 
 
@@ -228,13 +276,15 @@ class FeedbackPanel(QWidget):
         reserve_lines(self.item_title, 2)
         lay.addWidget(self.item_title)
         self.rows: dict[str, _TaskRow] = {}
+        self.rows_area = _RowsArea()
         for k, (name, labels) in enumerate(tasks):
             # the keys correct the first task
             row = _TaskRow(name, labels, label_keys(labels) if k == 0 else None)
             row.correctRequested.connect(self.correctRequested)
             row.messageRequested.connect(self.show_message)
             self.rows[name] = row
-            lay.addWidget(row)
+            self.rows_area.add_row(row)
+        lay.addWidget(self.rows_area)
         icons = resources_dir() / "icons"
         self.up_button = self._big_button(
             " Right", QIcon(str(icons / "thumb_up.svg")), "thumbUp", "Right: thumbs up (A or →)"

@@ -11,12 +11,14 @@ Variants: ``anchor`` (the anchor's CNN on its own inputs and augmentation), ``ap
 network on the inputs as the app reads them: images at the app's side with the anchor's
 augmentation, sounds in the app's window with the app's augmentation of waves), and for sounds
 ``app@S``, the app's network on an S-second window; ``app+own``, the app's network with the app's
-own augmentation (``Augmenter.from_config``) instead of the anchor's.
+own augmentation (``Augmenter.from_config``) instead of the anchor's; ``app:FIELD=V[;FIELD=V]``,
+the app's network with those ``ModelConfig`` fields set (e.g. ``app:embed_dim=64``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -43,12 +45,30 @@ class _AppNet(torch.nn.Module):
         return self.policy({self.key: x})[DEFAULT_TASK]
 
 
-def _app_inputs(entries, modality: str, seconds: float | None) -> tuple[np.ndarray, ModelConfig]:
-    """Every item's input as the app's featurizer reads it, and the resolved model config."""
+def model_overrides(variant: str) -> dict:
+    """``app:embed_dim=64;dropout=0.1`` → {"embed_dim": 64, "dropout": 0.1} (each value as its
+    ``ModelConfig`` field's type); {} for any other variant."""
+    if not variant.startswith("app:"):
+        return {}
+    fields = {f.name: f for f in dataclasses.fields(ModelConfig)}
+    out = {}
+    for pair in variant[4:].split(";"):
+        key, _, value = pair.partition("=")
+        if key not in fields:
+            raise SystemExit(f"ModelConfig has no field {key!r}.")
+        out[key] = type(getattr(ModelConfig(), key))(value)
+    return out
+
+
+def _app_inputs(
+    entries, modality: str, seconds: float | None, over: dict | None = None
+) -> tuple[np.ndarray, ModelConfig]:
+    """Every item's input as the app's featurizer reads it, and the resolved model config
+    (with the ``over`` fields set)."""
     from mmrl_desktop.core.data.items import Item
 
     items = [Item(e.item_id, **{modality: str(e.path)}) for e in entries]
-    asked = ModelConfig(modalities=modality, audio_seconds=seconds or 0.0)
+    asked = ModelConfig(modalities=modality, audio_seconds=seconds or 0.0, **(over or {}))
     config = resolve_model_config(asked, items)
     batch = Featurizer(config).batch(items)
     return batch[modality].float().numpy(), config
@@ -96,7 +116,7 @@ def run(name: str, seed: int, n: int, variants: list[str], repeats: int, steps: 
             )
         else:
             seconds = float(variant.split("@")[1]) if "@" in variant else None
-            x, config = _app_inputs(entries, ds.modality, seconds)
+            x, config = _app_inputs(entries, ds.modality, seconds, model_overrides(variant))
             make = lambda c, k, widths=None, config=config: _AppNet(config, k, ds.modality)  # noqa: E731
             aug = augment
             if variant.startswith("app+own"):  # the app's own augmentation of images too

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication
 
 from mmrl_desktop.core.data.items import Item
 from mmrl_desktop.core.data.project import Project, Task
+from tests.gui.test_header_fit import app_look  # noqa: F401  (the app's font and style)
 from tests.gui.test_keys_and_fit import _png, open_window  # noqa: F401  (the fixture)
 
 TASKS = {
@@ -27,26 +28,11 @@ def _project(tmp_path, tasks: int) -> Project:
     return p
 
 
-@pytest.fixture
-def app_look(qapp):
-    """The app's own font and style sheet (``make_app``'s)."""
-    from mmrl_desktop.gui.app import STYLE_SHEET
-
-    font, sheet = qapp.font(), qapp.styleSheet()
-    themed = qapp.font()
-    themed.setPointSizeF(10.5)
-    qapp.setFont(themed)
-    qapp.setStyleSheet(STYLE_SHEET)
-    yield
-    qapp.setStyleSheet(sheet)
-    qapp.setFont(font)
-
-
 @pytest.mark.parametrize("tasks", [1, 2, 3])
 def test_the_rows_scroll_and_the_buttons_stay_in_view(
     qtbot,
     tmp_path,
-    app_look,
+    app_look,  # noqa: F811
     open_window,  # noqa: F811
     tasks,
 ):

@@ -18,7 +18,7 @@ the app's network with those ``ModelConfig`` fields set (e.g. ``app:embed_dim=64
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import json
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -28,7 +28,9 @@ import torch
 
 from benchmarks.own_folders import anchors, datasets, protocol
 from mmrl_desktop.core.config import ModelConfig
+from mmrl_desktop.core.config_fields import build
 from mmrl_desktop.core.data.project import DEFAULT_TASK
+from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning.model.featurize import Featurizer, resolve_model_config
 
 
@@ -46,18 +48,23 @@ class _AppNet(torch.nn.Module):
 
 
 def model_overrides(variant: str) -> dict:
-    """``app:embed_dim=64;dropout=0.1`` → {"embed_dim": 64, "dropout": 0.1} (each value as its
-    ``ModelConfig`` field's type); {} for any other variant."""
+    """``app:embed_dim=64;dropout=0.1`` → {"embed_dim": 64, "dropout": 0.1}: each value read as
+    JSON (a bare word as a string) and checked as project.toml's ``[model]`` is
+    (``config_fields.build``); {} for any other variant."""
     if not variant.startswith("app:"):
         return {}
-    fields = {f.name: f for f in dataclasses.fields(ModelConfig)}
-    out = {}
+    raw = {}
     for pair in variant[4:].split(";"):
         key, _, value = pair.partition("=")
-        if key not in fields:
-            raise SystemExit(f"ModelConfig has no field {key!r}.")
-        out[key] = type(getattr(ModelConfig(), key))(value)
-    return out
+        try:
+            raw[key] = json.loads(value)
+        except json.JSONDecodeError:
+            raw[key] = value
+    try:
+        built = build(ModelConfig, raw)
+    except UserError as e:
+        raise SystemExit(str(e)) from None
+    return {k: getattr(built, k) for k in raw}
 
 
 def _app_inputs(

@@ -360,6 +360,13 @@ class ModelConfig:
             "one modality: no difference"
         ),
     )
+    fusion_mlp: bool = field(
+        default=True,
+        metadata=_help(
+            "a Linear and a ReLU after the fusion's mean, before the task heads; off: the "
+            "heads read the mean itself (fewer weights to fit from few answers)"
+        ),
+    )
     modality_choice: str = field(
         default="prequential",
         metadata=_help(
@@ -477,12 +484,15 @@ class ModelConfig:
     def saved(cls, data: dict | None) -> ModelConfig:
         """The model a checkpoint was written with (its ``model_config``): one saved before
         ``text_encoder`` existed had "mean-proj" whatever the default is now, one saved before
-        ``fusion`` existed the plain "mean" (ADR 0038)."""
+        ``fusion`` existed the plain "mean" (ADR 0038), one saved before ``fusion_mlp`` existed
+        had the fusion's MLP."""
         data = dict(data or {})
         if data and "text_encoder" not in data:
             data["text_encoder"] = "mean-proj"
         if data and "fusion" not in data:
             data["fusion"] = "mean"
+        if data and "fusion_mlp" not in data:
+            data["fusion_mlp"] = True
         return _from_dict(cls, data)
 
     def to_dict(self) -> dict:

@@ -47,6 +47,7 @@ class MaskedMeanFusion(nn.Module):
         dropout: float = 0.0,
         norm: bool = False,
         modality_dropout: float = 0.0,
+        mlp: bool = True,
     ):
         super().__init__()
         self.modalities = list(modalities)
@@ -59,7 +60,9 @@ class MaskedMeanFusion(nn.Module):
             if norm and len(self.modalities) > 1
             else None
         )
-        self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Dropout(dropout))
+        # ``mlp`` off (``[model] fusion_mlp = false``): only the dropout before the heads
+        hidden = [nn.Linear(dim, dim), nn.ReLU()] if mlp else []
+        self.mlp = nn.Sequential(*hidden, nn.Dropout(dropout))
         self.register_buffer("used", torch.ones(len(self.modalities), dtype=torch.bool))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):

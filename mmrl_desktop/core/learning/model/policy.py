@@ -79,6 +79,7 @@ class Policy(nn.Module):
             config.dropout,
             norm=config.fusion == "norm-mean",
             modality_dropout=config.modality_dropout,
+            mlp=config.fusion_mlp,
         )
         self.heads = TaskHeads(dim, num_labels)
         self.num_labels = dict(num_labels)

@@ -31,7 +31,7 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 
 STEM_TARGET = 8  # tiny inputs (≤ TINY px) wider than this are first brought down to it
 TINY = 8  # up to this side an image keeps the 8×8-digits design (flattened 4×4 map)
-WORK_SIDE = 32  # larger inputs are brought to this side by learned stride-2 convolutions
+WORK_SIDE = 32  # larger inputs are brought to this side by fixed 2×2 means (the stem)
 WIDTHS = (32, 64, 128, 128)  # channels of the four 3×3 conv blocks after the stem
 
 

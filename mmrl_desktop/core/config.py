@@ -367,6 +367,13 @@ class ModelConfig:
             "heads read the mean itself (fewer weights to fit from few answers)"
         ),
     )
+    fusion_residual: bool = field(
+        default=False,
+        metadata=_help(
+            "with fusion_mlp on: the heads read the mean plus the MLP's output (z + "
+            "W2·relu(W1·z), W2 zero in a new model) instead of the MLP's output alone"
+        ),
+    )
     modality_choice: str = field(
         default="prequential",
         metadata=_help(
@@ -485,7 +492,7 @@ class ModelConfig:
         """The model a checkpoint was written with (its ``model_config``): one saved before
         ``text_encoder`` existed had "mean-proj" whatever the default is now, one saved before
         ``fusion`` existed the plain "mean" (ADR 0038), one saved before ``fusion_mlp`` existed
-        had the fusion's MLP."""
+        had the fusion's MLP, one saved before ``fusion_residual`` existed had it plain."""
         data = dict(data or {})
         if data and "text_encoder" not in data:
             data["text_encoder"] = "mean-proj"
@@ -493,6 +500,8 @@ class ModelConfig:
             data["fusion"] = "mean"
         if data and "fusion_mlp" not in data:
             data["fusion_mlp"] = True
+        if data and "fusion_residual" not in data:
+            data["fusion_residual"] = False
         return _from_dict(cls, data)
 
     def to_dict(self) -> dict:

@@ -1,7 +1,8 @@
 """Fusion of per-modality embeddings that works when an item lacks some modalities.
 
 Each present modality's embedding gets a learned modality embedding added; the fused vector is the
-masked mean over the modalities the item has, followed by a small MLP. With several modalities
+masked mean over the modalities the item has, followed by a small MLP (or a residual branch
+beside it, ``[model] fusion_residual``). With several modalities
 each one's embedding first goes through its own LayerNorm (ADR 0038). An item with no modality at
 all (should not happen) fuses to the MLP of zeros.
 """
@@ -21,6 +22,23 @@ class ModalityEmbeddings(nn.ParameterDict):
     def reset_parameters(self) -> None:
         for p in self.values():
             p.zero_()
+
+
+class ResidualBranch(nn.Module):
+    """``z + W2·relu(W1·z)`` (``[model] fusion_residual``): the heads read the fused mean plus
+    what the branch learns. ``W2`` and its bias are zero in a new model, so it starts as the
+    mean itself; a renewal (``renew.shrink_perturb``) draws both layers anew, as it does every
+    ``Linear`` (docs/benchmarks.md §5zz24 measured it so)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.inner = nn.Linear(dim, dim)
+        self.outer = nn.Linear(dim, dim)
+        nn.init.zeros_(self.outer.weight)
+        nn.init.zeros_(self.outer.bias)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z + self.outer(torch.relu(self.inner(z)))
 
 
 class MaskedMeanFusion(nn.Module):
@@ -48,6 +66,7 @@ class MaskedMeanFusion(nn.Module):
         norm: bool = False,
         modality_dropout: float = 0.0,
         mlp: bool = True,
+        residual: bool = False,
     ):
         super().__init__()
         self.modalities = list(modalities)
@@ -60,8 +79,14 @@ class MaskedMeanFusion(nn.Module):
             if norm and len(self.modalities) > 1
             else None
         )
-        # ``mlp`` off (``[model] fusion_mlp = false``): only the dropout before the heads
-        hidden = [nn.Linear(dim, dim), nn.ReLU()] if mlp else []
+        # ``mlp`` off (``[model] fusion_mlp = false``): only the dropout before the heads;
+        # ``residual`` (with ``mlp`` on): the MLP as a branch beside the mean
+        if not mlp:
+            hidden: list[nn.Module] = []
+        elif residual:
+            hidden = [ResidualBranch(dim)]
+        else:
+            hidden = [nn.Linear(dim, dim), nn.ReLU()]
         self.mlp = nn.Sequential(*hidden, nn.Dropout(dropout))
         self.register_buffer("used", torch.ones(len(self.modalities), dtype=torch.bool))
 

@@ -80,6 +80,7 @@ class Policy(nn.Module):
             norm=config.fusion == "norm-mean",
             modality_dropout=config.modality_dropout,
             mlp=config.fusion_mlp,
+            residual=config.fusion_residual,
         )
         self.heads = TaskHeads(dim, num_labels)
         self.num_labels = dict(num_labels)

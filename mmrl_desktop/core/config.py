@@ -305,6 +305,9 @@ TEXT_ENCODERS = ("mean", "mean-proj", "idf-mean")
 # own LayerNorm ("norm-mean", the default; a model of one modality has none), or of the embeddings
 # as they are ("mean", models saved before).
 FUSIONS = ("mean", "norm-mean")
+# The fusion's Linear and ReLU before the heads (ADR 0042): "auto" is resolved into "on" or "off"
+# when a model is first built (``fusion.resolve_fusion_mlp``) and a checkpoint keeps that.
+FUSION_MLPS = ("auto", "on", "off")
 MODALITY_CHOICES = ("all", "prequential")
 
 
@@ -360,11 +363,15 @@ class ModelConfig:
             "one modality: no difference"
         ),
     )
-    fusion_mlp: bool = field(
-        default=True,
+    fusion_mlp: str = field(
+        default="auto",
         metadata=_help(
-            "a Linear and a ReLU after the fusion's mean, before the task heads; off: the "
-            "heads read the mean itself (fewer weights to fit from few answers)"
+            "the Linear and ReLU after the fusion's mean, before the task heads: on, off (the "
+            "heads read the mean itself: fewer weights to fit from few answers; true and false "
+            "read as on and off) or auto (off when every modality is a picture above 8 px or a "
+            "sound read by the built-in encoders and a task has 8 labels or more, on otherwise; "
+            "ADR 0042)",
+            from_bool=("off", "on"),
         ),
     )
     fusion_residual: bool = field(
@@ -448,6 +455,10 @@ class ModelConfig:
             f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}.",
         )
         _check(
+            self.fusion_mlp in FUSION_MLPS,
+            f"unknown fusion_mlp {self.fusion_mlp!r}; choose {_one_of(FUSION_MLPS)}.",
+        )
+        _check(
             self.modality_choice in MODALITY_CHOICES,
             f"unknown modality_choice {self.modality_choice!r}; choose one of "
             f"{', '.join(MODALITY_CHOICES)}.",
@@ -499,7 +510,7 @@ class ModelConfig:
         if data and "fusion" not in data:
             data["fusion"] = "mean"
         if data and "fusion_mlp" not in data:
-            data["fusion_mlp"] = True
+            data["fusion_mlp"] = "on"
         if data and "fusion_residual" not in data:
             data["fusion_residual"] = False
         return _from_dict(cls, data)

@@ -37,6 +37,8 @@ def coerce(cls_name: str, f: dataclasses.Field, value: Any) -> Any:
                 raise ValueError
             return value
         if kind == "str":
+            if isinstance(value, bool) and "from_bool" in f.metadata:
+                return f.metadata["from_bool"][value]  # a setting that was a bool before
             if not isinstance(value, str):
                 raise ValueError
             return value

@@ -33,7 +33,13 @@ from mmrl_desktop.core.learning.checkpoints import Checkpoint, find_latest, save
 from mmrl_desktop.core.learning.growth import grow_state
 
 # "adapt to the data" values
-AUTO = {"image_size": 0, "image_channels": 0, "audio_seconds": 0.0, "modalities": ""}
+AUTO = {
+    "image_size": 0,
+    "image_channels": 0,
+    "audio_seconds": 0.0,
+    "modalities": "",
+    "fusion_mlp": "auto",
+}
 # [model] settings of how the model is trained and predicts, not of its shape: project.toml's
 # (or today's default) apply to a resumed model too (ADR 0039)
 FOLLOW_PROJECT = ("modality_choice", "modality_dropout")

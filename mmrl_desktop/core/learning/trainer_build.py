@@ -24,6 +24,7 @@ from mmrl_desktop.core.learning.model.featurize import (
     resolve_model_config,
     text_document_frequencies,
 )
+from mmrl_desktop.core.learning.model.fusion import resolve_fusion_mlp
 from mmrl_desktop.core.learning.model.policy import build_policy
 from mmrl_desktop.core.learning.pretrained.features import first_pool, fit_encoders, with_encoders
 from mmrl_desktop.core.learning.replay import ReplayBuffer
@@ -97,7 +98,8 @@ class TrainerBuild:
         if self._model_config_arg is not None:
             mcfg = self._model_config_arg
         mcfg = with_encoders(mcfg, self.project, self.device)  # [encoders] (issue 14)
-        self.model_config = resolve_model_config(mcfg, items)
+        num = {t: len(v) for t, v in self.labels.items()}
+        self.model_config = resolve_fusion_mlp(resolve_model_config(mcfg, items), num)
         self._set_item_lists(items)
         pool = [it for it in items if it.split == "pool"]
         text_idf = _text_idf(self.model_config, pool)
@@ -106,7 +108,6 @@ class TrainerBuild:
         from mmrl_desktop.core.learning.algorithms import ALGORITHMS
 
         algo_cls = ALGORITHMS[self.config.algorithm]
-        num = {t: len(v) for t, v in self.labels.items()}
 
         def fresh():
             policy = build_policy(self.model_config, num, self.project.root)

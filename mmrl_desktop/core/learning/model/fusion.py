@@ -1,10 +1,11 @@
 """Fusion of per-modality embeddings that works when an item lacks some modalities.
 
 Each present modality's embedding gets a learned modality embedding added; the fused vector is the
-masked mean over the modalities the item has, followed by a small MLP (or a residual branch
-beside it, ``[model] fusion_residual``). With several modalities
-each one's embedding first goes through its own LayerNorm (ADR 0038). An item with no modality at
-all (should not happen) fuses to the MLP of zeros.
+masked mean over the modalities the item has, followed by a small MLP (none for pictures and
+sounds of many labels, ADR 0042; or a residual branch beside the mean, ``[model]
+fusion_residual``). With several modalities each one's embedding first goes through its own
+LayerNorm (ADR 0038). An item with no modality at all (should not happen) fuses to the MLP of
+zeros.
 """
 
 from __future__ import annotations
@@ -22,6 +23,37 @@ class ModalityEmbeddings(nn.ParameterDict):
     def reset_parameters(self) -> None:
         for p in self.values():
             p.zero_()
+
+
+MANY_LABELS = 8  # "auto" leaves the MLP out from this many labels in a task (ADR 0042)
+
+
+def fusion_mlp_on(config, num_labels: dict[str, int]) -> bool:
+    """Whether ``config``'s model has the fusion's MLP (``[model] fusion_mlp``). "auto" leaves
+    it out when every modality is a picture above 8 px or a sound, each read by the built-in
+    encoder (the small CNNs), and a task has ``MANY_LABELS`` labels or more; it keeps it for
+    fewer labels, texts, volumes, 8 px digits, pretrained encoders and mixes with them (ADR
+    0042, docs/benchmarks.md §5zz23–§5zz25)."""
+    if config.fusion_mlp != "auto":
+        return config.fusion_mlp == "on"
+    from mmrl_desktop.core.learning.model.encoders import TINY
+
+    mods = config.modality_list()
+    built_in = {"audio"} | ({"image"} if config.image_encoder == "small-cnn" else set())
+    lean = (
+        bool(mods)
+        and all(m in built_in and m not in config.pretrained for m in mods)
+        and ("image" not in mods or config.image_size > TINY)
+    )
+    return not (lean and max(num_labels.values(), default=0) >= MANY_LABELS)
+
+
+def resolve_fusion_mlp(config, num_labels: dict[str, int]):
+    """``config`` with "auto" resolved to what is built, so a checkpoint keeps it whatever the
+    labels or the default become."""
+    if config.fusion_mlp != "auto":
+        return config
+    return config.replace(fusion_mlp="on" if fusion_mlp_on(config, num_labels) else "off")
 
 
 class ResidualBranch(nn.Module):
@@ -79,7 +111,7 @@ class MaskedMeanFusion(nn.Module):
             if norm and len(self.modalities) > 1
             else None
         )
-        # ``mlp`` off (``[model] fusion_mlp = false``): only the dropout before the heads;
+        # ``mlp`` off (``[model] fusion_mlp``, ``fusion_mlp_on``): only the dropout before the heads;
         # ``residual`` (with ``mlp`` on): the MLP as a branch beside the mean
         if not mlp:
             hidden: list[nn.Module] = []

@@ -28,7 +28,7 @@ from mmrl_desktop.core.learning.model.encoders import (
     TextEncoder,
     TorchvisionEncoder,
 )
-from mmrl_desktop.core.learning.model.fusion import MaskedMeanFusion
+from mmrl_desktop.core.learning.model.fusion import MaskedMeanFusion, fusion_mlp_on
 from mmrl_desktop.core.learning.model.heads import TaskHeads
 
 
@@ -79,7 +79,7 @@ class Policy(nn.Module):
             config.dropout,
             norm=config.fusion == "norm-mean",
             modality_dropout=config.modality_dropout,
-            mlp=config.fusion_mlp,
+            mlp=fusion_mlp_on(config, num_labels),
             residual=config.fusion_residual,
         )
         self.heads = TaskHeads(dim, num_labels)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mmrl_desktop.core.learning.model.encoders import TINY
+
 
 class ModalityEmbeddings(nn.ParameterDict):
     """One learned vector per modality, zeros at first; ``reset_parameters`` zeros them again, so
@@ -36,8 +38,6 @@ def fusion_mlp_on(config, num_labels: dict[str, int]) -> bool:
     0042, docs/benchmarks.md §5zz23–§5zz25)."""
     if config.fusion_mlp != "auto":
         return config.fusion_mlp == "on"
-    from mmrl_desktop.core.learning.model.encoders import TINY
-
     mods = config.modality_list()
     built_in = {"audio"} | ({"image"} if config.image_encoder == "small-cnn" else set())
     lean = (

@@ -51,6 +51,9 @@ def test_the_table_pairs_a_thumbs_run_with_supervised_of_the_same_seed(tmp_path)
     assert recs[0]["sup_at_m"] == pytest.approx(0.3 + 0.4 * (m - 30) / 70)  # between 30 and 100
     text = bits.table(recs, 300)
     assert "| glyphs (0) | 0.500 | 0.900 | 0.56 | 0.500 | 0.500 | 300 | 90 |" in text
+    # 150 👍 of 300: true labels; supervised at 150 answers is .7 + .2 × 50 / 200 = .75
+    assert recs[0]["n_up"] == pytest.approx(150)
+    assert text.rstrip().endswith("| 150 | 0.750 | -0.250 |")
     assert "👍 share 31–300" in text
 
 
@@ -63,3 +66,18 @@ def test_the_share_since_the_last_point_is_of_the_answers_between():
     (rec,) = bits.per_seed(rows, 100, {"words": 8})
     assert rec["last"] == pytest.approx(1.0) and rec["since"] == 50
     assert rec["bits"] == pytest.approx(50 * bits.binary_entropy(0.2))
+
+
+def test_the_thumbs_up_yardstick_says_when_it_falls_before_the_curve():
+    """20 👍 of 100 answers: 20 true labels, before supervised's first point (30)."""
+    rows = {
+        ("shapes", 0, "default"): {"points": [30, 100], "acc": [0.3, 0.5], "ups": [0.2, 0.2]},
+        ("shapes", 0, "supervised"): {"points": [30, 100], "acc": [0.4, 0.7], "ups": [0.3, 0.5]},
+    }
+    (rec,) = bits.per_seed(rows, 100, {"shapes": 3})
+    assert rec["n_up"] == pytest.approx(20) and rec["sup_at_up"] is None
+    assert (
+        bits.table([rec], 100)
+        .rstrip()
+        .endswith("| 20 | < 30 answers (`supervised` 0.400 there) | — |")
+    )

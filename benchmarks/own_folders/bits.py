@@ -13,6 +13,12 @@ learner: a label the model already predicts holds less than log₂ K bits, and a
 more from a bit than another does — but a thumbs-only learner at ``supervised``'s accuracy of n
 answers draws that much more from each bit than the supervised learner does from its labels.
 
+A second yardstick, from below: every 👍 names its item's true label, so n answers whose 👍
+share is u include u·n true labels. The table's last columns give that number and the accuracy
+`supervised` reaches with as many answers (its curve, as above). A thumbs-only learner below
+it draws less from its answers than `supervised` would from their 👍 alone — with the caveat
+that the 👍'd items are the ones the learner already got right, not a random draw of the pool.
+
     python -m benchmarks.own_folders.bits --results RUNS.jsonl[,MORE.jsonl] [--out TABLE.md]
 
 The 👍 share since the previous point is how often the label the learner *showed* was right
@@ -93,6 +99,7 @@ def per_seed(rows: dict, point: int, classes: dict[str, int]) -> list[dict]:
         before, n0 = (t["ups"][i - 1], t["points"][i - 1]) if i else (0.0, 0)
         last = (t["ups"][i] * point - before * n0) / (point - n0)  # 👍 share since the last point
         m = bits / math.log2(classes[name])
+        n_up = t["ups"][i] * point  # the 👍 so far: true labels
         out.append({
             "set": name, "seed": seed,
             "thumbs": t["acc"][i],
@@ -100,6 +107,7 @@ def per_seed(rows: dict, point: int, classes: dict[str, int]) -> list[dict]:
             "up": t["ups"][i], "last": last, "since": n0,
             "bits": bits, "m": m,
             "sup_at_m": accuracy_at(s["points"], s["acc"], m),
+            "n_up": n_up, "sup_at_up": accuracy_at(s["points"], s["acc"], n_up),
             "first": s["points"][0], "sup_first": s["acc"][0],
         })  # fmt: skip
     return out
@@ -110,26 +118,29 @@ def table(records: list[dict], point: int) -> str:
     since = records[0]["since"] if records else 0
     head = (f"| set (seeds) | thumbs @{point} | `supervised` @{point} | ratio | 👍 share | "
             f"👍 share {since + 1}–{point} | bits ≤ | equal-information answers | "
-            f"`supervised` there | thumbs − that |")  # fmt: skip
-    lines = [head, "|---|---|---|---|---|---|---|---|---|---|"]
+            f"`supervised` there | thumbs − that | 👍 answers | `supervised` there | "
+            f"thumbs − that |")  # fmt: skip
+    lines = [head, "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in dict.fromkeys(r["set"] for r in records):
         rs = [r for r in records if r["set"] == name]
 
         def mean(k: str, rs: list[dict] = rs) -> float:
             return statistics.fmean(r[k] for r in rs)
 
+        def there(key: str, rs: list[dict] = rs) -> str:
+            """``supervised`` at each seed's number of answers under ``key``, and thumbs − it."""
+            at = [r[key] for r in rs]
+            if all(v is not None for v in at):
+                sup = statistics.fmean(at)
+                return f"{sup:.3f} | {mean('thumbs') - sup:+.3f}"
+            return f"< {rs[0]['first']} answers (`supervised` {mean('sup_first'):.3f} there) | —"
+
         seeds = ",".join(str(r["seed"]) for r in rs)
-        there = [r["sup_at_m"] for r in rs]
-        if all(v is not None for v in there):
-            sup_m = statistics.fmean(there)
-            cells = f"{sup_m:.3f} | {mean('thumbs') - sup_m:+.3f}"
-        else:
-            cells = f"< {rs[0]['first']} answers (`supervised` {mean('sup_first'):.3f} there) | —"
         lines.append(
             f"| {name} ({seeds}) | {mean('thumbs'):.3f} | {mean('supervised'):.3f} | "
             f"{mean('thumbs') / mean('supervised'):.2f} | {mean('up'):.3f} | {mean('last'):.3f} | "
             f"{mean('bits'):.0f} | "
-            f"{mean('m'):.0f} | {cells} |"
+            f"{mean('m'):.0f} | {there('sup_at_m')} | {mean('n_up'):.0f} | {there('sup_at_up')} |"
         )
     return "\n".join(lines)
 

@@ -64,6 +64,14 @@ class DefaultOptions:
     answer_noise: float = _opt(0.05, "probability that a thumb is wrong, in the graph posterior")
     pseudo_weight: float = _opt(1.0, "weight of the pool pseudo-label cross-entropy")
     pseudo_kappa: float = _opt(10.0, "sharpness of the pseudo-labels")
+    pseudo_until: int = _opt(
+        0,
+        "the pool's pseudo-labels only while the answers are fewer than this; 0 = always; "
+        "−1 = the algorithm's choice: while fewer than 8 per label where every modality is a "
+        "picture above 8 px or a sound, read by the built-in encoders, and a task has 8 labels "
+        "or more (there a graph posterior right on a third of the pool speeds the network "
+        "early and holds it back later), always otherwise",
+    )
     pool_augment: bool = _opt(
         False,
         "augment the pool items the pseudo-labels train on as the replayed answers are "
@@ -285,6 +293,8 @@ class DefaultOptions:
             raise UserError("default: pseudo_quantile in (0, 1] and embed_every ≥ 1.")
         if not 0.0 <= self.pseudo_precision <= 1.0:
             raise UserError("default: pseudo_precision in [0, 1] (0 = off).")
+        if self.pseudo_until < -1:
+            raise UserError("default: pseudo_until is −1 (the algorithm's choice), 0 or more.")
         if self.pseudo_recent < 0:
             raise UserError("default: pseudo_recent ≥ 0 (0 = the whole view_window).")
         if not (self.suspect_ratio == 0.0 or self.suspect_ratio >= 1.0):
@@ -333,6 +343,7 @@ class SupervisedOptions(DefaultOptions):
     # learns the labels by cross-entropy, so these would change nothing
     NOT_USED: ClassVar[tuple[str, ...]] = (
         "optimism", "act_kappa", "explore_network", "down_weight", "correction_weight",
+        "pseudo_until",
     )  # fmt: skip
     SHOWN_FIRST: ClassVar[tuple[str, ...]] = (
         "pseudo_weight", "pseudo_after_few", "pseudo_from", "pool_augment", "net_temper",

@@ -67,10 +67,17 @@ import torch.nn.functional as F
 
 from mmrl_desktop.core.learning import renew
 from mmrl_desktop.core.learning.algorithm_options import DefaultOptions
-from mmrl_desktop.core.learning.algorithms.base import Action, Algorithm, ReplayBatch, _to
+from mmrl_desktop.core.learning.algorithms.base import (
+    FEW_PER_LABEL,
+    Action,
+    Algorithm,
+    ReplayBatch,
+    _to,
+)
 from mmrl_desktop.core.learning.augment import Augmenter
 from mmrl_desktop.core.learning.graph_answers import answer_loglik, contradicted, refused
 from mmrl_desktop.core.learning.graph_views import GraphViews
+from mmrl_desktop.core.learning.model.fusion import many_labels_from_scratch
 from mmrl_desktop.core.learning.pool_inputs import PoolMixin, cat
 from mmrl_desktop.core.learning.views import unit_rows
 
@@ -78,6 +85,7 @@ from mmrl_desktop.core.learning.views import unit_rows
 class DefaultAlgorithm(PoolMixin, Algorithm):
     name = "default"
     Options = DefaultOptions
+    answers = 0  # at the last refresh
 
     def __init__(self, policy, num_labels, config, device="cpu"):
         super().__init__(policy, num_labels, config, device)
@@ -109,6 +117,19 @@ class DefaultAlgorithm(PoolMixin, Algorithm):
         if self.config.refit_until < 0 and renew.tiny_design(self.policy):
             return 0
         return self.config.refit_answers
+
+    @property
+    def pseudo_until(self) -> int:
+        """``pseudo_until`` as it applies (0: no limit). −1 is the algorithm's choice: 8 answers
+        per label (``FEW_PER_LABEL``) in a project of many labels read from scratch
+        (``fusion.many_labels_from_scratch``), no limit otherwise."""
+        chosen = self.options.pseudo_until
+        if chosen >= 0:
+            return chosen
+        config = getattr(self.policy, "config", None)
+        if config is not None and many_labels_from_scratch(config, self.num_labels):
+            return FEW_PER_LABEL * max(self.num_labels.values())
+        return 0
 
     @property
     def graph_view(self) -> str:
@@ -173,6 +194,7 @@ class DefaultAlgorithm(PoolMixin, Algorithm):
         if self._load is None:  # no pool attached: the answered items are the pool
             self._load = lambda ids: buffer.featurizer.batch([buffer._item(i) for i in ids])
         self._add_to_pool([r.item_id for r in buffer.rows])
+        self.answers = len(buffer)
         o = self.options
         n = len(self.pool_ids)
         self.views.score(buffer.rows, self.pool_index, self.num_labels)  # before they are used
@@ -386,6 +408,9 @@ class DefaultAlgorithm(PoolMixin, Algorithm):
         """The minibatch's inputs followed by ``b`` pool items drawn for their pseudo-labels, and
         those items' rows (None, and the minibatch alone, when no pseudo-labels apply)."""
         use_pool = self.fitted and self.options.pseudo_weight > 0 and self.pool_inputs is not None
+        until = self.pseudo_until
+        if until and self.answers >= until:  # the answers are no longer few (``pseudo_until``)
+            return batch.inputs, None
         if not (use_pool and self.views.anchored):  # no fixed view: no pseudo-labels
             return batch.inputs, None
         idx = torch.randint(len(self.pool_ids), (b,), generator=self.pool_gen)

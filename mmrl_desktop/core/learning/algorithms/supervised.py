@@ -29,7 +29,7 @@ class Supervised(DefaultAlgorithm):
     name = "supervised"
     Options = SupervisedOptions
     learns_few_harder = True  # refit_follow and draws with replacement while answers are few
-    answers = 0  # at the last refresh
+    pseudo_until = 0  # its pseudo-labels follow the labels: pseudo_after_few, pseudo_from
 
     act = Algorithm.act  # the network's label: the pool's posterior only teaches
     refit_until = Algorithm.refit_until  # the config's, on every design

@@ -38,6 +38,14 @@ def fusion_mlp_on(config, num_labels: dict[str, int]) -> bool:
     0042, docs/benchmarks.md §5zz23–§5zz25)."""
     if config.fusion_mlp != "auto":
         return config.fusion_mlp == "on"
+    return not many_labels_from_scratch(config, num_labels)
+
+
+def many_labels_from_scratch(config, num_labels: dict[str, int]) -> bool:
+    """Every modality of ``config`` is a picture above 8 px or a sound, each read by the
+    built-in encoder (the small CNNs), and a task has ``MANY_LABELS`` labels or more: the
+    projects where "auto" leaves the fusion's MLP out (ADR 0042) and thumbs only's pseudo-labels
+    stop once the answers are no longer few (ADR 0043)."""
     mods = config.modality_list()
     built_in = {"audio"} | ({"image"} if config.image_encoder == "small-cnn" else set())
     lean = (
@@ -45,7 +53,7 @@ def fusion_mlp_on(config, num_labels: dict[str, int]) -> bool:
         and all(m in built_in and m not in config.pretrained for m in mods)
         and ("image" not in mods or config.image_size > TINY)
     )
-    return not (lean and max(num_labels.values(), default=0) >= MANY_LABELS)
+    return lean and max(num_labels.values(), default=0) >= MANY_LABELS
 
 
 def resolve_fusion_mlp(config, num_labels: dict[str, int]):

@@ -1,0 +1,93 @@
+"""``[algorithm.options] pseudo_until``: thumbs only's pool pseudo-labels only while the answers
+are fewer than it; −1, the algorithm's choice, is 8 answers per label in projects of pictures
+above 8 px or sounds with 8 labels or more (``fusion.many_labels_from_scratch``), no limit
+elsewhere; ``supervised`` keeps its own rules (docs/benchmarks.md §5zz27)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mmrl_desktop.core.config import ModelConfig, TrainConfig
+from mmrl_desktop.core.errors import UserError
+from mmrl_desktop.core.learning.algorithm_options import DefaultOptions
+from mmrl_desktop.core.learning.algorithms import ALGORITHMS
+from mmrl_desktop.core.learning.model.fusion import many_labels_from_scratch
+from mmrl_desktop.core.learning.model.policy import build_policy
+from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
+from tests.core.test_default_algorithm import K, _algo, _data, _Feat
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.mark.parametrize(
+    "model, labels, many",
+    [
+        ({"modalities": "image", "image_size": 32}, 10, True),
+        ({"modalities": "image", "image_size": 64}, 7, False),
+        ({"modalities": "audio"}, 8, True),
+        ({"modalities": "image", "image_size": 8}, 10, False),  # digits' tiny design
+        ({"modalities": "text"}, 10, False),
+        ({"modalities": "image", "image_size": 32, "image_encoder": "resnet18"}, 10, False),
+        ({"modalities": "image", "image_size": 32, "fusion_mlp": "on"}, 10, True),  # not MLP's
+    ],
+)
+def test_the_scope_is_pictures_and_sounds_of_many_labels(model, labels, many):
+    assert many_labels_from_scratch(ModelConfig.from_dict(model), {"t": labels}) is many
+
+
+def _built(labels: int, name: str = "default", size: int = 32, **options):
+    cfg = ModelConfig.from_dict(
+        {"modalities": "image", "image_size": size, "image_channels": 1, "embed_dim": 16}
+    )
+    policy = build_policy(cfg, {"t": labels})
+    return ALGORITHMS[name](policy, {"t": labels}, TrainConfig(options=options))
+
+
+def test_the_algorithms_choice_is_eight_answers_per_label_where_the_labels_are_many():
+    assert _built(10, pseudo_until=-1).pseudo_until == 80
+    assert _built(8, pseudo_until=-1).pseudo_until == 64
+    assert _built(3, pseudo_until=-1).pseudo_until == 0  # few labels: no limit
+    assert _built(10, size=8, pseudo_until=-1).pseudo_until == 0  # the 8 px design
+    assert _built(10, pseudo_until=50).pseudo_until == 50  # a number is taken as it is
+    assert _built(10).pseudo_until == DefaultOptions().pseudo_until
+    # supervised's pseudo-labels follow the right labels: its own rules, not this one
+    assert _built(10, name="supervised").pseudo_until == 0
+    with pytest.raises(UserError, match="no option"):
+        _built(10, name="supervised", pseudo_until=-1)
+
+
+def test_a_bad_value_is_one_sentence():
+    with pytest.raises(UserError, match="pseudo_until is −1"):
+        DefaultOptions(pseudo_until=-2).validate()
+
+
+def _pseudo_losses(until: int, answers: int = 14) -> list[bool]:
+    """Thumbs on the pool's items in turn; after each, whether an update had a pseudo-label
+    loss."""
+    x, y = _data()
+    algo, config = _algo(0, pseudo_until=until)
+    feat = _Feat(x)
+    buf = ReplayBuffer(["label"], feat, lambda i: i)
+    algo.attach_pool([str(i) for i in range(90)], feat.batch)
+    gen = torch.Generator().manual_seed(1)
+    act_gen = torch.Generator().manual_seed(2)
+    seen = []
+    for t in range(answers):
+        a = algo.act(feat.batch([str(t)]), act_gen, [str(t)])["label"]
+        shown = int(a.labels[0])
+        reward = 1 if shown == y[t] else -1
+        buf.add(Row(t + 1, str(t), "label", shown, reward, float(a.propensity[0]), -1))
+        algo.refresh(buf)
+        metrics = algo.update(buf.sample(config.batch_size, gen))
+        seen.append("loss/pseudo_label" in metrics)
+    return seen
+
+
+def test_the_pseudo_labels_stop_once_the_answers_reach_the_limit():
+    assert K == 4
+    limited, plain = _pseudo_losses(10), _pseudo_losses(0)
+    assert all(plain) and all(limited[:9])
+    assert not any(limited[9:])  # from the 10th answer on: the answers alone
+    assert np.array_equal(limited[:9], plain[:9])

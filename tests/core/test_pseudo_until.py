@@ -1,7 +1,8 @@
 """``[algorithm.options] pseudo_until``: thumbs only's pool pseudo-labels only while the answers
 are fewer than it; −1, the algorithm's choice, is 8 answers per label in projects of pictures
 above 8 px or sounds with 8 labels or more (``fusion.many_labels_from_scratch``), no limit
-elsewhere; ``supervised`` keeps its own rules (docs/benchmarks.md §5zz27)."""
+elsewhere (the default, ADR 0043); ``supervised`` keeps its own rules (docs/benchmarks.md
+§5zz27, §5zz28)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,9 @@ def test_the_algorithms_choice_is_eight_answers_per_label_where_the_labels_are_m
     assert _built(3, pseudo_until=-1).pseudo_until == 0  # few labels: no limit
     assert _built(10, size=8, pseudo_until=-1).pseudo_until == 0  # the 8 px design
     assert _built(10, pseudo_until=50).pseudo_until == 50  # a number is taken as it is
-    assert _built(10).pseudo_until == DefaultOptions().pseudo_until
+    assert DefaultOptions().pseudo_until == -1  # the default (ADR 0043)
+    assert _built(10).pseudo_until == 80 and _built(5).pseudo_until == 0
+    assert _built(10, pseudo_until=0).pseudo_until == 0  # always, as before ADR 0043
     # supervised's pseudo-labels follow the right labels: its own rules, not this one
     assert _built(10, name="supervised").pseudo_until == 0
     with pytest.raises(UserError, match="no option"):

@@ -65,12 +65,12 @@ class DefaultOptions:
     pseudo_weight: float = _opt(1.0, "weight of the pool pseudo-label cross-entropy")
     pseudo_kappa: float = _opt(10.0, "sharpness of the pseudo-labels")
     pseudo_until: int = _opt(
-        0,
+        -1,
         "the pool's pseudo-labels only while the answers are fewer than this; 0 = always; "
-        "−1 = the algorithm's choice: while fewer than 8 per label where every modality is a "
-        "picture above 8 px or a sound, read by the built-in encoders, and a task has 8 labels "
-        "or more (there a graph posterior right on a third of the pool speeds the network "
-        "early and holds it back later), always otherwise",
+        "−1 = the algorithm's choice (ADR 0043): while fewer than 8 per label where every "
+        "modality is a picture above 8 px or a sound, read by the built-in encoders, and a "
+        "task has 8 labels or more (there a graph posterior right on a third of the pool "
+        "speeds the network early and holds it back later), always otherwise",
     )
     pool_augment: bool = _opt(
         False,

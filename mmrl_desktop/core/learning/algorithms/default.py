@@ -51,8 +51,9 @@ propensity is that distribution's probability of the shown label, exact, in (0, 
 Training (``update``, one optimiser step): the replayed minibatch's thumbs likelihood —
 👍 −log p(a), 👎 −log(1 − p(a)), correction −log p(c) (set-aside thumbs: 0) — plus
 ``pseudo_weight`` × the cross-entropy to the pseudo-labels of an equal-sized minibatch of pool
-items, plus ``kl_beta`` × KL(π ‖ π_ref) toward the starting policy on those pool items (the
-reference's pool log-probs cached when first needed: no extra forward).
+items (while the answers are fewer than ``pseudo_until``: on pictures and sounds of 8 labels or
+more, 8 per label, ADR 0043), plus ``kl_beta`` × KL(π ‖ π_ref) toward the starting policy on
+those pool items (the reference's pool log-probs cached when first needed: no extra forward).
 Evaluation (``greedy``): the softmax head, so the exported network carries what was learned;
 with ``new_item_vote`` (an option, off) the held-out figure scores ``predict_unseen``, the network
 and the pool's vote (``core/learning/new_items.py``, ADR 0030); ``explore_network`` (off) shows

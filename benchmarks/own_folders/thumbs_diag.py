@@ -28,7 +28,7 @@ import torch
 from benchmarks.own_folders import datasets
 from mmrl_desktop.core.data.project import DEFAULT_TASK
 from mmrl_desktop.core.learning import trainer as trainer_mod
-from mmrl_desktop.core.learning.graph_answers import paired_z
+from mmrl_desktop.core.learning.graph_answers import first_label_hits, paired_z
 from mmrl_desktop.core.learning.graph_views import _tempered
 from mmrl_desktop.core.tools import bench
 
@@ -71,6 +71,7 @@ def snapshot(tr, t: int) -> dict:
             out[f"ztemp_{name}"] = round(paired_z(deque(mine[2]), deque(theirs[2])), 2)
             out[f"tau_{name}"] = round(mine[0], 2)
             out[f"conf_{name}"] = round(float(p[un].max(1).mean()), 3) if un.any() else None
+    out.update(first_label_estimates(gv))
     tgt = alg.targets.get(DEFAULT_TASK)
     if tgt is not None:
         w = alg.target_weight[DEFAULT_TASK].numpy()
@@ -82,6 +83,23 @@ def snapshot(tr, t: int) -> dict:
     out["ups"] = sum(r.reward > 0 for r in rows)
     out["labels_confirmed"] = len({r.shown for r in rows if r.reward > 0})
     return out
+
+
+def first_label_estimates(gv) -> dict:
+    """How often the network's first label and the acted-on posterior's are right, estimated
+    from the same recent answers neither had seen (``first_label_hits``: a 👍 weighted by 1 / its
+    propensity), and the network's advantage in paired standard errors."""
+    net = {r.event_id: (row, r) for row, r in gv.logs.get("network", ())}
+    both = [(net[r.event_id][0], row, r) for row, r in gv.post_log if r.event_id in net]
+    if len(both) < 2:
+        return {}
+    rows = [r for _, _, r in both]
+    mine = first_label_hits(np.array([int(np.argmax(a)) for a, _, _ in both]), rows)
+    theirs = first_label_hits(np.array([int(np.argmax(b)) for _, b, _ in both]), rows)
+    return {"est_hit_network": round(float(mine.mean()), 3),
+            "est_hit_posterior": round(float(theirs.mean()), 3),
+            "z_network_over_posterior": round(paired_z(mine, theirs), 2),
+            "est_answers": len(both)}  # fmt: skip
 
 
 class DiagTrainer(trainer_mod.Trainer):

@@ -94,3 +94,33 @@ def test_the_pseudo_labels_stop_once_the_answers_reach_the_limit():
     assert all(plain) and all(limited[:9])
     assert not any(limited[9:])  # from the 10th answer on: the answers alone
     assert np.array_equal(limited[:9], plain[:9])
+
+
+def _net_weights(after: float, until: int = 10, answers: int = 14) -> list[float]:
+    """Thumbs on the pool's items in turn; after each refresh, the network's weight in the
+    posterior the labels shown are drawn from."""
+    x, y = _data()
+    algo, _ = _algo(0, pseudo_until=until, net_after_pseudo=after)
+    feat = _Feat(x)
+    buf = ReplayBuffer(["label"], feat, lambda i: i)
+    algo.attach_pool([str(i) for i in range(90)], feat.batch)
+    act_gen = torch.Generator().manual_seed(2)
+    weights = []
+    for t in range(answers):
+        a = algo.act(feat.batch([str(t)]), act_gen, [str(t)])["label"]
+        shown = int(a.labels[0])
+        buf.add(Row(t + 1, str(t), "label", shown, 1 if shown == y[t] else -1, 1.0, -1))
+        algo.refresh(buf)
+        weights.append(algo.views.net_weight)
+    return weights
+
+
+def test_net_after_pseudo_lets_the_network_act_once_the_pseudo_labels_stop():
+    weights = _net_weights(1.0)
+    assert weights[:9] == [0.0] * 9  # the graph acts while it teaches
+    assert weights[9:] == [1.0] * 5  # from the 10th answer: the network's probabilities
+    assert _net_weights(0.0) == [0.0] * 14  # off (the default): the graph acts throughout
+    assert _net_weights(1.0, until=0) == [0.0] * 14  # pseudo-labels throughout: the graph acts
+    assert DefaultOptions().net_after_pseudo == 0.0
+    with pytest.raises(UserError, match="net_after_pseudo is from 0 to 1"):
+        DefaultOptions(net_after_pseudo=1.5).validate()

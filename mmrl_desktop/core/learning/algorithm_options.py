@@ -222,6 +222,12 @@ class DefaultOptions:
         "the network's weight in the posterior: net_temper × (its standard errors of advantage "
         "over the graph − view_z), clipped to [0, 1]; 0 = the graph alone",
     )
+    net_after_pseudo: float = _opt(
+        0.0,
+        "once the pool's pseudo-labels have stopped (pseudo_until), the network's weight in the "
+        "posterior the labels shown are drawn from is at least this (0–1): the graph no longer "
+        "teaches the network, and the network, not the graph, picks what to ask; 0 = off",
+    )
     net_score: str = _opt(
         "answers",
         "what the network's weight (net_temper) compares it with the graph's view on: answers "
@@ -275,6 +281,8 @@ class DefaultOptions:
             raise UserError("default: net_score is answers or calibrated.")
         if self.switch_from not in ("first", "current"):
             raise UserError("default: switch_from is first or current.")
+        if not 0.0 <= self.net_after_pseudo <= 1.0:
+            raise UserError("default: net_after_pseudo is from 0 to 1.")
         if self.view_window < 1 or self.view_min_labels < 0 or self.net_temper < 0:
             raise UserError("default: view_window ≥ 1, view_min_labels ≥ 0 and net_temper ≥ 0.")
         if self.gate_open_until < 0:
@@ -343,7 +351,7 @@ class SupervisedOptions(DefaultOptions):
     # learns the labels by cross-entropy, so these would change nothing
     NOT_USED: ClassVar[tuple[str, ...]] = (
         "optimism", "act_kappa", "explore_network", "down_weight", "correction_weight",
-        "pseudo_until",
+        "pseudo_until", "net_after_pseudo",
     )  # fmt: skip
     SHOWN_FIRST: ClassVar[tuple[str, ...]] = (
         "pseudo_weight", "pseudo_after_few", "pseudo_from", "pool_augment", "net_temper",

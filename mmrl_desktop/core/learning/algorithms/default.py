@@ -52,8 +52,9 @@ Training (``update``, one optimiser step): the replayed minibatch's thumbs likel
 👍 −log p(a), 👎 −log(1 − p(a)), correction −log p(c) (set-aside thumbs: 0) — plus
 ``pseudo_weight`` × the cross-entropy to the pseudo-labels of an equal-sized minibatch of pool
 items (while the answers are fewer than ``pseudo_until``: on pictures and sounds of 8 labels or
-more, 8 per label, ADR 0043), plus ``kl_beta`` × KL(π ‖ π_ref) toward the starting policy on
-those pool items (the reference's pool log-probs cached when first needed: no extra forward).
+more, 8 per label, ADR 0043; then, with ``net_after_pseudo``, the network acts too), plus
+``kl_beta`` × KL(π ‖ π_ref) toward the starting policy on those pool items (the reference's
+pool log-probs cached when first needed: no extra forward).
 Evaluation (``greedy``): the softmax head, so the exported network carries what was learned;
 with ``new_item_vote`` (an option, off) the held-out figure scores ``predict_unseen``, the network
 and the pool's vote (``core/learning/new_items.py``, ADR 0030); ``explore_network`` (off) shows
@@ -133,6 +134,11 @@ class DefaultAlgorithm(PoolMixin, Algorithm):
         return 0
 
     @property
+    def pseudo_done(self) -> bool:
+        """The answers are no longer few (``pseudo_until``): the pseudo-labels have stopped."""
+        return bool(self.pseudo_until) and self.answers >= self.pseudo_until
+
+    @property
     def graph_view(self) -> str:
         """The name of the view the graph is built on now (``graph_views``)."""
         return self.views.chosen
@@ -204,6 +210,8 @@ class DefaultAlgorithm(PoolMixin, Algorithm):
             self._reembed(n)
         self.refreshes += 1
         self.views.choose()
+        if self.pseudo_done:  # the graph no longer teaches the network: it acts too
+            self.views.net_weight = max(self.views.net_weight, o.net_after_pseudo)
         if len(buffer) < o.gate_open_until:  # too few answers to judge the posterior by
             self.views.pseudo_gate = 1.0
         if o.act_rule == "calibrated" or o.pseudo_confidence:
@@ -409,10 +417,7 @@ class DefaultAlgorithm(PoolMixin, Algorithm):
         """The minibatch's inputs followed by ``b`` pool items drawn for their pseudo-labels, and
         those items' rows (None, and the minibatch alone, when no pseudo-labels apply)."""
         use_pool = self.fitted and self.options.pseudo_weight > 0 and self.pool_inputs is not None
-        until = self.pseudo_until
-        if until and self.answers >= until:  # the answers are no longer few (``pseudo_until``)
-            return batch.inputs, None
-        if not (use_pool and self.views.anchored):  # no fixed view: no pseudo-labels
+        if self.pseudo_done or not (use_pool and self.views.anchored):  # no fixed view: none
             return batch.inputs, None
         idx = torch.randint(len(self.pool_ids), (b,), generator=self.pool_gen)
         pool = self._pool_batch(idx)

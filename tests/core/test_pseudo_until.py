@@ -66,11 +66,11 @@ def test_a_bad_value_is_one_sentence():
         DefaultOptions(pseudo_until=-2).validate()
 
 
-def _pseudo_losses(until: int, answers: int = 14) -> list[bool]:
+def _pseudo_losses(until: int, answers: int = 14, **options) -> list[bool]:
     """Thumbs on the pool's items in turn; after each, whether an update had a pseudo-label
     loss."""
     x, y = _data()
-    algo, config = _algo(0, pseudo_until=until)
+    algo, config = _algo(0, pseudo_until=until, **options)
     feat = _Feat(x)
     buf = ReplayBuffer(["label"], feat, lambda i: i)
     algo.attach_pool([str(i) for i in range(90)], feat.batch)
@@ -124,3 +124,28 @@ def test_net_after_pseudo_lets_the_network_act_once_the_pseudo_labels_stop():
     assert DefaultOptions().net_after_pseudo == 0.0
     with pytest.raises(UserError, match="net_after_pseudo is from 0 to 1"):
         DefaultOptions(net_after_pseudo=1.5).validate()
+
+
+def test_pseudo_fixed_until_stops_the_pseudo_labels_while_the_graph_is_on_a_fixed_view():
+    algo, _ = _algo(0, pseudo_until=0, pseudo_fixed_until=10)
+    algo.answers = 9
+    algo.views.chosen = "pixels"
+    assert not algo.pseudo_done  # fewer answers than the limit: the pseudo-labels go on
+    algo.answers = 10
+    assert algo.pseudo_done  # from the limit on, on a fixed view: stopped
+    algo.views.chosen = "embedding"
+    assert not algo.pseudo_done  # on the policy's own embedding: they go on
+    off, _ = _algo(0, pseudo_until=0)
+    off.answers, off.views.chosen = 500, "pixels"
+    assert not off.pseudo_done  # 0, the default: off
+    assert DefaultOptions().pseudo_fixed_until == 0
+    with pytest.raises(UserError, match="pseudo_fixed_until is 0"):
+        DefaultOptions(pseudo_fixed_until=-1).validate()
+
+
+def test_pseudo_fixed_until_leaves_the_pool_batch_out_from_the_limit_on_a_fixed_view():
+    # on the 8 px design the graph stays on the pixels, a fixed view
+    limited, plain = _pseudo_losses(0, pseudo_fixed_until=10), _pseudo_losses(0)
+    assert all(plain) and all(limited[:9])
+    assert not any(limited[9:])
+    assert np.array_equal(limited[:9], plain[:9])

@@ -72,6 +72,12 @@ class DefaultOptions:
         "task has 8 labels or more (there a graph posterior right on a third of the pool "
         "speeds the network early and holds it back later), always otherwise",
     )
+    pseudo_fixed_until: int = _opt(
+        0,
+        "the pool's pseudo-labels stop from this many answers on while the graph is on a fixed "
+        "view (not the policy's own embedding): a fixed view's posterior can hold back a "
+        "network that has learnt more than it shows; 0 = off",
+    )
     pool_augment: bool = _opt(
         False,
         "augment the pool items the pseudo-labels train on as the replayed answers are "
@@ -301,6 +307,8 @@ class DefaultOptions:
             raise UserError("default: pseudo_quantile in (0, 1] and embed_every ≥ 1.")
         if not 0.0 <= self.pseudo_precision <= 1.0:
             raise UserError("default: pseudo_precision in [0, 1] (0 = off).")
+        if self.pseudo_fixed_until < 0:
+            raise UserError("default: pseudo_fixed_until is 0 (off) or more answers.")
         if self.pseudo_until < -1:
             raise UserError("default: pseudo_until is −1 (the algorithm's choice), 0 or more.")
         if self.pseudo_recent < 0:
@@ -351,7 +359,7 @@ class SupervisedOptions(DefaultOptions):
     # learns the labels by cross-entropy, so these would change nothing
     NOT_USED: ClassVar[tuple[str, ...]] = (
         "optimism", "act_kappa", "explore_network", "down_weight", "correction_weight",
-        "pseudo_until", "net_after_pseudo",
+        "pseudo_until", "net_after_pseudo", "pseudo_fixed_until",
     )  # fmt: skip
     SHOWN_FIRST: ClassVar[tuple[str, ...]] = (
         "pseudo_weight", "pseudo_after_few", "pseudo_from", "pool_augment", "net_temper",

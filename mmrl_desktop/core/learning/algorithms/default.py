@@ -135,8 +135,11 @@ class DefaultAlgorithm(PoolMixin, Algorithm):
 
     @property
     def pseudo_done(self) -> bool:
-        """The answers are no longer few (``pseudo_until``): the pseudo-labels have stopped."""
-        return bool(self.pseudo_until) and self.answers >= self.pseudo_until
+        """The pseudo-labels have stopped: the answers are no longer few (``pseudo_until``), or
+        with ``pseudo_fixed_until`` the graph is on a fixed view from that many answers on."""
+        until, fixed = self.pseudo_until, self.options.pseudo_fixed_until
+        on_fixed = bool(fixed) and self.answers >= fixed and self.views.chosen != "embedding"
+        return on_fixed or (bool(until) and self.answers >= until)
 
     @property
     def graph_view(self) -> str:
@@ -267,8 +270,7 @@ class DefaultAlgorithm(PoolMixin, Algorithm):
 
     def _show_network_too(self, acting: np.ndarray, net_top: np.ndarray, top: np.ndarray) -> None:
         """``explore_network``: where the network's first label is not the posterior's, that
-        share of the acting distribution goes to the network's (in place; the propensity stays
-        exact), so some answers judge the network's own choices (ADR 0030)."""
+        share of the acting goes to it (in place; propensities exact; ADR 0030)."""
         eps, rows = self.options.explore_network, np.flatnonzero(net_top != top)
         acting[rows] *= 1.0 - eps
         acting[rows, net_top[rows]] += eps

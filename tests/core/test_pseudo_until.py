@@ -1,8 +1,8 @@
-"""``[algorithm.options] pseudo_until``: thumbs only's pool pseudo-labels only while the answers
-are fewer than it; −1, the algorithm's choice, is 8 answers per label in projects of pictures
-above 8 px or sounds with 8 labels or more (``fusion.many_labels_from_scratch``), no limit
-elsewhere (the default, ADR 0043); ``supervised`` keeps its own rules (docs/benchmarks.md
-§5zz27, §5zz28)."""
+"""``[algorithm.options] pseudo_until`` and ``pseudo_fixed_until``: when thumbs only's pool
+pseudo-labels stop. −1, the algorithm's choice, is for projects of pictures above 8 px or sounds
+read by the built-in encoders (``fusion.from_scratch``) 8 answers per label with 8 labels or more
+(ADR 0043) and, with fewer, 150 answers while the graph is on a fixed view (ADR 0044); no limit
+elsewhere; ``supervised`` keeps its own rules (docs/benchmarks.md §5zz27, §5zz28, §5zz34)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from mmrl_desktop.core.config import ModelConfig, TrainConfig
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning.algorithm_options import DefaultOptions
 from mmrl_desktop.core.learning.algorithms import ALGORITHMS
-from mmrl_desktop.core.learning.model.fusion import many_labels_from_scratch
+from mmrl_desktop.core.learning.model.fusion import from_scratch, many_labels_from_scratch
 from mmrl_desktop.core.learning.model.policy import build_policy
 from mmrl_desktop.core.learning.replay import ReplayBuffer, Row
 from tests.core.test_default_algorithm import K, _algo, _data, _Feat
@@ -38,6 +38,21 @@ def test_the_scope_is_pictures_and_sounds_of_many_labels(model, labels, many):
     assert many_labels_from_scratch(ModelConfig.from_dict(model), {"t": labels}) is many
 
 
+@pytest.mark.parametrize(
+    "model, scratch",
+    [
+        ({"modalities": "image", "image_size": 64}, True),
+        ({"modalities": "audio"}, True),
+        ({"modalities": "image,audio", "image_size": 32}, True),
+        ({"modalities": "image", "image_size": 8}, False),  # digits' tiny design
+        ({"modalities": "image,text", "image_size": 32}, False),  # a text in the mix
+        ({"modalities": "image", "image_size": 32, "image_encoder": "resnet18"}, False),
+    ],
+)
+def test_from_scratch_is_pictures_above_8_px_and_sounds_by_the_built_in_encoders(model, scratch):
+    assert from_scratch(ModelConfig.from_dict(model)) is scratch
+
+
 def _built(labels: int, name: str = "default", size: int = 32, **options):
     cfg = ModelConfig.from_dict(
         {"modalities": "image", "image_size": size, "image_channels": 1, "embed_dim": 16}
@@ -59,6 +74,17 @@ def test_the_algorithms_choice_is_eight_answers_per_label_where_the_labels_are_m
     assert _built(10, name="supervised").pseudo_until == 0
     with pytest.raises(UserError, match="no option"):
         _built(10, name="supervised", pseudo_until=-1)
+
+
+def test_the_algorithms_choice_on_a_fixed_view_is_150_answers_where_the_labels_are_few():
+    assert _built(3).pseudo_fixed_until == 150 and _built(7).pseudo_fixed_until == 150
+    assert _built(8).pseudo_fixed_until == 0  # many labels: 8 per label instead (ADR 0043)
+    assert _built(3, size=8).pseudo_fixed_until == 0  # the 8 px design keeps its pseudo-labels
+    assert _built(3, pseudo_fixed_until=0).pseudo_fixed_until == 0  # off
+    assert _built(3, pseudo_fixed_until=60).pseudo_fixed_until == 60  # taken as it is
+    assert _built(3, name="supervised").pseudo_fixed_until == 0  # its own rules
+    with pytest.raises(UserError, match="no option"):
+        _built(3, name="supervised", pseudo_fixed_until=150)
 
 
 def test_a_bad_value_is_one_sentence():
@@ -138,9 +164,9 @@ def test_pseudo_fixed_until_stops_the_pseudo_labels_while_the_graph_is_on_a_fixe
     off, _ = _algo(0, pseudo_until=0)
     off.answers, off.views.chosen = 500, "pixels"
     assert not off.pseudo_done  # 0, the default: off
-    assert DefaultOptions().pseudo_fixed_until == 0
-    with pytest.raises(UserError, match="pseudo_fixed_until is 0"):
-        DefaultOptions(pseudo_fixed_until=-1).validate()
+    assert DefaultOptions().pseudo_fixed_until == -1  # the algorithm's choice (ADR 0044)
+    with pytest.raises(UserError, match="pseudo_fixed_until is −1"):
+        DefaultOptions(pseudo_fixed_until=-2).validate()
 
 
 def test_pseudo_fixed_until_leaves_the_pool_batch_out_from_the_limit_on_a_fixed_view():

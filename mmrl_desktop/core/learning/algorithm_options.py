@@ -73,10 +73,12 @@ class DefaultOptions:
         "speeds the network early and holds it back later), always otherwise",
     )
     pseudo_fixed_until: int = _opt(
-        0,
+        -1,
         "the pool's pseudo-labels stop from this many answers on while the graph is on a fixed "
         "view (not the policy's own embedding): a fixed view's posterior can hold back a "
-        "network that has learnt more than it shows; 0 = off",
+        "network that has learnt more than it shows; 0 = off; −1 = the algorithm's choice "
+        "(ADR 0044): 150 where every modality is a picture above 8 px or a sound, read by the "
+        "built-in encoders, and the tasks have fewer than 8 labels, off otherwise",
     )
     pool_augment: bool = _opt(
         False,
@@ -307,8 +309,10 @@ class DefaultOptions:
             raise UserError("default: pseudo_quantile in (0, 1] and embed_every ≥ 1.")
         if not 0.0 <= self.pseudo_precision <= 1.0:
             raise UserError("default: pseudo_precision in [0, 1] (0 = off).")
-        if self.pseudo_fixed_until < 0:
-            raise UserError("default: pseudo_fixed_until is 0 (off) or more answers.")
+        if self.pseudo_fixed_until < -1:
+            raise UserError(
+                "default: pseudo_fixed_until is −1 (the algorithm's choice), 0 or more."
+            )
         if self.pseudo_until < -1:
             raise UserError("default: pseudo_until is −1 (the algorithm's choice), 0 or more.")
         if self.pseudo_recent < 0:

@@ -70,16 +70,15 @@ import torch.nn.functional as F
 from mmrl_desktop.core.learning import renew
 from mmrl_desktop.core.learning.algorithm_options import DefaultOptions
 from mmrl_desktop.core.learning.algorithms.base import (
-    FEW_PER_LABEL,
     Action,
     Algorithm,
     ReplayBatch,
     _to,
 )
+from mmrl_desktop.core.learning.algorithms.pseudo_limits import pseudo_limits
 from mmrl_desktop.core.learning.augment import Augmenter
 from mmrl_desktop.core.learning.graph_answers import answer_loglik, contradicted, refused
 from mmrl_desktop.core.learning.graph_views import GraphViews
-from mmrl_desktop.core.learning.model.fusion import many_labels_from_scratch
 from mmrl_desktop.core.learning.pool_inputs import PoolMixin, cat
 from mmrl_desktop.core.learning.views import unit_rows
 
@@ -122,22 +121,19 @@ class DefaultAlgorithm(PoolMixin, Algorithm):
 
     @property
     def pseudo_until(self) -> int:
-        """``pseudo_until`` as it applies (0: no limit). −1 is the algorithm's choice: 8 answers
-        per label (``FEW_PER_LABEL``) in a project of many labels read from scratch
-        (``fusion.many_labels_from_scratch``), no limit otherwise."""
-        chosen = self.options.pseudo_until
-        if chosen >= 0:
-            return chosen
-        config = getattr(self.policy, "config", None)
-        if config is not None and many_labels_from_scratch(config, self.num_labels):
-            return FEW_PER_LABEL * max(self.num_labels.values())
-        return 0
+        """``pseudo_until`` as it applies (0: no limit; ``algorithms/pseudo_limits.py``)."""
+        return pseudo_limits(self.options, self.policy, self.num_labels)[0]
+
+    @property
+    def pseudo_fixed_until(self) -> int:
+        """``pseudo_fixed_until`` as it applies (0: off; ``algorithms/pseudo_limits.py``)."""
+        return pseudo_limits(self.options, self.policy, self.num_labels)[1]
 
     @property
     def pseudo_done(self) -> bool:
         """The pseudo-labels have stopped: the answers are no longer few (``pseudo_until``), or
         with ``pseudo_fixed_until`` the graph is on a fixed view from that many answers on."""
-        until, fixed = self.pseudo_until, self.options.pseudo_fixed_until
+        until, fixed = self.pseudo_until, self.pseudo_fixed_until
         on_fixed = bool(fixed) and self.answers >= fixed and self.views.chosen != "embedding"
         return on_fixed or (bool(until) and self.answers >= until)
 

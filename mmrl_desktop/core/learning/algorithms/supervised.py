@@ -30,6 +30,7 @@ class Supervised(DefaultAlgorithm):
     Options = SupervisedOptions
     learns_few_harder = True  # refit_follow and draws with replacement while answers are few
     pseudo_until = 0  # its pseudo-labels follow the labels: pseudo_after_few, pseudo_from
+    pseudo_fixed_until = 0
 
     act = Algorithm.act  # the network's label: the pool's posterior only teaches
     refit_until = Algorithm.refit_until  # the config's, on every design

@@ -41,19 +41,23 @@ def fusion_mlp_on(config, num_labels: dict[str, int]) -> bool:
     return not many_labels_from_scratch(config, num_labels)
 
 
-def many_labels_from_scratch(config, num_labels: dict[str, int]) -> bool:
+def from_scratch(config) -> bool:
     """Every modality of ``config`` is a picture above 8 px or a sound, each read by the
-    built-in encoder (the small CNNs), and a task has ``MANY_LABELS`` labels or more: the
-    projects where "auto" leaves the fusion's MLP out (ADR 0042) and thumbs only's pseudo-labels
-    stop once the answers are no longer few (ADR 0043)."""
+    built-in encoder (the small CNNs): no texts, volumes, 8 px digits or pretrained encoders."""
     mods = config.modality_list()
     built_in = {"audio"} | ({"image"} if config.image_encoder == "small-cnn" else set())
-    lean = (
+    return (
         bool(mods)
         and all(m in built_in and m not in config.pretrained for m in mods)
         and ("image" not in mods or config.image_size > TINY)
     )
-    return lean and max(num_labels.values(), default=0) >= MANY_LABELS
+
+
+def many_labels_from_scratch(config, num_labels: dict[str, int]) -> bool:
+    """``from_scratch`` and a task has ``MANY_LABELS`` labels or more: the projects where "auto"
+    leaves the fusion's MLP out (ADR 0042) and thumbs only's pseudo-labels stop at 8 answers
+    per label (ADR 0043)."""
+    return from_scratch(config) and max(num_labels.values(), default=0) >= MANY_LABELS
 
 
 def resolve_fusion_mlp(config, num_labels: dict[str, int]):

@@ -334,7 +334,10 @@ def test_a_full_disk_during_import_simulate_train_is_one_sentence(tmp_path, smal
         stderr=subprocess.PIPE,
         text=True,
         cwd=str(REPO),
-        env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO)),
+        # unbuffered: the first line read is the first answer, so the disk fills while most of
+        # the 400 are still to be written, however loaded the machine (block-buffered, the test
+        # once read "ack 163" first and the rest fitted in space the database already held)
+        env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1"),
     )
     first = proc.stdout.readline()
     assert first.startswith("ack "), first + proc.stderr.read()[-3000:]

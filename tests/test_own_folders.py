@@ -55,6 +55,15 @@ def test_generators_are_deterministic_from_the_seed(tmp_path):
     assert (a == b).all() and not (a == c).all()
 
 
+@pytest.mark.parametrize("name", ["shapes2", "textures2"])
+def test_two_label_sets_write_the_first_two_classes_of_their_set(tmp_path, name):
+    info = datasets.SETS[name].writer(tmp_path, 2, 0)
+    first_two = (images.SHAPES if name == "shapes2" else images.TEXTURES)[:2]
+    assert info == {"classes": 2, "items": 4}
+    assert [p.name for p in _classes(tmp_path)] == sorted(first_two)
+    assert datasets.SETS[name].per_class * 2 * 0.7 >= 300  # 300 answers beside a 30 % hold-out
+
+
 def test_glyphs_use_only_fonts_that_draw_distinct_letters():
     fonts = images.system_fonts()
     if not fonts:

@@ -33,6 +33,8 @@ class DataSet:
 # the app is told what the anchors assume: flips and 90° turns keep these sets' labels (a user
 # ticks the wizard's "orientation does not matter" for such a folder)
 _FREE = ("--orientation-free",)
+_TWO_SHAPES = partial(images.write_shapes, kinds=images.SHAPES[:2])
+_TWO_TEXTURES = partial(images.write_textures, kinds=images.TEXTURES[:2])
 
 SETS: dict[str, DataSet] = {
     d.name: d
@@ -48,6 +50,9 @@ SETS: dict[str, DataSet] = {
         DataSet(
             "shapes16", "image", partial(images.write_shapes, size=16), 170, True, bench_args=_FREE
         ),  # fmt: skip
+        # two labels, the first two of each set: a 👎 names the right answer (ADR 0044's scope)
+        DataSet("shapes2", "image", _TWO_SHAPES, 220, True, bench_args=_FREE),
+        DataSet("textures2", "image", _TWO_TEXTURES, 220, True, bench_args=_FREE),
     )
 }
 

@@ -70,12 +70,14 @@ def shape_image(shape: str, rng: np.random.Generator, size: int = 64) -> Image.I
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), mode="RGB")
 
 
-def write_shapes(out: Path, per_class: int = 170, seed: int = 0, size: int = 64) -> dict:
+def write_shapes(
+    out: Path, per_class: int = 170, seed: int = 0, size: int = 64, kinds: tuple[str, ...] = SHAPES
+) -> dict:
     rng = np.random.default_rng(seed)
     for i in range(per_class):
-        for shape in SHAPES:
+        for shape in kinds:
             _save(shape_image(shape, rng, size), out, shape, i)
-    return {"classes": len(SHAPES), "items": per_class * len(SHAPES)}
+    return {"classes": len(kinds), "items": per_class * len(kinds)}
 
 
 # ------------------------------------------------------------------ glyphs
@@ -201,12 +203,18 @@ def texture_image(kind: str, rng: np.random.Generator, size: int = 64) -> Image.
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), mode="RGB")
 
 
-def write_textures(out: Path, per_class: int = 100, seed: int = 0, size: int = 64) -> dict:
+def write_textures(
+    out: Path,
+    per_class: int = 100,
+    seed: int = 0,
+    size: int = 64,
+    kinds: tuple[str, ...] = TEXTURES,
+) -> dict:
     rng = np.random.default_rng(seed)
     for i in range(per_class):
-        for kind in TEXTURES:
+        for kind in kinds:
             _save(texture_image(kind, rng, size), out, kind, i)
-    return {"classes": len(TEXTURES), "items": per_class * len(TEXTURES)}
+    return {"classes": len(kinds), "items": per_class * len(kinds)}
 
 
 # ------------------------------------------------------------------ digits

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.own_folders import anchors, datasets, images, protocol, report, run, texts
+from benchmarks.own_folders import anchors, datasets, images, protocol, report, run, sound, texts
 
 IMAGE_SETS = ("shapes", "glyphs", "textures")
 
@@ -55,13 +55,20 @@ def test_generators_are_deterministic_from_the_seed(tmp_path):
     assert (a == b).all() and not (a == c).all()
 
 
-@pytest.mark.parametrize("name", ["shapes2", "textures2"])
-def test_two_label_sets_write_the_first_two_classes_of_their_set(tmp_path, name):
+@pytest.mark.parametrize(
+    ("name", "full"),
+    [("shapes2", images.SHAPES), ("textures2", images.TEXTURES),
+     ("words4", sound.WORDS), ("words2", sound.WORDS)],
+)  # fmt: skip
+def test_few_label_sets_write_the_first_classes_of_their_set(tmp_path, name, full):
+    if name.startswith("words") and shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed: the spoken-word sets are skipped by design")
+    k = int(name[-1])
     info = datasets.SETS[name].writer(tmp_path, 2, 0)
-    first_two = (images.SHAPES if name == "shapes2" else images.TEXTURES)[:2]
-    assert info == {"classes": 2, "items": 4}
-    assert [p.name for p in _classes(tmp_path)] == sorted(first_two)
-    assert datasets.SETS[name].per_class * 2 * 0.7 >= 300  # 300 answers beside a 30 % hold-out
+    assert {key: info[key] for key in ("classes", "items")} == {"classes": k, "items": 2 * k}
+    assert [p.name for p in _classes(tmp_path)] == sorted(full[:k])
+    assert all(len(list(p.iterdir())) == 2 for p in _classes(tmp_path))
+    assert datasets.SETS[name].per_class * k * 0.7 >= 300  # 300 answers beside a 30 % hold-out
 
 
 def test_glyphs_use_only_fonts_that_draw_distinct_letters():

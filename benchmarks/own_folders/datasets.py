@@ -35,6 +35,8 @@ class DataSet:
 _FREE = ("--orientation-free",)
 _TWO_SHAPES = partial(images.write_shapes, kinds=images.SHAPES[:2])
 _TWO_TEXTURES = partial(images.write_textures, kinds=images.TEXTURES[:2])
+_FOUR_WORDS = partial(sound.write_words, words=sound.WORDS[:4])
+_TWO_WORDS = partial(sound.write_words, words=sound.WORDS[:2])
 
 SETS: dict[str, DataSet] = {
     d.name: d
@@ -53,6 +55,9 @@ SETS: dict[str, DataSet] = {
         # two labels, the first two of each set: a 👎 names the right answer (ADR 0044's scope)
         DataSet("shapes2", "image", _TWO_SHAPES, 220, True, bench_args=_FREE),
         DataSet("textures2", "image", _TWO_TEXTURES, 220, True, bench_args=_FREE),
+        # sounds of fewer than 8 labels (ADR 0044's scope): the first four and two words
+        DataSet("words4", "audio", _FOUR_WORDS, 110),
+        DataSet("words2", "audio", _TWO_WORDS, 220),
     )
 }
 

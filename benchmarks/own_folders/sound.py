@@ -99,16 +99,18 @@ def _say_some_voice(exe: str, word: str, vs: list[str], rng: np.random.Generator
     return say(exe, word, BASES[0], 160, 50)
 
 
-def write_words(out: Path, per_class: int = 60, seed: int = 0) -> dict:
+def write_words(out: Path, per_class: int = 60, seed: int = 0, words=WORDS) -> dict:
+    """``per_class`` clips of each of ``words`` (by default all of ``WORDS``) in
+    ``out/<word>/<word>_<i:04d>.wav``."""
     import soundfile as sf
 
     exe = espeak()
     vs = voices()
     rng = np.random.default_rng(seed)
     for i in range(per_class):
-        for word in WORDS:
+        for word in words:
             wav = place(_say_some_voice(exe, word, vs, rng), rng)
             folder = out / word
             folder.mkdir(parents=True, exist_ok=True)
             sf.write(folder / f"{word}_{i:04d}.wav", wav, RATE, subtype="PCM_16")
-    return {"classes": len(WORDS), "items": per_class * len(WORDS), "voices": len(vs)}
+    return {"classes": len(words), "items": per_class * len(words), "voices": len(vs)}

@@ -104,9 +104,10 @@ def follow_updates(
     ``follow`` × the refit's updates per answer it was fit on (``refit_updates / renewed_at``),
     so the answers that come after a refit are learned as hard as the ones it was fit on. 0 when
     a refit is due at ``answers`` (it trains on them all), before any refit, with ``follow`` 0,
-    and from the last refit on (62 of ``until`` = 64): the refits seed their draws
-    (``draws_seed``), so ``supervised``'s model after it is the same with the option or
-    without."""
+    and from the last refit on (62 of ``until`` = 64): the refits seed their weights and draws
+    (``draws_seed``), so the replay's draws after it are the same with the option or without;
+    the pool's pseudo-labels (``supervised``'s since ADR 0040, thumbs only's) are not — their
+    graph carries what the model learnt before the refit (docs/benchmarks.md §5zz41)."""
     last = refits(until, growth)
     if follow <= 0 or not renewed_at or not last or answers >= last[-1]:
         return 0

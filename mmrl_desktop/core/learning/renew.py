@@ -121,8 +121,9 @@ def draws_seed(sample_seed: int, answers: int) -> int:
     answers on (the trainer's ``sample_gen``): seeded as the refit's new weights are, so the
     model ``supervised`` refits on the same answers is the same whatever came before it — an
     option that changes only how the first answers are trained changes nothing after the next
-    refit it does not act on (docs/benchmarks.md §5zr). (Thumbs only's pool targets still
-    remember the model before.)"""
+    refit it does not act on (docs/benchmarks.md §5zr), as long as no pool pseudo-labels teach
+    it: thumbs only's, and ``supervised``'s from 40 answers on (ADR 0040), come from a graph
+    that remembers the model before (§5zz41)."""
     return (sample_seed * 1_000_003 + answers) % 2**63  # a generator's seed fits 64 bits
 
 

@@ -21,6 +21,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from mmrl_desktop import __version__
+from mmrl_desktop.core.data.demo import open_project
 from mmrl_desktop.core.data.project import PROJECT_FILE, Project
 from mmrl_desktop.core.data.user_settings import UserSettings
 from mmrl_desktop.core.errors import UserError
@@ -211,7 +212,8 @@ class DesktopApp:
 
 
 def load_project(path: str | Path) -> Project:
-    """``Project.open`` with a sentence for a folder that is not a project."""
+    """``demo.open_project`` (the demo repaired if its files have gone) with a sentence for a
+    folder that is not a project."""
     path = Path(path).expanduser()
     if not path.is_dir():
         raise UserError(f"there is no folder at {path}.")
@@ -220,7 +222,7 @@ def load_project(path: str | Path) -> Project:
             f"{path} is not an mmrl-desktop project: it has no {PROJECT_FILE}. "
             "Use File → New project… to make one from a folder of cases."
         )
-    return Project.open(path)
+    return open_project(path)
 
 
 def remember(project: Project) -> None:

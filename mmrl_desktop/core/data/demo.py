@@ -3,14 +3,22 @@
 ``--project demo`` names the demo wherever a project is taken: it is created on first use in the
 user data folder (platformdirs) by importing ``resources/demo/items.csv``, with 30 % of the
 labelled items kept out as a hold-out set so the held-out accuracy chart has something to show.
+
+Items keep absolute paths, so the demo reads its own copy of the installation's demo files
+(``<demo-project>-data``), not the installation's folder: an app installed somewhere else, a new
+bundle or a new virtual environment, would leave a demo that points into it with no files. A
+demo made before it had its copy, or whose files have gone, is repaired when it is opened
+(``repair_demo``): its items are re-pointed to a fresh copy and its answers kept.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 from pathlib import Path
 
+from mmrl_desktop.core.data.loaders.base import SOURCE_ROOT
 from mmrl_desktop.core.data.project import PROJECT_FILE, Project
 from mmrl_desktop.core.errors import ProjectError, UserError
 from mmrl_desktop.paths import resources_dir, user_data_dir
@@ -30,6 +38,47 @@ def demo_dir() -> Path:
 
 def demo_ct_dir() -> Path:
     return user_data_dir() / "demo-ct-project"
+
+
+def demo_data_dir(root: str | Path | None = None) -> Path:
+    """Where the demo at ``root`` keeps its copy of the installation's demo files."""
+    root = Path(root or demo_dir())
+    return root.with_name(root.name + "-data")
+
+
+def copy_demo_files(data: Path) -> Path:
+    """A fresh copy of the installation's demo files at ``data`` (what was there is replaced);
+    returns its ``items.csv``. The DICOM samples and the script that made the files stay out."""
+    source = resources_dir() / "demo"
+    if not (source / "items.csv").is_file():
+        raise ProjectError(
+            f"the demo data is missing from this installation ({source / 'items.csv'})."
+        )
+    tmp = data.with_name(data.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(source, tmp, ignore=shutil.ignore_patterns("dicom", "*.py", "__pycache__"))
+    shutil.rmtree(data, ignore_errors=True)
+    tmp.rename(data)
+    return data / "items.csv"
+
+
+def repair_demo(project: Project) -> int:
+    """If any of the demo's files is gone, re-point its items to a fresh copy of the demo files
+    (``copy_demo_files``), answers, splits and checkpoints kept; returns the items re-pointed."""
+    with project.open_store() as store:
+        items = store.items(with_excluded=True)
+        paths = [p for it in items for p in (it.image, it.audio, it.text) if p]
+        if all(os.path.isfile(p) for p in paths):
+            return 0
+        data = demo_data_dir(project.root)
+        copy_demo_files(data)
+        roots = {(it.info or {}).get(SOURCE_ROOT) for it in items} - {None}
+        if project.source:  # items imported before their folder was recorded
+            roots.add(str(Path(project.source).parent))
+        moved = sum(store.relocate_items(r, str(data)) for r in roots if Path(r) != data)
+    project.source = str(data / "items.csv")
+    project.save()
+    return moved
 
 
 def is_demo(path: str | Path) -> bool:
@@ -63,9 +112,7 @@ def create_demo(root: Path | None = None) -> Project:
     root = Path(root or demo_dir())
     if root.exists() and not (root / PROJECT_FILE).exists():
         shutil.rmtree(root)
-    source = resources_dir() / "demo" / "items.csv"
-    if not source.is_file():
-        raise ProjectError(f"the demo data is missing from this installation ({source}).")
+    source = copy_demo_files(demo_data_dir(root))
     tmp = root.with_name(root.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     project = Project.create(
@@ -115,14 +162,27 @@ def resolve_project(arg: str | None, settings=None) -> Project:
         return create_ct_demo()
     if arg == DEMO_NAME or (arg is None and not _last_project(settings)):
         if (demo_dir() / PROJECT_FILE).exists():
-            return Project.open(demo_dir())
+            return open_project(demo_dir())
         return create_demo()
     if arg is None:
-        return Project.open(_last_project(settings))
+        return open_project(_last_project(settings))
     path = Path(arg).expanduser()
     if not path.exists():
         raise UserError(f"there is no project folder at {path}.")
-    return Project.open(path)
+    return open_project(path)
+
+
+def open_project(path: str | Path) -> Project:
+    """``Project.open``; the demo, however it is reached (``demo``, its folder, the last project
+    opened), is repaired first if its files have gone (``repair_demo``)."""
+    project = Project.open(path)
+    try:
+        is_the_demo = project.root.resolve() == demo_dir().resolve()
+    except OSError:
+        is_the_demo = False
+    if is_the_demo:
+        repair_demo(project)
+    return project
 
 
 def _last_project(settings) -> str:

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmrl_desktop.core.data import drafts, exclusions
+from mmrl_desktop.core.data import drafts, exclusions, relocation
 from mmrl_desktop.core.data.items import Item
 from mmrl_desktop.core.data.schema import MIGRATIONS, SCHEMA_VERSION
 from mmrl_desktop.core.errors import ProjectError
@@ -120,7 +120,7 @@ _EVENT_COLS = (
 )
 
 
-class FeedbackStore(exclusions.ExclusionsMixin, drafts.DraftsMixin):
+class FeedbackStore(exclusions.ExclusionsMixin, drafts.DraftsMixin, relocation.RelocationMixin):
     """A connection to a project's ``feedback.sqlite``. Use from the thread that created it."""
 
     def __init__(self, path: str | Path, *, timeout: float = 30.0):

@@ -41,7 +41,8 @@ def demo_ct_dir() -> Path:
 
 
 def demo_data_dir(root: str | Path | None = None) -> Path:
-    """Where the demo at ``root`` keeps its copy of the installation's demo files."""
+    """Where the demo at ``root`` keeps its files (``<root>-data``): the digits demo its copy of
+    the installation's, the CT demo the volumes it writes."""
     root = Path(root or demo_dir())
     return root.with_name(root.name + "-data")
 
@@ -138,7 +139,7 @@ def create_ct_demo(root: Path | None = None) -> Project:
     if root.exists() and not (root / PROJECT_FILE).exists():
         shutil.rmtree(root)
     source = write_ct_demo_source(
-        root.with_name(root.name + "-data"), resources_dir() / "demo" / "dicom" / "ct_demo.dcm"
+        demo_data_dir(root), resources_dir() / "demo" / "dicom" / "ct_demo.dcm"
     )
     tmp = root.with_name(root.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mmrl_desktop.core.data.loaders.base import SOURCE_ROOT
 from mmrl_desktop.core.data.project import PROJECT_FILE, Project
+from mmrl_desktop.core.data.project_lock import project_lock
 from mmrl_desktop.core.errors import ProjectError, UserError
 from mmrl_desktop.paths import resources_dir, user_data_dir
 
@@ -63,22 +64,31 @@ def copy_demo_files(data: Path) -> Path:
     return data / "items.csv"
 
 
-def repair_demo(project: Project) -> int:
-    """If any of the demo's files is gone, re-point its items to a fresh copy of the demo files
-    (``copy_demo_files``), answers, splits and checkpoints kept; returns the items re-pointed."""
+def _files_gone(project: Project) -> bool:
     with project.open_store() as store:
         items = store.items(with_excluded=True)
-        paths = [p for it in items for p in (it.image, it.audio, it.text) if p]
-        if all(os.path.isfile(p) for p in paths):
+    return not all(os.path.isfile(p) for it in items for p in (it.image, it.audio, it.text) if p)
+
+
+def repair_demo(project: Project) -> int:
+    """If any of the demo's files is gone, re-point its items to a fresh copy of the demo files
+    (``copy_demo_files``), answers, splits and checkpoints kept; returns the items re-pointed.
+    Under the project's lock, so two windows opening a broken demo repair it once."""
+    if not _files_gone(project):
+        return 0
+    with project_lock(project.root):
+        if not _files_gone(project):  # another process has just repaired it
             return 0
         data = demo_data_dir(project.root)
         copy_demo_files(data)
-        roots = {(it.info or {}).get(SOURCE_ROOT) for it in items} - {None}
-        if project.source:  # items imported before their folder was recorded
-            roots.add(str(Path(project.source).parent))
-        moved = sum(store.relocate_items(r, str(data)) for r in roots if Path(r) != data)
-    project.source = str(data / "items.csv")
-    project.save()
+        with project.open_store() as store:
+            items = store.items(with_excluded=True)
+            roots = {(it.info or {}).get(SOURCE_ROOT) for it in items} - {None}
+            if project.source:  # items imported before their folder was recorded
+                roots.add(str(Path(project.source).parent))
+            moved = sum(store.relocate_items(r, str(data)) for r in roots if Path(r) != data)
+        project.source = str(data / "items.csv")
+        project.save()
     return moved
 
 

@@ -276,3 +276,31 @@ def test_an_exporter_failure_is_one_plain_line():
         "to ONNX. Next steps:"
     )
     assert export_mod.first_line(ValueError("")) == "ValueError"
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_a_64_px_model_exports_with_its_antialiasing_stem(tmp_path, fmt):
+    """64 px pictures: the network halves them with a fixed filter (``HalveAntialiased``); the
+    exported file carries it and predicts as the live model does."""
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    items = []
+    for c, name in enumerate(["dark", "light"]):
+        for i in range(3):
+            path = tmp_path / "img" / name / f"{i}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pix = np.clip(rng.normal(60 + 120 * c, 40, (64, 64, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pix).save(path)
+            items.append(Item(f"{name}{i}", image=str(path), labels={"finding": name}))
+    project = Project.create(
+        tmp_path / "proj",
+        tasks=[Task("finding", ["dark", "light"])],
+        model={"modalities": "image", "image_size": 64, "image_channels": 3},
+    )
+    with project.open_store() as store:
+        store.add_items(items)
+    info = export_model(project, fmt, tmp_path / "out" / f"model.{fmt}")
+    assert info["check"]["max_abs_diff"] <= 1e-4
+    side = json.loads((tmp_path / "out" / f"model.{fmt}.json").read_text())
+    assert side["inputs"][0]["shape"] == ["batch", 3, 64, 64]

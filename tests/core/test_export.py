@@ -279,9 +279,9 @@ def test_an_exporter_failure_is_one_plain_line():
 
 
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
-def test_a_64_px_model_exports_with_its_antialiasing_stem(tmp_path, fmt):
-    """64 px pictures: the network halves them with a fixed filter (``HalveAntialiased``); the
-    exported file carries it and predicts as the live model does."""
+def test_a_64_px_model_exports_with_its_stem(tmp_path, fmt):
+    """64 px pictures: the network first brings them to its 32 px working side (a fixed stem);
+    the exported file carries the stem and predicts as the live model does."""
     from PIL import Image
 
     rng = np.random.default_rng(1)

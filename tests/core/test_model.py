@@ -244,27 +244,3 @@ def test_image_encoder_standardises_each_image():
         )
     assert policy.encoders["image"].tiny is False
     assert build_policy(_cfg(modalities="image"), {"label": 2}).encoders["image"].tiny is True
-
-
-def test_a_64_px_image_reaches_the_network_as_the_file_read_at_32_px():
-    """The stem halves a 64 px image as PIL's bilinear resize does (antialiased, borders
-    included), so the network sees a thin stroke as the 32 px file would show it; 2×2 means do
-    not. An odd side gives its ceiling."""
-    from PIL import Image
-
-    from mmrl_desktop.core.learning.model.encoders import HalveAntialiased, SmallCNN
-
-    rng = np.random.default_rng(0)
-    pixels = rng.integers(0, 256, (64, 64), dtype=np.uint8)
-    pixels[:, 20] = 255  # a one-pixel stroke
-    x = torch.from_numpy(pixels).float()[None, None] / 255
-    stem = SmallCNN(1, 64, 8).stem
-    halved = stem(x)[0, 0].numpy() * 255
-    by_pil = np.asarray(Image.fromarray(pixels).resize((32, 32), Image.BILINEAR), np.float32)
-    assert halved.shape == (32, 32)
-    assert np.abs(halved - by_pil).max() <= 1.0  # PIL rounds to whole levels after each pass
-    means = torch.nn.functional.avg_pool2d(x, 2)[0, 0].numpy() * 255
-    assert np.abs(means - by_pil).max() > 20
-    assert HalveAntialiased()(torch.rand(2, 3, 33, 31)).shape == (2, 3, 17, 16)
-    flat = torch.full((1, 3, 64, 64), 0.7)
-    assert torch.allclose(stem(flat), torch.full((1, 3, 32, 32), 0.7))

@@ -31,7 +31,7 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 
 STEM_TARGET = 8  # tiny inputs (≤ TINY px) wider than this are first brought down to it
 TINY = 8  # up to this side an image keeps the 8×8-digits design (flattened 4×4 map)
-WORK_SIDE = 32  # larger inputs are halved to this side by a fixed antialiasing filter (the stem)
+WORK_SIDE = 32  # larger inputs are brought to this side by fixed 2×2 means (the stem)
 WIDTHS = (32, 64, 128, 128)  # channels of the four 3×3 conv blocks after the stem
 
 
@@ -52,37 +52,11 @@ def standardize(x: torch.Tensor) -> torch.Tensor:
     return (x - mean) / std
 
 
-class HalveAntialiased(nn.Module):
-    """A fixed 2× reduction: the separable [1, 3, 3, 1] / 8 filter at stride 2, truncated and
-    renormalised at the borders — what PIL's bilinear resize does to halve an image, so a 64 px
-    input reaches the network as the file read at 32 px would (an odd side gives its ceiling).
-
-    Not 2×2 means: those alias a thin stroke, and a one-pixel shift at 64 px (the replay's
-    translations) moves it between cells; on the own-folder letters `supervised` learnt its first
-    30 answers .040 better with this filter (six dev seeds; docs/benchmarks.md §5zz45)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        k = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8
-        self.register_buffer("kernel", (k[:, None] * k[None, :])[None, None], persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c, (h, w) = x.shape[1], x.shape[-2:]
-        pad = (1, 1 + w % 2, 1, 1 + h % 2)
-        k = self.kernel.to(x.dtype)
-        out = nn.functional.conv2d(
-            nn.functional.pad(x, pad), k.expand(c, 1, 4, 4), stride=2, groups=c
-        )
-        ones = nn.functional.pad(torch.ones_like(x[:1, :1]), pad)
-        return out / nn.functional.conv2d(ones, k, stride=2)
-
-
 class SmallCNN(nn.Module):
     """A from-scratch CNN for one image size, cheap enough to retrain between clicks on a CPU.
 
     Above ``TINY`` px (photos, drawings: 32 or 64 px from ``resolve_model_config``, any side set
-    in project.toml): halved to 32×32 by a fixed antialiasing filter (``HalveAntialiased``: once
-    at 64 px, twice at 128), then per-image
+    in project.toml): 2×2 means down to 32×32 (one at 64 px, two at 128), then per-image
     standardisation; four 3×3 conv blocks (BatchNorm, ReLU) with 2× max-pooling between them
     (32 → 16 → 8 → 4);
     global average and max pooling; a linear projection. Translation-equivariant, sees shape and
@@ -94,8 +68,10 @@ class SmallCNN(nn.Module):
     streamed learning (8 updates after each answer, each from the last answer's weights) fit the
     pixel noise of the first answers and `supervised` stayed at .41 on the own-folder shapes after
     300 answers; on 2×2-averaged pixels the same network reached .83 (the same network trained
-    once on the 300 answers: .85 either way; docs/benchmarks.md §5c). The fixed filter has been
-    the antialiasing one since §5zz45.
+    once on the 300 answers: .85 either way; docs/benchmarks.md §5c). Not an antialiasing filter
+    either (PIL's bilinear halving, [1, 3, 3, 1] / 8): on unseen seeds it taught `supervised` the
+    thin-stroked letters +.022 / +.033 at 30 / 60 answers and cost the shapes .034 and the
+    textures .028 at 60, whose detail it blurs (§5zz45).
 
     Up to ``TINY`` px (8×8 digits): the original design, a stem down to 8×8, conv blocks down to
     4×4, the 4×4 map flattened (position matters at that size); ``tiny`` forces one design or
@@ -114,7 +90,7 @@ class SmallCNN(nn.Module):
         stem: list[nn.Module] = []  # parameter-free: a 64 px model holds the 32 px model's weights
         s = size
         while s > WORK_SIDE:
-            stem.append(HalveAntialiased())
+            stem.append(nn.AvgPool2d(2, ceil_mode=True))
             s = math.ceil(s / 2)
         self.stem = nn.Sequential(*stem)
         layers: list[nn.Module] = []

@@ -143,8 +143,8 @@ def image_side(sides: list[int]) -> int:
     Tiny images (median ≤ 8 px: 8×8 digits) keep 8 px, read by the 8×8-digits design. Larger
     ones get the power of two nearest their median, clamped to 32..64: 16 px icons and 24 px ones
     become 32 (upsampled: the tiny design did not learn 16 px letters or shapes, the large one
-    did; docs/benchmarks.md §5j), 64 px shapes stay 64, photos 64. Not 128: the image model halves
-    the image down to 32 px whatever the side (``encoders.SmallCNN``), so a larger side only costs
+    did; docs/benchmarks.md §5j), 64 px shapes stay 64, photos 64. Not 128: the image model averages
+    2×2 blocks down to 32 px whatever the side (``encoders.SmallCNN``), so a larger side only costs
     memory in the cache and the pool (the default algorithm's pixel and gradient views read it)."""
     if not sides:
         return 32

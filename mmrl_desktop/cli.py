@@ -310,7 +310,7 @@ def _add_model_commands(sub) -> None:
 
 
 def _add_project_commands(sub) -> None:
-    """Working on a project: simulate, evaluate, exclude, include."""
+    """Working on a project: simulate, evaluate, exclude, include, relocate."""
     p = _command(sub, "simulate", "a simulated expert answers items of a labelled project")
     p.add_argument("--project", required=True, metavar="DIR", help=PROJECT_HELP)
     p.add_argument("--clicks", type=_positive_int, default=100, metavar="N", help="answers to give")
@@ -343,6 +343,17 @@ def _add_project_commands(sub) -> None:
     p = _command(sub, "include", "bring excluded items back")
     p.add_argument("item_ids", nargs="+", metavar="ITEM_ID", help="ids of the items to bring back")
     p.add_argument("--project", required=True, metavar="DIR", help=PROJECT_HELP)
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+
+    p = _command(sub, "relocate", "the project's files moved to another folder: follow them")
+    p.add_argument("--project", required=True, metavar="DIR", help=PROJECT_HELP)
+    p.add_argument("--to", required=True, metavar="FOLDER", help="the folder the files are in now")
+    p.add_argument(
+        "--from",
+        dest="from_folder",
+        metavar="FOLDER",
+        help="the folder they were imported from (default: the one that is gone)",
+    )
     p.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
@@ -408,6 +419,7 @@ COMMAND_MODULES = {
     "evaluate": "evaluate",
     "exclude": "exclude",
     "include": "exclude",
+    "relocate": "relocate",
     "snapshot": "snapshot",
     "bench-gui": "bench_gui",
     "self-test": "self_test",

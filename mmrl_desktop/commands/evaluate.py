@@ -18,6 +18,7 @@ import sys
 def run(args) -> int:
     from mmrl_desktop.commands.exclude import warn_unreadable
     from mmrl_desktop.commands.progress import Bar
+    from mmrl_desktop.commands.relocate import warn_gone
     from mmrl_desktop.core.data.demo import resolve_project
     from mmrl_desktop.core.data.safe_load import load_weights
     from mmrl_desktop.core.evaluation.evaluate import evaluate_project, format_report
@@ -27,6 +28,7 @@ def run(args) -> int:
     if args.checkpoint:  # before opening anything: a bad file is refused at once
         load_weights(args.checkpoint)
     project = resolve_project(args.project)
+    warn_gone(project, args.project)
     with Bar("evaluating", "items scored") as bar:
         result = evaluate_project(project, checkpoint=args.checkpoint, state=TaskState(bar))
     for text in result.get("checkpoint_warnings", []):  # also in --json: checkpoint_warnings

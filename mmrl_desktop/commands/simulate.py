@@ -8,10 +8,12 @@ import sys
 
 def run(args) -> int:
     from mmrl_desktop.commands.exclude import warn_unreadable
+    from mmrl_desktop.commands.relocate import warn_gone
     from mmrl_desktop.core.data.demo import resolve_project
     from mmrl_desktop.core.tools.simulate import run_simulation
 
     project = resolve_project(args.project)
+    warn_gone(project, args.project)
     summary = run_simulation(
         project,
         clicks=args.clicks,

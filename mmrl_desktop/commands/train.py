@@ -32,12 +32,14 @@ def run(args) -> int:
 def _run_local(args, stop) -> int:
     import sys
 
+    from mmrl_desktop.commands.relocate import warn_gone
     from mmrl_desktop.commands.train_progress import Progress
     from mmrl_desktop.core.data.demo import resolve_project
     from mmrl_desktop.core.errors import UserError
     from mmrl_desktop.core.learning.trainer import Trainer
 
     project = resolve_project(args.project)
+    warn_gone(project, args.project)
     trainer = Trainer(project, device=args.device, queue_size=0)
     try:
         info = trainer.info()

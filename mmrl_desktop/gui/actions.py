@@ -31,6 +31,7 @@ class Actions:
     undo: QAction
     exclude: QAction
     include: QAction
+    find_moved: QAction
     settings: QAction
     train_start: QAction
     train_pause: QAction
@@ -88,6 +89,12 @@ def build_actions(window: QMainWindow, labels: list[str] = ()) -> Actions:
             "Set this item aside: out of the queue, training and evaluation (Ctrl+Z undoes)",
         ),
         include=A(window, "&Include excluded items…", [], "Bring excluded items back"),
+        find_moved=A(
+            window,
+            "&Find moved files…",
+            [],
+            "The project's files moved to another folder: point the project at it",
+        ),
         settings=A(window, "&Settings…", ["Ctrl+,"], "Annotator, algorithm and hyper-parameters"),
         train_start=A(window, "&Start / resume training", [], "Start or resume the trainer"),
         train_pause=A(window, "&Pause training", [], "Pause the trainer"),
@@ -132,7 +139,7 @@ def _menus(window: QMainWindow, acts: Actions) -> None:
     """File, Edit, Train, Evaluate, View (filled by the window) and Help."""
     bar = window.menuBar()
     m = bar.addMenu("&File")
-    for a in (acts.new_project, acts.open_project, acts.import_data, acts.export):
+    for a in (acts.new_project, acts.open_project, acts.import_data, acts.find_moved, acts.export):
         m.addAction(a)
     window.recent_menu = m.addMenu("Open &recent")
     m.addSeparator()

@@ -192,6 +192,7 @@ class MainWindow(QMainWindow):
             excluded_items,
             export_dialog,
             import_dialog,
+            moved_files,
             new_project,
             open_project,
             settings,
@@ -206,6 +207,7 @@ class MainWindow(QMainWindow):
         a.evaluate.triggered.connect(lambda: evaluation.open_evaluation(self))
         a.checkpoints.triggered.connect(lambda: checkpoints.open_checkpoints(self))
         a.include.triggered.connect(lambda: excluded_items.open_excluded_items(self))
+        a.find_moved.triggered.connect(lambda: moved_files.find_moved_files(self))
         open_project.wire_recent_menu(self)
 
     def open_project(self, path):

@@ -6,12 +6,20 @@ demo's files after the app was installed somewhere else (``core/data/demo.py``) 
 under the old folder are re-pointed to the same relative paths under the new one. Only paths
 change: item ids, labels, splits and the event log stay as they are, so no answer is lost, and
 the store's audit trail records the move.
+
+``relocate(project, to, old)`` is what ``mmrl-desktop relocate`` and File ▸ Find moved files…
+run for a user's own project (ADR 0046): the folder that is gone (``gone_folders``), checked
+against the new one (which must hold some of the files), then ``relocate_items`` under the
+project's lock.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
+
+from mmrl_desktop.core.errors import UserError
 
 _SLOTS = ("image", "audio", "text")
 
@@ -49,3 +57,95 @@ class RelocationMixin:
                 )
             self.audit("relocate", old_root=old, new_root=new, items=len(rows))
         return len(rows)
+
+
+def recorded_roots(project, items) -> set[str]:
+    """The folders the project's items were imported from (and its import source's folder)."""
+    from mmrl_desktop.core.data.loaders import SOURCE_ROOT
+
+    roots = {os.path.normpath(r) for it in items if (r := (it.info or {}).get(SOURCE_ROOT))}
+    if project.source and not roots:  # items imported before their folder was recorded
+        roots.add(os.path.normpath(str(Path(project.source).parent)))
+    return roots
+
+
+def gone_folders(project) -> list[str]:
+    """The recorded folders (``recorded_roots``) that are no longer there."""
+    with project.open_store() as store:
+        roots = recorded_roots(project, store.items(with_excluded=True))
+    return sorted(r for r in roots if not os.path.isdir(r))
+
+
+def _old_root(roots: set[str], given: str | None) -> str:
+    if given:
+        old = os.path.normpath(os.path.abspath(os.path.expanduser(given)))
+        if old not in roots:
+            raise UserError(
+                f"no item of this project was imported from {old}; it reads from "
+                + ", ".join(sorted(roots))
+                + "."
+            )
+        return old
+    gone = sorted(r for r in roots if not os.path.isdir(r))
+    if not gone:
+        raise UserError(
+            "every folder this project reads from is still there ("
+            + ", ".join(sorted(roots))
+            + "); name the one to move away from with --from."
+        )
+    if len(gone) > 1:
+        raise UserError(
+            "more than one folder this project reads from is gone ("
+            + ", ".join(gone)
+            + "); name the one that moved to the new folder with --from."
+        )
+    return gone[0]
+
+
+def _files_under(items, old: str) -> list[str]:
+    """The relative paths of the items' files under ``old``."""
+    out = []
+    for it in items:
+        for p in (it.image, it.audio, it.text):
+            if p and os.path.normpath(p).startswith(old + os.sep):
+                out.append(os.path.relpath(os.path.normpath(p), old))
+    return out
+
+
+def relocate(project, to: str, given_from: str | None = None) -> dict:
+    """Re-point the items under the old folder to ``to``; the result ``--json`` prints."""
+    from mmrl_desktop.core.data.project_lock import project_lock
+
+    new_path = Path(to).expanduser()
+    if not new_path.is_dir():
+        raise UserError(f"there is no folder at {new_path}.")
+    new = os.path.normpath(str(new_path.resolve()))
+    with project_lock(project.root):
+        with project.open_store() as store:
+            items = store.items(with_excluded=True)
+            roots = recorded_roots(project, items)
+            if not roots:
+                raise UserError("this project records no folder its items were imported from.")
+            old = _old_root(roots, given_from)
+            if old == new:
+                raise UserError(f"the project already reads its files from {new}.")
+            files = _files_under(items, old)
+            found = sum(os.path.isfile(os.path.join(new, f)) for f in files)
+            if files and not found:
+                raise UserError(
+                    f"{new} holds none of this project's files (for example "
+                    f"{files[0]} is not there); nothing was changed."
+                )
+            moved = store.relocate_items(old, new)
+        source = project.source and os.path.normpath(str(project.source))
+        if source and _moved(source, old, new) != source:
+            project.source = _moved(source, old, new)
+            project.save()
+    return {
+        "project": str(project.root),
+        "from": old,
+        "to": new,
+        "items": moved,
+        "files": len(files),
+        "missing_files": len(files) - found,
+    }

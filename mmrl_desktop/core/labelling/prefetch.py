@@ -9,6 +9,7 @@ viewer shows first (``first_view``), nothing more. Qt-free; results are plain nu
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -83,6 +84,11 @@ def load_for_display(item: Item) -> ItemView:
             view.text = loaders.load_text(path=loaders.item_file(item, "text"))
         except Exception as err:
             view.errors.append(f"The text could not be shown: {_reason(err)}")
+    root = (item.info or {}).get(loaders.SOURCE_ROOT)
+    if view.errors and root and not os.path.isdir(root):  # the cause first, the path last
+        view.errors.insert(
+            0, f"Its folder is gone: if it moved, File ▸ Find moved files… follows it ({root})."
+        )
     return view
 
 

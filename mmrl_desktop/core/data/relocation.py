@@ -78,7 +78,7 @@ def gone_folders(project) -> list[str]:
 
 def _old_root(roots: set[str], given: str | None) -> str:
     if given:
-        old = os.path.normpath(os.path.abspath(os.path.expanduser(given)))
+        old = os.path.realpath(os.path.expanduser(given))  # as ``source_root`` is recorded
         if old not in roots:
             raise UserError(
                 f"no item of this project was imported from {old}; it reads from "

@@ -18,9 +18,9 @@ import random
 import shutil
 from pathlib import Path
 
-from mmrl_desktop.core.data.loaders.base import SOURCE_ROOT
 from mmrl_desktop.core.data.project import PROJECT_FILE, Project
 from mmrl_desktop.core.data.project_lock import project_lock
+from mmrl_desktop.core.data.relocation import recorded_roots
 from mmrl_desktop.core.errors import ProjectError, UserError
 from mmrl_desktop.paths import resources_dir, user_data_dir
 
@@ -82,10 +82,7 @@ def repair_demo(project: Project) -> int:
         data = demo_data_dir(project.root)
         copy_demo_files(data)
         with project.open_store() as store:
-            items = store.items(with_excluded=True)
-            roots = {(it.info or {}).get(SOURCE_ROOT) for it in items} - {None}
-            if project.source:  # items imported before their folder was recorded
-                roots.add(str(Path(project.source).parent))
+            roots = recorded_roots(project, store.items(with_excluded=True))
             moved = sum(store.relocate_items(r, str(data)) for r in roots if Path(r) != data)
         project.source = str(data / "items.csv")
         project.save()

@@ -60,12 +60,16 @@ class RelocationMixin:
 
 
 def recorded_roots(project, items) -> set[str]:
-    """The folders the project's items were imported from (and its import source's folder)."""
+    """The folders the project's items were imported from; where some item records none
+    (imported before ``source_root`` was kept), also the folder of the project's import source:
+    a manifest's folder, or the folder imported."""
     from mmrl_desktop.core.data.loaders import SOURCE_ROOT
 
     roots = {os.path.normpath(r) for it in items if (r := (it.info or {}).get(SOURCE_ROOT))}
-    if project.source and not roots:  # items imported before their folder was recorded
-        roots.add(os.path.normpath(str(Path(project.source).parent)))
+    if project.source and any(SOURCE_ROOT not in (it.info or {}) for it in items):
+        source = Path(project.source)
+        manifest = source.suffix.lower() in (".csv", ".jsonl", ".json")
+        roots.add(os.path.normpath(str(source.parent if manifest else source)))
     return roots
 
 

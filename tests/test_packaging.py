@@ -190,6 +190,19 @@ def test_console_script_for_the_command_line_and_gui_script_for_the_window():
     assert "mmrl-desktop-cli" in _spec_strings()  # the bundle's console launcher has that name
 
 
+def test_every_package_is_listed_for_a_wheel():
+    """``[tool.setuptools] packages`` names each package by hand: one left out is missing from a
+    wheel or a plain ``pip install .`` while the editable install and the bundle still find it
+    (``core.data.volumes`` was, which ``core/labelling/prefetch.py`` imports)."""
+    listed = set(_pyproject()["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in (ROOT / "mmrl_desktop").rglob("__init__.py")
+    }
+    assert found - listed == set()
+    assert listed - found == {"mmrl_desktop.resources"}  # resources/, mapped by package-dir
+
+
 def test_dependencies_declare_what_the_code_needs():
     deps = {_name(d): d for d in _pyproject()["project"]["dependencies"]}
     assert re.search(r"pydicom>=3", deps["pydicom"])  # pydicom.pixels, pixel_array_options

@@ -287,6 +287,7 @@ def _answer_stream(learner, stream, test, feedback, corrections, seed, s, progre
     temp, max_new, judge = s["temperature"], s["max_new_tokens"], s["expert"]
     labels = {it.label for it in stream} | {it.label for it in test}
     curve = [{"feedback": 0, **heldout_rates(policy, test, temp, max_new, judge)}]
+    curve[0]["thumbs_up_rate"] = curve[0]["heldout_thumbs_up"]  # every row has it (CONTRACT.md)
     if progress:
         progress(curve[-1])
     ups = 0

@@ -251,3 +251,76 @@ def test_cli_json_contract_and_exit_codes(tmp_path):
     assert json.loads(done.stdout)["skipped"][0]["reason"].startswith("not an image")
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert not (tmp_path / "p2").exists()  # no empty project left behind
+
+
+def test_a_second_batch_with_the_same_file_names_is_imported(tmp_path):
+    """A scanner that numbers each batch from 0: the second batch's ``a/0`` holds other files
+    than the project's ``a/0``, so it becomes ``a/0~2``, not silently "already there"; importing
+    either batch again adds nothing."""
+    batches = []
+    for n in (1, 2):
+        src = tmp_path / f"batch{n}"
+        for label in ("a", "b"):
+            (src / label).mkdir(parents=True)
+            (src / label / "0.png").write_bytes(png_bytes(seed=n))
+        batches.append(src)
+    project = Project.create(tmp_path / "proj")
+    assert import_source(batches[0], project).imported == 2
+    second = import_source(batches[1], Project.open(project.root))
+    assert (second.items, second.imported) == (2, 2)
+    assert any("~2" in w for w in second.warnings) and second.to_json()["notes"]
+    again = import_source(batches[1], Project.open(project.root))
+    assert (again.items, again.imported, again.warnings) == (2, 0, [])
+    with Project.open(project.root).open_store() as store:
+        items = {it.item_id: it for it in store.items()}
+    assert set(items) == {"a/0", "b/0", "a/0~2", "b/0~2"}
+    assert items["a/0~2"].image.startswith(str(batches[1].resolve()))
+    assert items["a/0~2"].labels == {DEFAULT_TASK: "a"}
+
+
+def test_a_moved_folder_imported_again_is_pointed_to_relocate(tmp_path):
+    src = tmp_path / "cases"
+    for label in ("a", "b"):
+        (src / label).mkdir(parents=True)
+        (src / label / "0.png").write_bytes(png_bytes())
+    project = Project.create(tmp_path / "proj")
+    import_source(src, project)
+    moved = src.rename(tmp_path / "moved")
+    result = import_source(moved, Project.open(project.root))
+    assert (result.items, result.imported) == (2, 0)
+    assert any("relocate" in w for w in result.warnings)
+
+
+def test_a_corrupt_file_does_not_push_out_a_good_one_of_the_same_stem(tmp_path):
+    src = tmp_path / "src"
+    for label in ("a", "b"):
+        (src / label).mkdir(parents=True)
+        (src / label / "1.png").write_bytes(png_bytes())
+    (src / "a" / "1.jpg").write_bytes(b"garbage")  # first by name, unreadable
+    (src / "b" / "1.tif").write_bytes(png_bytes())  # two readable: the first by name wins
+    project = Project.create(tmp_path / "proj")
+    result = import_source(src, project)
+    skipped = {s.path: s.reason for s in result.skipped}
+    assert "a/1.png" not in skipped and "not an image" in skipped["a/1.jpg"].lower()
+    assert "same name (1.png)" in skipped["b/1.tif"]
+    with project.open_store() as store:
+        items = {it.item_id: it for it in store.items()}
+    assert items["a/1"].image.endswith("1.png") and items["b/1"].image.endswith("1.png")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="bytes file names: Linux file systems")
+def test_a_file_name_that_is_not_utf8_is_skipped_with_a_reason(tmp_path, capsys):
+    from mmrl_desktop.__main__ import main
+
+    src = tmp_path / "src"
+    for label in ("a", "b"):
+        (src / label).mkdir(parents=True)
+        (src / label / "ok.png").write_bytes(png_bytes())
+    with open(os.fsencode(src / "a") + b"/caf\xe9.png", "wb") as fh:
+        fh.write(png_bytes())
+    os.mkdir(os.fsencode(src) + b"/\xffclass")
+    assert main(["import", str(src), "--project", str(tmp_path / "proj"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["imported"] == 2 and out["classes"] == ["a", "b"]
+    reasons = {s["path"]: s["reason"] for s in out["skipped"]}
+    assert "not valid text" in reasons["a/caf\\xe9.png"] and "\\xffclass" in reasons

@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mmrl_desktop.core.data.holdout import DEFAULT_HOLDOUT, per_label, plan_splits
 from mmrl_desktop.core.data.items import Item
@@ -26,10 +26,19 @@ from mmrl_desktop.core.data.loaders import (
 from mmrl_desktop.core.data.manifest import MAX_MANIFEST_BYTES as MAX_MANIFEST_BYTES
 from mmrl_desktop.core.data.manifest_scan import scan_manifest as scan_manifest
 from mmrl_desktop.core.data.project import DEFAULT_TASK, PROJECT_FILE, Project
+from mmrl_desktop.core.data.scan_common import (
+    NOT_TEXT,
+    _check_slots,
+    _Checker,
+    _inside,
+    _slot,
+    _unique,
+    not_text,
+    printable,
+)
 from mmrl_desktop.core.data.scan_common import ImportCancelled as ImportCancelled
 from mmrl_desktop.core.data.scan_common import Scan as Scan
 from mmrl_desktop.core.data.scan_common import Skipped as Skipped
-from mmrl_desktop.core.data.scan_common import _check_slots, _Checker, _inside, _slot, _unique
 from mmrl_desktop.core.data.scan_common import natural_key as natural_key
 from mmrl_desktop.core.data.volumes import scan as volumes
 from mmrl_desktop.core.errors import UserError
@@ -56,8 +65,8 @@ class ImportResult:
 
     def to_json(self) -> dict:
         """The contract's object; ``holdout`` (per class, how many of the SOURCE's items are in
-        the hold-out) and ``holdout_fraction`` (null when a manifest's split column decided)
-        extend it."""
+        the hold-out), ``holdout_fraction`` (null when a manifest's split column decided) and
+        ``notes`` (the sentences the text output prints as notes) extend it."""
         return {
             "project": self.project,
             "items": self.items,
@@ -68,6 +77,7 @@ class ImportResult:
             "holdout_fraction": self.holdout_fraction,
             "volumes": self.volumes,
             "volume_notes": list(self.notes),
+            "notes": list(self.warnings),  # what the text output prints as "Note: …"
         }
 
 
@@ -94,6 +104,9 @@ def _class_folders(real_root: str, scan: Scan) -> list[tuple[str, str]]:
     classes: list[tuple[str, str]] = []
     for entry in _entries(real_root, "", scan):
         name = entry.name
+        if not_text(name):
+            scan.skip(printable(name), NOT_TEXT)
+            continue
         if name.startswith("."):
             scan.skip(name, "hidden file or folder (name starts with '.') is skipped")
             continue
@@ -122,9 +135,12 @@ def scan_folder(root: str, state: TaskState | None = None) -> Scan:
     groups: list[tuple[str, str, dict[str, tuple[str, str, str]]]] = []  # (label, stem, slots)
     pending: list[tuple[str, str]] = []  # sub-folders and NIfTI files: volumes (``volumes.scan``)
     for label, folder in classes:
-        by_stem: dict[str, dict[str, tuple[str, str, str]]] = {}
+        by_stem: dict[str, dict[str, list[tuple[str, str, str]]]] = {}
         for entry in _entries(folder, label, scan):
             rel = f"{label}/{entry.name}"
+            if not_text(entry.name):
+                scan.skip(printable(rel), NOT_TEXT)
+                continue
             if entry.name.startswith("."):
                 scan.skip(rel, "hidden file (name starts with '.') is skipped")
                 continue
@@ -150,23 +166,17 @@ def scan_folder(root: str, state: TaskState | None = None) -> Scan:
                 scan.skip(rel, f"not a recognised image, audio or text file ({suffix})")
                 continue
             stem = os.path.splitext(entry.name)[0]
-            slots = by_stem.setdefault(stem, {})
-            slot = _slot(kind)
-            if slot in slots:
-                first = slots[slot][2]
-                scan.skip(
-                    rel,
-                    f"another {slot} file with the same name ({first}) is used for item {label}/{stem}",
-                )
-                continue
-            slots[slot] = (path, kind, entry.name)
+            by_stem.setdefault(stem, {}).setdefault(_slot(kind), []).append(
+                (path, kind, entry.name)
+            )
         groups.extend(
             (label, stem, slots)
             for stem, slots in sorted(by_stem.items(), key=lambda kv: natural_key(kv[0]))
         )
-    scan.files_seen = sum(len(s) for _, _, s in groups)
-    check = _Checker(state, _unique(s for _, _, s in groups))
-    for label, stem, slots in groups:
+    scan.files_seen = sum(len(c) for _, _, s in groups for c in s.values())
+    check = _Checker(state, _unique(dict(enumerate(c)) for _, _, s in groups for c in s.values()))
+    for label, stem, candidates in groups:
+        slots = _one_per_slot(check, candidates, scan, f"{label}/", f"{label}/{stem}")
         files, info = _check_slots(check, slots, scan, real_root, f"{label}/")
         if files:
             scan.items.append((Item(f"{label}/{stem}", info=info, **files), label))
@@ -178,6 +188,27 @@ def scan_folder(root: str, state: TaskState | None = None) -> Scan:
     scan.notes += vols.notes
     scan.files_seen += vols.files_seen
     return scan
+
+
+def _one_per_slot(check, candidates: dict, scan: Scan, prefix: str, item_id: str) -> dict:
+    """One file per slot (image, audio, text) of an item whose stem several files share
+    (``case7.png`` and ``case7.jpg``): the first readable one, in name order; the others are
+    skipped — an unreadable one with its own reason, so a corrupt ``1.jpg`` never pushes out a
+    good ``1.png``."""
+    slots = {}
+    for slot, files in candidates.items():
+        for path, kind, name in files:
+            if slot in slots:
+                first = slots[slot][2]
+                scan.skip(
+                    f"{prefix}{name}",
+                    f"another {slot} file with the same name ({first}) is used for item {item_id}",
+                )
+            elif len(files) == 1 or not isinstance(check(path, kind), str):
+                slots[slot] = (path, kind, name)
+            else:
+                scan.skip(f"{prefix}{name}", check(path, kind))
+    return slots
 
 
 def _entries(folder: str, rel: str, scan: Scan) -> list[os.DirEntry]:
@@ -202,6 +233,8 @@ def scan_source(source: str | os.PathLike, state: TaskState | None = None) -> Sc
     """Discover and validate a SOURCE. ``state`` (``core/tasks.py``) hears the progress (files
     checked of files to check); its ``cancel()`` stops the scan with :class:`ImportCancelled`."""
     path = os.path.abspath(os.path.expanduser(os.fspath(source)))
+    if not_text(path):
+        raise UserError(f"the path {printable(path)} is not valid text (UTF-8); rename it first.")
     if not os.path.exists(path):
         raise UserError(f"{source} does not exist.")
     if os.path.isfile(path):
@@ -239,8 +272,12 @@ def write_items(
     # labels first, under the project lock: a crash before the items commit leaves a label with
     # no items (harmless); the other order left items whose label the model could not show
     warnings = project.add_labels(classes, task)
-    ids_labels = [(it.item_id, label) for it, label in scan.items]
     with project.open_store() as store:
+        found = scan.items
+        if scan.layout == "folder":  # a manifest's ids are the user's own
+            found, clash_notes = ids_for_other_files(store, found)
+            warnings += clash_notes
+        ids_labels = [(it.item_id, label) for it, label in found]
         splits, notes = plan_splits(store, ids_labels, task, holdout, scan.splits)
         warnings += notes + scan.notes  # volume notes (a gap, N series) shown as notes too
         items = [
@@ -254,7 +291,7 @@ def write_items(
                 split=splits[it.item_id],
                 info=it.info,
             )
-            for it, label in scan.items
+            for it, label in found
         ]
         added = store.add_items(items) if items else 0
         store.audit(
@@ -270,7 +307,7 @@ def write_items(
         imported=added,
         classes=classes,
         skipped=list(scan.skipped),
-        unlabelled=sum(1 for _, label in scan.items if not label),
+        unlabelled=sum(1 for _, label in found if not label),
         warnings=warnings,
         files_seen=scan.files_seen,
         holdout=per_label(ids_labels, {i for i, s in splits.items() if s == "holdout"}),
@@ -278,6 +315,58 @@ def write_items(
         volumes=sum(1 for it in items if volumes.VOLUME_KEY in (it.info or {})),
         notes=list(scan.notes),
     )
+
+
+def _files(item: Item) -> tuple:
+    return (item.image, item.audio, item.text, item.text_inline)
+
+
+def ids_for_other_files(store, found: list) -> tuple[list, list[str]]:
+    """A folder's items (``found``: (item, label) pairs) with ids for files the project does not
+    hold yet: an item already there with the same files keeps its id (a re-import adds nothing
+    twice), and a file whose ``<label>/<stem>`` an item of *other* files holds — a second batch
+    of cases whose scanner numbered them afresh (``a/IMG_0001``) — becomes ``<label>/<stem>~2``
+    (~3, …), not silently dropped as "already there". An item whose files are all gone keeps its
+    id and the new files are not added: that is a moved folder (``relocate``), said in a note."""
+    existing = store.items(with_excluded=True)
+    if not existing:
+        return found, []
+    by_files = {_files(it): it.item_id for it in existing}
+    holder = {it.item_id: it for it in existing}
+    taken = set(holder) | {it.item_id for it, _ in found}
+    out, renamed, gone = [], [], 0
+    for item, label in found:
+        same = by_files.get(_files(item))
+        old = holder.get(item.item_id)
+        if same is not None or old is None:
+            out.append((replace(item, item_id=same) if same else item, label))
+            continue
+        if not any(p and os.path.exists(p) for p in _files(old)[:3]) and not old.text_inline:
+            gone += 1
+            out.append((item, label))  # kept as it was (store.add_items): a moved folder
+            continue
+        n = 2
+        while f"{item.item_id}~{n}" in taken:
+            n += 1
+        new_id = f"{item.item_id}~{n}"
+        taken.add(new_id)
+        renamed.append(new_id)
+        out.append((replace(item, item_id=new_id), label))
+    notes = []
+    if renamed:
+        shown = ", ".join(renamed[:3]) + (", …" if len(renamed) > 3 else "")
+        notes.append(
+            f"{len(renamed)} file{'s' if len(renamed) != 1 else ''} had the name of an item "
+            f"already in the project that holds other files; "
+            f"{'they are' if len(renamed) != 1 else 'it is'} new items named with ~2, ~3 ({shown})."
+        )
+    if gone:
+        notes.append(
+            f"{gone} item{'s' if gone != 1 else ''} of the same names whose files are gone "
+            "kept their old paths: if their folder moved, `mmrl-desktop relocate` (in the app: "
+            "File ▸ Find moved files…) follows it."
+        )
+    return out, notes
 
 
 def import_source(

@@ -51,6 +51,27 @@ def natural_key(text: str) -> list:
 
 
 # ------------------------------------------------------------------ per-file checks
+NOT_TEXT = (
+    "its name is not valid text (bytes that are not UTF-8, as in old archives); "
+    "rename it to import it"
+)
+
+
+def not_text(name: str) -> bool:
+    """A file name the OS gave as bytes that are not UTF-8 (``os.fsdecode``'s lone surrogates):
+    SQLite, JSON and the terminal cannot hold it as it is."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def printable(name: str) -> str:
+    """``name`` with its undecodable bytes written as ``\\xNN``: safe to print and to store."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _slot(kind: str) -> str:
     return "image" if kind == "dicom" else kind
 

@@ -45,7 +45,10 @@ _SLOT = {"image": "image", "dicom": "image", "audio": "audio", "text": "text"}
 
 
 def _rel(path: str, root: str) -> str:
-    return os.path.relpath(path, root).replace(os.sep, "/")
+    """``path`` relative to ``root``, '/'-separated, undecodable bytes as ``\\xNN``."""
+    from mmrl_desktop.core.data.scan_common import printable
+
+    return printable(os.path.relpath(path, root).replace(os.sep, "/"))
 
 
 def _check(path: str, kind: str) -> str | None:
@@ -138,6 +141,10 @@ def _files_read(progress):
 
 def _folder_skip_reason(name: str, full: str) -> str | None:
     """Why a folder under SOURCE is not walked (None: it is)."""
+    from mmrl_desktop.core.data.scan_common import NOT_TEXT, not_text
+
+    if not_text(name):
+        return NOT_TEXT
     if name.startswith("."):
         return "hidden folder is skipped"
     if os.path.islink(full):
@@ -149,7 +156,11 @@ def _folder_skip_reason(name: str, full: str) -> str | None:
 
 def _hidden_or_outside(name: str, full: str, real_root: str) -> str | None:
     """Why a file under SOURCE is skipped before anything else: hidden, or a link that leaves
-    SOURCE (or points at no file)."""
+    SOURCE (or points at no file), or a name that is not text."""
+    from mmrl_desktop.core.data.scan_common import NOT_TEXT, not_text
+
+    if not_text(name):
+        return NOT_TEXT
     if name.startswith("."):
         return "hidden file is skipped"
     if os.path.islink(full):
@@ -258,14 +269,14 @@ def predict_source(
     trainer = open_trainer(project, device)
     try:
         usable = _usable(found, set(trainer.model_config.modality_list()), skipped)
-        predictions = _predict(trainer, usable, progress)
+        predictions, labelled = _predict(trainer, usable, progress, skipped)
         result = {
             "project": str(project.root),
             "model_version": trainer.model_version,
             "step": trainer.updates,
             "model": model_summary(trainer),  # version, step, written (evaluation/model_info.py)
             "source": str(Path(source)),
-            "items": len(usable),
+            "items": labelled,
             "predictions": predictions,
             "skipped": skipped,
             "seconds": round(time.perf_counter() - t0, 3),
@@ -297,16 +308,32 @@ def _usable(found: list, mods: set[str], skipped: list[dict]) -> list:
     return usable
 
 
-def _predict(trainer, usable: list, progress) -> list[dict]:
-    """One prediction per item and task, in batches of ``BATCH``."""
+def _predict(trainer, usable: list, progress, skipped: list[dict]) -> tuple[list[dict], int]:
+    """One prediction per item and task, in batches of ``BATCH``, and how many items had one.
+    An item none of whose files decodes (a DICOM whose pixel data cannot be read: the import
+    checks headers only) is added to ``skipped`` with the reason ``train`` and ``evaluate`` give,
+    not labelled from an empty input."""
     from mmrl_desktop.core.learning.calibration import class_probs
 
-    predictions = []
+    predictions, labelled = [], 0
+    fz = trainer.featurizer
     if progress is not None:
         progress(0, len(usable))
     for start in range(0, len(usable), BATCH):
         chunk = usable[start : start + BATCH]
-        inputs = trainer.featurizer.batch([c[0] for c in chunk])
+        readable = {it.item_id for it in fz.readable([c[0] for c in chunk])}
+        for it, files, _ in chunk:
+            if it.item_id not in readable:
+                path = next(iter(files.values()), it.item_id)
+                skipped.append({"path": path, "reason": fz.unreadable[it.item_id]})
+        done = start + len(chunk)
+        chunk = [c for c in chunk if c[0].item_id in readable]
+        labelled += len(chunk)
+        if not chunk:
+            if progress is not None:
+                progress(done, len(usable))
+            continue
+        inputs = fz.batch([c[0] for c in chunk])
         probs = class_probs(trainer.algorithm, inputs, trainer.calibrator.temperatures)
         for row, (it, files, given) in enumerate(chunk):
             for task, labels in trainer.labels.items():
@@ -325,8 +352,8 @@ def _predict(trainer, usable: list, progress) -> list[dict]:
                     entry["given_label"] = given
                 predictions.append(entry)
         if progress is not None:
-            progress(start + len(chunk), len(usable))
-    return predictions
+            progress(done, len(usable))
+    return predictions, labelled
 
 
 def format_predictions(result: dict) -> str:

@@ -121,3 +121,19 @@ def test_progress_counts_files_read_then_items_predicted(setup):
     manifest: list[tuple[int, int]] = []
     predict_source(project, root / "m2", progress=lambda d, t: manifest.append((d, t)))
     assert manifest == [(1, 0), (2, 0), (0, 2), (2, 2)]  # a manifest's files are read too
+
+
+def test_a_file_whose_pixels_do_not_decode_is_skipped_not_labelled(setup, tmp_path):
+    """The import checks headers only; a DICOM whose pixel data cannot be decoded (pydicom's
+    badVR.dcm) was labelled from an empty input where train and evaluate leave it out."""
+    from pydicom.data import get_testdata_file
+
+    project, new, _ = setup
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copy(get_testdata_file("badVR.dcm", download=False), folder / "bad.dcm")
+    shutil.copy(new / "loose.png", folder / "good.png")
+    res = predict_source(project, folder)
+    assert res["items"] == 1 and [p["id"] for p in res["predictions"]] == ["good"]
+    assert [s["path"] for s in res["skipped"]] == ["bad.dcm"]
+    assert "cannot be decoded" in res["skipped"][0]["reason"]

@@ -44,6 +44,17 @@ def test_clip_uses_its_vision_tower_on_grey_and_colour_images(models):
     assert z.shape == (2, 32) and np.isfinite(z).all()
 
 
+@pytest.mark.parametrize("kind", ["clip", "vit", "resnet"])
+def test_an_image_one_or_three_pixels_high_is_embedded(models, tmp_path, kind):
+    """H×W×3 is said to the processor: a 1×40 or 3×40 picture looked channels-first to its
+    guess, and the import crashed with a broadcast error."""
+    folder = models["clip"] if kind == "clip" else tiny_model(tmp_path / kind, kind)
+    enc = load_encoder(folder, "image")
+    thin = [np.full((1, 40, 3), 90, np.uint8), np.full((3, 40), 200, np.uint8)]
+    z = embed_batch(enc, thin)
+    assert z.shape[0] == 2 and np.isfinite(z).all()
+
+
 def test_whisper_is_its_encoder_pooled_over_the_sounds_own_frames(tmp_path):
     folder = tiny_model(tmp_path / "whisper", "whisper")
     enc = load_encoder(folder, "audio")

@@ -39,8 +39,12 @@ def _rgb(arr: np.ndarray) -> np.ndarray:
 
 def _inputs(enc: LoadedEncoder, batch: list[Any]) -> dict:
     info, proc = enc.info, enc.processor
-    if info.modality == "image":
-        return dict(proc(images=[_rgb(x) for x in batch], return_tensors="pt"))
+    if info.modality == "image":  # H×W×3: said, not guessed (a 1-px-high image looks 1×W×3)
+        images = [_rgb(x) for x in batch]
+        try:
+            return dict(proc(images=images, return_tensors="pt", input_data_format="channels_last"))
+        except TypeError:  # a processor without the argument: it guesses
+            return dict(proc(images=images, return_tensors="pt"))
     if info.modality == "text":
         return dict(
             proc([str(t) for t in batch], padding=True, truncation=True, return_tensors="pt")

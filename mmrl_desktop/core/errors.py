@@ -52,6 +52,11 @@ def _os_sentence(err: OSError) -> str | None:
         )
     if err.errno == errno.EIO:
         return f"the disk reported an input/output error{where}; it may be failing ({_KEPT})."
+    name = f" {err.filename}" if err.filename else ""
+    if err.errno == errno.ENAMETOOLONG:
+        return f"the path{name[:120]}{'…' if len(name) > 120 else ''} is too long for this system."
+    if err.errno == errno.ELOOP:
+        return f"the path{name} is a symbolic link that leads back to itself."
     return None
 
 
@@ -75,6 +80,8 @@ def _other_sentence(err: BaseException, project: str | None) -> str | None:
         return None  # "database is locked" and the like: not a fault of the disk
     if type(err) is sqlite3.DatabaseError or "malformed" in low or "not a database" in low:
         return f"{db} is damaged ({msg}); restore it from a backup."
+    if isinstance(err, RuntimeError) and low.startswith("symlink loop from"):  # pathlib.resolve
+        return f"a symbolic link leads back to itself: {msg[len('symlink loop from ') :][:200]}."
     if isinstance(err, RuntimeError) and ("file write failed" in low or "streamwriter" in low):
         return f"a file could not be written (the disk may be full): {msg.splitlines()[0][:200]}."
     return None

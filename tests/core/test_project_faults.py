@@ -420,6 +420,19 @@ def test_fault_sentences_name_the_fault_and_leave_bugs_alone():
     assert fault_sentence(ValueError("a bug")) is None
 
 
+def test_a_path_too_long_or_a_link_loop_is_one_sentence(tmp_path, capsys):
+    from mmrl_desktop.__main__ import main
+
+    long = str(tmp_path / ("x" * 300))
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    for argv in (["train", "--project", long], ["import", str(tmp_path), "--project", long],
+                 ["import", str(tmp_path), "--project", str(tmp_path / "loop")]):  # fmt: skip
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert "too long" in err or "leads back to itself" in err
+
+
 def test_a_young_project_toml_temp_goes_only_under_the_lock(tmp_path):
     """A ``project.toml`` temp may be another process's write in progress (it holds the lock from
     mkstemp to os.replace): removed at once only while the lock is held, else by the age rule."""

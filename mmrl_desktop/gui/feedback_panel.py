@@ -53,6 +53,9 @@ def matching_labels(labels: list[str], typed: str) -> list[str]:
     return sorted(hits, key=lambda lab: (lab.lower() != t, not lab.lower().startswith(t)))
 
 
+_STEP_KEYS = (Qt.Key_Up, Qt.Key_Down, Qt.Key_PageUp, Qt.Key_PageDown, Qt.Key_Home, Qt.Key_End)
+
+
 class _TaskRow(QFrame):
     correctRequested = Signal(str, str)
     messageRequested = Signal(str)
@@ -112,6 +115,10 @@ class _TaskRow(QFrame):
         summary = keys_summary(labels) if keys else ""
         picker.setToolTip(f"The right answer (keys {summary})" if summary else "The right answer")
         picker.activated.connect(self._picked)
+        # an answer only by a choice in the open list: a closed list never holds the keyboard
+        # (↓, PgDn, End changed it and answered) and ignores the wheel (eventFilter)
+        picker.setFocusPolicy(Qt.NoFocus)
+        picker.installEventFilter(self)
         # a long label widens the open list, not the panel (nor, through it, the window)
         picker.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         picker.setMinimumContentsLength(len("Correct to…"))
@@ -145,7 +152,15 @@ class _TaskRow(QFrame):
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802
         """In the filter box, Ctrl+Delete / Ctrl+Backspace edit the text: the window's shortcuts
-        (Exclude this item) must not take them."""
+        (Exclude this item) must not take them. On the closed "Correct to…" list the wheel and
+        the keys that step through it are eaten: each step was an answer, silently saved (a
+        scroll past the panel corrected the item to the first label)."""
+        step = event.type() == QEvent.Wheel or (
+            event.type() == QEvent.KeyPress and event.key() in _STEP_KEYS
+        )
+        if step and obj is self.picker and not self.picker.view().isVisible():
+            event.accept()
+            return True
         if (
             obj is getattr(self, "filter", None)
             and event.type() == QEvent.ShortcutOverride

@@ -53,3 +53,27 @@ def test_status_bar_labels_keep_their_place_as_counts_grow(qtbot, show_widget):
         bar.set_trainer_state("running" if done % 2 else "paused")
         _settle(qtbot)
         assert [w.geometry().getRect() for w in labels] == where
+
+
+def test_the_closed_correction_list_answers_nothing_by_wheel_or_arrow_keys(qtbot, show_widget):
+    """↓, PgDn, End or the wheel over the closed "Correct to…" list each saved a correction
+    (QComboBox's activated); only a choice in the open list answers."""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QKeyEvent, QWheelEvent
+
+    panel = show_widget(FeedbackPanel([("digit", LABELS)]), 300, 700)
+    got: list[tuple[str, str]] = []
+    panel.correctRequested.connect(lambda task, label: got.append((task, label)))
+    picker = panel.rows["digit"].picker
+    assert picker.focusPolicy() == Qt.NoFocus
+    for key in (Qt.Key_Down, Qt.Key_PageDown, Qt.Key_End, Qt.Key_Up, Qt.Key_Home):
+        QCoreApplication.sendEvent(picker, QKeyEvent(QEvent.KeyPress, key, Qt.NoModifier))
+    centre = QPointF(picker.rect().center())
+    for delta in (-120, 120, -120):
+        wheel = QWheelEvent(centre, QPointF(picker.mapToGlobal(centre.toPoint())), QPoint(),
+                            QPoint(0, delta), Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)  # fmt: skip
+        QCoreApplication.sendEvent(picker, wheel)
+    qtbot.wait(10)
+    assert got == [] and picker.currentIndex() == 0
+    picker.activated.emit(3)  # a choice in the open list
+    assert got == [("digit", LABELS[2])] and picker.currentIndex() == 0

@@ -167,8 +167,8 @@ class LabelingController(QObject):
         else:
             self.tip.forget(action.status)
             self.queue.item_changed(action.item_id)
+            self.show_current()  # first: showing an item clears the message line
             self.feedback.show_message(f"Undone: the answer on {action.item_id} was withdrawn.")
-            self.show_current()
         self._after_paint(self.trainer.feedback_arrived)
         self.countsChanged.emit(*answer_counts(self.session))
 

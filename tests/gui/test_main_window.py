@@ -94,6 +94,7 @@ def test_keys_answer_correct_skip_undo(qtbot, window):
     assert lab.session.status[third] == ItemStatus.NEW
     assert [e.item_id for e in _events(window)] == [first, second]
     assert window.queue.progress.value() == 2
+    assert window.feedback.message.text() == f"Undone: the answer on {third} was withdrawn."
 
 
 def test_buttons_and_correction_picker(qtbot, window):

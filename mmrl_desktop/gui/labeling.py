@@ -217,6 +217,11 @@ class LabelingController(QObject):
             return
         self.queue.item_changed(action.item_id)
         self.show_current()
+        if answered and action.previous_status not in (ItemStatus.NEW, ItemStatus.SKIPPED):
+            self.feedback.show_message(  # review: each answer is an event of the log
+                f"A second answer on {action.item_id}: the earlier one counts too; "
+                "Ctrl+Z withdraws this one."
+            )
         self._after_paint(self.trainer.feedback_arrived)  # the trainer starts on it after the paint
         if answered:
             self._record_reward(action)

@@ -98,6 +98,18 @@ def test_undo_retracts_and_goes_back(project):
     assert s.store.active_feedback() == [] and s.undo() is None
 
 
+def test_undoing_a_second_answer_leaves_the_first(project):
+    s = _session(project)
+    s.answer(+1)  # i2: right
+    s.go_to("i2")
+    s.answer(-1)  # a second look: wrong, a second event
+    assert s.status["i2"] == ItemStatus.DOWN and len(s.store.active_feedback()) == 2
+    s.undo()
+    assert s.status["i2"] == ItemStatus.UP  # the first answer stands, not "new"
+    assert [e.reward for e in s.store.active_feedback()] == [1]
+    assert s.answered_count() == 1
+
+
 def test_restart_restores_statuses_and_undo(project):
     s = _session(project)
     s.answer(+1)

@@ -297,3 +297,15 @@ def test_the_window_process_does_not_import_torch(project, tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-2:] in (["idle", "False"], ["running", "False"]), out.stdout
+
+
+def test_a_second_answer_on_an_item_says_so(qtbot, window):
+    lab = window.labeling
+    first = lab.session.current_item().item_id
+    qtbot.keyClick(window, Qt.Key_A)
+    lab.activate(first)  # opened again from the list
+    qtbot.keyClick(window, Qt.Key_Left)
+    assert window.feedback.message.text().startswith(f"A second answer on {first}:")
+    assert [e.item_id for e in _events(window)] == [first, first]
+    qtbot.keyClick(window, Qt.Key_Z, Qt.ControlModifier)
+    assert lab.session.status[first] == ItemStatus.UP

@@ -420,7 +420,8 @@ class LabelingSession:
             return click
         for eid in click.event_ids:
             self.store.retract(eid, annotator=self.annotator)
-        self._set_status(click.item_id, ItemStatus.NEW)
+        # a second answer's undo leaves the first: the item keeps the status it had before
+        self._set_status(click.item_id, click.previous_status)
         self._fallback.pop(click.item_id, None)
         self._pinned.pop(click.item_id, None)
         self.current = self._index[click.item_id]

@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
     def finish_startup(self) -> None:
         from mmrl_desktop.gui.charts import ChartsPanel
         from mmrl_desktop.gui.labeling import LabelingController
+        from mmrl_desktop.gui.screen_fit import fit_to_screen
         from mmrl_desktop.gui.viewers.multi_view import MultiView
 
         self.viewer = MultiView()
@@ -114,6 +115,7 @@ class MainWindow(QMainWindow):
         self.charts.set_order(str(self.project.algorithm.get("next_item", "shuffle")))
         charts_dock = self._dock("Training", self.charts, Qt.BottomDockWidgetArea, "chartsDock")
         self.resizeDocks([charts_dock], [230], Qt.Vertical)
+        QTimer.singleShot(0, self, lambda: fit_to_screen(self, charts_dock))  # once laid out
         self.labeling = LabelingController(
             self.project,
             self.annotator,

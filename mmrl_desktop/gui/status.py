@@ -111,6 +111,8 @@ class StatusBar(QStatusBar):
         self.addWidget(self.starved, 1)
         self.retrain.hide()
         self.starved.hide()
+        # a message (a warning, a roll back) has the left of the bar to itself: the notes wait
+        self.messageChanged.connect(lambda _text: self._show_notes())
         self.addPermanentWidget(self.embeddings)
         labels = (self.order, self.modalities, self.device, self.version, self.answers)
         for w in (*labels, self.state, self.speed):
@@ -132,7 +134,14 @@ class StatusBar(QStatusBar):
         self.answers.setText(f"{done} / {total} answered")
 
     def set_trainer_state(self, state: str) -> None:
+        """A trainer that stopped (or paused) trains at no speed and is starved by nobody; a
+        stopped one retrains nothing either: its notes go with it instead of going stale."""
         self.state.setText(f"trainer: {state}")
+        if state in ("stopped", "error", "paused"):
+            self.speed.setText("")
+            self._note(self.starved, "")
+        if state in ("stopped", "error"):
+            self._note(self.retrain, "")
 
     def set_info(self, info: dict) -> None:
         self.embeddings.on_info(info)
@@ -192,10 +201,15 @@ class StatusBar(QStatusBar):
                 self.starved, starved_text(ev.metrics) if starved else "", "training: starved"
             )
 
-    @staticmethod
-    def _note(label: ElidedLabel, text: str, *shorter: str) -> None:
+    def _note(self, label: ElidedLabel, text: str, *shorter: str) -> None:
         label.set_texts(text, *shorter)
-        label.setVisible(bool(text))
+        self._show_notes()
+
+    def _show_notes(self) -> None:
+        """The notes with a text show unless a message is up: drawn under it they overlapped
+        ("Rolled back: …" over "retraining (77 of 300 updates)")."""
+        for label in (self.retrain, self.starved):
+            label.setVisible(bool(label.text()) and not self.currentMessage())
 
     def show_error(self, text: str) -> None:
         self.showMessage(text, 15000)

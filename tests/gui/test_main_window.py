@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget
 
 from mmrl_desktop.core.data.items import Item
 from mmrl_desktop.core.data.project import Project, Task
@@ -309,3 +310,20 @@ def test_a_second_answer_on_an_item_says_so(qtbot, window):
     assert [e.item_id for e in _events(window)] == [first, first]
     qtbot.keyClick(window, Qt.Key_Z, Qt.ControlModifier)
     assert lab.session.status[first] == ItemStatus.UP
+
+
+def test_on_a_short_screen_the_charts_start_hidden(qtbot, window):
+    """A 1366×768 laptop leaves about 700 px for the window: the panel and the charts stacked
+    need more, so the charts' dock starts hidden, View ▸ Training brings it back."""
+    from mmrl_desktop.gui.screen_fit import NOTE, fit_to_screen
+
+    dock = window.findChild(QDockWidget, "chartsDock")
+    qtbot.wait(50)
+    tall = window.minimumSizeHint().height()
+    assert not fit_to_screen(window, dock, available=tall + 100) and dock.isVisible()
+    assert fit_to_screen(window, dock, available=700)
+    assert not dock.isVisible() and window.statusBar().currentMessage() == NOTE
+    qtbot.wait(50)
+    assert window.minimumSizeHint().height() + 40 <= 700 < tall + 40
+    dock.toggleViewAction().trigger()
+    assert dock.isVisible()

@@ -44,6 +44,31 @@ def test_a_note_is_shown_while_it_holds_and_goes_after(qtbot, show_widget, note)
     assert label.text() == ""
 
 
+def test_a_message_has_the_left_of_the_bar_to_itself(qtbot, show_widget):
+    """A roll back's or a warning's message was drawn over the retraining note."""
+    shown, text, _ = NOTES["retrain"]
+    bar = show_widget(StatusBar(), 1000, 24)
+    bar.on_event(_event(shown))
+    assert bar.retrain.isVisible()
+    bar.show_error("Rolled back: training continues from ckpt-00000102.")
+    assert not bar.retrain.isVisible()
+    bar.on_event(_event({**shown, "train/retrain_left": 300.0}))  # a note that changes: still hid
+    assert not bar.retrain.isVisible() and "300 of 600" in bar.retrain.text()
+    bar.clearMessage()
+    assert bar.retrain.isVisible()
+
+
+def test_a_stopped_trainer_leaves_no_stale_notes(qtbot, show_widget):
+    bar = show_widget(StatusBar(), 1000, 24)
+    bar.set_trainer_state("running")
+    bar.on_event(_event({**NOTES["retrain"][0], **NOTES["starved"][0], "perf/updates_per_s": 5.0}))
+    assert bar.retrain.isVisible() and bar.starved.isVisible() and bar.speed.text()
+    bar.set_trainer_state("paused")
+    assert bar.retrain.isVisible() and not bar.starved.isVisible() and bar.speed.text() == ""
+    bar.set_trainer_state("stopped")
+    assert not bar.retrain.isVisible() and bar.retrain.text() == ""
+
+
 def test_a_retraining_note_goes_when_a_new_model_is_shown_without_it(qtbot, show_widget):
     bar = show_widget(StatusBar(), 1000, 24)
     bar.on_event(_event({"train/retrain_left": 10.0, "train/retrain_updates": 20.0}))

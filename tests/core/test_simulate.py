@@ -78,3 +78,31 @@ def test_a_later_info_adds_to_what_the_trainer_said():
     seen.note(Info({"modalities": ["image", "audio"], "modalities_used": ["audio"]}), None)
     assert seen.info["device"] == "cpu" and seen.info["modalities_used"] == ["audio"]
     assert seen.version == 3
+
+
+def test_what_stops_the_trainer_is_said_before_any_answer_is_written(tmp_path, capsys):
+    """exit 2 means nothing was done: simulate checked the device and the project only once
+    the trainer failed, after answers had been committed."""
+    import pytest
+    import torch
+
+    from mmrl_desktop.core.data.project import Project
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is here")
+    project = digits_project(tmp_path / "p", n=12)
+    assert (
+        main(["simulate", "--project", str(project.root), "--clicks", "3", "--device", "cuda"]) == 2
+    )
+    assert "no CUDA GPU" in capsys.readouterr().err
+    with Project.open(project.root).open_store() as store:
+        assert store.last_event_id() == 0
+    one = Project.create(tmp_path / "one")
+    from tests.core.badcorpus import png_bytes
+
+    (tmp_path / "src" / "only").mkdir(parents=True)
+    (tmp_path / "src" / "only" / "x.png").write_bytes(png_bytes())
+    assert main(["import", str(tmp_path / "src"), "--project", str(one.root)]) == 0
+    capsys.readouterr()
+    assert main(["simulate", "--project", str(one.root), "--clicks", "3"]) == 2
+    assert "one label so far ('only')" in capsys.readouterr().err

@@ -300,6 +300,18 @@ class Project:
             self._merge_from_disk()
             self._write()
 
+    def no_task_sentence(self) -> str:
+        """Why there is no single-label task to learn or ask about, in one sentence: items of
+        one label only (a task needs two), or no labelled items at all."""
+        stored = self._stored_labels() if self.db_path.exists() else {}
+        one = next((labs[0] for labs in stored.values() if len(labs) == 1), None)
+        if one is not None:
+            return (
+                f"the project's items have one label so far ({one!r}): a task needs two; "
+                "import items of another label."
+            )
+        return "the project has no single-label task to learn; import data first."
+
     def add_labels(self, labels: list[str], task: str = DEFAULT_TASK) -> list[str]:
         """Teach ``task`` the ``labels`` (with those stored items already use) and write
         project.toml, all under the lock. Returns warnings (a one-label task is not written)."""

@@ -63,7 +63,7 @@ class TrainerBuild:
         """The single-label tasks this trainer learns, their labels and label indices."""
         tasks = [t for t in self.project.tasks if t.kind == "single"]
         if not tasks:
-            raise UserError("the project has no single-label task to learn; import data first.")
+            raise UserError(self.project.no_task_sentence())
         self.labels = {t.name: list(t.labels) for t in tasks}
         self.label_index = {
             t: {lab: i for i, lab in enumerate(ls)} for t, ls in self.labels.items()

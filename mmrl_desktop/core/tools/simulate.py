@@ -74,6 +74,7 @@ def run_simulation(
     from mmrl_desktop.core.labelling.session import LabelingSession
     from mmrl_desktop.core.learning.trainer import Trainer
 
+    _preflight(project, device)  # nothing is answered when the trainer could not start
     built: list = []  # the trainer, for its unreadable items at the end
 
     def build():
@@ -116,6 +117,22 @@ def run_simulation(
         # training, named (core/data/exclusions.py)
         "warnings": seen.warnings,  # sentences: a checkpoint skipped or not saved
     }
+
+
+def _preflight(project, device: str) -> None:
+    """What stops the trainer at once, said before the first answer is written (exit 2 means
+    nothing was done): no task to answer, an unknown device or a GPU that is not there, a
+    project.toml setting out of range."""
+    from mmrl_desktop.core.config import TrainConfig
+    from mmrl_desktop.core.errors import UserError
+    from mmrl_desktop.core.learning.device import choose_device
+    from mmrl_desktop.core.model_config import ModelConfig
+
+    if not any(t.kind == "single" for t in project.tasks):
+        raise UserError(project.no_task_sentence())
+    TrainConfig.from_dict(project.algorithm)
+    ModelConfig.from_dict(project.model)
+    choose_device(device)
 
 
 class _Seen:

@@ -139,7 +139,22 @@ def test_nothing_to_evaluate(tmp_path):
     project = digits_project(tmp_path)
     with project.open_store() as store:
         store.set_split([it.item_id for it in store.items()], "pool")
-    with pytest.raises(UserError, match="nothing to evaluate"):
+    with pytest.raises(UserError, match="nothing to evaluate on: no labelled hold-out"):
+        evaluate_project(project)
+
+
+def test_nothing_to_evaluate_because_the_held_out_files_are_gone(tmp_path):
+    """The sentence said "no labelled hold-out items" when there were some whose folder had
+    moved: it now says how many and why they cannot be read."""
+    import shutil
+
+    project = digits_project(tmp_path / "p")
+    with project.open_store() as store:
+        held = [it for it in store.items(split="holdout") if it.labels]
+        folders = {os.path.dirname(it.image) for it in held}
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+    with pytest.raises(UserError, match=f"none of its {len(held)} held-out items can be read"):
         evaluate_project(project)
 
 

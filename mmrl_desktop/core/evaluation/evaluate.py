@@ -302,12 +302,16 @@ def evaluate_project(
         cands = candidates_for(trainer, checkpoint)
         store = trainer.store
         fz = trainer.featurizer  # items whose files cannot be read are left out, and named
-        holdout = fz.readable([it for it in store.items(split="holdout") if it.labels])
+        labelled = [it for it in store.items(split="holdout") if it.labels]
+        holdout = fz.readable(labelled)
         logged = _logged(store, trainer.labels)
         if not holdout and not any(d["items"] for d in logged.values()):
+            why = "no labelled hold-out items"
+            if labelled:  # there are some, but none reads: say why (a moved folder, most often)
+                reason = fz.unreadable.get(labelled[0].item_id, "")
+                why = f"none of its {len(labelled)} held-out items can be read ({reason})"
             raise UserError(
-                f"{project.root} has nothing to evaluate on: no labelled hold-out items and no "
-                "feedback yet."
+                f"{project.root} has nothing to evaluate on: {why} and no feedback yet."
             )
         log_list = fz.readable(_logged_items(store, logged))
         log_pos = {it.item_id: i for i, it in enumerate(log_list)}

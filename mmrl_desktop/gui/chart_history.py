@@ -31,6 +31,12 @@ PREQ_KEYS = ("preq/accuracy", "preq/low", "preq/high")
 THUMB_KEYS = ("reward/thumbs_up_ma", "reward/thumbs_up_cum")
 
 
+NO_EVAL_YET = (
+    "No held-out figure yet: the trainer measures the held-out items every 200 training steps "
+    "(eval_every); the prequential accuracy scores every answer now."
+)
+
+
 @dataclass
 class History:
     upto_event_id: int  # the newest event the history covers
@@ -240,6 +246,8 @@ class AnswerCharts:
             self.charts.load_series(key, x, y)
         if history.holdout_items == 0:
             self.charts.set_note("eval", prequential.NO_HOLDOUT)
+        elif history.holdout_items > 0 and "eval/accuracy" not in history.metrics:
+            self.charts.set_note("eval", NO_EVAL_YET, until_data=True)
         if not history.right and not history.ups:
             self.charts.set_note("preq", NO_ANSWERS_NOTE, until_data=True)
         self.restored = True

@@ -159,3 +159,18 @@ def test_restore_reads_off_the_gui_thread_fast_enough(tmp_path):
     assert time.perf_counter() - t0 < 2.0
     assert len(h.right) == 60 and len(h.ups) == 60 and h.holdout_items == 0
     assert np.mean(h.right) == pytest.approx(0.5)
+
+
+def test_a_held_out_chart_without_a_figure_yet_says_when_it_comes(qtbot, tmp_path):
+    from mmrl_desktop.gui.chart_history import NO_EVAL_YET
+
+    p = _project(tmp_path)
+    with p.open_store() as s:
+        s.set_split(["t0", "t1", "t2"], "holdout")
+    w = _open(qtbot, p)
+    qtbot.waitUntil(lambda: w.labeling.answer_charts.restored, timeout=10000)
+    assert w.charts.note("eval") == NO_EVAL_YET
+    w.charts.add_metrics(200, {"eval/accuracy": 0.5})
+    qtbot.waitUntil(lambda: w.charts.note("eval") is None, timeout=5000)
+    qtbot.waitUntil(lambda: w.labeling._settled, timeout=5000)
+    w.shutdown()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
-from PySide6.QtWidgets import QMainWindow
+from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from mmrl_desktop import logs
 from mmrl_desktop.gui.label_keys import (
@@ -117,14 +117,15 @@ def build_actions(window: QMainWindow, labels: list[str] = ()) -> Actions:
         find_label=A(window, "Correct to… (type the label)", ["/", "Ctrl+F"]),
         correct=correct,
     )
-    acts.open_log_folder.triggered.connect(open_log_folder)
+    acts.open_log_folder.triggered.connect(lambda: open_log_folder(window))
     _menus(window, acts)
     _toolbar(window, acts)
     return acts
 
 
-def open_log_folder() -> bool:
-    """Show the log folder in the system's file manager (created if needed)."""
+def open_log_folder(parent=None) -> bool:
+    """Show the log folder in the system's file manager (created if needed); where the system
+    has none to open it with, say where the folder is (the user would have seen nothing)."""
     folder = logs.log_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -132,6 +133,12 @@ def open_log_folder() -> bool:
         log.warning("the log folder cannot be created")
     opened = QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
     log.info("log folder opened: %s", opened)
+    if not opened and parent is not None:
+        QMessageBox.information(
+            parent,
+            "Log folder",
+            f"No file manager could open the log folder. It is:\n{folder}",
+        )
     return opened
 
 

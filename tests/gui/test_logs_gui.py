@@ -59,6 +59,23 @@ def test_help_menu_opens_the_log_folder(qtbot, log_dir):
     assert log_dir.is_dir()  # created, so the file manager has something to show
 
 
+def test_the_log_folder_is_named_where_nothing_can_open_it(qtbot, log_dir, monkeypatch):
+    from mmrl_desktop.gui import actions
+
+    class _NoFileManager:
+        @staticmethod
+        def openUrl(_url) -> bool:  # noqa: N802
+            return False
+
+    shown: list[str] = []
+    monkeypatch.setattr(actions, "QDesktopServices", _NoFileManager)
+    monkeypatch.setattr(actions.QMessageBox, "information", lambda _p, _t, text: shown.append(text))
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    build_actions(window, ["a", "b"]).open_log_folder.trigger()
+    assert len(shown) == 1 and str(log_dir) in shown[0]
+
+
 def _notices() -> list[QMessageBox]:
     return [
         w

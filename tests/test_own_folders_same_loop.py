@@ -13,9 +13,9 @@ def test_overrides_are_typed_model_config_fields():
     assert model_overrides("app:embed_dim=64;dropout=0.25") == {"embed_dim": 64, "dropout": 0.25}
     assert model_overrides("app") == {} and model_overrides("app@1.0") == {}
     assert model_overrides("app:fusion=mean;dropout=0") == {"fusion": "mean", "dropout": 0.0}
-    with pytest.raises(SystemExit, match="unknown ModelConfig setting"):
+    with pytest.raises(SystemExit, match=r"unknown \[model\] setting"):
         model_overrides("app:widths=3")
-    with pytest.raises(SystemExit, match="must be a int"):
+    with pytest.raises(SystemExit, match="must be a whole number"):
         model_overrides("app:embed_dim=wide")
 
 

@@ -20,6 +20,20 @@ def help_text(text: str, **extra) -> dict:
     return {"help": text, **extra}
 
 
+# the project.toml section each settings class is read from: errors name it, not the class
+SECTION = {
+    "TrainConfig": "[algorithm]",
+    "ModelConfig": "[model]",
+    "GenerateConfig": "generate task",
+}
+KIND_WORDS = {"int": "a whole number", "float": "a number", "bool": "true or false",
+              "str": "text", "dict": "a table"}  # fmt: skip
+
+
+def _where(cls_name: str) -> str:
+    return SECTION.get(cls_name, cls_name)
+
+
 def coerce(cls_name: str, f: dataclasses.Field, value: Any) -> Any:
     """Convert a TOML/JSON value to the field's declared type, or raise UserError."""
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
@@ -47,8 +61,9 @@ def coerce(cls_name: str, f: dataclasses.Field, value: Any) -> Any:
                 raise ValueError
             return dict(value)
     except (TypeError, ValueError):
+        kind = kind.split("[")[0]
         raise UserError(
-            f"{cls_name}.{f.name} must be a {kind.split('[')[0]}, not {value!r}."
+            f"{_where(cls_name)} {f.name} must be {KIND_WORDS.get(kind, kind)}, not {value!r}."
         ) from None
     return value
 
@@ -59,12 +74,16 @@ def build(cls, data: dict | None):
     unknown = sorted(set(data) - set(names))
     if unknown:
         raise UserError(
-            f"unknown {cls.__name__} setting(s) {', '.join(unknown)}; "
+            f"unknown {_where(cls.__name__)} setting(s) {', '.join(unknown)}; "
             f"known: {', '.join(sorted(names))}."
         )
     kwargs = {k: coerce(cls.__name__, names[k], v) for k, v in data.items()}
     obj = cls(**kwargs)
-    obj.validate()
+    try:
+        obj.validate()
+    except UserError as err:
+        where = SECTION.get(cls.__name__)  # "[model] embed_dim must be at least 8."
+        raise UserError(f"{where} {err}" if where else str(err)) from None
     return obj
 
 

@@ -87,7 +87,7 @@ def test_true_and_false_read_as_on_and_off_and_a_bad_value_is_one_sentence():
     assert ModelConfig.saved({**ModelConfig().to_dict(), "fusion_mlp": True}).fusion_mlp == "on"
     with pytest.raises(UserError, match="unknown fusion_mlp 'sometimes'; choose"):
         build(ModelConfig, {"fusion_mlp": "sometimes"})
-    with pytest.raises(UserError, match="fusion_mlp must be a str"):
+    with pytest.raises(UserError, match="fusion_mlp must be text"):
         build(ModelConfig, {"fusion_mlp": 3})
 
 

@@ -50,7 +50,7 @@ def test_add_generate_task_keeps_what_another_process_wrote(tmp_path):
         ({"temperature": -1.0}, "temperature"),
         ({"candidates": 9}, "candidates"),
         ({"kto_beta": 0.0}, "kto_beta"),
-        ({"top_k": 3}, "unknown GenerateConfig setting"),
+        ({"top_k": 3}, "unknown generate task setting"),
     ],
 )
 def test_a_bad_generate_task_is_one_sentence(tmp_path, entry, match):

@@ -121,7 +121,7 @@ def test_malicious_pickle_is_refused(tmp_path):
 def test_model_config_validation():
     with pytest.raises(UserError, match="image_encoder"):
         ModelConfig.from_dict({"image_encoder": "vit_h_14_xl"})
-    with pytest.raises(UserError, match="embed_dim must be a int"):
+    with pytest.raises(UserError, match="embed_dim must be a whole number"):
         ModelConfig.from_dict({"embed_dim": "big"})
     assert ModelConfig.from_dict(ModelConfig().to_dict()) == ModelConfig()
 

@@ -136,8 +136,8 @@ def test_a_text_encoder_trains_adapters_on_its_tokens(tmp_path):
     [
         ({"lora_rank": 0}, "lora_rank must be between 1 and 256"),
         ({"lora_alpha": -1}, "lora_alpha must be above 0"),
-        ({"lora": "yes"}, "lora must be a bool"),
-        ({"lora_rank": 2.5}, "lora_rank must be a int"),
+        ({"lora": "yes"}, "lora must be true or false"),
+        ({"lora_rank": 2.5}, "lora_rank must be a whole number"),
     ],
 )
 def test_bad_lora_settings_are_one_sentence(table, sentence):

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mmrl_desktop.core.config_fields import KIND_WORDS
 from mmrl_desktop.core.errors import UserError
 from mmrl_desktop.core.learning.pretrained.hf_folder import (
     ENCODER_MODALITIES,
@@ -60,7 +61,8 @@ def split_table(table: dict | None) -> tuple[dict[str, str], dict[str, Any]]:
             kind = OPTIONS[key]
             ok = isinstance(value, (int, float) if kind is float else kind)
             if not ok or (kind is not bool and isinstance(value, bool)):
-                raise UserError(f"[encoders] {key} must be a {kind.__name__}, not {value!r}.")
+                what = KIND_WORDS.get(kind.__name__, kind.__name__)
+                raise UserError(f"[encoders] {key} must be {what}, not {value!r}.")
             options[key] = float(value) if kind is float else value
         else:
             known = ", ".join([*ENCODER_MODALITIES, *OPTIONS])

@@ -188,7 +188,7 @@ def _toolbar(window: QMainWindow, acts: Actions) -> None:
 
 
 SHORTCUTS_TEXT = """<h3>Keyboard shortcuts</h3>
-<table cellpadding="4">
+<table cellpadding="2">
 <tr><td><b>A</b> or <b>→</b></td><td>Right (thumbs up): the shown label is right</td></tr>
 <tr><td><b>X</b> or <b>←</b></td><td>Wrong (thumbs down): the shown label is wrong</td></tr>
 {correct}
@@ -198,12 +198,14 @@ SHORTCUTS_TEXT = """<h3>Keyboard shortcuts</h3>
 and evaluation; Ctrl+Z or Edit ▸ Include excluded items brings it back)</td></tr>
 <tr><td><b>P</b></td><td>play / pause the sound</td></tr>
 <tr><td>right-drag on an image</td><td>window / level (DICOM)</td></tr>
-<tr><td>wheel, left-drag</td><td>zoom, pan</td></tr>
+<tr><td>wheel, left-drag; <b>+</b> / <b>−</b></td><td>zoom, pan; zoom in / out</td></tr>
 <tr><td><b>F</b>, <b>R</b> (image clicked first)</td><td>fit the image, reset the window</td></tr>
 <tr><td>a volume: wheel, <b>↑</b>/<b>↓</b>, <b>PgUp</b>/<b>PgDn</b>, <b>Home</b>/<b>End</b></td>
 <td>previous / next slice (PgUp/PgDn: ten); Ctrl+wheel zooms</td></tr>
 <tr><td>a volume: <b>Ctrl+1</b>, <b>Ctrl+2</b>, <b>Ctrl+3</b></td>
 <td>axial, coronal, sagittal plane (or the buttons above the image)</td></tr>
+<tr><td>a draft: <b>Shift+A</b> / <b>Shift+X</b> / <b>Shift+E</b></td>
+<td>a generate task's draft: good / bad / edit (Enter submits, Esc cancels)</td></tr>
 </table>"""
 
 

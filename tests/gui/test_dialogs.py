@@ -332,7 +332,7 @@ def test_export_writes_feedback_and_model(qtbot, trained_copy, tmp_path):
     dlg.start()
     _wait_task(qtbot, dlg.task)
     assert (tmp_path / "out" / "fb.csv").is_file()
-    assert dlg.result.text().startswith("Wrote 12 events (12 answers")
+    assert dlg.result.text().startswith("Wrote 12 events (12 answers, 0 skips, 0 undos)")
     dlg.format.setCurrentText("TorchScript model (.pt)")
     dlg.path.setText(str(tmp_path / "out" / "model.pt"))
     dlg.start()

@@ -89,8 +89,8 @@ def export_job(project_root: str, fmt: str, out: str, pseudonymize: bool = False
             with project.open_store() as store:
                 s = export_feedback(store, out, fmt, pseudonym_key=key)
             return (
-                f"Wrote {s['rows']} events ({s['feedback']} answers, {s['skips']} skips, "
-                f"{s['retractions']} undos) to {s['path']}"
+                f"Wrote {_n(s['rows'], 'event')} ({_n(s['feedback'], 'answer')}, "
+                f"{_n(s['skips'], 'skip')}, {_n(s['retractions'], 'undo')}) to {s['path']}"
                 f"{', with pseudonymous item ids' if key else ''}."
             )
         from mmrl_desktop.core.tools import export
@@ -280,3 +280,8 @@ def open_export(window) -> ExportDialog:
     dlg = ExportDialog(window.project, window, before_model_export=lambda: refresh_model(window))
     dlg.open()
     return dlg
+
+
+def _n(count: int, noun: str) -> str:
+    """``1 skip``, ``3 skips``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -324,3 +324,25 @@ def test_a_file_name_that_is_not_utf8_is_skipped_with_a_reason(tmp_path, capsys)
     assert out["imported"] == 2 and out["classes"] == ["a", "b"]
     reasons = {s["path"]: s["reason"] for s in out["skipped"]}
     assert "not valid text" in reasons["a/caf\\xe9.png"] and "\\xffclass" in reasons
+
+
+def test_a_jsonl_cell_that_is_a_list_an_object_or_true_is_skipped(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "a.png").write_bytes(png_bytes())
+    rows = [
+        {"id": 17, "image": "a.png", "label": "x"},  # a number id: fine
+        {"id": "b", "image": "a.png", "label": ["x", "y"]},
+        {"id": "c", "image": "a.png", "label": True},
+        {"id": {"nested": 1}, "image": "a.png", "label": "y"},
+        {"id": "e", "image": "a.png", "label": "y"},
+    ]
+    (tmp_path / "m" / "items.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    project = Project.create(tmp_path / "proj")
+    result = import_source(tmp_path / "m", project)
+    reasons = [s.reason for s in result.skipped]
+    assert result.items == 2 and result.classes == ["x", "y"]
+    assert reasons == [
+        "label is a list, not text or a number",
+        "label is a true/false, not text or a number",
+        "id is a dict, not text or a number",
+    ]

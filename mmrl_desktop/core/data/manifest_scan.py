@@ -25,6 +25,20 @@ def _cell(value) -> str:
     return str(value).strip()
 
 
+CELLS = ("id", "label", "split", "image", "audio", "text")
+
+
+def _not_a_cell(row: dict) -> str | None:
+    """Why a JSONL row's value cannot be a cell (a list, an object, true/false: their Python
+    text became a label such as "['a', 'b']"), or None. Numbers are fine: an id 17 is "17"."""
+    for key in CELLS:
+        value = row.get(key)
+        if isinstance(value, (bool, list, dict)):
+            kind = "true/false" if isinstance(value, bool) else type(value).__name__
+            return f"{key} is a {kind}, not text or a number"
+    return None
+
+
 def _manifest_path(cell: str, base: str) -> tuple[str | None, str | None]:
     """(real path, None) for a manifest cell that names a file inside ``base``; else the reason."""
     if os.path.isabs(cell) or PureWindowsPath(cell).is_absolute() or cell.startswith(("/", "\\")):
@@ -101,6 +115,10 @@ def scan_manifest(manifest: str, state: TaskState | None = None) -> Scan:
         where = f"{name}:{line}"
         if isinstance(row, str):
             scan.skip(where, row)
+            continue
+        odd = _not_a_cell(row)
+        if odd:
+            scan.skip(where, odd)
             continue
         item_id = _cell(row.get("id"))
         if not item_id:

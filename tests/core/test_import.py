@@ -110,11 +110,16 @@ def test_manifest_file_as_source_and_header_errors(tmp_path):
         scan_source(tmp_path / "nowhere")
 
 
-def test_reimport_adds_nothing_twice_and_new_files_are_added(tmp_path):
-    src = tmp_path / "src"
+def _two_classes(src: Path, name: str = "x.png", seed: int = 0) -> Path:
+    """SOURCE/a/NAME and SOURCE/b/NAME, one small PNG each."""
     for label in ("a", "b"):
         (src / label).mkdir(parents=True)
-        (src / label / "x.png").write_bytes(png_bytes())
+        (src / label / name).write_bytes(png_bytes(seed=seed))
+    return src
+
+
+def test_reimport_adds_nothing_twice_and_new_files_are_added(tmp_path):
+    src = _two_classes(tmp_path / "src")
     project = Project.create(tmp_path / "proj")
     first = import_source(src, project)
     assert (first.items, first.imported) == (2, 2)
@@ -257,13 +262,7 @@ def test_a_second_batch_with_the_same_file_names_is_imported(tmp_path):
     """A scanner that numbers each batch from 0: the second batch's ``a/0`` holds other files
     than the project's ``a/0``, so it becomes ``a/0~2``, not silently "already there"; importing
     either batch again adds nothing."""
-    batches = []
-    for n in (1, 2):
-        src = tmp_path / f"batch{n}"
-        for label in ("a", "b"):
-            (src / label).mkdir(parents=True)
-            (src / label / "0.png").write_bytes(png_bytes(seed=n))
-        batches.append(src)
+    batches = [_two_classes(tmp_path / f"batch{n}", "0.png", seed=n) for n in (1, 2)]
     project = Project.create(tmp_path / "proj")
     assert import_source(batches[0], project).imported == 2
     second = import_source(batches[1], Project.open(project.root))
@@ -279,10 +278,7 @@ def test_a_second_batch_with_the_same_file_names_is_imported(tmp_path):
 
 
 def test_a_moved_folder_imported_again_is_pointed_to_relocate(tmp_path):
-    src = tmp_path / "cases"
-    for label in ("a", "b"):
-        (src / label).mkdir(parents=True)
-        (src / label / "0.png").write_bytes(png_bytes())
+    src = _two_classes(tmp_path / "cases", "0.png")
     project = Project.create(tmp_path / "proj")
     import_source(src, project)
     moved = src.rename(tmp_path / "moved")
@@ -292,10 +288,7 @@ def test_a_moved_folder_imported_again_is_pointed_to_relocate(tmp_path):
 
 
 def test_a_corrupt_file_does_not_push_out_a_good_one_of_the_same_stem(tmp_path):
-    src = tmp_path / "src"
-    for label in ("a", "b"):
-        (src / label).mkdir(parents=True)
-        (src / label / "1.png").write_bytes(png_bytes())
+    src = _two_classes(tmp_path / "src", "1.png")
     (src / "a" / "1.jpg").write_bytes(b"garbage")  # first by name, unreadable
     (src / "b" / "1.tif").write_bytes(png_bytes())  # two readable: the first by name wins
     project = Project.create(tmp_path / "proj")

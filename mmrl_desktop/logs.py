@@ -147,11 +147,17 @@ def _tell_listeners(exc: BaseException) -> None:
 
 
 def _install_hooks() -> None:
+    """Ours in front of the hooks there were. Each hook is checked on its own: when another
+    library had put its own ``sys.excepthook`` back while ours stayed on ``threading``, saving
+    "the previous" thread hook saved ours, and a crash in a thread called itself until the
+    recursion limit (seen in the test suite under pytest-qt)."""
     global _previous_hooks
-    if sys.excepthook is not _excepthook:
-        _previous_hooks = (sys.excepthook, threading.excepthook)
-        sys.excepthook = _excepthook
-        threading.excepthook = _thread_excepthook
+    before = _previous_hooks or (sys.__excepthook__, threading.__excepthook__)
+    prev_sys = before[0] if sys.excepthook is _excepthook else sys.excepthook
+    prev_thread = before[1] if threading.excepthook is _thread_excepthook else threading.excepthook
+    _previous_hooks = (prev_sys, prev_thread)
+    sys.excepthook = _excepthook
+    threading.excepthook = _thread_excepthook
 
 
 def _enable_faulthandler(process: str) -> None:
@@ -202,8 +208,11 @@ def uninstall() -> None:
         root.removeHandler(_handler)
         _handler.close()
         _handler = None
-    if sys.excepthook is _excepthook and _previous_hooks:
-        sys.excepthook, threading.excepthook = _previous_hooks
+    if _previous_hooks:  # each of ours back to what it replaced
+        if sys.excepthook is _excepthook:
+            sys.excepthook = _previous_hooks[0]
+        if threading.excepthook is _thread_excepthook:
+            threading.excepthook = _previous_hooks[1]
     if _fault_file is not None:
         faulthandler.disable()
         if sys.stderr is not None:

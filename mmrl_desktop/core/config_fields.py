@@ -79,11 +79,7 @@ def build(cls, data: dict | None):
         )
     kwargs = {k: coerce(cls.__name__, names[k], v) for k, v in data.items()}
     obj = cls(**kwargs)
-    try:
-        obj.validate()
-    except UserError as err:
-        where = SECTION.get(cls.__name__)  # "[model] embed_dim must be at least 8."
-        raise UserError(f"{where} {err}" if where else str(err)) from None
+    obj.validate()  # its sentences name the field; callers say the file ("project.toml [model]: …")
     return obj
 
 

@@ -254,3 +254,30 @@ def test_warnings_still_reach_stderr_once_the_log_is_installed(tmp_path, monkeyp
     assert "added labels that stored items use" in err and "info line" not in err
     assert "error line" not in err  # a command's error is its one sentence, written by the command
     assert "added labels" in (tmp_path / "cli.log").read_text(encoding="utf-8")
+
+
+def test_installing_again_after_another_library_took_one_hook_never_chains_ours(log_dir):
+    """Another library put its own sys.excepthook back while ours stayed on threading; the next
+    install saved our thread hook as "the previous" one, and a crash in a thread then called
+    itself until the recursion limit (the test suite under pytest-qt)."""
+    import sys
+    import threading
+
+    saved = (sys.excepthook, threading.excepthook)
+    logs.install("cli")
+    other = sys.__excepthook__
+    sys.excepthook = other  # e.g. pytest-qt's capture, undone its own way
+    logs.install("cli")
+    assert logs._previous_hooks[1] is not logs._thread_excepthook
+    assert logs._previous_hooks[0] is other
+    seen: list = []
+    logs._previous_hooks = (logs._previous_hooks[0], seen.append)
+    try:
+        t = threading.Thread(target=lambda: 1 / 0, name="prefetch")
+        t.start()
+        t.join()
+        logs.uninstall()
+        assert len(seen) == 1 and threading.excepthook == seen.append  # ours handed back
+    finally:
+        logs.uninstall()
+        sys.excepthook, threading.excepthook = saved

@@ -121,7 +121,8 @@ def model_config_for(project_model: dict, ckpt: Checkpoint | None) -> tuple[Mode
     try:
         asked = ModelConfig.from_dict(project_model)
     except UserError as err:
-        raise UserError(f"project.toml [model]: {err}") from None
+        said = str(err).replace("[model] ", "", 1)  # the section once: it is named here
+        raise UserError(f"project.toml [model]: {said}") from None
     if ckpt is None:
         return asked, ""
     try:

@@ -287,3 +287,27 @@ def test_calibration_metadata_with_odd_fields_still_loads_the_good_parts():
     rec = {"records": {"label": [[5, 0, 1, -1, ["-0.1", "-2.3"], 3]]}}
     cal = calibration.PrequentialCalibrator.from_meta(rec, labels)
     assert cal.records["label"][5].logp == (-0.1, -2.3) and cal.records["label"][5].step == 3
+
+
+def test_estimates_from_logs_that_missed_the_candidates_choices_are_refused():
+    """A logging policy that showed a label the candidate would not choose on most answers, and
+    the candidate's choice only where it was right: SNIPS says 100 % while the candidate is right
+    on a quarter. The weights' mean (.25 here) gives it away; 1 when the logs cover its choices."""
+    rng = np.random.default_rng(0)
+    n, k = 80, 4
+    right = rng.integers(0, k, n)
+    cand = np.where(np.arange(n) % 4 == 0, right, (right + 1) % k)  # right on a quarter
+    shown = np.where(cand == right, cand, (cand + 2) % k)  # the logs show it only where right
+    rewards = np.where(shown == right, 1, -1)
+    props = np.full(n, 0.9)
+    target = np.eye(k)[cand]
+    assert ope.snips(shown, props, rewards, target).value == 1.0
+    mean, se = ope.weight_check(shown, props, target)
+    assert mean == pytest.approx(0.25 / 0.9, abs=0.01)
+    why = ope.not_reportable(n, 20.0, (mean, se))
+    assert why is not None and "average 0.28" in why
+    # logs drawn from the candidate itself (with exploration): weights average about 1
+    explore = rng.random(n) < 0.1
+    shown = np.where(explore, rng.integers(0, k, n), cand)
+    props = np.where(shown == cand, 0.9 + 0.1 / k, 0.1 / k)
+    assert ope.not_reportable(n, 60.0, ope.weight_check(shown, props, target)) is None

@@ -426,7 +426,9 @@ def ope_entry(cand: Candidate, d: dict, keep: list[int], probs, bootstrap: int, 
     est = ope.estimate_all(a, p, r, greedy, q, **kw)
     out["logged_thumbs_up_rate"] = float((r == 1).mean())
     out["selection_weighted"] = weighted
-    why = ope.not_reportable(len(sel), est["ips"]["effective_n"])
+    weights = ope.weight_check(a, p, greedy, kw["item_weights"])
+    out["mean_weight"] = round(weights[0], 4)
+    why = ope.not_reportable(len(sel), est["ips"]["effective_n"], weights)
     if why is not None:
         out["reason"] = why.replace(f"(n = {len(sel)};", f"(n = {len(sel)} {where};")
         if weighted and "effective n" in why:  # the chosen answers weigh little (ADR 0013)
